@@ -1,0 +1,211 @@
+"""Nested Wolter-I optics as immutable values.
+
+An `Optic` is a focal length, a tuple of `Shell`s ordered from the axis outward,
+an optional `Spider` at the entrance and a coating per shell. Changing anything
+(coating, spider) returns a new optic. Coordinates follow DESIGN.md section 2:
+focus at z = 0, intersection plane at z = f, the sky at +z.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+from dataclasses import dataclass
+from typing import Literal
+
+import numpy as np
+
+from coatings import Coating
+
+from .surfaces import Quadric, cone, offset_surface, wolter_graze_angle_rad, wolter_hyperboloid, wolter_paraboloid
+
+Profile = Literal["wolter", "conical"]
+PROFILES: tuple[str, ...] = ("wolter", "conical")
+
+
+class PrescriptionError(ValueError):
+    """An optic prescription that cannot describe a working telescope."""
+
+
+@dataclass(frozen=True)
+class Shell:
+    """One mirror shell: primary above the intersection plane, secondary below.
+
+    Thickness extends radially outward from the reflecting surface.
+    """
+
+    r_intersect_mm: float
+    thickness_mm: float
+    primary_length_mm: float
+    secondary_length_mm: float
+    profile: Profile = "wolter"
+
+    def graze_angle_rad(self, focal_length_mm: float) -> float:
+        return wolter_graze_angle_rad(self.r_intersect_mm, focal_length_mm)
+
+    def primary(self, focal_length_mm: float) -> Quadric:
+        if self.profile == "wolter":
+            return wolter_paraboloid(self.r_intersect_mm, focal_length_mm, self.primary_length_mm)
+        alpha = self.graze_angle_rad(focal_length_mm)
+        f = focal_length_mm
+        return cone(self.r_intersect_mm, math.tan(alpha), f, f, f + self.primary_length_mm)
+
+    def secondary(self, focal_length_mm: float) -> Quadric:
+        if self.profile == "wolter":
+            return wolter_hyperboloid(self.r_intersect_mm, focal_length_mm, self.secondary_length_mm)
+        alpha = self.graze_angle_rad(focal_length_mm)
+        f = focal_length_mm
+        return cone(self.r_intersect_mm, math.tan(3.0 * alpha), f, f - self.secondary_length_mm, f)
+
+    def entrance_radius_mm(self, focal_length_mm: float) -> float:
+        """R1: radius of the primary's front edge."""
+        p = self.primary(focal_length_mm)
+        return float(p.radius_mm(p.z_max_mm))
+
+    def exit_radius_mm(self, focal_length_mm: float) -> float:
+        """R5: radius of the secondary's rear edge."""
+        s = self.secondary(focal_length_mm)
+        return float(s.radius_mm(s.z_min_mm))
+
+
+@dataclass(frozen=True)
+class Spider:
+    """Radial spokes in the entrance plane.
+
+    A spoke blocks a ray whose azimuth lies within `spoke_width_deg / 2` of the
+    spoke's axis or whose perpendicular distance from that axis is below
+    `spoke_width_mm / 2` (a wedge, a bar of constant width, or both).
+    """
+
+    n_spokes: int
+    spoke_width_deg: float = 0.0
+    spoke_width_mm: float = 0.0
+    rotation_deg: float = 0.0
+
+    def __post_init__(self):
+        if self.n_spokes < 1:
+            raise PrescriptionError(f"spider n_spokes = {self.n_spokes}: needs at least 1 spoke")
+        if not 0.0 <= self.spoke_width_deg < 360.0 / self.n_spokes:
+            raise PrescriptionError(
+                f"spider spoke_width_deg = {self.spoke_width_deg}: must be >= 0 and below 360/n_spokes"
+            )
+        if self.spoke_width_mm < 0.0:
+            raise PrescriptionError(f"spider spoke_width_mm = {self.spoke_width_mm}: must be >= 0")
+
+
+@dataclass(frozen=True)
+class Optic:
+    """A nested Wolter-I optic: the shells ordered by intersection radius, axis outward."""
+
+    name: str
+    focal_length_mm: float
+    shells: tuple[Shell, ...]
+    coatings: tuple[Coating, ...]
+    spider: Spider | None = None
+    source: str = ""
+
+    def __post_init__(self):
+        validate(self)
+
+    @property
+    def n_shells(self) -> int:
+        return len(self.shells)
+
+    def with_coating(self, coating: Coating) -> "Optic":
+        return dataclasses.replace(self, coatings=(coating,) * self.n_shells)
+
+    def with_spider(self, spider: Spider | None) -> "Optic":
+        return dataclasses.replace(self, spider=spider)
+
+    def entrance_radii_mm(self) -> np.ndarray:
+        return np.array([s.entrance_radius_mm(self.focal_length_mm) for s in self.shells])
+
+    def exit_radii_mm(self) -> np.ndarray:
+        return np.array([s.exit_radius_mm(self.focal_length_mm) for s in self.shells])
+
+    def intersect_radii_mm(self) -> np.ndarray:
+        return np.array([s.r_intersect_mm for s in self.shells])
+
+    def thicknesses_mm(self) -> np.ndarray:
+        return np.array([s.thickness_mm for s in self.shells])
+
+    def graze_angles_rad(self) -> np.ndarray:
+        return np.array([s.graze_angle_rad(self.focal_length_mm) for s in self.shells])
+
+    def top_z_mm(self) -> np.ndarray:
+        return np.array([self.focal_length_mm + s.primary_length_mm for s in self.shells])
+
+    def open_area_cm2(self) -> float:
+        """Sum of the on-axis double-reflection annuli [R3, R1], before spider and reflectivity."""
+        r1 = self.entrance_radii_mm()
+        r3 = self.intersect_radii_mm()
+        return float(np.pi * np.sum(r1**2 - r3**2) / 100.0)
+
+    def surfaces(self) -> list[tuple[Quadric, Quadric, Quadric, Quadric]]:
+        """Per shell: primary, secondary, back of primary, back of secondary."""
+        out = []
+        for s in self.shells:
+            p = s.primary(self.focal_length_mm)
+            h = s.secondary(self.focal_length_mm)
+            out.append((p, h, offset_surface(p, s.thickness_mm), offset_surface(h, s.thickness_mm)))
+        return out
+
+
+def validate(optic: Optic) -> None:
+    """Raise PrescriptionError naming the shell and value that make the optic unusable."""
+    f = optic.focal_length_mm
+    if not (math.isfinite(f) and f > 0):
+        raise PrescriptionError(f"focal_length_mm = {f}: must be a finite number > 0")
+    if not optic.shells:
+        raise PrescriptionError("the optic has no shells")
+    if len(optic.coatings) != len(optic.shells):
+        raise PrescriptionError(f"{len(optic.coatings)} coatings given for {len(optic.shells)} shells: need one per shell")
+    for i, s in enumerate(optic.shells, start=1):
+        for field in ("r_intersect_mm", "thickness_mm", "primary_length_mm", "secondary_length_mm"):
+            value = getattr(s, field)
+            if not (math.isfinite(value) and value > 0):
+                raise PrescriptionError(f"shell {i}: {field} = {value}: must be a finite number > 0")
+        if s.profile not in PROFILES:
+            raise PrescriptionError(f"shell {i}: profile = {s.profile!r}: allowed values are {', '.join(PROFILES)}")
+        if s.r_intersect_mm >= f:
+            raise PrescriptionError(f"shell {i}: r_intersect_mm = {s.r_intersect_mm} is not below focal_length_mm = {f}")
+        if s.secondary_length_mm >= f:
+            raise PrescriptionError(
+                f"shell {i}: secondary_length_mm = {s.secondary_length_mm} reaches the focal plane (f = {f} mm)"
+            )
+        exit_r = s.exit_radius_mm(f)
+        if not (math.isfinite(exit_r) and exit_r > 0):
+            raise PrescriptionError(
+                f"shell {i}: secondary_length_mm = {s.secondary_length_mm} is too long: the secondary closes before its end"
+            )
+    for i in range(1, len(optic.shells)):
+        inner, outer = optic.shells[i - 1], optic.shells[i]
+        if outer.r_intersect_mm <= inner.r_intersect_mm:
+            raise PrescriptionError(
+                f"shell {i + 1}: r_intersect_mm = {outer.r_intersect_mm} is not larger than shell {i}'s "
+                f"{inner.r_intersect_mm}: shells must be ordered from the axis outward"
+            )
+        front_outer = inner.entrance_radius_mm(f) + inner.thickness_mm
+        if front_outer > outer.r_intersect_mm:
+            raise PrescriptionError(
+                f"shell {i}: front edge reaches r = {front_outer:.4f} mm (R1 + thickness), beyond shell {i + 1}'s "
+                f"r_intersect_mm = {outer.r_intersect_mm}: it shadows shell {i + 1}'s on-axis aperture"
+            )
+        for z, label in _clearance_heights(inner, outer, f):
+            gap = _radius(outer, z, f) - (_radius(inner, z, f) + inner.thickness_mm)
+            if gap <= 0:
+                raise PrescriptionError(
+                    f"shells {i} and {i + 1} overlap at z = {z:.1f} mm ({label}): the back of shell {i} is "
+                    f"{-gap:.4f} mm beyond the mirror of shell {i + 1}"
+                )
+
+
+def _clearance_heights(inner: Shell, outer: Shell, f: float) -> list[tuple[float, str]]:
+    top = min(inner.primary_length_mm, outer.primary_length_mm)
+    bottom = min(inner.secondary_length_mm, outer.secondary_length_mm)
+    return [(f + top, "entrance"), (f, "intersection plane"), (f - bottom, "exit")]
+
+
+def _radius(shell: Shell, z: float, f: float) -> float:
+    surface = shell.primary(f) if z >= f else shell.secondary(f)
+    return float(surface.radius_mm(z))

@@ -1,0 +1,298 @@
+"""What comes out of a trace: effective area, PSF and its figures, vignetting.
+
+The focused beam is the doubly reflected rays (primary then secondary); singly
+reflected stray light and blocked rays are counted in the fate table of every result.
+Effective area is the sum of ray weights (aperture area per ray times the product of
+the two reflectivities). Its uncertainty is the standard error of that sum over
+independent, identically distributed rays.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+
+import astropy.units as u
+import numba
+import numpy as np
+from astropy.table import Table
+
+from coatings.materials import MAX_ENERGY_KEV, MIN_ENERGY_KEV
+from geometries import Optic
+
+from . import __version__, kernel
+from .engine import DEFAULT_CHUNK_SIZE, BeamTrace, check_ray_count
+from .rays import FATE_NAMES, Fate, Rays
+from .rng import seed_key
+from .sources import ParallelBeam
+
+ARCSEC_PER_RAD = 180.0 / math.pi * 3600.0
+PILOT_RAYS = 1 << 16
+RADIAL_BINS_PER_DECADE = 1000
+RADIAL_MIN_MM = 1e-7
+RADIAL_MAX_MM = 1e4
+_DOUBLE = np.int8(Fate.DOUBLE)
+
+
+def run_metadata(optic: Optic, beam: ParallelBeam, n_rays: int, seed: int, fates: np.ndarray, **extra) -> dict:
+    meta = {
+        "optic": optic.name,
+        "focal_length_mm": optic.focal_length_mm,
+        "source": beam.describe(),
+        "off_axis_arcmin": math.degrees(beam.off_axis_rad) * 60.0,
+        "azimuth_deg": math.degrees(beam.azimuth_rad),
+        "rays": int(n_rays),
+        "seed": int(seed),
+        "raytrace_version": __version__,
+        "fates": {FATE_NAMES[i]: int(fates[i]) for i in range(1, len(fates))},
+    }
+    meta.update(extra)
+    return meta
+
+
+def effective_area(
+    optic: Optic,
+    energies_kev,
+    beam: ParallelBeam = ParallelBeam(),
+    n_rays: int = 1_000_000,
+    seed: int = 0,
+    chunk_size: int = DEFAULT_CHUNK_SIZE,
+    progress=None,
+) -> Table:
+    """Effective area of the focused beam at each energy: one geometric trace, re-weighted per energy."""
+    energies = np.asarray(energies_kev, dtype=float).ravel()
+    check_energies(energies)
+    check_ray_count(n_rays)
+    trace = BeamTrace(optic, beam)
+    table = trace.reflectivity_table(energies)
+    sums = np.zeros(table.energies_kev.size)
+    sums_sq = np.zeros_like(sums)
+    fates = np.zeros(len(Fate) + 1, dtype=np.int64)
+    geometric = 0.0
+    for rays in trace.chunks(n_rays, seed, chunk_size=chunk_size):
+        s, s2 = kernel.double_reflection_area_per_energy(
+            table.values, table.energies_kev, table.angle_step_rad, trace.shell_coating,
+            rays.channel, rays.fate, rays.weight, rays.graze1, rays.graze2,
+        )
+        sums += s
+        sums_sq += s2
+        fates += rays.fate_counts()
+        geometric += float(rays.weight[rays.fate == Fate.DOUBLE].sum())
+        if progress is not None:
+            progress(len(rays))
+    variance = np.maximum(sums_sq - sums**2 / n_rays, 0.0) * n_rays / max(n_rays - 1, 1)
+    index = np.searchsorted(table.energies_kev, energies)
+    out = Table(
+        {
+            "energy": energies * u.keV,
+            "effective_area": sums[index] * u.cm**2,
+            "effective_area_err": np.sqrt(variance[index]) * u.cm**2,
+        },
+        meta=run_metadata(
+            optic, beam, n_rays, seed, fates,
+            geometric_area_cm2=geometric,
+            sampled_area_cm2=trace.sampled_area_cm2,
+            coatings=", ".join(c.name for c in trace.coatings),
+            definition="doubly reflected (primary then secondary) rays reaching the focal plane",
+        ),
+    )
+    return out
+
+
+def vignetting(
+    optic: Optic,
+    off_axis_arcmin,
+    energy_kev: float,
+    azimuth_deg: float = 0.0,
+    n_rays: int = 200_000,
+    seed: int = 0,
+    chunk_size: int = DEFAULT_CHUNK_SIZE,
+) -> Table:
+    """Effective area at one energy versus off-axis angle, and relative to on-axis."""
+    angles = np.asarray(off_axis_arcmin, dtype=float).ravel()
+    rows = []
+    for angle in angles:
+        beam = ParallelBeam.from_angles(angle * u.arcmin, azimuth_deg * u.deg)
+        area = effective_area(optic, [energy_kev], beam, n_rays, seed, chunk_size)
+        rows.append((area["effective_area"][0], area["effective_area_err"][0]))
+    on_axis = effective_area(optic, [energy_kev], ParallelBeam(), n_rays, seed, chunk_size)["effective_area"][0]
+    values = np.array(rows)
+    return Table(
+        {
+            "off_axis": angles * u.arcmin,
+            "effective_area": values[:, 0] * u.cm**2,
+            "effective_area_err": values[:, 1] * u.cm**2,
+            "relative_area": values[:, 0] / on_axis,
+        },
+        meta={"optic": optic.name, "energy_kev": float(energy_kev), "azimuth_deg": float(azimuth_deg),
+              "rays": int(n_rays), "seed": int(seed), "raytrace_version": __version__},
+    )
+
+
+@dataclass
+class PsfResult:
+    """PSF of the focused beam at one energy."""
+
+    hpd_arcsec: float
+    w80_arcsec: float
+    w90_arcsec: float
+    centroid_x_mm: float
+    centroid_y_mm: float
+    effective_area_cm2: float
+    encircled: Table
+    image: np.ndarray
+    pixel_arcsec: float
+    image_center_mm: tuple[float, float]
+    meta: dict = field(default_factory=dict)
+
+    def summary(self) -> dict:
+        names = ("hpd_arcsec", "w80_arcsec", "w90_arcsec", "centroid_x_mm", "centroid_y_mm", "effective_area_cm2")
+        return {name: float(getattr(self, name)) for name in names}
+
+
+def psf(
+    optic: Optic,
+    energy_kev: float,
+    beam: ParallelBeam = ParallelBeam(),
+    n_rays: int = 1_000_000,
+    seed: int = 0,
+    chunk_size: int = DEFAULT_CHUNK_SIZE,
+    focal_plane_z_mm: float = 0.0,
+    pixel_arcsec: float = 0.5,
+    image_pixels: int = 256,
+    progress=None,
+) -> PsfResult:
+    """Encircled energy, HPD, W80, W90, centroid and an image of the focused beam.
+
+    Radii are measured from a centre found on the first 65536 rays (fixed, so the
+    result does not depend on the chunk size); the reported centroid uses all rays.
+    Angles are focal-plane distances divided by the focal length.
+    """
+    check_energies(np.array([energy_kev]))
+    check_ray_count(n_rays)
+    if not (pixel_arcsec > 0 and math.isfinite(pixel_arcsec)):
+        raise ValueError(f"pixel size = {pixel_arcsec} arcsec: must be > 0")
+    if not 1 <= image_pixels <= 8192:
+        raise ValueError(f"image size = {image_pixels} pixels: must be within 1-8192")
+    trace = BeamTrace(optic, beam, focal_plane_z_mm)
+    table = trace.reflectivity_table([energy_kev])
+
+    pilot = trace.trace_range(seed_key(seed), 0, min(n_rays, PILOT_RAYS), n_rays, energy_kev)
+    trace.apply_reflectivity(pilot, table)
+    centre = _weighted_centroid(pilot)
+    if centre is None:
+        f_tan = optic.focal_length_mm * math.tan(beam.off_axis_rad)
+        centre = (-f_tan * math.cos(beam.azimuth_rad), -f_tan * math.sin(beam.azimuth_rad))
+
+    mm_per_arcsec = optic.focal_length_mm / ARCSEC_PER_RAD
+    n_radial = int(round(math.log10(RADIAL_MAX_MM / RADIAL_MIN_MM) * RADIAL_BINS_PER_DECADE))
+    radial = np.zeros(n_radial + 2)
+    image = np.zeros((image_pixels, image_pixels))
+    sums = np.zeros(3)  # sum w, sum w x, sum w y
+    fates = np.zeros(len(Fate) + 1, dtype=np.int64)
+    for rays in trace.chunks(n_rays, seed, energy_kev, chunk_size):
+        trace.apply_reflectivity(rays, table)
+        _accumulate_psf(
+            rays.x, rays.y, rays.weight, rays.fate, centre[0], centre[1],
+            math.log10(RADIAL_MIN_MM), RADIAL_BINS_PER_DECADE, radial,
+            pixel_arcsec * mm_per_arcsec, image, sums,
+        )
+        fates += rays.fate_counts()
+        if progress is not None:
+            progress(len(rays))
+
+    total = sums[0]
+    edges_mm = np.concatenate([[0.0], RADIAL_MIN_MM * 10.0 ** (np.arange(n_radial + 1) / RADIAL_BINS_PER_DECADE)])
+    fraction = np.cumsum(radial) / total if total > 0 else np.zeros_like(radial)
+    widths = [2.0 * _radius_at(fraction, edges_mm, q) / mm_per_arcsec for q in (0.5, 0.8, 0.9)]
+    meta = run_metadata(optic, beam, n_rays, seed, fates, energy_kev=float(energy_kev),
+                        focal_plane_z_mm=float(focal_plane_z_mm))
+    result = PsfResult(
+        hpd_arcsec=widths[0],
+        w80_arcsec=widths[1],
+        w90_arcsec=widths[2],
+        centroid_x_mm=sums[1] / total if total > 0 else math.nan,
+        centroid_y_mm=sums[2] / total if total > 0 else math.nan,
+        effective_area_cm2=total,
+        encircled=_encircled_table(fraction, edges_mm, mm_per_arcsec),
+        image=image,
+        pixel_arcsec=pixel_arcsec,
+        image_center_mm=(float(centre[0]), float(centre[1])),
+        meta=meta,
+    )
+    result.encircled.meta.update(meta)
+    result.encircled.meta.update(result.summary())
+    return result
+
+
+def check_energies(energies: np.ndarray) -> None:
+    if energies.size == 0:
+        raise ValueError("no energies given")
+    bad = energies[~((energies >= MIN_ENERGY_KEV) & (energies <= MAX_ENERGY_KEV))]
+    if bad.size:
+        raise ValueError(f"energy {bad[0]} keV: energies must lie within {MIN_ENERGY_KEV}-{MAX_ENERGY_KEV} keV")
+
+
+def _weighted_centroid(rays: Rays):
+    focused = rays.fate == Fate.DOUBLE
+    w = rays.weight[focused]
+    if w.sum() <= 0:
+        return None
+    return float(np.sum(w * rays.x[focused]) / w.sum()), float(np.sum(w * rays.y[focused]) / w.sum())
+
+
+def _radius_at(fraction: np.ndarray, edges_mm: np.ndarray, q: float) -> float:
+    """Radius enclosing fraction q, interpolated in log r inside the bin where the curve crosses q."""
+    if fraction[-1] <= 0:
+        return math.nan
+    k = int(np.searchsorted(fraction, q, side="left"))
+    k = min(k, fraction.size - 1)
+    below = fraction[k - 1] if k > 0 else 0.0
+    lo, hi = edges_mm[k], edges_mm[min(k + 1, edges_mm.size - 1)]
+    share = (q - below) / (fraction[k] - below) if fraction[k] > below else 1.0
+    if lo <= 0:
+        return hi * share
+    return lo * (hi / lo) ** share
+
+
+def _encircled_table(fraction: np.ndarray, edges_mm: np.ndarray, mm_per_arcsec: float, max_rows: int = 400) -> Table:
+    upper = edges_mm[1:]
+    last_bin = fraction.size - 1  # the overflow bin has no finite upper edge
+    used = np.flatnonzero(np.diff(np.concatenate([[0.0], fraction[:last_bin]])) > 0)
+    if used.size == 0:
+        rows = np.empty(0, dtype=int)
+    else:
+        rows = np.arange(used[0], used[-1] + 1)
+        if rows.size > max_rows:
+            rows = rows[np.unique(np.linspace(0, rows.size - 1, max_rows).round().astype(int))]
+    return Table(
+        {"radius": upper[rows] / mm_per_arcsec * u.arcsec, "encircled_fraction": fraction[rows]},
+    )
+
+
+@numba.njit(cache=True)
+def _accumulate_psf(x, y, weight, fate, cx, cy, log_r_min, bins_per_decade, radial, pixel_mm, image, sums):
+    """Add the focused rays to the radial histogram, the image and the centroid sums (serial: fixed order)."""
+    n_radial = radial.shape[0] - 2
+    n_pix = image.shape[0]
+    half = 0.5 * n_pix
+    for i in range(x.shape[0]):
+        if fate[i] != _DOUBLE:
+            continue
+        w = weight[i]
+        ddx = x[i] - cx
+        ddy = y[i] - cy
+        r = math.sqrt(ddx * ddx + ddy * ddy)
+        if r <= 0.0:
+            k = 0
+        else:
+            k = int(math.floor((math.log10(r) - log_r_min) * bins_per_decade)) + 1
+            k = min(max(k, 0), n_radial + 1)
+        radial[k] += w
+        col = int(math.floor(ddx / pixel_mm + half))
+        row = int(math.floor(ddy / pixel_mm + half))
+        if 0 <= col < n_pix and 0 <= row < n_pix:
+            image[row, col] += w
+        sums[0] += w
+        sums[1] += w * x[i]
+        sums[2] += w * y[i]

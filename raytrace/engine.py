@@ -1,0 +1,102 @@
+"""Streaming traces: rays are made, traced and handed on chunk by chunk.
+
+Memory stays flat in the number of rays: only one chunk lives at a time. Ray i is a
+pure function of (seed, i), so a trace is the same for any chunk size and thread count.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterator
+
+import numpy as np
+
+from coatings.table import ReflectivityTable
+from geometries import Optic
+
+from . import kernel
+from .packing import EntranceChannels, PackedOptic
+from .rays import Rays
+from .rng import seed_key
+from .sources import ParallelBeam
+
+DEFAULT_CHUNK_SIZE = 1 << 19
+MAX_RAYS = 1 << 40
+
+
+class BeamTrace:
+    """One optic, one parallel beam, one focal plane: the geometry of a trace."""
+
+    def __init__(self, optic: Optic, beam: ParallelBeam, focal_plane_z_mm: float = 0.0):
+        self.optic = optic
+        self.beam = beam
+        self.packed = PackedOptic.from_optic(optic)
+        lowest = float(self.packed.surfaces[:, 1, 4].min())
+        if not (math.isfinite(focal_plane_z_mm) and focal_plane_z_mm < lowest):
+            raise ValueError(f"focal plane z = {focal_plane_z_mm} mm: must lie below the optic's exit at z = {lowest:.1f} mm")
+        self.focal_plane_z_mm = float(focal_plane_z_mm)
+        self.channels = EntranceChannels.for_direction(self.packed, beam.off_axis_rad)
+        self.direction = beam.direction()
+        self.coatings, self.shell_coating = _unique_coatings(optic)
+
+    @property
+    def sampled_area_cm2(self) -> float:
+        """Aperture area the rays stand for, projected normal to the beam."""
+        return self.channels.total_area_mm2 * math.cos(self.beam.off_axis_rad) / 100.0
+
+    def max_graze_rad(self) -> float:
+        """A bound on graze angles of any ray of this beam (single reflections included)."""
+        return 4.0 * float(self.optic.graze_angles_rad().max()) + 2.0 * self.beam.off_axis_rad + 5e-3
+
+    def reflectivity_table(self, energies_kev) -> ReflectivityTable:
+        return ReflectivityTable.build(self.coatings, energies_kev, self.max_graze_rad())
+
+    def trace_range(self, key, first_index: int, n: int, n_total: int, energy_kev: float) -> Rays:
+        """Sample and trace rays first_index .. first_index + n - 1 of an n_total-ray run."""
+        rays = Rays.empty(n)
+        weight = self.sampled_area_cm2 / n_total
+        kernel.sample_parallel_beam(
+            key, np.uint64(first_index), self.channels.r_in, self.channels.cumulative_area_mm2,
+            self.channels.z_start, self.direction, weight, float(energy_kev),
+            rays.x, rays.y, rays.z, rays.dx, rays.dy, rays.dz, rays.energy_kev, rays.weight, rays.channel,
+        )
+        p = self.packed
+        kernel.trace(
+            p.surfaces, p.top_z, p.front_r, p.thickness, p.spider, self.focal_plane_z_mm,
+            rays.x, rays.y, rays.z, rays.dx, rays.dy, rays.dz, rays.channel, rays.fate, rays.graze1, rays.graze2,
+        )
+        return rays
+
+    def chunks(self, n_rays: int, seed: int, energy_kev: float = 0.0, chunk_size: int = DEFAULT_CHUNK_SIZE,
+               first_index: int = 0, n_total: int | None = None) -> Iterator[Rays]:
+        """Traced chunks of rays first_index .. first_index + n_rays - 1 (geometric weights)."""
+        check_ray_count(n_rays)
+        if chunk_size < 1:
+            raise ValueError(f"chunk size = {chunk_size}: must be >= 1")
+        key = seed_key(seed)
+        total = n_rays if n_total is None else n_total
+        for start in range(first_index, first_index + n_rays, chunk_size):
+            n = min(chunk_size, first_index + n_rays - start)
+            yield self.trace_range(key, start, n, total, energy_kev)
+
+    def apply_reflectivity(self, rays: Rays, table: ReflectivityTable) -> None:
+        """Multiply weights by the reflectivity of each reflection, in place."""
+        kernel.apply_reflectivity(
+            table.values, table.energies_kev, table.angle_step_rad, self.shell_coating,
+            rays.channel, rays.fate, rays.energy_kev, rays.graze1, rays.graze2, rays.weight,
+        )
+
+
+def check_ray_count(n_rays) -> None:
+    if not isinstance(n_rays, (int, np.integer)) or not 1 <= n_rays <= MAX_RAYS:
+        raise ValueError(f"number of rays = {n_rays}: must be an integer from 1 to 2**40")
+
+
+def _unique_coatings(optic: Optic):
+    unique: list = []
+    index = np.empty(optic.n_shells, dtype=np.int64)
+    for i, coating in enumerate(optic.coatings):
+        if coating not in unique:
+            unique.append(coating)
+        index[i] = unique.index(coating)
+    return unique, index

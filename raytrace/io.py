@@ -1,0 +1,139 @@
+"""Writing results: astropy tables (ECSV, FITS), OGIP ARF files and FITS images.
+
+Every writer goes through a temporary file in the destination folder and renames
+it into place, so a failed or interrupted write never leaves a partial file.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import tempfile
+from pathlib import Path
+
+import astropy.units as u
+import numpy as np
+from astropy.io import fits
+from astropy.table import Table
+
+TABLE_SUFFIXES = (".ecsv", ".fits")
+
+
+class OutputError(ValueError):
+    """An output path that cannot be written."""
+
+
+def check_writable(path: str | os.PathLike, allowed_suffixes) -> Path:
+    """Fail early, before any tracing, if the output cannot be written."""
+    path = Path(path)
+    if path.suffix.lower() not in allowed_suffixes:
+        raise OutputError(f"output {str(path)!r}: unsupported file type; use one of {', '.join(allowed_suffixes)}")
+    folder = path.parent if str(path.parent) else Path(".")
+    if not folder.is_dir():
+        raise OutputError(f"output {str(path)!r}: folder {str(folder)!r} does not exist")
+    if not os.access(folder, os.W_OK):
+        raise OutputError(f"output {str(path)!r}: folder {str(folder)!r} is not writable")
+    if path.is_dir():
+        raise OutputError(f"output {str(path)!r} is a folder")
+    return path
+
+
+@contextlib.contextmanager
+def atomic_path(path: Path):
+    """Yield a temporary path next to `path`; move it onto `path` only if the block succeeds."""
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=path.suffix)
+    os.close(fd)
+    tmp_path = Path(tmp)
+    try:
+        yield tmp_path
+        umask = os.umask(0)
+        os.umask(umask)
+        os.chmod(tmp_path, 0o666 & ~umask)  # mkstemp creates 0600; give the file ordinary permissions
+        os.replace(tmp_path, path)
+    finally:
+        tmp_path.unlink(missing_ok=True)
+
+
+def write_table(table: Table, path: str | os.PathLike) -> Path:
+    """ECSV or FITS by suffix, with the table's metadata (FITS: nested metadata flattened to header cards)."""
+    path = check_writable(path, TABLE_SUFFIXES)
+    with atomic_path(path) as tmp:
+        if path.suffix.lower() == ".fits":
+            plain = table.copy(copy_data=False)
+            plain.meta = {}
+            hdu = fits.table_to_hdu(plain)
+            _add_cards(hdu.header, table.meta)
+            fits.HDUList([fits.PrimaryHDU(), hdu]).writeto(tmp, overwrite=True)
+        else:
+            table.write(tmp, format="ascii.ecsv", overwrite=True)
+    return path
+
+
+def write_arf(table: Table, path: str | os.PathLike, telescope: str = "BabyIAXO", instrument: str = "OPTIC") -> Path:
+    """OGIP ARF (CAL/GEN/92-002): SPECRESP extension with ENERG_LO, ENERG_HI (keV) and SPECRESP (cm2).
+
+    Bin edges are the mid-points between the table's energies (ends mirrored), so the
+    energies must be strictly increasing.
+    """
+    path = check_writable(path, (".arf",))
+    energy = u.Quantity(table["energy"]).to_value(u.keV)
+    if energy.size < 2 or np.any(np.diff(energy) <= 0):
+        raise OutputError("an ARF needs at least two strictly increasing energies")
+    mid = 0.5 * (energy[1:] + energy[:-1])
+    lo = np.concatenate([[energy[0] - (mid[0] - energy[0])], mid])
+    hi = np.concatenate([mid, [energy[-1] + (energy[-1] - mid[-1])]])
+    if lo[0] <= 0:
+        lo[0] = 0.5 * energy[0]
+    columns = [
+        fits.Column(name="ENERG_LO", format="E", unit="keV", array=lo),
+        fits.Column(name="ENERG_HI", format="E", unit="keV", array=hi),
+        fits.Column(name="SPECRESP", format="E", unit="cm**2", array=u.Quantity(table["effective_area"]).to_value(u.cm**2)),
+    ]
+    hdu = fits.BinTableHDU.from_columns(columns, name="SPECRESP")
+    header = hdu.header
+    header["TELESCOP"] = telescope
+    header["INSTRUME"] = instrument
+    header["FILTER"] = "NONE"
+    header["HDUCLASS"] = "OGIP"
+    header["HDUCLAS1"] = "RESPONSE"
+    header["HDUCLAS2"] = "SPECRESP"
+    header["HDUVERS"] = "1.1.0"
+    _add_cards(header, table.meta)
+    with atomic_path(path) as tmp:
+        fits.HDUList([fits.PrimaryHDU(), hdu]).writeto(tmp, overwrite=True)
+    return path
+
+
+def write_image(image: np.ndarray, path: str | os.PathLike, pixel_arcsec: float, center_mm, focal_length_mm: float,
+                meta: dict) -> Path:
+    """A PSF image: pixel (0, 0) is the lower-left corner; WCS axes are offsets in arcsec from the focus."""
+    path = check_writable(path, (".fits",))
+    hdu = fits.PrimaryHDU(image.astype(np.float32))
+    h = hdu.header
+    n = image.shape[0]
+    arcsec_per_mm = 180.0 / np.pi * 3600.0 / focal_length_mm
+    for axis, centre in ((1, center_mm[0]), (2, center_mm[1])):
+        h[f"CTYPE{axis}"] = "LINEAR"
+        h[f"CUNIT{axis}"] = "arcsec"
+        h[f"CRPIX{axis}"] = n / 2 + 0.5
+        h[f"CRVAL{axis}"] = centre * arcsec_per_mm
+        h[f"CDELT{axis}"] = pixel_arcsec
+    h["BUNIT"] = "cm2"
+    h["COMMENT"] = "Focused-beam effective area per pixel (doubly reflected rays)."
+    _add_cards(h, meta)
+    with atomic_path(path) as tmp:
+        hdu.writeto(tmp, overwrite=True)
+    return path
+
+
+def _add_cards(header: fits.Header, meta: dict, prefix: str = "") -> None:
+    """Metadata as HIERARCH cards (keys keep their full names); nested mappings become prefix_key."""
+    for key, value in meta.items():
+        name = f"{prefix}{key}"
+        if isinstance(value, dict):
+            _add_cards(header, value, prefix=f"{name}_")
+        elif isinstance(value, (str, bool, int, float, np.integer, np.floating)):
+            value = value.item() if isinstance(value, np.generic) else value
+            if isinstance(value, str):
+                value = value[: max(0, 66 - len(name))]
+            header[f"HIERARCH {name}"] = value

@@ -1,0 +1,65 @@
+"""Plots of results, written as PNG files (atomically, like every output)."""
+
+from __future__ import annotations
+
+import matplotlib
+
+matplotlib.use("Agg")
+import astropy.units as u  # noqa: E402
+import matplotlib.pyplot as plt  # noqa: E402
+import numpy as np  # noqa: E402
+
+from .io import atomic_path, check_writable  # noqa: E402
+
+# BabyIAXO conceptual design report (Abeln et al., JHEP 05 (2021) 137): about 1500 cm2 at
+# 2 keV and 900 cm2 at 7 keV for one XMM-Newton module.
+CDR_XMM_POINTS = ((2.0, 1500.0), (7.0, 900.0))
+
+
+def plot_effective_area(table, path, compare_cdr: bool = False):
+    path = check_writable(path, (".png",))
+    energy = u.Quantity(table["energy"]).to_value(u.keV)
+    area = u.Quantity(table["effective_area"]).to_value(u.cm**2)
+    err = u.Quantity(table["effective_area_err"]).to_value(u.cm**2)
+    fig, ax = plt.subplots(figsize=(7, 4.5))
+    ax.plot(energy, area, color="C0", label=f"{table.meta.get('optic', '')} ray trace")
+    ax.fill_between(energy, area - err, area + err, color="C0", alpha=0.3, lw=0)
+    if compare_cdr:
+        e, a = np.array(CDR_XMM_POINTS).T
+        ax.plot(e, a, "s", color="C3", label="BabyIAXO CDR (approx.)")
+    ax.set_xlabel("Energy (keV)")
+    ax.set_ylabel("Effective area (cm$^2$)")
+    ax.set_title(f"{table.meta.get('optic', '')}: {table.meta.get('source', '')}", fontsize=9)
+    ax.set_ylim(bottom=0)
+    ax.grid(alpha=0.3)
+    ax.legend()
+    _save(fig, path)
+
+
+def plot_psf(result, path):
+    path = check_writable(path, (".png",))
+    fig, (ax_img, ax_ee) = plt.subplots(1, 2, figsize=(11, 4.5))
+    n = result.image.shape[0]
+    half = n * result.pixel_arcsec / 2
+    shown = np.where(result.image > 0, result.image, np.nan)
+    im = ax_img.imshow(np.log10(shown), origin="lower", extent=(-half, half, -half, half), cmap="magma")
+    fig.colorbar(im, ax=ax_img, label="log10 area per pixel (cm$^2$)")
+    ax_img.set_xlabel("x offset from centre (arcsec)")
+    ax_img.set_ylabel("y offset from centre (arcsec)")
+    ax_img.set_title(f"PSF, {result.meta['energy_kev']:g} keV, HPD {result.hpd_arcsec:.3g} arcsec", fontsize=10)
+    ee = result.encircled
+    ax_ee.semilogx(u.Quantity(ee["radius"]).to_value(u.arcsec), ee["encircled_fraction"])
+    for q, label in ((0.5, "HPD"), (0.8, "W80"), (0.9, "W90")):
+        ax_ee.axhline(q, color="grey", lw=0.6, ls=":")
+    ax_ee.set_xlabel("Radius (arcsec)")
+    ax_ee.set_ylabel("Encircled fraction of the focused beam")
+    ax_ee.set_ylim(0, 1.02)
+    ax_ee.grid(alpha=0.3)
+    _save(fig, path)
+
+
+def _save(fig, path):
+    fig.tight_layout()
+    with atomic_path(path) as tmp:
+        fig.savefig(tmp, dpi=120, format="png")
+    plt.close(fig)

@@ -1,0 +1,64 @@
+"""Rays as a struct of arrays. Rays are never dropped: each ends with a fate code.
+
+Positions in mm, directions as unit vectors, energy in keV, weight in cm2 (the
+aperture area a ray stands for, times whatever has reduced it), graze angles in
+radians. After a trace the position is where the ray crosses the focal plane
+(or where it stopped, for a blocked ray).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, fields
+from enum import IntEnum
+
+import numpy as np
+
+
+class Fate(IntEnum):
+    """What happened to a ray. Every traced ray has exactly one."""
+
+    BLOCKED_SPIDER = 1  # stopped by a spider spoke at the entrance
+    BLOCKED_FRONT = 2  # stopped by the front edge (R1 .. R1 + thickness) of a shell
+    BLOCKED_BACK = 3  # stopped by the back of the next inner shell
+    LEAKED = 4  # crossed above a shorter neighbouring shell into the next channel, which samples it itself
+    NO_REFLECTION = 5  # passed through without touching a mirror
+    PRIMARY_ONLY = 6  # one reflection, on a primary (stray light)
+    SECONDARY_ONLY = 7  # one reflection, on a secondary (stray light)
+    DOUBLE = 8  # primary then secondary: the focused beam
+    MULTIPLE = 9  # any other sequence of reflections
+    MISSED_FOCAL_PLANE = 10  # left the optic heading away from the focal plane
+
+
+FATE_NAMES = {int(f): f.name.lower() for f in Fate}
+
+
+@dataclass
+class Rays:
+    x: np.ndarray
+    y: np.ndarray
+    z: np.ndarray
+    dx: np.ndarray
+    dy: np.ndarray
+    dz: np.ndarray
+    energy_kev: np.ndarray
+    weight: np.ndarray
+    channel: np.ndarray  # entrance channel: between shell channel-1 and shell channel (0-based)
+    fate: np.ndarray
+    graze1: np.ndarray
+    graze2: np.ndarray
+
+    @classmethod
+    def empty(cls, n: int) -> "Rays":
+        float_fields = ("x", "y", "z", "dx", "dy", "dz", "energy_kev", "weight", "graze1", "graze2")
+        arrays = {name: np.zeros(n) for name in float_fields}
+        return cls(channel=np.zeros(n, np.int32), fate=np.zeros(n, np.int8), **arrays)
+
+    def __len__(self) -> int:
+        return self.x.shape[0]
+
+    def copy(self) -> "Rays":
+        return Rays(**{f.name: getattr(self, f.name).copy() for f in fields(self)})
+
+    def fate_counts(self) -> np.ndarray:
+        """Number of rays per fate code (index = code; index 0 counts untraced rays)."""
+        return np.bincount(self.fate.astype(np.int64), minlength=len(Fate) + 1)

@@ -1,0 +1,152 @@
+"""A plain numpy implementation of the beam sampling and the trace, for checking the kernels.
+
+Written array-wise (all rays step together, all candidate surfaces at once) so that
+it shares no code with `raytrace.kernel`; it is slow and meant for a few thousand
+rays. The tests compare its output with the kernel's ray by ray.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from .packing import EntranceChannels, PackedOptic
+from .rays import Fate, Rays
+
+_MASK64 = (1 << 64) - 1
+
+
+def reference_uniform(key: int, ray_index: np.ndarray, draw: int) -> np.ndarray:
+    """The counter-based stream of raytrace.rng, in numpy uint64 arithmetic."""
+    with np.errstate(over="ignore"):
+        counter = ray_index.astype(np.uint64) * np.uint64(8) + np.uint64(draw + 1)
+        z = np.uint64(key) + counter * np.uint64(0x9E3779B97F4A7C15)
+        z = (z ^ (z >> np.uint64(30))) * np.uint64(0xBF58476D1CE4E5B9)
+        z = (z ^ (z >> np.uint64(27))) * np.uint64(0x94D049BB133111EB)
+        z = z ^ (z >> np.uint64(31))
+    return (z >> np.uint64(11)).astype(np.float64) / 2.0**53
+
+
+def reference_sample(key, first_index, n, channels: EntranceChannels, direction, weight, energy_kev) -> Rays:
+    rays = Rays.empty(n)
+    index = np.arange(first_index, first_index + n)
+    s = reference_uniform(key, index, 0) * channels.total_area_mm2
+    c = np.minimum(np.searchsorted(channels.cumulative_area_mm2, s, side="right"), len(channels.r_in) - 1)
+    below = np.where(c > 0, channels.cumulative_area_mm2[np.maximum(c - 1, 0)], 0.0)
+    r = np.sqrt(channels.r_in[c] ** 2 + (s - below) / np.pi)
+    phi = 2 * np.pi * reference_uniform(key, index, 1)
+    rays.x, rays.y, rays.z = r * np.cos(phi), r * np.sin(phi), channels.z_start[c]
+    rays.dx[:], rays.dy[:], rays.dz[:] = direction
+    rays.energy_kev[:] = energy_kev
+    rays.weight[:] = weight
+    rays.channel[:] = c
+    return rays
+
+
+def _roots(coef, p, d):
+    """Both intersection parameters with quadrics given per ray (coef: (n, 6)); NaN where absent."""
+    big_a, big_b, big_c, z_ref = coef[:, 0], coef[:, 1], coef[:, 2], coef[:, 3]
+    w = p[:, 2] - z_ref
+    a = d[:, 0] ** 2 + d[:, 1] ** 2 - big_a * d[:, 2] ** 2
+    half_b = p[:, 0] * d[:, 0] + p[:, 1] * d[:, 1] - (big_a * w + big_b / 2) * d[:, 2]
+    c = p[:, 0] ** 2 + p[:, 1] ** 2 - big_a * w**2 - big_b * w - big_c
+    disc = half_b**2 - a * c
+    with np.errstate(invalid="ignore", divide="ignore"):
+        root = np.sqrt(disc)
+        q = -(half_b + np.where(half_b >= 0, root, -root))
+        t1 = np.where(a != 0, q / a, np.nan)
+        t2 = np.where(q != 0, c / q, np.nan)
+    valid = disc >= 0
+    return np.where(valid, t1, np.nan), np.where(valid, t2, np.nan)
+
+
+def _first_hit(coef, p, d, allowed):
+    best = np.full(len(p), np.inf)
+    for t in _roots(coef, p, d):
+        z_hit = p[:, 2] + t * d[:, 2]
+        ok = allowed & (t > 0) & (z_hit >= coef[:, 4]) & (z_hit <= coef[:, 5])
+        best = np.where(ok & (t < best), t, best)
+    return best
+
+
+def reference_trace(packed: PackedOptic, rays: Rays, focal_plane_z: float = 0.0) -> Rays:
+    out = rays.copy()
+    n_shells = packed.n_shells
+    p = np.stack([out.x, out.y, out.z], axis=1)
+    d = np.stack([out.dx, out.dy, out.dz], axis=1)
+    c = out.channel.astype(int)
+    fate = np.zeros(len(out), dtype=np.int8)
+
+    sp = packed.spider
+    if sp[0] > 0:
+        s = (sp[4] - p[:, 2]) / d[:, 2]
+        q = p[:, :2] + s[:, None] * d[:, :2]
+        period = 2 * np.pi / sp[0]
+        delta = np.mod(np.arctan2(q[:, 1], q[:, 0]) - sp[3] + period / 2, period) - period / 2
+        bar = (np.abs(delta) < np.pi / 2) & (np.hypot(q[:, 0], q[:, 1]) * np.abs(np.sin(delta)) < sp[2])
+        blocked = (np.abs(delta) < sp[1]) | bar
+        fate[blocked] = Fate.BLOCKED_SPIDER
+
+    for wall, inner in ((c - 1, True), (c, False)):
+        exists = (wall >= 0) & (wall < n_shells) & (fate == 0)
+        wi = np.clip(wall, 0, n_shells - 1)
+        s = (packed.top_z[wi] - p[:, 2]) / d[:, 2]
+        r = np.hypot(p[:, 0] + s * d[:, 0], p[:, 1] + s * d[:, 1])
+        lo, hi = packed.front_r[wi], packed.front_r[wi] + packed.thickness[wi]
+        on_front = exists & (r >= lo) & (r < hi)
+        leaked = exists & ((r < lo) if inner else (r >= hi))
+        fate[on_front] = Fate.BLOCKED_FRONT
+        fate[leaked] = Fate.LEAKED
+
+    outer = np.clip(c, 0, n_shells - 1)
+    inner_shell = np.clip(c - 1, 0, n_shells - 1)
+    has_outer, has_inner = c < n_shells, c > 0
+    candidates = [(packed.surfaces[outer, k], has_outer, k) for k in (0, 1)]
+    candidates += [(packed.surfaces[inner_shell, k], has_inner, k) for k in (2, 3)]
+
+    active = fate == 0
+    sequence = np.zeros(len(out), dtype=int)
+    n_refl = np.zeros(len(out), dtype=int)
+    last = np.full(len(out), -1)
+    graze = np.zeros((len(out), 2))
+    for _ in range(4):
+        if not active.any():
+            break
+        ts = np.stack([_first_hit(coef, p, d, allowed & active & (last != k)) for coef, allowed, k in candidates], axis=1)
+        hit = np.argmin(ts, axis=1)
+        t = ts[np.arange(len(out)), hit]
+        moving = active & np.isfinite(t)
+        p[moving] += t[moving, None] * d[moving]
+        back = moving & (hit >= 2)
+        fate[back] = Fate.BLOCKED_BACK
+        refl = moving & (hit < 2)
+        coef = packed.surfaces[outer, np.clip(hit, 0, 1)]
+        w = p[:, 2] - coef[:, 3]
+        normal = np.stack([p[:, 0], p[:, 1], -(coef[:, 0] * w + coef[:, 1] / 2)], axis=1)
+        normal /= np.linalg.norm(normal, axis=1)[:, None]
+        dot = np.sum(d * normal, axis=1)
+        d[refl] -= 2 * dot[refl, None] * normal[refl]
+        angle = np.arcsin(np.minimum(1.0, np.abs(dot)))
+        for slot in (0, 1):
+            put = refl & (n_refl == slot)
+            graze[put, slot] = angle[put]
+        sequence[refl] = 3 * sequence[refl] + hit[refl] + 1
+        n_refl[refl] += 1
+        last[refl] = hit[refl]
+        active = refl & (n_refl < 4)
+
+    open_rays = fate == 0
+    by_sequence = {0: Fate.NO_REFLECTION, 1: Fate.PRIMARY_ONLY, 2: Fate.SECONDARY_ONLY, 5: Fate.DOUBLE}
+    for seq, code in by_sequence.items():
+        fate[open_rays & (sequence == seq)] = code
+    fate[open_rays & ~np.isin(sequence, list(by_sequence))] = Fate.MULTIPLE
+    reaches = open_rays & (d[:, 2] < 0) & (p[:, 2] >= focal_plane_z)
+    fate[open_rays & ~reaches] = Fate.MISSED_FOCAL_PLANE
+    s = np.where(reaches, (focal_plane_z - p[:, 2]) / np.where(reaches, d[:, 2], -1.0), 0.0)
+    p += s[:, None] * d
+    p[reaches, 2] = focal_plane_z
+
+    out.x, out.y, out.z = p[:, 0], p[:, 1], p[:, 2]
+    out.dx, out.dy, out.dz = d[:, 0], d[:, 1], d[:, 2]
+    out.fate = fate
+    out.graze1, out.graze2 = graze[:, 0], graze[:, 1]
+    return out
