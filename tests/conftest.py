@@ -1,0 +1,36 @@
+from pathlib import Path
+
+import pytest
+
+from coatings import ConstantReflectivity
+from geometries import Optic, Shell, load_optic
+
+SHARED = Path(__file__).resolve().parents[2] / "shared"
+
+
+@pytest.fixture(scope="session")
+def shared_reference():
+    path = SHARED / "reference"
+    if not path.is_dir():
+        pytest.skip("../shared/reference is not present")
+    return path
+
+
+@pytest.fixture(scope="session")
+def xmm():
+    return load_optic("xmm")
+
+
+@pytest.fixture(scope="session")
+def xmm_ideal(xmm):
+    """XMM geometry with perfect mirrors and no spider."""
+    return xmm.with_coating(ConstantReflectivity(1.0)).with_spider(None)
+
+
+def single_shell(profile="wolter", r0=150.0, f=7500.0, length=300.0, thickness=0.5):
+    return Optic(
+        name=f"single {profile} shell",
+        focal_length_mm=f,
+        shells=(Shell(r0, thickness, length, length, profile),),
+        coatings=(ConstantReflectivity(1.0),),
+    )

@@ -1,0 +1,168 @@
+import math
+
+import astropy.units as u
+import mpmath
+import numba
+import numpy as np
+import pytest
+
+from coatings import ConstantReflectivity
+from geometries import Spider
+from raytrace.analysis import effective_area, psf
+from raytrace.engine import BeamTrace
+from raytrace.kernel import first_hit
+from raytrace.rays import Fate
+from raytrace.reference import reference_sample, reference_trace
+from raytrace.rng import seed_key
+from raytrace.sources import ParallelBeam
+
+from .conftest import single_shell
+
+ARCSEC = math.pi / 180 / 3600
+
+
+@pytest.mark.parametrize("off_axis_arcmin, azimuth_deg", [(0.0, 0.0), (4.0, 30.0), (20.0, 200.0)])
+def test_kernel_matches_numpy_reference_ray_by_ray(xmm, off_axis_arcmin, azimuth_deg):
+    beam = ParallelBeam.from_angles(off_axis_arcmin * u.arcmin, azimuth_deg * u.deg)
+    trace = BeamTrace(xmm, beam)
+    n, key = 4000, seed_key(11)
+    rays = trace.trace_range(key, 0, n, n, 2.0)
+    start = reference_sample(int(key), 0, n, trace.channels, trace.direction, trace.sampled_area_cm2 / n, 2.0)
+    ref = reference_trace(trace.packed, start)
+    np.testing.assert_array_equal(rays.fate, ref.fate)
+    np.testing.assert_array_equal(rays.channel, ref.channel)
+    for name in ("x", "y", "z"):
+        np.testing.assert_allclose(getattr(rays, name), getattr(ref, name), rtol=0, atol=1e-9)
+    for name in ("dx", "dy", "dz", "graze1", "graze2"):
+        np.testing.assert_allclose(getattr(rays, name), getattr(ref, name), rtol=0, atol=1e-12)
+    assert rays.fate_counts()[0] == 0  # every ray has a fate
+    assert len(np.unique(rays.fate)) >= 4  # the comparison exercised several fates
+
+
+def test_fates_sum_to_number_of_rays(xmm):
+    table = effective_area(xmm, [1.5], ParallelBeam.from_angles(3 * u.arcmin), n_rays=100_003, chunk_size=30_000)
+    assert sum(table.meta["fates"].values()) == 100_003
+
+
+def test_collecting_area_of_xmm_with_perfect_mirrors(xmm_ideal):
+    table = effective_area(xmm_ideal, [1.0], n_rays=1_000_000, seed=5)
+    area, err = table["effective_area"][0], table["effective_area_err"][0]
+    assert area == pytest.approx(2152.6, rel=3e-3)
+    assert err < 0.001 * area
+
+
+def test_constant_reflectivity_scales_area_by_r_squared(xmm_ideal):
+    full = effective_area(xmm_ideal, [3.0], n_rays=50_000, seed=2)["effective_area"][0]
+    half = effective_area(xmm_ideal.with_coating(ConstantReflectivity(0.7)), [3.0], n_rays=50_000, seed=2)
+    assert half["effective_area"][0] == pytest.approx(0.49 * full, rel=1e-10)
+
+
+def test_spider_removes_its_geometric_fraction(xmm_ideal):
+    with_spider = xmm_ideal.with_spider(Spider(16, 2.29))
+    open_area = effective_area(xmm_ideal, [1.0], n_rays=400_000, seed=3)["effective_area"][0]
+    table = effective_area(with_spider, [1.0], n_rays=400_000, seed=3)
+    assert table["effective_area"][0] / open_area == pytest.approx(1 - 16 * 2.29 / 360, abs=2e-3)
+
+
+def test_true_wolter_shell_is_stigmatic_on_axis():
+    result = psf(single_shell("wolter"), 1.0, n_rays=20_000)
+    assert result.hpd_arcsec < 0.01
+    assert abs(result.centroid_x_mm) < 1e-9 and abs(result.centroid_y_mm) < 1e-9
+
+
+def test_conical_shell_blur_matches_closed_form():
+    """Meridional geometry of a cone pair: a ray meeting the primary at height u above the
+    intersection plane leaves the secondary at depth v = u (tan2a - tana)/(tan3a - tan2a), inclined
+    by exactly 4 alpha, and lands at rho(u) = r0 - v tan3a - (f - v) tan4a. Rays are spread over the
+    primary's annulus (weight r(u)), so the HPD is twice the weighted median of |rho|: about alpha L / f."""
+    r0, f, length = 150.0, 7500.0, 300.0
+    alpha = math.atan(r0 / f) / 4
+    u_grid = np.linspace(0, length, 200_001)
+    v = u_grid * (math.tan(2 * alpha) - math.tan(alpha)) / (math.tan(3 * alpha) - math.tan(2 * alpha))
+    rho = np.abs(r0 - v * math.tan(3 * alpha) - (f - v) * math.tan(4 * alpha))
+    weight = r0 + u_grid * math.tan(alpha)
+    order = np.argsort(rho)
+    cumulative = np.cumsum(weight[order]) / weight.sum()
+    expected_hpd = 2 * rho[order][np.searchsorted(cumulative, 0.5)] / f / ARCSEC
+    result = psf(single_shell("conical", r0, f, length), 1.0, n_rays=200_000)
+    assert result.hpd_arcsec == pytest.approx(expected_hpd, rel=0.01)
+    assert result.hpd_arcsec == pytest.approx(alpha * length / f / ARCSEC, rel=0.1)
+
+
+def test_off_axis_centroid_moves_by_f_tan_theta(xmm):
+    theta = 6 * u.arcmin
+    result = psf(xmm, 1.5, ParallelBeam.from_angles(theta, 90 * u.deg), n_rays=100_000)
+    shift = math.hypot(result.centroid_x_mm, result.centroid_y_mm)
+    assert shift == pytest.approx(7500 * math.tan(theta.to_value(u.rad)), rel=0.01)
+    assert result.centroid_y_mm < 0  # image opposite to the source direction
+
+
+def test_same_result_for_any_chunk_size(xmm):
+    energies = [1.0, 2.5, 8.0]
+    a = effective_area(xmm, energies, n_rays=60_000, seed=9, chunk_size=60_000)
+    b = effective_area(xmm, energies, n_rays=60_000, seed=9, chunk_size=7_001)
+    np.testing.assert_allclose(a["effective_area"], b["effective_area"], rtol=1e-12)
+    assert a.meta["fates"] == b.meta["fates"]
+    p1 = psf(xmm, 2.0, n_rays=70_000, seed=4, chunk_size=70_000)
+    p2 = psf(xmm, 2.0, n_rays=70_000, seed=4, chunk_size=9_999)
+    assert p1.hpd_arcsec == p2.hpd_arcsec
+    np.testing.assert_allclose(p1.image, p2.image, rtol=1e-12, atol=0)
+
+
+def test_same_rays_for_any_thread_count(xmm):
+    trace = BeamTrace(xmm, ParallelBeam.from_angles(2 * u.arcmin))
+    before = numba.get_num_threads()
+    try:
+        numba.set_num_threads(1)
+        one = trace.trace_range(seed_key(1), 0, 20_000, 20_000, 1.0)
+        numba.set_num_threads(numba.config.NUMBA_NUM_THREADS)
+        many = trace.trace_range(seed_key(1), 0, 20_000, 20_000, 1.0)
+    finally:
+        numba.set_num_threads(before)
+    for name in ("x", "y", "fate", "graze1", "graze2"):
+        np.testing.assert_array_equal(getattr(one, name), getattr(many, name))
+
+
+def test_different_seeds_differ(xmm):
+    a = effective_area(xmm, [1.0], n_rays=20_000, seed=1)["effective_area"][0]
+    b = effective_area(xmm, [1.0], n_rays=20_000, seed=2)["effective_area"][0]
+    assert a != b
+
+
+def _exact_first_root(surface_row, p, d):
+    mpmath.mp.dps = 60
+    a_coef, b_coef, c_coef, z_ref, z_lo, z_hi = (mpmath.mpf(v) for v in surface_row)
+    px, py, pz = (mpmath.mpf(v) for v in p)
+    dx, dy, dz = (mpmath.mpf(v) for v in d)
+    w = pz - z_ref
+    a = dx**2 + dy**2 - a_coef * dz**2
+    b = 2 * (px * dx + py * dy - a_coef * w * dz - b_coef * dz / 2)
+    c = px**2 + py**2 - a_coef * w**2 - b_coef * w - c_coef
+    roots = [-c / b] if a == 0 else [(-b + s * mpmath.sqrt(b**2 - 4 * a * c)) / (2 * a) for s in (1, -1)]
+    good = [t for t in roots if mpmath.im(t) == 0 and t > 0 and z_lo <= pz + t * dz <= z_hi]
+    return min(good) if good else None
+
+
+def test_intersection_is_accurate_for_grazing_rays(xmm):
+    """The stable root formula against 60-digit arithmetic, for rays within a few arcmin of the axis."""
+    trace = BeamTrace(xmm, ParallelBeam())
+    surfaces = trace.packed.surfaces
+    rng = np.random.default_rng(0)
+    checked = 0
+    for _ in range(300):
+        shell = int(rng.integers(0, 58))
+        which = int(rng.integers(0, 2))
+        theta = rng.uniform(0, 3e-3) * rng.integers(0, 2)  # half of them exactly on axis
+        phi = rng.uniform(0, 2 * np.pi)
+        d = -np.array([np.sin(theta) * np.cos(phi), np.sin(theta) * np.sin(phi), np.cos(theta)])
+        r = rng.uniform(trace.packed.exit_r[shell], trace.packed.front_r[shell])
+        angle = rng.uniform(0, 2 * np.pi)
+        p = np.array([r * np.cos(angle), r * np.sin(angle), trace.packed.top_z[shell]])
+        exact = _exact_first_root(surfaces[shell, which], p, d)
+        t = first_hit(surfaces, shell, which, *p, *d)
+        if exact is None:
+            assert t == np.inf
+        else:
+            assert t == pytest.approx(float(exact), rel=1e-11, abs=1e-9)
+            checked += 1
+    assert checked > 50
