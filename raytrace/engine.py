@@ -51,9 +51,12 @@ class BeamTrace:
     def reflectivity_table(self, energies_kev) -> ReflectivityTable:
         return ReflectivityTable.build(self.coatings, energies_kev, self.max_graze_rad())
 
-    def trace_range(self, key, first_index: int, n: int, n_total: int, energy_kev: float) -> Rays:
-        """Sample and trace rays first_index .. first_index + n - 1 of an n_total-ray run."""
-        rays = Rays.empty(n)
+    def trace_range(self, key, first_index: int, n: int, n_total: int, energy_kev: float, out: Rays | None = None) -> Rays:
+        """Sample and trace rays first_index .. first_index + n - 1 of an n_total-ray run.
+
+        `out`, if given, is a buffer of at least n rays that is overwritten (its first n rows are returned).
+        """
+        rays = Rays.empty(n) if out is None else out.head(n)
         weight = self.sampled_area_cm2 / n_total
         kernel.sample_parallel_beam(
             key, np.uint64(first_index), self.channels.r_in, self.channels.cumulative_area_mm2,
@@ -69,15 +72,19 @@ class BeamTrace:
 
     def chunks(self, n_rays: int, seed: int, energy_kev: float = 0.0, chunk_size: int = DEFAULT_CHUNK_SIZE,
                first_index: int = 0, n_total: int | None = None) -> Iterator[Rays]:
-        """Traced chunks of rays first_index .. first_index + n_rays - 1 (geometric weights)."""
+        """Traced chunks of rays first_index .. first_index + n_rays - 1 (geometric weights).
+
+        The chunks share one buffer: each yielded Rays is overwritten by the next (copy it to keep it).
+        """
         check_ray_count(n_rays)
         if chunk_size < 1:
             raise ValueError(f"chunk size = {chunk_size}: must be >= 1")
         key = seed_key(seed)
         total = n_rays if n_total is None else n_total
+        buffer = Rays.empty(min(chunk_size, n_rays))
         for start in range(first_index, first_index + n_rays, chunk_size):
             n = min(chunk_size, first_index + n_rays - start)
-            yield self.trace_range(key, start, n, total, energy_kev)
+            yield self.trace_range(key, start, n, total, energy_kev, out=buffer)
 
     def apply_reflectivity(self, rays: Rays, table: ReflectivityTable) -> None:
         """Multiply weights by the reflectivity of each reflection, in place."""

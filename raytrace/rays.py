@@ -56,6 +56,10 @@ class Rays:
     def __len__(self) -> int:
         return self.x.shape[0]
 
+    def head(self, n: int) -> "Rays":
+        """The first n rays, as views into this struct's arrays."""
+        return Rays(**{f.name: getattr(self, f.name)[:n] for f in fields(self)})
+
     def copy(self) -> "Rays":
         return Rays(**{f.name: getattr(self, f.name).copy() for f in fields(self)})
 

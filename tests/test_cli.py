@@ -1,0 +1,127 @@
+import os
+
+import numpy as np
+import pytest
+from astropy.io import fits
+from astropy.table import Table
+
+from raytrace.cli import main, parse_energies
+
+
+def run(capsys, *argv):
+    code = main(list(argv))
+    captured = capsys.readouterr()
+    return code, captured.out, captured.err
+
+
+@pytest.mark.parametrize(
+    "argv, message",
+    [
+        (["area", "hubble", "--energies", "1:2:0.5"], "unknown optic 'hubble'"),
+        (["area", "xmm", "--energies", "1:2"], "--energies '1:2'"),
+        (["area", "xmm", "--energies", "2:1:0.5"], "START <= STOP"),
+        (["area", "xmm", "--energies=-1,2"], "positive"),
+        (["area", "xmm", "--energies", "abc"], "--energies 'abc'"),
+        (["area", "xmm", "--energies", "2000"], "energy 2000.0 keV"),
+        (["area", "xmm", "--energies", "1", "--rays", "0"], "--rays '0'"),
+        (["area", "xmm", "--energies", "1", "--rays", "many"], "--rays 'many'"),
+        (["area", "xmm", "--energies", "1", "-o", "/nonexistent/dir/a.ecsv"], "does not exist"),
+        (["area", "xmm", "--energies", "1", "-o", "area.txt"], "unsupported file type"),
+        (["psf", "xmm", "--energy", "-3"], "energy -3.0 keV"),
+        (["psf", "xmm", "--energy", "1", "--off-axis", "900"], "off-axis angle"),
+        (["psf", "xmm", "--energy", "1", "--focal-plane-z", "7300"], "focal plane z = 7300.0"),
+        (["psf", "xmm"], "--energy"),
+        (["frobnicate"], "invalid choice"),
+    ],
+)
+def test_bad_input_gives_one_clear_line(capsys, tmp_path, monkeypatch, argv, message):
+    monkeypatch.chdir(tmp_path)
+    code, out, err = run(capsys, *argv)
+    assert code == 2
+    lines = err.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("raytrace: error:")
+    assert message in lines[0]
+    assert "Traceback" not in err
+    assert list(tmp_path.iterdir()) == []  # nothing written
+
+
+@pytest.mark.skipif(os.geteuid() == 0, reason="root can write to read-only folders")
+def test_unwritable_output_folder(capsys, tmp_path):
+    locked = tmp_path / "locked"
+    locked.mkdir()
+    locked.chmod(0o500)
+    try:
+        code, _, err = run(capsys, "area", "xmm", "--energies", "1", "--rays", "1000", "-o", str(locked / "a.ecsv"))
+    finally:
+        locked.chmod(0o700)
+    assert code == 2 and "not writable" in err
+
+
+def test_area_writes_ecsv_fits_and_arf(capsys, tmp_path):
+    for suffix in ("ecsv", "fits", "arf"):
+        path = tmp_path / f"area.{suffix}"
+        code, out, _ = run(capsys, "area", "xmm", "--energies", "1:3:0.5", "--rays", "20000", "-o", str(path))
+        assert code == 0 and "wrote" in out
+    table = Table.read(tmp_path / "area.ecsv")
+    assert table.colnames == ["energy", "effective_area", "effective_area_err"]
+    assert str(table["energy"].unit) == "keV" and str(table["effective_area"].unit) == "cm2"
+    np.testing.assert_allclose(table["energy"], [1.0, 1.5, 2.0, 2.5, 3.0])
+    assert table.meta["rays"] == 20000 and table.meta["optic"] == "xmm"
+    fits_table = Table.read(tmp_path / "area.fits")
+    np.testing.assert_allclose(fits_table["effective_area"], table["effective_area"])
+    with fits.open(tmp_path / "area.arf") as hdus:
+        spec = hdus["SPECRESP"]
+        assert spec.header["HDUCLAS1"] == "RESPONSE" and spec.header["HDUCLAS2"] == "SPECRESP"
+        np.testing.assert_allclose(spec.data["SPECRESP"], table["effective_area"], rtol=1e-6)
+        assert np.all(spec.data["ENERG_LO"] < spec.data["ENERG_HI"])
+        np.testing.assert_allclose(spec.data["ENERG_HI"][:-1], spec.data["ENERG_LO"][1:])
+
+
+def test_psf_summary_and_files(capsys, tmp_path):
+    code, out, _ = run(capsys, "psf", "xmm", "--energy", "1.5", "--off-axis", "3", "--rays", "30000",
+                       "-o", str(tmp_path / "ee.ecsv"), "--image", str(tmp_path / "psf.fits"),
+                       "--plot", str(tmp_path / "psf.png"))
+    assert code == 0
+    assert "HPD" in out and "W80" in out and "W90" in out and "centroid" in out
+    ee = Table.read(tmp_path / "ee.ecsv")
+    assert ee.colnames == ["radius", "encircled_fraction"]
+    for key in ("hpd_arcsec", "w80_arcsec", "w90_arcsec", "centroid_x_mm", "centroid_y_mm"):
+        assert key in ee.meta
+    assert np.all(np.diff(ee["encircled_fraction"]) >= 0)
+    assert ee.meta["centroid_x_mm"] == pytest.approx(-7500 * np.tan(np.radians(3 / 60)), rel=0.01)
+    with fits.open(tmp_path / "psf.fits") as hdus:
+        assert hdus[0].data.shape == (256, 256) and hdus[0].header["CUNIT1"] == "arcsec"
+    assert (tmp_path / "psf.png").stat().st_size > 0
+
+
+def test_parse_energies_includes_stop():
+    values = parse_energies("0.5:12:0.1")
+    assert values.size == 116 and values[-1] == pytest.approx(12.0)
+    np.testing.assert_allclose(parse_energies("1.5, 6.4"), [1.5, 6.4])
+
+
+def test_demo_writes_everything(capsys, tmp_path):
+    code, out, _ = run(capsys, "demo", "--rays", "20000", "--output-dir", str(tmp_path / "out"))
+    assert code == 0 and "CDR" in out
+    names = {p.name for p in (tmp_path / "out").iterdir()}
+    assert {"xmm_effective_area.ecsv", "xmm_effective_area.arf", "xmm_psf_1.5keV.fits",
+            "xmm_effective_area.png", "xmm_psf_1.5keV.png"} <= names
+    assert not any(name.startswith(".") for name in names)  # no temporary files left behind
+
+
+def test_version(capsys):
+    with pytest.raises(SystemExit) as exit_info:
+        main(["--version"])
+    assert exit_info.value.code == 0
+    assert "raytrace" in capsys.readouterr().out
+
+
+def test_failed_write_leaves_no_file(tmp_path):
+    from raytrace.io import atomic_path
+
+    target = tmp_path / "table.ecsv"
+    with pytest.raises(RuntimeError):
+        with atomic_path(target) as tmp:
+            tmp.write_text("half a tab")
+            raise RuntimeError("disk full")
+    assert list(tmp_path.iterdir()) == []
