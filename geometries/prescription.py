@@ -82,9 +82,7 @@ def read_prescription(path: Path) -> Optic:
             spider=spider,
             source=str(meta.get("source", "")),
         )
-    except (TypeError, ValueError) as exc:
-        if isinstance(exc, PrescriptionError):
-            raise PrescriptionError(f"prescription {path}: {exc}") from None
+    except (TypeError, ValueError) as exc:  # PrescriptionError included: prefix the file name
         raise PrescriptionError(f"prescription {path}: {exc}") from None
 
 

@@ -56,38 +56,20 @@ def parse_energies(spec: str) -> np.ndarray:
     return values
 
 
-def _positive_int(name):
+def _number(name, whole=False, minimum=None):
+    """argparse type: a finite number (optionally a whole one, written 1e6 or 1000000) >= minimum."""
+    kind = "whole number" if whole else "number"
+
     def convert(text):
         try:
             value = float(text)
         except ValueError:
-            raise argparse.ArgumentTypeError(f"{name} {text!r}: expected a whole number") from None
-        if not (math.isfinite(value) and value >= 1 and value == int(value)):
-            raise argparse.ArgumentTypeError(f"{name} {text!r}: must be a whole number >= 1")
-        return int(value)
-
-    return convert
-
-
-def _nonnegative_int(text):
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"--seed {text!r}: expected a whole number >= 0") from None
-    if value < 0:
-        raise argparse.ArgumentTypeError(f"--seed {text!r}: must be >= 0")
-    return value
-
-
-def _finite(name):
-    def convert(text):
-        try:
-            value = float(text)
-        except ValueError:
-            raise argparse.ArgumentTypeError(f"{name} {text!r}: expected a number") from None
-        if not math.isfinite(value):
-            raise argparse.ArgumentTypeError(f"{name} {text!r}: must be finite")
-        return value
+            raise argparse.ArgumentTypeError(f"{name} {text!r}: expected a {kind}") from None
+        if not math.isfinite(value) or (whole and value != int(value)):
+            raise argparse.ArgumentTypeError(f"{name} {text!r}: expected a finite {kind}")
+        if minimum is not None and value < minimum:
+            raise argparse.ArgumentTypeError(f"{name} {text!r}: must be >= {minimum}")
+        return int(value) if whole else value
 
     return convert
 
@@ -99,14 +81,14 @@ def build_parser() -> argparse.ArgumentParser:
 
     def common(p, rays_default):
         p.add_argument("optic", help="'xmm' or the path of a prescription file (.ecsv)")
-        p.add_argument("--off-axis", type=_finite("--off-axis"), default=0.0, metavar="ARCMIN",
+        p.add_argument("--off-axis", type=_number("--off-axis"), default=0.0, metavar="ARCMIN",
                        help="source off-axis angle in arcmin (default 0)")
-        p.add_argument("--azimuth", type=_finite("--azimuth"), default=0.0, metavar="DEG",
+        p.add_argument("--azimuth", type=_number("--azimuth"), default=0.0, metavar="DEG",
                        help="source azimuth in degrees (default 0)")
-        p.add_argument("--rays", type=_positive_int("--rays"), default=rays_default, metavar="N",
+        p.add_argument("--rays", type=_number("--rays", whole=True, minimum=1), default=rays_default, metavar="N",
                        help=f"number of rays (default {rays_default:.0e}); accepts 1e6")
-        p.add_argument("--seed", type=_nonnegative_int, default=0, metavar="S", help="random seed (default 0)")
-        p.add_argument("--chunk-size", type=_positive_int("--chunk-size"), default=DEFAULT_CHUNK_SIZE,
+        p.add_argument("--seed", type=_number("--seed", whole=True, minimum=0), default=0, metavar="S", help="random seed (default 0)")
+        p.add_argument("--chunk-size", type=_number("--chunk-size", whole=True, minimum=1), default=DEFAULT_CHUNK_SIZE,
                        metavar="N", help=argparse.SUPPRESS)
 
     area = sub.add_parser("area", help="effective area versus energy", epilog=EPILOG_AREA,
@@ -120,12 +102,12 @@ def build_parser() -> argparse.ArgumentParser:
     psf = sub.add_parser("psf", help="PSF, HPD, W80, W90 and encircled energy at one energy", epilog=EPILOG_PSF,
                          formatter_class=argparse.RawDescriptionHelpFormatter)
     common(psf, 1_000_000)
-    psf.add_argument("--energy", type=_finite("--energy"), required=True, metavar="KEV", help="photon energy in keV")
-    psf.add_argument("--focal-plane-z", type=_finite("--focal-plane-z"), default=0.0, metavar="MM",
+    psf.add_argument("--energy", type=_number("--energy"), required=True, metavar="KEV", help="photon energy in keV")
+    psf.add_argument("--focal-plane-z", type=_number("--focal-plane-z"), default=0.0, metavar="MM",
                      help="focal plane position along the axis in mm (0 = nominal focus; negative = behind it)")
-    psf.add_argument("--pixel", type=_finite("--pixel"), default=0.5, metavar="ARCSEC",
+    psf.add_argument("--pixel", type=_number("--pixel"), default=0.5, metavar="ARCSEC",
                      help="image pixel size in arcsec (default 0.5)")
-    psf.add_argument("--pixels", type=_positive_int("--pixels"), default=256, metavar="N",
+    psf.add_argument("--pixels", type=_number("--pixels", whole=True, minimum=1), default=256, metavar="N",
                      help="image size in pixels per side (default 256)")
     psf.add_argument("-o", "--output", metavar="FILE", help="write the encircled-energy table: .ecsv or .fits")
     psf.add_argument("--image", metavar="FILE.fits", help="write the PSF image")
@@ -134,9 +116,9 @@ def build_parser() -> argparse.ArgumentParser:
     demo = sub.add_parser("demo", help="trace the built-in XMM module and write tables and plots",
                           epilog="example:\n  raytrace demo --rays 2e6",
                           formatter_class=argparse.RawDescriptionHelpFormatter)
-    demo.add_argument("--rays", type=_positive_int("--rays"), default=1_000_000, metavar="N",
+    demo.add_argument("--rays", type=_number("--rays", whole=True, minimum=1), default=1_000_000, metavar="N",
                       help="rays per trace (default 1e6)")
-    demo.add_argument("--seed", type=_nonnegative_int, default=0, metavar="S")
+    demo.add_argument("--seed", type=_number("--seed", whole=True, minimum=0), default=0, metavar="S")
     demo.add_argument("--output-dir", default="raytrace-output", metavar="DIR",
                       help="where to write (default ./raytrace-output)")
     return parser
