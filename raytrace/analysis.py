@@ -110,13 +110,13 @@ def vignetting(
 ) -> Table:
     """Effective area at one energy versus off-axis angle, and relative to on-axis."""
     angles = np.asarray(off_axis_arcmin, dtype=float).ravel()
-    rows = []
-    for angle in angles:
+    def area_at(angle):
         beam = ParallelBeam.from_angles(angle * u.arcmin, azimuth_deg * u.deg)
         area = effective_area(optic, [energy_kev], beam, n_rays, seed, chunk_size)
-        rows.append((area["effective_area"][0], area["effective_area_err"][0]))
-    on_axis = effective_area(optic, [energy_kev], ParallelBeam(), n_rays, seed, chunk_size)["effective_area"][0]
-    values = np.array(rows)
+        return area["effective_area"][0], area["effective_area_err"][0]
+
+    values = np.array([area_at(angle) for angle in angles])
+    on_axis = values[angles == 0, 0][0] if np.any(angles == 0) else area_at(0.0)[0]
     return Table(
         {
             "off_axis": angles * u.arcmin,
