@@ -62,7 +62,7 @@ def _number(name, whole=False, minimum=None):
 
     def convert(text):
         try:
-            value = float(text)
+            value = int(text) if whole and text.strip().lstrip("+-").isdigit() else float(text)  # exact for big seeds
         except ValueError:
             raise argparse.ArgumentTypeError(f"{name} {text!r}: expected a {kind}") from None
         if not math.isfinite(value) or (whole and value != int(value)):
