@@ -85,9 +85,9 @@ class Spider:
     def __post_init__(self):
         if self.n_spokes < 1:
             raise PrescriptionError(f"spider n_spokes = {self.n_spokes}: needs at least 1 spoke")
-        if not 0.0 <= self.spoke_width_deg < 360.0 / self.n_spokes:
+        if not 0.0 <= self.spoke_width_deg < min(180.0, 360.0 / self.n_spokes):
             raise PrescriptionError(
-                f"spider spoke_width_deg = {self.spoke_width_deg}: must be >= 0 and below 360/n_spokes"
+                f"spider spoke_width_deg = {self.spoke_width_deg}: must be >= 0 and below 360/n_spokes and 180"
             )
         if self.spoke_width_mm < 0.0:
             raise PrescriptionError(f"spider spoke_width_mm = {self.spoke_width_mm}: must be >= 0")

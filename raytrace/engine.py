@@ -58,15 +58,13 @@ class BeamTrace:
         """
         rays = Rays.empty(n) if out is None else out.head(n)
         weight = self.sampled_area_cm2 / n_total
-        kernel.sample_parallel_beam(
-            key, np.uint64(first_index), self.channels.r_in, self.channels.cumulative_area_mm2,
-            self.channels.z_start, self.direction, weight, float(energy_kev),
-            rays.x, rays.y, rays.z, rays.dx, rays.dy, rays.dz, rays.energy_kev, rays.weight, rays.channel,
-        )
         p = self.packed
-        kernel.trace(
-            p.surfaces, p.top_z, p.front_r, p.thickness, p.spider, self.focal_plane_z_mm,
-            rays.x, rays.y, rays.z, rays.dx, rays.dy, rays.dz, rays.channel, rays.fate, rays.graze1, rays.graze2,
+        kernel.trace_parallel_beam(
+            key, np.uint64(first_index), self.channels.r_in, self.channels.cumulative_area_mm2,
+            self.channels.z_start, self.channels.guide, self.direction, weight, float(energy_kev),
+            p.surfaces, p.top_z, p.front_r, p.thickness, p.spider, p.spokes, self.focal_plane_z_mm,
+            rays.x, rays.y, rays.z, rays.dx, rays.dy, rays.dz, rays.energy_kev, rays.weight, rays.channel,
+            rays.fate, rays.graze1, rays.graze2,
         )
         return rays
 

@@ -10,6 +10,7 @@ import numpy as np
 from geometries import Optic
 
 SURFACE_PRIMARY, SURFACE_SECONDARY, SURFACE_PRIMARY_BACK, SURFACE_SECONDARY_BACK = 0, 1, 2, 3
+GUIDE_CELLS_PER_CHANNEL = 4
 
 
 @dataclass(frozen=True)
@@ -19,7 +20,8 @@ class PackedOptic:
     front_r: np.ndarray  # (n_shells,) R1, inner radius of the front edge
     thickness: np.ndarray  # (n_shells,)
     exit_r: np.ndarray  # (n_shells,) R5
-    spider: np.ndarray  # (5,): n_spokes, half wedge (rad), half bar (mm), rotation (rad), z of spider plane
+    spider: np.ndarray  # (6,): n_spokes, half wedge (rad), half bar (mm), rotation (rad), z of plane, tan(half wedge)
+    spokes: np.ndarray  # (n_spokes, 2): unit vector along each spoke (none without a spider)
     focal_length_mm: float
 
     @classmethod
@@ -27,15 +29,14 @@ class PackedOptic:
         surfaces = np.array([[q.as_row() for q in quad] for quad in optic.surfaces()])
         top = optic.top_z_mm()
         sp = optic.spider
-        spider = np.zeros(5)
+        spider = np.zeros(6)
+        spokes = np.zeros((0, 2))
         if sp is not None:
-            spider[:] = (
-                sp.n_spokes,
-                math.radians(sp.spoke_width_deg) / 2.0,
-                sp.spoke_width_mm / 2.0,
-                math.radians(sp.rotation_deg),
-                top.max(),
-            )
+            half_wedge = math.radians(sp.spoke_width_deg) / 2.0
+            rotation = math.radians(sp.rotation_deg)
+            spider[:] = (sp.n_spokes, half_wedge, sp.spoke_width_mm / 2.0, rotation, top.max(), math.tan(half_wedge))
+            axis = rotation + 2.0 * np.pi * np.arange(sp.n_spokes) / sp.n_spokes
+            spokes = np.stack([np.cos(axis), np.sin(axis)], axis=1)
         return cls(
             surfaces=surfaces,
             top_z=top,
@@ -43,6 +44,7 @@ class PackedOptic:
             thickness=optic.thicknesses_mm(),
             exit_r=optic.exit_radii_mm(),
             spider=spider,
+            spokes=spokes,
             focal_length_mm=optic.focal_length_mm,
         )
 
@@ -65,6 +67,7 @@ class EntranceChannels:
     r_out: np.ndarray
     z_start: np.ndarray
     cumulative_area_mm2: np.ndarray
+    guide: np.ndarray  # guide[k]: a channel at or before the one holding the fraction k / len(guide) of the area
 
     @classmethod
     def for_direction(cls, packed: PackedOptic, off_axis_rad: float) -> "EntranceChannels":
@@ -77,8 +80,12 @@ class EntranceChannels:
         r_out = np.concatenate([packed.front_r, [packed.front_r[-1] + packed.thickness[-1]]])
         tops = packed.top_z
         z_start = np.array([max(tops[max(c - 1, 0)], tops[min(c, n - 1)]) for c in range(n + 1)])
-        area = np.pi * (r_out**2 - r_in**2)
-        return cls(r_in, r_out, z_start, np.cumsum(area))
+        cumulative = np.cumsum(np.pi * (r_out**2 - r_in**2))
+        cells = GUIDE_CELLS_PER_CHANNEL * (n + 1)
+        lower = np.arange(cells) / cells * cumulative[-1]
+        # one step back from each cell's lower edge, so rounding can never start the scan too late
+        guide = np.maximum(np.searchsorted(cumulative, lower, side="right") - 1, 0).astype(np.int64)
+        return cls(r_in, r_out, z_start, cumulative, guide)
 
     @property
     def total_area_mm2(self) -> float:

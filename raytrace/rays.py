@@ -11,6 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass, fields
 from enum import IntEnum
 
+import numba
 import numpy as np
 
 
@@ -65,4 +66,12 @@ class Rays:
 
     def fate_counts(self) -> np.ndarray:
         """Number of rays per fate code (index = code; index 0 counts untraced rays)."""
-        return np.bincount(self.fate.astype(np.int64), minlength=len(Fate) + 1)
+        return _count_codes(self.fate, len(Fate) + 1)
+
+
+@numba.njit(cache=True)
+def _count_codes(codes, n_codes):
+    counts = np.zeros(n_codes, np.int64)
+    for code in codes:
+        counts[code] += 1
+    return counts
