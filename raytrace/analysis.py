@@ -177,8 +177,7 @@ def psf(
     trace = BeamTrace(optic, beam, focal_plane_z_mm)
     table = trace.reflectivity_table([energy_kev])
 
-    pilot = trace.trace_range(seed_key(seed), 0, min(n_rays, PILOT_RAYS), n_rays, energy_kev)
-    trace.apply_reflectivity(pilot, table)
+    pilot = trace.trace_range(seed_key(seed), 0, min(n_rays, PILOT_RAYS), n_rays, energy_kev, table=table)
     centre = _weighted_centroid(pilot)
     if centre is None:
         f_tan = optic.focal_length_mm * math.tan(beam.off_axis_rad)
@@ -187,8 +186,7 @@ def psf(
     mm_per_arcsec = optic.focal_length_mm / ARCSEC_PER_RAD
     focused = _FocusedRays(centre, pixel_arcsec * mm_per_arcsec, image_pixels, min(chunk_size, n_rays))
     fates = np.zeros(len(Fate) + 1, dtype=np.int64)
-    for rays in trace.chunks(n_rays, seed, energy_kev, chunk_size):
-        trace.apply_reflectivity(rays, table)
+    for rays in trace.chunks(n_rays, seed, energy_kev, chunk_size, table):
         focused.add(rays)
         fates += rays.fate_counts()
         if progress is not None:

@@ -22,6 +22,7 @@ from .sources import ParallelBeam
 
 DEFAULT_CHUNK_SIZE = 1 << 19
 MAX_RAYS = 1 << 40
+_NO_TABLE = ReflectivityTable(np.zeros(1), 1.0, np.zeros((1, 1, 2)))  # placeholder for geometric traces
 
 
 class BeamTrace:
@@ -51,26 +52,32 @@ class BeamTrace:
     def reflectivity_table(self, energies_kev) -> ReflectivityTable:
         return ReflectivityTable.build(self.coatings, energies_kev, self.max_graze_rad())
 
-    def trace_range(self, key, first_index: int, n: int, n_total: int, energy_kev: float, out: Rays | None = None) -> Rays:
+    def trace_range(self, key, first_index: int, n: int, n_total: int, energy_kev: float, out: Rays | None = None,
+                    table: ReflectivityTable | None = None) -> Rays:
         """Sample and trace rays first_index .. first_index + n - 1 of an n_total-ray run.
 
-        `out`, if given, is a buffer of at least n rays that is overwritten (its first n rows are returned).
+        Weights are geometric (aperture area per ray) unless a reflectivity table for this trace's
+        coatings is given. `out`, if given, is a buffer of at least n rays that is overwritten
+        (its first n rows are returned).
         """
         rays = Rays.empty(n) if out is None else out.head(n)
         weight = self.sampled_area_cm2 / n_total
+        reflectivity = _NO_TABLE if table is None else table
         p = self.packed
         kernel.trace_parallel_beam(
             key, np.uint64(first_index), self.channels.r_in, self.channels.cumulative_area_mm2,
             self.channels.z_start, self.channels.guide, self.direction, weight, float(energy_kev),
             p.surfaces, p.top_z, p.front_r, p.thickness, p.spider, p.spokes, self.focal_plane_z_mm,
+            table is not None, reflectivity.values, reflectivity.energies_kev, reflectivity.angle_step_rad,
+            self.shell_coating,
             rays.x, rays.y, rays.z, rays.dx, rays.dy, rays.dz, rays.energy_kev, rays.weight, rays.channel,
             rays.fate, rays.graze1, rays.graze2,
         )
         return rays
 
     def chunks(self, n_rays: int, seed: int, energy_kev: float = 0.0, chunk_size: int = DEFAULT_CHUNK_SIZE,
-               first_index: int = 0, n_total: int | None = None) -> Iterator[Rays]:
-        """Traced chunks of rays first_index .. first_index + n_rays - 1 (geometric weights).
+               table: ReflectivityTable | None = None) -> Iterator[Rays]:
+        """Traced chunks of rays 0 .. n_rays - 1 (geometric weights unless a reflectivity table is given).
 
         The chunks share one buffer: each yielded Rays is overwritten by the next (copy it to keep it).
         """
@@ -78,18 +85,10 @@ class BeamTrace:
         if chunk_size < 1:
             raise ValueError(f"chunk size = {chunk_size}: must be >= 1")
         key = seed_key(seed)
-        total = n_rays if n_total is None else n_total
         buffer = Rays.empty(min(chunk_size, n_rays))
-        for start in range(first_index, first_index + n_rays, chunk_size):
-            n = min(chunk_size, first_index + n_rays - start)
-            yield self.trace_range(key, start, n, total, energy_kev, out=buffer)
-
-    def apply_reflectivity(self, rays: Rays, table: ReflectivityTable) -> None:
-        """Multiply weights by the reflectivity of each reflection, in place."""
-        kernel.apply_reflectivity(
-            table.values, table.energies_kev, table.angle_step_rad, self.shell_coating,
-            rays.channel, rays.fate, rays.energy_kev, rays.graze1, rays.graze2, rays.weight,
-        )
+        for start in range(0, n_rays, chunk_size):
+            n = min(chunk_size, n_rays - start)
+            yield self.trace_range(key, start, n, n_rays, energy_kev, out=buffer, table=table)
 
 
 def check_ray_count(n_rays) -> None:

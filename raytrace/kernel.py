@@ -1,4 +1,5 @@
-"""The numba kernels: beam sampling and the trace through the shells (one pass), reflectivity weighting.
+"""The numba kernels: beam sampling, the trace through the shells and reflectivity weighting (one pass),
+and the per-energy re-weighting of a geometric trace.
 
 One ray never interacts with another, so every kernel is a `prange` over rays and
 its result does not depend on the number of threads. `raytrace.reference` holds
@@ -237,19 +238,18 @@ def _trace_ray(surfaces, top_z, front_r, thickness, spider, spokes, focal_plane_
         if hit >= 2:
             outcome = _BACK
             break
-        # Outward normal of x^2 + y^2 - A w^2 - B w - C = 0 is the gradient (2x, 2y, -(2 A w + B)).
+        # Outward normal of x^2 + y^2 - A w^2 - B w - C = 0 is the gradient (2x, 2y, -(2 A w + B)). It is
+        # used unnormalised, d' = d - 2 (d.N / N.N) N: the next step does not wait for a square root.
         w = pz - surfaces[c, hit, 3]
         nx, ny = px, py
         nz = -(surfaces[c, hit, 0] * w + 0.5 * surfaces[c, hit, 1])
-        inv_norm = 1.0 / math.sqrt(nx * nx + ny * ny + nz * nz)
-        nx *= inv_norm
-        ny *= inv_norm
-        nz *= inv_norm
         dot = ux * nx + uy * ny + uz * nz
-        ux -= 2.0 * dot * nx
-        uy -= 2.0 * dot * ny
-        uz -= 2.0 * dot * nz
-        graze = _graze_angle(abs(dot))
+        norm2 = nx * nx + ny * ny + nz * nz
+        factor = 2.0 * dot / norm2
+        ux -= factor * nx
+        uy -= factor * ny
+        uz -= factor * nz
+        graze = _graze_angle(abs(dot) / math.sqrt(norm2))
         if n_reflections == 0:
             g1 = graze
         elif n_reflections == 1:
@@ -283,34 +283,35 @@ def _trace_ray(surfaces, top_z, front_r, thickness, spider, spokes, focal_plane_
 @numba.njit(cache=True, parallel=True, error_model="numpy")
 def trace_parallel_beam(key, first_index, r_in, cumulative_area, z_start, guide, direction, weight, energy_kev,
                         surfaces, top_z, front_r, thickness, spider, spokes, focal_plane_z,
+                        weigh, reflectivity, energies, angle_step, shell_coating,
                         x, y, z, dx, dy, dz, energy, w, channel, fate, graze1, graze2):
     """Sample rays first_index.. of a parallel beam over the entrance channels and trace them.
 
-    Sampling is area-proportional, so every ray has the same weight. Sampling and tracing are one
-    pass: a ray lives in registers from its birth to the focal plane.
+    Sampling is area-proportional, so every ray starts with the same weight; with `weigh` the
+    weight is multiplied by the tabulated reflectivity at each of the first two reflections.
+    Sampling, tracing and weighting are one pass: a ray lives in registers from birth to the focal plane.
     """
     ux, uy, uz = direction[0], direction[1], direction[2]
+    n_shells = top_z.shape[0]
     for i in numba.prange(x.shape[0]):
         px, py, pz, c = _sample_entrance(key, first_index + i, r_in, cumulative_area, z_start, guide)
-        (x[i], y[i], z[i], dx[i], dy[i], dz[i], fate[i], graze1[i], graze2[i]) = _trace_ray(
+        ex, ey, ez, ex_dir, ey_dir, ez_dir, outcome, g1, g2 = _trace_ray(
             surfaces, top_z, front_r, thickness, spider, spokes, focal_plane_z, px, py, pz, ux, uy, uz, c)
+        ray_weight = weight
+        if weigh:
+            coating = shell_coating[min(c, n_shells - 1)]
+            if outcome == _DOUBLE or outcome == _MULTIPLE:
+                ray_weight *= (reflectivity_at(reflectivity, energies, angle_step, coating, energy_kev, g1)
+                               * reflectivity_at(reflectivity, energies, angle_step, coating, energy_kev, g2))
+            elif outcome == _PRIMARY or outcome == _SECONDARY:
+                ray_weight *= reflectivity_at(reflectivity, energies, angle_step, coating, energy_kev, g1)
+        x[i], y[i], z[i], dx[i], dy[i], dz[i] = ex, ey, ez, ex_dir, ey_dir, ez_dir
+        fate[i] = outcome
+        graze1[i] = g1
+        graze2[i] = g2
         energy[i] = energy_kev
-        w[i] = weight
+        w[i] = ray_weight
         channel[i] = c
-
-
-@numba.njit(cache=True, parallel=True)
-def apply_reflectivity(values, energies, angle_step, shell_coating, channel, fate, energy, graze1, graze2, weight):
-    """Multiply each reflected ray's weight by R at each of its first two reflections."""
-    n_shells = shell_coating.shape[0]
-    for i in numba.prange(weight.shape[0]):
-        f = fate[i]
-        if f == _DOUBLE or f == _PRIMARY or f == _SECONDARY or f == _MULTIPLE:
-            coating = shell_coating[min(channel[i], n_shells - 1)]
-            r = reflectivity_at(values, energies, angle_step, coating, energy[i], graze1[i])
-            if f == _DOUBLE or f == _MULTIPLE:
-                r *= reflectivity_at(values, energies, angle_step, coating, energy[i], graze2[i])
-            weight[i] *= r
 
 
 @numba.njit(cache=True, parallel=True)

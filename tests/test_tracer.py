@@ -10,7 +10,7 @@ from coatings import ConstantReflectivity
 from geometries import Spider
 from raytrace.analysis import effective_area, psf
 from raytrace.engine import BeamTrace
-from raytrace.kernel import first_hit
+from raytrace.kernel import _cos_sin_of_turn, _graze_angle, first_hit
 from raytrace.rays import Fate
 from raytrace.reference import reference_sample, reference_trace
 from raytrace.rng import seed_key
@@ -21,10 +21,18 @@ from .conftest import single_shell
 ARCSEC = math.pi / 180 / 3600
 
 
-@pytest.mark.parametrize("off_axis_arcmin, azimuth_deg", [(0.0, 0.0), (4.0, 30.0), (20.0, 200.0)])
-def test_kernel_matches_numpy_reference_ray_by_ray(xmm, off_axis_arcmin, azimuth_deg):
+BAR_AND_WEDGE_SPIDER = Spider(6, spoke_width_deg=3.0, spoke_width_mm=20.0, rotation_deg=17.0)
+
+
+@pytest.mark.parametrize(
+    "off_axis_arcmin, azimuth_deg, spider",
+    [(0.0, 0.0, None), (4.0, 30.0, None), (20.0, 200.0, None), (0.0, 0.0, BAR_AND_WEDGE_SPIDER),
+     (7.0, 100.0, BAR_AND_WEDGE_SPIDER)],
+)
+def test_kernel_matches_numpy_reference_ray_by_ray(xmm, off_axis_arcmin, azimuth_deg, spider):
+    optic = xmm if spider is None else xmm.with_spider(spider)
     beam = ParallelBeam.from_angles(off_axis_arcmin * u.arcmin, azimuth_deg * u.deg)
-    trace = BeamTrace(xmm, beam)
+    trace = BeamTrace(optic, beam)
     n, key = 4000, seed_key(11)
     rays = trace.trace_range(key, 0, n, n, 2.0)
     start = reference_sample(int(key), 0, n, trace.channels, trace.direction, trace.sampled_area_cm2 / n, 2.0)
@@ -37,6 +45,35 @@ def test_kernel_matches_numpy_reference_ray_by_ray(xmm, off_axis_arcmin, azimuth
         np.testing.assert_allclose(getattr(rays, name), getattr(ref, name), rtol=0, atol=1e-12)
     assert rays.fate_counts()[0] == 0  # every ray has a fate
     assert len(np.unique(rays.fate)) >= 4  # the comparison exercised several fates
+
+
+def test_fast_elementary_functions_match_numpy():
+    turns = np.concatenate([np.random.default_rng(3).random(20_000), np.arange(16) / 16, [1 - 2**-53]])
+    cos_sin = np.array([_cos_sin_of_turn(t) for t in turns])
+    np.testing.assert_allclose(cos_sin[:, 0], np.cos(2 * np.pi * turns), rtol=0, atol=1e-15)
+    np.testing.assert_allclose(cos_sin[:, 1], np.sin(2 * np.pi * turns), rtol=0, atol=1e-15)
+    sines = np.concatenate([np.linspace(0, 0.07, 7001), [0.0625 - 1e-17, 0.5, 1.0]])
+    np.testing.assert_allclose([_graze_angle(s) for s in sines], np.arcsin(sines), rtol=0, atol=2e-15)
+
+
+def test_kernel_reflectivity_weights_equal_table_lookups(xmm):
+    """Rays weighted in the kernel carry aperture weight x R(E, g1) x R(E, g2) (one factor for single reflections)."""
+    trace = BeamTrace(xmm, ParallelBeam.from_angles(3 * u.arcmin))
+    table = trace.reflectivity_table([2.5])
+    key = seed_key(4)
+    geometric = trace.trace_range(key, 0, 20_000, 20_000, 2.5)
+    weighted = trace.trace_range(key, 0, 20_000, 20_000, 2.5, table=table)
+    coating = trace.shell_coating[np.minimum(geometric.channel, xmm.n_shells - 1)]
+    r1 = table.lookup(coating, 2.5, geometric.graze1)
+    r2 = table.lookup(coating, 2.5, geometric.graze2)
+    fate = geometric.fate
+    expected = geometric.weight.copy()
+    twice = (fate == Fate.DOUBLE) | (fate == Fate.MULTIPLE)
+    once = (fate == Fate.PRIMARY_ONLY) | (fate == Fate.SECONDARY_ONLY)
+    expected[twice] *= r1[twice] * r2[twice]
+    expected[once] *= r1[once]
+    np.testing.assert_allclose(weighted.weight, expected, rtol=1e-14, atol=0)
+    assert np.count_nonzero(once) > 0 and np.count_nonzero(twice) > 0
 
 
 def test_fates_sum_to_number_of_rays(xmm):
@@ -117,10 +154,16 @@ def test_same_rays_for_any_thread_count(xmm):
         one = trace.trace_range(seed_key(1), 0, 20_000, 20_000, 1.0)
         numba.set_num_threads(numba.config.NUMBA_NUM_THREADS)
         many = trace.trace_range(seed_key(1), 0, 20_000, 20_000, 1.0)
+        numba.set_num_threads(1)
+        psf_one = psf(xmm, 1.5, n_rays=40_000, seed=2)
+        numba.set_num_threads(numba.config.NUMBA_NUM_THREADS)
+        psf_many = psf(xmm, 1.5, n_rays=40_000, seed=2)
     finally:
         numba.set_num_threads(before)
     for name in ("x", "y", "fate", "graze1", "graze2"):
         np.testing.assert_array_equal(getattr(one, name), getattr(many, name))
+    np.testing.assert_array_equal(psf_one.image, psf_many.image)
+    assert psf_one.summary() == psf_many.summary()
 
 
 def test_different_seeds_differ(xmm):
