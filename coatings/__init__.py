@@ -1,20 +1,26 @@
-"""How mirrors reflect: materials (xraylib), layered stacks, recipes and reflectivity tables."""
+"""How mirrors reflect: materials (xraylib or Henke optical constants), layered stacks, recipe files
+and reflectivity tables for the tracer."""
 
-from .materials import DEFAULT_DENSITY_G_CM3, Material, MaterialError, material
+from .materials import DEFAULT_DENSITY_G_CM3, OPTICAL_CONSTANTS, Material, MaterialError, material
 from .parratt import parratt_reflectivity
-from .stack import Coating, ConstantReflectivity, Layer, RecipeError, Stack, load_recipe, shipped_recipes
+from .recipe import load_recipe, recipe_from_dict, recipe_to_toml, shipped_recipes
+from .stack import Coating, ConstantReflectivity, Layer, Multilayer, RecipeError, Stack
 
 __all__ = [
     "DEFAULT_DENSITY_G_CM3",
+    "OPTICAL_CONSTANTS",
     "Coating",
     "ConstantReflectivity",
     "Layer",
     "Material",
     "MaterialError",
+    "Multilayer",
     "RecipeError",
     "Stack",
     "load_recipe",
     "material",
     "parratt_reflectivity",
+    "recipe_from_dict",
+    "recipe_to_toml",
     "shipped_recipes",
 ]

@@ -1,23 +1,30 @@
 """Mirror coatings: what the tracer asks of a mirror is R(E, graze angle).
 
-Any object with a `name` and a `reflectivity(energy_kev, graze_rad)` method that
-broadcasts its arguments and returns the unpolarised reflectivity is a coating.
-`Stack` computes it with the Parratt recursion from xraylib optical constants;
+Any object with a `name`, a `reflectivity(energy_kev, graze_rad)` method that broadcasts its
+arguments and returns the unpolarised reflectivity, `reflectivity_grid(energies, angles)` on their
+outer product, and `edge_energies_kev()` is a coating.
+`Stack` computes it with the Parratt recursion from tabulated optical constants;
 `ConstantReflectivity` is the idealised mirror used to check geometry.
+
+A stack, from the vacuum down: an optional capping layer, then either explicit films (a single
+layer, a bilayer, ...) or a multilayer (periodic or depth-graded), then the substrate. Each film
+carries the roughness and interdiffusion of its top interface; the substrate those of the interface
+to the film above it. For the specular reflectivity an error-function interdiffusion profile of
+width s_d acts on each Fresnel coefficient like Gaussian roughness of rms s_r (the Nevot-Croce
+factor exp(-2 kz_j kz_j+1 s^2)), so the two add in quadrature: s^2 = s_r^2 + s_d^2. (They differ
+in the diffuse scatter that roughness produces and interdiffusion does not; that is not modelled.)
 """
 
 from __future__ import annotations
 
+import dataclasses
 import math
-import tomllib
 from dataclasses import dataclass
-from importlib import resources
-from pathlib import Path
 from typing import Protocol
 
 import numpy as np
 
-from .materials import Material, MaterialError, material
+from .materials import Material
 from .parratt import parratt_reflectivity
 
 
@@ -25,6 +32,8 @@ class Coating(Protocol):
     name: str
 
     def reflectivity(self, energy_kev, graze_rad) -> np.ndarray: ...
+
+    def reflectivity_grid(self, energy_kev, graze_rad) -> np.ndarray: ...
 
     def edge_energies_kev(self) -> np.ndarray: ...
 
@@ -48,27 +57,137 @@ class ConstantReflectivity:
         shape = np.broadcast_shapes(np.shape(energy_kev), np.shape(graze_rad))
         return np.full(shape, self.value)
 
+    def reflectivity_grid(self, energy_kev, graze_rad) -> np.ndarray:
+        return np.full((np.size(energy_kev), np.size(graze_rad)), self.value)
+
     def edge_energies_kev(self) -> np.ndarray:
         return np.empty(0)
 
 
+def _check_width(value: float, field: str, where: str) -> None:
+    if not (math.isfinite(value) and value >= 0):
+        raise RecipeError(f"{where}: {field} = {value}: must be a number >= 0")
+
+
 @dataclass(frozen=True)
 class Layer:
-    """A film: material, thickness and the rms roughness of its top interface."""
+    """A film: material, thickness and the roughness and interdiffusion (rms, nm) of its top interface."""
 
     material: Material
     thickness_nm: float
     roughness_nm: float = 0.0
+    interdiffusion_nm: float = 0.0
+
+    def __post_init__(self):
+        where = f"layer {self.material.formula}"
+        if not (math.isfinite(self.thickness_nm) and self.thickness_nm > 0):
+            raise RecipeError(f"{where}: thickness_nm = {self.thickness_nm}: must be a number > 0")
+        _check_width(self.roughness_nm, "roughness_nm", where)
+        _check_width(self.interdiffusion_nm, "interdiffusion_nm", where)
+
+
+MULTILAYER_TOPS = ("absorber", "spacer")
+
+
+@dataclass(frozen=True)
+class Multilayer:
+    """N bilayers of an absorber (high Z) and a spacer, with periods d_i = a / (b + i)^c.
+
+    i = 1 is the top (thickest, d_max) bilayer and i = N the bottom one (d_min); d_min = d_max is a
+    periodic stack (c is then irrelevant). gamma is the absorber's share of each period; `top`
+    names the material of each bilayer that faces the vacuum. Every interface in the stack has the
+    same roughness and interdiffusion.
+    """
+
+    absorber: Material
+    spacer: Material
+    bilayers: int
+    gamma: float
+    d_min_nm: float
+    d_max_nm: float
+    c: float = 1.0
+    top: str = "absorber"
+    roughness_nm: float = 0.0
+    interdiffusion_nm: float = 0.0
+
+    def __post_init__(self):
+        where = "multilayer"
+        if isinstance(self.bilayers, bool) or not isinstance(self.bilayers, (int, np.integer)) or self.bilayers < 1:
+            raise RecipeError(f"{where}: bilayers = {self.bilayers!r}: must be a whole number >= 1")
+        if not (math.isfinite(self.gamma) and 0.0 < self.gamma < 1.0):
+            raise RecipeError(f"{where}: gamma = {self.gamma}: the absorber fraction must lie strictly between 0 and 1")
+        if not (math.isfinite(self.d_min_nm) and self.d_min_nm > 0):
+            raise RecipeError(f"{where}: d_min_nm = {self.d_min_nm}: must be a number > 0")
+        if not (math.isfinite(self.d_max_nm) and self.d_max_nm >= self.d_min_nm):
+            raise RecipeError(f"{where}: d_max_nm = {self.d_max_nm}: must be a number >= d_min_nm = {self.d_min_nm}")
+        if self.d_max_nm > self.d_min_nm:
+            if self.bilayers == 1:
+                raise RecipeError(f"{where}: bilayers = 1 has a single period: d_min_nm and d_max_nm must be equal")
+            if not (math.isfinite(self.c) and self.c > 0):
+                raise RecipeError(f"{where}: c = {self.c}: the power-law exponent must be a number > 0")
+        if self.top not in MULTILAYER_TOPS:
+            raise RecipeError(f"{where}: top = {self.top!r}: allowed values are {', '.join(MULTILAYER_TOPS)}")
+        _check_width(self.roughness_nm, "roughness_nm", where)
+        _check_width(self.interdiffusion_nm, "interdiffusion_nm", where)
+
+    @property
+    def periodic(self) -> bool:
+        return self.d_min_nm == self.d_max_nm
+
+    def periods_nm(self) -> np.ndarray:
+        """Bilayer periods from the top (i = 1) down."""
+        if self.periodic:
+            return np.full(self.bilayers, self.d_max_nm)
+        n = self.bilayers
+        k = (self.d_max_nm / self.d_min_nm) ** (1.0 / self.c)
+        b = (n - k) / (k - 1.0)
+        a = self.d_max_nm * (b + 1.0) ** self.c
+        return a / (b + np.arange(1, n + 1)) ** self.c
+
+    def layers(self) -> tuple[Layer, ...]:
+        films = []
+        for d in self.periods_nm():
+            absorber = Layer(self.absorber, self.gamma * d, self.roughness_nm, self.interdiffusion_nm)
+            spacer = Layer(self.spacer, (1.0 - self.gamma) * d, self.roughness_nm, self.interdiffusion_nm)
+            films += [absorber, spacer] if self.top == "absorber" else [spacer, absorber]
+        return tuple(films)
 
 
 @dataclass(frozen=True)
 class Stack:
-    """Films on a substrate, listed from the top (vacuum side) down."""
+    """A coating recipe: optional capping layer, explicit films or a multilayer, and the substrate."""
 
     name: str
-    layers: tuple[Layer, ...]
     substrate: Material
+    films: tuple[Layer, ...] = ()
+    multilayer: Multilayer | None = None
+    capping: Layer | None = None
     substrate_roughness_nm: float = 0.0
+    substrate_interdiffusion_nm: float = 0.0
+    description: str = ""
+
+    def __post_init__(self):
+        if self.films and self.multilayer is not None:
+            raise RecipeError(f"recipe {self.name}: give either explicit layers or a multilayer, not both")
+        _check_width(self.substrate_roughness_nm, "roughness_nm", "substrate")
+        _check_width(self.substrate_interdiffusion_nm, "interdiffusion_nm", "substrate")
+
+    def layers(self) -> tuple[Layer, ...]:
+        """Every film from the top down: capping, then the films or the multilayer's layers."""
+        body = self.multilayer.layers() if self.multilayer is not None else self.films
+        return ((self.capping,) if self.capping is not None else ()) + body
+
+    def materials(self) -> list[Material]:
+        return [layer.material for layer in self.layers()] + [self.substrate]
+
+    def with_roughness(self, roughness_nm: float) -> "Stack":
+        """The same stack with every interface's roughness set to roughness_nm."""
+        films = tuple(dataclasses.replace(f, roughness_nm=roughness_nm) for f in self.films)
+        multilayer = (dataclasses.replace(self.multilayer, roughness_nm=roughness_nm)
+                      if self.multilayer is not None else None)
+        capping = dataclasses.replace(self.capping, roughness_nm=roughness_nm) if self.capping is not None else None
+        return dataclasses.replace(self, films=films, multilayer=multilayer, capping=capping,
+                                   substrate_roughness_nm=roughness_nm)
 
     def reflectivity(self, energy_kev, graze_rad) -> np.ndarray:
         """Unpolarised reflectivity, broadcasting energy_kev (keV) against graze_rad (rad)."""
@@ -81,88 +200,33 @@ class Stack:
             out[sel] = self.reflectivity_grid(np.array([e]), flat_g[sel])[0]
         return out.reshape(energy.shape)
 
-    def reflectivity_grid(self, energy_kev: np.ndarray, graze_rad: np.ndarray, polarisation="unpolarised") -> np.ndarray:
+    def reflectivity_grid(self, energy_kev, graze_rad, polarisation="unpolarised") -> np.ndarray:
         """R on the outer product of energies (keV) and graze angles (rad): shape (n_E, n_angles)."""
-        energy = np.asarray(energy_kev, dtype=float)
-        media = [np.ones_like(energy, dtype=complex)]
-        media += [layer.material.refractive_index(energy) for layer in self.layers]
-        media.append(self.substrate.refractive_index(energy))
-        thickness = [layer.thickness_nm for layer in self.layers]
-        roughness = [layer.roughness_nm for layer in self.layers] + [self.substrate_roughness_nm]
-        return parratt_reflectivity(np.array(media), thickness, roughness, energy, graze_rad, polarisation)
+        energy = np.atleast_1d(np.asarray(energy_kev, dtype=float))
+        layers = self.layers()
+        unique = list(dict.fromkeys(self.materials()))
+        index_of = {m: m.refractive_index(energy) for m in unique}
+        media = [np.ones_like(energy, dtype=complex)] + [index_of[m] for m in self.materials()]
+        widths = [math.hypot(f.roughness_nm, f.interdiffusion_nm) for f in layers]
+        widths.append(math.hypot(self.substrate_roughness_nm, self.substrate_interdiffusion_nm))
+        return parratt_reflectivity(np.array(media), [f.thickness_nm for f in layers], widths, energy,
+                                    np.atleast_1d(np.asarray(graze_rad, dtype=float)), polarisation)
 
     def edge_energies_kev(self) -> np.ndarray:
-        mats = [layer.material for layer in self.layers] + [self.substrate]
-        return np.unique(np.concatenate([m.edge_energies_kev() for m in mats]))
+        unique = list(dict.fromkeys(self.materials()))
+        return np.unique(np.concatenate([m.edge_energies_kev() for m in unique]))
 
-
-RECIPE_PACKAGE = "coatings.recipes"
-
-
-def shipped_recipes() -> list[str]:
-    return sorted(p.name[:-5] for p in resources.files(RECIPE_PACKAGE).iterdir() if p.name.endswith(".toml"))
-
-
-def load_recipe(name_or_path: str | Path) -> Stack:
-    """A shipped recipe by name (see `shipped_recipes()`) or a TOML file path."""
-    path = Path(name_or_path)
-    if path.suffix == ".toml" or path.exists():
-        if not path.is_file():
-            raise RecipeError(f"coating recipe file {str(path)!r} does not exist")
-        text, label = path.read_text(), str(path)
-    else:
-        resource = resources.files(RECIPE_PACKAGE) / f"{name_or_path}.toml"
-        if not resource.is_file():
-            raise RecipeError(
-                f"unknown coating recipe {str(name_or_path)!r}: shipped recipes are {', '.join(shipped_recipes())}"
-            )
-        text, label = resource.read_text(), str(name_or_path)
-    try:
-        data = tomllib.loads(text)
-    except tomllib.TOMLDecodeError as exc:
-        raise RecipeError(f"coating recipe {label}: not valid TOML ({exc})") from None
-    return stack_from_dict(data, default_name=Path(label).stem)
-
-
-def stack_from_dict(data: dict, default_name: str) -> Stack:
-    """Build a Stack from a recipe mapping: `name`, `[[layer]]` (top first) and `[substrate]`."""
-    layers = []
-    for i, entry in enumerate(data.get("layer", []), start=1):
-        where = f"layer {i}"
-        layers.append(
-            Layer(
-                _material(entry, where),
-                _number(entry, "thickness_nm", where, positive=True),
-                _number(entry, "roughness_nm", where, default=0.0),
-            )
-        )
-    if "substrate" not in data:
-        raise RecipeError("recipe has no [substrate] table")
-    sub = data["substrate"]
-    return Stack(
-        name=str(data.get("name", default_name)),
-        layers=tuple(layers),
-        substrate=_material(sub, "substrate"),
-        substrate_roughness_nm=_number(sub, "roughness_nm", "substrate", default=0.0),
-    )
-
-
-def _material(entry: dict, where: str) -> Material:
-    if "material" not in entry:
-        raise RecipeError(f"{where}: missing field 'material'")
-    try:
-        return material(str(entry["material"]), entry.get("density_g_cm3"))
-    except MaterialError as exc:
-        raise RecipeError(f"{where}: {exc}") from None
-
-
-def _number(entry: dict, field: str, where: str, positive: bool = False, default: float | None = None) -> float:
-    if field not in entry:
-        if default is None:
-            raise RecipeError(f"{where}: missing field {field!r}")
-        return default
-    value = entry[field]
-    if not isinstance(value, (int, float)) or not math.isfinite(value) or value < 0 or (positive and value == 0):
-        allowed = "a number > 0" if positive else "a number >= 0"
-        raise RecipeError(f"{where}: {field} = {value!r}: must be {allowed}")
-    return float(value)
+    def summary(self) -> str:
+        """One line: what the stack is made of."""
+        parts = []
+        if self.capping is not None:
+            parts.append(f"{self.capping.material.formula} {self.capping.thickness_nm:g} nm cap")
+        if self.multilayer is not None:
+            ml = self.multilayer
+            periods = (f"d = {ml.d_max_nm:g} nm" if ml.periodic
+                       else f"d = {ml.d_max_nm:g}..{ml.d_min_nm:g} nm, c = {ml.c:g}")
+            parts.append(f"{ml.bilayers} x {ml.absorber.formula}/{ml.spacer.formula} ({periods}, gamma = {ml.gamma:g}, "
+                         f"{ml.top} on top)")
+        parts += [f"{f.material.formula} {f.thickness_nm:g} nm" for f in self.films]
+        parts.append(f"on {self.substrate.formula}")
+        return ", ".join(parts)

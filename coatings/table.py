@@ -1,11 +1,15 @@
-"""Tabulated R(E, graze angle) for the tracer's per-ray lookup.
+"""Tabulated R(E, graze angle) for the tracer's per-ray lookup, with a controlled interpolation error.
 
-Energies are arbitrary nodes (a trace at fixed energies puts a node at each, so the
-lookup is exact in energy there; a continuous spectrum uses `edge_aware_energies`,
-which places nodes on both sides of every absorption edge). Angles are a uniform
-grid from 0, fine enough (10 urad by default) that linear interpolation stays well
-below 1e-3 in R. Beyond the last angle the table holds its last value: no mirror of
-the supported optics reflects there with measurable reflectivity.
+Angles are a uniform grid from 0 (an index, not a search, per lookup). Its step is halved until
+linear interpolation reproduces R at every midpoint within the tolerance. Energies are nodes:
+- `ReflectivityTable.build`: exactly the energies asked for (a trace at fixed energies looks R up
+  only there, so the energy direction is exact);
+- `ReflectivityTable.for_band`: a continuous band for sources with a spectrum: a uniform grid plus
+  nodes 0.1 eV below and above every absorption edge of the coatings' materials (R jumps there),
+  each interval split in four until R at its quarter points is reproduced within the tolerance
+  (down to 1 eV).
+Beyond the last angle the table holds its last value: the tables reach past the largest graze
+angle a traced optic produces.
 """
 
 from __future__ import annotations
@@ -17,7 +21,12 @@ import numpy as np
 
 from .stack import Coating
 
-DEFAULT_ANGLE_STEP_RAD = 1.0e-5
+DEFAULT_TOLERANCE = 5e-4
+COARSEST_ANGLE_STEP_RAD = 1e-4
+FINEST_ANGLE_STEP_RAD = 1e-7
+EDGE_OFFSET_KEV = 1e-4
+FINEST_ENERGY_STEP_KEV = 1e-3
+PROBE_FRACTIONS = (0.25, 0.5, 0.75)  # where each energy interval is checked (R has kinks just above edges)
 
 
 @dataclass(frozen=True)
@@ -29,14 +38,37 @@ class ReflectivityTable:
     values: np.ndarray
 
     @classmethod
-    def build(cls, coatings, energies_kev, max_angle_rad: float, angle_step_rad: float = DEFAULT_ANGLE_STEP_RAD):
+    def build(cls, coatings, energies_kev, max_angle_rad: float, tolerance: float = DEFAULT_TOLERANCE):
+        """A table at exactly these energies (keV), over graze angles 0 .. max_angle_rad."""
         energies = np.unique(np.asarray(energies_kev, dtype=float))
-        n_angles = int(np.ceil(max_angle_rad / angle_step_rad)) + 1
-        angles = np.arange(n_angles) * angle_step_rad
-        values = np.empty((len(coatings), energies.size, n_angles))
-        for i, coating in enumerate(coatings):
-            values[i] = coating.reflectivity(energies[:, None], angles[None, :])
-        return cls(energies, float(angle_step_rad), values)
+        step, values = _angle_grid(coatings, energies, max_angle_rad, tolerance)
+        return cls(energies, step, values)
+
+    @classmethod
+    def for_band(cls, coatings, e_min_kev: float, e_max_kev: float, max_angle_rad: float,
+                 tolerance: float = DEFAULT_TOLERANCE, start_step_kev: float = 0.1):
+        """A table for any energy in [e_min, e_max] keV with edge-aware, error-controlled nodes."""
+        energies = edge_aware_energies(coatings, e_min_kev, e_max_kev, start_step_kev)
+        step, values = _angle_grid(coatings, energies, max_angle_rad, tolerance)
+        angles = np.arange(values.shape[2]) * step
+        nodes = dict(zip(energies, np.moveaxis(values, 1, 0)))
+        jumps = _edges_between(coatings, energies)
+        pending = [(a, b) for a, b, jump in zip(energies[:-1], energies[1:], jumps) if not jump]
+        while pending:
+            probes = np.array([a + f * (b - a) for a, b in pending for f in PROBE_FRACTIONS])
+            direct = np.moveaxis(np.stack([c.reflectivity_grid(probes, angles) for c in coatings]), 1, 0)
+            direct = direct.reshape(len(pending), len(PROBE_FRACTIONS), *direct.shape[1:])
+            split = []
+            for (a, b), inside in zip(pending, direct):
+                interpolated = [(1 - f) * nodes[a] + f * nodes[b] for f in PROBE_FRACTIONS]
+                if np.abs(inside - np.array(interpolated)).max() > tolerance:
+                    points = [a] + [a + f * (b - a) for f in PROBE_FRACTIONS] + [b]
+                    nodes.update(zip(points[1:-1], inside))
+                    if (b - a) / (len(points) - 1) > FINEST_ENERGY_STEP_KEV:
+                        split += list(zip(points[:-1], points[1:]))
+            pending = split
+        energies = np.array(sorted(nodes))
+        return cls(energies, step, np.stack([nodes[e] for e in energies], axis=1))
 
     def lookup(self, coating_index, energy_kev, graze_rad) -> np.ndarray:
         """Interpolated R for arrays of coating index, energy (keV) and graze angle (rad)."""
@@ -49,11 +81,37 @@ class ReflectivityTable:
 
 
 def edge_aware_energies(coatings: list[Coating], e_min_kev: float, e_max_kev: float, step_kev: float) -> np.ndarray:
-    """A uniform grid plus nodes 0.1 eV below and above every absorption edge of the coatings."""
-    grid = np.arange(e_min_kev, e_max_kev + 0.5 * step_kev, step_kev)
+    """A uniform grid from e_min to e_max plus nodes 0.1 eV below and above every absorption edge of the coatings."""
+    grid = np.append(np.arange(e_min_kev, e_max_kev, step_kev), e_max_kev)
     edges = np.concatenate([c.edge_energies_kev() for c in coatings] + [np.empty(0)])
-    edges = edges[(edges > e_min_kev) & (edges < e_max_kev)]
-    return np.unique(np.concatenate([grid, edges - 1e-4, edges + 1e-4]))
+    edges = edges[(edges - EDGE_OFFSET_KEV > e_min_kev) & (edges + EDGE_OFFSET_KEV < e_max_kev)]
+    near_edge = np.any(np.abs(grid[:, None] - edges[None, :]) <= EDGE_OFFSET_KEV, axis=1)
+    return np.unique(np.concatenate([grid[~near_edge], edges - EDGE_OFFSET_KEV, edges + EDGE_OFFSET_KEV]))
+
+
+def _edges_between(coatings, energies: np.ndarray) -> np.ndarray:
+    """For each interval between neighbouring nodes, whether an absorption edge lies inside it."""
+    edges = np.concatenate([c.edge_energies_kev() for c in coatings] + [np.empty(0)])
+    return np.array([np.any((edges > a) & (edges < b)) for a, b in zip(energies[:-1], energies[1:])], dtype=bool)
+
+
+def _angle_grid(coatings, energies: np.ndarray, max_angle_rad: float, tolerance: float):
+    """The coarsest uniform angle step (halving from 1e-4 rad) whose midpoints interpolate within tolerance.
+
+    The grid at step h/2 holds the midpoints of the grid at step h; once they pass, the finer grid
+    (already computed) is kept.
+    """
+    if not (np.isfinite(max_angle_rad) and max_angle_rad > 0):
+        raise ValueError(f"max_angle_rad = {max_angle_rad}: must be > 0")
+    step = COARSEST_ANGLE_STEP_RAD
+    while True:
+        n = int(np.ceil(max_angle_rad / step)) + 1
+        fine = np.arange(2 * n - 1) * (0.5 * step)
+        values = np.stack([c.reflectivity_grid(energies, fine) for c in coatings])
+        error = np.abs(values[:, :, 1::2] - 0.5 * (values[:, :, :-1:2] + values[:, :, 2::2])).max(initial=0.0)
+        if error <= tolerance or step / 2 < FINEST_ANGLE_STEP_RAD:
+            return 0.5 * step, values
+        step *= 0.5
 
 
 @numba.njit(cache=True, inline="always")

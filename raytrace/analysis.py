@@ -1,4 +1,4 @@
-"""What comes out of a trace: effective area, PSF and its figures, vignetting.
+"""What comes out: effective area, PSF and its figures, vignetting, and coating reflectivity curves.
 
 The focused beam is the doubly reflected rays (primary then secondary); singly
 reflected stray light and blocked rays are counted in the fate table of every result.
@@ -17,6 +17,7 @@ import numba
 import numpy as np
 from astropy.table import Table
 
+from coatings import Stack
 from coatings.materials import MAX_ENERGY_KEV, MIN_ENERGY_KEV
 from geometries import Optic
 
@@ -126,6 +127,31 @@ def vignetting(
         },
         meta={"optic": optic.name, "energy_kev": float(energy_kev), "azimuth_deg": float(azimuth_deg),
               "rays": int(n_rays), "seed": int(seed), "raytrace_version": __version__},
+    )
+
+
+def reflectivity_curves(stack: Stack, energies_kev, angles_mrad, polarisation: str = "unpolarised") -> Table:
+    """R of a coating at every (energy, graze angle): columns energy (keV), angle (mrad), reflectivity.
+
+    Energies vary slowest. Angles are graze angles, measured from the mirror surface.
+    """
+    energies = np.atleast_1d(np.asarray(energies_kev, dtype=float))
+    angles = np.atleast_1d(np.asarray(angles_mrad, dtype=float))
+    values = stack.reflectivity_grid(energies, angles * 1e-3, polarisation)
+    return Table(
+        {
+            "energy": np.repeat(energies, angles.size) * u.keV,
+            "angle": np.tile(angles, energies.size) * u.mrad,
+            "reflectivity": values.ravel(),
+        },
+        meta={
+            "recipe": stack.name,
+            "stack": stack.summary(),
+            "description": stack.description,
+            "optical_constants": ", ".join(sorted({m.optical_constants for m in stack.materials()})),
+            "polarisation": polarisation,
+            "raytrace_version": __version__,
+        },
     )
 
 

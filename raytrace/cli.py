@@ -15,11 +15,17 @@ from . import __version__
 from .engine import DEFAULT_CHUNK_SIZE
 
 EXIT_USAGE = 2
+MAX_GRID_VALUES = 100_000
+MAX_GRAZE_MRAD = 1000.0
 
 EPILOG_AREA = """examples:
   raytrace area xmm --energies 0.5:12:0.1 -o xmm_area.ecsv
   raytrace area xmm --energies 1.5,4.5,6.4 --off-axis 3 --azimuth 45
   raytrace area my_optic.ecsv --energies 1:10:0.5 -o my_optic.arf"""
+EPILOG_REFLECTIVITY = """examples:
+  raytrace reflectivity au250_ni --energies 0.5:12:0.05 --angles 2,5,8,11 --plot au.png
+  raytrace reflectivity wb4c_graded --energies 1:10:0.1 --angles 1:20:0.5 -o wb4c.ecsv
+  raytrace reflectivity my_coating.toml --energies 8.05 --angles 0:30:0.05 --roughness 0.5"""
 EPILOG_PSF = """examples:
   raytrace psf xmm --energy 1.5 --image psf.fits --plot psf.png
   raytrace psf xmm --energy 6.4 --off-axis 5 -o ee.ecsv"""
@@ -34,8 +40,8 @@ class _Parser(argparse.ArgumentParser):
         raise CliError(message)
 
 
-def parse_energies(spec: str) -> np.ndarray:
-    """'START:STOP:STEP' (STOP included) or a comma-separated list, in keV."""
+def parse_grid(spec: str, option: str = "--energies", unit: str = "keV", allow_zero: bool = False) -> np.ndarray:
+    """'START:STOP:STEP' (STOP included) or a comma-separated list of values in `unit`."""
     text = spec.strip()
     try:
         if ":" in text:
@@ -44,15 +50,19 @@ def parse_energies(spec: str) -> np.ndarray:
                 raise ValueError
             start, stop, step = parts
             if not (step > 0 and stop >= start):
-                raise CliError(f"--energies {spec!r}: need START <= STOP and STEP > 0")
+                raise CliError(f"{option} {spec!r}: need START <= STOP and STEP > 0")
             count = int(math.floor((stop - start) / step + 1e-9)) + 1
             values = start + step * np.arange(count)
         else:
             values = np.array([float(p) for p in text.split(",")])
     except ValueError:
-        raise CliError(f"--energies {spec!r}: expected START:STOP:STEP or a comma-separated list of keV values") from None
-    if values.size == 0 or not np.all(np.isfinite(values)) or np.any(values <= 0):
-        raise CliError(f"--energies {spec!r}: energies must be positive numbers (keV)")
+        raise CliError(f"{option} {spec!r}: expected START:STOP:STEP or a comma-separated list of {unit} values") from None
+    if values.size > MAX_GRID_VALUES:
+        raise CliError(f"{option} {spec!r}: {values.size} values; at most {MAX_GRID_VALUES} are allowed")
+    low = values < 0 if allow_zero else values <= 0
+    if values.size == 0 or not np.all(np.isfinite(values)) or np.any(low):
+        kind = "non-negative" if allow_zero else "positive"
+        raise CliError(f"{option} {spec!r}: values must be {kind} numbers ({unit})")
     return values
 
 
@@ -113,6 +123,20 @@ def build_parser() -> argparse.ArgumentParser:
     psf.add_argument("--image", metavar="FILE.fits", help="write the PSF image")
     psf.add_argument("--plot", metavar="FILE.png", help="plot the PSF image and encircled energy")
 
+    refl = sub.add_parser("reflectivity", help="reflectivity of a coating recipe versus energy and graze angle",
+                          epilog=EPILOG_REFLECTIVITY, formatter_class=argparse.RawDescriptionHelpFormatter)
+    refl.add_argument("recipe", help="a shipped recipe name (au250_ni, ir_thick, ptc_graded, wb4c_graded) or a .toml path")
+    refl.add_argument("--energies", required=True, metavar="SPEC",
+                      help="START:STOP:STEP in keV (STOP included) or a comma-separated list")
+    refl.add_argument("--angles", required=True, metavar="SPEC",
+                      help="graze angles in mrad: START:STOP:STEP or a comma-separated list")
+    refl.add_argument("--roughness", type=_number("--roughness", minimum=0), metavar="NM",
+                      help="set every interface's rms roughness to NM (default: the recipe's)")
+    refl.add_argument("--polarisation", choices=("s", "p", "unpolarised"), default="unpolarised",
+                      help="default unpolarised (the mean of s and p)")
+    refl.add_argument("-o", "--output", metavar="FILE", help="write the table: .ecsv or .fits")
+    refl.add_argument("--plot", metavar="FILE.png", help="plot R versus energy and versus angle")
+
     demo = sub.add_parser("demo", help="trace the built-in XMM module and write tables and plots",
                           epilog="example:\n  raytrace demo --rays 2e6",
                           formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -132,7 +156,8 @@ def main(argv=None) -> int:
 
     try:
         args = build_parser().parse_args(argv)
-        return {"area": run_area, "psf": run_psf, "demo": run_demo}[args.command](args)
+        commands = {"area": run_area, "psf": run_psf, "reflectivity": run_reflectivity, "demo": run_demo}
+        return commands[args.command](args)
     except (CliError, PrescriptionError, RecipeError, MaterialError, OutputError, ValueError) as exc:
         print(f"raytrace: error: {exc}", file=sys.stderr)
         return EXIT_USAGE
@@ -154,7 +179,7 @@ def run_area(args) -> int:
     from .io import check_writable, write_arf, write_table
     from .plots import plot_effective_area
 
-    energies = parse_energies(args.energies)
+    energies = parse_grid(args.energies)
     if args.output:
         check_writable(args.output, (".ecsv", ".fits", ".arf"))
     if args.plot:
@@ -166,9 +191,8 @@ def run_area(args) -> int:
     print(f"{optic.name}: {table.meta['source']}; {args.rays:,} rays, seed {args.seed}, {elapsed:.1f} s")
     print(f"geometric double-reflection area {table.meta['geometric_area_cm2']:.1f} cm2 "
           f"(reflectivity 1); coating {table.meta['coatings']}")
-    rows = range(len(table)) if len(table) <= 12 else np.linspace(0, len(table) - 1, 12).round().astype(int)
     print("  energy (keV)   A_eff (cm2)")
-    for i in rows:
+    for i in _spread(np.asarray(table["energy"]), 12):
         print(f"  {table['energy'][i]:12.3f}   {table['effective_area'][i]:9.1f} +- {table['effective_area_err'][i]:.1f}")
     if args.output:
         writer = write_arf if Path(args.output).suffix.lower() == ".arf" else write_table
@@ -215,6 +239,47 @@ def _print_psf(name, result):
     print("  (geometric PSF of ideal mirror surfaces: no figure errors or scattering)")
 
 
+def run_reflectivity(args) -> int:
+    from coatings import load_recipe
+
+    from .analysis import reflectivity_curves
+    from .io import check_writable, write_table
+    from .plots import plot_reflectivity
+
+    energies = parse_grid(args.energies)
+    angles = parse_grid(args.angles, "--angles", "mrad", allow_zero=True)
+    if angles.max() > MAX_GRAZE_MRAD:
+        raise CliError(f"--angles {args.angles!r}: graze angles must not exceed {MAX_GRAZE_MRAD:g} mrad")
+    if energies.size * angles.size > MAX_GRID_VALUES * 10:
+        raise CliError(f"--energies x --angles: {energies.size * angles.size} points; at most {MAX_GRID_VALUES * 10}")
+    if args.output:
+        check_writable(args.output, (".ecsv", ".fits"))
+    if args.plot:
+        check_writable(args.plot, (".png",))
+    stack = load_recipe(args.recipe)
+    if args.roughness is not None:
+        stack = stack.with_roughness(args.roughness)
+    table = reflectivity_curves(stack, energies, angles, args.polarisation)
+    print(f"{stack.name}: {stack.summary()}; {table.meta['optical_constants']} optical constants, {args.polarisation}")
+    shown_e = _spread(energies, 8)
+    shown_a = _spread(angles, 6)
+    values = np.asarray(table["reflectivity"]).reshape(energies.size, angles.size)
+    print("  energy (keV) | R at graze angle (mrad) " + " ".join(f"{a:8.3g}" for a in angles[shown_a]))
+    for i in shown_e:
+        print(f"  {energies[i]:12.4g} | {'':24}" + " ".join(f"{values[i, j]:8.4f}" for j in shown_a))
+    if args.output:
+        print(f"wrote {write_table(table, args.output)}")
+    if args.plot:
+        plot_reflectivity(table, args.plot)
+        print(f"wrote {args.plot}")
+    return 0
+
+
+def _spread(values: np.ndarray, count: int) -> np.ndarray:
+    """Indices of up to `count` values spread evenly over the array (first and last included)."""
+    return np.unique(np.linspace(0, values.size - 1, min(count, values.size)).round().astype(int))
+
+
 def run_demo(args) -> int:
     from geometries import load_optic
 
@@ -231,7 +296,7 @@ def run_demo(args) -> int:
     print(f"XMM-Newton module: {optic.n_shells} shells, f = {optic.focal_length_mm:.0f} mm, "
           f"open double-reflection area {optic.open_area_cm2():.1f} cm2 (before spider and reflectivity)")
     start = time.perf_counter()
-    area = effective_area(optic, parse_energies("0.5:12:0.1"), n_rays=args.rays, seed=args.seed)
+    area = effective_area(optic, parse_grid("0.5:12:0.1"), n_rays=args.rays, seed=args.seed)
     print(f"effective area on axis ({args.rays:,} rays, {time.perf_counter() - start:.1f} s incl. compilation):")
     for e in (1.0, 1.5, 2.0, 3.0, 4.0, 6.0, 7.0, 8.0, 10.0):
         i = int(np.argmin(np.abs(area["energy"] - e)))

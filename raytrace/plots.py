@@ -58,6 +58,30 @@ def plot_psf(result, path):
     _save(fig, path)
 
 
+def plot_reflectivity(table, path, curves: int = 4):
+    """Two panels: R versus energy at a few graze angles, and R versus graze angle at a few energies."""
+    path = check_writable(path, (".png",))
+    energy = u.Quantity(table["energy"]).to_value(u.keV)
+    angle = u.Quantity(table["angle"]).to_value(u.mrad)
+    energies, angles = np.unique(energy), np.unique(angle)
+    values = np.asarray(table["reflectivity"]).reshape(energies.size, angles.size)
+    fig, (ax_e, ax_a) = plt.subplots(1, 2, figsize=(11, 4.5))
+    for j in np.unique(np.linspace(0, angles.size - 1, min(curves, angles.size)).round().astype(int)):
+        ax_e.plot(energies, values[:, j], marker="." if energies.size < 30 else None, label=f"{angles[j]:g} mrad")
+    for i in np.unique(np.linspace(0, energies.size - 1, min(curves, energies.size)).round().astype(int)):
+        ax_a.plot(angles, values[i, :], marker="." if angles.size < 30 else None, label=f"{energies[i]:g} keV")
+    ax_e.set_xlabel("Energy (keV)")
+    ax_a.set_xlabel("Graze angle (mrad)")
+    for ax in (ax_e, ax_a):
+        ax.set_ylabel("Reflectivity")
+        ax.set_ylim(0, 1.02)
+        ax.grid(alpha=0.3)
+        ax.legend(fontsize=8)
+    fig.suptitle(f"{table.meta.get('recipe', '')}: {table.meta.get('stack', '')} "
+                 f"({table.meta.get('optical_constants', '')}, {table.meta.get('polarisation', '')})", fontsize=9)
+    _save(fig, path)
+
+
 def _save(fig, path):
     fig.tight_layout()
     with atomic_path(path) as tmp:

@@ -5,7 +5,7 @@ import pytest
 from astropy.io import fits
 from astropy.table import Table
 
-from raytrace.cli import main, parse_energies
+from raytrace.cli import main, parse_grid
 
 
 def run(capsys, *argv):
@@ -32,6 +32,14 @@ def run(capsys, *argv):
         (["psf", "xmm", "--energy", "1", "--focal-plane-z", "7300"], "focal plane z = 7300.0"),
         (["psf", "xmm"], "--energy"),
         (["frobnicate"], "invalid choice"),
+        (["reflectivity", "nope", "--energies", "8", "--angles", "1"], "unknown coating recipe 'nope'"),
+        (["reflectivity", "missing.toml", "--energies", "8", "--angles", "1"], "'missing.toml' does not exist"),
+        (["reflectivity", "au250_ni", "--energies", "8", "--angles=-1"], "--angles '-1'"),
+        (["reflectivity", "au250_ni", "--energies", "8", "--angles", "2000"], "must not exceed 1000 mrad"),
+        (["reflectivity", "au250_ni", "--energies", "0.05", "--angles", "1"], "energy outside 0.1-1000.0 keV"),
+        (["reflectivity", "au250_ni", "--energies", "8", "--angles", "1", "--roughness=-1"], "--roughness '-1'"),
+        (["reflectivity", "au250_ni", "--energies", "8", "--angles", "1", "-o", "r.txt"], "unsupported file type"),
+        (["reflectivity", "au250_ni", "--energies", "8"], "--angles"),
     ],
 )
 def test_bad_input_gives_one_clear_line(capsys, tmp_path, monkeypatch, argv, message):
@@ -94,10 +102,29 @@ def test_psf_summary_and_files(capsys, tmp_path):
     assert (tmp_path / "psf.png").stat().st_size > 0
 
 
-def test_parse_energies_includes_stop():
-    values = parse_energies("0.5:12:0.1")
+def test_reflectivity_table_and_plot(capsys, tmp_path):
+    from coatings import load_recipe
+
+    code, out, _ = run(capsys, "reflectivity", "wb4c_graded", "--energies", "1:9:2", "--angles", "0,4,8",
+                       "-o", str(tmp_path / "r.fits"), "--plot", str(tmp_path / "r.png"))
+    assert code == 0 and "W/B4C" in out and "wrote" in out
+    table = Table.read(tmp_path / "r.fits")
+    assert table.colnames == ["energy", "angle", "reflectivity"]
+    assert str(table["energy"].unit) == "keV" and str(table["angle"].unit) == "mrad" and len(table) == 15
+    expected = load_recipe("wb4c_graded").reflectivity_grid([1, 3, 5, 7, 9], np.array([0, 4, 8]) * 1e-3)
+    np.testing.assert_allclose(np.asarray(table["reflectivity"]).reshape(5, 3), expected, rtol=1e-12)
+    assert (tmp_path / "r.png").stat().st_size > 0
+    code, out, _ = run(capsys, "reflectivity", "au250_ni", "--energies", "8", "--angles", "8", "--roughness", "3",
+                       "--polarisation", "s")
+    rough = load_recipe("au250_ni").with_roughness(3.0).reflectivity_grid([8.0], [8e-3], "s")[0, 0]
+    assert code == 0 and f"{rough:.4f}" in out
+
+
+def test_parse_grid_includes_stop():
+    values = parse_grid("0.5:12:0.1")
     assert values.size == 116 and values[-1] == pytest.approx(12.0)
-    np.testing.assert_allclose(parse_energies("1.5, 6.4"), [1.5, 6.4])
+    np.testing.assert_allclose(parse_grid("1.5, 6.4"), [1.5, 6.4])
+    np.testing.assert_allclose(parse_grid("0:2:1", "--angles", "mrad", allow_zero=True), [0, 1, 2])
 
 
 def test_demo_writes_everything(capsys, tmp_path):
