@@ -139,7 +139,7 @@ def reflectivity_at(values, energies, angle_step, coating, energy, graze):
     return r0 * (1.0 - fe) + r1 * fe
 
 
-@numba.njit(cache=True)
+@numba.njit(cache=True, parallel=True)
 def _lookup_many(values, energies, angle_step, coating, energy, graze, out):
-    for i in range(out.shape[0]):
+    for i in numba.prange(out.shape[0]):
         out[i] = reflectivity_at(values, energies, angle_step, coating[i], energy[i], graze[i])
