@@ -23,6 +23,9 @@ Profile = Literal["wolter", "conical"]
 PROFILES: tuple[str, ...] = ("wolter", "conical")
 
 
+MAX_SPOKES = 360
+
+
 class PrescriptionError(ValueError):
     """An optic prescription that cannot describe a working telescope."""
 
@@ -83,8 +86,8 @@ class Spider:
     rotation_deg: float = 0.0
 
     def __post_init__(self):
-        if self.n_spokes < 1:
-            raise PrescriptionError(f"spider n_spokes = {self.n_spokes}: needs at least 1 spoke")
+        if not 1 <= self.n_spokes <= MAX_SPOKES:
+            raise PrescriptionError(f"spider n_spokes = {self.n_spokes}: must be from 1 to {MAX_SPOKES}")
         if not 0.0 <= self.spoke_width_deg < min(180.0, 360.0 / self.n_spokes):
             raise PrescriptionError(
                 f"spider spoke_width_deg = {self.spoke_width_deg}: must be >= 0 and below 360/n_spokes and 180"

@@ -115,7 +115,7 @@ def first_hit(surfaces, shell, which, px, py, pz, dx, dy, dz):
 
 @numba.njit(cache=True, inline="always", error_model="numpy")
 def _approximate_azimuth(x, y):
-    """atan2(y, x) within 1e-5 rad (octant reduction and a minimax polynomial for atan on [0, 1])."""
+    """atan2(y, x) within 2.1e-4 rad (octant reduction and a 7th-order polynomial for atan on [0, 1])."""
     ax = abs(x)
     ay = abs(y)
     big = max(ax, ay)
@@ -145,7 +145,8 @@ def _spider_blocks(spider, spokes, px, py, pz, dx, dy, dz):
 
     The nearest spoke (the only one that can block, as wedges are narrower than the spacing and
     a bar's distance grows with the angle) is one of the two that bracket the point's azimuth;
-    an approximate azimuth finds them and both are tested exactly.
+    an approximate azimuth finds them (its error, 2.1e-4 rad, is far below half the spacing of
+    the at most 360 spokes a Spider allows) and both are tested exactly.
     """
     n_spokes = spokes.shape[0]
     if n_spokes == 0:

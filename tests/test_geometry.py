@@ -101,6 +101,8 @@ def test_unknown_optic_and_bad_file(tmp_path):
 def test_spider_validation():
     with pytest.raises(PrescriptionError, match="n_spokes = 0"):
         Spider(0)
+    with pytest.raises(PrescriptionError, match="n_spokes = 1000"):
+        Spider(1000)
     with pytest.raises(PrescriptionError, match="spoke_width_deg = 40"):
         Spider(16, 40.0)
 
