@@ -64,9 +64,22 @@ class ConstantReflectivity:
         return np.empty(0)
 
 
-def _check_width(value: float, field: str, where: str) -> None:
-    if not (math.isfinite(value) and value >= 0):
-        raise RecipeError(f"{where}: {field} = {value}: must be a number >= 0")
+# The Nevot-Croce factor describes interfaces much narrower than the layers and the wavelength; beyond
+# ~5 nm it can exceed 1 between absorbing layers (R > 1 was found at 10 nm for the shipped multilayers).
+MAX_INTERFACE_WIDTH_NM = 5.0
+MAX_BILAYERS = 5000
+
+
+def _check_interface(roughness_nm: float, interdiffusion_nm: float, where: str) -> None:
+    for field, value in (("roughness_nm", roughness_nm), ("interdiffusion_nm", interdiffusion_nm)):
+        if not (math.isfinite(value) and value >= 0):
+            raise RecipeError(f"{where}: {field} = {value}: must be a number >= 0")
+    width = math.hypot(roughness_nm, interdiffusion_nm)
+    if width > MAX_INTERFACE_WIDTH_NM:
+        raise RecipeError(
+            f"{where}: interface width {width:g} nm (roughness_nm and interdiffusion_nm in quadrature) exceeds "
+            f"{MAX_INTERFACE_WIDTH_NM:g} nm, beyond which the Nevot-Croce model is not valid"
+        )
 
 
 @dataclass(frozen=True)
@@ -82,8 +95,7 @@ class Layer:
         where = f"layer {self.material.formula}"
         if not (math.isfinite(self.thickness_nm) and self.thickness_nm > 0):
             raise RecipeError(f"{where}: thickness_nm = {self.thickness_nm}: must be a number > 0")
-        _check_width(self.roughness_nm, "roughness_nm", where)
-        _check_width(self.interdiffusion_nm, "interdiffusion_nm", where)
+        _check_interface(self.roughness_nm, self.interdiffusion_nm, where)
 
 
 MULTILAYER_TOPS = ("absorber", "spacer")
@@ -112,8 +124,9 @@ class Multilayer:
 
     def __post_init__(self):
         where = "multilayer"
-        if isinstance(self.bilayers, bool) or not isinstance(self.bilayers, (int, np.integer)) or self.bilayers < 1:
-            raise RecipeError(f"{where}: bilayers = {self.bilayers!r}: must be a whole number >= 1")
+        if (isinstance(self.bilayers, bool) or not isinstance(self.bilayers, (int, np.integer))
+                or not 1 <= self.bilayers <= MAX_BILAYERS):
+            raise RecipeError(f"{where}: bilayers = {self.bilayers!r}: must be a whole number from 1 to {MAX_BILAYERS}")
         if not (math.isfinite(self.gamma) and 0.0 < self.gamma < 1.0):
             raise RecipeError(f"{where}: gamma = {self.gamma}: the absorber fraction must lie strictly between 0 and 1")
         if not (math.isfinite(self.d_min_nm) and self.d_min_nm > 0):
@@ -127,8 +140,7 @@ class Multilayer:
                 raise RecipeError(f"{where}: c = {self.c}: the power-law exponent must be a number > 0")
         if self.top not in MULTILAYER_TOPS:
             raise RecipeError(f"{where}: top = {self.top!r}: allowed values are {', '.join(MULTILAYER_TOPS)}")
-        _check_width(self.roughness_nm, "roughness_nm", where)
-        _check_width(self.interdiffusion_nm, "interdiffusion_nm", where)
+        _check_interface(self.roughness_nm, self.interdiffusion_nm, where)
 
     @property
     def periodic(self) -> bool:
@@ -169,8 +181,7 @@ class Stack:
     def __post_init__(self):
         if self.films and self.multilayer is not None:
             raise RecipeError(f"recipe {self.name}: give either explicit layers or a multilayer, not both")
-        _check_width(self.substrate_roughness_nm, "roughness_nm", "substrate")
-        _check_width(self.substrate_interdiffusion_nm, "interdiffusion_nm", "substrate")
+        _check_interface(self.substrate_roughness_nm, self.substrate_interdiffusion_nm, "substrate")
 
     def layers(self) -> tuple[Layer, ...]:
         """Every film from the top down: capping, then the films or the multilayer's layers."""

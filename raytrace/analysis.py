@@ -242,6 +242,11 @@ def psf(
     return result
 
 
+def spread_indices(size: int, count: int) -> np.ndarray:
+    """Indices of up to `count` elements spread evenly over `size` (first and last included)."""
+    return np.unique(np.linspace(0, size - 1, min(count, size)).round().astype(int))
+
+
 def check_energies(energies: np.ndarray) -> None:
     if energies.size == 0:
         raise ValueError("no energies given")
@@ -280,8 +285,7 @@ def _encircled_table(fraction: np.ndarray, edges_mm: np.ndarray, mm_per_arcsec: 
         rows = np.empty(0, dtype=int)
     else:
         rows = np.arange(used[0], used[-1] + 1)
-        if rows.size > max_rows:
-            rows = rows[np.unique(np.linspace(0, rows.size - 1, max_rows).round().astype(int))]
+        rows = rows[spread_indices(rows.size, max_rows)]
     return Table(
         {"radius": upper[rows] / mm_per_arcsec * u.arcsec, "encircled_fraction": fraction[rows]},
     )

@@ -175,7 +175,7 @@ def _beam(args):
 def run_area(args) -> int:
     from geometries import load_optic
 
-    from .analysis import effective_area
+    from .analysis import effective_area, spread_indices
     from .io import check_writable, write_arf, write_table
     from .plots import plot_effective_area
 
@@ -192,7 +192,7 @@ def run_area(args) -> int:
     print(f"geometric double-reflection area {table.meta['geometric_area_cm2']:.1f} cm2 "
           f"(reflectivity 1); coating {table.meta['coatings']}")
     print("  energy (keV)   A_eff (cm2)")
-    for i in _spread(np.asarray(table["energy"]), 12):
+    for i in spread_indices(len(table), 12):
         print(f"  {table['energy'][i]:12.3f}   {table['effective_area'][i]:9.1f} +- {table['effective_area_err'][i]:.1f}")
     if args.output:
         writer = write_arf if Path(args.output).suffix.lower() == ".arf" else write_table
@@ -242,7 +242,7 @@ def _print_psf(name, result):
 def run_reflectivity(args) -> int:
     from coatings import load_recipe
 
-    from .analysis import reflectivity_curves
+    from .analysis import reflectivity_curves, spread_indices
     from .io import check_writable, write_table
     from .plots import plot_reflectivity
 
@@ -261,8 +261,8 @@ def run_reflectivity(args) -> int:
         stack = stack.with_roughness(args.roughness)
     table = reflectivity_curves(stack, energies, angles, args.polarisation)
     print(f"{stack.name}: {stack.summary()}; {table.meta['optical_constants']} optical constants, {args.polarisation}")
-    shown_e = _spread(energies, 8)
-    shown_a = _spread(angles, 6)
+    shown_e = spread_indices(energies.size, 8)
+    shown_a = spread_indices(angles.size, 6)
     values = np.asarray(table["reflectivity"]).reshape(energies.size, angles.size)
     print("  energy (keV) | R at graze angle (mrad) " + " ".join(f"{a:8.3g}" for a in angles[shown_a]))
     for i in shown_e:
@@ -273,11 +273,6 @@ def run_reflectivity(args) -> int:
         plot_reflectivity(table, args.plot)
         print(f"wrote {args.plot}")
     return 0
-
-
-def _spread(values: np.ndarray, count: int) -> np.ndarray:
-    """Indices of up to `count` values spread evenly over the array (first and last included)."""
-    return np.unique(np.linspace(0, values.size - 1, min(count, values.size)).round().astype(int))
 
 
 def run_demo(args) -> int:

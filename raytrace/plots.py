@@ -9,6 +9,7 @@ import astropy.units as u  # noqa: E402
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 
+from .analysis import spread_indices  # noqa: E402
 from .io import atomic_path, check_writable  # noqa: E402
 
 # BabyIAXO conceptual design report (Abeln et al., JHEP 05 (2021) 137): about 1500 cm2 at
@@ -66,9 +67,9 @@ def plot_reflectivity(table, path, curves: int = 4):
     energies, angles = np.unique(energy), np.unique(angle)
     values = np.asarray(table["reflectivity"]).reshape(energies.size, angles.size)
     fig, (ax_e, ax_a) = plt.subplots(1, 2, figsize=(11, 4.5))
-    for j in np.unique(np.linspace(0, angles.size - 1, min(curves, angles.size)).round().astype(int)):
+    for j in spread_indices(angles.size, curves):
         ax_e.plot(energies, values[:, j], marker="." if energies.size < 30 else None, label=f"{angles[j]:g} mrad")
-    for i in np.unique(np.linspace(0, energies.size - 1, min(curves, energies.size)).round().astype(int)):
+    for i in spread_indices(energies.size, curves):
         ax_a.plot(angles, values[i, :], marker="." if angles.size < 30 else None, label=f"{energies[i]:g} keV")
     ax_e.set_xlabel("Energy (keV)")
     ax_a.set_xlabel("Graze angle (mrad)")

@@ -326,6 +326,8 @@ SUB = '[substrate]\nmaterial="SiO2"\n'
         ('optical_constants="cxro"\n' + SUB, "optical_constants = 'cxro'"),
         ('flavour="vanilla"\n' + SUB, "unknown field 'flavour'"),
         ('[substrate]\nmaterial="SiO2"\nroughness_nm=-1\n', "substrate: roughness_nm = -1"),
+        ('[substrate]\nmaterial="SiO2"\nroughness_nm=4\ninterdiffusion_nm=4\n', "interface width 5.65685 nm"),
+        (ML.replace("bilayers=10", "bilayers=100000") + SUB, "bilayers = 100000: must be a whole number from 1"),
     ],
 )
 def test_malformed_recipes_name_the_field(tmp_path, text, message):
