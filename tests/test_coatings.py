@@ -16,6 +16,7 @@ from coatings import (
     Stack,
     load_recipe,
     material,
+    parratt_reflectivity,
     recipe_from_dict,
     recipe_to_toml,
     shipped_recipes,
@@ -115,8 +116,6 @@ def test_lossless_stack_conserves_energy(polarisation):
     thickness = [f.thickness_nm for f in stack.layers()]
     for graze in (0.001, 0.005, 0.0215, 0.04):
         r_ref, transmitted, _ = transfer_matrix(n, thickness, energy, graze, polarisation)
-        from coatings import parratt_reflectivity
-
         r = parratt_reflectivity(n[:, None], thickness, np.zeros(len(n) - 1), [energy], [graze], polarisation)[0, 0]
         assert r == pytest.approx(r_ref, abs=1e-10)
         assert r + transmitted == pytest.approx(1.0, abs=1e-10)
