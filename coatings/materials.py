@@ -16,6 +16,8 @@ the steep part of R(theta) near the critical angle; see the README for the size 
 from __future__ import annotations
 
 import functools
+import math
+import numbers
 from dataclasses import dataclass
 
 import numpy as np
@@ -58,8 +60,9 @@ class Material:
     optical_constants: str = "xraylib"
 
     def __post_init__(self):
-        if not (isinstance(self.density_g_cm3, float) and np.isfinite(self.density_g_cm3) and self.density_g_cm3 > 0):
-            raise MaterialError(f"material {self.formula}: density_g_cm3 = {self.density_g_cm3}: must be a number > 0")
+        density = self.density_g_cm3
+        if isinstance(density, bool) or not isinstance(density, numbers.Real) or not (math.isfinite(density) and density > 0):
+            raise MaterialError(f"material {self.formula}: density_g_cm3 = {density!r}: must be a number > 0")
         if self.optical_constants not in OPTICAL_CONSTANTS:
             raise MaterialError(
                 f"material {self.formula}: optical_constants = {self.optical_constants!r}: "
@@ -111,9 +114,7 @@ def material(formula: str, density_g_cm3: float | None = None, optical_constants
                 f"(defaults exist for {', '.join(sorted(DEFAULT_DENSITY_G_CM3))})"
             )
         density_g_cm3 = DEFAULT_DENSITY_G_CM3[formula]
-    if isinstance(density_g_cm3, bool) or not isinstance(density_g_cm3, (int, float)):
-        raise MaterialError(f"material {formula}: density_g_cm3 = {density_g_cm3!r}: must be a number > 0")
-    return Material(formula, float(density_g_cm3), optical_constants)
+    return Material(formula, density_g_cm3, optical_constants)
 
 
 @functools.lru_cache(maxsize=200_000)

@@ -48,6 +48,8 @@ class ReflectivityTable:
     def for_band(cls, coatings, e_min_kev: float, e_max_kev: float, max_angle_rad: float,
                  tolerance: float = DEFAULT_TOLERANCE, start_step_kev: float = 0.1):
         """A table for any energy in [e_min, e_max] keV with edge-aware, error-controlled nodes."""
+        if not (0 < e_min_kev < e_max_kev and np.isfinite(e_max_kev)):
+            raise ValueError(f"energy band {e_min_kev}-{e_max_kev} keV: need 0 < e_min < e_max")
         energies = edge_aware_energies(coatings, e_min_kev, e_max_kev, start_step_kev)
         step, values = _angle_grid(coatings, energies, max_angle_rad, tolerance)
         angles = np.arange(values.shape[2]) * step
@@ -103,6 +105,8 @@ def _angle_grid(coatings, energies: np.ndarray, max_angle_rad: float, tolerance:
     """
     if not (np.isfinite(max_angle_rad) and max_angle_rad > 0):
         raise ValueError(f"max_angle_rad = {max_angle_rad}: must be > 0")
+    if not tolerance > 0:
+        raise ValueError(f"tolerance = {tolerance}: must be > 0")
     step = COARSEST_ANGLE_STEP_RAD
     while True:
         n = int(np.ceil(max_angle_rad / step)) + 1
