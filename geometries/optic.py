@@ -1,8 +1,10 @@
 """Nested Wolter-I optics as immutable values.
 
 An `Optic` is a focal length, a tuple of `Shell`s ordered from the axis outward,
-an optional `Spider` at the entrance and a coating per shell. Changing anything
-(coating, spider) returns a new optic. Coordinates follow DESIGN.md section 2:
+an optional `Spider` at the entrance and a coating per shell. A shell may be made
+of azimuthal segments (`Segmentation`: gaps between segments, spacers under them)
+and carries the slope errors of its mirror technology (`SlopeErrors`). Changing
+anything (coating, spider, slope errors) returns a new optic. Coordinates follow DESIGN.md section 2:
 focus at z = 0, intersection plane at z = f, the sky at +z.
 """
 
@@ -24,10 +26,75 @@ PROFILES: tuple[str, ...] = ("wolter", "conical")
 
 
 MAX_SPOKES = 360
+MAX_SLOPE_ERROR_ARCSEC = 600.0  # 3 mrad: beyond it the Gaussian tail reaches the smallest graze angles
 
 
 class PrescriptionError(ValueError):
     """An optic prescription that cannot describe a working telescope."""
+
+
+@dataclass(frozen=True)
+class SlopeErrors:
+    """Mirror slope errors applied at each reflection (angles in arcsec, rms).
+
+    The surface normal is tilted by a Gaussian meridional (along the surface generator) and
+    sagittal (azimuthal) slope error. With probability `wing_fraction` the meridional error is
+    drawn from the broad `wing_arcsec` Gaussian instead of the core: the wide PSF wings of
+    mid-frequency errors and scattering. A meridional error d deviates a grazing ray by 2 d; a
+    sagittal one only by about 2 d sin(graze).
+    """
+
+    meridional_arcsec: float = 0.0
+    sagittal_arcsec: float = 0.0
+    wing_fraction: float = 0.0
+    wing_arcsec: float = 0.0
+
+    def __post_init__(self):
+        for name in ("meridional_arcsec", "sagittal_arcsec", "wing_arcsec"):
+            value = getattr(self, name)
+            if not (math.isfinite(value) and 0.0 <= value <= MAX_SLOPE_ERROR_ARCSEC):
+                raise PrescriptionError(f"slope error {name} = {value}: must be from 0 to {MAX_SLOPE_ERROR_ARCSEC:g} arcsec")
+        if not 0.0 <= self.wing_fraction <= 1.0:
+            raise PrescriptionError(f"slope error wing_fraction = {self.wing_fraction}: must be from 0 to 1")
+
+    @property
+    def is_perfect(self) -> bool:
+        return self.meridional_arcsec == 0.0 and self.sagittal_arcsec == 0.0 and (
+            self.wing_fraction == 0.0 or self.wing_arcsec == 0.0)
+
+
+@dataclass(frozen=True)
+class Segmentation:
+    """A shell made of `segments` equal azimuthal segments, mounted on spacers.
+
+    Segment joins lie at azimuths rotation + k 360 / segments; each is a strip of
+    `gap_mm` (constant width) without mirror. The spacers under the shell (in the channel
+    between it and the next inner shell) are strips of `spacer_width_mm`, evenly spread
+    inside each segment: at (j + 1/2) / spacers_per_segment of its span.
+    """
+
+    segments: int
+    gap_mm: float = 0.0
+    spacers_per_segment: int = 0
+    spacer_width_mm: float = 0.0
+    rotation_deg: float = 0.0
+
+    def __post_init__(self):
+        if not 1 <= self.segments <= MAX_SPOKES:
+            raise PrescriptionError(f"segments = {self.segments}: must be from 1 to {MAX_SPOKES}")
+        if not 0 <= self.spacers_per_segment * self.segments <= MAX_SPOKES:
+            raise PrescriptionError(
+                f"spacers_per_segment = {self.spacers_per_segment}: must be >= 0 with at most {MAX_SPOKES} spacers per shell")
+        for name in ("gap_mm", "spacer_width_mm"):
+            value = getattr(self, name)
+            if not (math.isfinite(value) and value >= 0.0):
+                raise PrescriptionError(f"segmentation {name} = {value}: must be a finite number >= 0")
+        if not math.isfinite(self.rotation_deg):
+            raise PrescriptionError(f"segmentation rotation_deg = {self.rotation_deg}: must be finite")
+
+    def blocked_width_mm(self) -> float:
+        """Total azimuthal width of joins and spacers (mm), a fraction of the circumference 2 pi r."""
+        return self.segments * (self.gap_mm + self.spacers_per_segment * self.spacer_width_mm)
 
 
 @dataclass(frozen=True)
@@ -42,6 +109,8 @@ class Shell:
     primary_length_mm: float
     secondary_length_mm: float
     profile: Profile = "wolter"
+    segmentation: Segmentation | None = None
+    slope_errors: SlopeErrors = SlopeErrors()
 
     def graze_angle_rad(self, focal_length_mm: float) -> float:
         return wolter_graze_angle_rad(self.r_intersect_mm, focal_length_mm)
@@ -120,6 +189,17 @@ class Optic:
     def with_spider(self, spider: Spider | None) -> "Optic":
         return dataclasses.replace(self, spider=spider)
 
+    def with_slope_errors(self, slope_errors) -> "Optic":
+        """A copy with these slope errors: one `SlopeErrors` for every shell or a sequence of one per shell."""
+        per_shell = (slope_errors,) * self.n_shells if isinstance(slope_errors, SlopeErrors) else tuple(slope_errors)
+        if len(per_shell) != self.n_shells:
+            raise PrescriptionError(f"{len(per_shell)} slope errors given for {self.n_shells} shells: need one per shell")
+        shells = tuple(dataclasses.replace(s, slope_errors=e) for s, e in zip(self.shells, per_shell))
+        return dataclasses.replace(self, shells=shells)
+
+    def is_segmented(self) -> bool:
+        return any(s.segmentation is not None for s in self.shells)
+
     def entrance_radii_mm(self) -> np.ndarray:
         return np.array([s.entrance_radius_mm(self.focal_length_mm) for s in self.shells])
 
@@ -170,6 +250,10 @@ def validate(optic: Optic) -> None:
                 raise PrescriptionError(f"shell {i}: {field} = {value}: must be a finite number > 0")
         if s.profile not in PROFILES:
             raise PrescriptionError(f"shell {i}: profile = {s.profile!r}: allowed values are {', '.join(PROFILES)}")
+        if s.segmentation is not None and s.segmentation.blocked_width_mm() >= 2.0 * math.pi * s.r_intersect_mm:
+            raise PrescriptionError(
+                f"shell {i}: segment gaps and spacers ({s.segmentation.blocked_width_mm():.1f} mm) leave no room on "
+                f"its circumference ({2.0 * math.pi * s.r_intersect_mm:.1f} mm)")
         if s.r_intersect_mm >= f:
             raise PrescriptionError(f"shell {i}: r_intersect_mm = {s.r_intersect_mm} is not below focal_length_mm = {f}")
         if s.secondary_length_mm >= f:

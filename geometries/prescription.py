@@ -1,16 +1,20 @@
-"""Optic prescriptions as ECSV shell tables.
+"""Optic prescriptions: ECSV shell tables and segmented designs (TOML).
 
-Columns: r_intersect_mm, thickness_mm, primary_length_mm, secondary_length_mm,
+ECSV columns: r_intersect_mm, thickness_mm, primary_length_mm, secondary_length_mm,
 profile ("wolter" or "conical") and coating (a recipe name or TOML path, see
-`coatings.load_recipe`). Table metadata: name, focal_length_mm, source, and
-spider_spokes / spider_width_deg / spider_width_mm / spider_rotation_deg when the
-optic has a spider. Entrance and exit radii are computed, never stored.
+`coatings.load_recipe`); optional (absent = none): segments, segment_gap_mm,
+spacers_per_segment, spacer_width_mm, segment_rotation_deg (see `Segmentation`) and
+slope_meridional_arcsec, slope_sagittal_arcsec, wing_fraction, wing_arcsec (see
+`SlopeErrors`). Table metadata: name, focal_length_mm, source, and spider_spokes /
+spider_width_deg / spider_width_mm / spider_rotation_deg when the optic has a spider.
+Entrance and exit radii are computed, never stored.
+
+A `.toml` file is a segmented design (`geometries.generator`), built into its layers on loading.
 """
 
 from __future__ import annotations
 
 import os
-import tempfile
 from importlib import resources
 from pathlib import Path
 
@@ -19,10 +23,13 @@ from astropy.table import Table
 
 from coatings import ConstantReflectivity, RecipeError, load_recipe
 
-from .optic import Optic, PrescriptionError, Shell, Spider
+from .generator import SegmentedDesign, read_design
+from .optic import Optic, PrescriptionError, Segmentation, Shell, SlopeErrors, Spider
 
-SHIPPED = {"xmm": "xmm_newton.ecsv"}
+SHIPPED = {"xmm": "data/xmm_newton.ecsv", "babyiaxo": "babyiaxo_custom.toml"}
 REQUIRED_COLUMNS = ("r_intersect_mm", "thickness_mm", "primary_length_mm", "secondary_length_mm", "profile", "coating")
+SEGMENT_COLUMNS = ("segments", "segment_gap_mm", "spacers_per_segment", "spacer_width_mm", "segment_rotation_deg")
+SLOPE_COLUMNS = ("slope_meridional_arcsec", "slope_sagittal_arcsec", "wing_fraction", "wing_arcsec")
 
 
 def shipped_optics() -> list[str]:
@@ -30,20 +37,46 @@ def shipped_optics() -> list[str]:
 
 
 def load_optic(name_or_path: str | os.PathLike) -> Optic:
-    """A shipped optic by name (`xmm`) or a prescription file (.ecsv)."""
+    """A shipped optic by name (`xmm`, `babyiaxo`), a shell table (.ecsv) or a segmented design (.toml)."""
     key = str(name_or_path)
     if key in SHIPPED:
-        with resources.as_file(resources.files("geometries") / "data" / SHIPPED[key]) as path:
-            return read_prescription(path)
+        with resources.as_file(resources.files("geometries") / SHIPPED[key]) as path:
+            return _read_any(path)
     path = Path(key)
     if not path.is_file():
         raise PrescriptionError(
-            f"unknown optic {key!r}: give one of {', '.join(shipped_optics())} or the path of a prescription file"
+            f"unknown optic {key!r}: give one of {', '.join(shipped_optics())} or the path of a prescription file "
+            "(.ecsv shell table or .toml design)"
         )
+    return _read_any(path)
+
+
+def load_design(name_or_path: str | os.PathLike) -> SegmentedDesign:
+    """A segmented design: a shipped one by name (`babyiaxo`) or a design .toml file."""
+    key = str(name_or_path)
+    if key in SHIPPED and SHIPPED[key].endswith(".toml"):
+        with resources.as_file(resources.files("geometries") / SHIPPED[key]) as path:
+            return read_design(path)
+    path = Path(key)
+    if path.suffix != ".toml" or not path.is_file():
+        designs = [name for name, file in SHIPPED.items() if file.endswith(".toml")]
+        raise PrescriptionError(f"unknown design {key!r}: give {', '.join(designs)} or the path of a design .toml file")
+    return read_design(path)
+
+
+def _read_any(path: Path) -> Optic:
+    if path.suffix == ".toml":
+        design = read_design(path)
+        try:
+            return design.build()
+        except PrescriptionError as exc:
+            raise PrescriptionError(f"design {path}: {exc}") from None
     return read_prescription(path)
 
 
-def read_prescription(path: Path) -> Optic:
+def read_prescription(path: str | os.PathLike) -> Optic:
+    """An optic from its ECSV shell table."""
+    path = Path(path)
     try:
         table = Table.read(path, format="ascii.ecsv")
     except Exception as exc:  # astropy raises many types for a malformed file
@@ -62,6 +95,9 @@ def read_prescription(path: Path) -> Optic:
                 primary_length_mm=float(row["primary_length_mm"]),
                 secondary_length_mm=float(row["secondary_length_mm"]),
                 profile=str(row["profile"]),
+                segmentation=_segmentation(row, table.colnames),
+                slope_errors=SlopeErrors(*(float(row[c]) for c in SLOPE_COLUMNS))
+                if SLOPE_COLUMNS[0] in table.colnames else SlopeErrors(),
             )
             for row in table
         )
@@ -86,31 +122,11 @@ def read_prescription(path: Path) -> Optic:
         raise PrescriptionError(f"prescription {path}: {exc}") from None
 
 
-def write_prescription(optic: Optic, path: str | os.PathLike) -> None:
-    """Write the optic as an ECSV shell table (atomically: a complete file or none)."""
-    table = Table()
-    table["shell"] = np.arange(1, optic.n_shells + 1)
-    for column in REQUIRED_COLUMNS[:4]:
-        table[column] = [getattr(s, column) for s in optic.shells]
-    table["profile"] = [s.profile for s in optic.shells]
-    table["coating"] = [_coating_name(c) for c in optic.coatings]
-    table.meta.update({"name": optic.name, "focal_length_mm": optic.focal_length_mm, "source": optic.source})
-    if optic.spider is not None:
-        sp = optic.spider
-        table.meta.update({
-            "spider_spokes": sp.n_spokes,
-            "spider_width_deg": sp.spoke_width_deg,
-            "spider_width_mm": sp.spoke_width_mm,
-            "spider_rotation_deg": sp.rotation_deg,
-        })
-    path = Path(path)
-    with tempfile.NamedTemporaryFile("w", dir=path.parent, suffix=".ecsv", delete=False) as tmp:
-        tmp_path = Path(tmp.name)
-    try:
-        table.write(tmp_path, format="ascii.ecsv", overwrite=True)
-        os.replace(tmp_path, path)
-    finally:
-        tmp_path.unlink(missing_ok=True)
+def _segmentation(row, columns) -> Segmentation | None:
+    if SEGMENT_COLUMNS[0] not in columns or int(row["segments"]) == 0:
+        return None
+    return Segmentation(int(row["segments"]), float(row["segment_gap_mm"]), int(row["spacers_per_segment"]),
+                        float(row["spacer_width_mm"]), float(row["segment_rotation_deg"]))
 
 
 def _coating(name: str, prescription: Path):
@@ -127,9 +143,3 @@ def _coating(name: str, prescription: Path):
         return load_recipe(name)
     except RecipeError as exc:
         raise PrescriptionError(f"coating: {exc}") from None
-
-
-def _coating_name(coating) -> str:
-    if isinstance(coating, ConstantReflectivity):
-        return f"constant:{coating.value}"
-    return coating.name

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import math
+import os
 import sys
 import time
 from pathlib import Path
@@ -12,6 +13,7 @@ import astropy.units as u
 import numpy as np
 
 from . import __version__
+from .calibration import DEFAULT_WING_FRACTION
 from .engine import DEFAULT_CHUNK_SIZE
 
 EXIT_USAGE = 2
@@ -28,7 +30,23 @@ EPILOG_REFLECTIVITY = """examples:
   raytrace reflectivity my_coating.toml --energies 8.05 --angles 0:30:0.05 --roughness 0.5"""
 EPILOG_PSF = """examples:
   raytrace psf xmm --energy 1.5 --image psf.fits --plot psf.png
-  raytrace psf xmm --energy 6.4 --off-axis 5 -o ee.ecsv"""
+  raytrace psf xmm --energy 6.4 --off-axis 5 -o ee.ecsv
+  raytrace psf babyiaxo --energy 3 --focal-plane-z 0"""
+EPILOG_CALIBRATE = """examples:
+  raytrace calibrate xmm --energy 1.5 --hpd 15
+  raytrace calibrate babyiaxo --energy 3 --hpd 59.8 -o babyiaxo_calibrated.toml
+  raytrace calibrate xmm --energy 1.5 --hpd 15 --w90 60 --wing-fraction 0.1 -o xmm_wings.ecsv"""
+EPILOG_DESIGN = """examples:
+  raytrace design -o custom.toml
+  raytrace design --focal-length 6000 --r-max 300 -o f6m.toml
+  raytrace design --from custom.toml --set outer.segment_length_mm=150 --set spider.arm_width_mm=8 -o short.toml"""
+EPILOG_SHOW = """examples:
+  raytrace show babyiaxo
+  raytrace show xmm --plot xmm_section.png
+  raytrace show custom.toml -o custom_shells.ecsv"""
+
+
+OPTIC_HELP = "'xmm', 'babyiaxo', or a prescription file: shell table (.ecsv) or segmented design (.toml)"
 
 
 class CliError(Exception):
@@ -84,13 +102,18 @@ def _number(name, whole=False, minimum=None):
     return convert
 
 
+def _focal_plane(text):
+    """argparse type for --focal-plane-z: 'best' or a number of mm."""
+    return "best" if text.strip().lower() == "best" else _number("--focal-plane-z")(text)
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = _Parser(prog="raytrace", description="Wolter-I X-ray telescope ray tracer for axion helioscopes.")
     parser.add_argument("--version", action="version", version=f"raytrace {__version__}")
     sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
 
     def common(p, rays_default):
-        p.add_argument("optic", help="'xmm' or the path of a prescription file (.ecsv)")
+        p.add_argument("optic", help=OPTIC_HELP)
         p.add_argument("--off-axis", type=_number("--off-axis"), default=0.0, metavar="ARCMIN",
                        help="source off-axis angle in arcmin (default 0)")
         p.add_argument("--azimuth", type=_number("--azimuth"), default=0.0, metavar="DEG",
@@ -112,9 +135,13 @@ def build_parser() -> argparse.ArgumentParser:
     psf = sub.add_parser("psf", help="PSF, HPD, W80, W90 and encircled energy at one energy", epilog=EPILOG_PSF,
                          formatter_class=argparse.RawDescriptionHelpFormatter)
     common(psf, 1_000_000)
+
+    def focal_plane_option(p):
+        p.add_argument("--focal-plane-z", type=_focal_plane, default="best", metavar="MM|best",
+                       help="focal plane position along the axis in mm (0 = nominal focus, negative = behind it), "
+                            "or 'best' (default): where the HPD is smallest")
     psf.add_argument("--energy", type=_number("--energy"), required=True, metavar="KEV", help="photon energy in keV")
-    psf.add_argument("--focal-plane-z", type=_number("--focal-plane-z"), default=0.0, metavar="MM",
-                     help="focal plane position along the axis in mm (0 = nominal focus; negative = behind it)")
+    focal_plane_option(psf)
     psf.add_argument("--pixel", type=_number("--pixel"), default=0.5, metavar="ARCSEC",
                      help="image pixel size in arcsec (default 0.5)")
     psf.add_argument("--pixels", type=_number("--pixels", whole=True, minimum=1), default=256, metavar="N",
@@ -125,17 +152,52 @@ def build_parser() -> argparse.ArgumentParser:
 
     refl = sub.add_parser("reflectivity", help="reflectivity of a coating recipe versus energy and graze angle",
                           epilog=EPILOG_REFLECTIVITY, formatter_class=argparse.RawDescriptionHelpFormatter)
-    refl.add_argument("recipe", help="a shipped recipe name (au250_ni, ir_thick, ptc_graded, wb4c_graded) or a .toml path")
+    refl.add_argument("recipe", help="a shipped recipe name (au250_ni, ir_thick, ptc_graded, wb4c_graded), a recipe "
+                                     ".toml path, or an optic (xmm, babyiaxo, .ecsv, design .toml): its coatings")
     refl.add_argument("--energies", required=True, metavar="SPEC",
                       help="START:STOP:STEP in keV (STOP included) or a comma-separated list")
-    refl.add_argument("--angles", required=True, metavar="SPEC",
-                      help="graze angles in mrad: START:STOP:STEP or a comma-separated list")
+    refl.add_argument("--angles", metavar="SPEC",
+                      help="graze angles in mrad: START:STOP:STEP or a comma-separated list "
+                           "(required for a recipe; for an optic, default: its on-axis graze angles)")
     refl.add_argument("--roughness", type=_number("--roughness", minimum=0), metavar="NM",
                       help="set every interface's rms roughness to NM (default: the recipe's)")
     refl.add_argument("--polarisation", choices=("s", "p", "unpolarised"), default="unpolarised",
                       help="default unpolarised (the mean of s and p)")
     refl.add_argument("-o", "--output", metavar="FILE", help="write the table: .ecsv or .fits")
     refl.add_argument("--plot", metavar="FILE.png", help="plot R versus energy and versus angle")
+
+    cal = sub.add_parser("calibrate", help="slope errors that reproduce a measured HPD (and W90)",
+                         epilog=EPILOG_CALIBRATE, formatter_class=argparse.RawDescriptionHelpFormatter)
+    common(cal, 200_000)
+    cal.add_argument("--energy", type=_number("--energy"), required=True, metavar="KEV", help="photon energy in keV")
+    cal.add_argument("--hpd", type=_number("--hpd"), required=True, metavar="ARCSEC", help="target HPD in arcsec")
+    cal.add_argument("--w90", type=_number("--w90"), metavar="ARCSEC",
+                     help="target W90 in arcsec: also fit the rms of a broad wing component")
+    cal.add_argument("--wing-fraction", type=_number("--wing-fraction"), metavar="F",
+                     help=f"share of reflections in the wing when --w90 is given (default: the optic's, else "
+                          f"{DEFAULT_WING_FRACTION})")
+    focal_plane_option(cal)
+    cal.add_argument("-o", "--output", metavar="FILE",
+                     help="write the calibrated optic: .ecsv shell table, or .toml for a segmented design")
+
+    design = sub.add_parser("design", help="generate a segmented conical optic (the BabyIAXO custom optic by default)",
+                            epilog=EPILOG_DESIGN, formatter_class=argparse.RawDescriptionHelpFormatter)
+    design.add_argument("--from", dest="base", default="babyiaxo", metavar="DESIGN",
+                        help="start from this design: 'babyiaxo' (default) or a design .toml file")
+    design.add_argument("--focal-length", type=_number("--focal-length"), metavar="MM", help="focal length in mm")
+    design.add_argument("--r-min", type=_number("--r-min"), metavar="MM", help="innermost intersection radius in mm")
+    design.add_argument("--r-max", type=_number("--r-max"), metavar="MM", help="outer limit of the optic in mm")
+    design.add_argument("--r-split", type=_number("--r-split"), metavar="MM", help="inner/outer part boundary in mm")
+    design.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
+                        help="any other design field, e.g. outer.glass_thickness_mm=0.3, inner.segments_per_layer=6, "
+                             "spider.arm_width_mm=8, inner.slope_errors.meridional_arcsec=10 (repeatable)")
+    design.add_argument("-o", "--output", required=True, metavar="FILE.toml", help="where to write the design")
+
+    show = sub.add_parser("show", help="summary of an optic's shells and a cross-section plot", epilog=EPILOG_SHOW,
+                          formatter_class=argparse.RawDescriptionHelpFormatter)
+    show.add_argument("optic", help=OPTIC_HELP)
+    show.add_argument("--plot", metavar="FILE.png", help="cross-section plot (default: OPTIC_cross_section.png)")
+    show.add_argument("-o", "--output", metavar="FILE.ecsv", help="export the shell table (loads back identically)")
 
     demo = sub.add_parser("demo", help="trace the built-in XMM module and write tables and plots",
                           epilog="example:\n  raytrace demo --rays 2e6",
@@ -156,7 +218,8 @@ def main(argv=None) -> int:
 
     try:
         args = build_parser().parse_args(argv)
-        commands = {"area": run_area, "psf": run_psf, "reflectivity": run_reflectivity, "demo": run_demo}
+        commands = {"area": run_area, "psf": run_psf, "reflectivity": run_reflectivity, "calibrate": run_calibrate,
+                    "design": run_design, "show": run_show, "demo": run_demo}
         return commands[args.command](args)
     except (CliError, PrescriptionError, RecipeError, MaterialError, OutputError, ValueError) as exc:
         print(f"raytrace: error: {exc}", file=sys.stderr)
@@ -164,6 +227,9 @@ def main(argv=None) -> int:
     except KeyboardInterrupt:
         print("raytrace: interrupted", file=sys.stderr)
         return 130
+    except BrokenPipeError:  # output piped into a reader that closed early (e.g. head)
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 141
 
 
 def _beam(args):
@@ -214,9 +280,10 @@ def run_psf(args) -> int:
         if path:
             check_writable(path, suffixes)
     optic = load_optic(args.optic)
+    focal_plane_z = _resolve_focal_plane(args, optic)
     result = psf(optic, args.energy, _beam(args), args.rays, args.seed, args.chunk_size,
-                 focal_plane_z_mm=args.focal_plane_z, pixel_arcsec=args.pixel, image_pixels=args.pixels)
-    _print_psf(optic.name, result)
+                 focal_plane_z_mm=focal_plane_z, pixel_arcsec=args.pixel, image_pixels=args.pixels)
+    _print_psf(optic, result)
     if args.output:
         print(f"wrote {write_table(result.encircled, args.output)}")
     if args.image:
@@ -229,25 +296,56 @@ def run_psf(args) -> int:
     return 0
 
 
-def _print_psf(name, result):
+def _resolve_focal_plane(args, optic):
+    """The focal plane of --focal-plane-z: a number of mm, or the best focus found by a pilot trace."""
+    from .analysis import best_focus_z_mm
+
+    if args.focal_plane_z != "best":
+        return args.focal_plane_z
+    return best_focus_z_mm(optic, args.energy, _beam(args), min(args.rays, 200_000), args.seed)
+
+
+def _print_psf(optic, result):
     s = result.summary()
-    print(f"{name}: {result.meta['source']}, {result.meta['energy_kev']:g} keV; {result.meta['rays']:,} rays, "
-          f"seed {result.meta['seed']}")
+    print(f"{optic.name}: {result.meta['source']}, {result.meta['energy_kev']:g} keV; {result.meta['rays']:,} rays, "
+          f"seed {result.meta['seed']}; focal plane z = {result.meta['focal_plane_z_mm']:.3f} mm")
     print(f"  HPD {s['hpd_arcsec']:.4g} arcsec   W80 {s['w80_arcsec']:.4g} arcsec   W90 {s['w90_arcsec']:.4g} arcsec")
     print(f"  centroid ({s['centroid_x_mm']:.4f}, {s['centroid_y_mm']:.4f}) mm   focused area "
           f"{s['effective_area_cm2']:.1f} cm2")
-    print("  (geometric PSF of ideal mirror surfaces: no figure errors or scattering)")
+    print(f"  slope errors: {_slope_summary(optic)}")
+
+
+def _slope_summary(optic) -> str:
+    kinds = sorted({s.slope_errors for s in optic.shells}, key=lambda e: e.meridional_arcsec)
+    if all(e.is_perfect for e in kinds):
+        return "none (ideal mirror surfaces)"
+    parts = []
+    for e in kinds:
+        text = f"meridional {e.meridional_arcsec:.3g}\", sagittal {e.sagittal_arcsec:.3g}\" rms"
+        if e.wing_fraction > 0 and e.wing_arcsec > 0:
+            text += f", wing {e.wing_fraction:.3g} x {e.wing_arcsec:.3g}\""
+        parts.append(text)
+    return "; ".join(parts)
 
 
 def run_reflectivity(args) -> int:
-    from coatings import load_recipe
+    from astropy.table import vstack
+
+    from coatings import Stack, load_recipe
 
     from .analysis import reflectivity_curves, spread_indices
     from .io import check_writable, write_table
     from .plots import plot_reflectivity
 
     energies = parse_grid(args.energies)
-    angles = parse_grid(args.angles, "--angles", "mrad", allow_zero=True)
+    optic = _optic_or_none(args.recipe)
+    if optic is None and args.angles is None:
+        raise CliError("--angles is required for a coating recipe")
+    if args.angles is None:
+        graze = optic.graze_angles_rad() * 1e3
+        angles = np.linspace(0.5 * graze.min(), 1.5 * graze.max(), 60)
+    else:
+        angles = parse_grid(args.angles, "--angles", "mrad", allow_zero=True)
     if angles.max() > MAX_GRAZE_MRAD:
         raise CliError(f"--angles {args.angles!r}: graze angles must not exceed {MAX_GRAZE_MRAD:g} mrad")
     if energies.size * angles.size > MAX_GRID_VALUES * 10:
@@ -256,23 +354,224 @@ def run_reflectivity(args) -> int:
         check_writable(args.output, (".ecsv", ".fits"))
     if args.plot:
         check_writable(args.plot, (".png",))
-    stack = load_recipe(args.recipe)
+    if optic is None:
+        stacks = [load_recipe(args.recipe)]
+    else:
+        stacks = [c for i, c in enumerate(optic.coatings) if c not in optic.coatings[:i] and isinstance(c, Stack)]
+        if not stacks:
+            raise CliError(f"optic {args.recipe!r} has no coating recipe (only constant reflectivities)")
+        print(f"{optic.name}: {len(stacks)} coating recipe(s); on-axis graze angles {_graze_range(optic)}")
     if args.roughness is not None:
-        stack = stack.with_roughness(args.roughness)
-    table = reflectivity_curves(stack, energies, angles, args.polarisation)
-    print(f"{stack.name}: {stack.summary()}; {table.meta['optical_constants']} optical constants, {args.polarisation}")
-    shown_e = spread_indices(energies.size, 8)
-    shown_a = spread_indices(angles.size, 6)
-    values = np.asarray(table["reflectivity"]).reshape(energies.size, angles.size)
-    print("  energy (keV) | R at graze angle (mrad) " + " ".join(f"{a:8.3g}" for a in angles[shown_a]))
-    for i in shown_e:
-        print(f"  {energies[i]:12.4g} | {'':24}" + " ".join(f"{values[i, j]:8.4f}" for j in shown_a))
+        stacks = [stack.with_roughness(args.roughness) for stack in stacks]
+    tables = []
+    for stack in stacks:
+        table = reflectivity_curves(stack, energies, angles, args.polarisation)
+        print(f"{table.meta['recipe']}: {table.meta['stack']}; {table.meta['optical_constants']} optical constants, "
+              f"{args.polarisation}")
+        shown_e = spread_indices(energies.size, 8)
+        shown_a = spread_indices(angles.size, 6)
+        values = np.asarray(table["reflectivity"]).reshape(energies.size, angles.size)
+        print("  energy (keV) | R at graze angle (mrad) " + " ".join(f"{a:8.3g}" for a in angles[shown_a]))
+        for i in shown_e:
+            print(f"  {energies[i]:12.4g} | {'':24}" + " ".join(f"{values[i, j]:8.4f}" for j in shown_a))
+        if optic is not None:
+            table["coating"] = table.meta["recipe"]
+        tables.append(table)
+    table = vstack(tables, metadata_conflicts="silent") if len(tables) > 1 else tables[0]
+    if len(tables) > 1:
+        table.meta.update({"recipe": ", ".join(t.meta["recipe"] for t in tables), "optic": optic.name})
     if args.output:
         print(f"wrote {write_table(table, args.output)}")
     if args.plot:
         plot_reflectivity(table, args.plot)
         print(f"wrote {args.plot}")
     return 0
+
+
+def run_calibrate(args) -> int:
+    from geometries import load_optic
+
+    from .calibration import calibrate
+    from .io import check_writable, write_design, write_prescription
+
+    if args.output:
+        check_writable(args.output, (".ecsv", ".toml"))
+        if Path(args.output).suffix == ".toml" and _design_or_none(args.optic) is None:
+            raise CliError(f"-o {args.output!r}: a .toml output needs a segmented design as input; write .ecsv instead")
+    optic = load_optic(args.optic)
+    focal_plane_z = None if args.focal_plane_z == "best" else args.focal_plane_z
+    start = time.perf_counter()
+    result = calibrate(optic, args.energy, args.hpd, args.w90, args.wing_fraction, focal_plane_z, _beam(args),
+                       args.rays, args.seed)
+    print(f"{optic.name} at {args.energy:g} keV, {_beam(args).describe()}; focal plane z = {result.focal_plane_z_mm:.3f} mm; "
+          f"{args.rays:,} rays per evaluation, seed {args.seed}, {time.perf_counter() - start:.1f} s")
+    print(f"  without slope errors: HPD {result.geometric_hpd_arcsec:.4g} arcsec, W90 {result.geometric_w90_arcsec:.4g} arcsec")
+    target = f"HPD {args.hpd:g}" + (f", W90 {args.w90:g}" if args.w90 else "")
+    print(f"  calibrated ({target} arcsec): HPD {result.hpd_arcsec:.4g} arcsec, W90 {result.w90_arcsec:.4g} arcsec")
+    print(f"  slope errors: {_slope_summary(result.optic)}")
+    if args.output:
+        if Path(args.output).suffix == ".toml":
+            written = write_design(_calibrated_design(_design_or_none(args.optic), result.optic), args.output)
+        else:
+            written = write_prescription(result.optic, args.output)[-1]
+        print(f"wrote {written}")
+    return 0
+
+
+def _design_or_none(name: str):
+    """The segmented design behind a shipped optic name or a design .toml; None for a shell table."""
+    from geometries import load_design
+    from geometries.prescription import SHIPPED
+
+    if SHIPPED.get(name, "").endswith(".toml") or (Path(name).suffix == ".toml" and _optic_or_none(name) is not None):
+        return load_design(name)
+    return None
+
+
+def _calibrated_design(design, optic):
+    """The design with each part's slope errors taken from the calibrated optic's layers of that part."""
+    import dataclasses
+
+    parts = {}
+    for shell in optic.shells:
+        parts.setdefault("inner" if shell.r_intersect_mm < design.r_split_mm else "outer", shell.slope_errors)
+    changes = {label: dataclasses.replace(getattr(design, label), slope_errors=errors) for label, errors in parts.items()}
+    return dataclasses.replace(design, **changes)
+
+
+def run_design(args) -> int:
+    import tomllib
+
+    from coatings import ConstantReflectivity
+    from geometries import load_design
+    from geometries.generator import design_from_dict, design_to_toml
+    from geometries.optic import SlopeErrors
+
+    from .analysis import best_focus_z_mm, psf
+    from .io import check_writable, write_design
+    from .sources import ParallelBeam
+
+    check_writable(args.output, (".toml",))
+    base = load_design(args.base)
+    data = tomllib.loads(design_to_toml(base))
+    data["name"] = Path(args.output).stem
+    for option, key in (("focal_length", "focal_length_mm"), ("r_min", "r_min_mm"), ("r_max", "r_max_mm"),
+                        ("r_split", "r_split_mm")):
+        if getattr(args, option) is not None:
+            data[key] = getattr(args, option)
+    for assignment in args.set:
+        key, sep, text = assignment.partition("=")
+        if not sep or not key.strip():
+            raise CliError(f"--set {assignment!r}: expected KEY=VALUE, e.g. outer.glass_thickness_mm=0.3")
+        try:
+            value = tomllib.loads(f"v = {text}")["v"]
+        except tomllib.TOMLDecodeError:
+            value = text  # a bare word: a string such as a recipe name
+        *tables, field = key.strip().split(".")
+        entry = data
+        for table in tables:
+            entry = entry.setdefault(table, {})
+            if not isinstance(entry, dict):
+                raise CliError(f"--set {assignment!r}: {table!r} is not a table of the design")
+        entry[field] = value
+    design = design_from_dict(data, base.name, base.recipe_dir)
+    optic = design.build()
+    n_inner = sum(s.r_intersect_mm < design.r_split_mm for s in optic.shells)
+    radii = optic.intersect_radii_mm()
+    front = optic.entrance_radii_mm()[-1] + optic.thicknesses_mm()[-1]
+    print(f"{design.name}: f = {design.focal_length_mm:g} mm, {optic.n_shells} layers ({n_inner} inner, "
+          f"{optic.n_shells - n_inner} outer), r0 = {radii[0]:.2f}-{radii[-1]:.2f} mm, outer front edge {front:.2f} mm")
+    segments = sum(s.segmentation.segments for s in optic.shells if s.segmentation is not None)
+    print(f"  {segments} mirror segments (primary and secondary pairs)")
+    print(f"  on-axis graze angles {_graze_range(optic)}")
+    geometric = psf(optic.with_slope_errors(SlopeErrors()).with_coating(ConstantReflectivity(1.0)), 3.0,
+                    ParallelBeam(), 200_000, 0, image_pixels=1)
+    print(f"  collecting area: {optic.open_area_cm2():.1f} cm2 open (double-reflection annuli), "
+          f"{geometric.effective_area_cm2:.1f} cm2 after spider, segment joins and spacers (reflectivity 1)")
+    best = best_focus_z_mm(optic, 3.0)
+    print(f"  best focus at 3 keV: z = {best:.2f} mm (behind the nominal focus z = 0 of the conical approximation)")
+    print(f"wrote {write_design(design, args.output)}")
+    return 0
+
+
+def run_show(args) -> int:
+    from geometries import load_optic
+
+    from .analysis import spread_indices
+    from .io import check_writable, write_prescription
+    from .plots import plot_cross_section
+
+    optic = load_optic(args.optic)
+    plot_path = args.plot or f"{Path(optic.name).name}_cross_section.png"
+    check_writable(plot_path, (".png",))
+    if args.output:
+        check_writable(args.output, (".ecsv",))
+    print(f"{optic.name}: f = {optic.focal_length_mm:g} mm, {optic.n_shells} shells; {optic.source}")
+    spider = optic.spider
+    if spider is not None:
+        print(f"  spider: {spider.n_spokes} spokes, {spider.spoke_width_deg:g} deg + {spider.spoke_width_mm:g} mm wide, "
+              f"rotated {spider.rotation_deg:g} deg")
+    print(f"  open double-reflection area {optic.open_area_cm2():.1f} cm2 (before spider, joins, spacers and "
+          f"reflectivity); on-axis graze angles {_graze_range(optic)}")
+    print("  groups of alike shells:")
+    for first, last in _groups(optic):
+        s = optic.shells[first]
+        seg = s.segmentation
+        segmented = "" if seg is None else (f", {seg.segments} segments, joins {seg.gap_mm:g} mm, "
+                                            f"{seg.spacers_per_segment} spacers/segment x {seg.spacer_width_mm:g} mm")
+        print(f"    shells {first + 1}-{last + 1}: r0 {s.r_intersect_mm:.2f}-{optic.shells[last].r_intersect_mm:.2f} mm, "
+              f"{s.profile}, L {s.primary_length_mm:g}+{s.secondary_length_mm:g} mm, coating {optic.coatings[first].name}"
+              f"{segmented}")
+    print("  shell   r0 (mm)   R1 (mm)   R5 (mm)   t (mm)   graze (mrad)")
+    r1, r5, graze = optic.entrance_radii_mm(), optic.exit_radii_mm(), optic.graze_angles_rad() * 1e3
+    for i in spread_indices(optic.n_shells, 12):
+        s = optic.shells[i]
+        print(f"  {i + 1:5d} {s.r_intersect_mm:9.3f} {r1[i]:9.3f} {r5[i]:9.3f} {s.thickness_mm:8.3f} {graze[i]:10.3f}")
+    print(f"  slope errors: {_slope_summary(optic)}")
+    plot_cross_section(optic, plot_path)
+    print(f"wrote {plot_path}")
+    if args.output:
+        for path in write_prescription(optic, args.output):
+            print(f"wrote {path}")
+    return 0
+
+
+def _groups(optic):
+    """(first, last) shell index of each run of shells that differ only in radius."""
+    def kind(i):
+        s = optic.shells[i]
+        return (s.profile, s.thickness_mm, s.primary_length_mm, s.secondary_length_mm, s.segmentation, s.slope_errors,
+                optic.coatings[i])
+
+    runs, first = [], 0
+    for i in range(1, optic.n_shells + 1):
+        if i == optic.n_shells or kind(i) != kind(first):
+            runs.append((first, i - 1))
+            first = i
+    return runs
+
+
+def _optic_or_none(name: str):
+    """The optic named by a shipped optic name, an .ecsv table or a design .toml; None for anything else."""
+    import tomllib
+
+    from geometries import load_optic, shipped_optics
+
+    path = Path(name)
+    if name in shipped_optics() or path.suffix == ".ecsv":
+        return load_optic(name)
+    if path.suffix == ".toml" and path.is_file():
+        try:
+            is_design = "focal_length_mm" in tomllib.loads(path.read_text())
+        except (tomllib.TOMLDecodeError, OSError):
+            return None  # reported by the recipe reader
+        return load_optic(name) if is_design else None
+    return None
+
+
+def _graze_range(optic) -> str:
+    graze = optic.graze_angles_rad() * 1e3
+    return f"{graze.min():.3g}-{graze.max():.3g} mrad"
 
 
 def run_demo(args) -> int:
@@ -302,7 +601,7 @@ def run_demo(args) -> int:
     plot_effective_area(area, out / "xmm_effective_area.png", compare_cdr=True)
 
     result = psf(optic, 1.5, n_rays=args.rays, seed=args.seed)
-    _print_psf(optic.name, result)
+    _print_psf(optic, result)
     write_table(result.encircled, out / "xmm_psf_1.5keV_encircled.ecsv")
     write_image(result.image, out / "xmm_psf_1.5keV.fits", result.pixel_arcsec, result.image_center_mm,
                 optic.focal_length_mm, result.meta | result.summary())

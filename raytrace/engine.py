@@ -67,7 +67,7 @@ class BeamTrace:
         kernel.trace_parallel_beam(
             key, np.uint64(first_index), self.channels.r_in, self.channels.cumulative_area_mm2,
             self.channels.z_start, self.channels.guide, self.direction, weight, float(energy_kev),
-            p.surfaces, p.top_z, p.front_r, p.thickness, p.spider, p.spokes, self.focal_plane_z_mm,
+            p.surfaces, p.top_z, p.front_r, p.thickness, p.spider, p.segments, p.slope_errors, self.focal_plane_z_mm,
             table is not None, reflectivity.values, reflectivity.energies_kev, reflectivity.angle_step_rad,
             self.shell_coating,
             rays.x, rays.y, rays.z, rays.dx, rays.dy, rays.dz, rays.energy_kev, rays.weight, rays.channel,

@@ -7,6 +7,7 @@ it into place, so a failed or interrupted write never leaves a partial file.
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import os
 import tempfile
 from pathlib import Path
@@ -15,6 +16,12 @@ import astropy.units as u
 import numpy as np
 from astropy.io import fits
 from astropy.table import Table
+
+from coatings import ConstantReflectivity, load_recipe, recipe_to_toml, shipped_recipes
+from geometries import Optic
+from geometries.generator import SegmentedDesign, design_to_toml
+from geometries.optic import Segmentation, SlopeErrors
+from geometries.prescription import REQUIRED_COLUMNS, SEGMENT_COLUMNS, SLOPE_COLUMNS
 
 TABLE_SUFFIXES = (".ecsv", ".fits")
 
@@ -137,3 +144,73 @@ def _add_cards(header: fits.Header, meta: dict, prefix: str = "") -> None:
             if isinstance(value, str):
                 value = value[: max(0, 66 - len(name))]
             header[f"HIERARCH {name}"] = value
+
+
+def write_prescription(optic: Optic, path: str | os.PathLike) -> list[Path]:
+    """Write the optic as an ECSV shell table (atomically: a complete file or none).
+
+    A coating that is not a shipped recipe is written beside it as `<stem>_<recipe>.toml`, which
+    the table names, so that `read_prescription` gives back an identical optic. Returns the files written.
+    """
+    path = check_writable(path, (".ecsv",))
+    names, written = [], []
+    for coating in optic.coatings:
+        name = _coating_name(coating)
+        if isinstance(coating, ConstantReflectivity) or (name in shipped_recipes() and load_recipe(name) == coating):
+            names.append(name)
+            continue
+        recipe_path = path.with_name(f"{path.stem}_{name}.toml")
+        if recipe_path not in written:
+            with atomic_path(recipe_path) as tmp:
+                tmp.write_text(recipe_to_toml(coating))
+            written.append(recipe_path)
+        names.append(recipe_path.name)
+    table = Table()
+    table["shell"] = np.arange(1, optic.n_shells + 1)
+    for column in REQUIRED_COLUMNS[:4]:
+        table[column] = [getattr(s, column) for s in optic.shells]
+    table["profile"] = [s.profile for s in optic.shells]
+    table["coating"] = names
+    if optic.is_segmented():
+        segmentations = [s.segmentation or Segmentation(1) for s in optic.shells]
+        present = [s.segmentation is not None for s in optic.shells]
+        table["segments"] = [seg.segments if p else 0 for seg, p in zip(segmentations, present)]
+        for column, field in zip(SEGMENT_COLUMNS[1:], ("gap_mm", "spacers_per_segment", "spacer_width_mm", "rotation_deg")):
+            table[column] = [getattr(seg, field) for seg in segmentations]
+    if any(s.slope_errors != SlopeErrors() for s in optic.shells):
+        for column, field in zip(SLOPE_COLUMNS, ("meridional_arcsec", "sagittal_arcsec", "wing_fraction", "wing_arcsec")):
+            table[column] = [getattr(s.slope_errors, field) for s in optic.shells]
+    table.meta.update({"name": optic.name, "focal_length_mm": optic.focal_length_mm, "source": optic.source})
+    if optic.spider is not None:
+        sp = optic.spider
+        table.meta.update({
+            "spider_spokes": sp.n_spokes,
+            "spider_width_deg": sp.spoke_width_deg,
+            "spider_width_mm": sp.spoke_width_mm,
+            "spider_rotation_deg": sp.rotation_deg,
+        })
+    with atomic_path(path) as tmp:
+        table.write(tmp, format="ascii.ecsv", overwrite=True)
+    return written + [path]
+
+
+def write_design(design: SegmentedDesign, path: str | os.PathLike) -> Path:
+    """Write a segmented design as its TOML file (atomically); recipe paths are made relative to its folder."""
+    path = check_writable(path, (".toml",))
+    if design.recipe_dir is not None:
+        groups = []
+        for group in design.coating_groups:
+            recipe = Path(group.recipe)
+            if recipe.suffix == ".toml" and not recipe.is_absolute():
+                recipe = Path(os.path.relpath(design.recipe_dir / recipe, path.parent.resolve()))
+            groups.append(dataclasses.replace(group, recipe=str(recipe) if recipe.suffix == ".toml" else group.recipe))
+        design = dataclasses.replace(design, coating_groups=tuple(groups))
+    with atomic_path(path) as tmp:
+        tmp.write_text(design_to_toml(design))
+    return path
+
+
+def _coating_name(coating) -> str:
+    if isinstance(coating, ConstantReflectivity):
+        return f"constant:{coating.value}"
+    return coating.name

@@ -28,6 +28,8 @@ _SECONDARY = np.int8(Fate.SECONDARY_ONLY)
 _DOUBLE = np.int8(Fate.DOUBLE)
 _MULTIPLE = np.int8(Fate.MULTIPLE)
 _MISSED = np.int8(Fate.MISSED_FOCAL_PLANE)
+_GAP = np.int8(Fate.SEGMENT_GAP)
+_SPACER = np.int8(Fate.BLOCKED_SPACER)
 MAX_REFLECTIONS = 4
 
 
@@ -132,31 +134,38 @@ def _approximate_azimuth(x, y):
 
 
 @numba.njit(cache=True, inline="always", error_model="numpy")
-def _spoke_blocks(spider, spokes, k, qx, qy):
-    """Exact test against spoke k: within its wedge or its bar, on its side of the axis."""
-    along = spokes[k, 0] * qx + spokes[k, 1] * qy
-    across = abs(spokes[k, 0] * qy - spokes[k, 1] * qx)
-    return along > 0.0 and (across < spider[5] * along or across < spider[2])
+def _bar_blocks(bars, k, qx, qy):
+    """Exact test against bar k: within its wedge or its constant-width strip, on its side of the axis."""
+    turn = bars[1] + k / bars[0]
+    cos_k, sin_k = _cos_sin_of_turn(turn - math.floor(turn))
+    along = cos_k * qx + sin_k * qy
+    across = abs(cos_k * qy - sin_k * qx)
+    return along > 0.0 and (across < bars[2] * along or across < bars[3])
 
 
 @numba.njit(cache=True, inline="always", error_model="numpy")
-def _spider_blocks(spider, spokes, px, py, pz, dx, dy, dz):
-    """Whether the ray crosses a spoke in the spider plane.
+def _bars_block(bars, qx, qy):
+    """Whether the point (qx, qy) lies on one of the equally spaced radial bars (see packing.radial_bars).
 
-    The nearest spoke (the only one that can block, as wedges are narrower than the spacing and
-    a bar's distance grows with the angle) is one of the two that bracket the point's azimuth;
-    an approximate azimuth finds them (its error, 2.1e-4 rad, is far below half the spacing of
-    the at most 360 spokes a Spider allows) and both are tested exactly.
+    The nearest bar (the only one that can block, as wedges are narrower than the spacing and a
+    strip's distance grows with the angle) is one of the two that bracket the point's azimuth; an
+    approximate azimuth finds them (its error, 2.1e-4 rad, is far below half the spacing of the at
+    most 360 bars allowed) and both are tested exactly.
     """
-    n_spokes = spokes.shape[0]
-    if n_spokes == 0:
+    count = bars[0]
+    if count == 0.0:
         return False
-    s = (spider[4] - pz) / dz
-    qx = px + s * dx
-    qy = py + s * dy
-    period = 2.0 * math.pi / n_spokes
-    k = int(math.floor((_approximate_azimuth(qx, qy) - spider[3]) / period)) % n_spokes
-    return _spoke_blocks(spider, spokes, k, qx, qy) or _spoke_blocks(spider, spokes, (k + 1) % n_spokes, qx, qy)
+    k = math.floor((_approximate_azimuth(qx, qy) * (0.5 / math.pi) - bars[1]) * count)
+    return _bar_blocks(bars, k, qx, qy) or _bar_blocks(bars, k + 1.0, qx, qy)
+
+
+@numba.njit(cache=True, inline="always", error_model="numpy")
+def _bars_block_at(bars, plane_z, px, py, pz, dx, dy, dz):
+    """`_bars_block` where the ray crosses the plane z = plane_z."""
+    if bars[0] == 0.0:
+        return False
+    s = (plane_z - pz) / dz
+    return _bars_block(bars, px + s * dx, py + s * dy)
 
 
 @numba.njit(cache=True, inline="always", error_model="numpy")
@@ -188,6 +197,26 @@ def _graze_angle(sin_graze):
 
 
 @numba.njit(cache=True, inline="always", error_model="numpy")
+def _tilted_normal(key, index, first_draw, sigma_core, sigma_sagittal, wing_fraction, sigma_wing, nx, ny, nz):
+    """The normal (nx, ny, nz) of a surface of revolution at (nx, ny), tilted by a random slope error.
+
+    Two Gaussian deviates (Box-Muller) tilt it by d_m in the meridional plane and d_s about the
+    generator: N + |N| (d_m t_m + d_s t_s), with t_m = (x n_z / r, y n_z / r, -r) / |N| and
+    t_s = (-y, x, 0) / r the unit tangents. d_m has rms sigma_wing with probability wing_fraction.
+    """
+    radius = math.sqrt(-2.0 * math.log(1.0 - uniform(key, index, first_draw)))
+    cos_phi, sin_phi = _cos_sin_of_turn(uniform(key, index, first_draw + 1))
+    sigma_m = sigma_wing if uniform(key, index, first_draw + 2) < wing_fraction else sigma_core
+    d_m = sigma_m * radius * cos_phi
+    d_s = sigma_sagittal * radius * sin_phi
+    r = math.sqrt(nx * nx + ny * ny)
+    length = math.sqrt(nx * nx + ny * ny + nz * nz)
+    along = d_m * nz / r
+    around = d_s * length / r
+    return nx + along * nx - around * ny, ny + along * ny + around * nx, nz - d_m * r
+
+
+@numba.njit(cache=True, inline="always", error_model="numpy")
 def _nearest_in_zone(surfaces, c, n_shells, mirror, back, last, px, py, pz, dx, dy, dz):
     """Nearest hit among the channel's outer mirror `mirror` (unless it reflected last) and the inner
     shell's back surface `back`: (t, which) with which = -1 if neither is hit."""
@@ -205,21 +234,35 @@ def _nearest_in_zone(surfaces, c, n_shells, mirror, back, last, px, py, pz, dx, 
 
 
 @numba.njit(cache=True, inline="always", error_model="numpy")
-def _trace_ray(surfaces, top_z, front_r, thickness, spider, spokes, focal_plane_z, px, py, pz, ux, uy, uz, c):
-    """Follow one ray of channel c from its start point to the plane z = focal_plane_z.
+def _trace_ray(surfaces, top_z, front_r, thickness, spider, spider_z, segments, slope_errors, focal_plane_z,
+               key, index, px, py, pz, ux, uy, uz, c):
+    """Follow ray `index` of channel c from its start point to the plane z = focal_plane_z.
 
     Returns the end point, the direction, the fate code and the first two graze angles.
+    Segment joins and spacers are tested where the incoming ray crosses the intersection plane.
+    Slope errors use draws 2 + 3 k .. 4 + 3 k of the ray for reflection k.
     """
     n_shells = top_z.shape[0]
     g1 = 0.0
     g2 = 0.0
     outcome = np.int8(0)
-    if _spider_blocks(spider, spokes, px, py, pz, ux, uy, uz):
+    if _bars_block_at(spider, spider_z, px, py, pz, ux, uy, uz):
         outcome = _SPIDER
     if outcome == 0 and c > 0:
         outcome = _entrance_fate(top_z, front_r, thickness, c - 1, True, px, py, pz, ux, uy, uz)
     if outcome == 0 and c < n_shells:
         outcome = _entrance_fate(top_z, front_r, thickness, c, False, px, py, pz, ux, uy, uz)
+        if outcome == 0:
+            plane_z = surfaces[c, 0, 3]
+            if _bars_block_at(segments[c, 1], plane_z, px, py, pz, ux, uy, uz):
+                outcome = _SPACER
+            elif _bars_block_at(segments[c, 0], plane_z, px, py, pz, ux, uy, uz):
+                outcome = _GAP
+    sigma_core = slope_errors[min(c, n_shells - 1), 0]
+    sigma_sagittal = slope_errors[min(c, n_shells - 1), 1]
+    wing_fraction = slope_errors[min(c, n_shells - 1), 2]
+    sigma_wing = slope_errors[min(c, n_shells - 1), 3]
+    rough = sigma_core > 0.0 or sigma_sagittal > 0.0 or (wing_fraction > 0.0 and sigma_wing > 0.0)
     sequence = 0  # reflections encoded in base 3: 1 = primary, 2 = secondary
     n_reflections = 0
     last = -1
@@ -244,6 +287,9 @@ def _trace_ray(surfaces, top_z, front_r, thickness, spider, spokes, focal_plane_
         w = pz - surfaces[c, hit, 3]
         nx, ny = px, py
         nz = -(surfaces[c, hit, 0] * w + 0.5 * surfaces[c, hit, 1])
+        if rough:
+            nx, ny, nz = _tilted_normal(key, index, 2 + 3 * n_reflections, sigma_core, sigma_sagittal, wing_fraction,
+                                        sigma_wing, nx, ny, nz)
         dot = ux * nx + uy * ny + uz * nz
         norm2 = nx * nx + ny * ny + nz * nz
         factor = 2.0 * dot / norm2
@@ -283,7 +329,7 @@ def _trace_ray(surfaces, top_z, front_r, thickness, spider, spokes, focal_plane_
 
 @numba.njit(cache=True, parallel=True, error_model="numpy")
 def trace_parallel_beam(key, first_index, r_in, cumulative_area, z_start, guide, direction, weight, energy_kev,
-                        surfaces, top_z, front_r, thickness, spider, spokes, focal_plane_z,
+                        surfaces, top_z, front_r, thickness, spider, segments, slope_errors, focal_plane_z,
                         weigh, reflectivity, energies, angle_step, shell_coating,
                         x, y, z, dx, dy, dz, energy, w, channel, fate, graze1, graze2):
     """Sample rays first_index.. of a parallel beam over the entrance channels and trace them.
@@ -294,10 +340,12 @@ def trace_parallel_beam(key, first_index, r_in, cumulative_area, z_start, guide,
     """
     ux, uy, uz = direction[0], direction[1], direction[2]
     n_shells = top_z.shape[0]
+    spider_z = top_z.max()
     for i in numba.prange(x.shape[0]):
         px, py, pz, c = _sample_entrance(key, first_index + i, r_in, cumulative_area, z_start, guide)
         ex, ey, ez, ex_dir, ey_dir, ez_dir, outcome, g1, g2 = _trace_ray(
-            surfaces, top_z, front_r, thickness, spider, spokes, focal_plane_z, px, py, pz, ux, uy, uz, c)
+            surfaces, top_z, front_r, thickness, spider, spider_z, segments, slope_errors, focal_plane_z,
+            key, first_index + i, px, py, pz, ux, uy, uz, c)
         ray_weight = weight
         if weigh:
             coating = shell_coating[min(c, n_shells - 1)]

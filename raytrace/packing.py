@@ -11,6 +11,14 @@ from geometries import Optic
 
 SURFACE_PRIMARY, SURFACE_SECONDARY, SURFACE_PRIMARY_BACK, SURFACE_SECONDARY_BACK = 0, 1, 2, 3
 GUIDE_CELLS_PER_CHANNEL = 4
+ARCSEC_RAD = math.pi / (180.0 * 3600.0)
+NO_BARS = np.zeros(4)
+
+
+def radial_bars(count: int, rotation_rad: float, half_wedge_rad: float, half_width_mm: float) -> np.ndarray:
+    """`count` equally spaced radial obstructions as the kernels read them:
+    (count, rotation in turns, tan of the half wedge angle, half width in mm)."""
+    return np.array([count, rotation_rad / (2.0 * math.pi), math.tan(half_wedge_rad), half_width_mm])
 
 
 @dataclass(frozen=True)
@@ -20,31 +28,42 @@ class PackedOptic:
     front_r: np.ndarray  # (n_shells,) R1, inner radius of the front edge
     thickness: np.ndarray  # (n_shells,)
     exit_r: np.ndarray  # (n_shells,) R5
-    spider: np.ndarray  # (6,): n_spokes, half wedge (rad), half bar (mm), rotation (rad), z of plane, tan(half wedge)
-    spokes: np.ndarray  # (n_spokes, 2): unit vector along each spoke (none without a spider)
+    spider: np.ndarray  # (4,) radial bars of the spider, in the plane z = top_z.max() (see `radial_bars`)
+    segments: np.ndarray  # (n_shells, 2, 4): radial bars of each shell's segment joins and of its spacers
+    slope_errors: np.ndarray  # (n_shells, 4): meridional, sagittal rms (rad), wing fraction, wing rms (rad)
     focal_length_mm: float
 
     @classmethod
     def from_optic(cls, optic: Optic) -> "PackedOptic":
         surfaces = np.array([[q.as_row() for q in quad] for quad in optic.surfaces()])
-        top = optic.top_z_mm()
         sp = optic.spider
-        spider = np.zeros(6)
-        spokes = np.zeros((0, 2))
+        spider = NO_BARS
         if sp is not None:
-            half_wedge = math.radians(sp.spoke_width_deg) / 2.0
-            rotation = math.radians(sp.rotation_deg)
-            spider[:] = (sp.n_spokes, half_wedge, sp.spoke_width_mm / 2.0, rotation, top.max(), math.tan(half_wedge))
-            axis = rotation + 2.0 * np.pi * np.arange(sp.n_spokes) / sp.n_spokes
-            spokes = np.stack([np.cos(axis), np.sin(axis)], axis=1)
+            spider = radial_bars(sp.n_spokes, math.radians(sp.rotation_deg), math.radians(sp.spoke_width_deg) / 2.0,
+                                 sp.spoke_width_mm / 2.0)
+        segments = np.zeros((optic.n_shells, 2, 4))
+        slope_errors = np.zeros((optic.n_shells, 4))
+        for i, shell in enumerate(optic.shells):
+            seg = shell.segmentation
+            if seg is not None:
+                rotation = math.radians(seg.rotation_deg)
+                if seg.gap_mm > 0:
+                    segments[i, 0] = radial_bars(seg.segments, rotation, 0.0, seg.gap_mm / 2.0)
+                n_spacers = seg.segments * seg.spacers_per_segment
+                if n_spacers and seg.spacer_width_mm > 0:
+                    segments[i, 1] = radial_bars(n_spacers, rotation + math.pi / n_spacers, 0.0, seg.spacer_width_mm / 2.0)
+            e = shell.slope_errors
+            slope_errors[i] = (e.meridional_arcsec * ARCSEC_RAD, e.sagittal_arcsec * ARCSEC_RAD, e.wing_fraction,
+                               e.wing_arcsec * ARCSEC_RAD)
         return cls(
             surfaces=surfaces,
-            top_z=top,
+            top_z=optic.top_z_mm(),
             front_r=optic.entrance_radii_mm(),
             thickness=optic.thicknesses_mm(),
             exit_r=optic.exit_radii_mm(),
             spider=spider,
-            spokes=spokes,
+            segments=segments,
+            slope_errors=slope_errors,
             focal_length_mm=optic.focal_length_mm,
         )
 

@@ -60,26 +60,64 @@ def plot_psf(result, path):
 
 
 def plot_reflectivity(table, path, curves: int = 4):
-    """Two panels: R versus energy at a few graze angles, and R versus graze angle at a few energies."""
+    """Per coating, two panels: R versus energy at a few graze angles, and R versus graze angle at a few energies."""
     path = check_writable(path, (".png",))
-    energy = u.Quantity(table["energy"]).to_value(u.keV)
-    angle = u.Quantity(table["angle"]).to_value(u.mrad)
-    energies, angles = np.unique(energy), np.unique(angle)
-    values = np.asarray(table["reflectivity"]).reshape(energies.size, angles.size)
-    fig, (ax_e, ax_a) = plt.subplots(1, 2, figsize=(11, 4.5))
-    for j in spread_indices(angles.size, curves):
-        ax_e.plot(energies, values[:, j], marker="." if energies.size < 30 else None, label=f"{angles[j]:g} mrad")
-    for i in spread_indices(energies.size, curves):
-        ax_a.plot(angles, values[i, :], marker="." if angles.size < 30 else None, label=f"{energies[i]:g} keV")
-    ax_e.set_xlabel("Energy (keV)")
-    ax_a.set_xlabel("Graze angle (mrad)")
-    for ax in (ax_e, ax_a):
-        ax.set_ylabel("Reflectivity")
-        ax.set_ylim(0, 1.02)
-        ax.grid(alpha=0.3)
-        ax.legend(fontsize=8)
+    names = list(dict.fromkeys(table["coating"])) if "coating" in table.colnames else [table.meta.get("recipe", "")]
+    fig, axes = plt.subplots(len(names), 2, figsize=(11, 4.5 * len(names)), squeeze=False)
+    for name, (ax_e, ax_a) in zip(names, axes):
+        rows = table[table["coating"] == name] if "coating" in table.colnames else table
+        energy = u.Quantity(rows["energy"]).to_value(u.keV)
+        angle = u.Quantity(rows["angle"]).to_value(u.mrad)
+        energies, angles = np.unique(energy), np.unique(angle)
+        values = np.asarray(rows["reflectivity"]).reshape(energies.size, angles.size)
+        for j in spread_indices(angles.size, curves):
+            ax_e.plot(energies, values[:, j], marker="." if energies.size < 30 else None, label=f"{angles[j]:.3g} mrad")
+        for i in spread_indices(energies.size, curves):
+            ax_a.plot(angles, values[i, :], marker="." if angles.size < 30 else None, label=f"{energies[i]:g} keV")
+        ax_e.set_xlabel("Energy (keV)")
+        ax_a.set_xlabel("Graze angle (mrad)")
+        for ax in (ax_e, ax_a):
+            ax.set_ylabel("Reflectivity")
+            ax.set_ylim(0, 1.02)
+            ax.grid(alpha=0.3)
+            ax.legend(fontsize=8)
+            ax.set_title(name, fontsize=9)
     fig.suptitle(f"{table.meta.get('recipe', '')}: {table.meta.get('stack', '')} "
                  f"({table.meta.get('optical_constants', '')}, {table.meta.get('polarisation', '')})", fontsize=9)
+    _save(fig, path)
+
+
+def plot_cross_section(optic, path):
+    """Meridional cross-section: every shell's primary and secondary (r versus z), coloured by coating."""
+    path = check_writable(path, (".png",))
+    names = list(dict.fromkeys(c.name for c in optic.coatings))
+    fig, (ax, zoom) = plt.subplots(1, 2, figsize=(12, 5), gridspec_kw={"width_ratios": [2, 1]})
+    for surfaces, shell, coating in zip(optic.surfaces(), optic.shells, optic.coatings):
+        colour = f"C{names.index(coating.name) % 10}"
+        for surface in surfaces[:2]:
+            z = np.linspace(surface.z_min_mm, surface.z_max_mm, 20)
+            r = surface.radius_mm(z)
+            for axis in (ax, zoom):
+                axis.fill_between(z - optic.focal_length_mm, r, r + shell.thickness_mm, color=colour, lw=0.6)
+                axis.plot(z - optic.focal_length_mm, r, color=colour, lw=0.6)
+    for i, name in enumerate(names):
+        ax.plot([], [], color=f"C{i % 10}", label=name)
+    if optic.spider is not None:
+        top = optic.top_z_mm().max() - optic.focal_length_mm
+        ax.axvline(top, color="k", ls=":", lw=1, label=f"spider plane ({optic.spider.n_spokes} spokes)")
+    ax.axvline(0.0, color="0.5", lw=0.8)
+    inner = optic.shells[: min(4, optic.n_shells)]
+    r_hi = max(s.r_intersect_mm for s in inner) * 1.03 + max(s.thickness_mm for s in inner)
+    zoom.set_xlim(-0.25 * inner[0].secondary_length_mm, 0.25 * inner[0].primary_length_mm)
+    zoom.set_ylim(optic.shells[0].r_intersect_mm * 0.98, r_hi)
+    zoom.set_title("innermost shells near the intersection plane", fontsize=9)
+    for axis in (ax, zoom):
+        axis.set_xlabel("z - f (mm): height above the intersection plane")
+        axis.set_ylabel("r (mm)")
+        axis.grid(alpha=0.3)
+    ax.set_ylim(bottom=0)
+    ax.set_title(f"{optic.name}: {optic.n_shells} shells, f = {optic.focal_length_mm:g} mm", fontsize=10)
+    ax.legend(fontsize=8, loc="lower right")
     _save(fig, path)
 
 

@@ -28,6 +28,8 @@ class Fate(IntEnum):
     DOUBLE = 8  # primary then secondary: the focused beam
     MULTIPLE = 9  # any other sequence of reflections
     MISSED_FOCAL_PLANE = 10  # left the optic heading away from the focal plane
+    SEGMENT_GAP = 11  # passed through a join between mirror segments, where there is no mirror
+    BLOCKED_SPACER = 12  # stopped by a spacer between two segmented shells
 
 
 FATE_NAMES = {int(f): f.name.lower() for f in Fate}

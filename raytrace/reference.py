@@ -11,14 +11,15 @@ import numpy as np
 
 from .packing import EntranceChannels, PackedOptic
 from .rays import Fate, Rays
+from .rng import DRAWS_PER_RAY
 
 _MASK64 = (1 << 64) - 1
 
 
-def reference_uniform(key: int, ray_index: np.ndarray, draw: int) -> np.ndarray:
+def reference_uniform(key: int, ray_index: np.ndarray, draw) -> np.ndarray:
     """The counter-based stream of raytrace.rng, in numpy uint64 arithmetic."""
     with np.errstate(over="ignore"):
-        counter = ray_index.astype(np.uint64) * np.uint64(8) + np.uint64(draw + 1)
+        counter = ray_index.astype(np.uint64) * np.uint64(DRAWS_PER_RAY) + np.asarray(draw).astype(np.uint64) + np.uint64(1)
         z = np.uint64(key) + counter * np.uint64(0x9E3779B97F4A7C15)
         z = (z ^ (z >> np.uint64(30))) * np.uint64(0xBF58476D1CE4E5B9)
         z = (z ^ (z >> np.uint64(27))) * np.uint64(0x94D049BB133111EB)
@@ -68,24 +69,43 @@ def _first_hit(coef, p, d, allowed):
     return best
 
 
-def reference_trace(packed: PackedOptic, rays: Rays, focal_plane_z: float = 0.0) -> Rays:
+def _on_bars(bars, p, d, plane_z):
+    """Rays crossing the plane z = plane_z on one of the radial bars (rows of `bars`, or one row for all)."""
+    bars = np.broadcast_to(bars, (len(p), 4))
+    count = np.maximum(bars[:, 0], 1.0)
+    s = (plane_z - p[:, 2]) / d[:, 2]
+    q = p[:, :2] + s[:, None] * d[:, :2]
+    period = 2 * np.pi / count
+    delta = np.mod(np.arctan2(q[:, 1], q[:, 0]) - 2 * np.pi * bars[:, 1] + period / 2, period) - period / 2
+    strip = (np.abs(delta) < np.pi / 2) & (np.hypot(q[:, 0], q[:, 1]) * np.abs(np.sin(delta)) < bars[:, 3])
+    return (bars[:, 0] > 0) & ((np.abs(delta) < np.arctan(bars[:, 2])) | strip)
+
+
+def _tilt(normal, p, sigma, key, index, first_draw):
+    """Unit normals tilted by the slope-error model of `raytrace.kernel._tilted_normal` (draws per ray)."""
+    u = [reference_uniform(key, index, first_draw + j) for j in range(3)]
+    radius = np.sqrt(-2 * np.log(1 - u[0]))
+    sigma_m = np.where(u[2] < sigma[:, 2], sigma[:, 3], sigma[:, 0])
+    d_m = sigma_m * radius * np.cos(2 * np.pi * u[1])
+    d_s = sigma[:, 1] * radius * np.sin(2 * np.pi * u[1])
+    r = np.hypot(p[:, 0], p[:, 1])
+    t_m = np.stack([p[:, 0] / r * normal[:, 2], p[:, 1] / r * normal[:, 2], -np.hypot(normal[:, 0], normal[:, 1])], axis=1)
+    t_s = np.stack([-p[:, 1] / r, p[:, 0] / r, np.zeros(len(p))], axis=1)
+    return normal + d_m[:, None] * t_m + d_s[:, None] * t_s
+
+
+def reference_trace(packed: PackedOptic, rays: Rays, key: int = 0, first_index: int = 0,
+                    focal_plane_z: float = 0.0) -> Rays:
+    """Trace rays first_index .. of a run with this key (the key and indices drive the slope-error draws)."""
     out = rays.copy()
+    index = np.arange(first_index, first_index + len(out))
     n_shells = packed.n_shells
     p = np.stack([out.x, out.y, out.z], axis=1)
     d = np.stack([out.dx, out.dy, out.dz], axis=1)
     c = out.channel.astype(int)
     fate = np.zeros(len(out), dtype=np.int8)
 
-    sp = packed.spider
-    if sp[0] > 0:
-        s = (sp[4] - p[:, 2]) / d[:, 2]
-        q = p[:, :2] + s[:, None] * d[:, :2]
-        period = 2 * np.pi / sp[0]
-        delta = np.mod(np.arctan2(q[:, 1], q[:, 0]) - sp[3] + period / 2, period) - period / 2
-        bar = (np.abs(delta) < np.pi / 2) & (np.hypot(q[:, 0], q[:, 1]) * np.abs(np.sin(delta)) < sp[2])
-        blocked = (np.abs(delta) < sp[1]) | bar
-        fate[blocked] = Fate.BLOCKED_SPIDER
-
+    fate[_on_bars(packed.spider, p, d, packed.top_z.max())] = Fate.BLOCKED_SPIDER
     for wall, inner in ((c - 1, True), (c, False)):
         exists = (wall >= 0) & (wall < n_shells) & (fate == 0)
         wi = np.clip(wall, 0, n_shells - 1)
@@ -100,6 +120,10 @@ def reference_trace(packed: PackedOptic, rays: Rays, focal_plane_z: float = 0.0)
     outer = np.clip(c, 0, n_shells - 1)
     inner_shell = np.clip(c - 1, 0, n_shells - 1)
     has_outer, has_inner = c < n_shells, c > 0
+    plane_z = packed.surfaces[outer, 0, 3]
+    for kind, code in ((1, Fate.BLOCKED_SPACER), (0, Fate.SEGMENT_GAP)):
+        fate[has_outer & (fate == 0) & _on_bars(packed.segments[outer, kind], p, d, plane_z)] = code
+    sigma = packed.slope_errors[outer]
     candidates = [(packed.surfaces[outer, k], has_outer, k) for k in (0, 1)]
     candidates += [(packed.surfaces[inner_shell, k], has_inner, k) for k in (2, 3)]
 
@@ -122,6 +146,8 @@ def reference_trace(packed: PackedOptic, rays: Rays, focal_plane_z: float = 0.0)
         coef = packed.surfaces[outer, np.clip(hit, 0, 1)]
         w = p[:, 2] - coef[:, 3]
         normal = np.stack([p[:, 0], p[:, 1], -(coef[:, 0] * w + coef[:, 1] / 2)], axis=1)
+        normal /= np.linalg.norm(normal, axis=1)[:, None]
+        normal = _tilt(normal, p, sigma, key, index, 2 + 3 * n_refl)
         normal /= np.linalg.norm(normal, axis=1)[:, None]
         dot = np.sum(d * normal, axis=1)
         d[refl] -= 2 * dot[refl, None] * normal[refl]

@@ -13,7 +13,7 @@ import numba
 import numpy as np
 
 GOLDEN_GAMMA = np.uint64(0x9E3779B97F4A7C15)
-DRAWS_PER_RAY = np.uint64(8)
+DRAWS_PER_RAY = np.uint64(16)
 
 
 @numba.njit(cache=True, inline="always")
@@ -25,7 +25,7 @@ def _mix64(z):
 
 @numba.njit(cache=True, inline="always")
 def uniform(key, ray_index, draw):
-    """A double in [0, 1) with 53 random bits for draw number `draw` (< 8) of ray `ray_index`."""
+    """A double in [0, 1) with 53 random bits for draw number `draw` (< DRAWS_PER_RAY) of ray `ray_index`."""
     counter = np.uint64(ray_index) * DRAWS_PER_RAY + np.uint64(draw) + np.uint64(1)
     bits = _mix64(np.uint64(key) + counter * GOLDEN_GAMMA)
     return np.float64(bits >> np.uint64(11)) * (1.0 / 9007199254740992.0)
