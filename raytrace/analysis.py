@@ -20,6 +20,7 @@ from astropy.table import Table
 from coatings import Stack
 from coatings.materials import MAX_ENERGY_KEV, MIN_ENERGY_KEV
 from geometries import Optic
+from geometries.optic import SlopeErrors
 
 from . import __version__, kernel
 from .engine import DEFAULT_CHUNK_SIZE, BeamTrace, check_ray_count
@@ -250,18 +251,20 @@ def best_focus_z_mm(
     seed: int = 0,
     search_mm: float | None = None,
 ) -> float:
-    """The focal-plane position z (mm) where the HPD of the focused beam is smallest.
+    """The focal-plane position z (mm) where the HPD of the focused beam of the ideal optic is smallest.
 
-    The focused rays of one trace are straight lines below the optic, so their crossing with any
-    plane follows from their positions and directions at z = 0; the HPD (weighted median distance
-    from the weighted centroid) is minimised over z within +-search_mm (default 2 % of f), first on a
-    grid and then by bounded Brent. A true Wolter-I optic on axis has it at 0; a conical one behind it.
+    Slope errors are left out: they blur the image about this plane, and with them the minimum
+    would wander with the random draws. The focused rays of one trace are straight lines below the
+    optic, so their crossing with any plane follows from their positions and directions at z = 0;
+    the HPD (weighted median distance from the weighted centroid) is minimised over z within
+    +-search_mm (default 2 % of f), first on a grid and then by bounded Brent. A true Wolter-I optic
+    on axis has it at 0; a conical one behind it.
     """
     from scipy.optimize import minimize_scalar
 
     check_energies(np.array([energy_kev]))
     check_ray_count(n_rays)
-    trace = BeamTrace(optic, beam)
+    trace = BeamTrace(optic.with_slope_errors(SlopeErrors()), beam)
     table = trace.reflectivity_table([energy_kev])
     rays = trace.trace_range(seed_key(seed), 0, n_rays, n_rays, energy_kev, table=table)
     focused = (rays.fate == Fate.DOUBLE) & (rays.weight > 0)

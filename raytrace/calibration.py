@@ -5,7 +5,7 @@ meridional); one common factor scales the core. A shell without any slope error 
 isotropic core (sagittal = meridional). With a W90 target, the wing rms is fitted too, at a
 fixed wing fraction. Each evaluation traces the same rays (same seed: common random numbers),
 so the PSF widths are smooth monotonic functions of the parameters and Brent's method finds
-the root. The focal plane is fixed beforehand (default: the best focus of the ideal optic).
+the root. The focal plane is fixed beforehand (default: the best focus, `best_focus_z_mm`).
 """
 
 from __future__ import annotations
@@ -73,9 +73,8 @@ def calibrate(
     if w90_arcsec is not None:
         fraction = wing_fraction or max((e.wing_fraction for e in base), default=0.0) or DEFAULT_WING_FRACTION
         base = [dataclasses.replace(e, wing_fraction=fraction) for e in base]
-    ideal = optic.with_slope_errors([SlopeErrors()] * optic.n_shells)
     if focal_plane_z_mm is None:
-        focal_plane_z_mm = best_focus_z_mm(ideal, energy_kev, beam, n_rays, seed)
+        focal_plane_z_mm = best_focus_z_mm(optic, energy_kev, beam, n_rays, seed)
 
     def widths(core, wing):
         trial = optic.with_slope_errors([

@@ -17,6 +17,7 @@ from .calibration import DEFAULT_WING_FRACTION
 from .engine import DEFAULT_CHUNK_SIZE
 
 EXIT_USAGE = 2
+DEMO_PSF_KEV = 3.0
 MAX_GRID_VALUES = 100_000
 MAX_GRAZE_MRAD = 1000.0
 
@@ -199,7 +200,7 @@ def build_parser() -> argparse.ArgumentParser:
     show.add_argument("--plot", metavar="FILE.png", help="cross-section plot (default: OPTIC_cross_section.png)")
     show.add_argument("-o", "--output", metavar="FILE.ecsv", help="export the shell table (loads back identically)")
 
-    demo = sub.add_parser("demo", help="trace the built-in XMM module and write tables and plots",
+    demo = sub.add_parser("demo", help="trace the XMM module and the BabyIAXO custom optic; write tables and plots",
                           epilog="example:\n  raytrace demo --rays 2e6",
                           formatter_class=argparse.RawDescriptionHelpFormatter)
     demo.add_argument("--rays", type=_number("--rays", whole=True, minimum=1), default=1_000_000, metavar="N",
@@ -577,41 +578,50 @@ def _graze_range(optic) -> str:
 def run_demo(args) -> int:
     from geometries import load_optic
 
-    from .analysis import effective_area, psf, vignetting
+    from .analysis import best_focus_z_mm, effective_area, psf, vignetting
     from .io import write_arf, write_image, write_table
-    from .plots import plot_effective_area, plot_psf
+    from .plots import plot_comparison, plot_effective_area, plot_psf
 
     out = Path(args.output_dir)
     try:
         out.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
         raise CliError(f"--output-dir {str(out)!r}: cannot create it ({exc.strerror})") from None
-    optic = load_optic("xmm")
-    print(f"XMM-Newton module: {optic.n_shells} shells, f = {optic.focal_length_mm:.0f} mm, "
-          f"open double-reflection area {optic.open_area_cm2():.1f} cm2 (before spider and reflectivity)")
-    start = time.perf_counter()
-    area = effective_area(optic, parse_grid("0.5:12:0.1"), n_rays=args.rays, seed=args.seed)
-    print(f"effective area on axis ({args.rays:,} rays, {time.perf_counter() - start:.1f} s incl. compilation):")
-    for e in (1.0, 1.5, 2.0, 3.0, 4.0, 6.0, 7.0, 8.0, 10.0):
-        i = int(np.argmin(np.abs(area["energy"] - e)))
-        print(f"  {e:5.1f} keV  {area['effective_area'][i]:7.1f} +- {area['effective_area_err'][i]:.1f} cm2")
-    print("  BabyIAXO CDR for one XMM module: about 1500 cm2 at 2 keV and 900 cm2 at 7 keV")
-    write_table(area, out / "xmm_effective_area.ecsv")
-    write_arf(area, out / "xmm_effective_area.arf")
-    plot_effective_area(area, out / "xmm_effective_area.png", compare_cdr=True)
+    areas, psfs = [], []
+    for name in ("xmm", "babyiaxo"):
+        optic = load_optic(name)
+        print(f"{optic.name}: {optic.n_shells} shells, f = {optic.focal_length_mm:.0f} mm, open double-reflection area "
+              f"{optic.open_area_cm2():.1f} cm2 (before spider, segmentation and reflectivity)")
+        start = time.perf_counter()
+        area = effective_area(optic, parse_grid("0.5:12:0.1"), n_rays=args.rays, seed=args.seed)
+        print(f"effective area on axis ({args.rays:,} rays, {time.perf_counter() - start:.1f} s incl. compilation):")
+        for e in (1.0, 2.0, 3.0, 4.0, 6.0, 7.0, 8.0, 10.0):
+            i = int(np.argmin(np.abs(area["energy"] - e)))
+            print(f"  {e:5.1f} keV  {area['effective_area'][i]:7.1f} +- {area['effective_area_err'][i]:.1f} cm2")
+        if name == "xmm":
+            print("  BabyIAXO CDR for one XMM module: about 1500 cm2 at 2 keV and 900 cm2 at 7 keV")
+        write_table(area, out / f"{name}_effective_area.ecsv")
+        write_arf(area, out / f"{name}_effective_area.arf")
+        plot_effective_area(area, out / f"{name}_effective_area.png", compare_cdr=name == "xmm")
 
-    result = psf(optic, 1.5, n_rays=args.rays, seed=args.seed)
-    _print_psf(optic, result)
-    write_table(result.encircled, out / "xmm_psf_1.5keV_encircled.ecsv")
-    write_image(result.image, out / "xmm_psf_1.5keV.fits", result.pixel_arcsec, result.image_center_mm,
-                optic.focal_length_mm, result.meta | result.summary())
-    plot_psf(result, out / "xmm_psf_1.5keV.png")
+        focus = best_focus_z_mm(optic, DEMO_PSF_KEV, n_rays=min(args.rays, 200_000), seed=args.seed)
+        result = psf(optic, DEMO_PSF_KEV, n_rays=args.rays, seed=args.seed, focal_plane_z_mm=focus)
+        _print_psf(optic, result)
+        stem = f"{name}_psf_{DEMO_PSF_KEV:g}keV"
+        write_table(result.encircled, out / f"{stem}_encircled.ecsv")
+        write_image(result.image, out / f"{stem}.fits", result.pixel_arcsec, result.image_center_mm,
+                    optic.focal_length_mm, result.meta | result.summary())
+        plot_psf(result, out / f"{stem}.png")
+        areas.append(area)
+        psfs.append(result)
 
-    vig = vignetting(optic, [0, 2, 5, 10], 1.5, n_rays=max(args.rays // 4, 1), seed=args.seed)
+    xmm = load_optic("xmm")
+    vig = vignetting(xmm, [0, 2, 5, 10], 1.5, n_rays=max(args.rays // 4, 1), seed=args.seed)
     write_table(vig, out / "xmm_vignetting_1.5keV.ecsv")
-    print("off-axis effective area at 1.5 keV, relative to on-axis: "
+    print("XMM off-axis effective area at 1.5 keV, relative to on-axis: "
           + ", ".join(f"{a:g}' {r:.3f}" for a, r in zip(vig["off_axis"].value, vig["relative_area"])))
-    print(f"wrote tables, ARF, PSF image and plots to {out}/")
+    plot_comparison(areas, psfs, out / "xmm_vs_babyiaxo.png")
+    print(f"wrote tables, ARFs, PSF images and plots (comparison: xmm_vs_babyiaxo.png) to {out}/")
     return 0
 
 

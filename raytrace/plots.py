@@ -59,6 +59,38 @@ def plot_psf(result, path):
     _save(fig, path)
 
 
+def plot_comparison(areas, psfs, path):
+    """Effective area versus energy and encircled energy versus focal-plane radius of several optics, side by side."""
+    path = check_writable(path, (".png",))
+    fig, (ax_a, ax_ee) = plt.subplots(1, 2, figsize=(12, 4.5))
+    smallest_hpd_mm = np.inf
+    for k, (area, result) in enumerate(zip(areas, psfs)):
+        colour = f"C{k}"
+        energy = u.Quantity(area["energy"]).to_value(u.keV)
+        value = u.Quantity(area["effective_area"]).to_value(u.cm**2)
+        ax_a.plot(energy, value, color=colour, label=area.meta["optic"])
+        f = result.meta["focal_length_mm"]
+        radius_mm = u.Quantity(result.encircled["radius"]).to_value(u.rad) * f
+        hpd_mm = result.hpd_arcsec / 206264.80624709636 * f
+        ax_ee.semilogx(radius_mm, result.encircled["encircled_fraction"], color=colour,
+                       label=f"{result.meta['optic']}: HPD {result.hpd_arcsec:.3g}\" = {hpd_mm:.2f} mm "
+                             f"(f = {f / 1000:g} m, z = {round(result.meta['focal_plane_z_mm'], 1) + 0.0:.1f} mm)")
+        smallest_hpd_mm = min(smallest_hpd_mm, hpd_mm)
+    ax_a.set_xlabel("Energy (keV)")
+    ax_a.set_ylabel("Effective area on axis (cm$^2$)")
+    ax_a.set_ylim(bottom=0)
+    energy_kev = psfs[0].meta["energy_kev"]
+    ax_ee.axhline(0.5, color="grey", lw=0.6, ls=":")
+    ax_ee.set_xlabel("Radius in the focal plane (mm)")
+    ax_ee.set_ylabel(f"Encircled fraction at {energy_kev:g} keV")
+    ax_ee.set_ylim(0, 1.02)
+    ax_ee.set_xlim(left=smallest_hpd_mm / 30)
+    for ax in (ax_a, ax_ee):
+        ax.grid(alpha=0.3)
+        ax.legend(fontsize=8)
+    _save(fig, path)
+
+
 def plot_reflectivity(table, path, curves: int = 4):
     """Per coating, two panels: R versus energy at a few graze angles, and R versus graze angle at a few energies."""
     path = check_writable(path, (".png",))

@@ -4,6 +4,7 @@ import pytest
 
 from coatings import ConstantReflectivity
 from geometries import Optic, Shell, load_optic
+from geometries.optic import SlopeErrors
 
 SHARED = Path(__file__).resolve().parents[2] / "shared"
 
@@ -23,8 +24,8 @@ def xmm():
 
 @pytest.fixture(scope="session")
 def xmm_ideal(xmm):
-    """XMM geometry with perfect mirrors and no spider."""
-    return xmm.with_coating(ConstantReflectivity(1.0)).with_spider(None)
+    """XMM geometry with perfect mirrors (R = 1, no slope errors) and no spider."""
+    return xmm.with_coating(ConstantReflectivity(1.0)).with_spider(None).with_slope_errors(SlopeErrors())
 
 
 def single_shell(profile="wolter", r0=150.0, f=7500.0, length=300.0, thickness=0.5):
@@ -34,3 +35,8 @@ def single_shell(profile="wolter", r0=150.0, f=7500.0, length=300.0, thickness=0
         shells=(Shell(r0, thickness, length, length, profile),),
         coatings=(ConstantReflectivity(1.0),),
     )
+
+
+@pytest.fixture(scope="session")
+def babyiaxo():
+    return load_optic("babyiaxo")

@@ -40,6 +40,18 @@ def run(capsys, *argv):
         (["reflectivity", "au250_ni", "--energies", "8", "--angles", "1", "--roughness=-1"], "--roughness '-1'"),
         (["reflectivity", "au250_ni", "--energies", "8", "--angles", "1", "-o", "r.txt"], "unsupported file type"),
         (["reflectivity", "au250_ni", "--energies", "8"], "--angles"),
+        (["design", "--r-min", "400", "-o", "d.toml"], "r_min_mm = 400.0 must be below r_max_mm"),
+        (["design", "--focal-length", "100", "-o", "d.toml"], "focal_length_mm = 100.0 is too short"),
+        (["design", "--set", "inner.glass_thickness_mm=500", "-o", "d.toml"], "glass_thickness_mm"),
+        (["design", "--set", "inner.colour=3", "-o", "d.toml"], "unknown field 'colour'"),
+        (["design", "--set", "nonsense", "-o", "d.toml"], "expected KEY=VALUE"),
+        (["design", "--from", "xmm", "-o", "d.toml"], "unknown design 'xmm'"),
+        (["design", "-o", "d.ecsv"], "unsupported file type"),
+        (["calibrate", "babyiaxo", "--energy", "3", "--hpd", "20", "--rays", "20000"], "HPD is already"),
+        (["calibrate", "xmm", "--energy", "1.5", "--hpd", "15", "-o", "x.toml"], "needs a segmented design"),
+        (["calibrate", "xmm", "--energy", "1.5", "--hpd", "15", "--w90", "10"], "must exceed the HPD"),
+        (["show", "hubble"], "unknown optic 'hubble'"),
+        (["psf", "babyiaxo", "--energy", "3", "--focal-plane-z", "soon"], "--focal-plane-z 'soon'"),
     ],
 )
 def test_bad_input_gives_one_clear_line(capsys, tmp_path, monkeypatch, argv, message):
@@ -131,9 +143,41 @@ def test_demo_writes_everything(capsys, tmp_path):
     code, out, _ = run(capsys, "demo", "--rays", "20000", "--output-dir", str(tmp_path / "out"))
     assert code == 0 and "CDR" in out
     names = {p.name for p in (tmp_path / "out").iterdir()}
-    assert {"xmm_effective_area.ecsv", "xmm_effective_area.arf", "xmm_psf_1.5keV.fits",
-            "xmm_effective_area.png", "xmm_psf_1.5keV.png"} <= names
+    assert {f"{name}_{kind}" for name in ("xmm", "babyiaxo")
+            for kind in ("effective_area.ecsv", "effective_area.arf", "psf_3keV.fits", "effective_area.png",
+                         "psf_3keV.png")} <= names
+    assert "xmm_vs_babyiaxo.png" in names
     assert not any(name.startswith(".") for name in names)  # no temporary files left behind
+
+
+def test_design_show_calibrate_round_trip(capsys, tmp_path):
+    design = tmp_path / "short.toml"
+    code, out, _ = run(capsys, "design", "--focal-length", "6000", "--r-max", "300",
+                       "--set", "outer.segment_length_mm=150", "-o", str(design))
+    assert code == 0 and "layers" in out and "graze angles" in out and "collecting area" in out
+    code, out, _ = run(capsys, "show", str(design), "--plot", str(tmp_path / "x.png"), "-o", str(tmp_path / "s.ecsv"))
+    assert code == 0 and "f = 6000 mm" in out and "L 150+150 mm" in out
+    assert (tmp_path / "x.png").stat().st_size > 0
+    code, out, _ = run(capsys, "show", str(tmp_path / "s.ecsv"), "--plot", str(tmp_path / "y.png"))
+    assert code == 0
+    calibrated = tmp_path / "calibrated.toml"
+    code, out, _ = run(capsys, "calibrate", str(design), "--energy", "3", "--hpd", "70", "--rays", "50000",
+                       "-o", str(calibrated))
+    assert code == 0 and "calibrated (HPD 70 arcsec): HPD 70" in out
+    code, out, _ = run(capsys, "psf", str(calibrated), "--energy", "3", "--rays", "200000", "--seed", "5")
+    hpd = float(out.split("HPD ")[1].split()[0])
+    assert hpd == pytest.approx(70, rel=0.05)
+
+
+def test_area_psf_and_reflectivity_of_the_custom_optic(capsys, tmp_path):
+    code, out, _ = run(capsys, "area", "babyiaxo", "--energies", "1,3,7", "--rays", "50000")
+    assert code == 0 and "wb4c_graded" in out and "ir_thick" in out
+    code, out, _ = run(capsys, "psf", "babyiaxo", "--energy", "3", "--rays", "50000")
+    assert code == 0 and "focal plane z = -2" in out  # best focus, behind the nominal one
+    code, out, _ = run(capsys, "reflectivity", "babyiaxo", "--energies", "3,7", "-o", str(tmp_path / "r.ecsv"),
+                       "--plot", str(tmp_path / "r.png"))
+    assert code == 0 and "2 coating recipe(s)" in out
+    assert set(Table.read(tmp_path / "r.ecsv")["coating"]) == {"wb4c_graded", "ir_thick"}
 
 
 def test_version(capsys):
