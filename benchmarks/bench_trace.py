@@ -1,9 +1,10 @@
-"""Throughput and memory of the core engine: XMM on axis, 1.5 keV, Au reflectivity, PSF accumulation.
+"""Throughput and memory of the engine: on-axis PSF accumulation with reflectivity weighting for
+XMM at 1.5 keV (with and without its slope errors) and the segmented BabyIAXO custom optic at 3 keV.
 
     python benchmarks/bench_trace.py [--rays 2e7] [--memory-rays 1e8]
 
 Prints rays per second (compilation excluded: a small warm-up run comes first) and
-the peak resident memory of a separate process tracing --memory-rays rays.
+the peak resident memory of a separate process tracing --memory-rays rays (XMM).
 """
 
 from __future__ import annotations
@@ -19,14 +20,20 @@ import time
 import numba
 
 
-def trace_psf(n_rays: int) -> float:
+CASES = (("xmm", 1.5, True), ("xmm", 1.5, False), ("babyiaxo", 3.0, True))
+
+
+def trace_psf(n_rays: int, name: str = "xmm", energy_kev: float = 1.5, slope_errors: bool = True) -> float:
     from geometries import load_optic
+    from geometries.optic import SlopeErrors
     from raytrace.analysis import psf
 
-    optic = load_optic("xmm")
-    psf(optic, 1.5, n_rays=50_000)  # compile / load the numba cache
+    optic = load_optic(name)
+    if not slope_errors:
+        optic = optic.with_slope_errors(SlopeErrors())
+    psf(optic, energy_kev, n_rays=50_000)  # compile / load the numba cache
     start = time.perf_counter()
-    result = psf(optic, 1.5, n_rays=n_rays, seed=1)
+    result = psf(optic, energy_kev, n_rays=n_rays, seed=1)
     elapsed = time.perf_counter() - start
     assert result.effective_area_cm2 > 0
     return elapsed
@@ -45,8 +52,10 @@ def main():
     print(f"machine: {platform.processor() or platform.machine()}, {os.cpu_count()} cores, "
           f"numba threads {numba.get_num_threads()}, Python {platform.python_version()}, numba {numba.__version__}")
     n = int(args.rays)
-    elapsed = trace_psf(n)
-    print(f"XMM on axis, 1.5 keV, Au, PSF: {n:,} rays in {elapsed:.2f} s = {n / elapsed / 1e6:.2f} million rays/s")
+    for name, energy, slope_errors in CASES:
+        elapsed = trace_psf(n, name, energy, slope_errors)
+        label = f"{name} on axis, {energy:g} keV, PSF, {'with' if slope_errors else 'without'} slope errors"
+        print(f"{label}: {n:,} rays in {elapsed:.2f} s = {n / elapsed / 1e6:.2f} million rays/s")
     m = int(args.memory_rays)
     out = subprocess.run([sys.executable, __file__, "--child", str(m)], capture_output=True, text=True, check=True)
     print(f"peak resident memory for {m:,} rays: {float(out.stdout.strip().splitlines()[-1]):.0f} MiB")

@@ -134,10 +134,9 @@ def _approximate_azimuth(x, y):
 
 
 @numba.njit(cache=True, inline="always", error_model="numpy")
-def _bar_blocks(bars, k, qx, qy):
-    """Exact test against bar k: within its wedge or its constant-width strip, on its side of the axis."""
-    turn = bars[1] + k / bars[0]
-    cos_k, sin_k = _cos_sin_of_turn(turn - math.floor(turn))
+def _bar_blocks(bars, cos_k, sin_k, qx, qy):
+    """Exact test against the bar along (cos_k, sin_k): within its wedge or its constant-width strip,
+    on its side of the axis."""
     along = cos_k * qx + sin_k * qy
     across = abs(cos_k * qy - sin_k * qx)
     return along > 0.0 and (across < bars[2] * along or across < bars[3])
@@ -150,13 +149,17 @@ def _bars_block(bars, qx, qy):
     The nearest bar (the only one that can block, as wedges are narrower than the spacing and a
     strip's distance grows with the angle) is one of the two that bracket the point's azimuth; an
     approximate azimuth finds them (its error, 2.1e-4 rad, is far below half the spacing of the at
-    most 360 bars allowed) and both are tested exactly.
+    most 360 bars allowed) and both are tested exactly, the second rotated from the first by the spacing.
     """
     count = bars[0]
     if count == 0.0:
         return False
     k = math.floor((_approximate_azimuth(qx, qy) * (0.5 / math.pi) - bars[1]) * count)
-    return _bar_blocks(bars, k, qx, qy) or _bar_blocks(bars, k + 1.0, qx, qy)
+    turn = bars[1] + k / count
+    cos_k, sin_k = _cos_sin_of_turn(turn - math.floor(turn))
+    if _bar_blocks(bars, cos_k, sin_k, qx, qy):
+        return True
+    return _bar_blocks(bars, cos_k * bars[4] - sin_k * bars[5], sin_k * bars[4] + cos_k * bars[5], qx, qy)
 
 
 @numba.njit(cache=True, inline="always", error_model="numpy")
@@ -197,18 +200,21 @@ def _graze_angle(sin_graze):
 
 
 @numba.njit(cache=True, inline="always", error_model="numpy")
-def _tilted_normal(key, index, first_draw, sigma_core, sigma_sagittal, wing_fraction, sigma_wing, nx, ny, nz):
-    """The normal (nx, ny, nz) of a surface of revolution at (nx, ny), tilted by a random slope error.
-
-    Two Gaussian deviates (Box-Muller) tilt it by d_m in the meridional plane and d_s about the
-    generator: N + |N| (d_m t_m + d_s t_s), with t_m = (x n_z / r, y n_z / r, -r) / |N| and
-    t_s = (-y, x, 0) / r the unit tangents. d_m has rms sigma_wing with probability wing_fraction.
-    """
+def _slope_deviates(key, index, first_draw, sigma_core, sigma_sagittal, wing_fraction, sigma_wing):
+    """Meridional and sagittal slope errors (rad) of one reflection: two Gaussian deviates (Box-Muller)
+    from draws first_draw, first_draw + 1; the meridional one has rms sigma_wing with probability
+    wing_fraction (draw first_draw + 2), else sigma_core."""
     radius = math.sqrt(-2.0 * math.log(1.0 - uniform(key, index, first_draw)))
     cos_phi, sin_phi = _cos_sin_of_turn(uniform(key, index, first_draw + 1))
     sigma_m = sigma_wing if uniform(key, index, first_draw + 2) < wing_fraction else sigma_core
-    d_m = sigma_m * radius * cos_phi
-    d_s = sigma_sagittal * radius * sin_phi
+    return sigma_m * radius * cos_phi, sigma_sagittal * radius * sin_phi
+
+
+@numba.njit(cache=True, inline="always", error_model="numpy")
+def _tilted_normal(d_m, d_s, nx, ny, nz):
+    """The normal (nx, ny, nz) of a surface of revolution at (nx, ny), tilted by slope errors d_m, d_s:
+    N + |N| (d_m t_m + d_s t_s), with t_m = (x n_z / r, y n_z / r, -r) / |N| the unit tangent in the
+    meridional plane and t_s = (-y, x, 0) / r the azimuthal one."""
     r = math.sqrt(nx * nx + ny * ny)
     length = math.sqrt(nx * nx + ny * ny + nz * nz)
     along = d_m * nz / r
@@ -263,6 +269,12 @@ def _trace_ray(surfaces, top_z, front_r, thickness, spider, spider_z, segments, 
     wing_fraction = slope_errors[min(c, n_shells - 1), 2]
     sigma_wing = slope_errors[min(c, n_shells - 1), 3]
     rough = sigma_core > 0.0 or sigma_sagittal > 0.0 or (wing_fraction > 0.0 and sigma_wing > 0.0)
+    # The first two reflections' deviates depend only on the ray's index: drawn up front, they are
+    # computed while the intersections are, off the ray's dependency chain.
+    d_m0 = d_s0 = d_m1 = d_s1 = 0.0
+    if rough and outcome == 0:
+        d_m0, d_s0 = _slope_deviates(key, index, 2, sigma_core, sigma_sagittal, wing_fraction, sigma_wing)
+        d_m1, d_s1 = _slope_deviates(key, index, 5, sigma_core, sigma_sagittal, wing_fraction, sigma_wing)
     sequence = 0  # reflections encoded in base 3: 1 = primary, 2 = secondary
     n_reflections = 0
     last = -1
@@ -288,8 +300,14 @@ def _trace_ray(surfaces, top_z, front_r, thickness, spider, spider_z, segments, 
         nx, ny = px, py
         nz = -(surfaces[c, hit, 0] * w + 0.5 * surfaces[c, hit, 1])
         if rough:
-            nx, ny, nz = _tilted_normal(key, index, 2 + 3 * n_reflections, sigma_core, sigma_sagittal, wing_fraction,
-                                        sigma_wing, nx, ny, nz)
+            if n_reflections == 0:
+                d_m, d_s = d_m0, d_s0
+            elif n_reflections == 1:
+                d_m, d_s = d_m1, d_s1
+            else:
+                d_m, d_s = _slope_deviates(key, index, 2 + 3 * n_reflections, sigma_core, sigma_sagittal,
+                                           wing_fraction, sigma_wing)
+            nx, ny, nz = _tilted_normal(d_m, d_s, nx, ny, nz)
         dot = ux * nx + uy * ny + uz * nz
         norm2 = nx * nx + ny * ny + nz * nz
         factor = 2.0 * dot / norm2

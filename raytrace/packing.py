@@ -12,13 +12,15 @@ from geometries import Optic
 SURFACE_PRIMARY, SURFACE_SECONDARY, SURFACE_PRIMARY_BACK, SURFACE_SECONDARY_BACK = 0, 1, 2, 3
 GUIDE_CELLS_PER_CHANNEL = 4
 ARCSEC_RAD = math.pi / (180.0 * 3600.0)
-NO_BARS = np.zeros(4)
+NO_BARS = np.zeros(6)
 
 
 def radial_bars(count: int, rotation_rad: float, half_wedge_rad: float, half_width_mm: float) -> np.ndarray:
-    """`count` equally spaced radial obstructions as the kernels read them:
-    (count, rotation in turns, tan of the half wedge angle, half width in mm)."""
-    return np.array([count, rotation_rad / (2.0 * math.pi), math.tan(half_wedge_rad), half_width_mm])
+    """`count` equally spaced radial obstructions as the kernels read them: (count, rotation in turns,
+    tan of the half wedge angle, half width in mm, cos and sin of the spacing)."""
+    step = 2.0 * math.pi / count
+    return np.array([count, rotation_rad / (2.0 * math.pi), math.tan(half_wedge_rad), half_width_mm, math.cos(step),
+                     math.sin(step)])
 
 
 @dataclass(frozen=True)
@@ -28,8 +30,8 @@ class PackedOptic:
     front_r: np.ndarray  # (n_shells,) R1, inner radius of the front edge
     thickness: np.ndarray  # (n_shells,)
     exit_r: np.ndarray  # (n_shells,) R5
-    spider: np.ndarray  # (4,) radial bars of the spider, in the plane z = top_z.max() (see `radial_bars`)
-    segments: np.ndarray  # (n_shells, 2, 4): radial bars of each shell's segment joins and of its spacers
+    spider: np.ndarray  # (6,) radial bars of the spider, in the plane z = top_z.max() (see `radial_bars`)
+    segments: np.ndarray  # (n_shells, 2, 6): radial bars of each shell's segment joins and of its spacers
     slope_errors: np.ndarray  # (n_shells, 4): meridional, sagittal rms (rad), wing fraction, wing rms (rad)
     focal_length_mm: float
 
@@ -41,7 +43,7 @@ class PackedOptic:
         if sp is not None:
             spider = radial_bars(sp.n_spokes, math.radians(sp.rotation_deg), math.radians(sp.spoke_width_deg) / 2.0,
                                  sp.spoke_width_mm / 2.0)
-        segments = np.zeros((optic.n_shells, 2, 4))
+        segments = np.zeros((optic.n_shells, 2, 6))
         slope_errors = np.zeros((optic.n_shells, 4))
         for i, shell in enumerate(optic.shells):
             seg = shell.segmentation

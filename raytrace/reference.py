@@ -71,7 +71,7 @@ def _first_hit(coef, p, d, allowed):
 
 def _on_bars(bars, p, d, plane_z):
     """Rays crossing the plane z = plane_z on one of the radial bars (rows of `bars`, or one row for all)."""
-    bars = np.broadcast_to(bars, (len(p), 4))
+    bars = np.broadcast_to(bars, (len(p), 6))
     count = np.maximum(bars[:, 0], 1.0)
     s = (plane_z - p[:, 2]) / d[:, 2]
     q = p[:, :2] + s[:, None] * d[:, :2]
