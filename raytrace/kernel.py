@@ -144,7 +144,7 @@ def _bar_blocks(bars, cos_k, sin_k, qx, qy):
 
 @numba.njit(cache=True, inline="always", error_model="numpy")
 def _bars_block(bars, qx, qy):
-    """Whether the point (qx, qy) lies on one of the equally spaced radial bars (see packing.radial_bars).
+    """Whether the point (qx, qy) lies on one of the count > 0 equally spaced radial bars (packing.radial_bars).
 
     The nearest bar (the only one that can block, as wedges are narrower than the spacing and a
     strip's distance grows with the angle) is one of the two that bracket the point's azimuth; an
@@ -152,8 +152,6 @@ def _bars_block(bars, qx, qy):
     most 360 bars allowed) and both are tested exactly, the second rotated from the first by the spacing.
     """
     count = bars[0]
-    if count == 0.0:
-        return False
     k = math.floor((_approximate_azimuth(qx, qy) * (0.5 / math.pi) - bars[1]) * count)
     turn = bars[1] + k / count
     cos_k, sin_k = _cos_sin_of_turn(turn - math.floor(turn))
