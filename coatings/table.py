@@ -8,8 +8,10 @@ linear interpolation reproduces R at every midpoint within the tolerance. Energi
   nodes 0.1 eV below and above every absorption edge of the coatings' materials (R jumps there),
   each interval split in four until R at its quarter points is reproduced within the tolerance
   (down to 1 eV).
-Beyond the last angle the table holds its last value: the tables reach past the largest graze
-angle a traced optic produces.
+Each coating's grid ends at its own largest angle (`max_angle_rad` may be one per coating: a coating
+on inner shells never meets the graze angles of the outer ones, and a multilayer's fine structure
+there would make the shared step tiny and the table huge); beyond it the table holds the coating's
+last value. The tables reach past the largest graze angle a traced optic produces.
 """
 
 from __future__ import annotations
@@ -38,27 +40,26 @@ class ReflectivityTable:
     values: np.ndarray
 
     @classmethod
-    def build(cls, coatings, energies_kev, max_angle_rad: float, tolerance: float = DEFAULT_TOLERANCE):
-        """A table at exactly these energies (keV), over graze angles 0 .. max_angle_rad."""
+    def build(cls, coatings, energies_kev, max_angle_rad, tolerance: float = DEFAULT_TOLERANCE):
+        """A table at exactly these energies (keV), over graze angles 0 .. max_angle_rad (one, or one per coating)."""
         energies = np.unique(np.asarray(energies_kev, dtype=float))
-        step, values = _angle_grid(coatings, energies, max_angle_rad, tolerance)
+        step, values, _ = _angle_grid(coatings, energies, max_angle_rad, tolerance)
         return cls(energies, step, values)
 
     @classmethod
-    def for_band(cls, coatings, e_min_kev: float, e_max_kev: float, max_angle_rad: float,
+    def for_band(cls, coatings, e_min_kev: float, e_max_kev: float, max_angle_rad,
                  tolerance: float = DEFAULT_TOLERANCE, start_step_kev: float = 0.1):
-        """A table for any energy in [e_min, e_max] keV with edge-aware, error-controlled nodes."""
+        """A table for any energy in [e_min, e_max] keV with edge-aware, error-controlled nodes (angles as in `build`)."""
         if not (0 < e_min_kev < e_max_kev and np.isfinite(e_max_kev)):
             raise ValueError(f"energy band {e_min_kev}-{e_max_kev} keV: need 0 < e_min < e_max")
         energies = edge_aware_energies(coatings, e_min_kev, e_max_kev, start_step_kev)
-        step, values = _angle_grid(coatings, energies, max_angle_rad, tolerance)
-        angles = np.arange(values.shape[2]) * step
+        step, values, counts = _angle_grid(coatings, energies, max_angle_rad, tolerance)
         nodes = dict(zip(energies, np.moveaxis(values, 1, 0)))
         jumps = _edges_between(coatings, energies)
         pending = [(a, b) for a, b, jump in zip(energies[:-1], energies[1:], jumps) if not jump]
         while pending:
             probes = np.array([a + f * (b - a) for a, b in pending for f in PROBE_FRACTIONS])
-            direct = np.moveaxis(np.stack([c.reflectivity_grid(probes, angles) for c in coatings]), 1, 0)
+            direct = np.moveaxis(_grid(coatings, probes, step, counts), 1, 0)
             direct = direct.reshape(len(pending), len(PROBE_FRACTIONS), *direct.shape[1:])
             split = []
             for (a, b), inside in zip(pending, direct):
@@ -97,24 +98,36 @@ def _edges_between(coatings, energies: np.ndarray) -> np.ndarray:
     return np.array([np.any((edges > a) & (edges < b)) for a, b in zip(energies[:-1], energies[1:])], dtype=bool)
 
 
-def _angle_grid(coatings, energies: np.ndarray, max_angle_rad: float, tolerance: float):
+def _angle_counts(coatings, max_angle_rad, step: float) -> np.ndarray:
+    """Number of angle nodes of each coating's grid at this step."""
+    limits = np.broadcast_to(np.asarray(max_angle_rad, dtype=float), (len(coatings),))
+    if not np.all(np.isfinite(limits) & (limits > 0)):
+        raise ValueError(f"max_angle_rad = {max_angle_rad}: must be > 0 (one value, or one per coating)")
+    return np.ceil(limits / step).astype(int) + 1
+
+
+def _grid(coatings, energies: np.ndarray, step: float, counts: np.ndarray) -> np.ndarray:
+    """values[coating, energy, angle]: each coating on its own counts[c] angles, then held at its last value."""
+    n = counts.max()
+    return np.stack([np.pad(c.reflectivity_grid(energies, np.arange(m) * step), ((0, 0), (0, n - m)), mode="edge")
+                     for c, m in zip(coatings, counts)])
+
+
+def _angle_grid(coatings, energies: np.ndarray, max_angle_rad, tolerance: float):
     """The coarsest uniform angle step (halving from 1e-4 rad) whose midpoints interpolate within tolerance.
 
     The grid at step h/2 holds the midpoints of the grid at step h; once they pass, the finer grid
     (already computed) is kept.
     """
-    if not (np.isfinite(max_angle_rad) and max_angle_rad > 0):
-        raise ValueError(f"max_angle_rad = {max_angle_rad}: must be > 0")
     if not tolerance > 0:
         raise ValueError(f"tolerance = {tolerance}: must be > 0")
     step = COARSEST_ANGLE_STEP_RAD
     while True:
-        n = int(np.ceil(max_angle_rad / step)) + 1
-        fine = np.arange(2 * n - 1) * (0.5 * step)
-        values = np.stack([c.reflectivity_grid(energies, fine) for c in coatings])
+        counts = 2 * _angle_counts(coatings, max_angle_rad, step) - 1
+        values = _grid(coatings, energies, 0.5 * step, counts)
         error = np.abs(values[:, :, 1::2] - 0.5 * (values[:, :, :-1:2] + values[:, :, 2::2])).max(initial=0.0)
         if error <= tolerance or step / 2 < FINEST_ANGLE_STEP_RAD:
-            return 0.5 * step, values
+            return 0.5 * step, values, counts
         step *= 0.5
 
 

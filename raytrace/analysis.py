@@ -36,13 +36,12 @@ RADIAL_MAX_MM = 1e4
 _DOUBLE = np.int8(Fate.DOUBLE)
 
 
-def run_metadata(optic: Optic, beam: ParallelBeam, n_rays: int, seed: int, fates: np.ndarray, **extra) -> dict:
+def run_metadata(optic: Optic, beam, n_rays: int, seed: int, fates: np.ndarray, **extra) -> dict:
     meta = {
         "optic": optic.name,
         "focal_length_mm": optic.focal_length_mm,
         "source": beam.describe(),
-        "off_axis_arcmin": math.degrees(beam.off_axis_rad) * 60.0,
-        "azimuth_deg": math.degrees(beam.azimuth_rad),
+        **beam.metadata(),
         "rays": int(n_rays),
         "seed": int(seed),
         "raytrace_version": __version__,
@@ -232,7 +231,7 @@ def psf(
         centroid_x_mm=sum_x / total if total > 0 else math.nan,
         centroid_y_mm=sum_y / total if total > 0 else math.nan,
         effective_area_cm2=total,
-        encircled=_encircled_table(fraction, edges_mm, mm_per_arcsec),
+        encircled=encircled_table(fraction, edges_mm, mm_per_arcsec, u.arcsec),
         image=focused.image,
         pixel_arcsec=pixel_arcsec,
         image_center_mm=(float(centre[0]), float(centre[1])),
@@ -326,7 +325,9 @@ def _radius_at(fraction: np.ndarray, edges_mm: np.ndarray, q: float) -> float:
     return lo * (hi / lo) ** share
 
 
-def _encircled_table(fraction: np.ndarray, edges_mm: np.ndarray, mm_per_arcsec: float, max_rows: int = 400) -> Table:
+def encircled_table(fraction: np.ndarray, edges_mm: np.ndarray, mm_per_unit: float, unit: u.Unit,
+                    max_rows: int = 400) -> Table:
+    """Encircled fraction versus radius from cumulative radial bins, radius in `unit` (mm_per_unit mm each)."""
     upper = edges_mm[1:]
     last_bin = fraction.size - 1  # the overflow bin has no finite upper edge
     used = np.flatnonzero(np.diff(np.concatenate([[0.0], fraction[:last_bin]])) > 0)
@@ -336,7 +337,7 @@ def _encircled_table(fraction: np.ndarray, edges_mm: np.ndarray, mm_per_arcsec: 
         rows = np.arange(used[0], used[-1] + 1)
         rows = rows[spread_indices(rows.size, max_rows)]
     return Table(
-        {"radius": upper[rows] / mm_per_arcsec * u.arcsec, "encircled_fraction": fraction[rows]},
+        {"radius": upper[rows] / mm_per_unit * unit, "encircled_fraction": fraction[rows]},
     )
 
 

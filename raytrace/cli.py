@@ -18,6 +18,7 @@ from .engine import DEFAULT_CHUNK_SIZE
 
 EXIT_USAGE = 2
 DEMO_PSF_KEV = 3.0
+SPOT_FOCUS_KEV = 4.0  # near the peak of the detected solar-axion spectrum
 MAX_GRID_VALUES = 100_000
 MAX_GRAZE_MRAD = 1000.0
 
@@ -41,6 +42,10 @@ EPILOG_DESIGN = """examples:
   raytrace design -o custom.toml
   raytrace design --focal-length 6000 --r-max 300 -o f6m.toml
   raytrace design --from custom.toml --set outer.segment_length_mm=150 --set spider.arm_width_mm=8 -o short.toml"""
+EPILOG_SPOT = """examples:
+  raytrace spot xmm
+  raytrace spot babyiaxo --detector my_detector.toml -o spot.ecsv --plot spot.png
+  raytrace spot xmm --solar-model cast2007 --date 2027-01-03 --offset 1.5 --g 2e-11 --exposure 1.5e7"""
 EPILOG_SHOW = """examples:
   raytrace show babyiaxo
   raytrace show xmm --plot xmm_section.png
@@ -181,6 +186,38 @@ def build_parser() -> argparse.ArgumentParser:
     cal.add_argument("-o", "--output", metavar="FILE",
                      help="write the calibrated optic: .ecsv shell table, or .toml for a segmented design")
 
+    spot = sub.add_parser("spot", help="focused solar-axion image, spot area and figures of merit f_O, f_D, f_DO",
+                          epilog=EPILOG_SPOT, formatter_class=argparse.RawDescriptionHelpFormatter)
+    spot.add_argument("optic", help=OPTIC_HELP)
+    spot.add_argument("--source", choices=("sun",), default="sun", help="the source: solar axions (default)")
+    spot.add_argument("--solar-model", choices=("hoof2022", "giannotti2019", "cast2007"), default="hoof2022",
+                      help="Primakoff spectrum and radial profile (default hoof2022)")
+    spot.add_argument("--band", default="1:10", metavar="EMIN:EMAX", help="energy band in keV (default 1:10)")
+    spot.add_argument("--date", metavar="YYYY-MM-DD", help="take the Earth-Sun distance of this date (default 1 AU)")
+    spot.add_argument("--offset", type=_number("--offset", minimum=0), default=0.0, metavar="ARCMIN",
+                      help="pointing offset of the Sun from the optical axis in arcmin (default 0)")
+    spot.add_argument("--offset-azimuth", type=_number("--offset-azimuth"), default=0.0, metavar="DEG",
+                      help="azimuth of the pointing offset in degrees (default 0)")
+    spot.add_argument("--detector", metavar="FILE.toml", help="detector description (default: the BabyIAXO Micromegas)")
+    spot.add_argument("--g", type=_number("--g", minimum=0), default=1e-11, metavar="GEV^-1",
+                      help="axion-photon coupling for the expected counts (default 1e-11 GeV^-1)")
+    spot.add_argument("--field", type=_number("--field", minimum=0), default=2.0, metavar="T",
+                      help="magnet field in tesla (default 2)")
+    spot.add_argument("--length", type=_number("--length", minimum=0), default=10.0, metavar="M",
+                      help="magnet length in metres (default 10)")
+    spot.add_argument("--exposure", type=_number("--exposure", minimum=0), default=1e7, metavar="S",
+                      help="Sun-tracking exposure in seconds (default 1e7)")
+    spot.add_argument("--efficiency", type=_number("--efficiency", minimum=0), default=1.0, metavar="F",
+                      help="data-taking and analysis efficiency (default 1)")
+    spot.add_argument("--rays", type=_number("--rays", whole=True, minimum=1), default=1_000_000, metavar="N",
+                      help="number of rays (default 1e6)")
+    spot.add_argument("--seed", type=_number("--seed", whole=True, minimum=0), default=0, metavar="S",
+                      help="random seed (default 0)")
+    spot.add_argument("--focal-plane-z", type=_focal_plane, default="best", metavar="MM|best",
+                      help="focal plane position in mm, or 'best' (default: the best focus at 4 keV on axis)")
+    spot.add_argument("-o", "--output", metavar="FILE", help="write the encircled-signal table with all figures: .ecsv or .fits")
+    spot.add_argument("--plot", metavar="FILE.png", help="plot the image with the spot and the detector opening")
+
     design = sub.add_parser("design", help="generate a segmented conical optic (the BabyIAXO custom optic by default)",
                             epilog=EPILOG_DESIGN, formatter_class=argparse.RawDescriptionHelpFormatter)
     design.add_argument("--from", dest="base", default="babyiaxo", metavar="DESIGN",
@@ -215,14 +252,15 @@ def main(argv=None) -> int:
     from coatings import MaterialError, RecipeError
     from geometries import PrescriptionError
 
+    from .detector import DetectorError
     from .io import OutputError
 
     try:
         args = build_parser().parse_args(argv)
         commands = {"area": run_area, "psf": run_psf, "reflectivity": run_reflectivity, "calibrate": run_calibrate,
-                    "design": run_design, "show": run_show, "demo": run_demo}
+                    "spot": run_spot, "design": run_design, "show": run_show, "demo": run_demo}
         return commands[args.command](args)
-    except (CliError, PrescriptionError, RecipeError, MaterialError, OutputError, ValueError) as exc:
+    except (CliError, PrescriptionError, RecipeError, MaterialError, OutputError, DetectorError, ValueError) as exc:
         print(f"raytrace: error: {exc}", file=sys.stderr)
         return EXIT_USAGE
     except KeyboardInterrupt:
@@ -385,6 +423,57 @@ def run_reflectivity(args) -> int:
         print(f"wrote {write_table(table, args.output)}")
     if args.plot:
         plot_reflectivity(table, args.plot)
+        print(f"wrote {args.plot}")
+    return 0
+
+
+def run_spot(args) -> int:
+    from geometries import load_optic
+
+    from .analysis import best_focus_z_mm
+    from .detector import load_detector
+    from .io import check_writable, write_table
+    from .plots import plot_spot
+    from .solar import MODELS, SolarSource, earth_sun_distance_au
+    from .spot import Magnet, solar_spot
+
+    band = parse_grid(args.band.replace(":", ","), "--band")
+    if band.size != 2 or not band[0] < band[1]:
+        raise CliError(f"--band {args.band!r}: expected EMIN:EMAX in keV with EMIN < EMAX")
+    if args.output:
+        check_writable(args.output, (".ecsv", ".fits"))
+    if args.plot:
+        check_writable(args.plot, (".png",))
+    optic = load_optic(args.optic)
+    detector = load_detector(args.detector)
+    distance = earth_sun_distance_au(args.date) if args.date else 1.0
+    source = SolarSource(MODELS[args.solar_model], float(band[0]), float(band[1]), distance,
+                         math.radians(args.offset / 60.0), math.radians(args.offset_azimuth))
+    focal_plane_z = args.focal_plane_z
+    if focal_plane_z == "best":
+        focal_plane_z = best_focus_z_mm(optic, SPOT_FOCUS_KEV, n_rays=min(args.rays, 200_000), seed=args.seed)
+    start = time.perf_counter()
+    result = solar_spot(optic, source, detector, args.rays, args.seed, focal_plane_z, Magnet(args.field, args.length),
+                        args.g, args.exposure, args.efficiency)
+    s = result.summary()
+    print(f"{optic.name}: {source.describe()}; {args.rays:,} rays, seed {args.seed}, "
+          f"{time.perf_counter() - start:.1f} s; focal plane z = {focal_plane_z:.3f} mm")
+    print(f"  detector {detector.name}: <eps_D> = {s['mean_eps_d']:.4f}, b = {detector.background_counts_kev_cm2_s:g} "
+          f"counts/keV/cm2/s, opening {detector.opening_diameter_mm:g} mm")
+    print(f"  spot (signal-to-noise optimal): radius {s['radius_mm']:.3f} mm, a = {s['area_cm2']:.4g} cm2, "
+          f"eta = {s['eta']:.3f}; centroid ({s['centroid_x_mm']:.3f}, {s['centroid_y_mm']:.3f}) mm")
+    print(f"  area for 50/80/90 % of the signal: {s['area_50_cm2']:.4g} / {s['area_80_cm2']:.4g} / "
+          f"{s['area_90_cm2']:.4g} cm2; {100 * s['opening_fraction']:.1f} % of it inside the detector opening")
+    print(f"  <A_eff> = {s['mean_effective_area_cm2']:.1f} cm2, <eps_O> = {s['mean_eps_o']:.4f}, "
+          f"<eps_D eps_O> = {s['mean_eps_do']:.4f} (bore {result.meta['bore_area_cm2']:.0f} cm2)")
+    print(f"  f_O = {s['f_o']:.4g} cm^-1, f_D = {s['f_d']:.4g} (keV cm2 s)^1/2, f_DO = {s['f_do']:.4g} (keV s)^1/2")
+    print(f"  expected in the spot for g = {args.g:g} GeV^-1, B = {args.field:g} T, L = {args.length:g} m, "
+          f"{args.exposure:g} s x {args.efficiency:g}: {s['signal_counts']:.4g} signal, {s['background_counts']:.4g} "
+          "background counts")
+    if args.output:
+        print(f"wrote {write_table(result.encircled, args.output)}")
+    if args.plot:
+        plot_spot(result, args.plot)
         print(f"wrote {args.plot}")
     return 0
 

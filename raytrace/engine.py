@@ -22,13 +22,14 @@ from .sources import ParallelBeam
 
 DEFAULT_CHUNK_SIZE = 1 << 19
 MAX_RAYS = 1 << 40
+GRAZE_MARGIN_RAD = 5e-3  # slope errors and their wings stay far below it (at most 600 arcsec = 2.9 mrad rms)
 _NO_TABLE = ReflectivityTable(np.zeros(1), 1.0, np.zeros((1, 1, 2)))  # placeholder for geometric traces
 
 
 class BeamTrace:
     """One optic, one parallel beam, one focal plane: the geometry of a trace."""
 
-    def __init__(self, optic: Optic, beam: ParallelBeam, focal_plane_z_mm: float = 0.0):
+    def __init__(self, optic: Optic, beam, focal_plane_z_mm: float = 0.0):
         self.optic = optic
         self.beam = beam
         self.packed = PackedOptic.from_optic(optic)
@@ -37,17 +38,22 @@ class BeamTrace:
             raise ValueError(f"focal plane z = {focal_plane_z_mm} mm: must lie below the optic's exit at z = {lowest:.1f} mm")
         self.focal_plane_z_mm = float(focal_plane_z_mm)
         self.channels = EntranceChannels.for_direction(self.packed, beam.off_axis_rad)
-        self.direction = beam.direction()
+        self.parallel = isinstance(beam, ParallelBeam)
         self.coatings, self.shell_coating = _unique_coatings(optic)
 
     @property
     def sampled_area_cm2(self) -> float:
-        """Aperture area the rays stand for, projected normal to the beam."""
-        return self.channels.total_area_mm2 * math.cos(self.beam.off_axis_rad) / 100.0
+        """Aperture area the rays stand for, projected normal to the beam (for an extended source: the
+        entrance area, each ray's weight carrying its own projection)."""
+        projection = math.cos(self.beam.off_axis_rad) if self.parallel else 1.0
+        return self.channels.total_area_mm2 * projection / 100.0
 
-    def max_graze_rad(self) -> float:
-        """A bound on graze angles of any ray of this beam (single reflections included)."""
-        return 4.0 * float(self.optic.graze_angles_rad().max()) + 2.0 * self.beam.off_axis_rad + 5e-3
+    def max_graze_rad(self) -> np.ndarray:
+        """Per coating (in `self.coatings` order), a bound on the graze angles of its shells' reflections:
+        3 alpha (a ray meeting a secondary first) plus the beam's tilt and a margin for slope errors."""
+        graze = self.optic.graze_angles_rad()
+        largest = np.array([graze[self.shell_coating == k].max() for k in range(len(self.coatings))])
+        return 3.0 * largest + 2.0 * self.beam.off_axis_rad + GRAZE_MARGIN_RAD
 
     def reflectivity_table(self, energies_kev) -> ReflectivityTable:
         return ReflectivityTable.build(self.coatings, energies_kev, self.max_graze_rad())
@@ -57,22 +63,26 @@ class BeamTrace:
         """Sample and trace rays first_index .. first_index + n - 1 of an n_total-ray run.
 
         Weights are geometric (aperture area per ray) unless a reflectivity table for this trace's
-        coatings is given. `out`, if given, is a buffer of at least n rays that is overwritten
+        coatings is given. A parallel beam is traced at `energy_kev`; an extended source (e.g. a
+        `raytrace.solar.SolarSource`) gives each ray its own energy and direction. `out`, if given, is a buffer of at least n rays that is overwritten
         (its first n rows are returned).
         """
         rays = Rays.empty(n) if out is None else out.head(n)
-        weight = self.sampled_area_cm2 / n_total
         reflectivity = _NO_TABLE if table is None else table
         p = self.packed
-        kernel.trace_parallel_beam(
-            key, np.uint64(first_index), self.channels.r_in, self.channels.cumulative_area_mm2,
-            self.channels.z_start, self.channels.guide, self.direction, weight, float(energy_kev),
-            p.surfaces, p.top_z, p.front_r, p.thickness, p.spider, p.segments, p.slope_errors, self.focal_plane_z_mm,
-            table is not None, reflectivity.values, reflectivity.energies_kev, reflectivity.angle_step_rad,
-            self.shell_coating,
-            rays.x, rays.y, rays.z, rays.dx, rays.dy, rays.dz, rays.energy_kev, rays.weight, rays.channel,
-            rays.fate, rays.graze1, rays.graze2,
-        )
+        geometry = (p.surfaces, p.top_z, p.front_r, p.thickness, p.spider, p.segments, p.slope_errors, self.focal_plane_z_mm,
+                    table is not None, reflectivity.values, reflectivity.energies_kev, reflectivity.angle_step_rad,
+                    self.shell_coating,
+                    rays.x, rays.y, rays.z, rays.dx, rays.dy, rays.dz, rays.energy_kev, rays.weight, rays.channel,
+                    rays.fate, rays.graze1, rays.graze2)
+        channels = (key, np.uint64(first_index), self.channels.r_in, self.channels.cumulative_area_mm2,
+                    self.channels.z_start, self.channels.guide)
+        if self.parallel:
+            kernel.trace_parallel_beam(*channels, self.beam.direction(), self.sampled_area_cm2 / n_total,
+                                       float(energy_kev), *geometry)
+        else:
+            self.beam.fill(key, first_index, rays, self.sampled_area_cm2, n_total)
+            kernel.trace_given_rays(*channels, *geometry)
         return rays
 
     def chunks(self, n_rays: int, seed: int, energy_kev: float = 0.0, chunk_size: int = DEFAULT_CHUNK_SIZE,

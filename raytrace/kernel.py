@@ -364,12 +364,8 @@ def trace_parallel_beam(key, first_index, r_in, cumulative_area, z_start, guide,
             key, first_index + i, px, py, pz, ux, uy, uz, c)
         ray_weight = weight
         if weigh:
-            coating = shell_coating[min(c, n_shells - 1)]
-            if outcome == _DOUBLE or outcome == _MULTIPLE:
-                ray_weight *= (reflectivity_at(reflectivity, energies, angle_step, coating, energy_kev, g1)
-                               * reflectivity_at(reflectivity, energies, angle_step, coating, energy_kev, g2))
-            elif outcome == _PRIMARY or outcome == _SECONDARY:
-                ray_weight *= reflectivity_at(reflectivity, energies, angle_step, coating, energy_kev, g1)
+            ray_weight *= _reflectivity_factor(reflectivity, energies, angle_step, shell_coating[min(c, n_shells - 1)],
+                                               energy_kev, outcome, g1, g2)
         x[i], y[i], z[i], dx[i], dy[i], dz[i] = ex, ey, ez, ex_dir, ey_dir, ez_dir
         fate[i] = outcome
         graze1[i] = g1
@@ -377,6 +373,42 @@ def trace_parallel_beam(key, first_index, r_in, cumulative_area, z_start, guide,
         energy[i] = energy_kev
         w[i] = ray_weight
         channel[i] = c
+
+
+@numba.njit(cache=True, parallel=True, error_model="numpy")
+def trace_given_rays(key, first_index, r_in, cumulative_area, z_start, guide,
+                     surfaces, top_z, front_r, thickness, spider, segments, slope_errors, focal_plane_z,
+                     weigh, reflectivity, energies, angle_step, shell_coating,
+                     x, y, z, dx, dy, dz, energy, w, channel, fate, graze1, graze2):
+    """Like `trace_parallel_beam`, for rays that each bring their own direction (dx, dy, dz), energy and
+    starting weight w (an extended source): these arrays are read, then overwritten with the results."""
+    n_shells = top_z.shape[0]
+    spider_z = top_z.max()
+    for i in numba.prange(x.shape[0]):
+        px, py, pz, c = _sample_entrance(key, first_index + i, r_in, cumulative_area, z_start, guide)
+        energy_kev = energy[i]
+        ex, ey, ez, ex_dir, ey_dir, ez_dir, outcome, g1, g2 = _trace_ray(
+            surfaces, top_z, front_r, thickness, spider, spider_z, segments, slope_errors, focal_plane_z,
+            key, first_index + i, px, py, pz, dx[i], dy[i], dz[i], c)
+        if weigh:
+            w[i] *= _reflectivity_factor(reflectivity, energies, angle_step, shell_coating[min(c, n_shells - 1)],
+                                         energy_kev, outcome, g1, g2)
+        x[i], y[i], z[i], dx[i], dy[i], dz[i] = ex, ey, ez, ex_dir, ey_dir, ez_dir
+        fate[i] = outcome
+        graze1[i] = g1
+        graze2[i] = g2
+        channel[i] = c
+
+
+@numba.njit(cache=True, inline="always", error_model="numpy")
+def _reflectivity_factor(reflectivity, energies, angle_step, coating, energy_kev, outcome, g1, g2):
+    """Product of the tabulated reflectivities of the reflections a ray's weight carries (the first two)."""
+    if outcome == _DOUBLE or outcome == _MULTIPLE:
+        return (reflectivity_at(reflectivity, energies, angle_step, coating, energy_kev, g1)
+                * reflectivity_at(reflectivity, energies, angle_step, coating, energy_kev, g2))
+    if outcome == _PRIMARY or outcome == _SECONDARY:
+        return reflectivity_at(reflectivity, energies, angle_step, coating, energy_kev, g1)
+    return 1.0
 
 
 @numba.njit(cache=True, parallel=True)

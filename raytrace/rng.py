@@ -37,3 +37,15 @@ def seed_key(seed: int) -> np.uint64:
         raise ValueError(f"seed = {seed}: must be an integer in [0, 2**63)")
     start = (seed * int(GOLDEN_GAMMA) + 0x2545F4914F6CDD1D) & 0xFFFFFFFFFFFFFFFF
     return np.uint64(_mix64(np.uint64(start)))
+
+
+@numba.njit(cache=True, parallel=True)
+def uniform_array(key, first_index, draw, out):
+    """out[i] = uniform(key, first_index + i, draw): one draw of consecutive rays."""
+    for i in numba.prange(out.shape[0]):
+        out[i] = uniform(key, first_index + i, draw)
+
+
+def stream_key(key: np.uint64, stream: int) -> np.uint64:
+    """An independent key for another use of the same rays' indices (e.g. a source's own draws)."""
+    return np.uint64(_mix64(np.uint64(key) ^ np.uint64(stream) * GOLDEN_GAMMA))

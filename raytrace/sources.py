@@ -33,6 +33,9 @@ class ParallelBeam:
         st = math.sin(self.off_axis_rad)
         return -np.array([st * math.cos(self.azimuth_rad), st * math.sin(self.azimuth_rad), math.cos(self.off_axis_rad)])
 
+    def metadata(self) -> dict:
+        return {"off_axis_arcmin": math.degrees(self.off_axis_rad) * 60.0, "azimuth_deg": math.degrees(self.azimuth_rad)}
+
     def describe(self) -> str:
         return (f"parallel beam, off-axis {math.degrees(self.off_axis_rad) * 60:.4g} arcmin, "
                 f"azimuth {math.degrees(self.azimuth_rad):.4g} deg")

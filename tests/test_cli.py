@@ -51,6 +51,11 @@ def run(capsys, *argv):
         (["calibrate", "xmm", "--energy", "1.5", "--hpd", "15", "-o", "x.toml"], "needs a segmented design"),
         (["calibrate", "xmm", "--energy", "1.5", "--hpd", "15", "--w90", "10"], "must exceed the HPD"),
         (["show", "hubble"], "unknown optic 'hubble'"),
+        (["spot", "xmm", "--band", "5:2"], "--band '5:2'"),
+        (["spot", "xmm", "--detector", "nothere.toml"], "cannot read it"),
+        (["spot", "xmm", "--offset", "100"], "pointing offset = 100 arcmin"),
+        (["spot", "xmm", "--date", "yesterday"], "date 'yesterday'"),
+        (["spot", "xmm", "--efficiency", "2"], "efficiency = 2.0"),
         (["psf", "babyiaxo", "--energy", "3", "--focal-plane-z", "soon"], "--focal-plane-z 'soon'"),
     ],
 )
@@ -178,6 +183,19 @@ def test_area_psf_and_reflectivity_of_the_custom_optic(capsys, tmp_path):
                        "--plot", str(tmp_path / "r.png"))
     assert code == 0 and "2 coating recipe(s)" in out
     assert set(Table.read(tmp_path / "r.ecsv")["coating"]) == {"wb4c_graded", "ir_thick"}
+
+
+def test_spot_prints_and_writes_the_figures_of_merit(capsys, tmp_path):
+    detector = tmp_path / "xe.toml"
+    detector.write_text('name = "xe"\nbackground_counts_kev_cm2_s = 1e-6\nopening_diameter_mm = 10.0\n'
+                        '[[window]]\nmaterial = "Si3N4"\ndensity_g_cm3 = 3.17\nthickness_um = 0.3\n'
+                        '[gas]\nmaterial = "Xe"\npressure_bar = 0.5\ntemperature_k = 293.15\ndepth_cm = 3.0\n')
+    code, out, _ = run(capsys, "spot", "xmm", "--rays", "50000", "--detector", str(detector), "-o",
+                       str(tmp_path / "spot.fits"), "--plot", str(tmp_path / "spot.png"))
+    assert code == 0 and "f_DO" in out and "detector xe" in out
+    table = Table.read(tmp_path / "spot.fits")
+    assert table.colnames == ["radius", "encircled_fraction"] and table.meta["detector"] == "xe"
+    assert (tmp_path / "spot.png").stat().st_size > 0
 
 
 def test_version(capsys):

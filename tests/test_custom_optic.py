@@ -110,7 +110,7 @@ def test_kernel_matches_reference_with_segments_and_slope_errors(babyiaxo, off_a
     trace = BeamTrace(optic, ParallelBeam.from_angles(off_axis_arcmin * u.arcmin, azimuth_deg * u.deg), -30.0)
     n, key = 4000, seed_key(21)
     rays = trace.trace_range(key, 0, n, n, 3.0)
-    start = reference_sample(int(key), 0, n, trace.channels, trace.direction, trace.sampled_area_cm2 / n, 3.0)
+    start = reference_sample(int(key), 0, n, trace.channels, trace.beam.direction(), trace.sampled_area_cm2 / n, 3.0)
     ref = reference_trace(trace.packed, start, int(key), 0, -30.0)
     np.testing.assert_array_equal(rays.fate, ref.fate)
     for name in ("x", "y", "z"):

@@ -35,7 +35,7 @@ def test_kernel_matches_numpy_reference_ray_by_ray(xmm, off_axis_arcmin, azimuth
     trace = BeamTrace(optic, beam)
     n, key = 4000, seed_key(11)
     rays = trace.trace_range(key, 0, n, n, 2.0)
-    start = reference_sample(int(key), 0, n, trace.channels, trace.direction, trace.sampled_area_cm2 / n, 2.0)
+    start = reference_sample(int(key), 0, n, trace.channels, trace.beam.direction(), trace.sampled_area_cm2 / n, 2.0)
     ref = reference_trace(trace.packed, start, int(key))
     np.testing.assert_array_equal(rays.fate, ref.fate)
     np.testing.assert_array_equal(rays.channel, ref.channel)

@@ -1,0 +1,189 @@
+"""X-ray detector behind the optic: quantum efficiency, background level and the strongback opening.
+
+Efficiency(E) = window transmission x absorption in the gas:
+
+    T = prod over window layers exp(-mu/rho(E) rho t),   absorption = 1 - exp(-mu_photo/rho(E) rho_gas depth),
+
+with mass attenuation coefficients from xraylib (total for the window, photoelectric for the gas, as
+only photoabsorption makes a signal) and the gas density from the ideal-gas law. The strongback of the
+window is opaque except for its central opening (a circle about the optical axis in the focal plane).
+A detector is described by a TOML file (see `DEFAULT_DETECTOR_TOML`, the BabyIAXO Micromegas).
+"""
+
+from __future__ import annotations
+
+import math
+import tomllib
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import xraylib
+
+from coatings import material as coating_material
+
+GAS_CONSTANT_J_MOL_K = 8.314462618
+BAR_PA = 1e5
+MIN_ENERGY_KEV, MAX_ENERGY_KEV = 0.1, 100.0
+
+# BabyIAXO Micromegas (DESIGN.md section 6; Abeln et al., JHEP 05 (2021) 137): 4 um Mylar + 40 nm Al
+# window, 3 cm of argon at 1.4 bar, background 1e-7 counts keV^-1 cm^-2 s^-1, 8 mm strongback opening.
+DEFAULT_DETECTOR_TOML = """\
+name = "babyiaxo_micromegas"
+description = "BabyIAXO Micromegas: 4 um Mylar + 40 nm Al window, 3 cm Ar at 1.4 bar (isobutane quencher neglected)"
+background_counts_kev_cm2_s = 1e-7
+opening_diameter_mm = 8.0
+
+[[window]]
+material = "C10H8O4"   # Mylar (PET)
+density_g_cm3 = 1.39
+thickness_um = 4.0
+
+[[window]]
+material = "Al"
+density_g_cm3 = 2.699
+thickness_um = 0.04
+
+[gas]
+material = "Ar"
+pressure_bar = 1.4
+temperature_k = 293.15
+depth_cm = 3.0
+"""
+
+
+class DetectorError(ValueError):
+    """A detector description that cannot be used."""
+
+
+@dataclass(frozen=True)
+class WindowLayer:
+    formula: str
+    thickness_um: float
+    density_g_cm3: float
+
+
+@dataclass(frozen=True)
+class Gas:
+    formula: str
+    pressure_bar: float
+    temperature_k: float
+    depth_cm: float
+
+    @property
+    def density_g_cm3(self) -> float:
+        molar_mass = xraylib.CompoundParser(self.formula)["molarMass"]
+        return self.pressure_bar * BAR_PA * molar_mass / (GAS_CONSTANT_J_MOL_K * self.temperature_k) * 1e-6
+
+
+@dataclass(frozen=True)
+class Detector:
+    name: str
+    window: tuple[WindowLayer, ...]
+    gas: Gas
+    background_counts_kev_cm2_s: float
+    opening_diameter_mm: float
+    description: str = ""
+
+    def window_transmission(self, energy_kev) -> np.ndarray:
+        energy = _checked(energy_kev)
+        depth = np.zeros_like(energy)
+        for layer in self.window:
+            mu = np.array([xraylib.CS_Total_CP(layer.formula, float(e)) for e in energy.ravel()]).reshape(energy.shape)
+            depth += mu * layer.density_g_cm3 * layer.thickness_um * 1e-4
+        return np.exp(-depth)
+
+    def gas_absorption(self, energy_kev) -> np.ndarray:
+        energy = _checked(energy_kev)
+        gas = self.gas
+        mu = np.array([xraylib.CS_Photo_CP(gas.formula, float(e)) for e in energy.ravel()]).reshape(energy.shape)
+        return -np.expm1(-mu * gas.density_g_cm3 * gas.depth_cm)
+
+    def efficiency(self, energy_kev) -> np.ndarray:
+        return self.window_transmission(energy_kev) * self.gas_absorption(energy_kev)
+
+
+def load_detector(path: str | Path | None = None) -> Detector:
+    """The default BabyIAXO Micromegas, or a detector TOML file."""
+    if path is None:
+        return detector_from_dict(tomllib.loads(DEFAULT_DETECTOR_TOML))
+    path = Path(path)
+    try:
+        data = tomllib.loads(path.read_text())
+    except OSError as exc:
+        raise DetectorError(f"detector {str(path)!r}: cannot read it ({exc.strerror})") from None
+    except tomllib.TOMLDecodeError as exc:
+        raise DetectorError(f"detector {path}: not valid TOML ({exc})") from None
+    try:
+        return detector_from_dict(data)
+    except DetectorError as exc:
+        raise DetectorError(f"detector {path}: {exc}") from None
+
+
+def detector_from_dict(data: dict) -> Detector:
+    _check_keys(data, ("name", "description", "background_counts_kev_cm2_s", "opening_diameter_mm", "window", "gas"),
+                "detector")
+    layers = data.get("window", [])
+    if not isinstance(layers, list):
+        raise DetectorError("'window' must be an array of tables: write [[window]]")
+    window = []
+    for i, entry in enumerate(layers, start=1):
+        where = f"window layer {i}"
+        _check_keys(entry, ("material", "thickness_um", "density_g_cm3"), where)
+        formula = _formula(entry, where)
+        density = entry.get("density_g_cm3")
+        if density is None:
+            try:
+                density = coating_material(formula).density_g_cm3
+            except ValueError as exc:
+                raise DetectorError(f"{where}: {exc}") from None
+        window.append(WindowLayer(formula, _positive(entry, "thickness_um", where), _positive({"d": density}, "d", where)))
+    if "gas" not in data or not isinstance(data["gas"], dict):
+        raise DetectorError("missing [gas] table (material, pressure_bar, temperature_k, depth_cm)")
+    entry = data["gas"]
+    _check_keys(entry, ("material", "pressure_bar", "temperature_k", "depth_cm"), "gas")
+    gas = Gas(_formula(entry, "gas"), _positive(entry, "pressure_bar", "gas"),
+              _positive(entry, "temperature_k", "gas"), _positive(entry, "depth_cm", "gas"))
+    return Detector(
+        name=str(data.get("name", "detector")),
+        window=tuple(window),
+        gas=gas,
+        background_counts_kev_cm2_s=_positive(data, "background_counts_kev_cm2_s", "detector"),
+        opening_diameter_mm=_positive(data, "opening_diameter_mm", "detector"),
+        description=str(data.get("description", "")),
+    )
+
+
+def _checked(energy_kev) -> np.ndarray:
+    energy = np.asarray(energy_kev, dtype=float)
+    if energy.size and not np.all((energy >= MIN_ENERGY_KEV) & (energy <= MAX_ENERGY_KEV)):
+        raise DetectorError(f"detector efficiency: energies must lie within {MIN_ENERGY_KEV}-{MAX_ENERGY_KEV} keV")
+    return energy
+
+
+def _formula(entry: dict, where: str) -> str:
+    formula = entry.get("material")
+    if not isinstance(formula, str):
+        raise DetectorError(f"{where}: material = {formula!r}: must be a chemical formula in quotes")
+    try:
+        xraylib.CompoundParser(formula)
+    except ValueError:
+        raise DetectorError(f"{where}: material = {formula!r} is not a chemical formula xraylib can parse") from None
+    return formula
+
+
+def _positive(entry: dict, key: str, where: str) -> float:
+    if key not in entry:
+        raise DetectorError(f"{where}: missing field {key!r}")
+    value = entry[key]
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not (math.isfinite(value) and value > 0):
+        raise DetectorError(f"{where}: {key} = {value!r}: must be a number > 0")
+    return float(value)
+
+
+def _check_keys(entry, allowed, where: str) -> None:
+    if not isinstance(entry, dict):
+        raise DetectorError(f"{where}: must be a table")
+    unknown = [k for k in entry if k not in allowed]
+    if unknown:
+        raise DetectorError(f"{where}: unknown field {unknown[0]!r} (allowed: {', '.join(allowed)})")
