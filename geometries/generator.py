@@ -33,6 +33,8 @@ import tomllib
 from dataclasses import dataclass
 from pathlib import Path
 
+import numpy as np
+
 from coatings import RecipeError, load_recipe
 
 from .optic import Optic, PrescriptionError, Segmentation, Shell, SlopeErrors, Spider
@@ -249,19 +251,20 @@ def design_from_dict(data: dict, default_name: str = "design", recipe_dir: Path 
 def design_to_toml(design: SegmentedDesign) -> str:
     """The TOML text of a design; `design_from_dict(tomllib.loads(text))` gives the design back."""
     lines = [f"name = {_quote(design.name)}", f"description = {_quote(design.description)}",
-             f"focal_length_mm = {design.focal_length_mm!r}", f"r_min_mm = {design.r_min_mm!r}",
-             f"r_max_mm = {design.r_max_mm!r}", f"r_split_mm = {design.r_split_mm!r}"]
+             f"focal_length_mm = {_number(design.focal_length_mm)}", f"r_min_mm = {_number(design.r_min_mm)}",
+             f"r_max_mm = {_number(design.r_max_mm)}", f"r_split_mm = {_number(design.r_split_mm)}"]
     if design.spider is not None:
         sp = design.spider
-        lines += ["", "[spider]", f"arms = {sp.n_spokes}", f"arm_width_mm = {sp.spoke_width_mm!r}",
-                  f"rotation_deg = {sp.rotation_deg!r}"]
+        lines += ["", "[spider]", f"arms = {sp.n_spokes}", f"arm_width_mm = {_number(sp.spoke_width_mm)}",
+                  f"rotation_deg = {_number(sp.rotation_deg)}"]
     for label in ("inner", "outer"):
         part = getattr(design, label)
         lines += ["", f"[{label}]", f"technology = {_quote(part.technology)}"]
-        lines += [f"{key} = {getattr(part, key)!r}" for key in _PART_KEYS[1:-1]]
-        lines += ["", f"[{label}.slope_errors]"] + [f"{key} = {getattr(part.slope_errors, key)!r}" for key in _SLOPE_KEYS]
+        lines += [f"{key} = {_number(getattr(part, key))}" for key in _PART_KEYS[1:-1]]
+        lines += ["", f"[{label}.slope_errors]"] + [f"{key} = {_number(getattr(part.slope_errors, key))}"
+                                                    for key in _SLOPE_KEYS]
     for group in design.coating_groups:
-        lines += ["", "[[coating]]", f"up_to_r_mm = {group.up_to_r_mm!r}", f"recipe = {_quote(group.recipe)}"]
+        lines += ["", "[[coating]]", f"up_to_r_mm = {_number(group.up_to_r_mm)}", f"recipe = {_quote(group.recipe)}"]
     return "\n".join(lines) + "\n"
 
 
@@ -330,6 +333,11 @@ def _integer(entry: dict, key: str, where: str, default: int | None = None) -> i
     if isinstance(value, bool) or not isinstance(value, int) or value < 0:
         raise PrescriptionError(f"{where}: {key} = {value!r}: must be a whole number >= 0")
     return value
+
+
+def _number(value) -> str:
+    """A TOML number: Python's shortest round-trip repr of an int or a float (numpy scalars included)."""
+    return repr(int(value)) if isinstance(value, (int, np.integer)) else repr(float(value))
 
 
 def _quote(text: str) -> str:

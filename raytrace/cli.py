@@ -46,6 +46,10 @@ EPILOG_SPOT = """examples:
   raytrace spot xmm
   raytrace spot babyiaxo --detector my_detector.toml -o spot.ecsv --plot spot.png
   raytrace spot xmm --solar-model cast2007 --date 2027-01-03 --offset 1.5 --g 2e-11 --exposure 1.5e7"""
+EPILOG_OPTIMISE = """examples:
+  raytrace optimise --focal-lengths 3000:9000:250 -o scan
+  raytrace optimise --from my_design.toml --focal-lengths 4000,5000,6000 --groups 2 --materials wb4c,ir -o scan2
+  raytrace optimise --focal-lengths 3000:9000:250 --scheduler tcp://10.0.0.5:8786 --checkpoint scan.jsonl -o scan3"""
 EPILOG_SHOW = """examples:
   raytrace show babyiaxo
   raytrace show xmm --plot xmm_section.png
@@ -218,6 +222,33 @@ def build_parser() -> argparse.ArgumentParser:
     spot.add_argument("-o", "--output", metavar="FILE", help="write the encircled-signal table with all figures: .ecsv or .fits")
     spot.add_argument("--plot", metavar="FILE.png", help="plot the image with the spot and the detector opening")
 
+    opt = sub.add_parser("optimise", help="maximise f_DO over focal length and per-group coating recipes",
+                         epilog=EPILOG_OPTIMISE, formatter_class=argparse.RawDescriptionHelpFormatter)
+    opt.add_argument("--from", dest="base", default="babyiaxo", metavar="DESIGN",
+                     help="the segmented design whose focal length and coatings vary: 'babyiaxo' (default) or a .toml")
+    opt.add_argument("--focal-lengths", required=True, metavar="SPEC",
+                     help="START:STOP:STEP in mm (STOP included) or a comma-separated list")
+    opt.add_argument("--groups", type=_number("--groups", whole=True, minimum=1), default=4, metavar="N",
+                     help="groups of consecutive layers with their own coating (default 4)")
+    opt.add_argument("--materials", default="wb4c,ir,au", metavar="LIST",
+                     help="material systems to choose from: wb4c, ptc (multilayers), ir, au (30 nm films); "
+                          "default wb4c,ir,au")
+    opt.add_argument("--detector", metavar="FILE.toml", help="detector description (default: the BabyIAXO Micromegas)")
+    opt.add_argument("--rays", type=_number("--rays", whole=True, minimum=1000), default=200_000, metavar="N",
+                     help="rays traced per focal length (default 2e5)")
+    opt.add_argument("--evaluations", type=_number("--evaluations", whole=True, minimum=2), default=40, metavar="N",
+                     help="recipe evaluations per group and multilayer system (default 40)")
+    opt.add_argument("--seed", type=_number("--seed", whole=True, minimum=0), default=0, metavar="S",
+                     help="random seed (default 0)")
+    opt.add_argument("--workers", type=_number("--workers", whole=True, minimum=1), default=os.cpu_count() or 1,
+                     metavar="N", help="local worker processes (default: the number of cores)")
+    opt.add_argument("--scheduler", metavar="ADDRESS",
+                     help="run the focal lengths on this Dask cluster instead (needs dask.distributed)")
+    opt.add_argument("--checkpoint", metavar="FILE",
+                     help="record each finished focal length here; a rerun with the same file resumes")
+    opt.add_argument("-o", "--output-dir", required=True, metavar="DIR",
+                     help="scan table, plot and the best design (with its recipes) go here")
+
     design = sub.add_parser("design", help="generate a segmented conical optic (the BabyIAXO custom optic by default)",
                             epilog=EPILOG_DESIGN, formatter_class=argparse.RawDescriptionHelpFormatter)
     design.add_argument("--from", dest="base", default="babyiaxo", metavar="DESIGN",
@@ -258,7 +289,7 @@ def main(argv=None) -> int:
     try:
         args = build_parser().parse_args(argv)
         commands = {"area": run_area, "psf": run_psf, "reflectivity": run_reflectivity, "calibrate": run_calibrate,
-                    "spot": run_spot, "design": run_design, "show": run_show, "demo": run_demo}
+                    "spot": run_spot, "optimise": run_optimise, "design": run_design, "show": run_show, "demo": run_demo}
         return commands[args.command](args)
     except (CliError, PrescriptionError, RecipeError, MaterialError, OutputError, DetectorError, ValueError) as exc:
         print(f"raytrace: error: {exc}", file=sys.stderr)
@@ -475,6 +506,67 @@ def run_spot(args) -> int:
     if args.plot:
         plot_spot(result, args.plot)
         print(f"wrote {args.plot}")
+    return 0
+
+
+def run_optimise(args) -> int:
+    from concurrent.futures import ProcessPoolExecutor
+
+    from geometries import load_design
+
+    from .detector import load_detector
+    from .optimise import MATERIAL_SYSTEMS, ScanSettings, run_scan, write_scan
+    from .solar import SolarSource
+
+    focal_lengths = parse_grid(args.focal_lengths, "--focal-lengths", "mm")
+    systems = [m.strip() for m in args.materials.split(",") if m.strip()]
+    unknown = [m for m in systems if m not in MATERIAL_SYSTEMS]
+    if unknown or not systems:
+        raise CliError(f"--materials {args.materials!r}: choose from {', '.join(MATERIAL_SYSTEMS)}")
+    design = load_design(args.base)
+    for f in focal_lengths:  # every focal length must give a valid optic before any work starts
+        design.with_focal_length(float(f)).build()
+    detector = load_detector(args.detector)
+    out = Path(args.output_dir)
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise CliError(f"--output-dir {str(out)!r}: cannot create it ({exc.strerror})") from None
+    settings = ScanSettings(args.groups, tuple(systems), args.rays, args.seed, args.evaluations)
+    source = SolarSource()
+    start = time.perf_counter()
+
+    def report(row):
+        print(f"  f = {row['focal_length_mm']:7.1f} mm: f_DO {row['f_do']:8.2f}, f_O {row['f_o']:.4f}, "
+              f"a {row['spot_area_cm2']:.3f} cm2, throughput {row['throughput']:.3f} "
+              f"({time.perf_counter() - start:.0f} s)", flush=True)
+
+    print(f"optimising {design.name}: {len(focal_lengths)} focal lengths x {args.groups} groups, materials "
+          f"{', '.join(systems)}; {args.rays:,} rays per focal length")
+    executor = None
+    if args.scheduler:
+        try:
+            from distributed import Client
+        except ImportError:
+            raise CliError("--scheduler needs dask.distributed: pip install 'xrt-axion-raytrace[dask]'") from None
+        try:
+            executor = Client(args.scheduler, timeout=10).get_executor()
+        except OSError as exc:
+            raise CliError(f"--scheduler {args.scheduler!r}: cannot connect ({exc})") from None
+    elif args.workers > 1:
+        executor = ProcessPoolExecutor(max_workers=args.workers)
+    checkpoint = Path(args.checkpoint) if args.checkpoint else None
+    try:
+        rows = run_scan(design, [float(f) for f in focal_lengths], source, detector, settings, executor, checkpoint,
+                        report)
+    finally:
+        if isinstance(executor, ProcessPoolExecutor):
+            executor.shutdown(cancel_futures=True)
+    written, best, verified = write_scan(rows, design, source, detector, settings, out)
+    print(f"best: f = {best['focal_length_mm']:g} mm, f_DO {best['f_do']:.2f} (re-weighted); a full trace of the "
+          f"best design gives f_DO {verified.f_do:.2f}, a {verified.area_cm2:.3f} cm2")
+    for path in written:
+        print(f"wrote {path}")
     return 0
 
 

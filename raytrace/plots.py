@@ -124,6 +124,26 @@ def plot_spot(result, path):
     _save(fig, path)
 
 
+def plot_scan(table, path):
+    """Spot area and f_DO versus focal length (the conceptual design's trade-off plot)."""
+    path = check_writable(path, (".png",))
+    focal = u.Quantity(table["focal_length"]).to_value(u.m)
+    fig, ax_f = plt.subplots(figsize=(7, 4.5))
+    ax_f.plot(focal, table["f_do"], "o-", color="C0", label="f$_{DO}$")
+    best = int(np.argmax(table["f_do"]))
+    ax_f.axvline(focal[best], color="C0", ls=":", lw=0.8)
+    ax_f.set_xlabel("Focal length (m)")
+    ax_f.set_ylabel("f$_{DO}$ (keV s)$^{1/2}$", color="C0")
+    ax_a = ax_f.twinx()
+    ax_a.plot(focal, u.Quantity(table["spot_area"]).to_value(u.cm**2), "s--", color="C1", label="spot area a")
+    ax_a.set_ylabel("Spot area a (cm$^2$)", color="C1")
+    ax_f.grid(alpha=0.3)
+    ax_f.set_title(f"{table.meta.get('design', '')}: best f = {focal[best]:g} m, {table.meta.get('groups', '')} coating "
+                   f"groups from {table.meta.get('materials', '')}", fontsize=9)
+    fig.legend(loc="lower right", fontsize=8)
+    _save(fig, path)
+
+
 def plot_reflectivity(table, path, curves: int = 4):
     """Per coating, two panels: R versus energy at a few graze angles, and R versus graze angle at a few energies."""
     path = check_writable(path, (".png",))

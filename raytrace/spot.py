@@ -140,7 +140,7 @@ def solar_spot(
         raise ValueError(f"{optic.name}: no solar-axion photon reaches the focal plane")
     fraction = np.cumsum(optics_only.radial) / total_o
     upper = edges_mm[1:]  # outer edge of radial bins 0 .. n (the last bin, beyond the grid, has none)
-    best = int(np.argmax(fraction[:-1] / upper))
+    best = best_spot_index(upper, fraction[:-1])
     radius, eta = float(upper[best]), float(fraction[best])
     area_cm2 = math.pi * (radius / 10.0) ** 2
     areas = {q: math.pi * (_radius_at(fraction, edges_mm, q) / 10.0) ** 2 for q in FRACTIONS}
@@ -181,6 +181,12 @@ def solar_spot(
     )
     result.encircled.meta.update(meta | result.summary())
     return result
+
+
+def best_spot_index(radius: np.ndarray, cumulative: np.ndarray) -> int:
+    """Index of the radius that maximises eta / sqrt(a), i.e. eta / r, given the encircled fraction there."""
+    ratio = np.divide(cumulative, radius, out=np.zeros_like(cumulative), where=radius > 0)
+    return int(np.argmax(ratio))
 
 
 def _spectrum_mean(source: SolarSource, detector: Detector) -> float:

@@ -52,6 +52,9 @@ def run(capsys, *argv):
         (["calibrate", "xmm", "--energy", "1.5", "--hpd", "15", "--w90", "10"], "must exceed the HPD"),
         (["show", "hubble"], "unknown optic 'hubble'"),
         (["spot", "xmm", "--band", "5:2"], "--band '5:2'"),
+        (["optimise", "--focal-lengths", "5000", "--materials", "gold", "-o", "out"], "--materials 'gold'"),
+        (["optimise", "--focal-lengths", "100", "-o", "out"], "focal_length_mm = 100.0 is too short"),
+        (["optimise", "--focal-lengths", "5000", "--groups", "0", "-o", "out"], "--groups '0'"),
         (["spot", "xmm", "--detector", "nothere.toml"], "cannot read it"),
         (["spot", "xmm", "--offset", "100"], "pointing offset = 100 arcmin"),
         (["spot", "xmm", "--date", "yesterday"], "date 'yesterday'"),
@@ -196,6 +199,19 @@ def test_spot_prints_and_writes_the_figures_of_merit(capsys, tmp_path):
     table = Table.read(tmp_path / "spot.fits")
     assert table.colnames == ["radius", "encircled_fraction"] and table.meta["detector"] == "xe"
     assert (tmp_path / "spot.png").stat().st_size > 0
+
+
+def test_optimise_writes_the_scan_and_a_usable_best_design(capsys, tmp_path):
+    out = tmp_path / "scan"
+    code, text, _ = run(capsys, "optimise", "--focal-lengths", "4500,5500", "--groups", "2", "--materials", "ir,au",
+                        "--rays", "5000", "--workers", "1", "-o", str(out), "--checkpoint", str(tmp_path / "c.jsonl"))
+    assert code == 0 and "best: f = " in text and "full trace" in text
+    table = Table.read(out / "scan.ecsv")
+    assert list(table["focal_length"].value) == [4500.0, 5500.0]
+    assert set(table.colnames) >= {"f_do", "f_o", "spot_area", "throughput", "recipe_group1", "recipe_group2"}
+    code, text, _ = run(capsys, "area", str(out / "best_design.toml"), "--energies", "3", "--rays", "5000")
+    assert code == 0
+    assert len((tmp_path / "c.jsonl").read_text().splitlines()) == 2
 
 
 def test_version(capsys):

@@ -1,0 +1,355 @@
+"""Maximise f_DO of a generated segmented optic over focal length and, per group of layers, the coating.
+
+The problem, split as in optiland: the design (a `SegmentedDesign`, whose focal length varies), the
+variables (per group: a material system and, for multilayers, d_min, d_max, N, c, Gamma within
+`MULTILAYER_BOUNDS`), the quantity scored (f_DO, DESIGN.md section 7) and a solver (scipy's bounded
+Nelder-Mead on the variables scaled to [0, 1], from the middle of the box and from a reference recipe).
+
+Coatings change weights, not paths: for each focal length the solar-axion source is traced once
+through the geometry with reflectivity 1 and the focused rays are kept (layer group, both graze
+angles, energy, focal-plane position, aperture weight). A recipe is then scored by re-weighting them
+with R(E, g1) R(E, g2) from a table on the group's own graze-angle range. The detected signal is a sum
+over groups, so each group's recipe is chosen to maximise its own detected signal; f_DO of the
+combination then follows from the re-weighted image. The best design is verified with a full trace.
+
+Focal lengths are independent tasks for a `concurrent.futures` executor (local processes, or a Dask
+cluster's executor); a checkpoint file records each finished focal length (one JSON line, flushed and
+synced) so an interrupted run resumes without redoing them.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import math
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from coatings import Layer, Multilayer, Stack, material, recipe_from_dict, recipe_to_toml
+from coatings.table import ReflectivityTable
+from geometries.generator import CoatingGroup, SegmentedDesign, design_from_dict, design_to_toml
+
+from .analysis import best_focus_z_mm
+from .detector import Detector
+from .engine import BeamTrace
+from .rays import Fate
+from .rng import seed_key
+from .solar import SolarSource
+from .spot import BORE_DIAMETER_MM, best_spot_index
+
+MATERIAL_SYSTEMS = {"wb4c": ("W", "B4C"), "ptc": ("Pt", "C"), "ir": ("Ir",), "au": ("Au",)}
+MULTILAYER_BOUNDS = {  # name: (low, high); d_max = d_min + d_span
+    "d_min_nm": (2.0, 8.0),
+    "d_span_nm": (0.0, 12.0),
+    "bilayers": (5, 150),
+    "c": (0.05, 0.6),
+    "gamma": (0.25, 0.65),
+}
+REFERENCE_MULTILAYER = {"d_min_nm": 3.0, "d_span_nm": 6.0, "bilayers": 20, "c": 0.25, "gamma": 0.45}
+SINGLE_LAYER_NM = 30.0
+ROUGHNESS_NM = 0.4
+ANGLE_STEP_RAD = 2e-5
+FOCUS_KEV = 4.0
+
+
+def recipe(system: str, params: dict | None = None) -> Stack:
+    """The coating of a material system on glass: a 30 nm film (ir, au) or a depth-graded multilayer."""
+    if system not in MATERIAL_SYSTEMS:
+        raise ValueError(f"material system {system!r}: allowed are {', '.join(MATERIAL_SYSTEMS)}")
+    glass = material("SiO2")
+    if len(MATERIAL_SYSTEMS[system]) == 1:
+        film = Layer(material(MATERIAL_SYSTEMS[system][0]), SINGLE_LAYER_NM, ROUGHNESS_NM)
+        return Stack(f"{system}_{SINGLE_LAYER_NM:g}nm", glass, films=(film,), substrate_roughness_nm=ROUGHNESS_NM)
+    p = dict(REFERENCE_MULTILAYER if params is None else params)
+    absorber, spacer = MATERIAL_SYSTEMS[system]
+    bilayers = int(round(p["bilayers"]))
+    d_min, d_max = p["d_min_nm"], p["d_min_nm"] + p["d_span_nm"]
+    ml = Multilayer(material(absorber), material(spacer), bilayers, p["gamma"], d_min, d_max, p["c"],
+                    roughness_nm=ROUGHNESS_NM)
+    name = f"{system}_N{bilayers}_d{d_min:.2f}-{d_max:.2f}_c{p['c']:.2f}_g{p['gamma']:.2f}"
+    return Stack(name, glass, multilayer=ml, substrate_roughness_nm=ROUGHNESS_NM)
+
+
+def maximise(objective, bounds, starts, max_evaluations: int):
+    """Bounded Nelder-Mead on variables scaled to [0, 1] from each start; the best (x, value) found."""
+    from scipy.optimize import minimize
+
+    low, high = np.array(bounds, dtype=float).T
+    best_x, best_value = None, -np.inf
+    budget = max(1, max_evaluations // len(starts))
+    for start in starts:
+        u0 = (np.asarray(start, dtype=float) - low) / (high - low)
+        result = minimize(lambda u: -objective(low + np.clip(u, 0, 1) * (high - low)), u0, method="Nelder-Mead",
+                          bounds=[(0.0, 1.0)] * len(low),
+                          options={"maxfev": budget, "xatol": 1e-3, "fatol": 1e-9, "initial_simplex": _simplex(u0)})
+        if -result.fun > best_value:
+            best_x, best_value = low + np.clip(result.x, 0, 1) * (high - low), -result.fun
+    return best_x, best_value
+
+
+def _simplex(u0: np.ndarray) -> np.ndarray:
+    """A simplex of 0.25-wide steps from u0, pointing into the unit box."""
+    steps = np.where(u0 > 0.5, -0.25, 0.25)
+    return np.vstack([u0, u0 + np.diag(steps)])
+
+
+@dataclass
+class KeptRays:
+    """The focused rays of one geometric trace: enough to score any coating by re-weighting."""
+
+    group: np.ndarray
+    graze1: np.ndarray
+    graze2: np.ndarray
+    energy_index: np.ndarray  # into `energies`
+    x: np.ndarray
+    y: np.ndarray
+    weight: np.ndarray  # aperture area per ray (cm2), reflectivity 1
+    energies: np.ndarray
+    detector_efficiency: np.ndarray  # at `energies`
+    focal_plane_z_mm: float
+    n_rays: int
+
+
+def group_bounds(design: SegmentedDesign, groups: int) -> list[float]:
+    """Upper intersection radii of `groups` groups of consecutive layers with (nearly) equal layer counts."""
+    radii = design.build().intersect_radii_mm()
+    if not 1 <= groups <= radii.size:
+        raise ValueError(f"groups = {groups}: must be from 1 to the number of layers ({radii.size})")
+    cuts = [int(round(k * radii.size / groups)) for k in range(1, groups)]
+    bounds = [float(0.5 * (radii[c - 1] + radii[c])) for c in cuts]
+    return bounds + [float(design.r_max_mm)]
+
+
+def design_with_recipes(design: SegmentedDesign, bounds: list[float], stacks: list[Stack], folder: Path,
+                        stem: str) -> SegmentedDesign:
+    """The design with one coating group per bound, its recipe written to folder/<stem>_group<k>.toml."""
+    from .io import atomic_path
+
+    groups = []
+    for g, (bound, stack) in enumerate(zip(bounds, stacks), start=1):
+        path = folder / f"{stem}_group{g}.toml"
+        with atomic_path(path) as tmp:
+            tmp.write_text(recipe_to_toml(stack))
+        groups.append(CoatingGroup(bound, path.name))
+    return dataclasses.replace(design, coating_groups=tuple(groups), recipe_dir=folder.resolve())
+
+
+def trace_kept(design: SegmentedDesign, bounds: list[float], source: SolarSource, detector: Detector,
+               n_rays: int, seed: int) -> KeptRays:
+    """Trace the geometry of the design (reflectivity 1) at its best focus and keep the focused rays."""
+    from coatings import ConstantReflectivity
+
+    optic = design.build().with_coating(ConstantReflectivity(1.0))
+    focus = best_focus_z_mm(optic, FOCUS_KEV, n_rays=min(n_rays, 200_000), seed=seed)
+    trace = BeamTrace(optic, source, focus)
+    shell_group = np.searchsorted(bounds, optic.intersect_radii_mm(), side="right")
+    energies = source.energy_nodes()
+    parts = []
+    for rays in trace.chunks(n_rays, seed):
+        keep = rays.fate == Fate.DOUBLE
+        parts.append((shell_group[np.minimum(rays.channel[keep], optic.n_shells - 1)], rays.graze1[keep],
+                      rays.graze2[keep], np.searchsorted(energies, rays.energy_kev[keep]), rays.x[keep], rays.y[keep],
+                      rays.weight[keep]))
+    columns = [np.concatenate(c) for c in zip(*parts)]
+    return KeptRays(*columns, energies, detector.efficiency(energies), focus, n_rays)
+
+
+def reflectivity_weights(kept: KeptRays, group: int, stack: Stack) -> np.ndarray:
+    """R(E, g1) R(E, g2) of the group's rays for this coating, from a table on their angle range."""
+    select = kept.group == group
+    g1, g2, e = kept.graze1[select], kept.graze2[select], kept.energy_index[select]
+    if g1.size == 0:
+        return np.empty(0)
+    top = max(g1.max(), g2.max()) + 2 * ANGLE_STEP_RAD
+    low = max(0.0, min(g1.min(), g2.min()) - 2 * ANGLE_STEP_RAD)
+    angles = np.arange(low, top, ANGLE_STEP_RAD)
+    values = stack.reflectivity_grid(kept.energies, angles)
+    r1 = _interpolate(values, e, (g1 - low) / ANGLE_STEP_RAD)
+    r2 = _interpolate(values, e, (g2 - low) / ANGLE_STEP_RAD)
+    return r1 * r2
+
+
+def _interpolate(values, energy_index, position):
+    i = np.minimum(position.astype(int), values.shape[1] - 2)
+    f = position - i
+    return values[energy_index, i] * (1 - f) + values[energy_index, i + 1] * f
+
+
+def score(kept: KeptRays, weights: np.ndarray, background: float) -> dict:
+    """f_DO, f_O, spot and throughput of the re-weighted image (weights: aperture x reflectivities)."""
+    bore = math.pi * (BORE_DIAMETER_MM / 20.0) ** 2
+    detected = weights * kept.detector_efficiency[kept.energy_index]
+    total = weights.sum()
+    if total <= 0:
+        return {"f_do": 0.0, "f_o": 0.0, "spot_area_cm2": math.nan, "eta": 0.0, "throughput": 0.0,
+                "throughput_detected": 0.0}
+    cx, cy = np.average(kept.x, weights=weights), np.average(kept.y, weights=weights)
+    r = np.hypot(kept.x - cx, kept.y - cy)
+    order = np.argsort(r, kind="stable")
+    cumulative = np.cumsum(weights[order]) / total
+    k = best_spot_index(r[order], cumulative)
+    radius, eta = float(r[order][k]), float(cumulative[k])
+    area = math.pi * (radius / 10.0) ** 2
+    eps_o, eps_do = total / bore, detected.sum() / bore
+    return {"f_do": eps_do * eta / math.sqrt(background * area), "f_o": eps_o * eta / math.sqrt(area),
+            "spot_area_cm2": area, "eta": eta, "throughput": eps_o, "throughput_detected": eps_do}
+
+
+def optimise_groups(kept: KeptRays, n_groups: int, systems: list[str], background: float, max_evaluations: int):
+    """Per group, the coating with the largest detected signal; then the score of the combination."""
+    stacks, weights = [], np.zeros(kept.weight.size)
+    for group in range(n_groups):
+        select = kept.group == group
+        detected_weight = kept.detector_efficiency[kept.energy_index[select]] * kept.weight[select]
+        best = (None, -np.inf, None)
+        for system in systems:
+            if len(MATERIAL_SYSTEMS[system]) == 1:
+                stack = recipe(system)
+                r = reflectivity_weights(kept, group, stack)
+                signal = float(np.sum(r * detected_weight))
+            else:
+                names = list(MULTILAYER_BOUNDS)
+
+                def signal_of(x, system=system):
+                    return float(np.sum(reflectivity_weights(kept, group, recipe(system, dict(zip(names, x))))
+                                        * detected_weight))
+
+                bounds = [MULTILAYER_BOUNDS[n] for n in names]
+                starts = [[REFERENCE_MULTILAYER[n] for n in names], [0.5 * (a + b) for a, b in bounds]]
+                x, signal = maximise(signal_of, bounds, starts, max_evaluations)
+                stack = recipe(system, dict(zip(names, x)))
+                r = reflectivity_weights(kept, group, stack)
+            if signal > best[1]:
+                best = (stack, signal, r)
+        stacks.append(best[0])
+        weights[kept.group == group] = best[2] * kept.weight[kept.group == group]
+    return stacks, score(kept, weights, background)
+
+
+@dataclass(frozen=True)
+class ScanSettings:
+    groups: int = 4
+    systems: tuple[str, ...] = ("wb4c", "ir", "au")
+    n_rays: int = 200_000
+    seed: int = 0
+    max_evaluations: int = 40
+
+
+def evaluate_focal_length(design_toml: str, recipe_dir: str | None, focal_length_mm: float, source: SolarSource,
+                          detector: Detector, settings: ScanSettings) -> dict:
+    """One task of the scan (picklable arguments and result): the best coatings and the score at one focal length."""
+    import tomllib
+
+    design = design_from_dict(tomllib.loads(design_toml), "design", Path(recipe_dir) if recipe_dir else None)
+    design = design.with_focal_length(focal_length_mm)
+    bounds = group_bounds(design, settings.groups)
+    kept = trace_kept(design, bounds, source, detector, settings.n_rays, settings.seed)
+    stacks, figures = optimise_groups(kept, settings.groups, list(settings.systems),
+                                      detector.background_counts_kev_cm2_s, settings.max_evaluations)
+    return {"focal_length_mm": focal_length_mm, "group_bounds_mm": bounds, "focal_plane_z_mm": kept.focal_plane_z_mm,
+            "recipes": [recipe_to_toml(s) for s in stacks], **figures}
+
+
+def run_scan(design: SegmentedDesign, focal_lengths, source: SolarSource, detector: Detector, settings: ScanSettings,
+             executor=None, checkpoint: Path | None = None, progress=None) -> list[dict]:
+    """Evaluate every focal length (in parallel through `executor` if given); resume from `checkpoint`."""
+    focal_lengths = [float(f) for f in focal_lengths]
+    done = _read_checkpoint(checkpoint) if checkpoint else {}
+    todo = [f for f in focal_lengths if _key(f) not in done]
+    design_toml = design_to_toml(dataclasses.replace(design, recipe_dir=None))
+    recipe_dir = str(design.recipe_dir) if design.recipe_dir else None
+    args = (source, detector, settings)
+    if executor is None:
+        results = (evaluate_focal_length(design_toml, recipe_dir, f, *args) for f in todo)
+    else:
+        from concurrent.futures import as_completed
+
+        futures = [executor.submit(evaluate_focal_length, design_toml, recipe_dir, f, *args) for f in todo]
+        results = (future.result() for future in as_completed(futures))
+    for row in results:
+        done[_key(row["focal_length_mm"])] = row
+        if checkpoint:
+            _append_checkpoint(checkpoint, row)
+        if progress is not None:
+            progress(row)
+    return [done[_key(f)] for f in focal_lengths]
+
+
+def stacks_of(row: dict) -> list[Stack]:
+    import tomllib
+
+    return [recipe_from_dict(tomllib.loads(text), "optimised") for text in row["recipes"]]
+
+
+def _key(focal_length_mm: float) -> str:
+    return f"{focal_length_mm:.6f}"
+
+
+def _read_checkpoint(path: Path) -> dict:
+    done = {}
+    if path.exists():
+        for line in path.read_text().splitlines():
+            try:
+                row = json.loads(line)
+            except json.JSONDecodeError:
+                continue  # a line cut by an interruption: that focal length is redone
+            done[_key(row["focal_length_mm"])] = row
+    return done
+
+
+def _append_checkpoint(path: Path, row: dict) -> None:
+    with open(path, "a") as handle:
+        handle.write(json.dumps(row) + "\n")
+        handle.flush()
+        os.fsync(handle.fileno())
+
+
+def write_scan(rows: list[dict], design: SegmentedDesign, source: SolarSource, detector: Detector,
+               settings: ScanSettings, out: Path):
+    """The scan table, its plot and the best design with its recipes; the best design verified by a full trace.
+
+    Returns the files written and the verifying `SpotResult`.
+    """
+    import astropy.units as u
+    from astropy.table import Table
+
+    from geometries import load_optic
+
+    from . import __version__
+    from .io import write_design, write_table
+    from .plots import plot_scan
+    from .spot import solar_spot
+
+    table = Table()
+    table["focal_length"] = [row["focal_length_mm"] for row in rows] * u.mm
+    for name in ("f_do", "f_o", "eta", "throughput", "throughput_detected"):
+        table[name] = [row[name] for row in rows]
+    table["spot_area"] = [row["spot_area_cm2"] for row in rows] * u.cm**2
+    table["focal_plane_z"] = [row["focal_plane_z_mm"] for row in rows] * u.mm
+    for g in range(settings.groups):
+        table[f"recipe_group{g + 1}"] = [stacks_of(row)[g].name for row in rows]
+    table.meta.update({
+        "design": design.name, "groups": settings.groups, "materials": ", ".join(settings.systems),
+        "rays_per_focal_length": settings.n_rays, "seed": settings.seed, "source": source.describe(),
+        "detector": detector.name, "background_counts_kev_cm2_s": detector.background_counts_kev_cm2_s,
+        "raytrace_version": __version__,
+        "definitions": "f_DO = <eps_D eps_O> eta / sqrt(b a), f_O = <eps_O> eta / sqrt(a), throughput = <eps_O> = "
+                       "<A_eff> / bore area (70 cm diameter); a and eta: the signal-to-noise optimal spot",
+    })
+    written = [write_table(table, out / "scan.ecsv")]
+    plot_scan(table, out / "f_do_vs_focal_length.png")
+    written.append(out / "f_do_vs_focal_length.png")
+
+    best = max(rows, key=lambda row: row["f_do"])
+    best_design = design_with_recipes(design.with_focal_length(best["focal_length_mm"]), best["group_bounds_mm"],
+                                      stacks_of(best), out, "best_design")
+    best_design = dataclasses.replace(best_design, name="best_design",
+                                      description=f"f_DO optimum of a scan of {design.name} (raytrace optimise)")
+    written += [out / group.recipe for group in best_design.coating_groups]
+    written.append(write_design(best_design, out / "best_design.toml"))
+    verified = solar_spot(load_optic(out / "best_design.toml"), source, detector, settings.n_rays, settings.seed,
+                          best["focal_plane_z_mm"])
+    return written, best, verified

@@ -1,0 +1,75 @@
+"""The f_DO optimiser: solver, re-weighting against full traces, checkpoints, executors and the command."""
+
+import json
+
+import numpy as np
+import pytest
+
+from geometries import load_design
+from raytrace.detector import load_detector
+from raytrace.optimise import (MULTILAYER_BOUNDS, ScanSettings, design_with_recipes, group_bounds, maximise, recipe,
+                               reflectivity_weights, run_scan, score, trace_kept)
+from raytrace.solar import SolarSource
+from raytrace.spot import solar_spot
+
+SMALL = ScanSettings(groups=1, systems=("ir",), n_rays=5_000, seed=3, max_evaluations=4)
+
+
+def test_solver_recovers_the_optimum_of_a_synthetic_problem():
+    names = list(MULTILAYER_BOUNDS)
+    bounds = [MULTILAYER_BOUNDS[n] for n in names]
+    low, high = np.array(bounds, dtype=float).T
+    optimum = low + np.array([0.3, 0.7, 0.45, 0.2, 0.6]) * (high - low)
+
+    def objective(x):
+        return 10.0 - np.sum(((x - optimum) / (high - low)) ** 2)
+
+    x, value = maximise(objective, bounds, [low + 0.5 * (high - low)], max_evaluations=400)
+    np.testing.assert_allclose((x - low) / (high - low), (optimum - low) / (high - low), atol=0.02)
+    assert value == pytest.approx(10.0, abs=1e-3)
+
+
+def test_optimum_on_the_boundary_is_found_too():
+    x, _ = maximise(lambda x: x[0] - x[1] ** 2, [(0.0, 1.0), (-1.0, 1.0)], [[0.5, 0.5]], max_evaluations=200)
+    np.testing.assert_allclose(x, [1.0, 0.0], atol=0.02)
+
+
+def test_reweighting_reproduces_a_full_trace_of_the_same_recipe(tmp_path):
+    design = load_design("babyiaxo").with_focal_length(6000.0)
+    source, detector = SolarSource(), load_detector()
+    bounds = group_bounds(design, 2)
+    stacks = [recipe("wb4c"), recipe("ir")]
+    kept = trace_kept(design, bounds, source, detector, 60_000, seed=7)
+    weights = np.zeros(kept.weight.size)
+    for group, stack in enumerate(stacks):
+        select = kept.group == group
+        weights[select] = reflectivity_weights(kept, group, stack) * kept.weight[select]
+    figures = score(kept, weights, detector.background_counts_kev_cm2_s)
+    optic = design_with_recipes(design, bounds, stacks, tmp_path, "check").build()
+    assert [c.name for c in optic.coatings[:: optic.n_shells - 1]] == [s.name for s in stacks]
+    full = solar_spot(optic, source, detector, 60_000, 7, kept.focal_plane_z_mm)
+    statistical = full.mean_eps_o / np.sqrt(np.count_nonzero(kept.weight))
+    assert abs(figures["throughput"] - full.mean_eps_o) < max(2e-3 * full.mean_eps_o, statistical)
+    assert figures["f_do"] == pytest.approx(full.f_do, rel=0.01)
+
+
+def test_checkpoint_resumes_without_redoing_finished_focal_lengths(tmp_path):
+    design, source, detector = load_design("babyiaxo"), SolarSource(), load_detector()
+    checkpoint = tmp_path / "scan.jsonl"
+    first = run_scan(design, [4000.0, 5000.0], source, detector, SMALL, checkpoint=checkpoint)
+    lines = checkpoint.read_text().splitlines()
+    checkpoint.write_text(lines[0] + "\n" + lines[1][: len(lines[1]) // 2])  # killed while writing the second
+    redone = []
+    again = run_scan(design, [4000.0, 5000.0], source, detector, SMALL, checkpoint=checkpoint, progress=redone.append)
+    assert [row["focal_length_mm"] for row in redone] == [5000.0]
+    assert again == [json.loads(json.dumps(row)) for row in first]
+
+
+def test_dask_executor_gives_the_serial_result():
+    distributed = pytest.importorskip("distributed")
+    design, source, detector = load_design("babyiaxo"), SolarSource(), load_detector()
+    serial = run_scan(design, [5000.0], source, detector, SMALL)
+    with distributed.LocalCluster(n_workers=1, threads_per_worker=1, processes=False, dashboard_address=None) as cluster:
+        with distributed.Client(cluster) as client:
+            parallel = run_scan(design, [5000.0], source, detector, SMALL, executor=client.get_executor())
+    assert parallel == serial
