@@ -14,12 +14,14 @@ combination then follows from the re-weighted image. The best design is verified
 
 Focal lengths are independent tasks for a `concurrent.futures` executor (local processes, or a Dask
 cluster's executor); a checkpoint file records each finished focal length (one JSON line, flushed and
-synced) so an interrupted run resumes without redoing them.
+synced, tagged with a signature of the problem) so an interrupted run of the same problem resumes
+without redoing them.
 """
 
 from __future__ import annotations
 
 import dataclasses
+import hashlib
 import json
 import math
 import os
@@ -257,10 +259,12 @@ def run_scan(design: SegmentedDesign, focal_lengths, source: SolarSource, detect
              executor=None, checkpoint: Path | None = None, progress=None) -> list[dict]:
     """Evaluate every focal length (in parallel through `executor` if given); resume from `checkpoint`."""
     focal_lengths = [float(f) for f in focal_lengths]
-    done = _read_checkpoint(checkpoint) if checkpoint else {}
-    todo = [f for f in focal_lengths if _key(f) not in done]
     design_toml = design_to_toml(dataclasses.replace(design, recipe_dir=None))
     recipe_dir = str(design.recipe_dir) if design.recipe_dir else None
+    # a checkpoint row is reused only by a run of the same problem
+    signature = hashlib.sha256(repr((design_toml, recipe_dir, source, detector, settings)).encode()).hexdigest()[:16]
+    done = _read_checkpoint(checkpoint, signature) if checkpoint else {}
+    todo = [f for f in focal_lengths if _key(f) not in done]
     args = (source, detector, settings)
     if executor is None:
         results = (evaluate_focal_length(design_toml, recipe_dir, f, *args) for f in todo)
@@ -272,7 +276,7 @@ def run_scan(design: SegmentedDesign, focal_lengths, source: SolarSource, detect
     for row in results:
         done[_key(row["focal_length_mm"])] = row
         if checkpoint:
-            _append_checkpoint(checkpoint, row)
+            _append_checkpoint(checkpoint, row | {"signature": signature})
         if progress is not None:
             progress(row)
     return [done[_key(f)] for f in focal_lengths]
@@ -288,7 +292,7 @@ def _key(focal_length_mm: float) -> str:
     return f"{focal_length_mm:.6f}"
 
 
-def _read_checkpoint(path: Path) -> dict:
+def _read_checkpoint(path: Path, signature: str) -> dict:
     done = {}
     if path.exists():
         for line in path.read_text().splitlines():
@@ -296,7 +300,8 @@ def _read_checkpoint(path: Path) -> dict:
                 row = json.loads(line)
             except json.JSONDecodeError:
                 continue  # a line cut by an interruption: that focal length is redone
-            done[_key(row["focal_length_mm"])] = row
+            if row.pop("signature", None) == signature:
+                done[_key(row["focal_length_mm"])] = row
     return done
 
 

@@ -63,6 +63,10 @@ def test_checkpoint_resumes_without_redoing_finished_focal_lengths(tmp_path):
     again = run_scan(design, [4000.0, 5000.0], source, detector, SMALL, checkpoint=checkpoint, progress=redone.append)
     assert [row["focal_length_mm"] for row in redone] == [5000.0]
     assert again == [json.loads(json.dumps(row)) for row in first]
+    other = ScanSettings(groups=1, systems=("au",), n_rays=5_000, seed=3, max_evaluations=4)
+    redone.clear()
+    run_scan(design, [4000.0], source, detector, other, checkpoint=checkpoint, progress=redone.append)
+    assert len(redone) == 1  # another problem does not reuse the rows
 
 
 def test_dask_executor_gives_the_serial_result():
