@@ -18,7 +18,6 @@ import os
 from importlib import resources
 from pathlib import Path
 
-import numpy as np
 from astropy.table import Table
 
 from coatings import ConstantReflectivity, RecipeError, load_recipe

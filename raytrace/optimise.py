@@ -31,14 +31,12 @@ from pathlib import Path
 import numpy as np
 
 from coatings import Layer, Multilayer, Stack, material, recipe_from_dict, recipe_to_toml
-from coatings.table import ReflectivityTable
 from geometries.generator import CoatingGroup, SegmentedDesign, design_from_dict, design_to_toml
 
 from .analysis import best_focus_z_mm
 from .detector import Detector
 from .engine import BeamTrace
 from .rays import Fate
-from .rng import seed_key
 from .solar import SolarSource
 from .spot import BORE_DIAMETER_MM, best_spot_index
 

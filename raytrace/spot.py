@@ -23,6 +23,7 @@ from dataclasses import dataclass, field
 import astropy.units as u
 import numpy as np
 from astropy.table import Table
+from scipy.integrate import trapezoid
 
 from geometries import Optic
 
@@ -193,4 +194,4 @@ def _spectrum_mean(source: SolarSource, detector: Detector) -> float:
     """<eps_D> over the model spectrum in the band (trapezoidal rule on 1 eV steps)."""
     energy = np.linspace(source.e_min_kev, source.e_max_kev, int(round((source.e_max_kev - source.e_min_kev) * 1000)) + 1)
     weight = source.model.flux_density(energy)
-    return float(np.trapezoid(weight * detector.efficiency(energy), energy) / np.trapezoid(weight, energy))
+    return float(trapezoid(weight * detector.efficiency(energy), energy) / trapezoid(weight, energy))
