@@ -312,14 +312,10 @@ def run_area(args) -> int:
     from geometries import load_optic
 
     from .analysis import effective_area, spread_indices
-    from .io import check_writable, write_arf, write_table
     from .plots import plot_effective_area
 
     energies = parse_grid(args.energies)
-    if args.output:
-        check_writable(args.output, (".ecsv", ".fits", ".arf"))
-    if args.plot:
-        check_writable(args.plot, (".png",))
+    _check_outputs(args, (".ecsv", ".fits", ".arf"))
     optic = load_optic(args.optic)
     start = time.perf_counter()
     table = effective_area(optic, energies, _beam(args), args.rays, args.seed, args.chunk_size)
@@ -330,12 +326,7 @@ def run_area(args) -> int:
     print("  energy (keV)   A_eff (cm2)")
     for i in spread_indices(len(table), 12):
         print(f"  {table['energy'][i]:12.3f}   {table['effective_area'][i]:9.1f} +- {table['effective_area_err'][i]:.1f}")
-    if args.output:
-        writer = write_arf if Path(args.output).suffix.lower() == ".arf" else write_table
-        print(f"wrote {writer(table, args.output)}")
-    if args.plot:
-        plot_effective_area(table, args.plot)
-        print(f"wrote {args.plot}")
+    _write_outputs(args, table, plot_effective_area, table)
     return 0
 
 
@@ -364,6 +355,28 @@ def run_psf(args) -> int:
         plot_psf(result, args.plot)
         print(f"wrote {args.plot}")
     return 0
+
+
+def _check_outputs(args, table_suffixes=(".ecsv", ".fits")) -> None:
+    """Fail before any work if -o or --plot cannot be written."""
+    from .io import check_writable
+
+    if args.output:
+        check_writable(args.output, table_suffixes)
+    if args.plot:
+        check_writable(args.plot, (".png",))
+
+
+def _write_outputs(args, table, plot, *plot_args) -> None:
+    """Write the table to -o (ECSV, FITS or OGIP ARF by its suffix) and plot(*plot_args, path) to --plot, as asked."""
+    from .io import write_arf, write_table
+
+    if args.output:
+        writer = write_arf if Path(args.output).suffix.lower() == ".arf" else write_table
+        print(f"wrote {writer(table, args.output)}")
+    if args.plot:
+        plot(*plot_args, args.plot)
+        print(f"wrote {args.plot}")
 
 
 def _resolve_focal_plane(args, optic):
@@ -404,7 +417,6 @@ def run_reflectivity(args) -> int:
     from coatings import Stack, load_recipe
 
     from .analysis import reflectivity_curves, spread_indices
-    from .io import check_writable, write_table
     from .plots import plot_reflectivity
 
     energies = parse_grid(args.energies)
@@ -420,10 +432,7 @@ def run_reflectivity(args) -> int:
         raise CliError(f"--angles {args.angles!r}: graze angles must not exceed {MAX_GRAZE_MRAD:g} mrad")
     if energies.size * angles.size > MAX_GRID_VALUES * 10:
         raise CliError(f"--energies x --angles: {energies.size * angles.size} points; at most {MAX_GRID_VALUES * 10}")
-    if args.output:
-        check_writable(args.output, (".ecsv", ".fits"))
-    if args.plot:
-        check_writable(args.plot, (".png",))
+    _check_outputs(args)
     if optic is None:
         stacks = [load_recipe(args.recipe)]
     else:
@@ -450,11 +459,7 @@ def run_reflectivity(args) -> int:
     table = vstack(tables, metadata_conflicts="silent") if len(tables) > 1 else tables[0]
     if len(tables) > 1:
         table.meta.update({"recipe": ", ".join(t.meta["recipe"] for t in tables), "optic": optic.name})
-    if args.output:
-        print(f"wrote {write_table(table, args.output)}")
-    if args.plot:
-        plot_reflectivity(table, args.plot)
-        print(f"wrote {args.plot}")
+    _write_outputs(args, table, plot_reflectivity, table)
     return 0
 
 
@@ -463,7 +468,6 @@ def run_spot(args) -> int:
 
     from .analysis import best_focus_z_mm
     from .detector import load_detector
-    from .io import check_writable, write_table
     from .plots import plot_spot
     from .solar import MODELS, SolarSource, earth_sun_distance_au
     from .spot import Magnet, solar_spot
@@ -471,10 +475,7 @@ def run_spot(args) -> int:
     band = parse_grid(args.band.replace(":", ","), "--band")
     if band.size != 2 or not band[0] < band[1]:
         raise CliError(f"--band {args.band!r}: expected EMIN:EMAX in keV with EMIN < EMAX")
-    if args.output:
-        check_writable(args.output, (".ecsv", ".fits"))
-    if args.plot:
-        check_writable(args.plot, (".png",))
+    _check_outputs(args)
     optic = load_optic(args.optic)
     detector = load_detector(args.detector)
     distance = earth_sun_distance_au(args.date) if args.date else 1.0
@@ -501,11 +502,7 @@ def run_spot(args) -> int:
     print(f"  expected in the spot for g = {args.g:g} GeV^-1, B = {args.field:g} T, L = {args.length:g} m, "
           f"{args.exposure:g} s x {args.efficiency:g}: {s['signal_counts']:.4g} signal, {s['background_counts']:.4g} "
           "background counts")
-    if args.output:
-        print(f"wrote {write_table(result.encircled, args.output)}")
-    if args.plot:
-        plot_spot(result, args.plot)
-        print(f"wrote {args.plot}")
+    _write_outputs(args, result.encircled, plot_spot, result)
     return 0
 
 
