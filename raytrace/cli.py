@@ -19,6 +19,7 @@ from .engine import DEFAULT_CHUNK_SIZE
 EXIT_USAGE = 2
 DEMO_PSF_KEV = 3.0
 SPOT_FOCUS_KEV = 4.0  # near the peak of the detected solar-axion spectrum
+TILT_UNITS = {"arcsec": 1 / 3600, "arcmin": 1 / 60, "deg": 1.0, "mrad": 180 / (1000 * math.pi)}  # degrees per unit
 MAX_GRID_VALUES = 100_000
 MAX_GRAZE_MRAD = 1000.0
 
@@ -50,6 +51,13 @@ EPILOG_OPTIMISE = """examples:
   raytrace optimise --focal-lengths 3000:9000:250 -o scan
   raytrace optimise --from my_design.toml --focal-lengths 4000,5000,6000 --groups 2 --materials wb4c,ir -o scan2
   raytrace optimise --focal-lengths 3000:9000:250 --scheduler tcp://10.0.0.5:8786 --checkpoint scan.jsonl -o scan3"""
+EPILOG_TILT = """examples:
+  raytrace tilt xmm --tilts 0:5:0.25
+  raytrace tilt babyiaxo --tilts 0:300:15 --unit arcsec --pivot-z 9000 --plot tilt.png -o tilt.ecsv
+  raytrace tilt xmm --tilts 0:4:0.5 --source parallel --energy 6.4 --keep 0.9"""
+EPILOG_OFFAXIS = """examples:
+  raytrace offaxis xmm --angles 0:20:1 --energy 1.5
+  raytrace offaxis babyiaxo --angles 0,2,5,10 --energy 4 --azimuth 30 -o vignetting.ecsv --plot vignetting.png"""
 EPILOG_SHOW = """examples:
   raytrace show babyiaxo
   raytrace show xmm --plot xmm_section.png
@@ -249,6 +257,46 @@ def build_parser() -> argparse.ArgumentParser:
     opt.add_argument("-o", "--output-dir", required=True, metavar="DIR",
                      help="scan table, plot and the best design (with its recipes) go here")
 
+    tilt = sub.add_parser("tilt", help="alignment tolerance: spot shift and signal kept in the detector opening "
+                                       "versus tilt of the optic", epilog=EPILOG_TILT,
+                          formatter_class=argparse.RawDescriptionHelpFormatter)
+    tilt.add_argument("optic", help=OPTIC_HELP)
+    tilt.add_argument("--tilts", required=True, metavar="SPEC", help="tilts: START:STOP:STEP or a comma-separated list")
+    tilt.add_argument("--unit", choices=sorted(TILT_UNITS), default="arcmin", help="unit of --tilts (default arcmin)")
+    tilt.add_argument("--azimuth", type=_number("--azimuth"), default=0.0, metavar="DEG",
+                      help="direction the optic's axis tilts towards, in degrees (default 0)")
+    tilt.add_argument("--pivot-z", type=_number("--pivot-z"), metavar="MM",
+                      help="height of the pivot on the optic's axis in mm above the focus (default: the intersection "
+                           "plane, z = f)")
+    tilt.add_argument("--source", choices=("sun", "parallel"), default="sun",
+                      help="solar axions (default) or a parallel beam at --energy")
+    tilt.add_argument("--energy", type=_number("--energy"), default=3.0, metavar="KEV",
+                      help="energy of the parallel beam in keV (default 3)")
+    tilt.add_argument("--detector", metavar="FILE.toml", help="detector description (default: the BabyIAXO Micromegas)")
+    tilt.add_argument("--keep", type=_number("--keep"), default=0.95, metavar="F",
+                      help="share of the aligned signal inside the opening to keep (default 0.95)")
+    tilt.add_argument("--rays", type=_number("--rays", whole=True, minimum=1), default=200_000, metavar="N",
+                      help="rays per tilt (default 2e5)")
+    tilt.add_argument("--seed", type=_number("--seed", whole=True, minimum=0), default=0, metavar="S",
+                      help="random seed (default 0)")
+    tilt.add_argument("-o", "--output", metavar="FILE", help="write the table: .ecsv or .fits")
+    tilt.add_argument("--plot", metavar="FILE.png", help="plot shift and kept signal versus tilt")
+
+    offaxis = sub.add_parser("offaxis", help="vignetting: effective area versus off-axis angle",
+                             epilog=EPILOG_OFFAXIS, formatter_class=argparse.RawDescriptionHelpFormatter)
+    offaxis.add_argument("optic", help=OPTIC_HELP)
+    offaxis.add_argument("--angles", required=True, metavar="SPEC",
+                         help="off-axis angles in arcmin: START:STOP:STEP or a comma-separated list")
+    offaxis.add_argument("--energy", type=_number("--energy"), required=True, metavar="KEV", help="photon energy in keV")
+    offaxis.add_argument("--azimuth", type=_number("--azimuth"), default=0.0, metavar="DEG",
+                         help="source azimuth in degrees (default 0)")
+    offaxis.add_argument("--rays", type=_number("--rays", whole=True, minimum=1), default=200_000, metavar="N",
+                         help="rays per angle (default 2e5)")
+    offaxis.add_argument("--seed", type=_number("--seed", whole=True, minimum=0), default=0, metavar="S",
+                         help="random seed (default 0)")
+    offaxis.add_argument("-o", "--output", metavar="FILE", help="write the table: .ecsv or .fits")
+    offaxis.add_argument("--plot", metavar="FILE.png", help="plot the vignetting curve")
+
     design = sub.add_parser("design", help="generate a segmented conical optic (the BabyIAXO custom optic by default)",
                             epilog=EPILOG_DESIGN, formatter_class=argparse.RawDescriptionHelpFormatter)
     design.add_argument("--from", dest="base", default="babyiaxo", metavar="DESIGN",
@@ -289,7 +337,8 @@ def main(argv=None) -> int:
     try:
         args = build_parser().parse_args(argv)
         commands = {"area": run_area, "psf": run_psf, "reflectivity": run_reflectivity, "calibrate": run_calibrate,
-                    "spot": run_spot, "optimise": run_optimise, "design": run_design, "show": run_show, "demo": run_demo}
+                    "spot": run_spot, "optimise": run_optimise, "tilt": run_tilt,
+                    "offaxis": run_offaxis, "design": run_design, "show": run_show, "demo": run_demo}
         return commands[args.command](args)
     except (CliError, PrescriptionError, RecipeError, MaterialError, OutputError, DetectorError, ValueError) as exc:
         print(f"raytrace: error: {exc}", file=sys.stderr)
@@ -564,6 +613,66 @@ def run_optimise(args) -> int:
           f"best design gives f_DO {verified.f_do:.2f}, a {verified.area_cm2:.3f} cm2")
     for path in written:
         print(f"wrote {path}")
+    return 0
+
+
+def run_tilt(args) -> int:
+    from geometries import load_optic
+
+    from .analysis import best_focus_z_mm
+    from .detector import load_detector
+    from .plots import plot_tilt
+    from .solar import SolarSource
+    from .sources import ParallelBeam
+    from .tolerance import tilt_scan
+
+    tilts_deg = parse_grid(args.tilts, "--tilts", args.unit, allow_zero=True) * TILT_UNITS[args.unit]
+    if not 0 < args.keep <= 1:
+        raise CliError(f"--keep {args.keep:g}: must lie in (0, 1]")
+    _check_outputs(args)
+    optic = load_optic(args.optic)
+    detector = load_detector(args.detector)
+    source = SolarSource() if args.source == "sun" else ParallelBeam()
+    focus = best_focus_z_mm(optic, SPOT_FOCUS_KEV, n_rays=min(args.rays, 200_000), seed=args.seed)
+    start = time.perf_counter()
+    table = tilt_scan(optic, source, detector, np.radians(tilts_deg), args.keep, math.radians(args.azimuth),
+                      args.pivot_z, focus, args.rays, args.seed, args.energy)
+    meta = table.meta
+    print(f"{optic.name}: {source.describe() if args.source == 'sun' else f'parallel beam at {args.energy:g} keV'}; "
+          f"pivot z = {meta['pivot_z_mm']:g} mm, detector {detector.name} ({detector.opening_diameter_mm:g} mm "
+          f"opening), focal plane z = {focus:.2f} mm; {args.rays:,} rays per tilt, {time.perf_counter() - start:.1f} s")
+    print(f"  aligned: {100 * meta['aligned_in_opening_fraction']:.1f} % of the focused signal inside the opening")
+    print("  tilt (arcmin)  shift (mm)  signal/aligned  in opening/aligned")
+    for row in table:
+        print(f"  {row['tilt']:12.3f}  {row['shift_mm']:10.3f}  {row['relative_signal']:14.3f}  "
+              f"{row['relative_in_opening']:18.3f}")
+    tolerance = meta["tolerance_arcmin"]
+    if math.isnan(tolerance):
+        print(f"  even the smallest tilt keeps less than {100 * args.keep:g} % of the aligned signal in the opening")
+    else:
+        print(f"  largest tilt keeping {100 * args.keep:g} % of the aligned signal inside the opening: "
+              f"{tolerance:.3g} arcmin{' (or more: the scan ends there)' if tolerance == table['tilt'][-1] else ''}")
+    _write_outputs(args, table, plot_tilt, table)
+    return 0
+
+
+def run_offaxis(args) -> int:
+    from geometries import load_optic
+
+    from .analysis import vignetting
+    from .plots import plot_vignetting
+
+    angles = parse_grid(args.angles, "--angles", "arcmin", allow_zero=True)
+    _check_outputs(args)
+    optic = load_optic(args.optic)
+    table = vignetting(optic, angles, args.energy, args.azimuth, args.rays, args.seed)
+    print(f"{optic.name}: {args.energy:g} keV, azimuth {args.azimuth:g} deg; {args.rays:,} rays per angle, "
+          f"seed {args.seed}")
+    print("  off-axis (arcmin)   A_eff (cm2)      relative")
+    for row in table:
+        print(f"  {row['off_axis']:17.3f}  {row['effective_area']:9.1f} +- {row['effective_area_err']:.1f}  "
+              f"{row['relative_area']:8.3f}")
+    _write_outputs(args, table, plot_vignetting, [table])
     return 0
 
 

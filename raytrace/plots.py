@@ -144,6 +144,44 @@ def plot_scan(table, path):
     _save(fig, path)
 
 
+def plot_tilt(table, path):
+    """Spot shift and the signal kept inside the detector opening versus tilt of the optic."""
+    path = check_writable(path, (".png",))
+    tilt = u.Quantity(table["tilt"]).to_value(u.arcmin)
+    fig, (ax_s, ax_k) = plt.subplots(1, 2, figsize=(11, 4.5))
+    ax_s.plot(tilt, table["shift_mm"], "o-")
+    ax_s.set_xlabel("Tilt of the optic (arcmin)")
+    ax_s.set_ylabel("Spot centroid minus detector centre (mm)")
+    ax_k.plot(tilt, table["relative_in_opening"], "o-", label="inside the opening / aligned")
+    ax_k.plot(tilt, table["relative_signal"], "s--", label="focused signal / aligned")
+    ax_k.axhline(table.meta["keep"], color="grey", ls=":", label=f"keep {table.meta['keep']:g}")
+    tolerance = table.meta["tolerance_arcmin"]
+    if np.isfinite(tolerance):
+        ax_k.axvline(tolerance, color="C3", ls=":", label=f"tolerance {tolerance:.3g} arcmin")
+    ax_k.set_xlabel("Tilt of the optic (arcmin)")
+    ax_k.set_ylabel("Signal relative to the aligned optic")
+    for ax in (ax_s, ax_k):
+        ax.grid(alpha=0.3)
+    ax_k.legend(fontsize=8)
+    fig.suptitle(f"{table.meta['optic']}: pivot z = {table.meta['pivot_z_mm']:g} mm, {table.meta['source']}", fontsize=9)
+    _save(fig, path)
+
+
+def plot_vignetting(tables, path):
+    """Effective area relative to on axis versus off-axis angle, one curve per table (optic)."""
+    path = check_writable(path, (".png",))
+    fig, ax = plt.subplots(figsize=(7, 4.5))
+    for table in tables:
+        ax.plot(u.Quantity(table["off_axis"]).to_value(u.arcmin), table["relative_area"], "o-",
+                label=f"{table.meta['optic']}, {table.meta['energy_kev']:g} keV")
+    ax.set_xlabel("Off-axis angle (arcmin)")
+    ax.set_ylabel("Effective area relative to on axis")
+    ax.set_ylim(0, 1.05)
+    ax.grid(alpha=0.3)
+    ax.legend()
+    _save(fig, path)
+
+
 def plot_reflectivity(table, path, curves: int = 4):
     """Per coating, two panels: R versus energy at a few graze angles, and R versus graze angle at a few energies."""
     path = check_writable(path, (".png",))

@@ -52,6 +52,11 @@ def run(capsys, *argv):
         (["calibrate", "xmm", "--energy", "1.5", "--hpd", "15", "--w90", "10"], "must exceed the HPD"),
         (["show", "hubble"], "unknown optic 'hubble'"),
         (["spot", "xmm", "--band", "5:2"], "--band '5:2'"),
+        (["tilt", "xmm", "--tilts", "0:2:1", "--keep", "2"], "--keep 2"),
+        (["tilt", "xmm", "--tilts=-1,2"], "--tilts '-1,2'"),
+        (["tilt", "xmm", "--tilts", "0,120"], "tilts: must be from 0 to 60 arcmin"),
+        (["offaxis", "xmm", "--angles", "0:5:1"], "--energy"),
+        (["offaxis", "xmm", "--angles", "0,900", "--energy", "2"], "off-axis angle"),
         (["optimise", "--focal-lengths", "5000", "--materials", "gold", "-o", "out"], "--materials 'gold'"),
         (["optimise", "--focal-lengths", "100", "-o", "out"], "focal_length_mm = 100.0 is too short"),
         (["optimise", "--focal-lengths", "5000", "--groups", "0", "-o", "out"], "--groups '0'"),
@@ -212,6 +217,16 @@ def test_optimise_writes_the_scan_and_a_usable_best_design(capsys, tmp_path):
     code, text, _ = run(capsys, "area", str(out / "best_design.toml"), "--energies", "3", "--rays", "5000")
     assert code == 0
     assert len((tmp_path / "c.jsonl").read_text().splitlines()) == 2
+
+
+def test_tilt_and_offaxis_write_tables_and_plots(capsys, tmp_path):
+    code, out, _ = run(capsys, "tilt", "xmm", "--tilts", "0:4:2", "--rays", "20000", "--source", "parallel",
+                       "-o", str(tmp_path / "t.ecsv"), "--plot", str(tmp_path / "t.png"))
+    assert code == 0 and "largest tilt keeping 95 %" in out
+    assert Table.read(tmp_path / "t.ecsv").meta["keep"] == 0.95
+    code, out, _ = run(capsys, "offaxis", "babyiaxo", "--angles", "0,5", "--energy", "3", "--rays", "20000",
+                       "-o", str(tmp_path / "v.fits"), "--plot", str(tmp_path / "v.png"))
+    assert code == 0 and len(Table.read(tmp_path / "v.fits")) == 2 and (tmp_path / "v.png").stat().st_size > 0
 
 
 def test_version(capsys):

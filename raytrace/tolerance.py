@@ -1,0 +1,161 @@
+"""Alignment tolerance: how far the optic may tilt before the focused signal leaves the detector's opening.
+
+The optic is tilted by theta about a pivot on its axis at height z_pivot (default: the centre of the
+intersection plane, z = f) so that its axis moves towards azimuth psi, and it may be decentred by d;
+the source may also be offset from the magnet axis. Everything is traced in the optic's own frame:
+- the source appears offset by -theta (cos psi, sin psi), plus its own pointing offset;
+- the detector, fixed on the magnet axis, sits at z_pivot sin(theta) (cos psi, sin psi) - d in the
+  focal plane (its tilt by theta is neglected: it moves a spot of a few mm by micrometres).
+A pointing offset alone moves the image by f tan(theta); a rotation adds z_pivot sin(theta) the other
+way, so the spot moves relative to the detector by (f tan(theta) - z_pivot sin(theta)) (cos psi, sin psi)
++ d: about s theta for a pivot at distance s from the nodal plane (the intersection plane), and
+nothing for a rotation about the nodal point itself, to first order.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+from dataclasses import dataclass
+
+import numpy as np
+from astropy.table import Table
+
+from coatings.table import ReflectivityTable
+from geometries import Optic
+
+from . import __version__
+from .detector import Detector
+from .engine import DEFAULT_CHUNK_SIZE, BeamTrace, check_ray_count
+from .rays import Fate
+from .solar import SolarSource
+from .sources import ParallelBeam
+
+MAX_TILT_RAD = math.radians(1.0)
+
+
+@dataclass(frozen=True)
+class Misalignment:
+    tilt_rad: float = 0.0
+    tilt_azimuth_rad: float = 0.0
+    pivot_z_mm: float | None = None  # None: the intersection plane, z = f
+    decentre_x_mm: float = 0.0
+    decentre_y_mm: float = 0.0
+
+    def pivot(self, optic: Optic) -> float:
+        return optic.focal_length_mm if self.pivot_z_mm is None else self.pivot_z_mm
+
+    def detector_centre_mm(self, optic: Optic) -> tuple[float, float]:
+        """Where the detector's centre lies in the optic's focal plane."""
+        reach = self.pivot(optic) * math.sin(self.tilt_rad)
+        return (reach * math.cos(self.tilt_azimuth_rad) - self.decentre_x_mm,
+                reach * math.sin(self.tilt_azimuth_rad) - self.decentre_y_mm)
+
+    def apparent_source(self, source):
+        """The source as the tilted optic sees it: its offset vector minus theta (cos psi, sin psi)."""
+        if isinstance(source, ParallelBeam):
+            offset, azimuth = source.off_axis_rad, source.azimuth_rad
+        else:
+            offset, azimuth = source.offset_rad, source.offset_azimuth_rad
+        ox = offset * math.cos(azimuth) - self.tilt_rad * math.cos(self.tilt_azimuth_rad)
+        oy = offset * math.sin(azimuth) - self.tilt_rad * math.sin(self.tilt_azimuth_rad)
+        total, direction = math.hypot(ox, oy), math.atan2(oy, ox)
+        if isinstance(source, ParallelBeam):
+            return ParallelBeam(total, direction)
+        return dataclasses.replace(source, offset_rad=total, offset_azimuth_rad=direction)
+
+
+@dataclass
+class FocalPlaneSignal:
+    total: float  # detected focused signal (cm2 of effective area x detector efficiency, spectrum-averaged)
+    in_opening: float
+    centroid_mm: tuple[float, float]
+
+
+def source_energies(source, energy_kev: float) -> np.ndarray:
+    """The energies a source is traced at: a solar source's bin centres, or the one energy of a parallel beam."""
+    return source.energy_nodes() if isinstance(source, SolarSource) else np.array([energy_kev])
+
+
+def focal_plane_signal(optic: Optic, source, detector: Detector, misalignment: Misalignment, focal_plane_z_mm: float,
+                       n_rays: int, seed: int, energy_kev: float = 3.0, table: ReflectivityTable | None = None,
+                       chunk_size: int = DEFAULT_CHUNK_SIZE) -> FocalPlaneSignal:
+    """The detected focused signal of the misaligned optic, in total and inside the detector's opening.
+
+    `table` (reflectivities at `source_energies`, reaching this trace's graze angles) is built if not given."""
+    check_ray_count(n_rays)
+    trace = BeamTrace(optic, misalignment.apparent_source(source), focal_plane_z_mm)
+    energies = source_energies(source, energy_kev)
+    if table is None:
+        table = trace.reflectivity_table(energies)
+    efficiency = detector.efficiency(energies)
+    cx, cy = misalignment.detector_centre_mm(optic)
+    radius2 = (0.5 * detector.opening_diameter_mm) ** 2
+    sums = np.zeros(4)
+    for rays in trace.chunks(n_rays, seed, energy_kev, chunk_size, table):
+        focused = rays.fate == Fate.DOUBLE
+        w = rays.weight[focused] * efficiency[np.searchsorted(energies, rays.energy_kev[focused])]
+        x, y = rays.x[focused], rays.y[focused]
+        sums += (w.sum(), np.sum(w * x), np.sum(w * y), w[(x - cx) ** 2 + (y - cy) ** 2 < radius2].sum())
+    total = sums[0]
+    centroid = (sums[1] / total - cx, sums[2] / total - cy) if total > 0 else (math.nan, math.nan)
+    return FocalPlaneSignal(float(total), float(sums[3]), centroid)
+
+
+def tilt_scan(optic: Optic, source, detector: Detector, tilts_rad, keep: float = 0.95, tilt_azimuth_rad: float = 0.0,
+              pivot_z_mm: float | None = None, focal_plane_z_mm: float = 0.0, n_rays: int = 200_000, seed: int = 0,
+              energy_kev: float = 3.0) -> Table:
+    """Per tilt: the spot's shift from the detector centre, the signal relative to the aligned optic, the share
+    of the aligned signal inside the opening, and (in the metadata) the largest tilt that keeps `keep` of it."""
+    tilts = np.asarray(tilts_rad, dtype=float)
+    if not 0 < keep <= 1:
+        raise ValueError(f"keep = {keep}: must lie in (0, 1]")
+    if tilts.size == 0 or not np.all(np.isfinite(tilts) & (tilts >= 0) & (tilts <= MAX_TILT_RAD)):
+        raise ValueError(f"tilts: must be from 0 to {math.degrees(MAX_TILT_RAD) * 60:g} arcmin")
+    seen = [Misalignment(float(t), tilt_azimuth_rad, pivot_z_mm).apparent_source(source) for t in (0.0, tilts.max())]
+    widest = max(seen, key=lambda apparent: apparent.off_axis_rad)  # the apparent offset is |offset - tilt|
+    table = BeamTrace(optic, widest, focal_plane_z_mm).reflectivity_table(source_energies(source, energy_kev))
+    aligned = focal_plane_signal(optic, source, detector, Misalignment(pivot_z_mm=pivot_z_mm), focal_plane_z_mm,
+                                 n_rays, seed, energy_kev, table)
+    if aligned.in_opening <= 0:
+        raise ValueError(f"{optic.name}: no focused signal inside the detector opening even when aligned")
+    rows = []
+    for tilt in tilts:
+        m = Misalignment(float(tilt), tilt_azimuth_rad, pivot_z_mm)
+        s = focal_plane_signal(optic, source, detector, m, focal_plane_z_mm, n_rays, seed, energy_kev, table)
+        rows.append((float(tilt), math.hypot(*s.centroid_mm), *s.centroid_mm, s.total / aligned.total,
+                     s.in_opening / aligned.total, s.in_opening / aligned.in_opening))
+    columns = np.array(rows).T
+    table = Table({"tilt": np.degrees(columns[0]) * 60.0, "shift_mm": columns[1], "shift_x_mm": columns[2],
+                   "shift_y_mm": columns[3], "relative_signal": columns[4], "in_opening_fraction": columns[5],
+                   "relative_in_opening": columns[6]})
+    table["tilt"].unit = "arcmin"
+    pivot = Misalignment(pivot_z_mm=pivot_z_mm).pivot(optic)
+    table.meta.update({
+        "optic": optic.name, "source": source.describe(), "detector": detector.name,
+        "opening_diameter_mm": detector.opening_diameter_mm, "pivot_z_mm": pivot,
+        "tilt_azimuth_deg": math.degrees(tilt_azimuth_rad), "focal_plane_z_mm": focal_plane_z_mm, "keep": keep,
+        "aligned_in_opening_fraction": aligned.in_opening / aligned.total,
+        "tolerance_arcmin": largest_tilt(table["tilt"].value, columns[6], keep), "rays": n_rays, "seed": seed,
+        "raytrace_version": __version__,
+        "definitions": "shift: spot centroid minus detector centre; relative_signal: focused detected signal / "
+                       "aligned; in_opening_fraction: signal inside the opening / aligned total; "
+                       "relative_in_opening: signal inside the opening / aligned signal inside it",
+    })
+    return table
+
+
+def largest_tilt(tilts, kept_fraction, keep: float) -> float:
+    """The largest tilt up to which the kept fraction stays >= keep (linear between scan points); the last
+    tilt scanned if it never drops below, NaN if even the first point is below."""
+    tilts, kept = np.asarray(tilts, dtype=float), np.asarray(kept_fraction, dtype=float)
+    order = np.argsort(tilts)
+    tilts, kept = tilts[order], kept[order]
+    below = np.flatnonzero(kept < keep)
+    if below.size == 0:
+        return float(tilts[-1])
+    k = below[0]
+    if k == 0:
+        return math.nan
+    t0, t1, f0, f1 = tilts[k - 1], tilts[k], kept[k - 1], kept[k]
+    return float(t0 + (f0 - keep) / (f0 - f1) * (t1 - t0))
