@@ -15,6 +15,7 @@ import numpy as np
 from . import __version__
 from .calibration import DEFAULT_WING_FRACTION
 from .engine import DEFAULT_CHUNK_SIZE
+from .progress import Progress
 
 EXIT_USAGE = 2
 DEMO_PSF_KEV = 3.0
@@ -367,7 +368,9 @@ def run_area(args) -> int:
     _check_outputs(args, (".ecsv", ".fits", ".arf"))
     optic = load_optic(args.optic)
     start = time.perf_counter()
-    table = effective_area(optic, energies, _beam(args), args.rays, args.seed, args.chunk_size)
+    progress = Progress(args.rays, "tracing")
+    table = effective_area(optic, energies, _beam(args), args.rays, args.seed, args.chunk_size, progress)
+    progress.close()
     elapsed = time.perf_counter() - start
     print(f"{optic.name}: {table.meta['source']}; {args.rays:,} rays, seed {args.seed}, {elapsed:.1f} s")
     print(f"geometric double-reflection area {table.meta['geometric_area_cm2']:.1f} cm2 "
@@ -391,8 +394,10 @@ def run_psf(args) -> int:
             check_writable(path, suffixes)
     optic = load_optic(args.optic)
     focal_plane_z = _resolve_focal_plane(args, optic)
+    progress = Progress(args.rays, "tracing")
     result = psf(optic, args.energy, _beam(args), args.rays, args.seed, args.chunk_size,
-                 focal_plane_z_mm=focal_plane_z, pixel_arcsec=args.pixel, image_pixels=args.pixels)
+                 focal_plane_z_mm=focal_plane_z, pixel_arcsec=args.pixel, image_pixels=args.pixels, progress=progress)
+    progress.close()
     _print_psf(optic, result)
     if args.output:
         print(f"wrote {write_table(result.encircled, args.output)}")
@@ -534,8 +539,10 @@ def run_spot(args) -> int:
     if focal_plane_z == "best":
         focal_plane_z = best_focus_z_mm(optic, SPOT_FOCUS_KEV, n_rays=min(args.rays, 200_000), seed=args.seed)
     start = time.perf_counter()
+    progress = Progress(args.rays, "tracing")
     result = solar_spot(optic, source, detector, args.rays, args.seed, focal_plane_z, Magnet(args.field, args.length),
-                        args.g, args.exposure, args.efficiency)
+                        args.g, args.exposure, args.efficiency, progress=progress)
+    progress.close()
     s = result.summary()
     print(f"{optic.name}: {source.describe()}; {args.rays:,} rays, seed {args.seed}, "
           f"{time.perf_counter() - start:.1f} s; focal plane z = {focal_plane_z:.3f} mm")
@@ -635,8 +642,10 @@ def run_tilt(args) -> int:
     source = SolarSource() if args.source == "sun" else ParallelBeam()
     focus = best_focus_z_mm(optic, SPOT_FOCUS_KEV, n_rays=min(args.rays, 200_000), seed=args.seed)
     start = time.perf_counter()
+    progress = Progress(len(tilts_deg) + 1, "tilts")
     table = tilt_scan(optic, source, detector, np.radians(tilts_deg), args.keep, math.radians(args.azimuth),
-                      args.pivot_z, focus, args.rays, args.seed, args.energy)
+                      args.pivot_z, focus, args.rays, args.seed, args.energy, progress)
+    progress.close()
     meta = table.meta
     print(f"{optic.name}: {source.describe() if args.source == 'sun' else f'parallel beam at {args.energy:g} keV'}; "
           f"pivot z = {meta['pivot_z_mm']:g} mm, detector {detector.name} ({detector.opening_diameter_mm:g} mm "

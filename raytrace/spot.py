@@ -102,6 +102,7 @@ def solar_spot(
     exposure_s: float = 1.0e7,
     efficiency: float = 1.0,
     chunk_size: int = DEFAULT_CHUNK_SIZE,
+    progress=None,
 ) -> SpotResult:
     """Trace the solar-axion source through the optic and score the focused image (module docstring)."""
     check_ray_count(n_rays)
@@ -134,6 +135,8 @@ def solar_spot(
         inside = (rays.fate == Fate.DOUBLE) & (rays.x**2 + rays.y**2 < opening_r2)
         in_opening += float(rays.weight[inside].sum())
         fates += rays.fate_counts()
+        if progress is not None:
+            progress(len(rays))
 
     edges_mm = optics_only.edges_mm()
     total_o, total_d = optics_only.sums[0], detected.sums[0]

@@ -104,9 +104,10 @@ def focal_plane_signal(optic: Optic, source, detector: Detector, misalignment: M
 
 def tilt_scan(optic: Optic, source, detector: Detector, tilts_rad, keep: float = 0.95, tilt_azimuth_rad: float = 0.0,
               pivot_z_mm: float | None = None, focal_plane_z_mm: float = 0.0, n_rays: int = 200_000, seed: int = 0,
-              energy_kev: float = 3.0) -> Table:
+              energy_kev: float = 3.0, progress=None) -> Table:
     """Per tilt: the spot's shift from the detector centre, the signal relative to the aligned optic, the share
-    of the aligned signal inside the opening, and (in the metadata) the largest tilt that keeps `keep` of it."""
+    of the aligned signal inside the opening, and (in the metadata) the largest tilt that keeps `keep` of it.
+    `progress`, if given, is called once before each tilt."""
     tilts = np.asarray(tilts_rad, dtype=float)
     if not 0 < keep <= 1:
         raise ValueError(f"keep = {keep}: must lie in (0, 1]")
@@ -121,6 +122,8 @@ def tilt_scan(optic: Optic, source, detector: Detector, tilts_rad, keep: float =
         raise ValueError(f"{optic.name}: no focused signal inside the detector opening even when aligned")
     rows = []
     for tilt in tilts:
+        if progress is not None:
+            progress(1)
         m = Misalignment(float(tilt), tilt_azimuth_rad, pivot_z_mm)
         s = focal_plane_signal(optic, source, detector, m, focal_plane_z_mm, n_rays, seed, energy_kev, table)
         rows.append((float(tilt), math.hypot(*s.centroid_mm), *s.centroid_mm, s.total / aligned.total,
