@@ -55,7 +55,8 @@ EPILOG_OPTIMISE = """examples:
 EPILOG_TILT = """examples:
   raytrace tilt xmm --tilts 0:5:0.25
   raytrace tilt babyiaxo --tilts 0:300:15 --unit arcsec --pivot-z 9000 --plot tilt.png -o tilt.ecsv
-  raytrace tilt xmm --tilts 0:4:0.5 --source parallel --energy 6.4 --keep 0.9"""
+  raytrace tilt xmm --tilts 0:4:0.5 --source parallel --energy 6.4 --keep 0.9
+  raytrace tilt xmm --tilts 0:3:0.25 --decentre 0.5,0 --offset 0.5 --offset-azimuth 180"""
 EPILOG_OFFAXIS = """examples:
   raytrace offaxis xmm --angles 0:20:1 --energy 1.5
   raytrace offaxis babyiaxo --angles 0,2,5,10 --energy 4 --azimuth 30 -o vignetting.ecsv --plot vignetting.png"""
@@ -269,8 +270,14 @@ def build_parser() -> argparse.ArgumentParser:
     tilt.add_argument("--pivot-z", type=_number("--pivot-z"), metavar="MM",
                       help="height of the pivot on the optic's axis in mm above the focus (default: the intersection "
                            "plane, z = f)")
+    tilt.add_argument("--decentre", default="0,0", metavar="X,Y",
+                      help="lateral shift of the optic from the magnet axis in mm (default 0,0)")
     tilt.add_argument("--source", choices=("sun", "parallel"), default="sun",
                       help="solar axions (default) or a parallel beam at --energy")
+    tilt.add_argument("--offset", type=_number("--offset", minimum=0), default=0.0, metavar="ARCMIN",
+                      help="the source's own offset from the magnet axis in arcmin (default 0)")
+    tilt.add_argument("--offset-azimuth", type=_number("--offset-azimuth"), default=0.0, metavar="DEG",
+                      help="azimuth of the source offset in degrees (default 0)")
     tilt.add_argument("--energy", type=_number("--energy"), default=3.0, metavar="KEV",
                       help="energy of the parallel beam in keV (default 3)")
     tilt.add_argument("--detector", metavar="FILE.toml", help="detector description (default: the BabyIAXO Micromegas)")
@@ -636,19 +643,29 @@ def run_tilt(args) -> int:
     tilts_deg = parse_grid(args.tilts, "--tilts", args.unit, allow_zero=True) * TILT_UNITS[args.unit]
     if not 0 < args.keep <= 1:
         raise CliError(f"--keep {args.keep:g}: must lie in (0, 1]")
+    try:
+        decentre = tuple(float(v) for v in args.decentre.split(","))
+    except ValueError:
+        decentre = ()
+    if len(decentre) != 2 or not all(math.isfinite(v) for v in decentre):
+        raise CliError(f"--decentre {args.decentre!r}: expected X,Y in mm, e.g. 0.5,0")
     _check_outputs(args)
     optic = load_optic(args.optic)
     detector = load_detector(args.detector)
-    source = SolarSource() if args.source == "sun" else ParallelBeam()
+    offset, azimuth = math.radians(args.offset / 60), math.radians(args.offset_azimuth)
+    if args.source == "sun":
+        source = SolarSource(offset_rad=offset, offset_azimuth_rad=azimuth)
+    else:
+        source = ParallelBeam(offset, azimuth)
     focus = best_focus_z_mm(optic, SPOT_FOCUS_KEV, n_rays=min(args.rays, 200_000), seed=args.seed)
     start = time.perf_counter()
     progress = Progress(len(tilts_deg) + 1, "tilts")
     table = tilt_scan(optic, source, detector, np.radians(tilts_deg), args.keep, math.radians(args.azimuth),
-                      args.pivot_z, focus, args.rays, args.seed, args.energy, progress)
+                      args.pivot_z, focus, args.rays, args.seed, args.energy, progress, decentre)
     progress.close()
     meta = table.meta
     print(f"{optic.name}: {source.describe() if args.source == 'sun' else f'parallel beam at {args.energy:g} keV'}; "
-          f"pivot z = {meta['pivot_z_mm']:g} mm, detector {detector.name} ({detector.opening_diameter_mm:g} mm "
+          f"pivot z = {meta['pivot_z_mm']:g} mm, decentre ({decentre[0]:g}, {decentre[1]:g}) mm, detector {detector.name} ({detector.opening_diameter_mm:g} mm "
           f"opening), focal plane z = {focus:.2f} mm; {args.rays:,} rays per tilt, {time.perf_counter() - start:.1f} s")
     print(f"  aligned: {100 * meta['aligned_in_opening_fraction']:.1f} % of the focused signal inside the opening")
     print("  tilt (arcmin)  shift (mm)  signal/aligned  in opening/aligned")

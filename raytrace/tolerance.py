@@ -104,16 +104,18 @@ def focal_plane_signal(optic: Optic, source, detector: Detector, misalignment: M
 
 def tilt_scan(optic: Optic, source, detector: Detector, tilts_rad, keep: float = 0.95, tilt_azimuth_rad: float = 0.0,
               pivot_z_mm: float | None = None, focal_plane_z_mm: float = 0.0, n_rays: int = 200_000, seed: int = 0,
-              energy_kev: float = 3.0, progress=None) -> Table:
+              energy_kev: float = 3.0, progress=None, decentre_mm: tuple[float, float] = (0.0, 0.0)) -> Table:
     """Per tilt: the spot's shift from the detector centre, the signal relative to the aligned optic, the share
     of the aligned signal inside the opening, and (in the metadata) the largest tilt that keeps `keep` of it.
-    `progress`, if given, is called once before each tilt."""
+    The decentre and the source's own offset apply at every tilt; the reference is the optic aligned on the
+    magnet axis, neither tilted nor decentred. `progress`, if given, is called once before each tilt."""
     tilts = np.asarray(tilts_rad, dtype=float)
     if not 0 < keep <= 1:
         raise ValueError(f"keep = {keep}: must lie in (0, 1]")
     if tilts.size == 0 or not np.all(np.isfinite(tilts) & (tilts >= 0) & (tilts <= MAX_TILT_RAD)):
         raise ValueError(f"tilts: must be from 0 to {math.degrees(MAX_TILT_RAD) * 60:g} arcmin")
-    seen = [Misalignment(float(t), tilt_azimuth_rad, pivot_z_mm).apparent_source(source) for t in (0.0, tilts.max())]
+    seen = [Misalignment(float(t), tilt_azimuth_rad, pivot_z_mm, *decentre_mm).apparent_source(source)
+            for t in (0.0, tilts.max())]
     widest = max(seen, key=lambda apparent: apparent.off_axis_rad)  # the apparent offset is |offset - tilt|
     table = BeamTrace(optic, widest, focal_plane_z_mm).reflectivity_table(source_energies(source, energy_kev))
     aligned = focal_plane_signal(optic, source, detector, Misalignment(pivot_z_mm=pivot_z_mm), focal_plane_z_mm,
@@ -124,7 +126,7 @@ def tilt_scan(optic: Optic, source, detector: Detector, tilts_rad, keep: float =
     for tilt in tilts:
         if progress is not None:
             progress(1)
-        m = Misalignment(float(tilt), tilt_azimuth_rad, pivot_z_mm)
+        m = Misalignment(float(tilt), tilt_azimuth_rad, pivot_z_mm, *decentre_mm)
         s = focal_plane_signal(optic, source, detector, m, focal_plane_z_mm, n_rays, seed, energy_kev, table)
         rows.append((float(tilt), math.hypot(*s.centroid_mm), *s.centroid_mm, s.total / aligned.total,
                      s.in_opening / aligned.total, s.in_opening / aligned.in_opening))
@@ -137,7 +139,8 @@ def tilt_scan(optic: Optic, source, detector: Detector, tilts_rad, keep: float =
     table.meta.update({
         "optic": optic.name, "source": source.describe(), "detector": detector.name,
         "opening_diameter_mm": detector.opening_diameter_mm, "pivot_z_mm": pivot,
-        "tilt_azimuth_deg": math.degrees(tilt_azimuth_rad), "focal_plane_z_mm": focal_plane_z_mm, "keep": keep,
+        "tilt_azimuth_deg": math.degrees(tilt_azimuth_rad), "decentre_x_mm": float(decentre_mm[0]),
+        "decentre_y_mm": float(decentre_mm[1]), "focal_plane_z_mm": focal_plane_z_mm, "keep": keep,
         "aligned_in_opening_fraction": aligned.in_opening / aligned.total,
         "tolerance_arcmin": largest_tilt(table["tilt"].value, columns[6], keep), "rays": n_rays, "seed": seed,
         "raytrace_version": __version__,
