@@ -677,7 +677,7 @@ def run_tilt(args) -> int:
         print(f"  even the smallest tilt keeps less than {100 * args.keep:g} % of the aligned signal in the opening")
     else:
         print(f"  largest tilt keeping {100 * args.keep:g} % of the aligned signal inside the opening: "
-              f"{tolerance:.3g} arcmin{' (or more: the scan ends there)' if tolerance == table['tilt'][-1] else ''}")
+              f"{tolerance:.3g} arcmin{' (or more: the scan ends there)' if tolerance == table['tilt'].max() else ''}")
     _write_outputs(args, table, plot_tilt, table)
     return 0
 
