@@ -1,6 +1,7 @@
 """How mirrors reflect: materials (xraylib or Henke optical constants), layered stacks, recipe files
 and reflectivity tables for the tracer."""
 
+from . import numba_cache  # noqa: F401  (first: it sets where numba caches, before numba is imported)
 from .materials import DEFAULT_DENSITY_G_CM3, OPTICAL_CONSTANTS, Material, MaterialError, material
 from .parratt import parratt_reflectivity
 from .recipe import load_recipe, recipe_from_dict, recipe_to_toml, shipped_recipes

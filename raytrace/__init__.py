@@ -2,6 +2,8 @@
 
 from importlib.metadata import PackageNotFoundError, version
 
+import coatings.numba_cache  # noqa: F401  (first: it sets where numba caches, before numba is imported)
+
 try:
     __version__ = version("xrt-axion-raytrace")
 except PackageNotFoundError:  # running from a source tree that was not installed
