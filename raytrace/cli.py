@@ -132,15 +132,19 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"raytrace {__version__}")
     sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
 
+    def rays_and_seed(p, rays_default, per="", minimum=1):
+        p.add_argument("--rays", type=_number("--rays", whole=True, minimum=minimum), default=rays_default,
+                       metavar="N", help=f"number of rays{per} (default {rays_default:,}; 1e6 is accepted)")
+        p.add_argument("--seed", type=_number("--seed", whole=True, minimum=0), default=0, metavar="S",
+                       help="random seed (default 0)")
+
     def common(p, rays_default):
         p.add_argument("optic", help=OPTIC_HELP)
         p.add_argument("--off-axis", type=_number("--off-axis"), default=0.0, metavar="ARCMIN",
                        help="source off-axis angle in arcmin (default 0)")
         p.add_argument("--azimuth", type=_number("--azimuth"), default=0.0, metavar="DEG",
                        help="source azimuth in degrees (default 0)")
-        p.add_argument("--rays", type=_number("--rays", whole=True, minimum=1), default=rays_default, metavar="N",
-                       help=f"number of rays (default {rays_default:.0e}); accepts 1e6")
-        p.add_argument("--seed", type=_number("--seed", whole=True, minimum=0), default=0, metavar="S", help="random seed (default 0)")
+        rays_and_seed(p, rays_default)
         p.add_argument("--chunk-size", type=_number("--chunk-size", whole=True, minimum=1), default=DEFAULT_CHUNK_SIZE,
                        metavar="N", help=argparse.SUPPRESS)
 
@@ -223,10 +227,7 @@ def build_parser() -> argparse.ArgumentParser:
                       help="Sun-tracking exposure in seconds (default 1e7)")
     spot.add_argument("--efficiency", type=_number("--efficiency", minimum=0), default=1.0, metavar="F",
                       help="data-taking and analysis efficiency (default 1)")
-    spot.add_argument("--rays", type=_number("--rays", whole=True, minimum=1), default=1_000_000, metavar="N",
-                      help="number of rays (default 1e6)")
-    spot.add_argument("--seed", type=_number("--seed", whole=True, minimum=0), default=0, metavar="S",
-                      help="random seed (default 0)")
+    rays_and_seed(spot, 1_000_000)
     spot.add_argument("--focal-plane-z", type=_focal_plane, default="best", metavar="MM|best",
                       help="focal plane position in mm, or 'best' (default: the best focus at 4 keV on axis)")
     spot.add_argument("-o", "--output", metavar="FILE", help="write the encircled-signal table with all figures: .ecsv or .fits")
@@ -244,12 +245,9 @@ def build_parser() -> argparse.ArgumentParser:
                      help="material systems to choose from: wb4c, ptc (multilayers), ir, au (30 nm films); "
                           "default wb4c,ir,au")
     opt.add_argument("--detector", metavar="FILE.toml", help="detector description (default: the BabyIAXO Micromegas)")
-    opt.add_argument("--rays", type=_number("--rays", whole=True, minimum=1000), default=200_000, metavar="N",
-                     help="rays traced per focal length (default 2e5)")
+    rays_and_seed(opt, 200_000, " per focal length", minimum=1000)
     opt.add_argument("--evaluations", type=_number("--evaluations", whole=True, minimum=2), default=40, metavar="N",
                      help="recipe evaluations per group and multilayer system (default 40)")
-    opt.add_argument("--seed", type=_number("--seed", whole=True, minimum=0), default=0, metavar="S",
-                     help="random seed (default 0)")
     opt.add_argument("--workers", type=_number("--workers", whole=True, minimum=1), default=os.cpu_count() or 1,
                      metavar="N", help="local worker processes (default: the number of cores)")
     opt.add_argument("--scheduler", metavar="ADDRESS",
@@ -283,10 +281,7 @@ def build_parser() -> argparse.ArgumentParser:
     tilt.add_argument("--detector", metavar="FILE.toml", help="detector description (default: the BabyIAXO Micromegas)")
     tilt.add_argument("--keep", type=_number("--keep"), default=0.95, metavar="F",
                       help="share of the aligned signal inside the opening to keep (default 0.95)")
-    tilt.add_argument("--rays", type=_number("--rays", whole=True, minimum=1), default=200_000, metavar="N",
-                      help="rays per tilt (default 2e5)")
-    tilt.add_argument("--seed", type=_number("--seed", whole=True, minimum=0), default=0, metavar="S",
-                      help="random seed (default 0)")
+    rays_and_seed(tilt, 200_000, " per tilt")
     tilt.add_argument("-o", "--output", metavar="FILE", help="write the table: .ecsv or .fits")
     tilt.add_argument("--plot", metavar="FILE.png", help="plot shift and kept signal versus tilt")
 
@@ -298,10 +293,7 @@ def build_parser() -> argparse.ArgumentParser:
     offaxis.add_argument("--energy", type=_number("--energy"), required=True, metavar="KEV", help="photon energy in keV")
     offaxis.add_argument("--azimuth", type=_number("--azimuth"), default=0.0, metavar="DEG",
                          help="source azimuth in degrees (default 0)")
-    offaxis.add_argument("--rays", type=_number("--rays", whole=True, minimum=1), default=200_000, metavar="N",
-                         help="rays per angle (default 2e5)")
-    offaxis.add_argument("--seed", type=_number("--seed", whole=True, minimum=0), default=0, metavar="S",
-                         help="random seed (default 0)")
+    rays_and_seed(offaxis, 200_000, " per angle")
     offaxis.add_argument("-o", "--output", metavar="FILE", help="write the table: .ecsv or .fits")
     offaxis.add_argument("--plot", metavar="FILE.png", help="plot the vignetting curve")
 
@@ -327,9 +319,7 @@ def build_parser() -> argparse.ArgumentParser:
     demo = sub.add_parser("demo", help="trace the XMM module and the BabyIAXO custom optic; write tables and plots",
                           epilog="example:\n  raytrace demo --rays 2e6",
                           formatter_class=argparse.RawDescriptionHelpFormatter)
-    demo.add_argument("--rays", type=_number("--rays", whole=True, minimum=1), default=1_000_000, metavar="N",
-                      help="rays per trace (default 1e6)")
-    demo.add_argument("--seed", type=_number("--seed", whole=True, minimum=0), default=0, metavar="S")
+    rays_and_seed(demo, 1_000_000, " per trace")
     demo.add_argument("--output-dir", default="raytrace-output", metavar="DIR",
                       help="where to write (default ./raytrace-output)")
     return parser
