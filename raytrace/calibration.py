@@ -11,6 +11,7 @@ the root. The focal plane is fixed beforehand (default: the best focus, `best_fo
 from __future__ import annotations
 
 import dataclasses
+import functools
 import math
 from dataclasses import dataclass
 
@@ -76,6 +77,7 @@ def calibrate(
     if focal_plane_z_mm is None:
         focal_plane_z_mm = best_focus_z_mm(optic, energy_kev, beam, n_rays, seed)
 
+    @functools.cache  # brentq and the checks below ask again for points already traced
     def widths(core, wing):
         trial = optic.with_slope_errors([
             dataclasses.replace(e, meridional_arcsec=core * e.meridional_arcsec, sagittal_arcsec=core * e.sagittal_arcsec,
@@ -92,13 +94,13 @@ def calibrate(
     core_limit = MAX_SLOPE_ERROR_ARCSEC / max(max(e.meridional_arcsec, e.sagittal_arcsec) for e in base)
 
     def solve(function, target, limit, what):
+        if function(0.0) >= target:
+            raise CalibrationError(f"{what}: already {function(0.0):.4g} arcsec without this component, above {target:g}")
         upper = min(target, limit)
         while function(upper) < target:
             if upper >= limit:
                 raise CalibrationError(f"{what}: even {limit:.4g} arcsec does not reach {target:g} arcsec")
             upper = min(2 * upper, limit)
-        if function(0.0) >= target:
-            raise CalibrationError(f"{what}: already {function(0.0):.4g} arcsec without this component, above {target:g}")
         return brentq(lambda v: function(v) - target, 0.0, upper, rtol=RELATIVE_TOLERANCE)
 
     wing = 0.0

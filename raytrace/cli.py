@@ -565,7 +565,7 @@ def run_optimise(args) -> int:
     from geometries import load_design
 
     from .detector import load_detector
-    from .optimise import MATERIAL_SYSTEMS, ScanSettings, run_scan, write_scan
+    from .optimise import MATERIAL_SYSTEMS, ScanSettings, group_bounds, run_scan, write_scan
     from .solar import SolarSource
 
     focal_lengths = parse_grid(args.focal_lengths, "--focal-lengths", "mm")
@@ -574,8 +574,8 @@ def run_optimise(args) -> int:
     if unknown or not systems:
         raise CliError(f"--materials {args.materials!r}: choose from {', '.join(MATERIAL_SYSTEMS)}")
     design = load_design(args.base)
-    for f in focal_lengths:  # every focal length must give a valid optic before any work starts
-        design.with_focal_length(float(f)).build()
+    for f in focal_lengths:  # every focal length must give a valid optic and its groups before any work starts
+        group_bounds(design.with_focal_length(float(f)), args.groups)
     detector = load_detector(args.detector)
     out = Path(args.output_dir)
     try:
@@ -623,7 +623,7 @@ def run_optimise(args) -> int:
 def run_tilt(args) -> int:
     from geometries import load_optic
 
-    from .analysis import best_focus_z_mm
+    from .analysis import best_focus_z_mm, check_energies
     from .detector import load_detector
     from .plots import plot_tilt
     from .solar import SolarSource
@@ -631,6 +631,8 @@ def run_tilt(args) -> int:
     from .tolerance import tilt_scan
 
     tilts_deg = parse_grid(args.tilts, "--tilts", args.unit, allow_zero=True) * TILT_UNITS[args.unit]
+    if args.source == "parallel":
+        check_energies(np.array([args.energy]))
     if not 0 < args.keep <= 1:
         raise CliError(f"--keep {args.keep:g}: must lie in (0, 1]")
     try:
@@ -698,10 +700,13 @@ def run_calibrate(args) -> int:
     from .calibration import calibrate
     from .io import check_writable, write_design, write_prescription
 
+    design = None
     if args.output:
         check_writable(args.output, (".ecsv", ".toml"))
-        if Path(args.output).suffix == ".toml" and _design_or_none(args.optic) is None:
-            raise CliError(f"-o {args.output!r}: a .toml output needs a segmented design as input; write .ecsv instead")
+        if Path(args.output).suffix == ".toml":
+            design = _design_or_none(args.optic)
+            if design is None:
+                raise CliError(f"-o {args.output!r}: a .toml output needs a segmented design as input; write .ecsv instead")
     optic = load_optic(args.optic)
     focal_plane_z = None if args.focal_plane_z == "best" else args.focal_plane_z
     start = time.perf_counter()
@@ -714,8 +719,8 @@ def run_calibrate(args) -> int:
     print(f"  calibrated ({target} arcsec): HPD {result.hpd_arcsec:.4g} arcsec, W90 {result.w90_arcsec:.4g} arcsec")
     print(f"  slope errors: {_slope_summary(result.optic)}")
     if args.output:
-        if Path(args.output).suffix == ".toml":
-            written = write_design(_calibrated_design(_design_or_none(args.optic), result.optic), args.output)
+        if design is not None:
+            written = write_design(_calibrated_design(design, result.optic), args.output)
         else:
             written = write_prescription(result.optic, args.output)[-1]
         print(f"wrote {written}")
@@ -727,7 +732,7 @@ def _design_or_none(name: str):
     from geometries import load_design
     from geometries.prescription import SHIPPED
 
-    if SHIPPED.get(name, "").endswith(".toml") or (Path(name).suffix == ".toml" and _optic_or_none(name) is not None):
+    if SHIPPED.get(name, "").endswith(".toml") or _is_design_file(Path(name)):
         return load_design(name)
     return None
 
@@ -857,20 +862,24 @@ def _groups(optic):
 
 def _optic_or_none(name: str):
     """The optic named by a shipped optic name, an .ecsv table or a design .toml; None for anything else."""
-    import tomllib
-
     from geometries import load_optic, shipped_optics
 
     path = Path(name)
-    if name in shipped_optics() or path.suffix == ".ecsv":
+    if name in shipped_optics() or path.suffix == ".ecsv" or _is_design_file(path):
         return load_optic(name)
-    if path.suffix == ".toml" and path.is_file():
-        try:
-            is_design = "focal_length_mm" in tomllib.loads(path.read_text())
-        except (tomllib.TOMLDecodeError, OSError):
-            return None  # reported by the recipe reader
-        return load_optic(name) if is_design else None
     return None
+
+
+def _is_design_file(path: Path) -> bool:
+    """Whether a .toml file is a segmented design (it has a focal length) rather than a coating recipe."""
+    import tomllib
+
+    if path.suffix != ".toml" or not path.is_file():
+        return False
+    try:
+        return "focal_length_mm" in tomllib.loads(path.read_text())
+    except (tomllib.TOMLDecodeError, OSError):
+        return False  # reported by whichever reader gets the file
 
 
 def _graze_range(optic) -> str:
