@@ -49,6 +49,17 @@ MIN_ENERGY_KEV = min(lo for lo, _ in ENERGY_RANGE_KEV.values())
 MAX_ENERGY_KEV = max(hi for _, hi in ENERGY_RANGE_KEV.values())
 
 
+def check_energies(energies_kev) -> np.ndarray:
+    """The energies (keV) as a flat array, or an error naming the first one outside the optical constants' range."""
+    energies = np.asarray(energies_kev, dtype=float).ravel()
+    if energies.size == 0:
+        raise ValueError("no energies given")
+    bad = energies[~((energies >= MIN_ENERGY_KEV) & (energies <= MAX_ENERGY_KEV))]
+    if bad.size:
+        raise ValueError(f"energy {bad[0]} keV: energies must lie within {MIN_ENERGY_KEV}-{MAX_ENERGY_KEV} keV")
+    return energies
+
+
 class MaterialError(ValueError):
     """A material that the chosen database cannot describe."""
 

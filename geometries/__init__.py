@@ -1,15 +1,18 @@
 """What the optic is: surfaces, shells, whole optics and their prescription files."""
 
 from .optic import Optic, PrescriptionError, Shell, Spider
-from .prescription import load_design, load_optic, read_prescription, shipped_optics
-from .surfaces import Quadric, wolter_graze_angle_rad
+from .prescription import is_design, is_optic, load_design, load_optic, read_prescription, shipped_optics
+from .surfaces import ARCSEC_PER_RAD, Quadric, wolter_graze_angle_rad
 
 __all__ = [
+    "ARCSEC_PER_RAD",
     "Optic",
     "PrescriptionError",
     "Quadric",
     "Shell",
     "Spider",
+    "is_design",
+    "is_optic",
     "load_design",
     "load_optic",
     "read_prescription",

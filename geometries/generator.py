@@ -35,9 +35,10 @@ from pathlib import Path
 
 import numpy as np
 
-from coatings import RecipeError, load_recipe
+from coatings import Coating, RecipeError, load_recipe
 
 from .optic import Optic, PrescriptionError, Segmentation, Shell, SlopeErrors, Spider
+from .surfaces import wolter_graze_angle_rad
 
 MAX_LAYERS = 5000
 NESTING_ITERATIONS = 8  # the fixed point contracts by ~L / f < 0.1 per step: 1e-8 of the first correction
@@ -63,10 +64,12 @@ class PartDesign:
 
 @dataclass(frozen=True)
 class CoatingGroup:
-    """Layers whose intersection radius lies below `up_to_r_mm` (and above the previous group's) get `recipe`."""
+    """Layers whose intersection radius lies below `up_to_r_mm` (and above the previous group's) get `recipe`:
+    a recipe name or .toml path, or a coating itself (a design made in memory, e.g. by the optimiser; writing
+    it with `raytrace.output.write_design` writes such recipes beside the design)."""
 
     up_to_r_mm: float
-    recipe: str
+    recipe: str | Coating
 
 
 @dataclass(frozen=True)
@@ -86,6 +89,39 @@ class SegmentedDesign:
     def with_focal_length(self, focal_length_mm: float) -> "SegmentedDesign":
         return dataclasses.replace(self, focal_length_mm=focal_length_mm)
 
+    def with_slope_errors_of(self, optic: Optic) -> "SegmentedDesign":
+        """The design with each part's slope errors taken from `optic`'s layers of that part (e.g. a calibrated
+        build of this design)."""
+        parts = {}
+        for shell in optic.shells:
+            parts.setdefault("inner" if shell.r_intersect_mm < self.r_split_mm else "outer", shell.slope_errors)
+        changes = {label: dataclasses.replace(getattr(self, label), slope_errors=errors) for label, errors in parts.items()}
+        return dataclasses.replace(self, **changes)
+
+    def with_overrides(self, assignments, name: str | None = None) -> "SegmentedDesign":
+        """The design with fields set by KEY=VALUE texts, KEY a dotted path of the TOML file (e.g.
+        outer.glass_thickness_mm=0.3, spider.arm_width_mm=8) and VALUE a TOML value or a bare word; checked as
+        a design file is."""
+        data = tomllib.loads(design_to_toml(self))
+        if name is not None:
+            data["name"] = name
+        for assignment in assignments:
+            key, sep, text = assignment.partition("=")
+            if not sep or not key.strip():
+                raise PrescriptionError(f"{assignment!r}: expected KEY=VALUE, e.g. outer.glass_thickness_mm=0.3")
+            try:
+                value = tomllib.loads(f"v = {text}")["v"]
+            except tomllib.TOMLDecodeError:
+                value = text  # a bare word: a string such as a recipe name
+            *tables, field = key.strip().split(".")
+            entry = data
+            for table in tables:
+                entry = entry.setdefault(table, {})
+                if not isinstance(entry, dict):
+                    raise PrescriptionError(f"{assignment!r}: {table!r} is not a table of the design")
+            entry[field] = value
+        return design_from_dict(data, self.name, self.recipe_dir)
+
     def build(self) -> Optic:
         """The nested layers as an Optic; PrescriptionError names the parameter that prevents one."""
         self._check()
@@ -94,7 +130,7 @@ class SegmentedDesign:
         r0 = self.r_min_mm
         while True:
             part = self.inner if r0 < self.r_split_mm else self.outer
-            alpha = math.atan2(r0, f) / 4.0
+            alpha = wolter_graze_angle_rad(r0, f)
             front = r0 + part.segment_length_mm * math.tan(alpha)
             if front + part.glass_thickness_mm > self.r_max_mm:
                 break
@@ -109,8 +145,8 @@ class SegmentedDesign:
             raise PrescriptionError(
                 f"glass_thickness_mm: the first layer (r0 = {self.r_min_mm} mm) with its glass does not fit below "
                 f"r_max_mm = {self.r_max_mm}")
-        coatings = {group.recipe: self._recipe(group) for group in self.coating_groups}
-        per_shell = tuple(coatings[self._group(s.r_intersect_mm).recipe] for s in shells)
+        coatings = [self._recipe(group) for group in self.coating_groups]
+        per_shell = tuple(coatings[self._group(s.r_intersect_mm)] for s in shells)
         try:
             return Optic(self.name, f, tuple(shells), per_shell, self.spider, self.description)
         except PrescriptionError as exc:
@@ -119,22 +155,24 @@ class SegmentedDesign:
     def _next_radius(self, r0: float, part: PartDesign) -> float:
         """The smallest intersection radius of the next layer that keeps every on-axis ray clear (module docstring)."""
         f, length = self.focal_length_mm, part.segment_length_mm
-        alpha = math.atan2(r0, f) / 4.0
+        alpha = wolter_graze_angle_rad(r0, f)
         edge = r0 + part.glass_thickness_mm + part.layer_gap_mm  # inner layer's glass at the intersection plane
         entrance = edge + length * math.tan(alpha)
         r_next = entrance
         for _ in range(NESTING_ITERATIONS):
             next_part = self.inner if r_next < self.r_split_mm else self.outer
-            a = math.atan2(r_next, f) / 4.0
+            a = wolter_graze_angle_rad(r_next, f)
             top_ray = edge + next_part.segment_length_mm * (math.tan(2 * a) - math.tan(a))
             exit_ray = edge + length * (math.tan(4 * a) - math.tan(3 * alpha))
             r_next = max(entrance, top_ray, exit_ray)
         return r_next
 
-    def _group(self, r0: float) -> CoatingGroup:
-        return next(g for g in self.coating_groups if r0 < g.up_to_r_mm)
+    def _group(self, r0: float) -> int:
+        return next(k for k, g in enumerate(self.coating_groups) if r0 < g.up_to_r_mm)
 
     def _recipe(self, group: CoatingGroup):
+        if not isinstance(group.recipe, str):
+            return group.recipe
         path = Path(group.recipe)
         if path.suffix == ".toml" and not path.is_absolute() and self.recipe_dir is not None:
             path = self.recipe_dir / path
@@ -172,7 +210,7 @@ class SegmentedDesign:
                     f"{label}.segment_gap_mm and spacer_width_mm: {part.segments_per_layer} segments block {blocked:.1f} mm, "
                     f"more than the circumference {2 * math.pi * r_low:.1f} mm at r = {r_low} mm")
             # the innermost secondary cone of a part closes (r = 0) before its end if f is too short
-            alpha = math.atan2(r_low, f) / 4.0
+            alpha = wolter_graze_angle_rad(r_low, f)
             if part.segment_length_mm * math.tan(3 * alpha) >= r_low:
                 raise PrescriptionError(
                     f"focal_length_mm = {f} is too short for {label}.segment_length_mm = {part.segment_length_mm} at "
@@ -264,6 +302,9 @@ def design_to_toml(design: SegmentedDesign) -> str:
         lines += ["", f"[{label}.slope_errors]"] + [f"{key} = {_number(getattr(part.slope_errors, key))}"
                                                     for key in _SLOPE_KEYS]
     for group in design.coating_groups:
+        if not isinstance(group.recipe, str):
+            raise PrescriptionError(f"coating group up to r = {group.up_to_r_mm} mm holds a coating made in memory: "
+                                    "write the design with raytrace.output.write_design, which writes its recipe")
         lines += ["", "[[coating]]", f"up_to_r_mm = {_number(group.up_to_r_mm)}", f"recipe = {_quote(group.recipe)}"]
     return "\n".join(lines) + "\n"
 

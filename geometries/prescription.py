@@ -15,6 +15,7 @@ A `.toml` file is a segmented design (`geometries.generator`), built into its la
 from __future__ import annotations
 
 import os
+import tomllib
 from importlib import resources
 from pathlib import Path
 
@@ -48,6 +49,26 @@ def load_optic(name_or_path: str | os.PathLike) -> Optic:
             "(.ecsv shell table or .toml design)"
         )
     return _read_any(path)
+
+
+def is_design(name_or_path: str | os.PathLike) -> bool:
+    """Whether this names a segmented design: a shipped design, or a .toml file with a focal length (rather
+    than a coating recipe)."""
+    key = str(name_or_path)
+    if key in SHIPPED:
+        return SHIPPED[key].endswith(".toml")
+    path = Path(key)
+    if path.suffix != ".toml" or not path.is_file():
+        return False
+    try:
+        return "focal_length_mm" in tomllib.loads(path.read_text())
+    except (tomllib.TOMLDecodeError, OSError, UnicodeDecodeError):
+        return False  # reported by whichever reader gets the file
+
+
+def is_optic(name_or_path: str | os.PathLike) -> bool:
+    """Whether this names an optic: a shipped one, a shell table (.ecsv) or a segmented design."""
+    return str(name_or_path) in SHIPPED or Path(str(name_or_path)).suffix == ".ecsv" or is_design(name_or_path)
 
 
 def load_design(name_or_path: str | os.PathLike) -> SegmentedDesign:

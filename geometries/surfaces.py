@@ -81,6 +81,9 @@ def wolter_hyperboloid(r0_mm: float, focal_length_mm: float, length_mm: float) -
     return Quadric(k, 2.0 * k * u, r0_mm**2, f, f - length_mm, f)
 
 
+ARCSEC_PER_RAD = 180.0 / math.pi * 3600.0
+
+
 def wolter_graze_angle_rad(r0_mm: float, focal_length_mm: float) -> float:
     """On-axis graze angle at the intersection plane: alpha = atan(r0 / f) / 4."""
     return math.atan2(r0_mm, focal_length_mm) / 4.0

@@ -1,10 +1,32 @@
-"""How rays move and what comes out: sources, the traced engine, analysis and the command line."""
+"""Ray tracing of the Wolter-I X-ray optics of axion helioscopes (BabyIAXO's XMM-Newton module and its
+hybrid custom optic): effective area, PSF, vignetting, coating reflectivity, the solar-axion spot and the
+figures of merit f_O, f_D, f_DO, alignment tolerance, slope-error calibration and the f_DO optimiser.
 
-from importlib.metadata import PackageNotFoundError, version
+    >>> import raytrace
+    >>> raytrace.psf("babyiaxo", 3.0).hpd_arcsec          # at the best focus, as on the command line
+    >>> area = raytrace.effective_area("xmm", [1.5, 6.4])  # an astropy Table (energy, effective_area, ...)
+
+Functions (defaults are the command line's): load, effective_area, psf, best_focus, vignetting,
+reflectivity, solar_source, solar_spot, tilt_scan, calibrate, optimise. Plots return matplotlib Figures:
+plot_effective_area, plot_psf, plot_comparison, plot_spot, plot_scan, plot_tilt, plot_vignetting,
+plot_reflectivity, plot_cross_section; save_figure and the write_* functions write files atomically.
+Sources (ParallelBeam, SolarSource) follow `raytrace.engine.source.Source`; the figures of merit live in
+`raytrace.helioscope.merit`.
+"""
 
 import coatings.numba_cache  # noqa: F401  (first: it sets where numba caches, before numba is imported)
 
-try:
-    __version__ = version("xrt-axion-raytrace")
-except PackageNotFoundError:  # running from a source tree that was not installed
-    __version__ = "0+unknown"
+from .api import (best_focus, calibrate, effective_area, load, optimise, psf, reflectivity, solar_source, solar_spot,
+                  tilt_scan, vignetting)
+from .helioscope import Exposure, Magnet, load_detector
+from .output import (plot_comparison, plot_cross_section, plot_effective_area, plot_psf, plot_reflectivity, plot_scan,
+                     plot_spot, plot_tilt, plot_vignetting, save_figure, write_arf, write_design, write_image,
+                     write_prescription, write_table)
+from .sources import ParallelBeam, SolarSource
+from .version import __version__
+
+__all__ = ["Exposure", "Magnet", "ParallelBeam", "SolarSource", "__version__", "best_focus", "calibrate",
+           "effective_area", "load", "load_detector", "optimise", "plot_comparison", "plot_cross_section",
+           "plot_effective_area", "plot_psf", "plot_reflectivity", "plot_scan", "plot_spot", "plot_tilt",
+           "plot_vignetting", "psf", "reflectivity", "save_figure", "solar_source", "solar_spot", "tilt_scan",
+           "vignetting", "write_arf", "write_design", "write_image", "write_prescription", "write_table"]

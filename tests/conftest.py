@@ -2,9 +2,13 @@ from pathlib import Path
 
 import pytest
 
+import numpy as np
+
 from coatings import ConstantReflectivity
 from geometries import Optic, Shell, load_optic
 from geometries.optic import SlopeErrors
+from raytrace.engine import Rays
+from raytrace.engine.reference import reference_start_points, reference_trace
 
 SHARED = Path(__file__).resolve().parents[2] / "shared"
 
@@ -40,3 +44,15 @@ def single_shell(profile="wolter", r0=150.0, f=7500.0, length=300.0, thickness=0
 @pytest.fixture(scope="session")
 def babyiaxo():
     return load_optic("babyiaxo")
+
+
+def reference_of(trace, key, n):
+    """The numpy reference's trace of the first n rays a trace's source emits (the source protocol), after
+    checking the start points against the reference's own sampling of the entrance channels."""
+    start = Rays.empty(n)
+    trace.source.emit(key, 0, n, trace.aperture, start)
+    x, y, z, channel = reference_start_points(int(key), 0, n, trace.aperture)
+    np.testing.assert_array_equal(start.channel, channel)
+    for mine, theirs in ((start.x, x), (start.y, y), (start.z, z)):
+        np.testing.assert_allclose(mine, theirs, rtol=0, atol=1e-9)
+    return reference_trace(trace.packed, start, int(key), 0, trace.focal_plane_z_mm)

@@ -6,7 +6,8 @@ import pytest
 from astropy.io import fits
 from astropy.table import Table
 
-from raytrace.cli import main, parse_grid
+from raytrace.cli import main
+from raytrace.cli.options import parse_grid
 
 
 def run(capsys, *argv):
@@ -243,7 +244,7 @@ def test_version(capsys):
 
 
 def test_failed_write_leaves_no_file(tmp_path):
-    from raytrace.io import atomic_path
+    from raytrace.output import atomic_path
 
     target = tmp_path / "table.ecsv"
     with pytest.raises(RuntimeError):

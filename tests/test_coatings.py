@@ -233,26 +233,6 @@ def test_au_recipe_with_xraylib_constants_agrees_with_the_henke_table(shared_ref
         assert diff.max() < bound, (lo, hi, diff.max())
 
 
-@pytest.mark.parametrize("name, e_min, e_max, max_angle", [
-    ("au250_ni", 1.0, 10.0, 0.02),
-    ("ir_thick", 1.0, 10.0, 0.02),
-    ("wb4c_graded", 1.0, 10.0, 0.02),
-])
-def test_band_table_interpolates_within_1e3_away_from_edges(name, e_min, e_max, max_angle):
-    stack = load_recipe(name)
-    table = ReflectivityTable.for_band([stack], e_min, e_max, max_angle)
-    edges = stack.edge_energies_kev()
-    for edge in edges[(edges > e_min) & (edges < e_max)]:  # nodes straddle every edge
-        assert np.any(np.abs(table.energies_kev - edge) <= 1.1e-4)
-    rng = np.random.default_rng(7)
-    energy = rng.uniform(e_min, e_max, 4000)
-    graze = rng.uniform(0.0, max_angle, 4000)
-    away = np.all(np.abs(energy[:, None] - edges[None, :]) > 5e-4, axis=1)
-    direct = stack.reflectivity(energy[away], graze[away])
-    looked_up = table.lookup(np.zeros(away.sum(), int), energy[away], graze[away])
-    assert np.abs(direct - looked_up).max() < 1e-3
-
-
 def test_table_at_fixed_energies_is_exact_in_energy_and_fine_in_angle():
     stack = load_recipe("ptc_graded")
     energies = np.array([6.4, 15.0, 30.0])

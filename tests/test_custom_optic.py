@@ -12,15 +12,14 @@ from geometries import PrescriptionError, Spider, load_design, load_optic, read_
 from geometries.generator import design_from_dict, design_to_toml, read_design
 from geometries.optic import SlopeErrors
 from raytrace.analysis import best_focus_z_mm, effective_area, psf
-from raytrace.calibration import CalibrationError, calibrate
-from raytrace.engine import BeamTrace
-from raytrace.io import write_design, write_prescription
-from raytrace.rays import Fate
-from raytrace.reference import reference_sample, reference_trace
-from raytrace.rng import seed_key
+from raytrace.analysis import CalibrationError, calibrate
+from raytrace.engine import Trace
+from raytrace.output import write_design, write_prescription
+from raytrace.engine.rays import Fate
+from raytrace.engine.rng import seed_key
 from raytrace.sources import ParallelBeam
 
-from .conftest import single_shell
+from .conftest import reference_of, single_shell
 
 ARCSEC = math.pi / 180 / 3600
 GAUSSIAN_HALF_MASS = 0.6744897501960817  # median of |N(0, 1)|
@@ -96,8 +95,8 @@ def test_spider_joins_and_spacers_remove_their_geometric_area(babyiaxo):
 
 
 def test_obstruction_fates_are_counted(babyiaxo):
-    trace = BeamTrace(babyiaxo, ParallelBeam())
-    rays = trace.trace_range(seed_key(1), 0, 200_000, 200_000, 3.0)
+    trace = Trace(babyiaxo, ParallelBeam())
+    rays = trace.trace_range(seed_key(1), 0, 200_000, 200_000)
     counts = rays.fate_counts()
     for fate in (Fate.BLOCKED_SPIDER, Fate.SEGMENT_GAP, Fate.BLOCKED_SPACER, Fate.DOUBLE):
         assert counts[fate] > 0
@@ -107,11 +106,10 @@ def test_obstruction_fates_are_counted(babyiaxo):
 @pytest.mark.parametrize("off_axis_arcmin, azimuth_deg", [(0.0, 0.0), (3.0, 75.0)])
 def test_kernel_matches_reference_with_segments_and_slope_errors(babyiaxo, off_axis_arcmin, azimuth_deg):
     optic = babyiaxo.with_slope_errors(SlopeErrors(20.0, 40.0, 0.25, 120.0))
-    trace = BeamTrace(optic, ParallelBeam.from_angles(off_axis_arcmin * u.arcmin, azimuth_deg * u.deg), -30.0)
+    trace = Trace(optic, ParallelBeam.from_angles(off_axis_arcmin * u.arcmin, azimuth_deg * u.deg), -30.0)
     n, key = 4000, seed_key(21)
-    rays = trace.trace_range(key, 0, n, n, 3.0)
-    start = reference_sample(int(key), 0, n, trace.channels, trace.beam.direction(), trace.sampled_area_cm2 / n, 3.0)
-    ref = reference_trace(trace.packed, start, int(key), 0, -30.0)
+    rays = trace.trace_range(key, 0, n, n)
+    ref = reference_of(trace, key, n)
     np.testing.assert_array_equal(rays.fate, ref.fate)
     for name in ("x", "y", "z"):
         np.testing.assert_allclose(getattr(rays, name), getattr(ref, name), rtol=0, atol=1e-8)
@@ -124,7 +122,7 @@ def test_kernel_matches_reference_with_segments_and_slope_errors(babyiaxo, off_a
 def test_conical_blur_scales_like_alpha_length_over_f(r0, length):
     f = 5000.0
     alpha = math.atan(r0 / f) / 4
-    result = psf(single_shell("conical", r0, f, length), 3.0, n_rays=100_000)
+    result = psf(single_shell("conical", r0, f, length), 3.0, n_rays=100_000, focal_plane_z_mm=0.0)
     assert result.hpd_arcsec == pytest.approx(alpha * length / f / ARCSEC, rel=0.1)
 
 
@@ -133,20 +131,20 @@ def test_thin_shell_slope_error_hpd_matches_closed_form():
     radial offset is 2 f (d2 - d1), so HPD = 2 x 0.6745 x 2 sqrt(2) sigma for a shell much shorter than f."""
     sigma = 10.0
     optic = single_shell("wolter", 150.0, 7500.0, 20.0).with_slope_errors(SlopeErrors(sigma, 0.0))
-    result = psf(optic, 1.0, n_rays=400_000, seed=3)
+    result = psf(optic, 1.0, n_rays=400_000, seed=3, focal_plane_z_mm=0.0)
     assert result.hpd_arcsec == pytest.approx(2 * GAUSSIAN_HALF_MASS * 2 * math.sqrt(2) * sigma, rel=0.015)
 
 
 def test_sagittal_errors_are_reduced_by_the_graze_angle():
     optic = single_shell("wolter", 150.0, 7500.0, 20.0).with_slope_errors(SlopeErrors(0.0, 100.0))
     alpha = math.atan(150.0 / 7500.0) / 4
-    result = psf(optic, 1.0, n_rays=200_000, seed=3)
+    result = psf(optic, 1.0, n_rays=200_000, seed=3, focal_plane_z_mm=0.0)
     assert result.hpd_arcsec < 2 * 2 * math.sqrt(2) * 100.0 * alpha * 1.5
 
 
 def test_slope_errors_are_deterministic_for_any_chunk_size(xmm):
-    a = psf(xmm, 2.0, n_rays=60_000, seed=4, chunk_size=60_000)
-    b = psf(xmm, 2.0, n_rays=60_000, seed=4, chunk_size=7_001)
+    a = psf(xmm, 2.0, n_rays=60_000, seed=4, chunk_size=60_000, focal_plane_z_mm=0.0)
+    b = psf(xmm, 2.0, n_rays=60_000, seed=4, chunk_size=7_001, focal_plane_z_mm=0.0)
     assert a.hpd_arcsec == b.hpd_arcsec and a.w90_arcsec == b.w90_arcsec
     assert a.hpd_arcsec > 10  # the shipped slope errors are on
 
@@ -154,7 +152,7 @@ def test_slope_errors_are_deterministic_for_any_chunk_size(xmm):
 @pytest.mark.parametrize("name, energy, target", [("xmm", 1.5, 15.0), ("babyiaxo", 3.0, 59.8)])
 def test_shipped_optics_are_calibrated_to_their_hpd(name, energy, target):
     optic = load_optic(name)
-    z = best_focus_z_mm(optic, energy, n_rays=100_000, seed=11)
+    z = best_focus_z_mm(optic, ParallelBeam(energy_kev=energy), n_rays=100_000, seed=11)
     result = psf(optic, energy, n_rays=300_000, seed=12, focal_plane_z_mm=z)
     assert result.hpd_arcsec == pytest.approx(target, rel=0.05)
 
@@ -210,7 +208,7 @@ def test_invalid_designs_name_the_parameter(change, message):
 
 def test_design_and_shell_table_round_trips(tmp_path, babyiaxo):
     design = load_design("babyiaxo")
-    path = write_design(design, tmp_path / "copy.toml")
+    path = write_design(design, tmp_path / "copy.toml")[-1]
     assert dataclasses.replace(read_design(path), recipe_dir=None) == dataclasses.replace(design, recipe_dir=None)
     assert load_optic(path) == babyiaxo
     write_prescription(babyiaxo, tmp_path / "babyiaxo.ecsv")
@@ -231,7 +229,7 @@ def test_design_with_recipe_file_written_elsewhere_keeps_its_recipe(tmp_path):
     groups = (dataclasses.replace(design.coating_groups[0], recipe="mine.toml"), design.coating_groups[1])
     design = dataclasses.replace(design, coating_groups=groups, recipe_dir=recipe_dir)
     (tmp_path / "out").mkdir()
-    path = write_design(design, tmp_path / "out" / "d.toml")
+    path = write_design(design, tmp_path / "out" / "d.toml")[-1]
     assert "../recipes/mine.toml" in path.read_text()
     assert load_optic(path).coatings[0].name == "mine"
 

@@ -6,7 +6,7 @@ import pytest
 
 from coatings import ConstantReflectivity
 from geometries import Optic, PrescriptionError, Shell, Spider, load_optic, read_prescription
-from raytrace.io import write_prescription
+from raytrace.output import write_prescription
 from geometries.surfaces import offset_surface, wolter_hyperboloid, wolter_paraboloid
 
 from .conftest import single_shell

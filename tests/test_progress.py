@@ -1,6 +1,6 @@
 import io
 
-from raytrace.progress import Progress
+from raytrace.cli.progress import Progress
 
 
 class _Terminal(io.StringIO):

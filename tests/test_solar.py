@@ -6,11 +6,13 @@ import numpy as np
 import pytest
 from astropy.table import Table
 
-from raytrace.detector import DetectorError, detector_from_dict, load_detector
-from raytrace.rays import Rays
-from raytrace.rng import seed_key
-from raytrace.solar import MODELS, SolarSource, earth_sun_distance_au, fit_model, sun_radius_rad
-from raytrace.spot import Magnet, conversion_probability, solar_spot
+from raytrace.helioscope.detector import DetectorError, detector_from_dict, load_detector
+from geometries import load_optic
+from raytrace.engine import Rays, Trace
+from raytrace.engine.rng import seed_key
+from raytrace.sources.solar import MODELS, SolarSource, earth_sun_distance_au, fit_model, sun_radius_rad
+from raytrace.helioscope.merit import Exposure, Magnet, conversion_probability
+from raytrace.helioscope.spot import solar_spot
 
 PUBLISHED_RADII = {0.5: 0.108, 0.8: 0.183, 0.9: 0.235}  # DESIGN.md section 5, all energies
 HALF_RADII_BY_ENERGY = {1: 0.19, 2: 0.15, 3: 0.12, 4: 0.105, 6: 0.086, 8: 0.074}
@@ -77,8 +79,9 @@ def test_sun_radius_and_distance():
 def test_solar_rays_come_from_the_disc_plus_the_pointing_offset():
     offset = math.radians(2 / 60)
     source = SolarSource(offset_rad=offset, offset_azimuth_rad=math.radians(30))
+    trace = Trace(load_optic("xmm"), source)
     rays = Rays.empty(200_000)
-    source.fill(seed_key(3), 0, rays, 1000.0, len(rays))
+    source.emit(seed_key(3), 0, len(rays), trace.aperture, rays)
     direction = np.stack([rays.dx, rays.dy, rays.dz])
     np.testing.assert_allclose(np.linalg.norm(direction, axis=0), 1.0, atol=1e-15)
     tx, ty = -rays.dx, -rays.dy
@@ -87,7 +90,7 @@ def test_solar_rays_come_from_the_disc_plus_the_pointing_offset():
     from_centre = np.hypot(tx - tx.mean(), ty - ty.mean())
     assert from_centre.max() <= sun_radius_rad() * 1.0001
     assert np.isin(rays.energy_kev, source.energy_nodes()).all()
-    assert rays.weight.sum() == pytest.approx(1000.0, rel=1e-5)  # cos(theta) of at most 16 arcmin
+    assert rays.weight.sum() == pytest.approx(trace.aperture_area_cm2, rel=1e-5)  # cos(theta) of at most 16 arcmin
 
 
 def test_detector_matches_the_reference_efficiency(shared_reference):
@@ -120,7 +123,7 @@ def test_gas_density_and_default_detector():
 def test_bad_detector_descriptions_name_the_field(change, message):
     import tomllib
 
-    from raytrace.detector import DEFAULT_DETECTOR_TOML
+    from raytrace.helioscope.detector import DEFAULT_DETECTOR_TOML
 
     data = tomllib.loads(DEFAULT_DETECTOR_TOML) | change
     with pytest.raises(DetectorError, match=message):
@@ -133,14 +136,18 @@ def test_conversion_probability_matches_cast():
 
 
 def test_spot_of_an_ideal_optic_is_the_sun_imaged_at_f(xmm_ideal):
-    """With R = 1 and no slope errors the focused signal is the solar disc profile scaled by f tan."""
-    source = SolarSource()
-    result = solar_spot(xmm_ideal, source, load_detector(), n_rays=300_000, seed=4)
+    """With R = 1 and no slope errors the detected signal is the solar disc profile, weighted by the detector's
+    efficiency at each energy, scaled by f tan."""
+    source, detector = SolarSource(), load_detector()
+    result = solar_spot(xmm_ideal, source, detector, n_rays=300_000, seed=4)
     u = np.random.default_rng(5).random((2, 2_000_000))
-    _, rho = source.model.sample(u[0], u[1], source.e_min_kev, source.e_max_kev)
+    energy, rho = source.model.sample(u[0], u[1], source.e_min_kev, source.e_max_kev)
+    order = np.argsort(rho)
+    cumulative = np.cumsum(detector.efficiency(energy)[order])
     for q in (0.5, 0.8, 0.9):
-        expected_mm = xmm_ideal.focal_length_mm * math.tan(np.quantile(rho, q) * sun_radius_rad())
-        assert math.sqrt(result.areas_cm2[q] / math.pi) * 10 == pytest.approx(expected_mm, rel=0.03)
+        quantile = rho[order][np.searchsorted(cumulative, q * cumulative[-1])]
+        expected_mm = xmm_ideal.focal_length_mm * math.tan(quantile * sun_radius_rad())
+        assert math.sqrt(result.figures.areas_cm2[q] / math.pi) * 10 == pytest.approx(expected_mm, rel=0.03)
 
 
 def _encircled(result):
@@ -150,14 +157,33 @@ def _encircled(result):
 def test_figures_of_merit_follow_their_definitions(xmm):
     source, detector = SolarSource(), load_detector()
     one = solar_spot(xmm, source, detector, n_rays=100_000, seed=6)
-    two = solar_spot(xmm, source, detector, n_rays=100_000, seed=6, magnet=Magnet(4.0, 5.0), g_agamma_per_gev=2e-11)
-    bore = math.pi * 35.0**2
-    assert one.mean_eps_o == pytest.approx(one.mean_effective_area_cm2 / bore, rel=1e-12)
-    assert one.f_o == pytest.approx(one.mean_eps_o * one.eta / math.sqrt(one.area_cm2), rel=1e-12)
-    assert one.f_do == pytest.approx(one.mean_eps_do * one.eta / math.sqrt(1e-7 * one.area_cm2), rel=1e-12)
-    assert one.f_d == pytest.approx(one.mean_eps_d / math.sqrt(1e-7), rel=1e-12)
-    assert 0.7 < one.mean_eps_do / one.mean_eps_o < 0.85  # the detector's efficiency over the focused spectrum
+    two = solar_spot(xmm, source, detector, n_rays=100_000, seed=6, magnet=Magnet(4.0, 5.0),
+                     exposure=Exposure(g_agamma_per_gev=2e-11))
+    fom, bore = one.figures, math.pi * 35.0**2
+    assert fom.mean_eps_o == pytest.approx(fom.mean_effective_area_cm2 / bore, rel=1e-12)
+    assert fom.mean_eps_do_in_spot == pytest.approx(fom.mean_eps_do * one.eta_d, rel=1e-12)
+    assert fom.f_do == pytest.approx(fom.mean_eps_do_in_spot / math.sqrt(1e-7 * one.area_cm2), rel=1e-12)
+    assert fom.f_o == pytest.approx(fom.mean_eps_o * fom.optics_spot.fraction / math.sqrt(fom.optics_spot.area_cm2),
+                                    rel=1e-12)
+    assert fom.f_d == pytest.approx(fom.mean_eps_d / math.sqrt(1e-7), rel=1e-12)
+    assert 0.7 < fom.mean_eps_do / fom.mean_eps_o < 0.85  # the detector's efficiency over the focused spectrum
     assert two.signal_counts / one.signal_counts == pytest.approx(16.0, rel=1e-9)  # g^4, same B L
-    # the optimal radius maximises eta / r
+    # the spot radius maximises eta_D / r on the detected signal
     radius, fraction = _encircled(one)
-    assert one.eta / one.radius_mm >= (fraction / radius).max() * (1 - 1e-9)
+    assert one.eta_d / one.radius_mm >= (fraction / radius).max() * (1 - 1e-9)
+
+
+def test_f_do_is_proportional_to_signal_over_sqrt_background():
+    """S / sqrt(B) = f_DO x A_bore x Phi_band(g) x P(g, B, L) x sqrt(T / dE), constants in closed form."""
+    optic = load_optic("babyiaxo")
+    source = SolarSource(e_min_kev=2.0, e_max_kev=7.0)
+    magnet, exposure = Magnet(2.5, 10.0), Exposure(3e-11, 4.7e7, 0.5)
+    result = solar_spot(optic, source, load_detector(), n_rays=50_000, seed=2, focal_plane_z_mm=-28.0, magnet=magnet,
+                        exposure=exposure)
+    g = 3e-11
+    flux = source.model.flux(2.0, 7.0) * (g / 1e-10) ** 2
+    # P = (g B L / 2)^2 with g in eV^-1, B in eV^2 (1 T = 195.35 eV^2), L in eV^-1 (hbar c = 1.97327e-7 eV m)
+    probability = (0.5 * g * 1e-9 * 2.5 * 195.35 * 10.0 / 1.97326980e-7) ** 2
+    constant = math.pi * 35.0**2 * flux * probability * math.sqrt(4.7e7 * 0.5 / 5.0)
+    ratio = result.signal_counts / math.sqrt(result.background_counts)
+    assert ratio == pytest.approx(constant * result.f_do, rel=1e-12)

@@ -5,20 +5,20 @@ import math
 import numpy as np
 import pytest
 
-from raytrace.detector import load_detector
+from raytrace.helioscope.detector import load_detector
 from raytrace.sources import ParallelBeam
-from raytrace.tolerance import Misalignment, focal_plane_signal, largest_tilt, tilt_scan
+from raytrace.helioscope.tolerance import Misalignment, focal_plane_signal, largest_tilt, tilt_scan
 
 ARCMIN = math.pi / 180 / 60
 
 
-def _shift(optic, misalignment, source=ParallelBeam()):
+def _shift(optic, misalignment, source=ParallelBeam(energy_kev=3.0)):
     return focal_plane_signal(optic, source, load_detector(), misalignment, 0.0, 40_000, 1).centroid_mm
 
 
 def test_pointing_offset_moves_the_spot_by_f_tan_theta(xmm_ideal):
     theta = 3 * ARCMIN
-    x, y = _shift(xmm_ideal, Misalignment(), ParallelBeam(theta, math.radians(60)))
+    x, y = _shift(xmm_ideal, Misalignment(), ParallelBeam(theta, math.radians(60), 3.0))
     expected = -xmm_ideal.focal_length_mm * math.tan(theta)
     assert (x, y) == pytest.approx((expected * math.cos(math.radians(60)), expected * math.sin(math.radians(60))),
                                    rel=0.01)
@@ -57,7 +57,7 @@ def test_largest_tilt_interpolates_where_the_kept_fraction_crosses():
 
 
 def test_tilt_scan_of_the_solar_image(xmm):
-    from raytrace.solar import SolarSource
+    from raytrace.sources import SolarSource
 
     table = tilt_scan(xmm, SolarSource(), load_detector(), np.array([0.0, 2.0, 4.0]) * ARCMIN, n_rays=40_000)
     assert table["relative_in_opening"][0] == pytest.approx(1.0)

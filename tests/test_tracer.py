@@ -9,14 +9,14 @@ import pytest
 from coatings import ConstantReflectivity
 from geometries import Spider
 from raytrace.analysis import effective_area, psf
-from raytrace.engine import BeamTrace
-from raytrace.kernel import _cos_sin_of_turn, _graze_angle, first_hit
-from raytrace.rays import Fate
-from raytrace.reference import reference_sample, reference_trace
-from raytrace.rng import seed_key
+from raytrace.engine import Trace
+from raytrace.engine.aperture import cos_sin_of_turn as _cos_sin_of_turn
+from raytrace.engine.kernel import _graze_angle, first_hit
+from raytrace.engine.rays import Fate
+from raytrace.engine.rng import seed_key
 from raytrace.sources import ParallelBeam
 
-from .conftest import single_shell
+from .conftest import reference_of, single_shell
 
 ARCSEC = math.pi / 180 / 3600
 
@@ -32,13 +32,13 @@ BAR_AND_WEDGE_SPIDER = Spider(6, spoke_width_deg=3.0, spoke_width_mm=20.0, rotat
 def test_kernel_matches_numpy_reference_ray_by_ray(xmm, off_axis_arcmin, azimuth_deg, spider):
     optic = xmm if spider is None else xmm.with_spider(spider)
     beam = ParallelBeam.from_angles(off_axis_arcmin * u.arcmin, azimuth_deg * u.deg)
-    trace = BeamTrace(optic, beam)
+    trace = Trace(optic, beam)
     n, key = 4000, seed_key(11)
-    rays = trace.trace_range(key, 0, n, n, 2.0)
-    start = reference_sample(int(key), 0, n, trace.channels, trace.beam.direction(), trace.sampled_area_cm2 / n, 2.0)
-    ref = reference_trace(trace.packed, start, int(key))
+    rays = trace.trace_range(key, 0, n, n)
+    ref = reference_of(trace, key, n)
     np.testing.assert_array_equal(rays.fate, ref.fate)
     np.testing.assert_array_equal(rays.channel, ref.channel)
+    np.testing.assert_array_equal(rays.shell, ref.shell)
     for name in ("x", "y", "z"):
         np.testing.assert_allclose(getattr(rays, name), getattr(ref, name), rtol=0, atol=1e-9)
     for name in ("dx", "dy", "dz", "graze1", "graze2"):
@@ -58,12 +58,12 @@ def test_fast_elementary_functions_match_numpy():
 
 def test_kernel_reflectivity_weights_equal_table_lookups(xmm):
     """Rays weighted in the kernel carry aperture weight x R(E, g1) x R(E, g2) (one factor for single reflections)."""
-    trace = BeamTrace(xmm, ParallelBeam.from_angles(3 * u.arcmin))
-    table = trace.reflectivity_table([2.5])
+    trace = Trace(xmm, ParallelBeam.from_angles(3 * u.arcmin, energy=2.5 * u.keV))
+    table = trace.reflectivity_table()
     key = seed_key(4)
-    geometric = trace.trace_range(key, 0, 20_000, 20_000, 2.5)
-    weighted = trace.trace_range(key, 0, 20_000, 20_000, 2.5, table=table)
-    coating = trace.shell_coating[np.minimum(geometric.channel, xmm.n_shells - 1)]
+    geometric = trace.trace_range(key, 0, 20_000, 20_000)
+    weighted = trace.trace_range(key, 0, 20_000, 20_000, table=table)
+    coating = trace.shell_coating[geometric.shell]
     r1 = table.lookup(coating, 2.5, geometric.graze1)
     r2 = table.lookup(coating, 2.5, geometric.graze2)
     fate = geometric.fate
@@ -102,7 +102,7 @@ def test_spider_removes_its_geometric_fraction(xmm_ideal):
 
 
 def test_true_wolter_shell_is_stigmatic_on_axis():
-    result = psf(single_shell("wolter"), 1.0, n_rays=20_000)
+    result = psf(single_shell("wolter"), 1.0, n_rays=20_000, focal_plane_z_mm=0.0)
     assert result.hpd_arcsec < 0.01
     assert abs(result.centroid_x_mm) < 1e-9 and abs(result.centroid_y_mm) < 1e-9
 
@@ -121,14 +121,14 @@ def test_conical_shell_blur_matches_closed_form():
     order = np.argsort(rho)
     cumulative = np.cumsum(weight[order]) / weight.sum()
     expected_hpd = 2 * rho[order][np.searchsorted(cumulative, 0.5)] / f / ARCSEC
-    result = psf(single_shell("conical", r0, f, length), 1.0, n_rays=200_000)
+    result = psf(single_shell("conical", r0, f, length), 1.0, n_rays=200_000, focal_plane_z_mm=0.0)
     assert result.hpd_arcsec == pytest.approx(expected_hpd, rel=0.01)
     assert result.hpd_arcsec == pytest.approx(alpha * length / f / ARCSEC, rel=0.1)
 
 
 def test_off_axis_centroid_moves_by_f_tan_theta(xmm):
     theta = 6 * u.arcmin
-    result = psf(xmm, 1.5, ParallelBeam.from_angles(theta, 90 * u.deg), n_rays=100_000)
+    result = psf(xmm, 1.5, ParallelBeam.from_angles(theta, 90 * u.deg), n_rays=100_000, focal_plane_z_mm=0.0)
     shift = math.hypot(result.centroid_x_mm, result.centroid_y_mm)
     assert shift == pytest.approx(7500 * math.tan(theta.to_value(u.rad)), rel=0.01)
     assert result.centroid_y_mm < 0  # image opposite to the source direction
@@ -140,24 +140,24 @@ def test_same_result_for_any_chunk_size(xmm):
     b = effective_area(xmm, energies, n_rays=60_000, seed=9, chunk_size=7_001)
     np.testing.assert_allclose(a["effective_area"], b["effective_area"], rtol=1e-12)
     assert a.meta["fates"] == b.meta["fates"]
-    p1 = psf(xmm, 2.0, n_rays=70_000, seed=4, chunk_size=70_000)
-    p2 = psf(xmm, 2.0, n_rays=70_000, seed=4, chunk_size=9_999)
+    p1 = psf(xmm, 2.0, n_rays=70_000, seed=4, chunk_size=70_000, focal_plane_z_mm=0.0)
+    p2 = psf(xmm, 2.0, n_rays=70_000, seed=4, chunk_size=9_999, focal_plane_z_mm=0.0)
     assert p1.hpd_arcsec == p2.hpd_arcsec
     np.testing.assert_allclose(p1.image, p2.image, rtol=1e-12, atol=0)
 
 
 def test_same_rays_for_any_thread_count(xmm):
-    trace = BeamTrace(xmm, ParallelBeam.from_angles(2 * u.arcmin))
+    trace = Trace(xmm, ParallelBeam.from_angles(2 * u.arcmin))
     before = numba.get_num_threads()
     try:
         numba.set_num_threads(1)
-        one = trace.trace_range(seed_key(1), 0, 20_000, 20_000, 1.0)
+        one = trace.trace_range(seed_key(1), 0, 20_000, 20_000)
         numba.set_num_threads(numba.config.NUMBA_NUM_THREADS)
-        many = trace.trace_range(seed_key(1), 0, 20_000, 20_000, 1.0)
+        many = trace.trace_range(seed_key(1), 0, 20_000, 20_000)
         numba.set_num_threads(1)
-        psf_one = psf(xmm, 1.5, n_rays=40_000, seed=2)
+        psf_one = psf(xmm, 1.5, n_rays=40_000, seed=2, focal_plane_z_mm=0.0)
         numba.set_num_threads(numba.config.NUMBA_NUM_THREADS)
-        psf_many = psf(xmm, 1.5, n_rays=40_000, seed=2)
+        psf_many = psf(xmm, 1.5, n_rays=40_000, seed=2, focal_plane_z_mm=0.0)
     finally:
         numba.set_num_threads(before)
     for name in ("x", "y", "fate", "graze1", "graze2"):
@@ -188,7 +188,7 @@ def _exact_first_root(surface_row, p, d):
 
 def test_intersection_is_accurate_for_grazing_rays(xmm):
     """The stable root formula against 60-digit arithmetic, for rays within a few arcmin of the axis."""
-    trace = BeamTrace(xmm, ParallelBeam())
+    trace = Trace(xmm, ParallelBeam())
     surfaces = trace.packed.surfaces
     rng = np.random.default_rng(0)
     checked = 0

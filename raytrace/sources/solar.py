@@ -25,14 +25,16 @@ regularised incomplete gamma function) within the band, then rho from F(rho; E) 
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from dataclasses import dataclass
 
 import numpy as np
 from scipy.special import gammainc, gammaincinv
 
-from .rays import Rays
-from .rng import stream_key, uniform_array
+from ..engine.aperture import EntranceChannels
+from ..engine.rays import Rays
+from ..engine.rng import stream_key, uniform_array
 
 # Sun's angular radius at 1 AU (DESIGN.md section 5: 959.63 arcsec, i.e. R_sun = 696000 km).
 SUN_RADIUS_KM = 696_000.0
@@ -149,9 +151,16 @@ class SolarSource:
         sun_radius_rad(self.distance_au)
 
     @property
-    def off_axis_rad(self) -> float:
+    def max_angle_rad(self) -> float:
         """The largest angle between a ray and the optical axis."""
         return sun_radius_rad(self.distance_au) + self.offset_rad
+
+    @property
+    def pointing_rad(self) -> tuple[float, float]:
+        return self.offset_rad, self.offset_azimuth_rad
+
+    def with_pointing(self, offset_rad: float, azimuth_rad: float) -> "SolarSource":
+        return dataclasses.replace(self, offset_rad=offset_rad, offset_azimuth_rad=azimuth_rad)
 
     def energy_nodes(self) -> np.ndarray:
         """The energies rays are traced at: centres of the 50 eV bins covering the band."""
@@ -162,8 +171,10 @@ class SolarSource:
         """Photon flux from axions in the band (cm^-2 s^-1) for g_agamma = 1e-10 GeV^-1, before conversion."""
         return self.model.flux(self.e_min_kev, self.e_max_kev)
 
-    def fill(self, key, first_index: int, rays: Rays, area_cm2: float, n_total: int) -> None:
-        """Set the energy, direction and starting weight of rays first_index .. (their own random stream)."""
+    def emit(self, key, first_index: int, n_total: int, aperture: EntranceChannels, rays: Rays) -> None:
+        """Start points over the aperture, then each ray's energy, emission point and direction, drawn from the
+        source's own random stream; the weight is the entrance area per ray projected normal to the ray (cm2)."""
+        aperture.sample(key, first_index, rays)
         n = len(rays)
         u = np.empty((3, n))
         source = stream_key(key, SOURCE_STREAM)
@@ -184,7 +195,7 @@ class SolarSource:
         rays.dx[:] = -tx * scale
         rays.dy[:] = -ty * scale
         rays.dz[:] = -np.cos(theta)
-        rays.weight[:] = area_cm2 * np.cos(theta) / n_total
+        rays.weight[:] = aperture.area_cm2 * np.cos(theta) / n_total
 
     def metadata(self) -> dict:
         return {"solar_model": self.model.name, "solar_model_reference": self.model.reference,

@@ -1,28 +1,32 @@
-"""Plots of results, written as PNG files (atomically, like every output)."""
+"""Plots of results. Each returns a matplotlib Figure (made without pyplot, so no backend is chosen or
+changed); `save_figure` writes one as a PNG file, atomically like every output.
+"""
 
 from __future__ import annotations
 
-import matplotlib
+from pathlib import Path
 
-matplotlib.use("Agg")
-import astropy.units as u  # noqa: E402
-import matplotlib.pyplot as plt  # noqa: E402
-import numpy as np  # noqa: E402
+import astropy.units as u
+import numpy as np
+from matplotlib.figure import Figure
+from matplotlib.patches import Circle
 
-from .analysis import spread_indices  # noqa: E402
-from .io import atomic_path, check_writable  # noqa: E402
+from geometries import ARCSEC_PER_RAD
+
+from ..analysis.encircled import spread_indices
+from .files import atomic_path, check_writable
 
 # BabyIAXO conceptual design report (Abeln et al., JHEP 05 (2021) 137): about 1500 cm2 at
 # 2 keV and 900 cm2 at 7 keV for one XMM-Newton module.
 CDR_XMM_POINTS = ((2.0, 1500.0), (7.0, 900.0))
 
 
-def plot_effective_area(table, path, compare_cdr: bool = False):
-    path = check_writable(path, (".png",))
+def plot_effective_area(table, compare_cdr: bool = False) -> Figure:
     energy = u.Quantity(table["energy"]).to_value(u.keV)
     area = u.Quantity(table["effective_area"]).to_value(u.cm**2)
     err = u.Quantity(table["effective_area_err"]).to_value(u.cm**2)
-    fig, ax = plt.subplots(figsize=(7, 4.5))
+    fig = Figure(figsize=(7, 4.5))
+    ax = fig.subplots()
     ax.plot(energy, area, color="C0", label=f"{table.meta.get('optic', '')} ray trace")
     ax.fill_between(energy, area - err, area + err, color="C0", alpha=0.3, lw=0)
     if compare_cdr:
@@ -34,12 +38,12 @@ def plot_effective_area(table, path, compare_cdr: bool = False):
     ax.set_ylim(bottom=0)
     ax.grid(alpha=0.3)
     ax.legend()
-    _save(fig, path)
+    return fig
 
 
-def plot_psf(result, path):
-    path = check_writable(path, (".png",))
-    fig, (ax_img, ax_ee) = plt.subplots(1, 2, figsize=(11, 4.5))
+def plot_psf(result) -> Figure:
+    fig = Figure(figsize=(11, 4.5))
+    ax_img, ax_ee = fig.subplots(1, 2)
     n = result.image.shape[0]
     half = n * result.pixel_arcsec / 2
     shown = np.where(result.image > 0, result.image, np.nan)
@@ -56,13 +60,13 @@ def plot_psf(result, path):
     ax_ee.set_ylabel("Encircled fraction of the focused beam")
     ax_ee.set_ylim(0, 1.02)
     ax_ee.grid(alpha=0.3)
-    _save(fig, path)
+    return fig
 
 
-def plot_comparison(areas, psfs, path):
+def plot_comparison(areas, psfs) -> Figure:
     """Effective area versus energy and encircled energy versus focal-plane radius of several optics, side by side."""
-    path = check_writable(path, (".png",))
-    fig, (ax_a, ax_ee) = plt.subplots(1, 2, figsize=(12, 4.5))
+    fig = Figure(figsize=(12, 4.5))
+    ax_a, ax_ee = fig.subplots(1, 2)
     smallest_hpd_mm = np.inf
     for k, (area, result) in enumerate(zip(areas, psfs)):
         colour = f"C{k}"
@@ -71,7 +75,7 @@ def plot_comparison(areas, psfs, path):
         ax_a.plot(energy, value, color=colour, label=area.meta["optic"])
         f = result.meta["focal_length_mm"]
         radius_mm = u.Quantity(result.encircled["radius"]).to_value(u.rad) * f
-        hpd_mm = result.hpd_arcsec / 206264.80624709636 * f
+        hpd_mm = result.hpd_arcsec / ARCSEC_PER_RAD * f
         ax_ee.semilogx(radius_mm, result.encircled["encircled_fraction"], color=colour,
                        label=f"{result.meta['optic']}: HPD {result.hpd_arcsec:.3g}\" = {hpd_mm:.2f} mm "
                              f"(f = {f / 1000:g} m, z = {round(result.meta['focal_plane_z_mm'], 1) + 0.0:.1f} mm)")
@@ -88,13 +92,13 @@ def plot_comparison(areas, psfs, path):
     for ax in (ax_a, ax_ee):
         ax.grid(alpha=0.3)
         ax.legend(fontsize=8)
-    _save(fig, path)
+    return fig
 
 
-def plot_spot(result, path):
+def plot_spot(result) -> Figure:
     """The focused solar-axion image with the spot circle and the detector's central opening."""
-    path = check_writable(path, (".png",))
-    fig, (ax_img, ax_ee) = plt.subplots(1, 2, figsize=(11, 4.5))
+    fig = Figure(figsize=(11, 4.5))
+    ax_img, ax_ee = fig.subplots(1, 2)
     n = result.image.shape[0]
     half = n * result.pixel_mm / 2
     cx, cy = result.centroid_mm
@@ -102,9 +106,9 @@ def plot_spot(result, path):
     image = ax_img.imshow(np.log10(shown), origin="lower", cmap="magma",
                           extent=(cx - half, cx + half, cy - half, cy + half))
     fig.colorbar(image, ax=ax_img, label="log10 effective area per pixel (cm$^2$)")
-    spot = plt.Circle((cx, cy), result.radius_mm, fill=False, color="cyan", lw=1.2,
-                      label=f"spot: {result.area_cm2:.3g} cm$^2$, {100 * result.eta:.0f} % of the signal")
-    opening = plt.Circle((0.0, 0.0), result.meta["opening_diameter_mm"] / 2, fill=False, color="white", ls="--",
+    spot = Circle((cx, cy), result.radius_mm, fill=False, color="cyan", lw=1.2,
+                      label=f"spot: {result.area_cm2:.3g} cm$^2$, {100 * result.eta_d:.0f} % of the detected signal")
+    opening = Circle((0.0, 0.0), result.meta["opening_diameter_mm"] / 2, fill=False, color="white", ls="--",
                          lw=1.0, label=f"detector opening ({result.meta['opening_diameter_mm']:g} mm)")
     ax_img.add_patch(spot)
     ax_img.add_patch(opening)
@@ -121,14 +125,14 @@ def plot_spot(result, path):
     ax_ee.set_ylim(0, 1.02)
     ax_ee.grid(alpha=0.3)
     ax_ee.legend(fontsize=8)
-    _save(fig, path)
+    return fig
 
 
-def plot_scan(table, path):
+def plot_scan(table) -> Figure:
     """Spot area and f_DO versus focal length (the conceptual design's trade-off plot)."""
-    path = check_writable(path, (".png",))
     focal = u.Quantity(table["focal_length"]).to_value(u.m)
-    fig, ax_f = plt.subplots(figsize=(7, 4.5))
+    fig = Figure(figsize=(7, 4.5))
+    ax_f = fig.subplots()
     ax_f.plot(focal, table["f_do"], "o-", color="C0", label="f$_{DO}$")
     best = int(np.argmax(table["f_do"]))
     ax_f.axvline(focal[best], color="C0", ls=":", lw=0.8)
@@ -141,14 +145,14 @@ def plot_scan(table, path):
     ax_f.set_title(f"{table.meta.get('design', '')}: best f = {focal[best]:g} m, {table.meta.get('groups', '')} coating "
                    f"groups from {table.meta.get('materials', '')}", fontsize=9)
     fig.legend(loc="lower right", fontsize=8)
-    _save(fig, path)
+    return fig
 
 
-def plot_tilt(table, path):
+def plot_tilt(table) -> Figure:
     """Spot shift and the signal kept inside the detector opening versus tilt of the optic."""
-    path = check_writable(path, (".png",))
     tilt = u.Quantity(table["tilt"]).to_value(u.arcmin)
-    fig, (ax_s, ax_k) = plt.subplots(1, 2, figsize=(11, 4.5))
+    fig = Figure(figsize=(11, 4.5))
+    ax_s, ax_k = fig.subplots(1, 2)
     ax_s.plot(tilt, table["shift_mm"], "o-")
     ax_s.set_xlabel("Tilt of the optic (arcmin)")
     ax_s.set_ylabel("Spot centroid minus detector centre (mm)")
@@ -164,13 +168,13 @@ def plot_tilt(table, path):
         ax.grid(alpha=0.3)
     ax_k.legend(fontsize=8)
     fig.suptitle(f"{table.meta['optic']}: pivot z = {table.meta['pivot_z_mm']:g} mm, {table.meta['source']}", fontsize=9)
-    _save(fig, path)
+    return fig
 
 
-def plot_vignetting(tables, path):
+def plot_vignetting(tables) -> Figure:
     """Effective area relative to on axis versus off-axis angle, one curve per table (optic)."""
-    path = check_writable(path, (".png",))
-    fig, ax = plt.subplots(figsize=(7, 4.5))
+    fig = Figure(figsize=(7, 4.5))
+    ax = fig.subplots()
     for table in tables:
         ax.plot(u.Quantity(table["off_axis"]).to_value(u.arcmin), table["relative_area"], "o-",
                 label=f"{table.meta['optic']}, {table.meta['energy_kev']:g} keV")
@@ -179,14 +183,14 @@ def plot_vignetting(tables, path):
     ax.set_ylim(0, 1.05)
     ax.grid(alpha=0.3)
     ax.legend()
-    _save(fig, path)
+    return fig
 
 
-def plot_reflectivity(table, path, curves: int = 4):
+def plot_reflectivity(table, curves: int = 4) -> Figure:
     """Per coating, two panels: R versus energy at a few graze angles, and R versus graze angle at a few energies."""
-    path = check_writable(path, (".png",))
     names = list(dict.fromkeys(table["coating"])) if "coating" in table.colnames else [table.meta.get("recipe", "")]
-    fig, axes = plt.subplots(len(names), 2, figsize=(11, 4.5 * len(names)), squeeze=False)
+    fig = Figure(figsize=(11, 4.5 * len(names)))
+    axes = fig.subplots(len(names), 2, squeeze=False)
     for name, (ax_e, ax_a) in zip(names, axes):
         rows = table[table["coating"] == name] if "coating" in table.colnames else table
         energy = u.Quantity(rows["energy"]).to_value(u.keV)
@@ -207,14 +211,14 @@ def plot_reflectivity(table, path, curves: int = 4):
             ax.set_title(name, fontsize=9)
     fig.suptitle(f"{table.meta.get('recipe', '')}: {table.meta.get('stack', '')} "
                  f"({table.meta.get('optical_constants', '')}, {table.meta.get('polarisation', '')})", fontsize=9)
-    _save(fig, path)
+    return fig
 
 
-def plot_cross_section(optic, path):
+def plot_cross_section(optic) -> Figure:
     """Meridional cross-section: every shell's primary and secondary (r versus z), coloured by coating."""
-    path = check_writable(path, (".png",))
     names = list(dict.fromkeys(c.name for c in optic.coatings))
-    fig, (ax, zoom) = plt.subplots(1, 2, figsize=(12, 5), gridspec_kw={"width_ratios": [2, 1]})
+    fig = Figure(figsize=(12, 5))
+    ax, zoom = fig.subplots(1, 2, gridspec_kw={"width_ratios": [2, 1]})
     for surfaces, shell, coating in zip(optic.surfaces(), optic.shells, optic.coatings):
         colour = f"C{names.index(coating.name) % 10}"
         for surface in surfaces[:2]:
@@ -241,11 +245,13 @@ def plot_cross_section(optic, path):
     ax.set_ylim(bottom=0)
     ax.set_title(f"{optic.name}: {optic.n_shells} shells, f = {optic.focal_length_mm:g} mm", fontsize=10)
     ax.legend(fontsize=8, loc="lower right")
-    _save(fig, path)
+    return fig
 
 
-def _save(fig, path):
+def save_figure(fig: Figure, path) -> Path:
+    """Write a figure as a PNG file (atomically: a complete file or none)."""
+    path = check_writable(path, (".png",))
     fig.tight_layout()
     with atomic_path(path) as tmp:
         fig.savefig(tmp, dpi=120, format="png")
-    plt.close(fig)
+    return path

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, fields
 from enum import IntEnum
+from typing import NamedTuple
 
 import numba
 import numpy as np
@@ -46,6 +47,7 @@ class Rays:
     energy_kev: np.ndarray
     weight: np.ndarray
     channel: np.ndarray  # entrance channel: between shell channel-1 and shell channel (0-based)
+    shell: np.ndarray  # the shell whose mirrors the ray can reflect on: the channel's outer wall
     fate: np.ndarray
     graze1: np.ndarray
     graze2: np.ndarray
@@ -54,7 +56,7 @@ class Rays:
     def empty(cls, n: int) -> "Rays":
         float_fields = ("x", "y", "z", "dx", "dy", "dz", "energy_kev", "weight", "graze1", "graze2")
         arrays = {name: np.zeros(n) for name in float_fields}
-        return cls(channel=np.zeros(n, np.int32), fate=np.zeros(n, np.int8), **arrays)
+        return cls(channel=np.zeros(n, np.int32), shell=np.zeros(n, np.int32), fate=np.zeros(n, np.int8), **arrays)
 
     def __len__(self) -> int:
         return self.x.shape[0]
@@ -66,9 +68,31 @@ class Rays:
     def copy(self) -> "Rays":
         return Rays(**{f.name: getattr(self, f.name).copy() for f in fields(self)})
 
+    def columns(self) -> "RayColumns":
+        """The same arrays as the named tuple the numba kernels read."""
+        return RayColumns(**{f.name: getattr(self, f.name) for f in fields(self)})
+
     def fate_counts(self) -> np.ndarray:
         """Number of rays per fate code (index = code; index 0 counts untraced rays)."""
         return _count_codes(self.fate, len(Fate) + 1)
+
+
+class RayColumns(NamedTuple):
+    """`Rays` as the kernels take it (numba reads a named tuple of arrays, not a dataclass)."""
+
+    x: np.ndarray
+    y: np.ndarray
+    z: np.ndarray
+    dx: np.ndarray
+    dy: np.ndarray
+    dz: np.ndarray
+    energy_kev: np.ndarray
+    weight: np.ndarray
+    channel: np.ndarray
+    shell: np.ndarray
+    fate: np.ndarray
+    graze1: np.ndarray
+    graze2: np.ndarray
 
 
 @numba.njit(cache=True)

@@ -1,20 +1,28 @@
-"""The numba kernels: beam sampling, the trace through the shells and reflectivity weighting (one pass),
-and the per-energy re-weighting of a geometric trace.
+"""The numba kernel: the trace through the shells with reflectivity weighting (one pass per ray), and the
+per-energy re-weighting of a geometric trace.
 
-One ray never interacts with another, so every kernel is a `prange` over rays and
-its result does not depend on the number of threads. `raytrace.reference` holds
-the same physics in plain numpy; the tests compare the two ray by ray.
+The kernel traces rays a source has already started (`raytrace.engine.source`): it reads each ray's start
+point, direction, energy and weight and overwrites them with the result. One ray never interacts with
+another, so every kernel is a `prange` over rays and its result does not depend on the number of threads.
+Geometry, reflectivity and rays reach it as named tuples (`KernelGeometry`, `KernelReflectivity`,
+`RayColumns`) with named column constants. `raytrace.engine.reference` holds the same physics in plain
+numpy; the tests compare the two ray by ray.
 """
 
 from __future__ import annotations
 
 import math
+from typing import NamedTuple
 
 import numba
 import numpy as np
 
 from coatings.table import reflectivity_at
 
+from .aperture import cos_sin_of_turn
+from .geometry import (BAR_COS_STEP, BAR_COUNT, BAR_HALF_WIDTH_MM, BAR_ROTATION_TURNS, BAR_SIN_STEP, BAR_TAN_HALF_WEDGE,
+                       JOINS, PRIMARY, PRIMARY_BACK, QUAD_A, QUAD_B, QUAD_C, SECONDARY, SECONDARY_BACK, SLOPE_MERIDIONAL,
+                       SLOPE_SAGITTAL, SPACERS, WING_FRACTION, WING_RMS, Z_MAX, Z_MIN, Z_REF)
 from .rays import Fate
 from .rng import uniform
 
@@ -31,51 +39,22 @@ _MISSED = np.int8(Fate.MISSED_FOCAL_PLANE)
 _GAP = np.int8(Fate.SEGMENT_GAP)
 _SPACER = np.int8(Fate.BLOCKED_SPACER)
 MAX_REFLECTIONS = 4
+FIRST_SLOPE_DRAW = 2  # draws 0 and 1 place the start point (raytrace.engine.aperture)
+
+
+class KernelReflectivity(NamedTuple):
+    """A reflectivity table (`coatings.table.ReflectivityTable`) and each shell's coating in it; with weigh
+    False the kernel leaves the weights geometric and reads nothing else."""
+
+    weigh: bool
+    values: np.ndarray
+    energies: np.ndarray
+    angle_step: float
+    shell_coating: np.ndarray
 
 
 # error_model="numpy": divisions follow IEEE (x/0 = inf) instead of raising, which removes a
 # branch per division; every division below has a non-zero or an explicitly handled divisor.
-@numba.njit(cache=True, inline="always", error_model="numpy")
-def _sample_entrance(key, index, r_in, cumulative_area, z_start, guide):
-    """Start point and channel of ray `index`: uniform over the entrance channels' total area.
-
-    The channel is the first with cumulative area > s (numpy's searchsorted, side="right"), found
-    from the guide table's lower bound by a short forward scan instead of a binary search.
-    """
-    n_channels = cumulative_area.shape[0]
-    u = uniform(key, index, 0)
-    s = u * cumulative_area[n_channels - 1]
-    c = guide[int(u * guide.shape[0])]
-    while c < n_channels - 1 and cumulative_area[c] <= s:
-        c += 1
-    below = cumulative_area[c - 1] if c > 0 else 0.0
-    r = math.sqrt(r_in[c] * r_in[c] + (s - below) / math.pi)
-    cos_phi, sin_phi = _cos_sin_of_turn(uniform(key, index, 1))
-    return r * cos_phi, r * sin_phi, z_start[c], c
-
-
-@numba.njit(cache=True, inline="always", error_model="numpy")
-def _cos_sin_of_turn(u):
-    """(cos 2 pi u, sin 2 pi u) for u in [0, 1), to a few ulp, several times faster than libm.
-
-    The quarter turn nearest to u is split off exactly (it only swaps and negates), leaving an
-    angle x within [-pi/4, pi/4] where the Taylor series to x^16 is exact to 5e-17.
-    """
-    quarter = 4.0 * u
-    q = int(quarter + 0.5)
-    x = (quarter - q) * (0.5 * math.pi)
-    s = x * x
-    sin_x = x * (1.0 + s * (-1.0 / 6.0 + s * (1.0 / 120.0 + s * (-1.0 / 5040.0 + s * (1.0 / 362880.0 + s * (
-        -1.0 / 39916800.0 + s * (1.0 / 6227020800.0 + s * (-1.0 / 1307674368000.0))))))))
-    cos_x = 1.0 + s * (-0.5 + s * (1.0 / 24.0 + s * (-1.0 / 720.0 + s * (1.0 / 40320.0 + s * (-1.0 / 3628800.0 + s * (
-        1.0 / 479001600.0 + s * (-1.0 / 87178291200.0 + s * (1.0 / 20922789888000.0))))))))
-    # quarter q = 0, 1, 2, 3 gives (c, s), (-s, c), (-c, -s), (s, -c): selects and signs, no branches
-    swap = q & 1
-    first = sin_x if swap else cos_x
-    second = cos_x if swap else sin_x
-    return (1.0 - 2.0 * (((q + 1) >> 1) & 1)) * first, (1.0 - 2.0 * ((q >> 1) & 1)) * second
-
-
 @numba.njit(cache=True, inline="always", error_model="numpy")
 def first_hit(surfaces, shell, which, px, py, pz, dx, dy, dz):
     """Smallest t > 0 where p + t d meets the quadric within its z range; inf if none.
@@ -84,14 +63,14 @@ def first_hit(surfaces, shell, which, px, py, pz, dx, dy, dz):
     q = -(b + sign(b) sqrt(b^2 - a c)), which stays accurate when a -> 0 (grazing rays,
     and exactly 0 for an on-axis ray and a paraboloid).
     """
-    z_lo = surfaces[shell, which, 4]
-    z_hi = surfaces[shell, which, 5]
+    z_lo = surfaces[shell, which, Z_MIN]
+    z_hi = surfaces[shell, which, Z_MAX]
     if (dz <= 0.0 and pz < z_lo) or (dz >= 0.0 and pz > z_hi):
         return np.inf  # the surface lies wholly behind the ray
-    big_a = surfaces[shell, which, 0]
-    big_b = surfaces[shell, which, 1]
-    big_c = surfaces[shell, which, 2]
-    w = pz - surfaces[shell, which, 3]
+    big_a = surfaces[shell, which, QUAD_A]
+    big_b = surfaces[shell, which, QUAD_B]
+    big_c = surfaces[shell, which, QUAD_C]
+    w = pz - surfaces[shell, which, Z_REF]
     a = dx * dx + dy * dy - big_a * dz * dz
     b = px * dx + py * dy - (big_a * w + 0.5 * big_b) * dz
     c = px * px + py * py - (big_a * w + big_b) * w - big_c
@@ -139,31 +118,32 @@ def _bar_blocks(bars, cos_k, sin_k, qx, qy):
     on its side of the axis."""
     along = cos_k * qx + sin_k * qy
     across = abs(cos_k * qy - sin_k * qx)
-    return along > 0.0 and (across < bars[2] * along or across < bars[3])
+    return along > 0.0 and (across < bars[BAR_TAN_HALF_WEDGE] * along or across < bars[BAR_HALF_WIDTH_MM])
 
 
 @numba.njit(cache=True, inline="always", error_model="numpy")
 def _bars_block(bars, qx, qy):
-    """Whether the point (qx, qy) lies on one of the count > 0 equally spaced radial bars (packing.radial_bars).
+    """Whether the point (qx, qy) lies on one of the count > 0 equally spaced radial bars (geometry.radial_bars).
 
     The nearest bar (the only one that can block, as wedges are narrower than the spacing and a
     strip's distance grows with the angle) is one of the two that bracket the point's azimuth; an
     approximate azimuth finds them (its error, 2.1e-4 rad, is far below half the spacing of the at
     most 360 bars allowed) and both are tested exactly, the second rotated from the first by the spacing.
     """
-    count = bars[0]
-    k = math.floor((_approximate_azimuth(qx, qy) * (0.5 / math.pi) - bars[1]) * count)
-    turn = bars[1] + k / count
-    cos_k, sin_k = _cos_sin_of_turn(turn - math.floor(turn))
+    count = bars[BAR_COUNT]
+    k = math.floor((_approximate_azimuth(qx, qy) * (0.5 / math.pi) - bars[BAR_ROTATION_TURNS]) * count)
+    turn = bars[BAR_ROTATION_TURNS] + k / count
+    cos_k, sin_k = cos_sin_of_turn(turn - math.floor(turn))
     if _bar_blocks(bars, cos_k, sin_k, qx, qy):
         return True
-    return _bar_blocks(bars, cos_k * bars[4] - sin_k * bars[5], sin_k * bars[4] + cos_k * bars[5], qx, qy)
+    cos_step, sin_step = bars[BAR_COS_STEP], bars[BAR_SIN_STEP]
+    return _bar_blocks(bars, cos_k * cos_step - sin_k * sin_step, sin_k * cos_step + cos_k * sin_step, qx, qy)
 
 
 @numba.njit(cache=True, inline="always", error_model="numpy")
 def _bars_block_at(bars, plane_z, px, py, pz, dx, dy, dz):
     """`_bars_block` where the ray crosses the plane z = plane_z."""
-    if bars[0] == 0.0:
+    if bars[BAR_COUNT] == 0.0:
         return False
     s = (plane_z - pz) / dz
     return _bars_block(bars, px + s * dx, py + s * dy)
@@ -203,7 +183,7 @@ def _slope_deviates(key, index, first_draw, sigma_core, sigma_sagittal, wing_fra
     from draws first_draw, first_draw + 1; the meridional one has rms sigma_wing with probability
     wing_fraction (draw first_draw + 2), else sigma_core."""
     radius = math.sqrt(-2.0 * math.log(1.0 - uniform(key, index, first_draw)))
-    cos_phi, sin_phi = _cos_sin_of_turn(uniform(key, index, first_draw + 1))
+    cos_phi, sin_phi = cos_sin_of_turn(uniform(key, index, first_draw + 1))
     sigma_m = sigma_wing if uniform(key, index, first_draw + 2) < wing_fraction else sigma_core
     return sigma_m * radius * cos_phi, sigma_sagittal * radius * sin_phi
 
@@ -238,50 +218,54 @@ def _nearest_in_zone(surfaces, c, n_shells, mirror, back, last, px, py, pz, dx, 
 
 
 @numba.njit(cache=True, inline="always", error_model="numpy")
-def _trace_ray(surfaces, top_z, front_r, thickness, spider, spider_z, segments, slope_errors, focal_plane_z,
-               key, index, px, py, pz, ux, uy, uz, c):
-    """Follow ray `index` of channel c from its start point to the plane z = focal_plane_z.
+def _trace_ray(g, key, index, px, py, pz, ux, uy, uz, c):
+    """Follow ray `index` of channel c from its start point to the plane z = g.focal_plane_z.
 
     Returns the end point, the direction, the fate code and the first two graze angles.
     Segment joins and spacers are tested where the incoming ray crosses the intersection plane.
-    Slope errors use draws 2 + 3 k .. 4 + 3 k of the ray for reflection k.
+    Slope errors use draws FIRST_SLOPE_DRAW + 3 k .. + 2 of the ray for reflection k.
     """
-    n_shells = top_z.shape[0]
+    surfaces = g.surfaces
+    n_shells = g.top_z.shape[0]
+    shell = min(c, n_shells - 1)
     g1 = 0.0
     g2 = 0.0
     outcome = np.int8(0)
-    if _bars_block_at(spider, spider_z, px, py, pz, ux, uy, uz):
+    if _bars_block_at(g.spider, g.spider_z, px, py, pz, ux, uy, uz):
         outcome = _SPIDER
     if outcome == 0 and c > 0:
-        outcome = _entrance_fate(top_z, front_r, thickness, c - 1, True, px, py, pz, ux, uy, uz)
+        outcome = _entrance_fate(g.top_z, g.front_r, g.thickness, c - 1, True, px, py, pz, ux, uy, uz)
     if outcome == 0 and c < n_shells:
-        outcome = _entrance_fate(top_z, front_r, thickness, c, False, px, py, pz, ux, uy, uz)
+        outcome = _entrance_fate(g.top_z, g.front_r, g.thickness, c, False, px, py, pz, ux, uy, uz)
         if outcome == 0:
-            plane_z = surfaces[c, 0, 3]
-            if _bars_block_at(segments[c, 1], plane_z, px, py, pz, ux, uy, uz):
+            plane_z = surfaces[c, PRIMARY, Z_REF]
+            if _bars_block_at(g.segments[c, SPACERS], plane_z, px, py, pz, ux, uy, uz):
                 outcome = _SPACER
-            elif _bars_block_at(segments[c, 0], plane_z, px, py, pz, ux, uy, uz):
+            elif _bars_block_at(g.segments[c, JOINS], plane_z, px, py, pz, ux, uy, uz):
                 outcome = _GAP
-    sigma_core = slope_errors[min(c, n_shells - 1), 0]
-    sigma_sagittal = slope_errors[min(c, n_shells - 1), 1]
-    wing_fraction = slope_errors[min(c, n_shells - 1), 2]
-    sigma_wing = slope_errors[min(c, n_shells - 1), 3]
+    sigma_core = g.slope_errors[shell, SLOPE_MERIDIONAL]
+    sigma_sagittal = g.slope_errors[shell, SLOPE_SAGITTAL]
+    wing_fraction = g.slope_errors[shell, WING_FRACTION]
+    sigma_wing = g.slope_errors[shell, WING_RMS]
     rough = sigma_core > 0.0 or sigma_sagittal > 0.0 or (wing_fraction > 0.0 and sigma_wing > 0.0)
     # The first two reflections' deviates depend only on the ray's index: drawn up front, they are
     # computed while the intersections are, off the ray's dependency chain.
     d_m0 = d_s0 = d_m1 = d_s1 = 0.0
     if rough and outcome == 0:
-        d_m0, d_s0 = _slope_deviates(key, index, 2, sigma_core, sigma_sagittal, wing_fraction, sigma_wing)
-        d_m1, d_s1 = _slope_deviates(key, index, 5, sigma_core, sigma_sagittal, wing_fraction, sigma_wing)
+        d_m0, d_s0 = _slope_deviates(key, index, FIRST_SLOPE_DRAW, sigma_core, sigma_sagittal, wing_fraction,
+                                     sigma_wing)
+        d_m1, d_s1 = _slope_deviates(key, index, FIRST_SLOPE_DRAW + 3, sigma_core, sigma_sagittal, wing_fraction,
+                                     sigma_wing)
     sequence = 0  # reflections encoded in base 3: 1 = primary, 2 = secondary
     n_reflections = 0
     last = -1
     while outcome == 0:
         # Primaries and their backs lie above the intersection plane z = f, secondaries below it: a
         # downward ray meets every surface of the upper zone before any of the lower zone.
-        t_best, hit = _nearest_in_zone(surfaces, c, n_shells, 0, 2, last, px, py, pz, ux, uy, uz)
+        t_best, hit = _nearest_in_zone(surfaces, c, n_shells, PRIMARY, PRIMARY_BACK, last, px, py, pz, ux, uy, uz)
         if hit < 0 or uz >= 0.0:
-            t_low, hit_low = _nearest_in_zone(surfaces, c, n_shells, 1, 3, last, px, py, pz, ux, uy, uz)
+            t_low, hit_low = _nearest_in_zone(surfaces, c, n_shells, SECONDARY, SECONDARY_BACK, last, px, py, pz,
+                                              ux, uy, uz)
             if t_low < t_best:
                 t_best, hit = t_low, hit_low
         if hit < 0:
@@ -289,22 +273,22 @@ def _trace_ray(surfaces, top_z, front_r, thickness, spider, spider_z, segments, 
         px += t_best * ux
         py += t_best * uy
         pz += t_best * uz
-        if hit >= 2:
+        if hit == PRIMARY_BACK or hit == SECONDARY_BACK:
             outcome = _BACK
             break
         # Outward normal of x^2 + y^2 - A w^2 - B w - C = 0 is the gradient (2x, 2y, -(2 A w + B)). It is
         # used unnormalised, d' = d - 2 (d.N / N.N) N: the next step does not wait for a square root.
-        w = pz - surfaces[c, hit, 3]
+        w = pz - surfaces[c, hit, Z_REF]
         nx, ny = px, py
-        nz = -(surfaces[c, hit, 0] * w + 0.5 * surfaces[c, hit, 1])
+        nz = -(surfaces[c, hit, QUAD_A] * w + 0.5 * surfaces[c, hit, QUAD_B])
         if rough:
             if n_reflections == 0:
                 d_m, d_s = d_m0, d_s0
             elif n_reflections == 1:
                 d_m, d_s = d_m1, d_s1
             else:
-                d_m, d_s = _slope_deviates(key, index, 2 + 3 * n_reflections, sigma_core, sigma_sagittal,
-                                           wing_fraction, sigma_wing)
+                d_m, d_s = _slope_deviates(key, index, FIRST_SLOPE_DRAW + 3 * n_reflections, sigma_core,
+                                           sigma_sagittal, wing_fraction, sigma_wing)
             nx, ny, nz = _tilted_normal(d_m, d_s, nx, ny, nz)
         dot = ux * nx + uy * ny + uz * nz
         norm2 = nx * nx + ny * ny + nz * nz
@@ -333,104 +317,84 @@ def _trace_ray(surfaces, top_z, front_r, thickness, spider, spider_z, segments, 
             outcome = _DOUBLE
         else:
             outcome = _MULTIPLE
-        if uz < 0.0 and pz >= focal_plane_z:
-            s = (focal_plane_z - pz) / uz
+        if uz < 0.0 and pz >= g.focal_plane_z:
+            s = (g.focal_plane_z - pz) / uz
             px += s * ux
             py += s * uy
-            pz = focal_plane_z
+            pz = g.focal_plane_z
         else:
             outcome = _MISSED
     return px, py, pz, ux, uy, uz, outcome, g1, g2
 
 
 @numba.njit(cache=True, parallel=True, error_model="numpy")
-def trace_parallel_beam(key, first_index, r_in, cumulative_area, z_start, guide, direction, weight, energy_kev,
-                        surfaces, top_z, front_r, thickness, spider, segments, slope_errors, focal_plane_z,
-                        weigh, reflectivity, energies, angle_step, shell_coating,
-                        x, y, z, dx, dy, dz, energy, w, channel, fate, graze1, graze2):
-    """Sample rays first_index.. of a parallel beam over the entrance channels and trace them.
+def trace(geometry, reflectivity, rays, key, first_index):
+    """Trace rays first_index .. of a run from where their source started them to the focal plane.
 
-    Sampling is area-proportional, so every ray starts with the same weight; with `weigh` the
-    weight is multiplied by the tabulated reflectivity at each of the first two reflections.
-    Sampling, tracing and weighting are one pass: a ray lives in registers from birth to the focal plane.
+    Reads each ray's start point, channel, direction, energy and weight; writes the end point, the
+    direction, the shell, the fate and the first two graze angles, and (with reflectivity.weigh)
+    multiplies the weight by the tabulated reflectivity of the reflections it carries.
     """
-    ux, uy, uz = direction[0], direction[1], direction[2]
-    n_shells = top_z.shape[0]
-    spider_z = top_z.max()
+    n_shells = geometry.top_z.shape[0]
+    # Written through local names, one per line: numba's parallel loops lose stores made through a named
+    # tuple's fields, or through names unpacked from a tuple of mixed types.
+    x = rays.x
+    y = rays.y
+    z = rays.z
+    dx = rays.dx
+    dy = rays.dy
+    dz = rays.dz
+    weight = rays.weight
+    shells = rays.shell
+    fate = rays.fate
+    graze1 = rays.graze1
+    graze2 = rays.graze2
     for i in numba.prange(x.shape[0]):
-        px, py, pz, c = _sample_entrance(key, first_index + i, r_in, cumulative_area, z_start, guide)
+        c = rays.channel[i]
+        shell = min(c, n_shells - 1)
         ex, ey, ez, ex_dir, ey_dir, ez_dir, outcome, g1, g2 = _trace_ray(
-            surfaces, top_z, front_r, thickness, spider, spider_z, segments, slope_errors, focal_plane_z,
-            key, first_index + i, px, py, pz, ux, uy, uz, c)
-        ray_weight = weight
-        if weigh:
-            ray_weight *= _reflectivity_factor(reflectivity, energies, angle_step, shell_coating[min(c, n_shells - 1)],
-                                               energy_kev, outcome, g1, g2)
-        x[i], y[i], z[i], dx[i], dy[i], dz[i] = ex, ey, ez, ex_dir, ey_dir, ez_dir
+            geometry, key, first_index + i, x[i], y[i], z[i], dx[i], dy[i], dz[i], c)
+        if reflectivity.weigh:
+            weight[i] *= _reflectivity_factor(reflectivity, reflectivity.shell_coating[shell], rays.energy_kev[i],
+                                              outcome, g1, g2)
+        x[i], y[i], z[i] = ex, ey, ez
+        dx[i], dy[i], dz[i] = ex_dir, ey_dir, ez_dir
+        shells[i] = shell
         fate[i] = outcome
         graze1[i] = g1
         graze2[i] = g2
-        energy[i] = energy_kev
-        w[i] = ray_weight
-        channel[i] = c
-
-
-@numba.njit(cache=True, parallel=True, error_model="numpy")
-def trace_given_rays(key, first_index, r_in, cumulative_area, z_start, guide,
-                     surfaces, top_z, front_r, thickness, spider, segments, slope_errors, focal_plane_z,
-                     weigh, reflectivity, energies, angle_step, shell_coating,
-                     x, y, z, dx, dy, dz, energy, w, channel, fate, graze1, graze2):
-    """Like `trace_parallel_beam`, for rays that each bring their own direction (dx, dy, dz), energy and
-    starting weight w (an extended source): these arrays are read, then overwritten with the results."""
-    n_shells = top_z.shape[0]
-    spider_z = top_z.max()
-    for i in numba.prange(x.shape[0]):
-        px, py, pz, c = _sample_entrance(key, first_index + i, r_in, cumulative_area, z_start, guide)
-        energy_kev = energy[i]
-        ex, ey, ez, ex_dir, ey_dir, ez_dir, outcome, g1, g2 = _trace_ray(
-            surfaces, top_z, front_r, thickness, spider, spider_z, segments, slope_errors, focal_plane_z,
-            key, first_index + i, px, py, pz, dx[i], dy[i], dz[i], c)
-        if weigh:
-            w[i] *= _reflectivity_factor(reflectivity, energies, angle_step, shell_coating[min(c, n_shells - 1)],
-                                         energy_kev, outcome, g1, g2)
-        x[i], y[i], z[i], dx[i], dy[i], dz[i] = ex, ey, ez, ex_dir, ey_dir, ez_dir
-        fate[i] = outcome
-        graze1[i] = g1
-        graze2[i] = g2
-        channel[i] = c
 
 
 @numba.njit(cache=True, inline="always", error_model="numpy")
-def _reflectivity_factor(reflectivity, energies, angle_step, coating, energy_kev, outcome, g1, g2):
+def _reflectivity_factor(table, coating, energy_kev, outcome, g1, g2):
     """Product of the tabulated reflectivities of the reflections a ray's weight carries (the first two)."""
     if outcome == _DOUBLE or outcome == _MULTIPLE:
-        return (reflectivity_at(reflectivity, energies, angle_step, coating, energy_kev, g1)
-                * reflectivity_at(reflectivity, energies, angle_step, coating, energy_kev, g2))
+        return (reflectivity_at(table.values, table.energies, table.angle_step, coating, energy_kev, g1)
+                * reflectivity_at(table.values, table.energies, table.angle_step, coating, energy_kev, g2))
     if outcome == _PRIMARY or outcome == _SECONDARY:
-        return reflectivity_at(reflectivity, energies, angle_step, coating, energy_kev, g1)
+        return reflectivity_at(table.values, table.energies, table.angle_step, coating, energy_kev, g1)
     return 1.0
 
 
 @numba.njit(cache=True, parallel=True)
-def double_reflection_area_per_energy(values, energies, angle_step, shell_coating, channel, fate, weight, graze1, graze2):
+def double_reflection_area_per_energy(table, rays):
     """Sum and sum of squares over doubly reflected rays of weight R(E, g1) R(E, g2), per table energy.
 
     Parallel over energies, so each sum runs over the rays in their fixed order.
     """
-    n_e = energies.shape[0]
+    n_e = table.energies.shape[0]
     sums = np.zeros(n_e)
     sums_sq = np.zeros(n_e)
-    n_shells = shell_coating.shape[0]
     for k in numba.prange(n_e):
-        e = energies[k]
+        e = table.energies[k]
         acc = 0.0
         acc_sq = 0.0
-        for i in range(weight.shape[0]):
-            if fate[i] == _DOUBLE:
-                coating = shell_coating[min(channel[i], n_shells - 1)]
-                v = weight[i]
-                v *= reflectivity_at(values, energies, angle_step, coating, e, graze1[i])
-                v *= reflectivity_at(values, energies, angle_step, coating, e, graze2[i])
+        for i in range(rays.weight.shape[0]):
+            if rays.fate[i] == _DOUBLE:
+                coating = table.shell_coating[rays.shell[i]]
+                v = rays.weight[i]
+                v *= reflectivity_at(table.values, table.energies, table.angle_step, coating, e, rays.graze1[i])
+                v *= reflectivity_at(table.values, table.energies, table.angle_step, coating, e, rays.graze2[i])
                 acc += v
                 acc_sq += v * v
         sums[k] = acc

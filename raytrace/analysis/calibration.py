@@ -20,8 +20,8 @@ from scipy.optimize import brentq
 from geometries import Optic
 from geometries.optic import MAX_SLOPE_ERROR_ARCSEC, SlopeErrors
 
-from .analysis import best_focus_z_mm, psf
-from .sources import ParallelBeam
+from ..sources import ParallelBeam
+from .psf import best_focus_z_mm, psf
 
 DEFAULT_WING_FRACTION = 0.1
 RELATIVE_TOLERANCE = 1e-3
@@ -40,8 +40,6 @@ class Calibration:
     w90_arcsec: float
     geometric_hpd_arcsec: float  # without slope errors
     geometric_w90_arcsec: float
-    core_scale: float  # the factor applied to the base core errors
-    rays: int
 
 
 def calibrate(
@@ -55,7 +53,8 @@ def calibrate(
     n_rays: int = 200_000,
     seed: int = 0,
 ) -> Calibration:
-    """Slope errors giving the target HPD (and W90) in arcsec at `energy_kev` in the given focal plane."""
+    """Slope errors giving the target HPD (and W90) in arcsec at `energy_kev` (keV) in the given focal plane
+    (mm on the axis; None: the best focus)."""
     for name, value in (("HPD", hpd_arcsec), ("W90", w90_arcsec)):
         if value is not None and not (math.isfinite(value) and value > 0):
             raise CalibrationError(f"target {name} = {value} arcsec: must be a number > 0")
@@ -75,7 +74,7 @@ def calibrate(
         fraction = wing_fraction or max((e.wing_fraction for e in base), default=0.0) or DEFAULT_WING_FRACTION
         base = [dataclasses.replace(e, wing_fraction=fraction) for e in base]
     if focal_plane_z_mm is None:
-        focal_plane_z_mm = best_focus_z_mm(optic, energy_kev, beam, n_rays, seed)
+        focal_plane_z_mm = best_focus_z_mm(optic, beam.at_energy(energy_kev), n_rays, seed)
 
     @functools.cache  # brentq and the checks below ask again for points already traced
     def widths(core, wing):
@@ -115,4 +114,4 @@ def calibrate(
             if abs(widths(core, wing)[2] / w90_arcsec - 1) < 10 * RELATIVE_TOLERANCE:
                 break
     calibrated, hpd, w90 = widths(core, wing)
-    return Calibration(calibrated, focal_plane_z_mm, hpd, w90, hpd0, w900, core, n_rays)
+    return Calibration(calibrated, focal_plane_z_mm, hpd, w90, hpd0, w900)

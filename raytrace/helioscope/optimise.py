@@ -29,16 +29,19 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
+from astropy.table import Table
 
-from coatings import Layer, Multilayer, Stack, material, recipe_from_dict, recipe_to_toml
+from coatings import ConstantReflectivity, Layer, Multilayer, Stack, material, recipe_from_dict, recipe_to_toml
 from geometries.generator import CoatingGroup, SegmentedDesign, design_from_dict, design_to_toml
 
-from .analysis import best_focus_z_mm
+from ..analysis.encircled import radial_histogram
+from ..analysis.psf import FOCUS_RAYS, best_focus_z_mm
+from ..engine import Fate, Trace
+from ..sources import ParallelBeam, SolarSource
+from ..version import __version__
 from .detector import Detector
-from .engine import BeamTrace
-from .rays import Fate
-from .solar import SolarSource
-from .spot import BORE_DIAMETER_MM, best_spot_index
+from .merit import Magnet, figures_of_merit, spectrum_mean
+from .spot import SpotResult, solar_spot
 
 MATERIAL_SYSTEMS = {"wb4c": ("W", "B4C"), "ptc": ("Pt", "C"), "ir": ("Ir",), "au": ("Au",)}
 MULTILAYER_BOUNDS = {  # name: (low, high); d_max = d_min + d_span
@@ -109,8 +112,8 @@ class KeptRays:
     weight: np.ndarray  # aperture area per ray (cm2), reflectivity 1
     energies: np.ndarray
     detector_efficiency: np.ndarray  # at `energies`
+    mean_eps_d: float  # the spectrum mean of the detector efficiency
     focal_plane_z_mm: float
-    n_rays: int
 
 
 def group_bounds(design: SegmentedDesign, groups: int) -> list[float]:
@@ -123,38 +126,27 @@ def group_bounds(design: SegmentedDesign, groups: int) -> list[float]:
     return bounds + [float(design.r_max_mm)]
 
 
-def design_with_recipes(design: SegmentedDesign, bounds: list[float], stacks: list[Stack], folder: Path,
-                        stem: str) -> SegmentedDesign:
-    """The design with one coating group per bound, its recipe written to folder/<stem>_group<k>.toml."""
-    from .io import atomic_path
-
-    groups = []
-    for g, (bound, stack) in enumerate(zip(bounds, stacks), start=1):
-        path = folder / f"{stem}_group{g}.toml"
-        with atomic_path(path) as tmp:
-            tmp.write_text(recipe_to_toml(stack))
-        groups.append(CoatingGroup(bound, path.name))
-    return dataclasses.replace(design, coating_groups=tuple(groups), recipe_dir=folder.resolve())
+def design_with_recipes(design: SegmentedDesign, bounds: list[float], stacks: list[Stack]) -> SegmentedDesign:
+    """The design with one coating group per bound, each holding its recipe."""
+    groups = tuple(CoatingGroup(bound, stack) for bound, stack in zip(bounds, stacks))
+    return dataclasses.replace(design, coating_groups=groups)
 
 
 def trace_kept(design: SegmentedDesign, bounds: list[float], source: SolarSource, detector: Detector,
                n_rays: int, seed: int) -> KeptRays:
     """Trace the geometry of the design (reflectivity 1) at its best focus and keep the focused rays."""
-    from coatings import ConstantReflectivity
-
     optic = design.build().with_coating(ConstantReflectivity(1.0))
-    focus = best_focus_z_mm(optic, FOCUS_KEV, n_rays=min(n_rays, 200_000), seed=seed)
-    trace = BeamTrace(optic, source, focus)
+    focus = best_focus_z_mm(optic, ParallelBeam(energy_kev=FOCUS_KEV), min(n_rays, FOCUS_RAYS), seed)
+    trace = Trace(optic, source, focus)
     shell_group = np.searchsorted(bounds, optic.intersect_radii_mm(), side="right")
     energies = source.energy_nodes()
     parts = []
     for rays in trace.chunks(n_rays, seed):
         keep = rays.fate == Fate.DOUBLE
-        parts.append((shell_group[np.minimum(rays.channel[keep], optic.n_shells - 1)], rays.graze1[keep],
-                      rays.graze2[keep], np.searchsorted(energies, rays.energy_kev[keep]), rays.x[keep], rays.y[keep],
-                      rays.weight[keep]))
+        parts.append((shell_group[rays.shell[keep]], rays.graze1[keep], rays.graze2[keep],
+                      np.searchsorted(energies, rays.energy_kev[keep]), rays.x[keep], rays.y[keep], rays.weight[keep]))
     columns = [np.concatenate(c) for c in zip(*parts)]
-    return KeptRays(*columns, energies, detector.efficiency(energies), focus, n_rays)
+    return KeptRays(*columns, energies, detector.efficiency(energies), spectrum_mean(source, detector.efficiency), focus)
 
 
 def reflectivity_weights(kept: KeptRays, group: int, stack: Stack) -> np.ndarray:
@@ -178,24 +170,18 @@ def _interpolate(values, energy_index, position):
     return values[energy_index, i] * (1 - f) + values[energy_index, i + 1] * f
 
 
-def score(kept: KeptRays, weights: np.ndarray, background: float) -> dict:
-    """f_DO, f_O, spot and throughput of the re-weighted image (weights: aperture x reflectivities)."""
-    bore = math.pi * (BORE_DIAMETER_MM / 20.0) ** 2
+def score(kept: KeptRays, weights: np.ndarray, background: float, magnet: Magnet = Magnet()) -> dict:
+    """f_DO, f_O, spot and throughput of the re-weighted image (weights: aperture x reflectivities), by the
+    figures-of-merit module from radial histograms like those of a full trace."""
     detected = weights * kept.detector_efficiency[kept.energy_index]
-    total = weights.sum()
-    if total <= 0:
-        return {"f_do": 0.0, "f_o": 0.0, "spot_area_cm2": math.nan, "eta": 0.0, "throughput": 0.0,
+    if detected.sum() <= 0:
+        return {"f_do": 0.0, "f_o": 0.0, "spot_area_cm2": math.nan, "eta_d": 0.0, "throughput": 0.0,
                 "throughput_detected": 0.0}
-    cx, cy = np.average(kept.x, weights=weights), np.average(kept.y, weights=weights)
-    r = np.hypot(kept.x - cx, kept.y - cy)
-    order = np.argsort(r, kind="stable")
-    cumulative = np.cumsum(weights[order]) / total
-    k = best_spot_index(r[order], cumulative)
-    radius, eta = float(r[order][k]), float(cumulative[k])
-    area = math.pi * (radius / 10.0) ** 2
-    eps_o, eps_do = total / bore, detected.sum() / bore
-    return {"f_do": eps_do * eta / math.sqrt(background * area), "f_o": eps_o * eta / math.sqrt(area),
-            "spot_area_cm2": area, "eta": eta, "throughput": eps_o, "throughput_detected": eps_do}
+    radial = [radial_histogram(kept.x, kept.y, w, (np.average(kept.x, weights=w), np.average(kept.y, weights=w)))
+              for w in (weights, detected)]
+    figures = figures_of_merit(*radial, magnet, background, kept.mean_eps_d)
+    return {"f_do": figures.f_do, "f_o": figures.f_o, "spot_area_cm2": figures.spot.area_cm2,
+            "eta_d": figures.spot.fraction, "throughput": figures.mean_eps_o, "throughput_detected": figures.mean_eps_do}
 
 
 def optimise_groups(kept: KeptRays, n_groups: int, systems: list[str], background: float, max_evaluations: int):
@@ -310,25 +296,24 @@ def _append_checkpoint(path: Path, row: dict) -> None:
         os.fsync(handle.fileno())
 
 
-def write_scan(rows: list[dict], design: SegmentedDesign, source: SolarSource, detector: Detector,
-               settings: ScanSettings, out: Path):
-    """The scan table, its plot and the best design with its recipes; the best design verified by a full trace.
+@dataclass
+class ScanResult:
+    """The scan table (one row per focal length), the best design (its recipes held in memory: write it with
+    `raytrace.output.write_design`) and the full trace that verifies it."""
 
-    Returns the files written and the verifying `SpotResult`.
-    """
+    table: Table
+    best_design: SegmentedDesign
+    verified: SpotResult
+
+
+def scan_result(rows: list[dict], design: SegmentedDesign, source: SolarSource, detector: Detector,
+                settings: ScanSettings) -> ScanResult:
+    """The table of a finished scan, its best design, and that design verified by a full trace."""
     import astropy.units as u
-    from astropy.table import Table
-
-    from geometries import load_optic
-
-    from . import __version__
-    from .io import write_design, write_table
-    from .plots import plot_scan
-    from .spot import solar_spot
 
     table = Table()
     table["focal_length"] = [row["focal_length_mm"] for row in rows] * u.mm
-    for name in ("f_do", "f_o", "eta", "throughput", "throughput_detected"):
+    for name in ("f_do", "f_o", "eta_d", "throughput", "throughput_detected"):
         table[name] = [row[name] for row in rows]
     table["spot_area"] = [row["spot_area_cm2"] for row in rows] * u.cm**2
     table["focal_plane_z"] = [row["focal_plane_z_mm"] for row in rows] * u.mm
@@ -339,20 +324,16 @@ def write_scan(rows: list[dict], design: SegmentedDesign, source: SolarSource, d
         "rays_per_focal_length": settings.n_rays, "seed": settings.seed, "source": source.describe(),
         "detector": detector.name, "background_counts_kev_cm2_s": detector.background_counts_kev_cm2_s,
         "raytrace_version": __version__,
-        "definitions": "f_DO = <eps_D eps_O> eta / sqrt(b a), f_O = <eps_O> eta / sqrt(a), throughput = <eps_O> = "
-                       "<A_eff> / bore area (70 cm diameter); a and eta: the signal-to-noise optimal spot",
+        "definitions": "f_DO = <eps_D eps_O eta_D> / sqrt(b a), f_O = <eps_O eta_O> / sqrt(a_O), throughput = "
+                       "<eps_O> = <A_eff> / bore area (70 cm diameter); a, eta_D: the signal-to-noise optimal spot of "
+                       "the detected signal (raytrace.helioscope.merit)",
     })
-    written = [write_table(table, out / "scan.ecsv")]
-    plot_scan(table, out / "f_do_vs_focal_length.png")
-    written.append(out / "f_do_vs_focal_length.png")
-
     best = max(rows, key=lambda row: row["f_do"])
     best_design = design_with_recipes(design.with_focal_length(best["focal_length_mm"]), best["group_bounds_mm"],
-                                      stacks_of(best), out, "best_design")
+                                      stacks_of(best))
     best_design = dataclasses.replace(best_design, name="best_design",
                                       description=f"f_DO optimum of a scan of {design.name} (raytrace optimise)")
-    written += [out / group.recipe for group in best_design.coating_groups]
-    written.append(write_design(best_design, out / "best_design.toml"))
-    verified = solar_spot(load_optic(out / "best_design.toml"), source, detector, settings.n_rays, settings.seed,
+    table.meta["best_focal_length_mm"] = best["focal_length_mm"]
+    verified = solar_spot(best_design.build(), source, detector, settings.n_rays, settings.seed,
                           best["focal_plane_z_mm"])
-    return written, best, verified
+    return ScanResult(table, best_design, verified)

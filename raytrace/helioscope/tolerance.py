@@ -14,7 +14,6 @@ nothing for a rotation about the nodal point itself, to first order.
 
 from __future__ import annotations
 
-import dataclasses
 import math
 from dataclasses import dataclass
 
@@ -24,12 +23,10 @@ from astropy.table import Table
 from coatings.table import ReflectivityTable
 from geometries import Optic
 
-from . import __version__
+from ..engine import DEFAULT_CHUNK_SIZE, Fate, Source, Trace, check_ray_count
+from ..version import __version__
 from .detector import Detector
-from .engine import DEFAULT_CHUNK_SIZE, BeamTrace, check_ray_count
-from .rays import Fate
-from .solar import SolarSource
-from .sources import ParallelBeam
+from .merit import detector_weights
 
 MAX_TILT_RAD = math.radians(1.0)
 
@@ -51,18 +48,12 @@ class Misalignment:
         return (reach * math.cos(self.tilt_azimuth_rad) - self.decentre_x_mm,
                 reach * math.sin(self.tilt_azimuth_rad) - self.decentre_y_mm)
 
-    def apparent_source(self, source):
+    def apparent_source(self, source: Source) -> Source:
         """The source as the tilted optic sees it: its offset vector minus theta (cos psi, sin psi)."""
-        if isinstance(source, ParallelBeam):
-            offset, azimuth = source.off_axis_rad, source.azimuth_rad
-        else:
-            offset, azimuth = source.offset_rad, source.offset_azimuth_rad
+        offset, azimuth = source.pointing_rad
         ox = offset * math.cos(azimuth) - self.tilt_rad * math.cos(self.tilt_azimuth_rad)
         oy = offset * math.sin(azimuth) - self.tilt_rad * math.sin(self.tilt_azimuth_rad)
-        total, direction = math.hypot(ox, oy), math.atan2(oy, ox)
-        if isinstance(source, ParallelBeam):
-            return ParallelBeam(total, direction)
-        return dataclasses.replace(source, offset_rad=total, offset_azimuth_rad=direction)
+        return source.with_pointing(math.hypot(ox, oy), math.atan2(oy, ox))
 
 
 @dataclass
@@ -72,29 +63,25 @@ class FocalPlaneSignal:
     centroid_mm: tuple[float, float]
 
 
-def source_energies(source, energy_kev: float) -> np.ndarray:
-    """The energies a source is traced at: a solar source's bin centres, or the one energy of a parallel beam."""
-    return source.energy_nodes() if isinstance(source, SolarSource) else np.array([energy_kev])
-
-
-def focal_plane_signal(optic: Optic, source, detector: Detector, misalignment: Misalignment, focal_plane_z_mm: float,
-                       n_rays: int, seed: int, energy_kev: float = 3.0, table: ReflectivityTable | None = None,
+def focal_plane_signal(optic: Optic, source: Source, detector: Detector, misalignment: Misalignment,
+                       focal_plane_z_mm: float, n_rays: int, seed: int, table: ReflectivityTable | None = None,
                        chunk_size: int = DEFAULT_CHUNK_SIZE) -> FocalPlaneSignal:
     """The detected focused signal of the misaligned optic, in total and inside the detector's opening.
 
-    `table` (reflectivities at `source_energies`, reaching this trace's graze angles) is built if not given."""
+    `table` (reflectivities at the source's energies, reaching this trace's graze angles) is built if not given."""
     check_ray_count(n_rays)
-    trace = BeamTrace(optic, misalignment.apparent_source(source), focal_plane_z_mm)
-    energies = source_energies(source, energy_kev)
+    if source.energy_nodes().size == 0:
+        raise ValueError(f"source {source.describe()}: has no energy; give a parallel beam an energy (keV)")
+    trace = Trace(optic, misalignment.apparent_source(source), focal_plane_z_mm)
     if table is None:
-        table = trace.reflectivity_table(energies)
-    efficiency = detector.efficiency(energies)
+        table = trace.reflectivity_table()
+    detected = detector_weights(detector, source.energy_nodes())
     cx, cy = misalignment.detector_centre_mm(optic)
     radius2 = (0.5 * detector.opening_diameter_mm) ** 2
     sums = np.zeros(4)
-    for rays in trace.chunks(n_rays, seed, energy_kev, chunk_size, table):
+    for rays in trace.chunks(n_rays, seed, chunk_size, table):
         focused = rays.fate == Fate.DOUBLE
-        w = rays.weight[focused] * efficiency[np.searchsorted(energies, rays.energy_kev[focused])]
+        w = detected(rays.weight[focused], rays.energy_kev[focused])
         x, y = rays.x[focused], rays.y[focused]
         sums += (w.sum(), np.sum(w * x), np.sum(w * y), w[(x - cx) ** 2 + (y - cy) ** 2 < radius2].sum())
     total = sums[0]
@@ -102,9 +89,9 @@ def focal_plane_signal(optic: Optic, source, detector: Detector, misalignment: M
     return FocalPlaneSignal(float(total), float(sums[3]), centroid)
 
 
-def tilt_scan(optic: Optic, source, detector: Detector, tilts_rad, keep: float = 0.95, tilt_azimuth_rad: float = 0.0,
-              pivot_z_mm: float | None = None, focal_plane_z_mm: float = 0.0, n_rays: int = 200_000, seed: int = 0,
-              energy_kev: float = 3.0, progress=None, decentre_mm: tuple[float, float] = (0.0, 0.0)) -> Table:
+def tilt_scan(optic: Optic, source: Source, detector: Detector, tilts_rad, keep: float = 0.95,
+              tilt_azimuth_rad: float = 0.0, pivot_z_mm: float | None = None, focal_plane_z_mm: float = 0.0,
+              n_rays: int = 200_000, seed: int = 0, progress=None, decentre_mm: tuple[float, float] = (0.0, 0.0)) -> Table:
     """Per tilt: the spot's shift from the detector centre, the signal relative to the aligned optic, the share
     of the aligned signal inside the opening, and (in the metadata) the largest tilt that keeps `keep` of it.
     The decentre and the source's own offset apply at every tilt; the reference is the optic aligned on the
@@ -116,10 +103,10 @@ def tilt_scan(optic: Optic, source, detector: Detector, tilts_rad, keep: float =
         raise ValueError(f"tilts: must be from 0 to {math.degrees(MAX_TILT_RAD) * 60:g} arcmin")
     seen = [Misalignment(float(t), tilt_azimuth_rad, pivot_z_mm, *decentre_mm).apparent_source(source)
             for t in (0.0, tilts.max())]
-    widest = max(seen, key=lambda apparent: apparent.off_axis_rad)  # the apparent offset is |offset - tilt|
-    table = BeamTrace(optic, widest, focal_plane_z_mm).reflectivity_table(source_energies(source, energy_kev))
+    widest = max(seen, key=lambda apparent: apparent.max_angle_rad)  # the apparent offset is |offset - tilt|
+    table = Trace(optic, widest, focal_plane_z_mm).reflectivity_table()
     aligned = focal_plane_signal(optic, source, detector, Misalignment(pivot_z_mm=pivot_z_mm), focal_plane_z_mm,
-                                 n_rays, seed, energy_kev, table)
+                                 n_rays, seed, table)
     if aligned.in_opening <= 0:
         raise ValueError(f"{optic.name}: no focused signal inside the detector opening even when aligned")
     rows = []
@@ -127,7 +114,7 @@ def tilt_scan(optic: Optic, source, detector: Detector, tilts_rad, keep: float =
         if progress is not None:
             progress(1)
         m = Misalignment(float(tilt), tilt_azimuth_rad, pivot_z_mm, *decentre_mm)
-        s = focal_plane_signal(optic, source, detector, m, focal_plane_z_mm, n_rays, seed, energy_kev, table)
+        s = focal_plane_signal(optic, source, detector, m, focal_plane_z_mm, n_rays, seed, table)
         rows.append((float(tilt), math.hypot(*s.centroid_mm), *s.centroid_mm, s.total / aligned.total,
                      s.in_opening / aligned.total, s.in_opening / aligned.in_opening))
     columns = np.array(rows).T

@@ -1,15 +1,19 @@
-"""A plain numpy implementation of the beam sampling and the trace, for checking the kernels.
+"""A plain numpy implementation of the entrance sampling and the trace, for checking the kernels.
 
 Written array-wise (all rays step together, all candidate surfaces at once) so that
-it shares no code with `raytrace.kernel`; it is slow and meant for a few thousand
-rays. The tests compare its output with the kernel's ray by ray.
+it shares no code with `raytrace.engine.kernel` or `raytrace.engine.aperture`; it is slow and meant
+for a few thousand rays. It follows the source protocol: `reference_trace` traces the rays any source
+emitted. The tests compare its output with the kernel's ray by ray.
 """
 
 from __future__ import annotations
 
 import numpy as np
 
-from .packing import EntranceChannels, PackedOptic
+from .aperture import EntranceChannels
+from .geometry import (BAR_COUNT, BAR_HALF_WIDTH_MM, BAR_ROTATION_TURNS, BAR_TAN_HALF_WEDGE, PRIMARY, QUAD_A, QUAD_B,
+                       QUAD_C, SECONDARY, SLOPE_MERIDIONAL, SLOPE_SAGITTAL, SPACERS, JOINS, WING_FRACTION, WING_RMS,
+                       Z_MAX, Z_MIN, Z_REF, PackedOptic)
 from .rays import Fate, Rays
 from .rng import DRAWS_PER_RAY
 
@@ -27,25 +31,20 @@ def reference_uniform(key: int, ray_index: np.ndarray, draw) -> np.ndarray:
     return (z >> np.uint64(11)).astype(np.float64) / 2.0**53
 
 
-def reference_sample(key, first_index, n, channels: EntranceChannels, direction, weight, energy_kev) -> Rays:
-    rays = Rays.empty(n)
+def reference_start_points(key, first_index, n, channels: EntranceChannels):
+    """(x, y, z, channel) of rays first_index .. first_index + n - 1: uniform over the channels' area."""
     index = np.arange(first_index, first_index + n)
     s = reference_uniform(key, index, 0) * channels.total_area_mm2
     c = np.minimum(np.searchsorted(channels.cumulative_area_mm2, s, side="right"), len(channels.r_in) - 1)
     below = np.where(c > 0, channels.cumulative_area_mm2[np.maximum(c - 1, 0)], 0.0)
     r = np.sqrt(channels.r_in[c] ** 2 + (s - below) / np.pi)
     phi = 2 * np.pi * reference_uniform(key, index, 1)
-    rays.x, rays.y, rays.z = r * np.cos(phi), r * np.sin(phi), channels.z_start[c]
-    rays.dx[:], rays.dy[:], rays.dz[:] = direction
-    rays.energy_kev[:] = energy_kev
-    rays.weight[:] = weight
-    rays.channel[:] = c
-    return rays
+    return r * np.cos(phi), r * np.sin(phi), channels.z_start[c], c
 
 
 def _roots(coef, p, d):
     """Both intersection parameters with quadrics given per ray (coef: (n, 6)); NaN where absent."""
-    big_a, big_b, big_c, z_ref = coef[:, 0], coef[:, 1], coef[:, 2], coef[:, 3]
+    big_a, big_b, big_c, z_ref = coef[:, QUAD_A], coef[:, QUAD_B], coef[:, QUAD_C], coef[:, Z_REF]
     w = p[:, 2] - z_ref
     a = d[:, 0] ** 2 + d[:, 1] ** 2 - big_a * d[:, 2] ** 2
     half_b = p[:, 0] * d[:, 0] + p[:, 1] * d[:, 1] - (big_a * w + big_b / 2) * d[:, 2]
@@ -64,7 +63,7 @@ def _first_hit(coef, p, d, allowed):
     best = np.full(len(p), np.inf)
     for t in _roots(coef, p, d):
         z_hit = p[:, 2] + t * d[:, 2]
-        ok = allowed & (t > 0) & (z_hit >= coef[:, 4]) & (z_hit <= coef[:, 5])
+        ok = allowed & (t > 0) & (z_hit >= coef[:, Z_MIN]) & (z_hit <= coef[:, Z_MAX])
         best = np.where(ok & (t < best), t, best)
     return best
 
@@ -72,22 +71,22 @@ def _first_hit(coef, p, d, allowed):
 def _on_bars(bars, p, d, plane_z):
     """Rays crossing the plane z = plane_z on one of the radial bars (rows of `bars`, or one row for all)."""
     bars = np.broadcast_to(bars, (len(p), 6))
-    count = np.maximum(bars[:, 0], 1.0)
+    count = np.maximum(bars[:, BAR_COUNT], 1.0)
     s = (plane_z - p[:, 2]) / d[:, 2]
     q = p[:, :2] + s[:, None] * d[:, :2]
     period = 2 * np.pi / count
-    delta = np.mod(np.arctan2(q[:, 1], q[:, 0]) - 2 * np.pi * bars[:, 1] + period / 2, period) - period / 2
-    strip = (np.abs(delta) < np.pi / 2) & (np.hypot(q[:, 0], q[:, 1]) * np.abs(np.sin(delta)) < bars[:, 3])
-    return (bars[:, 0] > 0) & ((np.abs(delta) < np.arctan(bars[:, 2])) | strip)
+    delta = np.mod(np.arctan2(q[:, 1], q[:, 0]) - 2 * np.pi * bars[:, BAR_ROTATION_TURNS] + period / 2, period) - period / 2
+    strip = (np.abs(delta) < np.pi / 2) & (np.hypot(q[:, 0], q[:, 1]) * np.abs(np.sin(delta)) < bars[:, BAR_HALF_WIDTH_MM])
+    return (bars[:, BAR_COUNT] > 0) & ((np.abs(delta) < np.arctan(bars[:, BAR_TAN_HALF_WEDGE])) | strip)
 
 
 def _tilt(normal, p, sigma, key, index, first_draw):
     """Unit normals tilted by the slope-error model of `raytrace.kernel._tilted_normal` (draws per ray)."""
     u = [reference_uniform(key, index, first_draw + j) for j in range(3)]
     radius = np.sqrt(-2 * np.log(1 - u[0]))
-    sigma_m = np.where(u[2] < sigma[:, 2], sigma[:, 3], sigma[:, 0])
+    sigma_m = np.where(u[2] < sigma[:, WING_FRACTION], sigma[:, WING_RMS], sigma[:, SLOPE_MERIDIONAL])
     d_m = sigma_m * radius * np.cos(2 * np.pi * u[1])
-    d_s = sigma[:, 1] * radius * np.sin(2 * np.pi * u[1])
+    d_s = sigma[:, SLOPE_SAGITTAL] * radius * np.sin(2 * np.pi * u[1])
     r = np.hypot(p[:, 0], p[:, 1])
     t_m = np.stack([p[:, 0] / r * normal[:, 2], p[:, 1] / r * normal[:, 2], -np.hypot(normal[:, 0], normal[:, 1])], axis=1)
     t_s = np.stack([-p[:, 1] / r, p[:, 0] / r, np.zeros(len(p))], axis=1)
@@ -96,7 +95,8 @@ def _tilt(normal, p, sigma, key, index, first_draw):
 
 def reference_trace(packed: PackedOptic, rays: Rays, key: int = 0, first_index: int = 0,
                     focal_plane_z: float = 0.0) -> Rays:
-    """Trace rays first_index .. of a run with this key (the key and indices drive the slope-error draws)."""
+    """Trace rays first_index .. of a run with this key, as a source emitted them (the key and indices drive
+    the slope-error draws)."""
     out = rays.copy()
     index = np.arange(first_index, first_index + len(out))
     n_shells = packed.n_shells
@@ -120,11 +120,11 @@ def reference_trace(packed: PackedOptic, rays: Rays, key: int = 0, first_index: 
     outer = np.clip(c, 0, n_shells - 1)
     inner_shell = np.clip(c - 1, 0, n_shells - 1)
     has_outer, has_inner = c < n_shells, c > 0
-    plane_z = packed.surfaces[outer, 0, 3]
-    for kind, code in ((1, Fate.BLOCKED_SPACER), (0, Fate.SEGMENT_GAP)):
+    plane_z = packed.surfaces[outer, PRIMARY, Z_REF]
+    for kind, code in ((SPACERS, Fate.BLOCKED_SPACER), (JOINS, Fate.SEGMENT_GAP)):
         fate[has_outer & (fate == 0) & _on_bars(packed.segments[outer, kind], p, d, plane_z)] = code
     sigma = packed.slope_errors[outer]
-    candidates = [(packed.surfaces[outer, k], has_outer, k) for k in (0, 1)]
+    candidates = [(packed.surfaces[outer, k], has_outer, k) for k in (PRIMARY, SECONDARY)]
     candidates += [(packed.surfaces[inner_shell, k], has_inner, k) for k in (2, 3)]
 
     active = fate == 0
@@ -143,9 +143,9 @@ def reference_trace(packed: PackedOptic, rays: Rays, key: int = 0, first_index: 
         back = moving & (hit >= 2)
         fate[back] = Fate.BLOCKED_BACK
         refl = moving & (hit < 2)
-        coef = packed.surfaces[outer, np.clip(hit, 0, 1)]
-        w = p[:, 2] - coef[:, 3]
-        normal = np.stack([p[:, 0], p[:, 1], -(coef[:, 0] * w + coef[:, 1] / 2)], axis=1)
+        coef = packed.surfaces[outer, np.clip(hit, PRIMARY, SECONDARY)]
+        w = p[:, 2] - coef[:, Z_REF]
+        normal = np.stack([p[:, 0], p[:, 1], -(coef[:, QUAD_A] * w + coef[:, QUAD_B] / 2)], axis=1)
         normal /= np.linalg.norm(normal, axis=1)[:, None]
         normal = _tilt(normal, p, sigma, key, index, 2 + 3 * n_refl)
         normal /= np.linalg.norm(normal, axis=1)[:, None]
@@ -173,6 +173,7 @@ def reference_trace(packed: PackedOptic, rays: Rays, key: int = 0, first_index: 
 
     out.x, out.y, out.z = p[:, 0], p[:, 1], p[:, 2]
     out.dx, out.dy, out.dz = d[:, 0], d[:, 1], d[:, 2]
+    out.shell = outer.astype(np.int32)
     out.fate = fate
     out.graze1, out.graze2 = graze[:, 0], graze[:, 1]
     return out

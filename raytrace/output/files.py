@@ -18,7 +18,7 @@ from astropy.io import fits
 from astropy.table import Table
 
 from coatings import ConstantReflectivity, load_recipe, recipe_to_toml, shipped_recipes
-from geometries import Optic
+from geometries import ARCSEC_PER_RAD, Optic
 from geometries.generator import SegmentedDesign, design_to_toml
 from geometries.optic import Segmentation, SlopeErrors
 from geometries.prescription import REQUIRED_COLUMNS, SEGMENT_COLUMNS, SLOPE_COLUMNS
@@ -118,7 +118,7 @@ def write_image(image: np.ndarray, path: str | os.PathLike, pixel_arcsec: float,
     hdu = fits.PrimaryHDU(image.astype(np.float32))
     h = hdu.header
     n = image.shape[0]
-    arcsec_per_mm = 180.0 / np.pi * 3600.0 / focal_length_mm
+    arcsec_per_mm = ARCSEC_PER_RAD / focal_length_mm
     for axis, centre in ((1, center_mm[0]), (2, center_mm[1])):
         h[f"CTYPE{axis}"] = "LINEAR"
         h[f"CUNIT{axis}"] = "arcsec"
@@ -194,20 +194,27 @@ def write_prescription(optic: Optic, path: str | os.PathLike) -> list[Path]:
     return written + [path]
 
 
-def write_design(design: SegmentedDesign, path: str | os.PathLike) -> Path:
-    """Write a segmented design as its TOML file (atomically); recipe paths are made relative to its folder."""
+def write_design(design: SegmentedDesign, path: str | os.PathLike) -> list[Path]:
+    """Write a segmented design as its TOML file (atomically); recipe paths are made relative to its folder, and
+    a recipe held in memory is written beside it as `<stem>_group<k>.toml`. Returns the files written."""
     path = check_writable(path, (".toml",))
-    if design.recipe_dir is not None:
-        groups = []
-        for group in design.coating_groups:
-            recipe = Path(group.recipe)
-            if recipe.suffix == ".toml" and not recipe.is_absolute():
-                recipe = Path(os.path.relpath(design.recipe_dir / recipe, path.parent.resolve()))
-            groups.append(dataclasses.replace(group, recipe=str(recipe) if recipe.suffix == ".toml" else group.recipe))
-        design = dataclasses.replace(design, coating_groups=tuple(groups))
+    groups, written = [], []
+    for k, group in enumerate(design.coating_groups, start=1):
+        if not isinstance(group.recipe, str):
+            recipe_path = path.with_name(f"{path.stem}_group{k}.toml")
+            with atomic_path(recipe_path) as tmp:
+                tmp.write_text(recipe_to_toml(group.recipe))
+            written.append(recipe_path)
+            groups.append(dataclasses.replace(group, recipe=recipe_path.name))
+            continue
+        recipe = Path(group.recipe)
+        if design.recipe_dir is not None and recipe.suffix == ".toml" and not recipe.is_absolute():
+            recipe = Path(os.path.relpath(design.recipe_dir / recipe, path.parent.resolve()))
+        groups.append(dataclasses.replace(group, recipe=str(recipe) if recipe.suffix == ".toml" else group.recipe))
+    design = dataclasses.replace(design, coating_groups=tuple(groups))
     with atomic_path(path) as tmp:
         tmp.write_text(design_to_toml(design))
-    return path
+    return written + [path]
 
 
 def _coating_name(coating) -> str:

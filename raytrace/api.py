@@ -1,0 +1,200 @@
+"""The user-level functions, with the command line's defaults (the CLI calls these).
+
+Each takes an optic as an `geometries.Optic`, a shipped name ('xmm', 'babyiaxo') or a prescription path
+(.ecsv shell table, .toml design); quantities as astropy Quantities or as floats in the unit their name
+ends with (`energy_kev`, `off_axis_arcmin`, ...). Results are astropy Tables with units and provenance
+metadata, or small result objects with a `summary()` and tables of their own.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+from pathlib import Path
+
+import astropy.units as u
+import numpy as np
+from astropy.table import Table, vstack
+
+from coatings import Stack, load_recipe
+from geometries import Optic, is_optic, load_design, load_optic
+from geometries.generator import SegmentedDesign
+
+from . import analysis
+from .analysis import Calibration, PsfResult
+from .helioscope import Exposure, Magnet, ScanResult, ScanSettings, SpotResult, load_detector
+from .helioscope import optimise as scan
+from .helioscope import spot, tolerance
+from .helioscope.detector import Detector
+from .sources import MODELS, ParallelBeam, SolarSource, earth_sun_distance_au
+from .sources.solar import DEFAULT_MODEL
+
+RAYS = 1_000_000  # a single trace: effective area, PSF, solar spot
+RAYS_PER_POINT = 200_000  # each point of a scan: off-axis angle, tilt, calibration step, focal length
+SPOT_FOCUS_KEV = 4.0  # the solar spot's focal plane: the best focus of an on-axis beam near the detected peak
+MATERIALS = ("wb4c", "ir", "au")
+
+
+def load(optic: Optic | str | os.PathLike) -> Optic:
+    """An optic given as an Optic, a shipped name ('xmm', 'babyiaxo') or a prescription file (.ecsv, .toml)."""
+    return optic if isinstance(optic, Optic) else load_optic(optic)
+
+
+def effective_area(optic, energies_kev, *, off_axis_arcmin=0.0, azimuth_deg=0.0, rays: int = RAYS, seed: int = 0,
+                   progress=None) -> Table:
+    """Effective area (cm2) of the focused beam at each energy (keV) of a parallel beam off_axis_arcmin from the
+    axis: columns energy, effective_area, effective_area_err."""
+    return analysis.effective_area(load(optic), _values(energies_kev, u.keV), _beam(off_axis_arcmin, azimuth_deg),
+                                   rays, seed, progress=progress)
+
+
+def psf(optic, energy_kev, *, off_axis_arcmin=0.0, azimuth_deg=0.0, rays: int = RAYS, seed: int = 0,
+        focal_plane_z_mm="best", pixel_arcsec=0.5, pixels: int = 256, progress=None) -> PsfResult:
+    """HPD, W80, W90 (arcsec), centroid (mm), focused area (cm2), encircled energy and image at one energy (keV),
+    in the plane focal_plane_z_mm (mm on the axis, 0 the nominal focus; default 'best': the best focus)."""
+    z = focal_plane_z_mm if focal_plane_z_mm == "best" else _value(focal_plane_z_mm, u.mm)
+    return analysis.psf(load(optic), _value(energy_kev, u.keV), _beam(off_axis_arcmin, azimuth_deg), rays, seed,
+                        focal_plane_z_mm=z, pixel_arcsec=_value(pixel_arcsec, u.arcsec), image_pixels=pixels,
+                        progress=progress)
+
+
+def best_focus(optic, energy_kev, *, off_axis_arcmin=0.0, azimuth_deg=0.0, rays: int = RAYS_PER_POINT,
+               seed: int = 0) -> float:
+    """The plane (z in mm) where the HPD of the optic without slope errors is smallest at this energy (keV)."""
+    beam = _beam(off_axis_arcmin, azimuth_deg).at_energy(_value(energy_kev, u.keV))
+    return analysis.best_focus_z_mm(load(optic), beam, rays, seed)
+
+
+def vignetting(optic, off_axis_arcmin, energy_kev, *, azimuth_deg=0.0, rays: int = RAYS_PER_POINT,
+               seed: int = 0) -> Table:
+    """Effective area (cm2) at one energy (keV) versus off-axis angle (arcmin), and relative to on axis."""
+    return analysis.vignetting(load(optic), _values(off_axis_arcmin, u.arcmin), _value(energy_kev, u.keV),
+                               _value(azimuth_deg, u.deg), rays, seed)
+
+
+def reflectivity(recipe, energies_kev, angles_mrad=None, *, roughness_nm=None,
+                 polarisation: str = "unpolarised") -> Table:
+    """R versus energy (keV) and graze angle (mrad) of a coating: a shipped recipe name, a recipe .toml, a Stack,
+    or an optic (each of its coatings, in a `coating` column; default angles: 0.5-1.5 x its graze angles)."""
+    optic = recipe if isinstance(recipe, Optic) else load(recipe) if isinstance(recipe, (str, Path)) and is_optic(
+        recipe) else None
+    if optic is None:
+        stacks = [recipe if isinstance(recipe, Stack) else load_recipe(recipe)]
+        if angles_mrad is None:
+            raise ValueError("angles_mrad: required for a coating recipe (graze angles in mrad)")
+    else:
+        stacks = [c for i, c in enumerate(optic.coatings) if c not in optic.coatings[:i] and isinstance(c, Stack)]
+        if not stacks:
+            raise ValueError(f"optic {optic.name!r} has no coating recipe (only constant reflectivities)")
+    if angles_mrad is None:
+        graze = optic.graze_angles_rad() * 1e3
+        angles = np.linspace(0.5 * graze.min(), 1.5 * graze.max(), 60)
+    else:
+        angles = _values(angles_mrad, u.mrad)
+    if roughness_nm is not None:
+        stacks = [stack.with_roughness(_value(roughness_nm, u.nm)) for stack in stacks]
+    energies = _values(energies_kev, u.keV)
+    tables = [analysis.reflectivity_curves(stack, energies, angles, polarisation) for stack in stacks]
+    if optic is None:
+        return tables[0]
+    for table in tables:
+        table["coating"] = table.meta["recipe"]
+    table = vstack(tables, metadata_conflicts="silent") if len(tables) > 1 else tables[0]
+    table.meta.update({"recipe": ", ".join(t.meta["recipe"] for t in tables), "optic": optic.name})
+    return table
+
+
+def solar_source(model: str = DEFAULT_MODEL, band_kev=(1.0, 10.0), date: str | None = None, offset_arcmin=0.0,
+                 offset_azimuth_deg=0.0) -> SolarSource:
+    """Solar axions: a Primakoff model (hoof2022, giannotti2019, cast2007), the energy band (keV), the Earth-Sun
+    distance of an ISO date (default 1 AU) and a pointing offset of the Sun from the optical axis."""
+    if model not in MODELS:
+        raise ValueError(f"solar model {model!r}: choose from {', '.join(sorted(MODELS))}")
+    e_min, e_max = _values(band_kev, u.keV)
+    distance = earth_sun_distance_au(date) if date else 1.0
+    return SolarSource(MODELS[model], float(e_min), float(e_max), distance, _value(offset_arcmin, u.arcmin, u.rad),
+                       _value(offset_azimuth_deg, u.deg, u.rad))
+
+
+def solar_spot(optic, *, source: SolarSource | None = None, detector: Detector | str | None = None,
+               magnet: Magnet = Magnet(), exposure: Exposure = Exposure(), rays: int = RAYS, seed: int = 0,
+               focal_plane_z_mm="best", progress=None) -> SpotResult:
+    """The focused solar-axion image, its spot, f_O, f_D, f_DO and the expected counts (DESIGN.md section 7).
+
+    Default source: `solar_source()`; default detector: the BabyIAXO Micromegas (or a detector .toml path);
+    default focal plane: the best focus of an on-axis beam at 4 keV."""
+    optic = load(optic)
+    if focal_plane_z_mm == "best":
+        focal_plane_z_mm = best_focus(optic, SPOT_FOCUS_KEV, rays=min(rays, RAYS_PER_POINT), seed=seed)
+    return spot.solar_spot(optic, source or solar_source(), _detector(detector), rays, seed,
+                           _value(focal_plane_z_mm, u.mm), magnet, exposure, progress=progress)
+
+
+def tilt_scan(optic, tilts_arcmin, *, source=None, detector: Detector | str | None = None, keep: float = 0.95,
+              azimuth_deg=0.0, pivot_z_mm=None, decentre_mm=(0.0, 0.0), rays: int = RAYS_PER_POINT, seed: int = 0,
+              progress=None) -> Table:
+    """Alignment tolerance: per tilt of the optic (arcmin) about a pivot on its axis (default: the intersection
+    plane), the spot shift and the signal kept inside the detector's opening, and (metadata tolerance_arcmin)
+    the largest tilt keeping `keep` of the aligned signal there. Default source: `solar_source()`."""
+    optic = load(optic)
+    focus = best_focus(optic, SPOT_FOCUS_KEV, rays=min(rays, RAYS_PER_POINT), seed=seed)
+    pivot = None if pivot_z_mm is None else _value(pivot_z_mm, u.mm)
+    decentre = tuple(_values(decentre_mm, u.mm))
+    return tolerance.tilt_scan(optic, source or solar_source(), _detector(detector),
+                               _values(tilts_arcmin, u.arcmin, u.rad), keep, _value(azimuth_deg, u.deg, u.rad), pivot,
+                               focus, rays, seed, progress, decentre)
+
+
+def calibrate(optic, energy_kev, hpd_arcsec, w90_arcsec=None, *, wing_fraction: float | None = None,
+              focal_plane_z_mm="best", off_axis_arcmin=0.0, azimuth_deg=0.0, rays: int = RAYS_PER_POINT,
+              seed: int = 0) -> Calibration:
+    """Slope errors that reproduce a measured HPD (and W90) in arcsec at one energy (keV); `.optic` holds them."""
+    z = None if focal_plane_z_mm == "best" else _value(focal_plane_z_mm, u.mm)
+    w90 = None if w90_arcsec is None else _value(w90_arcsec, u.arcsec)
+    return analysis.calibrate(load(optic), _value(energy_kev, u.keV), _value(hpd_arcsec, u.arcsec), w90, wing_fraction,
+                              z, _beam(off_axis_arcmin, azimuth_deg), rays, seed)
+
+
+def optimise(focal_lengths_mm, *, design: SegmentedDesign | str = "babyiaxo", groups: int = 4,
+             materials=MATERIALS, detector: Detector | str | None = None, rays: int = RAYS_PER_POINT, seed: int = 0,
+             evaluations: int = 40, executor=None, checkpoint: str | os.PathLike | None = None,
+             progress=None) -> ScanResult:
+    """Maximise f_DO of a segmented design over focal length (mm) and per-group coating recipes.
+
+    `executor`: a concurrent.futures executor for the focal lengths (local processes or a Dask cluster's);
+    `checkpoint`: a file recording each finished focal length, from which a rerun of the same problem resumes;
+    `progress`: called with each finished row. Returns the scan table, the best design and its verifying trace."""
+    base = design if isinstance(design, SegmentedDesign) else load_design(design)
+    focal_lengths = [float(f) for f in _values(focal_lengths_mm, u.mm)]
+    for f in focal_lengths:  # every focal length must give a valid optic and its groups before any work starts
+        scan.group_bounds(base.with_focal_length(f), groups)
+    unknown = [m for m in materials if m not in scan.MATERIAL_SYSTEMS]
+    if unknown or not materials:
+        raise ValueError(f"materials {list(materials)}: choose from {', '.join(scan.MATERIAL_SYSTEMS)}")
+    detector = _detector(detector)
+    settings = ScanSettings(groups, tuple(materials), rays, seed, evaluations)
+    source = solar_source()
+    rows = scan.run_scan(base, focal_lengths, source, detector, settings, executor,
+                         Path(checkpoint) if checkpoint else None, progress)
+    return scan.scan_result(rows, base, source, detector, settings)
+
+
+def _detector(detector) -> Detector:
+    return detector if isinstance(detector, Detector) else load_detector(detector)
+
+
+def _beam(off_axis_arcmin, azimuth_deg) -> ParallelBeam:
+    return ParallelBeam(_value(off_axis_arcmin, u.arcmin, u.rad), _value(azimuth_deg, u.deg, u.rad))
+
+
+def _values(value, unit: u.Unit, to: u.Unit | None = None) -> np.ndarray:
+    """A Quantity (in any unit convertible to `unit`) or plain numbers in `unit`, as floats in `to` (default `unit`)."""
+    quantity = value.to(unit) if isinstance(value, u.Quantity) else np.asarray(value, dtype=float) * unit
+    return np.atleast_1d(quantity.to_value(to or unit)).astype(float)
+
+
+def _value(value, unit: u.Unit, to: u.Unit | None = None) -> float:
+    values = _values(value, unit, to)
+    if values.size != 1 or not math.isfinite(values[0]):
+        raise ValueError(f"{value!r}: expected one finite number ({unit})")
+    return float(values[0])

@@ -1,0 +1,51 @@
+"""The `raytrace` command line: thin commands over the public API (`raytrace.api`), one module per group.
+
+To add a command: write `register(sub)` (its parser, with `command` from `options`) and `run_<name>(args)` in
+the module of its group, or in a new module listed in COMMAND_MODULES.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+
+from ..version import __version__
+from . import coatings, demo, designs, helioscope, optics
+from .options import CliError, Parser
+
+EXIT_USAGE = 2
+COMMAND_MODULES = (optics, coatings, helioscope, designs, demo)
+
+
+def build_parser() -> Parser:
+    parser = Parser(prog="raytrace", description="Wolter-I X-ray telescope ray tracer for axion helioscopes.")
+    parser.add_argument("--version", action="version", version=f"raytrace {__version__}")
+    sub = parser.add_subparsers(dest="command", required=True, parser_class=Parser)
+    for module in COMMAND_MODULES:
+        module.register(sub)
+    return parser
+
+
+def main(argv=None) -> int:
+    from coatings import MaterialError, RecipeError
+    from geometries import PrescriptionError
+
+    from ..helioscope import DetectorError
+    from ..output import OutputError
+
+    try:
+        args = build_parser().parse_args(argv)
+        return args.run(args)
+    except (CliError, PrescriptionError, RecipeError, MaterialError, OutputError, DetectorError, ValueError) as exc:
+        print(f"raytrace: error: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    except KeyboardInterrupt:
+        print("raytrace: interrupted", file=sys.stderr)
+        return 130
+    except BrokenPipeError:  # output piped into a reader that closed early (e.g. head)
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 141
+
+
+if __name__ == "__main__":
+    sys.exit(main())

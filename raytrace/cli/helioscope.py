@@ -1,0 +1,249 @@
+"""Commands about the helioscope: spot (solar-axion image and figures of merit), optimise (f_DO over focal
+length and coatings), tilt (alignment tolerance)."""
+
+from __future__ import annotations
+
+import math
+import os
+import time
+from pathlib import Path
+
+from geometries import load_optic
+
+from .. import api
+from ..helioscope import Exposure, Magnet, load_detector
+from ..helioscope.optimise import MATERIAL_SYSTEMS
+from ..output import plot_scan, plot_spot, plot_tilt, save_figure, write_design, write_table
+from ..sources import MODELS, ParallelBeam
+from ..sources.solar import DEFAULT_MODEL
+from .options import (DETECTOR_HELP, OPTIC_HELP, CliError, add_focal_plane, add_rays_and_seed, add_table_and_plot,
+                      check_outputs, command, number, parse_grid, write_outputs)
+from .progress import Progress
+
+TILT_UNITS = {"arcsec": 1 / 60, "arcmin": 1.0, "deg": 60.0, "mrad": 180 * 60 / (1000 * math.pi)}  # arcmin per unit
+
+
+def register(sub) -> None:
+    spot = command(sub, "spot", "focused solar-axion image, spot area and figures of merit f_O, f_D, f_DO", """\
+  raytrace spot xmm
+  raytrace spot babyiaxo --detector my_detector.toml -o spot.ecsv --plot spot.png
+  raytrace spot xmm --solar-model cast2007 --date 2027-01-03 --offset 1.5 --g 2e-11 --exposure 1.5e7""", run_spot)
+    spot.add_argument("optic", help=OPTIC_HELP)
+    spot.add_argument("--solar-model", choices=sorted(MODELS), default=DEFAULT_MODEL,
+                      help=f"Primakoff spectrum and radial profile (default {DEFAULT_MODEL})")
+    spot.add_argument("--band", default="1:10", metavar="EMIN:EMAX", help="energy band in keV (default 1:10)")
+    spot.add_argument("--date", metavar="YYYY-MM-DD", help="take the Earth-Sun distance of this date (default 1 AU)")
+    _offset_options(spot, "pointing offset of the Sun from the optical axis")
+    spot.add_argument("--detector", metavar="FILE.toml", help=DETECTOR_HELP)
+    defaults, exposure = Magnet(), Exposure()
+    spot.add_argument("--g", type=number("--g", minimum=0), default=exposure.g_agamma_per_gev, metavar="GEV^-1",
+                      help=f"axion-photon coupling for the expected counts (default {exposure.g_agamma_per_gev:g} GeV^-1)")
+    spot.add_argument("--field", type=number("--field", minimum=0), default=defaults.field_tesla, metavar="T",
+                      help=f"magnet field in tesla (default {defaults.field_tesla:g})")
+    spot.add_argument("--length", type=number("--length", minimum=0), default=defaults.length_m, metavar="M",
+                      help=f"magnet length in metres (default {defaults.length_m:g})")
+    spot.add_argument("--exposure", type=number("--exposure", minimum=0), default=exposure.exposure_s, metavar="S",
+                      help=f"Sun-tracking exposure in seconds (default {exposure.exposure_s:g})")
+    spot.add_argument("--efficiency", type=number("--efficiency", minimum=0), default=exposure.efficiency, metavar="F",
+                      help=f"data-taking and analysis efficiency (default {exposure.efficiency:g})")
+    add_rays_and_seed(spot, api.RAYS)
+    add_focal_plane(spot, f"the best focus at {api.SPOT_FOCUS_KEV:g} keV on axis")
+    add_table_and_plot(spot, "write the encircled-signal table with all figures: .ecsv or .fits",
+                       "plot the image with the spot and the detector opening")
+
+    opt = command(sub, "optimise", "maximise f_DO over focal length and per-group coating recipes", """\
+  raytrace optimise --focal-lengths 3000:9000:250 -o scan
+  raytrace optimise --from my_design.toml --focal-lengths 4000,5000,6000 --groups 2 --materials wb4c,ir -o scan2
+  raytrace optimise --focal-lengths 3000:9000:250 --scheduler tcp://10.0.0.5:8786 --checkpoint scan.jsonl -o scan3""",
+                  run_optimise)
+    opt.add_argument("--from", dest="base", default="babyiaxo", metavar="DESIGN",
+                     help="the segmented design whose focal length and coatings vary: 'babyiaxo' (default) or a .toml")
+    opt.add_argument("--focal-lengths", required=True, metavar="SPEC",
+                     help="START:STOP:STEP in mm (STOP included) or a comma-separated list")
+    opt.add_argument("--groups", type=number("--groups", whole=True, minimum=1), default=4, metavar="N",
+                     help="groups of consecutive layers with their own coating (default 4)")
+    opt.add_argument("--materials", default=",".join(api.MATERIALS), metavar="LIST",
+                     help="material systems to choose from: wb4c, ptc (multilayers), ir, au (30 nm films); "
+                          f"default {','.join(api.MATERIALS)}")
+    opt.add_argument("--detector", metavar="FILE.toml", help=DETECTOR_HELP)
+    add_rays_and_seed(opt, api.RAYS_PER_POINT, " per focal length", minimum=1000)
+    opt.add_argument("--evaluations", type=number("--evaluations", whole=True, minimum=2), default=40, metavar="N",
+                     help="recipe evaluations per group and multilayer system (default 40)")
+    opt.add_argument("--workers", type=number("--workers", whole=True, minimum=1), default=os.cpu_count() or 1,
+                     metavar="N", help="local worker processes (default: the number of cores)")
+    opt.add_argument("--scheduler", metavar="ADDRESS",
+                     help="run the focal lengths on this Dask cluster instead (needs dask.distributed)")
+    opt.add_argument("--checkpoint", metavar="FILE",
+                     help="record each finished focal length here; a rerun with the same file resumes")
+    opt.add_argument("-o", "--output-dir", required=True, metavar="DIR",
+                     help="scan table, plot and the best design (with its recipes) go here")
+
+    tilt = command(sub, "tilt", "alignment tolerance: spot shift and signal kept in the detector opening versus tilt "
+                                "of the optic", """\
+  raytrace tilt xmm --tilts 0:5:0.25
+  raytrace tilt babyiaxo --tilts 0:300:15 --unit arcsec --pivot-z 9000 --plot tilt.png -o tilt.ecsv
+  raytrace tilt xmm --tilts 0:4:0.5 --source parallel --energy 6.4 --keep 0.9
+  raytrace tilt xmm --tilts 0:3:0.25 --decentre 0.5,0 --offset 0.5 --offset-azimuth 180""", run_tilt)
+    tilt.add_argument("optic", help=OPTIC_HELP)
+    tilt.add_argument("--tilts", required=True, metavar="SPEC", help="tilts: START:STOP:STEP or a comma-separated list")
+    tilt.add_argument("--unit", choices=sorted(TILT_UNITS), default="arcmin", help="unit of --tilts (default arcmin)")
+    tilt.add_argument("--azimuth", type=number("--azimuth"), default=0.0, metavar="DEG",
+                      help="direction the optic's axis tilts towards, in degrees (default 0)")
+    tilt.add_argument("--pivot-z", type=number("--pivot-z"), metavar="MM",
+                      help="height of the pivot on the optic's axis in mm above the focus (default: the intersection "
+                           "plane, z = f)")
+    tilt.add_argument("--decentre", default="0,0", metavar="X,Y",
+                      help="lateral shift of the optic from the magnet axis in mm (default 0,0)")
+    tilt.add_argument("--source", choices=("sun", "parallel"), default="sun",
+                      help="solar axions (default) or a parallel beam at --energy")
+    _offset_options(tilt, "the source's own offset from the magnet axis")
+    tilt.add_argument("--energy", type=number("--energy"), default=3.0, metavar="KEV",
+                      help="energy of the parallel beam in keV (default 3)")
+    tilt.add_argument("--detector", metavar="FILE.toml", help=DETECTOR_HELP)
+    tilt.add_argument("--keep", type=number("--keep"), default=0.95, metavar="F",
+                      help="share of the aligned signal inside the opening to keep (default 0.95)")
+    add_rays_and_seed(tilt, api.RAYS_PER_POINT, " per tilt")
+    add_table_and_plot(tilt, plot_help="plot shift and kept signal versus tilt")
+
+
+def _offset_options(p, what: str) -> None:
+    p.add_argument("--offset", type=number("--offset", minimum=0), default=0.0, metavar="ARCMIN",
+                   help=f"{what} in arcmin (default 0)")
+    p.add_argument("--offset-azimuth", type=number("--offset-azimuth"), default=0.0, metavar="DEG",
+                   help="azimuth of the offset in degrees (default 0)")
+
+
+def run_spot(args) -> int:
+    band = parse_grid(args.band.replace(":", ","), "--band")
+    if band.size != 2 or not band[0] < band[1]:
+        raise CliError(f"--band {args.band!r}: expected EMIN:EMAX in keV with EMIN < EMAX")
+    check_outputs(args)
+    optic = load_optic(args.optic)
+    detector = load_detector(args.detector)
+    source = api.solar_source(args.solar_model, band, args.date, args.offset, args.offset_azimuth)
+    start = time.perf_counter()
+    progress = Progress(args.rays, "tracing")
+    result = api.solar_spot(optic, source=source, detector=detector, magnet=Magnet(args.field, args.length),
+                            exposure=Exposure(args.g, args.exposure, args.efficiency), rays=args.rays, seed=args.seed,
+                            focal_plane_z_mm=args.focal_plane_z, progress=progress)
+    progress.close()
+    s = result.summary()
+    print(f"{optic.name}: {source.describe()}; {args.rays:,} rays, seed {args.seed}, "
+          f"{time.perf_counter() - start:.1f} s; focal plane z = {result.meta['focal_plane_z_mm']:.3f} mm")
+    print(f"  detector {detector.name}: <eps_D> = {s['mean_eps_d']:.4f}, b = {detector.background_counts_kev_cm2_s:g} "
+          f"counts/keV/cm2/s, opening {detector.opening_diameter_mm:g} mm")
+    print(f"  spot (signal-to-noise optimal for the detected signal): radius {s['radius_mm']:.3f} mm, "
+          f"a = {s['area_cm2']:.4g} cm2, eta_D = {s['eta_d']:.3f}; centroid ({s['centroid_x_mm']:.3f}, "
+          f"{s['centroid_y_mm']:.3f}) mm")
+    print(f"  area for 50/80/90 % of the detected signal: {s['area_50_cm2']:.4g} / {s['area_80_cm2']:.4g} / "
+          f"{s['area_90_cm2']:.4g} cm2; {100 * s['opening_fraction']:.1f} % of it inside the detector opening")
+    print(f"  <A_eff> = {s['mean_effective_area_cm2']:.1f} cm2, <eps_O> = {s['mean_eps_o']:.4f}, "
+          f"<eps_D eps_O> = {s['mean_eps_do']:.4f}, <eps_D eps_O eta_D> = {s['mean_eps_do_in_spot']:.4f} "
+          f"(bore {result.meta['bore_area_cm2']:.0f} cm2)")
+    print(f"  f_O = {s['f_o']:.4g} cm^-1 (optics spot {s['optics_spot_area_cm2']:.4g} cm2, eta_O {s['eta_o']:.3f}), "
+          f"f_D = {s['f_d']:.4g} (keV cm2 s)^1/2, f_DO = {s['f_do']:.4g} (keV s)^1/2")
+    print(f"  expected in the spot for g = {args.g:g} GeV^-1, B = {args.field:g} T, L = {args.length:g} m, "
+          f"{args.exposure:g} s x {args.efficiency:g}: {s['signal_counts']:.4g} signal, {s['background_counts']:.4g} "
+          "background counts")
+    write_outputs(args, result.encircled, lambda: plot_spot(result))
+    return 0
+
+
+def run_optimise(args) -> int:
+    from concurrent.futures import ProcessPoolExecutor
+
+    focal_lengths = parse_grid(args.focal_lengths, "--focal-lengths", "mm")
+    systems = [m.strip() for m in args.materials.split(",") if m.strip()]
+    if not systems or any(m not in MATERIAL_SYSTEMS for m in systems):
+        raise CliError(f"--materials {args.materials!r}: choose from {', '.join(MATERIAL_SYSTEMS)}")
+    out = Path(args.output_dir)
+    parent = next((p for p in (out, *out.parents) if p.exists()), Path("."))
+    if not parent.is_dir() or not os.access(parent, os.W_OK):
+        raise CliError(f"--output-dir {str(out)!r}: cannot create it there ({str(parent)!r} is not a writable folder)")
+    start = time.perf_counter()
+
+    def report(row):
+        print(f"  f = {row['focal_length_mm']:7.1f} mm: f_DO {row['f_do']:8.2f}, f_O {row['f_o']:.4f}, "
+              f"a {row['spot_area_cm2']:.3f} cm2, throughput {row['throughput']:.3f} "
+              f"({time.perf_counter() - start:.0f} s)", flush=True)
+
+    executor = None
+    if args.scheduler:
+        try:
+            from distributed import Client
+        except ImportError:
+            raise CliError("--scheduler needs dask.distributed: pip install 'xrt-axion-raytrace[dask]'") from None
+        try:
+            executor = Client(args.scheduler, timeout=10).get_executor()
+        except OSError as exc:
+            raise CliError(f"--scheduler {args.scheduler!r}: cannot connect ({exc})") from None
+    elif args.workers > 1:
+        executor = ProcessPoolExecutor(max_workers=args.workers)
+    print(f"optimising {args.base}: {len(focal_lengths)} focal lengths x {args.groups} groups, materials "
+          f"{', '.join(systems)}; {args.rays:,} rays per focal length")
+    try:
+        result = api.optimise(focal_lengths, design=args.base, groups=args.groups, materials=systems,
+                              detector=args.detector, rays=args.rays, seed=args.seed, evaluations=args.evaluations,
+                              executor=executor, checkpoint=args.checkpoint, progress=report)
+    finally:
+        if isinstance(executor, ProcessPoolExecutor):
+            executor.shutdown(cancel_futures=True)
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise CliError(f"--output-dir {str(out)!r}: cannot create it ({exc.strerror})") from None
+    table = result.table
+    best = table.meta["best_focal_length_mm"]
+    print(f"best: f = {best:g} mm, f_DO {max(table['f_do']):.2f} (re-weighted); a full trace of the best design gives "
+          f"f_DO {result.verified.f_do:.2f}, a {result.verified.area_cm2:.3f} cm2")
+    written = [write_table(table, out / "scan.ecsv"), save_figure(plot_scan(table), out / "f_do_vs_focal_length.png")]
+    written += write_design(result.best_design, out / "best_design.toml")
+    for path in written:
+        print(f"wrote {path}")
+    return 0
+
+
+def run_tilt(args) -> int:
+    tilts = parse_grid(args.tilts, "--tilts", args.unit, allow_zero=True) * TILT_UNITS[args.unit]
+    if not 0 < args.keep <= 1:
+        raise CliError(f"--keep {args.keep:g}: must lie in (0, 1]")
+    try:
+        decentre = tuple(float(v) for v in args.decentre.split(","))
+    except ValueError:
+        decentre = ()
+    if len(decentre) != 2 or not all(math.isfinite(v) for v in decentre):
+        raise CliError(f"--decentre {args.decentre!r}: expected X,Y in mm, e.g. 0.5,0")
+    check_outputs(args)
+    optic = load_optic(args.optic)
+    detector = load_detector(args.detector)
+    if args.source == "sun":
+        source = api.solar_source(offset_arcmin=args.offset, offset_azimuth_deg=args.offset_azimuth)
+    else:
+        from coatings import check_energies
+
+        check_energies([args.energy])
+        source = ParallelBeam(math.radians(args.offset / 60), math.radians(args.offset_azimuth), args.energy)
+    start = time.perf_counter()
+    progress = Progress(len(tilts) + 1, "tilts")
+    table = api.tilt_scan(optic, tilts, source=source, detector=detector, keep=args.keep, azimuth_deg=args.azimuth,
+                          pivot_z_mm=args.pivot_z, decentre_mm=decentre, rays=args.rays, seed=args.seed,
+                          progress=progress)
+    progress.close()
+    meta = table.meta
+    print(f"{optic.name}: {source.describe()}; pivot z = {meta['pivot_z_mm']:g} mm, decentre ({decentre[0]:g}, "
+          f"{decentre[1]:g}) mm, detector {detector.name} ({detector.opening_diameter_mm:g} mm opening), focal plane "
+          f"z = {meta['focal_plane_z_mm']:.2f} mm; {args.rays:,} rays per tilt, {time.perf_counter() - start:.1f} s")
+    print(f"  aligned: {100 * meta['aligned_in_opening_fraction']:.1f} % of the focused signal inside the opening")
+    print(f"  tilt ({args.unit})  shift (mm)  signal/aligned  in opening/aligned")
+    for row, tilt in zip(table, tilts / TILT_UNITS[args.unit]):
+        print(f"  {tilt:12.3f}  {row['shift_mm']:10.3f}  {row['relative_signal']:14.3f}  "
+              f"{row['relative_in_opening']:18.3f}")
+    tolerance = meta["tolerance_arcmin"]
+    if math.isnan(tolerance):
+        print(f"  even the smallest tilt keeps less than {100 * args.keep:g} % of the aligned signal in the opening")
+    else:
+        end = " (or more: the scan ends there)" if tolerance == table["tilt"].max() else ""
+        print(f"  largest tilt keeping {100 * args.keep:g} % of the aligned signal inside the opening: "
+              f"{tolerance / TILT_UNITS[args.unit]:.3g} {args.unit}{end}")
+    write_outputs(args, table, lambda: plot_tilt(table))
+    return 0

@@ -1,0 +1,160 @@
+"""Commands that trace an optic with a parallel beam: area, psf, offaxis, calibrate."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+from geometries import is_design, load_design, load_optic
+
+from .. import api
+from ..analysis.calibration import DEFAULT_WING_FRACTION
+from ..analysis.encircled import spread_indices
+from ..output import check_writable, plot_effective_area, plot_psf, plot_vignetting, save_figure, write_design
+from ..output import write_image, write_prescription, write_table
+from .options import (OPTIC_HELP, CliError, add_focal_plane, add_optic_and_beam, add_rays_and_seed,
+                      add_table_and_plot, check_outputs, command, number, parse_grid, print_psf, slope_summary,
+                      write_outputs)
+from .progress import Progress
+
+
+def register(sub) -> None:
+    area = command(sub, "area", "effective area versus energy", """\
+  raytrace area xmm --energies 0.5:12:0.1 -o xmm_area.ecsv
+  raytrace area xmm --energies 1.5,4.5,6.4 --off-axis 3 --azimuth 45
+  raytrace area my_optic.ecsv --energies 1:10:0.5 -o my_optic.arf""", run_area)
+    add_optic_and_beam(area)
+    area.add_argument("--energies", required=True, metavar="SPEC",
+                      help="START:STOP:STEP in keV (STOP included) or a comma-separated list")
+    add_table_and_plot(area, "write the table: .ecsv, .fits or .arf (OGIP ARF)", "plot the effective area")
+
+    psf = command(sub, "psf", "PSF, HPD, W80, W90 and encircled energy at one energy", """\
+  raytrace psf xmm --energy 1.5 --image psf.fits --plot psf.png
+  raytrace psf xmm --energy 6.4 --off-axis 5 -o ee.ecsv
+  raytrace psf babyiaxo --energy 3 --focal-plane-z 0""", run_psf)
+    add_optic_and_beam(psf)
+    psf.add_argument("--energy", type=number("--energy"), required=True, metavar="KEV", help="photon energy in keV")
+    add_focal_plane(psf)
+    psf.add_argument("--pixel", type=number("--pixel"), default=0.5, metavar="ARCSEC",
+                     help="image pixel size in arcsec (default 0.5)")
+    psf.add_argument("--pixels", type=number("--pixels", whole=True, minimum=1), default=256, metavar="N",
+                     help="image size in pixels per side (default 256)")
+    psf.add_argument("--image", metavar="FILE.fits", help="write the PSF image")
+    add_table_and_plot(psf, "write the encircled-energy table: .ecsv or .fits", "plot the PSF image and encircled energy")
+
+    offaxis = command(sub, "offaxis", "vignetting: effective area versus off-axis angle", """\
+  raytrace offaxis xmm --angles 0:20:1 --energy 1.5
+  raytrace offaxis babyiaxo --angles 0,2,5,10 --energy 4 --azimuth 30 -o vignetting.ecsv --plot vignetting.png""",
+                      run_offaxis)
+    offaxis.add_argument("optic", help=OPTIC_HELP)
+    offaxis.add_argument("--angles", required=True, metavar="SPEC",
+                         help="off-axis angles in arcmin: START:STOP:STEP or a comma-separated list")
+    offaxis.add_argument("--energy", type=number("--energy"), required=True, metavar="KEV", help="photon energy in keV")
+    offaxis.add_argument("--azimuth", type=number("--azimuth"), default=0.0, metavar="DEG",
+                         help="source azimuth in degrees (default 0)")
+    add_rays_and_seed(offaxis, api.RAYS_PER_POINT, " per angle")
+    add_table_and_plot(offaxis, plot_help="plot the vignetting curve")
+
+    cal = command(sub, "calibrate", "slope errors that reproduce a measured HPD (and W90)", """\
+  raytrace calibrate xmm --energy 1.5 --hpd 15
+  raytrace calibrate babyiaxo --energy 3 --hpd 59.8 -o babyiaxo_calibrated.toml
+  raytrace calibrate xmm --energy 1.5 --hpd 15 --w90 60 --wing-fraction 0.1 -o xmm_wings.ecsv""", run_calibrate)
+    add_optic_and_beam(cal, api.RAYS_PER_POINT, " per evaluation")
+    cal.add_argument("--energy", type=number("--energy"), required=True, metavar="KEV", help="photon energy in keV")
+    cal.add_argument("--hpd", type=number("--hpd"), required=True, metavar="ARCSEC", help="target HPD in arcsec")
+    cal.add_argument("--w90", type=number("--w90"), metavar="ARCSEC",
+                     help="target W90 in arcsec: also fit the rms of a broad wing component")
+    cal.add_argument("--wing-fraction", type=number("--wing-fraction"), metavar="F",
+                     help=f"share of reflections in the wing when --w90 is given (default: the optic's, else "
+                          f"{DEFAULT_WING_FRACTION})")
+    add_focal_plane(cal)
+    cal.add_argument("-o", "--output", metavar="FILE",
+                     help="write the calibrated optic: .ecsv shell table, or .toml for a segmented design")
+
+
+def run_area(args) -> int:
+    energies = parse_grid(args.energies)
+    check_outputs(args, (".ecsv", ".fits", ".arf"))
+    optic = load_optic(args.optic)
+    start = time.perf_counter()
+    progress = Progress(args.rays, "tracing")
+    table = api.effective_area(optic, energies, off_axis_arcmin=args.off_axis, azimuth_deg=args.azimuth,
+                               rays=args.rays, seed=args.seed, progress=progress)
+    progress.close()
+    elapsed = time.perf_counter() - start
+    print(f"{optic.name}: {table.meta['source']}; {args.rays:,} rays, seed {args.seed}, {elapsed:.1f} s")
+    print(f"geometric double-reflection area {table.meta['geometric_area_cm2']:.1f} cm2 "
+          f"(reflectivity 1); coating {table.meta['coatings']}")
+    print("  energy (keV)   A_eff (cm2)")
+    for i in spread_indices(len(table), 12):
+        print(f"  {table['energy'][i]:12.3f}   {table['effective_area'][i]:9.1f} +- "
+              f"{table['effective_area_err'][i]:.1f}")
+    write_outputs(args, table, lambda: plot_effective_area(table))
+    return 0
+
+
+def run_psf(args) -> int:
+    for path, suffixes in ((args.output, (".ecsv", ".fits")), (args.image, (".fits",)), (args.plot, (".png",))):
+        if path:
+            check_writable(path, suffixes)
+    optic = load_optic(args.optic)
+    progress = Progress(args.rays, "tracing")
+    result = api.psf(optic, args.energy, off_axis_arcmin=args.off_axis, azimuth_deg=args.azimuth, rays=args.rays,
+                     seed=args.seed, focal_plane_z_mm=args.focal_plane_z, pixel_arcsec=args.pixel, pixels=args.pixels,
+                     progress=progress)
+    progress.close()
+    print_psf(optic, result)
+    if args.output:
+        print(f"wrote {write_table(result.encircled, args.output)}")
+    if args.image:
+        write_image(result.image, args.image, result.pixel_arcsec, result.image_center_mm, optic.focal_length_mm,
+                    result.meta | result.summary())
+        print(f"wrote {args.image}")
+    if args.plot:
+        print(f"wrote {save_figure(plot_psf(result), args.plot)}")
+    return 0
+
+
+def run_offaxis(args) -> int:
+    angles = parse_grid(args.angles, "--angles", "arcmin", allow_zero=True)
+    check_outputs(args)
+    optic = load_optic(args.optic)
+    table = api.vignetting(optic, angles, args.energy, azimuth_deg=args.azimuth, rays=args.rays, seed=args.seed)
+    print(f"{optic.name}: {args.energy:g} keV, azimuth {args.azimuth:g} deg; {args.rays:,} rays per angle, "
+          f"seed {args.seed}")
+    print("  off-axis (arcmin)   A_eff (cm2)      relative")
+    for row in table:
+        print(f"  {row['off_axis']:17.3f}  {row['effective_area']:9.1f} +- {row['effective_area_err']:.1f}  "
+              f"{row['relative_area']:8.3f}")
+    write_outputs(args, table, lambda: plot_vignetting([table]))
+    return 0
+
+
+def run_calibrate(args) -> int:
+    design = None
+    if args.output:
+        check_writable(args.output, (".ecsv", ".toml"))
+        if Path(args.output).suffix == ".toml":
+            if not is_design(args.optic):
+                raise CliError(f"-o {args.output!r}: a .toml output needs a segmented design as input; write .ecsv instead")
+            design = load_design(args.optic)
+    optic = load_optic(args.optic)
+    start = time.perf_counter()
+    result = api.calibrate(optic, args.energy, args.hpd, args.w90, wing_fraction=args.wing_fraction,
+                           focal_plane_z_mm=args.focal_plane_z, off_axis_arcmin=args.off_axis,
+                           azimuth_deg=args.azimuth, rays=args.rays, seed=args.seed)
+    beam = api._beam(args.off_axis, args.azimuth)
+    print(f"{optic.name} at {args.energy:g} keV, {beam.describe()}; focal plane z = {result.focal_plane_z_mm:.3f} mm; "
+          f"{args.rays:,} rays per evaluation, seed {args.seed}, {time.perf_counter() - start:.1f} s")
+    print(f"  without slope errors: HPD {result.geometric_hpd_arcsec:.4g} arcsec, W90 {result.geometric_w90_arcsec:.4g} arcsec")
+    target = f"HPD {args.hpd:g}" + (f", W90 {args.w90:g}" if args.w90 else "")
+    print(f"  calibrated ({target} arcsec): HPD {result.hpd_arcsec:.4g} arcsec, W90 {result.w90_arcsec:.4g} arcsec")
+    print(f"  slope errors: {slope_summary(result.optic)}")
+    if args.output:
+        if design is not None:
+            written = write_design(design.with_slope_errors_of(result.optic), args.output)
+        else:
+            written = write_prescription(result.optic, args.output)
+        for path in written:
+            print(f"wrote {path}")
+    return 0

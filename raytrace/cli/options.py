@@ -1,0 +1,158 @@
+"""What the commands share: the parser, value parsers, option groups defined once, output checks and writers."""
+
+from __future__ import annotations
+
+import argparse
+import math
+from pathlib import Path
+
+import numpy as np
+
+from ..api import RAYS
+from ..engine import DEFAULT_CHUNK_SIZE
+from ..output import check_writable, save_figure, write_arf, write_table
+
+MAX_GRID_VALUES = 100_000
+OPTIC_HELP = "'xmm', 'babyiaxo', or a prescription file: shell table (.ecsv) or segmented design (.toml)"
+DETECTOR_HELP = "detector description (default: the BabyIAXO Micromegas)"
+
+
+class CliError(Exception):
+    """Bad input on the command line: reported as one line, exit code 2."""
+
+
+class Parser(argparse.ArgumentParser):
+    def error(self, message):
+        raise CliError(message)
+
+
+def command(sub, name: str, help_text: str, examples: str, run) -> argparse.ArgumentParser:
+    """A sub-command whose --help ends with its examples; `run(args)` carries it out."""
+    parser = sub.add_parser(name, help=help_text, epilog=f"examples:\n{examples}",
+                            formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.set_defaults(run=run)
+    return parser
+
+
+def parse_grid(spec: str, option: str = "--energies", unit: str = "keV", allow_zero: bool = False) -> np.ndarray:
+    """'START:STOP:STEP' (STOP included) or a comma-separated list of values in `unit`."""
+    text = spec.strip()
+    try:
+        if ":" in text:
+            parts = [float(p) for p in text.split(":")]
+            if len(parts) != 3:
+                raise ValueError
+            start, stop, step = parts
+            if not (step > 0 and stop >= start):
+                raise CliError(f"{option} {spec!r}: need START <= STOP and STEP > 0")
+            count = int(math.floor((stop - start) / step + 1e-9)) + 1
+            values = start + step * np.arange(count)
+        else:
+            values = np.array([float(p) for p in text.split(",")])
+    except ValueError:
+        raise CliError(f"{option} {spec!r}: expected START:STOP:STEP or a comma-separated list of {unit} values") from None
+    if values.size > MAX_GRID_VALUES:
+        raise CliError(f"{option} {spec!r}: {values.size} values; at most {MAX_GRID_VALUES} are allowed")
+    low = values < 0 if allow_zero else values <= 0
+    if values.size == 0 or not np.all(np.isfinite(values)) or np.any(low):
+        kind = "non-negative" if allow_zero else "positive"
+        raise CliError(f"{option} {spec!r}: values must be {kind} numbers ({unit})")
+    return values
+
+
+def number(name, whole=False, minimum=None):
+    """argparse type: a finite number (optionally a whole one, written 1e6 or 1000000) >= minimum."""
+    kind = "whole number" if whole else "number"
+
+    def convert(text):
+        try:
+            value = int(text) if whole and text.strip().lstrip("+-").isdigit() else float(text)  # exact for big seeds
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"{name} {text!r}: expected a {kind}") from None
+        if not math.isfinite(value) or (whole and value != int(value)):
+            raise argparse.ArgumentTypeError(f"{name} {text!r}: expected a finite {kind}")
+        if minimum is not None and value < minimum:
+            raise argparse.ArgumentTypeError(f"{name} {text!r}: must be >= {minimum}")
+        return int(value) if whole else value
+
+    return convert
+
+
+def add_rays_and_seed(p, rays_default, per="", minimum=1):
+    p.add_argument("--rays", type=number("--rays", whole=True, minimum=minimum), default=rays_default,
+                   metavar="N", help=f"number of rays{per} (default {rays_default:,}; 1e6 is accepted)")
+    p.add_argument("--seed", type=number("--seed", whole=True, minimum=0), default=0, metavar="S",
+                   help="random seed (default 0)")
+
+
+def add_optic_and_beam(p, rays_default=RAYS, per=""):
+    """OPTIC, the parallel beam's direction, --rays, --seed and the hidden --chunk-size."""
+    p.add_argument("optic", help=OPTIC_HELP)
+    p.add_argument("--off-axis", type=number("--off-axis"), default=0.0, metavar="ARCMIN",
+                   help="source off-axis angle in arcmin (default 0)")
+    p.add_argument("--azimuth", type=number("--azimuth"), default=0.0, metavar="DEG",
+                   help="source azimuth in degrees (default 0)")
+    add_rays_and_seed(p, rays_default, per)
+    p.add_argument("--chunk-size", type=number("--chunk-size", whole=True, minimum=1), default=DEFAULT_CHUNK_SIZE,
+                   metavar="N", help=argparse.SUPPRESS)
+
+
+def add_focal_plane(p, best_help="where the HPD is smallest"):
+    p.add_argument("--focal-plane-z", type=_focal_plane, default="best", metavar="MM|best",
+                   help="focal plane position along the axis in mm (0 = nominal focus, negative = behind it), "
+                        f"or 'best' (default): {best_help}")
+
+
+def add_table_and_plot(p, table_help="write the table: .ecsv or .fits", plot_help="plot it"):
+    p.add_argument("-o", "--output", metavar="FILE", help=table_help)
+    p.add_argument("--plot", metavar="FILE.png", help=plot_help)
+
+
+def _focal_plane(text):
+    """argparse type for --focal-plane-z: 'best' or a number of mm."""
+    return "best" if text.strip().lower() == "best" else number("--focal-plane-z")(text)
+
+
+def check_outputs(args, table_suffixes=(".ecsv", ".fits")) -> None:
+    """Fail before any work if -o or --plot cannot be written."""
+    if args.output:
+        check_writable(args.output, table_suffixes)
+    if args.plot:
+        check_writable(args.plot, (".png",))
+
+
+def write_outputs(args, table, figure=None) -> None:
+    """Write the table to -o (ECSV, FITS or OGIP ARF by its suffix) and figure() to --plot, as asked."""
+    if args.output:
+        writer = write_arf if Path(args.output).suffix.lower() == ".arf" else write_table
+        print(f"wrote {writer(table, args.output)}")
+    if args.plot:
+        print(f"wrote {save_figure(figure(), args.plot)}")
+
+
+def slope_summary(optic) -> str:
+    kinds = sorted({s.slope_errors for s in optic.shells}, key=lambda e: e.meridional_arcsec)
+    if all(e.is_perfect for e in kinds):
+        return "none (ideal mirror surfaces)"
+    parts = []
+    for e in kinds:
+        text = f"meridional {e.meridional_arcsec:.3g}\", sagittal {e.sagittal_arcsec:.3g}\" rms"
+        if e.wing_fraction > 0 and e.wing_arcsec > 0:
+            text += f", wing {e.wing_fraction:.3g} x {e.wing_arcsec:.3g}\""
+        parts.append(text)
+    return "; ".join(parts)
+
+
+def graze_range(optic) -> str:
+    graze = optic.graze_angles_rad() * 1e3
+    return f"{graze.min():.3g}-{graze.max():.3g} mrad"
+
+
+def print_psf(optic, result):
+    s = result.summary()
+    print(f"{optic.name}: {result.meta['source']}; {result.meta['rays']:,} rays, seed {result.meta['seed']}; "
+          f"focal plane z = {result.meta['focal_plane_z_mm']:.3f} mm")
+    print(f"  HPD {s['hpd_arcsec']:.4g} arcsec   W80 {s['w80_arcsec']:.4g} arcsec   W90 {s['w90_arcsec']:.4g} arcsec")
+    print(f"  centroid ({s['centroid_x_mm']:.4f}, {s['centroid_y_mm']:.4f}) mm   focused area "
+          f"{s['effective_area_cm2']:.1f} cm2")
+    print(f"  slope errors: {slope_summary(optic)}")

@@ -1,0 +1,108 @@
+"""The optic as flat arrays with named columns: the form the numba kernel and the numpy reference read."""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import NamedTuple
+
+import numpy as np
+
+from geometries import ARCSEC_PER_RAD, Optic
+
+# Columns of a surface row (`geometries.Quadric.as_row`): x^2 + y^2 = A w^2 + B w + C with w = z - z_ref,
+# valid for z_min <= z <= z_max.
+QUAD_A, QUAD_B, QUAD_C, Z_REF, Z_MIN, Z_MAX = range(6)
+# The four surfaces of a shell, in `Optic.surfaces` order.
+PRIMARY, SECONDARY, PRIMARY_BACK, SECONDARY_BACK = range(4)
+# Columns of a set of equally spaced radial bars (see `radial_bars`).
+BAR_COUNT, BAR_ROTATION_TURNS, BAR_TAN_HALF_WEDGE, BAR_HALF_WIDTH_MM, BAR_COS_STEP, BAR_SIN_STEP = range(6)
+# The two sets of bars of a segmented shell.
+JOINS, SPACERS = 0, 1
+# Columns of a shell's slope errors (radians).
+SLOPE_MERIDIONAL, SLOPE_SAGITTAL, WING_FRACTION, WING_RMS = range(4)
+
+NO_BARS = np.zeros(6)
+
+
+def radial_bars(count: int, rotation_rad: float, half_wedge_rad: float, half_width_mm: float) -> np.ndarray:
+    """`count` equally spaced radial obstructions as the kernels read them: (count, rotation in turns,
+    tan of the half wedge angle, half width in mm, cos and sin of the spacing)."""
+    step = 2.0 * math.pi / count
+    return np.array([count, rotation_rad / (2.0 * math.pi), math.tan(half_wedge_rad), half_width_mm, math.cos(step),
+                     math.sin(step)])
+
+
+class KernelGeometry(NamedTuple):
+    """What the trace kernel reads of the optic and the focal plane (positional order is irrelevant to callers)."""
+
+    surfaces: np.ndarray  # (n_shells, 4, 6): rows of PRIMARY .. SECONDARY_BACK, columns QUAD_A .. Z_MAX
+    top_z: np.ndarray  # (n_shells,) height of each shell's front edge
+    front_r: np.ndarray  # (n_shells,) R1, inner radius of the front edge
+    thickness: np.ndarray  # (n_shells,)
+    spider: np.ndarray  # (6,) radial bars of the spider in the plane z = spider_z
+    spider_z: float
+    segments: np.ndarray  # (n_shells, 2, 6): JOINS and SPACERS bars of each shell
+    slope_errors: np.ndarray  # (n_shells, 4): SLOPE_MERIDIONAL .. WING_RMS
+    focal_plane_z: float
+
+
+@dataclass(frozen=True)
+class PackedOptic:
+    surfaces: np.ndarray  # (n_shells, 4, 6), see KernelGeometry
+    top_z: np.ndarray
+    front_r: np.ndarray
+    thickness: np.ndarray
+    exit_r: np.ndarray  # (n_shells,) R5
+    spider: np.ndarray
+    segments: np.ndarray
+    slope_errors: np.ndarray
+    focal_length_mm: float
+
+    @classmethod
+    def from_optic(cls, optic: Optic) -> "PackedOptic":
+        surfaces = np.array([[q.as_row() for q in quad] for quad in optic.surfaces()])
+        sp = optic.spider
+        spider = NO_BARS
+        if sp is not None:
+            spider = radial_bars(sp.n_spokes, math.radians(sp.rotation_deg), math.radians(sp.spoke_width_deg) / 2.0,
+                                 sp.spoke_width_mm / 2.0)
+        segments = np.zeros((optic.n_shells, 2, 6))
+        slope_errors = np.zeros((optic.n_shells, 4))
+        for i, shell in enumerate(optic.shells):
+            seg = shell.segmentation
+            if seg is not None:
+                rotation = math.radians(seg.rotation_deg)
+                if seg.gap_mm > 0:
+                    segments[i, JOINS] = radial_bars(seg.segments, rotation, 0.0, seg.gap_mm / 2.0)
+                n_spacers = seg.segments * seg.spacers_per_segment
+                if n_spacers and seg.spacer_width_mm > 0:
+                    segments[i, SPACERS] = radial_bars(n_spacers, rotation + math.pi / n_spacers, 0.0,
+                                                       seg.spacer_width_mm / 2.0)
+            e = shell.slope_errors
+            slope_errors[i] = (e.meridional_arcsec / ARCSEC_PER_RAD, e.sagittal_arcsec / ARCSEC_PER_RAD, e.wing_fraction,
+                               e.wing_arcsec / ARCSEC_PER_RAD)
+        return cls(
+            surfaces=surfaces,
+            top_z=optic.top_z_mm(),
+            front_r=optic.entrance_radii_mm(),
+            thickness=optic.thicknesses_mm(),
+            exit_r=optic.exit_radii_mm(),
+            spider=spider,
+            segments=segments,
+            slope_errors=slope_errors,
+            focal_length_mm=optic.focal_length_mm,
+        )
+
+    @property
+    def n_shells(self) -> int:
+        return self.top_z.shape[0]
+
+    @property
+    def lowest_exit_z_mm(self) -> float:
+        """The lowest point of any secondary: a focal plane must lie below it."""
+        return float(self.surfaces[:, SECONDARY, Z_MIN].min())
+
+    def for_kernel(self, focal_plane_z_mm: float) -> KernelGeometry:
+        return KernelGeometry(self.surfaces, self.top_z, self.front_r, self.thickness, self.spider,
+                              float(self.top_z.max()), self.segments, self.slope_errors, float(focal_plane_z_mm))

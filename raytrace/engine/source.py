@@ -1,0 +1,48 @@
+"""The source protocol: what the engine needs of anything that emits rays.
+
+A source fills, for rays first_index .. first_index + n - 1 of an n_total-ray run, each ray's start
+point and channel, direction (a unit vector towards -z), energy (keV) and starting weight (cm2: the
+entrance area the ray stands for times whatever the source puts on it), as a pure function of the
+trace key and the ray index. It starts every ray with `aperture.sample` (uniform over the entrance
+channels) and may make the direction depend on the start point. Its other draws use their own counter
+stream (`raytrace.engine.rng.stream_key`), apart from the trace's.
+
+The engine also asks it for the largest angle between a ray and the optical axis (which entrance
+channels to sample), the energies rays are traced at (the nodes of the reflectivity table) and its
+provenance. Tolerancing moves a source's pointing with `with_pointing`.
+"""
+
+from __future__ import annotations
+
+from typing import Protocol, runtime_checkable
+
+import numpy as np
+
+from .aperture import EntranceChannels
+from .rays import Rays
+
+
+@runtime_checkable
+class Source(Protocol):
+    @property
+    def max_angle_rad(self) -> float:
+        """The largest angle between any ray and the optical axis (radians)."""
+
+    @property
+    def pointing_rad(self) -> tuple[float, float]:
+        """Offset of the source's centre from the optical axis and its azimuth (radians)."""
+
+    def with_pointing(self, offset_rad: float, azimuth_rad: float) -> "Source":
+        """The same source with its centre at this offset and azimuth from the axis."""
+
+    def energy_nodes(self) -> np.ndarray:
+        """The energies (keV) rays are traced at; empty for a geometric (energy-free) source."""
+
+    def emit(self, key, first_index: int, n_total: int, aperture: EntranceChannels, rays: Rays) -> None:
+        """Fill the start point, channel, direction, energy and weight of rays first_index .. (len(rays) of them)."""
+
+    def metadata(self) -> dict:
+        """Provenance for result tables (plain values)."""
+
+    def describe(self) -> str:
+        """One line for people."""

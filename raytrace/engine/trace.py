@@ -1,0 +1,129 @@
+"""Streaming traces: rays are emitted by a source, traced and handed on chunk by chunk.
+
+Memory stays flat in the number of rays: only one chunk lives at a time. Ray i is a
+pure function of (seed, i), so a trace is the same for any chunk size and thread count.
+One trace path serves every source (`raytrace.engine.source.Source`).
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterator
+
+import numpy as np
+
+from coatings.table import ReflectivityTable
+from geometries import Optic
+
+from ..version import __version__
+from . import kernel
+from .aperture import EntranceChannels
+from .geometry import PackedOptic
+from .rays import FATE_NAMES, Rays
+from .rng import seed_key
+from .source import Source
+
+DEFAULT_CHUNK_SIZE = 1 << 19
+MAX_RAYS = 1 << 40
+GRAZE_MARGIN_RAD = 5e-3  # slope errors and their wings stay far below it (at most 600 arcsec = 2.9 mrad rms)
+_GEOMETRIC = kernel.KernelReflectivity(False, np.zeros((1, 1, 2)), np.zeros(1), 1.0, np.zeros(1, np.int64))
+
+
+class Trace:
+    """One optic, one source, one focal plane: the set-up of a trace."""
+
+    def __init__(self, optic: Optic, source: Source, focal_plane_z_mm: float = 0.0):
+        if not isinstance(source, Source):
+            raise TypeError(f"source {source!r}: must follow raytrace.engine.source.Source")
+        self.optic = optic
+        self.source = source
+        self.packed = PackedOptic.from_optic(optic)
+        lowest = self.packed.lowest_exit_z_mm
+        if not (math.isfinite(focal_plane_z_mm) and focal_plane_z_mm < lowest):
+            raise ValueError(f"focal plane z = {focal_plane_z_mm} mm: must lie below the optic's exit at z = {lowest:.1f} mm")
+        self.focal_plane_z_mm = float(focal_plane_z_mm)
+        self.geometry = self.packed.for_kernel(self.focal_plane_z_mm)
+        self.aperture = EntranceChannels.for_angle(self.packed, source.max_angle_rad)
+        self.coatings, self.shell_coating = _unique_coatings(optic)
+
+    @property
+    def aperture_area_cm2(self) -> float:
+        """Entrance area the rays stand for, normal to the axis (each ray's weight carries its own projection)."""
+        return self.aperture.area_cm2
+
+    def max_graze_rad(self) -> np.ndarray:
+        """Per coating (in `self.coatings` order), a bound on the graze angles of its shells' reflections:
+        3 alpha (a ray meeting a secondary first) plus twice the largest ray angle and a margin for slope errors."""
+        graze = self.optic.graze_angles_rad()
+        largest = np.array([graze[self.shell_coating == k].max() for k in range(len(self.coatings))])
+        return 3.0 * largest + 2.0 * self.source.max_angle_rad + GRAZE_MARGIN_RAD
+
+    def reflectivity_table(self, energies_kev=None) -> ReflectivityTable:
+        """The coatings' reflectivities at these energies (default: the source's energy nodes), over every
+        graze angle this trace can reach."""
+        energies = self.source.energy_nodes() if energies_kev is None else energies_kev
+        return ReflectivityTable.build(self.coatings, energies, self.max_graze_rad())
+
+    def kernel_table(self, table: ReflectivityTable | None) -> kernel.KernelReflectivity:
+        """The table as the kernels read it; None gives geometric weights."""
+        if table is None:
+            return _GEOMETRIC
+        return kernel.KernelReflectivity(True, table.values, table.energies_kev, table.angle_step_rad, self.shell_coating)
+
+    def trace_range(self, key, first_index: int, n: int, n_total: int, out: Rays | None = None,
+                    table: ReflectivityTable | None = None) -> Rays:
+        """Emit and trace rays first_index .. first_index + n - 1 of an n_total-ray run.
+
+        Weights are geometric (entrance area per ray) unless a reflectivity table for this trace's coatings
+        and the source's energies is given. `out`, if given, is a buffer of at least n rays that is overwritten
+        (its first n rows are returned).
+        """
+        rays = Rays.empty(n) if out is None else out.head(n)
+        self.source.emit(key, first_index, n_total, self.aperture, rays)
+        kernel.trace(self.geometry, self.kernel_table(table), rays.columns(), key, np.uint64(first_index))
+        return rays
+
+    def metadata(self, n_rays: int, seed: int, fates: np.ndarray, **extra) -> dict:
+        """Provenance of a run of this trace for result tables: optic, source, rays, seed, version, fate counts."""
+        return {
+            "optic": self.optic.name,
+            "focal_length_mm": self.optic.focal_length_mm,
+            "focal_plane_z_mm": self.focal_plane_z_mm,
+            "source": self.source.describe(),
+            **self.source.metadata(),
+            "rays": int(n_rays),
+            "seed": int(seed),
+            "raytrace_version": __version__,
+            "fates": {FATE_NAMES[i]: int(fates[i]) for i in range(1, len(fates))},
+            **extra,
+        }
+
+    def chunks(self, n_rays: int, seed: int, chunk_size: int = DEFAULT_CHUNK_SIZE,
+               table: ReflectivityTable | None = None) -> Iterator[Rays]:
+        """Traced chunks of rays 0 .. n_rays - 1 (geometric weights unless a reflectivity table is given).
+
+        The chunks share one buffer: each yielded Rays is overwritten by the next (copy it to keep it).
+        """
+        check_ray_count(n_rays)
+        if chunk_size < 1:
+            raise ValueError(f"chunk size = {chunk_size}: must be >= 1")
+        key = seed_key(seed)
+        buffer = Rays.empty(min(chunk_size, n_rays))
+        for start in range(0, n_rays, chunk_size):
+            n = min(chunk_size, n_rays - start)
+            yield self.trace_range(key, start, n, n_rays, out=buffer, table=table)
+
+
+def check_ray_count(n_rays) -> None:
+    if not isinstance(n_rays, (int, np.integer)) or not 1 <= n_rays <= MAX_RAYS:
+        raise ValueError(f"number of rays = {n_rays}: must be an integer from 1 to 2**40")
+
+
+def _unique_coatings(optic: Optic):
+    unique: list = []
+    index = np.empty(optic.n_shells, dtype=np.int64)
+    for i, coating in enumerate(optic.coatings):
+        if coating not in unique:
+            unique.append(coating)
+        index[i] = unique.index(coating)
+    return unique, index

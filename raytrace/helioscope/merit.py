@@ -1,0 +1,187 @@
+"""The figures of merit of a helioscope's optic and detector (DESIGN.md section 7), computed in one place.
+
+Spectrum averages < > are over the solar-axion spectrum in the source's band. Rays are drawn from that
+spectrum and weighted by the entrance area they stand for times their two reflectivities, so a sum of
+weights over the focused rays is the spectrum-averaged effective area <A_eff> (cm2) directly.
+- throughput eps_O(E) = A_eff(E) / A_bore, A_bore the magnet bore's cross-section (70 cm diameter);
+- detected signal: each focused ray's weight times the detector efficiency eps_D(E) (window x gas);
+- the spot: the circle about the centroid of the detected signal whose radius maximises eta_D / sqrt(a),
+  eta_D the fraction of the detected signal inside it (signal-to-noise optimal over a flat background);
+- f_DO = <eps_D eps_O eta_D> / sqrt(b a), with a the spot area (cm2) and b the background
+  (counts keV^-1 cm^-2 s^-1), so f_DO is proportional to S / sqrt(B) of the expected counts:
+  S / sqrt(B) = f_DO x A_bore x Phi_band x P x sqrt(T / dE) (T exposure x efficiency, dE the band width);
+- f_D = <eps_D> / sqrt(b) (the spectrum mean of the model, not of the rays);
+- f_O = <eps_O eta_O> / sqrt(a_O), the optics alone: eta_O and a_O from its own optimal spot of the
+  focused signal before the detector, so that f_O does not depend on the detector;
+- expected counts in the spot: signal = T x Phi_band(g) x P(g, B, L) x <A_eff eps_D eta_D>, with
+  P = (g B L / 2)^2 in natural units (1 T = 195.35 eV^2, 1 m = 5.0677e6 eV^-1); Phi scales as g^2, so the
+  signal as g^4. Background = b x a x dE x T.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import numpy as np
+from scipy.integrate import trapezoid
+
+from ..analysis.encircled import radial_edges_mm, radius_at
+from ..sources import SolarSource
+from .detector import Detector
+
+BORE_DIAMETER_MM = 700.0
+TESLA_IN_EV2 = 195.35
+METRE_IN_INV_EV = 1.0 / 1.97326980e-7
+SPOT_FRACTIONS = (0.5, 0.8, 0.9)
+
+
+def conversion_probability(g_agamma_per_gev: float, field_tesla: float, length_m: float) -> float:
+    """Axion-photon conversion probability in a vacuum magnet: (g B L / 2)^2 (coherent, m_a -> 0)."""
+    g = g_agamma_per_gev * 1e-9  # eV^-1
+    return (0.5 * g * field_tesla * TESLA_IN_EV2 * length_m * METRE_IN_INV_EV) ** 2
+
+
+@dataclass(frozen=True)
+class Magnet:
+    """The magnet of one bore: field (T), length (m) and bore diameter (mm); defaults: BabyIAXO."""
+
+    field_tesla: float = 2.0
+    length_m: float = 10.0
+    bore_diameter_mm: float = BORE_DIAMETER_MM
+
+    def __post_init__(self):
+        for name in ("field_tesla", "length_m", "bore_diameter_mm"):
+            value = getattr(self, name)
+            if not (math.isfinite(value) and value > 0):
+                raise ValueError(f"magnet {name} = {value}: must be a number > 0")
+
+    @property
+    def bore_area_cm2(self) -> float:
+        return math.pi * (self.bore_diameter_mm / 20.0) ** 2
+
+
+@dataclass(frozen=True)
+class Spot:
+    radius_mm: float
+    area_cm2: float
+    fraction: float  # of the scored signal inside it
+
+
+def best_spot(radial_signal: np.ndarray) -> Spot:
+    """The spot maximising eta / sqrt(a), i.e. eta / r, over the outer edges of a radial histogram's bins
+    (`raytrace.analysis.encircled.radial_edges_mm`; the overflow bin, which has no outer edge, is never one)."""
+    total = radial_signal.sum()
+    if not total > 0:
+        raise ValueError("no signal reaches the focal plane, so there is no spot")
+    fraction = np.cumsum(radial_signal)[:-1] / total
+    upper = radial_edges_mm()[1:]
+    ratio = np.divide(fraction, upper, out=np.zeros_like(fraction), where=upper > 0)
+    k = int(np.argmax(ratio))
+    return Spot(float(upper[k]), math.pi * (upper[k] / 10.0) ** 2, float(fraction[k]))
+
+
+def area_holding(radial_signal: np.ndarray, q: float) -> float:
+    """Area (cm2) of the circle holding the fraction q of a radial histogram's signal."""
+    fraction = np.cumsum(radial_signal) / radial_signal.sum()
+    return math.pi * (radius_at(fraction, radial_edges_mm(), q) / 10.0) ** 2
+
+
+def spectrum_mean(source: SolarSource, function) -> float:
+    """The spectrum-weighted mean of function(E) over the source's band (trapezoidal rule on 1 eV steps)."""
+    n = int(round((source.e_max_kev - source.e_min_kev) * 1000)) + 1
+    energy = np.linspace(source.e_min_kev, source.e_max_kev, n)
+    weight = source.model.flux_density(energy)
+    return float(trapezoid(weight * function(energy), energy) / trapezoid(weight, energy))
+
+
+@dataclass(frozen=True)
+class FiguresOfMerit:
+    spot: Spot  # of the detected signal: spot.fraction is eta_D
+    optics_spot: Spot  # of the signal before the detector, for f_O
+    areas_cm2: dict  # spot areas holding SPOT_FRACTIONS of the detected signal
+    mean_effective_area_cm2: float  # <A_eff>
+    mean_eps_o: float
+    mean_eps_d: float
+    mean_eps_do: float  # <eps_D eps_O>, the whole focused image
+    mean_eps_do_in_spot: float  # <eps_D eps_O eta_D>
+    f_o: float
+    f_d: float
+    f_do: float
+
+    def summary(self) -> dict:
+        out = {"radius_mm": self.spot.radius_mm, "area_cm2": self.spot.area_cm2, "eta_d": self.spot.fraction,
+               "optics_spot_area_cm2": self.optics_spot.area_cm2, "eta_o": self.optics_spot.fraction}
+        out.update({name: float(getattr(self, name)) for name in (
+            "mean_effective_area_cm2", "mean_eps_o", "mean_eps_d", "mean_eps_do", "mean_eps_do_in_spot", "f_o", "f_d",
+            "f_do")})
+        out.update({f"area_{int(q * 100)}_cm2": float(a) for q, a in self.areas_cm2.items()})
+        return out
+
+
+def figures_of_merit(radial_optics: np.ndarray, radial_detected: np.ndarray, magnet: Magnet, background: float,
+                     mean_eps_d: float) -> FiguresOfMerit:
+    """The figures from radial histograms (cm2 of spectrum-averaged effective area per bin) of the focused
+    signal before and after the detector, each about its own centroid."""
+    if not (math.isfinite(background) and background > 0):
+        raise ValueError(f"background = {background} counts/keV/cm2/s: must be a number > 0")
+    spot, optics_spot = best_spot(radial_detected), best_spot(radial_optics)
+    bore = magnet.bore_area_cm2
+    total_o, total_d = float(radial_optics.sum()), float(radial_detected.sum())
+    in_spot = total_d * spot.fraction / bore
+    return FiguresOfMerit(
+        spot=spot,
+        optics_spot=optics_spot,
+        areas_cm2={q: area_holding(radial_detected, q) for q in SPOT_FRACTIONS},
+        mean_effective_area_cm2=total_o,
+        mean_eps_o=total_o / bore,
+        mean_eps_d=mean_eps_d,
+        mean_eps_do=total_d / bore,
+        mean_eps_do_in_spot=in_spot,
+        f_o=total_o * optics_spot.fraction / bore / math.sqrt(optics_spot.area_cm2),
+        f_d=mean_eps_d / math.sqrt(background),
+        f_do=in_spot / math.sqrt(background * spot.area_cm2),
+    )
+
+
+@dataclass(frozen=True)
+class Exposure:
+    """Sun-tracking time (s) times the data-taking efficiency, and the coupling the counts are given for."""
+
+    g_agamma_per_gev: float = 1e-11
+    exposure_s: float = 1.0e7
+    efficiency: float = 1.0
+
+    def __post_init__(self):
+        for name in ("g_agamma_per_gev", "exposure_s"):
+            value = getattr(self, name)
+            if not (math.isfinite(value) and value > 0):
+                raise ValueError(f"{name} = {value}: must be a number > 0")
+        if not 0 < self.efficiency <= 1:
+            raise ValueError(f"efficiency = {self.efficiency}: must lie in (0, 1]")
+
+    @property
+    def live_time_s(self) -> float:
+        return self.exposure_s * self.efficiency
+
+
+def expected_counts(figures: FiguresOfMerit, source: SolarSource, magnet: Magnet, background: float,
+                    exposure: Exposure) -> tuple[float, float]:
+    """Expected signal and background counts in the spot (module docstring)."""
+    g = exposure.g_agamma_per_gev
+    flux = source.band_flux() * (g / 1e-10) ** 2
+    probability = conversion_probability(g, magnet.field_tesla, magnet.length_m)
+    signal = exposure.live_time_s * flux * probability * figures.mean_eps_do_in_spot * magnet.bore_area_cm2
+    width_kev = source.e_max_kev - source.e_min_kev
+    return signal, background * figures.spot.area_cm2 * width_kev * exposure.live_time_s
+
+
+def detector_weights(detector: Detector, energies_kev: np.ndarray):
+    """A function giving each ray's detected weight (weight x eps_D(E)) for rays traced at `energies_kev` nodes."""
+    nodes = np.asarray(energies_kev, dtype=float)
+    efficiency = detector.efficiency(nodes)
+
+    def detected(weight, energy_kev):
+        return weight * efficiency[np.searchsorted(nodes, energy_kev)]
+
+    return detected

@@ -1,0 +1,118 @@
+"""The focused solar-axion image: its spot, the figures of merit (`raytrace.helioscope.merit`), the signal
+inside the detector's opening and the expected counts."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import astropy.units as u
+import numpy as np
+from astropy.table import Table
+
+from geometries import Optic
+
+from ..analysis.encircled import PILOT_RAYS, FocusedImage, encircled_table, focused_centroid, radial_edges_mm
+from ..engine import DEFAULT_CHUNK_SIZE, Fate, Trace, check_ray_count
+from ..engine.rng import seed_key
+from ..sources import SolarSource
+from .detector import Detector
+from .merit import (Exposure, FiguresOfMerit, Magnet, detector_weights, expected_counts, figures_of_merit,
+                    spectrum_mean)
+
+IMAGE_PIXEL_MM = 0.1
+IMAGE_PIXELS = 400
+
+
+@dataclass
+class SpotResult:
+    """The figures of merit, the share of the detected signal inside the detector's opening, the expected counts,
+    the image of the detected signal (cm2 per pixel of `pixel_mm`, about `centroid_mm`) and its encircled table."""
+
+    figures: FiguresOfMerit
+    centroid_mm: tuple[float, float]
+    opening_fraction: float
+    signal_counts: float
+    background_counts: float
+    image: np.ndarray
+    pixel_mm: float
+    encircled: Table
+    meta: dict = field(default_factory=dict)
+
+    @property
+    def f_do(self) -> float:
+        return self.figures.f_do
+
+    @property
+    def radius_mm(self) -> float:
+        return self.figures.spot.radius_mm
+
+    @property
+    def area_cm2(self) -> float:
+        return self.figures.spot.area_cm2
+
+    @property
+    def eta_d(self) -> float:
+        return self.figures.spot.fraction
+
+    def summary(self) -> dict:
+        out = self.figures.summary()
+        out.update({"opening_fraction": self.opening_fraction, "signal_counts": self.signal_counts,
+                    "background_counts": self.background_counts})
+        out["centroid_x_mm"], out["centroid_y_mm"] = (float(v) for v in self.centroid_mm)
+        return out
+
+
+def solar_spot(optic: Optic, source: SolarSource, detector: Detector, n_rays: int = 1_000_000, seed: int = 0,
+               focal_plane_z_mm: float = 0.0, magnet: Magnet = Magnet(), exposure: Exposure = Exposure(),
+               chunk_size: int = DEFAULT_CHUNK_SIZE, progress=None) -> SpotResult:
+    """Trace the solar-axion source through the optic to the plane z = focal_plane_z_mm and score the image."""
+    check_ray_count(n_rays)
+    trace = Trace(optic, source, focal_plane_z_mm)
+    table = trace.reflectivity_table()
+    detected = detector_weights(detector, source.energy_nodes())
+
+    pilot = trace.trace_range(seed_key(seed), 0, min(n_rays, PILOT_RAYS), n_rays, table=table)
+    centre_o = focused_centroid(pilot) or (0.0, 0.0)
+    centre_d = focused_centroid(pilot, detected(pilot.weight, pilot.energy_kev)) or (0.0, 0.0)
+    optics_only = FocusedImage(centre_o, IMAGE_PIXEL_MM, 1, min(chunk_size, n_rays))
+    after_detector = FocusedImage(centre_d, IMAGE_PIXEL_MM, IMAGE_PIXELS, min(chunk_size, n_rays))
+    opening_r2 = (0.5 * detector.opening_diameter_mm) ** 2
+    in_opening = 0.0
+    fates = np.zeros(len(Fate) + 1, dtype=np.int64)
+    for rays in trace.chunks(n_rays, seed, chunk_size, table):
+        optics_only.add(rays)
+        weight = detected(rays.weight, rays.energy_kev)
+        after_detector.add(rays, weight)
+        inside = (rays.fate == Fate.DOUBLE) & (rays.x**2 + rays.y**2 < opening_r2)
+        in_opening += float(weight[inside].sum())
+        fates += rays.fate_counts()
+        if progress is not None:
+            progress(len(rays))
+    if after_detector.total <= 0:
+        raise ValueError(f"{optic.name}: no solar-axion photon reaches the focal plane")
+
+    b = detector.background_counts_kev_cm2_s
+    figures = figures_of_merit(optics_only.radial, after_detector.radial, magnet, b,
+                               spectrum_mean(source, detector.efficiency))
+    signal, background = expected_counts(figures, source, magnet, b, exposure)
+    meta = trace.metadata(n_rays, seed, fates, detector=detector.name, background_counts_kev_cm2_s=b,
+                          opening_diameter_mm=detector.opening_diameter_mm, magnet_field_tesla=magnet.field_tesla,
+                          magnet_length_m=magnet.length_m, bore_area_cm2=magnet.bore_area_cm2,
+                          g_agamma_per_gev=exposure.g_agamma_per_gev, exposure_s=exposure.exposure_s,
+                          efficiency=exposure.efficiency,
+                          definitions="f_DO = <eps_D eps_O eta_D> / sqrt(b a), a and eta_D the signal-to-noise optimal "
+                                      "spot of the detected signal; f_O = <eps_O eta_O> / sqrt(a_O) with the optics' own "
+                                      "spot; f_D = <eps_D> / sqrt(b)")
+    result = SpotResult(
+        figures=figures,
+        centroid_mm=after_detector.centroid_mm(),
+        opening_fraction=in_opening / after_detector.total,
+        signal_counts=signal,
+        background_counts=background,
+        image=after_detector.image,
+        pixel_mm=IMAGE_PIXEL_MM,
+        encircled=encircled_table(after_detector.cumulative_fraction(), radial_edges_mm(), 1.0, u.mm),
+        meta=meta,
+    )
+    result.encircled.meta.update(meta | result.summary())
+    return result

@@ -1,0 +1,6 @@
+"""Where rays come from: every source follows `raytrace.engine.source.Source`."""
+
+from .parallel import ParallelBeam
+from .solar import MODELS, SolarAxionModel, SolarSource, earth_sun_distance_au, sun_radius_rad
+
+__all__ = ["MODELS", "ParallelBeam", "SolarAxionModel", "SolarSource", "earth_sun_distance_au", "sun_radius_rad"]
