@@ -20,32 +20,30 @@ import numpy as np
 
 
 def main():
-    from geometries import load_design
-    from raytrace.detector import load_detector
-    from raytrace.optimise import ScanSettings, run_scan, write_scan
-    from raytrace.solar import SolarSource
+    import raytrace
 
     parser = argparse.ArgumentParser()
     parser.add_argument("--workers", type=int, default=os.cpu_count() or 1)
     parser.add_argument("--output-dir", type=Path)
     args = parser.parse_args()
     print(f"machine: {platform.processor() or platform.machine()}, {os.cpu_count()} cores, {args.workers} workers")
-    focal_lengths = list(np.arange(3000.0, 9000.0 + 1, 250.0))
-    design, source, detector, settings = load_design("babyiaxo"), SolarSource(), load_detector(), ScanSettings(groups=4)
+    focal_lengths = np.arange(3000.0, 9000.0 + 1, 250.0)
     out = args.output_dir or Path(tempfile.mkdtemp())
     out.mkdir(parents=True, exist_ok=True)
     start = time.perf_counter()
     with ProcessPoolExecutor(args.workers) as executor:
-        rows = run_scan(design, focal_lengths, source, detector, settings, executor)
+        result = raytrace.optimise(focal_lengths, executor=executor)
     elapsed = time.perf_counter() - start
-    print(f"{len(focal_lengths)} focal lengths x {settings.groups} groups, {settings.n_rays:,} rays each: "
-          f"{elapsed:.0f} s ({elapsed / 60:.1f} min)", flush=True)
-    _, best, verified = write_scan(rows, design, source, detector, settings, out)
-    for row in rows:
-        print(f"  f = {row['focal_length_mm']:6.0f} mm  f_DO {row['f_do']:7.1f}  a {row['spot_area_cm2']:.3f} cm2  "
+    table = result.table
+    print(f"{len(focal_lengths)} focal lengths x {table.meta['groups']} groups, {table.meta['rays_per_focal_length']:,} "
+          f"rays each: {elapsed:.0f} s ({elapsed / 60:.1f} min), the verifying full trace included", flush=True)
+    raytrace.write_table(table, out / "scan.ecsv")
+    raytrace.write_design(result.best_design, out / "best_design.toml")
+    for row in table:
+        print(f"  f = {row['focal_length']:6.0f} mm  f_DO {row['f_do']:7.1f}  a {row['spot_area']:.3f} cm2  "
               f"throughput {row['throughput']:.3f}")
-    print(f"best: f = {best['focal_length_mm']:g} mm, f_DO {best['f_do']:.1f}; full trace {verified.f_do:.1f}; "
-          f"outputs in {out}")
+    print(f"best: f = {table.meta['best_focal_length_mm']:g} mm, f_DO {max(table['f_do']):.1f}; full trace "
+          f"{result.verified.f_do:.1f}; outputs in {out}")
 
 
 if __name__ == "__main__":

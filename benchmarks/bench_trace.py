@@ -31,9 +31,9 @@ def trace_psf(n_rays: int, name: str = "xmm", energy_kev: float = 1.5, slope_err
     optic = load_optic(name)
     if not slope_errors:
         optic = optic.with_slope_errors(SlopeErrors())
-    psf(optic, energy_kev, n_rays=50_000)  # compile / load the numba cache
+    psf(optic, energy_kev, n_rays=50_000, focal_plane_z_mm=0.0)  # compile / load the numba cache
     start = time.perf_counter()
-    result = psf(optic, energy_kev, n_rays=n_rays, seed=1)
+    result = psf(optic, energy_kev, n_rays=n_rays, seed=1, focal_plane_z_mm=0.0)
     elapsed = time.perf_counter() - start
     assert result.effective_area_cm2 > 0
     return elapsed
