@@ -26,13 +26,13 @@ from .helioscope import Exposure, Magnet, ScanResult, ScanSettings, SpotResult, 
 from .helioscope import optimise as scan
 from .helioscope import spot, tolerance
 from .helioscope.detector import Detector
-from .sources import MODELS, ParallelBeam, SolarSource, earth_sun_distance_au
+from .sources import MODELS, ParallelBeam, PointSource, SolarSource, earth_sun_distance_au
 from .sources.solar import DEFAULT_MODEL
 
 RAYS = 1_000_000  # a single trace: effective area, PSF, solar spot
 RAYS_PER_POINT = 200_000  # each point of a scan: off-axis angle, tilt, calibration step, focal length
 SPOT_FOCUS_KEV = 4.0  # the solar spot's focal plane: the best focus of an on-axis beam near the detected peak
-MATERIALS = ("wb4c", "ir", "au")
+MATERIALS = ScanSettings().systems
 
 
 def load(optic: Optic | str | os.PathLike) -> Optic:
@@ -40,44 +40,50 @@ def load(optic: Optic | str | os.PathLike) -> Optic:
     return optic if isinstance(optic, Optic) else load_optic(optic)
 
 
-def effective_area(optic, energies_kev, *, off_axis_arcmin=0.0, azimuth_deg=0.0, rays: int = RAYS, seed: int = 0,
-                   progress=None) -> Table:
-    """Effective area (cm2) of the focused beam at each energy (keV) of a parallel beam off_axis_arcmin from the
-    axis: columns energy, effective_area, effective_area_err."""
-    return analysis.effective_area(load(optic), _values(energies_kev, u.keV), _beam(off_axis_arcmin, azimuth_deg),
-                                   rays, seed, progress=progress)
+def effective_area(optic, energies_kev, *, off_axis_arcmin=0.0, azimuth_deg=0.0, source_distance_m=math.inf,
+                   source_size_mm=0.0, rays: int = RAYS, seed: int = 0, progress=None) -> Table:
+    """Effective area (cm2) of the focused beam at each energy (keV): columns energy, effective_area,
+    effective_area_err. The source lies off_axis_arcmin from the axis, at infinity (a parallel beam) or
+    source_distance_m from the intersection plane (a point source, or a disc of radius source_size_mm)."""
+    return analysis.effective_area(load(optic), _values(energies_kev, u.keV),
+                                   make_source(off_axis_arcmin, azimuth_deg, source_distance_m, source_size_mm), rays, seed,
+                                   progress=progress)
 
 
-def psf(optic, energy_kev, *, off_axis_arcmin=0.0, azimuth_deg=0.0, rays: int = RAYS, seed: int = 0,
-        focal_plane_z_mm="best", pixel_arcsec=0.5, pixels: int = 256, progress=None) -> PsfResult:
+def psf(optic, energy_kev, *, off_axis_arcmin=0.0, azimuth_deg=0.0, source_distance_m=math.inf, source_size_mm=0.0,
+        rays: int = RAYS, seed: int = 0, focal_plane_z_mm="best", pixel_arcsec=0.5, pixels: int = 256,
+        progress=None) -> PsfResult:
     """HPD, W80, W90 (arcsec), centroid (mm), focused area (cm2), encircled energy and image at one energy (keV),
-    in the plane focal_plane_z_mm (mm on the axis, 0 the nominal focus; default 'best': the best focus)."""
+    in the plane focal_plane_z_mm (mm on the axis, 0 the nominal focus; default 'best': the best focus). The
+    source as in `effective_area`; for a finite distance, angles are referred to the image distance."""
     z = focal_plane_z_mm if focal_plane_z_mm == "best" else _value(focal_plane_z_mm, u.mm)
-    return analysis.psf(load(optic), _value(energy_kev, u.keV), _beam(off_axis_arcmin, azimuth_deg), rays, seed,
-                        focal_plane_z_mm=z, pixel_arcsec=_value(pixel_arcsec, u.arcsec), image_pixels=pixels,
-                        progress=progress)
+    source = make_source(off_axis_arcmin, azimuth_deg, source_distance_m, source_size_mm)
+    return analysis.psf(load(optic), _value(energy_kev, u.keV), source, rays, seed, focal_plane_z_mm=z,
+                        pixel_arcsec=_value(pixel_arcsec, u.arcsec), image_pixels=pixels, progress=progress)
 
 
-def best_focus(optic, energy_kev, *, off_axis_arcmin=0.0, azimuth_deg=0.0, rays: int = RAYS_PER_POINT,
-               seed: int = 0) -> float:
+def best_focus(optic, energy_kev, *, off_axis_arcmin=0.0, azimuth_deg=0.0, source_distance_m=math.inf,
+               source_size_mm=0.0, rays: int = RAYS_PER_POINT, seed: int = 0) -> float:
     """The plane (z in mm) where the HPD of the optic without slope errors is smallest at this energy (keV)."""
-    beam = _beam(off_axis_arcmin, azimuth_deg).at_energy(_value(energy_kev, u.keV))
-    return analysis.best_focus_z_mm(load(optic), beam, rays, seed)
+    source = make_source(off_axis_arcmin, azimuth_deg, source_distance_m, source_size_mm)
+    return analysis.best_focus_z_mm(load(optic), source.at_energy(_value(energy_kev, u.keV)), rays, seed)
 
 
-def vignetting(optic, off_axis_arcmin, energy_kev, *, azimuth_deg=0.0, rays: int = RAYS_PER_POINT,
-               seed: int = 0) -> Table:
+def vignetting(optic, off_axis_arcmin, energy_kev, *, azimuth_deg=0.0, source_distance_m=math.inf,
+               source_size_mm=0.0, rays: int = RAYS_PER_POINT, seed: int = 0) -> Table:
     """Effective area (cm2) at one energy (keV) versus off-axis angle (arcmin), and relative to on axis."""
     return analysis.vignetting(load(optic), _values(off_axis_arcmin, u.arcmin), _value(energy_kev, u.keV),
-                               _value(azimuth_deg, u.deg), rays, seed)
+                               _value(azimuth_deg, u.deg), rays, seed,
+                               source=make_source(0.0, 0.0, source_distance_m, source_size_mm))
 
 
 def reflectivity(recipe, energies_kev, angles_mrad=None, *, roughness_nm=None,
                  polarisation: str = "unpolarised") -> Table:
     """R versus energy (keV) and graze angle (mrad) of a coating: a shipped recipe name, a recipe .toml, a Stack,
     or an optic (each of its coatings, in a `coating` column; default angles: 0.5-1.5 x its graze angles)."""
-    optic = recipe if isinstance(recipe, Optic) else load(recipe) if isinstance(recipe, (str, Path)) and is_optic(
-        recipe) else None
+    optic = None
+    if isinstance(recipe, Optic) or (isinstance(recipe, (str, Path)) and is_optic(recipe)):
+        optic = load(recipe)
     if optic is None:
         stacks = [recipe if isinstance(recipe, Stack) else load_recipe(recipe)]
         if angles_mrad is None:
@@ -146,13 +152,13 @@ def tilt_scan(optic, tilts_arcmin, *, source=None, detector: Detector | str | No
 
 
 def calibrate(optic, energy_kev, hpd_arcsec, w90_arcsec=None, *, wing_fraction: float | None = None,
-              focal_plane_z_mm="best", off_axis_arcmin=0.0, azimuth_deg=0.0, rays: int = RAYS_PER_POINT,
-              seed: int = 0) -> Calibration:
+              focal_plane_z_mm="best", off_axis_arcmin=0.0, azimuth_deg=0.0, source_distance_m=math.inf,
+              source_size_mm=0.0, rays: int = RAYS_PER_POINT, seed: int = 0) -> Calibration:
     """Slope errors that reproduce a measured HPD (and W90) in arcsec at one energy (keV); `.optic` holds them."""
     z = None if focal_plane_z_mm == "best" else _value(focal_plane_z_mm, u.mm)
     w90 = None if w90_arcsec is None else _value(w90_arcsec, u.arcsec)
     return analysis.calibrate(load(optic), _value(energy_kev, u.keV), _value(hpd_arcsec, u.arcsec), w90, wing_fraction,
-                              z, _beam(off_axis_arcmin, azimuth_deg), rays, seed)
+                              z, make_source(off_axis_arcmin, azimuth_deg, source_distance_m, source_size_mm), rays, seed)
 
 
 def optimise(focal_lengths_mm, *, design: SegmentedDesign | str = "babyiaxo", groups: int = 4,
@@ -183,8 +189,17 @@ def _detector(detector) -> Detector:
     return detector if isinstance(detector, Detector) else load_detector(detector)
 
 
-def _beam(off_axis_arcmin, azimuth_deg) -> ParallelBeam:
-    return ParallelBeam(_value(off_axis_arcmin, u.arcmin, u.rad), _value(azimuth_deg, u.deg, u.rad))
+def make_source(off_axis_arcmin=0.0, azimuth_deg=0.0, source_distance_m=math.inf, source_size_mm=0.0):
+    """A parallel beam (at infinity) or a point source at a finite distance (m) from the intersection plane, of
+    radius source_size_mm (a size needs a finite distance), off_axis_arcmin from the axis towards azimuth_deg."""
+    off_axis, azimuth = _value(off_axis_arcmin, u.arcmin, u.rad), _value(azimuth_deg, u.deg, u.rad)
+    distance = _value(source_distance_m, u.m, allow_inf=True)
+    size = _value(source_size_mm, u.mm)
+    if math.isinf(distance) and distance > 0:
+        if size != 0:
+            raise ValueError(f"source size = {size:g} mm: a source at infinity has no size; give its distance")
+        return ParallelBeam(off_axis, azimuth)
+    return PointSource(distance, off_axis, azimuth, size)
 
 
 def _values(value, unit: u.Unit, to: u.Unit | None = None) -> np.ndarray:
@@ -193,8 +208,8 @@ def _values(value, unit: u.Unit, to: u.Unit | None = None) -> np.ndarray:
     return np.atleast_1d(quantity.to_value(to or unit)).astype(float)
 
 
-def _value(value, unit: u.Unit, to: u.Unit | None = None) -> float:
+def _value(value, unit: u.Unit, to: u.Unit | None = None, allow_inf: bool = False) -> float:
     values = _values(value, unit, to)
-    if values.size != 1 or not math.isfinite(values[0]):
-        raise ValueError(f"{value!r}: expected one finite number ({unit})")
+    if values.size != 1 or np.isnan(values[0]) or (np.isinf(values[0]) and not allow_inf):
+        raise ValueError(f"{value!r}: expected one {'' if allow_inf else 'finite '}number ({unit})")
     return float(values[0])

@@ -33,6 +33,9 @@ def run(capsys, *argv):
         (["psf", "xmm", "--energy", "1", "--off-axis", "900"], "off-axis angle"),
         (["psf", "xmm", "--energy", "1", "--focal-plane-z", "7300"], "focal plane z = 7300.0"),
         (["psf", "xmm"], "--energy"),
+        (["psf", "xmm", "--energy", "1.5", "--source-size", "2"], "a source at infinity has no size"),
+        (["area", "xmm", "--energies", "1.5", "--source-distance", "0.5"], "source distance = 0.5 m"),
+        (["psf", "xmm", "--energy", "1.5", "--source-distance", "14"], "only beyond about 4 f = 30 m"),
         (["frobnicate"], "invalid choice"),
         (["reflectivity", "nope", "--energies", "8", "--angles", "1"], "unknown coating recipe 'nope'"),
         (["reflectivity", "missing.toml", "--energies", "8", "--angles", "1"], "'missing.toml' does not exist"),
@@ -128,6 +131,16 @@ def test_psf_summary_and_files(capsys, tmp_path):
     with fits.open(tmp_path / "psf.fits") as hdus:
         assert hdus[0].data.shape == (256, 256) and hdus[0].header["CUNIT1"] == "arcsec"
     assert (tmp_path / "psf.png").stat().st_size > 0
+
+
+def test_psf_of_a_source_at_a_test_facility(capsys, tmp_path):
+    code, out, _ = run(capsys, "psf", "xmm", "--energy", "1.5", "--source-distance", "130", "--source-size", "1",
+                       "--rays", "30000", "-o", str(tmp_path / "ee.ecsv"))
+    assert code == 0 and "1 mm radius disc at 130 m" in out
+    ee = Table.read(tmp_path / "ee.ecsv")
+    assert ee.meta["source_distance_m"] == 130.0
+    assert ee.meta["focal_plane_z_mm"] == pytest.approx(7500 - 7500 * 130 / (130 - 7.5), abs=8)  # behind the focus
+    assert ee.meta["image_distance_mm"] == pytest.approx(7500 * 130 / 122.5)
 
 
 def test_reflectivity_table_and_plot(capsys, tmp_path):

@@ -16,15 +16,16 @@ from astropy.table import Table
 from coatings import check_energies
 from geometries import Optic
 
-from ..engine import DEFAULT_CHUNK_SIZE, Fate, Trace, check_ray_count
+from ..engine import DEFAULT_CHUNK_SIZE, Fate, Source, Trace, check_ray_count
 from ..engine.kernel import double_reflection_area_per_energy
 from ..sources import ParallelBeam
 
 
-def effective_area(optic: Optic, energies_kev, beam: ParallelBeam = ParallelBeam(), n_rays: int = 1_000_000,
+def effective_area(optic: Optic, energies_kev, beam: Source = ParallelBeam(), n_rays: int = 1_000_000,
                    seed: int = 0, chunk_size: int = DEFAULT_CHUNK_SIZE, progress=None) -> Table:
-    """Effective area (cm2) of the focused beam at each energy (keV): columns energy, effective_area,
-    effective_area_err. `progress`, if given, is called with the number of rays of each finished chunk."""
+    """Effective area (cm2) of the focused beam at each energy (keV) of a parallel beam or a point source at a finite
+    distance: columns energy, effective_area, effective_area_err. `progress`, if given, is called with the
+    number of rays of each finished chunk."""
     energies = check_energies(energies_kev)
     check_ray_count(n_rays)
     trace = Trace(optic, beam.at_energy(None))

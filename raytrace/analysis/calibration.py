@@ -20,6 +20,7 @@ from scipy.optimize import brentq
 from geometries import Optic
 from geometries.optic import MAX_SLOPE_ERROR_ARCSEC, SlopeErrors
 
+from ..engine import Source
 from ..sources import ParallelBeam
 from .psf import best_focus_z_mm, psf
 
@@ -49,7 +50,7 @@ def calibrate(
     w90_arcsec: float | None = None,
     wing_fraction: float | None = None,
     focal_plane_z_mm: float | None = None,
-    beam: ParallelBeam = ParallelBeam(),
+    beam: Source = ParallelBeam(),
     n_rays: int = 200_000,
     seed: int = 0,
 ) -> Calibration:

@@ -1,7 +1,9 @@
 """The PSF of the focused beam: HPD, W80, W90, encircled energy, centroid, image, and the best focus.
 
-Angles are focal-plane distances divided by the focal length. The focal plane is by default the best
-focus (`best_focus_z_mm`), as on the command line.
+Angles are focal-plane distances divided by the image distance: the focal length for a source at
+infinity, s' = f D / (D - f) for a source at distance D (the plate scale a test facility measures with).
+The focal plane is by default the best focus (`best_focus_z_mm`), as on the command line; for a source at
+a finite distance it lies near z = f - s', behind the nominal focus.
 """
 
 from __future__ import annotations
@@ -20,6 +22,7 @@ from geometries.optic import SlopeErrors
 from ..engine import DEFAULT_CHUNK_SIZE, Fate, Source, Trace, check_ray_count
 from ..engine.rng import seed_key
 from ..sources import ParallelBeam
+from ..sources.point import image_distance_mm
 from .encircled import PILOT_RAYS, FocusedImage, encircled_table, focused_centroid, radial_edges_mm, radius_at
 
 FOCUS_RAYS = 200_000  # at most this many rays find the best focus
@@ -48,10 +51,11 @@ class PsfResult:
         return {name: float(getattr(self, name)) for name in names}
 
 
-def psf(optic: Optic, energy_kev: float, beam: ParallelBeam = ParallelBeam(), n_rays: int = 1_000_000, seed: int = 0,
+def psf(optic: Optic, energy_kev: float, beam: Source = ParallelBeam(), n_rays: int = 1_000_000, seed: int = 0,
         chunk_size: int = DEFAULT_CHUNK_SIZE, focal_plane_z_mm: float | str = "best", pixel_arcsec: float = 0.5,
         image_pixels: int = 256, progress=None) -> PsfResult:
-    """Encircled energy, HPD, W80, W90, centroid and an image of the focused beam at `energy_kev`.
+    """Encircled energy, HPD, W80, W90, centroid and an image of the focused beam of a monochromatic source (a
+    parallel beam or a point source at a finite distance; `beam.at_energy` gives it `energy_kev`).
 
     `focal_plane_z_mm` is a position on the axis in mm (0: the nominal focus) or "best" (default: the best
     focus of the optic without slope errors, from min(n_rays, 200000) rays). Radii are measured from a centre
@@ -71,12 +75,14 @@ def psf(optic: Optic, energy_kev: float, beam: ParallelBeam = ParallelBeam(), n_
     table = trace.reflectivity_table()
 
     pilot = trace.trace_range(seed_key(seed), 0, min(n_rays, PILOT_RAYS), n_rays, table=table)
+    image_mm = image_distance_mm(optic.focal_length_mm, source.distance_m)
     centre = focused_centroid(pilot)
     if centre is None:
-        f_tan = optic.focal_length_mm * math.tan(beam.off_axis_rad)
-        centre = (-f_tan * math.cos(beam.azimuth_rad), -f_tan * math.sin(beam.azimuth_rad))
+        offset, azimuth = source.pointing_rad
+        shift = image_mm * math.tan(offset)
+        centre = (-shift * math.cos(azimuth), -shift * math.sin(azimuth))
 
-    mm_per_arcsec = optic.focal_length_mm / ARCSEC_PER_RAD
+    mm_per_arcsec = image_mm / ARCSEC_PER_RAD
     focused = FocusedImage(centre, pixel_arcsec * mm_per_arcsec, image_pixels, min(chunk_size, n_rays))
     fates = np.zeros(len(Fate) + 1, dtype=np.int64)
     for rays in trace.chunks(n_rays, seed, chunk_size, table):
@@ -88,7 +94,7 @@ def psf(optic: Optic, energy_kev: float, beam: ParallelBeam = ParallelBeam(), n_
     edges_mm = radial_edges_mm()
     fraction = focused.cumulative_fraction()
     widths = [2.0 * radius_at(fraction, edges_mm, q) / mm_per_arcsec for q in (0.5, 0.8, 0.9)]
-    meta = trace.metadata(n_rays, seed, fates)
+    meta = trace.metadata(n_rays, seed, fates, image_distance_mm=image_mm)
     centroid = focused.centroid_mm()
     result = PsfResult(
         hpd_arcsec=widths[0],
@@ -115,8 +121,9 @@ def best_focus_z_mm(optic: Optic, source: Source, n_rays: int = FOCUS_RAYS, seed
     blur the image about this plane, and with them the minimum would wander with the random draws. The
     focused rays of one trace are straight lines below the optic, so their crossing with any plane follows
     from their positions and directions at z = 0; the HPD (weighted median distance from the weighted
-    centroid) is minimised over z within +-search_mm (default 2 % of f), first on a grid and then by bounded
-    Brent. A true Wolter-I optic on axis has it at 0; a conical one behind it.
+    centroid) is minimised over z within +-search_mm (default 2 % of the image distance s') of the paraxial
+    image z = f - s', first on a grid and then by bounded Brent. A true Wolter-I optic on axis with a source at
+    infinity has it at 0; a conical one behind it.
     """
     from scipy.optimize import minimize_scalar
 
@@ -126,11 +133,18 @@ def best_focus_z_mm(optic: Optic, source: Source, n_rays: int = FOCUS_RAYS, seed
     rays = trace.trace_range(seed_key(seed), 0, n_rays, n_rays, table=trace.reflectivity_table())
     focused = (rays.fate == Fate.DOUBLE) & (rays.weight > 0)
     if not focused.any():
-        raise ValueError(f"{optic.name}: no focused rays from {source.describe()}, so there is no best focus")
+        hint = ""
+        if math.isfinite(source.distance_m):
+            hint = (f" (a Wolter-I optic focuses a source only beyond about 4 f = "
+                    f"{4 * optic.focal_length_mm / 1000:g} m: nearer, the diverging rays leave the primary too steeply "
+                    "for the secondary)")
+        raise ValueError(f"{optic.name}: no focused rays from {source.describe()}, so there is no best focus{hint}")
     x, y, w = rays.x[focused], rays.y[focused], rays.weight[focused]
     slope_x, slope_y = rays.dx[focused] / rays.dz[focused], rays.dy[focused] / rays.dz[focused]
-    half_range = 0.02 * optic.focal_length_mm if search_mm is None else search_mm
-    z_max = min(half_range, 0.5 * trace.packed.lowest_exit_z_mm)
+    image_mm = image_distance_mm(optic.focal_length_mm, source.distance_m)
+    nominal = optic.focal_length_mm - image_mm
+    half_range = 0.02 * image_mm if search_mm is None else search_mm
+    z_max = min(nominal + half_range, 0.5 * trace.packed.lowest_exit_z_mm)
 
     def half_power_radius(z):
         px, py = x + z * slope_x, y + z * slope_y
@@ -140,7 +154,7 @@ def best_focus_z_mm(optic: Optic, source: Source, n_rays: int = FOCUS_RAYS, seed
         cumulative = np.cumsum(w[order])
         return float(r[order][np.searchsorted(cumulative, 0.5 * cumulative[-1])])
 
-    grid = np.linspace(-half_range, z_max, 41)
+    grid = np.linspace(nominal - half_range, z_max, 41)
     k = int(np.argmin([half_power_radius(z) for z in grid]))
     lo, hi = grid[max(k - 1, 0)], grid[min(k + 1, grid.size - 1)]
     best = minimize_scalar(half_power_radius, bounds=(lo, hi), method="bounded", options={"xatol": 1e-3})

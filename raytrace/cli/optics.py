@@ -13,8 +13,8 @@ from ..analysis.encircled import spread_indices
 from ..output import check_writable, plot_effective_area, plot_psf, plot_vignetting, save_figure, write_design
 from ..output import write_image, write_prescription, write_table
 from .options import (OPTIC_HELP, CliError, add_focal_plane, add_optic_and_beam, add_rays_and_seed,
-                      add_table_and_plot, check_outputs, command, number, parse_grid, print_psf, slope_summary,
-                      write_outputs)
+                      add_source_distance, add_table_and_plot, check_outputs, command, number, parse_grid, print_psf,
+                      slope_summary, source_options, write_outputs)
 from .progress import Progress
 
 
@@ -52,6 +52,7 @@ def register(sub) -> None:
     offaxis.add_argument("--energy", type=number("--energy"), required=True, metavar="KEV", help="photon energy in keV")
     offaxis.add_argument("--azimuth", type=number("--azimuth"), default=0.0, metavar="DEG",
                          help="source azimuth in degrees (default 0)")
+    add_source_distance(offaxis)
     add_rays_and_seed(offaxis, api.RAYS_PER_POINT, " per angle")
     add_table_and_plot(offaxis, plot_help="plot the vignetting curve")
 
@@ -79,7 +80,7 @@ def run_area(args) -> int:
     start = time.perf_counter()
     progress = Progress(args.rays, "tracing")
     table = api.effective_area(optic, energies, off_axis_arcmin=args.off_axis, azimuth_deg=args.azimuth,
-                               rays=args.rays, seed=args.seed, progress=progress)
+                               **source_options(args), rays=args.rays, seed=args.seed, progress=progress)
     progress.close()
     elapsed = time.perf_counter() - start
     print(f"{optic.name}: {table.meta['source']}; {args.rays:,} rays, seed {args.seed}, {elapsed:.1f} s")
@@ -99,8 +100,8 @@ def run_psf(args) -> int:
             check_writable(path, suffixes)
     optic = load_optic(args.optic)
     progress = Progress(args.rays, "tracing")
-    result = api.psf(optic, args.energy, off_axis_arcmin=args.off_axis, azimuth_deg=args.azimuth, rays=args.rays,
-                     seed=args.seed, focal_plane_z_mm=args.focal_plane_z, pixel_arcsec=args.pixel, pixels=args.pixels,
+    result = api.psf(optic, args.energy, off_axis_arcmin=args.off_axis, azimuth_deg=args.azimuth,
+                     **source_options(args), rays=args.rays, seed=args.seed, focal_plane_z_mm=args.focal_plane_z, pixel_arcsec=args.pixel, pixels=args.pixels,
                      progress=progress)
     progress.close()
     print_psf(optic, result)
@@ -119,9 +120,10 @@ def run_offaxis(args) -> int:
     angles = parse_grid(args.angles, "--angles", "arcmin", allow_zero=True)
     check_outputs(args)
     optic = load_optic(args.optic)
-    table = api.vignetting(optic, angles, args.energy, azimuth_deg=args.azimuth, rays=args.rays, seed=args.seed)
-    print(f"{optic.name}: {args.energy:g} keV, azimuth {args.azimuth:g} deg; {args.rays:,} rays per angle, "
-          f"seed {args.seed}")
+    table = api.vignetting(optic, angles, args.energy, azimuth_deg=args.azimuth, **source_options(args),
+                           rays=args.rays, seed=args.seed)
+    print(f"{optic.name}: {table.meta['source']} moved to each angle, {args.energy:g} keV, azimuth {args.azimuth:g} deg; "
+          f"{args.rays:,} rays per angle, seed {args.seed}")
     print("  off-axis (arcmin)   A_eff (cm2)      relative")
     for row in table:
         print(f"  {row['off_axis']:17.3f}  {row['effective_area']:9.1f} +- {row['effective_area_err']:.1f}  "
@@ -142,8 +144,8 @@ def run_calibrate(args) -> int:
     start = time.perf_counter()
     result = api.calibrate(optic, args.energy, args.hpd, args.w90, wing_fraction=args.wing_fraction,
                            focal_plane_z_mm=args.focal_plane_z, off_axis_arcmin=args.off_axis,
-                           azimuth_deg=args.azimuth, rays=args.rays, seed=args.seed)
-    beam = api._beam(args.off_axis, args.azimuth)
+                           azimuth_deg=args.azimuth, **source_options(args), rays=args.rays, seed=args.seed)
+    beam = api.make_source(args.off_axis, args.azimuth, **source_options(args))
     print(f"{optic.name} at {args.energy:g} keV, {beam.describe()}; focal plane z = {result.focal_plane_z_mm:.3f} mm; "
           f"{args.rays:,} rays per evaluation, seed {args.seed}, {time.perf_counter() - start:.1f} s")
     print(f"  without slope errors: HPD {result.geometric_hpd_arcsec:.4g} arcsec, W90 {result.geometric_w90_arcsec:.4g} arcsec")

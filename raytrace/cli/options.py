@@ -60,8 +60,9 @@ def parse_grid(spec: str, option: str = "--energies", unit: str = "keV", allow_z
     return values
 
 
-def number(name, whole=False, minimum=None):
-    """argparse type: a finite number (optionally a whole one, written 1e6 or 1000000) >= minimum."""
+def number(name, whole=False, minimum=None, allow_inf=False):
+    """argparse type: a finite number (optionally a whole one, written 1e6 or 1000000; with allow_inf also 'inf')
+    >= minimum."""
     kind = "whole number" if whole else "number"
 
     def convert(text):
@@ -69,7 +70,7 @@ def number(name, whole=False, minimum=None):
             value = int(text) if whole and text.strip().lstrip("+-").isdigit() else float(text)  # exact for big seeds
         except ValueError:
             raise argparse.ArgumentTypeError(f"{name} {text!r}: expected a {kind}") from None
-        if not math.isfinite(value) or (whole and value != int(value)):
+        if math.isnan(value) or (math.isinf(value) and not (allow_inf and value > 0)) or (whole and value != int(value)):
             raise argparse.ArgumentTypeError(f"{name} {text!r}: expected a finite {kind}")
         if minimum is not None and value < minimum:
             raise argparse.ArgumentTypeError(f"{name} {text!r}: must be >= {minimum}")
@@ -86,15 +87,30 @@ def add_rays_and_seed(p, rays_default, per="", minimum=1):
 
 
 def add_optic_and_beam(p, rays_default=RAYS, per=""):
-    """OPTIC, the parallel beam's direction, --rays, --seed and the hidden --chunk-size."""
+    """OPTIC, the source's direction, distance and size, --rays, --seed and the hidden --chunk-size."""
     p.add_argument("optic", help=OPTIC_HELP)
     p.add_argument("--off-axis", type=number("--off-axis"), default=0.0, metavar="ARCMIN",
                    help="source off-axis angle in arcmin (default 0)")
     p.add_argument("--azimuth", type=number("--azimuth"), default=0.0, metavar="DEG",
                    help="source azimuth in degrees (default 0)")
+    add_source_distance(p)
     add_rays_and_seed(p, rays_default, per)
     p.add_argument("--chunk-size", type=number("--chunk-size", whole=True, minimum=1), default=DEFAULT_CHUNK_SIZE,
                    metavar="N", help=argparse.SUPPRESS)
+
+
+def add_source_distance(p):
+    p.add_argument("--source-distance", type=number("--source-distance", minimum=0, allow_inf=True),
+                   default=math.inf, metavar="M",
+                   help="distance of the source from the optic's intersection plane in metres (default: infinity, a "
+                        "parallel beam; PANTER is about 124-130 m, the CAST X-ray finger about 14 m)")
+    p.add_argument("--source-size", type=number("--source-size", minimum=0), default=0.0, metavar="MM",
+                   help="radius of a uniform disc source in mm (default 0: a point; needs --source-distance)")
+
+
+def source_options(args) -> dict:
+    """The API keywords of the source options."""
+    return {"source_distance_m": args.source_distance, "source_size_mm": args.source_size}
 
 
 def add_focal_plane(p, best_help="where the HPD is smallest"):

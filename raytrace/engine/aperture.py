@@ -43,6 +43,7 @@ class EntranceChannels:
     z_start: np.ndarray
     cumulative_area_mm2: np.ndarray
     guide: np.ndarray  # guide[k]: a channel at or before the one holding the fraction k / len(guide) of the area
+    intersection_z_mm: float  # the optic's intersection plane, z = f, from which source distances are measured
 
     @classmethod
     def for_angle(cls, packed: PackedOptic, max_angle_rad: float) -> "EntranceChannels":
@@ -61,7 +62,7 @@ class EntranceChannels:
         lower = np.arange(cells) / cells * cumulative[-1]
         # one step back from each cell's lower edge, so rounding can never start the scan too late
         guide = np.maximum(np.searchsorted(cumulative, lower, side="right") - 1, 0).astype(np.int64)
-        return cls(r_in, r_out, z_start, cumulative, guide)
+        return cls(r_in, r_out, z_start, cumulative, guide, float(packed.focal_length_mm))
 
     @property
     def total_area_mm2(self) -> float:

@@ -99,6 +99,16 @@ class PackedOptic:
         return self.top_z.shape[0]
 
     @property
+    def outer_radius_mm(self) -> float:
+        """The outer edge of the outermost shell's front."""
+        return float(self.front_r[-1] + self.thickness[-1])
+
+    @property
+    def height_mm(self) -> float:
+        """Height of the highest front edge above the intersection plane."""
+        return float(self.top_z.max() - self.focal_length_mm)
+
+    @property
     def lowest_exit_z_mm(self) -> float:
         """The lowest point of any secondary: a focal plane must lie below it."""
         return float(self.surfaces[:, SECONDARY, Z_MIN].min())

@@ -48,4 +48,5 @@ def uniform_array(key, first_index, draw, out):
 
 def stream_key(key: np.uint64, stream: int) -> np.uint64:
     """An independent key for another use of the same rays' indices (e.g. a source's own draws)."""
-    return np.uint64(_mix64(np.uint64(key) ^ np.uint64(stream) * GOLDEN_GAMMA))
+    spread = (int(stream) * int(GOLDEN_GAMMA)) & 0xFFFFFFFFFFFFFFFF  # modulo 2**64, without numpy's overflow warning
+    return np.uint64(_mix64(np.uint64(key) ^ np.uint64(spread)))

@@ -8,8 +8,9 @@ channels) and may make the direction depend on the start point. Its other draws 
 stream (`raytrace.engine.rng.stream_key`), apart from the trace's.
 
 The engine also asks it for the largest angle between a ray and the optical axis (which entrance
-channels to sample), the energies rays are traced at (the nodes of the reflectivity table) and its
-provenance. Tolerancing moves a source's pointing with `with_pointing`.
+channels to sample, and how far the reflectivity tables must reach), its distance (the image of a source
+at a finite distance lies behind the focus), the energies rays are traced at (the nodes of the
+reflectivity table) and its provenance. Tolerancing moves a source's pointing with `with_pointing`.
 """
 
 from __future__ import annotations
@@ -24,9 +25,13 @@ from .rays import Rays
 
 @runtime_checkable
 class Source(Protocol):
+    def max_angle_rad(self, radius_mm: float, height_mm: float) -> float:
+        """The largest angle (radians) between the axis and a ray that enters the optic within `radius_mm` of the
+        axis, at most `height_mm` above the intersection plane."""
+
     @property
-    def max_angle_rad(self) -> float:
-        """The largest angle between any ray and the optical axis (radians)."""
+    def distance_m(self) -> float:
+        """Distance of the source from the optic's intersection plane (m); math.inf for a source at infinity."""
 
     @property
     def pointing_rad(self) -> tuple[float, float]:

@@ -43,7 +43,8 @@ class Trace:
             raise ValueError(f"focal plane z = {focal_plane_z_mm} mm: must lie below the optic's exit at z = {lowest:.1f} mm")
         self.focal_plane_z_mm = float(focal_plane_z_mm)
         self.geometry = self.packed.for_kernel(self.focal_plane_z_mm)
-        self.aperture = EntranceChannels.for_angle(self.packed, source.max_angle_rad)
+        self.max_angle_rad = source.max_angle_rad(self.packed.outer_radius_mm, self.packed.height_mm)
+        self.aperture = EntranceChannels.for_angle(self.packed, self.max_angle_rad)
         self.coatings, self.shell_coating = _unique_coatings(optic)
 
     @property
@@ -56,7 +57,7 @@ class Trace:
         3 alpha (a ray meeting a secondary first) plus twice the largest ray angle and a margin for slope errors."""
         graze = self.optic.graze_angles_rad()
         largest = np.array([graze[self.shell_coating == k].max() for k in range(len(self.coatings))])
-        return 3.0 * largest + 2.0 * self.source.max_angle_rad + GRAZE_MARGIN_RAD
+        return 3.0 * largest + 2.0 * self.max_angle_rad + GRAZE_MARGIN_RAD
 
     def reflectivity_table(self, energies_kev=None) -> ReflectivityTable:
         """The coatings' reflectivities at these energies (default: the source's energy nodes), over every

@@ -103,7 +103,7 @@ def tilt_scan(optic: Optic, source: Source, detector: Detector, tilts_rad, keep:
         raise ValueError(f"tilts: must be from 0 to {math.degrees(MAX_TILT_RAD) * 60:g} arcmin")
     seen = [Misalignment(float(t), tilt_azimuth_rad, pivot_z_mm, *decentre_mm).apparent_source(source)
             for t in (0.0, tilts.max())]
-    widest = max(seen, key=lambda apparent: apparent.max_angle_rad)  # the apparent offset is |offset - tilt|
+    widest = max(seen, key=lambda apparent: apparent.pointing_rad[0])  # the apparent offset is |offset - tilt|
     table = Trace(optic, widest, focal_plane_z_mm).reflectivity_table()
     aligned = focal_plane_signal(optic, source, detector, Misalignment(pivot_z_mm=pivot_z_mm), focal_plane_z_mm,
                                  n_rays, seed, table)

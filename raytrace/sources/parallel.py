@@ -49,9 +49,12 @@ class ParallelBeam:
     def at_energy(self, energy_kev: float | None) -> "ParallelBeam":
         return dataclasses.replace(self, energy_kev=energy_kev)
 
-    @property
-    def max_angle_rad(self) -> float:
+    def max_angle_rad(self, radius_mm: float = 0.0, height_mm: float = 0.0) -> float:
         return self.off_axis_rad
+
+    @property
+    def distance_m(self) -> float:
+        return math.inf
 
     @property
     def pointing_rad(self) -> tuple[float, float]:

@@ -150,10 +150,13 @@ class SolarSource:
             raise ValueError(f"pointing offset azimuth = {self.offset_azimuth_rad}: must be finite")
         sun_radius_rad(self.distance_au)
 
-    @property
-    def max_angle_rad(self) -> float:
-        """The largest angle between a ray and the optical axis."""
+    def max_angle_rad(self, radius_mm: float = 0.0, height_mm: float = 0.0) -> float:
+        """The largest angle between a ray and the optical axis: the Sun's radius plus the pointing offset."""
         return sun_radius_rad(self.distance_au) + self.offset_rad
+
+    @property
+    def distance_m(self) -> float:
+        return math.inf
 
     @property
     def pointing_rad(self) -> tuple[float, float]:
