@@ -37,7 +37,7 @@ import numpy as np
 
 from coatings import Coating, RecipeError, load_recipe
 
-from .optic import Optic, PrescriptionError, Segmentation, Shell, SlopeErrors, Spider
+from .optic import Optic, PrescriptionError, Segmentation, Shell, SlopeErrors, Spider, parse_aperture
 from .surfaces import wolter_graze_angle_rad
 
 MAX_LAYERS = 5000
@@ -56,6 +56,8 @@ class PartDesign:
     segment_gap_mm: float
     spacers_per_segment: int
     spacer_width_mm: float
+    azimuth_min_deg: float = 0.0  # a partial-azimuth part (e.g. a wedge) covers azimuth_min_deg .. azimuth_max_deg
+    azimuth_max_deg: float = 360.0
     slope_errors: SlopeErrors = SlopeErrors()
 
     def segmentation(self) -> Segmentation:
@@ -85,6 +87,7 @@ class SegmentedDesign:
     spider: Spider | None
     description: str = ""
     recipe_dir: Path | None = None  # where relative recipe paths are found (the design file's folder)
+    apertures: tuple = ()  # entrance apertures (geometries.optic), given as `aperture = ["circle:43", ...]`
 
     def with_focal_length(self, focal_length_mm: float) -> "SegmentedDesign":
         return dataclasses.replace(self, focal_length_mm=focal_length_mm)
@@ -139,7 +142,7 @@ class SegmentedDesign:
                     f"glass_thickness_mm and layer_gap_mm: the design needs more than {MAX_LAYERS} layers between "
                     f"r_min_mm = {self.r_min_mm} and r_max_mm = {self.r_max_mm}")
             shells.append(Shell(r0, part.glass_thickness_mm, part.segment_length_mm, part.segment_length_mm, "conical",
-                                part.segmentation(), part.slope_errors))
+                                part.segmentation(), part.slope_errors, part.azimuth_min_deg, part.azimuth_max_deg))
             r0 = self._next_radius(r0, part)
         if not shells:
             raise PrescriptionError(
@@ -148,7 +151,7 @@ class SegmentedDesign:
         coatings = [self._recipe(group) for group in self.coating_groups]
         per_shell = tuple(coatings[self._group(s.r_intersect_mm)] for s in shells)
         try:
-            return Optic(self.name, f, tuple(shells), per_shell, self.spider, self.description)
+            return Optic(self.name, f, tuple(shells), per_shell, self.spider, self.description, self.apertures)
         except PrescriptionError as exc:
             raise PrescriptionError(f"focal_length_mm = {f} does not give a valid optic with these radii: {exc}") from None
 
@@ -237,10 +240,11 @@ def read_design(path: str | Path) -> SegmentedDesign:
         raise PrescriptionError(f"design {path}: {exc}") from None
 
 
-_TOP_KEYS = ("name", "description", "focal_length_mm", "r_min_mm", "r_max_mm", "r_split_mm", "spider", "inner",
-             "outer", "coating")
+_TOP_KEYS = ("name", "description", "focal_length_mm", "r_min_mm", "r_max_mm", "r_split_mm", "aperture", "spider",
+             "inner", "outer", "coating")
 _PART_KEYS = ("technology", "segment_length_mm", "glass_thickness_mm", "layer_gap_mm", "segments_per_layer",
-              "segment_gap_mm", "spacers_per_segment", "spacer_width_mm", "slope_errors")
+              "segment_gap_mm", "spacers_per_segment", "spacer_width_mm", "azimuth_min_deg", "azimuth_max_deg",
+              "slope_errors")
 _SLOPE_KEYS = ("meridional_arcsec", "sagittal_arcsec", "wing_fraction", "wing_arcsec")
 _SPIDER_KEYS = ("arms", "arm_width_mm", "rotation_deg")
 _COATING_KEYS = ("up_to_r_mm", "recipe")
@@ -266,6 +270,10 @@ def design_from_dict(data: dict, default_name: str = "design", recipe_dir: Path 
         if not isinstance(recipe, str):
             raise PrescriptionError(f"{where}: recipe = {recipe!r}: must be a recipe name or a .toml path in quotes")
         coating_groups.append(CoatingGroup(_real(entry, "up_to_r_mm", where), recipe))
+    specs = data.get("aperture", [])
+    if not isinstance(specs, list) or not all(isinstance(a, str) for a in specs):
+        raise PrescriptionError(f"aperture = {specs!r}: must be a list of texts such as [\"circle:43\"]")
+    apertures = tuple(parse_aperture(a) for a in specs)
     name = data.get("name", default_name)
     description = data.get("description", "")
     for field, value in (("name", name), ("description", description)):
@@ -283,6 +291,7 @@ def design_from_dict(data: dict, default_name: str = "design", recipe_dir: Path 
         spider=spider,
         description=description,
         recipe_dir=recipe_dir,
+        apertures=apertures,
     )
 
 
@@ -291,6 +300,8 @@ def design_to_toml(design: SegmentedDesign) -> str:
     lines = [f"name = {_quote(design.name)}", f"description = {_quote(design.description)}",
              f"focal_length_mm = {_number(design.focal_length_mm)}", f"r_min_mm = {_number(design.r_min_mm)}",
              f"r_max_mm = {_number(design.r_max_mm)}", f"r_split_mm = {_number(design.r_split_mm)}"]
+    if design.apertures:
+        lines.append("aperture = [" + ", ".join(_quote(a.spec()) for a in design.apertures) + "]")
     if design.spider is not None:
         sp = design.spider
         lines += ["", "[spider]", f"arms = {sp.n_spokes}", f"arm_width_mm = {_number(sp.spoke_width_mm)}",
@@ -334,6 +345,8 @@ def _part(data: dict, label: str) -> PartDesign:
         segment_gap_mm=_real(part, "segment_gap_mm", label, 0.0),
         spacers_per_segment=_integer(part, "spacers_per_segment", label, 0),
         spacer_width_mm=_real(part, "spacer_width_mm", label, 0.0),
+        azimuth_min_deg=_real(part, "azimuth_min_deg", label, 0.0),
+        azimuth_max_deg=_real(part, "azimuth_max_deg", label, 360.0),
         slope_errors=slope,
     )
 

@@ -26,6 +26,8 @@ PROFILES: tuple[str, ...] = ("wolter", "conical")
 
 
 MAX_SPOKES = 360
+MAX_APERTURES = 8
+FULL_TURN_DEG = 360.0
 MAX_SLOPE_ERROR_ARCSEC = 600.0  # 3 mrad: beyond it the Gaussian tail reaches the smallest graze angles
 
 
@@ -111,6 +113,12 @@ class Shell:
     profile: Profile = "wolter"
     segmentation: Segmentation | None = None
     slope_errors: SlopeErrors = SlopeErrors()
+    azimuth_min_deg: float = 0.0  # a partial-azimuth shell covers azimuth_min_deg .. azimuth_max_deg (counter-clockwise)
+    azimuth_max_deg: float = FULL_TURN_DEG
+
+    @property
+    def is_full_turn(self) -> bool:
+        return self.azimuth_max_deg - self.azimuth_min_deg >= FULL_TURN_DEG
 
     def graze_angle_rad(self, focal_length_mm: float) -> float:
         return wolter_graze_angle_rad(self.r_intersect_mm, focal_length_mm)
@@ -166,6 +174,109 @@ class Spider:
 
 
 @dataclass(frozen=True)
+class CircleAperture:
+    """A circular opening of `radius_mm` about (centre_x_mm, centre_y_mm)."""
+
+    radius_mm: float
+    centre_x_mm: float = 0.0
+    centre_y_mm: float = 0.0
+
+    def __post_init__(self):
+        _check_finite(self, ("radius_mm", "centre_x_mm", "centre_y_mm"))
+        if not self.radius_mm > 0:
+            raise PrescriptionError(f"aperture {self.spec()}: the radius must be > 0")
+
+    def spec(self) -> str:
+        centre = f"@{self.centre_x_mm:g},{self.centre_y_mm:g}" if self.centre_x_mm or self.centre_y_mm else ""
+        return f"circle:{self.radius_mm:g}{centre}"
+
+    def radial_bounds_mm(self) -> tuple[float, float]:
+        distance = math.hypot(self.centre_x_mm, self.centre_y_mm)
+        return max(0.0, distance - self.radius_mm), distance + self.radius_mm
+
+    def azimuth_range_rad(self) -> tuple[float, float] | None:
+        """(start, span) of the azimuths the opening covers, or None for all of them."""
+        distance = math.hypot(self.centre_x_mm, self.centre_y_mm)
+        if distance <= self.radius_mm:
+            return None
+        half = math.asin(self.radius_mm / distance)
+        return math.atan2(self.centre_y_mm, self.centre_x_mm) - half, 2.0 * half
+
+
+@dataclass(frozen=True)
+class AnnulusAperture:
+    """An annular opening r_min_mm <= r < r_max_mm about the axis."""
+
+    r_min_mm: float
+    r_max_mm: float
+
+    def __post_init__(self):
+        _check_finite(self, ("r_min_mm", "r_max_mm"))
+        if not 0 <= self.r_min_mm < self.r_max_mm:
+            raise PrescriptionError(f"aperture {self.spec()}: need 0 <= RMIN < RMAX")
+
+    def spec(self) -> str:
+        return f"annulus:{self.r_min_mm:g}:{self.r_max_mm:g}"
+
+    def radial_bounds_mm(self) -> tuple[float, float]:
+        return self.r_min_mm, self.r_max_mm
+
+    def azimuth_range_rad(self) -> tuple[float, float] | None:
+        return None
+
+
+@dataclass(frozen=True)
+class SectorAperture:
+    """A sector of azimuths phi_min_deg .. phi_max_deg (counter-clockwise from +x) about the axis."""
+
+    phi_min_deg: float
+    phi_max_deg: float
+
+    def __post_init__(self):
+        _check_finite(self, ("phi_min_deg", "phi_max_deg"))
+        if not 0 < self.phi_max_deg - self.phi_min_deg <= FULL_TURN_DEG:
+            raise PrescriptionError(f"aperture {self.spec()}: need PHI1 < PHI2 <= PHI1 + 360")
+
+    def spec(self) -> str:
+        return f"sector:{self.phi_min_deg:g}:{self.phi_max_deg:g}"
+
+    def radial_bounds_mm(self) -> tuple[float, float]:
+        return 0.0, math.inf
+
+    def azimuth_range_rad(self) -> tuple[float, float] | None:
+        return math.radians(self.phi_min_deg), math.radians(self.phi_max_deg - self.phi_min_deg)
+
+
+Aperture = CircleAperture | AnnulusAperture | SectorAperture
+APERTURE_FORMS = "circle:RADIUS_MM, circle:RADIUS_MM@X_MM,Y_MM, annulus:RMIN_MM:RMAX_MM or sector:PHI1_DEG:PHI2_DEG"
+
+
+def parse_aperture(spec: str) -> Aperture:
+    """An aperture from its text form (APERTURE_FORMS); PrescriptionError names what is wrong."""
+    kind, _, rest = str(spec).strip().partition(":")
+    try:
+        if kind == "circle":
+            radius, _, centre = rest.partition("@")
+            x, y = (float(v) for v in centre.split(",")) if centre else (0.0, 0.0)
+            return CircleAperture(float(radius), x, y)
+        if kind == "annulus":
+            r_min, r_max = (float(v) for v in rest.split(":"))
+            return AnnulusAperture(r_min, r_max)
+        if kind == "sector":
+            phi1, phi2 = (float(v) for v in rest.split(":"))
+            return SectorAperture(phi1, phi2)
+    except ValueError:
+        pass
+    raise PrescriptionError(f"aperture {spec!r}: expected {APERTURE_FORMS}")
+
+
+def _check_finite(entry, fields) -> None:
+    for field in fields:
+        if not math.isfinite(getattr(entry, field)):
+            raise PrescriptionError(f"aperture {type(entry).__name__}: {field} = {getattr(entry, field)}: must be finite")
+
+
+@dataclass(frozen=True)
 class Optic:
     """A nested Wolter-I optic: the shells ordered by intersection radius, axis outward."""
 
@@ -175,6 +286,7 @@ class Optic:
     coatings: tuple[Coating, ...]
     spider: Spider | None = None
     source: str = ""
+    apertures: tuple[Aperture, ...] = ()  # openings in a plate at the entrance (the spider plane); they intersect
 
     def __post_init__(self):
         validate(self)
@@ -188,6 +300,11 @@ class Optic:
 
     def with_spider(self, spider: Spider | None) -> "Optic":
         return dataclasses.replace(self, spider=spider)
+
+    def with_apertures(self, apertures) -> "Optic":
+        """A copy whose entrance has these apertures as well as its own (texts such as 'circle:21.5' or Apertures)."""
+        extra = tuple(parse_aperture(a) if isinstance(a, str) else a for a in apertures)
+        return dataclasses.replace(self, apertures=self.apertures + extra)
 
     def with_slope_errors(self, slope_errors) -> "Optic":
         """A copy with these slope errors: one `SlopeErrors` for every shell or a sequence of one per shell."""
@@ -256,6 +373,10 @@ def validate(optic: Optic) -> None:
                 f"its circumference ({2.0 * math.pi * s.r_intersect_mm:.1f} mm)")
         if s.r_intersect_mm >= f:
             raise PrescriptionError(f"shell {i}: r_intersect_mm = {s.r_intersect_mm} is not below focal_length_mm = {f}")
+        span = s.azimuth_max_deg - s.azimuth_min_deg
+        if not (math.isfinite(s.azimuth_min_deg) and math.isfinite(span) and 0 < span <= FULL_TURN_DEG):
+            raise PrescriptionError(f"shell {i}: azimuth_min_deg = {s.azimuth_min_deg}, azimuth_max_deg = "
+                                    f"{s.azimuth_max_deg}: need min < max <= min + 360")
         if s.secondary_length_mm >= f:
             raise PrescriptionError(
                 f"shell {i}: secondary_length_mm = {s.secondary_length_mm} reaches the focal plane (f = {f} mm)"
@@ -265,6 +386,8 @@ def validate(optic: Optic) -> None:
             raise PrescriptionError(
                 f"shell {i}: secondary_length_mm = {s.secondary_length_mm} is too long: the secondary closes before its end"
             )
+    if len(optic.apertures) > MAX_APERTURES:
+        raise PrescriptionError(f"{len(optic.apertures)} apertures: at most {MAX_APERTURES} are allowed")
     for i in range(1, len(optic.shells)):
         inner, outer = optic.shells[i - 1], optic.shells[i]
         if outer.r_intersect_mm <= inner.r_intersect_mm:

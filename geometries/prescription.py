@@ -5,8 +5,9 @@ profile ("wolter" or "conical") and coating (a recipe name or TOML path, see
 `coatings.load_recipe`); optional (absent = none): segments, segment_gap_mm,
 spacers_per_segment, spacer_width_mm, segment_rotation_deg (see `Segmentation`) and
 slope_meridional_arcsec, slope_sagittal_arcsec, wing_fraction, wing_arcsec (see
-`SlopeErrors`). Table metadata: name, focal_length_mm, source, and spider_spokes /
-spider_width_deg / spider_width_mm / spider_rotation_deg when the optic has a spider.
+`SlopeErrors`) and azimuth_min_deg, azimuth_max_deg (a partial-azimuth shell). Table metadata: name,
+focal_length_mm, source, spider_spokes / spider_width_deg / spider_width_mm / spider_rotation_deg when the
+optic has a spider, and aperture (a list of entrance apertures such as "circle:21.5@200,0").
 Entrance and exit radii are computed, never stored.
 
 A `.toml` file is a segmented design (`geometries.generator`), built into its layers on loading.
@@ -24,12 +25,13 @@ from astropy.table import Table
 from coatings import ConstantReflectivity, RecipeError, load_recipe
 
 from .generator import SegmentedDesign, read_design
-from .optic import Optic, PrescriptionError, Segmentation, Shell, SlopeErrors, Spider
+from .optic import Optic, PrescriptionError, Segmentation, Shell, SlopeErrors, Spider, parse_aperture
 
 SHIPPED = {"xmm": "data/xmm_newton.ecsv", "babyiaxo": "babyiaxo_custom.toml"}
 REQUIRED_COLUMNS = ("r_intersect_mm", "thickness_mm", "primary_length_mm", "secondary_length_mm", "profile", "coating")
 SEGMENT_COLUMNS = ("segments", "segment_gap_mm", "spacers_per_segment", "spacer_width_mm", "segment_rotation_deg")
 SLOPE_COLUMNS = ("slope_meridional_arcsec", "slope_sagittal_arcsec", "wing_fraction", "wing_arcsec")
+AZIMUTH_COLUMNS = ("azimuth_min_deg", "azimuth_max_deg")
 
 
 def shipped_optics() -> list[str]:
@@ -118,6 +120,7 @@ def read_prescription(path: str | os.PathLike) -> Optic:
                 segmentation=_segmentation(row, table.colnames),
                 slope_errors=SlopeErrors(*(float(row[c]) for c in SLOPE_COLUMNS))
                 if SLOPE_COLUMNS[0] in table.colnames else SlopeErrors(),
+                **({c: float(row[c]) for c in AZIMUTH_COLUMNS} if AZIMUTH_COLUMNS[0] in table.colnames else {}),
             )
             for row in table
         )
@@ -137,9 +140,18 @@ def read_prescription(path: str | os.PathLike) -> Optic:
             coatings=tuple(recipes[name] for name in table["coating"]),
             spider=spider,
             source=str(meta.get("source", "")),
+            apertures=tuple(parse_aperture(a) for a in _aperture_list(meta.get("aperture", []))),
         )
     except (TypeError, ValueError) as exc:  # PrescriptionError included: prefix the file name
         raise PrescriptionError(f"prescription {path}: {exc}") from None
+
+
+def _aperture_list(value) -> list:
+    if isinstance(value, str):
+        return [value]
+    if not isinstance(value, list):
+        raise PrescriptionError(f"metadata aperture = {value!r}: must be a list of texts such as ['circle:43']")
+    return value
 
 
 def _segmentation(row, columns) -> Segmentation | None:

@@ -35,9 +35,12 @@ SPOT_FOCUS_KEV = 4.0  # the solar spot's focal plane: the best focus of an on-ax
 MATERIALS = ScanSettings().systems
 
 
-def load(optic: Optic | str | os.PathLike) -> Optic:
-    """An optic given as an Optic, a shipped name ('xmm', 'babyiaxo') or a prescription file (.ecsv, .toml)."""
-    return optic if isinstance(optic, Optic) else load_optic(optic)
+def load(optic: Optic | str | os.PathLike, apertures=()) -> Optic:
+    """An optic given as an Optic, a shipped name ('xmm', 'babyiaxo') or a prescription file (.ecsv, .toml), with
+    these entrance apertures added to its own (texts such as 'circle:21.5@200,0', 'annulus:100:200',
+    'sector:0:30', or geometries apertures)."""
+    optic = optic if isinstance(optic, Optic) else load_optic(optic)
+    return optic.with_apertures(apertures) if apertures else optic
 
 
 def effective_area(optic, energies_kev, *, off_axis_arcmin=0.0, azimuth_deg=0.0, source_distance_m=math.inf,

@@ -8,16 +8,14 @@ import os
 import time
 from pathlib import Path
 
-from geometries import load_optic
-
 from .. import api
 from ..helioscope import Exposure, Magnet, load_detector
 from ..helioscope.optimise import MATERIAL_SYSTEMS
 from ..output import plot_scan, plot_spot, plot_tilt, save_figure, write_design, write_table
 from ..sources import MODELS, ParallelBeam
 from ..sources.solar import DEFAULT_MODEL
-from .options import (DETECTOR_HELP, OPTIC_HELP, CliError, add_focal_plane, add_rays_and_seed, add_table_and_plot,
-                      check_outputs, command, number, parse_grid, write_outputs)
+from .options import (DETECTOR_HELP, OPTIC_HELP, CliError, add_aperture, add_focal_plane, add_rays_and_seed,
+                      add_table_and_plot, check_outputs, command, load_traced_optic, number, parse_grid, write_outputs)
 from .progress import Progress
 
 TILT_UNITS = {"arcsec": 1 / 60, "arcmin": 1.0, "deg": 60.0, "mrad": 180 * 60 / (1000 * math.pi)}  # arcmin per unit
@@ -35,6 +33,7 @@ def register(sub) -> None:
     spot.add_argument("--date", metavar="YYYY-MM-DD", help="take the Earth-Sun distance of this date (default 1 AU)")
     _offset_options(spot, "pointing offset of the Sun from the optical axis")
     spot.add_argument("--detector", metavar="FILE.toml", help=DETECTOR_HELP)
+    add_aperture(spot)
     defaults, exposure = Magnet(), Exposure()
     spot.add_argument("--g", type=number("--g", minimum=0), default=exposure.g_agamma_per_gev, metavar="GEV^-1",
                       help=f"axion-photon coupling for the expected counts (default {exposure.g_agamma_per_gev:g} GeV^-1)")
@@ -100,6 +99,7 @@ def register(sub) -> None:
     tilt.add_argument("--energy", type=number("--energy"), default=3.0, metavar="KEV",
                       help="energy of the parallel beam in keV (default 3)")
     tilt.add_argument("--detector", metavar="FILE.toml", help=DETECTOR_HELP)
+    add_aperture(tilt)
     tilt.add_argument("--keep", type=number("--keep"), default=0.95, metavar="F",
                       help="share of the aligned signal inside the opening to keep (default 0.95)")
     add_rays_and_seed(tilt, api.RAYS_PER_POINT, " per tilt")
@@ -118,7 +118,7 @@ def run_spot(args) -> int:
     if band.size != 2 or not band[0] < band[1]:
         raise CliError(f"--band {args.band!r}: expected EMIN:EMAX in keV with EMIN < EMAX")
     check_outputs(args)
-    optic = load_optic(args.optic)
+    optic = load_traced_optic(args)
     detector = load_detector(args.detector)
     source = api.solar_source(args.solar_model, band, args.date, args.offset, args.offset_azimuth)
     start = time.perf_counter()
@@ -214,7 +214,7 @@ def run_tilt(args) -> int:
     if len(decentre) != 2 or not all(math.isfinite(v) for v in decentre):
         raise CliError(f"--decentre {args.decentre!r}: expected X,Y in mm, e.g. 0.5,0")
     check_outputs(args)
-    optic = load_optic(args.optic)
+    optic = load_traced_optic(args)
     detector = load_detector(args.detector)
     if args.source == "sun":
         source = api.solar_source(offset_arcmin=args.offset, offset_azimuth_deg=args.offset_azimuth)

@@ -5,16 +5,16 @@ from __future__ import annotations
 import time
 from pathlib import Path
 
-from geometries import is_design, load_design, load_optic
+from geometries import is_design, load_design
 
 from .. import api
 from ..analysis.calibration import DEFAULT_WING_FRACTION
 from ..analysis.encircled import spread_indices
 from ..output import check_writable, plot_effective_area, plot_psf, plot_vignetting, save_figure, write_design
 from ..output import write_image, write_prescription, write_table
-from .options import (OPTIC_HELP, CliError, add_focal_plane, add_optic_and_beam, add_rays_and_seed,
-                      add_source_distance, add_table_and_plot, check_outputs, command, number, parse_grid, print_psf,
-                      slope_summary, source_options, write_outputs)
+from .options import (OPTIC_HELP, CliError, add_aperture, add_focal_plane, add_optic_and_beam, add_rays_and_seed,
+                      add_source_distance, add_table_and_plot, check_outputs, command, load_traced_optic, number,
+                      parse_grid, print_psf, slope_summary, source_options, write_outputs)
 from .progress import Progress
 
 
@@ -53,6 +53,7 @@ def register(sub) -> None:
     offaxis.add_argument("--azimuth", type=number("--azimuth"), default=0.0, metavar="DEG",
                          help="source azimuth in degrees (default 0)")
     add_source_distance(offaxis)
+    add_aperture(offaxis)
     add_rays_and_seed(offaxis, api.RAYS_PER_POINT, " per angle")
     add_table_and_plot(offaxis, plot_help="plot the vignetting curve")
 
@@ -76,7 +77,7 @@ def register(sub) -> None:
 def run_area(args) -> int:
     energies = parse_grid(args.energies)
     check_outputs(args, (".ecsv", ".fits", ".arf"))
-    optic = load_optic(args.optic)
+    optic = load_traced_optic(args)
     start = time.perf_counter()
     progress = Progress(args.rays, "tracing")
     table = api.effective_area(optic, energies, off_axis_arcmin=args.off_axis, azimuth_deg=args.azimuth,
@@ -98,7 +99,7 @@ def run_psf(args) -> int:
     for path, suffixes in ((args.output, (".ecsv", ".fits")), (args.image, (".fits",)), (args.plot, (".png",))):
         if path:
             check_writable(path, suffixes)
-    optic = load_optic(args.optic)
+    optic = load_traced_optic(args)
     progress = Progress(args.rays, "tracing")
     result = api.psf(optic, args.energy, off_axis_arcmin=args.off_axis, azimuth_deg=args.azimuth,
                      **source_options(args), rays=args.rays, seed=args.seed, focal_plane_z_mm=args.focal_plane_z, pixel_arcsec=args.pixel, pixels=args.pixels,
@@ -119,7 +120,7 @@ def run_psf(args) -> int:
 def run_offaxis(args) -> int:
     angles = parse_grid(args.angles, "--angles", "arcmin", allow_zero=True)
     check_outputs(args)
-    optic = load_optic(args.optic)
+    optic = load_traced_optic(args)
     table = api.vignetting(optic, angles, args.energy, azimuth_deg=args.azimuth, **source_options(args),
                            rays=args.rays, seed=args.seed)
     print(f"{optic.name}: {table.meta['source']} moved to each angle, {args.energy:g} keV, azimuth {args.azimuth:g} deg; "
@@ -140,7 +141,7 @@ def run_calibrate(args) -> int:
             if not is_design(args.optic):
                 raise CliError(f"-o {args.output!r}: a .toml output needs a segmented design as input; write .ecsv instead")
             design = load_design(args.optic)
-    optic = load_optic(args.optic)
+    optic = load_traced_optic(args)
     start = time.perf_counter()
     result = api.calibrate(optic, args.energy, args.hpd, args.w90, wing_fraction=args.wing_fraction,
                            focal_plane_z_mm=args.focal_plane_z, off_axis_arcmin=args.off_axis,

@@ -8,6 +8,9 @@ from pathlib import Path
 
 import numpy as np
 
+from geometries.optic import APERTURE_FORMS
+
+from .. import api
 from ..api import RAYS
 from ..engine import DEFAULT_CHUNK_SIZE
 from ..output import check_writable, save_figure, write_arf, write_table
@@ -94,6 +97,7 @@ def add_optic_and_beam(p, rays_default=RAYS, per=""):
     p.add_argument("--azimuth", type=number("--azimuth"), default=0.0, metavar="DEG",
                    help="source azimuth in degrees (default 0)")
     add_source_distance(p)
+    add_aperture(p)
     add_rays_and_seed(p, rays_default, per)
     p.add_argument("--chunk-size", type=number("--chunk-size", whole=True, minimum=1), default=DEFAULT_CHUNK_SIZE,
                    metavar="N", help=argparse.SUPPRESS)
@@ -106,6 +110,16 @@ def add_source_distance(p):
                         "parallel beam; PANTER is about 124-130 m, the CAST X-ray finger about 14 m)")
     p.add_argument("--source-size", type=number("--source-size", minimum=0), default=0.0, metavar="MM",
                    help="radius of a uniform disc source in mm (default 0: a point; needs --source-distance)")
+
+
+def add_aperture(p):
+    p.add_argument("--aperture", action="append", default=[], metavar="SPEC",
+                   help=f"an entrance aperture in the spider plane (repeatable; several intersect): {APERTURE_FORMS}")
+
+
+def load_traced_optic(args):
+    """OPTIC with the --aperture options added to its own apertures."""
+    return api.load(args.optic, apertures=args.aperture)
 
 
 def source_options(args) -> dict:

@@ -3,6 +3,11 @@
 Every source starts its rays here (`EntranceChannels.sample`): the start point is a function of the
 trace key and the ray index alone (draws 0 and 1 of the ray), so any source is deterministic for any
 chunk size and thread count. What the source adds (direction, energy, weight) may depend on the start point.
+
+Where the optic has entrance apertures, sampling is confined to where they are open: each channel is cut to
+the apertures' radial bounds and, where they cover only some azimuths, to an arc, both widened by how far a
+ray can move sideways between the aperture plane and the channel's start plane. Rays are still uniform over
+what is sampled (so weights stay exact), and those the apertures stop get their own fate in the trace.
 """
 
 from __future__ import annotations
@@ -26,6 +31,8 @@ class KernelChannels(NamedTuple):
     cumulative_area_mm2: np.ndarray
     z_start: np.ndarray
     guide: np.ndarray
+    turn_start: np.ndarray  # the arc of azimuths sampled, in turns: start ...
+    turn_span: np.ndarray  # ... and length (1: all of them)
 
 
 @dataclass(frozen=True)
@@ -41,6 +48,8 @@ class EntranceChannels:
     r_in: np.ndarray
     r_out: np.ndarray
     z_start: np.ndarray
+    turn_start: np.ndarray
+    turn_span: np.ndarray
     cumulative_area_mm2: np.ndarray
     guide: np.ndarray  # guide[k]: a channel at or before the one holding the fraction k / len(guide) of the area
     intersection_z_mm: float  # the optic's intersection plane, z = f, from which source distances are measured
@@ -57,12 +66,25 @@ class EntranceChannels:
         r_out = np.concatenate([packed.front_r, [packed.front_r[-1] + packed.thickness[-1]]])
         tops = packed.top_z
         z_start = np.array([max(tops[max(c - 1, 0)], tops[min(c, n - 1)]) for c in range(n + 1)])
-        cumulative = np.cumsum(np.pi * (r_out**2 - r_in**2))
+        # sideways travel between the aperture plane and each start plane, plus a rounding margin
+        drift = (tops.max() - z_start) * math.tan(max_angle_rad) + 1e-6
+        lo, hi = packed.open_radial_mm
+        r_in = np.clip(np.maximum(r_in, lo - drift), None, r_out)
+        r_out = np.maximum(np.minimum(r_out, hi + drift), r_in)
+        turn_start, turn_span = np.zeros(n + 1), np.ones(n + 1)
+        if packed.open_azimuth_rad is not None:
+            start, span = packed.open_azimuth_rad
+            widen = np.where(r_in > drift, np.arcsin(np.minimum(1.0, drift / np.maximum(r_in, drift))), math.pi)
+            arc = span + 2.0 * widen
+            partial = arc < 2.0 * math.pi
+            turn_start = np.where(partial, ((start - widen) / (2.0 * math.pi)) % 1.0, 0.0)
+            turn_span = np.where(partial, arc / (2.0 * math.pi), 1.0)
+        cumulative = np.cumsum(np.pi * (r_out**2 - r_in**2) * turn_span)
         cells = GUIDE_CELLS_PER_CHANNEL * (n + 1)
         lower = np.arange(cells) / cells * cumulative[-1]
         # one step back from each cell's lower edge, so rounding can never start the scan too late
         guide = np.maximum(np.searchsorted(cumulative, lower, side="right") - 1, 0).astype(np.int64)
-        return cls(r_in, r_out, z_start, cumulative, guide, float(packed.focal_length_mm))
+        return cls(r_in, r_out, z_start, turn_start, turn_span, cumulative, guide, float(packed.focal_length_mm))
 
     @property
     def total_area_mm2(self) -> float:
@@ -74,7 +96,8 @@ class EntranceChannels:
         return self.total_area_mm2 / 100.0
 
     def for_kernel(self) -> KernelChannels:
-        return KernelChannels(self.r_in, self.cumulative_area_mm2, self.z_start, self.guide)
+        return KernelChannels(self.r_in, self.cumulative_area_mm2, self.z_start, self.guide, self.turn_start,
+                              self.turn_span)
 
     def sample(self, key, first_index: int, rays: Rays) -> None:
         """Start points (x, y, z) and channels of rays first_index .. (uniform over the channels' area)."""
@@ -121,8 +144,15 @@ def start_point(key, index, channels):
         c += 1
     below = cumulative_area[c - 1] if c > 0 else 0.0
     r_in = channels.r_in[c]
-    r = math.sqrt(r_in * r_in + (s - below) / math.pi)
-    cos_phi, sin_phi = cos_sin_of_turn(uniform(key, index, 1))
+    span = channels.turn_span[c]
+    turn = uniform(key, index, 1)
+    if span < 1.0:  # an arc of azimuths (entrance apertures)
+        r = math.sqrt(r_in * r_in + (s - below) / (math.pi * span))
+        turn = channels.turn_start[c] + turn * span
+        turn -= math.floor(turn)
+    else:
+        r = math.sqrt(r_in * r_in + (s - below) / math.pi)
+    cos_phi, sin_phi = cos_sin_of_turn(turn)
     return r * cos_phi, r * sin_phi, channels.z_start[c], c
 
 

@@ -8,7 +8,7 @@ from typing import NamedTuple
 
 import numpy as np
 
-from geometries import ARCSEC_PER_RAD, Optic
+from geometries import ARCSEC_PER_RAD, AnnulusAperture, CircleAperture, Optic
 
 # Columns of a surface row (`geometries.Quadric.as_row`): x^2 + y^2 = A w^2 + B w + C with w = z - z_ref,
 # valid for z_min <= z <= z_max.
@@ -21,6 +21,12 @@ BAR_COUNT, BAR_ROTATION_TURNS, BAR_TAN_HALF_WEDGE, BAR_HALF_WIDTH_MM, BAR_COS_ST
 JOINS, SPACERS = 0, 1
 # Columns of a shell's slope errors (radians).
 SLOPE_MERIDIONAL, SLOPE_SAGITTAL, WING_FRACTION, WING_RMS = range(4)
+# Columns of a shell's azimuth range (radians): start and span (2 pi: a full turn).
+AZIMUTH_START, AZIMUTH_SPAN = range(2)
+# Columns of an aperture row: its kind, then its parameters.
+APERTURE_KIND, APERTURE_P1, APERTURE_P2, APERTURE_P3 = range(4)
+CIRCLE, ANNULUS, SECTOR = 1.0, 2.0, 3.0  # kinds: (r^2, x0, y0), (r_min^2, r_max^2, -), (start, span, -) in radians
+TWO_PI = 2.0 * math.pi
 
 NO_BARS = np.zeros(6)
 
@@ -44,6 +50,8 @@ class KernelGeometry(NamedTuple):
     spider_z: float
     segments: np.ndarray  # (n_shells, 2, 6): JOINS and SPACERS bars of each shell
     slope_errors: np.ndarray  # (n_shells, 4): SLOPE_MERIDIONAL .. WING_RMS
+    shell_azimuth: np.ndarray  # (n_shells, 2): AZIMUTH_START, AZIMUTH_SPAN
+    apertures: np.ndarray  # (n_apertures, 4): APERTURE_KIND .. APERTURE_P3, tested in the plane z = spider_z
     focal_plane_z: float
 
 
@@ -57,6 +65,10 @@ class PackedOptic:
     spider: np.ndarray
     segments: np.ndarray
     slope_errors: np.ndarray
+    shell_azimuth: np.ndarray
+    apertures: np.ndarray
+    open_radial_mm: tuple[float, float]  # where the apertures are open, in the aperture plane: radii ...
+    open_azimuth_rad: tuple[float, float] | None  # ... and azimuths (start, span; None: all)
     focal_length_mm: float
 
     @classmethod
@@ -82,6 +94,9 @@ class PackedOptic:
             e = shell.slope_errors
             slope_errors[i] = (e.meridional_arcsec / ARCSEC_PER_RAD, e.sagittal_arcsec / ARCSEC_PER_RAD, e.wing_fraction,
                                e.wing_arcsec / ARCSEC_PER_RAD)
+        shell_azimuth = np.array([[math.radians(s.azimuth_min_deg),
+                                   min(TWO_PI, math.radians(s.azimuth_max_deg - s.azimuth_min_deg))]
+                                  for s in optic.shells])
         return cls(
             surfaces=surfaces,
             top_z=optic.top_z_mm(),
@@ -91,6 +106,12 @@ class PackedOptic:
             spider=spider,
             segments=segments,
             slope_errors=slope_errors,
+            shell_azimuth=shell_azimuth,
+            apertures=_aperture_rows(optic.apertures),
+            open_radial_mm=(max([a.radial_bounds_mm()[0] for a in optic.apertures], default=0.0),
+                            min([a.radial_bounds_mm()[1] for a in optic.apertures], default=math.inf)),
+            open_azimuth_rad=min((a.azimuth_range_rad() for a in optic.apertures if a.azimuth_range_rad()),
+                                 key=lambda r: r[1], default=None),
             focal_length_mm=optic.focal_length_mm,
         )
 
@@ -115,4 +136,17 @@ class PackedOptic:
 
     def for_kernel(self, focal_plane_z_mm: float) -> KernelGeometry:
         return KernelGeometry(self.surfaces, self.top_z, self.front_r, self.thickness, self.spider,
-                              float(self.top_z.max()), self.segments, self.slope_errors, float(focal_plane_z_mm))
+                              float(self.top_z.max()), self.segments, self.slope_errors, self.shell_azimuth,
+                              self.apertures, float(focal_plane_z_mm))
+
+
+def _aperture_rows(apertures) -> np.ndarray:
+    rows = np.zeros((len(apertures), 4))
+    for row, a in zip(rows, apertures):
+        if isinstance(a, CircleAperture):
+            row[:] = CIRCLE, a.radius_mm**2, a.centre_x_mm, a.centre_y_mm
+        elif isinstance(a, AnnulusAperture):
+            row[:] = ANNULUS, a.r_min_mm**2, a.r_max_mm**2, 0.0
+        else:
+            row[:] = SECTOR, *a.azimuth_range_rad(), 0.0
+    return rows

@@ -20,9 +20,10 @@ import numpy as np
 from coatings.table import reflectivity_at
 
 from .aperture import cos_sin_of_turn
-from .geometry import (BAR_COS_STEP, BAR_COUNT, BAR_HALF_WIDTH_MM, BAR_ROTATION_TURNS, BAR_SIN_STEP, BAR_TAN_HALF_WEDGE,
-                       JOINS, PRIMARY, PRIMARY_BACK, QUAD_A, QUAD_B, QUAD_C, SECONDARY, SECONDARY_BACK, SLOPE_MERIDIONAL,
-                       SLOPE_SAGITTAL, SPACERS, WING_FRACTION, WING_RMS, Z_MAX, Z_MIN, Z_REF)
+from .geometry import (ANNULUS, APERTURE_KIND, APERTURE_P1, APERTURE_P2, APERTURE_P3, AZIMUTH_SPAN, AZIMUTH_START,
+                       BAR_COS_STEP, BAR_COUNT, BAR_HALF_WIDTH_MM, BAR_ROTATION_TURNS, BAR_SIN_STEP, BAR_TAN_HALF_WEDGE,
+                       CIRCLE, JOINS, PRIMARY, PRIMARY_BACK, QUAD_A, QUAD_B, QUAD_C, SECONDARY, SECONDARY_BACK,
+                       SLOPE_MERIDIONAL, SLOPE_SAGITTAL, SPACERS, TWO_PI, WING_FRACTION, WING_RMS, Z_MAX, Z_MIN, Z_REF)
 from .rays import Fate
 from .rng import uniform
 
@@ -38,6 +39,7 @@ _MULTIPLE = np.int8(Fate.MULTIPLE)
 _MISSED = np.int8(Fate.MISSED_FOCAL_PLANE)
 _GAP = np.int8(Fate.SEGMENT_GAP)
 _SPACER = np.int8(Fate.BLOCKED_SPACER)
+_APERTURE = np.int8(Fate.BLOCKED_APERTURE)
 MAX_REFLECTIONS = 4
 FIRST_SLOPE_DRAW = 2  # draws 0 and 1 place the start point (raytrace.engine.aperture)
 
@@ -56,17 +58,17 @@ class KernelReflectivity(NamedTuple):
 # error_model="numpy": divisions follow IEEE (x/0 = inf) instead of raising, which removes a
 # branch per division; every division below has a non-zero or an explicitly handled divisor.
 @numba.njit(cache=True, inline="always", error_model="numpy")
-def first_hit(surfaces, shell, which, px, py, pz, dx, dy, dz):
-    """Smallest t > 0 where p + t d meets the quadric within its z range; inf if none.
+def _roots_in_range(surfaces, shell, which, px, py, pz, dx, dy, dz):
+    """Both t > 0 where p + t d meets the quadric within its z range (inf where there is none).
 
-    With F(t) = a t^2 + 2 b t + c, the roots are taken as q / a and c / q with
+    With F(t) = a t^2 + 2 b t + c, the roots are taken as c / q and q / a with
     q = -(b + sign(b) sqrt(b^2 - a c)), which stays accurate when a -> 0 (grazing rays,
     and exactly 0 for an on-axis ray and a paraboloid).
     """
     z_lo = surfaces[shell, which, Z_MIN]
     z_hi = surfaces[shell, which, Z_MAX]
     if (dz <= 0.0 and pz < z_lo) or (dz >= 0.0 and pz > z_hi):
-        return np.inf  # the surface lies wholly behind the ray
+        return np.inf, np.inf  # the surface lies wholly behind the ray
     big_a = surfaces[shell, which, QUAD_A]
     big_b = surfaces[shell, which, QUAD_B]
     big_c = surfaces[shell, which, QUAD_C]
@@ -76,22 +78,72 @@ def first_hit(surfaces, shell, which, px, py, pz, dx, dy, dz):
     c = px * px + py * py - (big_a * w + big_b) * w - big_c
     disc = b * b - a * c
     if disc < 0.0:
-        return np.inf
+        return np.inf, np.inf
     q = -(b + math.copysign(math.sqrt(disc), b))
-    best = np.inf
+    first = np.inf
+    second = np.inf
     if q != 0.0:
         t = c / q
-        if t > 0.0:
-            zh = pz + t * dz
-            if z_lo <= zh <= z_hi:
-                best = t
+        if t > 0.0 and z_lo <= pz + t * dz <= z_hi:
+            first = t
     if a != 0.0:
         t = q / a
-        if 0.0 < t < best:
-            zh = pz + t * dz
-            if z_lo <= zh <= z_hi:
-                best = t
-    return best
+        if t > 0.0 and z_lo <= pz + t * dz <= z_hi:
+            second = t
+    return first, second
+
+
+@numba.njit(cache=True, inline="always", error_model="numpy")
+def first_hit(surfaces, shell, which, px, py, pz, dx, dy, dz):
+    """Smallest t > 0 where p + t d meets the quadric (a full turn of it) within its z range; inf if none."""
+    first, second = _roots_in_range(surfaces, shell, which, px, py, pz, dx, dy, dz)
+    return min(first, second)
+
+
+@numba.njit(cache=True, inline="always", error_model="numpy")
+def first_hit_in_arc(surfaces, shell_azimuth, shell, which, px, py, pz, dx, dy, dz):
+    """`first_hit` on a partial-azimuth shell: only where the shell covers the hit point's azimuth."""
+    first, second = _roots_in_range(surfaces, shell, which, px, py, pz, dx, dy, dz)
+    start = shell_azimuth[shell, AZIMUTH_START]
+    span = shell_azimuth[shell, AZIMUTH_SPAN]
+    if first < np.inf and not within_azimuth(start, span, px + first * dx, py + first * dy):
+        first = np.inf
+    if second < np.inf and not within_azimuth(start, span, px + second * dx, py + second * dy):
+        second = np.inf
+    return min(first, second)
+
+
+@numba.njit(cache=True, inline="always", error_model="numpy")
+def within_azimuth(start, span, x, y):
+    """Whether the point's azimuth lies in start .. start + span (always, for a full turn)."""
+    if span >= TWO_PI:
+        return True
+    delta = math.atan2(y, x) - start
+    return delta - TWO_PI * math.floor(delta / TWO_PI) < span
+
+
+@numba.njit(cache=True, inline="always", error_model="numpy")
+def _outside_apertures(apertures, plane_z, px, py, pz, dx, dy, dz):
+    """Whether the ray crosses the plane z = plane_z outside any of the apertures (they intersect)."""
+    s = (plane_z - pz) / dz
+    x = px + s * dx
+    y = py + s * dy
+    for k in range(apertures.shape[0]):
+        kind = apertures[k, APERTURE_KIND]
+        p1 = apertures[k, APERTURE_P1]
+        p2 = apertures[k, APERTURE_P2]
+        if kind == CIRCLE:
+            ox = x - p2
+            oy = y - apertures[k, APERTURE_P3]
+            if ox * ox + oy * oy >= p1:
+                return True
+        elif kind == ANNULUS:
+            r2 = x * x + y * y
+            if r2 < p1 or r2 >= p2:
+                return True
+        elif not within_azimuth(p1, p2, x, y):
+            return True
+    return False
 
 
 @numba.njit(cache=True, inline="always", error_model="numpy")
@@ -150,8 +202,9 @@ def _bars_block_at(bars, plane_z, px, py, pz, dx, dy, dz):
 
 
 @numba.njit(cache=True, inline="always", error_model="numpy")
-def _entrance_fate(top_z, front_r, thickness, wall, is_inner, px, py, pz, dx, dy, dz):
-    """Front-edge check of one wall of the channel, on that wall's own front plane."""
+def _entrance_fate(top_z, front_r, thickness, shell_azimuth, wall, is_inner, px, py, pz, dx, dy, dz):
+    """Front-edge check of one wall of the channel, on that wall's own front plane. Leaks are decided by radius
+    alone (they keep each line of sight in one channel); a partial-azimuth wall blocks only where it is."""
     s = (top_z[wall] - pz) / dz
     qx = px + s * dx
     qy = py + s * dy
@@ -159,7 +212,9 @@ def _entrance_fate(top_z, front_r, thickness, wall, is_inner, px, py, pz, dx, dy
     r_front = front_r[wall]
     r_edge = r_front + thickness[wall]
     if r_front * r_front <= r2 < r_edge * r_edge:
-        return _FRONT
+        if within_azimuth(shell_azimuth[wall, AZIMUTH_START], shell_azimuth[wall, AZIMUTH_SPAN], qx, qy):
+            return _FRONT
+        return np.int8(0)
     if is_inner and r2 < r_front * r_front:
         return _LEAKED
     if not is_inner and r2 >= r_edge * r_edge:
@@ -201,24 +256,31 @@ def _tilted_normal(d_m, d_s, nx, ny, nz):
 
 
 @numba.njit(cache=True, inline="always", error_model="numpy")
-def _nearest_in_zone(surfaces, c, n_shells, mirror, back, last, px, py, pz, dx, dy, dz):
+def _nearest_in_zone(surfaces, shell_azimuth, partial, c, n_shells, mirror, back, last, px, py, pz, dx, dy, dz):
     """Nearest hit among the channel's outer mirror `mirror` (unless it reflected last) and the inner
-    shell's back surface `back`: (t, which) with which = -1 if neither is hit."""
+    shell's back surface `back`: (t, which) with which = -1 if neither is hit. `partial`: a wall of the
+    channel covers only some azimuths (the full-turn path stays free of azimuth tests)."""
     t_best = np.inf
     hit = -1
     if c < n_shells and mirror != last:
-        t = first_hit(surfaces, c, mirror, px, py, pz, dx, dy, dz)
+        if partial:
+            t = first_hit_in_arc(surfaces, shell_azimuth, c, mirror, px, py, pz, dx, dy, dz)
+        else:
+            t = first_hit(surfaces, c, mirror, px, py, pz, dx, dy, dz)
         if t < t_best:
             t_best, hit = t, mirror
     if c > 0:
-        t = first_hit(surfaces, c - 1, back, px, py, pz, dx, dy, dz)
+        if partial:
+            t = first_hit_in_arc(surfaces, shell_azimuth, c - 1, back, px, py, pz, dx, dy, dz)
+        else:
+            t = first_hit(surfaces, c - 1, back, px, py, pz, dx, dy, dz)
         if t < t_best:
             t_best, hit = t, back
     return t_best, hit
 
 
 @numba.njit(cache=True, inline="always", error_model="numpy")
-def _trace_ray(g, key, index, px, py, pz, ux, uy, uz, c):
+def _trace_ray(g, partial_shells, key, index, px, py, pz, ux, uy, uz, c):
     """Follow ray `index` of channel c from its start point to the plane z = g.focal_plane_z.
 
     Returns the end point, the direction, the fate code and the first two graze angles.
@@ -231,12 +293,14 @@ def _trace_ray(g, key, index, px, py, pz, ux, uy, uz, c):
     g1 = 0.0
     g2 = 0.0
     outcome = np.int8(0)
-    if _bars_block_at(g.spider, g.spider_z, px, py, pz, ux, uy, uz):
+    if g.apertures.shape[0] > 0 and _outside_apertures(g.apertures, g.spider_z, px, py, pz, ux, uy, uz):
+        outcome = _APERTURE
+    if outcome == 0 and _bars_block_at(g.spider, g.spider_z, px, py, pz, ux, uy, uz):
         outcome = _SPIDER
     if outcome == 0 and c > 0:
-        outcome = _entrance_fate(g.top_z, g.front_r, g.thickness, c - 1, True, px, py, pz, ux, uy, uz)
+        outcome = _entrance_fate(g.top_z, g.front_r, g.thickness, g.shell_azimuth, c - 1, True, px, py, pz, ux, uy, uz)
     if outcome == 0 and c < n_shells:
-        outcome = _entrance_fate(g.top_z, g.front_r, g.thickness, c, False, px, py, pz, ux, uy, uz)
+        outcome = _entrance_fate(g.top_z, g.front_r, g.thickness, g.shell_azimuth, c, False, px, py, pz, ux, uy, uz)
         if outcome == 0:
             plane_z = surfaces[c, PRIMARY, Z_REF]
             if _bars_block_at(g.segments[c, SPACERS], plane_z, px, py, pz, ux, uy, uz):
@@ -248,6 +312,8 @@ def _trace_ray(g, key, index, px, py, pz, ux, uy, uz, c):
     wing_fraction = g.slope_errors[shell, WING_FRACTION]
     sigma_wing = g.slope_errors[shell, WING_RMS]
     rough = sigma_core > 0.0 or sigma_sagittal > 0.0 or (wing_fraction > 0.0 and sigma_wing > 0.0)
+    partial = partial_shells and (g.shell_azimuth[shell, AZIMUTH_SPAN] < TWO_PI
+                                  or (c > 0 and g.shell_azimuth[c - 1, AZIMUTH_SPAN] < TWO_PI))
     # The first two reflections' deviates depend only on the ray's index: drawn up front, they are
     # computed while the intersections are, off the ray's dependency chain.
     d_m0 = d_s0 = d_m1 = d_s1 = 0.0
@@ -262,10 +328,11 @@ def _trace_ray(g, key, index, px, py, pz, ux, uy, uz, c):
     while outcome == 0:
         # Primaries and their backs lie above the intersection plane z = f, secondaries below it: a
         # downward ray meets every surface of the upper zone before any of the lower zone.
-        t_best, hit = _nearest_in_zone(surfaces, c, n_shells, PRIMARY, PRIMARY_BACK, last, px, py, pz, ux, uy, uz)
+        t_best, hit = _nearest_in_zone(surfaces, g.shell_azimuth, partial, c, n_shells, PRIMARY, PRIMARY_BACK, last,
+                                       px, py, pz, ux, uy, uz)
         if hit < 0 or uz >= 0.0:
-            t_low, hit_low = _nearest_in_zone(surfaces, c, n_shells, SECONDARY, SECONDARY_BACK, last, px, py, pz,
-                                              ux, uy, uz)
+            t_low, hit_low = _nearest_in_zone(surfaces, g.shell_azimuth, partial, c, n_shells, SECONDARY,
+                                              SECONDARY_BACK, last, px, py, pz, ux, uy, uz)
             if t_low < t_best:
                 t_best, hit = t_low, hit_low
         if hit < 0:
@@ -335,6 +402,18 @@ def trace(geometry, reflectivity, rays, key, first_index):
     direction, the shell, the fate and the first two graze angles, and (with reflectivity.weigh)
     multiplies the weight by the tabulated reflectivity of the reflections it carries.
     """
+    _trace_rays(geometry, reflectivity, rays, key, first_index, False)
+
+
+@numba.njit(cache=True, parallel=True, error_model="numpy")
+def trace_partial_shells(geometry, reflectivity, rays, key, first_index):
+    """`trace` for optics with partial-azimuth shells: the same body, compiled with the azimuth tests that the
+    full-turn kernel leaves out (a constant flag, so that they cost nothing there)."""
+    _trace_rays(geometry, reflectivity, rays, key, first_index, True)
+
+
+@numba.njit(cache=True, inline="always", error_model="numpy")
+def _trace_rays(geometry, reflectivity, rays, key, first_index, partial_shells):
     n_shells = geometry.top_z.shape[0]
     # Written through local names, one per line: numba's parallel loops lose stores made through a named
     # tuple's fields, or through names unpacked from a tuple of mixed types.
@@ -353,7 +432,7 @@ def trace(geometry, reflectivity, rays, key, first_index):
         c = rays.channel[i]
         shell = min(c, n_shells - 1)
         ex, ey, ez, ex_dir, ey_dir, ez_dir, outcome, g1, g2 = _trace_ray(
-            geometry, key, first_index + i, x[i], y[i], z[i], dx[i], dy[i], dz[i], c)
+            geometry, partial_shells, key, first_index + i, x[i], y[i], z[i], dx[i], dy[i], dz[i], c)
         if reflectivity.weigh:
             weight[i] *= _reflectivity_factor(reflectivity, reflectivity.shell_coating[shell], rays.energy_kev[i],
                                               outcome, g1, g2)

@@ -31,6 +31,7 @@ class Fate(IntEnum):
     MISSED_FOCAL_PLANE = 10  # left the optic heading away from the focal plane
     SEGMENT_GAP = 11  # passed through a join between mirror segments, where there is no mirror
     BLOCKED_SPACER = 12  # stopped by a spacer between two segmented shells
+    BLOCKED_APERTURE = 13  # stopped by the plate around an entrance aperture
 
 
 FATE_NAMES = {int(f): f.name.lower() for f in Fate}

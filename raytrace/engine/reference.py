@@ -11,9 +11,9 @@ from __future__ import annotations
 import numpy as np
 
 from .aperture import EntranceChannels
-from .geometry import (BAR_COUNT, BAR_HALF_WIDTH_MM, BAR_ROTATION_TURNS, BAR_TAN_HALF_WEDGE, PRIMARY, QUAD_A, QUAD_B,
-                       QUAD_C, SECONDARY, SLOPE_MERIDIONAL, SLOPE_SAGITTAL, SPACERS, JOINS, WING_FRACTION, WING_RMS,
-                       Z_MAX, Z_MIN, Z_REF, PackedOptic)
+from .geometry import (ANNULUS, BAR_COUNT, BAR_HALF_WIDTH_MM, BAR_ROTATION_TURNS, BAR_TAN_HALF_WEDGE, CIRCLE, JOINS,
+                       PRIMARY, QUAD_A, QUAD_B, QUAD_C, SECONDARY, SLOPE_MERIDIONAL, SLOPE_SAGITTAL, SPACERS,
+                       WING_FRACTION, WING_RMS, Z_MAX, Z_MIN, Z_REF, PackedOptic)
 from .rays import Fate, Rays
 from .rng import DRAWS_PER_RAY
 
@@ -37,8 +37,8 @@ def reference_start_points(key, first_index, n, channels: EntranceChannels):
     s = reference_uniform(key, index, 0) * channels.total_area_mm2
     c = np.minimum(np.searchsorted(channels.cumulative_area_mm2, s, side="right"), len(channels.r_in) - 1)
     below = np.where(c > 0, channels.cumulative_area_mm2[np.maximum(c - 1, 0)], 0.0)
-    r = np.sqrt(channels.r_in[c] ** 2 + (s - below) / np.pi)
-    phi = 2 * np.pi * reference_uniform(key, index, 1)
+    r = np.sqrt(channels.r_in[c] ** 2 + (s - below) / (np.pi * channels.turn_span[c]))
+    phi = 2 * np.pi * (channels.turn_start[c] + reference_uniform(key, index, 1) * channels.turn_span[c])
     return r * np.cos(phi), r * np.sin(phi), channels.z_start[c], c
 
 
@@ -59,13 +59,33 @@ def _roots(coef, p, d):
     return np.where(valid, t1, np.nan), np.where(valid, t2, np.nan)
 
 
-def _first_hit(coef, p, d, allowed):
+def _first_hit(coef, azimuth, p, d, allowed):
     best = np.full(len(p), np.inf)
     for t in _roots(coef, p, d):
-        z_hit = p[:, 2] + t * d[:, 2]
-        ok = allowed & (t > 0) & (z_hit >= coef[:, Z_MIN]) & (z_hit <= coef[:, Z_MAX])
-        best = np.where(ok & (t < best), t, best)
+        hit = p + t[:, None] * d
+        ok = allowed & (t > 0) & (hit[:, 2] >= coef[:, Z_MIN]) & (hit[:, 2] <= coef[:, Z_MAX])
+        best = np.where(ok & _in_arc(azimuth, hit[:, 0], hit[:, 1]) & (t < best), t, best)
     return best
+
+
+def _in_arc(azimuth, x, y):
+    """Whether points lie within rows of (start, span) azimuth ranges, in radians."""
+    start, span = azimuth[..., 0], azimuth[..., 1]
+    return (span >= 2 * np.pi) | (np.mod(np.arctan2(y, x) - start, 2 * np.pi) < span)
+
+
+def _outside_apertures(apertures, p, d, plane_z):
+    s = (plane_z - p[:, 2]) / d[:, 2]
+    x, y = p[:, 0] + s * d[:, 0], p[:, 1] + s * d[:, 1]
+    outside = np.zeros(len(p), dtype=bool)
+    for kind, a, b, c in apertures:
+        if kind == CIRCLE:
+            outside |= (x - b) ** 2 + (y - c) ** 2 >= a
+        elif kind == ANNULUS:
+            outside |= (x**2 + y**2 < a) | (x**2 + y**2 >= b)
+        else:
+            outside |= ~_in_arc(np.array([a, b]), x, y)
+    return outside
 
 
 def _on_bars(bars, p, d, plane_z):
@@ -105,15 +125,17 @@ def reference_trace(packed: PackedOptic, rays: Rays, key: int = 0, first_index: 
     c = out.channel.astype(int)
     fate = np.zeros(len(out), dtype=np.int8)
 
-    fate[_on_bars(packed.spider, p, d, packed.top_z.max())] = Fate.BLOCKED_SPIDER
+    fate[_outside_apertures(packed.apertures, p, d, packed.top_z.max())] = Fate.BLOCKED_APERTURE
+    fate[(fate == 0) & _on_bars(packed.spider, p, d, packed.top_z.max())] = Fate.BLOCKED_SPIDER
     for wall, inner in ((c - 1, True), (c, False)):
         exists = (wall >= 0) & (wall < n_shells) & (fate == 0)
         wi = np.clip(wall, 0, n_shells - 1)
         s = (packed.top_z[wi] - p[:, 2]) / d[:, 2]
-        r = np.hypot(p[:, 0] + s * d[:, 0], p[:, 1] + s * d[:, 1])
+        x, y = p[:, 0] + s * d[:, 0], p[:, 1] + s * d[:, 1]
+        r = np.hypot(x, y)
         lo, hi = packed.front_r[wi], packed.front_r[wi] + packed.thickness[wi]
-        on_front = exists & (r >= lo) & (r < hi)
-        leaked = exists & ((r < lo) if inner else (r >= hi))
+        on_front = exists & (r >= lo) & (r < hi) & _in_arc(packed.shell_azimuth[wi], x, y)
+        leaked = exists & ((r < lo) if inner else (r >= hi))  # by radius alone, as in the kernel
         fate[on_front] = Fate.BLOCKED_FRONT
         fate[leaked] = Fate.LEAKED
 
@@ -124,8 +146,8 @@ def reference_trace(packed: PackedOptic, rays: Rays, key: int = 0, first_index: 
     for kind, code in ((SPACERS, Fate.BLOCKED_SPACER), (JOINS, Fate.SEGMENT_GAP)):
         fate[has_outer & (fate == 0) & _on_bars(packed.segments[outer, kind], p, d, plane_z)] = code
     sigma = packed.slope_errors[outer]
-    candidates = [(packed.surfaces[outer, k], has_outer, k) for k in (PRIMARY, SECONDARY)]
-    candidates += [(packed.surfaces[inner_shell, k], has_inner, k) for k in (2, 3)]
+    candidates = [(packed.surfaces[outer, k], packed.shell_azimuth[outer], has_outer, k) for k in (PRIMARY, SECONDARY)]
+    candidates += [(packed.surfaces[inner_shell, k], packed.shell_azimuth[inner_shell], has_inner, k) for k in (2, 3)]
 
     active = fate == 0
     sequence = np.zeros(len(out), dtype=int)
@@ -135,7 +157,8 @@ def reference_trace(packed: PackedOptic, rays: Rays, key: int = 0, first_index: 
     for _ in range(4):
         if not active.any():
             break
-        ts = np.stack([_first_hit(coef, p, d, allowed & active & (last != k)) for coef, allowed, k in candidates], axis=1)
+        ts = np.stack([_first_hit(coef, azimuth, p, d, allowed & active & (last != k))
+                       for coef, azimuth, allowed, k in candidates], axis=1)
         hit = np.argmin(ts, axis=1)
         t = ts[np.arange(len(out)), hit]
         moving = active & np.isfinite(t)

@@ -43,8 +43,12 @@ class Trace:
             raise ValueError(f"focal plane z = {focal_plane_z_mm} mm: must lie below the optic's exit at z = {lowest:.1f} mm")
         self.focal_plane_z_mm = float(focal_plane_z_mm)
         self.geometry = self.packed.for_kernel(self.focal_plane_z_mm)
+        self.partial_shells = not all(shell.is_full_turn for shell in optic.shells)
         self.max_angle_rad = source.max_angle_rad(self.packed.outer_radius_mm, self.packed.height_mm)
         self.aperture = EntranceChannels.for_angle(self.packed, self.max_angle_rad)
+        if not self.aperture.total_area_mm2 > 0:
+            raise ValueError(f"{optic.name}: its entrance apertures ({', '.join(a.spec() for a in optic.apertures)}) "
+                             "leave nothing of the shells' entrance open")
         self.coatings, self.shell_coating = _unique_coatings(optic)
 
     @property
@@ -81,7 +85,8 @@ class Trace:
         """
         rays = Rays.empty(n) if out is None else out.head(n)
         self.source.emit(key, first_index, n_total, self.aperture, rays)
-        kernel.trace(self.geometry, self.kernel_table(table), rays.columns(), key, np.uint64(first_index))
+        trace = kernel.trace_partial_shells if self.partial_shells else kernel.trace
+        trace(self.geometry, self.kernel_table(table), rays.columns(), key, np.uint64(first_index))
         return rays
 
     def metadata(self, n_rays: int, seed: int, fates: np.ndarray, **extra) -> dict:

@@ -21,7 +21,7 @@ from coatings import ConstantReflectivity, load_recipe, recipe_to_toml, shipped_
 from geometries import ARCSEC_PER_RAD, Optic
 from geometries.generator import SegmentedDesign, design_to_toml
 from geometries.optic import Segmentation, SlopeErrors
-from geometries.prescription import REQUIRED_COLUMNS, SEGMENT_COLUMNS, SLOPE_COLUMNS
+from geometries.prescription import AZIMUTH_COLUMNS, REQUIRED_COLUMNS, SEGMENT_COLUMNS, SLOPE_COLUMNS
 
 TABLE_SUFFIXES = (".ecsv", ".fits")
 
@@ -177,10 +177,15 @@ def write_prescription(optic: Optic, path: str | os.PathLike) -> list[Path]:
         table["segments"] = [seg.segments if p else 0 for seg, p in zip(segmentations, present)]
         for column, field in zip(SEGMENT_COLUMNS[1:], ("gap_mm", "spacers_per_segment", "spacer_width_mm", "rotation_deg")):
             table[column] = [getattr(seg, field) for seg in segmentations]
+    if not all(s.is_full_turn for s in optic.shells):
+        for column in AZIMUTH_COLUMNS:
+            table[column] = [getattr(s, column) for s in optic.shells]
     if any(s.slope_errors != SlopeErrors() for s in optic.shells):
         for column, field in zip(SLOPE_COLUMNS, ("meridional_arcsec", "sagittal_arcsec", "wing_fraction", "wing_arcsec")):
             table[column] = [getattr(s.slope_errors, field) for s in optic.shells]
     table.meta.update({"name": optic.name, "focal_length_mm": optic.focal_length_mm, "source": optic.source})
+    if optic.apertures:
+        table.meta["aperture"] = [a.spec() for a in optic.apertures]
     if optic.spider is not None:
         sp = optic.spider
         table.meta.update({
