@@ -6,27 +6,28 @@ figures of merit f_O, f_D, f_DO, alignment tolerance, slope-error calibration an
     >>> raytrace.psf("babyiaxo", 3.0).hpd_arcsec          # at the best focus, as on the command line
     >>> area = raytrace.effective_area("xmm", [1.5, 6.4])  # an astropy Table (energy, effective_area, ...)
 
-Functions (defaults are the command line's): load, effective_area, psf, best_focus, vignetting,
-reflectivity, solar_source, solar_spot, tilt_scan, calibrate, optimise. Plots return matplotlib Figures:
-plot_effective_area, plot_psf, plot_comparison, plot_spot, plot_scan, plot_tilt, plot_vignetting,
+Functions (defaults are the command line's): load, make_source, effective_area, offaxis_response, psf,
+best_focus, vignetting, reflectivity, solar_source, solar_spot, tilt_scan, calibrate, optimise. Plots return matplotlib Figures:
+plot_effective_area, plot_offaxis_response, plot_psf, plot_comparison, plot_spot, plot_scan, plot_tilt, plot_vignetting,
 plot_reflectivity, plot_cross_section; save_figure and the write_* functions write files atomically.
-Sources (ParallelBeam, SolarSource) follow `raytrace.engine.source.Source`; the figures of merit live in
+Sources (ParallelBeam, PointSource, SolarSource) follow `raytrace.engine.source.Source`; the figures of merit live in
 `raytrace.helioscope.merit`.
 """
 
 import coatings.numba_cache  # noqa: F401  (first: it sets where numba caches, before numba is imported)
 
-from .api import (best_focus, calibrate, effective_area, load, optimise, psf, reflectivity, solar_source, solar_spot,
-                  tilt_scan, vignetting)
+from .api import (best_focus, calibrate, effective_area, load, make_source, offaxis_response, optimise, psf, reflectivity,
+                  solar_source, solar_spot, tilt_scan, vignetting)
 from .helioscope import Exposure, Magnet, load_detector
-from .output import (plot_comparison, plot_cross_section, plot_effective_area, plot_psf, plot_reflectivity, plot_scan,
-                     plot_spot, plot_tilt, plot_vignetting, save_figure, write_arf, write_design, write_image,
-                     write_prescription, write_table)
-from .sources import ParallelBeam, SolarSource
+from .output import (plot_comparison, plot_cross_section, plot_effective_area, plot_offaxis_response, plot_psf,
+                     plot_reflectivity, plot_scan, plot_spot, plot_tilt, plot_vignetting, save_figure, write_arf,
+                     write_design, write_image, write_prescription, write_table, write_vignetting)
+from .sources import ParallelBeam, PointSource, SolarSource
 from .version import __version__
 
-__all__ = ["Exposure", "Magnet", "ParallelBeam", "SolarSource", "__version__", "best_focus", "calibrate",
-           "effective_area", "load", "load_detector", "optimise", "plot_comparison", "plot_cross_section",
-           "plot_effective_area", "plot_psf", "plot_reflectivity", "plot_scan", "plot_spot", "plot_tilt",
+__all__ = ["Exposure", "Magnet", "ParallelBeam", "PointSource", "SolarSource", "__version__", "best_focus", "calibrate",
+           "effective_area", "load", "load_detector", "make_source", "offaxis_response", "optimise", "plot_comparison", "plot_cross_section",
+           "plot_effective_area", "plot_offaxis_response", "plot_psf", "plot_reflectivity", "plot_scan", "plot_spot", "plot_tilt",
            "plot_vignetting", "psf", "reflectivity", "save_figure", "solar_source", "solar_spot", "tilt_scan",
-           "vignetting", "write_arf", "write_design", "write_image", "write_prescription", "write_table"]
+           "vignetting", "write_arf", "write_design", "write_image", "write_prescription", "write_table",
+           "write_vignetting"]

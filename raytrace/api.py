@@ -80,6 +80,15 @@ def vignetting(optic, off_axis_arcmin, energy_kev, *, azimuth_deg=0.0, source_di
                                source=make_source(0.0, 0.0, source_distance_m, source_size_mm))
 
 
+def offaxis_response(optic, energies_kev, off_axis_arcmin, *, azimuth_deg=0.0, source_distance_m=math.inf,
+                     source_size_mm=0.0, rays: int = RAYS_PER_POINT, seed: int = 0, progress=None) -> Table:
+    """Effective area (cm2) over energy (keV) x off-axis angle (arcmin) x azimuth (deg), with `vignet` relative to
+    on axis: one geometric trace per direction (write it with `write_vignetting` for OGIP/CALDB users)."""
+    return analysis.offaxis_response(load(optic), _values(energies_kev, u.keV), _values(off_axis_arcmin, u.arcmin),
+                                     _values(azimuth_deg, u.deg), rays, seed,
+                                     source=make_source(0.0, 0.0, source_distance_m, source_size_mm), progress=progress)
+
+
 def reflectivity(recipe, energies_kev, angles_mrad=None, *, roughness_nm=None,
                  polarisation: str = "unpolarised") -> Table:
     """R versus energy (keV) and graze angle (mrad) of a coating: a shipped recipe name, a recipe .toml, a Stack,

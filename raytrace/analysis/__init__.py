@@ -5,7 +5,7 @@ from .area import effective_area
 from .calibration import Calibration, CalibrationError, calibrate
 from .psf import PsfResult, best_focus_z_mm, psf
 from .reflectivity import reflectivity_curves
-from .vignetting import vignetting
+from .vignetting import offaxis_response, vignetting
 
-__all__ = ["Calibration", "CalibrationError", "PsfResult", "best_focus_z_mm", "calibrate", "effective_area", "psf",
+__all__ = ["Calibration", "CalibrationError", "PsfResult", "best_focus_z_mm", "calibrate", "effective_area", "offaxis_response", "psf",
            "reflectivity_curves", "vignetting"]

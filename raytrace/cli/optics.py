@@ -10,8 +10,8 @@ from geometries import is_design, load_design
 from .. import api
 from ..analysis.calibration import DEFAULT_WING_FRACTION
 from ..analysis.encircled import spread_indices
-from ..output import check_writable, plot_effective_area, plot_psf, plot_vignetting, save_figure, write_design
-from ..output import write_image, write_prescription, write_table
+from ..output import (check_writable, plot_effective_area, plot_offaxis_response, plot_psf, plot_vignetting,
+                      save_figure, write_design, write_image, write_prescription, write_table, write_vignetting)
 from .options import (OPTIC_HELP, CliError, add_aperture, add_focal_plane, add_optic_and_beam, add_rays_and_seed,
                       add_source_distance, add_table_and_plot, check_outputs, command, load_traced_optic, number,
                       parse_grid, print_psf, slope_summary, source_options, write_outputs)
@@ -22,11 +22,15 @@ def register(sub) -> None:
     area = command(sub, "area", "effective area versus energy", """\
   raytrace area xmm --energies 0.5:12:0.1 -o xmm_area.ecsv
   raytrace area xmm --energies 1.5,4.5,6.4 --off-axis 3 --azimuth 45
-  raytrace area my_optic.ecsv --energies 1:10:0.5 -o my_optic.arf""", run_area)
-    add_optic_and_beam(area)
+  raytrace area my_optic.ecsv --energies 1:10:0.5 -o my_optic.arf
+  raytrace area xmm --energies 0.5:12:0.5 --off-axis 0:20:1 -o xmm_vignetting.fits   (OGIP/CALDB vignetting)
+  raytrace area xmm --energies 1.5,3,8 --source-distance 130 --aperture circle:21.5@200,0""", run_area)
+    add_optic_and_beam(area, grids=True)
     area.add_argument("--energies", required=True, metavar="SPEC",
                       help="START:STOP:STEP in keV (STOP included) or a comma-separated list")
-    add_table_and_plot(area, "write the table: .ecsv, .fits or .arf (OGIP ARF)", "plot the effective area")
+    add_table_and_plot(area, "write the table: .ecsv, .fits or .arf (OGIP ARF); for a grid of off-axis angles, .ecsv "
+                             "or .fits (the OGIP/CALDB vignetting layout: ENERG_LO, ENERG_HI, THETA, PHI, VIGNET)",
+                       "plot the effective area")
 
     psf = command(sub, "psf", "PSF, HPD, W80, W90 and encircled energy at one energy", """\
   raytrace psf xmm --energy 1.5 --image psf.fits --plot psf.png
@@ -76,11 +80,15 @@ def register(sub) -> None:
 
 def run_area(args) -> int:
     energies = parse_grid(args.energies)
+    angles = parse_grid(args.off_axis, "--off-axis", "arcmin", allow_zero=True)
+    azimuths = parse_grid(args.azimuth, "--azimuth", "deg", allow_zero=True)
+    if angles.size > 1 or azimuths.size > 1:
+        return _offaxis_response(args, energies, angles, azimuths)
     check_outputs(args, (".ecsv", ".fits", ".arf"))
     optic = load_traced_optic(args)
     start = time.perf_counter()
     progress = Progress(args.rays, "tracing")
-    table = api.effective_area(optic, energies, off_axis_arcmin=args.off_axis, azimuth_deg=args.azimuth,
+    table = api.effective_area(optic, energies, off_axis_arcmin=angles[0], azimuth_deg=azimuths[0],
                                **source_options(args), rays=args.rays, seed=args.seed, progress=progress)
     progress.close()
     elapsed = time.perf_counter() - start
@@ -92,6 +100,32 @@ def run_area(args) -> int:
         print(f"  {table['energy'][i]:12.3f}   {table['effective_area'][i]:9.1f} +- "
               f"{table['effective_area_err'][i]:.1f}")
     write_outputs(args, table, lambda: plot_effective_area(table))
+    return 0
+
+
+def _offaxis_response(args, energies, angles, azimuths) -> int:
+    check_outputs(args)
+    optic = load_traced_optic(args)
+    start = time.perf_counter()
+    progress = Progress(angles.size * azimuths.size + 1, "directions")
+    table = api.offaxis_response(optic, energies, angles, azimuth_deg=azimuths, **source_options(args),
+                                 rays=args.rays, seed=args.seed, progress=progress)
+    progress.close()
+    print(f"{optic.name}: {table.meta['source']}, {angles.size} off-axis angles x {azimuths.size} azimuths x "
+          f"{energies.size} energies; {args.rays:,} rays per direction, seed {args.seed}, "
+          f"{time.perf_counter() - start:.1f} s")
+    shown_e = energies[spread_indices(energies.size, 4)]
+    print("  off-axis (arcmin)  azimuth (deg)  A_eff / on axis at " + ", ".join(f"{e:g}" for e in shown_e) + " keV")
+    for azimuth in azimuths:
+        for angle in angles[spread_indices(angles.size, 12)]:
+            rows = table[(table["off_axis"].value == angle) & (table["azimuth"].value == azimuth)]
+            values = [rows["vignet"][rows["energy"].value == e][0] for e in shown_e]
+            print(f"  {angle:17.3f}  {azimuth:13.1f}  " + "  ".join(f"{v:6.3f}" for v in values))
+    if args.output:
+        writer = write_vignetting if Path(args.output).suffix.lower() == ".fits" else write_table
+        print(f"wrote {writer(table, args.output)}")
+    if args.plot:
+        print(f"wrote {save_figure(plot_offaxis_response(table), args.plot)}")
     return 0
 
 

@@ -89,13 +89,21 @@ def add_rays_and_seed(p, rays_default, per="", minimum=1):
                    help="random seed (default 0)")
 
 
-def add_optic_and_beam(p, rays_default=RAYS, per=""):
-    """OPTIC, the source's direction, distance and size, --rays, --seed and the hidden --chunk-size."""
+def add_optic_and_beam(p, rays_default=RAYS, per="", grids=False):
+    """OPTIC, the source's direction (with `grids`, a grid of them), distance and size, --rays, --seed and the
+    hidden --chunk-size."""
     p.add_argument("optic", help=OPTIC_HELP)
-    p.add_argument("--off-axis", type=number("--off-axis"), default=0.0, metavar="ARCMIN",
-                   help="source off-axis angle in arcmin (default 0)")
-    p.add_argument("--azimuth", type=number("--azimuth"), default=0.0, metavar="DEG",
-                   help="source azimuth in degrees (default 0)")
+    if grids:
+        p.add_argument("--off-axis", default="0", metavar="SPEC",
+                       help="source off-axis angle in arcmin, or a grid START:STOP:STEP or list: an off-axis response "
+                            "table over energy x angle (default 0)")
+        p.add_argument("--azimuth", default="0", metavar="SPEC",
+                       help="source azimuth in degrees, or a grid of them (default 0)")
+    else:
+        p.add_argument("--off-axis", type=number("--off-axis"), default=0.0, metavar="ARCMIN",
+                       help="source off-axis angle in arcmin (default 0)")
+        p.add_argument("--azimuth", type=number("--azimuth"), default=0.0, metavar="DEG",
+                       help="source azimuth in degrees (default 0)")
     add_source_distance(p)
     add_aperture(p)
     add_rays_and_seed(p, rays_default, per)

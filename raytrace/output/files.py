@@ -86,11 +86,7 @@ def write_arf(table: Table, path: str | os.PathLike, telescope: str = "BabyIAXO"
     energy = u.Quantity(table["energy"]).to_value(u.keV)
     if energy.size < 2 or np.any(np.diff(energy) <= 0):
         raise OutputError("an ARF needs at least two strictly increasing energies")
-    mid = 0.5 * (energy[1:] + energy[:-1])
-    lo = np.concatenate([[energy[0] - (mid[0] - energy[0])], mid])
-    hi = np.concatenate([mid, [energy[-1] + (energy[-1] - mid[-1])]])
-    if lo[0] <= 0:
-        lo[0] = 0.5 * energy[0]
+    lo, hi = _bin_edges(energy)
     columns = [
         fits.Column(name="ENERG_LO", format="E", unit="keV", array=lo),
         fits.Column(name="ENERG_HI", format="E", unit="keV", array=hi),
@@ -109,6 +105,51 @@ def write_arf(table: Table, path: str | os.PathLike, telescope: str = "BabyIAXO"
     with atomic_path(path) as tmp:
         fits.HDUList([fits.PrimaryHDU(), hdu]).writeto(tmp, overwrite=True)
     return path
+
+
+def write_vignetting(table: Table, path: str | os.PathLike, telescope: str = "BabyIAXO",
+                     instrument: str = "OPTIC") -> Path:
+    """An off-axis response table (`raytrace.analysis.offaxis_response`) in the OGIP/CALDB vignetting layout that
+    simulators such as SIXTE read: one row of ENERG_LO, ENERG_HI (keV), THETA, PHI (deg) and VIGNET with
+    TDIM = (energies, angles, azimuths), energy varying fastest."""
+    path = check_writable(path, (".fits",))
+    energy = np.unique(u.Quantity(table["energy"]).to_value(u.keV))
+    theta = np.unique(u.Quantity(table["off_axis"]).to_value(u.deg))
+    phi = np.unique(u.Quantity(table["azimuth"]).to_value(u.deg))
+    if energy.size * theta.size * phi.size != len(table):
+        raise OutputError("a vignetting file needs the full grid of energy x off-axis angle x azimuth")
+    lo, hi = _bin_edges(energy)
+    order = np.lexsort((u.Quantity(table["energy"]).value, u.Quantity(table["off_axis"]).value,
+                        u.Quantity(table["azimuth"]).value))
+    vignet = np.asarray(table["vignet"])[order].reshape(1, phi.size, theta.size, energy.size)
+    columns = [
+        fits.Column(name="ENERG_LO", format=f"{energy.size}E", unit="keV", array=lo[None, :]),
+        fits.Column(name="ENERG_HI", format=f"{energy.size}E", unit="keV", array=hi[None, :]),
+        fits.Column(name="THETA", format=f"{theta.size}E", unit="deg", array=theta[None, :]),
+        fits.Column(name="PHI", format=f"{phi.size}E", unit="deg", array=phi[None, :]),
+        fits.Column(name="VIGNET", format=f"{vignet[0].size}E", dim=f"({energy.size},{theta.size},{phi.size})",
+                    array=vignet),
+    ]
+    hdu = fits.BinTableHDU.from_columns(columns, name="VIGNET")
+    header = hdu.header
+    header.update({"TELESCOP": telescope, "INSTRUME": instrument, "HDUCLASS": "OGIP", "HDUCLAS1": "RESPONSE",
+                   "HDUCLAS2": "VIGNET", "HDUVERS": "1.0.0"})
+    _add_cards(header, table.meta)
+    with atomic_path(path) as tmp:
+        fits.HDUList([fits.PrimaryHDU(), hdu]).writeto(tmp, overwrite=True)
+    return path
+
+
+def _bin_edges(energy: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Bin edges about strictly increasing energies: mid-points between them, the ends mirrored (kept > 0)."""
+    if energy.size == 1:
+        return energy * 0.99, energy * 1.01
+    mid = 0.5 * (energy[1:] + energy[:-1])
+    lo = np.concatenate([[energy[0] - (mid[0] - energy[0])], mid])
+    hi = np.concatenate([mid, [energy[-1] + (energy[-1] - mid[-1])]])
+    if lo[0] <= 0:
+        lo[0] = 0.5 * energy[0]
+    return lo, hi
 
 
 def write_image(image: np.ndarray, path: str | os.PathLike, pixel_arcsec: float, center_mm, focal_length_mm: float,

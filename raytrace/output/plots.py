@@ -186,6 +186,24 @@ def plot_vignetting(tables) -> Figure:
     return fig
 
 
+def plot_offaxis_response(table, curves: int = 5) -> Figure:
+    """Effective area relative to on axis versus off-axis angle, at a few energies (the first azimuth)."""
+    fig = Figure(figsize=(7, 4.5))
+    ax = fig.subplots()
+    first = table[table["azimuth"] == table["azimuth"][0]]
+    energies = np.unique(u.Quantity(first["energy"]).to_value(u.keV))
+    for e in energies[spread_indices(energies.size, curves)]:
+        rows = first[u.Quantity(first["energy"]).to_value(u.keV) == e]
+        ax.plot(u.Quantity(rows["off_axis"]).to_value(u.arcmin), rows["vignet"], "o-", label=f"{e:g} keV")
+    ax.set_xlabel("Off-axis angle (arcmin)")
+    ax.set_ylabel("Effective area relative to on axis")
+    ax.set_ylim(0, 1.05)
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=8)
+    ax.set_title(f"{table.meta.get('optic', '')}: {table.meta.get('source', '')}", fontsize=9)
+    return fig
+
+
 def plot_reflectivity(table, curves: int = 4) -> Figure:
     """Per coating, two panels: R versus energy at a few graze angles, and R versus graze angle at a few energies."""
     names = list(dict.fromkeys(table["coating"])) if "coating" in table.colnames else [table.meta.get("recipe", "")]
