@@ -15,6 +15,7 @@ import os
 import platform
 import time
 
+import coatings.numba_cache  # noqa: F401  (first: it sets where numba caches)
 import numba
 import numpy as np
 

@@ -17,6 +17,7 @@ import subprocess
 import sys
 import time
 
+import coatings.numba_cache  # noqa: F401  (first: it sets where numba caches)
 import numba
 
 

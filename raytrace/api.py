@@ -123,15 +123,16 @@ def reflectivity(recipe, energies_kev, angles_mrad=None, *, roughness_nm=None,
 
 
 def solar_source(model: str = DEFAULT_MODEL, band_kev=(1.0, 10.0), date: str | None = None, offset_arcmin=0.0,
-                 offset_azimuth_deg=0.0) -> SolarSource:
+                 offset_azimuth_deg=0.0, magnet: Magnet | None = Magnet()) -> SolarSource:
     """Solar axions: a Primakoff model (hoof2022, giannotti2019, cast2007), the energy band (keV), the Earth-Sun
-    distance of an ISO date (default 1 AU) and a pointing offset of the Sun from the optical axis."""
+    distance of an ISO date (default 1 AU), a pointing offset of the Sun from the optical axis, and the magnet
+    whose bore they convert in (default BabyIAXO's; None: photons from anywhere above the optic)."""
     if model not in MODELS:
         raise ValueError(f"solar model {model!r}: choose from {', '.join(sorted(MODELS))}")
     e_min, e_max = _values(band_kev, u.keV)
     distance = earth_sun_distance_au(date) if date else 1.0
     return SolarSource(MODELS[model], float(e_min), float(e_max), distance, _value(offset_arcmin, u.arcmin, u.rad),
-                       _value(offset_azimuth_deg, u.deg, u.rad))
+                       _value(offset_azimuth_deg, u.deg, u.rad), None if magnet is None else magnet.bore())
 
 
 def solar_spot(optic, *, source: SolarSource | None = None, detector: Detector | str | None = None,
@@ -139,12 +140,12 @@ def solar_spot(optic, *, source: SolarSource | None = None, detector: Detector |
                focal_plane_z_mm="best", progress=None) -> SpotResult:
     """The focused solar-axion image, its spot, f_O, f_D, f_DO and the expected counts (DESIGN.md section 7).
 
-    Default source: `solar_source()`; default detector: the BabyIAXO Micromegas (or a detector .toml path);
-    default focal plane: the best focus of an on-axis beam at 4 keV."""
+    Default source: `solar_source(magnet=magnet)` (photons converted in the magnet's bore); default detector: the
+    BabyIAXO Micromegas (or a detector .toml path); default focal plane: the best focus of an on-axis beam at 4 keV."""
     optic = load(optic)
     if focal_plane_z_mm == "best":
         focal_plane_z_mm = best_focus(optic, SPOT_FOCUS_KEV, rays=min(rays, RAYS_PER_POINT), seed=seed)
-    return spot.solar_spot(optic, source or solar_source(), _detector(detector), rays, seed,
+    return spot.solar_spot(optic, source or solar_source(magnet=magnet), _detector(detector), rays, seed,
                            _value(focal_plane_z_mm, u.mm), magnet, exposure, progress=progress)
 
 
@@ -174,14 +175,15 @@ def calibrate(optic, energy_kev, hpd_arcsec, w90_arcsec=None, *, wing_fraction: 
 
 
 def optimise(focal_lengths_mm, *, design: SegmentedDesign | str = "babyiaxo", groups: int = 4,
-             materials=MATERIALS, detector: Detector | str | None = None, rays: int = RAYS_PER_POINT, seed: int = 0,
-             evaluations: int = 40, executor=None, checkpoint: str | os.PathLike | None = None,
-             progress=None) -> ScanResult:
+             materials=MATERIALS, detector: Detector | str | None = None, source: SolarSource | None = None,
+             rays: int = RAYS_PER_POINT, seed: int = 0, evaluations: int = 40, executor=None,
+             checkpoint: str | os.PathLike | None = None, progress=None) -> ScanResult:
     """Maximise f_DO of a segmented design over focal length (mm) and per-group coating recipes.
 
     `executor`: a concurrent.futures executor for the focal lengths (local processes or a Dask cluster's);
     `checkpoint`: a file recording each finished focal length, from which a rerun of the same problem resumes;
-    `progress`: called with each finished row. Returns the scan table, the best design and its verifying trace."""
+    `progress`: called with each finished row. Default source: `solar_source()`. Returns the scan table, the best
+    design and its verifying trace."""
     base = design if isinstance(design, SegmentedDesign) else load_design(design)
     focal_lengths = [float(f) for f in _values(focal_lengths_mm, u.mm)]
     for f in focal_lengths:  # every focal length must give a valid optic and its groups before any work starts
@@ -191,7 +193,7 @@ def optimise(focal_lengths_mm, *, design: SegmentedDesign | str = "babyiaxo", gr
         raise ValueError(f"materials {list(materials)}: choose from {', '.join(scan.MATERIAL_SYSTEMS)}")
     detector = _detector(detector)
     settings = ScanSettings(groups, tuple(materials), rays, seed, evaluations)
-    source = solar_source()
+    source = source or solar_source()
     rows = scan.run_scan(base, focal_lengths, source, detector, settings, executor,
                          Path(checkpoint) if checkpoint else None, progress)
     return scan.scan_result(rows, base, source, detector, settings)

@@ -34,6 +34,7 @@ def register(sub) -> None:
     _offset_options(spot, "pointing offset of the Sun from the optical axis")
     spot.add_argument("--detector", metavar="FILE.toml", help=DETECTOR_HELP)
     add_aperture(spot)
+    _bore_options(spot)
     defaults, exposure = Magnet(), Exposure()
     spot.add_argument("--g", type=number("--g", minimum=0), default=exposure.g_agamma_per_gev, metavar="GEV^-1",
                       help=f"axion-photon coupling for the expected counts (default {exposure.g_agamma_per_gev:g} GeV^-1)")
@@ -65,6 +66,7 @@ def register(sub) -> None:
                      help="material systems to choose from: wb4c, ptc (multilayers), ir, au (30 nm films); "
                           f"default {','.join(api.MATERIALS)}")
     opt.add_argument("--detector", metavar="FILE.toml", help=DETECTOR_HELP)
+    _bore_options(opt)
     add_rays_and_seed(opt, api.RAYS_PER_POINT, " per focal length", minimum=1000)
     opt.add_argument("--evaluations", type=number("--evaluations", whole=True, minimum=2), default=40, metavar="N",
                      help="recipe evaluations per group and multilayer system (default 40)")
@@ -100,10 +102,28 @@ def register(sub) -> None:
                       help="energy of the parallel beam in keV (default 3)")
     tilt.add_argument("--detector", metavar="FILE.toml", help=DETECTOR_HELP)
     add_aperture(tilt)
+    _bore_options(tilt)
     tilt.add_argument("--keep", type=number("--keep"), default=0.95, metavar="F",
                       help="share of the aligned signal inside the opening to keep (default 0.95)")
     add_rays_and_seed(tilt, api.RAYS_PER_POINT, " per tilt")
     add_table_and_plot(tilt, plot_help="plot shift and kept signal versus tilt")
+
+
+def _bore_options(p) -> None:
+    p.add_argument("--no-bore", action="store_true",
+                   help="photons from anywhere above the optic, not only from the magnet bore (default: the bore, "
+                        "each ray weighted by the square of its path in the field)")
+    p.add_argument("--bore-gap", type=number("--bore-gap", minimum=0), default=Magnet().bore_gap_mm, metavar="MM",
+                   help=f"distance from the bore's end to the optic's entrance in mm (default {Magnet().bore_gap_mm:g}, "
+                        "an assumption: not published)")
+
+
+def _magnet(args, field=None, length=None):
+    """The magnet of the bore options (None with --no-bore)."""
+    if args.no_bore:
+        return None
+    defaults = Magnet()
+    return Magnet(field or defaults.field_tesla, length or defaults.length_m, bore_gap_mm=args.bore_gap)
 
 
 def _offset_options(p, what: str) -> None:
@@ -120,10 +140,12 @@ def run_spot(args) -> int:
     check_outputs(args)
     optic = load_traced_optic(args)
     detector = load_detector(args.detector)
-    source = api.solar_source(args.solar_model, band, args.date, args.offset, args.offset_azimuth)
+    magnet = Magnet(args.field, args.length, bore_gap_mm=args.bore_gap)
+    source = api.solar_source(args.solar_model, band, args.date, args.offset, args.offset_azimuth,
+                              _magnet(args, args.field, args.length))
     start = time.perf_counter()
     progress = Progress(args.rays, "tracing")
-    result = api.solar_spot(optic, source=source, detector=detector, magnet=Magnet(args.field, args.length),
+    result = api.solar_spot(optic, source=source, detector=detector, magnet=magnet,
                             exposure=Exposure(args.g, args.exposure, args.efficiency), rays=args.rays, seed=args.seed,
                             focal_plane_z_mm=args.focal_plane_z, progress=progress)
     progress.close()
@@ -183,7 +205,8 @@ def run_optimise(args) -> int:
           f"{', '.join(systems)}; {args.rays:,} rays per focal length")
     try:
         result = api.optimise(focal_lengths, design=args.base, groups=args.groups, materials=systems,
-                              detector=args.detector, rays=args.rays, seed=args.seed, evaluations=args.evaluations,
+                              detector=args.detector, source=api.solar_source(magnet=_magnet(args)), rays=args.rays,
+                              seed=args.seed, evaluations=args.evaluations,
                               executor=executor, checkpoint=args.checkpoint, progress=report)
     finally:
         if isinstance(executor, ProcessPoolExecutor):
@@ -217,7 +240,8 @@ def run_tilt(args) -> int:
     optic = load_traced_optic(args)
     detector = load_detector(args.detector)
     if args.source == "sun":
-        source = api.solar_source(offset_arcmin=args.offset, offset_azimuth_deg=args.offset_azimuth)
+        source = api.solar_source(offset_arcmin=args.offset, offset_azimuth_deg=args.offset_azimuth,
+                                  magnet=_magnet(args))
     else:
         from coatings import check_energies
 

@@ -100,8 +100,10 @@ class EntranceChannels:
                               self.turn_span)
 
     def sample(self, key, first_index: int, rays: Rays) -> None:
-        """Start points (x, y, z) and channels of rays first_index .. (uniform over the channels' area)."""
-        sample_start_points(key, np.uint64(first_index), self.for_kernel(), rays.x, rays.y, rays.z, rays.channel)
+        """Start points (x, y, z) and channels of rays first_index .. (uniform over the channels' area); their fates
+        are cleared (a source may then set one, which the trace keeps)."""
+        sample_start_points(key, np.uint64(first_index), self.for_kernel(), rays.x, rays.y, rays.z, rays.channel,
+                            rays.fate)
 
 
 # error_model="numpy": divisions follow IEEE (x/0 = inf) instead of raising, which removes a
@@ -157,9 +159,10 @@ def start_point(key, index, channels):
 
 
 @numba.njit(cache=True, parallel=True, error_model="numpy")
-def sample_start_points(key, first_index, channels, x, y, z, channel):
+def sample_start_points(key, first_index, channels, x, y, z, channel, fate):
     for i in numba.prange(x.shape[0]):
         x[i], y[i], z[i], channel[i] = start_point(key, first_index + i, channels)
+        fate[i] = 0
 
 
 @numba.njit(cache=True, parallel=True, error_model="numpy")
@@ -176,6 +179,7 @@ def emit_parallel(key, first_index, channels, direction, energy_kev, weight, ray
     dz = rays.dz
     energy = rays.energy_kev
     w = rays.weight
+    fate = rays.fate
     for i in numba.prange(x.shape[0]):
         x[i], y[i], z[i], channel[i] = start_point(key, first_index + i, channels)
         dx[i] = direction[0]
@@ -183,3 +187,4 @@ def emit_parallel(key, first_index, channels, direction, energy_kev, weight, ray
         dz[i] = direction[2]
         energy[i] = energy_kev
         w[i] = weight
+        fate[i] = 0

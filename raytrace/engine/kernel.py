@@ -398,9 +398,10 @@ def _trace_ray(g, partial_shells, key, index, px, py, pz, ux, uy, uz, c):
 def trace(geometry, reflectivity, rays, key, first_index):
     """Trace rays first_index .. of a run from where their source started them to the focal plane.
 
-    Reads each ray's start point, channel, direction, energy and weight; writes the end point, the
-    direction, the shell, the fate and the first two graze angles, and (with reflectivity.weigh)
-    multiplies the weight by the tabulated reflectivity of the reflections it carries.
+    Reads each ray's start point, channel, direction, energy, weight and fate (a ray whose source gave it a fate
+    is left as it is); writes the end point, the direction, the shell, the fate and the first two graze angles,
+    and (with reflectivity.weigh) multiplies the weight by the tabulated reflectivity of the reflections it
+    carries.
     """
     _trace_rays(geometry, reflectivity, rays, key, first_index, False)
 
@@ -431,6 +432,11 @@ def _trace_rays(geometry, reflectivity, rays, key, first_index, partial_shells):
     for i in numba.prange(x.shape[0]):
         c = rays.channel[i]
         shell = min(c, n_shells - 1)
+        shells[i] = shell
+        if fate[i] != 0:  # the source gave the ray its fate (e.g. not from the magnet bore): it stays where it starts
+            graze1[i] = 0.0
+            graze2[i] = 0.0
+            continue
         ex, ey, ez, ex_dir, ey_dir, ez_dir, outcome, g1, g2 = _trace_ray(
             geometry, partial_shells, key, first_index + i, x[i], y[i], z[i], dx[i], dy[i], dz[i], c)
         if reflectivity.weigh:
@@ -438,7 +444,6 @@ def _trace_rays(geometry, reflectivity, rays, key, first_index, partial_shells):
                                               outcome, g1, g2)
         x[i], y[i], z[i] = ex, ey, ez
         dx[i], dy[i], dz[i] = ex_dir, ey_dir, ez_dir
-        shells[i] = shell
         fate[i] = outcome
         graze1[i] = g1
         graze2[i] = g2

@@ -123,6 +123,7 @@ def reference_trace(packed: PackedOptic, rays: Rays, key: int = 0, first_index: 
     p = np.stack([out.x, out.y, out.z], axis=1)
     d = np.stack([out.dx, out.dy, out.dz], axis=1)
     c = out.channel.astype(int)
+    given = out.fate.copy()  # fates a source set: those rays are left where they start
     fate = np.zeros(len(out), dtype=np.int8)
 
     fate[_outside_apertures(packed.apertures, p, d, packed.top_z.max())] = Fate.BLOCKED_APERTURE
@@ -194,6 +195,11 @@ def reference_trace(packed: PackedOptic, rays: Rays, key: int = 0, first_index: 
     p += s[:, None] * d
     p[reaches, 2] = focal_plane_z
 
+    keep = given != 0
+    p[keep] = np.stack([rays.x, rays.y, rays.z], axis=1)[keep]
+    d[keep] = np.stack([rays.dx, rays.dy, rays.dz], axis=1)[keep]
+    fate[keep] = given[keep]
+    graze[keep] = 0.0
     out.x, out.y, out.z = p[:, 0], p[:, 1], p[:, 2]
     out.dx, out.dy, out.dz = d[:, 0], d[:, 1], d[:, 2]
     out.shell = outer.astype(np.int32)

@@ -10,11 +10,13 @@ stream (`raytrace.engine.rng.stream_key`), apart from the trace's.
 The engine also asks it for the largest angle between a ray and the optical axis (which entrance
 channels to sample, and how far the reflectivity tables must reach), its distance (the image of a source
 at a finite distance lies behind the focus), the energies rays are traced at (the nodes of the
-reflectivity table) and its provenance. Tolerancing moves a source's pointing with `with_pointing`.
+reflectivity table) and its provenance. Vignetting moves a source's pointing with `with_pointing`; tolerancing asks how a tilted and
+decentred optic sees it (`seen_from_tilted_optic`; `tilted_pointing` below does the pointing part).
 """
 
 from __future__ import annotations
 
+import math
 from typing import Protocol, runtime_checkable
 
 import numpy as np
@@ -40,6 +42,11 @@ class Source(Protocol):
     def with_pointing(self, offset_rad: float, azimuth_rad: float) -> "Source":
         """The same source with its centre at this offset and azimuth from the axis."""
 
+    def seen_from_tilted_optic(self, tilt_x_rad: float, tilt_y_rad: float, pivot_z_mm: float, decentre_x_mm: float,
+                               decentre_y_mm: float, entrance_z_mm: float) -> "Source":
+        """The source in the frame of an optic tilted by (tilt_x, tilt_y) about a pivot at height pivot_z_mm on
+        its axis and decentred (mm); entrance_z_mm is the height of the optic's entrance."""
+
     def energy_nodes(self) -> np.ndarray:
         """The energies (keV) rays are traced at; empty for a geometric (energy-free) source."""
 
@@ -51,3 +58,12 @@ class Source(Protocol):
 
     def describe(self) -> str:
         """One line for people."""
+
+
+def tilted_pointing(pointing_rad: tuple[float, float], tilt_x_rad: float, tilt_y_rad: float) -> tuple[float, float]:
+    """(offset, azimuth) of a source direction seen from an optic whose axis tilts by (tilt_x, tilt_y): its offset
+    vector minus the tilt (small angles)."""
+    offset, azimuth = pointing_rad
+    x = offset * math.cos(azimuth) - tilt_x_rad
+    y = offset * math.sin(azimuth) - tilt_y_rad
+    return math.hypot(x, y), math.atan2(y, x)

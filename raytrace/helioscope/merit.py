@@ -28,9 +28,10 @@ from scipy.integrate import trapezoid
 
 from ..analysis.encircled import radial_edges_mm, radius_at
 from ..sources import SolarSource
+from ..sources.bore import BABYIAXO_BORE_GAP_MM, BABYIAXO_BORE_RADIUS_MM, Bore
 from .detector import Detector
 
-BORE_DIAMETER_MM = 700.0
+BORE_DIAMETER_MM = 2 * BABYIAXO_BORE_RADIUS_MM
 TESLA_IN_EV2 = 195.35
 METRE_IN_INV_EV = 1.0 / 1.97326980e-7
 SPOT_FRACTIONS = (0.5, 0.8, 0.9)
@@ -44,21 +45,29 @@ def conversion_probability(g_agamma_per_gev: float, field_tesla: float, length_m
 
 @dataclass(frozen=True)
 class Magnet:
-    """The magnet of one bore: field (T), length (m) and bore diameter (mm); defaults: BabyIAXO."""
+    """The magnet of one bore: field (T), length (m), bore diameter (mm) and the distance from the bore's end to the
+    optic's entrance (mm, an assumption: not published); defaults: BabyIAXO."""
 
     field_tesla: float = 2.0
     length_m: float = 10.0
     bore_diameter_mm: float = BORE_DIAMETER_MM
+    bore_gap_mm: float = BABYIAXO_BORE_GAP_MM
 
     def __post_init__(self):
         for name in ("field_tesla", "length_m", "bore_diameter_mm"):
             value = getattr(self, name)
             if not (math.isfinite(value) and value > 0):
                 raise ValueError(f"magnet {name} = {value}: must be a number > 0")
+        if not (math.isfinite(self.bore_gap_mm) and self.bore_gap_mm >= 0):
+            raise ValueError(f"magnet bore_gap_mm = {self.bore_gap_mm}: must be a number >= 0")
 
     @property
     def bore_area_cm2(self) -> float:
         return math.pi * (self.bore_diameter_mm / 20.0) ** 2
+
+    def bore(self) -> Bore:
+        """The bore as the conversion volume of a solar-axion source (`raytrace.sources.bore`)."""
+        return Bore(self.bore_diameter_mm / 2.0, self.length_m * 1000.0, self.bore_gap_mm)
 
 
 @dataclass(frozen=True)

@@ -48,12 +48,12 @@ class Misalignment:
         return (reach * math.cos(self.tilt_azimuth_rad) - self.decentre_x_mm,
                 reach * math.sin(self.tilt_azimuth_rad) - self.decentre_y_mm)
 
-    def apparent_source(self, source: Source) -> Source:
-        """The source as the tilted optic sees it: its offset vector minus theta (cos psi, sin psi)."""
-        offset, azimuth = source.pointing_rad
-        ox = offset * math.cos(azimuth) - self.tilt_rad * math.cos(self.tilt_azimuth_rad)
-        oy = offset * math.sin(azimuth) - self.tilt_rad * math.sin(self.tilt_azimuth_rad)
-        return source.with_pointing(math.hypot(ox, oy), math.atan2(oy, ox))
+    def apparent_source(self, source: Source, optic: Optic) -> Source:
+        """The source as the tilted optic sees it: its offset vector minus theta (cos psi, sin psi), and a magnet
+        bore moved with the magnet."""
+        return source.seen_from_tilted_optic(self.tilt_rad * math.cos(self.tilt_azimuth_rad),
+                                             self.tilt_rad * math.sin(self.tilt_azimuth_rad), self.pivot(optic),
+                                             self.decentre_x_mm, self.decentre_y_mm, float(optic.top_z_mm().max()))
 
 
 @dataclass
@@ -72,7 +72,7 @@ def focal_plane_signal(optic: Optic, source: Source, detector: Detector, misalig
     check_ray_count(n_rays)
     if source.energy_nodes().size == 0:
         raise ValueError(f"source {source.describe()}: has no energy; give a parallel beam an energy (keV)")
-    trace = Trace(optic, misalignment.apparent_source(source), focal_plane_z_mm)
+    trace = Trace(optic, misalignment.apparent_source(source, optic), focal_plane_z_mm)
     if table is None:
         table = trace.reflectivity_table()
     detected = detector_weights(detector, source.energy_nodes())
@@ -101,7 +101,7 @@ def tilt_scan(optic: Optic, source: Source, detector: Detector, tilts_rad, keep:
         raise ValueError(f"keep = {keep}: must lie in (0, 1]")
     if tilts.size == 0 or not np.all(np.isfinite(tilts) & (tilts >= 0) & (tilts <= MAX_TILT_RAD)):
         raise ValueError(f"tilts: must be from 0 to {math.degrees(MAX_TILT_RAD) * 60:g} arcmin")
-    seen = [Misalignment(float(t), tilt_azimuth_rad, pivot_z_mm, *decentre_mm).apparent_source(source)
+    seen = [Misalignment(float(t), tilt_azimuth_rad, pivot_z_mm, *decentre_mm).apparent_source(source, optic)
             for t in (0.0, tilts.max())]
     widest = max(seen, key=lambda apparent: apparent.pointing_rad[0])  # the apparent offset is |offset - tilt|
     table = Trace(optic, widest, focal_plane_z_mm).reflectivity_table()

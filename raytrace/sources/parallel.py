@@ -18,6 +18,7 @@ import numpy as np
 
 from ..engine.aperture import EntranceChannels, emit_parallel
 from ..engine.rays import Rays
+from ..engine.source import tilted_pointing
 
 MAX_OFF_AXIS_RAD = math.radians(10.0)
 
@@ -66,6 +67,10 @@ class ParallelBeam:
     def direction(self) -> np.ndarray:
         st = math.sin(self.off_axis_rad)
         return -np.array([st * math.cos(self.azimuth_rad), st * math.sin(self.azimuth_rad), math.cos(self.off_axis_rad)])
+
+    def seen_from_tilted_optic(self, tilt_x_rad, tilt_y_rad, pivot_z_mm, decentre_x_mm, decentre_y_mm,
+                               entrance_z_mm) -> "ParallelBeam":
+        return self.with_pointing(*tilted_pointing(self.pointing_rad, tilt_x_rad, tilt_y_rad))
 
     def energy_nodes(self) -> np.ndarray:
         return np.empty(0) if self.energy_kev is None else np.array([self.energy_kev])

@@ -28,6 +28,7 @@ import numpy as np
 
 from ..engine.aperture import EntranceChannels
 from ..engine.rays import Rays
+from ..engine.source import tilted_pointing
 from ..engine.rng import stream_key, uniform_array
 from .parallel import MAX_OFF_AXIS_RAD
 
@@ -92,6 +93,10 @@ class PointSource:
 
     def with_pointing(self, offset_rad: float, azimuth_rad: float) -> "PointSource":
         return dataclasses.replace(self, off_axis_rad=offset_rad, azimuth_rad=azimuth_rad)
+
+    def seen_from_tilted_optic(self, tilt_x_rad, tilt_y_rad, pivot_z_mm, decentre_x_mm, decentre_y_mm,
+                               entrance_z_mm) -> "PointSource":
+        return self.with_pointing(*tilted_pointing(self.pointing_rad, tilt_x_rad, tilt_y_rad))
 
     def energy_nodes(self) -> np.ndarray:
         return np.empty(0) if self.energy_kev is None else np.array([self.energy_kev])

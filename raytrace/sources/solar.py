@@ -35,6 +35,8 @@ from scipy.special import gammainc, gammaincinv
 from ..engine.aperture import EntranceChannels
 from ..engine.rays import Rays
 from ..engine.rng import stream_key, uniform_array
+from ..engine.source import tilted_pointing
+from .bore import Bore
 
 # Sun's angular radius at 1 AU (DESIGN.md section 5: 959.63 arcsec, i.e. R_sun = 696000 km).
 SUN_RADIUS_KM = 696_000.0
@@ -131,7 +133,8 @@ class SolarSource:
     plus the pointing offset of the Sun from the optical axis. Energies are traced at the centre of
     their 50 eV bin, so the reflectivity table has exact nodes there (no energy interpolation).
     Start points are spread uniformly over the optic's entrance channels; each ray's weight is the
-    aperture area it stands for projected normal to its direction (cm2).
+    aperture area it stands for projected normal to its direction (cm2), times (l / L)^2 if the photons come
+    from a magnet `bore` (`raytrace.sources.bore`; None: from anywhere, as if the bore were infinitely wide).
     """
 
     model: SolarAxionModel = MODELS[DEFAULT_MODEL]
@@ -140,6 +143,7 @@ class SolarSource:
     distance_au: float = 1.0
     offset_rad: float = 0.0
     offset_azimuth_rad: float = 0.0
+    bore: Bore | None = None
 
     def __post_init__(self):
         if not (0.1 <= self.e_min_kev < self.e_max_kev <= 20.0):
@@ -164,6 +168,16 @@ class SolarSource:
 
     def with_pointing(self, offset_rad: float, azimuth_rad: float) -> "SolarSource":
         return dataclasses.replace(self, offset_rad=offset_rad, offset_azimuth_rad=azimuth_rad)
+
+    def seen_from_tilted_optic(self, tilt_x_rad, tilt_y_rad, pivot_z_mm, decentre_x_mm, decentre_y_mm,
+                               entrance_z_mm) -> "SolarSource":
+        """The Sun offset by minus the tilt; the bore, fixed to the magnet, moved into the optic's frame."""
+        seen = self.with_pointing(*tilted_pointing(self.pointing_rad, tilt_x_rad, tilt_y_rad))
+        if self.bore is None:
+            return seen
+        bore = self.bore.seen_from_tilted_optic(tilt_x_rad, tilt_y_rad, pivot_z_mm, decentre_x_mm, decentre_y_mm,
+                                                entrance_z_mm + self.bore.gap_mm)
+        return dataclasses.replace(seen, bore=bore)
 
     def energy_nodes(self) -> np.ndarray:
         """The energies rays are traced at: centres of the 50 eV bins covering the band."""
@@ -199,16 +213,21 @@ class SolarSource:
         rays.dy[:] = -ty * scale
         rays.dz[:] = -np.cos(theta)
         rays.weight[:] = aperture.area_cm2 * np.cos(theta) / n_total
+        if self.bore is not None:
+            self.bore.weigh(rays, float(aperture.z_start.max()))
 
     def metadata(self) -> dict:
         return {"solar_model": self.model.name, "solar_model_reference": self.model.reference,
                 "e_min_kev": self.e_min_kev, "e_max_kev": self.e_max_kev, "earth_sun_distance_au": self.distance_au,
                 "pointing_offset_arcmin": math.degrees(self.offset_rad) * 60.0,
-                "pointing_azimuth_deg": math.degrees(self.offset_azimuth_rad)}
+                "pointing_azimuth_deg": math.degrees(self.offset_azimuth_rad),
+                **({} if self.bore is None else self.bore.metadata())}
 
     def describe(self) -> str:
         text = (f"solar axions ({self.model.name}), {self.e_min_kev:g}-{self.e_max_kev:g} keV, Sun radius "
                 f"{math.degrees(sun_radius_rad(self.distance_au)) * 3600:.2f} arcsec at {self.distance_au:.5g} AU")
+        if self.bore is not None:
+            text += f", {self.bore.describe()}"
         if self.offset_rad:
             text += (f", pointing offset {math.degrees(self.offset_rad) * 60:.4g} arcmin at azimuth "
                      f"{math.degrees(self.offset_azimuth_rad):.4g} deg")
