@@ -8,6 +8,7 @@ metadata, or small result objects with a `summary()` and tables of their own.
 
 from __future__ import annotations
 
+import contextlib
 import math
 import os
 from pathlib import Path
@@ -16,7 +17,7 @@ import astropy.units as u
 import numpy as np
 from astropy.table import Table, vstack
 
-from coatings import Stack, load_recipe
+from coatings import Stack, check_energies, load_recipe
 from geometries import Optic, is_optic, load_design, load_optic
 from geometries.generator import SegmentedDesign
 
@@ -27,7 +28,9 @@ from .helioscope import optimise as scan
 from .helioscope import spot, tolerance
 from .helioscope.detector import Detector
 from .sources import MODELS, ParallelBeam, PointSource, SolarSource, earth_sun_distance_au
+from .output.photons import open_photon_list
 from .sources.solar import DEFAULT_MODEL
+from .version import __version__
 
 RAYS = 1_000_000  # a single trace: effective area, PSF, solar spot
 RAYS_PER_POINT = 200_000  # each point of a scan: off-axis angle, tilt, calibration step, focal length
@@ -44,25 +47,33 @@ def load(optic: Optic | str | os.PathLike, apertures=()) -> Optic:
 
 
 def effective_area(optic, energies_kev, *, off_axis_arcmin=0.0, azimuth_deg=0.0, source_distance_m=math.inf,
-                   source_size_mm=0.0, rays: int = RAYS, seed: int = 0, progress=None) -> Table:
+                   source_size_mm=0.0, rays: int = RAYS, seed: int = 0, events=None, progress=None) -> Table:
     """Effective area (cm2) of the focused beam at each energy (keV): columns energy, effective_area,
     effective_area_err. The source lies off_axis_arcmin from the axis, at infinity (a parallel beam) or
-    source_distance_m from the intersection plane (a point source, or a disc of radius source_size_mm)."""
-    return analysis.effective_area(load(optic), _values(energies_kev, u.keV),
-                                   make_source(off_axis_arcmin, azimuth_deg, source_distance_m, source_size_mm), rays, seed,
-                                   progress=progress)
+    source_distance_m from the intersection plane (a point source, or a disc of radius source_size_mm).
+    `events`: a .fits or .mcpl path for the photon list of every ray reaching the focal plane (one energy)."""
+    optic = load(optic)
+    source = make_source(off_axis_arcmin, azimuth_deg, source_distance_m, source_size_mm)
+    energies = check_energies(_values(energies_kev, u.keV))
+    with _photon_list(events, optic, source.at_energy(float(energies[0])), rays, seed) as on_chunk:
+        return analysis.effective_area(optic, energies, source, rays, seed, progress=progress, on_chunk=on_chunk)
 
 
 def psf(optic, energy_kev, *, off_axis_arcmin=0.0, azimuth_deg=0.0, source_distance_m=math.inf, source_size_mm=0.0,
-        rays: int = RAYS, seed: int = 0, focal_plane_z_mm="best", pixel_arcsec=0.5, pixels: int = 256,
+        rays: int = RAYS, seed: int = 0, focal_plane_z_mm="best", pixel_arcsec=0.5, pixels: int = 256, events=None,
         progress=None) -> PsfResult:
     """HPD, W80, W90 (arcsec), centroid (mm), focused area (cm2), encircled energy and image at one energy (keV),
     in the plane focal_plane_z_mm (mm on the axis, 0 the nominal focus; default 'best': the best focus). The
-    source as in `effective_area`; for a finite distance, angles are referred to the image distance."""
+    source as in `effective_area`; for a finite distance, angles are referred to the image distance.
+    `events`: a .fits or .mcpl path for the photon list of every ray reaching the focal plane."""
+    optic = load(optic)
     z = focal_plane_z_mm if focal_plane_z_mm == "best" else _value(focal_plane_z_mm, u.mm)
+    energy = float(check_energies([_value(energy_kev, u.keV)])[0])
     source = make_source(off_axis_arcmin, azimuth_deg, source_distance_m, source_size_mm)
-    return analysis.psf(load(optic), _value(energy_kev, u.keV), source, rays, seed, focal_plane_z_mm=z,
-                        pixel_arcsec=_value(pixel_arcsec, u.arcsec), image_pixels=pixels, progress=progress)
+    with _photon_list(events, optic, source.at_energy(energy), rays, seed) as on_chunk:
+        return analysis.psf(optic, energy, source, rays, seed, focal_plane_z_mm=z,
+                            pixel_arcsec=_value(pixel_arcsec, u.arcsec), image_pixels=pixels, progress=progress,
+                            on_chunk=on_chunk)
 
 
 def best_focus(optic, energy_kev, *, off_axis_arcmin=0.0, azimuth_deg=0.0, source_distance_m=math.inf,
@@ -137,16 +148,19 @@ def solar_source(model: str = DEFAULT_MODEL, band_kev=(1.0, 10.0), date: str | N
 
 def solar_spot(optic, *, source: SolarSource | None = None, detector: Detector | str | None = None,
                magnet: Magnet = Magnet(), exposure: Exposure = Exposure(), rays: int = RAYS, seed: int = 0,
-               focal_plane_z_mm="best", progress=None) -> SpotResult:
+               focal_plane_z_mm="best", events=None, progress=None) -> SpotResult:
     """The focused solar-axion image, its spot, f_O, f_D, f_DO and the expected counts (DESIGN.md section 7).
 
     Default source: `solar_source(magnet=magnet)` (photons converted in the magnet's bore); default detector: the
-    BabyIAXO Micromegas (or a detector .toml path); default focal plane: the best focus of an on-axis beam at 4 keV."""
+    BabyIAXO Micromegas (or a detector .toml path); default focal plane: the best focus of an on-axis beam at 4 keV.
+    `events`: a .fits or .mcpl path for the photon list of every ray reaching the focal plane."""
     optic = load(optic)
     if focal_plane_z_mm == "best":
         focal_plane_z_mm = best_focus(optic, SPOT_FOCUS_KEV, rays=min(rays, RAYS_PER_POINT), seed=seed)
-    return spot.solar_spot(optic, source or solar_source(magnet=magnet), _detector(detector), rays, seed,
-                           _value(focal_plane_z_mm, u.mm), magnet, exposure, progress=progress)
+    source = source or solar_source(magnet=magnet)
+    with _photon_list(events, optic, source, rays, seed) as on_chunk:
+        return spot.solar_spot(optic, source, _detector(detector), rays, seed, _value(focal_plane_z_mm, u.mm), magnet,
+                               exposure, progress=progress, on_chunk=on_chunk)
 
 
 def tilt_scan(optic, tilts_arcmin, *, source=None, detector: Detector | str | None = None, keep: float = 0.95,
@@ -197,6 +211,23 @@ def optimise(focal_lengths_mm, *, design: SegmentedDesign | str = "babyiaxo", gr
     rows = scan.run_scan(base, focal_lengths, source, detector, settings, executor,
                          Path(checkpoint) if checkpoint else None, progress)
     return scan.scan_result(rows, base, source, detector, settings)
+
+
+@contextlib.contextmanager
+def _photon_list(events, optic: Optic, source, rays: int, seed: int):
+    """A photon-list writer for `events` (None: none), closed when the run ends and removed if it fails."""
+    if events is None:
+        yield None
+        return
+    writer = open_photon_list(events, {"optic": optic.name, "focal_length_mm": optic.focal_length_mm,
+                                       "source": source.describe(), **source.metadata(), "rays": int(rays),
+                                       "seed": int(seed), "raytrace_version": __version__})
+    try:
+        yield writer
+    except BaseException:
+        writer.abort()
+        raise
+    writer.close()
 
 
 def _detector(detector) -> Detector:

@@ -22,12 +22,15 @@ from ..sources import ParallelBeam
 
 
 def effective_area(optic: Optic, energies_kev, beam: Source = ParallelBeam(), n_rays: int = 1_000_000,
-                   seed: int = 0, chunk_size: int = DEFAULT_CHUNK_SIZE, progress=None) -> Table:
+                   seed: int = 0, chunk_size: int = DEFAULT_CHUNK_SIZE, progress=None, on_chunk=None) -> Table:
     """Effective area (cm2) of the focused beam at each energy (keV) of a parallel beam or a point source at a finite
     distance: columns energy, effective_area, effective_area_err. `progress`, if given, is called with the
-    number of rays of each finished chunk."""
+    number of rays of each finished chunk; `on_chunk` (one energy only, e.g. a photon list) with each traced chunk,
+    its weights including the reflectivities."""
     energies = check_energies(energies_kev)
     check_ray_count(n_rays)
+    if on_chunk is not None and energies.size != 1:
+        raise ValueError(f"{energies.size} energies: a photon list is written for one energy")
     trace = Trace(optic, beam.at_energy(None))
     table = trace.reflectivity_table(energies)
     reflectivity = trace.kernel_table(table)
@@ -37,6 +40,8 @@ def effective_area(optic: Optic, energies_kev, beam: Source = ParallelBeam(), n_
     geometric = 0.0
     for rays in trace.chunks(n_rays, seed, chunk_size):
         s, s2 = double_reflection_area_per_energy(reflectivity, rays.columns())
+        if on_chunk is not None:
+            on_chunk(_weighted(rays, table, trace, float(energies[0])))
         sums += s
         sums_sq += s2
         fates += rays.fate_counts()
@@ -50,3 +55,17 @@ def effective_area(optic: Optic, energies_kev, beam: Source = ParallelBeam(), n_
                           definition="doubly reflected (primary then secondary) rays reaching the focal plane")
     return Table({"energy": energies * u.keV, "effective_area": sums[index] * u.cm**2,
                   "effective_area_err": np.sqrt(variance[index]) * u.cm**2}, meta=meta)
+
+
+def _weighted(rays, table, trace: Trace, energy_kev: float):
+    """A copy of a geometric chunk at one energy, its weights times the reflectivities (as the kernel weighs them)."""
+    out = rays.copy()
+    out.energy_kev[:] = energy_kev
+    coating = trace.shell_coating[out.shell]
+    r1 = table.lookup(coating, energy_kev, out.graze1)
+    r2 = table.lookup(coating, energy_kev, out.graze2)
+    twice = (out.fate == Fate.DOUBLE) | (out.fate == Fate.MULTIPLE)
+    once = (out.fate == Fate.PRIMARY_ONLY) | (out.fate == Fate.SECONDARY_ONLY)
+    out.weight[twice] *= r1[twice] * r2[twice]
+    out.weight[once] *= r1[once]
+    return out

@@ -53,14 +53,15 @@ class PsfResult:
 
 def psf(optic: Optic, energy_kev: float, beam: Source = ParallelBeam(), n_rays: int = 1_000_000, seed: int = 0,
         chunk_size: int = DEFAULT_CHUNK_SIZE, focal_plane_z_mm: float | str = "best", pixel_arcsec: float = 0.5,
-        image_pixels: int = 256, progress=None) -> PsfResult:
+        image_pixels: int = 256, progress=None, on_chunk=None) -> PsfResult:
     """Encircled energy, HPD, W80, W90, centroid and an image of the focused beam of a monochromatic source (a
     parallel beam or a point source at a finite distance; `beam.at_energy` gives it `energy_kev`).
 
     `focal_plane_z_mm` is a position on the axis in mm (0: the nominal focus) or "best" (default: the best
     focus of the optic without slope errors, from min(n_rays, 200000) rays). Radii are measured from a centre
     found on the first 65536 rays (fixed, so the result does not depend on the chunk size); the reported
-    centroid uses all rays. `progress`, if given, is called with the number of rays of each finished chunk.
+    centroid uses all rays. `progress`, if given, is called with the number of rays of each finished chunk,
+    `on_chunk` (e.g. a photon list) with each traced chunk.
     """
     check_energies([energy_kev])
     check_ray_count(n_rays)
@@ -88,6 +89,8 @@ def psf(optic: Optic, energy_kev: float, beam: Source = ParallelBeam(), n_rays: 
     for rays in trace.chunks(n_rays, seed, chunk_size, table):
         focused.add(rays)
         fates += rays.fate_counts()
+        if on_chunk is not None:
+            on_chunk(rays)
         if progress is not None:
             progress(len(rays))
 

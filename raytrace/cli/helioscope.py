@@ -14,8 +14,9 @@ from ..helioscope.optimise import MATERIAL_SYSTEMS
 from ..output import plot_scan, plot_spot, plot_tilt, save_figure, write_design, write_table
 from ..sources import MODELS, ParallelBeam
 from ..sources.solar import DEFAULT_MODEL
-from .options import (DETECTOR_HELP, OPTIC_HELP, CliError, add_aperture, add_focal_plane, add_rays_and_seed,
-                      add_table_and_plot, check_outputs, command, load_traced_optic, number, parse_grid, write_outputs)
+from .options import (DETECTOR_HELP, OPTIC_HELP, CliError, add_aperture, add_events, add_focal_plane,
+                      add_rays_and_seed, add_table_and_plot, announce_events, check_outputs, command,
+                      load_traced_optic, number, parse_grid, write_outputs)
 from .progress import Progress
 
 TILT_UNITS = {"arcsec": 1 / 60, "arcmin": 1.0, "deg": 60.0, "mrad": 180 * 60 / (1000 * math.pi)}  # arcmin per unit
@@ -35,6 +36,7 @@ def register(sub) -> None:
     spot.add_argument("--detector", metavar="FILE.toml", help=DETECTOR_HELP)
     add_aperture(spot)
     _bore_options(spot)
+    add_events(spot)
     defaults, exposure = Magnet(), Exposure()
     spot.add_argument("--g", type=number("--g", minimum=0), default=exposure.g_agamma_per_gev, metavar="GEV^-1",
                       help=f"axion-photon coupling for the expected counts (default {exposure.g_agamma_per_gev:g} GeV^-1)")
@@ -138,6 +140,7 @@ def run_spot(args) -> int:
     if band.size != 2 or not band[0] < band[1]:
         raise CliError(f"--band {args.band!r}: expected EMIN:EMAX in keV with EMIN < EMAX")
     check_outputs(args)
+    announce_events(args)
     optic = load_traced_optic(args)
     detector = load_detector(args.detector)
     magnet = Magnet(args.field, args.length, bore_gap_mm=args.bore_gap)
@@ -147,8 +150,10 @@ def run_spot(args) -> int:
     progress = Progress(args.rays, "tracing")
     result = api.solar_spot(optic, source=source, detector=detector, magnet=magnet,
                             exposure=Exposure(args.g, args.exposure, args.efficiency), rays=args.rays, seed=args.seed,
-                            focal_plane_z_mm=args.focal_plane_z, progress=progress)
+                            focal_plane_z_mm=args.focal_plane_z, events=args.events, progress=progress)
     progress.close()
+    if args.events:
+        print(f"wrote {args.events}")
     s = result.summary()
     print(f"{optic.name}: {source.describe()}; {args.rays:,} rays, seed {args.seed}, "
           f"{time.perf_counter() - start:.1f} s; focal plane z = {result.meta['focal_plane_z_mm']:.3f} mm")

@@ -12,9 +12,10 @@ from ..analysis.calibration import DEFAULT_WING_FRACTION
 from ..analysis.encircled import spread_indices
 from ..output import (check_writable, plot_effective_area, plot_offaxis_response, plot_psf, plot_vignetting,
                       save_figure, write_design, write_image, write_prescription, write_table, write_vignetting)
-from .options import (OPTIC_HELP, CliError, add_aperture, add_focal_plane, add_optic_and_beam, add_rays_and_seed,
-                      add_source_distance, add_table_and_plot, check_outputs, command, load_traced_optic, number,
-                      parse_grid, print_psf, slope_summary, source_options, write_outputs)
+from .options import (OPTIC_HELP, CliError, add_aperture, add_events, add_focal_plane, add_optic_and_beam,
+                      add_rays_and_seed, add_source_distance, add_table_and_plot, announce_events, check_outputs,
+                      command, load_traced_optic, number, parse_grid, print_psf, slope_summary, source_options,
+                      write_outputs)
 from .progress import Progress
 
 
@@ -28,6 +29,7 @@ def register(sub) -> None:
     add_optic_and_beam(area, grids=True)
     area.add_argument("--energies", required=True, metavar="SPEC",
                       help="START:STOP:STEP in keV (STOP included) or a comma-separated list")
+    add_events(area)
     add_table_and_plot(area, "write the table: .ecsv, .fits or .arf (OGIP ARF); for a grid of off-axis angles, .ecsv "
                              "or .fits (the OGIP/CALDB vignetting layout: ENERG_LO, ENERG_HI, THETA, PHI, VIGNET)",
                        "plot the effective area")
@@ -44,6 +46,7 @@ def register(sub) -> None:
     psf.add_argument("--pixels", type=number("--pixels", whole=True, minimum=1), default=256, metavar="N",
                      help="image size in pixels per side (default 256)")
     psf.add_argument("--image", metavar="FILE.fits", help="write the PSF image")
+    add_events(psf)
     add_table_and_plot(psf, "write the encircled-energy table: .ecsv or .fits", "plot the PSF image and encircled energy")
 
     offaxis = command(sub, "offaxis", "vignetting: effective area versus off-axis angle", """\
@@ -83,14 +86,22 @@ def run_area(args) -> int:
     angles = parse_grid(args.off_axis, "--off-axis", "arcmin", allow_zero=True)
     azimuths = parse_grid(args.azimuth, "--azimuth", "deg", allow_zero=True)
     if angles.size > 1 or azimuths.size > 1:
+        if args.events:
+            raise CliError("--events: a photon list is written for one direction, not a grid of --off-axis angles")
         return _offaxis_response(args, energies, angles, azimuths)
+    if args.events and energies.size != 1:
+        raise CliError(f"--events: a photon list is written for one energy; --energies gives {energies.size}")
     check_outputs(args, (".ecsv", ".fits", ".arf"))
+    announce_events(args)
     optic = load_traced_optic(args)
     start = time.perf_counter()
     progress = Progress(args.rays, "tracing")
     table = api.effective_area(optic, energies, off_axis_arcmin=angles[0], azimuth_deg=azimuths[0],
-                               **source_options(args), rays=args.rays, seed=args.seed, progress=progress)
+                               **source_options(args), rays=args.rays, seed=args.seed, events=args.events,
+                               progress=progress)
     progress.close()
+    if args.events:
+        print(f"wrote {args.events}")
     elapsed = time.perf_counter() - start
     print(f"{optic.name}: {table.meta['source']}; {args.rays:,} rays, seed {args.seed}, {elapsed:.1f} s")
     print(f"geometric double-reflection area {table.meta['geometric_area_cm2']:.1f} cm2 "
@@ -133,13 +144,16 @@ def run_psf(args) -> int:
     for path, suffixes in ((args.output, (".ecsv", ".fits")), (args.image, (".fits",)), (args.plot, (".png",))):
         if path:
             check_writable(path, suffixes)
+    announce_events(args)
     optic = load_traced_optic(args)
     progress = Progress(args.rays, "tracing")
     result = api.psf(optic, args.energy, off_axis_arcmin=args.off_axis, azimuth_deg=args.azimuth,
-                     **source_options(args), rays=args.rays, seed=args.seed, focal_plane_z_mm=args.focal_plane_z, pixel_arcsec=args.pixel, pixels=args.pixels,
-                     progress=progress)
+                     **source_options(args), rays=args.rays, seed=args.seed, focal_plane_z_mm=args.focal_plane_z,
+                     pixel_arcsec=args.pixel, pixels=args.pixels, events=args.events, progress=progress)
     progress.close()
     print_psf(optic, result)
+    if args.events:
+        print(f"wrote {args.events}")
     if args.output:
         print(f"wrote {write_table(result.encircled, args.output)}")
     if args.image:

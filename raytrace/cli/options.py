@@ -125,6 +125,22 @@ def add_aperture(p):
                    help=f"an entrance aperture in the spider plane (repeatable; several intersect): {APERTURE_FORMS}")
 
 
+def add_events(p):
+    p.add_argument("--events", metavar="FILE", help="write the photon list of every ray reaching the focal plane: "
+                                                    ".fits (binary table) or .mcpl (McStas/McXtrace, REST; needs "
+                                                    "the mcpl extra)")
+
+
+def announce_events(args) -> None:
+    """Check --events before any work and say how large the file can grow."""
+    if args.events:
+        from ..output.photons import estimated_bytes
+
+        check_writable(args.events, (".fits", ".mcpl"))
+        print(f"photon list {args.events}: at most {estimated_bytes(args.events, args.rays) / 1e6:.3g} MB "
+              f"({args.rays:,} rays)")
+
+
 def load_traced_optic(args):
     """OPTIC with the --aperture options added to its own apertures."""
     return api.load(args.optic, apertures=args.aperture)

@@ -64,8 +64,9 @@ class SpotResult:
 
 def solar_spot(optic: Optic, source: SolarSource, detector: Detector, n_rays: int = 1_000_000, seed: int = 0,
                focal_plane_z_mm: float = 0.0, magnet: Magnet = Magnet(), exposure: Exposure = Exposure(),
-               chunk_size: int = DEFAULT_CHUNK_SIZE, progress=None) -> SpotResult:
-    """Trace the solar-axion source through the optic to the plane z = focal_plane_z_mm and score the image."""
+               chunk_size: int = DEFAULT_CHUNK_SIZE, progress=None, on_chunk=None) -> SpotResult:
+    """Trace the solar-axion source through the optic to the plane z = focal_plane_z_mm and score the image;
+    `on_chunk` (e.g. a photon list) is called with each traced chunk (weights before the detector)."""
     check_ray_count(n_rays)
     trace = Trace(optic, source, focal_plane_z_mm)
     table = trace.reflectivity_table()
@@ -80,6 +81,8 @@ def solar_spot(optic: Optic, source: SolarSource, detector: Detector, n_rays: in
     in_opening = 0.0
     fates = np.zeros(len(Fate) + 1, dtype=np.int64)
     for rays in trace.chunks(n_rays, seed, chunk_size, table):
+        if on_chunk is not None:
+            on_chunk(rays)
         optics_only.add(rays)
         weight = detected(rays.weight, rays.energy_kev)
         after_detector.add(rays, weight)

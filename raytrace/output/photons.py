@@ -1,0 +1,181 @@
+"""Photon lists: every ray that reaches the focal plane (focused or stray), streamed to a file chunk by chunk.
+
+Columns: position x, y, z (mm, in the focal plane), direction dx, dy, dz, energy (keV), weight (cm2: summed over
+the focused rays, the effective area; for solar axions the spectrum-averaged effective area), fate code and
+shell (0-based). Two formats:
+- `.fits`: a binary table (EXTNAME PHOTONS) with units and the run's provenance in its header. The header is
+  written first with room for the row count, which is set when the list is closed, so memory stays flat.
+- `.mcpl`: the particle-list format of McStas/McXtrace and REST's TRestAxionMCPLOptics, written through the C
+  library of the `mcpl-core` package (`pip install 'xrt-axion-raytrace[mcpl]'`): photons (PDG code 22),
+  ekin in MeV, position in cm, direction, weight (cm2), and the fate and shell packed in the user flags
+  (fate * 65536 + shell); the provenance goes into the header's comments.
+Both are written to a temporary file beside the destination and renamed when complete.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import os
+import tempfile
+from pathlib import Path
+
+import numpy as np
+from astropy.io import fits
+
+from ..engine import Fate, Rays
+from .files import OutputError, check_writable
+
+REACHES_FOCAL_PLANE = np.array([Fate.NO_REFLECTION, Fate.PRIMARY_ONLY, Fate.SECONDARY_ONLY, Fate.DOUBLE, Fate.MULTIPLE])
+PHOTON_PDG_CODE = 22
+FITS_COLUMNS = (("X", "mm", ">f8"), ("Y", "mm", ">f8"), ("Z", "mm", ">f8"), ("DX", "", ">f8"), ("DY", "", ">f8"),
+                ("DZ", "", ">f8"), ("ENERGY", "keV", ">f8"), ("WEIGHT", "cm2", ">f8"), ("FATE", "", ">i2"),
+                ("SHELL", "", ">i4"))
+FITS_BLOCK = 2880
+MCPL_BYTES_PER_PHOTON = 40  # at most, in single precision: position, packed direction and energy, time, weight, flags
+
+
+def estimated_bytes(path, n_rays: int) -> int:
+    """An upper bound of the file size for n_rays rays (all of them reaching the focal plane)."""
+    per_row = MCPL_BYTES_PER_PHOTON if Path(path).suffix.lower() == ".mcpl" else \
+        sum(np.dtype(t).itemsize for _, _, t in FITS_COLUMNS)
+    return n_rays * per_row
+
+
+def open_photon_list(path, meta: dict):
+    """A writer for `path` (.fits or .mcpl): call it with each traced chunk, then `close()` (or `abort()`)."""
+    path = check_writable(path, (".fits", ".mcpl"))
+    return (McplPhotonList if path.suffix.lower() == ".mcpl" else FitsPhotonList)(path, meta)
+
+
+def _reaching(rays: Rays) -> np.ndarray:
+    return np.isin(rays.fate, REACHES_FOCAL_PLANE)
+
+
+class _AtomicFile:
+    def __init__(self, path: Path):
+        self.path = path
+        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=path.suffix)
+        os.close(fd)
+        self.tmp = Path(tmp)
+        self.count = 0
+        self.weight_sum = 0.0
+
+    def _finish(self) -> Path:
+        umask = os.umask(0)
+        os.umask(umask)
+        os.chmod(self.tmp, 0o666 & ~umask)
+        os.replace(self.tmp, self.path)
+        return self.path
+
+    def abort(self) -> None:
+        self.tmp.unlink(missing_ok=True)
+
+
+class FitsPhotonList(_AtomicFile):
+    def __init__(self, path: Path, meta: dict):
+        super().__init__(path)
+        from .files import _add_cards
+
+        columns = [fits.Column(name=name, format={">f8": "D", ">i2": "I", ">i4": "J"}[kind], unit=unit or None,
+                               array=np.zeros(0, kind)) for name, unit, kind in FITS_COLUMNS]
+        hdu = fits.BinTableHDU.from_columns(columns, name="PHOTONS")
+        hdu.header["COMMENT"] = "Rays reaching the focal plane; WEIGHT summed over FATE 8 (double) = effective area."
+        _add_cards(hdu.header, meta)
+        self.header = hdu.header
+        self.dtype = np.dtype([(name, kind) for name, _, kind in FITS_COLUMNS])
+        self.handle = open(self.tmp, "wb")
+        self.handle.write(fits.PrimaryHDU().header.tostring().encode("ascii"))
+        self.header_offset = self.handle.tell()
+        self.handle.write(self.header.tostring().encode("ascii"))  # NAXIS2 = 0 for now; the same length later
+
+    def __call__(self, rays: Rays) -> None:
+        keep = _reaching(rays)
+        rows = np.empty(int(keep.sum()), self.dtype)
+        for (name, _, _), values in zip(FITS_COLUMNS, (rays.x, rays.y, rays.z, rays.dx, rays.dy, rays.dz,
+                                                       rays.energy_kev, rays.weight, rays.fate, rays.shell)):
+            rows[name] = values[keep]
+        self.handle.write(rows.tobytes())
+        self.count += rows.size
+        self.weight_sum += float(rays.weight[keep & (rays.fate == Fate.DOUBLE)].sum())
+
+    def close(self) -> Path:
+        data_bytes = self.count * self.dtype.itemsize
+        self.handle.write(b"\0" * (-data_bytes % FITS_BLOCK))
+        self.header["NAXIS2"] = self.count
+        self.header["HIERARCH focused_weight_cm2"] = self.weight_sum
+        text = self.header.tostring().encode("ascii")
+        self.handle.seek(self.header_offset)
+        self.handle.write(text)  # same number of cards as before, so the same length
+        self.handle.close()
+        return self._finish()
+
+    def abort(self) -> None:
+        self.handle.close()
+        super().abort()
+
+
+class _McplParticle(ctypes.Structure):
+    _fields_ = [("ekin", ctypes.c_double), ("polarisation", ctypes.c_double * 3), ("position", ctypes.c_double * 3),
+                ("direction", ctypes.c_double * 3), ("time", ctypes.c_double), ("weight", ctypes.c_double),
+                ("pdgcode", ctypes.c_int32), ("userflags", ctypes.c_uint32)]
+
+
+class _McplOutfile(ctypes.Structure):
+    _fields_ = [("internal", ctypes.c_void_p)]
+
+
+def _libmcpl():
+    try:
+        from _mcpl_core.info import libpath
+    except ImportError:
+        raise OutputError("writing .mcpl needs the mcpl-core package: pip install 'xrt-axion-raytrace[mcpl]'") from None
+    lib = ctypes.CDLL(str(libpath()))
+    lib.mcpl_create_outfile.restype = _McplOutfile
+    lib.mcpl_create_outfile.argtypes = [ctypes.c_char_p]
+    for name, args in (("mcpl_hdr_set_srcname", [ctypes.c_char_p]), ("mcpl_hdr_add_comment", [ctypes.c_char_p]),
+                       ("mcpl_enable_userflags", []), ("mcpl_enable_universal_pdgcode", [ctypes.c_int32]),
+                       ("mcpl_add_particle", [ctypes.POINTER(_McplParticle)]), ("mcpl_close_outfile", [])):
+        getattr(lib, name).argtypes = [_McplOutfile] + args
+        getattr(lib, name).restype = None
+    return lib
+
+
+class McplPhotonList(_AtomicFile):
+    def __init__(self, path: Path, meta: dict):
+        self.lib = _libmcpl()
+        super().__init__(path)
+        self.file = self.lib.mcpl_create_outfile(str(self.tmp).encode())
+        version = meta.get("raytrace_version", "")
+        self.lib.mcpl_hdr_set_srcname(self.file, f"xrt-axion-raytrace {version}".encode())
+        self.lib.mcpl_hdr_add_comment(self.file, b"Rays reaching the focal plane; weight in cm2 (summed over fate 8 "
+                                                 b"= effective area); userflags = fate * 65536 + shell")
+        for key, value in meta.items():
+            self.lib.mcpl_hdr_add_comment(self.file, f"{key} = {value}".encode())
+        self.lib.mcpl_enable_userflags(self.file)
+        self.lib.mcpl_enable_universal_pdgcode(self.file, PHOTON_PDG_CODE)
+        self.particle = _McplParticle()
+
+    def __call__(self, rays: Rays) -> None:
+        keep = np.flatnonzero(_reaching(rays))
+        p = self.particle
+        add = self.lib.mcpl_add_particle
+        columns = [a[keep].tolist() for a in (rays.x, rays.y, rays.z, rays.dx, rays.dy, rays.dz, rays.energy_kev,
+                                               rays.weight)]
+        flags = (rays.fate[keep].astype(np.uint32) * 65536 + rays.shell[keep].astype(np.uint32)).tolist()
+        for x, y, z, dx, dy, dz, energy, weight, flag in zip(*columns, flags):
+            p.position[0], p.position[1], p.position[2] = 0.1 * x, 0.1 * y, 0.1 * z
+            p.direction[0], p.direction[1], p.direction[2] = dx, dy, dz
+            p.ekin = energy * 1e-3
+            p.weight = weight
+            p.userflags = flag
+            add(self.file, ctypes.byref(p))
+        self.count += keep.size
+        self.weight_sum += float(rays.weight[keep][rays.fate[keep] == Fate.DOUBLE].sum())
+
+    def close(self) -> Path:
+        self.lib.mcpl_close_outfile(self.file)
+        return self._finish()
+
+    def abort(self) -> None:
+        self.lib.mcpl_close_outfile(self.file)
+        super().abort()
