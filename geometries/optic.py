@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import dataclasses
 import math
+import warnings
 from dataclasses import dataclass
 from typing import Literal
 
@@ -21,8 +22,11 @@ from coatings import Coating
 
 from .surfaces import Quadric, cone, offset_surface, wolter_graze_angle_rad, wolter_hyperboloid, wolter_paraboloid
 
-Profile = Literal["wolter", "conical"]
-PROFILES: tuple[str, ...] = ("wolter", "conical")
+Profile = Literal["wolter", "conical", "conical_as_built"]
+PROFILES: tuple[str, ...] = ("wolter", "conical", "conical_as_built")
+# As-built shell tables disagree by tens of micrometres here and there: overlaps up to this much are accepted
+# with a warning that names the shells; larger ones are refused as for design profiles.
+AS_BUILT_OVERLAP_TOLERANCE_MM = 0.05
 
 
 MAX_SPOKES = 360
@@ -115,27 +119,52 @@ class Shell:
     slope_errors: SlopeErrors = SlopeErrors()
     azimuth_min_deg: float = 0.0  # a partial-azimuth shell covers azimuth_min_deg .. azimuth_max_deg (counter-clockwise)
     azimuth_max_deg: float = FULL_TURN_DEG
+    # profile "conical_as_built": measured radii (R1, R2 the primary's entrance and exit, R4, R5 the secondary's) and
+    # the axial gap between primary and secondary, centred on the intersection plane z = f
+    r1_mm: float | None = None
+    r2_mm: float | None = None
+    r4_mm: float | None = None
+    r5_mm: float | None = None
+    gap_mm: float = 0.0
 
     @property
     def is_full_turn(self) -> bool:
         return self.azimuth_max_deg - self.azimuth_min_deg >= FULL_TURN_DEG
 
     def graze_angle_rad(self, focal_length_mm: float) -> float:
+        """The on-axis graze angle on the primary: its measured slope for an as-built shell, else atan(r0 / f) / 4."""
+        if self.profile == "conical_as_built":
+            return math.atan2(self.r1_mm - self.r2_mm, self.primary_length_mm)
         return wolter_graze_angle_rad(self.r_intersect_mm, focal_length_mm)
 
     def primary(self, focal_length_mm: float) -> Quadric:
-        if self.profile == "wolter":
-            return wolter_paraboloid(self.r_intersect_mm, focal_length_mm, self.primary_length_mm)
-        alpha = self.graze_angle_rad(focal_length_mm)
         f = focal_length_mm
+        if self.profile == "wolter":
+            return wolter_paraboloid(self.r_intersect_mm, f, self.primary_length_mm)
+        if self.profile == "conical_as_built":
+            bottom = f + 0.5 * self.gap_mm
+            slope = (self.r1_mm - self.r2_mm) / self.primary_length_mm
+            return cone(self.r2_mm, slope, bottom, bottom, bottom + self.primary_length_mm)
+        alpha = self.graze_angle_rad(f)
         return cone(self.r_intersect_mm, math.tan(alpha), f, f, f + self.primary_length_mm)
 
     def secondary(self, focal_length_mm: float) -> Quadric:
-        if self.profile == "wolter":
-            return wolter_hyperboloid(self.r_intersect_mm, focal_length_mm, self.secondary_length_mm)
-        alpha = self.graze_angle_rad(focal_length_mm)
         f = focal_length_mm
+        if self.profile == "wolter":
+            return wolter_hyperboloid(self.r_intersect_mm, f, self.secondary_length_mm)
+        if self.profile == "conical_as_built":
+            top = f - 0.5 * self.gap_mm
+            slope = (self.r4_mm - self.r5_mm) / self.secondary_length_mm
+            return cone(self.r4_mm, slope, top, top - self.secondary_length_mm, top)
+        alpha = self.graze_angle_rad(f)
         return cone(self.r_intersect_mm, math.tan(3.0 * alpha), f, f - self.secondary_length_mm, f)
+
+    @classmethod
+    def as_built(cls, r1_mm: float, r2_mm: float, r4_mm: float, r5_mm: float, primary_length_mm: float,
+                 secondary_length_mm: float, thickness_mm: float, gap_mm: float = 0.0, **others) -> "Shell":
+        """A conical shell from its measured radii; its nominal intersection radius is the mean of R2 and R4."""
+        return cls(0.5 * (r2_mm + r4_mm), thickness_mm, primary_length_mm, secondary_length_mm, "conical_as_built",
+                   r1_mm=r1_mm, r2_mm=r2_mm, r4_mm=r4_mm, r5_mm=r5_mm, gap_mm=gap_mm, **others)
 
     def entrance_radius_mm(self, focal_length_mm: float) -> float:
         """R1: radius of the primary's front edge."""
@@ -333,7 +362,7 @@ class Optic:
         return np.array([s.graze_angle_rad(self.focal_length_mm) for s in self.shells])
 
     def top_z_mm(self) -> np.ndarray:
-        return np.array([self.focal_length_mm + s.primary_length_mm for s in self.shells])
+        return np.array([s.primary(self.focal_length_mm).z_max_mm for s in self.shells])
 
     def open_area_cm2(self) -> float:
         """Sum of the on-axis double-reflection annuli [R3, R1], before spider and reflectivity."""
@@ -367,6 +396,8 @@ def validate(optic: Optic) -> None:
                 raise PrescriptionError(f"shell {i}: {field} = {value}: must be a finite number > 0")
         if s.profile not in PROFILES:
             raise PrescriptionError(f"shell {i}: profile = {s.profile!r}: allowed values are {', '.join(PROFILES)}")
+        if s.profile == "conical_as_built":
+            _check_as_built(i, s)
         if s.segmentation is not None and s.segmentation.blocked_width_mm() >= 2.0 * math.pi * s.r_intersect_mm:
             raise PrescriptionError(
                 f"shell {i}: segment gaps and spacers ({s.segmentation.blocked_width_mm():.1f} mm) leave no room on "
@@ -395,25 +426,46 @@ def validate(optic: Optic) -> None:
                 f"shell {i + 1}: r_intersect_mm = {outer.r_intersect_mm} is not larger than shell {i}'s "
                 f"{inner.r_intersect_mm}: shells must be ordered from the axis outward"
             )
+        tolerance = AS_BUILT_OVERLAP_TOLERANCE_MM if "conical_as_built" in (inner.profile, outer.profile) else 0.0
         front_outer = inner.entrance_radius_mm(f) + inner.thickness_mm
-        if front_outer > outer.r_intersect_mm:
+        excess = front_outer - outer.r_intersect_mm
+        if excess > tolerance:
             raise PrescriptionError(
                 f"shell {i}: front edge reaches r = {front_outer:.4f} mm (R1 + thickness), beyond shell {i + 1}'s "
                 f"r_intersect_mm = {outer.r_intersect_mm}: it shadows shell {i + 1}'s on-axis aperture"
             )
+        if excess > 0:
+            warnings.warn(f"shells {i} and {i + 1} overlap by {excess * 1000:.0f} um: the front edge of shell {i} "
+                          f"reaches beyond the intersection radius of shell {i + 1}, within the as-built tolerance of "
+                          f"{tolerance * 1000:g} um", stacklevel=3)
         for z, label in _clearance_heights(inner, outer, f):
             gap = _radius(outer, z, f) - (_radius(inner, z, f) + inner.thickness_mm)
-            if gap <= 0:
+            if 0 < -gap <= tolerance:
+                warnings.warn(f"shells {i} and {i + 1} overlap by {-gap * 1000:.0f} um at z = {z:.1f} mm ({label}), "
+                              f"within the as-built tolerance of {tolerance * 1000:g} um", stacklevel=3)
+            elif gap <= 0:
                 raise PrescriptionError(
                     f"shells {i} and {i + 1} overlap at z = {z:.1f} mm ({label}): the back of shell {i} is "
                     f"{-gap:.4f} mm beyond the mirror of shell {i + 1}"
                 )
 
 
+def _check_as_built(i: int, s: Shell) -> None:
+    radii = {name: getattr(s, name) for name in ("r1_mm", "r2_mm", "r4_mm", "r5_mm")}
+    for name, value in radii.items():
+        if value is None or not (math.isfinite(value) and value > 0):
+            raise PrescriptionError(f"shell {i}: {name} = {value}: an as-built shell needs all of R1, R2, R4, R5 > 0")
+    if not (radii["r1_mm"] > radii["r2_mm"] and radii["r4_mm"] > radii["r5_mm"]):
+        raise PrescriptionError(f"shell {i}: radii R1 = {radii['r1_mm']}, R2 = {radii['r2_mm']}, R4 = {radii['r4_mm']}, "
+                                f"R5 = {radii['r5_mm']}: a Wolter-I shell narrows towards the focus (R1 > R2, R4 > R5)")
+    if not (math.isfinite(s.gap_mm) and s.gap_mm >= 0):
+        raise PrescriptionError(f"shell {i}: gap_mm = {s.gap_mm}: must be a finite number >= 0")
+
+
 def _clearance_heights(inner: Shell, outer: Shell, f: float) -> list[tuple[float, str]]:
-    top = min(inner.primary_length_mm, outer.primary_length_mm)
-    bottom = min(inner.secondary_length_mm, outer.secondary_length_mm)
-    return [(f + top, "entrance"), (f, "intersection plane"), (f - bottom, "exit")]
+    top = min(inner.primary(f).z_max_mm, outer.primary(f).z_max_mm)
+    bottom = max(inner.secondary(f).z_min_mm, outer.secondary(f).z_min_mm)
+    return [(top, "entrance"), (f, "intersection plane"), (bottom, "exit")]
 
 
 def _radius(shell: Shell, z: float, f: float) -> float:

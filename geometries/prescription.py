@@ -5,7 +5,9 @@ profile ("wolter" or "conical") and coating (a recipe name or TOML path, see
 `coatings.load_recipe`); optional (absent = none): segments, segment_gap_mm,
 spacers_per_segment, spacer_width_mm, segment_rotation_deg (see `Segmentation`) and
 slope_meridional_arcsec, slope_sagittal_arcsec, wing_fraction, wing_arcsec (see
-`SlopeErrors`) and azimuth_min_deg, azimuth_max_deg (a partial-azimuth shell). Table metadata: name,
+`SlopeErrors`), azimuth_min_deg, azimuth_max_deg (a partial-azimuth shell) and, for profile
+"conical_as_built", r1_mm, r2_mm, r4_mm, r5_mm (measured radii of the primary's entrance and exit and of the
+secondary's) and gap_mm (axial gap between them, centred on z = f; r_intersect_mm is then ignored). Table metadata: name,
 focal_length_mm, source, spider_spokes / spider_width_deg / spider_width_mm / spider_rotation_deg when the
 optic has a spider, and aperture (a list of entrance apertures such as "circle:21.5@200,0").
 Entrance and exit radii are computed, never stored.
@@ -32,6 +34,7 @@ REQUIRED_COLUMNS = ("r_intersect_mm", "thickness_mm", "primary_length_mm", "seco
 SEGMENT_COLUMNS = ("segments", "segment_gap_mm", "spacers_per_segment", "spacer_width_mm", "segment_rotation_deg")
 SLOPE_COLUMNS = ("slope_meridional_arcsec", "slope_sagittal_arcsec", "wing_fraction", "wing_arcsec")
 AZIMUTH_COLUMNS = ("azimuth_min_deg", "azimuth_max_deg")
+AS_BUILT_COLUMNS = ("r1_mm", "r2_mm", "r4_mm", "r5_mm", "gap_mm")
 
 
 def shipped_optics() -> list[str]:
@@ -110,7 +113,7 @@ def read_prescription(path: str | os.PathLike) -> Optic:
     if "focal_length_mm" not in meta:
         raise PrescriptionError(f"prescription {path}: metadata has no focal_length_mm")
     try:
-        shells = tuple(
+        shells = tuple(_as_built(row, table.colnames) if str(row["profile"]) == "conical_as_built" else
             Shell(
                 r_intersect_mm=float(row["r_intersect_mm"]),
                 thickness_mm=float(row["thickness_mm"]),
@@ -144,6 +147,18 @@ def read_prescription(path: str | os.PathLike) -> Optic:
         )
     except (TypeError, ValueError) as exc:  # PrescriptionError included: prefix the file name
         raise PrescriptionError(f"prescription {path}: {exc}") from None
+
+
+def _as_built(row, columns) -> Shell:
+    missing = [c for c in AS_BUILT_COLUMNS if c not in columns]
+    if missing:
+        raise PrescriptionError(f"profile conical_as_built needs column(s) {', '.join(missing)}")
+    return Shell.as_built(
+        *(float(row[c]) for c in AS_BUILT_COLUMNS[:4]), float(row["primary_length_mm"]),
+        float(row["secondary_length_mm"]), float(row["thickness_mm"]), float(row["gap_mm"]),
+        segmentation=_segmentation(row, columns),
+        slope_errors=SlopeErrors(*(float(row[c]) for c in SLOPE_COLUMNS)) if SLOPE_COLUMNS[0] in columns else SlopeErrors(),
+        **({c: float(row[c]) for c in AZIMUTH_COLUMNS} if AZIMUTH_COLUMNS[0] in columns else {}))
 
 
 def _aperture_list(value) -> list:

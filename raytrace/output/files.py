@@ -21,7 +21,7 @@ from coatings import ConstantReflectivity, load_recipe, recipe_to_toml, shipped_
 from geometries import ARCSEC_PER_RAD, Optic
 from geometries.generator import SegmentedDesign, design_to_toml
 from geometries.optic import Segmentation, SlopeErrors
-from geometries.prescription import AZIMUTH_COLUMNS, REQUIRED_COLUMNS, SEGMENT_COLUMNS, SLOPE_COLUMNS
+from geometries.prescription import AS_BUILT_COLUMNS, AZIMUTH_COLUMNS, REQUIRED_COLUMNS, SEGMENT_COLUMNS, SLOPE_COLUMNS
 
 TABLE_SUFFIXES = (".ecsv", ".fits")
 
@@ -218,6 +218,9 @@ def write_prescription(optic: Optic, path: str | os.PathLike) -> list[Path]:
         table["segments"] = [seg.segments if p else 0 for seg, p in zip(segmentations, present)]
         for column, field in zip(SEGMENT_COLUMNS[1:], ("gap_mm", "spacers_per_segment", "spacer_width_mm", "rotation_deg")):
             table[column] = [getattr(seg, field) for seg in segmentations]
+    if any(s.profile == "conical_as_built" for s in optic.shells):
+        for column in AS_BUILT_COLUMNS:
+            table[column] = [np.nan if getattr(s, column) is None else getattr(s, column) for s in optic.shells]
     if not all(s.is_full_turn for s in optic.shells):
         for column in AZIMUTH_COLUMNS:
             table[column] = [getattr(s, column) for s in optic.shells]
