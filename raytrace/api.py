@@ -165,17 +165,32 @@ def solar_spot(optic, *, source: SolarSource | None = None, detector: Detector |
 
 def tilt_scan(optic, tilts_arcmin, *, source=None, detector: Detector | str | None = None, keep: float = 0.95,
               azimuth_deg=0.0, pivot_z_mm=None, decentre_mm=(0.0, 0.0), rays: int = RAYS_PER_POINT, seed: int = 0,
-              progress=None) -> Table:
+              events=None, progress=None) -> Table:
     """Alignment tolerance: per tilt of the optic (arcmin) about a pivot on its axis (default: the intersection
     plane), the spot shift and the signal kept inside the detector's opening, and (metadata tolerance_arcmin)
-    the largest tilt keeping `keep` of the aligned signal there. Default source: `solar_source()`."""
+    the largest tilt keeping `keep` of the aligned signal there. Default source: `solar_source()`.
+    `events`: a .fits or .mcpl path; the photon list of tilt number k goes to `events_path(events, k)`."""
     optic = load(optic)
     focus = best_focus(optic, SPOT_FOCUS_KEV, rays=min(rays, RAYS_PER_POINT), seed=seed)
     pivot = None if pivot_z_mm is None else _value(pivot_z_mm, u.mm)
     decentre = tuple(_values(decentre_mm, u.mm))
-    return tolerance.tilt_scan(optic, source or solar_source(), _detector(detector),
-                               _values(tilts_arcmin, u.arcmin, u.rad), keep, _value(azimuth_deg, u.deg, u.rad), pivot,
-                               focus, rays, seed, progress, decentre)
+    source = source or solar_source()
+    tilts = _values(tilts_arcmin, u.arcmin, u.rad)
+    events_for = None
+    if events is not None:
+        def events_for(k):
+            return open_photon_list(events_path(events, k), {
+                "optic": optic.name, "source": source.describe(), "tilt_arcmin": float(np.degrees(tilts[k]) * 60),
+                "tilt_azimuth_deg": float(_value(azimuth_deg, u.deg)), "rays": int(rays), "seed": int(seed),
+                "raytrace_version": __version__})
+    return tolerance.tilt_scan(optic, source, _detector(detector), tilts, keep, _value(azimuth_deg, u.deg, u.rad),
+                               pivot, focus, rays, seed, progress, decentre, events_for)
+
+
+def events_path(events, k: int) -> Path:
+    """Where `tilt_scan` writes the photon list of tilt number k: `<stem>_tilt<k>.<suffix>` beside `events`."""
+    path = Path(events)
+    return path.with_name(f"{path.stem}_tilt{k:03d}{path.suffix}")
 
 
 def calibrate(optic, energy_kev, hpd_arcsec, w90_arcsec=None, *, wing_fraction: float | None = None,

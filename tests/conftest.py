@@ -56,3 +56,18 @@ def reference_of(trace, key, n):
     for mine, theirs in ((start.x, x), (start.y, y), (start.z, z)):
         np.testing.assert_allclose(mine, theirs, rtol=0, atol=1e-9)
     return reference_trace(trace.packed, start, int(key), 0, trace.focal_plane_z_mm)
+
+
+def traced_like_reference(trace, key, n, position_atol=1e-8):
+    """The kernel's trace of the first n rays, after checking it ray by ray against the numpy reference: the same
+    fates, channels and shells, positions within position_atol mm, directions and graze angles within 1e-12."""
+    rays = trace.trace_range(key, 0, n, n)
+    ref = reference_of(trace, key, n)
+    for name in ("fate", "channel", "shell"):
+        np.testing.assert_array_equal(getattr(rays, name), getattr(ref, name))
+    for name in ("x", "y", "z"):
+        np.testing.assert_allclose(getattr(rays, name), getattr(ref, name), rtol=0, atol=position_atol)
+    for name in ("dx", "dy", "dz", "graze1", "graze2"):
+        np.testing.assert_allclose(getattr(rays, name), getattr(ref, name), rtol=0, atol=1e-12)
+    assert rays.fate_counts()[0] == 0  # every ray has a fate
+    return rays

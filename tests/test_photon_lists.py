@@ -63,3 +63,13 @@ def test_photon_list_command_says_how_large_and_refuses_what_it_cannot_write(tmp
     assert main(["psf", "xmm", "--energy", "1.5", "--events", str(tmp_path / "e.txt")]) == 2
     assert "unsupported file type" in capsys.readouterr().err
     assert not list(tmp_path.glob(".e.txt*"))
+
+
+def test_tilt_writes_one_photon_list_per_tilt(tmp_path, xmm):
+    events = tmp_path / "tilt.fits"
+    table = raytrace.tilt_scan(xmm, [0.0, 2.0], rays=10_000, events=events)
+    for k, tilt in enumerate([0.0, 2.0]):
+        photons = Table.read(raytrace.api.events_path(events, k))
+        assert photons.meta["tilt_arcmin"] == pytest.approx(tilt)
+        assert len(photons) > 0
+    assert len(table) == 2 and not list(tmp_path.glob(".*"))

@@ -13,7 +13,7 @@ from raytrace.engine.rng import seed_key
 from raytrace.sources import ParallelBeam, PointSource
 from raytrace.sources.point import image_distance_mm
 
-from .conftest import reference_of, single_shell
+from .conftest import single_shell, traced_like_reference
 
 
 @pytest.mark.parametrize("f_mm, r0_mm, length_mm, distance_m", [(7500.0, 150.0, 300.0, 130.0),
@@ -84,13 +84,7 @@ def test_a_distant_source_is_the_parallel_beam_ray_for_ray(xmm):
 def test_kernel_matches_reference_for_a_point_source(babyiaxo, source):
     trace = Trace(babyiaxo, source, -300.0)
     key = seed_key(6)
-    rays = trace.trace_range(key, 0, 3000, 3000)
-    ref = reference_of(trace, key, 3000)
-    np.testing.assert_array_equal(rays.fate, ref.fate)
-    for name in ("x", "y", "z"):
-        np.testing.assert_allclose(getattr(rays, name), getattr(ref, name), rtol=0, atol=1e-8)
-    for name in ("dx", "dy", "dz", "graze1", "graze2"):
-        np.testing.assert_allclose(getattr(rays, name), getattr(ref, name), rtol=0, atol=1e-12)
+    rays = traced_like_reference(trace, key, 3000, 1e-8)
 
 
 def test_bad_point_sources_are_named():

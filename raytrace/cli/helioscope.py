@@ -11,7 +11,7 @@ from pathlib import Path
 from .. import api
 from ..helioscope import Exposure, Magnet, load_detector
 from ..helioscope.optimise import MATERIAL_SYSTEMS
-from ..output import plot_scan, plot_spot, plot_tilt, save_figure, write_design, write_table
+from ..output import check_writable, plot_scan, plot_spot, plot_tilt, save_figure, write_design, write_table
 from ..sources import MODELS, ParallelBeam
 from ..sources.solar import DEFAULT_MODEL
 from .options import (DETECTOR_HELP, OPTIC_HELP, CliError, add_aperture, add_events, add_focal_plane,
@@ -105,6 +105,7 @@ def register(sub) -> None:
     tilt.add_argument("--detector", metavar="FILE.toml", help=DETECTOR_HELP)
     add_aperture(tilt)
     _bore_options(tilt)
+    add_events(tilt, " (one file per tilt: FILE_tilt000.fits, ...)")
     tilt.add_argument("--keep", type=number("--keep"), default=0.95, metavar="F",
                       help="share of the aligned signal inside the opening to keep (default 0.95)")
     add_rays_and_seed(tilt, api.RAYS_PER_POINT, " per tilt")
@@ -252,11 +253,17 @@ def run_tilt(args) -> int:
 
         check_energies([args.energy])
         source = ParallelBeam(math.radians(args.offset / 60), math.radians(args.offset_azimuth), args.energy)
+    if args.events:
+        from ..output.photons import estimated_bytes
+
+        check_writable(args.events, (".fits", ".mcpl"))
+        print(f"photon lists {api.events_path(args.events, 0)} ... : at most "
+              f"{len(tilts) * estimated_bytes(args.events, args.rays) / 1e6:.3g} MB in all")
     start = time.perf_counter()
     progress = Progress(len(tilts) + 1, "tilts")
     table = api.tilt_scan(optic, tilts, source=source, detector=detector, keep=args.keep, azimuth_deg=args.azimuth,
                           pivot_z_mm=args.pivot_z, decentre_mm=decentre, rays=args.rays, seed=args.seed,
-                          progress=progress)
+                          events=args.events, progress=progress)
     progress.close()
     meta = table.meta
     print(f"{optic.name}: {source.describe()}; pivot z = {meta['pivot_z_mm']:g} mm, decentre ({decentre[0]:g}, "

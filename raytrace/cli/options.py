@@ -125,10 +125,10 @@ def add_aperture(p):
                    help=f"an entrance aperture in the spider plane (repeatable; several intersect): {APERTURE_FORMS}")
 
 
-def add_events(p):
+def add_events(p, per=""):
     p.add_argument("--events", metavar="FILE", help="write the photon list of every ray reaching the focal plane: "
                                                     ".fits (binary table) or .mcpl (McStas/McXtrace, REST; needs "
-                                                    "the mcpl extra)")
+                                                    f"the mcpl extra){per}")
 
 
 def announce_events(args) -> None:

@@ -65,7 +65,7 @@ class FocalPlaneSignal:
 
 def focal_plane_signal(optic: Optic, source: Source, detector: Detector, misalignment: Misalignment,
                        focal_plane_z_mm: float, n_rays: int, seed: int, table: ReflectivityTable | None = None,
-                       chunk_size: int = DEFAULT_CHUNK_SIZE) -> FocalPlaneSignal:
+                       chunk_size: int = DEFAULT_CHUNK_SIZE, on_chunk=None) -> FocalPlaneSignal:
     """The detected focused signal of the misaligned optic, in total and inside the detector's opening.
 
     `table` (reflectivities at the source's energies, reaching this trace's graze angles) is built if not given."""
@@ -80,6 +80,8 @@ def focal_plane_signal(optic: Optic, source: Source, detector: Detector, misalig
     radius2 = (0.5 * detector.opening_diameter_mm) ** 2
     sums = np.zeros(4)
     for rays in trace.chunks(n_rays, seed, chunk_size, table):
+        if on_chunk is not None:
+            on_chunk(rays)
         focused = rays.fate == Fate.DOUBLE
         w = detected(rays.weight[focused], rays.energy_kev[focused])
         x, y = rays.x[focused], rays.y[focused]
@@ -91,11 +93,13 @@ def focal_plane_signal(optic: Optic, source: Source, detector: Detector, misalig
 
 def tilt_scan(optic: Optic, source: Source, detector: Detector, tilts_rad, keep: float = 0.95,
               tilt_azimuth_rad: float = 0.0, pivot_z_mm: float | None = None, focal_plane_z_mm: float = 0.0,
-              n_rays: int = 200_000, seed: int = 0, progress=None, decentre_mm: tuple[float, float] = (0.0, 0.0)) -> Table:
+              n_rays: int = 200_000, seed: int = 0, progress=None, decentre_mm: tuple[float, float] = (0.0, 0.0),
+              events_for=None) -> Table:
     """Per tilt: the spot's shift from the detector centre, the signal relative to the aligned optic, the share
     of the aligned signal inside the opening, and (in the metadata) the largest tilt that keeps `keep` of it.
     The decentre and the source's own offset apply at every tilt; the reference is the optic aligned on the
-    magnet axis, neither tilted nor decentred. `progress`, if given, is called once before each tilt."""
+    magnet axis, neither tilted nor decentred. `progress`, if given, is called once before each tilt;
+    `events_for(k)`, if given, returns the photon-list writer for tilt number k (a callable with `close()`)."""
     tilts = np.asarray(tilts_rad, dtype=float)
     if not 0 < keep <= 1:
         raise ValueError(f"keep = {keep}: must lie in (0, 1]")
@@ -114,7 +118,15 @@ def tilt_scan(optic: Optic, source: Source, detector: Detector, tilts_rad, keep:
         if progress is not None:
             progress(1)
         m = Misalignment(float(tilt), tilt_azimuth_rad, pivot_z_mm, *decentre_mm)
-        s = focal_plane_signal(optic, source, detector, m, focal_plane_z_mm, n_rays, seed, table)
+        writer = None if events_for is None else events_for(len(rows))
+        try:
+            s = focal_plane_signal(optic, source, detector, m, focal_plane_z_mm, n_rays, seed, table, on_chunk=writer)
+        except BaseException:
+            if writer is not None:
+                writer.abort()
+            raise
+        if writer is not None:
+            writer.close()
         rows.append((float(tilt), math.hypot(*s.centroid_mm), *s.centroid_mm, s.total / aligned.total,
                      s.in_opening / aligned.total, s.in_opening / aligned.in_opening))
     columns = np.array(rows).T
