@@ -176,15 +176,15 @@ def tilt_scan(optic, tilts_arcmin, *, source=None, detector: Detector | str | No
     decentre = tuple(_values(decentre_mm, u.mm))
     source = source or solar_source()
     tilts = _values(tilts_arcmin, u.arcmin, u.rad)
-    events_for = None
-    if events is not None:
-        def events_for(k):
-            return open_photon_list(events_path(events, k), {
-                "optic": optic.name, "source": source.describe(), "tilt_arcmin": float(np.degrees(tilts[k]) * 60),
-                "tilt_azimuth_deg": float(_value(azimuth_deg, u.deg)), "rays": int(rays), "seed": int(seed),
-                "raytrace_version": __version__})
+
+    def events_for(k):
+        return open_photon_list(events_path(events, k), {
+            "optic": optic.name, "source": source.describe(), "tilt_arcmin": float(np.degrees(tilts[k]) * 60),
+            "tilt_azimuth_deg": float(_value(azimuth_deg, u.deg)), "rays": int(rays), "seed": int(seed),
+            "raytrace_version": __version__})
+
     return tolerance.tilt_scan(optic, source, _detector(detector), tilts, keep, _value(azimuth_deg, u.deg, u.rad),
-                               pivot, focus, rays, seed, progress, decentre, events_for)
+                               pivot, focus, rays, seed, progress, decentre, None if events is None else events_for)
 
 
 def events_path(events, k: int) -> Path:

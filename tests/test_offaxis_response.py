@@ -1,7 +1,6 @@
 """Off-axis response tables: energy x off-axis angle x azimuth, and their OGIP/CALDB vignetting layout."""
 
 import numpy as np
-import pytest
 from astropy.io import fits
 from astropy.table import Table
 
