@@ -27,8 +27,8 @@ from .helioscope import Exposure, Magnet, ScanResult, ScanSettings, SpotResult, 
 from .helioscope import optimise as scan
 from .helioscope import spot, tolerance
 from .helioscope.detector import Detector
-from .sources import MODELS, ParallelBeam, PointSource, SolarSource, earth_sun_distance_au
 from .output.photons import open_photon_list
+from .sources import MODELS, ParallelBeam, PointSource, SolarSource, earth_sun_distance_au
 from .sources.solar import DEFAULT_MODEL
 from .version import __version__
 

@@ -84,7 +84,7 @@ def register(sub) -> None:
 def run_area(args) -> int:
     energies = parse_grid(args.energies)
     angles = parse_grid(args.off_axis, "--off-axis", "arcmin", allow_zero=True)
-    azimuths = parse_grid(args.azimuth, "--azimuth", "deg", allow_zero=True)
+    azimuths = parse_grid(args.azimuth, "--azimuth", "deg", signed=True)
     if angles.size > 1 or azimuths.size > 1:
         if args.events:
             raise CliError("--events: a photon list is written for one direction, not a grid of --off-axis angles")

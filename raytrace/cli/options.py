@@ -37,8 +37,10 @@ def command(sub, name: str, help_text: str, examples: str, run) -> argparse.Argu
     return parser
 
 
-def parse_grid(spec: str, option: str = "--energies", unit: str = "keV", allow_zero: bool = False) -> np.ndarray:
-    """'START:STOP:STEP' (STOP included) or a comma-separated list of values in `unit`."""
+def parse_grid(spec: str, option: str = "--energies", unit: str = "keV", allow_zero: bool = False,
+               signed: bool = False) -> np.ndarray:
+    """'START:STOP:STEP' (STOP included) or a comma-separated list of values in `unit` (positive ones; with
+    allow_zero also 0, with signed any)."""
     text = spec.strip()
     try:
         if ":" in text:
@@ -56,9 +58,9 @@ def parse_grid(spec: str, option: str = "--energies", unit: str = "keV", allow_z
         raise CliError(f"{option} {spec!r}: expected START:STOP:STEP or a comma-separated list of {unit} values") from None
     if values.size > MAX_GRID_VALUES:
         raise CliError(f"{option} {spec!r}: {values.size} values; at most {MAX_GRID_VALUES} are allowed")
-    low = values < 0 if allow_zero else values <= 0
+    low = np.zeros(values.shape, bool) if signed else values < 0 if allow_zero else values <= 0
     if values.size == 0 or not np.all(np.isfinite(values)) or np.any(low):
-        kind = "non-negative" if allow_zero else "positive"
+        kind = "finite" if signed else "non-negative" if allow_zero else "positive"
         raise CliError(f"{option} {spec!r}: values must be {kind} numbers ({unit})")
     return values
 
