@@ -4,7 +4,7 @@ Two databases:
 - "xraylib" (default): `Refractive_Index_Re` returns 1 - delta with delta from Z + f' (Kissel's
   anomalous scattering factors) and `Refractive_Index_Im` returns +beta from the total
   cross-section, for an energy in keV and a density in g/cm3. Its calls are scalar, so values
-  are cached per (formula, density, energy). Range 0.1 keV - 1 MeV.
+  are cached per (formula, density, energy). Range 0.1-800 keV (xraylib's cross sections end below 1 MeV).
 - "henke": the Henke/CXRO atomic scattering factors f1, f2 (Henke, Gullikson & Davis, At. Data
   Nucl. Data Tables 54 (1993) 181, with the CXRO updates) as tabulated by the `periodictable`
   package. These are the constants behind CXRO's on-line calculator and most IMD files.
@@ -44,7 +44,7 @@ DEFAULT_DENSITY_G_CM3: dict[str, float] = {
 }
 
 OPTICAL_CONSTANTS = ("xraylib", "henke")
-ENERGY_RANGE_KEV = {"xraylib": (0.1, 1000.0), "henke": (0.03, 30.0)}
+ENERGY_RANGE_KEV = {"xraylib": (0.1, 800.0), "henke": (0.03, 30.0)}  # xraylib's cross sections end below 1 MeV
 MIN_ENERGY_KEV = min(lo for lo, _ in ENERGY_RANGE_KEV.values())
 MAX_ENERGY_KEV = max(hi for _, hi in ENERGY_RANGE_KEV.values())
 

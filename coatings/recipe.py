@@ -43,6 +43,7 @@ from pathlib import Path
 
 from .materials import MaterialError, material
 from .stack import Layer, Multilayer, RecipeError, Stack
+from .textfile import read_text
 
 RECIPE_PACKAGE = "coatings.recipes"
 _TOP_KEYS = ("name", "description", "optical_constants", "capping", "layer", "multilayer", "substrate")
@@ -63,7 +64,7 @@ def load_recipe(name_or_path: str | Path) -> Stack:
     if path.suffix == ".toml" or path.exists():
         if not path.is_file():
             raise RecipeError(f"coating recipe file {str(path)!r} does not exist")
-        text, label = path.read_text(), str(path)
+        text, label = read_text(path, "coating recipe", RecipeError), str(path)
     else:
         resource = resources.files(RECIPE_PACKAGE) / f"{name_or_path}.toml"
         if not resource.is_file():

@@ -25,6 +25,7 @@ from pathlib import Path
 from astropy.table import Table
 
 from coatings import ConstantReflectivity, RecipeError, load_recipe
+from coatings.textfile import read_text
 
 from .generator import SegmentedDesign, read_design
 from .optic import Optic, PrescriptionError, Segmentation, Shell, SlopeErrors, Spider, parse_aperture
@@ -66,8 +67,8 @@ def is_design(name_or_path: str | os.PathLike) -> bool:
     if path.suffix != ".toml" or not path.is_file():
         return False
     try:
-        return "focal_length_mm" in tomllib.loads(path.read_text())
-    except (tomllib.TOMLDecodeError, OSError, UnicodeDecodeError):
+        return "focal_length_mm" in tomllib.loads(read_text(path, "design", PrescriptionError))
+    except (tomllib.TOMLDecodeError, PrescriptionError):
         return False  # reported by whichever reader gets the file
 
 
@@ -129,6 +130,8 @@ def read_prescription(path: str | os.PathLike) -> Optic:
         )
         recipes = {name: _coating(name, path) for name in set(table["coating"])}
         spider = None
+        if int(meta.get("spider_spokes", 0)) < 0:
+            raise PrescriptionError(f"metadata spider_spokes = {meta['spider_spokes']}: must be >= 0 (0: no spider)")
         if int(meta.get("spider_spokes", 0)) > 0:
             spider = Spider(
                 n_spokes=int(meta["spider_spokes"]),

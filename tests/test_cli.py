@@ -41,7 +41,7 @@ def run(capsys, *argv):
         (["reflectivity", "missing.toml", "--energies", "8", "--angles", "1"], "'missing.toml' does not exist"),
         (["reflectivity", "au250_ni", "--energies", "8", "--angles=-1"], "--angles '-1'"),
         (["reflectivity", "au250_ni", "--energies", "8", "--angles", "2000"], "must not exceed 1000 mrad"),
-        (["reflectivity", "au250_ni", "--energies", "0.05", "--angles", "1"], "energy outside 0.1-1000.0 keV"),
+        (["reflectivity", "au250_ni", "--energies", "0.05", "--angles", "1"], "energy outside 0.1-800.0 keV"),
         (["reflectivity", "au250_ni", "--energies", "8", "--angles", "1", "--roughness=-1"], "--roughness '-1'"),
         (["reflectivity", "au250_ni", "--energies", "8", "--angles", "1", "-o", "r.txt"], "unsupported file type"),
         (["reflectivity", "au250_ni", "--energies", "8"], "--angles"),

@@ -322,7 +322,7 @@ def test_unknown_shipped_recipe():
 
 
 def test_energy_outside_the_database_range_is_named():
-    with pytest.raises(MaterialError, match="0.1-1000.0 keV"):
+    with pytest.raises(MaterialError, match="0.1-800.0 keV"):
         material("Au").refractive_index([0.05])
     with pytest.raises(MaterialError, match="henke"):
         material("Au", optical_constants="henke").refractive_index([50.0])

@@ -6,7 +6,9 @@ the module of its group, or in a new module listed in COMMAND_MODULES.
 
 from __future__ import annotations
 
+import errno
 import os
+import signal
 import sys
 
 from ..version import __version__
@@ -26,6 +28,14 @@ def build_parser() -> Parser:
     return parser
 
 
+class Terminated(BaseException):
+    """SIGTERM: unwinds like an interrupt, so that half-written outputs are removed on the way."""
+
+
+def _terminate(signum, frame):
+    raise Terminated
+
+
 def main(argv=None) -> int:
     from coatings import MaterialError, RecipeError
     from geometries import PrescriptionError
@@ -33,6 +43,10 @@ def main(argv=None) -> int:
     from ..helioscope import DetectorError
     from ..output import OutputError
 
+    try:
+        previous = signal.signal(signal.SIGTERM, _terminate)
+    except ValueError:  # not the main thread: signals are not ours to handle
+        previous = None
     try:
         args = build_parser().parse_args(argv)
         return args.run(args)
@@ -42,9 +56,31 @@ def main(argv=None) -> int:
     except KeyboardInterrupt:
         print("raytrace: interrupted", file=sys.stderr)
         return 130
+    except Terminated:
+        print("raytrace: terminated", file=sys.stderr)
+        return 143
+    except SystemError as exc:  # numba reports a signal that arrived inside compiled code as (nested) SystemErrors
+        cause = exc
+        while isinstance(cause, SystemError):
+            cause = cause.__cause__ or cause.__context__
+        if isinstance(cause, (KeyboardInterrupt, Terminated)):
+            print(f"raytrace: {'interrupted' if isinstance(cause, KeyboardInterrupt) else 'terminated'}",
+                  file=sys.stderr)
+            return 130 if isinstance(cause, KeyboardInterrupt) else 143
+        raise
     except BrokenPipeError:  # output piped into a reader that closed early (e.g. head)
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         return 141
+    except OSError as exc:
+        if exc.errno == errno.ENOSPC:
+            print(f"raytrace: error: no space left writing {exc.filename or 'an output'}", file=sys.stderr)
+        else:
+            print(f"raytrace: error: {exc.strerror or exc}{f': {exc.filename}' if exc.filename else ''}",
+                  file=sys.stderr)
+        return 1
+    finally:
+        if previous is not None:
+            signal.signal(signal.SIGTERM, previous)
 
 
 if __name__ == "__main__":

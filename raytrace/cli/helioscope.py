@@ -11,11 +11,11 @@ from pathlib import Path
 from .. import api
 from ..helioscope import Exposure, Magnet, load_detector
 from ..helioscope.optimise import MATERIAL_SYSTEMS
-from ..output import check_writable, plot_scan, plot_spot, plot_tilt, save_figure, write_design, write_table
+from ..output import plot_scan, plot_spot, plot_tilt, save_figure, write_design, write_table
 from ..sources import MODELS, ParallelBeam
 from ..sources.solar import DEFAULT_MODEL
 from .options import (DETECTOR_HELP, OPTIC_HELP, CliError, add_aperture, add_events, add_focal_plane,
-                      add_rays_and_seed, add_table_and_plot, announce_events, check_outputs, command,
+                      add_rays_and_seed, add_table_and_plot, announce_events, check_output, check_outputs, command,
                       load_traced_optic, number, parse_grid, write_outputs)
 from .progress import Progress
 
@@ -253,10 +253,10 @@ def run_tilt(args) -> int:
 
         check_energies([args.energy])
         source = ParallelBeam(math.radians(args.offset / 60), math.radians(args.offset_azimuth), args.energy)
+    check_output("--events", args.events, (".fits", ".mcpl"))
     if args.events:
         from ..output.photons import estimated_bytes
 
-        check_writable(args.events, (".fits", ".mcpl"))
         print(f"photon lists {api.events_path(args.events, 0)} ... : at most "
               f"{len(tilts) * estimated_bytes(args.events, args.rays) / 1e6:.3g} MB in all")
     start = time.perf_counter()

@@ -13,7 +13,7 @@ from ..analysis.encircled import spread_indices
 from ..output import (check_writable, plot_effective_area, plot_offaxis_response, plot_psf, plot_vignetting,
                       save_figure, write_design, write_image, write_prescription, write_table, write_vignetting)
 from .options import (OPTIC_HELP, CliError, add_aperture, add_events, add_focal_plane, add_optic_and_beam,
-                      add_rays_and_seed, add_source_distance, add_table_and_plot, announce_events, check_outputs,
+                      add_rays_and_seed, add_source_distance, add_table_and_plot, announce_events, check_output, check_outputs,
                       command, load_traced_optic, number, parse_grid, print_psf, slope_summary, source_options,
                       write_outputs)
 from .progress import Progress
@@ -141,9 +141,9 @@ def _offaxis_response(args, energies, angles, azimuths) -> int:
 
 
 def run_psf(args) -> int:
-    for path, suffixes in ((args.output, (".ecsv", ".fits")), (args.image, (".fits",)), (args.plot, (".png",))):
-        if path:
-            check_writable(path, suffixes)
+    for option, path, suffixes in (("-o", args.output, (".ecsv", ".fits")), ("--image", args.image, (".fits",)),
+                                   ("--plot", args.plot, (".png",))):
+        check_output(option, path, suffixes)
     announce_events(args)
     optic = load_traced_optic(args)
     progress = Progress(args.rays, "tracing")

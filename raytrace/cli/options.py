@@ -48,8 +48,13 @@ def parse_grid(spec: str, option: str = "--energies", unit: str = "keV", allow_z
             if len(parts) != 3:
                 raise ValueError
             start, stop, step = parts
+            if not all(math.isfinite(v) for v in parts):
+                raise CliError(f"{option} {spec!r}: START, STOP and STEP must be finite numbers ({unit})")
             if not (step > 0 and stop >= start):
                 raise CliError(f"{option} {spec!r}: need START <= STOP and STEP > 0")
+            if (stop - start) / step >= MAX_GRID_VALUES:
+                raise CliError(f"{option} {spec!r}: more than {MAX_GRID_VALUES} values; at most {MAX_GRID_VALUES} "
+                               "are allowed")
             count = int(math.floor((stop - start) / step + 1e-9)) + 1
             values = start + step * np.arange(count)
         else:
@@ -135,10 +140,10 @@ def add_events(p, per=""):
 
 def announce_events(args) -> None:
     """Check --events before any work and say how large the file can grow."""
+    check_output("--events", args.events, (".fits", ".mcpl"))
     if args.events:
         from ..output.photons import estimated_bytes
 
-        check_writable(args.events, (".fits", ".mcpl"))
         print(f"photon list {args.events}: at most {estimated_bytes(args.events, args.rays) / 1e6:.3g} MB "
               f"({args.rays:,} rays)")
 
@@ -169,12 +174,18 @@ def _focal_plane(text):
     return "best" if text.strip().lower() == "best" else number("--focal-plane-z")(text)
 
 
+def check_output(option: str, value, suffixes) -> None:
+    """Fail before any work if an output option names nothing or a file that cannot be written (None: not asked)."""
+    if value == "":
+        raise CliError(f"{option} '': an empty file name; give a path such as out{suffixes[0]}")
+    if value:
+        check_writable(value, suffixes)
+
+
 def check_outputs(args, table_suffixes=(".ecsv", ".fits")) -> None:
     """Fail before any work if -o or --plot cannot be written."""
-    if args.output:
-        check_writable(args.output, table_suffixes)
-    if args.plot:
-        check_writable(args.plot, (".png",))
+    check_output("-o", args.output, table_suffixes)
+    check_output("--plot", args.plot, (".png",))
 
 
 def write_outputs(args, table, figure=None) -> None:

@@ -21,6 +21,7 @@ import numpy as np
 import xraylib
 
 from coatings import material as coating_material
+from coatings.textfile import read_text
 
 GAS_CONSTANT_J_MOL_K = 8.314462618
 BAR_PA = 1e5
@@ -108,10 +109,9 @@ def load_detector(path: str | Path | None = None) -> Detector:
     if path is None:
         return detector_from_dict(tomllib.loads(DEFAULT_DETECTOR_TOML))
     path = Path(path)
+    text = read_text(path, "detector", DetectorError)
     try:
-        data = tomllib.loads(path.read_text())
-    except OSError as exc:
-        raise DetectorError(f"detector {str(path)!r}: cannot read it ({exc.strerror})") from None
+        data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
         raise DetectorError(f"detector {path}: not valid TOML ({exc})") from None
     try:

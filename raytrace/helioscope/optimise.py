@@ -32,6 +32,7 @@ import numpy as np
 from astropy.table import Table
 
 from coatings import ConstantReflectivity, Layer, Multilayer, Stack, material, recipe_from_dict, recipe_to_toml
+from coatings.textfile import read_text
 from geometries.generator import CoatingGroup, SegmentedDesign, design_from_dict, design_to_toml
 
 from ..analysis.encircled import radial_histogram
@@ -279,12 +280,13 @@ def _key(focal_length_mm: float) -> str:
 def _read_checkpoint(path: Path, signature: str) -> dict:
     done = {}
     if path.exists():
-        for line in path.read_text().splitlines():
+        for line in read_text(path, "checkpoint", ValueError).splitlines():
             try:
                 row = json.loads(line)
             except json.JSONDecodeError:
                 continue  # a line cut by an interruption: that focal length is redone
-            if row.pop("signature", None) == signature:
+            # rows of another problem, or of no problem of ours, are not reused
+            if isinstance(row, dict) and row.pop("signature", None) == signature and "focal_length_mm" in row:
                 done[_key(row["focal_length_mm"])] = row
     return done
 

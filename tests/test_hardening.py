@@ -1,0 +1,101 @@
+"""Bad or odd input, full disks and signals: one clear line and a status, never a traceback or a stray file."""
+
+import errno
+import os
+import signal
+import subprocess
+import sys
+import time
+
+import pytest
+
+from raytrace.cli import main
+
+
+def run(capsys, *argv):
+    code = main(list(argv))
+    captured = capsys.readouterr()
+    return code, captured.out, captured.err
+
+
+@pytest.mark.parametrize("argv, message", [
+    (["area", "xmm", "--energies", "1:inf:1"], "must be finite numbers"),
+    (["area", "xmm", "--energies", "1:1e9:1e-3"], "more than 100000 values"),
+    (["area", "xmm", "--energies", "1000"], "energy 1000.0 keV: energies must lie within"),
+    (["area", "xmm", "--energies", "1.5", "-o", ""], "-o '': an empty file name"),
+    (["psf", "xmm", "--energy", "1.5", "--plot", ""], "--plot '': an empty file name"),
+])
+def test_bad_values_get_one_line(capsys, argv, message):
+    code, _, err = run(capsys, *argv)
+    assert code == 2 and message in err and "Traceback" not in err and len(err.strip().splitlines()) == 1
+
+
+def test_files_that_are_not_utf8_are_named_and_a_byte_order_mark_is_accepted(capsys, tmp_path):
+    from geometries import load_design
+    from geometries.generator import design_to_toml
+
+    broken = tmp_path / "broken.toml"
+    broken.write_bytes(b"focal_length_mm = 5000\n\xff\xfe")
+    code, _, err = run(capsys, "design", "--from", str(broken), "-o", str(tmp_path / "out.toml"))
+    assert code == 2 and "broken.toml" in err and "not UTF-8" in err
+    detector = tmp_path / "detector.toml"
+    detector.write_bytes(b"\xff\x00")
+    code, _, err = run(capsys, "spot", "xmm", "--detector", str(detector), "--rays", "2000")
+    assert code == 2 and "detector" in err and "not UTF-8" in err
+    with_bom = tmp_path / "bom.toml"
+    with_bom.write_bytes(b"\xef\xbb\xbf" + design_to_toml(load_design("babyiaxo")).encode())
+    assert load_design(with_bom).name == "babyiaxo"
+
+
+def test_a_negative_spider_in_a_shell_table_is_refused(tmp_path):
+    from geometries import PrescriptionError, load_optic, read_prescription
+    from raytrace.output import write_prescription
+
+    path = write_prescription(load_optic("xmm"), tmp_path / "x.ecsv")[-1]
+    path.write_text(path.read_text().replace("spider_spokes: 16", "spider_spokes: -16"))
+    with pytest.raises(PrescriptionError, match="spider_spokes = -16"):
+        read_prescription(path)
+
+
+def test_checkpoints_that_are_folders_or_foreign_are_handled(capsys, tmp_path):
+    from geometries import load_design
+    from raytrace.helioscope import ScanSettings, load_detector
+    from raytrace.helioscope.optimise import run_scan
+    from raytrace.sources import SolarSource
+
+    code, _, err = run(capsys, "optimise", "--focal-lengths", "5000", "--groups", "1", "--materials", "ir",
+                       "--rays", "2000", "--checkpoint", str(tmp_path), "-o", str(tmp_path / "out"))
+    assert code == 2 and "is a folder" in err
+    foreign = tmp_path / "foreign.jsonl"
+    foreign.write_text('[1, 2, 3]\n{"focal_length_mm": 5000.0}\n"text"\n')
+    rows = run_scan(load_design("babyiaxo"), [5000.0], SolarSource(), load_detector(),
+                    ScanSettings(1, ("ir",), 2000, 0, 2), checkpoint=foreign)
+    assert rows[0]["focal_length_mm"] == 5000.0 and rows[0]["f_do"] > 0
+
+
+def test_a_full_disk_is_one_line_and_leaves_no_file(capsys, tmp_path, monkeypatch):
+    from astropy.table import Table
+
+    def no_space(self, *args, **kwargs):
+        raise OSError(errno.ENOSPC, "No space left on device", str(args[0]) if args else None)
+
+    monkeypatch.setattr(Table, "write", no_space)
+    out = tmp_path / "area.ecsv"
+    code, _, err = run(capsys, "area", "xmm", "--energies", "1.5", "--rays", "2000", "-o", str(out))
+    assert code == 1 and f"no space left writing {out}" in err and "Traceback" not in err
+    assert list(tmp_path.iterdir()) == []
+
+
+@pytest.mark.parametrize("signum, status", [(signal.SIGINT, 130), (signal.SIGTERM, 143)])
+def test_signals_end_a_run_with_its_status_and_no_files(tmp_path, signum, status):
+    out = tmp_path / "area.fits"
+    command = "import sys; from raytrace.cli import main; sys.exit(main())"
+    process = subprocess.Popen([sys.executable, "-c", command, "area", "xmm", "--energies", "0.5:12:0.1",
+                                "--rays", "3e8", "-o", str(out)], cwd=tmp_path, stdout=subprocess.PIPE,
+                               stderr=subprocess.PIPE, text=True)
+    time.sleep(6.0)
+    process.send_signal(signum)
+    _, err = process.communicate(timeout=120)
+    assert process.returncode == status, err
+    assert "Traceback" not in err and err.strip().splitlines()[-1] in ("raytrace: interrupted", "raytrace: terminated")
+    assert list(tmp_path.iterdir()) == []
