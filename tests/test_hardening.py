@@ -1,7 +1,6 @@
 """Bad or odd input, full disks and signals: one clear line and a status, never a traceback or a stray file."""
 
 import errno
-import os
 import signal
 import subprocess
 import sys
