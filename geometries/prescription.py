@@ -49,6 +49,9 @@ def load_optic(name_or_path: str | os.PathLike) -> Optic:
         with resources.as_file(resources.files("geometries") / SHIPPED[key]) as path:
             return _read_any(path)
     path = Path(key)
+    if path.suffix in (".ecsv", ".toml") and not path.is_file():
+        raise PrescriptionError(f"prescription file {key!r} does not exist" if not path.exists()
+                                else f"prescription {key!r} is not a file")
     if not path.is_file():
         raise PrescriptionError(
             f"unknown optic {key!r}: give one of {', '.join(shipped_optics())} or the path of a prescription file "

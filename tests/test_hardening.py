@@ -23,8 +23,12 @@ def run(capsys, *argv):
     (["area", "xmm", "--energies", "1000"], "energy 1000.0 keV: energies must lie within"),
     (["area", "xmm", "--energies", "1.5", "-o", ""], "-o '': an empty file name"),
     (["psf", "xmm", "--energy", "1.5", "--plot", ""], "--plot '': an empty file name"),
+    (["area", "missing.ecsv", "--energies", "1.5"], "prescription file 'missing.ecsv' does not exist"),
+    (["area", "xmm", "--energies", "1.5", "-o", "one.arf"], "an ARF needs at least two energies"),
+    (["design", "--set", "focal_length_mm=6000", "--focal-length", "4000", "-o", "d.toml"], "set the same field"),
 ])
-def test_bad_values_get_one_line(capsys, argv, message):
+def test_bad_values_get_one_line(capsys, tmp_path, monkeypatch, argv, message):
+    monkeypatch.chdir(tmp_path)
     code, _, err = run(capsys, *argv)
     assert code == 2 and message in err and "Traceback" not in err and len(err.strip().splitlines()) == 1
 
@@ -98,3 +102,24 @@ def test_signals_end_a_run_with_its_status_and_no_files(tmp_path, signum, status
     assert process.returncode == status, err
     assert "Traceback" not in err and err.strip().splitlines()[-1] in ("raytrace: interrupted", "raytrace: terminated")
     assert list(tmp_path.iterdir()) == []
+
+
+def test_grids_are_written_without_float_noise():
+    from raytrace.cli.options import parse_grid
+
+    values = parse_grid("0.5:3:0.1")
+    assert values[7] == 1.2 and repr(values[14]) == "np.float64(1.9)"
+    assert list(parse_grid("1:2:25e-2")) == [1.0, 1.25, 1.5, 1.75, 2.0]
+
+
+def test_tables_carry_fates_and_long_provenance_whole(tmp_path, xmm):
+    from astropy.table import Table
+
+    from raytrace.api import tilt_scan, vignetting
+    from raytrace.cli import main
+
+    assert sum(vignetting(xmm, [0, 5], 1.5, rays=2000).meta["fates"].values()) == 2 * 2000
+    assert sum(tilt_scan(xmm, [0.0, 1.0], rays=2000).meta["fates"].values()) == 3 * 2000
+    path = tmp_path / "area.fits"
+    assert main(["area", "xmm", "--energies", "1:3:1", "--rays", "2000", "-o", str(path)]) == 0
+    assert Table.read(path).meta["definition"] == "doubly reflected (primary then secondary) rays reaching the focal plane"

@@ -23,10 +23,13 @@ def vignetting(optic: Optic, off_axis_arcmin, energy_kev: float, azimuth_deg: fl
     """Effective area (cm2) at one energy versus off-axis angle (arcmin), and relative to on axis, of a parallel
     beam or of `source` (e.g. a point source at a finite distance) moved to each angle."""
     angles = np.asarray(off_axis_arcmin, dtype=float).ravel()
+    fates: dict = {}
 
     def area_at(angle):
         beam = source.with_pointing(math.radians(angle / 60.0), math.radians(azimuth_deg))
         area = effective_area(optic, [energy_kev], beam, n_rays, seed, chunk_size)
+        for name, count in area.meta["fates"].items():
+            fates[name] = fates.get(name, 0) + count
         return area["effective_area"][0], area["effective_area_err"][0]
 
     values = np.array([area_at(angle) for angle in angles])
@@ -35,8 +38,8 @@ def vignetting(optic: Optic, off_axis_arcmin, energy_kev: float, azimuth_deg: fl
         {"off_axis": angles * u.arcmin, "effective_area": values[:, 0] * u.cm**2,
          "effective_area_err": values[:, 1] * u.cm**2, "relative_area": values[:, 0] / on_axis},
         meta={"optic": optic.name, "source": source.describe(), "energy_kev": float(energy_kev),
-              "azimuth_deg": float(azimuth_deg),
-              "rays": int(n_rays), "seed": int(seed), "raytrace_version": __version__},
+              "azimuth_deg": float(azimuth_deg), "rays": int(n_rays), "seed": int(seed),
+              "raytrace_version": __version__, "fates": fates, "fates_over": "every angle traced"},
     )
 
 
@@ -52,9 +55,13 @@ def offaxis_response(optic: Optic, energies_kev, off_axis_arcmin, azimuths_deg=(
     if angles.size == 0 or azimuths.size == 0:
         raise ValueError("off-axis response: give at least one off-axis angle and one azimuth")
 
+    fates: dict = {}
+
     def areas(angle, azimuth):
         beam = source.with_pointing(math.radians(angle / 60.0), math.radians(azimuth))
         table = effective_area(optic, energies, beam, n_rays, seed, chunk_size)
+        for name, count in table.meta["fates"].items():
+            fates[name] = fates.get(name, 0) + count
         if progress is not None:
             progress(1)
         return table
@@ -71,7 +78,8 @@ def offaxis_response(optic: Optic, energies_kev, off_axis_arcmin, azimuths_deg=(
     vignet = np.divide(area, reference, out=np.zeros_like(area), where=reference > 0)
     meta = {key: on_axis.meta[key] for key in ("optic", "focal_length_mm", "source", "rays", "seed", "raytrace_version",
                                                 "coatings")}
-    meta.update({"off_axis_arcmin": [float(a) for a in angles], "azimuth_deg": [float(a) for a in azimuths],
+    meta.update({"fates": fates, "fates_over": "every direction traced",
+                 "off_axis_arcmin": [float(a) for a in angles], "azimuth_deg": [float(a) for a in azimuths],
                  "definition": "effective_area: doubly reflected rays reaching the focal plane; vignet: effective_area "
                                "relative to on axis at the same energy"})
     return Table({"azimuth": azimuth * u.deg, "off_axis": angle * u.arcmin, "energy": energy * u.keV,

@@ -11,7 +11,7 @@ from geometries.optic import SlopeErrors
 from .. import api
 from ..analysis.encircled import spread_indices
 from ..output import check_writable, plot_cross_section, save_figure, write_design, write_prescription
-from .options import OPTIC_HELP, command, graze_range, number, slope_summary
+from .options import OPTIC_HELP, CliError, command, graze_range, number, slope_summary
 
 DESIGN_OPTIONS = (("focal_length", "focal_length_mm"), ("r_min", "r_min_mm"), ("r_max", "r_max_mm"),
                   ("r_split", "r_split_mm"))
@@ -46,8 +46,12 @@ def register(sub) -> None:
 
 def run_design(args) -> int:
     check_writable(args.output, (".toml",))
-    assignments = [f"{key}={getattr(args, option)!r}" for option, key in DESIGN_OPTIONS
-                   if getattr(args, option) is not None] + args.set
+    given = {key: option for option, key in DESIGN_OPTIONS if getattr(args, option) is not None}
+    for assignment in args.set:
+        key = assignment.partition("=")[0].strip()
+        if key in given:
+            raise CliError(f"--set {assignment!r} and --{given[key].replace('_', '-')} set the same field: give one")
+    assignments = [f"{key}={getattr(args, option)!r}" for key, option in given.items()] + args.set
     design = load_design(args.base).with_overrides(assignments, name=Path(args.output).stem)
     optic = design.build()
     n_inner = sum(s.r_intersect_mm < design.r_split_mm for s in optic.shells)
@@ -89,9 +93,10 @@ def run_show(args) -> int:
         seg = s.segmentation
         segmented = "" if seg is None else (f", {seg.segments} segments, joins {seg.gap_mm:g} mm, "
                                             f"{seg.spacers_per_segment} spacers/segment x {seg.spacer_width_mm:g} mm")
+        t = [shell.thickness_mm for shell in optic.shells[first:last + 1]]
         print(f"    shells {first + 1}-{last + 1}: r0 {s.r_intersect_mm:.2f}-{optic.shells[last].r_intersect_mm:.2f} mm, "
-              f"{s.profile}, L {s.primary_length_mm:g}+{s.secondary_length_mm:g} mm, coating {optic.coatings[first].name}"
-              f"{segmented}")
+              f"t {min(t):.3g}-{max(t):.3g} mm, {s.profile}, L {s.primary_length_mm:g}+{s.secondary_length_mm:g} mm, "
+              f"coating {optic.coatings[first].name}{segmented}")
     print("  shell   r0 (mm)   R1 (mm)   R5 (mm)   t (mm)   graze (mrad)")
     r1, r5, graze = optic.entrance_radii_mm(), optic.exit_radii_mm(), optic.graze_angles_rad() * 1e3
     for i in spread_indices(optic.n_shells, 12):
@@ -107,10 +112,10 @@ def run_show(args) -> int:
 
 def _groups(optic):
     """(first, last) shell index of each run of shells that differ only in radius."""
-    def kind(i):
+    def kind(i):  # radius and thickness may vary within a group (XMM's thickness grows with radius)
         s = optic.shells[i]
-        return (s.profile, s.thickness_mm, s.primary_length_mm, s.secondary_length_mm, s.segmentation, s.slope_errors,
-                optic.coatings[i])
+        return (s.profile, s.primary_length_mm, s.secondary_length_mm, s.segmentation, s.slope_errors,
+                optic.coatings[i], s.azimuth_min_deg, s.azimuth_max_deg)
 
     runs, first = [], 0
     for i in range(1, optic.n_shells + 1):

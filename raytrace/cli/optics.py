@@ -92,6 +92,8 @@ def run_area(args) -> int:
     if args.events and energies.size != 1:
         raise CliError(f"--events: a photon list is written for one energy; --energies gives {energies.size}")
     check_outputs(args, (".ecsv", ".fits", ".arf"))
+    if args.output and Path(args.output).suffix.lower() == ".arf" and energies.size < 2:
+        raise CliError(f"-o {args.output!r}: an ARF needs at least two energies; --energies gives {energies.size}")
     announce_events(args)
     optic = load_traced_optic(args)
     start = time.perf_counter()

@@ -56,7 +56,9 @@ def parse_grid(spec: str, option: str = "--energies", unit: str = "keV", allow_z
                 raise CliError(f"{option} {spec!r}: more than {MAX_GRID_VALUES} values; at most {MAX_GRID_VALUES} "
                                "are allowed")
             count = int(math.floor((stop - start) / step + 1e-9)) + 1
-            values = start + step * np.arange(count)
+            # rounded to the precision the grid was written with, so that 0.5 + 7 x 0.1 is 1.2, not 1.2000000000000002
+            decimals = max(_decimals(p) for p in text.split(":"))
+            values = np.round(start + step * np.arange(count), decimals)
         else:
             values = np.array([float(p) for p in text.split(",")])
     except ValueError:
@@ -68,6 +70,13 @@ def parse_grid(spec: str, option: str = "--energies", unit: str = "keV", allow_z
         kind = "finite" if signed else "non-negative" if allow_zero else "positive"
         raise CliError(f"{option} {spec!r}: values must be {kind} numbers ({unit})")
     return values
+
+
+def _decimals(text: str) -> int:
+    """Digits after the decimal point of a number as written (1.25 -> 2, 1e-3 -> 3, 2 -> 0)."""
+    mantissa, _, exponent = text.strip().lower().partition("e")
+    digits = len(mantissa.partition(".")[2])
+    return max(0, digits - int(exponent or 0))
 
 
 def number(name, whole=False, minimum=None, allow_inf=False):

@@ -23,7 +23,7 @@ from astropy.table import Table
 from coatings.table import ReflectivityTable
 from geometries import Optic
 
-from ..engine import DEFAULT_CHUNK_SIZE, Fate, Source, Trace, check_ray_count
+from ..engine import DEFAULT_CHUNK_SIZE, FATE_NAMES, Fate, Source, Trace, check_ray_count
 from ..version import __version__
 from .detector import Detector
 from .merit import detector_weights
@@ -61,6 +61,7 @@ class FocalPlaneSignal:
     total: float  # detected focused signal (cm2 of effective area x detector efficiency, spectrum-averaged)
     in_opening: float
     centroid_mm: tuple[float, float]
+    fates: np.ndarray  # rays per fate code
 
 
 def focal_plane_signal(optic: Optic, source: Source, detector: Detector, misalignment: Misalignment,
@@ -79,16 +80,18 @@ def focal_plane_signal(optic: Optic, source: Source, detector: Detector, misalig
     cx, cy = misalignment.detector_centre_mm(optic)
     radius2 = (0.5 * detector.opening_diameter_mm) ** 2
     sums = np.zeros(4)
+    fates = np.zeros(len(Fate) + 1, dtype=np.int64)
     for rays in trace.chunks(n_rays, seed, chunk_size, table):
         if on_chunk is not None:
             on_chunk(rays)
+        fates += rays.fate_counts()
         focused = rays.fate == Fate.DOUBLE
         w = detected(rays.weight[focused], rays.energy_kev[focused])
         x, y = rays.x[focused], rays.y[focused]
         sums += (w.sum(), np.sum(w * x), np.sum(w * y), w[(x - cx) ** 2 + (y - cy) ** 2 < radius2].sum())
     total = sums[0]
     centroid = (sums[1] / total - cx, sums[2] / total - cy) if total > 0 else (math.nan, math.nan)
-    return FocalPlaneSignal(float(total), float(sums[3]), centroid)
+    return FocalPlaneSignal(float(total), float(sums[3]), centroid, fates)
 
 
 def tilt_scan(optic: Optic, source: Source, detector: Detector, tilts_rad, keep: float = 0.95,
@@ -114,6 +117,7 @@ def tilt_scan(optic: Optic, source: Source, detector: Detector, tilts_rad, keep:
     if aligned.in_opening <= 0:
         raise ValueError(f"{optic.name}: no focused signal inside the detector opening even when aligned")
     rows = []
+    fates = aligned.fates.copy()
     for tilt in tilts:
         if progress is not None:
             progress(1)
@@ -127,6 +131,7 @@ def tilt_scan(optic: Optic, source: Source, detector: Detector, tilts_rad, keep:
             raise
         if writer is not None:
             writer.close()
+        fates += s.fates
         rows.append((float(tilt), math.hypot(*s.centroid_mm), *s.centroid_mm, s.total / aligned.total,
                      s.in_opening / aligned.total, s.in_opening / aligned.in_opening))
     columns = np.array(rows).T
@@ -142,6 +147,8 @@ def tilt_scan(optic: Optic, source: Source, detector: Detector, tilts_rad, keep:
         "decentre_y_mm": float(decentre_mm[1]), "focal_plane_z_mm": focal_plane_z_mm, "keep": keep,
         "aligned_in_opening_fraction": aligned.in_opening / aligned.total,
         "tolerance_arcmin": largest_tilt(table["tilt"].value, columns[6], keep), "rays": n_rays, "seed": seed,
+        "fates": {FATE_NAMES[i]: int(fates[i]) for i in range(1, len(fates))},
+        "fates_over": "the aligned optic and every tilt",
         "raytrace_version": __version__,
         "definitions": "shift: spot centroid minus detector centre; relative_signal: focused detected signal / "
                        "aligned; in_opening_fraction: signal inside the opening / aligned total; "

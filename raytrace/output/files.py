@@ -178,16 +178,14 @@ def write_image(image: np.ndarray, path: str | os.PathLike, pixel_arcsec: float,
 
 
 def _add_cards(header: fits.Header, meta: dict, prefix: str = "") -> None:
-    """Metadata as HIERARCH cards (keys keep their full names); nested mappings become prefix_key."""
+    """Metadata as HIERARCH cards (keys keep their full names; long texts continue on CONTINUE cards); nested
+    mappings become prefix_key."""
     for key, value in meta.items():
         name = f"{prefix}{key}"
         if isinstance(value, dict):
             _add_cards(header, value, prefix=f"{name}_")
         elif isinstance(value, (str, bool, int, float, np.integer, np.floating)):
-            value = value.item() if isinstance(value, np.generic) else value
-            if isinstance(value, str):
-                value = value[: max(0, 66 - len(name))]
-            header[f"HIERARCH {name}"] = value
+            header[f"HIERARCH {name}"] = value.item() if isinstance(value, np.generic) else value
 
 
 def write_prescription(optic: Optic, path: str | os.PathLike) -> list[Path]:

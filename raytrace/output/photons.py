@@ -81,6 +81,7 @@ class FitsPhotonList(_AtomicFile):
         hdu = fits.BinTableHDU.from_columns(columns, name="PHOTONS")
         hdu.header["COMMENT"] = "Rays reaching the focal plane; WEIGHT summed over FATE 8 (double) = effective area."
         _add_cards(hdu.header, meta)
+        hdu.header["HIERARCH focused_weight_cm2"] = 0.0  # set on closing: every card is in place before the rows
         self.header = hdu.header
         self.dtype = np.dtype([(name, kind) for name, _, kind in FITS_COLUMNS])
         self.handle = open(self.tmp, "wb")
@@ -105,7 +106,7 @@ class FitsPhotonList(_AtomicFile):
         self.header["HIERARCH focused_weight_cm2"] = self.weight_sum
         text = self.header.tostring().encode("ascii")
         self.handle.seek(self.header_offset)
-        self.handle.write(text)  # same number of cards as before, so the same length
+        self.handle.write(text)  # the same cards as when opened, so the same length
         self.handle.close()
         return self._finish()
 

@@ -108,7 +108,7 @@ def plot_spot(result) -> Figure:
     fig.colorbar(image, ax=ax_img, label="log10 effective area per pixel (cm$^2$)")
     spot = Circle((cx, cy), result.radius_mm, fill=False, color="cyan", lw=1.2,
                       label=f"spot: {result.area_cm2:.3g} cm$^2$, {100 * result.eta_d:.0f} % of the detected signal")
-    opening = Circle((0.0, 0.0), result.meta["opening_diameter_mm"] / 2, fill=False, color="white", ls="--",
+    opening = Circle((0.0, 0.0), result.meta["opening_diameter_mm"] / 2, fill=False, color="limegreen", ls="--",
                          lw=1.0, label=f"detector opening ({result.meta['opening_diameter_mm']:g} mm)")
     ax_img.add_patch(spot)
     ax_img.add_patch(opening)
