@@ -123,3 +123,12 @@ def test_tables_carry_fates_and_long_provenance_whole(tmp_path, xmm):
     path = tmp_path / "area.fits"
     assert main(["area", "xmm", "--energies", "1:3:1", "--rays", "2000", "-o", str(path)]) == 0
     assert Table.read(path).meta["definition"] == "doubly reflected (primary then secondary) rays reaching the focal plane"
+
+
+def test_too_few_focused_rays_warn_or_are_refused(capsys):
+    code, _, err = run(capsys, "area", "xmm", "--energies", "1.5", "--rays", "1")
+    assert code == 0 and "warning: only 1 focused ray" in err
+    for argv in (["psf", "xmm", "--energy", "1.5", "--rays", "30", "--focal-plane-z", "0"],
+                 ["spot", "xmm", "--rays", "50", "--focal-plane-z", "0"]):
+        code, _, err = run(capsys, *argv)
+        assert code == 2 and "focused ray(s); at least 100 are needed" in err

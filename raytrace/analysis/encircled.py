@@ -17,6 +17,14 @@ from astropy.table import Table
 from ..engine import Fate, Rays
 
 PILOT_RAYS = 1 << 16  # the centre of a histogram is found on these first rays, so it does not depend on the chunks
+MIN_FOCUSED_RAYS = 100  # fewer focused rays give no meaningful width, spot or figure of merit (their error is ~10 %)
+
+
+def check_focused(count: int, what: str) -> None:
+    """Refuse a figure computed from fewer than MIN_FOCUSED_RAYS focused rays, saying how many there were."""
+    if count < MIN_FOCUSED_RAYS:
+        raise ValueError(f"{what}: only {count} focused ray(s); at least {MIN_FOCUSED_RAYS} are needed for a "
+                         "meaningful result (trace more rays)")
 RADIAL_BINS_PER_DECADE = 1000
 RADIAL_MIN_MM = 1e-7
 RADIAL_MAX_MM = 1e4

@@ -23,7 +23,8 @@ from ..engine import DEFAULT_CHUNK_SIZE, Fate, Source, Trace, check_ray_count
 from ..engine.rng import seed_key
 from ..sources import ParallelBeam
 from ..sources.point import image_distance_mm
-from .encircled import PILOT_RAYS, FocusedImage, encircled_table, focused_centroid, radial_edges_mm, radius_at
+from .encircled import (PILOT_RAYS, FocusedImage, check_focused, encircled_table, focused_centroid, radial_edges_mm,
+                        radius_at)
 
 FOCUS_RAYS = 200_000  # at most this many rays find the best focus
 MAX_IMAGE_PIXELS = 8192
@@ -94,6 +95,7 @@ def psf(optic: Optic, energy_kev: float, beam: Source = ParallelBeam(), n_rays: 
         if progress is not None:
             progress(len(rays))
 
+    check_focused(int(fates[Fate.DOUBLE]), f"{optic.name}: PSF at {energy_kev:g} keV")
     edges_mm = radial_edges_mm()
     fraction = focused.cumulative_fraction()
     widths = [2.0 * radius_at(fraction, edges_mm, q) / mm_per_arcsec for q in (0.5, 0.8, 0.9)]
@@ -135,7 +137,9 @@ def best_focus_z_mm(optic: Optic, source: Source, n_rays: int = FOCUS_RAYS, seed
     trace = Trace(optic.with_slope_errors(SlopeErrors()), source)
     rays = trace.trace_range(seed_key(seed), 0, n_rays, n_rays, table=trace.reflectivity_table())
     focused = (rays.fate == Fate.DOUBLE) & (rays.weight > 0)
-    if not focused.any():
+    if focused.any():
+        check_focused(int(focused.sum()), f"{optic.name}: best focus")
+    else:
         hint = ""
         if math.isfinite(source.distance_m):
             hint = (f" (a Wolter-I optic focuses a source only beyond about 4 f = "

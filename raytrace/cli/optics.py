@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sys
 import time
 from pathlib import Path
 
@@ -9,7 +10,7 @@ from geometries import is_design, load_design
 
 from .. import api
 from ..analysis.calibration import DEFAULT_WING_FRACTION
-from ..analysis.encircled import spread_indices
+from ..analysis.encircled import MIN_FOCUSED_RAYS, spread_indices
 from ..output import (check_writable, plot_effective_area, plot_offaxis_response, plot_psf, plot_vignetting,
                       save_figure, write_design, write_image, write_prescription, write_table, write_vignetting)
 from .options import (OPTIC_HELP, CliError, add_aperture, add_events, add_focal_plane, add_optic_and_beam,
@@ -105,6 +106,10 @@ def run_area(args) -> int:
     if args.events:
         print(f"wrote {args.events}")
     elapsed = time.perf_counter() - start
+    focused = table.meta["fates"]["double"]
+    if focused < MIN_FOCUSED_RAYS:
+        print(f"raytrace: warning: only {focused} focused ray(s): the areas and their errors are not meaningful "
+              f"(at least {MIN_FOCUSED_RAYS} are needed; trace more rays)", file=sys.stderr)
     print(f"{optic.name}: {table.meta['source']}; {args.rays:,} rays, seed {args.seed}, {elapsed:.1f} s")
     print(f"geometric double-reflection area {table.meta['geometric_area_cm2']:.1f} cm2 "
           f"(reflectivity 1); coating {table.meta['coatings']}")

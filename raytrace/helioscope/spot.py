@@ -11,7 +11,8 @@ from astropy.table import Table
 
 from geometries import Optic
 
-from ..analysis.encircled import PILOT_RAYS, FocusedImage, encircled_table, focused_centroid, radial_edges_mm
+from ..analysis.encircled import (PILOT_RAYS, FocusedImage, check_focused, encircled_table, focused_centroid,
+                                  radial_edges_mm)
 from ..engine import DEFAULT_CHUNK_SIZE, Fate, Trace, check_ray_count
 from ..engine.rng import seed_key
 from ..sources import SolarSource
@@ -93,6 +94,7 @@ def solar_spot(optic: Optic, source: SolarSource, detector: Detector, n_rays: in
             progress(len(rays))
     if after_detector.total <= 0:
         raise ValueError(f"{optic.name}: no solar-axion photon reaches the focal plane")
+    check_focused(int(fates[Fate.DOUBLE]), f"{optic.name}: solar spot and figures of merit")
 
     b = detector.background_counts_kev_cm2_s
     figures = figures_of_merit(optics_only.radial, after_detector.radial, magnet, b,
