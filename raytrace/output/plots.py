@@ -121,7 +121,7 @@ def plot_spot(result) -> Figure:
     ax_ee.axvline(result.radius_mm, color="C1", ls=":", label="signal-to-noise optimal radius")
     ax_ee.set_xlim(0, 4 * result.radius_mm)
     ax_ee.set_xlabel("Radius about the signal centroid (mm)")
-    ax_ee.set_ylabel("Encircled fraction of the focused signal")
+    ax_ee.set_ylabel("Encircled fraction of the detected signal")
     ax_ee.set_ylim(0, 1.02)
     ax_ee.grid(alpha=0.3)
     ax_ee.legend(fontsize=8)
@@ -227,8 +227,9 @@ def plot_reflectivity(table, curves: int = 4) -> Figure:
             ax.grid(alpha=0.3)
             ax.legend(fontsize=8)
             ax.set_title(name, fontsize=9)
-    fig.suptitle(f"{table.meta.get('recipe', '')}: {table.meta.get('stack', '')} "
-                 f"({table.meta.get('optical_constants', '')}, {table.meta.get('polarisation', '')})", fontsize=9)
+    what = table.meta.get("optic") or f"{table.meta.get('recipe', '')}: {table.meta.get('stack', '')}"
+    fig.suptitle(f"{what} ({table.meta.get('optical_constants', '')}, {table.meta.get('polarisation', '')})",
+                 fontsize=9)
     return fig
 
 
