@@ -23,7 +23,6 @@ import dataclasses
 import math
 from dataclasses import dataclass
 
-import astropy.units as u
 import numpy as np
 
 from ..engine.aperture import EntranceChannels
@@ -60,14 +59,6 @@ class PointSource:
             raise ValueError(f"source size = {self.size_mm} mm: must be a radius from 0 to 1 % of the distance")
         if self.energy_kev is not None and not (math.isfinite(self.energy_kev) and self.energy_kev > 0):
             raise ValueError(f"source energy = {self.energy_kev} keV: must be a number > 0")
-
-    @classmethod
-    def from_quantities(cls, distance: u.Quantity, off_axis: u.Quantity = 0 * u.arcmin,
-                        azimuth: u.Quantity = 0 * u.deg, size: u.Quantity = 0 * u.mm,
-                        energy: u.Quantity | None = None) -> "PointSource":
-        energy_kev = None if energy is None else float(u.Quantity(energy, u.keV).to_value(u.keV))
-        return cls(float(u.Quantity(distance).to_value(u.m)), float(u.Quantity(off_axis).to_value(u.rad)),
-                   float(u.Quantity(azimuth).to_value(u.rad)), float(u.Quantity(size).to_value(u.mm)), energy_kev)
 
     def at_energy(self, energy_kev: float | None) -> "PointSource":
         return dataclasses.replace(self, energy_kev=energy_kev)
