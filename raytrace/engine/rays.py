@@ -79,22 +79,8 @@ class Rays:
         return _count_codes(self.fate, len(Fate) + 1)
 
 
-class RayColumns(NamedTuple):
-    """`Rays` as the kernels take it (numba reads a named tuple of arrays, not a dataclass)."""
-
-    x: np.ndarray
-    y: np.ndarray
-    z: np.ndarray
-    dx: np.ndarray
-    dy: np.ndarray
-    dz: np.ndarray
-    energy_kev: np.ndarray
-    weight: np.ndarray
-    channel: np.ndarray
-    shell: np.ndarray
-    fate: np.ndarray
-    graze1: np.ndarray
-    graze2: np.ndarray
+# `Rays` as the kernels take it: numba reads a named tuple of arrays, not a dataclass (the same fields, in order)
+RayColumns = NamedTuple("RayColumns", [(f.name, np.ndarray) for f in fields(Rays)])
 
 
 @numba.njit(cache=True)
