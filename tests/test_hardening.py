@@ -120,6 +120,10 @@ def test_tables_carry_fates_and_long_provenance_whole(tmp_path, xmm):
 
     assert sum(vignetting(xmm, [0, 5], 1.5, rays=2000).meta["fates"].values()) == 2 * 2000
     assert sum(tilt_scan(xmm, [0.0, 1.0], rays=2000).meta["fates"].values()) == 3 * 2000
+    from raytrace.api import optimise
+
+    scan = optimise([5000.0, 6000.0], groups=1, materials=("ir",), rays=2000, evaluations=2)
+    assert sum(scan.table.meta["fates"].values()) == 2 * 2000
     path = tmp_path / "area.fits"
     assert main(["area", "xmm", "--energies", "1:3:1", "--rays", "2000", "-o", str(path)]) == 0
     assert Table.read(path).meta["definition"] == "doubly reflected (primary then secondary) rays reaching the focal plane"

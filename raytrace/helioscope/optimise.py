@@ -37,7 +37,7 @@ from geometries.generator import CoatingGroup, SegmentedDesign, design_from_dict
 
 from ..analysis.encircled import radial_histogram
 from ..analysis.psf import FOCUS_RAYS, best_focus_z_mm
-from ..engine import Fate, Trace
+from ..engine import FATE_NAMES, Fate, Trace
 from ..sources import ParallelBeam, SolarSource
 from ..version import __version__
 from .detector import Detector
@@ -115,6 +115,7 @@ class KeptRays:
     detector_efficiency: np.ndarray  # at `energies`
     mean_eps_d: float  # the spectrum mean of the detector efficiency
     focal_plane_z_mm: float
+    fates: dict  # rays per fate of the geometric trace
 
 
 def group_bounds(design: SegmentedDesign, groups: int) -> list[float]:
@@ -142,12 +143,15 @@ def trace_kept(design: SegmentedDesign, bounds: list[float], source: SolarSource
     shell_group = np.searchsorted(bounds, optic.intersect_radii_mm(), side="right")
     energies = source.energy_nodes()
     parts = []
+    fates = np.zeros(len(Fate) + 1, dtype=np.int64)
     for rays in trace.chunks(n_rays, seed):
+        fates += rays.fate_counts()
         keep = rays.fate == Fate.DOUBLE
         parts.append((shell_group[rays.shell[keep]], rays.graze1[keep], rays.graze2[keep],
                       np.searchsorted(energies, rays.energy_kev[keep]), rays.x[keep], rays.y[keep], rays.weight[keep]))
     columns = [np.concatenate(c) for c in zip(*parts)]
-    return KeptRays(*columns, energies, detector.efficiency(energies), spectrum_mean(source, detector.efficiency), focus)
+    return KeptRays(*columns, energies, detector.efficiency(energies), spectrum_mean(source, detector.efficiency), focus,
+                    {FATE_NAMES[i]: int(fates[i]) for i in range(1, len(fates))})
 
 
 def reflectivity_weights(kept: KeptRays, group: int, stack: Stack) -> np.ndarray:
@@ -237,7 +241,7 @@ def evaluate_focal_length(design_toml: str, recipe_dir: str | None, focal_length
     stacks, figures = optimise_groups(kept, settings.groups, list(settings.systems),
                                       detector.background_counts_kev_cm2_s, settings.max_evaluations)
     return {"focal_length_mm": focal_length_mm, "group_bounds_mm": bounds, "focal_plane_z_mm": kept.focal_plane_z_mm,
-            "recipes": [recipe_to_toml(s) for s in stacks], **figures}
+            "recipes": [recipe_to_toml(s) for s in stacks], "fates": kept.fates, **figures}
 
 
 def run_scan(design: SegmentedDesign, focal_lengths, source: SolarSource, detector: Detector, settings: ScanSettings,
@@ -336,6 +340,11 @@ def scan_result(rows: list[dict], design: SegmentedDesign, source: SolarSource, 
     best_design = dataclasses.replace(best_design, name="best_design",
                                       description=f"f_DO optimum of a scan of {design.name} (raytrace optimise)")
     table.meta["best_focal_length_mm"] = best["focal_length_mm"]
+    fates: dict = {}
+    for row in rows:  # rows of a checkpoint written before fates were recorded have none
+        for name, count in row.get("fates", {}).items():
+            fates[name] = fates.get(name, 0) + count
+    table.meta.update({"fates": fates, "fates_over": "the geometric trace of every focal length"})
     verified = solar_spot(best_design.build(), source, detector, settings.n_rays, settings.seed,
                           best["focal_plane_z_mm"])
     return ScanResult(table, best_design, verified)
