@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import tomllib
 from pathlib import Path
 
 
@@ -15,3 +16,11 @@ def read_text(path, what: str, error: type[Exception]) -> str:
         raise error(f"{what} {str(path)!r} is a folder, not a file") from None
     except OSError as exc:
         raise error(f"{what} {str(path)!r}: cannot read it ({exc.strerror})") from None
+
+
+def read_toml(path, what: str, error: type[Exception]) -> dict:
+    """The tables of a TOML file (`read_text`); `error`, naming `what` and the file, if it is not valid TOML."""
+    try:
+        return tomllib.loads(read_text(path, what, error))
+    except tomllib.TOMLDecodeError as exc:
+        raise error(f"{what} {path}: not valid TOML ({exc})") from None

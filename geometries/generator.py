@@ -36,7 +36,7 @@ from pathlib import Path
 import numpy as np
 
 from coatings import Coating, RecipeError, load_recipe
-from coatings.textfile import read_text
+from coatings.textfile import read_toml
 
 from .optic import Optic, PrescriptionError, Segmentation, Shell, SlopeErrors, Spider, parse_aperture
 from .surfaces import wolter_graze_angle_rad
@@ -229,11 +229,7 @@ class SegmentedDesign:
 def read_design(path: str | Path) -> SegmentedDesign:
     """A segmented design from its TOML file (see geometries/babyiaxo_custom.toml for the format)."""
     path = Path(path)
-    text = read_text(path, "design", PrescriptionError)
-    try:
-        data = tomllib.loads(text)
-    except tomllib.TOMLDecodeError as exc:
-        raise PrescriptionError(f"design {path}: not valid TOML ({exc})") from None
+    data = read_toml(path, "design", PrescriptionError)
     try:
         return design_from_dict(data, path.stem, path.parent)
     except PrescriptionError as exc:

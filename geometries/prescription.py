@@ -18,14 +18,13 @@ A `.toml` file is a segmented design (`geometries.generator`), built into its la
 from __future__ import annotations
 
 import os
-import tomllib
 from importlib import resources
 from pathlib import Path
 
 from astropy.table import Table
 
 from coatings import ConstantReflectivity, RecipeError, load_recipe
-from coatings.textfile import read_text
+from coatings.textfile import read_toml
 
 from .generator import SegmentedDesign, read_design
 from .optic import Optic, PrescriptionError, Segmentation, Shell, SlopeErrors, Spider, parse_aperture
@@ -70,8 +69,8 @@ def is_design(name_or_path: str | os.PathLike) -> bool:
     if path.suffix != ".toml" or not path.is_file():
         return False
     try:
-        return "focal_length_mm" in tomllib.loads(read_text(path, "design", PrescriptionError))
-    except (tomllib.TOMLDecodeError, PrescriptionError):
+        return "focal_length_mm" in read_toml(path, "design", PrescriptionError)
+    except PrescriptionError:
         return False  # reported by whichever reader gets the file
 
 

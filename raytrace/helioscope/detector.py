@@ -21,7 +21,7 @@ import numpy as np
 import xraylib
 
 from coatings import material as coating_material
-from coatings.textfile import read_text
+from coatings.textfile import read_toml
 
 GAS_CONSTANT_J_MOL_K = 8.314462618
 BAR_PA = 1e5
@@ -109,11 +109,7 @@ def load_detector(path: str | Path | None = None) -> Detector:
     if path is None:
         return detector_from_dict(tomllib.loads(DEFAULT_DETECTOR_TOML))
     path = Path(path)
-    text = read_text(path, "detector", DetectorError)
-    try:
-        data = tomllib.loads(text)
-    except tomllib.TOMLDecodeError as exc:
-        raise DetectorError(f"detector {path}: not valid TOML ({exc})") from None
+    data = read_toml(path, "detector", DetectorError)
     try:
         return detector_from_dict(data)
     except DetectorError as exc:
