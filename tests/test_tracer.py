@@ -193,7 +193,7 @@ def test_intersection_is_accurate_for_grazing_rays(xmm):
         angle = rng.uniform(0, 2 * np.pi)
         p = np.array([r * np.cos(angle), r * np.sin(angle), trace.packed.top_z[shell]])
         exact = _exact_first_root(surfaces[shell, which], p, d)
-        t = first_hit(surfaces, shell, which, *p, *d)
+        t = first_hit(surfaces, np.zeros((0, 2)), False, shell, which, *p, *d)
         if exact is None:
             assert t == np.inf
         else:

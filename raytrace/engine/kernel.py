@@ -41,6 +41,7 @@ _GAP = np.int8(Fate.SEGMENT_GAP)
 _SPACER = np.int8(Fate.BLOCKED_SPACER)
 _APERTURE = np.int8(Fate.BLOCKED_APERTURE)
 MAX_REFLECTIONS = 4
+BLOCK_RAYS = 1024  # rays per call of the compiled trace body from the parallel loop
 FIRST_SLOPE_DRAW = 2  # draws 0 and 1 place the start point (raytrace.engine.aperture)
 
 
@@ -94,22 +95,17 @@ def _roots_in_range(surfaces, shell, which, px, py, pz, dx, dy, dz):
 
 
 @numba.njit(cache=True, inline="always", error_model="numpy")
-def first_hit(surfaces, shell, which, px, py, pz, dx, dy, dz):
-    """Smallest t > 0 where p + t d meets the quadric (a full turn of it) within its z range; inf if none."""
+def first_hit(surfaces, shell_azimuth, partial, shell, which, px, py, pz, dx, dy, dz):
+    """Smallest t > 0 where p + t d meets the quadric within its z range and (if `partial`) where the shell covers
+    the hit point's azimuth; inf if none."""
     first, second = _roots_in_range(surfaces, shell, which, px, py, pz, dx, dy, dz)
-    return min(first, second)
-
-
-@numba.njit(cache=True, inline="always", error_model="numpy")
-def first_hit_in_arc(surfaces, shell_azimuth, shell, which, px, py, pz, dx, dy, dz):
-    """`first_hit` on a partial-azimuth shell: only where the shell covers the hit point's azimuth."""
-    first, second = _roots_in_range(surfaces, shell, which, px, py, pz, dx, dy, dz)
-    start = shell_azimuth[shell, AZIMUTH_START]
-    span = shell_azimuth[shell, AZIMUTH_SPAN]
-    if first < np.inf and not within_azimuth(start, span, px + first * dx, py + first * dy):
-        first = np.inf
-    if second < np.inf and not within_azimuth(start, span, px + second * dx, py + second * dy):
-        second = np.inf
+    if partial:
+        start = shell_azimuth[shell, AZIMUTH_START]
+        span = shell_azimuth[shell, AZIMUTH_SPAN]
+        if first < np.inf and not within_azimuth(start, span, px + first * dx, py + first * dy):
+            first = np.inf
+        if second < np.inf and not within_azimuth(start, span, px + second * dx, py + second * dy):
+            second = np.inf
     return min(first, second)
 
 
@@ -186,10 +182,12 @@ def _bars_block(bars, qx, qy):
     k = math.floor((_approximate_azimuth(qx, qy) * (0.5 / math.pi) - bars[BAR_ROTATION_TURNS]) * count)
     turn = bars[BAR_ROTATION_TURNS] + k / count
     cos_k, sin_k = cos_sin_of_turn(turn - math.floor(turn))
-    if _bar_blocks(bars, cos_k, sin_k, qx, qy):
-        return True
     cos_step, sin_step = bars[BAR_COS_STEP], bars[BAR_SIN_STEP]
-    return _bar_blocks(bars, cos_k * cos_step - sin_k * sin_step, sin_k * cos_step + cos_k * sin_step, qx, qy)
+    for _ in range(2):  # a loop rather than two calls: each inlined call site costs compile time
+        if _bar_blocks(bars, cos_k, sin_k, qx, qy):
+            return True
+        cos_k, sin_k = cos_k * cos_step - sin_k * sin_step, sin_k * cos_step + cos_k * sin_step
+    return False
 
 
 @numba.njit(cache=True, inline="always", error_model="numpy")
@@ -256,142 +254,31 @@ def _tilted_normal(d_m, d_s, nx, ny, nz):
 
 
 @numba.njit(cache=True, inline="always", error_model="numpy")
-def _nearest_in_zone(surfaces, shell_azimuth, partial, c, n_shells, mirror, back, last, px, py, pz, dx, dy, dz):
-    """Nearest hit among the channel's outer mirror `mirror` (unless it reflected last) and the inner
-    shell's back surface `back`: (t, which) with which = -1 if neither is hit. `partial`: a wall of the
-    channel covers only some azimuths (the full-turn path stays free of azimuth tests)."""
+def _nearest_surface(surfaces, shell_azimuth, partial, c, n_shells, last, px, py, pz, dx, dy, dz):
+    """Nearest hit of a ray in channel c: (t, which), which = -1 if none. The candidates are the channel's outer
+    mirror (unless it reflected last) and the inner shell's back surface, first of the primary zone, then of the
+    secondary zone. Primaries and their backs lie above the intersection plane z = f, secondaries below it: a
+    downward ray that hits the upper zone meets it before any surface of the lower zone. `partial`: a wall of
+    the channel covers only some azimuths (the full-turn path stays free of azimuth tests)."""
     t_best = np.inf
     hit = -1
-    if c < n_shells and mirror != last:
-        if partial:
-            t = first_hit_in_arc(surfaces, shell_azimuth, c, mirror, px, py, pz, dx, dy, dz)
+    for candidate in range(4):  # one loop, not four calls: each inlined call site costs compile time
+        if candidate == 2 and hit >= 0 and dz < 0.0:
+            break
+        if candidate % 2 == 0:
+            shell = c
+            which = PRIMARY if candidate == 0 else SECONDARY
+            possible = c < n_shells and which != last
         else:
-            t = first_hit(surfaces, c, mirror, px, py, pz, dx, dy, dz)
-        if t < t_best:
-            t_best, hit = t, mirror
-    if c > 0:
-        if partial:
-            t = first_hit_in_arc(surfaces, shell_azimuth, c - 1, back, px, py, pz, dx, dy, dz)
-        else:
-            t = first_hit(surfaces, c - 1, back, px, py, pz, dx, dy, dz)
-        if t < t_best:
-            t_best, hit = t, back
+            shell = c - 1
+            which = PRIMARY_BACK if candidate == 1 else SECONDARY_BACK
+            possible = c > 0
+        if possible:
+            t = first_hit(surfaces, shell_azimuth, partial, shell, which, px, py, pz, dx, dy, dz)
+            if t < t_best:
+                t_best = t
+                hit = which
     return t_best, hit
-
-
-@numba.njit(cache=True, inline="always", error_model="numpy")
-def _trace_ray(g, partial_shells, key, index, px, py, pz, ux, uy, uz, c):
-    """Follow ray `index` of channel c from its start point to the plane z = g.focal_plane_z.
-
-    Returns the end point, the direction, the fate code and the first two graze angles.
-    Segment joins and spacers are tested where the incoming ray crosses the intersection plane.
-    Slope errors use draws FIRST_SLOPE_DRAW + 3 k .. + 2 of the ray for reflection k.
-    """
-    surfaces = g.surfaces
-    n_shells = g.top_z.shape[0]
-    shell = min(c, n_shells - 1)
-    g1 = 0.0
-    g2 = 0.0
-    outcome = np.int8(0)
-    if g.apertures.shape[0] > 0 and _outside_apertures(g.apertures, g.spider_z, px, py, pz, ux, uy, uz):
-        outcome = _APERTURE
-    if outcome == 0 and _bars_block_at(g.spider, g.spider_z, px, py, pz, ux, uy, uz):
-        outcome = _SPIDER
-    if outcome == 0 and c > 0:
-        outcome = _entrance_fate(g.top_z, g.front_r, g.thickness, g.shell_azimuth, c - 1, True, px, py, pz, ux, uy, uz)
-    if outcome == 0 and c < n_shells:
-        outcome = _entrance_fate(g.top_z, g.front_r, g.thickness, g.shell_azimuth, c, False, px, py, pz, ux, uy, uz)
-        if outcome == 0:
-            plane_z = surfaces[c, PRIMARY, Z_REF]
-            if _bars_block_at(g.segments[c, SPACERS], plane_z, px, py, pz, ux, uy, uz):
-                outcome = _SPACER
-            elif _bars_block_at(g.segments[c, JOINS], plane_z, px, py, pz, ux, uy, uz):
-                outcome = _GAP
-    sigma_core = g.slope_errors[shell, SLOPE_MERIDIONAL]
-    sigma_sagittal = g.slope_errors[shell, SLOPE_SAGITTAL]
-    wing_fraction = g.slope_errors[shell, WING_FRACTION]
-    sigma_wing = g.slope_errors[shell, WING_RMS]
-    rough = sigma_core > 0.0 or sigma_sagittal > 0.0 or (wing_fraction > 0.0 and sigma_wing > 0.0)
-    partial = partial_shells and (g.shell_azimuth[shell, AZIMUTH_SPAN] < TWO_PI
-                                  or (c > 0 and g.shell_azimuth[c - 1, AZIMUTH_SPAN] < TWO_PI))
-    # The first two reflections' deviates depend only on the ray's index: drawn up front, they are
-    # computed while the intersections are, off the ray's dependency chain.
-    d_m0 = d_s0 = d_m1 = d_s1 = 0.0
-    if rough and outcome == 0:
-        d_m0, d_s0 = _slope_deviates(key, index, FIRST_SLOPE_DRAW, sigma_core, sigma_sagittal, wing_fraction,
-                                     sigma_wing)
-        d_m1, d_s1 = _slope_deviates(key, index, FIRST_SLOPE_DRAW + 3, sigma_core, sigma_sagittal, wing_fraction,
-                                     sigma_wing)
-    sequence = 0  # reflections encoded in base 3: 1 = primary, 2 = secondary
-    n_reflections = 0
-    last = -1
-    while outcome == 0:
-        # Primaries and their backs lie above the intersection plane z = f, secondaries below it: a
-        # downward ray meets every surface of the upper zone before any of the lower zone.
-        t_best, hit = _nearest_in_zone(surfaces, g.shell_azimuth, partial, c, n_shells, PRIMARY, PRIMARY_BACK, last,
-                                       px, py, pz, ux, uy, uz)
-        if hit < 0 or uz >= 0.0:
-            t_low, hit_low = _nearest_in_zone(surfaces, g.shell_azimuth, partial, c, n_shells, SECONDARY,
-                                              SECONDARY_BACK, last, px, py, pz, ux, uy, uz)
-            if t_low < t_best:
-                t_best, hit = t_low, hit_low
-        if hit < 0:
-            break
-        px += t_best * ux
-        py += t_best * uy
-        pz += t_best * uz
-        if hit == PRIMARY_BACK or hit == SECONDARY_BACK:
-            outcome = _BACK
-            break
-        # Outward normal of x^2 + y^2 - A w^2 - B w - C = 0 is the gradient (2x, 2y, -(2 A w + B)). It is
-        # used unnormalised, d' = d - 2 (d.N / N.N) N: the next step does not wait for a square root.
-        w = pz - surfaces[c, hit, Z_REF]
-        nx, ny = px, py
-        nz = -(surfaces[c, hit, QUAD_A] * w + 0.5 * surfaces[c, hit, QUAD_B])
-        if rough:
-            if n_reflections == 0:
-                d_m, d_s = d_m0, d_s0
-            elif n_reflections == 1:
-                d_m, d_s = d_m1, d_s1
-            else:
-                d_m, d_s = _slope_deviates(key, index, FIRST_SLOPE_DRAW + 3 * n_reflections, sigma_core,
-                                           sigma_sagittal, wing_fraction, sigma_wing)
-            nx, ny, nz = _tilted_normal(d_m, d_s, nx, ny, nz)
-        dot = ux * nx + uy * ny + uz * nz
-        norm2 = nx * nx + ny * ny + nz * nz
-        factor = 2.0 * dot / norm2
-        ux -= factor * nx
-        uy -= factor * ny
-        uz -= factor * nz
-        graze = _graze_angle(abs(dot) / math.sqrt(norm2))
-        if n_reflections == 0:
-            g1 = graze
-        elif n_reflections == 1:
-            g2 = graze
-        sequence = 3 * sequence + hit + 1
-        n_reflections += 1
-        last = hit
-        if n_reflections == MAX_REFLECTIONS:
-            break
-    if outcome == 0:
-        if sequence == 0:
-            outcome = _NONE
-        elif sequence == 1:
-            outcome = _PRIMARY
-        elif sequence == 2:
-            outcome = _SECONDARY
-        elif sequence == 5:
-            outcome = _DOUBLE
-        else:
-            outcome = _MULTIPLE
-        if uz < 0.0 and pz >= g.focal_plane_z:
-            s = (g.focal_plane_z - pz) / uz
-            px += s * ux
-            py += s * uy
-            pz = g.focal_plane_z
-        else:
-            outcome = _MISSED
-    return px, py, pz, ux, uy, uz, outcome, g1, g2
 
 
 @numba.njit(cache=True, parallel=True, error_model="numpy")
@@ -403,21 +290,27 @@ def trace(geometry, reflectivity, rays, key, first_index):
     and (with reflectivity.weigh) multiplies the weight by the tabulated reflectivity of the reflections it
     carries.
     """
-    _trace_rays(geometry, reflectivity, rays, key, first_index, False)
+    for block in numba.prange((rays.x.shape[0] + BLOCK_RAYS - 1) // BLOCK_RAYS):
+        _trace_block(geometry, reflectivity, rays, key, first_index, np.int64(block), False)
 
 
 @numba.njit(cache=True, parallel=True, error_model="numpy")
 def trace_partial_shells(geometry, reflectivity, rays, key, first_index):
     """`trace` for optics with partial-azimuth shells: the same body, compiled with the azimuth tests that the
     full-turn kernel leaves out (a constant flag, so that they cost nothing there)."""
-    _trace_rays(geometry, reflectivity, rays, key, first_index, True)
+    for block in numba.prange((rays.x.shape[0] + BLOCK_RAYS - 1) // BLOCK_RAYS):
+        _trace_block(geometry, reflectivity, rays, key, first_index, np.int64(block), True)
 
 
-@numba.njit(cache=True, inline="always", error_model="numpy")
-def _trace_rays(geometry, reflectivity, rays, key, first_index, partial_shells):
-    n_shells = geometry.top_z.shape[0]
-    # Written through local names, one per line: numba's parallel loops lose stores made through a named
-    # tuple's fields, or through names unpacked from a tuple of mixed types.
+# Compiled on its own, not inlined into the parallel loop: numba's parallel passes take time that grows with the
+# size of the loop's body, and the trace inlined there took a minute to compile. Without reference counting
+# (_nrt=False; it allocates nothing), a call per block of rays costs nothing measurable.
+@numba.njit(cache=True, error_model="numpy", _nrt=False)
+def _trace_block(geometry, reflectivity, rays, key, first_index, block, partial_shells):
+    """Trace rays block * BLOCK_RAYS .. (block + 1) * BLOCK_RAYS - 1 of the chunk (see `trace`)."""
+    g = geometry
+    surfaces = g.surfaces
+    n_shells = g.top_z.shape[0]
     x = rays.x
     y = rays.y
     z = rays.z
@@ -429,7 +322,7 @@ def _trace_rays(geometry, reflectivity, rays, key, first_index, partial_shells):
     fate = rays.fate
     graze1 = rays.graze1
     graze2 = rays.graze2
-    for i in numba.prange(x.shape[0]):
+    for i in range(block * BLOCK_RAYS, min(x.shape[0], (block + 1) * BLOCK_RAYS)):
         c = rays.channel[i]
         shell = min(c, n_shells - 1)
         shells[i] = shell
@@ -437,13 +330,119 @@ def _trace_rays(geometry, reflectivity, rays, key, first_index, partial_shells):
             graze1[i] = 0.0
             graze2[i] = 0.0
             continue
-        ex, ey, ez, ex_dir, ey_dir, ez_dir, outcome, g1, g2 = _trace_ray(
-            geometry, partial_shells, key, first_index + i, x[i], y[i], z[i], dx[i], dy[i], dz[i], c)
+        index = first_index + np.uint64(i)
+        px = x[i]
+        py = y[i]
+        pz = z[i]
+        ux = dx[i]
+        uy = dy[i]
+        uz = dz[i]
+        g1 = 0.0
+        g2 = 0.0
+        outcome = np.int8(0)
+        if g.apertures.shape[0] > 0 and _outside_apertures(g.apertures, g.spider_z, px, py, pz, ux, uy, uz):
+            outcome = _APERTURE
+        # The obstructions in the order the ray meets them: the spider, the front edges of the channel's inner and
+        # outer walls, then the outer shell's spacers and segment joins (tested where the ray crosses the
+        # intersection plane). A loop rather than a call per obstruction, as each inlined call site costs compile time.
+        for step in range(5):
+            if outcome != 0:
+                break
+            if step == 1 or step == 2:
+                wall = c - 1 if step == 1 else c
+                if 0 <= wall < n_shells:
+                    outcome = _entrance_fate(g.top_z, g.front_r, g.thickness, g.shell_azimuth, wall, step == 1,
+                                             px, py, pz, ux, uy, uz)
+            elif step == 0 or c < n_shells:
+                bars = g.spider if step == 0 else g.segments[c, SPACERS if step == 3 else JOINS]
+                plane_z = g.spider_z if step == 0 else surfaces[c, PRIMARY, Z_REF]
+                if _bars_block_at(bars, plane_z, px, py, pz, ux, uy, uz):
+                    outcome = _SPIDER if step == 0 else (_SPACER if step == 3 else _GAP)
+        sigma_core = g.slope_errors[shell, SLOPE_MERIDIONAL]
+        sigma_sagittal = g.slope_errors[shell, SLOPE_SAGITTAL]
+        wing_fraction = g.slope_errors[shell, WING_FRACTION]
+        sigma_wing = g.slope_errors[shell, WING_RMS]
+        rough = sigma_core > 0.0 or sigma_sagittal > 0.0 or (wing_fraction > 0.0 and sigma_wing > 0.0)
+        partial = partial_shells and (g.shell_azimuth[shell, AZIMUTH_SPAN] < TWO_PI
+                                      or (c > 0 and g.shell_azimuth[c - 1, AZIMUTH_SPAN] < TWO_PI))
+        # The first two reflections' deviates depend only on the ray's index: drawn up front, they are
+        # computed while the intersections are, off the ray's dependency chain.
+        d_m0 = d_s0 = d_m1 = d_s1 = 0.0
+        if rough and outcome == 0:
+            d_m0, d_s0 = _slope_deviates(key, index, FIRST_SLOPE_DRAW, sigma_core, sigma_sagittal, wing_fraction,
+                                         sigma_wing)
+            d_m1, d_s1 = _slope_deviates(key, index, FIRST_SLOPE_DRAW + 3, sigma_core, sigma_sagittal, wing_fraction,
+                                         sigma_wing)
+        sequence = 0  # reflections encoded in base 3: 1 = primary, 2 = secondary
+        n_reflections = 0
+        last = -1
+        while outcome == 0:
+            t_best, hit = _nearest_surface(surfaces, g.shell_azimuth, partial, c, n_shells, last, px, py, pz, ux, uy, uz)
+            if hit < 0:
+                break
+            px += t_best * ux
+            py += t_best * uy
+            pz += t_best * uz
+            if hit == PRIMARY_BACK or hit == SECONDARY_BACK:
+                outcome = _BACK
+                break
+            # Outward normal of x^2 + y^2 - A w^2 - B w - C = 0 is the gradient (2x, 2y, -(2 A w + B)). It is
+            # used unnormalised, d' = d - 2 (d.N / N.N) N: the next step does not wait for a square root.
+            w = pz - surfaces[c, hit, Z_REF]
+            nx, ny = px, py
+            nz = -(surfaces[c, hit, QUAD_A] * w + 0.5 * surfaces[c, hit, QUAD_B])
+            if rough:
+                if n_reflections == 0:
+                    d_m, d_s = d_m0, d_s0
+                elif n_reflections == 1:
+                    d_m, d_s = d_m1, d_s1
+                else:
+                    d_m, d_s = _slope_deviates(key, index, FIRST_SLOPE_DRAW + 3 * n_reflections, sigma_core,
+                                               sigma_sagittal, wing_fraction, sigma_wing)
+                nx, ny, nz = _tilted_normal(d_m, d_s, nx, ny, nz)
+            dot = ux * nx + uy * ny + uz * nz
+            norm2 = nx * nx + ny * ny + nz * nz
+            factor = 2.0 * dot / norm2
+            ux -= factor * nx
+            uy -= factor * ny
+            uz -= factor * nz
+            graze = _graze_angle(abs(dot) / math.sqrt(norm2))
+            if n_reflections == 0:
+                g1 = graze
+            elif n_reflections == 1:
+                g2 = graze
+            sequence = 3 * sequence + hit + 1
+            n_reflections += 1
+            last = hit
+            if n_reflections == MAX_REFLECTIONS:
+                break
+        if outcome == 0:
+            if sequence == 0:
+                outcome = _NONE
+            elif sequence == 1:
+                outcome = _PRIMARY
+            elif sequence == 2:
+                outcome = _SECONDARY
+            elif sequence == 5:
+                outcome = _DOUBLE
+            else:
+                outcome = _MULTIPLE
+            if uz < 0.0 and pz >= g.focal_plane_z:
+                s = (g.focal_plane_z - pz) / uz
+                px += s * ux
+                py += s * uy
+                pz = g.focal_plane_z
+            else:
+                outcome = _MISSED
         if reflectivity.weigh:
             weight[i] *= _reflectivity_factor(reflectivity, reflectivity.shell_coating[shell], rays.energy_kev[i],
                                               outcome, g1, g2)
-        x[i], y[i], z[i] = ex, ey, ez
-        dx[i], dy[i], dz[i] = ex_dir, ey_dir, ez_dir
+        x[i] = px
+        y[i] = py
+        z[i] = pz
+        dx[i] = ux
+        dy[i] = uy
+        dz[i] = uz
         fate[i] = outcome
         graze1[i] = g1
         graze2[i] = g2
@@ -452,12 +451,13 @@ def _trace_rays(geometry, reflectivity, rays, key, first_index, partial_shells):
 @numba.njit(cache=True, inline="always", error_model="numpy")
 def _reflectivity_factor(table, coating, energy_kev, outcome, g1, g2):
     """Product of the tabulated reflectivities of the reflections a ray's weight carries (the first two)."""
-    if outcome == _DOUBLE or outcome == _MULTIPLE:
-        return (reflectivity_at(table.values, table.energies, table.angle_step, coating, energy_kev, g1)
-                * reflectivity_at(table.values, table.energies, table.angle_step, coating, energy_kev, g2))
-    if outcome == _PRIMARY or outcome == _SECONDARY:
-        return reflectivity_at(table.values, table.energies, table.angle_step, coating, energy_kev, g1)
-    return 1.0
+    carried = 2 if outcome == _DOUBLE or outcome == _MULTIPLE else (1 if outcome == _PRIMARY or outcome == _SECONDARY
+                                                                     else 0)
+    factor = 1.0
+    for k in range(carried):  # one inlined call site, not three
+        factor *= reflectivity_at(table.values, table.energies, table.angle_step, coating, energy_kev,
+                                  g1 if k == 0 else g2)
+    return factor
 
 
 @numba.njit(cache=True, parallel=True)
