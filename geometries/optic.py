@@ -14,11 +14,12 @@ import dataclasses
 import math
 import warnings
 from dataclasses import dataclass
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
 import numpy as np
 
-from coatings import Coating
+if TYPE_CHECKING:  # annotations only: the optic's module stays light (the command line's help reads it)
+    from coatings import Coating
 
 from .surfaces import Quadric, cone, offset_surface, wolter_graze_angle_rad, wolter_hyperboloid, wolter_paraboloid
 

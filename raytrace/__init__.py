@@ -15,19 +15,18 @@ Sources (ParallelBeam, PointSource, SolarSource) follow `raytrace.engine.source.
 """
 
 import coatings.numba_cache  # noqa: F401  (first: it sets where numba caches, before numba is imported)
+import lazy_loader
 
-from .api import (best_focus, calibrate, effective_area, load, make_source, offaxis_response, optimise, psf, reflectivity,
-                  solar_source, solar_spot, tilt_scan, vignetting)
-from .helioscope import Exposure, Magnet, load_detector
-from .output import (plot_comparison, plot_cross_section, plot_effective_area, plot_offaxis_response, plot_psf,
-                     plot_reflectivity, plot_scan, plot_spot, plot_tilt, plot_vignetting, save_figure, write_arf,
-                     write_design, write_image, write_prescription, write_table, write_vignetting)
-from .sources import ParallelBeam, PointSource, SolarSource
 from .version import __version__
 
-__all__ = ["Exposure", "Magnet", "ParallelBeam", "PointSource", "SolarSource", "__version__", "best_focus", "calibrate",
-           "effective_area", "load", "load_detector", "make_source", "offaxis_response", "optimise", "plot_comparison", "plot_cross_section",
-           "plot_effective_area", "plot_offaxis_response", "plot_psf", "plot_reflectivity", "plot_scan", "plot_spot", "plot_tilt",
-           "plot_vignetting", "psf", "reflectivity", "save_figure", "solar_source", "solar_spot", "tilt_scan",
-           "vignetting", "write_arf", "write_design", "write_image", "write_prescription", "write_table",
-           "write_vignetting"]
+# Each name loads its module on first use, so that `raytrace --help` does not wait for numba, astropy and matplotlib.
+__getattr__, __dir__, __all__ = lazy_loader.attach(__name__, submod_attrs={
+    "api": ["best_focus", "calibrate", "effective_area", "load", "make_source", "offaxis_response", "optimise", "psf",
+            "reflectivity", "solar_source", "solar_spot", "tilt_scan", "vignetting"],
+    "helioscope": ["Exposure", "Magnet", "load_detector"],
+    "output": ["plot_comparison", "plot_cross_section", "plot_effective_area", "plot_offaxis_response", "plot_psf",
+               "plot_reflectivity", "plot_scan", "plot_spot", "plot_tilt", "plot_vignetting", "save_figure", "write_arf",
+               "write_design", "write_image", "write_prescription", "write_table", "write_vignetting"],
+    "sources": ["ParallelBeam", "PointSource", "SolarSource"],
+})
+__all__.append("__version__")

@@ -30,12 +30,9 @@ from .helioscope.detector import Detector
 from .output.photons import open_photon_list
 from .sources import MODELS, ParallelBeam, PointSource, SolarSource, earth_sun_distance_au
 from .sources.solar import DEFAULT_MODEL
+from .defaults import MATERIALS, RAYS, RAYS_PER_POINT, SPOT_FOCUS_KEV
 from .version import __version__
 
-RAYS = 1_000_000  # a single trace: effective area, PSF, solar spot
-RAYS_PER_POINT = 200_000  # each point of a scan: off-axis angle, tilt, calibration step, focal length
-SPOT_FOCUS_KEV = 4.0  # the solar spot's focal plane: the best focus of an on-axis beam near the detected peak
-MATERIALS = ScanSettings().systems
 
 
 def load(optic: Optic | str | os.PathLike, apertures=()) -> Optic:

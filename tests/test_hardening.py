@@ -1,6 +1,8 @@
 """Bad or odd input, full disks and signals: one clear line and a status, never a traceback or a stray file."""
 
 import errno
+import io
+import os
 import signal
 import subprocess
 import sys
@@ -9,6 +11,7 @@ import time
 import pytest
 
 from raytrace.cli import main
+from raytrace.cli.progress import CompileNotice
 
 
 def run(capsys, *argv):
@@ -136,3 +139,52 @@ def test_too_few_focused_rays_warn_or_are_refused(capsys):
                  ["spot", "xmm", "--rays", "50", "--focal-plane-z", "0"]):
         code, _, err = run(capsys, *argv)
         assert code == 2 and "focused ray(s); at least 100 are needed" in err
+
+
+def test_a_later_run_removes_what_a_killed_run_was_writing(tmp_path, capsys):
+    events = tmp_path / "events.fits"
+    command = "import sys; from raytrace.cli import main; sys.exit(main())"
+    process = subprocess.Popen([sys.executable, "-c", command, "area", "xmm", "--energies", "1.5", "--rays", "3e8",
+                                "--events", str(events)], cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    deadline = time.monotonic() + 120
+    while not list(tmp_path.glob(".events.fits.partial-*")) and time.monotonic() < deadline:
+        time.sleep(0.2)
+    process.kill()
+    process.communicate(timeout=60)
+    assert process.returncode == -signal.SIGKILL
+    assert len(list(tmp_path.glob(".events.fits.partial-*"))) == 1  # what SIGKILL leaves behind
+    busy = tmp_path / f".events.fits.partial-{os.getpid()}-keep.fits"  # a live process's: not touched
+    busy.touch()
+    assert main(["area", "xmm", "--energies", "1.5", "--rays", "2000", "--events", str(events)]) == 0
+    capsys.readouterr()
+    assert sorted(p.name for p in tmp_path.iterdir()) == [busy.name, "events.fits"]
+
+
+def test_help_loads_no_engine():
+    command = ("import sys; from raytrace.cli import main\n"
+               "try:\n    main(['spot', '--help'])\nexcept SystemExit:\n    pass\n"
+               "print(sorted(m for m in ('numba', 'astropy', 'matplotlib', 'scipy') if m in sys.modules))")
+    result = subprocess.run([sys.executable, "-c", command], capture_output=True, text=True, check=True)
+    assert "--solar-model" in result.stdout and result.stdout.strip().splitlines()[-1] == "[]"
+
+
+class Terminal(io.StringIO):
+    def isatty(self):
+        return True
+
+
+def test_compilation_is_announced_on_a_terminal_only_when_it_happens():
+    import numba
+
+    @numba.njit
+    def fresh(x):
+        return x + 1
+
+    stream = Terminal()
+    with CompileNotice(stream):
+        fresh(1)
+    assert stream.getvalue().startswith("compiled kernels in ") and "first run only" in stream.getvalue()
+    stream = Terminal()
+    with CompileNotice(stream):
+        fresh(2)
+    assert stream.getvalue() == ""

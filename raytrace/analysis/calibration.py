@@ -21,10 +21,10 @@ from geometries import Optic
 from geometries.optic import MAX_SLOPE_ERROR_ARCSEC, SlopeErrors
 
 from ..engine import Source
+from ..defaults import WING_FRACTION as DEFAULT_WING_FRACTION
 from ..sources import ParallelBeam
 from .psf import best_focus_z_mm, psf
 
-DEFAULT_WING_FRACTION = 0.1
 RELATIVE_TOLERANCE = 1e-3
 MAX_ROUNDS = 8
 

@@ -14,6 +14,7 @@ import sys
 from ..version import __version__
 from . import coatings, demo, designs, helioscope, optics
 from .options import CliError, Parser
+from .progress import CompileNotice
 
 EXIT_USAGE = 2
 COMMAND_MODULES = (optics, coatings, helioscope, designs, demo)
@@ -37,20 +38,15 @@ def _terminate(signum, frame):
 
 
 def main(argv=None) -> int:
-    from coatings import MaterialError, RecipeError
-    from geometries import PrescriptionError
-
-    from ..helioscope import DetectorError
-    from ..output import OutputError
-
     try:
         previous = signal.signal(signal.SIGTERM, _terminate)
     except ValueError:  # not the main thread: signals are not ours to handle
         previous = None
     try:
         args = build_parser().parse_args(argv)
-        return args.run(args)
-    except (CliError, PrescriptionError, RecipeError, MaterialError, OutputError, DetectorError, ValueError) as exc:
+        with CompileNotice():
+            return args.run(args)
+    except (CliError, ValueError) as exc:  # bad input; the packages' own errors (PrescriptionError, ...) are ValueErrors
         print(f"raytrace: error: {exc}", file=sys.stderr)
         return EXIT_USAGE
     except KeyboardInterrupt:

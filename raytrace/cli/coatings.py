@@ -4,11 +4,6 @@ from __future__ import annotations
 
 import numpy as np
 
-from geometries import is_optic, load_optic
-
-from .. import api
-from ..analysis.encircled import spread_indices
-from ..output import plot_reflectivity
 from .options import MAX_GRID_VALUES, CliError, add_table_and_plot, check_outputs, command, graze_range, number
 from .options import parse_grid, write_outputs
 
@@ -35,6 +30,12 @@ def register(sub) -> None:
 
 
 def run_reflectivity(args) -> int:
+    from geometries import is_optic, load_optic
+
+    from .. import api
+    from ..analysis.encircled import spread_indices
+    from ..output import plot_reflectivity
+
     energies = parse_grid(args.energies)
     optic = load_optic(args.recipe) if is_optic(args.recipe) else None
     if optic is None and args.angles is None:

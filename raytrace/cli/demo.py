@@ -7,11 +7,7 @@ from pathlib import Path
 
 import numpy as np
 
-from geometries import load_optic
-
-from .. import api
-from ..output import (plot_comparison, plot_effective_area, plot_psf, save_figure, write_arf, write_image,
-                      write_table)
+from .. import defaults
 from .options import CliError, add_rays_and_seed, command, parse_grid, print_psf
 
 DEMO_PSF_KEV = 3.0
@@ -21,12 +17,17 @@ DEMO_ENERGIES = "0.5:12:0.1"
 def register(sub) -> None:
     demo = command(sub, "demo", "trace the XMM module and the BabyIAXO custom optic; write tables and plots",
                    "  raytrace demo --rays 2e6", run_demo)
-    add_rays_and_seed(demo, api.RAYS, " per trace")
+    add_rays_and_seed(demo, defaults.RAYS, " per trace")
     demo.add_argument("--output-dir", default="raytrace-output", metavar="DIR",
                       help="where to write (default ./raytrace-output)")
 
 
 def run_demo(args) -> int:
+    from geometries import load_optic
+
+    from .. import api
+    from ..output import plot_comparison, plot_effective_area, plot_psf, save_figure, write_arf, write_image, write_table
+
     out = Path(args.output_dir)
     try:
         out.mkdir(parents=True, exist_ok=True)

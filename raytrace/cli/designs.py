@@ -4,13 +4,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from coatings import ConstantReflectivity
-from geometries import load_design, load_optic
 from geometries.optic import SlopeErrors
 
-from .. import api
-from ..analysis.encircled import spread_indices
-from ..output import check_writable, plot_cross_section, save_figure, write_design, write_prescription
 from .options import OPTIC_HELP, CliError, command, graze_range, number, slope_summary
 
 DESIGN_OPTIONS = (("focal_length", "focal_length_mm"), ("r_min", "r_min_mm"), ("r_max", "r_max_mm"),
@@ -45,6 +40,12 @@ def register(sub) -> None:
 
 
 def run_design(args) -> int:
+    from coatings import ConstantReflectivity
+    from geometries import load_design
+
+    from .. import api
+    from ..output import check_writable, write_design
+
     check_writable(args.output, (".toml",))
     given = {key: option for option, key in DESIGN_OPTIONS if getattr(args, option) is not None}
     for assignment in args.set:
@@ -75,6 +76,11 @@ def run_design(args) -> int:
 
 
 def run_show(args) -> int:
+    from geometries import load_optic
+
+    from ..analysis.encircled import spread_indices
+    from ..output import check_writable, plot_cross_section, save_figure, write_prescription
+
     optic = load_optic(args.optic)
     plot_path = args.plot or f"{Path(optic.name).name}_cross_section.png"
     check_writable(plot_path, (".png",))

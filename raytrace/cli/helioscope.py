@@ -8,12 +8,7 @@ import os
 import time
 from pathlib import Path
 
-from .. import api
-from ..helioscope import Exposure, Magnet, load_detector
-from ..helioscope.optimise import MATERIAL_SYSTEMS
-from ..output import plot_scan, plot_spot, plot_tilt, save_figure, write_design, write_table
-from ..sources import MODELS, ParallelBeam
-from ..sources.solar import DEFAULT_MODEL
+from .. import defaults
 from .options import (DETECTOR_HELP, OPTIC_HELP, CliError, add_aperture, add_events, add_focal_plane,
                       add_rays_and_seed, add_table_and_plot, announce_events, check_output, check_outputs, command,
                       load_traced_optic, number, parse_grid, write_outputs)
@@ -28,8 +23,8 @@ def register(sub) -> None:
   raytrace spot babyiaxo --detector my_detector.toml -o spot.ecsv --plot spot.png
   raytrace spot xmm --solar-model cast2007 --date 2027-01-03 --offset 1.5 --g 2e-11 --exposure 1.5e7""", run_spot)
     spot.add_argument("optic", help=OPTIC_HELP)
-    spot.add_argument("--solar-model", choices=sorted(MODELS), default=DEFAULT_MODEL,
-                      help=f"Primakoff spectrum and radial profile (default {DEFAULT_MODEL})")
+    spot.add_argument("--solar-model", choices=defaults.SOLAR_MODELS, default=defaults.SOLAR_MODEL,
+                      help=f"Primakoff spectrum and radial profile (default {defaults.SOLAR_MODEL})")
     spot.add_argument("--band", default="1:10", metavar="EMIN:EMAX", help="energy band in keV (default 1:10)")
     spot.add_argument("--date", metavar="YYYY-MM-DD", help="take the Earth-Sun distance of this date (default 1 AU)")
     _offset_options(spot, "pointing offset of the Sun from the optical axis")
@@ -37,19 +32,18 @@ def register(sub) -> None:
     add_aperture(spot)
     _bore_options(spot)
     add_events(spot)
-    defaults, exposure = Magnet(), Exposure()
-    spot.add_argument("--g", type=number("--g", minimum=0), default=exposure.g_agamma_per_gev, metavar="GEV^-1",
-                      help=f"axion-photon coupling for the expected counts (default {exposure.g_agamma_per_gev:g} GeV^-1)")
-    spot.add_argument("--field", type=number("--field", minimum=0), default=defaults.field_tesla, metavar="T",
-                      help=f"magnet field in tesla (default {defaults.field_tesla:g})")
-    spot.add_argument("--length", type=number("--length", minimum=0), default=defaults.length_m, metavar="M",
-                      help=f"magnet length in metres (default {defaults.length_m:g})")
-    spot.add_argument("--exposure", type=number("--exposure", minimum=0), default=exposure.exposure_s, metavar="S",
-                      help=f"Sun-tracking exposure in seconds (default {exposure.exposure_s:g})")
-    spot.add_argument("--efficiency", type=number("--efficiency", minimum=0), default=exposure.efficiency, metavar="F",
-                      help=f"data-taking and analysis efficiency (default {exposure.efficiency:g})")
-    add_rays_and_seed(spot, api.RAYS)
-    add_focal_plane(spot, f"the best focus at {api.SPOT_FOCUS_KEV:g} keV on axis")
+    spot.add_argument("--g", type=number("--g", minimum=0), default=defaults.G_AGAMMA_PER_GEV, metavar="GEV^-1",
+                      help=f"axion-photon coupling for the expected counts (default {defaults.G_AGAMMA_PER_GEV:g} GeV^-1)")
+    spot.add_argument("--field", type=number("--field", minimum=0), default=defaults.MAGNET_FIELD_T, metavar="T",
+                      help=f"magnet field in tesla (default {defaults.MAGNET_FIELD_T:g})")
+    spot.add_argument("--length", type=number("--length", minimum=0), default=defaults.MAGNET_LENGTH_M, metavar="M",
+                      help=f"magnet length in metres (default {defaults.MAGNET_LENGTH_M:g})")
+    spot.add_argument("--exposure", type=number("--exposure", minimum=0), default=defaults.EXPOSURE_S, metavar="S",
+                      help=f"Sun-tracking exposure in seconds (default {defaults.EXPOSURE_S:g})")
+    spot.add_argument("--efficiency", type=number("--efficiency", minimum=0), default=defaults.EFFICIENCY, metavar="F",
+                      help=f"data-taking and analysis efficiency (default {defaults.EFFICIENCY:g})")
+    add_rays_and_seed(spot, defaults.RAYS)
+    add_focal_plane(spot, f"the best focus at {defaults.SPOT_FOCUS_KEV:g} keV on axis")
     add_table_and_plot(spot, "write the encircled-signal table with all figures: .ecsv or .fits",
                        "plot the image with the spot and the detector opening")
 
@@ -64,12 +58,12 @@ def register(sub) -> None:
                      help="START:STOP:STEP in mm (STOP included) or a comma-separated list")
     opt.add_argument("--groups", type=number("--groups", whole=True, minimum=1), default=4, metavar="N",
                      help="groups of consecutive layers with their own coating (default 4)")
-    opt.add_argument("--materials", default=",".join(api.MATERIALS), metavar="LIST",
+    opt.add_argument("--materials", default=",".join(defaults.MATERIALS), metavar="LIST",
                      help="material systems to choose from: wb4c, ptc (multilayers), ir, au (30 nm films); "
-                          f"default {','.join(api.MATERIALS)}")
+                          f"default {','.join(defaults.MATERIALS)}")
     opt.add_argument("--detector", metavar="FILE.toml", help=DETECTOR_HELP)
     _bore_options(opt)
-    add_rays_and_seed(opt, api.RAYS_PER_POINT, " per focal length", minimum=1000)
+    add_rays_and_seed(opt, defaults.RAYS_PER_POINT, " per focal length", minimum=1000)
     opt.add_argument("--evaluations", type=number("--evaluations", whole=True, minimum=2), default=40, metavar="N",
                      help="recipe evaluations per group and multilayer system (default 40)")
     opt.add_argument("--workers", type=number("--workers", whole=True, minimum=1), default=os.cpu_count() or 1,
@@ -108,7 +102,7 @@ def register(sub) -> None:
     add_events(tilt, " (one file per tilt: FILE_tilt000.fits, ...)")
     tilt.add_argument("--keep", type=number("--keep"), default=0.95, metavar="F",
                       help="share of the aligned signal inside the opening to keep (default 0.95)")
-    add_rays_and_seed(tilt, api.RAYS_PER_POINT, " per tilt")
+    add_rays_and_seed(tilt, defaults.RAYS_PER_POINT, " per tilt")
     add_table_and_plot(tilt, plot_help="plot shift and kept signal versus tilt")
 
 
@@ -116,17 +110,18 @@ def _bore_options(p) -> None:
     p.add_argument("--no-bore", action="store_true",
                    help="photons from anywhere above the optic, not only from the magnet bore (default: the bore, "
                         "each ray weighted by the square of its path in the field)")
-    p.add_argument("--bore-gap", type=number("--bore-gap", minimum=0), default=Magnet().bore_gap_mm, metavar="MM",
-                   help=f"distance from the bore's end to the optic's entrance in mm (default {Magnet().bore_gap_mm:g}, "
+    p.add_argument("--bore-gap", type=number("--bore-gap", minimum=0), default=defaults.BORE_GAP_MM, metavar="MM",
+                   help=f"distance from the bore's end to the optic's entrance in mm (default {defaults.BORE_GAP_MM:g}, "
                         "an assumption: not published)")
 
 
 def _magnet(args, field=None, length=None):
     """The magnet of the bore options (None with --no-bore)."""
+    from ..helioscope import Magnet
+
     if args.no_bore:
         return None
-    defaults = Magnet()
-    return Magnet(field or defaults.field_tesla, length or defaults.length_m, bore_gap_mm=args.bore_gap)
+    return Magnet(field or defaults.MAGNET_FIELD_T, length or defaults.MAGNET_LENGTH_M, bore_gap_mm=args.bore_gap)
 
 
 def _offset_options(p, what: str) -> None:
@@ -137,6 +132,10 @@ def _offset_options(p, what: str) -> None:
 
 
 def run_spot(args) -> int:
+    from .. import api
+    from ..helioscope import Exposure, Magnet, load_detector
+    from ..output import plot_spot
+
     band = parse_grid(args.band.replace(":", ","), "--band")
     if band.size != 2 or not band[0] < band[1]:
         raise CliError(f"--band {args.band!r}: expected EMIN:EMAX in keV with EMIN < EMAX")
@@ -179,6 +178,10 @@ def run_spot(args) -> int:
 
 def run_optimise(args) -> int:
     from concurrent.futures import ProcessPoolExecutor
+
+    from .. import api
+    from ..helioscope.optimise import MATERIAL_SYSTEMS
+    from ..output import plot_scan, save_figure, write_design, write_table
 
     focal_lengths = parse_grid(args.focal_lengths, "--focal-lengths", "mm")
     systems = [m.strip() for m in args.materials.split(",") if m.strip()]
@@ -233,6 +236,11 @@ def run_optimise(args) -> int:
 
 
 def run_tilt(args) -> int:
+    from .. import api
+    from ..helioscope import load_detector
+    from ..output import plot_tilt
+    from ..sources import ParallelBeam
+
     tilts = parse_grid(args.tilts, "--tilts", args.unit, allow_zero=True) * TILT_UNITS[args.unit]
     if not 0 < args.keep <= 1:
         raise CliError(f"--keep {args.keep:g}: must lie in (0, 1]")

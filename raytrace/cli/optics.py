@@ -6,13 +6,7 @@ import sys
 import time
 from pathlib import Path
 
-from geometries import is_design, load_design
-
-from .. import api
-from ..analysis.calibration import DEFAULT_WING_FRACTION
-from ..analysis.encircled import MIN_FOCUSED_RAYS, spread_indices
-from ..output import (check_writable, plot_effective_area, plot_offaxis_response, plot_psf, plot_vignetting,
-                      save_figure, write_design, write_image, write_prescription, write_table, write_vignetting)
+from .. import defaults
 from .options import (OPTIC_HELP, CliError, add_aperture, add_events, add_focal_plane, add_optic_and_beam,
                       add_rays_and_seed, add_source_distance, add_table_and_plot, announce_events, check_output, check_outputs,
                       command, load_traced_optic, number, parse_grid, print_psf, slope_summary, source_options,
@@ -62,27 +56,31 @@ def register(sub) -> None:
                          help="source azimuth in degrees (default 0)")
     add_source_distance(offaxis)
     add_aperture(offaxis)
-    add_rays_and_seed(offaxis, api.RAYS_PER_POINT, " per angle")
+    add_rays_and_seed(offaxis, defaults.RAYS_PER_POINT, " per angle")
     add_table_and_plot(offaxis, plot_help="plot the vignetting curve")
 
     cal = command(sub, "calibrate", "slope errors that reproduce a measured HPD (and W90)", """\
   raytrace calibrate xmm --energy 1.5 --hpd 15
   raytrace calibrate babyiaxo --energy 3 --hpd 59.8 -o babyiaxo_calibrated.toml
   raytrace calibrate xmm --energy 1.5 --hpd 15 --w90 60 --wing-fraction 0.1 -o xmm_wings.ecsv""", run_calibrate)
-    add_optic_and_beam(cal, api.RAYS_PER_POINT, " per evaluation")
+    add_optic_and_beam(cal, defaults.RAYS_PER_POINT, " per evaluation")
     cal.add_argument("--energy", type=number("--energy"), required=True, metavar="KEV", help="photon energy in keV")
     cal.add_argument("--hpd", type=number("--hpd"), required=True, metavar="ARCSEC", help="target HPD in arcsec")
     cal.add_argument("--w90", type=number("--w90"), metavar="ARCSEC",
                      help="target W90 in arcsec: also fit the rms of a broad wing component")
     cal.add_argument("--wing-fraction", type=number("--wing-fraction"), metavar="F",
                      help=f"share of reflections in the wing when --w90 is given (default: the optic's, else "
-                          f"{DEFAULT_WING_FRACTION})")
+                          f"{defaults.WING_FRACTION})")
     add_focal_plane(cal)
     cal.add_argument("-o", "--output", metavar="FILE",
                      help="write the calibrated optic: .ecsv shell table, or .toml for a segmented design")
 
 
 def run_area(args) -> int:
+    from .. import api
+    from ..analysis.encircled import MIN_FOCUSED_RAYS, spread_indices
+    from ..output import plot_effective_area
+
     energies = parse_grid(args.energies)
     angles = parse_grid(args.off_axis, "--off-axis", "arcmin", allow_zero=True)
     azimuths = parse_grid(args.azimuth, "--azimuth", "deg", signed=True)
@@ -122,6 +120,10 @@ def run_area(args) -> int:
 
 
 def _offaxis_response(args, energies, angles, azimuths) -> int:
+    from .. import api
+    from ..analysis.encircled import spread_indices
+    from ..output import plot_offaxis_response, save_figure, write_table, write_vignetting
+
     check_outputs(args)
     optic = load_traced_optic(args)
     start = time.perf_counter()
@@ -148,6 +150,9 @@ def _offaxis_response(args, energies, angles, azimuths) -> int:
 
 
 def run_psf(args) -> int:
+    from .. import api
+    from ..output import plot_psf, save_figure, write_image, write_table
+
     for option, path, suffixes in (("-o", args.output, (".ecsv", ".fits")), ("--image", args.image, (".fits",)),
                                    ("--plot", args.plot, (".png",))):
         check_output(option, path, suffixes)
@@ -173,6 +178,9 @@ def run_psf(args) -> int:
 
 
 def run_offaxis(args) -> int:
+    from .. import api
+    from ..output import plot_vignetting
+
     angles = parse_grid(args.angles, "--angles", "arcmin", allow_zero=True)
     check_outputs(args)
     optic = load_traced_optic(args)
@@ -189,6 +197,11 @@ def run_offaxis(args) -> int:
 
 
 def run_calibrate(args) -> int:
+    from geometries import is_design, load_design
+
+    from .. import api
+    from ..output import check_writable, write_design, write_prescription
+
     design = None
     if args.output:
         check_writable(args.output, (".ecsv", ".toml"))

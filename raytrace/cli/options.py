@@ -10,10 +10,8 @@ import numpy as np
 
 from geometries.optic import APERTURE_FORMS
 
-from .. import api
-from ..api import RAYS
-from ..engine import DEFAULT_CHUNK_SIZE
-from ..output import check_writable, save_figure, write_arf, write_table
+from ..defaults import CHUNK_SIZE, RAYS
+
 
 MAX_GRID_VALUES = 100_000
 OPTIC_HELP = "'xmm', 'babyiaxo', or a prescription file: shell table (.ecsv) or segmented design (.toml)"
@@ -123,7 +121,7 @@ def add_optic_and_beam(p, rays_default=RAYS, per="", grids=False):
     add_source_distance(p)
     add_aperture(p)
     add_rays_and_seed(p, rays_default, per)
-    p.add_argument("--chunk-size", type=number("--chunk-size", whole=True, minimum=1), default=DEFAULT_CHUNK_SIZE,
+    p.add_argument("--chunk-size", type=number("--chunk-size", whole=True, minimum=1), default=CHUNK_SIZE,
                    metavar="N", help=argparse.SUPPRESS)
 
 
@@ -159,6 +157,8 @@ def announce_events(args) -> None:
 
 def load_traced_optic(args):
     """OPTIC with the --aperture options added to its own apertures."""
+    from .. import api
+
     return api.load(args.optic, apertures=args.aperture)
 
 
@@ -185,6 +185,8 @@ def _focal_plane(text):
 
 def check_output(option: str, value, suffixes) -> None:
     """Fail before any work if an output option names nothing or a file that cannot be written (None: not asked)."""
+    from ..output import check_writable
+
     if value == "":
         raise CliError(f"{option} '': an empty file name; give a path such as out{suffixes[0]}")
     if value:
@@ -199,6 +201,8 @@ def check_outputs(args, table_suffixes=(".ecsv", ".fits")) -> None:
 
 def write_outputs(args, table, figure=None) -> None:
     """Write the table to -o (ECSV, FITS or OGIP ARF by its suffix) and figure() to --plot, as asked."""
+    from ..output import save_figure, write_arf, write_table
+
     if args.output:
         writer = write_arf if Path(args.output).suffix.lower() == ".arf" else write_table
         print(f"wrote {writer(table, args.output)}")

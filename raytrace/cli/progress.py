@@ -1,8 +1,10 @@
-"""A one-line progress bar on standard error, drawn only when it is a terminal (quiet in pipes, logs and CI)."""
+"""Feedback on standard error, drawn only when it is a terminal (quiet in pipes, logs and CI): a one-line progress
+bar, and a notice while numba compiles kernels."""
 
 from __future__ import annotations
 
 import sys
+import threading
 import time
 
 WIDTH = 30
@@ -32,3 +34,90 @@ class Progress:
         if self.enabled:
             self.stream.write("\n")
             self.stream.flush()
+
+
+class CompileNotice:
+    """While numba compiles kernels (a first run, or after an upgrade), say so on standard error with a spinner and
+    the time so far, and at the end how long compiling took; a no-op unless `stream` is a tty. Between
+    compilations the line is cleared, so that the command's own output stays clean. Use as a context manager
+    around a command."""
+
+    FRAMES = "|/-\\"
+
+    def __init__(self, stream=None):
+        self.stream = sys.stderr if stream is None else stream
+        self.enabled = self.stream.isatty()
+        self.lock = threading.Lock()
+        self.depth = 0
+        self.compiled_s = 0.0  # time spent in finished compilations
+        self.started = None  # when the running compilation began (None: none is running)
+        self.drawn = 0  # length of the notice on screen
+        self.closing = threading.Event()
+        self.thread = None
+        self.listener = None
+
+    def __enter__(self):
+        if self.enabled:
+            from numba.core import event
+
+            self.listener = _listener(self)
+            event.register("numba:compile", self.listener)
+            self.thread = threading.Thread(target=self._draw, daemon=True)
+            self.thread.start()
+        return self
+
+    def __exit__(self, *exc_info):
+        if self.enabled:
+            from numba.core import event
+
+            event.unregister("numba:compile", self.listener)
+            self.closing.set()
+            self.thread.join()
+            if self.compiled_s > 0:
+                self.stream.write(f"compiled kernels in {self.compiled_s:.1f} s (first run only: they are cached)\n")
+                self.stream.flush()
+        return False
+
+    def compile_started(self) -> None:
+        with self.lock:
+            self.depth += 1
+            if self.depth == 1:
+                self.started = time.perf_counter()
+
+    def compile_ended(self) -> None:
+        with self.lock:
+            self.depth -= 1
+            if self.depth == 0:
+                self.compiled_s += time.perf_counter() - self.started
+                self.started = None
+                if self.drawn:
+                    self.stream.write("\r" + " " * self.drawn + "\r")
+                    self.stream.flush()
+                    self.drawn = 0
+
+    def _draw(self) -> None:
+        frame = 0
+        while not self.closing.wait(REDRAW_S / 2):
+            with self.lock:
+                if self.started is None:
+                    continue
+                text = (f"compiling kernels (first run only) {self.FRAMES[frame % len(self.FRAMES)]} "
+                        f"{self.compiled_s + time.perf_counter() - self.started:5.1f} s")
+                self.stream.write("\r" + text)
+                self.stream.flush()
+                self.drawn = len(text)
+                frame += 1
+
+
+def _listener(notice: CompileNotice):
+    """A listener of numba's compile events that tells `notice` (numba is imported only when it is needed)."""
+    from numba.core import event
+
+    class Listener(event.Listener):
+        def on_start(self, data) -> None:
+            notice.compile_started()
+
+        def on_end(self, data) -> None:
+            notice.compile_ended()
+
+    return Listener()

@@ -15,6 +15,7 @@ import numpy as np
 from coatings.table import ReflectivityTable
 from geometries import Optic
 
+from ..defaults import CHUNK_SIZE as DEFAULT_CHUNK_SIZE
 from ..version import __version__
 from . import kernel
 from .aperture import EntranceChannels
@@ -23,7 +24,6 @@ from .rays import FATE_NAMES, Rays
 from .rng import seed_key
 from .source import Source
 
-DEFAULT_CHUNK_SIZE = 1 << 19
 MAX_RAYS = 1 << 40
 GRAZE_MARGIN_RAD = 5e-3  # slope errors and their wings stay far below it (at most 600 arcsec = 2.9 mrad rms)
 _GEOMETRIC = kernel.KernelReflectivity(False, np.zeros((1, 1, 2)), np.zeros(1), 1.0, np.zeros(1, np.int64))

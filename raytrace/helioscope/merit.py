@@ -27,6 +27,7 @@ import numpy as np
 from scipy.integrate import trapezoid
 
 from ..analysis.encircled import radial_edges_mm, radius_at
+from ..defaults import EFFICIENCY, EXPOSURE_S, G_AGAMMA_PER_GEV, MAGNET_FIELD_T, MAGNET_LENGTH_M
 from ..sources import SolarSource
 from ..sources.bore import BABYIAXO_BORE_GAP_MM, BABYIAXO_BORE_RADIUS_MM, Bore
 from .detector import Detector
@@ -48,8 +49,8 @@ class Magnet:
     """The magnet of one bore: field (T), length (m), bore diameter (mm) and the distance from the bore's end to the
     optic's entrance (mm, an assumption: not published); defaults: BabyIAXO."""
 
-    field_tesla: float = 2.0
-    length_m: float = 10.0
+    field_tesla: float = MAGNET_FIELD_T
+    length_m: float = MAGNET_LENGTH_M
     bore_diameter_mm: float = BORE_DIAMETER_MM
     bore_gap_mm: float = BABYIAXO_BORE_GAP_MM
 
@@ -157,9 +158,9 @@ def figures_of_merit(radial_optics: np.ndarray, radial_detected: np.ndarray, mag
 class Exposure:
     """Sun-tracking time (s) times the data-taking efficiency, and the coupling the counts are given for."""
 
-    g_agamma_per_gev: float = 1e-11
-    exposure_s: float = 1.0e7
-    efficiency: float = 1.0
+    g_agamma_per_gev: float = G_AGAMMA_PER_GEV
+    exposure_s: float = EXPOSURE_S
+    efficiency: float = EFFICIENCY
 
     def __post_init__(self):
         for name in ("g_agamma_per_gev", "exposure_s"):

@@ -37,6 +37,7 @@ from geometries.generator import CoatingGroup, SegmentedDesign, design_from_dict
 
 from ..analysis.encircled import radial_histogram
 from ..analysis.psf import FOCUS_RAYS, best_focus_z_mm
+from ..defaults import MATERIALS
 from ..engine import FATE_NAMES, Fate, Trace
 from ..sources import ParallelBeam, SolarSource
 from ..version import __version__
@@ -223,7 +224,7 @@ def optimise_groups(kept: KeptRays, n_groups: int, systems: list[str], backgroun
 @dataclass(frozen=True)
 class ScanSettings:
     groups: int = 4
-    systems: tuple[str, ...] = ("wb4c", "ir", "au")
+    systems: tuple[str, ...] = MATERIALS
     n_rays: int = 200_000
     seed: int = 0
     max_evaluations: int = 40

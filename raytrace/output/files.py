@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
+import glob
 import os
 import tempfile
 from pathlib import Path
@@ -45,21 +46,51 @@ def check_writable(path: str | os.PathLike, allowed_suffixes) -> Path:
     return path
 
 
+PARTIAL_MARK = ".partial-"  # in the name of a file being written: .NAME.partial-PID-XXXX.SUFFIX beside NAME
+
+
+def temporary_beside(path: Path) -> Path:
+    """A new empty file beside `path` to write into, then `publish`. Its name says whose partial output it is
+    (.NAME.partial-PID-...), so that temporaries a killed run (SIGKILL) left behind are recognised and removed
+    here, by the next run that writes the same output."""
+    for stale in path.parent.glob(f".{glob.escape(path.name)}{PARTIAL_MARK}*"):
+        pid = stale.name[len(path.name) + 1 + len(PARTIAL_MARK):].split("-", 1)[0]
+        if pid.isdigit() and not _running(int(pid)):
+            stale.unlink(missing_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}{PARTIAL_MARK}{os.getpid()}-", suffix=path.suffix)
+    os.close(fd)
+    return Path(tmp)
+
+
+def publish(tmp: Path, path: Path) -> Path:
+    """Move the finished temporary file onto `path`, with ordinary permissions (mkstemp creates 0600)."""
+    umask = os.umask(0)
+    os.umask(umask)
+    os.chmod(tmp, 0o666 & ~umask)
+    os.replace(tmp, path)
+    return path
+
+
+def _running(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # another user's process
+        return True
+    return True
+
+
 @contextlib.contextmanager
 def atomic_path(path: Path):
     """Yield a temporary path next to `path`; move it onto `path` only if the block succeeds."""
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=path.suffix)
-    os.close(fd)
-    tmp_path = Path(tmp)
+    tmp_path = temporary_beside(path)
     try:
         try:
             yield tmp_path
         except OSError as exc:  # name the file the user asked for, not the temporary one
             raise OSError(exc.errno, exc.strerror, str(path)) from None
-        umask = os.umask(0)
-        os.umask(umask)
-        os.chmod(tmp_path, 0o666 & ~umask)  # mkstemp creates 0600; give the file ordinary permissions
-        os.replace(tmp_path, path)
+        publish(tmp_path, path)
     finally:
         tmp_path.unlink(missing_ok=True)
 

@@ -15,15 +15,13 @@ Both are written to a temporary file beside the destination and renamed when com
 from __future__ import annotations
 
 import ctypes
-import os
-import tempfile
 from pathlib import Path
 
 import numpy as np
 from astropy.io import fits
 
 from ..engine import Fate, Rays
-from .files import OutputError, check_writable
+from .files import OutputError, check_writable, publish, temporary_beside
 
 REACHES_FOCAL_PLANE = np.array([Fate.NO_REFLECTION, Fate.PRIMARY_ONLY, Fate.SECONDARY_ONLY, Fate.DOUBLE, Fate.MULTIPLE])
 PHOTON_PDG_CODE = 22
@@ -54,18 +52,12 @@ def _reaching(rays: Rays) -> np.ndarray:
 class _AtomicFile:
     def __init__(self, path: Path):
         self.path = path
-        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=path.suffix)
-        os.close(fd)
-        self.tmp = Path(tmp)
+        self.tmp = temporary_beside(path)
         self.count = 0
         self.weight_sum = 0.0
 
     def _finish(self) -> Path:
-        umask = os.umask(0)
-        os.umask(umask)
-        os.chmod(self.tmp, 0o666 & ~umask)
-        os.replace(self.tmp, self.path)
-        return self.path
+        return publish(self.tmp, self.path)
 
     def abort(self) -> None:
         self.tmp.unlink(missing_ok=True)

@@ -21,13 +21,14 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from ..defaults import BORE_GAP_MM, MAGNET_LENGTH_M
 from ..engine.rays import Fate, Rays
 
-# BabyIAXO (Abeln et al., JHEP 05 (2021) 137): two bores of 70 cm diameter in a 10 m long magnet. The
-# distance from a bore's end to its optic's entrance is not published; 500 mm is assumed (a parameter).
+# BabyIAXO (Abeln et al., JHEP 05 (2021) 137): two bores of 70 cm diameter in a 10 m long magnet; the gap to the
+# optic is an assumption (raytrace.defaults).
 BABYIAXO_BORE_RADIUS_MM = 350.0
-BABYIAXO_BORE_LENGTH_MM = 10_000.0
-BABYIAXO_BORE_GAP_MM = 500.0
+BABYIAXO_BORE_LENGTH_MM = 1000.0 * MAGNET_LENGTH_M
+BABYIAXO_BORE_GAP_MM = BORE_GAP_MM
 
 
 @dataclass(frozen=True)

@@ -32,6 +32,7 @@ from dataclasses import dataclass
 import numpy as np
 from scipy.special import gammainc, gammaincinv
 
+from ..defaults import SOLAR_MODEL as DEFAULT_MODEL
 from ..engine.aperture import EntranceChannels
 from ..engine.rays import Rays
 from ..engine.rng import stream_key, uniform_array
@@ -121,7 +122,6 @@ MODELS = {
         (6.26484244e10, 2.41942228, 1.20793911),
         (0.01343883, -0.07429389, -0.3758771, -1.42697166), (-0.01481258, 0.05469526, 0.0299792, 1.71472373)),
 }
-DEFAULT_MODEL = "hoof2022"
 
 
 @dataclass(frozen=True)

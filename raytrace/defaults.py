@@ -1,0 +1,22 @@
+"""Defaults shared by the Python API and the command line. This module imports nothing, so that the command
+line's parser (and `raytrace --help`) reads them without loading numba, astropy or matplotlib."""
+
+RAYS = 1_000_000  # a single trace: effective area, PSF, solar spot
+RAYS_PER_POINT = 200_000  # each point of a scan: off-axis angle, tilt, calibration step, focal length
+CHUNK_SIZE = 1 << 19  # rays traced per kernel call: memory stays flat, results do not depend on it
+SPOT_FOCUS_KEV = 4.0  # the solar spot's focal plane: the best focus of an on-axis beam near the detected peak
+WING_FRACTION = 0.1  # share of reflections in the broad slope-error wing when a calibration fits its rms
+
+SOLAR_MODELS = ("cast2007", "giannotti2019", "hoof2022")  # raytrace.sources.solar.MODELS
+SOLAR_MODEL = "hoof2022"
+MATERIALS = ("wb4c", "ir", "au")  # coating systems the optimiser tries per group
+
+# BabyIAXO (Abeln et al., JHEP 05 (2021) 137): a 10 m long, 2 T magnet. The distance from a bore's end to its
+# optic's entrance is not published; 500 mm is assumed (a parameter).
+MAGNET_FIELD_T = 2.0
+MAGNET_LENGTH_M = 10.0
+BORE_GAP_MM = 500.0
+
+G_AGAMMA_PER_GEV = 1e-11  # the coupling expected counts are given for
+EXPOSURE_S = 1.0e7  # Sun-tracking time
+EFFICIENCY = 1.0  # data-taking and analysis efficiency
