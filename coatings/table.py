@@ -85,7 +85,6 @@ def _angle_grid(coatings, energies: np.ndarray, max_angle_rad, tolerance: float)
 def reflectivity_at(values, energies, angle_step, coating, energy, graze):
     """Bilinear interpolation in (energy node, uniform angle grid); clamped at the grid ends."""
     n_e = energies.shape[0]
-    n_a = values.shape[2]
     if n_e == 1 or energy <= energies[0]:
         ie, fe = 0, 0.0
     elif energy >= energies[n_e - 1]:
@@ -93,17 +92,24 @@ def reflectivity_at(values, energies, angle_step, coating, energy, graze):
     else:
         ie = np.searchsorted(energies, energy, side="right") - 1
         fe = (energy - energies[ie]) / (energies[ie + 1] - energies[ie])
+    r0 = reflectivity_at_node(values, angle_step, coating, ie, graze)
+    if fe == 0.0:
+        return r0
+    r1 = reflectivity_at_node(values, angle_step, coating, ie + 1, graze)
+    return r0 * (1.0 - fe) + r1 * fe
+
+
+@numba.njit(cache=True, inline="always")
+def reflectivity_at_node(values, angle_step, coating, node, graze):
+    """`reflectivity_at` at the table's energy node `node` (the same number): linear in the graze angle only."""
+    n_a = values.shape[2]
     x = abs(graze) / angle_step
     if x >= n_a - 1:
         ia, fa = n_a - 2, 1.0
     else:
         ia = int(x)
         fa = x - ia
-    r0 = values[coating, ie, ia] * (1.0 - fa) + values[coating, ie, ia + 1] * fa
-    if fe == 0.0:
-        return r0
-    r1 = values[coating, ie + 1, ia] * (1.0 - fa) + values[coating, ie + 1, ia + 1] * fa
-    return r0 * (1.0 - fe) + r1 * fe
+    return values[coating, node, ia] * (1.0 - fa) + values[coating, node, ia + 1] * fa
 
 
 @numba.njit(cache=True, parallel=True)

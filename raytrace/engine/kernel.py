@@ -17,7 +17,7 @@ from typing import NamedTuple
 import numba
 import numpy as np
 
-from coatings.table import reflectivity_at
+from coatings.table import reflectivity_at, reflectivity_at_node
 
 from .aperture import cos_sin_of_turn
 from .geometry import (ANNULUS, APERTURE_KIND, APERTURE_P1, APERTURE_P2, APERTURE_P3, AZIMUTH_SPAN, AZIMUTH_START,
@@ -462,7 +462,8 @@ def _reflectivity_factor(table, coating, energy_kev, outcome, g1, g2):
 
 @numba.njit(cache=True, parallel=True)
 def double_reflection_area_per_energy(table, rays):
-    """Sum and sum of squares over doubly reflected rays of weight R(E, g1) R(E, g2), per table energy.
+    """Sum and sum of squares over doubly reflected rays of weight R(E, g1) R(E, g2), at each of the table's
+    energy nodes.
 
     Parallel over energies, so each sum runs over the rays in their fixed order.
     """
@@ -470,15 +471,15 @@ def double_reflection_area_per_energy(table, rays):
     sums = np.zeros(n_e)
     sums_sq = np.zeros(n_e)
     for k in numba.prange(n_e):
-        e = table.energies[k]
         acc = 0.0
         acc_sq = 0.0
         for i in range(rays.weight.shape[0]):
             if rays.fate[i] == _DOUBLE:
                 coating = table.shell_coating[rays.shell[i]]
                 v = rays.weight[i]
-                v *= reflectivity_at(table.values, table.energies, table.angle_step, coating, e, rays.graze1[i])
-                v *= reflectivity_at(table.values, table.energies, table.angle_step, coating, e, rays.graze2[i])
+                for reflection in range(2):  # one inlined call site, not two
+                    v *= reflectivity_at_node(table.values, table.angle_step, coating, k,
+                                              rays.graze1[i] if reflection == 0 else rays.graze2[i])
                 acc += v
                 acc_sq += v * v
         sums[k] = acc
