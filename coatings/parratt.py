@@ -25,7 +25,8 @@ HC_KEV_NM = 1.239841984332003  # h c in keV nm (CODATA 2018)
 POLARISATIONS = ("s", "p", "unpolarised")
 
 
-def parratt_reflectivity(indices, thickness_nm, roughness_nm, energy_kev, graze_rad, polarisation="unpolarised"):
+def parratt_reflectivity(indices, thickness_nm, roughness_nm, energy_kev, graze_rad, polarisation="unpolarised",
+                         needed=None):
     """Reflectivity on an energy x angle grid.
 
     indices: complex refractive indices n = 1 - delta + i beta, shape (L + 2, n_energies):
@@ -33,6 +34,8 @@ def parratt_reflectivity(indices, thickness_nm, roughness_nm, energy_kev, graze_
     thickness_nm: film thicknesses, shape (L,).
     roughness_nm: rms width of each interface, top first, shape (L + 1,).
     energy_kev: shape (n_energies,); graze_rad: shape (n_angles,).
+    needed: optional boolean mask of shape (n_energies, n_angles): only these points are computed, the others
+        are NaN (a caller that reads a few points of a large grid saves the rest).
     Returns R with shape (n_energies, n_angles).
     """
     if polarisation not in POLARISATIONS:
@@ -51,12 +54,18 @@ def parratt_reflectivity(indices, thickness_nm, roughness_nm, energy_kev, graze_
     medium_material = medium_material.reshape(-1).astype(np.int64)
     upper, lower = medium_material[:-1], medium_material[1:]
     kinds, interface_kind = np.unique(np.stack([upper, lower, sigma**2], axis=1), axis=0, return_inverse=True)
+    if needed is None:
+        needed = np.ones((energy.size, theta.size), dtype=bool)
+    elif np.shape(needed) != (energy.size, theta.size):
+        raise ValueError(f"needed has shape {np.shape(needed)}: it must be (energies, angles) = "
+                         f"{(energy.size, theta.size)}")
     reflectivity_s = np.empty((energy.size, theta.size))
     reflectivity_p = np.empty((energy.size, theta.size))
     _parratt(
         materials - 1.0, kinds[:, 0].astype(np.int64), kinds[:, 1].astype(np.int64), kinds[:, 2].copy(),
         interface_kind.reshape(-1).astype(np.int64), medium_material, np.concatenate([[0.0], d, [0.0]]),
-        2.0 * np.pi / HC_KEV_NM * energy, np.sin(theta) ** 2, reflectivity_s, reflectivity_p,
+        2.0 * np.pi / HC_KEV_NM * energy, np.sin(theta) ** 2, np.asarray(needed, dtype=np.bool_), reflectivity_s,
+        reflectivity_p,
     )
     if polarisation == "s":
         return reflectivity_s
@@ -67,8 +76,9 @@ def parratt_reflectivity(indices, thickness_nm, roughness_nm, energy_kev, graze_
 
 @numba.njit(cache=True, parallel=True)
 def _parratt(n_minus_one, kind_upper, kind_lower, kind_sigma2, interface_kind, medium_material, thickness,
-             wavenumber, sin2, out_s, out_p):
-    """|r|^2 for s and p polarisation at every (energy, angle), recursion from the substrate up."""
+             wavenumber, sin2, needed, out_s, out_p):
+    """|r|^2 for s and p polarisation at every needed (energy, angle), recursion from the substrate up (NaN at the
+    others)."""
     n_materials = n_minus_one.shape[0]
     n_kinds = kind_upper.shape[0]
     n_media = medium_material.shape[0]
@@ -81,6 +91,10 @@ def _parratt(n_minus_one, kind_upper, kind_lower, kind_sigma2, interface_kind, m
         for m in range(n_materials):
             eps[m] = (n_minus_one[m, e] + 1.0) ** 2
         for a in range(sin2.shape[0]):
+            if not needed[e, a]:
+                out_s[e, a] = np.nan
+                out_p[e, a] = np.nan
+                continue
             for m in range(n_materials):
                 q = k * cmath.sqrt(n_minus_one[m, e] * (n_minus_one[m, e] + 2.0) + sin2[a])
                 kz[m] = -q if q.imag < 0.0 or (q.imag == 0.0 and q.real < 0.0) else q

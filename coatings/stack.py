@@ -211,8 +211,9 @@ class Stack:
             out[sel] = self.reflectivity_grid(np.array([e]), flat_g[sel])[0]
         return out.reshape(energy.shape)
 
-    def reflectivity_grid(self, energy_kev, graze_rad, polarisation="unpolarised") -> np.ndarray:
-        """R on the outer product of energies (keV) and graze angles (rad): shape (n_E, n_angles)."""
+    def reflectivity_grid(self, energy_kev, graze_rad, polarisation="unpolarised", needed=None) -> np.ndarray:
+        """R on the outer product of energies (keV) and graze angles (rad): shape (n_E, n_angles); with `needed` (a
+        boolean mask of that shape) only there, NaN elsewhere."""
         energy = np.atleast_1d(np.asarray(energy_kev, dtype=float))
         layers = self.layers()
         unique = list(dict.fromkeys(self.materials()))
@@ -221,7 +222,7 @@ class Stack:
         widths = [math.hypot(f.roughness_nm, f.interdiffusion_nm) for f in layers]
         widths.append(math.hypot(self.substrate_roughness_nm, self.substrate_interdiffusion_nm))
         return parratt_reflectivity(np.array(media), [f.thickness_nm for f in layers], widths, energy,
-                                    np.atleast_1d(np.asarray(graze_rad, dtype=float)), polarisation)
+                                    np.atleast_1d(np.asarray(graze_rad, dtype=float)), polarisation, needed)
 
     def edge_energies_kev(self) -> np.ndarray:
         unique = list(dict.fromkeys(self.materials()))

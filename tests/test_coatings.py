@@ -171,6 +171,19 @@ def test_500_layers_are_stable_and_a_multilayer_of_one_material_is_one_film():
                                rtol=1e-10, atol=1e-14)
 
 
+def test_a_mask_computes_only_the_needed_points_and_the_same_numbers_there():
+    stack = Stack("W/B4C", material("SiO2"), multilayer=Multilayer(material("W"), material("B4C"), 40, 0.4, 3.0, 9.0,
+                                                                      c=0.25, roughness_nm=0.4))
+    energies = np.linspace(1.0, 10.0, 7)
+    graze = np.linspace(0.002, 0.02, 50)
+    needed = np.random.default_rng(1).random((energies.size, graze.size)) < 0.3
+    full = stack.reflectivity_grid(energies, graze)
+    masked = stack.reflectivity_grid(energies, graze, needed=needed)
+    assert np.array_equal(masked[needed], full[needed]) and np.isnan(masked[~needed]).all()
+    with pytest.raises(ValueError, match=r"needed has shape \(2, 2\): it must be \(energies, angles\)"):
+        stack.reflectivity_grid(energies, graze, needed=np.ones((2, 2), bool))
+
+
 def test_depth_graded_periods_follow_the_power_law():
     ml = Multilayer(material("W"), material("B4C"), 150, 0.4, d_min_nm=2.9, d_max_nm=11.0, c=0.25)
     d = ml.periods_nm()

@@ -1,7 +1,9 @@
 """The `raytrace` command line: thin commands over the public API (`raytrace.api`), one module per group.
 
 To add a command: write `register(sub)` (its parser, with `command` from `options`) and `run_<name>(args)` in
-the module of its group, or in a new module listed in COMMAND_MODULES.
+the module of its group, or in a new module listed in COMMAND_MODULES. `register` reads its defaults from
+`raytrace.defaults` only and `run_<name>` imports what it runs, so that building the parser (and `--help`) loads
+neither numba nor astropy nor matplotlib.
 """
 
 from __future__ import annotations

@@ -180,7 +180,7 @@ def run_optimise(args) -> int:
     from concurrent.futures import ProcessPoolExecutor
 
     from .. import api
-    from ..helioscope.optimise import MATERIAL_SYSTEMS
+    from ..helioscope.optimise import MATERIAL_SYSTEMS, local_executor
     from ..output import plot_scan, save_figure, write_design, write_table
 
     focal_lengths = parse_grid(args.focal_lengths, "--focal-lengths", "mm")
@@ -209,7 +209,7 @@ def run_optimise(args) -> int:
         except OSError as exc:
             raise CliError(f"--scheduler {args.scheduler!r}: cannot connect ({exc})") from None
     elif args.workers > 1:
-        executor = ProcessPoolExecutor(max_workers=args.workers)
+        executor = local_executor(args.workers)
     print(f"optimising {args.base}: {len(focal_lengths)} focal lengths x {args.groups} groups, materials "
           f"{', '.join(systems)}; {args.rays:,} rays per focal length")
     try:
