@@ -73,7 +73,9 @@ class CompileNotice:
             event.unregister("numba:compile", self.listener)
             self.closing.set()
             self.thread.join()
-            if self.compiled_s > 0:
+            if self.drawn:  # interrupted while compiling
+                self.stream.write("\r" + " " * self.drawn + "\r")
+            if self.compiled_s > 0 and exc_info[0] is None:
                 self.stream.write(f"compiled kernels in {self.compiled_s:.1f} s (first run only: they are cached)\n")
                 self.stream.flush()
         return False
