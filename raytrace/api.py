@@ -57,11 +57,13 @@ def effective_area(optic, energies_kev, *, off_axis_arcmin=0.0, azimuth_deg=0.0,
 
 
 def psf(optic, energy_kev, *, off_axis_arcmin=0.0, azimuth_deg=0.0, source_distance_m=math.inf, source_size_mm=0.0,
-        rays: int = RAYS, seed: int = 0, focal_plane_z_mm="best", pixel_arcsec=0.5, pixels: int = 256, events=None,
+        rays: int = RAYS, seed: int = 0, focal_plane_z_mm="best", pixel_arcsec=None, pixels: int = 256, events=None,
         progress=None) -> PsfResult:
     """HPD, W80, W90 (arcsec), centroid (mm), focused area (cm2), encircled energy and image at one energy (keV),
     in the plane focal_plane_z_mm (mm on the axis, 0 the nominal focus; default 'best': the best focus). The
-    source as in `effective_area`; for a finite distance, angles are referred to the image distance.
+    source as in `effective_area`; for a finite distance, angles are referred to the image distance. The image has
+    pixels x pixels pixels of pixel_arcsec (default: the smallest of 0.5, 1, 2, 5, ... arcsec that holds 99 % of the
+    focused flux).
     `events`: a .fits or .mcpl path for the photon list of every ray reaching the focal plane."""
     optic = load(optic)
     z = focal_plane_z_mm if focal_plane_z_mm == "best" else _value(focal_plane_z_mm, u.mm)
@@ -69,7 +71,7 @@ def psf(optic, energy_kev, *, off_axis_arcmin=0.0, azimuth_deg=0.0, source_dista
     source = make_source(off_axis_arcmin, azimuth_deg, source_distance_m, source_size_mm)
     with _photon_list(events, optic, source.at_energy(energy), rays, seed) as on_chunk:
         return analysis.psf(optic, energy, source, rays, seed, focal_plane_z_mm=z,
-                            pixel_arcsec=_value(pixel_arcsec, u.arcsec), image_pixels=pixels, progress=progress,
+                            pixel_arcsec=None if pixel_arcsec is None else _value(pixel_arcsec, u.arcsec), image_pixels=pixels, progress=progress,
                             on_chunk=on_chunk)
 
 

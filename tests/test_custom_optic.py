@@ -136,6 +136,16 @@ def test_sagittal_errors_are_reduced_by_the_graze_angle():
     assert result.hpd_arcsec < 2 * 2 * math.sqrt(2) * 100.0 * alpha * 1.5
 
 
+def test_the_default_image_holds_the_psf_and_says_how_much(babyiaxo, xmm):
+    custom = psf(babyiaxo, 3.0, n_rays=100_000, focal_plane_z_mm=-28.5)
+    clipped = psf(babyiaxo, 3.0, n_rays=100_000, focal_plane_z_mm=-28.5, pixel_arcsec=0.5)
+    assert custom.pixel_arcsec == 1.0 and custom.image_fraction >= 0.99  # the W/B4C optic's wings reach past 64"
+    assert clipped.image_fraction < 0.95
+    for result in (custom, clipped):
+        assert math.isclose(result.image.sum(), result.image_fraction * result.effective_area_cm2, rel_tol=1e-12)
+    assert psf(xmm, 1.5, n_rays=50_000, focal_plane_z_mm=0.0).pixel_arcsec == 0.5
+
+
 def test_slope_errors_are_deterministic_for_any_chunk_size(xmm):
     a = psf(xmm, 2.0, n_rays=60_000, seed=4, chunk_size=60_000, focal_plane_z_mm=0.0)
     b = psf(xmm, 2.0, n_rays=60_000, seed=4, chunk_size=7_001, focal_plane_z_mm=0.0)

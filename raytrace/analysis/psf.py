@@ -19,21 +19,25 @@ from coatings import check_energies
 from geometries import ARCSEC_PER_RAD, Optic
 from geometries.optic import SlopeErrors
 
-from ..engine import DEFAULT_CHUNK_SIZE, Fate, Source, Trace, check_ray_count
+from ..engine import DEFAULT_CHUNK_SIZE, Fate, Rays, Source, Trace, check_ray_count
 from ..engine.rng import seed_key
 from ..sources import ParallelBeam
 from ..sources.point import image_distance_mm
 from .encircled import (PILOT_RAYS, FocusedImage, check_focused, encircled_table, focused_centroid, radial_edges_mm,
-                        radius_at)
+                        radial_histogram, radius_at)
 
 FOCUS_RAYS = 200_000  # at most this many rays find the best focus
 MAX_IMAGE_PIXELS = 8192
+IMAGE_SHARE = 0.99  # the default image holds at least this share of the focused flux
+PILOT_IMAGE_SHARE = 0.995  # ... by holding the circle that encloses this share of the pilot rays' focused flux
+PIXEL_STEPS_ARCSEC = tuple(m * 10.0 ** k for k in range(0, 5) for m in (0.5, 1.0, 2.0))  # 0.5, 1, 2, 5, ... 20000
 
 
 @dataclass
 class PsfResult:
     """PSF of the focused beam at one energy: widths in arcsec (diameters), centroid in mm, focused area in cm2,
-    the encircled-energy table (radius in arcsec) and the image (cm2 per pixel of `pixel_arcsec`)."""
+    the encircled-energy table (radius in arcsec) and the image (cm2 per pixel of `pixel_arcsec`), which holds
+    `image_fraction` of the focused flux."""
 
     hpd_arcsec: float
     w80_arcsec: float
@@ -45,15 +49,17 @@ class PsfResult:
     image: np.ndarray
     pixel_arcsec: float
     image_center_mm: tuple[float, float]
+    image_fraction: float
     meta: dict = field(default_factory=dict)
 
     def summary(self) -> dict:
-        names = ("hpd_arcsec", "w80_arcsec", "w90_arcsec", "centroid_x_mm", "centroid_y_mm", "effective_area_cm2")
+        names = ("hpd_arcsec", "w80_arcsec", "w90_arcsec", "centroid_x_mm", "centroid_y_mm", "effective_area_cm2",
+                 "image_fraction")
         return {name: float(getattr(self, name)) for name in names}
 
 
 def psf(optic: Optic, energy_kev: float, beam: Source = ParallelBeam(), n_rays: int = 1_000_000, seed: int = 0,
-        chunk_size: int = DEFAULT_CHUNK_SIZE, focal_plane_z_mm: float | str = "best", pixel_arcsec: float = 0.5,
+        chunk_size: int = DEFAULT_CHUNK_SIZE, focal_plane_z_mm: float | str = "best", pixel_arcsec: float | None = None,
         image_pixels: int = 256, progress=None, on_chunk=None) -> PsfResult:
     """Encircled energy, HPD, W80, W90, centroid and an image of the focused beam of a monochromatic source (a
     parallel beam or a point source at a finite distance; `beam.at_energy` gives it `energy_kev`).
@@ -61,12 +67,15 @@ def psf(optic: Optic, energy_kev: float, beam: Source = ParallelBeam(), n_rays: 
     `focal_plane_z_mm` is a position on the axis in mm (0: the nominal focus) or "best" (default: the best
     focus of the optic without slope errors, from min(n_rays, 200000) rays). Radii are measured from a centre
     found on the first 65536 rays (fixed, so the result does not depend on the chunk size); the reported
-    centroid uses all rays. `progress`, if given, is called with the number of rays of each finished chunk,
-    `on_chunk` (e.g. a photon list) with each traced chunk.
+    centroid uses all rays. The image has image_pixels x image_pixels pixels of `pixel_arcsec` about that centre;
+    by default the pixel is the smallest of 0.5, 1, 2, 5, 10, ... arcsec with which the image holds at least 99 %
+    of the focused flux (judged on those first rays; `image_fraction` says how much it holds). `progress`, if
+    given, is called with the number of rays of each finished chunk, `on_chunk` (e.g. a photon list) with each
+    traced chunk.
     """
     check_energies([energy_kev])
     check_ray_count(n_rays)
-    if not (pixel_arcsec > 0 and math.isfinite(pixel_arcsec)):
+    if pixel_arcsec is not None and not (pixel_arcsec > 0 and math.isfinite(pixel_arcsec)):
         raise ValueError(f"pixel size = {pixel_arcsec} arcsec: must be > 0")
     if not 1 <= image_pixels <= MAX_IMAGE_PIXELS:
         raise ValueError(f"image size = {image_pixels} pixels: must be within 1-{MAX_IMAGE_PIXELS}")
@@ -85,6 +94,8 @@ def psf(optic: Optic, energy_kev: float, beam: Source = ParallelBeam(), n_rays: 
         centre = (-shift * math.cos(azimuth), -shift * math.sin(azimuth))
 
     mm_per_arcsec = image_mm / ARCSEC_PER_RAD
+    if pixel_arcsec is None:
+        pixel_arcsec = _holding_pixel_arcsec(pilot, centre, mm_per_arcsec, image_pixels)
     focused = FocusedImage(centre, pixel_arcsec * mm_per_arcsec, image_pixels, min(chunk_size, n_rays))
     fates = np.zeros(len(Fate) + 1, dtype=np.int64)
     for rays in trace.chunks(n_rays, seed, chunk_size, table):
@@ -112,10 +123,23 @@ def psf(optic: Optic, energy_kev: float, beam: Source = ParallelBeam(), n_rays: 
         image=focused.image,
         pixel_arcsec=pixel_arcsec,
         image_center_mm=(float(centre[0]), float(centre[1])),
+        image_fraction=float(focused.image.sum() / focused.total),
         meta=meta,
     )
     result.encircled.meta.update(meta | result.summary())
     return result
+
+
+def _holding_pixel_arcsec(pilot: Rays, centre, mm_per_arcsec: float, image_pixels: int) -> float:
+    """The smallest of PIXEL_STEPS_ARCSEC with which the image holds the circle that encloses PILOT_IMAGE_SHARE of
+    the pilot rays' focused flux (the largest step if none does, the smallest if they focus nothing)."""
+    focused = pilot.fate == Fate.DOUBLE
+    if not pilot.weight[focused].sum() > 0:
+        return PIXEL_STEPS_ARCSEC[0]
+    radial = radial_histogram(pilot.x[focused], pilot.y[focused], pilot.weight[focused], centre)
+    radius_arcsec = radius_at(np.cumsum(radial) / radial.sum(), radial_edges_mm(), PILOT_IMAGE_SHARE) / mm_per_arcsec
+    return next((step for step in PIXEL_STEPS_ARCSEC if step * image_pixels / 2 >= radius_arcsec),
+                PIXEL_STEPS_ARCSEC[-1])
 
 
 def best_focus_z_mm(optic: Optic, source: Source, n_rays: int = FOCUS_RAYS, seed: int = 0,

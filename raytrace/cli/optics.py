@@ -36,8 +36,9 @@ def register(sub) -> None:
     add_optic_and_beam(psf)
     psf.add_argument("--energy", type=number("--energy"), required=True, metavar="KEV", help="photon energy in keV")
     add_focal_plane(psf)
-    psf.add_argument("--pixel", type=number("--pixel"), default=0.5, metavar="ARCSEC",
-                     help="image pixel size in arcsec (default 0.5)")
+    psf.add_argument("--pixel", type=number("--pixel"), metavar="ARCSEC",
+                     help="image pixel size in arcsec (default: the smallest of 0.5, 1, 2, 5, 10, ... with which the "
+                          "image holds 99 %% of the focused flux)")
     psf.add_argument("--pixels", type=number("--pixels", whole=True, minimum=1), default=256, metavar="N",
                      help="image size in pixels per side (default 256)")
     psf.add_argument("--image", metavar="FILE.fits", help="write the PSF image")

@@ -235,4 +235,7 @@ def print_psf(optic, result):
     print(f"  HPD {s['hpd_arcsec']:.4g} arcsec   W80 {s['w80_arcsec']:.4g} arcsec   W90 {s['w90_arcsec']:.4g} arcsec")
     print(f"  centroid ({s['centroid_x_mm']:.4f}, {s['centroid_y_mm']:.4f}) mm   focused area "
           f"{s['effective_area_cm2']:.1f} cm2")
+    n = result.image.shape[0]
+    print(f"  image {n} x {n} pixels of {result.pixel_arcsec:g} arcsec (+-{n * result.pixel_arcsec / 2:g} arcsec): "
+          f"{100 * s['image_fraction']:.2f} % of the focused flux, {100 * (1 - s['image_fraction']):.2f} % outside")
     print(f"  slope errors: {slope_summary(optic)}")
