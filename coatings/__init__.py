@@ -6,7 +6,7 @@ The names below load their modules on first use (lazy_loader); importing the pac
 
 from . import numba_cache  # noqa: F401  (first: it sets where numba caches, before numba is imported)
 
-import lazy_loader  # noqa: E402
+import lazy_loader
 
 __getattr__, __dir__, __all__ = lazy_loader.attach(__name__, submod_attrs={
     "materials": ["DEFAULT_DENSITY_G_CM3", "OPTICAL_CONSTANTS", "Material", "MaterialError", "check_energies", "material"],

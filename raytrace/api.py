@@ -23,6 +23,7 @@ from geometries.generator import SegmentedDesign
 
 from . import analysis
 from .analysis import Calibration, PsfResult
+from .defaults import MATERIALS, RAYS, RAYS_PER_POINT, SPOT_FOCUS_KEV
 from .helioscope import Exposure, Magnet, ScanResult, ScanSettings, SpotResult, load_detector
 from .helioscope import optimise as scan
 from .helioscope import spot, tolerance
@@ -30,9 +31,7 @@ from .helioscope.detector import Detector
 from .output.photons import open_photon_list
 from .sources import MODELS, ParallelBeam, PointSource, SolarSource, earth_sun_distance_au
 from .sources.solar import DEFAULT_MODEL
-from .defaults import MATERIALS, RAYS, RAYS_PER_POINT, SPOT_FOCUS_KEV
 from .version import __version__
-
 
 
 def load(optic: Optic | str | os.PathLike, apertures=()) -> Optic:
@@ -71,8 +70,8 @@ def psf(optic, energy_kev, *, off_axis_arcmin=0.0, azimuth_deg=0.0, source_dista
     source = make_source(off_axis_arcmin, azimuth_deg, source_distance_m, source_size_mm)
     with _photon_list(events, optic, source.at_energy(energy), rays, seed) as on_chunk:
         return analysis.psf(optic, energy, source, rays, seed, focal_plane_z_mm=z,
-                            pixel_arcsec=None if pixel_arcsec is None else _value(pixel_arcsec, u.arcsec), image_pixels=pixels, progress=progress,
-                            on_chunk=on_chunk)
+                            pixel_arcsec=None if pixel_arcsec is None else _value(pixel_arcsec, u.arcsec),
+                            image_pixels=pixels, progress=progress, on_chunk=on_chunk)
 
 
 def best_focus(optic, energy_kev, *, off_axis_arcmin=0.0, azimuth_deg=0.0, source_distance_m=math.inf,

@@ -20,8 +20,8 @@ from scipy.optimize import brentq
 from geometries import Optic
 from geometries.optic import MAX_SLOPE_ERROR_ARCSEC, SlopeErrors
 
-from ..engine import Source
 from ..defaults import WING_FRACTION as DEFAULT_WING_FRACTION
+from ..engine import Source
 from ..sources import ParallelBeam
 from .psf import best_focus_z_mm, psf
 

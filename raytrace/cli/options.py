@@ -12,7 +12,6 @@ from geometries.optic import APERTURE_FORMS
 
 from ..defaults import CHUNK_SIZE, RAYS
 
-
 MAX_GRID_VALUES = 100_000
 OPTIC_HELP = "'xmm', 'babyiaxo', or a prescription file: shell table (.ecsv) or segmented design (.toml)"
 DETECTOR_HELP = "detector description (default: the BabyIAXO Micromegas)"

@@ -3,7 +3,8 @@ per-energy re-weighting of a geometric trace.
 
 The kernel traces rays a source has already started (`raytrace.engine.source`): it reads each ray's start
 point, direction, energy and weight and overwrites them with the result. One ray never interacts with
-another, so every kernel is a `prange` over rays and its result does not depend on the number of threads.
+another, so every kernel is a `prange` (over blocks of rays, or over energies) and its result does not depend
+on the number of threads or the chunk size.
 Geometry, reflectivity and rays reach it as named tuples (`KernelGeometry`, `KernelReflectivity`,
 `RayColumns`) with named column constants. `raytrace.engine.reference` holds the same physics in plain
 numpy; the tests compare the two ray by ray.
@@ -307,7 +308,9 @@ def trace_partial_shells(geometry, reflectivity, rays, key, first_index):
 # (_nrt=False; it allocates nothing), a call per block of rays costs nothing measurable.
 @numba.njit(cache=True, error_model="numpy", _nrt=False)
 def _trace_block(geometry, reflectivity, rays, key, first_index, block, partial_shells):
-    """Trace rays block * BLOCK_RAYS .. (block + 1) * BLOCK_RAYS - 1 of the chunk (see `trace`)."""
+    """Trace rays block * BLOCK_RAYS .. (block + 1) * BLOCK_RAYS - 1 of the chunk (see `trace`), each from its start
+    point to the plane z = focal_plane_z. Segment joins and spacers are tested where the incoming ray crosses the
+    intersection plane. Slope errors use draws FIRST_SLOPE_DRAW + 3 k .. + 2 of the ray for reflection k."""
     g = geometry
     surfaces = g.surfaces
     n_shells = g.top_z.shape[0]
