@@ -11,7 +11,8 @@ from geometries import load_optic
 from raytrace.engine import Rays, Trace
 from raytrace.engine.rng import seed_key
 from raytrace.sources.solar import MODELS, SolarSource, earth_sun_distance_au, fit_model, sun_radius_rad
-from raytrace.helioscope.merit import Exposure, Magnet, conversion_probability
+from raytrace.helioscope.conversion import METRE_IN_INV_EV, TESLA_IN_EV2, conversion_probability
+from raytrace.helioscope.merit import Exposure, Magnet
 from raytrace.helioscope.spot import solar_spot
 
 PUBLISHED_RADII = {0.5: 0.108, 0.8: 0.183, 0.9: 0.235}  # DESIGN.md section 5, all energies
@@ -183,7 +184,7 @@ def test_f_do_is_proportional_to_signal_over_sqrt_background():
     g = 3e-11
     flux = source.model.flux(2.0, 7.0) * (g / 1e-10) ** 2
     # P = (g B L / 2)^2 with g in eV^-1, B in eV^2 (1 T = 195.35 eV^2), L in eV^-1 (hbar c = 1.97327e-7 eV m)
-    probability = (0.5 * g * 1e-9 * 2.5 * 195.35 * 10.0 / 1.97326980e-7) ** 2
+    probability = (0.5 * g * 1e-9 * 2.5 * TESLA_IN_EV2 * 10.0 * METRE_IN_INV_EV) ** 2
     constant = math.pi * 35.0**2 * flux * probability * math.sqrt(4.7e7 * 0.5 / 5.0)
     ratio = result.signal_counts / math.sqrt(result.background_counts)
     assert ratio == pytest.approx(constant * result.f_do, rel=1e-12)

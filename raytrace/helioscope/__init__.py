@@ -2,7 +2,8 @@
 alignment tolerance and the f_DO optimiser."""
 
 from .detector import Detector, DetectorError, load_detector
-from .merit import Exposure, FiguresOfMerit, Magnet, conversion_probability, figures_of_merit
+from .conversion import conversion_probability
+from .merit import Exposure, FiguresOfMerit, Magnet, figures_of_merit
 from .optimise import ScanResult, ScanSettings
 from .spot import SpotResult, solar_spot
 from .tolerance import Misalignment, tilt_scan

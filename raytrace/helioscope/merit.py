@@ -30,18 +30,11 @@ from ..analysis.encircled import radial_edges_mm, radius_at
 from ..defaults import EFFICIENCY, EXPOSURE_S, G_AGAMMA_PER_GEV, MAGNET_FIELD_T, MAGNET_LENGTH_M
 from ..sources import SolarSource
 from ..sources.bore import BABYIAXO_BORE_GAP_MM, BABYIAXO_BORE_RADIUS_MM, Bore
+from .conversion import conversion_probability
 from .detector import Detector
 
 BORE_DIAMETER_MM = 2 * BABYIAXO_BORE_RADIUS_MM
-TESLA_IN_EV2 = 195.35
-METRE_IN_INV_EV = 1.0 / 1.97326980e-7
 SPOT_FRACTIONS = (0.5, 0.8, 0.9)
-
-
-def conversion_probability(g_agamma_per_gev: float, field_tesla: float, length_m: float) -> float:
-    """Axion-photon conversion probability in a vacuum magnet: (g B L / 2)^2 (coherent, m_a -> 0)."""
-    g = g_agamma_per_gev * 1e-9  # eV^-1
-    return (0.5 * g * field_tesla * TESLA_IN_EV2 * length_m * METRE_IN_INV_EV) ** 2
 
 
 @dataclass(frozen=True)
