@@ -28,8 +28,9 @@ from .encircled import (PILOT_RAYS, FocusedImage, check_focused, encircled_table
 
 FOCUS_RAYS = 200_000  # at most this many rays find the best focus
 MAX_IMAGE_PIXELS = 8192
-IMAGE_SHARE = 0.99  # the default image holds at least this share of the focused flux
-PILOT_IMAGE_SHARE = 0.995  # ... by holding the circle that encloses this share of the pilot rays' focused flux
+# the default image holds at least 99 % of the focused flux: it holds the circle that encloses this share of the
+# pilot rays' focused flux (the margin covers the pilot's statistics)
+PILOT_IMAGE_SHARE = 0.995
 PIXEL_STEPS_ARCSEC = tuple(m * 10.0 ** k for k in range(0, 5) for m in (0.5, 1.0, 2.0))  # 0.5, 1, 2, 5, ... 20000
 
 

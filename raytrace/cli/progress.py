@@ -73,8 +73,7 @@ class CompileNotice:
             event.unregister("numba:compile", self.listener)
             self.closing.set()
             self.thread.join()
-            if self.drawn:  # interrupted while compiling
-                self.stream.write("\r" + " " * self.drawn + "\r")
+            self._clear()  # if interrupted while compiling
             if self.compiled_s > 0 and exc_info[0] is None:
                 self.stream.write(f"compiled kernels in {self.compiled_s:.1f} s (first run only: they are cached)\n")
                 self.stream.flush()
@@ -92,10 +91,13 @@ class CompileNotice:
             if self.depth == 0:
                 self.compiled_s += time.perf_counter() - self.started
                 self.started = None
-                if self.drawn:
-                    self.stream.write("\r" + " " * self.drawn + "\r")
-                    self.stream.flush()
-                    self.drawn = 0
+                self._clear()
+
+    def _clear(self) -> None:
+        if self.drawn:
+            self.stream.write("\r" + " " * self.drawn + "\r")
+            self.stream.flush()
+            self.drawn = 0
 
     def _draw(self) -> None:
         frame = 0
