@@ -74,3 +74,6 @@ def test_bad_input_is_named():
         conversion_probability(G, B, L, 4.0, 0.0, -1.0)
     with pytest.raises(ValueError, match="energy_kev = 0"):
         conversion_probability(G, B, L, 0.0)
+    with pytest.raises(ValueError, match=r"energy 0.01 keV: energies must lie within"):  # xraylib's range, in gas
+        conversion_probability(G, B, L, 0.01, 0.1, 1e-4)
+    assert conversion_probability(G, B, L, 0.01, 0.0, 0.0) == pytest.approx(conversion_probability(G, B, L))

@@ -42,9 +42,14 @@ def absorption_ev(energy_kev, density_g_cm3) -> np.ndarray:
     absorption length times hbar c): rho x xraylib's total cross-section of He."""
     import xraylib
 
+    from coatings import check_energies
+
     energy = np.asarray(energy_kev, dtype=float)
     density = _non_negative(density_g_cm3, "density_g_cm3")
-    cross_section_cm2_g = np.array([xraylib.CS_Total(HELIUM_Z, float(e)) for e in energy.ravel()]).reshape(energy.shape)
+    if not np.any(density > 0):  # vacuum: nothing absorbs, at any energy
+        return np.zeros(np.broadcast_shapes(energy.shape, density.shape))
+    cross_section_cm2_g = np.array([xraylib.CS_Total(HELIUM_Z, float(e))
+                                    for e in check_energies(energy)]).reshape(energy.shape)
     return density * cross_section_cm2_g * 100.0 * HBAR_C_EV_M  # cm^-1 -> m^-1 -> eV
 
 
