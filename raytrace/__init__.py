@@ -1,14 +1,16 @@
 """Ray tracing of the Wolter-I X-ray optics of axion helioscopes (BabyIAXO's XMM-Newton module and its
 hybrid custom optic): effective area, PSF, vignetting, coating reflectivity, the solar-axion spot and the
-figures of merit f_O, f_D, f_DO, alignment tolerance, slope-error calibration and the f_DO optimiser.
+figures of merit f_O, f_D, f_DO, alignment tolerance, slope-error calibration, the f_DO optimiser and the projected
+g_agamma(m_a) sensitivity.
 
     >>> import raytrace
     >>> raytrace.psf("babyiaxo", 3.0).hpd_arcsec          # at the best focus, as on the command line
     >>> area = raytrace.effective_area("xmm", [1.5, 6.4])  # an astropy Table (energy, effective_area, ...)
 
 Functions (defaults are the command line's): load, make_source, effective_area, offaxis_response, psf,
-best_focus, vignetting, reflectivity, solar_source, solar_spot, tilt_scan, calibrate, optimise. Plots return matplotlib Figures:
-plot_effective_area, plot_offaxis_response, plot_psf, plot_comparison, plot_spot, plot_scan, plot_tilt, plot_vignetting,
+best_focus, vignetting, reflectivity, solar_source, solar_spot, tilt_scan, calibrate, optimise, sensitivity,
+rest2019_sensitivity. Plots return matplotlib Figures: plot_effective_area, plot_offaxis_response, plot_psf,
+plot_comparison, plot_spot, plot_scan, plot_tilt, plot_vignetting, plot_sensitivity,
 plot_reflectivity, plot_cross_section; save_figure and the write_* functions write files atomically.
 Sources (ParallelBeam, PointSource, SolarSource) follow `raytrace.engine.source.Source`; the figures of merit live in
 `raytrace.helioscope.merit`.
@@ -22,11 +24,13 @@ from .version import __version__
 # Each name loads its module on first use, so that `raytrace --help` does not wait for numba, astropy and matplotlib.
 __getattr__, __dir__, __all__ = lazy_loader.attach(__name__, submod_attrs={
     "api": ["best_focus", "calibrate", "effective_area", "load", "make_source", "offaxis_response", "optimise", "psf",
-            "reflectivity", "solar_source", "solar_spot", "tilt_scan", "vignetting"],
-    "helioscope": ["Exposure", "Magnet", "load_detector"],
+            "reflectivity", "rest2019_sensitivity", "sensitivity", "solar_source", "solar_spot", "tilt_scan",
+            "vignetting"],
+    "helioscope": ["Exposure", "Magnet", "load_detector", "load_magnet"],
     "output": ["plot_comparison", "plot_cross_section", "plot_effective_area", "plot_offaxis_response", "plot_psf",
-               "plot_reflectivity", "plot_scan", "plot_spot", "plot_tilt", "plot_vignetting", "save_figure", "write_arf",
-               "write_design", "write_image", "write_prescription", "write_table", "write_vignetting"],
+               "plot_reflectivity", "plot_scan", "plot_sensitivity", "plot_spot", "plot_tilt", "plot_vignetting",
+               "save_figure", "write_arf", "write_design", "write_image", "write_prescription", "write_table",
+               "write_vignetting"],
     "sources": ["ParallelBeam", "PointSource", "SolarSource"],
 })
 __all__.append("__version__")

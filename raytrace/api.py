@@ -23,9 +23,11 @@ from geometries.generator import SegmentedDesign
 
 from . import analysis
 from .analysis import Calibration, PsfResult
+from . import defaults
 from .defaults import MATERIALS, RAYS, RAYS_PER_POINT, SPOT_FOCUS_KEV
-from .helioscope import Exposure, Magnet, ScanResult, ScanSettings, SpotResult, load_detector
+from .helioscope import Exposure, Magnet, ScanResult, ScanSettings, SpotResult, load_detector, load_magnet
 from .helioscope import optimise as scan
+from .helioscope import sensitivity as reach
 from .helioscope import spot, tolerance
 from .helioscope.detector import Detector
 from .output.photons import open_photon_list
@@ -159,6 +161,88 @@ def solar_spot(optic, *, source: SolarSource | None = None, detector: Detector |
     with _photon_list(events, optic, source, rays, seed) as on_chunk:
         return spot.solar_spot(optic, source, _detector(detector), rays, seed, _value(focal_plane_z_mm, u.mm), magnet,
                                exposure, progress=progress, on_chunk=on_chunk)
+
+
+def sensitivity(optics=defaults.SENSITIVITY_OPTICS, *, detector: Detector | str | None = None,
+                magnet: Magnet | str | None = None, vacuum_years: float = defaults.VACUUM_YEARS,
+                gas_years: float = defaults.GAS_YEARS, tracking: float = defaults.TRACKING,
+                energy_bins_kev=defaults.SENSITIVITY_BINS_KEV, masses_ev=None, solar_model: str = DEFAULT_MODEL,
+                max_gas_mass_ev: float = defaults.MAX_GAS_MASS_EV, confidence: float = defaults.CONFIDENCE,
+                rays: int = RAYS, seed: int = 0, progress=None) -> reach.SensitivityResult:
+    """The projected g_agamma(m_a) sensitivity (GeV^-1) of a helioscope whose bores hold these optics (one per bore,
+    or one for all), each traced with `rays` solar-axion rays through its bore to the default or given detector; the
+    magnet a `Magnet`, a magnet .toml or None (BabyIAXO). Each phase (vacuum, then 4He steps up to max_gas_mass_ev;
+    gas_years = 0: none) lasts its years, of which `tracking` is spent on the Sun. energy_bins_kev: (first edge,
+    last edge, width) in keV; masses_ev: the masses (default 300 log-spaced from 1e-3 to 1 eV).
+    `progress(n)` is told of traced rays. Method: `raytrace.helioscope.sensitivity`."""
+    magnet = magnet if isinstance(magnet, Magnet) else load_magnet(magnet)
+    optics = [optics] if isinstance(optics, (str, os.PathLike, Optic)) else list(optics)
+    if len(optics) == 1:
+        optics = optics * magnet.bores
+    if len(optics) != magnet.bores:
+        raise ValueError(f"optics: {len(optics)} given for a magnet of {magnet.bores} bores (give one per bore, or one)")
+    edges = energy_bin_edges(energy_bins_kev)
+    masses = mass_grid(defaults.MASSES_EV) if masses_ev is None else np.asarray(_values(masses_ev, u.eV), float)
+    for name, value, low in (("vacuum_years", vacuum_years, 0.0), ("gas_years", gas_years, 0.0)):
+        if not (math.isfinite(value) and value >= low):
+            raise ValueError(f"{name} = {value}: must be a number >= 0")
+    if not vacuum_years > 0:
+        raise ValueError(f"vacuum_years = {vacuum_years}: must be > 0")
+    if not 0 < tracking <= 1:
+        raise ValueError(f"tracking = {tracking}: the share of time tracking the Sun must lie in (0, 1]")
+    detector = _detector(detector)
+    source = solar_source(solar_model, (edges[0], edges[-1]), magnet=magnet)
+    responses, spots = [], []
+    for k, optic in enumerate(optics, start=1):
+        optic = load(optic)
+        focus = best_focus(optic, SPOT_FOCUS_KEV, rays=min(rays, RAYS_PER_POINT), seed=seed)
+        result = spot.solar_spot(optic, source, detector, rays, seed, focus, magnet, progress=progress)
+        spots.append(result)
+        responses.append(reach.traced_response(result, source, f"bore {k}: {optic.name}"))
+    year = reach.YEAR_S * tracking
+    schedule = (reach.gas_schedule(responses, magnet, gas_years * year, max_gas_mass_ev) if gas_years > 0 else None)
+    result = reach.sensitivity(responses, magnet, masses, edges, vacuum_years * year, schedule, confidence)
+    result.spots = spots
+    bores = reach.bore_limits(responses, magnet, float(masses[0]), edges, vacuum_years * year, confidence)
+    result.meta.update(solar_model=solar_model, detector=detector.name, vacuum_years=vacuum_years,
+                       gas_years=gas_years, tracking=tracking, rays_per_bore=int(rays), seed=int(seed),
+                       raytrace_version=__version__, bore_vacuum_low_mass=bores,
+                       bores_traced=[s.meta for s in spots])
+    result.table.meta.update(result.meta)
+    return result
+
+
+def rest2019_sensitivity(masses_ev=None, solar_model: str = DEFAULT_MODEL) -> reach.SensitivityResult:
+    """REST's published BabyIAXO curves from the simplified inputs behind them (constant efficiencies, all flux in
+    the spot; `raytrace.helioscope.sensitivity.rest2019`), for comparison with the traced optics."""
+    if solar_model not in MODELS:
+        raise ValueError(f"solar model {solar_model!r}: choose from {', '.join(sorted(MODELS))}")
+    masses = mass_grid(defaults.MASSES_EV) if masses_ev is None else np.asarray(_values(masses_ev, u.eV), float)
+    result = reach.rest2019(masses, MODELS[solar_model])
+    result.meta.update(solar_model=solar_model, raytrace_version=__version__)
+    result.table.meta.update(result.meta)
+    return result
+
+
+def energy_bin_edges(bins_kev) -> np.ndarray:
+    """Edges (keV) of analysis bins given as (first edge, last edge, width): the last bin ends at the last edge."""
+    first, last, width = (float(v) for v in _values(bins_kev, u.keV))
+    if not (math.isfinite(first) and math.isfinite(last) and math.isfinite(width) and 0 < width and first < last):
+        raise ValueError(f"energy bins {bins_kev}: need first < last edge and a width > 0 (keV)")
+    count = max(1, int(round((last - first) / width)))
+    if not math.isclose(first + count * width, last, rel_tol=1e-9, abs_tol=1e-9):
+        raise ValueError(f"energy bins {bins_kev}: {last - first:g} keV is not a whole number of {width:g} keV bins")
+    return np.linspace(first, last, count + 1)
+
+
+def mass_grid(spec) -> np.ndarray:
+    """`count` axion masses (eV) spaced evenly in log from `first` to `last`: spec = (first, last, count)."""
+    first, last, count = spec
+    if not (math.isfinite(first) and math.isfinite(last) and 0 < first < last):
+        raise ValueError(f"masses {first}:{last}:{count}: need 0 < first < last (eV)")
+    if not (float(count).is_integer() and count >= 2):
+        raise ValueError(f"masses {first}:{last}:{count}: the count must be a whole number >= 2")
+    return np.geomspace(first, last, int(count))
 
 
 def tilt_scan(optic, tilts_arcmin, *, source=None, detector: Detector | str | None = None, keep: float = 0.95,

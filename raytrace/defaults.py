@@ -11,12 +11,24 @@ SOLAR_MODELS = ("cast2007", "giannotti2019", "hoof2022")  # raytrace.sources.sol
 SOLAR_MODEL = "hoof2022"
 MATERIALS = ("wb4c", "ir", "au")  # coating systems the optimiser tries per group
 
-# BabyIAXO (Abeln et al., JHEP 05 (2021) 137): a 10 m long, 2 T magnet. The distance from a bore's end to its
+# BabyIAXO (Abeln et al., JHEP 05 (2021) 137): a 10 m long, 2 T magnet with two bores of 70 cm diameter. The distance from a bore's end to its
 # optic's entrance is not published; 500 mm is assumed (a parameter).
 MAGNET_FIELD_T = 2.0
 MAGNET_LENGTH_M = 10.0
+MAGNET_BORES = 2
 BORE_GAP_MM = 500.0
 
 G_AGAMMA_PER_GEV = 1e-11  # the coupling expected counts are given for
 EXPOSURE_S = 1.0e7  # Sun-tracking time
 EFFICIENCY = 1.0  # data-taking and analysis efficiency
+
+# The projected sensitivity (raytrace.helioscope.sensitivity): one optic per bore, each phase's exposure and the
+# share of it spent tracking the Sun, the analysis bins and the masses.
+SENSITIVITY_OPTICS = ("xmm", "babyiaxo")
+VACUUM_YEARS = 1.5
+GAS_YEARS = 1.5
+TRACKING = 0.5
+SENSITIVITY_BINS_KEV = (1.0, 10.0, 0.5)  # first edge, last edge, bin width
+MASSES_EV = (1e-3, 1.0, 300)  # log-spaced: first, last, count
+MAX_GAS_MASS_EV = 0.25
+CONFIDENCE = 0.95

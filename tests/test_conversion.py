@@ -77,3 +77,14 @@ def test_bad_input_is_named():
     with pytest.raises(ValueError, match=r"energy 0.01 keV: energies must lie within"):  # xraylib's range, in gas
         conversion_probability(G, B, L, 0.01, 0.1, 1e-4)
     assert conversion_probability(G, B, L, 0.01, 0.0, 0.0) == pytest.approx(conversion_probability(G, B, L))
+
+
+def test_the_coherence_first_vanishes_at_qL_two_pi():
+    energy_kev = 4.2
+    length = L * METRE_IN_INV_EV
+    first_zero = math.sqrt(2 * math.pi / length * 2 * energy_kev * 1e3)  # q L = 2 pi, q = m^2 / 2E
+    coherent = conversion_probability(G, B, L)
+    assert conversion_probability(G, B, L, energy_kev, first_zero) < 1e-20 * coherent
+    for mass in (0.99 * first_zero, 1.01 * first_zero):
+        assert conversion_probability(G, B, L, energy_kev, mass) > 1e-6 * coherent
+    assert first_zero == pytest.approx(0.0322, rel=1e-2)  # BabyIAXO's vacuum reach: a few 1e-2 eV

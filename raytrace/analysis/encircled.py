@@ -83,15 +83,19 @@ class FocusedImage:
     """Running sums over the focused (doubly reflected) rays about a fixed centre: radial histogram,
     square image of `image_pixels` pixels of `pixel_mm`, and the sums of w, w x, w y.
 
-    Scratch arrays are allocated once for chunks of up to `max_chunk` rays.
+    With `energy_nodes_kev` (the energies rays are traced at) it also keeps one radial histogram per energy node,
+    `radial_by_node`, whose sum over nodes is `radial`. Scratch arrays are allocated once for chunks of up to
+    `max_chunk` rays.
     """
 
-    def __init__(self, centre_mm, pixel_mm: float, image_pixels: int, max_chunk: int):
+    def __init__(self, centre_mm, pixel_mm: float, image_pixels: int, max_chunk: int, energy_nodes_kev=None):
         self.centre_mm = centre_mm
         self.pixel_mm = pixel_mm
         self.radial = np.zeros(N_RADIAL + 2)
         self.image = np.zeros((image_pixels, image_pixels))
         self.sums = np.zeros(3)  # sum w, sum w x, sum w y
+        self.energy_nodes_kev = None if energy_nodes_kev is None else np.asarray(energy_nodes_kev, dtype=float)
+        self.radial_by_node = None if energy_nodes_kev is None else np.zeros((self.energy_nodes_kev.size, N_RADIAL + 2))
         self._radial_bin = np.empty(max_chunk, np.int32)
         self._pixel = np.empty(max_chunk, np.int32)
         self._weight = np.empty(max_chunk)
@@ -104,6 +108,14 @@ class FocusedImage:
               self.centre_mm[1], math.log(RADIAL_MIN_MM), RADIAL_BINS_PER_DECADE / math.log(10.0), N_RADIAL,
               self.pixel_mm, self.image.shape[0], radial_bin, pixel, focused)
         _sums(radial_bin, pixel, focused, rays.x, rays.y, self.radial, self.image.reshape(-1), self.sums)
+        if self.radial_by_node is not None:
+            node = np.searchsorted(self.energy_nodes_kev, rays.energy_kev)
+            if np.any(node >= self.energy_nodes_kev.size) or not np.array_equal(self.energy_nodes_kev[node],
+                                                                                 rays.energy_kev):
+                raise ValueError("rays traced at energies other than the image's energy nodes")
+            flat = node.astype(np.int64) * self.radial.size + radial_bin
+            self.radial_by_node += np.bincount(flat, weights=focused, minlength=self.radial_by_node.size).reshape(
+                self.radial_by_node.shape)
 
     @property
     def total(self) -> float:

@@ -1,5 +1,5 @@
 """Commands about the helioscope: spot (solar-axion image and figures of merit), optimise (f_DO over focal
-length and coatings), tilt (alignment tolerance)."""
+length and coatings), tilt (alignment tolerance), sensitivity (projected g_agamma versus m_a)."""
 
 from __future__ import annotations
 
@@ -104,6 +104,47 @@ def register(sub) -> None:
                       help="share of the aligned signal inside the opening to keep (default 0.95)")
     add_rays_and_seed(tilt, defaults.RAYS_PER_POINT, " per tilt")
     add_table_and_plot(tilt, plot_help="plot shift and kept signal versus tilt")
+
+
+    sens = command(sub, "sensitivity", "projected g_agamma(m_a) sensitivity of the helioscope, vacuum and 4He phases",
+                   """\
+  raytrace sensitivity
+  raytrace sensitivity --optics babyiaxo --magnet my_magnet.toml --gas-years 0 -o reach.ecsv --plot reach.png
+  raytrace sensitivity --preset rest2019 --plot rest2019.png""", run_sensitivity)
+    sens.add_argument("--preset", choices=("rest2019",),
+                      help="REST's published BabyIAXO inputs instead of traced optics (constant efficiencies, all flux in "
+                           "the spot): to see where the traced optics differ")
+    sens.add_argument("--optics", metavar="LIST",
+                      help="optic of each bore, comma-separated, or one for all: shipped names or prescription files "
+                           f"(default {','.join(defaults.SENSITIVITY_OPTICS)})")
+    sens.add_argument("--detector", metavar="FILE.toml", help=DETECTOR_HELP + " (in every bore)")
+    sens.add_argument("--magnet", metavar="FILE.toml",
+                      help="magnet: field_tesla, length_m, bore_radius_mm, bores, bore_gap_mm (default BabyIAXO: "
+                           f"{defaults.MAGNET_FIELD_T:g} T, {defaults.MAGNET_LENGTH_M:g} m, {defaults.MAGNET_BORES} bores "
+                           "of 350 mm radius)")
+    sens.add_argument("--vacuum-years", type=number("--vacuum-years", minimum=0), metavar="Y",
+                      help=f"duration of the vacuum phase in years (default {defaults.VACUUM_YEARS:g})")
+    sens.add_argument("--gas-years", type=number("--gas-years", minimum=0), metavar="Y",
+                      help=f"duration of the 4He phase in years, 0 for none (default {defaults.GAS_YEARS:g})")
+    sens.add_argument("--tracking", type=number("--tracking", minimum=0), metavar="F",
+                      help=f"share of the time spent tracking the Sun (default {defaults.TRACKING:g})")
+    sens.add_argument("--max-gas-mass", type=number("--max-gas-mass", minimum=0), metavar="EV",
+                      help=f"the 4He steps go up to this axion mass in eV (default {defaults.MAX_GAS_MASS_EV:g})")
+    first, last, width = defaults.SENSITIVITY_BINS_KEV
+    sens.add_argument("--bins", metavar="FIRST:LAST:WIDTH",
+                      help=f"analysis energy bins in keV (default {first:g}:{last:g}:{width:g})")
+    sens.add_argument("--solar-model", choices=defaults.SOLAR_MODELS,
+                      help=f"Primakoff spectrum and radial profile (default {defaults.SOLAR_MODEL})")
+    sens.add_argument("--confidence", type=number("--confidence", minimum=0), metavar="CL",
+                      help=f"confidence level of the expected limits (default {defaults.CONFIDENCE:g})")
+    low, high, count = defaults.MASSES_EV
+    sens.add_argument("--masses", default=f"{low:g}:{high:g}:{count}", metavar="MIN:MAX:COUNT",
+                      help=f"axion masses in eV, log-spaced (default {low:g}:{high:g}:{count})")
+    sens.add_argument("--references", metavar="DIR",
+                      help="folder of published curves to draw (default: ../shared/reference/axion/sensitivity, when "
+                           "present)")
+    add_rays_and_seed(sens, defaults.RAYS, " per bore")
+    add_table_and_plot(sens, "write the sensitivity table: .ecsv or .fits", "plot g_agamma versus m_a")
 
 
 def _bore_options(p) -> None:
@@ -291,3 +332,95 @@ def run_tilt(args) -> int:
               f"{tolerance / TILT_UNITS[args.unit]:.3g} {args.unit}{end}")
     write_outputs(args, table, lambda: plot_tilt(table))
     return 0
+
+
+TRACED_ONLY = ("optics", "detector", "magnet", "vacuum_years", "gas_years", "tracking", "max_gas_mass", "bins",
+               "confidence")
+
+
+def run_sensitivity(args) -> int:
+    from .. import api
+    from ..helioscope.sensitivity import reference_curves
+    from ..output import plot_sensitivity
+
+    masses = _mass_spec(args.masses)
+    check_outputs(args)
+    references = reference_curves(args.references or _shared_references())
+    if args.references and not references:
+        raise CliError(f"--references {args.references!r}: no published curve found there")
+    start = time.perf_counter()
+    if args.preset:
+        given = [name for name in TRACED_ONLY if getattr(args, name) is not None]
+        if given:
+            raise CliError(f"--preset {args.preset} fixes its own inputs: drop --{given[0].replace('_', '-')}")
+        result = api.rest2019_sensitivity(masses, args.solar_model or defaults.SOLAR_MODEL)
+    else:
+        bins = (parse_grid(args.bins.replace(":", ","), "--bins") if args.bins else defaults.SENSITIVITY_BINS_KEV)
+        if len(bins) != 3:
+            raise CliError(f"--bins {args.bins!r}: expected FIRST:LAST:WIDTH in keV")
+        optics = [o.strip() for o in (args.optics or ",".join(defaults.SENSITIVITY_OPTICS)).split(",") if o.strip()]
+        if not optics:
+            raise CliError(f"--optics {args.optics!r}: name at least one optic")
+        options = {name: getattr(args, name) for name in ("vacuum_years", "gas_years", "tracking", "confidence")
+                   if getattr(args, name) is not None}
+        if args.max_gas_mass is not None:
+            options["max_gas_mass_ev"] = args.max_gas_mass
+        progress = Progress(args.rays * len(optics), "tracing the bores")
+        result = api.sensitivity(optics, detector=args.detector, magnet=args.magnet, energy_bins_kev=bins,
+                                 masses_ev=masses, solar_model=args.solar_model or defaults.SOLAR_MODEL,
+                                 rays=args.rays, seed=args.seed, progress=progress, **options)
+        progress.close()
+    print_sensitivity(result, time.perf_counter() - start)
+    write_outputs(args, result.table, lambda: plot_sensitivity(result.table, references))
+    return 0
+
+
+def print_sensitivity(result, seconds: float) -> None:
+    """The run's inputs, each bore's share and the curves' key numbers."""
+    from ..output.plots import CAST_2017_PER_GEV
+
+    meta, table = result.meta, result.table
+    print(f"{meta.get('preset') or ', '.join(meta['responses'])}: B = {meta['magnet_field_tesla']:g} T, L = "
+          f"{meta['magnet_length_m']:g} m, {meta['bores']} bores of {meta['bore_radius_mm']:g} mm; "
+          f"{len(table)} masses, {100 * meta['confidence']:.4g} % CL, {seconds:.1f} s")
+    for k, spot in enumerate(result.spots):
+        print(f"  bore {k + 1} {spot.meta['optic']}: spot {spot.area_cm2:.4g} cm2, eta_D {spot.eta_d:.3f}, "
+              f"<eps_D eps_O eta_D> {spot.figures.mean_eps_do_in_spot:.4f}, f_DO {spot.f_do:.4g}; vacuum alone "
+              f"{meta['bore_vacuum_low_mass'][k]:.4g} GeV^-1")
+    signal, background = meta["vacuum_signal_counts_at_1e-10"], meta["vacuum_background_counts"]
+    print(f"  vacuum phase ({meta['vacuum_live_time_s']:.4g} s tracking): {sum(signal):.4g} signal counts at g = 1e-10 "
+          f"GeV^-1 and m_a -> 0, {sum(background):.4g} background counts")
+    if meta["gas_steps"]:
+        print(f"  4He phase: {meta['gas_steps']} density steps up to m_a = {meta['max_gas_mass_ev']:.4g} eV, "
+              f"{meta['gas_live_time_s']:.4g} s tracking")
+    low = table["m_a"][0]
+    for column, label in (("g_agamma_vacuum", "vacuum"), ("g_agamma_gas", "4He"), ("g_agamma_combined", "combined")):
+        g = result.low_mass(column)
+        if g == g:
+            print(f"  {label:8s}: {g:.4g} GeV^-1 at m_a = {low:.3g} eV; below CAST 2017 ({CAST_2017_PER_GEV:.2g}) up to "
+                  f"{result.reach_ev(column, CAST_2017_PER_GEV):.4g} eV, within 2x of its low-mass value up to "
+                  f"{result.reach_ev(column, 2 * g):.4g} eV")
+
+
+def _mass_spec(text: str):
+    import numpy as np
+
+    parts = text.split(":")
+    try:
+        first, last, count = float(parts[0]), float(parts[1]), float(parts[2])
+    except (ValueError, IndexError):
+        raise CliError(f"--masses {text!r}: expected MIN:MAX:COUNT (eV, log-spaced)") from None
+    if len(parts) != 3 or not (math.isfinite(first) and math.isfinite(last) and 0 < first < last):
+        raise CliError(f"--masses {text!r}: need 0 < MIN < MAX (eV)")
+    if not (count.is_integer() and 2 <= count <= 100_000):
+        raise CliError(f"--masses {text!r}: COUNT must be a whole number from 2 to 100000")
+    return np.geomspace(first, last, int(count))
+
+
+def _shared_references():
+    """../shared/reference/axion/sensitivity beside the working folder or beside this repository, if present."""
+    for root in (Path.cwd(), Path(__file__).resolve().parents[2]):
+        folder = root.parent / "shared" / "reference" / "axion" / "sensitivity"
+        if folder.is_dir():
+            return folder
+    return None

@@ -37,6 +37,12 @@ def photon_mass_ev(density_g_cm3) -> np.ndarray:
     return np.sqrt(4.0 * math.pi * const.alpha.value * electrons_per_m3 * HBAR_C_EV_M**3 / m_e_ev)
 
 
+def density_for_photon_mass(mass_ev) -> np.ndarray:
+    """The 4He density (g/cm3) that gives photons this plasma mass (eV): the inverse of `photon_mass_ev`."""
+    mass = _non_negative(mass_ev, "photon mass (eV)")
+    return mass**2 / photon_mass_ev(1.0) ** 2
+
+
 def absorption_ev(energy_kev, density_g_cm3) -> np.ndarray:
     """Absorption coefficient Gamma of photons of `energy_kev` in 4He of the given density, in eV (the inverse
     absorption length times hbar c): rho x xraylib's total cross-section of He."""

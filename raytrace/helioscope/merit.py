@@ -22,46 +22,76 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
 from scipy.integrate import trapezoid
 
 from ..analysis.encircled import radial_edges_mm, radius_at
-from ..defaults import EFFICIENCY, EXPOSURE_S, G_AGAMMA_PER_GEV, MAGNET_FIELD_T, MAGNET_LENGTH_M
+from coatings.textfile import read_toml
+
+from ..defaults import EFFICIENCY, EXPOSURE_S, G_AGAMMA_PER_GEV, MAGNET_BORES, MAGNET_FIELD_T, MAGNET_LENGTH_M
 from ..sources import SolarSource
 from ..sources.bore import BABYIAXO_BORE_GAP_MM, BABYIAXO_BORE_RADIUS_MM, Bore
 from .conversion import conversion_probability
 from .detector import Detector
 
-BORE_DIAMETER_MM = 2 * BABYIAXO_BORE_RADIUS_MM
 SPOT_FRACTIONS = (0.5, 0.8, 0.9)
 
 
 @dataclass(frozen=True)
 class Magnet:
-    """The magnet of one bore: field (T), length (m), bore diameter (mm) and the distance from the bore's end to the
-    optic's entrance (mm, an assumption: not published); defaults: BabyIAXO."""
+    """The magnet: field (T), length (m), radius of each bore (mm), number of bores, and the distance from a bore's
+    end to its optic's entrance (mm, an assumption: not published); defaults: BabyIAXO. The figures of merit are
+    per bore; a sensitivity adds the bores up (`raytrace.helioscope.sensitivity`)."""
 
     field_tesla: float = MAGNET_FIELD_T
     length_m: float = MAGNET_LENGTH_M
-    bore_diameter_mm: float = BORE_DIAMETER_MM
+    bore_radius_mm: float = BABYIAXO_BORE_RADIUS_MM
     bore_gap_mm: float = BABYIAXO_BORE_GAP_MM
+    bores: int = MAGNET_BORES
 
     def __post_init__(self):
-        for name in ("field_tesla", "length_m", "bore_diameter_mm"):
+        for name in ("field_tesla", "length_m", "bore_radius_mm"):
             value = getattr(self, name)
             if not (math.isfinite(value) and value > 0):
                 raise ValueError(f"magnet {name} = {value}: must be a number > 0")
         if not (math.isfinite(self.bore_gap_mm) and self.bore_gap_mm >= 0):
             raise ValueError(f"magnet bore_gap_mm = {self.bore_gap_mm}: must be a number >= 0")
+        if isinstance(self.bores, bool) or not isinstance(self.bores, int) or self.bores < 1:
+            raise ValueError(f"magnet bores = {self.bores!r}: must be a whole number >= 1")
 
     @property
     def bore_area_cm2(self) -> float:
-        return math.pi * (self.bore_diameter_mm / 20.0) ** 2
+        return math.pi * (self.bore_radius_mm / 10.0) ** 2
 
     def bore(self) -> Bore:
         """The bore as the conversion volume of a solar-axion source (`raytrace.sources.bore`)."""
-        return Bore(self.bore_diameter_mm / 2.0, self.length_m * 1000.0, self.bore_gap_mm)
+        return Bore(self.bore_radius_mm, self.length_m * 1000.0, self.bore_gap_mm)
+
+
+MAGNET_KEYS = ("name", "description", "field_tesla", "length_m", "bore_radius_mm", "bore_gap_mm", "bores")
+
+
+def load_magnet(path: str | Path | None = None) -> Magnet:
+    """The default BabyIAXO magnet, or one from a TOML file with the keys of `Magnet` (field_tesla, length_m,
+    bore_radius_mm, bore_gap_mm, bores; any left out keep BabyIAXO's value) and optional name and description."""
+    if path is None:
+        return Magnet()
+    path = Path(path)
+    data = read_toml(path, "magnet", ValueError)
+    unknown = [key for key in data if key not in MAGNET_KEYS]
+    if unknown:
+        raise ValueError(f"magnet {path}: unknown field {unknown[0]!r} (allowed: {', '.join(MAGNET_KEYS)})")
+    values = {key: data[key] for key in MAGNET_KEYS[2:] if key in data}
+    for key, value in values.items():
+        whole = key == "bores"
+        if isinstance(value, bool) or not isinstance(value, int if whole else (int, float)):
+            raise ValueError(f"magnet {path}: {key} = {value!r}: must be a {'whole number' if whole else 'number'}")
+    try:
+        return Magnet(**{key: value if key == "bores" else float(value) for key, value in values.items()})
+    except ValueError as exc:
+        raise ValueError(f"magnet {path}: {exc.args[0].removeprefix('magnet ')}") from None
 
 
 @dataclass(frozen=True)

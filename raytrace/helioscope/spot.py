@@ -27,7 +27,10 @@ IMAGE_PIXELS = 400
 @dataclass
 class SpotResult:
     """The figures of merit, the share of the detected signal inside the detector's opening, the expected counts,
-    the image of the detected signal (cm2 per pixel of `pixel_mm`, about `centroid_mm`) and its encircled table."""
+    the image of the detected signal (cm2 per pixel of `pixel_mm`, about `centroid_mm`), its encircled table, and
+    the detected signal inside the spot per energy bin of the source (`energy_edges_kev`): `spot_signal_cm2`, the
+    spectrum-weighted effective area x eps_D for photons of that bin landing in the spot, which sums to
+    <A_eff eps_D eta_D> (so the bin's share of the band's flux times its A_eff eps_D eta_D)."""
 
     figures: FiguresOfMerit
     centroid_mm: tuple[float, float]
@@ -37,6 +40,8 @@ class SpotResult:
     image: np.ndarray
     pixel_mm: float
     encircled: Table
+    energy_edges_kev: np.ndarray
+    spot_signal_cm2: np.ndarray
     meta: dict = field(default_factory=dict)
 
     @property
@@ -77,7 +82,8 @@ def solar_spot(optic: Optic, source: SolarSource, detector: Detector, n_rays: in
     centre_o = focused_centroid(pilot) or (0.0, 0.0)
     centre_d = focused_centroid(pilot, detected(pilot.weight, pilot.energy_kev)) or (0.0, 0.0)
     optics_only = FocusedImage(centre_o, IMAGE_PIXEL_MM, 1, min(chunk_size, n_rays))
-    after_detector = FocusedImage(centre_d, IMAGE_PIXEL_MM, IMAGE_PIXELS, min(chunk_size, n_rays))
+    after_detector = FocusedImage(centre_d, IMAGE_PIXEL_MM, IMAGE_PIXELS, min(chunk_size, n_rays),
+                                  source.energy_nodes())
     opening_r2 = (0.5 * detector.opening_diameter_mm) ** 2
     in_opening = 0.0
     fates = np.zeros(len(Fate) + 1, dtype=np.int64)
@@ -100,6 +106,7 @@ def solar_spot(optic: Optic, source: SolarSource, detector: Detector, n_rays: in
     figures = figures_of_merit(optics_only.radial, after_detector.radial, magnet, b,
                                spectrum_mean(source, detector.efficiency))
     signal, background = expected_counts(figures, source, magnet, b, exposure)
+    spot_bins = int(np.searchsorted(radial_edges_mm()[1:], figures.spot.radius_mm)) + 1  # best_spot's bins
     meta = trace.metadata(n_rays, seed, fates, detector=detector.name, background_counts_kev_cm2_s=b,
                           opening_diameter_mm=detector.opening_diameter_mm, magnet_field_tesla=magnet.field_tesla,
                           magnet_length_m=magnet.length_m, bore_area_cm2=magnet.bore_area_cm2,
@@ -117,6 +124,8 @@ def solar_spot(optic: Optic, source: SolarSource, detector: Detector, n_rays: in
         image=after_detector.image,
         pixel_mm=IMAGE_PIXEL_MM,
         encircled=encircled_table(after_detector.cumulative_fraction(), radial_edges_mm(), 1.0, u.mm),
+        energy_edges_kev=source.energy_edges(),
+        spot_signal_cm2=after_detector.radial_by_node[:, :spot_bins].sum(axis=1),
         meta=meta,
     )
     result.encircled.meta.update(meta | result.summary())

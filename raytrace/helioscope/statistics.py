@@ -22,16 +22,27 @@ CONFIDENCE = 0.95
 def limit_statistic(mu: float, signal, background, counts) -> float:
     """q_mu of observed `counts` for signal strength mu (module docstring); 0 where mu is below mu_hat."""
     signal, background, counts = _bins(signal, background, counts)
-    mu_hat = best_fit_strength(signal, background, counts)
-    if mu <= mu_hat:
-        return 0.0
-    return float(2.0 * (_negative_log_likelihood(mu, signal, background, counts)
-                        - _negative_log_likelihood(mu_hat, signal, background, counts)))
+    return _statistic(mu, _best_fit(signal, background, counts), signal, background, counts)
 
 
 def best_fit_strength(signal, background, counts) -> float:
     """mu_hat >= 0 that maximises the Poisson likelihood of `counts`."""
-    signal, background, counts = _bins(signal, background, counts)
+    return _best_fit(*_bins(signal, background, counts))
+
+
+def _statistic(mu: float, mu_hat: float, signal, background, counts) -> float:
+    if mu <= mu_hat:
+        return 0.0
+    return 2.0 * (_negative_log_likelihood(mu, signal, background, counts)
+                  - _negative_log_likelihood(mu_hat, signal, background, counts))
+
+
+def _best_fit(signal, background, counts) -> float:
+    # The negative log-likelihood is convex in mu: if it does not fall at mu = 0, mu_hat = 0 (Asimov data: exactly).
+    with np.errstate(divide="ignore", invalid="ignore"):
+        slope_at_zero = np.sum(signal * (1.0 - np.where(background > 0, counts / background, 0.0)))
+    if slope_at_zero >= 0:
+        return 0.0
     upper = _strength_scale(signal, background, counts)
     result = minimize_scalar(_negative_log_likelihood, bounds=(0.0, upper), args=(signal, background, counts),
                              method="bounded", options={"xatol": 1e-10 * upper})
@@ -46,11 +57,11 @@ def upper_limit(signal, background, counts=None, confidence: float = CONFIDENCE)
     if not 0 < confidence < 1:
         raise ValueError(f"confidence = {confidence}: must lie between 0 and 1")
     threshold = norm.ppf(confidence) ** 2
-    low = best_fit_strength(signal, background, counts)
+    low = _best_fit(signal, background, counts)
     high = max(low, 1.0) * _strength_scale(signal, background, counts)
-    while limit_statistic(high, signal, background, counts) < threshold:
+    while _statistic(high, low, signal, background, counts) < threshold:
         high *= 10.0
-    return float(brentq(lambda mu: limit_statistic(mu, signal, background, counts) - threshold, low, high,
+    return float(brentq(lambda mu: _statistic(mu, low, signal, background, counts) - threshold, low, high,
                         xtol=1e-12 * high, rtol=1e-12))
 
 

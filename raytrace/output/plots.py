@@ -148,6 +148,48 @@ def plot_scan(table) -> Figure:
     return fig
 
 
+# CAST's 2017 limit (Anastassopoulos et al., Nature Physics 13 (2017) 584): 0.66e-10 GeV^-1 at 95 % CL for m_a below
+# 0.02 eV; above it the buffer-gas runs reach a few 1e-10 up to ~1 eV (not drawn).
+CAST_2017_PER_GEV = 0.66e-10
+CAST_2017_MAX_MASS_EV = 0.02
+
+
+def plot_sensitivity(table, references: dict | None = None) -> Figure:
+    """g_agamma versus m_a (log-log): the vacuum, gas and combined curves of a sensitivity table, the KSVZ axion line,
+    the CAST 2017 limit and any reference curves {label: (m_a in eV, g_agamma in GeV^-1)}."""
+    from ..helioscope.sensitivity import ksvz_coupling_per_gev
+
+    mass = u.Quantity(table["m_a"]).to_value(u.eV)
+    fig = Figure(figsize=(7.5, 5))
+    ax = fig.subplots()
+    for column, label, style in (("g_agamma_vacuum", "vacuum", "C0--"), ("g_agamma_gas", "4He steps", "C1:"),
+                                 ("g_agamma_combined", "vacuum + 4He", "C0-")):
+        g = np.asarray(u.Quantity(table[column]).to_value(1 / u.GeV))
+        if np.any(np.isfinite(g)):
+            ax.plot(mass, g, style, lw=1.6, label=f"{label} ({g[0]:.3g} GeV$^{{-1}}$ at {mass[0]:.3g} eV)")
+    for k, (label, (m_ref, g_ref)) in enumerate((references or {}).items()):
+        ax.plot(m_ref, g_ref, color=f"C{k + 2}", lw=1.0, alpha=0.8, label=label)
+    ax.plot([mass[0], CAST_2017_MAX_MASS_EV], [CAST_2017_PER_GEV] * 2, "k-", lw=1.5,
+            label=f"CAST 2017 ({CAST_2017_PER_GEV:.2g} GeV$^{{-1}}$)")
+    ax.fill_between([mass[0], CAST_2017_MAX_MASS_EV], CAST_2017_PER_GEV, 1e-8, color="grey", alpha=0.2, lw=0)
+    line = np.geomspace(mass[0], mass[-1], 50)
+    ax.plot(line, ksvz_coupling_per_gev(line), color="goldenrod", lw=1.0, label="KSVZ axion")
+    ax.set_xscale("log")
+    ax.set_yscale("log")
+    finite = [np.nanmin(u.Quantity(table[c]).to_value(1 / u.GeV)) for c in ("g_agamma_vacuum", "g_agamma_combined")]
+    ax.set_ylim(0.3 * min(finite), 1e-9)
+    ax.set_xlim(mass[0], mass[-1])
+    ax.set_xlabel("$m_a$ (eV)")
+    ax.set_ylabel("$g_{a\\gamma}$ (GeV$^{-1}$)")
+    ax.grid(alpha=0.3, which="both")
+    ax.legend(fontsize=7, loc="upper left")
+    meta = table.meta
+    title = meta.get("preset") or ", ".join(meta.get("responses", []))
+    ax.set_title(f"{title}: B = {meta.get('magnet_field_tesla', float('nan')):g} T, L = "
+                 f"{meta.get('magnet_length_m', float('nan')):g} m, {100 * meta.get('confidence', 0.95):.3g} % CL", fontsize=9)
+    return fig
+
+
 def plot_tilt(table) -> Figure:
     """Spot shift and the signal kept inside the detector opening versus tilt of the optic."""
     tilt = u.Quantity(table["tilt"]).to_value(u.arcmin)

@@ -181,8 +181,13 @@ class SolarSource:
 
     def energy_nodes(self) -> np.ndarray:
         """The energies rays are traced at: centres of the 50 eV bins covering the band."""
-        edges = self._bin_edges()
+        edges = self.energy_edges()
         return 0.5 * (edges[:-1] + edges[1:])
+
+    def energy_edges(self) -> np.ndarray:
+        """Edges (keV) of the bins whose centres rays are traced at: about ENERGY_BIN_KEV wide, covering the band."""
+        n = max(1, int(round((self.e_max_kev - self.e_min_kev) / ENERGY_BIN_KEV)))
+        return np.linspace(self.e_min_kev, self.e_max_kev, n + 1)
 
     def band_flux(self) -> float:
         """Photon flux from axions in the band (cm^-2 s^-1) for g_agamma = 1e-10 GeV^-1, before conversion."""
@@ -198,7 +203,7 @@ class SolarSource:
         for draw in range(3):
             uniform_array(source, np.uint64(first_index), draw, u[draw])
         energy, rho = self.model.sample(u[0], u[1], self.e_min_kev, self.e_max_kev)
-        edges = self._bin_edges()
+        edges = self.energy_edges()
         nodes = 0.5 * (edges[:-1] + edges[1:])
         rays.energy_kev[:] = nodes[np.clip(np.searchsorted(edges, energy) - 1, 0, nodes.size - 1)]
         radius = rho * sun_radius_rad(self.distance_au)
@@ -232,10 +237,6 @@ class SolarSource:
             text += (f", pointing offset {math.degrees(self.offset_rad) * 60:.4g} arcmin at azimuth "
                      f"{math.degrees(self.offset_azimuth_rad):.4g} deg")
         return text
-
-    def _bin_edges(self) -> np.ndarray:
-        n = max(1, int(round((self.e_max_kev - self.e_min_kev) / ENERGY_BIN_KEV)))
-        return np.linspace(self.e_min_kev, self.e_max_kev, n + 1)
 
 
 def sun_radius_rad(distance_au: float = 1.0) -> float:
