@@ -42,7 +42,7 @@ def main():
     rest_magnet = reach.REST2019_MAGNET
     year = reach.YEAR_S * defaults.TRACKING
     rest_edges = reach.REST2019_EDGES_KEV
-    edges = raytrace.api.energy_bin_edges(defaults.SENSITIVITY_BINS_KEV)
+    edges = reach.energy_bin_edges(defaults.SENSITIVITY_BINS_KEV)
 
     def constant(edges_kev, spot_cm2=reach.REST2019_SPOT_CM2):
         return reach.constant_response(model, edges_kev, rest_magnet.bore_area_cm2, reach.REST2019_EFFICIENCY,

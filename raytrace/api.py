@@ -181,8 +181,8 @@ def sensitivity(optics=defaults.SENSITIVITY_OPTICS, *, detector: Detector | str 
         optics = optics * magnet.bores
     if len(optics) != magnet.bores:
         raise ValueError(f"optics: {len(optics)} given for a magnet of {magnet.bores} bores (give one per bore, or one)")
-    edges = energy_bin_edges(energy_bins_kev)
-    masses = mass_grid(defaults.MASSES_EV) if masses_ev is None else np.asarray(_values(masses_ev, u.eV), float)
+    edges = reach.energy_bin_edges(_values(energy_bins_kev, u.keV))
+    masses = reach.mass_grid(defaults.MASSES_EV) if masses_ev is None else np.asarray(_values(masses_ev, u.eV), float)
     for name, value, low in (("vacuum_years", vacuum_years, 0.0), ("gas_years", gas_years, 0.0)):
         if not (math.isfinite(value) and value >= low):
             raise ValueError(f"{name} = {value}: must be a number >= 0")
@@ -217,32 +217,11 @@ def rest2019_sensitivity(masses_ev=None, solar_model: str = DEFAULT_MODEL) -> re
     the spot; `raytrace.helioscope.sensitivity.rest2019`), for comparison with the traced optics."""
     if solar_model not in MODELS:
         raise ValueError(f"solar model {solar_model!r}: choose from {', '.join(sorted(MODELS))}")
-    masses = mass_grid(defaults.MASSES_EV) if masses_ev is None else np.asarray(_values(masses_ev, u.eV), float)
+    masses = reach.mass_grid(defaults.MASSES_EV) if masses_ev is None else np.asarray(_values(masses_ev, u.eV), float)
     result = reach.rest2019(masses, MODELS[solar_model])
     result.meta.update(solar_model=solar_model, raytrace_version=__version__)
     result.table.meta.update(result.meta)
     return result
-
-
-def energy_bin_edges(bins_kev) -> np.ndarray:
-    """Edges (keV) of analysis bins given as (first edge, last edge, width): the last bin ends at the last edge."""
-    first, last, width = (float(v) for v in _values(bins_kev, u.keV))
-    if not (math.isfinite(first) and math.isfinite(last) and math.isfinite(width) and 0 < width and first < last):
-        raise ValueError(f"energy bins {bins_kev}: need first < last edge and a width > 0 (keV)")
-    count = max(1, int(round((last - first) / width)))
-    if not math.isclose(first + count * width, last, rel_tol=1e-9, abs_tol=1e-9):
-        raise ValueError(f"energy bins {bins_kev}: {last - first:g} keV is not a whole number of {width:g} keV bins")
-    return np.linspace(first, last, count + 1)
-
-
-def mass_grid(spec) -> np.ndarray:
-    """`count` axion masses (eV) spaced evenly in log from `first` to `last`: spec = (first, last, count)."""
-    first, last, count = spec
-    if not (math.isfinite(first) and math.isfinite(last) and 0 < first < last):
-        raise ValueError(f"masses {first}:{last}:{count}: need 0 < first < last (eV)")
-    if not (float(count).is_integer() and count >= 2):
-        raise ValueError(f"masses {first}:{last}:{count}: the count must be a whole number >= 2")
-    return np.geomspace(first, last, int(count))
 
 
 def tilt_scan(optic, tilts_arcmin, *, source=None, detector: Detector | str | None = None, keep: float = 0.95,
@@ -285,28 +264,46 @@ def calibrate(optic, energy_kev, hpd_arcsec, w90_arcsec=None, *, wing_fraction: 
                               z, make_source(off_axis_arcmin, azimuth_deg, source_distance_m, source_size_mm), rays, seed)
 
 
-def optimise(focal_lengths_mm, *, design: SegmentedDesign | str = "babyiaxo", groups: int = 4,
-             materials=MATERIALS, detector: Detector | str | None = None, source: SolarSource | None = None,
-             rays: int = RAYS_PER_POINT, seed: int = 0, evaluations: int = 40, executor=None,
+def optimise(focal_lengths_mm=None, *, vary: dict | None = None, design: SegmentedDesign | str = "babyiaxo",
+             groups: int = 4, materials=MATERIALS, detector: Detector | str | None = None,
+             source: SolarSource | None = None, objective: str = "f_do", objective_mass_ev: float = 1e-3,
+             rays: int = RAYS_PER_POINT, seed: int = 0, evaluations: int = 40, generations: int = 5, executor=None,
              checkpoint: str | os.PathLike | None = None, progress=None) -> ScanResult:
-    """Maximise f_DO of a segmented design over focal length (mm) and per-group coating recipes.
+    """Optimise a segmented design: scan its focal length (mm), or with `vary` ({KEY: (low, high)}, the keys of
+    `raytrace design --set`, e.g. r_min_mm, inner.segment_length_mm, focal_length_mm) search those values by
+    differential evolution over `generations`; at every point each coating group gets its best recipe.
 
-    `executor`: a concurrent.futures executor for the focal lengths (local processes or a Dask cluster's);
-    `checkpoint`: a file recording each finished focal length, from which a rerun of the same problem resumes;
-    `progress`: called with each finished row. Default source: `solar_source()`. Returns the scan table, the best
-    design and its verifying trace."""
+    objective: 'f_do' (largest f_DO) or 'sensitivity' (smallest combined g_agamma at objective_mass_ev, every bore
+    holding the design). `executor`: a concurrent.futures executor for the points (local processes or a Dask
+    cluster's); `checkpoint`: a file recording each finished point, from which a rerun of the same problem resumes;
+    `progress`: called with each finished row. Default source: `solar_source()`. Returns the table of the points,
+    the best design and its verifying trace."""
     base = design if isinstance(design, SegmentedDesign) else load_design(design)
-    focal_lengths = [float(f) for f in _values(focal_lengths_mm, u.mm)]
-    for f in focal_lengths:  # every focal length must give a valid optic and its groups before any work starts
-        scan.group_bounds(base.with_focal_length(f), groups)
+    if (focal_lengths_mm is None) == (vary is None):
+        raise ValueError("give either focal lengths to scan or design values to vary (not both)")
+    settings = ScanSettings(groups, tuple(materials), rays, seed, evaluations, objective, objective_mass_ev)
     unknown = [m for m in materials if m not in scan.MATERIAL_SYSTEMS]
     if unknown or not materials:
         raise ValueError(f"materials {list(materials)}: choose from {', '.join(scan.MATERIAL_SYSTEMS)}")
     detector = _detector(detector)
-    settings = ScanSettings(groups, tuple(materials), rays, seed, evaluations)
     source = source or solar_source()
-    rows = scan.run_scan(base, focal_lengths, source, detector, settings, executor,
-                         Path(checkpoint) if checkpoint else None, progress)
+    checkpoint = Path(checkpoint) if checkpoint else None
+    if vary is None:
+        focal_lengths = [float(f) for f in _values(focal_lengths_mm, u.mm)]
+        for f in focal_lengths:  # every focal length must give a valid optic and its groups before any work starts
+            scan.group_bounds(base.with_focal_length(f), groups)
+        rows = scan.run_scan(base, focal_lengths, source, detector, settings, executor, checkpoint, progress)
+    else:
+        variables = {str(key): (float(low), float(high)) for key, (low, high) in dict(vary).items()}
+        for key, (low, high) in variables.items():
+            if not (math.isfinite(low) and math.isfinite(high) and low < high):
+                raise ValueError(f"vary {key}={low:g}:{high:g}: need finite bounds with low < high")
+        middle = [f"{key}={0.5 * (low + high)!r}" for key, (low, high) in variables.items()]
+        scan.group_bounds(base.with_overrides(middle), groups)  # unknown keys and a box without optics fail here
+        if not (isinstance(generations, int) and generations >= 1):
+            raise ValueError(f"generations = {generations!r}: must be a whole number >= 1")
+        rows = scan.vary_design(base, variables, source, detector, settings, generations, executor, checkpoint,
+                                progress)
     return scan.scan_result(rows, base, source, detector, settings)
 
 

@@ -77,3 +77,55 @@ def test_dask_executor_gives_the_serial_result():
         with distributed.Client(cluster) as client:
             parallel = run_scan(design, [5000.0], source, detector, SMALL, executor=client.get_executor())
     assert parallel == serial
+
+
+def test_the_sensitivity_objective_of_reweighted_rays_matches_a_full_trace():
+    from raytrace.helioscope.optimise import design_sensitivity, sensitivity_objective
+
+    design = load_design("babyiaxo")
+    source, detector = SolarSource(), load_detector()
+    bounds = group_bounds(design, 1)
+    kept = trace_kept(design, bounds, source, detector, 60_000, seed=5)
+    stack = recipe("ir")
+    weights = reflectivity_weights(kept, 0, stack) * kept.weight
+    figures = score(kept, weights, detector.background_counts_kev_cm2_s)
+    reweighted = sensitivity_objective(kept, weights, figures, source, detector.background_counts_kev_cm2_s, 1e-3)
+    full = solar_spot(design_with_recipes(design, bounds, [stack]).build(), source, detector, 60_000, 5,
+                      kept.focal_plane_z_mm)
+    traced = design_sensitivity(full.spot_signal_cm2, full.area_cm2, detector.background_counts_kev_cm2_s, source,
+                                1e-3)
+    assert reweighted == pytest.approx(traced, rel=0.01)
+    assert 1.4e-11 < traced < 1.8e-11  # two bores of the custom optic: a little better than XMM + custom optic
+
+
+def test_a_search_over_design_values_keeps_the_books_and_resumes(tmp_path):
+    from raytrace.helioscope.optimise import scan_result, vary_design
+
+    design, source, detector = load_design("babyiaxo"), SolarSource(), load_detector()
+    checkpoint = tmp_path / "search.jsonl"
+    variables = {"r_min_mm": (40.0, 80.0), "r_split_mm": (150.0, 420.0)}  # r_split beyond r_max makes no optic
+    rows = vary_design(design, variables, source, detector, SMALL, 1, checkpoint=checkpoint)
+    assert len(rows) == 2 * 16  # two generations of a Sobol population (6 x 2 rounded up to 16)
+    invalid = [row for row in rows if "error" in row]
+    assert invalid and all(row["values"]["r_split_mm"] > 350.0 for row in invalid)
+    valid = [row for row in rows if "error" not in row]
+    result = scan_result(rows, design, source, detector, SMALL)
+    assert len(result.table) == len(valid) and result.table.meta["varied"] == ["r_min_mm", "r_split_mm"]
+    best = max(valid, key=lambda row: row["f_do"])
+    assert result.table.meta["best_values"] == best["values"]
+    assert result.best_design.r_min_mm == pytest.approx(best["values"]["r_min_mm"])
+    assert result.verified.f_do == pytest.approx(best["f_do"], rel=0.05)
+    redone = []
+    again = vary_design(design, variables, source, detector, SMALL, 1, checkpoint=checkpoint, progress=redone.append)
+    assert redone == [] and [r["values"] for r in again] == [r["values"] for r in rows]
+
+
+def test_the_command_takes_a_scan_or_a_search(capsys):
+    from raytrace.cli import main
+
+    for argv, message in ((["optimise", "-o", "x"], "give --focal-lengths (a scan) or --vary"),
+                          (["optimise", "--focal-lengths", "5000", "--vary", "r_min_mm=40:80", "-o", "x"], "not both"),
+                          (["optimise", "--vary", "r_min_mm=80:40", "-o", "x"], "finite LOW < HIGH"),
+                          (["optimise", "--vary", "r_min=40:80", "-o", "x"], "r_min")):
+        assert main(argv) == 2
+        assert message in capsys.readouterr().err

@@ -47,15 +47,29 @@ def register(sub) -> None:
     add_table_and_plot(spot, "write the encircled-signal table with all figures: .ecsv or .fits",
                        "plot the image with the spot and the detector opening")
 
-    opt = command(sub, "optimise", "maximise f_DO over focal length and per-group coating recipes", """\
+    opt = command(sub, "optimise", "optimise a segmented design for f_DO or g_agamma: focal length, design values and "
+                                   "per-group coating recipes", """\
   raytrace optimise --focal-lengths 3000:9000:250 -o scan
   raytrace optimise --from my_design.toml --focal-lengths 4000,5000,6000 --groups 2 --materials wb4c,ir -o scan2
-  raytrace optimise --focal-lengths 3000:9000:250 --scheduler tcp://10.0.0.5:8786 --checkpoint scan.jsonl -o scan3""",
+  raytrace optimise --focal-lengths 3000:9000:250 --scheduler tcp://10.0.0.5:8786 --checkpoint scan.jsonl -o scan3
+  raytrace optimise --objective sensitivity --vary r_min_mm=30:80 --vary inner.segment_length_mm=150:300 \\
+                    --vary r_split_mm=150:250 --generations 4 -o search""",
                   run_optimise)
     opt.add_argument("--from", dest="base", default="babyiaxo", metavar="DESIGN",
-                     help="the segmented design whose focal length and coatings vary: 'babyiaxo' (default) or a .toml")
-    opt.add_argument("--focal-lengths", required=True, metavar="SPEC",
-                     help="START:STOP:STEP in mm (STOP included) or a comma-separated list")
+                     help="the segmented design to optimise: 'babyiaxo' (default) or a .toml")
+    opt.add_argument("--focal-lengths", metavar="SPEC",
+                     help="scan these focal lengths: START:STOP:STEP in mm (STOP included) or a comma-separated list")
+    opt.add_argument("--vary", action="append", default=[], metavar="KEY=LOW:HIGH",
+                     help="search this design value between LOW and HIGH (the keys of 'raytrace design --set', e.g. "
+                          "r_min_mm, focal_length_mm, inner.segment_length_mm; repeat for more) by differential "
+                          "evolution, instead of a focal-length scan")
+    opt.add_argument("--generations", type=number("--generations", whole=True, minimum=1), default=5, metavar="N",
+                     help="generations of the --vary search (default 5; 6 points per variable each)")
+    opt.add_argument("--objective", choices=("f_do", "sensitivity"), default="f_do",
+                     help="largest f_DO (default) or smallest projected g_agamma (vacuum + 4He, every bore holding "
+                          "the design) at --objective-mass")
+    opt.add_argument("--objective-mass", type=number("--objective-mass", minimum=0), default=1e-3, metavar="EV",
+                     help="axion mass of the sensitivity objective in eV (default 1e-3: the low-mass plateau)")
     opt.add_argument("--groups", type=number("--groups", whole=True, minimum=1), default=4, metavar="N",
                      help="groups of consecutive layers with their own coating (default 4)")
     opt.add_argument("--materials", default=",".join(defaults.MATERIALS), metavar="LIST",
@@ -63,15 +77,15 @@ def register(sub) -> None:
                           f"default {','.join(defaults.MATERIALS)}")
     opt.add_argument("--detector", metavar="FILE.toml", help=DETECTOR_HELP)
     _bore_options(opt)
-    add_rays_and_seed(opt, defaults.RAYS_PER_POINT, " per focal length", minimum=1000)
+    add_rays_and_seed(opt, defaults.RAYS_PER_POINT, " per point (focal length or search point)", minimum=1000)
     opt.add_argument("--evaluations", type=number("--evaluations", whole=True, minimum=2), default=40, metavar="N",
                      help="recipe evaluations per group and multilayer system (default 40)")
     opt.add_argument("--workers", type=number("--workers", whole=True, minimum=1), default=os.cpu_count() or 1,
                      metavar="N", help="local worker processes (default: the number of cores)")
     opt.add_argument("--scheduler", metavar="ADDRESS",
-                     help="run the focal lengths on this Dask cluster instead (needs dask.distributed)")
+                     help="run the points on this Dask cluster instead (needs dask.distributed)")
     opt.add_argument("--checkpoint", metavar="FILE",
-                     help="record each finished focal length here; a rerun with the same file resumes")
+                     help="record each finished point here; a rerun with the same file resumes")
     opt.add_argument("-o", "--output-dir", required=True, metavar="DIR",
                      help="scan table, plot and the best design (with its recipes) go here")
 
@@ -224,7 +238,10 @@ def run_optimise(args) -> int:
     from ..helioscope.optimise import MATERIAL_SYSTEMS, local_executor
     from ..output import plot_scan, save_figure, write_design, write_table
 
-    focal_lengths = parse_grid(args.focal_lengths, "--focal-lengths", "mm")
+    if bool(args.focal_lengths) == bool(args.vary):
+        raise CliError("give --focal-lengths (a scan) or --vary (a search), not both or neither")
+    focal_lengths = parse_grid(args.focal_lengths, "--focal-lengths", "mm") if args.focal_lengths else None
+    variables = dict(_variable(text) for text in args.vary)
     systems = [m.strip() for m in args.materials.split(",") if m.strip()]
     if not systems or any(m not in MATERIAL_SYSTEMS for m in systems):
         raise CliError(f"--materials {args.materials!r}: choose from {', '.join(MATERIAL_SYSTEMS)}")
@@ -235,9 +252,15 @@ def run_optimise(args) -> int:
     start = time.perf_counter()
 
     def report(row):
-        print(f"  f = {row['focal_length_mm']:7.1f} mm: f_DO {row['f_do']:8.2f}, f_O {row['f_o']:.4f}, "
-              f"a {row['spot_area_cm2']:.3f} cm2, throughput {row['throughput']:.3f} "
-              f"({time.perf_counter() - start:.0f} s)", flush=True)
+        point = ", ".join(f"{k} {v:.6g}" for k, v in row["values"].items() if k != "focal_length_mm")
+        point = f"f = {row['values'].get('focal_length_mm', row.get('focal_length_mm', math.nan)):7.1f} mm" + (
+            f", {point}" if point else "")
+        if "error" in row:
+            print(f"  {point}: no optic ({row['error']})", flush=True)
+            return
+        g = f", g_agamma {row['g_agamma_per_gev']:.4g} GeV^-1" if "g_agamma_per_gev" in row else ""
+        print(f"  {point}: f_DO {row['f_do']:8.2f}{g}, f_O {row['f_o']:.4f}, a {row['spot_area_cm2']:.3f} cm2, "
+              f"throughput {row['throughput']:.3f} ({time.perf_counter() - start:.0f} s)", flush=True)
 
     executor = None
     if args.scheduler:
@@ -251,12 +274,15 @@ def run_optimise(args) -> int:
             raise CliError(f"--scheduler {args.scheduler!r}: cannot connect ({exc})") from None
     elif args.workers > 1:
         executor = local_executor(args.workers)
-    print(f"optimising {args.base}: {len(focal_lengths)} focal lengths x {args.groups} groups, materials "
-          f"{', '.join(systems)}; {args.rays:,} rays per focal length")
+    what = (f"{len(focal_lengths)} focal lengths" if focal_lengths is not None else
+            f"{', '.join(f'{k} {a:g}-{b:g}' for k, (a, b) in variables.items())} over {args.generations} generations")
+    print(f"optimising {args.base} for {args.objective}: {what} x {args.groups} groups, materials "
+          f"{', '.join(systems)}; {args.rays:,} rays per point")
     try:
-        result = api.optimise(focal_lengths, design=args.base, groups=args.groups, materials=systems,
-                              detector=args.detector, source=api.solar_source(magnet=_magnet(args)), rays=args.rays,
-                              seed=args.seed, evaluations=args.evaluations,
+        result = api.optimise(focal_lengths, vary=variables or None, design=args.base, groups=args.groups,
+                              materials=systems, detector=args.detector, source=api.solar_source(magnet=_magnet(args)),
+                              objective=args.objective, objective_mass_ev=args.objective_mass, rays=args.rays,
+                              seed=args.seed, evaluations=args.evaluations, generations=args.generations,
                               executor=executor, checkpoint=args.checkpoint, progress=report)
     finally:
         if isinstance(executor, ProcessPoolExecutor):
@@ -266,10 +292,21 @@ def run_optimise(args) -> int:
     except OSError as exc:
         raise CliError(f"--output-dir {str(out)!r}: cannot create it ({exc.strerror})") from None
     table = result.table
-    best = table.meta["best_focal_length_mm"]
-    print(f"best: f = {best:g} mm, f_DO {max(table['f_do']):.2f} (re-weighted); a full trace of the best design gives "
-          f"f_DO {result.verified.f_do:.2f}, a {result.verified.area_cm2:.3f} cm2")
-    written = [write_table(table, out / "scan.ecsv"), save_figure(plot_scan(table), out / "f_do_vs_focal_length.png")]
+    values = ", ".join(f"f = {v:g} mm" if k == "focal_length_mm" else f"{k} = {v:.6g}"
+                       for k, v in table.meta["best_values"].items())
+    if args.objective == "sensitivity":
+        best = min(table["g_agamma"].value)
+        print(f"best: {values}: g_agamma {best:.4g} GeV^-1 at {args.objective_mass:g} eV (re-weighted); a full "
+              f"trace of the best design gives {table.meta['verified_g_agamma_per_gev']:.4g} GeV^-1, f_DO "
+              f"{result.verified.f_do:.2f}, a {result.verified.area_cm2:.3f} cm2")
+    else:
+        print(f"best: {values}: f_DO {max(table['f_do']):.2f} (re-weighted); a full trace of the best design gives "
+              f"f_DO {result.verified.f_do:.2f}, a {result.verified.area_cm2:.3f} cm2")
+    if table.meta["invalid_points"]:
+        print(f"  {len(table.meta['invalid_points'])} point(s) of the box made no optic and were skipped")
+    plot_name = "f_do_vs_focal_length.png" if focal_lengths is not None and args.objective == "f_do" else \
+        f"{args.objective}_search.png" if focal_lengths is None else "sensitivity_vs_focal_length.png"
+    written = [write_table(table, out / "scan.ecsv"), save_figure(plot_scan(table), out / plot_name)]
     written += write_design(result.best_design, out / "best_design.toml")
     for path in written:
         print(f"wrote {path}")
@@ -400,6 +437,19 @@ def print_sensitivity(result, seconds: float) -> None:
             print(f"  {label:8s}: {g:.4g} GeV^-1 at m_a = {low:.3g} eV; below CAST 2017 ({CAST_2017_PER_GEV:.2g}) up to "
                   f"{result.reach_ev(column, CAST_2017_PER_GEV):.4g} eV, within 2x of its low-mass value up to "
                   f"{result.reach_ev(column, 2 * g):.4g} eV")
+
+
+def _variable(text: str) -> tuple[str, tuple[float, float]]:
+    """--vary KEY=LOW:HIGH."""
+    key, sep, bounds = text.partition("=")
+    low, colon, high = bounds.partition(":")
+    try:
+        pair = (float(low), float(high))
+    except ValueError:
+        pair = ()
+    if not (sep and colon and key.strip() and pair and all(math.isfinite(v) for v in pair) and pair[0] < pair[1]):
+        raise CliError(f"--vary {text!r}: expected KEY=LOW:HIGH with finite LOW < HIGH, e.g. r_min_mm=30:80")
+    return key.strip(), pair
 
 
 def _mass_spec(text: str):

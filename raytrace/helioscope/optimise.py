@@ -199,8 +199,44 @@ def score(kept: KeptRays, weights: np.ndarray, background: float, magnet: Magnet
             "eta_d": figures.spot.fraction, "throughput": figures.mean_eps_o, "throughput_detected": figures.mean_eps_do}
 
 
+def spot_signal_by_energy(kept: KeptRays, weights: np.ndarray, spot_radius_mm: float) -> np.ndarray:
+    """The detected signal (cm2) inside the spot of this radius about the detected centroid, per energy node."""
+    detected = weights * kept.detector_efficiency[kept.energy_index]
+    cx, cy = np.average(kept.x, weights=detected), np.average(kept.y, weights=detected)
+    inside = (kept.x - cx) ** 2 + (kept.y - cy) ** 2 < spot_radius_mm**2
+    return np.bincount(kept.energy_index[inside], weights=detected[inside], minlength=kept.energies.size)
+
+
+def sensitivity_objective(kept: KeptRays, weights: np.ndarray, figures: dict, source: SolarSource,
+                          background: float, mass_ev: float) -> float:
+    """`design_sensitivity` of the re-weighted kept rays."""
+    if not figures["f_do"] > 0:
+        return math.inf
+    radius = math.sqrt(figures["spot_area_cm2"] / math.pi) * 10.0
+    return design_sensitivity(spot_signal_by_energy(kept, weights, radius), figures["spot_area_cm2"], background,
+                              source, mass_ev)
+
+
+def design_sensitivity(spot_signal_cm2: np.ndarray, spot_area_cm2: float, background: float, source: SolarSource,
+                       mass_ev: float) -> float:
+    """The combined (vacuum and 4He phases, the API's defaults) g_agamma (GeV^-1) at mass_ev of a helioscope whose
+    every bore holds an optic with this detected signal in its spot per energy node of the source
+    (`raytrace.helioscope.sensitivity`)."""
+    from ..defaults import GAS_YEARS, MAX_GAS_MASS_EV, SENSITIVITY_BINS_KEV, TRACKING, VACUUM_YEARS
+    from .sensitivity import YEAR_S, SignalResponse, energy_bin_edges, gas_schedule, sensitivity
+
+    magnet = Magnet()
+    response = SignalResponse("optimised design", source.energy_edges(), source.band_flux() * spot_signal_cm2,
+                              spot_area_cm2, background)
+    bores = [response] * magnet.bores
+    edges = energy_bin_edges(SENSITIVITY_BINS_KEV)
+    year = YEAR_S * TRACKING
+    schedule = gas_schedule(bores, magnet, GAS_YEARS * year, MAX_GAS_MASS_EV)
+    return sensitivity(bores, magnet, [mass_ev], edges, VACUUM_YEARS * year, schedule).low_mass()
+
+
 def optimise_groups(kept: KeptRays, n_groups: int, systems: list[str], background: float, max_evaluations: int):
-    """Per group, the coating with the largest detected signal; then the score of the combination."""
+    """Per group, the coating with the largest detected signal; then the combination's score and its weights."""
     stacks, weights = [], np.zeros(kept.weight.size)
     for group in range(n_groups):
         select = kept.group == group
@@ -227,31 +263,63 @@ def optimise_groups(kept: KeptRays, n_groups: int, systems: list[str], backgroun
                 best = (stack, signal, r)
         stacks.append(best[0])
         weights[kept.group == group] = best[2] * kept.weight[kept.group == group]
-    return stacks, score(kept, weights, background)
+    return stacks, score(kept, weights, background), weights
+
+
+OBJECTIVES = ("f_do", "sensitivity")
 
 
 @dataclass(frozen=True)
 class ScanSettings:
+    """What each point of a scan does: coating groups and material systems, rays, seed and recipe evaluations, and
+    the objective that ranks the points: f_do (largest) or sensitivity (smallest combined g_agamma at
+    objective_mass_ev, `sensitivity_objective`)."""
+
     groups: int = 4
     systems: tuple[str, ...] = MATERIALS
     n_rays: int = 200_000
     seed: int = 0
     max_evaluations: int = 40
+    objective: str = "f_do"
+    objective_mass_ev: float = 1e-3
+
+    def __post_init__(self):
+        if self.objective not in OBJECTIVES:
+            raise ValueError(f"objective {self.objective!r}: choose from {', '.join(OBJECTIVES)}")
+        if not (math.isfinite(self.objective_mass_ev) and self.objective_mass_ev > 0):
+            raise ValueError(f"objective mass = {self.objective_mass_ev} eV: must be a number > 0")
+
+    def loss(self, row: dict) -> float:
+        """What the scan minimises for a finished point: -f_DO, or g_agamma in units of 1e-11 GeV^-1 (infinite for a
+        point that makes no optic)."""
+        if "error" in row:
+            return math.inf
+        return row["g_agamma_per_gev"] * 1e11 if self.objective == "sensitivity" else -row["f_do"]
 
 
-def evaluate_focal_length(design_toml: str, recipe_dir: str | None, focal_length_mm: float, source: SolarSource,
-                          detector: Detector, settings: ScanSettings) -> dict:
-    """One task of the scan (picklable arguments and result): the best coatings and the score at one focal length."""
+def evaluate_point(design_toml: str, recipe_dir: str | None, values: dict, source: SolarSource, detector: Detector,
+                   settings: ScanSettings) -> dict:
+    """One task of a scan (picklable arguments and result): the design with `values` set (KEY: number, the keys of
+    `SegmentedDesign.with_overrides`), its best coatings and their score."""
     import tomllib
 
     design = design_from_dict(tomllib.loads(design_toml), "design", Path(recipe_dir) if recipe_dir else None)
-    design = design.with_focal_length(focal_length_mm)
-    bounds = group_bounds(design, settings.groups)
+    try:
+        design = design.with_overrides([f"{key}={value!r}" for key, value in values.items()])
+        bounds = group_bounds(design, settings.groups)
+    except ValueError as exc:  # a point of a varied box that makes no optic: the scan skips it
+        return {"values": dict(values), "error": str(exc)}
     kept = trace_kept(design, bounds, source, detector, settings.n_rays, settings.seed)
-    stacks, figures = optimise_groups(kept, settings.groups, list(settings.systems),
-                                      detector.background_counts_kev_cm2_s, settings.max_evaluations)
-    return {"focal_length_mm": focal_length_mm, "group_bounds_mm": bounds, "focal_plane_z_mm": kept.focal_plane_z_mm,
-            "recipes": [recipe_to_toml(s) for s in stacks], "fates": kept.fates, **figures}
+    background = detector.background_counts_kev_cm2_s
+    stacks, figures, weights = optimise_groups(kept, settings.groups, list(settings.systems), background,
+                                               settings.max_evaluations)
+    row = {"values": dict(values), "focal_length_mm": design.focal_length_mm, "group_bounds_mm": bounds,
+           "focal_plane_z_mm": kept.focal_plane_z_mm, "recipes": [recipe_to_toml(s) for s in stacks],
+           "fates": kept.fates, **figures}
+    if settings.objective == "sensitivity":
+        row["g_agamma_per_gev"] = sensitivity_objective(kept, weights, figures, source, background,
+                                                        settings.objective_mass_ev)
+    return row
 
 
 def local_executor(workers: int):
@@ -266,31 +334,64 @@ def local_executor(workers: int):
     return ProcessPoolExecutor(max_workers=workers, initializer=numba.set_num_threads, initargs=(threads,))
 
 
-def run_scan(design: SegmentedDesign, focal_lengths, source: SolarSource, detector: Detector, settings: ScanSettings,
+def run_scan(design: SegmentedDesign, points, source: SolarSource, detector: Detector, settings: ScanSettings,
              executor=None, checkpoint: Path | None = None, progress=None) -> list[dict]:
-    """Evaluate every focal length (in parallel through `executor` if given); resume from `checkpoint`."""
-    focal_lengths = [float(f) for f in focal_lengths]
+    """Evaluate every point (a focal length in mm, or a dict of design values; in parallel through `executor` if
+    given); resume from `checkpoint`."""
+    points = [{"focal_length_mm": float(p)} if not isinstance(p, dict) else {k: float(v) for k, v in p.items()}
+              for p in points]
     design_toml = design_to_toml(dataclasses.replace(design, recipe_dir=None))
     recipe_dir = str(design.recipe_dir) if design.recipe_dir else None
     # a checkpoint row is reused only by a run of the same problem
     signature = hashlib.sha256(repr((design_toml, recipe_dir, source, detector, settings)).encode()).hexdigest()[:16]
     done = _read_checkpoint(checkpoint, signature) if checkpoint else {}
-    todo = [f for f in focal_lengths if _key(f) not in done]
+    todo = list({_key(p): p for p in points if _key(p) not in done}.values())
     args = (source, detector, settings)
     if executor is None:
-        results = (evaluate_focal_length(design_toml, recipe_dir, f, *args) for f in todo)
+        results = (evaluate_point(design_toml, recipe_dir, p, *args) for p in todo)
     else:
         from concurrent.futures import as_completed
 
-        futures = [executor.submit(evaluate_focal_length, design_toml, recipe_dir, f, *args) for f in todo]
+        futures = [executor.submit(evaluate_point, design_toml, recipe_dir, p, *args) for p in todo]
         results = (future.result() for future in as_completed(futures))
     for row in results:
-        done[_key(row["focal_length_mm"])] = row
+        done[_key(row["values"])] = row
         if checkpoint:
             _append_checkpoint(checkpoint, row | {"signature": signature})
         if progress is not None:
             progress(row)
-    return [done[_key(f)] for f in focal_lengths]
+    return [done[_key(p)] for p in points]
+
+
+def vary_design(design: SegmentedDesign, variables: dict, source: SolarSource, detector: Detector,
+                settings: ScanSettings, generations: int, executor=None, checkpoint: Path | None = None,
+                progress=None) -> list[dict]:
+    """Minimise the settings' loss over design values within bounds ({KEY: (low, high)}) by scipy's differential
+    evolution: POPULATION_PER_VARIABLE points per variable and generation, each a full point of the scan (a trace
+    and its coatings), a generation at a time through `executor`. Every point uses the same seed, so the loss is a
+    deterministic (if rough) function of the values, which the evolution's population copes with. Returns the rows
+    of every point evaluated, in order."""
+    from scipy.optimize import differential_evolution
+
+    keys = list(variables)
+    rows: list[dict] = []
+
+    def evaluate_generation(_, population):
+        batch = run_scan(design, [dict(zip(keys, map(float, x))) for x in population], source, detector, settings,
+                         executor, checkpoint, progress)
+        rows.extend(batch)
+        return [settings.loss(row) for row in batch]
+
+    def unused(x):
+        raise AssertionError("the generations are evaluated by evaluate_generation")
+
+    differential_evolution(unused, [variables[k] for k in keys], maxiter=generations, popsize=POPULATION_PER_VARIABLE,
+                           init="sobol", seed=settings.seed, polish=False, updating="deferred", tol=0.0,
+                           workers=evaluate_generation)
+    return rows
+
+
+POPULATION_PER_VARIABLE = 6
 
 
 def stacks_of(row: dict) -> list[Stack]:
@@ -299,8 +400,8 @@ def stacks_of(row: dict) -> list[Stack]:
     return [recipe_from_dict(tomllib.loads(text), "optimised") for text in row["recipes"]]
 
 
-def _key(focal_length_mm: float) -> str:
-    return f"{focal_length_mm:.6f}"
+def _key(values: dict) -> str:
+    return json.dumps({key: f"{value:.9g}" for key, value in sorted(values.items())})
 
 
 def _read_checkpoint(path: Path, signature: str) -> dict:
@@ -312,8 +413,9 @@ def _read_checkpoint(path: Path, signature: str) -> dict:
             except json.JSONDecodeError:
                 continue  # a line cut by an interruption: that focal length is redone
             # rows of another problem, or of no problem of ours, are not reused
-            if isinstance(row, dict) and row.pop("signature", None) == signature and "focal_length_mm" in row:
-                done[_key(row["focal_length_mm"])] = row
+            if isinstance(row, dict) and row.pop("signature", None) == signature and isinstance(row.get("values"),
+                                                                                                 dict):
+                done[_key(row["values"])] = row
     return done
 
 
@@ -336,13 +438,23 @@ class ScanResult:
 
 def scan_result(rows: list[dict], design: SegmentedDesign, source: SolarSource, detector: Detector,
                 settings: ScanSettings) -> ScanResult:
-    """The table of a finished scan, its best design, and that design verified by a full trace."""
+    """The table of a finished scan (one row per point, in order), its best design by the settings' objective, and
+    that design verified by a full trace."""
     import astropy.units as u
 
+    invalid = [row for row in rows if "error" in row]
+    rows = [row for row in rows if "error" not in row]
+    if not rows:
+        raise ValueError(f"no point of the scan makes an optic: {invalid[0]['error']}")
     table = Table()
     table["focal_length"] = [row["focal_length_mm"] for row in rows] * u.mm
+    varied = [key for key in rows[0]["values"] if key != "focal_length_mm"]
+    for key in varied:
+        table[key] = [row["values"][key] for row in rows]
     for name in ("f_do", "f_o", "eta_d", "throughput", "throughput_detected"):
         table[name] = [row[name] for row in rows]
+    if settings.objective == "sensitivity":
+        table["g_agamma"] = [row["g_agamma_per_gev"] for row in rows] / u.GeV
     table["spot_area"] = [row["spot_area_cm2"] for row in rows] * u.cm**2
     table["focal_plane_z"] = [row["focal_plane_z_mm"] for row in rows] * u.mm
     for g in range(settings.groups):
@@ -351,22 +463,32 @@ def scan_result(rows: list[dict], design: SegmentedDesign, source: SolarSource, 
         "design": design.name, "groups": settings.groups, "materials": ", ".join(settings.systems),
         "rays_per_focal_length": settings.n_rays, "seed": settings.seed, "source": source.describe(),
         "detector": detector.name, "background_counts_kev_cm2_s": detector.background_counts_kev_cm2_s,
-        "raytrace_version": __version__,
+        "raytrace_version": __version__, "objective": settings.objective, "varied": varied,
         "definitions": "f_DO = <eps_D eps_O eta_D> / sqrt(b a), f_O = <eps_O eta_O> / sqrt(a_O), throughput = "
                        "<eps_O> = <A_eff> / bore area (70 cm diameter); a, eta_D: the signal-to-noise optimal spot of "
                        "the detected signal (raytrace.helioscope.merit)",
     })
-    best = max(rows, key=lambda row: row["f_do"])
-    best_design = design_with_recipes(design.with_focal_length(best["focal_length_mm"]), best["group_bounds_mm"],
-                                      stacks_of(best))
+    if settings.objective == "sensitivity":
+        table.meta.update(objective_mass_ev=settings.objective_mass_ev, g_agamma_definition=(
+            "combined vacuum and 4He expected limit at objective_mass_ev with every bore holding the design "
+            "(raytrace.helioscope.optimise.design_sensitivity)"))
+    best = min(rows, key=settings.loss)
+    best_design = design_with_recipes(design.with_overrides([f"{k}={v!r}" for k, v in best["values"].items()]),
+                                      best["group_bounds_mm"], stacks_of(best))
     best_design = dataclasses.replace(best_design, name="best_design",
-                                      description=f"f_DO optimum of a scan of {design.name} (raytrace optimise)")
+                                      description=f"{settings.objective} optimum of {design.name} (raytrace optimise)")
+    table.meta["invalid_points"] = [{"values": row["values"], "error": row["error"]} for row in invalid]
     table.meta["best_focal_length_mm"] = best["focal_length_mm"]
+    table.meta["best_values"] = dict(best["values"])
     fates: dict = {}
-    for row in rows:  # rows of a checkpoint written before fates were recorded have none
-        for name, count in row.get("fates", {}).items():
+    for row in rows:
+        for name, count in row["fates"].items():
             fates[name] = fates.get(name, 0) + count
-    table.meta.update({"fates": fates, "fates_over": "the geometric trace of every focal length"})
+    table.meta.update({"fates": fates, "fates_over": "the geometric trace of every point"})
     verified = solar_spot(best_design.build(), source, detector, settings.n_rays, settings.seed,
                           best["focal_plane_z_mm"])
+    if settings.objective == "sensitivity":
+        table.meta["verified_g_agamma_per_gev"] = design_sensitivity(
+            verified.spot_signal_cm2, verified.area_cm2, detector.background_counts_kev_cm2_s, source,
+            settings.objective_mass_ev)
     return ScanResult(table, best_design, verified)

@@ -280,6 +280,28 @@ def _bin_counts(response: SignalResponse, magnet: Magnet, masses: np.ndarray, de
     return (response.mean_probability(magnet, masses, density) * response.axion_rate_s) @ to_bins
 
 
+def energy_bin_edges(bins_kev) -> np.ndarray:
+    """Edges (keV) of analysis bins given as (first edge, last edge, width) in keV: the last bin ends at the last
+    edge."""
+    first, last, width = (float(v) for v in bins_kev)
+    if not (math.isfinite(first) and math.isfinite(last) and math.isfinite(width) and 0 < width and first < last):
+        raise ValueError(f"energy bins {bins_kev}: need first < last edge and a width > 0 (keV)")
+    count = max(1, int(round((last - first) / width)))
+    if not math.isclose(first + count * width, last, rel_tol=1e-9, abs_tol=1e-9):
+        raise ValueError(f"energy bins {bins_kev}: {last - first:g} keV is not a whole number of {width:g} keV bins")
+    return np.linspace(first, last, count + 1)
+
+
+def mass_grid(spec) -> np.ndarray:
+    """`count` axion masses (eV) spaced evenly in log from `first` to `last`: spec = (first, last, count)."""
+    first, last, count = spec
+    if not (math.isfinite(first) and math.isfinite(last) and 0 < first < last):
+        raise ValueError(f"masses {first}:{last}:{count}: need 0 < first < last (eV)")
+    if not (float(count).is_integer() and count >= 2):
+        raise ValueError(f"masses {first}:{last}:{count}: the count must be a whole number >= 2")
+    return np.geomspace(first, last, int(count))
+
+
 def ksvz_coupling_per_gev(mass_ev) -> np.ndarray:
     """g_agamma of the KSVZ axion (E/N = 0) at mass m_a: alpha / (2 pi f_a) x 1.92, with m_a f_a = 5.691 ueV x
     1e12 GeV (Gorghetto and Villadoro, JHEP 03 (2019) 033; C_agamma = 1.92: Grilli di Cortona et al., JHEP 01 (2016)

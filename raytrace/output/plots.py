@@ -129,22 +129,44 @@ def plot_spot(result) -> Figure:
 
 
 def plot_scan(table) -> Figure:
-    """Spot area and f_DO versus focal length (the conceptual design's trade-off plot)."""
+    """The optimiser's points: for a focal-length scan, the objective (f_DO or g_agamma) and the spot area versus
+    focal length (the conceptual design's trade-off plot); for varied design values, the objective versus each."""
+    sensitivity = table.meta.get("objective") == "sensitivity"
+    values = u.Quantity(table["g_agamma"]).to_value(1 / u.GeV) if sensitivity else np.asarray(table["f_do"])
+    label = "$g_{a\\gamma}$ (GeV$^{-1}$)" if sensitivity else "f$_{DO}$ (keV s)$^{1/2}$"
+    best = int(np.argmin(values) if sensitivity else np.argmax(values))
     focal = u.Quantity(table["focal_length"]).to_value(u.m)
-    fig = Figure(figsize=(7, 4.5))
-    ax_f = fig.subplots()
-    ax_f.plot(focal, table["f_do"], "o-", color="C0", label="f$_{DO}$")
-    best = int(np.argmax(table["f_do"]))
-    ax_f.axvline(focal[best], color="C0", ls=":", lw=0.8)
-    ax_f.set_xlabel("Focal length (m)")
-    ax_f.set_ylabel("f$_{DO}$ (keV s)$^{1/2}$", color="C0")
-    ax_a = ax_f.twinx()
-    ax_a.plot(focal, u.Quantity(table["spot_area"]).to_value(u.cm**2), "s--", color="C1", label="spot area a")
-    ax_a.set_ylabel("Spot area a (cm$^2$)", color="C1")
-    ax_f.grid(alpha=0.3)
-    ax_f.set_title(f"{table.meta.get('design', '')}: best f = {focal[best]:g} m, {table.meta.get('groups', '')} coating "
-                   f"groups from {table.meta.get('materials', '')}", fontsize=9)
-    fig.legend(loc="lower right", fontsize=8)
+    varied = list(table.meta.get("varied", []))
+    title = (f"{table.meta.get('design', '')}: {table.meta.get('groups', '')} coating groups from "
+             f"{table.meta.get('materials', '')}")
+    if not varied and np.unique(focal).size == len(table):
+        fig = Figure(figsize=(7, 4.5))
+        ax_f = fig.subplots()
+        order = np.argsort(focal)
+        ax_f.plot(focal[order], values[order], "o-", color="C0", label=label.split(" (")[0])
+        ax_f.axvline(focal[best], color="C0", ls=":", lw=0.8)
+        ax_f.set_xlabel("Focal length (m)")
+        ax_f.set_ylabel(label, color="C0")
+        ax_a = ax_f.twinx()
+        ax_a.plot(focal[order], u.Quantity(table["spot_area"]).to_value(u.cm**2)[order], "s--", color="C1",
+                  label="spot area a")
+        ax_a.set_ylabel("Spot area a (cm$^2$)", color="C1")
+        ax_f.grid(alpha=0.3)
+        ax_f.set_title(f"{title}: best f = {focal[best]:g} m", fontsize=9)
+        fig.legend(loc="lower right", fontsize=8)
+        return fig
+    columns = [("focal length (m)", focal)] + [(key, np.asarray(table[key])) for key in varied]
+    if len(columns) > 1 and np.unique(focal).size == 1:
+        columns = columns[1:]
+    fig = Figure(figsize=(max(6.5, 4.2 * len(columns)), 4))
+    axes = np.atleast_1d(fig.subplots(1, len(columns), sharey=True))
+    for ax, (name, x) in zip(axes, columns):
+        ax.scatter(x, values, s=12, c=np.arange(len(table)), cmap="viridis")
+        ax.plot(x[best], values[best], "r*", ms=12)
+        ax.set_xlabel(name)
+        ax.grid(alpha=0.3)
+    axes[0].set_ylabel(label)
+    fig.suptitle(f"{title}; colour: order of evaluation, star: best", fontsize=9)
     return fig
 
 
