@@ -168,12 +168,13 @@ def sensitivity(optics=defaults.SENSITIVITY_OPTICS, *, detector: Detector | str 
                 gas_years: float = defaults.GAS_YEARS, tracking: float = defaults.TRACKING,
                 energy_bins_kev=defaults.SENSITIVITY_BINS_KEV, masses_ev=None, solar_model: str = DEFAULT_MODEL,
                 max_gas_mass_ev: float = defaults.MAX_GAS_MASS_EV, confidence: float = defaults.CONFIDENCE,
-                rays: int = RAYS, seed: int = 0, progress=None) -> reach.SensitivityResult:
+                pseudo_experiments: int = 0, rays: int = RAYS, seed: int = 0, progress=None) -> reach.SensitivityResult:
     """The projected g_agamma(m_a) sensitivity (GeV^-1) of a helioscope whose bores hold these optics (one per bore,
     or one for all), each traced with `rays` solar-axion rays through its bore to the default or given detector; the
     magnet a `Magnet`, a magnet .toml or None (BabyIAXO). Each phase (vacuum, then 4He steps up to max_gas_mass_ev;
     gas_years = 0: none) lasts its years, of which `tracking` is spent on the Sun. energy_bins_kev: (first edge,
-    last edge, width) in keV; masses_ev: the masses (default 300 log-spaced from 1e-3 to 1 eV).
+    last edge, width) in keV; masses_ev: the masses (default 300 log-spaced from 1e-3 to 1 eV); pseudo_experiments:
+    that many background-only data sets give the spread of the vacuum limit at the lowest mass (meta).
     `progress(n)` is told of traced rays. Method: `raytrace.helioscope.sensitivity`."""
     magnet = magnet if isinstance(magnet, Magnet) else load_magnet(magnet)
     optics = [optics] if isinstance(optics, (str, os.PathLike, Optic)) else list(optics)
@@ -204,6 +205,9 @@ def sensitivity(optics=defaults.SENSITIVITY_OPTICS, *, detector: Detector | str 
     result = reach.sensitivity(responses, magnet, masses, edges, vacuum_years * year, schedule, confidence)
     result.spots = spots
     bores = reach.bore_limits(responses, magnet, float(masses[0]), edges, vacuum_years * year, confidence)
+    if pseudo_experiments:
+        result.meta["vacuum_pseudo_experiments"] = reach.vacuum_spread(
+            responses, magnet, float(masses[0]), edges, vacuum_years * year, pseudo_experiments, seed, confidence)
     result.meta.update(solar_model=solar_model, detector=detector.name, vacuum_years=vacuum_years,
                        gas_years=gas_years, tracking=tracking, rays_per_bore=int(rays), seed=int(seed),
                        raytrace_version=__version__, bore_vacuum_low_mass=bores,
@@ -212,13 +216,14 @@ def sensitivity(optics=defaults.SENSITIVITY_OPTICS, *, detector: Detector | str 
     return result
 
 
-def rest2019_sensitivity(masses_ev=None, solar_model: str = DEFAULT_MODEL) -> reach.SensitivityResult:
+def rest2019_sensitivity(masses_ev=None, solar_model: str = DEFAULT_MODEL,
+                         pseudo_experiments: int = 0) -> reach.SensitivityResult:
     """REST's published BabyIAXO curves from the simplified inputs behind them (constant efficiencies, all flux in
     the spot; `raytrace.helioscope.sensitivity.rest2019`), for comparison with the traced optics."""
     if solar_model not in MODELS:
         raise ValueError(f"solar model {solar_model!r}: choose from {', '.join(sorted(MODELS))}")
     masses = reach.mass_grid(defaults.MASSES_EV) if masses_ev is None else np.asarray(_values(masses_ev, u.eV), float)
-    result = reach.rest2019(masses, MODELS[solar_model])
+    result = reach.rest2019(masses, MODELS[solar_model], pseudo_experiments)
     result.meta.update(solar_model=solar_model, raytrace_version=__version__)
     result.table.meta.update(result.meta)
     return result

@@ -13,7 +13,7 @@ from raytrace.helioscope import Magnet, load_magnet
 from raytrace.helioscope.conversion import conversion_probability
 from raytrace.helioscope.sensitivity import (G_REF_PER_GEV, REFERENCE_ENERGY_KEV, REST2019_MAGNET, SignalResponse,
                                              YEAR_S, constant_response, density_for_photon_mass, density_steps,
-                                             gas_schedule, rest2019, sensitivity)
+                                             gas_schedule, rest2019, sensitivity, vacuum_spread)
 from raytrace.sources import MODELS
 
 MODEL = MODELS["hoof2022"]
@@ -177,3 +177,13 @@ def test_cli_preset_writes_the_table_and_plot(tmp_path, capsys):
 def test_cli_bad_input_is_named(args, message, capsys):
     assert main(["sensitivity", *args]) == 2
     assert message in capsys.readouterr().err
+
+
+def test_pseudo_experiments_scatter_about_the_asimov_median():
+    bores = [flat_response()] * 2
+    magnet, live = REST2019_MAGNET, 1.5 * YEAR_S * 0.5
+    asimov = sensitivity(bores, magnet, [1e-3], EDGES, live, None).low_mass("g_agamma_vacuum")
+    spread = vacuum_spread(bores, magnet, 1e-3, EDGES, live, 400, seed=2)
+    assert spread["percentile_16"] < asimov < spread["percentile_84"]
+    assert spread["median"] == pytest.approx(asimov, rel=0.03)
+    assert 0.05 < spread["percentile_84"] / spread["median"] - 1 < 0.25  # ~10-20 background counts: wide

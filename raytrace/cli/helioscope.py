@@ -154,6 +154,9 @@ def register(sub) -> None:
     low, high, count = defaults.MASSES_EV
     sens.add_argument("--masses", default=f"{low:g}:{high:g}:{count}", metavar="MIN:MAX:COUNT",
                       help=f"axion masses in eV, log-spaced (default {low:g}:{high:g}:{count})")
+    sens.add_argument("--pseudo-experiments", type=number("--pseudo-experiments", whole=True, minimum=0), default=0,
+                      metavar="N", help="also give the median and 16-84 %% range of the vacuum limit at the lowest mass "
+                                        "over N background-only pseudo-experiments (default 0: none)")
     sens.add_argument("--references", metavar="DIR",
                       help="folder of published curves to draw (default: ../shared/reference/axion/sensitivity, when "
                            "present)")
@@ -390,7 +393,7 @@ def run_sensitivity(args) -> int:
         given = [name for name in TRACED_ONLY if getattr(args, name) is not None]
         if given:
             raise CliError(f"--preset {args.preset} fixes its own inputs: drop --{given[0].replace('_', '-')}")
-        result = api.rest2019_sensitivity(masses, args.solar_model or defaults.SOLAR_MODEL)
+        result = api.rest2019_sensitivity(masses, args.solar_model or defaults.SOLAR_MODEL, args.pseudo_experiments)
     else:
         bins = (parse_grid(args.bins.replace(":", ","), "--bins") if args.bins else defaults.SENSITIVITY_BINS_KEV)
         if len(bins) != 3:
@@ -405,7 +408,8 @@ def run_sensitivity(args) -> int:
         progress = Progress(args.rays * len(optics), "tracing the bores")
         result = api.sensitivity(optics, detector=args.detector, magnet=args.magnet, energy_bins_kev=bins,
                                  masses_ev=masses, solar_model=args.solar_model or defaults.SOLAR_MODEL,
-                                 rays=args.rays, seed=args.seed, progress=progress, **options)
+                                 pseudo_experiments=args.pseudo_experiments, rays=args.rays, seed=args.seed,
+                                 progress=progress, **options)
         progress.close()
     print_sensitivity(result, time.perf_counter() - start)
     write_outputs(args, result.table, lambda: plot_sensitivity(result.table, references))
@@ -430,13 +434,21 @@ def print_sensitivity(result, seconds: float) -> None:
     if meta["gas_steps"]:
         print(f"  4He phase: {meta['gas_steps']} density steps up to m_a = {meta['max_gas_mass_ev']:.4g} eV, "
               f"{meta['gas_live_time_s']:.4g} s tracking")
-    low = table["m_a"][0]
+    spread = meta.get("vacuum_pseudo_experiments")
+    if spread:
+        print(f"  vacuum at {spread['mass_ev']:.3g} eV over {spread['experiments']} pseudo-experiments: median "
+              f"{spread['median']:.4g}, 16-84 % {spread['percentile_16']:.4g}-{spread['percentile_84']:.4g} GeV^-1")
+    low, last = table["m_a"][0], table["m_a"][-1]
+
+    def reach(column, limit):
+        mass = result.reach_ev(column, limit)
+        return f"{mass:.4g} eV" + (" (the last mass)" if mass == last else "")
+
     for column, label in (("g_agamma_vacuum", "vacuum"), ("g_agamma_gas", "4He"), ("g_agamma_combined", "combined")):
         g = result.low_mass(column)
         if g == g:
             print(f"  {label:8s}: {g:.4g} GeV^-1 at m_a = {low:.3g} eV; below CAST 2017 ({CAST_2017_PER_GEV:.2g}) up to "
-                  f"{result.reach_ev(column, CAST_2017_PER_GEV):.4g} eV, within 2x of its low-mass value up to "
-                  f"{result.reach_ev(column, 2 * g):.4g} eV")
+                  f"{reach(column, CAST_2017_PER_GEV)}, within 2x of its low-mass value up to {reach(column, 2 * g)}")
 
 
 def _variable(text: str) -> tuple[str, tuple[float, float]]:
