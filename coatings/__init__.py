@@ -12,5 +12,5 @@ __getattr__, __dir__, __all__ = lazy_loader.attach(__name__, submod_attrs={
     "materials": ["DEFAULT_DENSITY_G_CM3", "OPTICAL_CONSTANTS", "Material", "MaterialError", "check_energies", "material"],
     "parratt": ["parratt_reflectivity"],
     "recipe": ["load_recipe", "recipe_from_dict", "recipe_to_toml", "shipped_recipes"],
-    "stack": ["Coating", "ConstantReflectivity", "Layer", "Multilayer", "RecipeError", "Stack"],
+    "stack": ["Coating", "ConstantReflectivity", "Layer", "Multilayer", "RecipeError", "Stack", "SurfaceScattering"],
 })

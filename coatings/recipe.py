@@ -31,6 +31,11 @@
     [substrate]
     material = "SiO2"
     roughness_nm = 0.4
+
+    [scattering]                         # optional: roughness scatters (coatings.stack.SurfaceScattering)
+    psd_index = 1.5                      # PSD(f) ~ |f|^-psd_index over the band below (1/um)
+    f_min_per_um = 0.01
+    f_max_per_um = 10.0
 """
 
 from __future__ import annotations
@@ -42,11 +47,12 @@ from importlib import resources
 from pathlib import Path
 
 from .materials import MaterialError, material
-from .stack import Layer, Multilayer, RecipeError, Stack
+from .stack import Layer, Multilayer, RecipeError, Stack, SurfaceScattering
 from .textfile import read_text
 
 RECIPE_PACKAGE = "coatings.recipes"
-_TOP_KEYS = ("name", "description", "optical_constants", "capping", "layer", "multilayer", "substrate")
+_TOP_KEYS = ("name", "description", "optical_constants", "capping", "layer", "multilayer", "substrate", "scattering")
+_SCATTERING_KEYS = ("psd_index", "f_min_per_um", "f_max_per_um")
 _FILM_KEYS = ("material", "density_g_cm3", "thickness_nm", "roughness_nm", "interdiffusion_nm")
 _SUBSTRATE_KEYS = ("material", "density_g_cm3", "roughness_nm", "interdiffusion_nm")
 _MATERIAL_KEYS = ("material", "density_g_cm3")
@@ -108,7 +114,14 @@ def recipe_from_dict(data: dict, default_name: str) -> Stack:
         capping=capping,
         substrate_roughness_nm=_number(sub, "roughness_nm", "substrate", default=0.0),
         substrate_interdiffusion_nm=_number(sub, "interdiffusion_nm", "substrate", default=0.0),
+        scattering=_scattering(data["scattering"]) if "scattering" in data else None,
     )
+
+
+def _scattering(entry) -> SurfaceScattering:
+    entry = _table(entry, "scattering")
+    _check_keys(entry, _SCATTERING_KEYS, "scattering")
+    return SurfaceScattering(*(_number(entry, key, "scattering") for key in _SCATTERING_KEYS))
 
 
 def recipe_to_toml(stack: Stack) -> str:
@@ -139,6 +152,8 @@ def recipe_to_toml(stack: Stack) -> str:
               f"density_g_cm3 = {stack.substrate.density_g_cm3!r}",
               f"roughness_nm = {stack.substrate_roughness_nm!r}",
               f"interdiffusion_nm = {stack.substrate_interdiffusion_nm!r}"]
+    if stack.scattering is not None:
+        lines += ["", "[scattering]"] + [f"{key} = {getattr(stack.scattering, key)!r}" for key in _SCATTERING_KEYS]
     return "\n".join(lines) + "\n"
 
 

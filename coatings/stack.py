@@ -12,7 +12,8 @@ carries the roughness and interdiffusion of its top interface; the substrate tho
 to the film above it. For the specular reflectivity an error-function interdiffusion profile of
 width s_d acts on each Fresnel coefficient like Gaussian roughness of rms s_r (the Nevot-Croce
 factor exp(-2 kz_j kz_j+1 s^2)), so the two add in quadrature: s^2 = s_r^2 + s_d^2. (They differ
-in the diffuse scatter that roughness produces and interdiffusion does not; that is not modelled.)
+in the diffuse scatter that roughness produces and interdiffusion does not: a stack with `scattering` sends the
+share that roughness alone removes into scattered rays, see `SurfaceScattering`.)
 """
 
 from __future__ import annotations
@@ -166,8 +167,29 @@ class Multilayer:
 
 
 @dataclass(frozen=True)
+class SurfaceScattering:
+    """How a coating's rough surface scatters (`raytrace.engine.kernel._scatter`): the one-dimensional power spectral
+    density of its height along the plane of incidence, a power law PSD(f) ~ |f|^-psd_index over the band of
+    spatial frequencies f_min_per_um <= |f| <= f_max_per_um (1/um) that scatters. Its integral over the band is
+    sigma^2, the rms roughness of the stack's interfaces: the specular loss that roughness causes (the rough minus
+    the smooth stack's reflectivity) is the flux scattered."""
+
+    psd_index: float
+    f_min_per_um: float
+    f_max_per_um: float
+
+    def __post_init__(self):
+        if not (math.isfinite(self.psd_index) and 0.0 <= self.psd_index <= 6.0):
+            raise RecipeError(f"scattering psd_index = {self.psd_index}: must lie within 0-6")
+        if not (math.isfinite(self.f_max_per_um) and 0.0 < self.f_min_per_um < self.f_max_per_um):
+            raise RecipeError(f"scattering band {self.f_min_per_um}-{self.f_max_per_um} per um: need 0 < f_min_per_um "
+                              "< f_max_per_um, both finite")
+
+
+@dataclass(frozen=True)
 class Stack:
-    """A coating recipe: optional capping layer, explicit films or a multilayer, and the substrate."""
+    """A coating recipe: optional capping layer, explicit films or a multilayer, and the substrate; with
+    `scattering`, the flux its roughness takes from the specular beam is scattered, not lost."""
 
     name: str
     substrate: Material
@@ -177,6 +199,7 @@ class Stack:
     substrate_roughness_nm: float = 0.0
     substrate_interdiffusion_nm: float = 0.0
     description: str = ""
+    scattering: SurfaceScattering | None = None
 
     def __post_init__(self):
         if self.films and self.multilayer is not None:

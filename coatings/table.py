@@ -25,18 +25,37 @@ FINEST_ANGLE_STEP_RAD = 1e-7
 
 @dataclass(frozen=True)
 class ReflectivityTable:
-    """values[coating, energy node, angle node] on a shared grid."""
+    """values[coating, energy node, angle node] on a shared grid: the reflectivity a ray's weight carries.
+
+    If a coating scatters (a `coatings.stack.Stack` with `scattering`), its values are those of the smooth stack
+    (specular plus scattered flux), `specular_values` holds the rough stack's (the specular beam alone; equal to
+    `values` for the other coatings), and `scattering[coating]` = (PSD index, f_min, f_max in 1/nm; all 0 for a
+    coating that does not scatter). Without any scattering coating both are None."""
 
     energies_kev: np.ndarray
     angle_step_rad: float
     values: np.ndarray
+    specular_values: np.ndarray | None = None
+    scattering: np.ndarray | None = None
 
     @classmethod
     def build(cls, coatings, energies_kev, max_angle_rad, tolerance: float = DEFAULT_TOLERANCE):
-        """A table at exactly these energies (keV), over graze angles 0 .. max_angle_rad (one, or one per coating)."""
+        """A table at exactly these energies (keV), over graze angles 0 .. max_angle_rad (one, or one per coating);
+        the angle step is chosen on the specular reflectivity."""
         energies = np.unique(np.asarray(energies_kev, dtype=float))
-        step, values, _ = _angle_grid(coatings, energies, max_angle_rad, tolerance)
-        return cls(energies, step, values)
+        step, values, counts = _angle_grid(coatings, energies, max_angle_rad, tolerance)
+        models = [getattr(c, "scattering", None) for c in coatings]
+        if all(m is None for m in models):
+            return cls(energies, step, values)
+        total = values.copy()  # the smooth stack: the rough one's specular beam plus what its roughness scatters
+        for k, (coating, model) in enumerate(zip(coatings, models)):
+            if model is not None:
+                smooth = coating.with_roughness(0.0).reflectivity_grid(energies, np.arange(counts[k]) * step)
+                total[k, :, :counts[k]] = smooth
+                total[k, :, counts[k]:] = smooth[:, -1:]
+        scattering = np.array([[0.0, 0.0, 0.0] if m is None else [m.psd_index, 1e-3 * m.f_min_per_um,
+                                                                   1e-3 * m.f_max_per_um] for m in models])
+        return cls(energies, step, total, values, scattering)
 
     def lookup(self, coating_index, energy_kev, graze_rad) -> np.ndarray:
         """Interpolated R for arrays of coating index, energy (keV) and graze angle (rad)."""

@@ -48,13 +48,22 @@ FIRST_SLOPE_DRAW = 2  # draws 0 and 1 place the start point (raytrace.engine.ape
 
 class KernelReflectivity(NamedTuple):
     """A reflectivity table (`coatings.table.ReflectivityTable`) and each shell's coating in it; with weigh
-    False the kernel leaves the weights geometric and reads nothing else."""
+    False the kernel leaves the weights geometric and reads nothing else. With `scatters`, `specular` holds the
+    specular reflectivity, `scattering` each coating's PSD (index, f_min, f_max in 1/nm; f_max = 0: none) and
+    scatter_key the key of the scattering draws (`_scatter`)."""
 
     weigh: bool
     values: np.ndarray
     energies: np.ndarray
     angle_step: float
     shell_coating: np.ndarray
+    scatters: bool = False
+    specular: np.ndarray = np.zeros((1, 1, 2))
+    scattering: np.ndarray = np.zeros((1, 3))
+    scatter_key: np.uint64 = np.uint64(0)
+
+
+HC_KEV_NM = 1.2398419843320026  # h c: wavelength (nm) x photon energy (keV)
 
 
 # error_model="numpy": divisions follow IEEE (x/0 = inf) instead of raising, which removes a
@@ -410,6 +419,9 @@ def _trace_block(geometry, reflectivity, rays, key, first_index, block, partial_
             uy -= factor * ny
             uz -= factor * nz
             graze = _graze_angle(abs(dot) / math.sqrt(norm2))
+            if reflectivity.scatters and n_reflections < 2:
+                ux, uy, uz = _scatter(reflectivity, reflectivity.shell_coating[shell], rays.energy_kev[i], graze,
+                                      index, n_reflections, ux, uy, uz, nx, ny, nz)
             if n_reflections == 0:
                 g1 = graze
             elif n_reflections == 1:
@@ -449,6 +461,58 @@ def _trace_block(geometry, reflectivity, rays, key, first_index, block, partial_
         fate[i] = outcome
         graze1[i] = g1
         graze2[i] = g2
+
+
+@numba.njit(cache=True, inline="always", error_model="numpy")
+def _scatter(table, coating, energy_kev, graze, index, reflection, ux, uy, uz, nx, ny, nz):
+    """The direction after a reflection on a rough surface that scatters: (ux, uy, uz) is the specular one, N the
+    normal it was reflected about and graze the angle of incidence.
+
+    The ray's weight carries the smooth surface's reflectivity R_0; with probability 1 - R / R_0 (R the rough
+    surface's specular reflectivity) the ray is scattered, so that specular and scattered flux add up to R_0 and
+    the specular part is R. The scattered ray stays in the plane of incidence (out of it the scatter is smaller
+    by the sine of the graze angle) at the graze angle a_s given by first-order perturbation theory in the
+    grazing limit, |cos a_s - cos a| = lambda f (Church and Takacs, Proc. SPIE 1165 (1989) 136; Stover, "Optical
+    Scattering", 3rd ed., SPIE 2012, chapter 4), with f drawn from the power-law PSD over its band by the exact
+    inverse of its cumulative, towards the surface or away from it with equal probability. Frequencies that
+    would scatter below the surface (cos a_s > 1) scatter away from it, keeping the scattered total.
+    Draws 2 k and 2 k + 1 of the scattering key for reflection k: one decides (and, rescaled, picks the side),
+    one gives f."""
+    if table.scattering[coating, 2] <= 0.0:
+        return ux, uy, uz
+    total = reflectivity_at(table.values, table.energies, table.angle_step, coating, energy_kev, graze)
+    specular = reflectivity_at(table.specular, table.energies, table.angle_step, coating, energy_kev, graze)
+    share = 1.0 - specular / total if total > 0.0 else 0.0
+    u = uniform(table.scatter_key, index, 2 * reflection)
+    if not u < share:
+        return ux, uy, uz
+    index_n = table.scattering[coating, 0]
+    f_lo = table.scattering[coating, 1]
+    f_hi = table.scattering[coating, 2]
+    v = uniform(table.scatter_key, index, 2 * reflection + 1)
+    if abs(index_n - 1.0) < 1e-9:
+        f = f_lo * (f_hi / f_lo) ** v
+    else:
+        e = 1.0 - index_n
+        f = (f_lo**e + v * (f_hi**e - f_lo**e)) ** (1.0 / e)
+    # cos a = 1 - 2 sin^2(a / 2): the half-angle form keeps the digits of a graze angle's cosine
+    half = math.sin(0.5 * graze) ** 2
+    step = 0.5 * HC_KEV_NM / energy_kev * f
+    towards = u < 0.5 * share and half > step
+    half_s = min(half - step if towards else half + step, 0.5)
+    graze_s = 2.0 * math.asin(math.sqrt(half_s))
+    # d_s = cos(a_s) e + sin(a_s) m: e the unit specular direction's part along the surface, m the unit normal
+    # on the side the ray leaves to
+    norm = math.sqrt(nx * nx + ny * ny + nz * nz)
+    mx, my, mz = nx / norm, ny / norm, nz / norm
+    along = ux * mx + uy * my + uz * mz
+    if along < 0.0:
+        mx, my, mz, along = -mx, -my, -mz, -along
+    ex, ey, ez = ux - along * mx, uy - along * my, uz - along * mz
+    e_norm = math.sqrt(ex * ex + ey * ey + ez * ez)
+    cos_s = math.cos(graze_s) / e_norm
+    sin_s = math.sin(graze_s)
+    return cos_s * ex + sin_s * mx, cos_s * ey + sin_s * my, cos_s * ez + sin_s * mz
 
 
 @numba.njit(cache=True, inline="always", error_model="numpy")

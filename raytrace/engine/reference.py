@@ -113,10 +113,55 @@ def _tilt(normal, p, sigma, key, index, first_draw):
     return normal + d_m[:, None] * t_m + d_s[:, None] * t_s
 
 
+def _table_value(values, energies, angle_step, coating, energy, graze):
+    """Bilinear interpolation of values[coating, energy node, angle node] (angles 0, angle_step, ...), clamped."""
+    n_e, n_a = values.shape[1], values.shape[2]
+    ie = np.clip(np.searchsorted(energies, energy, side="right") - 1, 0, max(n_e - 2, 0))
+    fe = np.zeros(len(energy)) if n_e == 1 else np.clip((energy - energies[ie]) / (energies[ie + 1] - energies[ie]),
+                                                        0.0, 1.0)
+    x = np.minimum(np.abs(graze) / angle_step, n_a - 1)
+    ia = np.minimum(np.floor(x).astype(int), n_a - 2)
+    fa = x - ia
+
+    def at(node):
+        return values[coating, node, ia] * (1 - fa) + values[coating, node, ia + 1] * fa
+
+    return at(ie) if n_e == 1 else at(ie) * (1 - fe) + at(np.minimum(ie + 1, n_e - 1)) * fe
+
+
+def _scattered(d, normal, graze, energy, coating, table, scatter_key, index, slot, active):
+    """Directions after rough-surface scattering (`raytrace.engine.kernel._scatter`), for the rays in `active`."""
+    psd = table.scattering[coating]
+    total = _table_value(table.values, table.energies_kev, table.angle_step_rad, coating, energy, graze)
+    specular = _table_value(table.specular_values, table.energies_kev, table.angle_step_rad, coating, energy, graze)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        share = np.where(total > 0, 1 - specular / total, 0.0)
+    u = reference_uniform(scatter_key, index, 2 * slot)
+    v = reference_uniform(scatter_key, index, 2 * slot + 1)
+    scatter = active & (psd[:, 2] > 0) & (u < share)
+    n_psd, f_lo, f_hi = psd[:, 0], np.where(psd[:, 1] > 0, psd[:, 1], 1.0), np.where(psd[:, 2] > 0, psd[:, 2], 2.0)
+    with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
+        e = 1 - n_psd
+        power = (f_lo**e + v * (f_hi**e - f_lo**e)) ** (1 / e)
+        f = np.where(np.abs(n_psd - 1) < 1e-9, f_lo * (f_hi / f_lo) ** v, power)
+    wavelength = 1.2398419843320026 / energy
+    cos_i = np.cos(graze)
+    towards = (u < 0.5 * share) & (cos_i + wavelength * f < 1.0)
+    cos_s = np.where(towards, cos_i + wavelength * f, cos_i - wavelength * f)
+    graze_s = np.arccos(np.clip(cos_s, 0.0, 1.0))
+    side = np.sign(np.sum(d * normal, axis=1))[:, None] * normal
+    along_surface = d - np.sum(d * side, axis=1)[:, None] * side
+    along_surface /= np.linalg.norm(along_surface, axis=1)[:, None]
+    new = np.cos(graze_s)[:, None] * along_surface + np.sin(graze_s)[:, None] * side
+    return np.where(scatter[:, None], new, d)
+
+
 def reference_trace(packed: PackedOptic, rays: Rays, key: int = 0, first_index: int = 0,
-                    focal_plane_z: float = 0.0) -> Rays:
+                    focal_plane_z: float = 0.0, table=None, shell_coating=None, scatter_key: int = 0) -> Rays:
     """Trace rays first_index .. of a run with this key, as a source emitted them (the key and indices drive
-    the slope-error draws)."""
+    the slope-error draws). With a reflectivity table whose coatings scatter (`coatings.table.ReflectivityTable`,
+    each shell's coating in it and the key of the scattering draws), the first two reflections scatter as in the
+    kernel; weights are left as they are."""
     out = rays.copy()
     index = np.arange(first_index, first_index + len(out))
     n_shells = packed.n_shells
@@ -176,6 +221,10 @@ def reference_trace(packed: PackedOptic, rays: Rays, key: int = 0, first_index: 
         dot = np.sum(d * normal, axis=1)
         d[refl] -= 2 * dot[refl, None] * normal[refl]
         angle = np.arcsin(np.minimum(1.0, np.abs(dot)))
+        if table is not None and table.scattering is not None:
+            for slot in (0, 1):
+                d = _scattered(d, normal, angle, out.energy_kev, shell_coating[outer], table, scatter_key, index,
+                               slot, refl & (n_refl == slot))
         for slot in (0, 1):
             put = refl & (n_refl == slot)
             graze[put, slot] = angle[put]

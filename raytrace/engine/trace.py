@@ -21,10 +21,11 @@ from . import kernel
 from .aperture import EntranceChannels
 from .geometry import PackedOptic
 from .rays import FATE_NAMES, Rays
-from .rng import seed_key
+from .rng import seed_key, stream_key
 from .source import Source
 
 MAX_RAYS = 1 << 40
+SCATTER_STREAM = 2  # the draws of surface scattering (the sources' own draws use stream 1)
 GRAZE_MARGIN_RAD = 5e-3  # slope errors and their wings stay far below it (at most 600 arcsec = 2.9 mrad rms)
 _GEOMETRIC = kernel.KernelReflectivity(False, np.zeros((1, 1, 2)), np.zeros(1), 1.0, np.zeros(1, np.int64))
 
@@ -73,7 +74,11 @@ class Trace:
         """The table as the kernels read it; None gives geometric weights."""
         if table is None:
             return _GEOMETRIC
-        return kernel.KernelReflectivity(True, table.values, table.energies_kev, table.angle_step_rad, self.shell_coating)
+        if table.scattering is None:
+            return kernel.KernelReflectivity(True, table.values, table.energies_kev, table.angle_step_rad,
+                                             self.shell_coating)
+        return kernel.KernelReflectivity(True, table.values, table.energies_kev, table.angle_step_rad,
+                                         self.shell_coating, True, table.specular_values, table.scattering)
 
     def trace_range(self, key, first_index: int, n: int, n_total: int, out: Rays | None = None,
                     table: ReflectivityTable | None = None) -> Rays:
@@ -86,7 +91,10 @@ class Trace:
         rays = Rays.empty(n) if out is None else out.head(n)
         self.source.emit(key, first_index, n_total, self.aperture, rays)
         trace = kernel.trace_partial_shells if self.partial_shells else kernel.trace
-        trace(self.geometry, self.kernel_table(table), rays.columns(), key, np.uint64(first_index))
+        kernel_table = self.kernel_table(table)
+        if kernel_table.scatters:
+            kernel_table = kernel_table._replace(scatter_key=stream_key(key, SCATTER_STREAM))
+        trace(self.geometry, kernel_table, rays.columns(), key, np.uint64(first_index))
         return rays
 
     def metadata(self, n_rays: int, seed: int, fates: np.ndarray, **extra) -> dict:

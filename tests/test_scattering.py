@@ -1,0 +1,142 @@
+"""Surface scattering from roughness: the books (specular plus scattered = the smooth surface's reflectivity),
+the smooth limit, the scattered share against closed forms, the drawn frequencies against the PSD, and the kernel
+against the numpy reference ray by ray."""
+
+import dataclasses
+import math
+
+import numpy as np
+import pytest
+from scipy import stats
+
+from coatings import Stack, SurfaceScattering, load_recipe, material
+from coatings.table import ReflectivityTable
+from raytrace.engine import Fate, Rays, Trace, kernel
+from raytrace.engine.reference import reference_trace
+from raytrace.engine.rng import seed_key, stream_key
+from raytrace.engine.trace import SCATTER_STREAM
+from raytrace.sources import ParallelBeam
+
+PSD = SurfaceScattering(psd_index=1.6, f_min_per_um=0.02, f_max_per_um=2.0)
+HC = 1.2398419843320026
+
+
+@pytest.fixture(scope="module")
+def scattering_xmm(xmm):
+    return xmm.with_coating(dataclasses.replace(xmm.coatings[0], scattering=PSD))
+
+
+def traced(optic, energy_kev, n=40_000, seed=4):
+    trace = Trace(optic, ParallelBeam(energy_kev=energy_kev), 0.0)
+    table = trace.reflectivity_table([energy_kev])
+    return trace, table, trace.trace_range(seed_key(seed), 0, n, n, table=table)
+
+
+def test_kernel_matches_the_numpy_reference_ray_by_ray(scattering_xmm):
+    trace, table, rays = traced(scattering_xmm, 8.0, n=4000)
+    key = seed_key(4)
+    start = Rays.empty(4000)
+    trace.source.emit(key, 0, 4000, trace.aperture, start)
+    ref = reference_trace(trace.packed, start, int(key), 0, 0.0, table, trace.shell_coating,
+                          int(stream_key(key, SCATTER_STREAM)))
+    np.testing.assert_array_equal(rays.fate, ref.fate)
+    for name in ("x", "y"):
+        np.testing.assert_allclose(getattr(rays, name), getattr(ref, name), rtol=0, atol=1e-7)
+    for name in ("dx", "dy", "dz", "graze1", "graze2"):
+        np.testing.assert_allclose(getattr(rays, name), getattr(ref, name), rtol=0, atol=1e-11)
+    _, _, plain = traced(trace.optic.with_coating(load_recipe("au250_ni")), 8.0, n=4000)
+    moved = np.hypot(rays.x - plain.x, rays.y - plain.y) > 1e-9
+    assert moved.sum() > 50  # some rays did scatter
+
+
+def test_a_smooth_surface_changes_nothing_ray_for_ray(xmm):
+    smooth = xmm.coatings[0].with_roughness(0.0)
+    _, _, plain = traced(xmm.with_coating(smooth), 8.0)
+    _, table, scattered = traced(xmm.with_coating(dataclasses.replace(smooth, scattering=PSD)), 8.0)
+    assert table.scattering is not None
+    for name in ("x", "y", "dx", "dy", "dz", "weight", "fate"):
+        np.testing.assert_array_equal(getattr(scattered, name), getattr(plain, name))
+
+
+@pytest.mark.parametrize("energy_kev", [1.5, 8.0])
+def test_specular_plus_scattered_is_the_smooth_reflectivity(xmm, scattering_xmm, energy_kev):
+    trace, table, rays = traced(scattering_xmm, energy_kev, n=200_000)
+    _, _, plain = traced(xmm, energy_kev, n=200_000)  # the same paths and slope errors, rough specular only
+    focused = (rays.fate == Fate.DOUBLE) & (plain.fate == Fate.DOUBLE)
+    coating = trace.shell_coating[rays.shell]
+    smooth = [table.lookup(coating, energy_kev, g) for g in (rays.graze1, rays.graze2)]
+    rough = [ReflectivityTable(table.energies_kev, table.angle_step_rad, table.specular_values).lookup(
+        coating, energy_kev, g) for g in (plain.graze1, plain.graze2)]
+    geometric = plain.weight / (rough[0] * rough[1])
+    # every ray carries the smooth reflectivity: specular and scattered flux together
+    np.testing.assert_allclose(rays.weight[focused], (geometric * smooth[0] * smooth[1])[focused], rtol=1e-12)
+    # the specular flux is the rough surface's: the rays not scattered carry it on average
+    kept = focused & (np.hypot(rays.x - plain.x, rays.y - plain.y) < 1e-9)
+    specular = rays.weight[kept].sum()
+    expected = plain.weight[focused].sum()
+    error = math.sqrt(np.sum(rays.weight[focused] ** 2))  # binomial: each ray kept or not
+    assert abs(specular - expected) < 4 * error
+    assert rays.weight[focused].sum() > expected  # smooth > rough: the scattered flux is kept, not lost
+
+
+@pytest.mark.parametrize("energy_kev, factor", [(1.5, 3.0), (4.0, 5.0), (8.0, 4.0), (8.0, 10.0)])
+def test_scattered_share_follows_the_nevot_croce_and_debye_waller_forms(energy_kev, factor):
+    sigma = 0.5
+    gold = material("Au")
+    stack = Stack("rough gold", gold, substrate_roughness_nm=sigma, scattering=PSD)
+    n = complex(gold.refractive_index(np.array([energy_kev]))[0])
+    critical = math.sqrt(2 * (1 - n.real))
+    graze = factor * critical
+    table = ReflectivityTable.build([stack], [energy_kev], 1.2 * graze)
+    share = 1 - (ReflectivityTable(table.energies_kev, table.angle_step_rad, table.specular_values).lookup(
+        0, energy_kev, graze) / table.lookup(0, energy_kev, graze))
+    k = 2 * math.pi / (HC / energy_kev)
+    kz0 = k * math.sin(graze)
+    kz1 = k * np.sqrt(n**2 - math.cos(graze) ** 2)
+    nevot_croce = 1 - math.exp(-4 * (kz0 * kz1).real * sigma**2)  # one interface: |r| drops by exp(-2 kz0 kz1 s^2)
+    debye_waller = 1 - math.exp(-(4 * math.pi * sigma * math.sin(graze) / (HC / energy_kev)) ** 2)
+    assert share == pytest.approx(nevot_croce, rel=2e-3)
+    assert share == pytest.approx(debye_waller, rel=1.5 / factor**2)  # kz1 -> kz0 well above the critical angle
+
+
+def test_scattered_frequencies_follow_the_psd():
+    energy, graze = 4.0, 0.01
+    stack = dataclasses.replace(load_recipe("au250_ni"), scattering=PSD)
+    table = ReflectivityTable.build([stack], [energy], 0.03)
+    kt = kernel.KernelReflectivity(True, table.values, table.energies_kev, table.angle_step_rad, np.zeros(1, np.int64),
+                                   True, table.specular_values, table.scattering, np.uint64(99))
+    normal = np.array([0.0, 0.0, 1.0])
+    specular = np.array([math.cos(graze), 0.0, math.sin(graze)])
+    out = np.array([kernel._scatter(kt, 0, energy, graze, np.uint64(i), 0, *specular, *normal) for i in range(40_000)])
+    moved = np.abs(out[:, 2] - specular[2]) > 1e-15
+    share = 1 - (ReflectivityTable(table.energies_kev, table.angle_step_rad, table.specular_values).lookup(
+        0, energy, graze) / table.lookup(0, energy, graze))
+    assert moved.mean() == pytest.approx(share, abs=4 * math.sqrt(share / 40_000))
+    np.testing.assert_allclose(np.linalg.norm(out, axis=1), 1.0, rtol=0, atol=1e-14)
+    assert np.all(out[moved, 1] == 0.0)  # in the plane of incidence
+    cos_s = np.sqrt(out[moved, 0] ** 2 + out[moved, 1] ** 2)
+    f = np.abs(cos_s - math.cos(graze)) / (HC / energy) * 1e3  # 1/um
+    towards = out[moved, 2] < math.sin(graze)
+    assert 0.3 < towards.mean() < 0.5  # half, less those beyond the surface, which go the other way
+    lo, hi, a = PSD.f_min_per_um, PSD.f_max_per_um, 1 - PSD.psd_index
+
+    def cdf(x):
+        return (x**a - lo**a) / (hi**a - lo**a)
+
+    assert stats.kstest(f, cdf).pvalue > 1e-3
+    assert f.min() >= lo * (1 - 1e-6) and f.max() <= hi * (1 + 1e-6)
+
+
+def test_scattering_is_the_same_for_any_chunk_size(scattering_xmm):
+    trace = Trace(scattering_xmm, ParallelBeam(energy_kev=6.0), 0.0)
+    table = trace.reflectivity_table([6.0])
+    whole = np.concatenate([r.x.copy() for r in trace.chunks(30_000, 7, 30_000, table)])
+    pieces = np.concatenate([r.x.copy() for r in trace.chunks(30_000, 7, 7_001, table)])
+    np.testing.assert_array_equal(whole, pieces)
+
+
+def test_bad_psd_is_named():
+    with pytest.raises(ValueError, match="psd_index"):
+        SurfaceScattering(-1.0, 0.1, 1.0)
+    with pytest.raises(ValueError, match="f_min_per_um"):
+        SurfaceScattering(1.5, 2.0, 1.0)
