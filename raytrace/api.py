@@ -178,6 +178,7 @@ def sensitivity(optics=defaults.SENSITIVITY_OPTICS, *, detector: Detector | str 
     `progress(n)` is told of traced rays. Method: `raytrace.helioscope.sensitivity`."""
     magnet = magnet if isinstance(magnet, Magnet) else load_magnet(magnet)
     optics = [optics] if isinstance(optics, (str, os.PathLike, Optic)) else list(optics)
+    optics = [load(optic) for optic in optics]  # every optic before any trace
     if len(optics) == 1:
         optics = optics * magnet.bores
     if len(optics) != magnet.bores:
@@ -191,11 +192,14 @@ def sensitivity(optics=defaults.SENSITIVITY_OPTICS, *, detector: Detector | str 
         raise ValueError(f"vacuum_years = {vacuum_years}: must be > 0")
     if not 0 < tracking <= 1:
         raise ValueError(f"tracking = {tracking}: the share of time tracking the Sun must lie in (0, 1]")
+    if not 0 < confidence < 1:
+        raise ValueError(f"confidence = {confidence}: must lie between 0 and 1")
+    if gas_years > 0 and not (math.isfinite(max_gas_mass_ev) and max_gas_mass_ev > 0):
+        raise ValueError(f"max_gas_mass_ev = {max_gas_mass_ev}: must be a number > 0")
     detector = _detector(detector)
     source = solar_source(solar_model, (edges[0], edges[-1]), magnet=magnet)
     responses, spots = [], []
     for k, optic in enumerate(optics, start=1):
-        optic = load(optic)
         focus = best_focus(optic, SPOT_FOCUS_KEV, rays=min(rays, RAYS_PER_POINT), seed=seed)
         result = spot.solar_spot(optic, source, detector, rays, seed, focus, magnet, progress=progress)
         spots.append(result)

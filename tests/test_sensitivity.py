@@ -173,6 +173,9 @@ def test_cli_preset_writes_the_table_and_plot(tmp_path, capsys):
     (("--masses", "1:0.1:30"), "need 0 < MIN < MAX"),
     (("--masses", "1e-3:1:2.5"), "COUNT must be a whole number"),
     (("--bins", "1:10"), "FIRST:LAST:WIDTH"),
+    (("--preset", "rest2019", "--rays", "5000"), "drop --rays"),
+    (("--confidence", "1.5"), "confidence = 1.5"),
+    (("--optics", "xmm,nosuch"), "unknown optic 'nosuch'"),
 ])
 def test_cli_bad_input_is_named(args, message, capsys):
     assert main(["sensitivity", *args]) == 2

@@ -391,13 +391,12 @@ def run_sensitivity(args) -> int:
     start = time.perf_counter()
     if args.preset:
         given = [name for name in TRACED_ONLY if getattr(args, name) is not None]
+        given += [name for name, default in (("rays", defaults.RAYS), ("seed", 0)) if getattr(args, name) != default]
         if given:
             raise CliError(f"--preset {args.preset} fixes its own inputs: drop --{given[0].replace('_', '-')}")
         result = api.rest2019_sensitivity(masses, args.solar_model or defaults.SOLAR_MODEL, args.pseudo_experiments)
     else:
-        bins = (parse_grid(args.bins.replace(":", ","), "--bins") if args.bins else defaults.SENSITIVITY_BINS_KEV)
-        if len(bins) != 3:
-            raise CliError(f"--bins {args.bins!r}: expected FIRST:LAST:WIDTH in keV")
+        bins = _bins_spec(args.bins) if args.bins else defaults.SENSITIVITY_BINS_KEV
         optics = [o.strip() for o in (args.optics or ",".join(defaults.SENSITIVITY_OPTICS)).split(",") if o.strip()]
         if not optics:
             raise CliError(f"--optics {args.optics!r}: name at least one optic")
@@ -422,7 +421,8 @@ def print_sensitivity(result, seconds: float) -> None:
 
     meta, table = result.meta, result.table
     print(f"{meta.get('preset') or ', '.join(meta['responses'])}: B = {meta['magnet_field_tesla']:g} T, L = "
-          f"{meta['magnet_length_m']:g} m, {meta['bores']} bores of {meta['bore_radius_mm']:g} mm; "
+          f"{meta['magnet_length_m']:g} m, {meta['bores']} bore{'s' if meta['bores'] != 1 else ''} of "
+          f"{meta['bore_radius_mm']:g} mm radius; "
           f"{len(table)} masses, {100 * meta['confidence']:.4g} % CL, {seconds:.1f} s")
     for k, spot in enumerate(result.spots):
         print(f"  bore {k + 1} {spot.meta['optic']}: spot {spot.area_cm2:.4g} cm2, eta_D {spot.eta_d:.3f}, "
@@ -462,6 +462,17 @@ def _variable(text: str) -> tuple[str, tuple[float, float]]:
     if not (sep and colon and key.strip() and pair and all(math.isfinite(v) for v in pair) and pair[0] < pair[1]):
         raise CliError(f"--vary {text!r}: expected KEY=LOW:HIGH with finite LOW < HIGH, e.g. r_min_mm=30:80")
     return key.strip(), pair
+
+
+def _bins_spec(text: str) -> tuple[float, float, float]:
+    """--bins FIRST:LAST:WIDTH (keV)."""
+    try:
+        first, last, width = (float(part) for part in text.split(":"))
+    except ValueError:
+        raise CliError(f"--bins {text!r}: expected FIRST:LAST:WIDTH in keV, e.g. 1:10:0.5") from None
+    if not all(math.isfinite(v) for v in (first, last, width)):
+        raise CliError(f"--bins {text!r}: FIRST, LAST and WIDTH must be finite numbers (keV)")
+    return first, last, width
 
 
 def _mass_spec(text: str):
