@@ -216,7 +216,6 @@ def sensitivity(optics=defaults.SENSITIVITY_OPTICS, *, detector: Detector | str 
                        gas_years=gas_years, tracking=tracking, rays_per_bore=int(rays), seed=int(seed),
                        raytrace_version=__version__, bore_vacuum_low_mass=bores,
                        bores_traced=[s.meta for s in spots])
-    result.table.meta.update(result.meta)
     return result
 
 
@@ -229,7 +228,6 @@ def rest2019_sensitivity(masses_ev=None, solar_model: str = DEFAULT_MODEL,
     masses = reach.mass_grid(defaults.MASSES_EV) if masses_ev is None else np.asarray(_values(masses_ev, u.eV), float)
     result = reach.rest2019(masses, MODELS[solar_model], pseudo_experiments)
     result.meta.update(solar_model=solar_model, raytrace_version=__version__)
-    result.table.meta.update(result.meta)
     return result
 
 

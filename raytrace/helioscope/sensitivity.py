@@ -65,7 +65,6 @@ class SignalResponse:
     spot_area_cm2: float
     background_counts_kev_cm2_s: float
     probability_points: int = PROBABILITY_POINTS
-    meta: dict = field(default_factory=dict)
 
     def __post_init__(self):
         edges, rate = np.asarray(self.energy_edges_kev, float), np.asarray(self.axion_rate_s, float)
@@ -93,10 +92,7 @@ class SignalResponse:
 def traced_response(spot, source, name: str) -> SignalResponse:
     """The response of a traced solar spot (`raytrace.helioscope.spot.SpotResult`) of this solar source."""
     return SignalResponse(name, spot.energy_edges_kev, source.band_flux() * spot.spot_signal_cm2, spot.area_cm2,
-                          spot.meta["background_counts_kev_cm2_s"], meta={
-                              "optic": spot.meta.get("optic", name), "detector": spot.meta.get("detector", ""),
-                              "spot_area_cm2": spot.area_cm2, "f_do": spot.f_do, "eta_d": spot.eta_d,
-                              "rays": spot.meta.get("rays"), "seed": spot.meta.get("seed")})
+                          spot.meta["background_counts_kev_cm2_s"])
 
 
 def constant_response(model, energy_edges_kev, area_cm2: float, efficiency: float, spot_area_cm2: float,
@@ -106,8 +102,7 @@ def constant_response(model, energy_edges_kev, area_cm2: float, efficiency: floa
     the simplified response of published sensitivity projections (Armengaud et al., JCAP 06 (2019) 047)."""
     edges = np.asarray(energy_edges_kev, float)
     flux = np.array([model.flux(lo, hi) for lo, hi in zip(edges[:-1], edges[1:])])
-    return SignalResponse(name, edges, flux * area_cm2 * efficiency, spot_area_cm2, background, 1,
-                          meta={"efficiency": efficiency, "area_cm2": area_cm2, "spot_area_cm2": spot_area_cm2})
+    return SignalResponse(name, edges, flux * area_cm2 * efficiency, spot_area_cm2, background, 1)
 
 
 @dataclass(frozen=True)
@@ -117,10 +112,6 @@ class GasSchedule:
     photon_mass_ev: np.ndarray
     density_g_cm3: np.ndarray
     live_time_s: np.ndarray
-
-    def table(self) -> Table:
-        return Table({"photon_mass": self.photon_mass_ev * u.eV, "density": self.density_g_cm3 * u.g / u.cm**3,
-                      "live_time": self.live_time_s * u.s})
 
 
 def resonance_width_ev(magnet: Magnet, photon_mass_ev: float, energy_kev: float = REFERENCE_ENERGY_KEV) -> float:
@@ -181,8 +172,11 @@ class SensitivityResult:
 
     table: Table
     schedule: GasSchedule | None
-    meta: dict
     spots: list = field(default_factory=list)  # the traced solar spot of each bore, if traced
+
+    @property
+    def meta(self) -> dict:
+        return self.table.meta
 
     def low_mass(self, column: str = "g_agamma_combined") -> float:
         """The curve's value at its lowest mass."""
@@ -223,10 +217,9 @@ def sensitivity(responses, magnet: Magnet, masses_ev, energy_edges_kev, vacuum_l
     steps = [(0.0, vacuum_live_time_s)]
     if schedule is not None:
         steps += list(zip(schedule.density_g_cm3, schedule.live_time_s))
-    signal = np.concatenate([np.stack([_bin_counts(r, magnet, masses, density, edges) * time for r in responses],
-                                      axis=1) for density, time in steps], axis=1)  # mass x (step, bore) x bin
-    background = np.concatenate([np.stack([r.background_counts_kev_cm2_s * r.spot_area_cm2 * np.diff(edges) * time
-                                           for r in responses]) for _, time in steps])
+    counted = [_step_counts(responses, magnet, masses, density, edges, time) for density, time in steps]
+    signal = np.concatenate([c[0] for c in counted], axis=1)  # mass x (step, bore) x bin
+    background = np.concatenate([c[1] for c in counted])  # (step, bore) x bin
     per_step = len(responses)
     counts = background.copy()
     if whole_counts:
@@ -245,21 +238,25 @@ def sensitivity(responses, magnet: Magnet, masses_ev, energy_edges_kev, vacuum_l
     table = Table({"m_a": masses * u.eV, "g_agamma_vacuum": vacuum / u.GeV, "g_agamma_gas": gas / u.GeV,
                    "g_agamma_combined": combined / u.GeV})
     vacuum_counts = signal[0, :per_step].sum(axis=1)
-    meta = {
-        "definition": "expected (median, background-only Asimov) upper limits on g_agamma from a binned Poisson "
-                      "likelihood in g^4 over (step, bore, energy bin)",
+    data = ("data holding the whole part of each step's expected background count (REST's useAverage)"
+            if whole_counts else "background-only Asimov data (the median expected limits)")
+    table.meta.update({
+        "definition": f"expected upper limits on g_agamma from a binned Poisson likelihood in g^4 over (step, bore, "
+                      f"energy bin), for {data}",
         "confidence": confidence, "magnet_field_tesla": magnet.field_tesla, "magnet_length_m": magnet.length_m,
         "bore_radius_mm": magnet.bore_radius_mm, "bores": len(responses),
         "energy_edges_kev": [float(e) for e in edges], "vacuum_live_time_s": vacuum_live_time_s,
         "gas_live_time_s": float(schedule.live_time_s.sum()) if schedule is not None else 0.0,
         "gas_steps": 0 if schedule is None else int(schedule.photon_mass_ev.size),
         "max_gas_mass_ev": float(schedule.photon_mass_ev[-1]) if schedule is not None else 0.0,
+        "gas_step_photon_mass_ev": [] if schedule is None else [float(m) for m in schedule.photon_mass_ev],
+        "gas_step_density_g_cm3": [] if schedule is None else [float(d) for d in schedule.density_g_cm3],
+        "gas_step_live_time_s": [] if schedule is None else [float(t) for t in schedule.live_time_s],
         "responses": [r.name for r in responses],
         "vacuum_signal_counts_at_1e-10": [float(c) for c in vacuum_counts],
         "vacuum_background_counts": [float(b) for b in background[:per_step].sum(axis=1)],
-    }
-    table.meta.update(meta)
-    return SensitivityResult(table, schedule, meta)
+    })
+    return SensitivityResult(table, schedule)
 
 
 def vacuum_spread(responses, magnet: Magnet, mass_ev: float, energy_edges_kev, vacuum_live_time_s: float,
@@ -267,12 +264,10 @@ def vacuum_spread(responses, magnet: Magnet, mass_ev: float, energy_edges_kev, v
     """The vacuum limit (GeV^-1) at one mass over `experiments` background-only pseudo-experiments (Poisson counts
     in every bore and bin): their median and 16th and 84th percentiles, the spread a single data set has about the
     Asimov median."""
-    edges = np.asarray(energy_edges_kev, dtype=float)
-    signal = np.concatenate([_bin_counts(r, magnet, np.array([mass_ev]), 0.0, edges)[0] * vacuum_live_time_s
-                             for r in responses])
-    background = np.concatenate([r.background_counts_kev_cm2_s * r.spot_area_cm2 * np.diff(edges) * vacuum_live_time_s
-                                 for r in responses])
-    limits = G_REF_PER_GEV * pseudo_experiment_limits(signal, background, experiments, seed, confidence) ** 0.25
+    signal, background = _step_counts(responses, magnet, np.array([float(mass_ev)]), 0.0,
+                                      np.asarray(energy_edges_kev, dtype=float), vacuum_live_time_s)
+    limits = G_REF_PER_GEV * pseudo_experiment_limits(signal[0].ravel(), background.ravel(), experiments, seed,
+                                                      confidence) ** 0.25
     low, median, high = np.percentile(limits, [16, 50, 84])
     return {"experiments": int(experiments), "mass_ev": float(mass_ev), "median": float(median),
             "percentile_16": float(low), "percentile_84": float(high)}
@@ -283,6 +278,15 @@ def bore_limits(responses, magnet: Magnet, mass_ev: float, energy_edges_kev, vac
     """Each bore's own vacuum-phase limit (GeV^-1) at one mass: what each optic contributes."""
     return [sensitivity([r], magnet, [mass_ev], energy_edges_kev, vacuum_live_time_s, None, confidence).low_mass(
         "g_agamma_vacuum") for r in responses]
+
+
+def _step_counts(responses, magnet: Magnet, masses: np.ndarray, density: float, edges: np.ndarray,
+                 live_time_s: float) -> tuple[np.ndarray, np.ndarray]:
+    """One step's expected counts: signal at G_REF (mass x bore x bin) and background (bore x bin)."""
+    signal = np.stack([_bin_counts(r, magnet, masses, density, edges) * live_time_s for r in responses], axis=1)
+    background = np.stack([r.background_counts_kev_cm2_s * r.spot_area_cm2 * np.diff(edges) * live_time_s
+                           for r in responses])
+    return signal, background
 
 
 def _bin_counts(response: SignalResponse, magnet: Magnet, masses: np.ndarray, density: float,
@@ -364,7 +368,6 @@ def rest2019(masses_ev, model, pseudo_experiments: int = 0) -> SensitivityResult
         combined.meta["vacuum_pseudo_experiments"] = vacuum_spread(
             bores, magnet, float(np.min(masses_ev)), REST2019_EDGES_KEV, 1.5 * 365 * REST2019_DAY_S,
             pseudo_experiments, 0, REST2019_CONFIDENCE)
-    combined.table.meta.update(combined.meta)
     return combined
 
 
