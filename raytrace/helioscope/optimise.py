@@ -1,21 +1,23 @@
-"""Maximise f_DO of a generated segmented optic over focal length and, per group of layers, the coating.
+"""Optimise a generated segmented optic: its focal length or other design values and, per group of layers, the
+coating, for f_DO or for the projected sensitivity g_agamma.
 
-The problem, split as in optiland: the design (a `SegmentedDesign`, whose focal length varies), the
-variables (per group: a material system and, for multilayers, d_min, d_max, N, c, Gamma within
-`MULTILAYER_BOUNDS`), the quantity scored (f_DO, DESIGN.md section 7) and a solver (scipy's bounded
-Nelder-Mead on the variables scaled to [0, 1], from the middle of the box and from a reference recipe).
+The problem, split as in optiland: the design (a `SegmentedDesign`), the variables (its focal length, or any
+continuous values of it, `vary_design`; per group: a material system and, for multilayers, d_min, d_max, N, c,
+Gamma within `MULTILAYER_BOUNDS`), the quantity scored (f_DO, DESIGN.md section 7, or the combined g_agamma at a
+mass, `design_sensitivity`) and solvers (scipy's bounded Nelder-Mead for the recipes, on the variables scaled
+to [0, 1], from the middle of the box and from a reference recipe; scipy's differential evolution for the
+design values).
 
-Coatings change weights, not paths: for each focal length the solar-axion source is traced once
-through the geometry with reflectivity 1 and the focused rays are kept (layer group, both graze
-angles, energy, focal-plane position, aperture weight). A recipe is then scored by re-weighting them
-with R(E, g1) R(E, g2) from a table on the group's own graze-angle range. The detected signal is a sum
-over groups, so each group's recipe is chosen to maximise its own detected signal; f_DO of the
-combination then follows from the re-weighted image. The best design is verified with a full trace.
+Coatings change weights, not paths: for each point the solar-axion source is traced once through the geometry
+with reflectivity 1 and the focused rays are kept (layer group, both graze angles, energy, focal-plane position,
+aperture weight). A recipe is then scored by re-weighting them with R(E, g1) R(E, g2) from a table on the
+group's own graze-angle range. The detected signal is a sum over groups, so each group's recipe is chosen to
+maximise its own detected signal; f_DO (and the sensitivity) of the combination then follow from the re-weighted
+image. The best design is verified with a full trace.
 
-Focal lengths are independent tasks for a `concurrent.futures` executor (local processes, or a Dask
-cluster's executor); a checkpoint file records each finished focal length (one JSON line, flushed and
-synced, tagged with a signature of the problem) so an interrupted run of the same problem resumes
-without redoing them.
+Points are independent tasks for a `concurrent.futures` executor (local processes, or a Dask cluster's
+executor); a checkpoint file records each finished point (one JSON line, flushed and synced, tagged with a
+signature of the problem) so an interrupted run of the same problem resumes without redoing them.
 """
 
 from __future__ import annotations
@@ -267,6 +269,7 @@ def optimise_groups(kept: KeptRays, n_groups: int, systems: list[str], backgroun
 
 
 OBJECTIVES = ("f_do", "sensitivity")
+POPULATION_PER_VARIABLE = 6  # differential evolution's points per design variable and generation
 
 
 @dataclass(frozen=True)
@@ -389,9 +392,6 @@ def vary_design(design: SegmentedDesign, variables: dict, source: SolarSource, d
                            init="sobol", seed=settings.seed, polish=False, updating="deferred", tol=0.0,
                            workers=evaluate_generation)
     return rows
-
-
-POPULATION_PER_VARIABLE = 6
 
 
 def stacks_of(row: dict) -> list[Stack]:
