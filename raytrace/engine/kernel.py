@@ -463,7 +463,9 @@ def _trace_block(geometry, reflectivity, rays, key, first_index, block, partial_
         graze2[i] = g2
 
 
-@numba.njit(cache=True, inline="always", error_model="numpy")
+# Compiled on its own, not inlined into the trace body: that keeps the body's compile time (and its registers) as
+# they were for the optics without scattering, which never call it.
+@numba.njit(cache=True, error_model="numpy", _nrt=False)
 def _scatter(table, coating, energy_kev, graze, index, reflection, ux, uy, uz, nx, ny, nz):
     """The direction after a reflection on a rough surface that scatters: (ux, uy, uz) is the specular one, N the
     normal it was reflected about and graze the angle of incidence.
@@ -480,8 +482,14 @@ def _scatter(table, coating, energy_kev, graze, index, reflection, ux, uy, uz, n
     one gives f."""
     if table.scattering[coating, 2] <= 0.0:
         return ux, uy, uz
-    total = reflectivity_at(table.values, table.energies, table.angle_step, coating, energy_kev, graze)
-    specular = reflectivity_at(table.specular, table.energies, table.angle_step, coating, energy_kev, graze)
+    total = specular = 0.0
+    for k in range(2):  # one inlined call site, not two
+        r = reflectivity_at(table.values if k == 0 else table.specular, table.energies, table.angle_step, coating,
+                            energy_kev, graze)
+        if k == 0:
+            total = r
+        else:
+            specular = r
     share = 1.0 - specular / total if total > 0.0 else 0.0
     u = uniform(table.scatter_key, index, 2 * reflection)
     if not u < share:
