@@ -170,8 +170,8 @@ def test_cli_preset_writes_the_table_and_plot(tmp_path, capsys):
 
 @pytest.mark.parametrize("args, message", [
     (("--preset", "rest2019", "--optics", "xmm"), "drop --optics"),
-    (("--masses", "1:0.1:30"), "need 0 < MIN < MAX"),
-    (("--masses", "1e-3:1:2.5"), "COUNT must be a whole number"),
+    (("--masses", "1:0.1:30"), "need 0 < first < last"),
+    (("--masses", "1e-3:1:2.5"), "the count must be a whole number"),
     (("--bins", "1:10"), "FIRST:LAST:WIDTH"),
     (("--preset", "rest2019", "--rays", "5000"), "drop --rays"),
     (("--confidence", "1.5"), "confidence = 1.5"),

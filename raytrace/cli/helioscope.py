@@ -255,9 +255,10 @@ def run_optimise(args) -> int:
     start = time.perf_counter()
 
     def report(row):
-        point = ", ".join(f"{k} {v:.6g}" for k, v in row["values"].items() if k != "focal_length_mm")
-        point = f"f = {row['values'].get('focal_length_mm', row.get('focal_length_mm', math.nan)):7.1f} mm" + (
-            f", {point}" if point else "")
+        values = dict(row["values"])
+        focal = values.pop("focal_length_mm", row.get("focal_length_mm"))
+        point = ", ".join(([f"f = {focal:7.1f} mm"] if focal is not None else [])
+                          + [f"{k} {v:.6g}" for k, v in values.items()])
         if "error" in row:
             print(f"  {point}: no optic ({row['error']})", flush=True)
             return
@@ -307,8 +308,7 @@ def run_optimise(args) -> int:
               f"f_DO {result.verified.f_do:.2f}, a {result.verified.area_cm2:.3f} cm2")
     if table.meta["invalid_points"]:
         print(f"  {len(table.meta['invalid_points'])} point(s) of the box made no optic and were skipped")
-    plot_name = "f_do_vs_focal_length.png" if focal_lengths is not None and args.objective == "f_do" else \
-        f"{args.objective}_search.png" if focal_lengths is None else "sensitivity_vs_focal_length.png"
+    plot_name = f"{args.objective}_{'vs_focal_length' if focal_lengths is not None else 'search'}.png"
     written = [write_table(table, out / "scan.ecsv"), save_figure(plot_scan(table), out / plot_name)]
     written += write_design(result.best_design, out / "best_design.toml")
     for path in written:
@@ -476,18 +476,17 @@ def _bins_spec(text: str) -> tuple[float, float, float]:
 
 
 def _mass_spec(text: str):
-    import numpy as np
+    """--masses MIN:MAX:COUNT, as the masses (eV) of `raytrace.helioscope.sensitivity.mass_grid`."""
+    from ..helioscope.sensitivity import mass_grid
 
-    parts = text.split(":")
     try:
-        first, last, count = float(parts[0]), float(parts[1]), float(parts[2])
-    except (ValueError, IndexError):
+        first, last, count = (float(part) for part in text.split(":"))
+    except ValueError:
         raise CliError(f"--masses {text!r}: expected MIN:MAX:COUNT (eV, log-spaced)") from None
-    if len(parts) != 3 or not (math.isfinite(first) and math.isfinite(last) and 0 < first < last):
-        raise CliError(f"--masses {text!r}: need 0 < MIN < MAX (eV)")
-    if not (count.is_integer() and 2 <= count <= 100_000):
-        raise CliError(f"--masses {text!r}: COUNT must be a whole number from 2 to 100000")
-    return np.geomspace(first, last, int(count))
+    try:
+        return mass_grid((first, last, count))
+    except ValueError as exc:
+        raise CliError(f"--masses {text!r}: {exc}") from None
 
 
 def _shared_references():

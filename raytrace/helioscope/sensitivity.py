@@ -49,6 +49,7 @@ RAMP_MASS_EV = 0.05
 FIRST_STEPS = 5
 FIRST_SHARE = 1.0 / 3.0
 MAX_GAS_MASS_EV = 0.25
+MAX_MASSES = 100_000
 PROBABILITY_POINTS = 4  # Gauss-Legendre points per 50 eV node: P's coherence oscillations are resolved to ~0.3 eV
 
 
@@ -316,9 +317,9 @@ def mass_grid(spec) -> np.ndarray:
     """`count` axion masses (eV) spaced evenly in log from `first` to `last`: spec = (first, last, count)."""
     first, last, count = spec
     if not (math.isfinite(first) and math.isfinite(last) and 0 < first < last):
-        raise ValueError(f"masses {first}:{last}:{count}: need 0 < first < last (eV)")
-    if not (float(count).is_integer() and count >= 2):
-        raise ValueError(f"masses {first}:{last}:{count}: the count must be a whole number >= 2")
+        raise ValueError(f"masses from {first:g} to {last:g} eV: need 0 < first < last")
+    if not (float(count).is_integer() and 2 <= count <= MAX_MASSES):
+        raise ValueError(f"{count:g} masses: the count must be a whole number from 2 to {MAX_MASSES}")
     return np.geomspace(first, last, int(count))
 
 
