@@ -58,7 +58,7 @@ class Magnet:
                 raise ValueError(f"magnet {name} = {value}: must be a number > 0")
         if not (math.isfinite(self.bore_gap_mm) and self.bore_gap_mm >= 0):
             raise ValueError(f"magnet bore_gap_mm = {self.bore_gap_mm}: must be a number >= 0")
-        if isinstance(self.bores, bool) or not isinstance(self.bores, int) or self.bores < 1:
+        if isinstance(self.bores, bool) or not isinstance(self.bores, (int, np.integer)) or self.bores < 1:
             raise ValueError(f"magnet bores = {self.bores!r}: must be a whole number >= 1")
 
     @property

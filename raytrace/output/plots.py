@@ -199,7 +199,7 @@ def plot_sensitivity(table, references: dict | None = None) -> Figure:
     ax.set_xscale("log")
     ax.set_yscale("log")
     finite = [np.nanmin(u.Quantity(table[c]).to_value(1 / u.GeV)) for c in ("g_agamma_vacuum", "g_agamma_combined")]
-    ax.set_ylim(0.3 * min(finite), 1e-9)
+    ax.set_ylim(0.3 * min(finite), max(1e-9, 30 * min(finite)))
     ax.set_xlim(mass[0], mass[-1])
     ax.set_xlabel("$m_a$ (eV)")
     ax.set_ylabel("$g_{a\\gamma}$ (GeV$^{-1}$)")
