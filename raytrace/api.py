@@ -271,6 +271,19 @@ def calibrate(optic, energy_kev, hpd_arcsec, w90_arcsec=None, *, wing_fraction: 
                               z, make_source(off_axis_arcmin, azimuth_deg, source_distance_m, source_size_mm), rays, seed)
 
 
+def fit_encircled(optic, targets, *, ee_error: float = 0.01, scattering: bool = True,
+                  psd_band_per_um=analysis.calibration.PSD_BAND_PER_UM, focal_plane_z_mm="best", off_axis_arcmin=0.0,
+                  azimuth_deg=0.0, source_distance_m=math.inf, source_size_mm=0.0, rays: int = RAYS_PER_POINT,
+                  seed: int = 0) -> analysis.calibration.PsfFit:
+    """Slope errors (core scale, wing share and rms) and, with `scattering`, the PSD index of the coatings' surfaces
+    fitted to measured encircled-energy curves: targets = [(energy_kev, radii_arcsec, fractions), ...], each
+    fraction known to +-ee_error (`raytrace.analysis.calibration.fit_psf`); `.optic` is the calibrated optic."""
+    z = None if focal_plane_z_mm == "best" else _value(focal_plane_z_mm, u.mm)
+    return analysis.calibration.fit_psf(load(optic), targets, ee_error, scattering, tuple(psd_band_per_um), z,
+                                        make_source(off_axis_arcmin, azimuth_deg, source_distance_m, source_size_mm),
+                                        rays, seed)
+
+
 def optimise(focal_lengths_mm=None, *, vary: dict | None = None, design: SegmentedDesign | str = "babyiaxo",
              groups: int = 4, materials=MATERIALS, detector: Detector | str | None = None,
              source: SolarSource | None = None, objective: str = "f_do", objective_mass_ev: float = 1e-3,

@@ -140,3 +140,54 @@ def test_bad_psd_is_named():
         SurfaceScattering(-1.0, 0.1, 1.0)
     with pytest.raises(ValueError, match="f_min_per_um"):
         SurfaceScattering(1.5, 2.0, 1.0)
+
+
+def test_king_encircled_energy_closed_form():
+    from raytrace.analysis.calibration import king_encircled
+
+    assert king_encircled(3.0, 3.0, 2.0) == pytest.approx(0.5)  # 1 - (1 + 1)^-1
+    assert king_encircled(1e9, 4.7, 1.46) == pytest.approx(1.0, abs=1e-6)
+    with pytest.raises(ValueError, match="index > 1"):
+        king_encircled(1.0, 1.0, 0.9)
+
+
+def test_a_fit_to_synthetic_encircled_energy_recovers_its_parameters(xmm):
+    from raytrace.analysis.calibration import fit_psf, with_psf_parameters
+    from raytrace.analysis.psf import psf
+
+    truth = {"core_scale": 6.0, "wing_fraction": 0.08, "wing_arcsec": 60.0, "psd_index": 1.8}
+    measured = with_psf_parameters(xmm, *list(truth.values())[:3], psd_index=truth["psd_index"])
+    radii = np.array([3, 6, 10, 15, 25, 40, 60, 90.0])
+    targets = []
+    for energy in (1.5, 8.0):  # "measured" with other rays (seed 11) than the fit's (seed 3)
+        result = psf(measured, energy, n_rays=100_000, seed=11, focal_plane_z_mm=0.0, image_pixels=1)
+        r = np.asarray(result.encircled["radius"], float)
+        targets.append((energy, radii, np.interp(np.log(radii), np.log(r),
+                                                 np.asarray(result.encircled["encircled_fraction"], float))))
+    fit = fit_psf(xmm, targets, ee_error=0.005, focal_plane_z_mm=0.0, n_rays=50_000, seed=3,
+                  start=(10.0, 0.05, 40.0, 1.2))
+    for name, value in truth.items():
+        fitted, error = fit.parameters[name]
+        assert abs(fitted - value) < 3 * error, name
+    assert fit.chi2 < 3 * fit.dof
+    assert fit.optic.coatings[0].scattering.psd_index == pytest.approx(fit.parameters["psd_index"][0])
+
+
+def test_calibrate_fits_king_profiles_from_the_command_line(tmp_path, capsys):
+    from raytrace.cli import main
+
+    king = tmp_path / "king.csv"
+    king.write_text("energy_eV,core_radius_arcsec,king_index\n1500,4.72,1.457\n7500,3.304,1.397\n")
+    out = tmp_path / "fitted.ecsv"
+    assert main(["calibrate", "xmm", "--king", str(king), "--king-energies", "1.5,7.5", "--radii", "5,15,30,60",
+                 "--rays", "20000", "-o", str(out)]) == 0
+    text = capsys.readouterr().out
+    assert "core_scale" in text and "psd_index" in text and "chi2" in text
+    assert out.is_file() and (tmp_path / "fitted_au250_ni.toml").is_file()
+    for argv, message in ((["--king", str(king)], "give --king-energies"),
+                          (["--king", str(king), "--king-energies", "3"], "no row at 3 keV"),
+                          (["--encircled", str(king)], "missing column 'energy_kev'"),
+                          (["--king", str(king), "--king-energies", "1.5", "--energy", "1.5"], "belong to the HPD"),
+                          ([], "give --energy and --hpd")):
+        assert main(["calibrate", "xmm", *argv]) == 2
+        assert message in capsys.readouterr().err

@@ -60,13 +60,29 @@ def register(sub) -> None:
     add_rays_and_seed(offaxis, defaults.RAYS_PER_POINT, " per angle")
     add_table_and_plot(offaxis, plot_help="plot the vignetting curve")
 
-    cal = command(sub, "calibrate", "slope errors that reproduce a measured HPD (and W90)", """\
+    cal = command(sub, "calibrate", "slope errors (and surface scattering) that reproduce a measured PSF", """\
   raytrace calibrate xmm --energy 1.5 --hpd 15
   raytrace calibrate babyiaxo --energy 3 --hpd 59.8 -o babyiaxo_calibrated.toml
-  raytrace calibrate xmm --energy 1.5 --hpd 15 --w90 60 --wing-fraction 0.1 -o xmm_wings.ecsv""", run_calibrate)
+  raytrace calibrate xmm --energy 1.5 --hpd 15 --w90 60 --wing-fraction 0.1 -o xmm_wings.ecsv
+  raytrace calibrate xmm --encircled measured_ee.csv -o xmm_fitted.ecsv
+  raytrace calibrate xmm --king xmm_king.csv --king-energies 1.5,4.5,7.5 --radii 5,10,15,20,30,45,60,90""",
+                  run_calibrate)
     add_optic_and_beam(cal, defaults.RAYS_PER_POINT, " per evaluation")
-    cal.add_argument("--energy", type=number("--energy"), required=True, metavar="KEV", help="photon energy in keV")
-    cal.add_argument("--hpd", type=number("--hpd"), required=True, metavar="ARCSEC", help="target HPD in arcsec")
+    cal.add_argument("--energy", type=number("--energy"), metavar="KEV", help="photon energy in keV (with --hpd)")
+    cal.add_argument("--hpd", type=number("--hpd"), metavar="ARCSEC", help="target HPD in arcsec")
+    cal.add_argument("--encircled", metavar="FILE",
+                     help="instead of --hpd: fit measured encircled-energy curves, a .csv or .ecsv table with columns "
+                          "energy_kev, radius_arcsec, fraction")
+    cal.add_argument("--king", metavar="FILE",
+                     help="instead of --hpd: fit the encircled energy of King profiles, a .csv with columns energy_eV "
+                          "(or energy_kev), core_radius_arcsec, king_index, at --king-energies and --radii")
+    cal.add_argument("--king-energies", metavar="LIST", help="energies (keV) of the --king rows to fit, e.g. 1.5,4.5")
+    cal.add_argument("--radii", default="5,10,15,20,30,45,60,90", metavar="LIST",
+                     help="radii (arcsec) at which --king profiles are fitted (default 5,10,15,20,30,45,60,90)")
+    cal.add_argument("--ee-error", type=number("--ee-error", minimum=0), default=0.01, metavar="F",
+                     help="uncertainty of each measured encircled fraction (default 0.01)")
+    cal.add_argument("--no-scattering", action="store_true",
+                     help="fit slope errors only, without the coatings' surface scattering")
     cal.add_argument("--w90", type=number("--w90"), metavar="ARCSEC",
                      help="target W90 in arcsec: also fit the rms of a broad wing component")
     cal.add_argument("--wing-fraction", type=number("--wing-fraction"), metavar="F",
@@ -203,6 +219,10 @@ def run_calibrate(args) -> int:
     from .. import api
     from ..output import check_writable, write_design, write_prescription
 
+    if args.encircled or args.king:
+        return _fit_encircled(args)
+    if args.energy is None or args.hpd is None:
+        raise CliError("calibrate: give --energy and --hpd, or --encircled FILE, or --king FILE")
     design = None
     if args.output:
         check_writable(args.output, (".ecsv", ".toml"))
@@ -230,3 +250,88 @@ def run_calibrate(args) -> int:
         for path in written:
             print(f"wrote {path}")
     return 0
+
+
+def _fit_encircled(args) -> int:
+    """calibrate --encircled / --king: the fit of `raytrace.fit_encircled`."""
+    from .. import api
+    from ..output import write_prescription
+
+    if args.encircled and args.king:
+        raise CliError("calibrate: give --encircled or --king, not both")
+    if args.energy is not None or args.hpd is not None:
+        raise CliError("calibrate: --energy and --hpd belong to the HPD calibration, not to --encircled or --king")
+    if args.output:
+        check_output("-o", args.output, (".ecsv",))
+    targets = _encircled_targets(args.encircled) if args.encircled else _king_targets(args)
+    optic = load_traced_optic(args)
+    start = time.perf_counter()
+    fit = api.fit_encircled(optic, targets, ee_error=args.ee_error, scattering=not args.no_scattering,
+                            focal_plane_z_mm=args.focal_plane_z, off_axis_arcmin=args.off_axis,
+                            azimuth_deg=args.azimuth, **source_options(args), rays=args.rays, seed=args.seed)
+    print(f"{optic.name}: {len(targets)} encircled-energy curve(s), {len(fit.residuals)} points; focal plane z = "
+          f"{fit.focal_plane_z_mm:.3f} mm; {args.rays:,} rays per energy and evaluation, "
+          f"{time.perf_counter() - start:.1f} s")
+    for name, (value, error) in fit.parameters.items():
+        print(f"  {name:14s} {value:10.4g} +- {error:.2g}")
+    print(f"  chi2 = {fit.chi2:.4g} for {fit.dof} degrees of freedom (fractions known to +-{args.ee_error:g})")
+    print("  energy (keV)  radius (arcsec)  measured  model")
+    for row in fit.residuals:
+        print(f"  {row['energy']:12.3g}  {row['radius']:15.4g}  {row['measured_fraction']:8.4f}  "
+              f"{row['model_fraction']:.4f}")
+    if args.output:
+        for path in write_prescription(fit.optic, args.output):
+            print(f"wrote {path}")
+    return 0
+
+
+def _encircled_targets(path):
+    """(energy_kev, radii, fractions) per energy from a table with columns energy_kev, radius_arcsec, fraction."""
+    import numpy as np
+
+    table = _read_columns(path, ("energy_kev", "radius_arcsec", "fraction"), "--encircled")
+    energies = np.asarray(table["energy_kev"], float)
+    return [(e, np.asarray(table["radius_arcsec"], float)[energies == e],
+             np.asarray(table["fraction"], float)[energies == e]) for e in np.unique(energies)]
+
+
+def _king_targets(args):
+    import numpy as np
+
+    from ..analysis.calibration import king_encircled
+
+    table = _read_columns(args.king, ("core_radius_arcsec", "king_index"), "--king")
+    if "energy_kev" in table.colnames:
+        energies = np.asarray(table["energy_kev"], float)
+    elif "energy_eV" in table.colnames:
+        energies = np.asarray(table["energy_eV"], float) / 1e3
+    else:
+        raise CliError(f"--king {args.king!r}: needs a column energy_kev or energy_eV")
+    if not args.king_energies:
+        raise CliError("--king: give --king-energies, the energies (keV) of the rows to fit")
+    radii = parse_grid(args.radii, "--radii", "arcsec")
+    targets = []
+    for energy in parse_grid(args.king_energies, "--king-energies"):
+        match = np.flatnonzero(np.isclose(energies, energy, rtol=0, atol=1e-6))
+        if match.size == 0:
+            raise CliError(f"--king-energies: no row at {energy:g} keV in {args.king!r} (it has "
+                           f"{', '.join(f'{e:g}' for e in energies)} keV)")
+        row = table[int(match[0])]
+        targets.append((float(energy), radii, king_encircled(radii, float(row["core_radius_arcsec"]),
+                                                             float(row["king_index"]))))
+    return targets
+
+
+def _read_columns(path, columns, option):
+    from astropy.table import Table
+
+    if not Path(path).is_file():
+        raise CliError(f"{option} {path!r}: no such file")
+    try:
+        table = Table.read(path, format="ascii.ecsv" if str(path).endswith(".ecsv") else "ascii.csv")
+    except Exception as exc:  # astropy's readers raise many kinds of errors for a malformed file
+        raise CliError(f"{option} {path!r}: cannot read it as a table ({exc})") from None
+    missing = [c for c in columns if c not in table.colnames]
+    if missing:
+        raise CliError(f"{option} {path!r}: missing column {missing[0]!r} (columns: {', '.join(table.colnames)})")
+    return table
