@@ -152,11 +152,11 @@ def test_king_encircled_energy_closed_form():
 
 
 def test_a_fit_to_synthetic_encircled_energy_recovers_its_parameters(xmm):
-    from raytrace.analysis.calibration import fit_psf, with_psf_parameters
+    from raytrace.analysis.calibration import fit_psf, with_parameters
     from raytrace.analysis.psf import psf
 
     truth = {"core_scale": 6.0, "wing_fraction": 0.08, "wing_arcsec": 60.0, "psd_index": 1.8}
-    measured = with_psf_parameters(xmm, *list(truth.values())[:3], psd_index=truth["psd_index"])
+    measured = with_parameters(xmm, truth)
     radii = np.array([3, 6, 10, 15, 25, 40, 60, 90.0])
     targets = []
     for energy in (1.5, 8.0):  # "measured" with other rays (seed 11) than the fit's (seed 3)
@@ -165,7 +165,7 @@ def test_a_fit_to_synthetic_encircled_energy_recovers_its_parameters(xmm):
         targets.append((energy, radii, np.interp(np.log(radii), np.log(r),
                                                  np.asarray(result.encircled["encircled_fraction"], float))))
     fit = fit_psf(xmm, targets, ee_error=0.005, focal_plane_z_mm=0.0, n_rays=50_000, seed=3,
-                  start=(10.0, 0.05, 40.0, 1.2))
+                  start={"core_scale": 10.0, "wing_fraction": 0.05, "wing_arcsec": 40.0, "psd_index": 1.2})
     for name, value in truth.items():
         fitted, error = fit.parameters[name]
         assert abs(fitted - value) < 3 * error, name
@@ -191,3 +191,34 @@ def test_calibrate_fits_king_profiles_from_the_command_line(tmp_path, capsys):
                           ([], "give --energy and --hpd")):
         assert main(["calibrate", "xmm", *argv]) == 2
         assert message in capsys.readouterr().err
+
+
+def test_a_fit_to_synthetic_areas_recovers_the_obscuration_and_the_roughness(xmm):
+    from raytrace.analysis.calibration import fit_psf, with_parameters
+    from raytrace.analysis.psf import psf
+
+    truth = {"spider_width": 2.6, "roughness_nm": 0.9}  # XMM's own: 2.29 deg spokes, 0.4 nm
+    measured = with_parameters(xmm, truth)
+    areas = []
+    for energy in (1.5, 4.0, 8.0):
+        area = psf(measured, energy, n_rays=100_000, seed=11, focal_plane_z_mm=0.0, image_pixels=1).effective_area_cm2
+        areas.append((energy, area, 0.005 * area))
+    fit = fit_psf(xmm, areas=areas, focal_plane_z_mm=0.0, n_rays=50_000, seed=3)
+    for name, value in truth.items():
+        fitted, error = fit.parameters[name]
+        assert abs(fitted - value) < 3 * error, name
+    assert fit.parameters["spider_width"][1] < 0.2 and fit.parameters["roughness_nm"][1] < 0.1  # 0.5 % areas
+    np.testing.assert_allclose(fit.area_residuals["model_area"], [a for _, a, _ in areas], rtol=0.02)
+
+
+def test_calibrate_fits_areas_from_the_command_line(tmp_path, capsys):
+    from raytrace.cli import main
+
+    areas = tmp_path / "areas.csv"
+    areas.write_text("energy_kev,area_cm2,area_err_cm2\n1.5,1400,14\n8.0,600,6\n")
+    assert main(["calibrate", "xmm", "--areas", str(areas), "--rays", "20000"]) == 0
+    text = capsys.readouterr().out
+    assert "spider_width" in text and "roughness_nm" in text and "1400 +- 14" in text
+    areas.write_text("energy_kev,area\n1.5,1400\n")
+    assert main(["calibrate", "xmm", "--areas", str(areas)]) == 2
+    assert "missing column 'area_cm2'" in capsys.readouterr().err

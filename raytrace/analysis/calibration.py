@@ -122,9 +122,9 @@ def calibrate(
 
 @dataclass(frozen=True)
 class PsfFit:
-    """A fit of slope errors (and of the surfaces' scattering) to measured encircled-energy curves: the calibrated
-    optic, each fitted parameter with its 1-sigma uncertainty, chi^2 and degrees of freedom, and the residuals
-    (energy, radius, measured and model encircled fraction)."""
+    """A fit of an optic to measured encircled-energy curves and on-axis areas: the calibrated optic, each fitted
+    parameter with its 1-sigma uncertainty, chi^2 and degrees of freedom, and the residuals (`residuals`: energy,
+    radius, measured and model encircled fraction; `area_residuals`: energy, measured and model area)."""
 
     optic: Optic
     focal_plane_z_mm: float
@@ -132,10 +132,19 @@ class PsfFit:
     chi2: float
     dof: int
     residuals: Table
+    area_residuals: Table
 
 
-PSF_PARAMETERS = ("core_scale", "wing_fraction", "wing_arcsec", "psd_index")
 PSD_BAND_PER_UM = (0.01, 10.0)
+# name: (lower bound, upper bound, start when the optic gives none)
+PARAMETER_BOUNDS = {
+    "core_scale": (0.0, MAX_SLOPE_ERROR_ARCSEC, 1.0),
+    "wing_fraction": (0.0, 0.5, 0.05),
+    "wing_arcsec": (1.0, MAX_SLOPE_ERROR_ARCSEC, 60.0),
+    "psd_index": (0.5, 4.0, 1.5),
+    "spider_width": (0.0, None, 0.0),  # the upper bound is the widest the spider allows
+    "roughness_nm": (0.0, 3.0, 0.4),
+}
 
 
 def king_encircled(radius_arcsec, core_arcsec: float, index: float) -> np.ndarray:
@@ -147,89 +156,152 @@ def king_encircled(radius_arcsec, core_arcsec: float, index: float) -> np.ndarra
     return 1.0 - (1.0 + (r / core_arcsec) ** 2) ** (1.0 - index)
 
 
-def with_psf_parameters(optic: Optic, core_scale: float, wing_fraction: float, wing_arcsec: float,
-                        psd_index: float | None = None, psd_band_per_um: tuple[float, float] = PSD_BAND_PER_UM) -> Optic:
-    """The optic with the parameters `fit_psf` fits: every shell's core slope errors scaled so that the largest
-    meridional rms is core_scale arcsec (the shells keep their ratios; shells without slope errors get an isotropic
-    core), a wing of this share and rms (arcsec) on every shell, and with psd_index a power-law PSD over
-    psd_band_per_um (1/um) on every coating stack."""
+def with_parameters(optic: Optic, values: dict, psd_band_per_um: tuple[float, float] = PSD_BAND_PER_UM) -> Optic:
+    """The optic with the parameters `fit_psf` fits (any of PARAMETER_BOUNDS' names):
+    - core_scale: every shell's core slope errors scaled so that the largest meridional rms is core_scale arcsec
+      (the shells keep their ratios; shells without slope errors get an isotropic core);
+    - wing_fraction, wing_arcsec: a broad wing of this share and rms (arcsec) on every shell;
+    - psd_index: a power-law PSD over psd_band_per_um (1/um) on every coating stack;
+    - spider_width: the spider's spoke width, in its own unit (degrees of a wedge, or mm of a bar);
+    - roughness_nm: every interface's roughness in every coating stack."""
     from coatings import Stack, SurfaceScattering
 
-    base = [s.slope_errors for s in optic.shells]
-    largest = max(e.meridional_arcsec for e in base)
-    ratios = [(1.0, 1.0) if largest == 0 else (e.meridional_arcsec / largest, e.sagittal_arcsec / largest)
-              for e in base]
-    built = optic.with_slope_errors([
-        SlopeErrors(core_scale * m, core_scale * s_, float(wing_fraction), float(wing_arcsec)) for m, s_ in ratios])
-    if psd_index is None:
-        return built
-    model = SurfaceScattering(float(psd_index), *psd_band_per_um)
-    return dataclasses.replace(built, coatings=tuple(dataclasses.replace(c, scattering=model) if isinstance(c, Stack)
-                                                     else c for c in built.coatings))
+    if "core_scale" in values or "wing_fraction" in values or "wing_arcsec" in values:
+        base = [s.slope_errors for s in optic.shells]
+        largest = max(e.meridional_arcsec for e in base)
+        scale = values.get("core_scale", largest)
+        errors = []
+        for e in base:
+            m, s_ = (1.0, 1.0) if largest == 0 else (e.meridional_arcsec / largest, e.sagittal_arcsec / largest)
+            errors.append(SlopeErrors(scale * m, scale * s_, float(values.get("wing_fraction", e.wing_fraction)),
+                                      float(values.get("wing_arcsec", e.wing_arcsec))))
+        optic = optic.with_slope_errors(errors)
+    if "spider_width" in values:
+        field = "spoke_width_deg" if optic.spider.spoke_width_deg > 0 else "spoke_width_mm"
+        optic = optic.with_spider(dataclasses.replace(optic.spider, **{field: float(values["spider_width"])}))
+    coatings = optic.coatings
+    if "roughness_nm" in values:
+        coatings = tuple(c.with_roughness(float(values["roughness_nm"])) if isinstance(c, Stack) else c
+                         for c in coatings)
+    if "psd_index" in values:
+        model = SurfaceScattering(float(values["psd_index"]), *psd_band_per_um)
+        coatings = tuple(dataclasses.replace(c, scattering=model) if isinstance(c, Stack) else c for c in coatings)
+    return dataclasses.replace(optic, coatings=coatings)
 
 
-def fit_psf(optic: Optic, targets, ee_error: float = 0.01, scattering: bool = True,
-            psd_band_per_um: tuple[float, float] = PSD_BAND_PER_UM, focal_plane_z_mm: float | None = None,
-            beam: Source = ParallelBeam(), n_rays: int = 200_000, seed: int = 0, start=None) -> PsfFit:
-    """Fit the optic's slope errors to measured encircled-energy curves, `targets` = [(energy_kev, radii_arcsec,
-    fractions), ...], each fraction known to +-ee_error: the scale of the core slope errors (each shell keeps its
-    ratios, as in `calibrate`), the share and rms (arcsec) of a broad wing, and with `scattering` the index of
-    a power-law PSD over psd_band_per_um (1/um) for every coating stack, whose roughness sets the scattered flux
-    (`coatings.SurfaceScattering`). The focal plane is fixed beforehand (default: the best focus at the first
-    energy). scipy's least_squares (trust-region reflective, bounded) minimises chi^2 over traces with common random
-    numbers; the uncertainties are from its Jacobian, (J^T J)^-1 scaled by chi^2 / dof. `start`: initial values
-    in the order of PSF_PARAMETERS."""
+def fit_psf(optic: Optic, targets=(), areas=(), ee_error: float = 0.01, area_radius_arcsec: float = math.inf,
+            scattering: bool = True, psd_band_per_um: tuple[float, float] = PSD_BAND_PER_UM,
+            focal_plane_z_mm: float | None = None, beam: Source = ParallelBeam(), n_rays: int = 200_000, seed: int = 0,
+            start: dict | None = None) -> PsfFit:
+    """Fit an optic to measured encircled-energy curves and on-axis effective areas.
+
+    targets = [(energy_kev, radii_arcsec, fractions), ...], each fraction known to +-ee_error; they fit the core
+    slope errors, a broad wing (share and rms) and, with `scattering`, the PSD index of the coating stacks
+    (`with_parameters`). areas = [(energy_kev, area_cm2, error_cm2), ...], the area collected within
+    area_radius_arcsec of the image centre; they fit the spider's spoke width (the obscuration: the same at every
+    energy) and the stacks' roughness (which grows with energy). Model areas and curves come from the same traces
+    (`psf`, common random numbers). The focal plane is fixed beforehand (default: the best focus at the first
+    energy). scipy's least_squares (trust-region reflective, bounded) minimises chi^2; the uncertainties are from
+    its Jacobian, (J^T J)^-1 scaled by chi^2 / dof when that exceeds 1. `start`: initial values by name."""
     from scipy.optimize import least_squares
 
     from coatings import Stack
 
     targets = [(float(e), np.asarray(r, float), np.asarray(f, float)) for e, r, f in targets]
+    areas = [(float(e), float(a), float(s_)) for e, a, s_ in areas]
+    if not targets and not areas:
+        raise CalibrationError("nothing to fit: give encircled-energy curves, on-axis areas or both")
     for energy, radii, fractions in targets:
         if radii.shape != fractions.shape or radii.size == 0 or not np.all(radii > 0):
             raise CalibrationError(f"target at {energy:g} keV: need radii > 0 arcsec and one fraction per radius")
         if not np.all((fractions > 0) & (fractions < 1)):
             raise CalibrationError(f"target at {energy:g} keV: encircled fractions must lie in (0, 1)")
+    for energy, area, error in areas:
+        if not (area > 0 and error > 0):
+            raise CalibrationError(f"area at {energy:g} keV: need an area and an error > 0 cm2")
     if not ee_error > 0:
         raise CalibrationError(f"ee_error = {ee_error}: must be > 0")
-    if scattering and not any(isinstance(c, Stack) for c in optic.coatings):
-        raise CalibrationError(f"{optic.name}: no coating stack whose roughness could scatter")
-    largest = max(s.slope_errors.meridional_arcsec for s in optic.shells)
-    names = PSF_PARAMETERS if scattering else PSF_PARAMETERS[:3]
-    low = np.array([0.0, 0.0, 1.0, 0.5][:len(names)])
-    high = np.array([MAX_SLOPE_ERROR_ARCSEC, 0.5, MAX_SLOPE_ERROR_ARCSEC, 4.0][:len(names)])
-    x0 = np.array(start if start is not None else [max(largest, 1.0), 0.05, 60.0, 1.5][:len(names)], float)
-    if x0.shape != low.shape or not np.all((x0 >= low) & (x0 <= high)):
-        raise CalibrationError(f"start = {start}: need {len(names)} values within {list(zip(low, high))}")
+    if not area_radius_arcsec > 0:
+        raise CalibrationError(f"area radius = {area_radius_arcsec} arcsec: must be > 0")
+    has_stacks = any(isinstance(c, Stack) for c in optic.coatings)
+    names = []
+    if targets:
+        names += ["core_scale", "wing_fraction", "wing_arcsec"] + (["psd_index"] if scattering and has_stacks else [])
+    if areas:
+        if optic.spider is None:
+            raise CalibrationError(f"{optic.name}: areas fit the spider's width as the obscuration, and it has none")
+        names += ["spider_width"] + (["roughness_nm"] if has_stacks else [])
+    low = np.array([PARAMETER_BOUNDS[n][0] for n in names])
+    high = np.array([_upper_bound(optic, n) for n in names])
+    x0 = np.array([(start or {}).get(n, _current(optic, n)) for n in names], float)
+    x0 = np.clip(x0, low, high)
     if focal_plane_z_mm is None:
-        focal_plane_z_mm = best_focus_z_mm(optic, beam.at_energy(targets[0][0]), n_rays, seed)
+        focal_plane_z_mm = best_focus_z_mm(optic, beam.at_energy((targets or areas)[0][0]), n_rays, seed)
+    energies = sorted({e for e, *_ in targets} | {e for e, *_ in areas})
 
     def trial(x) -> Optic:
-        return with_psf_parameters(optic, *x[:3], psd_index=x[3] if scattering else None,
-                                   psd_band_per_um=psd_band_per_um)
+        return with_parameters(optic, dict(zip(names, x)), psd_band_per_um)
 
-    def model_fractions(x) -> list[np.ndarray]:
+    def models(x):
         built = trial(x)
-        out = []
-        for energy, radii, _ in targets:
+        traced = {}
+        for energy in energies:
             result = psf(built, energy, beam, n_rays, seed, focal_plane_z_mm=focal_plane_z_mm, image_pixels=1)
             r = np.asarray(result.encircled["radius"], float)
-            out.append(np.interp(np.log(radii), np.log(r), np.asarray(result.encircled["encircled_fraction"], float)))
-        return out
+            f = np.asarray(result.encircled["encircled_fraction"], float)
+            traced[energy] = (r, f, result.effective_area_cm2)
+        curves = [np.interp(np.log(radii), np.log(traced[e][0]), traced[e][1]) for e, radii, _ in targets]
+        collected = [traced[e][2] * (1.0 if math.isinf(area_radius_arcsec) else
+                                     float(np.interp(math.log(area_radius_arcsec), np.log(traced[e][0]), traced[e][1])))
+                     for e, *_ in areas]
+        return curves, collected
 
     def residuals(x):
-        return np.concatenate([(m - f) / ee_error for m, (_, _, f) in zip(model_fractions(x), targets)])
+        curves, collected = models(x)
+        return np.concatenate([(m - f) / ee_error for m, (_, _, f) in zip(curves, targets)]
+                              + [np.array([(m - a) / s_ for m, (_, a, s_) in zip(collected, areas)])])
 
     solution = least_squares(residuals, x0, bounds=(low, high), x_scale=high - low, diff_step=0.02)
     chi2 = float(np.sum(solution.fun**2))
     dof = max(solution.fun.size - len(names), 1)
-    jtj = solution.jac.T @ solution.jac
-    covariance = np.linalg.pinv(jtj) * max(chi2 / dof, 1.0)
+    covariance = np.linalg.pinv(solution.jac.T @ solution.jac) * max(chi2 / dof, 1.0)
     errors = np.sqrt(np.clip(np.diag(covariance), 0.0, None))
-    fitted = model_fractions(solution.x)
-    rows = [(e, r, f, m) for (e, radii, fractions), model in zip(targets, fitted)
-            for r, f, m in zip(radii, fractions, model)]
-    residual_table = Table(rows=rows, names=("energy", "radius", "measured_fraction", "model_fraction"))
+    curves, collected = models(solution.x)
+    residual_table = Table(rows=[(e, r, f, m) for (e, radii, fractions), model in zip(targets, curves)
+                                 for r, f, m in zip(radii, fractions, model)] or None,
+                           names=("energy", "radius", "measured_fraction", "model_fraction"),
+                           dtype=(float, float, float, float))
     residual_table["energy"].unit, residual_table["radius"].unit = "keV", "arcsec"
+    area_table = Table(rows=[(e, a, s_, m) for (e, a, s_), m in zip(areas, collected)] or None,
+                       names=("energy", "measured_area", "measured_error", "model_area"),
+                       dtype=(float, float, float, float))
+    area_table["energy"].unit = "keV"
+    for name in ("measured_area", "measured_error", "model_area"):
+        area_table[name].unit = "cm2"
     return PsfFit(trial(solution.x), focal_plane_z_mm,
-                  {name: (float(v), float(s)) for name, v, s in zip(names, solution.x, errors)}, chi2, dof,
-                  residual_table)
+                  {name: (float(v), float(s_)) for name, v, s_ in zip(names, solution.x, errors)}, chi2, dof,
+                  residual_table, area_table)
+
+
+def _current(optic: Optic, name: str) -> float:
+    """The optic's own value of a fitted parameter, to start from (the default start where it has none)."""
+    errors = [s.slope_errors for s in optic.shells]
+    from coatings import Stack
+
+    stacks = [c for c in optic.coatings if isinstance(c, Stack)]
+    value = {
+        "core_scale": max(e.meridional_arcsec for e in errors),
+        "wing_fraction": max(e.wing_fraction for e in errors),
+        "wing_arcsec": max(e.wing_arcsec for e in errors),
+        "psd_index": next((c.scattering.psd_index for c in stacks if c.scattering is not None), 0.0),
+        "spider_width": (0.0 if optic.spider is None else optic.spider.spoke_width_deg or optic.spider.spoke_width_mm),
+        "roughness_nm": stacks[0].substrate_roughness_nm if stacks else 0.0,
+    }[name]
+    return value if value > 0 else PARAMETER_BOUNDS[name][2]
+
+
+def _upper_bound(optic: Optic, name: str) -> float:
+    if name != "spider_width":
+        return PARAMETER_BOUNDS[name][1]
+    spider = optic.spider
+    return 0.5 * 360.0 / spider.n_spokes if spider.spoke_width_deg > 0 else 50.0

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import sys
 import time
 from pathlib import Path
@@ -81,6 +82,14 @@ def register(sub) -> None:
                      help="radii (arcsec) at which --king profiles are fitted (default 5,10,15,20,30,45,60,90)")
     cal.add_argument("--ee-error", type=number("--ee-error", minimum=0), default=0.01, metavar="F",
                      help="uncertainty of each measured encircled fraction (default 0.01)")
+    cal.add_argument("--areas", metavar="FILE",
+                     help="also (or only) fit measured on-axis areas, a .csv or .ecsv table with columns energy_kev, "
+                          "area_cm2 and optionally area_err_cm2: the spider's width (the obscuration) and the "
+                          "coatings' roughness")
+    cal.add_argument("--area-error", type=number("--area-error", minimum=0), default=0.01, metavar="F",
+                     help="relative uncertainty of the areas where the table gives none (default 0.01)")
+    cal.add_argument("--area-radius", type=number("--area-radius", minimum=0), metavar="ARCSEC",
+                     help="the areas are the flux within this radius (default: all the focused flux)")
     cal.add_argument("--no-scattering", action="store_true",
                      help="fit slope errors only, without the coatings' surface scattering")
     cal.add_argument("--w90", type=number("--w90"), metavar="ARCSEC",
@@ -219,10 +228,10 @@ def run_calibrate(args) -> int:
     from .. import api
     from ..output import check_writable, write_design, write_prescription
 
-    if args.encircled or args.king:
+    if args.encircled or args.king or args.areas:
         return _fit_encircled(args)
     if args.energy is None or args.hpd is None:
-        raise CliError("calibrate: give --energy and --hpd, or --encircled FILE, or --king FILE")
+        raise CliError("calibrate: give --energy and --hpd, or --encircled FILE, --king FILE or --areas FILE")
     design = None
     if args.output:
         check_writable(args.output, (".ecsv", ".toml"))
@@ -253,32 +262,45 @@ def run_calibrate(args) -> int:
 
 
 def _fit_encircled(args) -> int:
-    """calibrate --encircled / --king: the fit of `raytrace.fit_encircled`."""
+    """calibrate --encircled / --king / --areas: the fit of `raytrace.fit_encircled`."""
     from .. import api
     from ..output import write_prescription
 
     if args.encircled and args.king:
         raise CliError("calibrate: give --encircled or --king, not both")
     if args.energy is not None or args.hpd is not None:
-        raise CliError("calibrate: --energy and --hpd belong to the HPD calibration, not to --encircled or --king")
+        raise CliError("calibrate: --energy and --hpd belong to the HPD calibration, not to --encircled, --king or "
+                       "--areas")
     if args.output:
         check_output("-o", args.output, (".ecsv",))
-    targets = _encircled_targets(args.encircled) if args.encircled else _king_targets(args)
+    targets = (_encircled_targets(args.encircled) if args.encircled else
+               _king_targets(args) if args.king else [])
+    areas = _area_targets(args.areas, args.area_error) if args.areas else []
     optic = load_traced_optic(args)
     start = time.perf_counter()
-    fit = api.fit_encircled(optic, targets, ee_error=args.ee_error, scattering=not args.no_scattering,
+    fit = api.fit_encircled(optic, targets, areas, ee_error=args.ee_error,
+                            area_radius_arcsec=args.area_radius if args.area_radius else math.inf,
+                            scattering=not args.no_scattering,
                             focal_plane_z_mm=args.focal_plane_z, off_axis_arcmin=args.off_axis,
                             azimuth_deg=args.azimuth, **source_options(args), rays=args.rays, seed=args.seed)
-    print(f"{optic.name}: {len(targets)} encircled-energy curve(s), {len(fit.residuals)} points; focal plane z = "
+    print(f"{optic.name}: {len(targets)} encircled-energy curve(s) of {len(fit.residuals)} points, {len(areas)} "
+          f"area(s); focal plane z = "
           f"{fit.focal_plane_z_mm:.3f} mm; {args.rays:,} rays per energy and evaluation, "
           f"{time.perf_counter() - start:.1f} s")
     for name, (value, error) in fit.parameters.items():
         print(f"  {name:14s} {value:10.4g} +- {error:.2g}")
-    print(f"  chi2 = {fit.chi2:.4g} for {fit.dof} degrees of freedom (fractions known to +-{args.ee_error:g})")
-    print("  energy (keV)  radius (arcsec)  measured  model")
-    for row in fit.residuals:
-        print(f"  {row['energy']:12.3g}  {row['radius']:15.4g}  {row['measured_fraction']:8.4f}  "
-              f"{row['model_fraction']:.4f}")
+    known = f" (fractions known to +-{args.ee_error:g})" if targets else ""
+    print(f"  chi2 = {fit.chi2:.4g} for {fit.dof} degrees of freedom{known}")
+    if len(fit.residuals):
+        print("  energy (keV)  radius (arcsec)  measured  model")
+        for row in fit.residuals:
+            print(f"  {row['energy']:12.3g}  {row['radius']:15.4g}  {row['measured_fraction']:8.4f}  "
+                  f"{row['model_fraction']:.4f}")
+    if len(fit.area_residuals):
+        print("  energy (keV)  measured area (cm2)  model (cm2)")
+        for row in fit.area_residuals:
+            print(f"  {row['energy']:12.3g}  {row['measured_area']:11.5g} +- {row['measured_error']:<6.3g}  "
+                  f"{row['model_area']:.5g}")
     if args.output:
         for path in write_prescription(fit.optic, args.output):
             print(f"wrote {path}")
@@ -293,6 +315,16 @@ def _encircled_targets(path):
     energies = np.asarray(table["energy_kev"], float)
     return [(e, np.asarray(table["radius_arcsec"], float)[energies == e],
              np.asarray(table["fraction"], float)[energies == e]) for e in np.unique(energies)]
+
+
+def _area_targets(path, relative_error: float):
+    """(energy_kev, area_cm2, error_cm2) from a table with columns energy_kev, area_cm2 and optionally area_err_cm2."""
+    import numpy as np
+
+    table = _read_columns(path, ("energy_kev", "area_cm2"), "--areas")
+    area = np.asarray(table["area_cm2"], float)
+    error = np.asarray(table["area_err_cm2"], float) if "area_err_cm2" in table.colnames else relative_error * area
+    return list(zip(np.asarray(table["energy_kev"], float), area, error))
 
 
 def _king_targets(args):
