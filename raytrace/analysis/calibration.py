@@ -1,4 +1,6 @@
-"""Slope errors that reproduce a measured PSF: HPD (and optionally W90) at one energy.
+"""Calibration of an optic to measurements: slope errors that reproduce a measured HPD (and optionally W90) at one
+energy (`calibrate`), and a least-squares fit of slope errors, surface scattering, obscuration and roughness to
+measured encircled-energy curves and on-axis areas at several energies (`fit_psf`).
 
 Every shell keeps the ratios of its slope errors (between technologies, and sagittal to
 meridional); one common factor scales the core. A shell without any slope error gets an
@@ -285,9 +287,9 @@ def fit_psf(optic: Optic, targets=(), areas=(), ee_error: float = 0.01, area_rad
 
 def _current(optic: Optic, name: str) -> float:
     """The optic's own value of a fitted parameter, to start from (the default start where it has none)."""
-    errors = [s.slope_errors for s in optic.shells]
     from coatings import Stack
 
+    errors = [s.slope_errors for s in optic.shells]
     stacks = [c for c in optic.coatings if isinstance(c, Stack)]
     value = {
         "core_scale": max(e.meridional_arcsec for e in errors),
