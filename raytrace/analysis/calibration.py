@@ -194,7 +194,7 @@ def with_parameters(optic: Optic, values: dict, psd_band_per_um: tuple[float, fl
 def fit_psf(optic: Optic, targets=(), areas=(), ee_error: float = 0.01, area_radius_arcsec: float = math.inf,
             scattering: bool = True, psd_band_per_um: tuple[float, float] = PSD_BAND_PER_UM,
             focal_plane_z_mm: float | None = None, beam: Source = ParallelBeam(), n_rays: int = 200_000, seed: int = 0,
-            start: dict | None = None) -> PsfFit:
+            start: dict | None = None, fixed: dict | None = None) -> PsfFit:
     """Fit an optic to measured encircled-energy curves and on-axis effective areas.
 
     targets = [(energy_kev, radii_arcsec, fractions), ...], each fraction known to +-ee_error; they fit the core
@@ -204,7 +204,8 @@ def fit_psf(optic: Optic, targets=(), areas=(), ee_error: float = 0.01, area_rad
     energy) and the stacks' roughness (which grows with energy). Model areas and curves come from the same traces
     (`psf`, common random numbers). The focal plane is fixed beforehand (default: the best focus at the first
     energy). scipy's least_squares (trust-region reflective, bounded) minimises chi^2; the uncertainties are from
-    its Jacobian, (J^T J)^-1 scaled by chi^2 / dof when that exceeds 1. `start`: initial values by name."""
+    its Jacobian, (J^T J)^-1 scaled by chi^2 / dof when that exceeds 1. `start`: initial values by name; `fixed`:
+    parameters held at these values (by name), e.g. the wing's share when only two widths are measured."""
     from scipy.optimize import least_squares
 
     from coatings import Stack
@@ -233,6 +234,13 @@ def fit_psf(optic: Optic, targets=(), areas=(), ee_error: float = 0.01, area_rad
         if optic.spider is None:
             raise CalibrationError(f"{optic.name}: areas fit the spider's width as the obscuration, and it has none")
         names += ["spider_width"] + (["roughness_nm"] if has_stacks else [])
+    fixed = dict(fixed or {})
+    unknown = [n for n in fixed if n not in PARAMETER_BOUNDS]
+    if unknown:
+        raise CalibrationError(f"fixed parameter {unknown[0]!r}: choose from {', '.join(PARAMETER_BOUNDS)}")
+    names = [n for n in names if n not in fixed]
+    if not names:
+        raise CalibrationError("every parameter is fixed: nothing left to fit")
     low = np.array([PARAMETER_BOUNDS[n][0] for n in names])
     high = np.array([_upper_bound(optic, n) for n in names])
     x0 = np.array([(start or {}).get(n, _current(optic, n)) for n in names], float)
@@ -242,7 +250,7 @@ def fit_psf(optic: Optic, targets=(), areas=(), ee_error: float = 0.01, area_rad
     energies = sorted({e for e, *_ in targets} | {e for e, *_ in areas})
 
     def trial(x) -> Optic:
-        return with_parameters(optic, dict(zip(names, x)), psd_band_per_um)
+        return with_parameters(optic, fixed | dict(zip(names, x)), psd_band_per_um)
 
     def models(x):
         built = trial(x)

@@ -92,6 +92,9 @@ def register(sub) -> None:
                      help="the areas are the flux within this radius (default: all the focused flux)")
     cal.add_argument("--no-scattering", action="store_true",
                      help="fit slope errors only, without the coatings' surface scattering")
+    cal.add_argument("--fix", action="append", default=[], metavar="NAME=VALUE",
+                     help="hold a fitted parameter at a value (core_scale, wing_fraction, wing_arcsec, psd_index, "
+                          "spider_width, roughness_nm), e.g. wing_fraction=0.1; repeat for more")
     cal.add_argument("--w90", type=number("--w90"), metavar="ARCSEC",
                      help="target W90 in arcsec: also fit the rms of a broad wing component")
     cal.add_argument("--wing-fraction", type=number("--wing-fraction"), metavar="F",
@@ -280,7 +283,7 @@ def _fit_encircled(args) -> int:
     start = time.perf_counter()
     fit = api.fit_encircled(optic, targets, areas, ee_error=args.ee_error,
                             area_radius_arcsec=args.area_radius if args.area_radius else math.inf,
-                            scattering=not args.no_scattering,
+                            scattering=not args.no_scattering, fixed=dict(_fixed(text) for text in args.fix),
                             focal_plane_z_mm=args.focal_plane_z, off_axis_arcmin=args.off_axis,
                             azimuth_deg=args.azimuth, **source_options(args), rays=args.rays, seed=args.seed)
     print(f"{optic.name}: {len(targets)} encircled-energy curve(s) of {len(fit.residuals)} points, {len(areas)} "
@@ -315,6 +318,18 @@ def _encircled_targets(path):
     energies = np.asarray(table["energy_kev"], float)
     return [(e, np.asarray(table["radius_arcsec"], float)[energies == e],
              np.asarray(table["fraction"], float)[energies == e]) for e in np.unique(energies)]
+
+
+def _fixed(text: str) -> tuple[str, float]:
+    """--fix NAME=VALUE."""
+    name, sep, value = text.partition("=")
+    try:
+        number_value = float(value)
+    except ValueError:
+        number_value = math.nan
+    if not (sep and name.strip() and math.isfinite(number_value)):
+        raise CliError(f"--fix {text!r}: expected NAME=VALUE with a finite VALUE, e.g. wing_fraction=0.1")
+    return name.strip(), number_value
 
 
 def _area_targets(path, relative_error: float):
@@ -360,7 +375,8 @@ def _read_columns(path, columns, option):
     if not Path(path).is_file():
         raise CliError(f"{option} {path!r}: no such file")
     try:
-        table = Table.read(path, format="ascii.ecsv" if str(path).endswith(".ecsv") else "ascii.csv")
+        table = (Table.read(path, format="ascii.ecsv") if str(path).endswith(".ecsv")
+                 else Table.read(path, format="ascii.csv", comment="#"))
     except Exception as exc:  # astropy's readers raise many kinds of errors for a malformed file
         raise CliError(f"{option} {path!r}: cannot read it as a table ({exc})") from None
     missing = [c for c in columns if c not in table.colnames]
