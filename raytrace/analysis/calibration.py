@@ -238,6 +238,12 @@ def fit_psf(optic: Optic, targets=(), areas=(), ee_error: float = 0.01, area_rad
     unknown = [n for n in fixed if n not in PARAMETER_BOUNDS]
     if unknown:
         raise CalibrationError(f"fixed parameter {unknown[0]!r}: choose from {', '.join(PARAMETER_BOUNDS)}")
+    for name, value in fixed.items():
+        if name == "spider_width" and optic.spider is None:
+            raise CalibrationError(f"fixed spider_width: {optic.name} has no spider")
+        if not PARAMETER_BOUNDS[name][0] <= value <= _upper_bound(optic, name):
+            raise CalibrationError(f"fixed {name} = {value:g}: must lie within {PARAMETER_BOUNDS[name][0]:g}-"
+                                   f"{_upper_bound(optic, name):g}")
     names = [n for n in names if n not in fixed]
     if not names:
         raise CalibrationError("every parameter is fixed: nothing left to fit")
