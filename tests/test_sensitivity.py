@@ -190,3 +190,18 @@ def test_pseudo_experiments_scatter_about_the_asimov_median():
     assert spread["percentile_16"] < asimov < spread["percentile_84"]
     assert spread["median"] == pytest.approx(asimov, rel=0.03)
     assert 0.05 < spread["percentile_84"] / spread["median"] - 1 < 0.25  # ~10-20 background counts: wide
+
+
+def test_a_fits_table_keeps_the_list_valued_provenance(tmp_path):
+    import json
+
+    from astropy.io import fits
+
+    from raytrace.output import write_table
+
+    result = rest2019(np.geomspace(1e-3, 0.1, 5), MODEL)
+    write_table(result.table, tmp_path / "s.fits")
+    header = fits.getheader(tmp_path / "s.fits", 1)
+    masses = json.loads(header["gas_step_photon_mass_ev"])
+    assert len(masses) == 73 and masses == pytest.approx(result.meta["gas_step_photon_mass_ev"], rel=1e-15)
+    assert json.loads(header["energy_edges_kev"])[-1] == 10.0

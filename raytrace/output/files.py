@@ -9,6 +9,7 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import glob
+import json
 import os
 import tempfile
 from pathlib import Path
@@ -210,13 +211,16 @@ def write_image(image: np.ndarray, path: str | os.PathLike, pixel_arcsec: float,
 
 def _add_cards(header: fits.Header, meta: dict, prefix: str = "") -> None:
     """Metadata as HIERARCH cards (keys keep their full names; long texts continue on CONTINUE cards); nested
-    mappings become prefix_key."""
+    mappings become prefix_key, lists a JSON text."""
     for key, value in meta.items():
         name = f"{prefix}{key}"
         if isinstance(value, dict):
             _add_cards(header, value, prefix=f"{name}_")
         elif isinstance(value, (str, bool, int, float, np.integer, np.floating)):
             header[f"HIERARCH {name}"] = value.item() if isinstance(value, np.generic) else value
+        elif isinstance(value, (list, tuple)):
+            header[f"HIERARCH {name}"] = json.dumps(value, default=lambda v: v.item() if isinstance(v, np.generic)
+                                                    else str(v))
 
 
 def write_prescription(optic: Optic, path: str | os.PathLike) -> list[Path]:
