@@ -37,7 +37,9 @@ import astropy.units as u
 import numpy as np
 from astropy.table import Table
 from scipy.optimize import brentq
+from scipy.stats import norm
 
+from ..defaults import MAX_GAS_MASS_EV
 from .conversion import conversion_probability, density_for_photon_mass
 from .merit import Magnet
 from .statistics import CONFIDENCE, pseudo_experiment_limits, upper_limit
@@ -48,7 +50,6 @@ REFERENCE_ENERGY_KEV = 4.2
 RAMP_MASS_EV = 0.05
 FIRST_STEPS = 5
 FIRST_SHARE = 1.0 / 3.0
-MAX_GAS_MASS_EV = 0.25
 MAX_MASSES = 100_000
 PROBABILITY_POINTS = 4  # Gauss-Legendre points per 50 eV node: P's coherence oscillations are resolved to ~0.3 eV
 
@@ -345,7 +346,7 @@ REST2019_SPOT_CM2 = math.pi * 0.309**2
 REST2019_BACKGROUND = 1e-7
 REST2019_EDGES_KEV = np.linspace(0.0, 10.0, 21)
 REST2019_DAY_S = 12 * 3600.0
-REST2019_CONFIDENCE = 0.9772498680518208  # one-sided Phi(2): the limit where -2 Delta ln L = 4
+REST2019_CONFIDENCE = float(norm.cdf(2.0))  # one-sided: the limit where -2 Delta ln L = 4
 
 
 def rest2019(masses_ev, model, pseudo_experiments: int = 0) -> SensitivityResult:
@@ -358,7 +359,7 @@ def rest2019(masses_ev, model, pseudo_experiments: int = 0) -> SensitivityResult
     bores = [bore] * magnet.bores
     vacuum = sensitivity(bores, magnet, masses_ev, REST2019_EDGES_KEV, 1.5 * 365 * REST2019_DAY_S, None,
                          REST2019_CONFIDENCE, whole_counts=True)
-    schedule = gas_schedule(bores, magnet, 1.5 * 365 * REST2019_DAY_S, MAX_GAS_MASS_EV, FIRST_STEPS, 1.0 / 3.0)
+    schedule = gas_schedule(bores, magnet, 1.5 * 365 * REST2019_DAY_S, MAX_GAS_MASS_EV, FIRST_STEPS, FIRST_SHARE)
     combined = sensitivity(bores, magnet, masses_ev, REST2019_EDGES_KEV, 1.5 * 300 * REST2019_DAY_S, schedule,
                            REST2019_CONFIDENCE, whole_counts=True)
     combined.table["g_agamma_vacuum"] = vacuum.table["g_agamma_vacuum"]

@@ -16,7 +16,7 @@ import numpy as np
 from scipy.optimize import brentq, minimize_scalar
 from scipy.stats import norm
 
-CONFIDENCE = 0.95
+from ..defaults import CONFIDENCE
 
 
 def limit_statistic(mu: float, signal, background, counts) -> float:
