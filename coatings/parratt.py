@@ -8,15 +8,18 @@ exp(2 i kz d) -> 0 instead of overflowing. n^2 - cos^2 theta is evaluated as
 terms are ~1e-5. Interface roughness and interdiffusion enter as the Nevot-Croce
 factor exp(-2 kz_j kz_j+1 sigma^2) on each Fresnel coefficient.
 
-The kernel is parallel over energies. kz is computed once per distinct material and
-the Fresnel coefficients once per distinct interface (upper material, lower material,
-sigma), so a layer costs one complex exponential: a 300-layer stack on 600 x 300
-(energy, angle) points takes a second or two.
+The kernel is parallel over energies and vectorised over angles. kz is computed once per
+distinct material and the Fresnel coefficients once per distinct interface (upper material,
+lower material, sigma); a layer costs a short series for its phase (a fresh exponential
+where the thickness jumps) and two complex divisions per angle: a 200-layer depth-graded
+W/B4C stack on 180 x 600 (energy, angle) points takes 0.09 s on 2 cores (0.36 s with a
+complex exponential and numba's complex division per layer).
 """
 
 from __future__ import annotations
 
 import cmath
+import math
 
 import numba
 import numpy as np
@@ -74,49 +77,120 @@ def parratt_reflectivity(indices, thickness_nm, roughness_nm, energy_kev, graze_
     return 0.5 * (reflectivity_s + reflectivity_p)
 
 
+PHASE_STEP_LIMIT = 0.1  # largest |2 i kz (d - d_previous)| continued by the series; beyond it, a fresh exp
+PHASE_SERIES_TERMS = 10  # truncation |z|^11 / 11! < 3e-19 at the limit
+_SERIES_RECIPROCALS = tuple(1.0 / n for n in range(PHASE_SERIES_TERMS, 0, -1))
+
+
 @numba.njit(cache=True, parallel=True)
 def _parratt(n_minus_one, kind_upper, kind_lower, kind_sigma2, interface_kind, medium_material, thickness,
              wavenumber, sin2, needed, out_s, out_p):
     """|r|^2 for s and p polarisation at every needed (energy, angle), recursion from the substrate up (NaN at the
-    others)."""
+    others).
+
+    Parallel over energies; within an energy the needed angles are the inner, branch-free loops (real and
+    imaginary parts in separate arrays, complex division as multiplication by the conjugate) that LLVM turns
+    into vector instructions. A layer's phase exp(2 i kz d) is the previous phase of the same material times
+    exp(2 i kz (d - d_previous)) summed as a series, when that step is small for every angle (depth-graded
+    multilayers change d by a few hundredths of a nm per bilayer); otherwise a fresh exp.
+    """
     n_materials = n_minus_one.shape[0]
     n_kinds = kind_upper.shape[0]
     n_media = medium_material.shape[0]
+    n_angles = sin2.shape[0]
+    sin2_largest = sin2.max()
     for e in numba.prange(wavenumber.shape[0]):
         k = wavenumber[e]
-        kz = np.empty(n_materials, np.complex128)
-        eps = np.empty(n_materials, np.complex128)
-        r_s = np.empty(n_kinds, np.complex128)
-        r_p = np.empty(n_kinds, np.complex128)
-        for m in range(n_materials):
-            eps[m] = (n_minus_one[m, e] + 1.0) ** 2
-        for a in range(sin2.shape[0]):
-            if not needed[e, a]:
+        angle = np.empty(n_angles, np.int64)
+        count = 0
+        for a in range(n_angles):
+            if needed[e, a]:
+                angle[count] = a
+                count += 1
+            else:
                 out_s[e, a] = np.nan
                 out_p[e, a] = np.nan
-                continue
-            for m in range(n_materials):
-                q = k * cmath.sqrt(n_minus_one[m, e] * (n_minus_one[m, e] + 2.0) + sin2[a])
-                kz[m] = -q if q.imag < 0.0 or (q.imag == 0.0 and q.real < 0.0) else q
-            for j in range(n_kinds):
-                ku = kz[kind_upper[j]]
-                kl = kz[kind_lower[j]]
+        if count == 0:
+            continue
+        kz_re = np.empty((n_materials, count))
+        kz_im = np.empty((n_materials, count))
+        kz_bound = np.empty(n_materials)  # >= |kz| at every angle of the grid, whichever are needed
+        for m in range(n_materials):
+            kz_bound[m] = k * math.sqrt(abs(n_minus_one[m, e] * (n_minus_one[m, e] + 2.0)) + sin2_largest)
+        for m in range(n_materials):
+            for i in range(count):
+                q = k * cmath.sqrt(n_minus_one[m, e] * (n_minus_one[m, e] + 2.0) + sin2[angle[i]])
+                if q.imag < 0.0 or (q.imag == 0.0 and q.real < 0.0):
+                    q = -q
+                kz_re[m, i] = q.real
+                kz_im[m, i] = q.imag
+        r_s_re = np.empty((n_kinds, count))
+        r_s_im = np.empty((n_kinds, count))
+        r_p_re = np.empty((n_kinds, count))
+        r_p_im = np.empty((n_kinds, count))
+        for j in range(n_kinds):
+            upper, lower = kind_upper[j], kind_lower[j]
+            eu = (n_minus_one[upper, e] + 1.0) ** 2
+            el = (n_minus_one[lower, e] + 1.0) ** 2
+            for i in range(count):
+                ku = complex(kz_re[upper, i], kz_im[upper, i])
+                kl = complex(kz_re[lower, i], kz_im[lower, i])
                 damping = cmath.exp(-2.0 * ku * kl * kind_sigma2[j])
-                r_s[j] = _ratio(ku - kl, ku + kl) * damping
-                eu = eps[kind_upper[j]]
-                el = eps[kind_lower[j]]
-                r_p[j] = _ratio(el * ku - eu * kl, el * ku + eu * kl) * damping
-            amp_s = r_s[interface_kind[n_media - 2]]
-            amp_p = r_p[interface_kind[n_media - 2]]
-            for j in range(n_media - 3, -1, -1):  # interface between medium j and the film j + 1 below it
-                film = j + 1
-                phase = cmath.exp(2j * kz[medium_material[film]] * thickness[film])
-                rs = r_s[interface_kind[j]]
-                rp = r_p[interface_kind[j]]
-                amp_s = (rs + amp_s * phase) / (1.0 + rs * amp_s * phase)
-                amp_p = (rp + amp_p * phase) / (1.0 + rp * amp_p * phase)
-            out_s[e, a] = amp_s.real * amp_s.real + amp_s.imag * amp_s.imag
-            out_p[e, a] = amp_p.real * amp_p.real + amp_p.imag * amp_p.imag
+                r_s = _ratio(ku - kl, ku + kl) * damping
+                r_p = _ratio(el * ku - eu * kl, el * ku + eu * kl) * damping
+                r_s_re[j, i], r_s_im[j, i] = r_s.real, r_s.imag
+                r_p_re[j, i], r_p_im[j, i] = r_p.real, r_p.imag
+        bottom = interface_kind[n_media - 2]
+        amp_s_re, amp_s_im = r_s_re[bottom].copy(), r_s_im[bottom].copy()
+        amp_p_re, amp_p_im = r_p_re[bottom].copy(), r_p_im[bottom].copy()
+        phase_re = np.empty((n_materials, count))
+        phase_im = np.empty((n_materials, count))
+        phase_thickness = np.full(n_materials, np.nan)
+        for j in range(n_media - 3, -1, -1):  # interface between medium j and the film j + 1 below it
+            film = j + 1
+            m = medium_material[film]
+            _advance_phase(kz_re[m], kz_im[m], thickness[film], phase_thickness[m],
+                           2.0 * kz_bound[m] * abs(thickness[film] - phase_thickness[m]) <= PHASE_STEP_LIMIT,
+                           phase_re[m], phase_im[m])
+            phase_thickness[m] = thickness[film]
+            kind = interface_kind[j]
+            _parratt_step(r_s_re[kind], r_s_im[kind], phase_re[m], phase_im[m], amp_s_re, amp_s_im)
+            _parratt_step(r_p_re[kind], r_p_im[kind], phase_re[m], phase_im[m], amp_p_re, amp_p_im)
+        for i in range(count):
+            out_s[e, angle[i]] = amp_s_re[i] * amp_s_re[i] + amp_s_im[i] * amp_s_im[i]
+            out_p[e, angle[i]] = amp_p_re[i] * amp_p_re[i] + amp_p_im[i] * amp_p_im[i]
+
+
+@numba.njit(cache=True, inline="always")
+def _advance_phase(kz_re, kz_im, thickness, previous_thickness, by_series, phase_re, phase_im):
+    """phase <- exp(2 i kz thickness), from the phase at previous_thickness when by_series."""
+    if by_series:
+        step = 2.0 * (thickness - previous_thickness)
+        for i in range(kz_re.shape[0]):
+            z_re, z_im = -step * kz_im[i], step * kz_re[i]  # z = 2 i kz (d - d_previous)
+            s_re, s_im = 1.0, 0.0
+            for inverse_n in _SERIES_RECIPROCALS:  # Horner: 1 + z/1 (1 + z/2 (1 + ...)), from the inside out
+                s_re, s_im = 1.0 + (z_re * s_re - z_im * s_im) * inverse_n, (z_re * s_im + z_im * s_re) * inverse_n
+            phase_re[i], phase_im[i] = phase_re[i] * s_re - phase_im[i] * s_im, phase_re[i] * s_im + phase_im[i] * s_re
+    else:
+        for i in range(kz_re.shape[0]):
+            magnitude = math.exp(-2.0 * thickness * kz_im[i])
+            phase_re[i] = magnitude * math.cos(2.0 * thickness * kz_re[i])
+            phase_im[i] = magnitude * math.sin(2.0 * thickness * kz_re[i])
+
+
+@numba.njit(cache=True, inline="always")
+def _parratt_step(r_re, r_im, phase_re, phase_im, amp_re, amp_im):
+    """amp <- (r + amp phase) / (1 + r amp phase), elementwise: the reflection amplitude one interface up."""
+    for i in range(amp_re.shape[0]):
+        t_re = amp_re[i] * phase_re[i] - amp_im[i] * phase_im[i]
+        t_im = amp_re[i] * phase_im[i] + amp_im[i] * phase_re[i]
+        num_re, num_im = r_re[i] + t_re, r_im[i] + t_im
+        den_re = 1.0 + r_re[i] * t_re - r_im[i] * t_im
+        den_im = r_re[i] * t_im + r_im[i] * t_re
+        scale = 1.0 / (den_re * den_re + den_im * den_im)  # |1 + r amp phase| >= 1 - |r| |amp| > 0: no overflow
+        amp_re[i] = (num_re * den_re + num_im * den_im) * scale
+        amp_im[i] = (num_im * den_re - num_re * den_im) * scale
 
 
 @numba.njit(cache=True, inline="always")
