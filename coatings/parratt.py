@@ -67,7 +67,8 @@ def parratt_reflectivity(indices, thickness_nm, roughness_nm, energy_kev, graze_
     _parratt(
         materials - 1.0, kinds[:, 0].astype(np.int64), kinds[:, 1].astype(np.int64), kinds[:, 2].copy(),
         interface_kind.reshape(-1).astype(np.int64), medium_material, np.concatenate([[0.0], d, [0.0]]),
-        2.0 * np.pi / HC_KEV_NM * energy, np.sin(theta) ** 2, np.asarray(needed, dtype=np.bool_), reflectivity_s,
+        2.0 * np.pi / HC_KEV_NM * energy, np.sin(theta) ** 2, float(np.max(np.sin(theta) ** 2, initial=0.0)),
+        np.asarray(needed, dtype=np.bool_), reflectivity_s,
         reflectivity_p,
     )
     if polarisation == "s":
@@ -84,7 +85,7 @@ _SERIES_RECIPROCALS = tuple(1.0 / n for n in range(PHASE_SERIES_TERMS, 0, -1))
 
 @numba.njit(cache=True, parallel=True)
 def _parratt(n_minus_one, kind_upper, kind_lower, kind_sigma2, interface_kind, medium_material, thickness,
-             wavenumber, sin2, needed, out_s, out_p):
+             wavenumber, sin2, sin2_largest, needed, out_s, out_p):
     """|r|^2 for s and p polarisation at every needed (energy, angle), recursion from the substrate up (NaN at the
     others).
 
@@ -94,71 +95,78 @@ def _parratt(n_minus_one, kind_upper, kind_lower, kind_sigma2, interface_kind, m
     exp(2 i kz (d - d_previous)) summed as a series, when that step is small for every angle (depth-graded
     multilayers change d by a few hundredths of a nm per bilayer); otherwise a fresh exp.
     """
+    for e in numba.prange(wavenumber.shape[0]):
+        _parratt_energy(n_minus_one, kind_upper, kind_lower, kind_sigma2, interface_kind, medium_material, thickness,
+                        wavenumber, sin2, sin2_largest, needed, out_s, out_p, np.int64(e))
+
+
+@numba.njit(cache=True)
+def _parratt_energy(n_minus_one, kind_upper, kind_lower, kind_sigma2, interface_kind, medium_material, thickness,
+                    wavenumber, sin2, sin2_largest, needed, out_s, out_p, e):
+    """`_parratt` at energy index e; compiled on its own, so that numba's parallel passes see a one-call loop."""
     n_materials = n_minus_one.shape[0]
     n_kinds = kind_upper.shape[0]
     n_media = medium_material.shape[0]
     n_angles = sin2.shape[0]
-    sin2_largest = sin2.max()
-    for e in numba.prange(wavenumber.shape[0]):
-        k = wavenumber[e]
-        angle = np.empty(n_angles, np.int64)
-        count = 0
-        for a in range(n_angles):
-            if needed[e, a]:
-                angle[count] = a
-                count += 1
-            else:
-                out_s[e, a] = np.nan
-                out_p[e, a] = np.nan
-        if count == 0:
-            continue
-        kz_re = np.empty((n_materials, count))
-        kz_im = np.empty((n_materials, count))
-        kz_bound = np.empty(n_materials)  # >= |kz| at every angle of the grid, whichever are needed
-        for m in range(n_materials):
-            kz_bound[m] = k * math.sqrt(abs(n_minus_one[m, e] * (n_minus_one[m, e] + 2.0)) + sin2_largest)
-        for m in range(n_materials):
-            for i in range(count):
-                q = k * cmath.sqrt(n_minus_one[m, e] * (n_minus_one[m, e] + 2.0) + sin2[angle[i]])
-                if q.imag < 0.0 or (q.imag == 0.0 and q.real < 0.0):
-                    q = -q
-                kz_re[m, i] = q.real
-                kz_im[m, i] = q.imag
-        r_s_re = np.empty((n_kinds, count))
-        r_s_im = np.empty((n_kinds, count))
-        r_p_re = np.empty((n_kinds, count))
-        r_p_im = np.empty((n_kinds, count))
-        for j in range(n_kinds):
-            upper, lower = kind_upper[j], kind_lower[j]
-            eu = (n_minus_one[upper, e] + 1.0) ** 2
-            el = (n_minus_one[lower, e] + 1.0) ** 2
-            for i in range(count):
-                ku = complex(kz_re[upper, i], kz_im[upper, i])
-                kl = complex(kz_re[lower, i], kz_im[lower, i])
-                damping = cmath.exp(-2.0 * ku * kl * kind_sigma2[j])
-                r_s = _ratio(ku - kl, ku + kl) * damping
-                r_p = _ratio(el * ku - eu * kl, el * ku + eu * kl) * damping
-                r_s_re[j, i], r_s_im[j, i] = r_s.real, r_s.imag
-                r_p_re[j, i], r_p_im[j, i] = r_p.real, r_p.imag
-        bottom = interface_kind[n_media - 2]
-        amp_s_re, amp_s_im = r_s_re[bottom].copy(), r_s_im[bottom].copy()
-        amp_p_re, amp_p_im = r_p_re[bottom].copy(), r_p_im[bottom].copy()
-        phase_re = np.empty((n_materials, count))
-        phase_im = np.empty((n_materials, count))
-        phase_thickness = np.full(n_materials, np.nan)
-        for j in range(n_media - 3, -1, -1):  # interface between medium j and the film j + 1 below it
-            film = j + 1
-            m = medium_material[film]
-            _advance_phase(kz_re[m], kz_im[m], thickness[film], phase_thickness[m],
-                           2.0 * kz_bound[m] * abs(thickness[film] - phase_thickness[m]) <= PHASE_STEP_LIMIT,
-                           phase_re[m], phase_im[m])
-            phase_thickness[m] = thickness[film]
-            kind = interface_kind[j]
-            _parratt_step(r_s_re[kind], r_s_im[kind], phase_re[m], phase_im[m], amp_s_re, amp_s_im)
-            _parratt_step(r_p_re[kind], r_p_im[kind], phase_re[m], phase_im[m], amp_p_re, amp_p_im)
+    k = wavenumber[e]
+    angle = np.empty(n_angles, np.int64)
+    count = 0
+    for a in range(n_angles):
+        if needed[e, a]:
+            angle[count] = a
+            count += 1
+        else:
+            out_s[e, a] = np.nan
+            out_p[e, a] = np.nan
+    if count == 0:
+        return
+    kz_re = np.empty((n_materials, count))
+    kz_im = np.empty((n_materials, count))
+    kz_bound = np.empty(n_materials)  # >= |kz| at every angle of the grid, whichever are needed
+    for m in range(n_materials):
+        kz_bound[m] = k * math.sqrt(abs(n_minus_one[m, e] * (n_minus_one[m, e] + 2.0)) + sin2_largest)
+    for m in range(n_materials):
         for i in range(count):
-            out_s[e, angle[i]] = amp_s_re[i] * amp_s_re[i] + amp_s_im[i] * amp_s_im[i]
-            out_p[e, angle[i]] = amp_p_re[i] * amp_p_re[i] + amp_p_im[i] * amp_p_im[i]
+            q = k * cmath.sqrt(n_minus_one[m, e] * (n_minus_one[m, e] + 2.0) + sin2[angle[i]])
+            if q.imag < 0.0 or (q.imag == 0.0 and q.real < 0.0):
+                q = -q
+            kz_re[m, i] = q.real
+            kz_im[m, i] = q.imag
+    r_s_re = np.empty((n_kinds, count))
+    r_s_im = np.empty((n_kinds, count))
+    r_p_re = np.empty((n_kinds, count))
+    r_p_im = np.empty((n_kinds, count))
+    for j in range(n_kinds):
+        upper, lower = kind_upper[j], kind_lower[j]
+        eu = (n_minus_one[upper, e] + 1.0) ** 2
+        el = (n_minus_one[lower, e] + 1.0) ** 2
+        for i in range(count):
+            ku = complex(kz_re[upper, i], kz_im[upper, i])
+            kl = complex(kz_re[lower, i], kz_im[lower, i])
+            damping = cmath.exp(-2.0 * ku * kl * kind_sigma2[j])
+            r_s = _ratio(ku - kl, ku + kl) * damping
+            r_p = _ratio(el * ku - eu * kl, el * ku + eu * kl) * damping
+            r_s_re[j, i], r_s_im[j, i] = r_s.real, r_s.imag
+            r_p_re[j, i], r_p_im[j, i] = r_p.real, r_p.imag
+    bottom = interface_kind[n_media - 2]
+    amp_s_re, amp_s_im = r_s_re[bottom].copy(), r_s_im[bottom].copy()
+    amp_p_re, amp_p_im = r_p_re[bottom].copy(), r_p_im[bottom].copy()
+    phase_re = np.empty((n_materials, count))
+    phase_im = np.empty((n_materials, count))
+    phase_thickness = np.full(n_materials, np.nan)
+    for j in range(n_media - 3, -1, -1):  # interface between medium j and the film j + 1 below it
+        film = j + 1
+        m = medium_material[film]
+        _advance_phase(kz_re[m], kz_im[m], thickness[film], phase_thickness[m],
+                       2.0 * kz_bound[m] * abs(thickness[film] - phase_thickness[m]) <= PHASE_STEP_LIMIT,
+                       phase_re[m], phase_im[m])
+        phase_thickness[m] = thickness[film]
+        kind = interface_kind[j]
+        _parratt_step(r_s_re[kind], r_s_im[kind], phase_re[m], phase_im[m], amp_s_re, amp_s_im)
+        _parratt_step(r_p_re[kind], r_p_im[kind], phase_re[m], phase_im[m], amp_p_re, amp_p_im)
+    for i in range(count):
+        out_s[e, angle[i]] = amp_s_re[i] * amp_s_re[i] + amp_s_im[i] * amp_s_im[i]
+        out_p[e, angle[i]] = amp_p_re[i] * amp_p_re[i] + amp_p_im[i] * amp_p_im[i]
 
 
 @numba.njit(cache=True, inline="always")

@@ -421,7 +421,7 @@ def _trace_block(geometry, reflectivity, rays, key, first_index, block, partial_
             graze = _graze_angle(abs(dot) / math.sqrt(norm2))
             if reflectivity.scatters and n_reflections < 2:
                 ux, uy, uz = _scatter(reflectivity, reflectivity.shell_coating[shell], rays.energy_kev[i], graze,
-                                      index, n_reflections, ux, uy, uz, nx, ny, nz)
+                                      index, np.int64(n_reflections), ux, uy, uz, nx, ny, nz)
             if n_reflections == 0:
                 g1 = graze
             elif n_reflections == 1:
