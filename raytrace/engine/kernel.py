@@ -48,9 +48,9 @@ FIRST_SLOPE_DRAW = 2  # draws 0 and 1 place the start point (raytrace.engine.ape
 
 class KernelReflectivity(NamedTuple):
     """A reflectivity table (`coatings.table.ReflectivityTable`) and each shell's coating in it; with weigh
-    False the kernel leaves the weights geometric and reads nothing else. With `scatters`, `specular` holds the
-    specular reflectivity, `scattering` each coating's PSD (index, f_min, f_max in 1/nm; f_max = 0: none) and
-    scatter_key the key of the scattering draws (`_scatter`)."""
+    False the kernel leaves the weights geometric and reads nothing else. With `scatters` (read by the kernels
+    compiled for scattering), `specular` holds the specular reflectivity, `scattering` each coating's PSD (index,
+    f_min, f_max in 1/nm; f_max = 0: none) and scatter_key the key of the scattering draws (`_scatter`)."""
 
     weigh: bool
     values: np.ndarray
@@ -295,31 +295,53 @@ def _nearest_surface(surfaces, shell_azimuth, partial, c, n_shells, last, px, py
 def trace(geometry, reflectivity, rays, key, first_index):
     """Trace rays first_index .. of a run from where their source started them to the focal plane.
 
-    Reads each ray's start point, channel, direction, energy, weight and fate (a ray whose source gave it a fate
+    Reads each ray's start point, channel, direction, energy and weight and fate (a ray whose source gave it a fate
     is left as it is); writes the end point, the direction, the shell, the fate and the first two graze angles,
     and (with reflectivity.weigh) multiplies the weight by the tabulated reflectivity of the reflections it
-    carries.
+    carries. For full-turn shells and coatings that do not scatter; `trace_kernel` picks the kernel of an optic.
     """
     for block in numba.prange((rays.x.shape[0] + BLOCK_RAYS - 1) // BLOCK_RAYS):
-        _trace_block(geometry, reflectivity, rays, key, first_index, np.int64(block), False)
+        _trace_block(geometry, reflectivity, rays, key, first_index, np.int64(block), False, None)
+
+
+# The other kernels are the same body compiled with what `trace` leaves out, partial-azimuth shells (a constant flag)
+# or surface scattering (an argument that is None in `trace`: numba removes the branch that tests it, so `_scatter`
+# is not even compiled there), and a job compiles only the kernel its optic needs.
+@numba.njit(cache=True, parallel=True, error_model="numpy")
+def trace_partial_shells(geometry, reflectivity, rays, key, first_index):
+    """`trace` for optics with partial-azimuth shells."""
+    for block in numba.prange((rays.x.shape[0] + BLOCK_RAYS - 1) // BLOCK_RAYS):
+        _trace_block(geometry, reflectivity, rays, key, first_index, np.int64(block), True, None)
 
 
 @numba.njit(cache=True, parallel=True, error_model="numpy")
-def trace_partial_shells(geometry, reflectivity, rays, key, first_index):
-    """`trace` for optics with partial-azimuth shells: the same body, compiled with the azimuth tests that the
-    full-turn kernel leaves out (a constant flag, so that they cost nothing there)."""
+def trace_scattering(geometry, reflectivity, rays, key, first_index):
+    """`trace` for coatings that scatter (reflectivity.scattering)."""
     for block in numba.prange((rays.x.shape[0] + BLOCK_RAYS - 1) // BLOCK_RAYS):
-        _trace_block(geometry, reflectivity, rays, key, first_index, np.int64(block), True)
+        _trace_block(geometry, reflectivity, rays, key, first_index, np.int64(block), False, reflectivity.scattering)
+
+
+@numba.njit(cache=True, parallel=True, error_model="numpy")
+def trace_partial_shells_scattering(geometry, reflectivity, rays, key, first_index):
+    """`trace` for partial-azimuth shells with coatings that scatter."""
+    for block in numba.prange((rays.x.shape[0] + BLOCK_RAYS - 1) // BLOCK_RAYS):
+        _trace_block(geometry, reflectivity, rays, key, first_index, np.int64(block), True, reflectivity.scattering)
+
+
+def trace_kernel(partial_shells: bool, scatters: bool):
+    """The trace kernel for an optic with (or without) partial-azimuth shells and coatings that scatter."""
+    return ((trace, trace_scattering), (trace_partial_shells, trace_partial_shells_scattering))[partial_shells][scatters]
 
 
 # Compiled on its own, not inlined into the parallel loop: numba's parallel passes take time that grows with the
 # size of the loop's body, and the trace inlined there took a minute to compile. Without reference counting
 # (_nrt=False; it allocates nothing), a call per block of rays costs nothing measurable.
 @numba.njit(cache=True, error_model="numpy", _nrt=False)
-def _trace_block(geometry, reflectivity, rays, key, first_index, block, partial_shells):
+def _trace_block(geometry, reflectivity, rays, key, first_index, block, partial_shells, scattering):
     """Trace rays block * BLOCK_RAYS .. (block + 1) * BLOCK_RAYS - 1 of the chunk (see `trace`), each from its start
     point to the plane z = focal_plane_z. Segment joins and spacers are tested where the incoming ray crosses the
-    intersection plane. Slope errors use draws FIRST_SLOPE_DRAW + 3 k .. + 2 of the ray for reflection k."""
+    intersection plane. Slope errors use draws FIRST_SLOPE_DRAW + 3 k .. + 2 of the ray for reflection k.
+    With `scattering` (None: none; numba then leaves `_scatter` out) the first two reflections scatter."""
     g = geometry
     surfaces = g.surfaces
     n_shells = g.top_z.shape[0]
@@ -419,9 +441,9 @@ def _trace_block(geometry, reflectivity, rays, key, first_index, block, partial_
             uy -= factor * ny
             uz -= factor * nz
             graze = _graze_angle(abs(dot) / math.sqrt(norm2))
-            if reflectivity.scatters and n_reflections < 2:
-                ux, uy, uz = _scatter(reflectivity, reflectivity.shell_coating[shell], rays.energy_kev[i], graze,
-                                      index, np.int64(n_reflections), ux, uy, uz, nx, ny, nz)
+            if scattering is not None and n_reflections < 2:
+                ux, uy, uz = _scatter(reflectivity, reflectivity.shell_coating[shell], rays.energy_kev[i], graze, index,
+                                     np.int64(n_reflections), ux, uy, uz, nx, ny, nz)
             if n_reflections == 0:
                 g1 = graze
             elif n_reflections == 1:
@@ -463,8 +485,8 @@ def _trace_block(geometry, reflectivity, rays, key, first_index, block, partial_
         graze2[i] = g2
 
 
-# Compiled on its own, not inlined into the trace body: that keeps the body's compile time (and its registers) as
-# they were for the optics without scattering, which never call it.
+# Compiled on its own, not inlined into the trace body: that keeps the body's registers as they are for the optics
+# without scattering.
 @numba.njit(cache=True, error_model="numpy", _nrt=False)
 def _scatter(table, coating, energy_kev, graze, index, reflection, ux, uy, uz, nx, ny, nz):
     """The direction after a reflection on a rough surface that scatters: (ux, uy, uz) is the specular one, N the

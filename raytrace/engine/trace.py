@@ -90,10 +90,10 @@ class Trace:
         """
         rays = Rays.empty(n) if out is None else out.head(n)
         self.source.emit(key, first_index, n_total, self.aperture, rays)
-        trace = kernel.trace_partial_shells if self.partial_shells else kernel.trace
         kernel_table = self.kernel_table(table)
         if kernel_table.scatters:
             kernel_table = kernel_table._replace(scatter_key=stream_key(key, SCATTER_STREAM))
+        trace = kernel.trace_kernel(self.partial_shells, kernel_table.scatters)
         trace(self.geometry, kernel_table, rays.columns(), key, np.uint64(first_index))
         return rays
 
