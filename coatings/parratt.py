@@ -24,6 +24,8 @@ import math
 import numba
 import numpy as np
 
+from .threads import split_over_threads
+
 HC_KEV_NM = 1.239841984332003  # h c in keV nm (CODATA 2018)
 POLARISATIONS = ("s", "p", "unpolarised")
 
@@ -64,8 +66,8 @@ def parratt_reflectivity(indices, thickness_nm, roughness_nm, energy_kev, graze_
                          f"{(energy.size, theta.size)}")
     reflectivity_s = np.empty((energy.size, theta.size))
     reflectivity_p = np.empty((energy.size, theta.size))
-    _parratt(
-        materials - 1.0, kinds[:, 0].astype(np.int64), kinds[:, 1].astype(np.int64), kinds[:, 2].copy(),
+    split_over_threads(
+        _parratt, energy.size, materials - 1.0, kinds[:, 0].astype(np.int64), kinds[:, 1].astype(np.int64), kinds[:, 2].copy(),
         interface_kind.reshape(-1).astype(np.int64), medium_material, np.concatenate([[0.0], d, [0.0]]),
         2.0 * np.pi / HC_KEV_NM * energy, np.sin(theta) ** 2, float(np.max(np.sin(theta) ** 2, initial=0.0)),
         np.asarray(needed, dtype=np.bool_), reflectivity_s,
@@ -83,27 +85,28 @@ PHASE_SERIES_TERMS = 10  # truncation |z|^11 / 11! < 3e-19 at the limit
 _SERIES_RECIPROCALS = tuple(1.0 / n for n in range(PHASE_SERIES_TERMS, 0, -1))
 
 
-@numba.njit(cache=True, parallel=True)
+@numba.njit(cache=True, nogil=True)
 def _parratt(n_minus_one, kind_upper, kind_lower, kind_sigma2, interface_kind, medium_material, thickness,
-             wavenumber, sin2, sin2_largest, needed, out_s, out_p):
+             wavenumber, sin2, sin2_largest, needed, out_s, out_p, first_energy, end_energy):
     """|r|^2 for s and p polarisation at every needed (energy, angle), recursion from the substrate up (NaN at the
     others).
 
-    Parallel over energies; within an energy the needed angles are the inner, branch-free loops (real and
+    At energies first_energy .. end_energy - 1 (`coatings.threads.split_over_threads` shares them out); within an
+    energy the needed angles are the inner, branch-free loops (real and
     imaginary parts in separate arrays, complex division as multiplication by the conjugate) that LLVM turns
     into vector instructions. A layer's phase exp(2 i kz d) is the previous phase of the same material times
     exp(2 i kz (d - d_previous)) summed as a series, when that step is small for every angle (depth-graded
     multilayers change d by a few hundredths of a nm per bilayer); otherwise a fresh exp.
     """
-    for e in numba.prange(wavenumber.shape[0]):
+    for e in range(first_energy, end_energy):
         _parratt_energy(n_minus_one, kind_upper, kind_lower, kind_sigma2, interface_kind, medium_material, thickness,
-                        wavenumber, sin2, sin2_largest, needed, out_s, out_p, np.int64(e))
+                        wavenumber, sin2, sin2_largest, needed, out_s, out_p, e)
 
 
-@numba.njit(cache=True)
+@numba.njit(cache=True, nogil=True)
 def _parratt_energy(n_minus_one, kind_upper, kind_lower, kind_sigma2, interface_kind, medium_material, thickness,
                     wavenumber, sin2, sin2_largest, needed, out_s, out_p, e):
-    """`_parratt` at energy index e; compiled on its own, so that numba's parallel passes see a one-call loop."""
+    """`_parratt` at energy index e."""
     n_materials = n_minus_one.shape[0]
     n_kinds = kind_upper.shape[0]
     n_media = medium_material.shape[0]

@@ -17,6 +17,8 @@ from dataclasses import dataclass
 import numba
 import numpy as np
 
+from .threads import split_over_threads
+
 
 DEFAULT_TOLERANCE = 5e-4
 COARSEST_ANGLE_STEP_RAD = 1e-4
@@ -63,7 +65,8 @@ class ReflectivityTable:
             np.asarray(coating_index, np.int64), np.asarray(energy_kev, float), np.asarray(graze_rad, float)
         )
         out = np.empty(c.size)
-        _lookup_many(self.values, self.energies_kev, self.angle_step_rad, c.ravel(), e.ravel(), g.ravel(), out)
+        split_over_threads(_lookup_many, out.size, self.values, self.energies_kev, self.angle_step_rad, c.ravel(),
+                           e.ravel(), g.ravel(), out)
         return out.reshape(c.shape)
 
 
@@ -131,7 +134,8 @@ def reflectivity_at_node(values, angle_step, coating, node, graze):
     return values[coating, node, ia] * (1.0 - fa) + values[coating, node, ia + 1] * fa
 
 
-@numba.njit(cache=True, parallel=True)
-def _lookup_many(values, energies, angle_step, coating, energy, graze, out):
-    for i in numba.prange(out.shape[0]):
+@numba.njit(cache=True, nogil=True)
+def _lookup_many(values, energies, angle_step, coating, energy, graze, out, start, stop):
+    """`reflectivity_at` of points start .. stop - 1 (`coatings.threads.split_over_threads`)."""
+    for i in range(start, stop):
         out[i] = reflectivity_at(values, energies, angle_step, coating[i], energy[i], graze[i])

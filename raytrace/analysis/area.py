@@ -14,6 +14,7 @@ import numpy as np
 from astropy.table import Table
 
 from coatings import check_energies
+from coatings.threads import split_over_threads
 from geometries import Optic
 
 from ..engine import DEFAULT_CHUNK_SIZE, Fate, Source, Trace, check_ray_count
@@ -38,8 +39,9 @@ def effective_area(optic: Optic, energies_kev, beam: Source = ParallelBeam(), n_
     sums_sq = np.zeros_like(sums)
     fates = np.zeros(len(Fate) + 1, dtype=np.int64)
     geometric = 0.0
+    s, s2 = np.empty_like(sums), np.empty_like(sums)
     for rays in trace.chunks(n_rays, seed, chunk_size):
-        s, s2 = double_reflection_area_per_energy(reflectivity, rays.columns())
+        split_over_threads(double_reflection_area_per_energy, sums.size, reflectivity, rays.columns(), s, s2)
         if on_chunk is not None:
             on_chunk(_weighted(rays, table, trace, float(energies[0])))
         sums += s

@@ -14,6 +14,8 @@ import numba
 import numpy as np
 from astropy.table import Table
 
+from coatings.threads import split_over_threads
+
 from ..engine import Fate, Rays
 
 PILOT_RAYS = 1 << 16  # the centre of a histogram is found on these first rays, so it does not depend on the chunks
@@ -104,10 +106,12 @@ class FocusedImage:
         """Add the focused rays of a chunk, with their own weights or the given ones."""
         n = len(rays)
         radial_bin, pixel, focused = self._radial_bin[:n], self._pixel[:n], self._weight[:n]
-        _bins(rays.x, rays.y, rays.weight if weight is None else weight, rays.fate, self.centre_mm[0],
-              self.centre_mm[1], math.log(RADIAL_MIN_MM), RADIAL_BINS_PER_DECADE / math.log(10.0), N_RADIAL,
-              self.pixel_mm, self.image.shape[0], radial_bin, pixel, focused)
-        _sums(radial_bin, pixel, focused, rays.x, rays.y, self.radial, self.image.reshape(-1), self.sums)
+        split_over_threads(_bins, n, rays.x, rays.y, rays.weight if weight is None else weight, rays.fate,
+                           self.centre_mm[0], self.centre_mm[1], math.log(RADIAL_MIN_MM),
+                           RADIAL_BINS_PER_DECADE / math.log(10.0), N_RADIAL, self.pixel_mm, self.image.shape[0],
+                           radial_bin, pixel, focused)
+        split_over_threads(_sums, 3, radial_bin, pixel, focused, rays.x, rays.y, self.radial, self.image.reshape(-1),
+                           self.sums)
         if self.radial_by_node is not None:
             node = np.searchsorted(self.energy_nodes_kev, rays.energy_kev)
             if np.any(node >= self.energy_nodes_kev.size) or not np.array_equal(self.energy_nodes_kev[node],
@@ -136,20 +140,22 @@ def radial_histogram(x, y, weight, centre_mm) -> np.ndarray:
     n = x.size
     image = FocusedImage(centre_mm, 1.0, 1, n)
     radial_bin, pixel, focused = image._radial_bin, image._pixel, image._weight
-    _bins(x, y, weight, np.full(n, _DOUBLE), centre_mm[0], centre_mm[1], math.log(RADIAL_MIN_MM),
-          RADIAL_BINS_PER_DECADE / math.log(10.0), N_RADIAL, 1.0, 1, radial_bin, pixel, focused)
-    _sums(radial_bin, pixel, focused, x, y, image.radial, image.image.reshape(-1), image.sums)
+    split_over_threads(_bins, n, x, y, weight, np.full(n, _DOUBLE), centre_mm[0], centre_mm[1],
+                       math.log(RADIAL_MIN_MM), RADIAL_BINS_PER_DECADE / math.log(10.0), N_RADIAL, 1.0, 1, radial_bin,
+                       pixel, focused)
+    split_over_threads(_sums, 3, radial_bin, pixel, focused, x, y, image.radial, image.image.reshape(-1), image.sums)
     return image.radial
 
 
-@numba.njit(cache=True, parallel=True, error_model="numpy")
-def _bins(x, y, weight, fate, cx, cy, ln_r_min, bins_per_e_fold, n_radial, pixel_mm, n_pix, radial_bin, pixel, focused):
-    """Per ray: radial bin (0 at r = 0, n_radial + 1 beyond the last edge), image pixel
+@numba.njit(cache=True, nogil=True, error_model="numpy")
+def _bins(x, y, weight, fate, cx, cy, ln_r_min, bins_per_e_fold, n_radial, pixel_mm, n_pix, radial_bin, pixel, focused,
+          start, stop):
+    """Per ray start .. stop - 1: radial bin (0 at r = 0, n_radial + 1 beyond the last edge), image pixel
     (row * n_pix + col, or -1 outside the image) and weight if doubly reflected (else 0).
 
     Natural logarithms: libm's log is twice as fast as log10; the bins are the same."""
     half = 0.5 * n_pix
-    for i in numba.prange(x.shape[0]):
+    for i in range(start, stop):
         ddx = x[i] - cx
         ddy = y[i] - cy
         r2 = ddx * ddx + ddy * ddy
@@ -165,10 +171,12 @@ def _bins(x, y, weight, fate, cx, cy, ln_r_min, bins_per_e_fold, n_radial, pixel
         focused[i] = weight[i] if fate[i] == _DOUBLE else 0.0
 
 
-@numba.njit(cache=True, parallel=True)
-def _sums(radial_bin, pixel, focused, x, y, radial, flat_image, sums):
+@numba.njit(cache=True, nogil=True)
+def _sums(radial_bin, pixel, focused, x, y, radial, flat_image, sums, first_task, end_task):
+    """Tasks first_task .. end_task - 1 of three (the radial histogram, the image, the sums), each one serial loop in
+    ray order, so that the sums do not depend on the threads."""
     n = radial_bin.shape[0]
-    for task in numba.prange(3):
+    for task in range(first_task, end_task):
         if task == 0:
             for i in range(n):
                 radial[radial_bin[i]] += focused[i]

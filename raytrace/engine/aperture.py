@@ -19,6 +19,8 @@ from typing import NamedTuple
 import numba
 import numpy as np
 
+from coatings.threads import split_over_threads
+
 from .geometry import SECONDARY, Z_MIN, PackedOptic
 from .rays import Rays
 from .rng import uniform
@@ -102,8 +104,8 @@ class EntranceChannels:
     def sample(self, key, first_index: int, rays: Rays) -> None:
         """Start points (x, y, z) and channels of rays first_index .. (uniform over the channels' area); their fates
         are cleared (a source may then set one, which the trace keeps)."""
-        sample_start_points(key, np.uint64(first_index), self.for_kernel(), rays.x, rays.y, rays.z, rays.channel,
-                            rays.fate)
+        split_over_threads(sample_start_points, len(rays), key, np.uint64(first_index), self.for_kernel(), rays.x,
+                           rays.y, rays.z, rays.channel, rays.fate)
 
 
 # error_model="numpy": divisions follow IEEE (x/0 = inf) instead of raising, which removes a
@@ -158,18 +160,18 @@ def start_point(key, index, channels):
     return r * cos_phi, r * sin_phi, channels.z_start[c], c
 
 
-@numba.njit(cache=True, parallel=True, error_model="numpy")
-def sample_start_points(key, first_index, channels, x, y, z, channel, fate):
-    for i in numba.prange(x.shape[0]):
+@numba.njit(cache=True, nogil=True, error_model="numpy")
+def sample_start_points(key, first_index, channels, x, y, z, channel, fate, start, stop):
+    """Start points of rays start .. stop - 1 (`coatings.threads.split_over_threads`)."""
+    for i in range(start, stop):
         x[i], y[i], z[i], channel[i] = start_point(key, first_index + i, channels)
         fate[i] = 0
 
 
-@numba.njit(cache=True, parallel=True, error_model="numpy")
-def emit_parallel(key, first_index, channels, direction, energy_kev, weight, rays):
-    """Start points over the channels and one direction, energy and weight for every ray (a parallel beam)."""
-    # Written through local names, one per line: numba's parallel loops lose stores made through a named
-    # tuple's fields, or through names unpacked from a tuple of mixed types.
+@numba.njit(cache=True, nogil=True, error_model="numpy")
+def emit_parallel(key, first_index, channels, direction, energy_kev, weight, rays, start, stop):
+    """Start points over the channels and one direction, energy and weight for rays start .. stop - 1 (a parallel
+    beam; `coatings.threads.split_over_threads`)."""
     x = rays.x
     y = rays.y
     z = rays.z
@@ -180,7 +182,7 @@ def emit_parallel(key, first_index, channels, direction, energy_kev, weight, ray
     energy = rays.energy_kev
     w = rays.weight
     fate = rays.fate
-    for i in numba.prange(x.shape[0]):
+    for i in range(start, stop):
         x[i], y[i], z[i], channel[i] = start_point(key, first_index + i, channels)
         dx[i] = direction[0]
         dy[i] = direction[1]

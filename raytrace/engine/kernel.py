@@ -3,8 +3,9 @@ per-energy re-weighting of a geometric trace.
 
 The kernel traces rays a source has already started (`raytrace.engine.source`): it reads each ray's start
 point, direction, energy and weight and overwrites them with the result. One ray never interacts with
-another, so every kernel is a `prange` (over blocks of rays, or over energies) and its result does not depend
-on the number of threads or the chunk size.
+another, so every kernel takes a range (of blocks of rays, or of energies) that
+`coatings.threads.split_over_threads` shares out between threads, and its result does not depend on the
+number of threads or the chunk size.
 Geometry, reflectivity and rays reach it as named tuples (`KernelGeometry`, `KernelReflectivity`,
 `RayColumns`) with named column constants. `raytrace.engine.reference` holds the same physics in plain
 numpy; the tests compare the two ray by ray.
@@ -42,7 +43,7 @@ _GAP = np.int8(Fate.SEGMENT_GAP)
 _SPACER = np.int8(Fate.BLOCKED_SPACER)
 _APERTURE = np.int8(Fate.BLOCKED_APERTURE)
 MAX_REFLECTIONS = 4
-BLOCK_RAYS = 1024  # rays per call of the compiled trace body from the parallel loop
+BLOCK_RAYS = 1024  # rays per call of the compiled trace body
 FIRST_SLOPE_DRAW = 2  # draws 0 and 1 place the start point (raytrace.engine.aperture)
 
 
@@ -291,41 +292,42 @@ def _nearest_surface(surfaces, shell_azimuth, partial, c, n_shells, last, px, py
     return t_best, hit
 
 
-@numba.njit(cache=True, parallel=True, error_model="numpy")
-def trace(geometry, reflectivity, rays, key, first_index):
-    """Trace rays first_index .. of a run from where their source started them to the focal plane.
+@numba.njit(cache=True, nogil=True, error_model="numpy")
+def trace(geometry, reflectivity, rays, key, first_index, first_block, end_block):
+    """Trace blocks first_block .. end_block - 1 (BLOCK_RAYS rays each) of rays first_index .. of a run from where
+    their source started them to the focal plane (`coatings.threads.split_over_threads` shares the blocks out).
 
     Reads each ray's start point, channel, direction, energy and weight and fate (a ray whose source gave it a fate
     is left as it is); writes the end point, the direction, the shell, the fate and the first two graze angles,
     and (with reflectivity.weigh) multiplies the weight by the tabulated reflectivity of the reflections it
     carries. For full-turn shells and coatings that do not scatter; `trace_kernel` picks the kernel of an optic.
     """
-    for block in numba.prange((rays.x.shape[0] + BLOCK_RAYS - 1) // BLOCK_RAYS):
-        _trace_block(geometry, reflectivity, rays, key, first_index, np.int64(block), False, None)
+    for block in range(first_block, end_block):
+        _trace_block(geometry, reflectivity, rays, key, first_index, block, False, None)
 
 
 # The other kernels are the same body compiled with what `trace` leaves out, partial-azimuth shells (a constant flag)
 # or surface scattering (an argument that is None in `trace`: numba removes the branch that tests it, so `_scatter`
 # is not even compiled there), and a job compiles only the kernel its optic needs.
-@numba.njit(cache=True, parallel=True, error_model="numpy")
-def trace_partial_shells(geometry, reflectivity, rays, key, first_index):
+@numba.njit(cache=True, nogil=True, error_model="numpy")
+def trace_partial_shells(geometry, reflectivity, rays, key, first_index, first_block, end_block):
     """`trace` for optics with partial-azimuth shells."""
-    for block in numba.prange((rays.x.shape[0] + BLOCK_RAYS - 1) // BLOCK_RAYS):
-        _trace_block(geometry, reflectivity, rays, key, first_index, np.int64(block), True, None)
+    for block in range(first_block, end_block):
+        _trace_block(geometry, reflectivity, rays, key, first_index, block, True, None)
 
 
-@numba.njit(cache=True, parallel=True, error_model="numpy")
-def trace_scattering(geometry, reflectivity, rays, key, first_index):
+@numba.njit(cache=True, nogil=True, error_model="numpy")
+def trace_scattering(geometry, reflectivity, rays, key, first_index, first_block, end_block):
     """`trace` for coatings that scatter (reflectivity.scattering)."""
-    for block in numba.prange((rays.x.shape[0] + BLOCK_RAYS - 1) // BLOCK_RAYS):
-        _trace_block(geometry, reflectivity, rays, key, first_index, np.int64(block), False, reflectivity.scattering)
+    for block in range(first_block, end_block):
+        _trace_block(geometry, reflectivity, rays, key, first_index, block, False, reflectivity.scattering)
 
 
-@numba.njit(cache=True, parallel=True, error_model="numpy")
-def trace_partial_shells_scattering(geometry, reflectivity, rays, key, first_index):
+@numba.njit(cache=True, nogil=True, error_model="numpy")
+def trace_partial_shells_scattering(geometry, reflectivity, rays, key, first_index, first_block, end_block):
     """`trace` for partial-azimuth shells with coatings that scatter."""
-    for block in numba.prange((rays.x.shape[0] + BLOCK_RAYS - 1) // BLOCK_RAYS):
-        _trace_block(geometry, reflectivity, rays, key, first_index, np.int64(block), True, reflectivity.scattering)
+    for block in range(first_block, end_block):
+        _trace_block(geometry, reflectivity, rays, key, first_index, block, True, reflectivity.scattering)
 
 
 def trace_kernel(partial_shells: bool, scatters: bool):
@@ -333,10 +335,10 @@ def trace_kernel(partial_shells: bool, scatters: bool):
     return ((trace, trace_scattering), (trace_partial_shells, trace_partial_shells_scattering))[partial_shells][scatters]
 
 
-# Compiled on its own, not inlined into the parallel loop: numba's parallel passes take time that grows with the
-# size of the loop's body, and the trace inlined there took a minute to compile. Without reference counting
-# (_nrt=False; it allocates nothing), a call per block of rays costs nothing measurable.
-@numba.njit(cache=True, error_model="numpy", _nrt=False)
+# Compiled on its own, so that each trace kernel's loop over blocks is one call (inlined into `prange` loops, as it
+# once was, the body took a minute to compile). Without reference counting (_nrt=False; it allocates nothing), a
+# call per block of rays costs nothing measurable.
+@numba.njit(cache=True, nogil=True, error_model="numpy", _nrt=False)
 def _trace_block(geometry, reflectivity, rays, key, first_index, block, partial_shells, scattering):
     """Trace rays block * BLOCK_RAYS .. (block + 1) * BLOCK_RAYS - 1 of the chunk (see `trace`), each from its start
     point to the plane z = focal_plane_z. Segment joins and spacers are tested where the incoming ray crosses the
@@ -557,17 +559,15 @@ def _reflectivity_factor(table, coating, energy_kev, outcome, g1, g2):
     return factor
 
 
-@numba.njit(cache=True, parallel=True)
-def double_reflection_area_per_energy(table, rays):
-    """Sum and sum of squares over doubly reflected rays of weight R(E, g1) R(E, g2), at each of the table's
-    energy nodes.
+@numba.njit(cache=True, nogil=True)
+def double_reflection_area_per_energy(table, rays, sums, sums_sq, first_node, end_node):
+    """Sum and sum of squares over doubly reflected rays of weight R(E, g1) R(E, g2), at the table's energy nodes
+    first_node .. end_node - 1, into sums and sums_sq.
 
-    Parallel over energies, so each sum runs over the rays in their fixed order.
+    Shared out over energies (`coatings.threads.split_over_threads`), so each sum runs over the rays in their fixed
+    order.
     """
-    n_e = table.energies.shape[0]
-    sums = np.zeros(n_e)
-    sums_sq = np.zeros(n_e)
-    for k in numba.prange(n_e):
+    for k in range(first_node, end_node):
         acc = 0.0
         acc_sq = 0.0
         for i in range(rays.weight.shape[0]):
@@ -581,4 +581,3 @@ def double_reflection_area_per_energy(table, rays):
                 acc_sq += v * v
         sums[k] = acc
         sums_sq[k] = acc_sq
-    return sums, sums_sq

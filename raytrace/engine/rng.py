@@ -39,10 +39,11 @@ def seed_key(seed: int) -> np.uint64:
     return np.uint64(_mix64(np.uint64(start)))
 
 
-@numba.njit(cache=True, parallel=True)
-def uniform_array(key, first_index, draw, out):
-    """out[i] = uniform(key, first_index + i, draw): one draw of consecutive rays."""
-    for i in numba.prange(out.shape[0]):
+@numba.njit(cache=True, nogil=True)
+def uniform_array(key, first_index, draw, out, start, stop):
+    """out[i] = uniform(key, first_index + i, draw) for i = start .. stop - 1: one draw of consecutive rays
+    (`coatings.threads.split_over_threads`)."""
+    for i in range(start, stop):
         out[i] = uniform(key, first_index + i, draw)
 
 

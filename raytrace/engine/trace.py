@@ -13,6 +13,7 @@ from collections.abc import Iterator
 import numpy as np
 
 from coatings.table import ReflectivityTable
+from coatings.threads import split_over_threads
 from geometries import Optic
 
 from ..defaults import CHUNK_SIZE as DEFAULT_CHUNK_SIZE
@@ -94,7 +95,8 @@ class Trace:
         if kernel_table.scatters:
             kernel_table = kernel_table._replace(scatter_key=stream_key(key, SCATTER_STREAM))
         trace = kernel.trace_kernel(self.partial_shells, kernel_table.scatters)
-        trace(self.geometry, kernel_table, rays.columns(), key, np.uint64(first_index))
+        split_over_threads(trace, (n + kernel.BLOCK_RAYS - 1) // kernel.BLOCK_RAYS, self.geometry, kernel_table,
+                           rays.columns(), key, np.uint64(first_index))
         return rays
 
     def metadata(self, n_rays: int, seed: int, fates: np.ndarray, **extra) -> dict:

@@ -16,6 +16,8 @@ from dataclasses import dataclass
 import astropy.units as u
 import numpy as np
 
+from coatings.threads import split_over_threads
+
 from ..engine.aperture import EntranceChannels, emit_parallel
 from ..engine.rays import Rays
 from ..engine.source import tilted_pointing
@@ -77,8 +79,8 @@ class ParallelBeam:
 
     def emit(self, key, first_index: int, n_total: int, aperture: EntranceChannels, rays: Rays) -> None:
         weight = aperture.area_cm2 * math.cos(self.off_axis_rad) / n_total
-        emit_parallel(key, np.uint64(first_index), aperture.for_kernel(), self.direction(),
-                      float(self.energy_kev or 0.0), weight, rays.columns())
+        split_over_threads(emit_parallel, len(rays), key, np.uint64(first_index), aperture.for_kernel(),
+                           self.direction(), float(self.energy_kev or 0.0), weight, rays.columns())
 
     def metadata(self) -> dict:
         meta = {"off_axis_arcmin": math.degrees(self.off_axis_rad) * 60.0, "azimuth_deg": math.degrees(self.azimuth_rad)}

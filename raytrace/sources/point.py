@@ -25,6 +25,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from coatings.threads import split_over_threads
+
 from ..engine.aperture import EntranceChannels
 from ..engine.rays import Rays
 from ..engine.source import tilted_pointing
@@ -103,7 +105,7 @@ class PointSource:
             u = np.empty((2, n))
             own = stream_key(key, SOURCE_STREAM)
             for draw in range(2):
-                uniform_array(own, np.uint64(first_index), draw, u[draw])
+                split_over_threads(uniform_array, u.shape[1], own, np.uint64(first_index), draw, u[draw])
             radius = self.size_mm * np.sqrt(u[0])
             dx -= radius * np.cos(2.0 * np.pi * u[1])
             dy -= radius * np.sin(2.0 * np.pi * u[1])

@@ -33,6 +33,8 @@ import numpy as np
 from scipy.special import gammainc, gammaincinv
 
 from ..defaults import SOLAR_MODEL as DEFAULT_MODEL
+from coatings.threads import split_over_threads
+
 from ..engine.aperture import EntranceChannels
 from ..engine.rays import Rays
 from ..engine.rng import stream_key, uniform_array
@@ -201,7 +203,7 @@ class SolarSource:
         u = np.empty((3, n))
         source = stream_key(key, SOURCE_STREAM)
         for draw in range(3):
-            uniform_array(source, np.uint64(first_index), draw, u[draw])
+            split_over_threads(uniform_array, u.shape[1], source, np.uint64(first_index), draw, u[draw])
         energy, rho = self.model.sample(u[0], u[1], self.e_min_kev, self.e_max_kev)
         edges = self.energy_edges()
         nodes = 0.5 * (edges[:-1] + edges[1:])
