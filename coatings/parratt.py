@@ -8,7 +8,7 @@ exp(2 i kz d) -> 0 instead of overflowing. n^2 - cos^2 theta is evaluated as
 terms are ~1e-5. Interface roughness and interdiffusion enter as the Nevot-Croce
 factor exp(-2 kz_j kz_j+1 sigma^2) on each Fresnel coefficient.
 
-The kernel is parallel over energies and vectorised over angles. kz is computed once per
+The kernel is shared out over energies (`coatings.threads`) and vectorised over angles. kz is computed once per
 distinct material and the Fresnel coefficients once per distinct interface (upper material,
 lower material, sigma); a layer costs a short series for its phase (a fresh exponential
 where the thickness jumps) and two complex divisions per angle: a 200-layer depth-graded
@@ -66,12 +66,12 @@ def parratt_reflectivity(indices, thickness_nm, roughness_nm, energy_kev, graze_
                          f"{(energy.size, theta.size)}")
     reflectivity_s = np.empty((energy.size, theta.size))
     reflectivity_p = np.empty((energy.size, theta.size))
+    sin2 = np.sin(theta) ** 2
     split_over_threads(
-        _parratt, energy.size, materials - 1.0, kinds[:, 0].astype(np.int64), kinds[:, 1].astype(np.int64), kinds[:, 2].copy(),
-        interface_kind.reshape(-1).astype(np.int64), medium_material, np.concatenate([[0.0], d, [0.0]]),
-        2.0 * np.pi / HC_KEV_NM * energy, np.sin(theta) ** 2, float(np.max(np.sin(theta) ** 2, initial=0.0)),
-        np.asarray(needed, dtype=np.bool_), reflectivity_s,
-        reflectivity_p,
+        _parratt, energy.size, materials - 1.0, kinds[:, 0].astype(np.int64), kinds[:, 1].astype(np.int64),
+        kinds[:, 2].copy(), interface_kind.reshape(-1).astype(np.int64), medium_material,
+        np.concatenate([[0.0], d, [0.0]]), 2.0 * np.pi / HC_KEV_NM * energy, sin2, float(np.max(sin2, initial=0.0)),
+        np.asarray(needed, dtype=np.bool_), reflectivity_s, reflectivity_p,
     )
     if polarisation == "s":
         return reflectivity_s

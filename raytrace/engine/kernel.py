@@ -297,7 +297,7 @@ def trace(geometry, reflectivity, rays, key, first_index, first_block, end_block
     """Trace blocks first_block .. end_block - 1 (BLOCK_RAYS rays each) of rays first_index .. of a run from where
     their source started them to the focal plane (`coatings.threads.split_over_threads` shares the blocks out).
 
-    Reads each ray's start point, channel, direction, energy and weight and fate (a ray whose source gave it a fate
+    Reads each ray's start point, channel, direction, energy, weight and fate (a ray whose source gave it a fate
     is left as it is); writes the end point, the direction, the shell, the fate and the first two graze angles,
     and (with reflectivity.weigh) multiplies the weight by the tabulated reflectivity of the reflections it
     carries. For full-turn shells and coatings that do not scatter; `trace_kernel` picks the kernel of an optic.
@@ -332,7 +332,8 @@ def trace_partial_shells_scattering(geometry, reflectivity, rays, key, first_ind
 
 def trace_kernel(partial_shells: bool, scatters: bool):
     """The trace kernel for an optic with (or without) partial-azimuth shells and coatings that scatter."""
-    return ((trace, trace_scattering), (trace_partial_shells, trace_partial_shells_scattering))[partial_shells][scatters]
+    kernels = ((trace, trace_scattering), (trace_partial_shells, trace_partial_shells_scattering))
+    return kernels[partial_shells][scatters]
 
 
 # Compiled on its own, so that each trace kernel's loop over blocks is one call (inlined into `prange` loops, as it
