@@ -1,10 +1,14 @@
 """Throughput and memory of the engine: on-axis PSF accumulation with reflectivity weighting for
 XMM at 1.5 keV (with and without its slope errors) and the segmented BabyIAXO custom optic at 3 keV.
 
-    python benchmarks/bench_trace.py [--rays 2e7] [--memory-rays 1e8]
+    python benchmarks/bench_trace.py [--rays 2e7] [--memory-rays 1e8] [--vector-report]
 
 Prints rays per second (compilation excluded: a small warm-up run comes first) and
 the peak resident memory of a separate process tracing --memory-rays rays (XMM).
+--vector-report compiles the kernels afresh (numba cannot show the machine code of cached ones) and prints, per
+kernel, how many of its instructions work on packed doubles in 512- and 256-bit registers and how many are scalar
+square roots and divisions: a kernel whose loops LLVM vectorised shows packed instructions, and one that fell back
+to scalar code shows none.
 """
 
 from __future__ import annotations
@@ -12,10 +16,15 @@ from __future__ import annotations
 import argparse
 import os
 import platform
+import re
 import resource
 import subprocess
 import sys
+import tempfile
 import time
+
+if "--vector-report" in sys.argv:  # before numba is imported: an empty cache, so that every kernel is compiled here
+    os.environ["NUMBA_CACHE_DIR"] = tempfile.mkdtemp(prefix="numba-vector-report-")
 
 import coatings.numba_cache  # noqa: F401  (first: it sets where numba caches)
 import numba
@@ -44,6 +53,7 @@ def main():
     parser = argparse.ArgumentParser()
     parser.add_argument("--rays", type=float, default=2e7)
     parser.add_argument("--memory-rays", type=float, default=1e8)
+    parser.add_argument("--vector-report", action="store_true")
     parser.add_argument("--child", type=float, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.child:
@@ -57,9 +67,29 @@ def main():
         elapsed = trace_psf(n, name, energy, slope_errors)
         label = f"{name} on axis, {energy:g} keV, PSF, {'with' if slope_errors else 'without'} slope errors"
         print(f"{label}: {n:,} rays in {elapsed:.2f} s = {n / elapsed / 1e6:.2f} million rays/s")
+    if args.vector_report:
+        vector_report()
     m = int(args.memory_rays)
     out = subprocess.run([sys.executable, __file__, "--child", str(m)], capture_output=True, text=True, check=True)
     print(f"peak resident memory for {m:,} rays: {float(out.stdout.strip().splitlines()[-1]):.0f} MiB")
+
+
+def vector_report() -> None:
+    """Packed and scalar floating-point instructions of each kernel the runs above compiled."""
+    from coatings import parratt, table
+    from raytrace.analysis import encircled
+    from raytrace.engine import aperture, kernel
+
+    kernels = [kernel.trace, kernel._trace_block, kernel.double_reflection_area_per_energy, aperture.emit_parallel,
+               encircled._bins, encircled._sums, parratt._parratt_energy, table._lookup_many]
+    print("kernel: packed doubles in zmm / ymm registers, scalar sqrt / div")
+    for dispatcher in kernels:
+        for overload in dispatcher.overloads.values():
+            asm = overload.library.get_asm_str()
+            zmm = len(re.findall(r"\bv\w+pd\b[^\n]*%zmm", asm))
+            ymm = len(re.findall(r"\bv\w+pd\b[^\n]*%ymm", asm))
+            scalar = len(re.findall(r"\bv(?:sqrt|div)sd\b", asm))
+            print(f"  {dispatcher.__module__}.{dispatcher.__name__}: {zmm} / {ymm}, {scalar}")
 
 
 if __name__ == "__main__":
