@@ -237,14 +237,15 @@ def test_optimise_writes_the_scan_and_a_usable_best_design(capsys, tmp_path):
 
 
 def test_tilt_and_offaxis_write_tables_and_plots(capsys, tmp_path):
-    code, out, _ = run(capsys, "tilt", "xmm", "--tilts", "0:4:2", "--rays", "20000", "--source", "parallel",
+    code, out, _ = run(capsys, "tilt", "xmm", "--tilts", "0:4:2", "--rays", "200000", "--source", "parallel",
                        "--decentre", "0.3,0", "--offset", "0.2", "-o", str(tmp_path / "t.ecsv"), "--plot",
                        str(tmp_path / "t.png"))
     assert code == 0 and "largest tilt keeping 95 %" in out and "decentre (0.3, 0) mm" in out
     table = Table.read(tmp_path / "t.ecsv")
     assert table.meta["keep"] == 0.95 and table.meta["decentre_x_mm"] == 0.3
-    # image of a source offset at azimuth 0: x = -f tan(offset); a decentre +d moves it by +d from the detector
-    assert table["shift_mm"][0] == pytest.approx(abs(0.3 - 7500 * math.tan(math.radians(0.2 / 60))), rel=0.03)
+    # image of a source offset at azimuth 0: x = -f tan(offset); a decentre +d moves it by +d from the detector.
+    # The centroid's statistical error is about 0.003 mm (XMM's PSF wing, 2e5 rays).
+    assert table["shift_mm"][0] == pytest.approx(abs(0.3 - 7500 * math.tan(math.radians(0.2 / 60))), abs=0.01)
     code, out, _ = run(capsys, "offaxis", "babyiaxo", "--angles", "0,5", "--energy", "3", "--rays", "20000",
                        "-o", str(tmp_path / "v.fits"), "--plot", str(tmp_path / "v.png"))
     assert code == 0 and len(Table.read(tmp_path / "v.fits")) == 2 and (tmp_path / "v.png").stat().st_size > 0

@@ -144,7 +144,8 @@ def test_the_default_image_holds_the_psf_and_says_how_much(babyiaxo, xmm):
     assert clipped.image_fraction < 0.95
     for result in (custom, clipped):
         assert math.isclose(result.image.sum(), result.image_fraction * result.effective_area_cm2, rel_tol=1e-12)
-    assert psf(xmm, 1.5, n_rays=50_000, focal_plane_z_mm=0.0).pixel_arcsec == 0.5
+    # XMM's wing (15.8 % of 32.6" rms) reaches past the 0.5" pixel's +-64"
+    assert psf(xmm, 1.5, n_rays=50_000, focal_plane_z_mm=0.0).pixel_arcsec == 2.0
 
 
 def test_slope_errors_are_deterministic_for_any_chunk_size(xmm):
@@ -154,12 +155,28 @@ def test_slope_errors_are_deterministic_for_any_chunk_size(xmm):
     assert a.hpd_arcsec > 10  # the shipped slope errors are on
 
 
-@pytest.mark.parametrize("name, energy, target", [("xmm", 1.5, 15.0), ("babyiaxo", 3.0, 59.8)])
-def test_shipped_optics_are_calibrated_to_their_hpd(name, energy, target):
-    optic = load_optic(name)
-    z = best_focus_z_mm(optic, ParallelBeam(energy_kev=energy), n_rays=100_000, seed=11)
-    result = psf(optic, energy, n_rays=300_000, seed=12, focal_plane_z_mm=z)
-    assert result.hpd_arcsec == pytest.approx(target, rel=0.05)
+def test_the_custom_optic_keeps_its_calibrated_hpd():
+    optic = load_optic("babyiaxo")
+    z = best_focus_z_mm(optic, ParallelBeam(energy_kev=3.0), n_rays=100_000, seed=11)
+    result = psf(optic, 3.0, n_rays=300_000, seed=12, focal_plane_z_mm=z)
+    assert result.hpd_arcsec == pytest.approx(59.8, rel=0.05)
+
+
+def test_shipped_xmm_follows_its_king_profiles(xmm, shared_reference):
+    """The encircled energy of the shipped XMM at 15-60" against the on-axis King profiles it was fitted to
+    (XRT1/MOS1, 1 - (1 + (r/r_c)^2)^(1 - index)), with other rays than the fit's: within 0.04 at 1.5, 4.5 and
+    7.5 keV (the fit's residuals; energy-independent slope errors cannot follow the King cores exactly)."""
+    from astropy.table import Table
+
+    king = Table.read(shared_reference / "xmm" / "xmm_psf_king_xrt1_mos1_onaxis.csv")
+    radii = np.array([15.0, 30.0, 45.0, 60.0])
+    for energy in (1.5, 4.5, 7.5):
+        row = king[np.isclose(king["energy_eV"], 1000 * energy)][0]
+        expected = 1 - (1 + (radii / row["core_radius_arcsec"]) ** 2) ** (1 - row["king_index"])
+        result = psf(xmm, energy, n_rays=300_000, seed=13, focal_plane_z_mm=0.0)
+        model = np.interp(radii, result.encircled["radius"].value, result.encircled["encircled_fraction"])
+        np.testing.assert_allclose(model, expected, atol=0.04)
+        assert model[-1] < 0.92  # the wing: the King profiles keep 10 % beyond 60"
 
 
 def test_the_custom_optic_has_the_iaxo_nominal_hpd_and_w80():
@@ -175,7 +192,8 @@ def test_calibration_matches_hpd_and_w90_with_independent_rays(xmm):
     cal = calibrate(xmm, 1.5, 20.0, w90_arcsec=70.0, n_rays=100_000, seed=1)
     assert cal.hpd_arcsec == pytest.approx(20.0, rel=0.01) and cal.w90_arcsec == pytest.approx(70.0, rel=0.02)
     errors = cal.optic.shells[0].slope_errors
-    assert errors.wing_fraction == 0.1 and errors.wing_arcsec > errors.meridional_arcsec
+    assert errors.wing_fraction == xmm.shells[0].slope_errors.wing_fraction  # the optic's wing share is kept
+    assert errors.wing_arcsec > errors.meridional_arcsec
     check = psf(cal.optic, 1.5, n_rays=300_000, seed=99, focal_plane_z_mm=cal.focal_plane_z_mm)
     assert check.hpd_arcsec == pytest.approx(20.0, rel=0.05)
     assert check.w90_arcsec == pytest.approx(70.0, rel=0.05)
