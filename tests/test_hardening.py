@@ -184,7 +184,8 @@ def test_compilation_is_announced_on_a_terminal_only_when_it_happens():
     with CompileNotice(stream):
         fresh(1)
     # spinner frames first if the compilation outlasts the spinner's first tick (a busy host), then the summary
-    assert stream.getvalue().split("\r")[-1].startswith("compiled kernels in ") and "first run only" in stream.getvalue()
+    summary = stream.getvalue().split("\r")[-1]
+    assert summary.startswith("compiled kernels in ") and "first run only" in summary
     stream = Terminal()
     with CompileNotice(stream):
         fresh(2)
