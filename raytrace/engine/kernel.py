@@ -293,50 +293,23 @@ def _nearest_surface(surfaces, shell_azimuth, partial, c, n_shells, last, px, py
 
 
 @numba.njit(cache=True, nogil=True, error_model="numpy")
-def trace(geometry, reflectivity, rays, key, first_index, first_block, end_block):
+def trace(geometry, reflectivity, rays, key, first_index, partial_shells, scattering, first_block, end_block):
     """Trace blocks first_block .. end_block - 1 (BLOCK_RAYS rays each) of rays first_index .. of a run from where
     their source started them to the focal plane (`coatings.threads.split_over_threads` shares the blocks out).
 
     Reads each ray's start point, channel, direction, energy, weight and fate (a ray whose source gave it a fate
     is left as it is); writes the end point, the direction, the shell, the fate and the first two graze angles,
     and (with reflectivity.weigh) multiplies the weight by the tabulated reflectivity of the reflections it
-    carries. For full-turn shells and coatings that do not scatter; `trace_kernel` picks the kernel of an optic.
+    carries. `partial_shells` (True for optics with partial-azimuth shells, else None) and `scattering` (the
+    coatings' scattering table, or None when none scatters) choose what is compiled: numba compiles a kernel for
+    each type of these arguments and leaves out the tests that None turns off, so an optic of full-turn shells
+    without scattering compiles neither the azimuth tests' branch nor `_scatter`.
     """
     for block in range(first_block, end_block):
-        _trace_block(geometry, reflectivity, rays, key, first_index, block, False, None)
+        _trace_block(geometry, reflectivity, rays, key, first_index, block, partial_shells, scattering)
 
 
-# The other kernels are the same body compiled with what `trace` leaves out, partial-azimuth shells (a constant flag)
-# or surface scattering (an argument that is None in `trace`: numba removes the branch that tests it, so `_scatter`
-# is not even compiled there), and a job compiles only the kernel its optic needs.
-@numba.njit(cache=True, nogil=True, error_model="numpy")
-def trace_partial_shells(geometry, reflectivity, rays, key, first_index, first_block, end_block):
-    """`trace` for optics with partial-azimuth shells."""
-    for block in range(first_block, end_block):
-        _trace_block(geometry, reflectivity, rays, key, first_index, block, True, None)
-
-
-@numba.njit(cache=True, nogil=True, error_model="numpy")
-def trace_scattering(geometry, reflectivity, rays, key, first_index, first_block, end_block):
-    """`trace` for coatings that scatter (reflectivity.scattering)."""
-    for block in range(first_block, end_block):
-        _trace_block(geometry, reflectivity, rays, key, first_index, block, False, reflectivity.scattering)
-
-
-@numba.njit(cache=True, nogil=True, error_model="numpy")
-def trace_partial_shells_scattering(geometry, reflectivity, rays, key, first_index, first_block, end_block):
-    """`trace` for partial-azimuth shells with coatings that scatter."""
-    for block in range(first_block, end_block):
-        _trace_block(geometry, reflectivity, rays, key, first_index, block, True, reflectivity.scattering)
-
-
-def trace_kernel(partial_shells: bool, scatters: bool):
-    """The trace kernel for an optic with (or without) partial-azimuth shells and coatings that scatter."""
-    kernels = ((trace, trace_scattering), (trace_partial_shells, trace_partial_shells_scattering))
-    return kernels[partial_shells][scatters]
-
-
-# Compiled on its own, so that each trace kernel's loop over blocks is one call (inlined into `prange` loops, as it
+# Compiled on its own, so that the trace kernel's loop over blocks is one call (inlined into `prange` loops, as it
 # once was, the body took a minute to compile). Without reference counting (_nrt=False; it allocates nothing), a
 # call per block of rays costs nothing measurable.
 @numba.njit(cache=True, nogil=True, error_model="numpy", _nrt=False)
@@ -344,7 +317,8 @@ def _trace_block(geometry, reflectivity, rays, key, first_index, block, partial_
     """Trace rays block * BLOCK_RAYS .. (block + 1) * BLOCK_RAYS - 1 of the chunk (see `trace`), each from its start
     point to the plane z = focal_plane_z. Segment joins and spacers are tested where the incoming ray crosses the
     intersection plane. Slope errors use draws FIRST_SLOPE_DRAW + 3 k .. + 2 of the ray for reflection k.
-    With `scattering` (None: none; numba then leaves `_scatter` out) the first two reflections scatter."""
+    With `partial_shells` (None: every shell is a full turn) the walls' azimuth ranges are tested; with `scattering`
+    (None: none; numba then leaves `_scatter` out) the first two reflections scatter."""
     g = geometry
     surfaces = g.surfaces
     n_shells = g.top_z.shape[0]
@@ -400,7 +374,7 @@ def _trace_block(geometry, reflectivity, rays, key, first_index, block, partial_
         wing_fraction = g.slope_errors[shell, WING_FRACTION]
         sigma_wing = g.slope_errors[shell, WING_RMS]
         rough = sigma_core > 0.0 or sigma_sagittal > 0.0 or (wing_fraction > 0.0 and sigma_wing > 0.0)
-        partial = partial_shells and (g.shell_azimuth[shell, AZIMUTH_SPAN] < TWO_PI
+        partial = partial_shells is not None and (g.shell_azimuth[shell, AZIMUTH_SPAN] < TWO_PI
                                       or (c > 0 and g.shell_azimuth[c - 1, AZIMUTH_SPAN] < TWO_PI))
         # The first two reflections' deviates depend only on the ray's index: drawn up front, they are
         # computed while the intersections are, off the ray's dependency chain.

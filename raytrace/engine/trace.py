@@ -94,9 +94,9 @@ class Trace:
         kernel_table = self.kernel_table(table)
         if kernel_table.scatters:
             kernel_table = kernel_table._replace(scatter_key=stream_key(key, SCATTER_STREAM))
-        trace = kernel.trace_kernel(self.partial_shells, kernel_table.scatters)
-        split_over_threads(trace, (n + kernel.BLOCK_RAYS - 1) // kernel.BLOCK_RAYS, self.geometry, kernel_table,
-                           rays.columns(), key, np.uint64(first_index))
+        split_over_threads(kernel.trace, (n + kernel.BLOCK_RAYS - 1) // kernel.BLOCK_RAYS, self.geometry, kernel_table,
+                           rays.columns(), key, np.uint64(first_index), True if self.partial_shells else None,
+                           kernel_table.scattering if kernel_table.scatters else None)
         return rays
 
     def metadata(self, n_rays: int, seed: int, fates: np.ndarray, **extra) -> dict:
