@@ -27,6 +27,14 @@ AZIMUTH_START, AZIMUTH_SPAN = range(2)
 APERTURE_KIND, APERTURE_P1, APERTURE_P2, APERTURE_P3 = range(4)
 CIRCLE, ANNULUS, SECTOR = 1.0, 2.0, 3.0  # kinds: (r^2, x0, y0), (r_min^2, r_max^2, -), (start, span, -) in radians
 TWO_PI = 2.0 * math.pi
+# Columns of a row of `KernelGeometry.channels`: what the trace kernel reads of the shells by a ray's channel c,
+# between its inner wall (shell c - 1) and its outer wall (shell c; the last shell for the channel outside it).
+CHANNEL_SLOPES = 0  # the outer shell's slope errors, SLOPE_MERIDIONAL .. WING_RMS
+CHANNEL_WALLS = 4  # the front edge of the inner wall (top_z, front_r, thickness), then of the outer wall
+CHANNEL_SURFACES = 10  # the candidate surfaces, a surface row each: outer PRIMARY, inner PRIMARY_BACK, outer SECONDARY,
+# inner SECONDARY_BACK (the order the kernel tries them)
+CHANNEL_BARS = 34  # the outer shell's SPACERS, then its JOINS
+CHANNEL_COLUMNS = 46
 
 NO_BARS = np.zeros(6)
 
@@ -53,6 +61,7 @@ class KernelGeometry(NamedTuple):
     shell_azimuth: np.ndarray  # (n_shells, 2): AZIMUTH_START, AZIMUTH_SPAN
     apertures: np.ndarray  # (n_apertures, 4): APERTURE_KIND .. APERTURE_P3, tested in the plane z = spider_z
     focal_plane_z: float
+    channels: np.ndarray  # (n_shells + 1, CHANNEL_COLUMNS): the rows above that each channel reads, side by side
 
 
 @dataclass(frozen=True)
@@ -137,7 +146,22 @@ class PackedOptic:
     def for_kernel(self, focal_plane_z_mm: float) -> KernelGeometry:
         return KernelGeometry(self.surfaces, self.top_z, self.front_r, self.thickness, self.spider,
                               float(self.top_z.max()), self.segments, self.slope_errors, self.shell_azimuth,
-                              self.apertures, float(focal_plane_z_mm))
+                              self.apertures, float(focal_plane_z_mm), self.channel_rows())
+
+    def channel_rows(self) -> np.ndarray:
+        """`KernelGeometry.channels`: a channel's shell data in one contiguous row, so that the kernel gathers it by
+        the ray's channel with one index."""
+        channel = np.arange(self.n_shells + 1)
+        outer = np.minimum(channel, self.n_shells - 1)
+        inner = np.maximum(channel - 1, 0)
+        walls = [column for wall in (inner, outer) for column in (self.top_z[wall], self.front_r[wall],
+                                                                   self.thickness[wall])]
+        rows = np.column_stack([self.slope_errors[outer], *walls, self.surfaces[outer, PRIMARY],
+                                self.surfaces[inner, PRIMARY_BACK], self.surfaces[outer, SECONDARY],
+                                self.surfaces[inner, SECONDARY_BACK], self.segments[outer, SPACERS],
+                                self.segments[outer, JOINS]])
+        assert rows.shape[1] == CHANNEL_COLUMNS
+        return np.ascontiguousarray(rows)
 
 
 def _aperture_rows(apertures) -> np.ndarray:

@@ -24,8 +24,8 @@ from coatings.table import reflectivity_at, reflectivity_at_node
 from .aperture import cos_sin_of_turn
 from .geometry import (ANNULUS, APERTURE_KIND, APERTURE_P1, APERTURE_P2, APERTURE_P3, AZIMUTH_SPAN, AZIMUTH_START,
                        BAR_COS_STEP, BAR_COUNT, BAR_HALF_WIDTH_MM, BAR_ROTATION_TURNS, BAR_SIN_STEP, BAR_TAN_HALF_WEDGE,
-                       CIRCLE, JOINS, PRIMARY, PRIMARY_BACK, QUAD_A, QUAD_B, QUAD_C, SECONDARY, SECONDARY_BACK,
-                       SLOPE_MERIDIONAL, SLOPE_SAGITTAL, SPACERS, TWO_PI, WING_FRACTION, WING_RMS, Z_MAX, Z_MIN, Z_REF)
+                       CHANNEL_BARS, CHANNEL_COLUMNS, CHANNEL_SLOPES, CHANNEL_SURFACES, CHANNEL_WALLS, CIRCLE, PRIMARY,
+                       PRIMARY_BACK, QUAD_A, QUAD_B, QUAD_C, SECONDARY, SECONDARY_BACK, TWO_PI, Z_MAX, Z_MIN, Z_REF)
 from .rays import Fate
 from .rng import uniform
 
@@ -43,8 +43,11 @@ _GAP = np.int8(Fate.SEGMENT_GAP)
 _SPACER = np.int8(Fate.BLOCKED_SPACER)
 _APERTURE = np.int8(Fate.BLOCKED_APERTURE)
 MAX_REFLECTIONS = 4
-BLOCK_RAYS = 1024  # rays per call of the compiled trace body
+BLOCK_RAYS = 256  # rays per call of the compiled trace body (lanes of its scratch, which stays in cache)
 FIRST_SLOPE_DRAW = 2  # draws 0 and 1 place the start point (raytrace.engine.aperture)
+B = BLOCK_RAYS
+S = BLOCK_RAYS + 8  # the scratch's row stride: a cache line more than a row, so that a lane's rows fall into
+# different cache sets (rows 2 KiB apart would all share two sets of the 8-way L1 and evict one another)
 
 
 class KernelReflectivity(NamedTuple):
@@ -70,53 +73,50 @@ HC_KEV_NM = 1.2398419843320026  # h c: wavelength (nm) x photon energy (keV)
 # error_model="numpy": divisions follow IEEE (x/0 = inf) instead of raising, which removes a
 # branch per division; every division below has a non-zero or an explicitly handled divisor.
 @numba.njit(cache=True, inline="always", error_model="numpy")
-def _roots_in_range(surfaces, shell, which, px, py, pz, dx, dy, dz):
-    """Both t > 0 where p + t d meets the quadric within its z range (inf where there is none).
+def _quadric_roots(big_a, big_b, big_c, z_ref, z_lo, z_hi, px, py, pz, dx, dy, dz):
+    """Both t > 0 where p + t d meets the quadric x^2 + y^2 = A w^2 + B w + C (w = z - z_ref) within z_lo <= z <= z_hi
+    (inf where there is none), without branches, so that a loop over a block's lanes vectorises.
 
     With F(t) = a t^2 + 2 b t + c, the roots are taken as c / q and q / a with
     q = -(b + sign(b) sqrt(b^2 - a c)), which stays accurate when a -> 0 (grazing rays,
     and exactly 0 for an on-axis ray and a paraboloid).
     """
-    z_lo = surfaces[shell, which, Z_MIN]
-    z_hi = surfaces[shell, which, Z_MAX]
-    if (dz <= 0.0 and pz < z_lo) or (dz >= 0.0 and pz > z_hi):
-        return np.inf, np.inf  # the surface lies wholly behind the ray
-    big_a = surfaces[shell, which, QUAD_A]
-    big_b = surfaces[shell, which, QUAD_B]
-    big_c = surfaces[shell, which, QUAD_C]
-    w = pz - surfaces[shell, which, Z_REF]
+    w = pz - z_ref
     a = dx * dx + dy * dy - big_a * dz * dz
     b = px * dx + py * dy - (big_a * w + 0.5 * big_b) * dz
     c = px * px + py * py - (big_a * w + big_b) * w - big_c
     disc = b * b - a * c
-    if disc < 0.0:
-        return np.inf, np.inf
-    q = -(b + math.copysign(math.sqrt(disc), b))
-    first = np.inf
-    second = np.inf
-    if q != 0.0:
-        t = c / q
-        if t > 0.0 and z_lo <= pz + t * dz <= z_hi:
-            first = t
-    if a != 0.0:
-        t = q / a
-        if t > 0.0 and z_lo <= pz + t * dz <= z_hi:
-            second = t
+    # the surface is not wholly behind the ray, and the roots are real
+    ahead = ((dz > 0.0) | (pz >= z_lo)) & ((dz < 0.0) | (pz <= z_hi)) & (disc >= 0.0)
+    q = -(b + math.copysign(math.sqrt(max(disc, 0.0)), b))
+    t1 = c / q
+    t2 = q / a
+    z1 = pz + t1 * dz
+    z2 = pz + t2 * dz
+    first = t1 if ahead & (q != 0.0) & (t1 > 0.0) & (z_lo <= z1) & (z1 <= z_hi) else np.inf
+    second = t2 if ahead & (a != 0.0) & (t2 > 0.0) & (z_lo <= z2) & (z2 <= z_hi) else np.inf
     return first, second
+
+
+@numba.njit(cache=True, inline="always", error_model="numpy")
+def _covered(shell_azimuth, shell, px, py, dx, dy, t):
+    """t where the shell covers the azimuth of the point p + t d (inf stays inf), else inf."""
+    if t == np.inf:
+        return t
+    return t if within_azimuth(shell_azimuth[shell, AZIMUTH_START], shell_azimuth[shell, AZIMUTH_SPAN],
+                               px + t * dx, py + t * dy) else np.inf
 
 
 @numba.njit(cache=True, inline="always", error_model="numpy")
 def first_hit(surfaces, shell_azimuth, partial, shell, which, px, py, pz, dx, dy, dz):
     """Smallest t > 0 where p + t d meets the quadric within its z range and (if `partial`) where the shell covers
     the hit point's azimuth; inf if none."""
-    first, second = _roots_in_range(surfaces, shell, which, px, py, pz, dx, dy, dz)
+    s = surfaces[shell, which]
+    first, second = _quadric_roots(s[QUAD_A], s[QUAD_B], s[QUAD_C], s[Z_REF], s[Z_MIN], s[Z_MAX], px, py, pz, dx, dy,
+                                   dz)
     if partial:
-        start = shell_azimuth[shell, AZIMUTH_START]
-        span = shell_azimuth[shell, AZIMUTH_SPAN]
-        if first < np.inf and not within_azimuth(start, span, px + first * dx, py + first * dy):
-            first = np.inf
-        if second < np.inf and not within_azimuth(start, span, px + second * dx, py + second * dy):
-            second = np.inf
+        first = _covered(shell_azimuth, shell, px, py, dx, dy, first)
+        second = _covered(shell_azimuth, shell, px, py, dx, dy, second)
     return min(first, second)
 
 
@@ -155,34 +155,33 @@ def _outside_apertures(apertures, plane_z, px, py, pz, dx, dy, dz):
 
 @numba.njit(cache=True, inline="always", error_model="numpy")
 def _approximate_azimuth(x, y):
-    """atan2(y, x) within 2.1e-4 rad (octant reduction and a 7th-order polynomial for atan on [0, 1])."""
+    """atan2(y, x) within 2.1e-4 rad (octant reduction and a 7th-order polynomial for atan on [0, 1]); 0 at the
+    origin. Selects only, no branches."""
     ax = abs(x)
     ay = abs(y)
     big = max(ax, ay)
-    if big == 0.0:
-        return 0.0
     a = min(ax, ay) / big
     s = a * a
     angle = ((-0.0464964749 * s + 0.15931422) * s - 0.327622764) * s * a + a
-    if ay > ax:
-        angle = 0.5 * math.pi - angle
-    if x < 0.0:
-        angle = math.pi - angle
-    return -angle if y < 0.0 else angle
+    angle = 0.5 * math.pi - angle if ay > ax else angle
+    angle = math.pi - angle if x < 0.0 else angle
+    angle = -angle if y < 0.0 else angle
+    return angle if big != 0.0 else 0.0
 
 
 @numba.njit(cache=True, inline="always", error_model="numpy")
-def _bar_blocks(bars, cos_k, sin_k, qx, qy):
+def _on_bar(tan_half_wedge, half_width, cos_k, sin_k, qx, qy):
     """Exact test against the bar along (cos_k, sin_k): within its wedge or its constant-width strip,
     on its side of the axis."""
     along = cos_k * qx + sin_k * qy
     across = abs(cos_k * qy - sin_k * qx)
-    return along > 0.0 and (across < bars[BAR_TAN_HALF_WEDGE] * along or across < bars[BAR_HALF_WIDTH_MM])
+    return (along > 0.0) & ((across < tan_half_wedge * along) | (across < half_width))
 
 
 @numba.njit(cache=True, inline="always", error_model="numpy")
-def _bars_block(bars, qx, qy):
-    """Whether the point (qx, qy) lies on one of the count > 0 equally spaced radial bars (geometry.radial_bars).
+def _on_bars(bars, qx, qy):
+    """Whether the point (qx, qy) lies on one of the equally spaced radial bars (geometry.radial_bars; none if
+    their count is 0).
 
     The nearest bar (the only one that can block, as wedges are narrower than the spacing and a
     strip's distance grows with the angle) is one of the two that bracket the point's azimuth; an
@@ -190,66 +189,34 @@ def _bars_block(bars, qx, qy):
     most 360 bars allowed) and both are tested exactly, the second rotated from the first by the spacing.
     """
     count = bars[BAR_COUNT]
-    k = math.floor((_approximate_azimuth(qx, qy) * (0.5 / math.pi) - bars[BAR_ROTATION_TURNS]) * count)
-    turn = bars[BAR_ROTATION_TURNS] + k / count
+    rotation = bars[BAR_ROTATION_TURNS]
+    k = math.floor((_approximate_azimuth(qx, qy) * (0.5 / math.pi) - rotation) * count)
+    turn = rotation + k / count
     cos_k, sin_k = cos_sin_of_turn(turn - math.floor(turn))
     cos_step, sin_step = bars[BAR_COS_STEP], bars[BAR_SIN_STEP]
-    for _ in range(2):  # a loop rather than two calls: each inlined call site costs compile time
-        if _bar_blocks(bars, cos_k, sin_k, qx, qy):
-            return True
-        cos_k, sin_k = cos_k * cos_step - sin_k * sin_step, sin_k * cos_step + cos_k * sin_step
-    return False
+    cos_next, sin_next = cos_k * cos_step - sin_k * sin_step, sin_k * cos_step + cos_k * sin_step
+    wedge, width = bars[BAR_TAN_HALF_WEDGE], bars[BAR_HALF_WIDTH_MM]
+    return (count != 0.0) & (_on_bar(wedge, width, cos_k, sin_k, qx, qy)
+                             | _on_bar(wedge, width, cos_next, sin_next, qx, qy))
 
 
 @numba.njit(cache=True, inline="always", error_model="numpy")
-def _bars_block_at(bars, plane_z, px, py, pz, dx, dy, dz):
-    """`_bars_block` where the ray crosses the plane z = plane_z."""
-    if bars[BAR_COUNT] == 0.0:
-        return False
-    s = (plane_z - pz) / dz
-    return _bars_block(bars, px + s * dx, py + s * dy)
+def _graze_series(sin_graze):
+    """asin(sin_graze) by its odd Taylor series through x^9: below GRAZE_SERIES_LIMIT (every Wolter-I reflection)
+    its truncation error is below 2e-15 rad, at a fraction of the cost of libm's asin."""
+    s = sin_graze * sin_graze
+    return sin_graze * (1.0 + s * (1.0 / 6.0 + s * (3.0 / 40.0 + s * (15.0 / 336.0 + s * (105.0 / 3456.0)))))
 
 
-@numba.njit(cache=True, inline="always", error_model="numpy")
-def _entrance_fate(top_z, front_r, thickness, shell_azimuth, wall, is_inner, px, py, pz, dx, dy, dz):
-    """Front-edge check of one wall of the channel, on that wall's own front plane. Leaks are decided by radius
-    alone (they keep each line of sight in one channel); a partial-azimuth wall blocks only where it is."""
-    s = (top_z[wall] - pz) / dz
-    qx = px + s * dx
-    qy = py + s * dy
-    r2 = qx * qx + qy * qy
-    r_front = front_r[wall]
-    r_edge = r_front + thickness[wall]
-    if r_front * r_front <= r2 < r_edge * r_edge:
-        if within_azimuth(shell_azimuth[wall, AZIMUTH_START], shell_azimuth[wall, AZIMUTH_SPAN], qx, qy):
-            return _FRONT
-        return np.int8(0)
-    if is_inner and r2 < r_front * r_front:
-        return _LEAKED
-    if not is_inner and r2 >= r_edge * r_edge:
-        return _LEAKED
-    return np.int8(0)
+GRAZE_SERIES_LIMIT = 0.0625
 
 
 @numba.njit(cache=True, inline="always", error_model="numpy")
 def _graze_angle(sin_graze):
-    """asin(sin_graze): below 0.0625 (every Wolter-I reflection) by its odd Taylor series through x^9,
-    whose truncation error there is below 2e-15 rad, at a fraction of the cost of libm's asin."""
-    if sin_graze < 0.0625:
-        s = sin_graze * sin_graze
-        return sin_graze * (1.0 + s * (1.0 / 6.0 + s * (3.0 / 40.0 + s * (15.0 / 336.0 + s * (105.0 / 3456.0)))))
+    """asin(sin_graze): `_graze_series` below GRAZE_SERIES_LIMIT, libm's asin above."""
+    if sin_graze < GRAZE_SERIES_LIMIT:
+        return _graze_series(sin_graze)
     return math.asin(min(1.0, sin_graze))
-
-
-@numba.njit(cache=True, inline="always", error_model="numpy")
-def _slope_deviates(key, index, first_draw, sigma_core, sigma_sagittal, wing_fraction, sigma_wing):
-    """Meridional and sagittal slope errors (rad) of one reflection: two Gaussian deviates (Box-Muller)
-    from draws first_draw, first_draw + 1; the meridional one has rms sigma_wing with probability
-    wing_fraction (draw first_draw + 2), else sigma_core."""
-    radius = math.sqrt(-2.0 * math.log(1.0 - uniform(key, index, first_draw)))
-    cos_phi, sin_phi = cos_sin_of_turn(uniform(key, index, first_draw + 1))
-    sigma_m = sigma_wing if uniform(key, index, first_draw + 2) < wing_fraction else sigma_core
-    return sigma_m * radius * cos_phi, sigma_sagittal * radius * sin_phi
 
 
 @numba.njit(cache=True, inline="always", error_model="numpy")
@@ -264,34 +231,6 @@ def _tilted_normal(d_m, d_s, nx, ny, nz):
     return nx + along * nx - around * ny, ny + along * ny + around * nx, nz - d_m * r
 
 
-@numba.njit(cache=True, inline="always", error_model="numpy")
-def _nearest_surface(surfaces, shell_azimuth, partial, c, n_shells, last, px, py, pz, dx, dy, dz):
-    """Nearest hit of a ray in channel c: (t, which), which = -1 if none. The candidates are the channel's outer
-    mirror (unless it reflected last) and the inner shell's back surface, first of the primary zone, then of the
-    secondary zone. Primaries and their backs lie above the intersection plane z = f, secondaries below it: a
-    downward ray that hits the upper zone meets it before any surface of the lower zone. `partial`: a wall of
-    the channel covers only some azimuths (the full-turn path stays free of azimuth tests)."""
-    t_best = np.inf
-    hit = -1
-    for candidate in range(4):  # one loop, not four calls: each inlined call site costs compile time
-        if candidate == 2 and hit >= 0 and dz < 0.0:
-            break
-        if candidate % 2 == 0:
-            shell = c
-            which = PRIMARY if candidate == 0 else SECONDARY
-            possible = c < n_shells and which != last
-        else:
-            shell = c - 1
-            which = PRIMARY_BACK if candidate == 1 else SECONDARY_BACK
-            possible = c > 0
-        if possible:
-            t = first_hit(surfaces, shell_azimuth, partial, shell, which, px, py, pz, dx, dy, dz)
-            if t < t_best:
-                t_best = t
-                hit = which
-    return t_best, hit
-
-
 @numba.njit(cache=True, nogil=True, error_model="numpy")
 def trace(geometry, reflectivity, rays, key, first_index, partial_shells, scattering, first_block, end_block):
     """Trace blocks first_block .. end_block - 1 (BLOCK_RAYS rays each) of rays first_index .. of a run from where
@@ -303,163 +242,476 @@ def trace(geometry, reflectivity, rays, key, first_index, partial_shells, scatte
     carries. `partial_shells` (True for optics with partial-azimuth shells, else None) and `scattering` (the
     coatings' scattering table, or None when none scatters) choose what is compiled: numba compiles a kernel for
     each type of these arguments and leaves out the tests that None turns off, so an optic of full-turn shells
-    without scattering compiles neither the azimuth tests' branch nor `_scatter`.
+    without scattering compiles neither the azimuth tests (whose atan2 would keep its loops from vectorising)
+    nor `_scatter`.
     """
-    for block in range(first_block, end_block):
-        _trace_block(geometry, reflectivity, rays, key, first_index, block, partial_shells, scattering)
-
-
-# Compiled on its own, so that the trace kernel's loop over blocks is one call (inlined into `prange` loops, as it
-# once was, the body took a minute to compile). Without reference counting (_nrt=False; it allocates nothing), a
-# call per block of rays costs nothing measurable.
-@numba.njit(cache=True, nogil=True, error_model="numpy", _nrt=False)
-def _trace_block(geometry, reflectivity, rays, key, first_index, block, partial_shells, scattering):
-    """Trace rays block * BLOCK_RAYS .. (block + 1) * BLOCK_RAYS - 1 of the chunk (see `trace`), each from its start
-    point to the plane z = focal_plane_z. Segment joins and spacers are tested where the incoming ray crosses the
-    intersection plane. Slope errors use draws FIRST_SLOPE_DRAW + 3 k .. + 2 of the ray for reflection k.
-    With `partial_shells` (None: every shell is a full turn) the walls' azimuth ranges are tested; with `scattering`
-    (None: none; numba then leaves `_scatter` out) the first two reflections scatter."""
+    floats = np.zeros(_FLOAT_ROWS * S)
+    integers = np.zeros(_INTEGER_ROWS * S, np.int64)
     g = geometry
-    surfaces = g.surfaces
+    segmented = g.segments.shape[0] > 0 and g.segments[:, :, BAR_COUNT].max() > 0.0
+    rough = g.slope_errors.shape[0] > 0 and g.slope_errors.max() > 0.0
+    for block in range(first_block, end_block):
+        _trace_block(g, reflectivity, rays, key, first_index, block, partial_shells, scattering, segmented, rough,
+                     floats, integers)
+
+
+# A block's scratch, struct of arrays in two flat arrays: row r of lane l at r * S + l. Rows a constant
+# apart let LLVM prove that a loop's reads and writes never overlap, where separate arrays would need more run-time
+# checks than it makes (and it would not vectorise); every loop runs over all BLOCK_RAYS lanes (the last block of a
+# chunk is padded), so the distance is a constant. Float rows: position, direction, the normal and graze angle of
+# the last reflection, the first two graze angles, the distance of the nearest surface and of each candidate, the
+# slope-error deviates of this reflection (and the Box-Muller radius), the shell's slope errors, energy and weight,
+# the front edges of the channel's walls and the outer shell's bars, then the four candidate surfaces of the lane's channel c in the order they are tried, (c, PRIMARY),
+# (c - 1, PRIMARY_BACK), (c, SECONDARY), (c - 1, SECONDARY_BACK), each a surface row QUAD_A .. Z_MAX.
+# Integer rows: channel, shell, outcome (0: in flight), last surface, reflection count, reflection sequence (base 3:
+# 1 = primary, 2 = secondary), the surface found by the last search (-1: none), rough, and what the last pass did.
+_PX, _PY, _PZ, _UX, _UY, _UZ, _NX, _NY, _NZ, _GRAZE, _G1, _G2, _T_BEST = range(13)
+_T_CANDIDATE = 13  # four rows, one per candidate
+_DEVIATE_M, _DEVIATE_S, _RADIUS, _ENERGY, _WEIGHT = range(17, 22)
+_GATHERED = 22  # a row of KernelGeometry.channels per lane, its columns as rows
+_SIGMA_CORE, _SIGMA_SAGITTAL, _WING_FRACTION, _SIGMA_WING = (_GATHERED + CHANNEL_SLOPES + k for k in range(4))
+_WALLS = _GATHERED + CHANNEL_WALLS
+_CANDIDATE = _GATHERED + CHANNEL_SURFACES
+_BARS = _GATHERED + CHANNEL_BARS
+CANDIDATE_SURFACES = (PRIMARY, PRIMARY_BACK, SECONDARY, SECONDARY_BACK)
+_FLOAT_ROWS = _GATHERED + CHANNEL_COLUMNS
+_CHANNEL, _SHELL, _OUTCOME, _LAST, _REFLECTIONS, _SEQUENCE, _HIT, _ROUGH, _EVENT = range(9)
+_INTEGER_ROWS = 9
+_PADDING = -1  # the outcome of the lanes that pad a chunk's last block
+# What a lane did in the last pass: nothing, reflected, or reflected at a graze angle beyond `_graze_series`.
+_IDLE, _REFLECTED, _REFLECTED_STEEP = 0, 1, 2
+
+
+# Compiled on its own, so that the trace kernel's loop over blocks is one call. Without reference counting
+# (_nrt=False; it allocates nothing), a call per block of rays costs nothing measurable.
+@numba.njit(cache=True, nogil=True, error_model="numpy", _nrt=False)
+def _trace_block(geometry, reflectivity, rays, key, first_index, block, partial_shells, scattering, segmented, rough,
+                 floats, integers):
+    """Trace rays block * BLOCK_RAYS .. (block + 1) * BLOCK_RAYS - 1 of the chunk (see `trace`), each from its start
+    point to the plane z = focal_plane_z, in stages over the block's lanes (rows of `floats` and `integers`), each a
+    loop without branches that LLVM vectorises where it can:
+
+    the entrance tests in the order a ray meets the obstructions (apertures, spider, the front edges of the
+    channel's inner and outer walls, then the outer shell's spacers and segment joins, where the ray crosses the
+    intersection plane); the candidate surfaces of each lane's channel; then up to MAX_REFLECTIONS passes of a
+    search for the nearest surface and a reflection (slope errors use draws FIRST_SLOPE_DRAW + 3 k .. + 2 of the
+    ray for reflection k; with `scattering`, None when no coating scatters, the first two reflections scatter);
+    last the fates, the focal plane and the reflectivity weights. With `partial_shells` (None: every shell is a
+    full turn) the walls' azimuth ranges are tested, and those loops stay scalar. Every lane computes exactly the
+    operations of a ray traced alone, in the same order, so a ray's result does not depend on its lane.
+    """
+    g = geometry
     n_shells = g.top_z.shape[0]
-    x = rays.x
-    y = rays.y
-    z = rays.z
-    dx = rays.dx
-    dy = rays.dy
-    dz = rays.dz
-    weight = rays.weight
-    shells = rays.shell
-    fate = rays.fate
-    graze1 = rays.graze1
-    graze2 = rays.graze2
-    for i in range(block * BLOCK_RAYS, min(x.shape[0], (block + 1) * BLOCK_RAYS)):
-        c = rays.channel[i]
-        shell = min(c, n_shells - 1)
-        shells[i] = shell
-        if fate[i] != 0:  # the source gave the ray its fate (e.g. not from the magnet bore): it stays where it starts
-            graze1[i] = 0.0
-            graze2[i] = 0.0
+    start = block * B
+    n = min(rays.x.shape[0] - start, B)
+    index = first_index + np.uint64(start)
+    _load(g, rays, start, n, segmented, floats, integers)
+    if g.apertures.shape[0] > 0:
+        _apertures(g, floats, integers)
+    if g.spider[BAR_COUNT] > 0.0:
+        _spider(g, floats, integers)
+    _front_edges(g, partial_shells, floats, integers)
+    if segmented:
+        _segments(g, floats, integers)
+    for reflection in range(MAX_REFLECTIONS):
+        moving, reflecting = _search(g.shell_azimuth, partial_shells, n_shells, reflection, floats, integers)
+        if moving == 0:
+            break
+        if rough and reflecting > 0:
+            _deviates(key, index, reflection, floats)
+        if _reflect(reflection, floats, integers) > 0:
+            _steep_graze(reflection, floats, integers)
+        if scattering is not None and reflection < 2:
+            for lane in range(B):
+                if integers[_EVENT * S + lane] != _IDLE:
+                    floats[_UX * S + lane], floats[_UY * S + lane], floats[_UZ * S + lane] = _scatter(
+                        reflectivity, reflectivity.shell_coating[integers[_SHELL * S + lane]],
+                        floats[_ENERGY * S + lane], floats[_GRAZE * S + lane], index + np.uint64(lane),
+                        np.int64(reflection), floats[_UX * S + lane], floats[_UY * S + lane], floats[_UZ * S + lane],
+                        floats[_NX * S + lane], floats[_NY * S + lane], floats[_NZ * S + lane])
+    _finish(g.focal_plane_z, floats, integers)
+    if reflectivity.weigh:
+        _weights(reflectivity, floats, integers)
+    _store(rays, start, n, floats, integers)
+
+
+@numba.njit(cache=True, inline="always")
+def _copy_in(source, start, n, scratch, row):
+    for lane in range(n):
+        scratch[row * S + lane] = source[start + lane]
+    for lane in range(n, B):  # padding: copies of the first lane
+        scratch[row * S + lane] = source[start]
+
+
+@numba.njit(cache=True, inline="always")
+def _copy_out(scratch, row, destination, start, n):
+    for lane in range(n):
+        destination[start + lane] = scratch[row * S + lane]
+
+
+@numba.njit(cache=True, nogil=True, error_model="numpy", _nrt=False)
+def _load(g, rays, start, n, segmented, floats, integers):
+    """The block's rays into the scratch, each row by its own copy loop (one array read, one written: LLVM
+    vectorises it), then what each lane's channel c selects: its outer shell (c, or the last shell for the channel
+    outside it) and its row of KernelGeometry.channels (without the bars unless `segmented`: some shell has them).
+    These are gathers by a lane's channel, which LLVM does not vectorise (it cannot bound their addresses to check
+    them against the stores), so they share one scalar loop over contiguous rows."""
+    for row, column in ((_PX, rays.x), (_PY, rays.y), (_PZ, rays.z), (_UX, rays.dx), (_UY, rays.dy), (_UZ, rays.dz),
+                        (_ENERGY, rays.energy_kev), (_WEIGHT, rays.weight)):
+        _copy_in(column, start, n, floats, row)
+    _copy_in(rays.channel, start, n, integers, _CHANNEL)
+    _copy_in(rays.fate, start, n, integers, _OUTCOME)
+    n_shells = g.top_z.shape[0]
+    columns = CHANNEL_COLUMNS if segmented else CHANNEL_BARS
+    for lane in range(B):
+        c = integers[_CHANNEL * S + lane]
+        integers[_SHELL * S + lane] = min(c, n_shells - 1)
+        row = g.channels[c]
+        for k in range(columns):
+            floats[(_GATHERED + k) * S + lane] = row[k]
+    for lane in range(B):
+        integers[_LAST * S + lane] = -1
+        integers[_REFLECTIONS * S + lane] = 0
+        integers[_SEQUENCE * S + lane] = 0
+        floats[_G1 * S + lane] = 0.0
+        floats[_G2 * S + lane] = 0.0
+        core = floats[_SIGMA_CORE * S + lane]
+        sagittal = floats[_SIGMA_SAGITTAL * S + lane]
+        wing_fraction = floats[_WING_FRACTION * S + lane]
+        wing = floats[_SIGMA_WING * S + lane]
+        integers[_ROUGH * S + lane] = (core > 0.0) | (sagittal > 0.0) | ((wing_fraction > 0.0) & (wing > 0.0))
+        integers[_OUTCOME * S + lane] = integers[_OUTCOME * S + lane] if lane < n else _PADDING
+
+
+@numba.njit(cache=True, inline="always")
+def _ray(floats, lane):
+    """The lane's position and direction."""
+    return (floats[_PX * S + lane], floats[_PY * S + lane], floats[_PZ * S + lane], floats[_UX * S + lane],
+            floats[_UY * S + lane], floats[_UZ * S + lane])
+
+
+@numba.njit(cache=True, nogil=True, error_model="numpy", _nrt=False)
+def _apertures(g, floats, integers):
+    """Lanes that cross the aperture plane outside the entrance apertures are blocked there (a scalar loop: optics
+    with apertures are few, and the test runs over a list)."""
+    for lane in range(B):
+        px, py, pz, ux, uy, uz = _ray(floats, lane)
+        if integers[_OUTCOME * S + lane] == 0 and _outside_apertures(g.apertures, g.spider_z, px, py, pz, ux, uy, uz):
+            integers[_OUTCOME * S + lane] = _APERTURE
+
+
+@numba.njit(cache=True, nogil=True, error_model="numpy", _nrt=False)
+def _spider(g, floats, integers):
+    """Lanes still in flight that meet a bar of the spider, in its plane z = spider_z."""
+    for lane in range(B):
+        px, py, pz, ux, uy, uz = _ray(floats, lane)
+        outcome = integers[_OUTCOME * S + lane]
+        s = (g.spider_z - pz) / uz
+        blocked = _on_bars(g.spider, px + s * ux, py + s * uy)
+        integers[_OUTCOME * S + lane] = _SPIDER if (outcome == 0) & blocked else outcome
+
+
+@numba.njit(cache=True, inline="always", error_model="numpy")
+def _edge(partial_shells, shell_azimuth, wall, top_z, r_front, thickness, is_inner, px, py, pz, dx, dy, dz):
+    """The fate at the front edge of one wall of the channel, on that wall's own front plane (0: none). Leaks are
+    decided by radius alone (they keep each line of sight in one channel); a partial-azimuth wall blocks only where
+    it is."""
+    s = (top_z - pz) / dz
+    qx = px + s * dx
+    qy = py + s * dy
+    r2 = qx * qx + qy * qy
+    r_edge = r_front + thickness
+    on_edge = (r_front * r_front <= r2) & (r2 < r_edge * r_edge)
+    leaked = (r2 < r_front * r_front) if is_inner else (r2 >= r_edge * r_edge)
+    if partial_shells is not None:
+        on_edge = on_edge & within_azimuth(shell_azimuth[wall, AZIMUTH_START], shell_azimuth[wall, AZIMUTH_SPAN],
+                                           qx, qy)
+    return _FRONT if on_edge else (_LEAKED if leaked else np.int8(0))
+
+
+@numba.njit(cache=True, nogil=True, error_model="numpy", _nrt=False)
+def _front_edges(g, partial_shells, floats, integers):
+    """Lanes still in flight that meet the front edge of their channel's inner wall, then of its outer wall, or
+    leak past it into a neighbouring channel."""
+    n_shells = g.top_z.shape[0]
+    for lane in range(B):
+        px, py, pz, ux, uy, uz = _ray(floats, lane)
+        c = integers[_CHANNEL * S + lane]
+        outcome = integers[_OUTCOME * S + lane]
+        at_inner = _edge(partial_shells, g.shell_azimuth, max(c - 1, 0), floats[_WALLS * S + lane],
+                         floats[(_WALLS + 1) * S + lane], floats[(_WALLS + 2) * S + lane], True, px, py, pz, ux, uy, uz)
+        at_outer = _edge(partial_shells, g.shell_azimuth, min(c, n_shells - 1), floats[(_WALLS + 3) * S + lane],
+                         floats[(_WALLS + 4) * S + lane], floats[(_WALLS + 5) * S + lane], False, px, py, pz, ux, uy,
+                         uz)
+        at_inner = at_inner if c >= 1 else np.int8(0)
+        at_outer = at_outer if c < n_shells else np.int8(0)
+        integers[_OUTCOME * S + lane] = outcome if outcome != 0 else (at_inner if at_inner != 0 else at_outer)
+
+
+@numba.njit(cache=True, inline="always")
+def _lane_bars(floats, first_row, lane):
+    """The six parameters of a lane's bars (geometry.radial_bars) from rows first_row .. first_row + 5."""
+    return (floats[first_row * S + lane], floats[(first_row + 1) * S + lane], floats[(first_row + 2) * S + lane],
+            floats[(first_row + 3) * S + lane], floats[(first_row + 4) * S + lane], floats[(first_row + 5) * S + lane])
+
+
+@numba.njit(cache=True, nogil=True, error_model="numpy", _nrt=False)
+def _segments(g, floats, integers):
+    """Lanes still in flight that meet a spacer, then a segment join, of their channel's outer shell, where they
+    cross its intersection plane (its primary's z_ref)."""
+    n_shells = g.top_z.shape[0]
+    for lane in range(B):
+        px, py, pz, ux, uy, uz = _ray(floats, lane)
+        c = integers[_CHANNEL * S + lane]
+        outcome = integers[_OUTCOME * S + lane]
+        s = (floats[(_CANDIDATE + Z_REF) * S + lane] - pz) / uz
+        qx = px + s * ux
+        qy = py + s * uy
+        spacer = _on_bars(_lane_bars(floats, _BARS, lane), qx, qy)
+        join = _on_bars(_lane_bars(floats, _BARS + 6, lane), qx, qy)
+        code = _SPACER if spacer else (_GAP if join else np.int8(0))
+        integers[_OUTCOME * S + lane] = code if (outcome == 0) & (c < n_shells) else outcome
+
+
+@numba.njit(cache=True, nogil=True, error_model="numpy", _nrt=False)
+def _search(shell_azimuth, partial_shells, n_shells, reflection, floats, integers):
+    """The next surface (row _HIT, -1 for none or for a lane not in flight, and its distance _T_BEST) of every lane
+    still in flight (outcome 0, `reflection` reflections so far); returns how many lanes move and how many of them
+    reach a mirror.
+
+    The candidates are the channel's outer mirror (unless it reflected last) and the inner shell's back surface,
+    first of the primary zone, then of the secondary zone: primaries and their backs lie above the intersection
+    plane z = f, secondaries below it, so a downward ray that hits the upper zone meets it before any surface of
+    the lower zone. A candidate that no lane of the block can meet (wholly behind every ray, or excluded) is not
+    solved; the others are solved in every lane.
+    """
+    for k in range(4):
+        which = CANDIDATE_SURFACES[k]
+        outer = k % 2 == 0
+        base = (_CANDIDATE + 6 * k) * S
+        distance = (_T_CANDIDATE + k) * S
+        possible = 0
+        for lane in range(B):
+            pz = floats[_PZ * S + lane]
+            dz = floats[_UZ * S + lane]
+            z_lo = floats[base + Z_MIN * S + lane]
+            z_hi = floats[base + Z_MAX * S + lane]
+            c = integers[_CHANNEL * S + lane]
+            last = integers[_LAST * S + lane]
+            allowed = ((c < n_shells) & (last != which)) if outer else (c > 0)
+            flying = (integers[_OUTCOME * S + lane] == 0) & (integers[_REFLECTIONS * S + lane] == reflection)
+            ahead = ((dz > 0.0) | (pz >= z_lo)) & ((dz < 0.0) | (pz <= z_hi))
+            possible += flying & allowed & ahead
+        if possible == 0:
+            for lane in range(B):
+                floats[distance + lane] = np.inf
             continue
-        index = first_index + np.uint64(i)
-        px = x[i]
-        py = y[i]
-        pz = z[i]
-        ux = dx[i]
-        uy = dy[i]
-        uz = dz[i]
-        g1 = 0.0
-        g2 = 0.0
-        outcome = np.int8(0)
-        if g.apertures.shape[0] > 0 and _outside_apertures(g.apertures, g.spider_z, px, py, pz, ux, uy, uz):
-            outcome = _APERTURE
-        # The obstructions in the order the ray meets them: the spider, the front edges of the channel's inner and
-        # outer walls, then the outer shell's spacers and segment joins (tested where the ray crosses the
-        # intersection plane). A loop rather than a call per obstruction, as each inlined call site costs compile time.
-        for step in range(5):
-            if outcome != 0:
-                break
-            if step == 1 or step == 2:
-                wall = c - 1 if step == 1 else c
-                if 0 <= wall < n_shells:
-                    outcome = _entrance_fate(g.top_z, g.front_r, g.thickness, g.shell_azimuth, wall, step == 1,
-                                             px, py, pz, ux, uy, uz)
-            elif step == 0 or c < n_shells:
-                bars = g.spider if step == 0 else g.segments[c, SPACERS if step == 3 else JOINS]
-                plane_z = g.spider_z if step == 0 else surfaces[c, PRIMARY, Z_REF]
-                if _bars_block_at(bars, plane_z, px, py, pz, ux, uy, uz):
-                    outcome = _SPIDER if step == 0 else (_SPACER if step == 3 else _GAP)
-        sigma_core = g.slope_errors[shell, SLOPE_MERIDIONAL]
-        sigma_sagittal = g.slope_errors[shell, SLOPE_SAGITTAL]
-        wing_fraction = g.slope_errors[shell, WING_FRACTION]
-        sigma_wing = g.slope_errors[shell, WING_RMS]
-        rough = sigma_core > 0.0 or sigma_sagittal > 0.0 or (wing_fraction > 0.0 and sigma_wing > 0.0)
-        partial = partial_shells is not None and (g.shell_azimuth[shell, AZIMUTH_SPAN] < TWO_PI
-                                      or (c > 0 and g.shell_azimuth[c - 1, AZIMUTH_SPAN] < TWO_PI))
-        # The first two reflections' deviates depend only on the ray's index: drawn up front, they are
-        # computed while the intersections are, off the ray's dependency chain.
-        d_m0 = d_s0 = d_m1 = d_s1 = 0.0
-        if rough and outcome == 0:
-            d_m0, d_s0 = _slope_deviates(key, index, FIRST_SLOPE_DRAW, sigma_core, sigma_sagittal, wing_fraction,
-                                         sigma_wing)
-            d_m1, d_s1 = _slope_deviates(key, index, FIRST_SLOPE_DRAW + 3, sigma_core, sigma_sagittal, wing_fraction,
-                                         sigma_wing)
-        sequence = 0  # reflections encoded in base 3: 1 = primary, 2 = secondary
-        n_reflections = 0
-        last = -1
-        while outcome == 0:
-            t_best, hit = _nearest_surface(surfaces, g.shell_azimuth, partial, c, n_shells, last, px, py, pz, ux, uy, uz)
-            if hit < 0:
-                break
-            px += t_best * ux
-            py += t_best * uy
-            pz += t_best * uz
-            if hit == PRIMARY_BACK or hit == SECONDARY_BACK:
-                outcome = _BACK
-                break
-            # Outward normal of x^2 + y^2 - A w^2 - B w - C = 0 is the gradient (2x, 2y, -(2 A w + B)). It is
-            # used unnormalised, d' = d - 2 (d.N / N.N) N: the next step does not wait for a square root.
-            w = pz - surfaces[c, hit, Z_REF]
-            nx, ny = px, py
-            nz = -(surfaces[c, hit, QUAD_A] * w + 0.5 * surfaces[c, hit, QUAD_B])
-            if rough:
-                if n_reflections == 0:
-                    d_m, d_s = d_m0, d_s0
-                elif n_reflections == 1:
-                    d_m, d_s = d_m1, d_s1
-                else:
-                    d_m, d_s = _slope_deviates(key, index, FIRST_SLOPE_DRAW + 3 * n_reflections, sigma_core,
-                                               sigma_sagittal, wing_fraction, sigma_wing)
-                nx, ny, nz = _tilted_normal(d_m, d_s, nx, ny, nz)
-            dot = ux * nx + uy * ny + uz * nz
-            norm2 = nx * nx + ny * ny + nz * nz
-            factor = 2.0 * dot / norm2
-            ux -= factor * nx
-            uy -= factor * ny
-            uz -= factor * nz
-            graze = _graze_angle(abs(dot) / math.sqrt(norm2))
-            if scattering is not None and n_reflections < 2:
-                ux, uy, uz = _scatter(reflectivity, reflectivity.shell_coating[shell], rays.energy_kev[i], graze, index,
-                                     np.int64(n_reflections), ux, uy, uz, nx, ny, nz)
-            if n_reflections == 0:
-                g1 = graze
-            elif n_reflections == 1:
-                g2 = graze
-            sequence = 3 * sequence + hit + 1
-            n_reflections += 1
-            last = hit
-            if n_reflections == MAX_REFLECTIONS:
-                break
-        if outcome == 0:
-            if sequence == 0:
-                outcome = _NONE
-            elif sequence == 1:
-                outcome = _PRIMARY
-            elif sequence == 2:
-                outcome = _SECONDARY
-            elif sequence == 5:
-                outcome = _DOUBLE
-            else:
-                outcome = _MULTIPLE
-            if uz < 0.0 and pz >= g.focal_plane_z:
-                s = (g.focal_plane_z - pz) / uz
-                px += s * ux
-                py += s * uy
-                pz = g.focal_plane_z
-            else:
-                outcome = _MISSED
-        if reflectivity.weigh:
-            weight[i] *= _reflectivity_factor(reflectivity, reflectivity.shell_coating[shell], rays.energy_kev[i],
-                                              outcome, g1, g2)
-        x[i] = px
-        y[i] = py
-        z[i] = pz
-        dx[i] = ux
-        dy[i] = uy
-        dz[i] = uz
-        fate[i] = outcome
-        graze1[i] = g1
-        graze2[i] = g2
+        for lane in range(B):
+            px, py, pz, ux, uy, uz = _ray(floats, lane)
+            c = integers[_CHANNEL * S + lane]
+            last = integers[_LAST * S + lane]
+            allowed = ((c < n_shells) & (last != which)) if outer else (c > 0)
+            flying = (integers[_OUTCOME * S + lane] == 0) & (integers[_REFLECTIONS * S + lane] == reflection)
+            first, second = _quadric_roots(
+                floats[base + QUAD_A * S + lane], floats[base + QUAD_B * S + lane], floats[base + QUAD_C * S + lane],
+                floats[base + Z_REF * S + lane], floats[base + Z_MIN * S + lane], floats[base + Z_MAX * S + lane],
+                px, py, pz, ux, uy, uz)
+            if partial_shells is not None:
+                wall = min(c, n_shells - 1) if outer else max(c - 1, 0)
+                first = _covered(shell_azimuth, wall, px, py, ux, uy, first)
+                second = _covered(shell_azimuth, wall, px, py, ux, uy, second)
+            floats[distance + lane] = min(first, second) if flying & allowed else np.inf
+    moving = 0
+    reflecting = 0
+    for lane in range(B):
+        t_best = np.inf
+        hit = -1
+        dz = floats[_UZ * S + lane]
+        for k in range(4):  # unrolled by LLVM
+            t = floats[(_T_CANDIDATE + k) * S + lane]
+            # the secondary zone only if nothing is ahead in the primary zone, or for an upward ray
+            better = (t < t_best) & ((k < 2) | (hit < 0) | (dz >= 0.0))
+            t_best = t if better else t_best
+            hit = CANDIDATE_SURFACES[k] if better else hit
+        floats[_T_BEST * S + lane] = t_best
+        integers[_HIT * S + lane] = hit
+        moving += hit >= 0
+        reflecting += (hit == PRIMARY) | (hit == SECONDARY)
+    return moving, reflecting
+
+
+@numba.njit(cache=True, nogil=True, error_model="numpy", _nrt=False)
+def _deviates(key, index, reflection, floats):
+    """Meridional and sagittal slope errors (rad) of reflection `reflection` of every lane: two Gaussian deviates
+    (Box-Muller) from draws d = FIRST_SLOPE_DRAW + 3 reflection and d + 1 of the ray; the meridional one has rms
+    sigma_wing with probability wing_fraction (draw d + 2), else sigma_core. libm's log keeps its loop scalar, so it
+    has a loop of its own."""
+    draw = FIRST_SLOPE_DRAW + 3 * reflection
+    for lane in range(B):
+        floats[_RADIUS * S + lane] = uniform(key, index + np.uint64(lane), draw)
+    for lane in range(B):
+        floats[_RADIUS * S + lane] = math.sqrt(-2.0 * math.log(1.0 - floats[_RADIUS * S + lane]))
+    for lane in range(B):
+        ray = index + np.uint64(lane)
+        radius = floats[_RADIUS * S + lane]
+        cos_phi, sin_phi = cos_sin_of_turn(uniform(key, ray, draw + 1))
+        wing_rms, core_rms = floats[_SIGMA_WING * S + lane], floats[_SIGMA_CORE * S + lane]
+        sigma_m = wing_rms if uniform(key, ray, draw + 2) < floats[_WING_FRACTION * S + lane] else core_rms
+        floats[_DEVIATE_M * S + lane] = sigma_m * radius * cos_phi
+        floats[_DEVIATE_S * S + lane] = floats[_SIGMA_SAGITTAL * S + lane] * radius * sin_phi
+
+
+@numba.njit(cache=True, nogil=True, error_model="numpy", _nrt=False)
+def _reflect(reflection, floats, integers):
+    """Move every lane that found a surface (`_search`) onto it: a back surface blocks it, a mirror reflects it,
+    about the outward normal of x^2 + y^2 - A w^2 - B w - C = 0, the gradient (2x, 2y, -(2 A w + B)), unnormalised,
+    d' = d - 2 (d.N / N.N) N (no square root on the ray's path), tilted by the lane's slope deviates if it is rough.
+    Returns how many lanes reflected at a graze angle beyond `_graze_series` (their row _GRAZE holds its sine).
+    Every value a select keeps is loaded beforehand: a load on one side of a condition is a branch, and LLVM does
+    not vectorise a loop with one."""
+    steep_count = 0
+    for lane in range(B):
+        x, y, z, dx, dy, dz = _ray(floats, lane)
+        t_best = floats[_T_BEST * S + lane]
+        hit = integers[_HIT * S + lane]
+        moving = hit >= 0
+        x = x + t_best * dx if moving else x
+        y = y + t_best * dy if moving else y
+        z = z + t_best * dz if moving else z
+        reflects = (hit == PRIMARY) | (hit == SECONDARY)
+        on_primary = hit == PRIMARY  # both mirrors' rows read, one chosen
+        primary = _CANDIDATE * S + lane
+        secondary = (_CANDIDATE + 12) * S + lane
+        z_ref_p, z_ref_s = floats[primary + Z_REF * S], floats[secondary + Z_REF * S]
+        a_p, a_s = floats[primary + QUAD_A * S], floats[secondary + QUAD_A * S]
+        b_p, b_s = floats[primary + QUAD_B * S], floats[secondary + QUAD_B * S]
+        w = z - (z_ref_p if on_primary else z_ref_s)
+        mx, my = x, y
+        mz = -((a_p if on_primary else a_s) * w + 0.5 * (b_p if on_primary else b_s))
+        tx, ty, tz = _tilted_normal(floats[_DEVIATE_M * S + lane], floats[_DEVIATE_S * S + lane], mx, my, mz)
+        rough = integers[_ROUGH * S + lane] != 0
+        mx, my, mz = (tx if rough else mx), (ty if rough else my), (tz if rough else mz)
+        dot = dx * mx + dy * my + dz * mz
+        norm2 = mx * mx + my * my + mz * mz
+        factor = 2.0 * dot / norm2
+        sin_graze = abs(dot) / math.sqrt(norm2)
+        steep = sin_graze >= GRAZE_SERIES_LIMIT
+        angle = sin_graze if steep else _graze_series(sin_graze)
+        old_nx, old_ny, old_nz = floats[_NX * S + lane], floats[_NY * S + lane], floats[_NZ * S + lane]
+        old_graze, old_g1, old_g2 = floats[_GRAZE * S + lane], floats[_G1 * S + lane], floats[_G2 * S + lane]
+        sequence = integers[_SEQUENCE * S + lane]
+        count = integers[_REFLECTIONS * S + lane]
+        outcome = integers[_OUTCOME * S + lane]
+        last = integers[_LAST * S + lane]
+        floats[_PX * S + lane], floats[_PY * S + lane], floats[_PZ * S + lane] = x, y, z
+        floats[_UX * S + lane] = dx - factor * mx if reflects else dx
+        floats[_UY * S + lane] = dy - factor * my if reflects else dy
+        floats[_UZ * S + lane] = dz - factor * mz if reflects else dz
+        floats[_NX * S + lane] = mx if reflects else old_nx
+        floats[_NY * S + lane] = my if reflects else old_ny
+        floats[_NZ * S + lane] = mz if reflects else old_nz
+        floats[_GRAZE * S + lane] = angle if reflects else old_graze
+        floats[_G1 * S + lane] = angle if reflects & (reflection == 0) else old_g1
+        floats[_G2 * S + lane] = angle if reflects & (reflection == 1) else old_g2
+        integers[_SEQUENCE * S + lane] = 3 * sequence + hit + 1 if reflects else sequence
+        integers[_REFLECTIONS * S + lane] = reflection + 1 if reflects else count
+        integers[_LAST * S + lane] = hit if reflects else last
+        integers[_OUTCOME * S + lane] = _BACK if moving & (not reflects) else outcome
+        integers[_EVENT * S + lane] = (_REFLECTED_STEEP if steep else _REFLECTED) if reflects else _IDLE
+        steep_count += reflects & steep
+    return steep_count
+
+
+@numba.njit(cache=True, nogil=True, error_model="numpy", _nrt=False)
+def _steep_graze(reflection, floats, integers):
+    """The graze angle of the lanes that reflected beyond `_graze_series` (rare: none in a Wolter-I optic traced
+    near its axis), from the sine `_reflect` left."""
+    for lane in range(B):
+        if integers[_EVENT * S + lane] == _REFLECTED_STEEP:
+            angle = math.asin(min(1.0, floats[_GRAZE * S + lane]))
+            floats[_GRAZE * S + lane] = angle
+            if reflection == 0:
+                floats[_G1 * S + lane] = angle
+            elif reflection == 1:
+                floats[_G2 * S + lane] = angle
+
+
+@numba.njit(cache=True, nogil=True, error_model="numpy", _nrt=False)
+def _finish(focal_plane_z, floats, integers):
+    """The fate of every lane that ended in flight, by its sequence of reflections, and its point on the focal plane
+    (MISSED_FOCAL_PLANE if it does not reach it)."""
+    for lane in range(B):
+        x, y, z, dx, dy, dz = _ray(floats, lane)
+        outcome = integers[_OUTCOME * S + lane]
+        sequence = integers[_SEQUENCE * S + lane]
+        code = (_NONE if sequence == 0 else _PRIMARY if sequence == 1 else _SECONDARY if sequence == 2
+                else _DOUBLE if sequence == 5 else _MULTIPLE)
+        reaches = (dz < 0.0) & (z >= focal_plane_z)
+        s = (focal_plane_z - z) / dz
+        moves = (outcome == 0) & reaches
+        floats[_PX * S + lane] = x + s * dx if moves else x
+        floats[_PY * S + lane] = y + s * dy if moves else y
+        floats[_PZ * S + lane] = focal_plane_z if moves else z
+        integers[_OUTCOME * S + lane] = (code if reaches else _MISSED) if outcome == 0 else outcome
+
+
+@numba.njit(cache=True, inline="always", error_model="numpy")
+def _at_node(values, angle_step, coating, node, graze):
+    """`coatings.table.reflectivity_at_node` without branches."""
+    n_a = values.shape[2]
+    x = abs(graze) / angle_step
+    top = x >= n_a - 1
+    ia = n_a - 2 if top else int(x)
+    fa = 1.0 if top else x - ia
+    low = values[coating, node, ia]
+    high = values[coating, node, ia + 1]
+    return low * (1.0 - fa) + high * fa
+
+
+@numba.njit(cache=True, nogil=True, error_model="numpy", _nrt=False)
+def _weights(table, floats, integers):
+    """Each lane's weight times the tabulated reflectivity of the reflections it carries (the first two; by
+    `coatings.table.reflectivity_at`, the same numbers). The energy nodes are found in a scalar loop, the
+    interpolation without branches."""
+    energies = table.energies
+    n_e = energies.shape[0]
+    node = integers[_EVENT * S:]  # free again: the reflection passes are over
+    fraction = floats[_RADIUS * S:]
+    for lane in range(B):
+        energy = floats[_ENERGY * S + lane]
+        if n_e == 1 or energy <= energies[0]:
+            node[lane], fraction[lane] = 0, 0.0
+        elif energy >= energies[n_e - 1]:
+            node[lane], fraction[lane] = n_e - 2, 1.0
+        else:
+            k = np.searchsorted(energies, energy, side="right") - 1
+            node[lane], fraction[lane] = k, (energy - energies[k]) / (energies[k + 1] - energies[k])
+    for lane in range(B):
+        outcome = integers[_OUTCOME * S + lane]
+        carried = 2 if (outcome == _DOUBLE) | (outcome == _MULTIPLE) else (
+            1 if (outcome == _PRIMARY) | (outcome == _SECONDARY) else 0)
+        coating = table.shell_coating[integers[_SHELL * S + lane]]
+        k = node[lane]
+        fe = fraction[lane]
+        following = min(k + 1, n_e - 1)
+        factor = 1.0
+        for reflection in range(2):  # unrolled by LLVM
+            graze = floats[(_G1 if reflection == 0 else _G2) * S + lane]
+            r0 = _at_node(table.values, table.angle_step, coating, k, graze)
+            r1 = _at_node(table.values, table.angle_step, coating, following, graze)
+            r = r0 if fe == 0.0 else r0 * (1.0 - fe) + r1 * fe
+            factor = factor * r if carried > reflection else factor
+        floats[_WEIGHT * S + lane] *= factor
+
+
+@numba.njit(cache=True, nogil=True, error_model="numpy", _nrt=False)
+def _store(rays, start, n, floats, integers):
+    """The block's results from the scratch into the rays, a row at a time."""
+    for row, column in ((_PX, rays.x), (_PY, rays.y), (_PZ, rays.z), (_UX, rays.dx), (_UY, rays.dy), (_UZ, rays.dz),
+                        (_WEIGHT, rays.weight), (_G1, rays.graze1), (_G2, rays.graze2)):
+        _copy_out(floats, row, column, start, n)
+    _copy_out(integers, _SHELL, rays.shell, start, n)
+    _copy_out(integers, _OUTCOME, rays.fate, start, n)
 
 
 # Compiled on its own, not inlined into the trace body: that keeps the body's registers as they are for the optics
@@ -520,18 +772,6 @@ def _scatter(table, coating, energy_kev, graze, index, reflection, ux, uy, uz, n
     cos_s = math.cos(graze_s) / e_norm
     sin_s = math.sin(graze_s)
     return cos_s * ex + sin_s * mx, cos_s * ey + sin_s * my, cos_s * ez + sin_s * mz
-
-
-@numba.njit(cache=True, inline="always", error_model="numpy")
-def _reflectivity_factor(table, coating, energy_kev, outcome, g1, g2):
-    """Product of the tabulated reflectivities of the reflections a ray's weight carries (the first two)."""
-    carried = 2 if outcome == _DOUBLE or outcome == _MULTIPLE else (1 if outcome == _PRIMARY or outcome == _SECONDARY
-                                                                     else 0)
-    factor = 1.0
-    for k in range(carried):  # one inlined call site, not three
-        factor *= reflectivity_at(table.values, table.energies, table.angle_step, coating, energy_kev,
-                                  g1 if k == 0 else g2)
-    return factor
 
 
 @numba.njit(cache=True, nogil=True)
