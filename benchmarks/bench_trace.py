@@ -6,9 +6,10 @@ XMM at 1.5 keV (with and without its slope errors) and the segmented BabyIAXO cu
 Prints rays per second (compilation excluded: a small warm-up run comes first) and
 the peak resident memory of a separate process tracing --memory-rays rays (XMM).
 --vector-report compiles the kernels afresh (numba cannot show the machine code of cached ones) and prints, per
-kernel, how many of its instructions work on packed doubles in 512- and 256-bit registers and how many are scalar
-square roots and divisions: a kernel whose loops LLVM vectorised shows packed instructions, and one that fell back
-to scalar code shows none.
+kernel (for the trace: per stage over a block of rays), how many of its instructions work on packed doubles in
+512- and 256-bit registers and how many are packed and scalar square roots and divisions: a stage whose loops LLVM
+vectorised shows packed instructions, and one that fell back to scalar code shows none. The custom optic's trace
+comes last, so that the stages only segmented optics use (the spacers and joins) are compiled too.
 """
 
 from __future__ import annotations
@@ -80,16 +81,19 @@ def vector_report() -> None:
     from raytrace.analysis import encircled
     from raytrace.engine import aperture, kernel
 
-    kernels = [kernel.trace, kernel._trace_block, kernel.double_reflection_area_per_energy, aperture.emit_parallel,
-               encircled._bins, encircled._sums, parratt._parratt_energy, table._lookup_many]
-    print("kernel: packed doubles in zmm / ymm registers, scalar sqrt / div")
+    kernels = [kernel._load, kernel._spider, kernel._front_edges, kernel._segments, kernel._search, kernel._deviates,
+               kernel._reflect, kernel._finish, kernel._weights, kernel._store, aperture.sample_start_points,
+               aperture.emit_parallel, kernel.double_reflection_area_per_energy, encircled._bins, encircled._sums,
+               parratt._parratt_energy, table._lookup_many]
+    print("kernel: packed doubles in zmm / ymm registers; packed / scalar sqrt and div")
     for dispatcher in kernels:
         for overload in dispatcher.overloads.values():
             asm = overload.library.get_asm_str()
             zmm = len(re.findall(r"\bv\w+pd\b[^\n]*%zmm", asm))
             ymm = len(re.findall(r"\bv\w+pd\b[^\n]*%ymm", asm))
+            packed = len(re.findall(r"\bv(?:sqrt|div)pd\b", asm))
             scalar = len(re.findall(r"\bv(?:sqrt|div)sd\b", asm))
-            print(f"  {dispatcher.__module__}.{dispatcher.__name__}: {zmm} / {ymm}, {scalar}")
+            print(f"  {dispatcher.__module__}.{dispatcher.__name__}: {zmm} / {ymm}; {packed} / {scalar}")
 
 
 if __name__ == "__main__":

@@ -132,16 +132,16 @@ def cos_sin_of_turn(u):
     return (1.0 - 2.0 * (((q + 1) >> 1) & 1)) * first, (1.0 - 2.0 * ((q >> 1) & 1)) * second
 
 
-@numba.njit(cache=True, inline="always", error_model="numpy")
-def start_point(key, index, channels):
-    """Start point and channel of ray `index`: uniform over the entrance channels' total area.
+@numba.njit(cache=True, error_model="numpy")
+def _channel_of(u, turn, channels):
+    """(r^2, turn of the azimuth, z of the start plane, channel) of the start point of a ray whose draws 0 and 1 are
+    u and turn: uniform over the entrance channels' total area.
 
     The channel is the first with cumulative area > s (numpy's searchsorted, side="right"), found
     from the guide table's lower bound by a short forward scan instead of a binary search.
     """
     cumulative_area = channels.cumulative_area_mm2
     n_channels = cumulative_area.shape[0]
-    u = uniform(key, index, 0)
     s = u * cumulative_area[n_channels - 1]
     c = channels.guide[int(u * channels.guide.shape[0])]
     while c < n_channels - 1 and cumulative_area[c] <= s:
@@ -149,44 +149,52 @@ def start_point(key, index, channels):
     below = cumulative_area[c - 1] if c > 0 else 0.0
     r_in = channels.r_in[c]
     span = channels.turn_span[c]
-    turn = uniform(key, index, 1)
     if span < 1.0:  # an arc of azimuths (entrance apertures)
-        r = math.sqrt(r_in * r_in + (s - below) / (math.pi * span))
+        r2 = r_in * r_in + (s - below) / (math.pi * span)
         turn = channels.turn_start[c] + turn * span
         turn -= math.floor(turn)
     else:
-        r = math.sqrt(r_in * r_in + (s - below) / math.pi)
-    cos_phi, sin_phi = cos_sin_of_turn(turn)
-    return r * cos_phi, r * sin_phi, channels.z_start[c], c
+        r2 = r_in * r_in + (s - below) / math.pi
+    return r2, turn, channels.z_start[c], c
+
+
+SAMPLE_BLOCK = 256  # rays per pass of `sample_start_points`: its scratch stays in the L1 cache
 
 
 @numba.njit(cache=True, nogil=True, error_model="numpy")
 def sample_start_points(key, first_index, channels, x, y, z, channel, fate, start, stop):
-    """Start points of rays start .. stop - 1 (`coatings.threads.split_over_threads`)."""
-    for i in range(start, stop):
-        x[i], y[i], z[i], channel[i] = start_point(key, first_index + i, channels)
-        fate[i] = 0
+    """Start points and channels of rays start .. stop - 1 (`coatings.threads.split_over_threads`), their fates
+    cleared.
+
+    A block of rays at a time, in three loops: the two draws and the point (from r^2 and the turn of its azimuth)
+    vectorise; finding the channel and reading its entries is a scalar loop between them (LLVM vectorises no loop
+    that gathers by a computed index and stores). The values in between sit in one scratch array, pairs side by
+    side: a loop that reads and writes two arrays in place does not vectorise, as they might overlap.
+    """
+    pairs = np.empty(2 * SAMPLE_BLOCK)
+    for first in range(start, stop, SAMPLE_BLOCK):
+        n = min(SAMPLE_BLOCK, stop - first)
+        for k in range(n):
+            ray = first_index + np.uint64(first + k)
+            pairs[2 * k] = uniform(key, ray, np.int64(0))
+            pairs[2 * k + 1] = uniform(key, ray, np.int64(1))
+        for k in range(n):
+            pairs[2 * k], pairs[2 * k + 1], z[first + k], channel[first + k] = _channel_of(pairs[2 * k],
+                                                                                          pairs[2 * k + 1], channels)
+            fate[first + k] = 0
+        for k in range(n):
+            r = math.sqrt(pairs[2 * k])
+            cos_phi, sin_phi = cos_sin_of_turn(pairs[2 * k + 1])
+            x[first + k] = r * cos_phi
+            y[first + k] = r * sin_phi
 
 
 @numba.njit(cache=True, nogil=True, error_model="numpy")
 def emit_parallel(key, first_index, channels, direction, energy_kev, weight, rays, start, stop):
     """Start points over the channels and one direction, energy and weight for rays start .. stop - 1 (a parallel
-    beam; `coatings.threads.split_over_threads`)."""
-    x = rays.x
-    y = rays.y
-    z = rays.z
-    channel = rays.channel
-    dx = rays.dx
-    dy = rays.dy
-    dz = rays.dz
-    energy = rays.energy_kev
-    w = rays.weight
-    fate = rays.fate
-    for i in range(start, stop):
-        x[i], y[i], z[i], channel[i] = start_point(key, first_index + i, channels)
-        dx[i] = direction[0]
-        dy[i] = direction[1]
-        dz[i] = direction[2]
-        energy[i] = energy_kev
-        w[i] = weight
-        fate[i] = 0
+    beam; `coatings.threads.split_over_threads`); a loop per column, so that each is vectorised."""
+    sample_start_points(key, first_index, channels, rays.x, rays.y, rays.z, rays.channel, rays.fate, start, stop)
+    for column, value in ((rays.dx, direction[0]), (rays.dy, direction[1]), (rays.dz, direction[2]),
+                          (rays.energy_kev, energy_kev), (rays.weight, weight)):
+        for i in range(start, stop):
+            column[i] = value

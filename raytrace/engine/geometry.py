@@ -62,6 +62,7 @@ class KernelGeometry(NamedTuple):
     apertures: np.ndarray  # (n_apertures, 4): APERTURE_KIND .. APERTURE_P3, tested in the plane z = spider_z
     focal_plane_z: float
     channels: np.ndarray  # (n_shells + 1, CHANNEL_COLUMNS): the rows above that each channel reads, side by side
+    rough: bool  # whether any shell has slope errors
 
 
 @dataclass(frozen=True)
@@ -146,7 +147,8 @@ class PackedOptic:
     def for_kernel(self, focal_plane_z_mm: float) -> KernelGeometry:
         return KernelGeometry(self.surfaces, self.top_z, self.front_r, self.thickness, self.spider,
                               float(self.top_z.max()), self.segments, self.slope_errors, self.shell_azimuth,
-                              self.apertures, float(focal_plane_z_mm), self.channel_rows())
+                              self.apertures, float(focal_plane_z_mm), self.channel_rows(),
+                              bool(self.slope_errors.max() > 0.0))
 
     def channel_rows(self) -> np.ndarray:
         """`KernelGeometry.channels`: a channel's shell data in one contiguous row, so that the kernel gathers it by

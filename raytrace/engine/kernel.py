@@ -72,7 +72,7 @@ HC_KEV_NM = 1.2398419843320026  # h c: wavelength (nm) x photon energy (keV)
 
 # error_model="numpy": divisions follow IEEE (x/0 = inf) instead of raising, which removes a
 # branch per division; every division below has a non-zero or an explicitly handled divisor.
-@numba.njit(cache=True, inline="always", error_model="numpy")
+@numba.njit(cache=True, error_model="numpy")
 def _quadric_roots(big_a, big_b, big_c, z_ref, z_lo, z_hi, px, py, pz, dx, dy, dz):
     """Both t > 0 where p + t d meets the quadric x^2 + y^2 = A w^2 + B w + C (w = z - z_ref) within z_lo <= z <= z_hi
     (inf where there is none), without branches, so that a loop over a block's lanes vectorises.
@@ -98,7 +98,7 @@ def _quadric_roots(big_a, big_b, big_c, z_ref, z_lo, z_hi, px, py, pz, dx, dy, d
     return first, second
 
 
-@numba.njit(cache=True, inline="always", error_model="numpy")
+@numba.njit(cache=True, error_model="numpy")
 def _covered(shell_azimuth, shell, px, py, dx, dy, t):
     """t where the shell covers the azimuth of the point p + t d (inf stays inf), else inf."""
     if t == np.inf:
@@ -107,7 +107,7 @@ def _covered(shell_azimuth, shell, px, py, dx, dy, t):
                                px + t * dx, py + t * dy) else np.inf
 
 
-@numba.njit(cache=True, inline="always", error_model="numpy")
+@numba.njit(cache=True, error_model="numpy")
 def first_hit(surfaces, shell_azimuth, partial, shell, which, px, py, pz, dx, dy, dz):
     """Smallest t > 0 where p + t d meets the quadric within its z range and (if `partial`) where the shell covers
     the hit point's azimuth; inf if none."""
@@ -120,7 +120,7 @@ def first_hit(surfaces, shell_azimuth, partial, shell, which, px, py, pz, dx, dy
     return min(first, second)
 
 
-@numba.njit(cache=True, inline="always", error_model="numpy")
+@numba.njit(cache=True, error_model="numpy")
 def within_azimuth(start, span, x, y):
     """Whether the point's azimuth lies in start .. start + span (always, for a full turn)."""
     if span >= TWO_PI:
@@ -129,7 +129,7 @@ def within_azimuth(start, span, x, y):
     return delta - TWO_PI * math.floor(delta / TWO_PI) < span
 
 
-@numba.njit(cache=True, inline="always", error_model="numpy")
+@numba.njit(cache=True, error_model="numpy")
 def _outside_apertures(apertures, plane_z, px, py, pz, dx, dy, dz):
     """Whether the ray crosses the plane z = plane_z outside any of the apertures (they intersect)."""
     s = (plane_z - pz) / dz
@@ -153,7 +153,7 @@ def _outside_apertures(apertures, plane_z, px, py, pz, dx, dy, dz):
     return False
 
 
-@numba.njit(cache=True, inline="always", error_model="numpy")
+@numba.njit(cache=True, error_model="numpy")
 def _approximate_azimuth(x, y):
     """atan2(y, x) within 2.1e-4 rad (octant reduction and a 7th-order polynomial for atan on [0, 1]); 0 at the
     origin. Selects only, no branches."""
@@ -169,7 +169,7 @@ def _approximate_azimuth(x, y):
     return angle if big != 0.0 else 0.0
 
 
-@numba.njit(cache=True, inline="always", error_model="numpy")
+@numba.njit(cache=True, error_model="numpy")
 def _on_bar(tan_half_wedge, half_width, cos_k, sin_k, qx, qy):
     """Exact test against the bar along (cos_k, sin_k): within its wedge or its constant-width strip,
     on its side of the axis."""
@@ -200,7 +200,7 @@ def _on_bars(bars, qx, qy):
                              | _on_bar(wedge, width, cos_next, sin_next, qx, qy))
 
 
-@numba.njit(cache=True, inline="always", error_model="numpy")
+@numba.njit(cache=True, error_model="numpy")
 def _graze_series(sin_graze):
     """asin(sin_graze) by its odd Taylor series through x^9: below GRAZE_SERIES_LIMIT (every Wolter-I reflection)
     its truncation error is below 2e-15 rad, at a fraction of the cost of libm's asin."""
@@ -211,7 +211,7 @@ def _graze_series(sin_graze):
 GRAZE_SERIES_LIMIT = 0.0625
 
 
-@numba.njit(cache=True, inline="always", error_model="numpy")
+@numba.njit(cache=True, error_model="numpy")
 def _graze_angle(sin_graze):
     """asin(sin_graze): `_graze_series` below GRAZE_SERIES_LIMIT, libm's asin above."""
     if sin_graze < GRAZE_SERIES_LIMIT:
@@ -219,7 +219,7 @@ def _graze_angle(sin_graze):
     return math.asin(min(1.0, sin_graze))
 
 
-@numba.njit(cache=True, inline="always", error_model="numpy")
+@numba.njit(cache=True, error_model="numpy")
 def _tilted_normal(d_m, d_s, nx, ny, nz):
     """The normal (nx, ny, nz) of a surface of revolution at (nx, ny), tilted by slope errors d_m, d_s:
     N + |N| (d_m t_m + d_s t_s), with t_m = (x n_z / r, y n_z / r, -r) / |N| the unit tangent in the
@@ -232,27 +232,60 @@ def _tilted_normal(d_m, d_s, nx, ny, nz):
 
 
 @numba.njit(cache=True, nogil=True, error_model="numpy")
-def trace(geometry, reflectivity, rays, key, first_index, partial_shells, scattering, first_block, end_block):
+def trace(geometry, reflectivity, rays, key, first_index, partial_shells, segmented, apertures, scattering, first_block,
+          end_block):
     """Trace blocks first_block .. end_block - 1 (BLOCK_RAYS rays each) of rays first_index .. of a run from where
     their source started them to the focal plane (`coatings.threads.split_over_threads` shares the blocks out).
 
     Reads each ray's start point, channel, direction, energy, weight and fate (a ray whose source gave it a fate
     is left as it is); writes the end point, the direction, the shell, the fate and the first two graze angles,
     and (with reflectivity.weigh) multiplies the weight by the tabulated reflectivity of the reflections it
-    carries. `partial_shells` (True for optics with partial-azimuth shells, else None) and `scattering` (the
-    coatings' scattering table, or None when none scatters) choose what is compiled: numba compiles a kernel for
-    each type of these arguments and leaves out the tests that None turns off, so an optic of full-turn shells
-    without scattering compiles neither the azimuth tests (whose atan2 would keep its loops from vectorising)
-    nor `_scatter`.
+    carries.
+
+    A block is traced in stages over its lanes (rows of a scratch, see below), each a loop without branches that
+    LLVM vectorises where it can: the entrance tests in the order a ray meets the obstructions (apertures, spider,
+    the front edges of the channel's inner and outer walls, then the outer shell's spacers and segment joins,
+    where the ray crosses the intersection plane); then up to MAX_REFLECTIONS passes of a search for the nearest
+    surface and a reflection (slope errors use draws FIRST_SLOPE_DRAW + 3 k .. + 2 of the ray for reflection k; the
+    first two reflections scatter on coatings that do); last the fates, the focal plane and the reflectivity
+    weights. Every lane computes exactly the operations of a ray traced alone, in the same order, so a ray's
+    result does not depend on its lane, its block or the chunk.
+
+    `partial_shells` (True for an optic with partial-azimuth shells), `segmented` (True if some shell has spacers or
+    segment joins), `apertures` (True if the optic has entrance apertures) and `scattering` (the coatings' scattering
+    table, if some coating scatters) are None otherwise: numba compiles a kernel for each type of these arguments
+    and leaves out what None turns off, so the XMM optic compiles neither the azimuth tests (whose atan2 would keep
+    their loops scalar), the segments, the apertures nor `_scatter`.
     """
     floats = np.zeros(_FLOAT_ROWS * S)
     integers = np.zeros(_INTEGER_ROWS * S, np.int64)
     g = geometry
-    segmented = g.segments.shape[0] > 0 and g.segments[:, :, BAR_COUNT].max() > 0.0
-    rough = g.slope_errors.shape[0] > 0 and g.slope_errors.max() > 0.0
+    n_shells = g.top_z.shape[0]
     for block in range(first_block, end_block):
-        _trace_block(g, reflectivity, rays, key, first_index, block, partial_shells, scattering, segmented, rough,
-                     floats, integers)
+        start = block * B
+        n = min(rays.x.shape[0] - start, B)
+        index = first_index + np.uint64(start)
+        _load(g, rays, start, n, segmented, floats, integers)
+        if apertures is not None:
+            _apertures(g, floats, integers)
+        if g.spider[BAR_COUNT] > 0.0:
+            _spider(g, floats, integers)
+        _front_edges(g, partial_shells, floats, integers)
+        if segmented is not None:
+            _segments(g, floats, integers)
+        for reflection in range(MAX_REFLECTIONS):
+            moving, reflecting = _search(g.shell_azimuth, partial_shells, n_shells, reflection, floats, integers)
+            if moving == 0:
+                break
+            if g.rough and reflecting > 0:
+                _deviates(key, index, reflection, floats)
+            _reflect(reflection, floats, integers)
+            if scattering is not None and reflection < 2:
+                _scatter_lanes(reflectivity, index, reflection, floats, integers)
+        _finish(g.focal_plane_z, floats, integers)
+        if reflectivity.weigh:
+            _weights(reflectivity, floats, integers)
+        _store(rays, start, n, floats, integers)
 
 
 # A block's scratch, struct of arrays in two flat arrays: row r of lane l at r * S + l. Rows a constant
@@ -277,73 +310,31 @@ CANDIDATE_SURFACES = (PRIMARY, PRIMARY_BACK, SECONDARY, SECONDARY_BACK)
 _FLOAT_ROWS = _GATHERED + CHANNEL_COLUMNS
 _CHANNEL, _SHELL, _OUTCOME, _LAST, _REFLECTIONS, _SEQUENCE, _HIT, _ROUGH, _EVENT = range(9)
 _INTEGER_ROWS = 9
+_PADDED_ROWS = (_PX, _PY, _PZ, _UX, _UY, _UZ, _ENERGY, _WEIGHT)
 _PADDING = -1  # the outcome of the lanes that pad a chunk's last block
 # What a lane did in the last pass: nothing, reflected, or reflected at a graze angle beyond `_graze_series`.
 _IDLE, _REFLECTED, _REFLECTED_STEEP = 0, 1, 2
 
 
-# Compiled on its own, so that the trace kernel's loop over blocks is one call. Without reference counting
-# (_nrt=False; it allocates nothing), a call per block of rays costs nothing measurable.
 @numba.njit(cache=True, nogil=True, error_model="numpy", _nrt=False)
-def _trace_block(geometry, reflectivity, rays, key, first_index, block, partial_shells, scattering, segmented, rough,
-                 floats, integers):
-    """Trace rays block * BLOCK_RAYS .. (block + 1) * BLOCK_RAYS - 1 of the chunk (see `trace`), each from its start
-    point to the plane z = focal_plane_z, in stages over the block's lanes (rows of `floats` and `integers`), each a
-    loop without branches that LLVM vectorises where it can:
-
-    the entrance tests in the order a ray meets the obstructions (apertures, spider, the front edges of the
-    channel's inner and outer walls, then the outer shell's spacers and segment joins, where the ray crosses the
-    intersection plane); the candidate surfaces of each lane's channel; then up to MAX_REFLECTIONS passes of a
-    search for the nearest surface and a reflection (slope errors use draws FIRST_SLOPE_DRAW + 3 k .. + 2 of the
-    ray for reflection k; with `scattering`, None when no coating scatters, the first two reflections scatter);
-    last the fates, the focal plane and the reflectivity weights. With `partial_shells` (None: every shell is a
-    full turn) the walls' azimuth ranges are tested, and those loops stay scalar. Every lane computes exactly the
-    operations of a ray traced alone, in the same order, so a ray's result does not depend on its lane.
-    """
-    g = geometry
-    n_shells = g.top_z.shape[0]
-    start = block * B
-    n = min(rays.x.shape[0] - start, B)
-    index = first_index + np.uint64(start)
-    _load(g, rays, start, n, segmented, floats, integers)
-    if g.apertures.shape[0] > 0:
-        _apertures(g, floats, integers)
-    if g.spider[BAR_COUNT] > 0.0:
-        _spider(g, floats, integers)
-    _front_edges(g, partial_shells, floats, integers)
-    if segmented:
-        _segments(g, floats, integers)
-    for reflection in range(MAX_REFLECTIONS):
-        moving, reflecting = _search(g.shell_azimuth, partial_shells, n_shells, reflection, floats, integers)
-        if moving == 0:
-            break
-        if rough and reflecting > 0:
-            _deviates(key, index, reflection, floats)
-        if _reflect(reflection, floats, integers) > 0:
-            _steep_graze(reflection, floats, integers)
-        if scattering is not None and reflection < 2:
-            for lane in range(B):
-                if integers[_EVENT * S + lane] != _IDLE:
-                    floats[_UX * S + lane], floats[_UY * S + lane], floats[_UZ * S + lane] = _scatter(
-                        reflectivity, reflectivity.shell_coating[integers[_SHELL * S + lane]],
-                        floats[_ENERGY * S + lane], floats[_GRAZE * S + lane], index + np.uint64(lane),
-                        np.int64(reflection), floats[_UX * S + lane], floats[_UY * S + lane], floats[_UZ * S + lane],
-                        floats[_NX * S + lane], floats[_NY * S + lane], floats[_NZ * S + lane])
-    _finish(g.focal_plane_z, floats, integers)
-    if reflectivity.weigh:
-        _weights(reflectivity, floats, integers)
-    _store(rays, start, n, floats, integers)
+def _scatter_lanes(reflectivity, index, reflection, floats, integers):
+    """`_scatter` of the lanes that reflected in this pass (the first rays of the block are ray `index`)."""
+    for lane in range(B):
+        if integers[_EVENT * S + lane] != _IDLE:
+            floats[_UX * S + lane], floats[_UY * S + lane], floats[_UZ * S + lane] = _scatter(
+                reflectivity, reflectivity.shell_coating[integers[_SHELL * S + lane]], floats[_ENERGY * S + lane],
+                floats[_GRAZE * S + lane], index + np.uint64(lane), np.int64(reflection), floats[_UX * S + lane],
+                floats[_UY * S + lane], floats[_UZ * S + lane], floats[_NX * S + lane], floats[_NY * S + lane],
+                floats[_NZ * S + lane])
 
 
-@numba.njit(cache=True, inline="always")
+@numba.njit(cache=True)
 def _copy_in(source, start, n, scratch, row):
     for lane in range(n):
         scratch[row * S + lane] = source[start + lane]
-    for lane in range(n, B):  # padding: copies of the first lane
-        scratch[row * S + lane] = source[start]
 
 
-@numba.njit(cache=True, inline="always")
+@numba.njit(cache=True)
 def _copy_out(scratch, row, destination, start, n):
     for lane in range(n):
         destination[start + lane] = scratch[row * S + lane]
@@ -351,20 +342,24 @@ def _copy_out(scratch, row, destination, start, n):
 
 @numba.njit(cache=True, nogil=True, error_model="numpy", _nrt=False)
 def _load(g, rays, start, n, segmented, floats, integers):
-    """The block's rays into the scratch, each row by its own copy loop (one array read, one written: LLVM
-    vectorises it), then what each lane's channel c selects: its outer shell (c, or the last shell for the channel
-    outside it) and its row of KernelGeometry.channels (without the bars unless `segmented`: some shell has them).
-    These are gathers by a lane's channel, which LLVM does not vectorise (it cannot bound their addresses to check
-    them against the stores), so they share one scalar loop over contiguous rows."""
+    """The block's rays into the scratch, each float column by its own copy loop (one array read, one written: LLVM
+    vectorises it), then in one scalar loop each lane's channel c and fate and what its channel selects: its outer
+    shell (c, or the last shell for the channel outside it) and its row of KernelGeometry.channels (without the
+    bars unless `segmented`: see `trace`). These are gathers by the lane's channel, which LLVM does not vectorise
+    (it cannot bound their addresses to check them against the stores)."""
     for row, column in ((_PX, rays.x), (_PY, rays.y), (_PZ, rays.z), (_UX, rays.dx), (_UY, rays.dy), (_UZ, rays.dz),
                         (_ENERGY, rays.energy_kev), (_WEIGHT, rays.weight)):
         _copy_in(column, start, n, floats, row)
-    _copy_in(rays.channel, start, n, integers, _CHANNEL)
-    _copy_in(rays.fate, start, n, integers, _OUTCOME)
     n_shells = g.top_z.shape[0]
-    columns = CHANNEL_COLUMNS if segmented else CHANNEL_BARS
+    columns = CHANNEL_BARS if segmented is None else CHANNEL_COLUMNS
     for lane in range(B):
-        c = integers[_CHANNEL * S + lane]
+        i = start + min(lane, n - 1)  # the padding of a chunk's last block: copies of its last ray
+        if lane >= n:
+            for row in _PADDED_ROWS:
+                floats[row * S + lane] = floats[row * S + n - 1]
+        c = rays.channel[i]
+        integers[_CHANNEL * S + lane] = c
+        integers[_OUTCOME * S + lane] = rays.fate[i] if lane < n else _PADDING
         integers[_SHELL * S + lane] = min(c, n_shells - 1)
         row = g.channels[c]
         for k in range(columns):
@@ -380,10 +375,9 @@ def _load(g, rays, start, n, segmented, floats, integers):
         wing_fraction = floats[_WING_FRACTION * S + lane]
         wing = floats[_SIGMA_WING * S + lane]
         integers[_ROUGH * S + lane] = (core > 0.0) | (sagittal > 0.0) | ((wing_fraction > 0.0) & (wing > 0.0))
-        integers[_OUTCOME * S + lane] = integers[_OUTCOME * S + lane] if lane < n else _PADDING
 
 
-@numba.njit(cache=True, inline="always")
+@numba.njit(cache=True)
 def _ray(floats, lane):
     """The lane's position and direction."""
     return (floats[_PX * S + lane], floats[_PY * S + lane], floats[_PZ * S + lane], floats[_UX * S + lane],
@@ -411,44 +405,37 @@ def _spider(g, floats, integers):
         integers[_OUTCOME * S + lane] = _SPIDER if (outcome == 0) & blocked else outcome
 
 
-@numba.njit(cache=True, inline="always", error_model="numpy")
-def _edge(partial_shells, shell_azimuth, wall, top_z, r_front, thickness, is_inner, px, py, pz, dx, dy, dz):
-    """The fate at the front edge of one wall of the channel, on that wall's own front plane (0: none). Leaks are
-    decided by radius alone (they keep each line of sight in one channel); a partial-azimuth wall blocks only where
-    it is."""
-    s = (top_z - pz) / dz
-    qx = px + s * dx
-    qy = py + s * dy
-    r2 = qx * qx + qy * qy
-    r_edge = r_front + thickness
-    on_edge = (r_front * r_front <= r2) & (r2 < r_edge * r_edge)
-    leaked = (r2 < r_front * r_front) if is_inner else (r2 >= r_edge * r_edge)
-    if partial_shells is not None:
-        on_edge = on_edge & within_azimuth(shell_azimuth[wall, AZIMUTH_START], shell_azimuth[wall, AZIMUTH_SPAN],
-                                           qx, qy)
-    return _FRONT if on_edge else (_LEAKED if leaked else np.int8(0))
-
-
 @numba.njit(cache=True, nogil=True, error_model="numpy", _nrt=False)
 def _front_edges(g, partial_shells, floats, integers):
-    """Lanes still in flight that meet the front edge of their channel's inner wall, then of its outer wall, or
-    leak past it into a neighbouring channel."""
+    """Lanes still in flight that meet the front edge of their channel's inner wall, then of its outer wall, on that
+    wall's own front plane, or leak past it into a neighbouring channel. Leaks are decided by radius alone (they keep
+    each line of sight in one channel); a partial-azimuth wall blocks only where it is."""
     n_shells = g.top_z.shape[0]
     for lane in range(B):
         px, py, pz, ux, uy, uz = _ray(floats, lane)
         c = integers[_CHANNEL * S + lane]
         outcome = integers[_OUTCOME * S + lane]
-        at_inner = _edge(partial_shells, g.shell_azimuth, max(c - 1, 0), floats[_WALLS * S + lane],
-                         floats[(_WALLS + 1) * S + lane], floats[(_WALLS + 2) * S + lane], True, px, py, pz, ux, uy, uz)
-        at_outer = _edge(partial_shells, g.shell_azimuth, min(c, n_shells - 1), floats[(_WALLS + 3) * S + lane],
-                         floats[(_WALLS + 4) * S + lane], floats[(_WALLS + 5) * S + lane], False, px, py, pz, ux, uy,
-                         uz)
-        at_inner = at_inner if c >= 1 else np.int8(0)
-        at_outer = at_outer if c < n_shells else np.int8(0)
-        integers[_OUTCOME * S + lane] = outcome if outcome != 0 else (at_inner if at_inner != 0 else at_outer)
+        for k in range(2):  # the inner wall (shell c - 1), then the outer one (shell c); unrolled by LLVM
+            row = _WALLS + 3 * k
+            r_front = floats[(row + 1) * S + lane]
+            s = (floats[row * S + lane] - pz) / uz
+            qx = px + s * ux
+            qy = py + s * uy
+            r2 = qx * qx + qy * qy
+            r_edge = r_front + floats[(row + 2) * S + lane]
+            on_edge = (r_front * r_front <= r2) & (r2 < r_edge * r_edge)
+            if partial_shells is not None:
+                wall = max(c - 1, 0) if k == 0 else min(c, n_shells - 1)
+                on_edge = on_edge & within_azimuth(g.shell_azimuth[wall, AZIMUTH_START],
+                                                   g.shell_azimuth[wall, AZIMUTH_SPAN], qx, qy)
+            leaked = (r2 < r_front * r_front) if k == 0 else (r2 >= r_edge * r_edge)
+            code = _FRONT if on_edge else (_LEAKED if leaked else np.int8(0))
+            exists = (c >= 1) if k == 0 else (c < n_shells)
+            outcome = code if (outcome == 0) & exists else outcome
+        integers[_OUTCOME * S + lane] = outcome
 
 
-@numba.njit(cache=True, inline="always")
+@numba.njit(cache=True)
 def _lane_bars(floats, first_row, lane):
     """The six parameters of a lane's bars (geometry.radial_bars) from rows first_row .. first_row + 5."""
     return (floats[first_row * S + lane], floats[(first_row + 1) * S + lane], floats[(first_row + 2) * S + lane],
@@ -566,7 +553,7 @@ def _reflect(reflection, floats, integers):
     """Move every lane that found a surface (`_search`) onto it: a back surface blocks it, a mirror reflects it,
     about the outward normal of x^2 + y^2 - A w^2 - B w - C = 0, the gradient (2x, 2y, -(2 A w + B)), unnormalised,
     d' = d - 2 (d.N / N.N) N (no square root on the ray's path), tilted by the lane's slope deviates if it is rough.
-    Returns how many lanes reflected at a graze angle beyond `_graze_series` (their row _GRAZE holds its sine).
+    The few lanes that reflect at a graze angle beyond `_graze_series` take libm's asin in a loop of their own.
     Every value a select keeps is loaded beforehand: a load on one side of a condition is a branch, and LLVM does
     not vectorise a loop with one."""
     steep_count = 0
@@ -619,21 +606,15 @@ def _reflect(reflection, floats, integers):
         integers[_OUTCOME * S + lane] = _BACK if moving & (not reflects) else outcome
         integers[_EVENT * S + lane] = (_REFLECTED_STEEP if steep else _REFLECTED) if reflects else _IDLE
         steep_count += reflects & steep
-    return steep_count
-
-
-@numba.njit(cache=True, nogil=True, error_model="numpy", _nrt=False)
-def _steep_graze(reflection, floats, integers):
-    """The graze angle of the lanes that reflected beyond `_graze_series` (rare: none in a Wolter-I optic traced
-    near its axis), from the sine `_reflect` left."""
-    for lane in range(B):
-        if integers[_EVENT * S + lane] == _REFLECTED_STEEP:
-            angle = math.asin(min(1.0, floats[_GRAZE * S + lane]))
-            floats[_GRAZE * S + lane] = angle
-            if reflection == 0:
-                floats[_G1 * S + lane] = angle
-            elif reflection == 1:
-                floats[_G2 * S + lane] = angle
+    if steep_count > 0:  # rare: none in a Wolter-I optic traced near its axis
+        for lane in range(B):
+            if integers[_EVENT * S + lane] == _REFLECTED_STEEP:
+                angle = math.asin(min(1.0, floats[_GRAZE * S + lane]))
+                floats[_GRAZE * S + lane] = angle
+                if reflection == 0:
+                    floats[_G1 * S + lane] = angle
+                elif reflection == 1:
+                    floats[_G2 * S + lane] = angle
 
 
 @numba.njit(cache=True, nogil=True, error_model="numpy", _nrt=False)
@@ -655,7 +636,7 @@ def _finish(focal_plane_z, floats, integers):
         integers[_OUTCOME * S + lane] = (code if reaches else _MISSED) if outcome == 0 else outcome
 
 
-@numba.njit(cache=True, inline="always", error_model="numpy")
+@numba.njit(cache=True, error_model="numpy")
 def _at_node(values, angle_step, coating, node, graze):
     """`coatings.table.reflectivity_at_node` without branches."""
     n_a = values.shape[2]
@@ -710,8 +691,9 @@ def _store(rays, start, n, floats, integers):
     for row, column in ((_PX, rays.x), (_PY, rays.y), (_PZ, rays.z), (_UX, rays.dx), (_UY, rays.dy), (_UZ, rays.dz),
                         (_WEIGHT, rays.weight), (_G1, rays.graze1), (_G2, rays.graze2)):
         _copy_out(floats, row, column, start, n)
-    _copy_out(integers, _SHELL, rays.shell, start, n)
-    _copy_out(integers, _OUTCOME, rays.fate, start, n)
+    for lane in range(n):
+        rays.shell[start + lane] = integers[_SHELL * S + lane]
+        rays.fate[start + lane] = integers[_OUTCOME * S + lane]
 
 
 # Compiled on its own, not inlined into the trace body: that keeps the body's registers as they are for the optics

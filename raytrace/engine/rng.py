@@ -16,14 +16,14 @@ GOLDEN_GAMMA = np.uint64(0x9E3779B97F4A7C15)
 DRAWS_PER_RAY = np.uint64(16)
 
 
-@numba.njit(cache=True, inline="always")
+@numba.njit(cache=True)
 def _mix64(z):
     z = (z ^ (z >> np.uint64(30))) * np.uint64(0xBF58476D1CE4E5B9)
     z = (z ^ (z >> np.uint64(27))) * np.uint64(0x94D049BB133111EB)
     return z ^ (z >> np.uint64(31))
 
 
-@numba.njit(cache=True, inline="always")
+@numba.njit(cache=True)
 def uniform(key, ray_index, draw):
     """A double in [0, 1) with 53 random bits for draw number `draw` (< DRAWS_PER_RAY) of ray `ray_index`."""
     counter = np.uint64(ray_index) * DRAWS_PER_RAY + np.uint64(draw) + np.uint64(1)
