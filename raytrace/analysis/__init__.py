@@ -1,11 +1,16 @@
 """What comes out of a trace: effective area, PSF and encircled energy, vignetting, coating reflectivity
-curves, and the calibration of slope errors to a measured PSF."""
+curves, and the calibration of slope errors to a measured PSF.
 
-from .area import effective_area
-from .calibration import Calibration, CalibrationError, calibrate
-from .psf import PsfResult, best_focus_z_mm, psf
-from .reflectivity import reflectivity_curves
-from .vignetting import offaxis_response, vignetting
+The names below load their modules on first use (lazy_loader): an area table does not load the calibration's
+fitting library.
+"""
 
-__all__ = ["Calibration", "CalibrationError", "PsfResult", "best_focus_z_mm", "calibrate", "effective_area", "offaxis_response", "psf",
-           "reflectivity_curves", "vignetting"]
+import lazy_loader
+
+__getattr__, __dir__, __all__ = lazy_loader.attach(__name__, submod_attrs={
+    "area": ["effective_area"],
+    "calibration": ["Calibration", "CalibrationError", "calibrate"],
+    "psf": ["PsfResult", "best_focus_z_mm", "psf"],
+    "reflectivity": ["reflectivity_curves"],
+    "vignetting": ["offaxis_response", "vignetting"],
+})

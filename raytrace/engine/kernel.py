@@ -251,11 +251,11 @@ def trace(geometry, reflectivity, rays, key, first_index, partial_shells, segmen
     weights. Every lane computes exactly the operations of a ray traced alone, in the same order, so a ray's
     result does not depend on its lane, its block or the chunk.
 
-    `partial_shells` (True for an optic with partial-azimuth shells), `segmented` (True if some shell has spacers or
-    segment joins), `apertures` (True if the optic has entrance apertures) and `scattering` (the coatings' scattering
-    table, if some coating scatters) are None otherwise: numba compiles a kernel for each type of these arguments
-    and leaves out what None turns off, so the XMM optic compiles neither the azimuth tests (whose atan2 would keep
-    their loops scalar), the segments, the apertures nor `_scatter`.
+    `segmented` says whether some shell has spacers or segment joins. `partial_shells` (True for an optic with
+    partial-azimuth shells), `apertures` (True if the optic has entrance apertures) and `scattering` (the coatings'
+    scattering table, if some coating scatters) are None otherwise: numba compiles a kernel for each type of these
+    arguments and leaves out what None turns off, so neither BabyIAXO optic compiles the azimuth tests (whose atan2
+    would keep their loops scalar), the apertures or `_scatter`, and both share one kernel.
     """
     floats = np.zeros(_FLOAT_ROWS * S)
     integers = np.zeros(_INTEGER_ROWS * S, np.int64)
@@ -271,7 +271,7 @@ def trace(geometry, reflectivity, rays, key, first_index, partial_shells, segmen
         if g.spider[BAR_COUNT] > 0.0:
             _spider(g, floats, integers)
         _front_edges(g, partial_shells, floats, integers)
-        if segmented is not None:
+        if segmented:
             _segments(g, floats, integers)
         for reflection in range(MAX_REFLECTIONS):
             moving, reflecting = _search(g.shell_azimuth, partial_shells, n_shells, reflection, floats, integers)
@@ -345,13 +345,13 @@ def _load(g, rays, start, n, segmented, floats, integers):
     """The block's rays into the scratch, each float column by its own copy loop (one array read, one written: LLVM
     vectorises it), then in one scalar loop each lane's channel c and fate and what its channel selects: its outer
     shell (c, or the last shell for the channel outside it) and its row of KernelGeometry.channels (without the
-    bars unless `segmented`: see `trace`). These are gathers by the lane's channel, which LLVM does not vectorise
+    bars unless `segmented`). These are gathers by the lane's channel, which LLVM does not vectorise
     (it cannot bound their addresses to check them against the stores)."""
     for row, column in ((_PX, rays.x), (_PY, rays.y), (_PZ, rays.z), (_UX, rays.dx), (_UY, rays.dy), (_UZ, rays.dz),
                         (_ENERGY, rays.energy_kev), (_WEIGHT, rays.weight)):
         _copy_in(column, start, n, floats, row)
     n_shells = g.top_z.shape[0]
-    columns = CHANNEL_BARS if segmented is None else CHANNEL_COLUMNS
+    columns = CHANNEL_COLUMNS if segmented else CHANNEL_BARS
     for lane in range(B):
         i = start + min(lane, n - 1)  # the padding of a chunk's last block: copies of its last ray
         if lane >= n:
@@ -454,10 +454,11 @@ def _segments(g, floats, integers):
         s = (floats[(_CANDIDATE + Z_REF) * S + lane] - pz) / uz
         qx = px + s * ux
         qy = py + s * uy
-        spacer = _on_bars(_lane_bars(floats, _BARS, lane), qx, qy)
-        join = _on_bars(_lane_bars(floats, _BARS + 6, lane), qx, qy)
-        code = _SPACER if spacer else (_GAP if join else np.int8(0))
-        integers[_OUTCOME * S + lane] = code if (outcome == 0) & (c < n_shells) else outcome
+        for k in range(2):  # the spacers, then the joins; unrolled by LLVM
+            blocked = _on_bars(_lane_bars(floats, _BARS + 6 * k, lane), qx, qy)
+            code = (_SPACER if k == 0 else _GAP) if blocked else np.int8(0)
+            outcome = code if (outcome == 0) & (c < n_shells) else outcome
+        integers[_OUTCOME * S + lane] = outcome
 
 
 @numba.njit(cache=True, nogil=True, error_model="numpy", _nrt=False)

@@ -98,7 +98,7 @@ class Trace:
             kernel_table = kernel_table._replace(scatter_key=stream_key(key, SCATTER_STREAM))
         split_over_threads(kernel.trace, (n + kernel.BLOCK_RAYS - 1) // kernel.BLOCK_RAYS, self.geometry, kernel_table,
                            rays.columns(), key, np.uint64(first_index), self.partial_shells or None,
-                           self.segmented or None, self.has_apertures or None,
+                           self.segmented, self.has_apertures or None,
                            kernel_table.scattering if kernel_table.scatters else None)
         return rays
 

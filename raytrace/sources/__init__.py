@@ -1,7 +1,12 @@
-"""Where rays come from: every source follows `raytrace.engine.source.Source`."""
+"""Where rays come from: every source follows `raytrace.engine.source.Source`.
 
-from .parallel import ParallelBeam
-from .point import PointSource
-from .solar import MODELS, SolarAxionModel, SolarSource, earth_sun_distance_au, sun_radius_rad
+The names below load their modules on first use (lazy_loader): a parallel beam does not load the solar models.
+"""
 
-__all__ = ["MODELS", "ParallelBeam", "PointSource", "SolarAxionModel", "SolarSource", "earth_sun_distance_au", "sun_radius_rad"]
+import lazy_loader
+
+__getattr__, __dir__, __all__ = lazy_loader.attach(__name__, submod_attrs={
+    "parallel": ["ParallelBeam"],
+    "point": ["PointSource"],
+    "solar": ["MODELS", "SolarAxionModel", "SolarSource", "earth_sun_distance_au", "sun_radius_rad"],
+})
