@@ -281,11 +281,11 @@ def trace(geometry, reflectivity, rays, key, first_index, partial_shells, segmen
                 _deviates(key, index, reflection, floats)
             _reflect(reflection, floats, integers)
             if scattering is not None and reflection < 2:
-                _scatter_lanes(reflectivity, index, reflection, floats, integers)
+                _scatter_lanes(reflectivity, rays, start, index, reflection, floats, integers)
         _finish(g.focal_plane_z, floats, integers)
         if reflectivity.weigh:
-            _weights(reflectivity, floats, integers)
-        _store(rays, start, n, floats, integers)
+            _weights(reflectivity, rays, start, n, floats, integers)
+        _store(rays, start, n, reflectivity.weigh, floats, integers)
 
 
 # A block's scratch, struct of arrays in two flat arrays: row r of lane l at r * S + l. Rows a constant
@@ -293,15 +293,16 @@ def trace(geometry, reflectivity, rays, key, first_index, partial_shells, segmen
 # checks than it makes (and it would not vectorise); every loop runs over all BLOCK_RAYS lanes (the last block of a
 # chunk is padded), so the distance is a constant. Float rows: position, direction, the normal and graze angle of
 # the last reflection, the first two graze angles, the distance of the nearest surface and of each candidate, the
-# slope-error deviates of this reflection (and the Box-Muller radius), the shell's slope errors, energy and weight,
-# the front edges of the channel's walls and the outer shell's bars, then the four candidate surfaces of the lane's channel c in the order they are tried, (c, PRIMARY),
-# (c - 1, PRIMARY_BACK), (c, SECONDARY), (c - 1, SECONDARY_BACK), each a surface row QUAD_A .. Z_MAX.
+# slope-error deviates of this reflection (and the Box-Muller radius), the reflectivity factor of the weight, then
+# the lane's row of KernelGeometry.channels (the outer shell's slope errors, the front edges of the channel's walls,
+# the four candidate surfaces of its channel c in the order they are tried, (c, PRIMARY), (c - 1, PRIMARY_BACK),
+# (c, SECONDARY), (c - 1, SECONDARY_BACK), each a surface row QUAD_A .. Z_MAX, and the outer shell's bars).
 # Integer rows: channel, shell, outcome (0: in flight), last surface, reflection count, reflection sequence (base 3:
 # 1 = primary, 2 = secondary), the surface found by the last search (-1: none), rough, and what the last pass did.
 _PX, _PY, _PZ, _UX, _UY, _UZ, _NX, _NY, _NZ, _GRAZE, _G1, _G2, _T_BEST = range(13)
 _T_CANDIDATE = 13  # four rows, one per candidate
-_DEVIATE_M, _DEVIATE_S, _RADIUS, _ENERGY, _WEIGHT = range(17, 22)
-_GATHERED = 22  # a row of KernelGeometry.channels per lane, its columns as rows
+_DEVIATE_M, _DEVIATE_S, _RADIUS, _FACTOR = range(17, 21)
+_GATHERED = 21  # a row of KernelGeometry.channels per lane, its columns as rows
 _SIGMA_CORE, _SIGMA_SAGITTAL, _WING_FRACTION, _SIGMA_WING = (_GATHERED + CHANNEL_SLOPES + k for k in range(4))
 _WALLS = _GATHERED + CHANNEL_WALLS
 _CANDIDATE = _GATHERED + CHANNEL_SURFACES
@@ -310,19 +311,20 @@ CANDIDATE_SURFACES = (PRIMARY, PRIMARY_BACK, SECONDARY, SECONDARY_BACK)
 _FLOAT_ROWS = _GATHERED + CHANNEL_COLUMNS
 _CHANNEL, _SHELL, _OUTCOME, _LAST, _REFLECTIONS, _SEQUENCE, _HIT, _ROUGH, _EVENT = range(9)
 _INTEGER_ROWS = 9
-_PADDED_ROWS = (_PX, _PY, _PZ, _UX, _UY, _UZ, _ENERGY, _WEIGHT)
+_PADDED_ROWS = (_PX, _PY, _PZ, _UX, _UY, _UZ)
 _PADDING = -1  # the outcome of the lanes that pad a chunk's last block
 # What a lane did in the last pass: nothing, reflected, or reflected at a graze angle beyond `_graze_series`.
 _IDLE, _REFLECTED, _REFLECTED_STEEP = 0, 1, 2
 
 
 @numba.njit(cache=True, nogil=True, error_model="numpy", _nrt=False)
-def _scatter_lanes(reflectivity, index, reflection, floats, integers):
-    """`_scatter` of the lanes that reflected in this pass (the first rays of the block are ray `index`)."""
+def _scatter_lanes(reflectivity, rays, start, index, reflection, floats, integers):
+    """`_scatter` of the lanes that reflected in this pass (the block starts at ray `start` of the chunk, ray `index`
+    of the run)."""
     for lane in range(B):
         if integers[_EVENT * S + lane] != _IDLE:
             floats[_UX * S + lane], floats[_UY * S + lane], floats[_UZ * S + lane] = _scatter(
-                reflectivity, reflectivity.shell_coating[integers[_SHELL * S + lane]], floats[_ENERGY * S + lane],
+                reflectivity, reflectivity.shell_coating[integers[_SHELL * S + lane]], rays.energy_kev[start + lane],
                 floats[_GRAZE * S + lane], index + np.uint64(lane), np.int64(reflection), floats[_UX * S + lane],
                 floats[_UY * S + lane], floats[_UZ * S + lane], floats[_NX * S + lane], floats[_NY * S + lane],
                 floats[_NZ * S + lane])
@@ -347,8 +349,7 @@ def _load(g, rays, start, n, segmented, floats, integers):
     shell (c, or the last shell for the channel outside it) and its row of KernelGeometry.channels (without the
     bars unless `segmented`). These are gathers by the lane's channel, which LLVM does not vectorise
     (it cannot bound their addresses to check them against the stores)."""
-    for row, column in ((_PX, rays.x), (_PY, rays.y), (_PZ, rays.z), (_UX, rays.dx), (_UY, rays.dy), (_UZ, rays.dz),
-                        (_ENERGY, rays.energy_kev), (_WEIGHT, rays.weight)):
+    for row, column in ((_PX, rays.x), (_PY, rays.y), (_PZ, rays.z), (_UX, rays.dx), (_UY, rays.dy), (_UZ, rays.dz)):
         _copy_in(column, start, n, floats, row)
     n_shells = g.top_z.shape[0]
     columns = CHANNEL_COLUMNS if segmented else CHANNEL_BARS
@@ -651,16 +652,16 @@ def _at_node(values, angle_step, coating, node, graze):
 
 
 @numba.njit(cache=True, nogil=True, error_model="numpy", _nrt=False)
-def _weights(table, floats, integers):
-    """Each lane's weight times the tabulated reflectivity of the reflections it carries (the first two; by
-    `coatings.table.reflectivity_at`, the same numbers). The energy nodes are found in a scalar loop, the
-    interpolation without branches."""
+def _weights(table, rays, start, n, floats, integers):
+    """Each lane's factor on its weight (row _FACTOR): the tabulated reflectivity of the reflections it carries (the
+    first two; by `coatings.table.reflectivity_at`, the same numbers). The energy nodes are found in a scalar loop,
+    the interpolation without branches."""
     energies = table.energies
     n_e = energies.shape[0]
     node = integers[_EVENT * S:]  # free again: the reflection passes are over
     fraction = floats[_RADIUS * S:]
     for lane in range(B):
-        energy = floats[_ENERGY * S + lane]
+        energy = rays.energy_kev[start + min(lane, n - 1)]
         if n_e == 1 or energy <= energies[0]:
             node[lane], fraction[lane] = 0, 0.0
         elif energy >= energies[n_e - 1]:
@@ -683,15 +684,19 @@ def _weights(table, floats, integers):
             r1 = _at_node(table.values, table.angle_step, coating, following, graze)
             r = r0 if fe == 0.0 else r0 * (1.0 - fe) + r1 * fe
             factor = factor * r if carried > reflection else factor
-        floats[_WEIGHT * S + lane] *= factor
+        floats[_FACTOR * S + lane] = factor
 
 
 @numba.njit(cache=True, nogil=True, error_model="numpy", _nrt=False)
-def _store(rays, start, n, floats, integers):
-    """The block's results from the scratch into the rays, a row at a time."""
+def _store(rays, start, n, weigh, floats, integers):
+    """The block's results from the scratch into the rays, a row at a time; with `weigh`, each weight times its
+    factor (`_weights`)."""
     for row, column in ((_PX, rays.x), (_PY, rays.y), (_PZ, rays.z), (_UX, rays.dx), (_UY, rays.dy), (_UZ, rays.dz),
-                        (_WEIGHT, rays.weight), (_G1, rays.graze1), (_G2, rays.graze2)):
+                        (_G1, rays.graze1), (_G2, rays.graze2)):
         _copy_out(floats, row, column, start, n)
+    if weigh:
+        for lane in range(n):
+            rays.weight[start + lane] *= floats[_FACTOR * S + lane]
     for lane in range(n):
         rays.shell[start + lane] = integers[_SHELL * S + lane]
         rays.fate[start + lane] = integers[_OUTCOME * S + lane]
