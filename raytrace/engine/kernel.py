@@ -1,5 +1,5 @@
-"""The numba kernel: the trace through the shells with reflectivity weighting (one pass per ray), and the
-per-energy re-weighting of a geometric trace.
+"""The numba kernel: the trace through the shells with reflectivity weighting (blocks of rays in vectorised stages,
+see `trace`), and the per-energy re-weighting of a geometric trace.
 
 The kernel traces rays a source has already started (`raytrace.engine.source`): it reads each ray's start
 point, direction, energy and weight and overwrites them with the result. One ray never interacts with
@@ -105,19 +105,6 @@ def _covered(shell_azimuth, shell, px, py, dx, dy, t):
         return t
     return t if within_azimuth(shell_azimuth[shell, AZIMUTH_START], shell_azimuth[shell, AZIMUTH_SPAN],
                                px + t * dx, py + t * dy) else np.inf
-
-
-@numba.njit(cache=True, error_model="numpy")
-def first_hit(surfaces, shell_azimuth, partial, shell, which, px, py, pz, dx, dy, dz):
-    """Smallest t > 0 where p + t d meets the quadric within its z range and (if `partial`) where the shell covers
-    the hit point's azimuth; inf if none."""
-    s = surfaces[shell, which]
-    first, second = _quadric_roots(s[QUAD_A], s[QUAD_B], s[QUAD_C], s[Z_REF], s[Z_MIN], s[Z_MAX], px, py, pz, dx, dy,
-                                   dz)
-    if partial:
-        first = _covered(shell_azimuth, shell, px, py, dx, dy, first)
-        second = _covered(shell_azimuth, shell, px, py, dx, dy, second)
-    return min(first, second)
 
 
 @numba.njit(cache=True, error_model="numpy")
