@@ -155,7 +155,7 @@ def _bins(x, y, weight, fate, cx, cy, ln_r_min, bins_per_e_fold, n_radial, pixel
 
     Natural logarithms: libm's log is twice as fast as log10; the bins are the same."""
     half = 0.5 * n_pix
-    for i in range(start, stop):
+    for i in range(start, stop):  # libm's log keeps this loop scalar; the next one vectorises
         ddx = x[i] - cx
         ddy = y[i] - cy
         r2 = ddx * ddx + ddy * ddy
@@ -165,10 +165,14 @@ def _bins(x, y, weight, fate, cx, cy, ln_r_min, bins_per_e_fold, n_radial, pixel
             k = int(math.floor((0.5 * math.log(r2) - ln_r_min) * bins_per_e_fold)) + 1
             k = min(max(k, 0), n_radial + 1)
         radial_bin[i] = k
-        col = math.floor(ddx / pixel_mm + half)
-        row = math.floor(ddy / pixel_mm + half)
-        pixel[i] = int(row) * n_pix + int(col) if 0 <= col < n_pix and 0 <= row < n_pix else -1
-        focused[i] = weight[i] if fate[i] == _DOUBLE else 0.0
+    for i in range(start, stop):
+        col = math.floor((x[i] - cx) / pixel_mm + half)
+        row = math.floor((y[i] - cy) / pixel_mm + half)
+        inside = (0 <= col) & (col < n_pix) & (0 <= row) & (row < n_pix)
+        pixel[i] = int(row) * n_pix + int(col) if inside else -1
+    for i in range(start, stop):
+        w = weight[i]  # loaded before the select, so that the loop vectorises
+        focused[i] = w if fate[i] == _DOUBLE else 0.0
 
 
 @numba.njit(cache=True, nogil=True)
