@@ -63,6 +63,7 @@ class KernelGeometry(NamedTuple):
     focal_plane_z: float
     channels: np.ndarray  # (n_shells + 1, CHANNEL_COLUMNS): the rows above that each channel reads, side by side
     rough: bool  # whether any shell has slope errors
+    segmented: bool  # whether any shell has spacers or segment joins
 
 
 @dataclass(frozen=True)
@@ -148,7 +149,7 @@ class PackedOptic:
         return KernelGeometry(self.surfaces, self.top_z, self.front_r, self.thickness, self.spider,
                               float(self.top_z.max()), self.segments, self.slope_errors, self.shell_azimuth,
                               self.apertures, float(focal_plane_z_mm), self.channel_rows(),
-                              bool(self.slope_errors.max() > 0.0))
+                              bool(self.slope_errors.max() > 0.0), bool(self.segments[:, :, BAR_COUNT].max() > 0.0))
 
     def channel_rows(self) -> np.ndarray:
         """`KernelGeometry.channels`: a channel's shell data in one contiguous row, so that the kernel gathers it by

@@ -219,8 +219,7 @@ def _tilted_normal(d_m, d_s, nx, ny, nz):
 
 
 @numba.njit(cache=True, nogil=True, error_model="numpy")
-def trace(geometry, reflectivity, rays, key, first_index, partial_shells, segmented, apertures, scattering, first_block,
-          end_block):
+def trace(geometry, reflectivity, rays, key, first_index, partial_shells, apertures, scattering, first_block, end_block):
     """Trace blocks first_block .. end_block - 1 (BLOCK_RAYS rays each) of rays first_index .. of a run from where
     their source started them to the focal plane (`coatings.threads.split_over_threads` shares the blocks out).
 
@@ -238,11 +237,11 @@ def trace(geometry, reflectivity, rays, key, first_index, partial_shells, segmen
     weights. Every lane computes exactly the operations of a ray traced alone, in the same order, so a ray's
     result does not depend on its lane, its block or the chunk.
 
-    `segmented` says whether some shell has spacers or segment joins. `partial_shells` (True for an optic with
-    partial-azimuth shells), `apertures` (True if the optic has entrance apertures) and `scattering` (the coatings'
-    scattering table, if some coating scatters) are None otherwise: numba compiles a kernel for each type of these
-    arguments and leaves out what None turns off, so neither BabyIAXO optic compiles the azimuth tests (whose atan2
-    would keep their loops scalar), the apertures or `_scatter`, and both share one kernel.
+    `partial_shells` (True for an optic with partial-azimuth shells), `apertures` (True if the optic has entrance
+    apertures) and `scattering` (the coatings' scattering table, if some coating scatters) are None otherwise: numba
+    compiles a kernel for each type of these arguments and leaves out what None turns off, so neither BabyIAXO
+    optic compiles the azimuth tests (whose atan2 would keep their loops scalar), the apertures or `_scatter`, and
+    both share one kernel (whether shells have spacers or segment joins is `geometry.segmented`, read at run time).
     """
     floats = np.zeros(_FLOAT_ROWS * S)
     integers = np.zeros(_INTEGER_ROWS * S, np.int64)
@@ -252,13 +251,13 @@ def trace(geometry, reflectivity, rays, key, first_index, partial_shells, segmen
         start = block * B
         n = min(rays.x.shape[0] - start, B)
         index = first_index + np.uint64(start)
-        _load(g, rays, start, n, segmented, floats, integers)
+        _load(g, rays, start, n, floats, integers)
         if apertures is not None:
             _apertures(g, floats, integers)
         if g.spider[BAR_COUNT] > 0.0:
             _spider(g, floats, integers)
         _front_edges(g, partial_shells, floats, integers)
-        if segmented:
+        if g.segmented:
             _segments(g, floats, integers)
         for reflection in range(MAX_REFLECTIONS):
             moving, reflecting = _search(g.shell_azimuth, partial_shells, n_shells, reflection, floats, integers)
@@ -330,16 +329,16 @@ def _copy_out(scratch, row, destination, start, n):
 
 
 @numba.njit(cache=True, nogil=True, error_model="numpy", _nrt=False)
-def _load(g, rays, start, n, segmented, floats, integers):
+def _load(g, rays, start, n, floats, integers):
     """The block's rays into the scratch, each float column by its own copy loop (one array read, one written: LLVM
     vectorises it), then in one scalar loop each lane's channel c and fate and what its channel selects: its outer
     shell (c, or the last shell for the channel outside it) and its row of KernelGeometry.channels (without the
-    bars unless `segmented`). These are gathers by the lane's channel, which LLVM does not vectorise
+    bars unless g.segmented). These are gathers by the lane's channel, which LLVM does not vectorise
     (it cannot bound their addresses to check them against the stores)."""
     for row, column in ((_PX, rays.x), (_PY, rays.y), (_PZ, rays.z), (_UX, rays.dx), (_UY, rays.dy), (_UZ, rays.dz)):
         _copy_in(column, start, n, floats, row)
     n_shells = g.top_z.shape[0]
-    columns = CHANNEL_COLUMNS if segmented else CHANNEL_BARS
+    columns = CHANNEL_COLUMNS if g.segmented else CHANNEL_BARS
     for lane in range(B):
         i = start + min(lane, n - 1)  # the padding of a chunk's last block: copies of its last ray
         if lane >= n:
@@ -598,7 +597,7 @@ def _reflect(reflection, floats, integers):
     if steep_count > 0:  # rare: none in a Wolter-I optic traced near its axis
         for lane in range(B):
             if integers[_EVENT * S + lane] == _REFLECTED_STEEP:
-                angle = math.asin(min(1.0, floats[_GRAZE * S + lane]))
+                angle = _graze_angle(floats[_GRAZE * S + lane])
                 floats[_GRAZE * S + lane] = angle
                 if reflection == 0:
                     floats[_G1 * S + lane] = angle

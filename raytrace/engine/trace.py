@@ -20,7 +20,7 @@ from ..defaults import CHUNK_SIZE as DEFAULT_CHUNK_SIZE
 from ..version import __version__
 from . import kernel
 from .aperture import EntranceChannels
-from .geometry import BAR_COUNT, PackedOptic
+from .geometry import PackedOptic
 from .rays import FATE_NAMES, Rays
 from .rng import seed_key, stream_key
 from .source import Source
@@ -46,7 +46,6 @@ class Trace:
         self.focal_plane_z_mm = float(focal_plane_z_mm)
         self.geometry = self.packed.for_kernel(self.focal_plane_z_mm)
         self.partial_shells = not all(shell.is_full_turn for shell in optic.shells)
-        self.segmented = bool(self.packed.segments[:, :, BAR_COUNT].max() > 0.0)
         self.has_apertures = len(optic.apertures) > 0
         self.max_angle_rad = source.max_angle_rad(self.packed.outer_radius_mm, self.packed.height_mm)
         self.aperture = EntranceChannels.for_angle(self.packed, self.max_angle_rad)
@@ -98,7 +97,7 @@ class Trace:
             kernel_table = kernel_table._replace(scatter_key=stream_key(key, SCATTER_STREAM))
         split_over_threads(kernel.trace, (n + kernel.BLOCK_RAYS - 1) // kernel.BLOCK_RAYS, self.geometry, kernel_table,
                            rays.columns(), key, np.uint64(first_index), self.partial_shells or None,
-                           self.segmented, self.has_apertures or None,
+                           self.has_apertures or None,
                            kernel_table.scattering if kernel_table.scatters else None)
         return rays
 
