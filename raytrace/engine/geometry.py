@@ -27,7 +27,7 @@ AZIMUTH_START, AZIMUTH_SPAN = range(2)
 APERTURE_KIND, APERTURE_P1, APERTURE_P2, APERTURE_P3 = range(4)
 CIRCLE, ANNULUS, SECTOR = 1.0, 2.0, 3.0  # kinds: (r^2, x0, y0), (r_min^2, r_max^2, -), (start, span, -) in radians
 TWO_PI = 2.0 * math.pi
-# Columns of a row of `KernelGeometry.channels`: what the trace kernel reads of the shells by a ray's channel c,
+# Rows of `KernelGeometry.channels`: what the trace kernel reads of the shells by a ray's channel c,
 # between its inner wall (shell c - 1) and its outer wall (shell c; the last shell for the channel outside it).
 CHANNEL_SLOPES = 0  # the outer shell's slope errors, SLOPE_MERIDIONAL .. WING_RMS
 CHANNEL_WALLS = 4  # the front edge of the inner wall (top_z, front_r, thickness), then of the outer wall
@@ -61,7 +61,7 @@ class KernelGeometry(NamedTuple):
     shell_azimuth: np.ndarray  # (n_shells, 2): AZIMUTH_START, AZIMUTH_SPAN
     apertures: np.ndarray  # (n_apertures, 4): APERTURE_KIND .. APERTURE_P3, tested in the plane z = spider_z
     focal_plane_z: float
-    channels: np.ndarray  # (n_shells + 1, CHANNEL_COLUMNS): the rows above that each channel reads, side by side
+    channels: np.ndarray  # (CHANNEL_COLUMNS, n_shells + 1): the rows above that each channel reads, a row per value
     rough: bool  # whether any shell has slope errors
     segmented: bool  # whether any shell has spacers or segment joins
 
@@ -152,8 +152,8 @@ class PackedOptic:
                               bool(self.slope_errors.max() > 0.0), bool(self.segments[:, :, BAR_COUNT].max() > 0.0))
 
     def channel_rows(self) -> np.ndarray:
-        """`KernelGeometry.channels`: a channel's shell data in one contiguous row, so that the kernel gathers it by
-        the ray's channel with one index."""
+        """`KernelGeometry.channels`: each value the kernel reads by a ray's channel in a row of its own over the
+        channels, so that the kernel gathers a block's lanes one value at a time (from one short row in cache)."""
         channel = np.arange(self.n_shells + 1)
         outer = np.minimum(channel, self.n_shells - 1)
         inner = np.maximum(channel - 1, 0)
@@ -164,7 +164,7 @@ class PackedOptic:
                                 self.surfaces[inner, SECONDARY_BACK], self.segments[outer, SPACERS],
                                 self.segments[outer, JOINS]])
         assert rows.shape[1] == CHANNEL_COLUMNS
-        return np.ascontiguousarray(rows)
+        return np.ascontiguousarray(rows.T)
 
 
 def _aperture_rows(apertures) -> np.ndarray:

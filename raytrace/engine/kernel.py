@@ -331,26 +331,26 @@ def _copy_out(scratch, row, destination, start, n):
 @numba.njit(cache=True, nogil=True, error_model="numpy", _nrt=False)
 def _load(g, rays, start, n, floats, integers):
     """The block's rays into the scratch, each float column by its own copy loop (one array read, one written: LLVM
-    vectorises it), then in one scalar loop each lane's channel c and fate and what its channel selects: its outer
-    shell (c, or the last shell for the channel outside it) and its row of KernelGeometry.channels (without the
-    bars unless g.segmented). These are gathers by the lane's channel, which LLVM does not vectorise
-    (it cannot bound their addresses to check them against the stores)."""
+    vectorises it), each lane's channel c, fate and outer shell (c, or the last shell for the channel outside it),
+    then what its channel selects, KernelGeometry.channels (without the bars unless g.segmented), a value at a time
+    over the lanes. These gathers by the lane's channel stay scalar (LLVM cannot bound their addresses to check them
+    against the stores), but each reads one short row and writes one row of the scratch, in cache."""
     for row, column in ((_PX, rays.x), (_PY, rays.y), (_PZ, rays.z), (_UX, rays.dx), (_UY, rays.dy), (_UZ, rays.dz)):
         _copy_in(column, start, n, floats, row)
+    for lane in range(n):
+        integers[_CHANNEL * S + lane] = rays.channel[start + lane]
+    for lane in range(n):
+        integers[_OUTCOME * S + lane] = rays.fate[start + lane]
+    for lane in range(n, B):  # the padding of a chunk's last block: copies of its last ray
+        for row in _PADDED_ROWS:
+            floats[row * S + lane] = floats[row * S + n - 1]
+        integers[_CHANNEL * S + lane] = integers[_CHANNEL * S + n - 1]
+        integers[_OUTCOME * S + lane] = _PADDING
     n_shells = g.top_z.shape[0]
-    columns = CHANNEL_COLUMNS if g.segmented else CHANNEL_BARS
     for lane in range(B):
-        i = start + min(lane, n - 1)  # the padding of a chunk's last block: copies of its last ray
-        if lane >= n:
-            for row in _PADDED_ROWS:
-                floats[row * S + lane] = floats[row * S + n - 1]
-        c = rays.channel[i]
-        integers[_CHANNEL * S + lane] = c
-        integers[_OUTCOME * S + lane] = rays.fate[i] if lane < n else _PADDING
-        integers[_SHELL * S + lane] = min(c, n_shells - 1)
-        row = g.channels[c]
-        for k in range(columns):
-            floats[(_GATHERED + k) * S + lane] = row[k]
+        integers[_SHELL * S + lane] = min(integers[_CHANNEL * S + lane], n_shells - 1)
+    for k in range(CHANNEL_COLUMNS if g.segmented else CHANNEL_BARS):
+        _gather(g.channels[k], integers, floats, _GATHERED + k)
     for lane in range(B):
         integers[_LAST * S + lane] = -1
         integers[_REFLECTIONS * S + lane] = 0
@@ -362,6 +362,13 @@ def _load(g, rays, start, n, floats, integers):
         wing_fraction = floats[_WING_FRACTION * S + lane]
         wing = floats[_SIGMA_WING * S + lane]
         integers[_ROUGH * S + lane] = (core > 0.0) | (sagittal > 0.0) | ((wing_fraction > 0.0) & (wing > 0.0))
+
+
+@numba.njit(cache=True, error_model="numpy")
+def _gather(values, integers, floats, row):
+    """Row `row` of the scratch: each lane's value of `values` (one per channel) at its channel."""
+    for lane in range(B):
+        floats[row * S + lane] = values[integers[_CHANNEL * S + lane]]
 
 
 @numba.njit(cache=True)
