@@ -14,6 +14,7 @@ from raytrace.engine.aperture import cos_sin_of_turn as _cos_sin_of_turn
 from raytrace.engine.kernel import _graze_angle, _quadric_roots
 from raytrace.engine.rays import Fate
 from raytrace.engine.rng import seed_key
+from raytrace.engine.vector_math import log as _vector_log
 from raytrace.sources import ParallelBeam
 
 from .conftest import single_shell, traced_like_reference
@@ -45,6 +46,18 @@ def test_fast_elementary_functions_match_numpy():
     np.testing.assert_allclose(cos_sin[:, 1], np.sin(2 * np.pi * turns), rtol=0, atol=1e-15)
     sines = np.concatenate([np.linspace(0, 0.07, 7001), [0.0625 - 1e-17, 0.5, 1.0]])
     np.testing.assert_allclose([_graze_angle(s) for s in sines], np.arcsin(sines), rtol=0, atol=2e-15)
+
+
+def test_vectorisable_log_is_within_one_ulp_of_the_exact_value():
+    rng = np.random.default_rng(5)
+    special = [1.0, 2.0**-53, 1 - 2**-53, math.sqrt(2.0), 0.5 * math.sqrt(2.0)]
+    args = np.concatenate([10.0 ** rng.uniform(-307, 308, 3000), 1.0 + rng.uniform(-1e-3, 1e-3, 1000),
+                           1.0 - rng.random(1000), 2.0 ** np.arange(-1022, 1024, 37), special])
+    logs = np.array([_vector_log(a) for a in args])
+    exact = np.array([float(mpmath.log(mpmath.mpf(a))) for a in args])  # mpmath's default 53 bits, rounded
+    ulp = np.spacing(np.abs(exact))
+    assert np.all(np.abs(logs - exact) <= ulp)
+    assert np.all(np.abs(logs - np.log(args)) <= ulp)
 
 
 def test_kernel_reflectivity_weights_equal_table_lookups(xmm):

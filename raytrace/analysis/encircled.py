@@ -17,6 +17,7 @@ from astropy.table import Table
 from coatings.threads import split_over_threads
 
 from ..engine import Fate, Rays
+from ..engine.vector_math import log
 
 PILOT_RAYS = 1 << 16  # the centre of a histogram is found on these first rays, so it does not depend on the chunks
 MIN_FOCUSED_RAYS = 100  # fewer focused rays give no meaningful width, spot or figure of merit (their error is ~10 %)
@@ -32,6 +33,7 @@ RADIAL_MIN_MM = 1e-7
 RADIAL_MAX_MM = 1e4
 N_RADIAL = int(round(math.log10(RADIAL_MAX_MM / RADIAL_MIN_MM) * RADIAL_BINS_PER_DECADE))
 _DOUBLE = np.int8(Fate.DOUBLE)
+_SMALLEST_NORMAL = float(np.finfo(np.float64).tiny)
 
 
 def radial_edges_mm() -> np.ndarray:
@@ -153,18 +155,15 @@ def _bins(x, y, weight, fate, cx, cy, ln_r_min, bins_per_e_fold, n_radial, pixel
     """Per ray start .. stop - 1: radial bin (0 at r = 0, n_radial + 1 beyond the last edge), image pixel
     (row * n_pix + col, or -1 outside the image) and weight if doubly reflected (else 0).
 
-    Natural logarithms: libm's log is twice as fast as log10; the bins are the same."""
+    Natural logarithms, by `raytrace.engine.vector_math.log`, which vectorises (libm's does not); r^2 below the
+    smallest normal double (which that log does not take) is in bin 0, as r = 0 is."""
     half = 0.5 * n_pix
-    for i in range(start, stop):  # libm's log keeps this loop scalar; the next one vectorises
+    for i in range(start, stop):
         ddx = x[i] - cx
         ddy = y[i] - cy
         r2 = ddx * ddx + ddy * ddy
-        if r2 <= 0.0:
-            k = 0
-        else:
-            k = int(math.floor((0.5 * math.log(r2) - ln_r_min) * bins_per_e_fold)) + 1
-            k = min(max(k, 0), n_radial + 1)
-        radial_bin[i] = k
+        k = int(math.floor((0.5 * log(r2) - ln_r_min) * bins_per_e_fold)) + 1
+        radial_bin[i] = min(max(k, 0), n_radial + 1) if r2 >= _SMALLEST_NORMAL else 0
     for i in range(start, stop):
         col = math.floor((x[i] - cx) / pixel_mm + half)
         row = math.floor((y[i] - cy) / pixel_mm + half)

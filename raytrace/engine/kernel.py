@@ -28,6 +28,7 @@ from .geometry import (ANNULUS, APERTURE_KIND, APERTURE_P1, APERTURE_P2, APERTUR
                        PRIMARY_BACK, QUAD_A, QUAD_B, QUAD_C, SECONDARY, SECONDARY_BACK, TWO_PI, Z_MAX, Z_MIN, Z_REF)
 from .rays import Fate
 from .rng import uniform
+from .vector_math import log
 
 _SPIDER = np.int8(Fate.BLOCKED_SPIDER)
 _FRONT = np.int8(Fate.BLOCKED_FRONT)
@@ -279,15 +280,15 @@ def trace(geometry, reflectivity, rays, key, first_index, partial_shells, apertu
 # checks than it makes (and it would not vectorise); every loop runs over all BLOCK_RAYS lanes (the last block of a
 # chunk is padded), so the distance is a constant. Float rows: position, direction, the normal and graze angle of
 # the last reflection, the first two graze angles, the distance of the nearest surface and of each candidate, the
-# slope-error deviates of this reflection (and the Box-Muller radius), the reflectivity factor of the weight, then
-# the lane's row of KernelGeometry.channels (the outer shell's slope errors, the front edges of the channel's walls,
+# slope-error deviates of this reflection, the energy interpolation and reflectivity factor of the weight, then
+# the lane's values of KernelGeometry.channels (the outer shell's slope errors, the front edges of the channel's walls,
 # the four candidate surfaces of its channel c in the order they are tried, (c, PRIMARY), (c - 1, PRIMARY_BACK),
 # (c, SECONDARY), (c - 1, SECONDARY_BACK), each a surface row QUAD_A .. Z_MAX, and the outer shell's bars).
 # Integer rows: channel, shell, outcome (0: in flight), last surface, reflection count, reflection sequence (base 3:
 # 1 = primary, 2 = secondary), the surface found by the last search (-1: none), rough, and what the last pass did.
 _PX, _PY, _PZ, _UX, _UY, _UZ, _NX, _NY, _NZ, _GRAZE, _G1, _G2, _T_BEST = range(13)
 _T_CANDIDATE = 13  # four rows, one per candidate
-_DEVIATE_M, _DEVIATE_S, _RADIUS, _FACTOR = range(17, 21)
+_DEVIATE_M, _DEVIATE_S, _ENERGY_FRACTION, _FACTOR = range(17, 21)
 _GATHERED = 21  # a row of KernelGeometry.channels per lane, its columns as rows
 _SIGMA_CORE, _SIGMA_SAGITTAL, _WING_FRACTION, _SIGMA_WING = (_GATHERED + CHANNEL_SLOPES + k for k in range(4))
 _WALLS = _GATHERED + CHANNEL_WALLS
@@ -526,16 +527,11 @@ def _search(shell_azimuth, partial_shells, n_shells, reflection, floats, integer
 def _deviates(key, index, reflection, floats):
     """Meridional and sagittal slope errors (rad) of reflection `reflection` of every lane: two Gaussian deviates
     (Box-Muller) from draws d = FIRST_SLOPE_DRAW + 3 reflection and d + 1 of the ray; the meridional one has rms
-    sigma_wing with probability wing_fraction (draw d + 2), else sigma_core. libm's log keeps its loop scalar, so it
-    has a loop of its own."""
+    sigma_wing with probability wing_fraction (draw d + 2), else sigma_core."""
     draw = FIRST_SLOPE_DRAW + 3 * reflection
     for lane in range(B):
-        floats[_RADIUS * S + lane] = uniform(key, index + np.uint64(lane), draw)
-    for lane in range(B):
-        floats[_RADIUS * S + lane] = math.sqrt(-2.0 * math.log(1.0 - floats[_RADIUS * S + lane]))
-    for lane in range(B):
         ray = index + np.uint64(lane)
-        radius = floats[_RADIUS * S + lane]
+        radius = math.sqrt(-2.0 * log(1.0 - uniform(key, ray, draw)))  # 1 - u >= 2^-53: log's argument is normal
         cos_phi, sin_phi = cos_sin_of_turn(uniform(key, ray, draw + 1))
         wing_rms, core_rms = floats[_SIGMA_WING * S + lane], floats[_SIGMA_CORE * S + lane]
         sigma_m = wing_rms if uniform(key, ray, draw + 2) < floats[_WING_FRACTION * S + lane] else core_rms
@@ -652,7 +648,7 @@ def _weights(table, rays, start, n, floats, integers):
     energies = table.energies
     n_e = energies.shape[0]
     node = integers[_EVENT * S:]  # free again: the reflection passes are over
-    fraction = floats[_RADIUS * S:]
+    fraction = floats[_ENERGY_FRACTION * S:]
     for lane in range(B):
         energy = rays.energy_kev[start + min(lane, n - 1)]
         if n_e == 1 or energy <= energies[0]:
