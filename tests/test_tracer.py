@@ -151,8 +151,9 @@ def test_same_result_for_any_chunk_size(xmm):
 
 
 def test_same_rays_bit_for_bit_wherever_a_ray_falls_in_a_block(babyiaxo):
-    """The kernel traces blocks of BLOCK_RAYS lanes, the last one of a chunk padded: a ray's result must not depend
-    on its lane, its block or the padding. Chunks of 1000 and 257 rays put every ray at other lanes (the custom
+    """The kernel traces blocks of BLOCK_RAYS lanes (the last one of a chunk shorter), and the lanes in flight after
+    the entrance in as many lanes as there are (in the vectorised part of a loop or its remainder): a ray's result
+    must not depend on its lane or its block. Chunks of 1000 and 257 rays put every ray at other lanes (the custom
     optic off axis: spider, segment joins, spacers, slope errors, reflectivity weights)."""
     trace = Trace(babyiaxo, ParallelBeam.from_angles(1.5 * u.arcmin, 30 * u.deg, 3.0 * u.keV))
     table = trace.reflectivity_table()

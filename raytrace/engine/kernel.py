@@ -232,11 +232,12 @@ def trace(geometry, reflectivity, rays, key, first_index, partial_shells, apertu
     A block is traced in stages over its lanes (rows of a scratch, see below), each a loop without branches that
     LLVM vectorises where it can: the entrance tests in the order a ray meets the obstructions (apertures, spider,
     the front edges of the channel's inner and outer walls, then the outer shell's spacers and segment joins,
-    where the ray crosses the intersection plane); then up to MAX_REFLECTIONS passes of a search for the nearest
-    surface and a reflection (slope errors use draws FIRST_SLOPE_DRAW + 3 k .. + 2 of the ray for reflection k; the
-    first two reflections scatter on coatings that do); last the fates, the focal plane and the reflectivity
-    weights. Every lane computes exactly the operations of a ray traced alone, in the same order, so a ray's
-    result does not depend on its lane, its block or the chunk.
+    where the ray crosses the intersection plane); then, for the lanes still in flight (moved to the front of the
+    scratch by `_compact`), up to MAX_REFLECTIONS passes of a search for the nearest surface and a reflection (slope
+    errors use draws FIRST_SLOPE_DRAW + 3 k .. + 2 of the ray for reflection k; the first two reflections scatter on
+    coatings that do); last the fates, the focal plane and the reflectivity weights. Every lane computes exactly the
+    operations of a ray traced alone, in the same order, so a ray's result does not depend on its lane, its block or
+    the chunk.
 
     `partial_shells` (True for an optic with partial-azimuth shells), `apertures` (True if the optic has entrance
     apertures) and `scattering` (the coatings' scattering table, if some coating scatters) are None otherwise: numba
@@ -254,38 +255,42 @@ def trace(geometry, reflectivity, rays, key, first_index, partial_shells, apertu
         index = first_index + np.uint64(start)
         _load(g, rays, start, n, floats, integers)
         if apertures is not None:
-            _apertures(g, floats, integers)
+            _apertures(g, n, floats, integers)
         if g.spider[BAR_COUNT] > 0.0:
-            _spider(g, floats, integers)
-        _front_edges(g, partial_shells, floats, integers)
+            _spider(g, n, floats, integers)
+        _front_edges(g, partial_shells, n, floats, integers)
         if g.segmented:
-            _segments(g, floats, integers)
+            _segments(g, n, floats, integers)
+        m = _compact(g, rays, start, n, floats, integers)
         for reflection in range(MAX_REFLECTIONS):
-            moving, reflecting = _search(g.shell_azimuth, partial_shells, n_shells, reflection, floats, integers)
+            moving, reflecting = _search(g.shell_azimuth, partial_shells, n_shells, reflection, m, floats, integers)
             if moving == 0:
                 break
             if g.rough and reflecting > 0:
-                _deviates(key, index, reflection, floats)
-            _reflect(reflection, floats, integers)
+                _deviates(key, index, reflection, m, floats, integers)
+            _reflect(reflection, m, floats, integers)
             if scattering is not None and reflection < 2:
-                _scatter_lanes(reflectivity, rays, start, index, reflection, floats, integers)
-        _finish(g.focal_plane_z, floats, integers)
+                _scatter_lanes(reflectivity, rays, start, index, reflection, m, floats, integers)
+        _finish(g.focal_plane_z, m, floats, integers)
         if reflectivity.weigh:
-            _weights(reflectivity, rays, start, n, floats, integers)
-        _store(rays, start, n, reflectivity.weigh, floats, integers)
+            _weights(reflectivity, rays, start, m, floats, integers)
+        _store(rays, start, m, reflectivity.weigh, floats, integers)
 
 
 # A block's scratch, struct of arrays in two flat arrays: row r of lane l at r * S + l. Rows a constant
 # apart let LLVM prove that a loop's reads and writes never overlap, where separate arrays would need more run-time
-# checks than it makes (and it would not vectorise); every loop runs over all BLOCK_RAYS lanes (the last block of a
-# chunk is padded), so the distance is a constant. Float rows: position, direction, the normal and graze angle of
-# the last reflection, the first two graze angles, the distance of the nearest surface and of each candidate, the
-# slope-error deviates of this reflection, the energy interpolation and reflectivity factor of the weight, then
-# the lane's values of KernelGeometry.channels (the outer shell's slope errors, the front edges of the channel's walls,
-# the four candidate surfaces of its channel c in the order they are tried, (c, PRIMARY), (c - 1, PRIMARY_BACK),
-# (c, SECONDARY), (c - 1, SECONDARY_BACK), each a surface row QUAD_A .. Z_MAX, and the outer shell's bars).
+# checks than it makes (and it would not vectorise). The entrance stages run over the block's rays in their order
+# (lane l: ray start + l); `_compact` then moves the lanes still in flight to the front, in the same order, and the
+# stages after it run over those lanes only (row _ORDER: each one's lane in the block). Float rows: position,
+# direction, the normal and graze angle of the last reflection, the first two graze angles, the distance of the
+# nearest surface and of each candidate, the slope-error deviates of this reflection, the energy interpolation and
+# reflectivity factor of the weight, then the lane's values of KernelGeometry.channels, a row each (the outer
+# shell's slope errors, the front edges of the channel's walls, the four candidate surfaces of its channel c in the
+# order they are tried, (c, PRIMARY), (c - 1, PRIMARY_BACK), (c, SECONDARY), (c - 1, SECONDARY_BACK), each a surface
+# row QUAD_A .. Z_MAX, and the outer shell's bars: those the entrance tests read before `_compact`, the rest after).
 # Integer rows: channel, shell, outcome (0: in flight), last surface, reflection count, reflection sequence (base 3:
-# 1 = primary, 2 = secondary), the surface found by the last search (-1: none), rough, and what the last pass did.
+# 1 = primary, 2 = secondary), the surface found by the last search (-1: none), rough, what the last pass did, and
+# the lane's place in the block.
 _PX, _PY, _PZ, _UX, _UY, _UZ, _NX, _NY, _NZ, _GRAZE, _G1, _G2, _T_BEST = range(13)
 _T_CANDIDATE = 13  # four rows, one per candidate
 _DEVIATE_M, _DEVIATE_S, _ENERGY_FRACTION, _FACTOR = range(17, 21)
@@ -296,23 +301,23 @@ _CANDIDATE = _GATHERED + CHANNEL_SURFACES
 _BARS = _GATHERED + CHANNEL_BARS
 CANDIDATE_SURFACES = (PRIMARY, PRIMARY_BACK, SECONDARY, SECONDARY_BACK)
 _FLOAT_ROWS = _GATHERED + CHANNEL_COLUMNS
-_CHANNEL, _SHELL, _OUTCOME, _LAST, _REFLECTIONS, _SEQUENCE, _HIT, _ROUGH, _EVENT = range(9)
-_INTEGER_ROWS = 9
-_PADDED_ROWS = (_PX, _PY, _PZ, _UX, _UY, _UZ)
-_PADDING = -1  # the outcome of the lanes that pad a chunk's last block
+_CHANNEL, _SHELL, _OUTCOME, _LAST, _REFLECTIONS, _SEQUENCE, _HIT, _ROUGH, _EVENT, _ORDER = range(10)
+_INTEGER_ROWS = 10
+_POSITION_ROWS = (_PX, _PY, _PZ, _UX, _UY, _UZ)
 # What a lane did in the last pass: nothing, reflected, or reflected at a graze angle beyond `_graze_series`.
 _IDLE, _REFLECTED, _REFLECTED_STEEP = 0, 1, 2
 
 
 @numba.njit(cache=True, nogil=True, error_model="numpy", _nrt=False)
-def _scatter_lanes(reflectivity, rays, start, index, reflection, floats, integers):
-    """`_scatter` of the lanes that reflected in this pass (the block starts at ray `start` of the chunk, ray `index`
-    of the run)."""
-    for lane in range(B):
+def _scatter_lanes(reflectivity, rays, start, index, reflection, m, floats, integers):
+    """`_scatter` of the lanes that reflected in this pass (of the m in flight; the block starts at ray `start` of the
+    chunk, ray `index` of the run)."""
+    for lane in range(m):
         if integers[_EVENT * S + lane] != _IDLE:
+            place = integers[_ORDER * S + lane]
             floats[_UX * S + lane], floats[_UY * S + lane], floats[_UZ * S + lane] = _scatter(
-                reflectivity, reflectivity.shell_coating[integers[_SHELL * S + lane]], rays.energy_kev[start + lane],
-                floats[_GRAZE * S + lane], index + np.uint64(lane), np.int64(reflection), floats[_UX * S + lane],
+                reflectivity, reflectivity.shell_coating[integers[_SHELL * S + lane]], rays.energy_kev[start + place],
+                floats[_GRAZE * S + lane], index + np.uint64(place), np.int64(reflection), floats[_UX * S + lane],
                 floats[_UY * S + lane], floats[_UZ * S + lane], floats[_NX * S + lane], floats[_NY * S + lane],
                 floats[_NZ * S + lane])
 
@@ -323,36 +328,66 @@ def _copy_in(source, start, n, scratch, row):
         scratch[row * S + lane] = source[start + lane]
 
 
-@numba.njit(cache=True)
-def _copy_out(scratch, row, destination, start, n):
-    for lane in range(n):
-        destination[start + lane] = scratch[row * S + lane]
+@numba.njit(cache=True, error_model="numpy")
+def _gather(values, integers, m, floats, row):
+    """Row `row` of the scratch for lanes 0 .. m - 1: each lane's value of `values` (one per channel) at its channel.
+    Scalar (LLVM cannot bound the gathered addresses to check them against the stores), but it reads one short row
+    and writes one row of the scratch, in cache."""
+    for lane in range(m):
+        floats[row * S + lane] = values[integers[_CHANNEL * S + lane]]
 
 
 @numba.njit(cache=True, nogil=True, error_model="numpy", _nrt=False)
 def _load(g, rays, start, n, floats, integers):
-    """The block's rays into the scratch, each float column by its own copy loop (one array read, one written: LLVM
-    vectorises it), each lane's channel c, fate and outer shell (c, or the last shell for the channel outside it),
-    then what its channel selects, KernelGeometry.channels (without the bars unless g.segmented), a value at a time
-    over the lanes. These gathers by the lane's channel stay scalar (LLVM cannot bound their addresses to check them
-    against the stores), but each reads one short row and writes one row of the scratch, in cache."""
+    """The block's n rays into the scratch, each column by its own copy loop (one array read, one written: LLVM
+    vectorises it), then what the entrance tests read of each lane's channel (KernelGeometry.channels: the front
+    edges of its walls and, if g.segmented, its outer primary's intersection plane and the outer shell's bars)."""
     for row, column in ((_PX, rays.x), (_PY, rays.y), (_PZ, rays.z), (_UX, rays.dx), (_UY, rays.dy), (_UZ, rays.dz)):
         _copy_in(column, start, n, floats, row)
     for lane in range(n):
         integers[_CHANNEL * S + lane] = rays.channel[start + lane]
     for lane in range(n):
         integers[_OUTCOME * S + lane] = rays.fate[start + lane]
-    for lane in range(n, B):  # the padding of a chunk's last block: copies of its last ray
-        for row in _PADDED_ROWS:
-            floats[row * S + lane] = floats[row * S + n - 1]
-        integers[_CHANNEL * S + lane] = integers[_CHANNEL * S + n - 1]
-        integers[_OUTCOME * S + lane] = _PADDING
+    for k in range(CHANNEL_WALLS, CHANNEL_SURFACES):
+        _gather(g.channels[k], integers, n, floats, _GATHERED + k)
+    if g.segmented:
+        _gather(g.channels[CHANNEL_SURFACES + Z_REF], integers, n, floats, _CANDIDATE + Z_REF)
+        for k in range(CHANNEL_BARS, CHANNEL_COLUMNS):
+            _gather(g.channels[k], integers, n, floats, _GATHERED + k)
+
+
+@numba.njit(cache=True, nogil=True, error_model="numpy", _nrt=False)
+def _compact(g, rays, start, n, floats, integers):
+    """After the entrance tests: each of the block's rays gets its shell (its channel c, or the last shell for the
+    channel outside it), and the rays stopped at the entrance their fate and no graze angles (their position and
+    direction stay as their source left them); the m lanes still in flight move to lanes 0 .. m - 1, in their order,
+    with their place in the block (row _ORDER), and gather the rest of what their channel selects (the outer shell's
+    slope errors and the candidate surfaces). Returns m."""
     n_shells = g.top_z.shape[0]
-    for lane in range(B):
+    for lane in range(n):
+        rays.shell[start + lane] = min(integers[_CHANNEL * S + lane], n_shells - 1)
+    for lane in range(n):
+        rays.fate[start + lane] = integers[_OUTCOME * S + lane]
+    for lane in range(n):
+        rays.graze1[start + lane] = 0.0
+    for lane in range(n):
+        rays.graze2[start + lane] = 0.0
+    m = 0
+    for lane in range(n):  # a lane's place written whether or not it flies, so that the loop has no branch
+        integers[_ORDER * S + m] = lane
+        m += integers[_OUTCOME * S + lane] == 0
+    for row in (_CHANNEL, _OUTCOME):  # in place: a lane moves down, never up, and is read before it is overwritten
+        for lane in range(m):
+            integers[row * S + lane] = integers[row * S + integers[_ORDER * S + lane]]
+    for row in _POSITION_ROWS:
+        for lane in range(m):
+            floats[row * S + lane] = floats[row * S + integers[_ORDER * S + lane]]
+    for k in range(CHANNEL_SLOPES, CHANNEL_WALLS):
+        _gather(g.channels[k], integers, m, floats, _GATHERED + k)
+    for k in range(CHANNEL_SURFACES, CHANNEL_BARS):
+        _gather(g.channels[k], integers, m, floats, _GATHERED + k)
+    for lane in range(m):
         integers[_SHELL * S + lane] = min(integers[_CHANNEL * S + lane], n_shells - 1)
-    for k in range(CHANNEL_COLUMNS if g.segmented else CHANNEL_BARS):
-        _gather(g.channels[k], integers, floats, _GATHERED + k)
-    for lane in range(B):
         integers[_LAST * S + lane] = -1
         integers[_REFLECTIONS * S + lane] = 0
         integers[_SEQUENCE * S + lane] = 0
@@ -363,13 +398,7 @@ def _load(g, rays, start, n, floats, integers):
         wing_fraction = floats[_WING_FRACTION * S + lane]
         wing = floats[_SIGMA_WING * S + lane]
         integers[_ROUGH * S + lane] = (core > 0.0) | (sagittal > 0.0) | ((wing_fraction > 0.0) & (wing > 0.0))
-
-
-@numba.njit(cache=True, error_model="numpy")
-def _gather(values, integers, floats, row):
-    """Row `row` of the scratch: each lane's value of `values` (one per channel) at its channel."""
-    for lane in range(B):
-        floats[row * S + lane] = values[integers[_CHANNEL * S + lane]]
+    return m
 
 
 @numba.njit(cache=True)
@@ -380,19 +409,19 @@ def _ray(floats, lane):
 
 
 @numba.njit(cache=True, nogil=True, error_model="numpy", _nrt=False)
-def _apertures(g, floats, integers):
+def _apertures(g, n, floats, integers):
     """Lanes that cross the aperture plane outside the entrance apertures are blocked there (a scalar loop: optics
     with apertures are few, and the test runs over a list)."""
-    for lane in range(B):
+    for lane in range(n):
         px, py, pz, ux, uy, uz = _ray(floats, lane)
         if integers[_OUTCOME * S + lane] == 0 and _outside_apertures(g.apertures, g.spider_z, px, py, pz, ux, uy, uz):
             integers[_OUTCOME * S + lane] = _APERTURE
 
 
 @numba.njit(cache=True, nogil=True, error_model="numpy", _nrt=False)
-def _spider(g, floats, integers):
+def _spider(g, n, floats, integers):
     """Lanes still in flight that meet a bar of the spider, in its plane z = spider_z."""
-    for lane in range(B):
+    for lane in range(n):
         px, py, pz, ux, uy, uz = _ray(floats, lane)
         outcome = integers[_OUTCOME * S + lane]
         s = (g.spider_z - pz) / uz
@@ -401,12 +430,12 @@ def _spider(g, floats, integers):
 
 
 @numba.njit(cache=True, nogil=True, error_model="numpy", _nrt=False)
-def _front_edges(g, partial_shells, floats, integers):
+def _front_edges(g, partial_shells, n, floats, integers):
     """Lanes still in flight that meet the front edge of their channel's inner wall, then of its outer wall, on that
     wall's own front plane, or leak past it into a neighbouring channel. Leaks are decided by radius alone (they keep
     each line of sight in one channel); a partial-azimuth wall blocks only where it is."""
     n_shells = g.top_z.shape[0]
-    for lane in range(B):
+    for lane in range(n):
         px, py, pz, ux, uy, uz = _ray(floats, lane)
         c = integers[_CHANNEL * S + lane]
         outcome = integers[_OUTCOME * S + lane]
@@ -438,11 +467,11 @@ def _lane_bars(floats, first_row, lane):
 
 
 @numba.njit(cache=True, nogil=True, error_model="numpy", _nrt=False)
-def _segments(g, floats, integers):
+def _segments(g, n, floats, integers):
     """Lanes still in flight that meet a spacer, then a segment join, of their channel's outer shell, where they
     cross its intersection plane (its primary's z_ref)."""
     n_shells = g.top_z.shape[0]
-    for lane in range(B):
+    for lane in range(n):
         px, py, pz, ux, uy, uz = _ray(floats, lane)
         c = integers[_CHANNEL * S + lane]
         outcome = integers[_OUTCOME * S + lane]
@@ -457,16 +486,16 @@ def _segments(g, floats, integers):
 
 
 @numba.njit(cache=True, nogil=True, error_model="numpy", _nrt=False)
-def _search(shell_azimuth, partial_shells, n_shells, reflection, floats, integers):
+def _search(shell_azimuth, partial_shells, n_shells, reflection, m, floats, integers):
     """The next surface (row _HIT, -1 for none or for a lane not in flight, and its distance _T_BEST) of every lane
-    still in flight (outcome 0, `reflection` reflections so far); returns how many lanes move and how many of them
-    reach a mirror.
+    of the m still in flight (outcome 0, `reflection` reflections so far); returns how many lanes move and how many of
+    them reach a mirror.
 
     The candidates are the channel's outer mirror (unless it reflected last) and the inner shell's back surface,
     first of the primary zone, then of the secondary zone: primaries and their backs lie above the intersection
     plane z = f, secondaries below it, so a downward ray that hits the upper zone meets it before any surface of
     the lower zone. A candidate that no lane of the block can meet (wholly behind every ray, or excluded) is not
-    solved; the others are solved in every lane.
+    solved; the others are solved in every lane of the m.
     """
     for k in range(4):
         which = CANDIDATE_SURFACES[k]
@@ -474,7 +503,7 @@ def _search(shell_azimuth, partial_shells, n_shells, reflection, floats, integer
         base = (_CANDIDATE + 6 * k) * S
         distance = (_T_CANDIDATE + k) * S
         possible = 0
-        for lane in range(B):
+        for lane in range(m):
             pz = floats[_PZ * S + lane]
             dz = floats[_UZ * S + lane]
             z_lo = floats[base + Z_MIN * S + lane]
@@ -486,10 +515,10 @@ def _search(shell_azimuth, partial_shells, n_shells, reflection, floats, integer
             ahead = ((dz > 0.0) | (pz >= z_lo)) & ((dz < 0.0) | (pz <= z_hi))
             possible += flying & allowed & ahead
         if possible == 0:
-            for lane in range(B):
+            for lane in range(m):
                 floats[distance + lane] = np.inf
             continue
-        for lane in range(B):
+        for lane in range(m):
             px, py, pz, ux, uy, uz = _ray(floats, lane)
             c = integers[_CHANNEL * S + lane]
             last = integers[_LAST * S + lane]
@@ -506,16 +535,14 @@ def _search(shell_azimuth, partial_shells, n_shells, reflection, floats, integer
             floats[distance + lane] = min(first, second) if flying & allowed else np.inf
     moving = 0
     reflecting = 0
-    for lane in range(B):
-        t_best = np.inf
-        hit = -1
-        dz = floats[_UZ * S + lane]
-        for k in range(4):  # unrolled by LLVM
-            t = floats[(_T_CANDIDATE + k) * S + lane]
-            # the secondary zone only if nothing is ahead in the primary zone, or for an upward ray
-            better = (t < t_best) & ((k < 2) | (hit < 0) | (dz >= 0.0))
-            t_best = t if better else t_best
-            hit = CANDIDATE_SURFACES[k] if better else hit
+    for lane in range(m):
+        upward = floats[_UZ * S + lane] >= 0.0
+        t_best, hit = _closer(floats[_T_CANDIDATE * S + lane], np.inf, -1, PRIMARY, True)
+        t_best, hit = _closer(floats[(_T_CANDIDATE + 1) * S + lane], t_best, hit, PRIMARY_BACK, True)
+        # the secondary zone only if nothing is ahead in the primary zone, or for an upward ray
+        lower_open = (hit < 0) | upward
+        t_best, hit = _closer(floats[(_T_CANDIDATE + 2) * S + lane], t_best, hit, SECONDARY, lower_open)
+        t_best, hit = _closer(floats[(_T_CANDIDATE + 3) * S + lane], t_best, hit, SECONDARY_BACK, lower_open)
         floats[_T_BEST * S + lane] = t_best
         integers[_HIT * S + lane] = hit
         moving += hit >= 0
@@ -523,14 +550,22 @@ def _search(shell_azimuth, partial_shells, n_shells, reflection, floats, integer
     return moving, reflecting
 
 
+@numba.njit(cache=True, error_model="numpy")
+def _closer(t, t_best, hit, surface, open_to_lane):
+    """(t, surface) if t is nearer than t_best and the surface's zone is open to the lane, else (t_best, hit)."""
+    better = (t < t_best) & open_to_lane
+    return (t if better else t_best), (surface if better else hit)
+
+
 @numba.njit(cache=True, nogil=True, error_model="numpy", _nrt=False)
-def _deviates(key, index, reflection, floats):
-    """Meridional and sagittal slope errors (rad) of reflection `reflection` of every lane: two Gaussian deviates
+def _deviates(key, index, reflection, m, floats, integers):
+    """Meridional and sagittal slope errors (rad) of reflection `reflection` of the m lanes in flight (the block's
+    first ray is ray `index` of the run): two Gaussian deviates
     (Box-Muller) from draws d = FIRST_SLOPE_DRAW + 3 reflection and d + 1 of the ray; the meridional one has rms
     sigma_wing with probability wing_fraction (draw d + 2), else sigma_core."""
     draw = FIRST_SLOPE_DRAW + 3 * reflection
-    for lane in range(B):
-        ray = index + np.uint64(lane)
+    for lane in range(m):
+        ray = index + np.uint64(integers[_ORDER * S + lane])
         radius = math.sqrt(-2.0 * log(1.0 - uniform(key, ray, draw)))  # 1 - u >= 2^-53: log's argument is normal
         cos_phi, sin_phi = cos_sin_of_turn(uniform(key, ray, draw + 1))
         wing_rms, core_rms = floats[_SIGMA_WING * S + lane], floats[_SIGMA_CORE * S + lane]
@@ -540,15 +575,15 @@ def _deviates(key, index, reflection, floats):
 
 
 @numba.njit(cache=True, nogil=True, error_model="numpy", _nrt=False)
-def _reflect(reflection, floats, integers):
-    """Move every lane that found a surface (`_search`) onto it: a back surface blocks it, a mirror reflects it,
+def _reflect(reflection, m, floats, integers):
+    """Move every lane (of the m in flight) that found a surface (`_search`) onto it: a back surface blocks it, a mirror reflects it,
     about the outward normal of x^2 + y^2 - A w^2 - B w - C = 0, the gradient (2x, 2y, -(2 A w + B)), unnormalised,
     d' = d - 2 (d.N / N.N) N (no square root on the ray's path), tilted by the lane's slope deviates if it is rough.
     The few lanes that reflect at a graze angle beyond `_graze_series` take libm's asin in a loop of their own.
     Every value a select keeps is loaded beforehand: a load on one side of a condition is a branch, and LLVM does
     not vectorise a loop with one."""
     steep_count = 0
-    for lane in range(B):
+    for lane in range(m):
         x, y, z, dx, dy, dz = _ray(floats, lane)
         t_best = floats[_T_BEST * S + lane]
         hit = integers[_HIT * S + lane]
@@ -598,7 +633,7 @@ def _reflect(reflection, floats, integers):
         integers[_EVENT * S + lane] = (_REFLECTED_STEEP if steep else _REFLECTED) if reflects else _IDLE
         steep_count += reflects & steep
     if steep_count > 0:  # rare: none in a Wolter-I optic traced near its axis
-        for lane in range(B):
+        for lane in range(m):
             if integers[_EVENT * S + lane] == _REFLECTED_STEEP:
                 angle = _graze_angle(floats[_GRAZE * S + lane])
                 floats[_GRAZE * S + lane] = angle
@@ -609,10 +644,10 @@ def _reflect(reflection, floats, integers):
 
 
 @numba.njit(cache=True, nogil=True, error_model="numpy", _nrt=False)
-def _finish(focal_plane_z, floats, integers):
-    """The fate of every lane that ended in flight, by its sequence of reflections, and its point on the focal plane
+def _finish(focal_plane_z, m, floats, integers):
+    """The fate of every lane (of the m) that ended in flight, by its sequence of reflections, and its point on the focal plane
     (MISSED_FOCAL_PLANE if it does not reach it)."""
-    for lane in range(B):
+    for lane in range(m):
         x, y, z, dx, dy, dz = _ray(floats, lane)
         outcome = integers[_OUTCOME * S + lane]
         sequence = integers[_SEQUENCE * S + lane]
@@ -641,16 +676,16 @@ def _at_node(values, angle_step, coating, node, graze):
 
 
 @numba.njit(cache=True, nogil=True, error_model="numpy", _nrt=False)
-def _weights(table, rays, start, n, floats, integers):
-    """Each lane's factor on its weight (row _FACTOR): the tabulated reflectivity of the reflections it carries (the
-    first two; by `coatings.table.reflectivity_at`, the same numbers). The energy nodes are found in a scalar loop,
-    the interpolation without branches."""
+def _weights(table, rays, start, m, floats, integers):
+    """Each lane's factor on its weight (row _FACTOR; of the m lanes that passed the entrance): the tabulated
+    reflectivity of the reflections it carries (the first two; by `coatings.table.reflectivity_at`, the same
+    numbers). The energy nodes are found in a scalar loop, the interpolation without branches."""
     energies = table.energies
     n_e = energies.shape[0]
     node = integers[_EVENT * S:]  # free again: the reflection passes are over
     fraction = floats[_ENERGY_FRACTION * S:]
-    for lane in range(B):
-        energy = rays.energy_kev[start + min(lane, n - 1)]
+    for lane in range(m):
+        energy = rays.energy_kev[start + integers[_ORDER * S + lane]]
         if n_e == 1 or energy <= energies[0]:
             node[lane], fraction[lane] = 0, 0.0
         elif energy >= energies[n_e - 1]:
@@ -658,7 +693,7 @@ def _weights(table, rays, start, n, floats, integers):
         else:
             k = np.searchsorted(energies, energy, side="right") - 1
             node[lane], fraction[lane] = k, (energy - energies[k]) / (energies[k + 1] - energies[k])
-    for lane in range(B):
+    for lane in range(m):
         outcome = integers[_OUTCOME * S + lane]
         carried = 2 if (outcome == _DOUBLE) | (outcome == _MULTIPLE) else (
             1 if (outcome == _PRIMARY) | (outcome == _SECONDARY) else 0)
@@ -677,18 +712,24 @@ def _weights(table, rays, start, n, floats, integers):
 
 
 @numba.njit(cache=True, nogil=True, error_model="numpy", _nrt=False)
-def _store(rays, start, n, weigh, floats, integers):
-    """The block's results from the scratch into the rays, a row at a time; with `weigh`, each weight times its
-    factor (`_weights`)."""
+def _store(rays, start, m, weigh, floats, integers):
+    """The results of the m lanes that passed the entrance from the scratch into their rays, a row at a time; with
+    `weigh`, each weight times its factor (`_weights`)."""
     for row, column in ((_PX, rays.x), (_PY, rays.y), (_PZ, rays.z), (_UX, rays.dx), (_UY, rays.dy), (_UZ, rays.dz),
                         (_G1, rays.graze1), (_G2, rays.graze2)):
-        _copy_out(floats, row, column, start, n)
+        _scatter_row(floats, row, integers, m, column, start)
     if weigh:
-        for lane in range(n):
-            rays.weight[start + lane] *= floats[_FACTOR * S + lane]
-    for lane in range(n):
-        rays.shell[start + lane] = integers[_SHELL * S + lane]
-        rays.fate[start + lane] = integers[_OUTCOME * S + lane]
+        for lane in range(m):
+            rays.weight[start + integers[_ORDER * S + lane]] *= floats[_FACTOR * S + lane]
+    for lane in range(m):
+        rays.fate[start + integers[_ORDER * S + lane]] = integers[_OUTCOME * S + lane]
+
+
+@numba.njit(cache=True)
+def _scatter_row(scratch, row, integers, m, destination, start):
+    """Row `row` of the m lanes in flight into `destination`, each at its ray's place."""
+    for lane in range(m):
+        destination[start + integers[_ORDER * S + lane]] = scratch[row * S + lane]
 
 
 # Compiled on its own, not inlined into the trace body: that keeps the body's registers as they are for the optics
