@@ -576,9 +576,10 @@ def _deviates(key, index, reflection, m, floats, integers):
 
 @numba.njit(cache=True, nogil=True, error_model="numpy", _nrt=False)
 def _reflect(reflection, m, floats, integers):
-    """Move every lane (of the m in flight) that found a surface (`_search`) onto it: a back surface blocks it, a mirror reflects it,
-    about the outward normal of x^2 + y^2 - A w^2 - B w - C = 0, the gradient (2x, 2y, -(2 A w + B)), unnormalised,
-    d' = d - 2 (d.N / N.N) N (no square root on the ray's path), tilted by the lane's slope deviates if it is rough.
+    """Move every lane (of the m in flight) that found a surface (`_search`) onto it: a back surface blocks it, a
+    mirror reflects it, about the outward normal of x^2 + y^2 - A w^2 - B w - C = 0, the gradient (2x, 2y,
+    -(2 A w + B)), unnormalised, d' = d - 2 (d.N / N.N) N (no square root on the ray's path), tilted by the lane's
+    slope deviates if it is rough.
     The few lanes that reflect at a graze angle beyond `_graze_series` take libm's asin in a loop of their own.
     Every value a select keeps is loaded beforehand: a load on one side of a condition is a branch, and LLVM does
     not vectorise a loop with one."""
@@ -645,8 +646,8 @@ def _reflect(reflection, m, floats, integers):
 
 @numba.njit(cache=True, nogil=True, error_model="numpy", _nrt=False)
 def _finish(focal_plane_z, m, floats, integers):
-    """The fate of every lane (of the m) that ended in flight, by its sequence of reflections, and its point on the focal plane
-    (MISSED_FOCAL_PLANE if it does not reach it)."""
+    """The fate of every lane (of the m) that ended in flight, by its sequence of reflections, and its point on the
+    focal plane (MISSED_FOCAL_PLANE if it does not reach it)."""
     for lane in range(m):
         x, y, z, dx, dy, dz = _ray(floats, lane)
         outcome = integers[_OUTCOME * S + lane]
