@@ -4,7 +4,7 @@ XMM at 1.5 keV (with and without its slope errors) and the segmented BabyIAXO cu
     python benchmarks/bench_trace.py [--rays 2e7] [--memory-rays 1e8] [--vector-report]
 
 Prints rays per second (compilation excluded: a small warm-up run comes first) and
-the peak resident memory of a separate process tracing --memory-rays rays (XMM).
+the peak resident memory of a separate process tracing --memory-rays rays (XMM; 0 leaves it out).
 --vector-report compiles the kernels afresh (numba cannot show the machine code of cached ones) and prints, per
 kernel (for the trace: per stage over a block of rays), how many of its instructions work on packed doubles in
 512- and 256-bit registers and how many are packed and scalar square roots and divisions: a stage whose loops LLVM
@@ -57,7 +57,7 @@ def main():
     parser.add_argument("--vector-report", action="store_true")
     parser.add_argument("--child", type=float, help=argparse.SUPPRESS)
     args = parser.parse_args()
-    if args.child:
+    if args.child is not None:
         trace_psf(int(args.child))
         print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0)  # MiB (ru_maxrss is KiB on Linux)
         return
@@ -71,6 +71,8 @@ def main():
     if args.vector_report:
         vector_report()
     m = int(args.memory_rays)
+    if m <= 0:
+        return
     out = subprocess.run([sys.executable, __file__, "--child", str(m)], capture_output=True, text=True, check=True)
     print(f"peak resident memory for {m:,} rays: {float(out.stdout.strip().splitlines()[-1]):.0f} MiB")
 
