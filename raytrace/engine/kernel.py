@@ -536,25 +536,23 @@ def _search(shell_azimuth, partial_shells, n_shells, reflection, m, floats, inte
     moving = 0
     reflecting = 0
     for lane in range(m):
-        upward = floats[_UZ * S + lane] >= 0.0
-        t_best, hit = _closer(floats[_T_CANDIDATE * S + lane], np.inf, -1, PRIMARY, True)
-        t_best, hit = _closer(floats[(_T_CANDIDATE + 1) * S + lane], t_best, hit, PRIMARY_BACK, True)
+        # the candidates in turn, written out (a loop over them vectorises badly with a variable lane count)
+        t_primary, t_primary_back = floats[_T_CANDIDATE * S + lane], floats[(_T_CANDIDATE + 1) * S + lane]
+        t_secondary, t_secondary_back = floats[(_T_CANDIDATE + 2) * S + lane], floats[(_T_CANDIDATE + 3) * S + lane]
+        hit = PRIMARY if t_primary < np.inf else -1
+        better = t_primary_back < t_primary
+        t_best, hit = (t_primary_back if better else t_primary), (PRIMARY_BACK if better else hit)
         # the secondary zone only if nothing is ahead in the primary zone, or for an upward ray
-        lower_open = (hit < 0) | upward
-        t_best, hit = _closer(floats[(_T_CANDIDATE + 2) * S + lane], t_best, hit, SECONDARY, lower_open)
-        t_best, hit = _closer(floats[(_T_CANDIDATE + 3) * S + lane], t_best, hit, SECONDARY_BACK, lower_open)
+        lower_open = (hit < 0) | (floats[_UZ * S + lane] >= 0.0)
+        better = (t_secondary < t_best) & lower_open
+        t_best, hit = (t_secondary if better else t_best), (SECONDARY if better else hit)
+        better = (t_secondary_back < t_best) & lower_open
+        t_best, hit = (t_secondary_back if better else t_best), (SECONDARY_BACK if better else hit)
         floats[_T_BEST * S + lane] = t_best
         integers[_HIT * S + lane] = hit
         moving += hit >= 0
         reflecting += (hit == PRIMARY) | (hit == SECONDARY)
     return moving, reflecting
-
-
-@numba.njit(cache=True, error_model="numpy")
-def _closer(t, t_best, hit, surface, open_to_lane):
-    """(t, surface) if t is nearer than t_best and the surface's zone is open to the lane, else (t_best, hit)."""
-    better = (t < t_best) & open_to_lane
-    return (t if better else t_best), (surface if better else hit)
 
 
 @numba.njit(cache=True, nogil=True, error_model="numpy", _nrt=False)
