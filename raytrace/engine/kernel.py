@@ -304,6 +304,13 @@ _FLOAT_ROWS = _GATHERED + CHANNEL_COLUMNS
 _CHANNEL, _SHELL, _OUTCOME, _LAST, _REFLECTIONS, _SEQUENCE, _HIT, _ROUGH, _EVENT, _ORDER = range(10)
 _INTEGER_ROWS = 10
 _POSITION_ROWS = (_PX, _PY, _PZ, _UX, _UY, _UZ)
+# The columns of KernelGeometry.channels that the entrance tests read (the front edges of the walls, then, for a
+# segmented optic, the outer primary's intersection plane and the outer shell's bars), each gathered one at a time
+# over the lanes from one short row in cache; then those that the lanes in flight read (`_compact`).
+_ENTRANCE_COLUMNS = np.array([*range(CHANNEL_WALLS, CHANNEL_SURFACES), CHANNEL_SURFACES + Z_REF,
+                              *range(CHANNEL_BARS, CHANNEL_COLUMNS)])
+_UNSEGMENTED_ENTRANCE_COLUMNS = CHANNEL_SURFACES - CHANNEL_WALLS
+_FLIGHT_COLUMNS = np.array([*range(CHANNEL_SLOPES, CHANNEL_WALLS), *range(CHANNEL_SURFACES, CHANNEL_BARS)])
 # What a lane did in the last pass: nothing, reflected, or reflected at a graze angle beyond `_graze_series`.
 _IDLE, _REFLECTED, _REFLECTED_STEEP = 0, 1, 2
 
@@ -322,38 +329,22 @@ def _scatter_lanes(reflectivity, rays, start, index, reflection, m, floats, inte
                 floats[_NZ * S + lane])
 
 
-@numba.njit(cache=True)
-def _copy_in(source, start, n, scratch, row):
-    for lane in range(n):
-        scratch[row * S + lane] = source[start + lane]
-
-
-@numba.njit(cache=True, error_model="numpy")
-def _gather(values, integers, m, floats, row):
-    """Row `row` of the scratch for lanes 0 .. m - 1: each lane's value of `values` (one per channel) at its channel.
-    Scalar (LLVM cannot bound the gathered addresses to check them against the stores), but it reads one short row
-    and writes one row of the scratch, in cache."""
-    for lane in range(m):
-        floats[row * S + lane] = values[integers[_CHANNEL * S + lane]]
-
-
 @numba.njit(cache=True, nogil=True, error_model="numpy", _nrt=False)
 def _load(g, rays, start, n, floats, integers):
     """The block's n rays into the scratch, each column by its own copy loop (one array read, one written: LLVM
     vectorises it), then what the entrance tests read of each lane's channel (KernelGeometry.channels: the front
     edges of its walls and, if g.segmented, its outer primary's intersection plane and the outer shell's bars)."""
     for row, column in ((_PX, rays.x), (_PY, rays.y), (_PZ, rays.z), (_UX, rays.dx), (_UY, rays.dy), (_UZ, rays.dz)):
-        _copy_in(column, start, n, floats, row)
+        for lane in range(n):
+            floats[row * S + lane] = column[start + lane]
     for lane in range(n):
         integers[_CHANNEL * S + lane] = rays.channel[start + lane]
     for lane in range(n):
         integers[_OUTCOME * S + lane] = rays.fate[start + lane]
-    for k in range(CHANNEL_WALLS, CHANNEL_SURFACES):
-        _gather(g.channels[k], integers, n, floats, _GATHERED + k)
-    if g.segmented:
-        _gather(g.channels[CHANNEL_SURFACES + Z_REF], integers, n, floats, _CANDIDATE + Z_REF)
-        for k in range(CHANNEL_BARS, CHANNEL_COLUMNS):
-            _gather(g.channels[k], integers, n, floats, _GATHERED + k)
+    for k in _ENTRANCE_COLUMNS[:_ENTRANCE_COLUMNS.size if g.segmented else _UNSEGMENTED_ENTRANCE_COLUMNS]:
+        values = g.channels[k]
+        for lane in range(n):  # scalar: LLVM cannot bound the gathered addresses to check them against the stores
+            floats[(_GATHERED + k) * S + lane] = values[integers[_CHANNEL * S + lane]]
 
 
 @numba.njit(cache=True, nogil=True, error_model="numpy", _nrt=False)
@@ -382,10 +373,10 @@ def _compact(g, rays, start, n, floats, integers):
     for row in _POSITION_ROWS:
         for lane in range(m):
             floats[row * S + lane] = floats[row * S + integers[_ORDER * S + lane]]
-    for k in range(CHANNEL_SLOPES, CHANNEL_WALLS):
-        _gather(g.channels[k], integers, m, floats, _GATHERED + k)
-    for k in range(CHANNEL_SURFACES, CHANNEL_BARS):
-        _gather(g.channels[k], integers, m, floats, _GATHERED + k)
+    for k in _FLIGHT_COLUMNS:
+        values = g.channels[k]
+        for lane in range(m):
+            floats[(_GATHERED + k) * S + lane] = values[integers[_CHANNEL * S + lane]]
     for lane in range(m):
         integers[_SHELL * S + lane] = min(integers[_CHANNEL * S + lane], n_shells - 1)
         integers[_LAST * S + lane] = -1
@@ -459,13 +450,6 @@ def _front_edges(g, partial_shells, n, floats, integers):
         integers[_OUTCOME * S + lane] = outcome
 
 
-@numba.njit(cache=True)
-def _lane_bars(floats, first_row, lane):
-    """The six parameters of a lane's bars (geometry.radial_bars) from rows first_row .. first_row + 5."""
-    return (floats[first_row * S + lane], floats[(first_row + 1) * S + lane], floats[(first_row + 2) * S + lane],
-            floats[(first_row + 3) * S + lane], floats[(first_row + 4) * S + lane], floats[(first_row + 5) * S + lane])
-
-
 @numba.njit(cache=True, nogil=True, error_model="numpy", _nrt=False)
 def _segments(g, n, floats, integers):
     """Lanes still in flight that meet a spacer, then a segment join, of their channel's outer shell, where they
@@ -479,7 +463,10 @@ def _segments(g, n, floats, integers):
         qx = px + s * ux
         qy = py + s * uy
         for k in range(2):  # the spacers, then the joins; unrolled by LLVM
-            blocked = _on_bars(_lane_bars(floats, _BARS + 6 * k, lane), qx, qy)
+            row = (_BARS + 6 * k) * S + lane  # the six parameters of the bars (geometry.radial_bars)
+            bars = (floats[row], floats[row + S], floats[row + 2 * S], floats[row + 3 * S], floats[row + 4 * S],
+                    floats[row + 5 * S])
+            blocked = _on_bars(bars, qx, qy)
             code = (_SPACER if k == 0 else _GAP) if blocked else np.int8(0)
             outcome = code if (outcome == 0) & (c < n_shells) else outcome
         integers[_OUTCOME * S + lane] = outcome
@@ -716,19 +703,13 @@ def _store(rays, start, m, weigh, floats, integers):
     `weigh`, each weight times its factor (`_weights`)."""
     for row, column in ((_PX, rays.x), (_PY, rays.y), (_PZ, rays.z), (_UX, rays.dx), (_UY, rays.dy), (_UZ, rays.dz),
                         (_G1, rays.graze1), (_G2, rays.graze2)):
-        _scatter_row(floats, row, integers, m, column, start)
+        for lane in range(m):
+            column[start + integers[_ORDER * S + lane]] = floats[row * S + lane]
     if weigh:
         for lane in range(m):
             rays.weight[start + integers[_ORDER * S + lane]] *= floats[_FACTOR * S + lane]
     for lane in range(m):
         rays.fate[start + integers[_ORDER * S + lane]] = integers[_OUTCOME * S + lane]
-
-
-@numba.njit(cache=True)
-def _scatter_row(scratch, row, integers, m, destination, start):
-    """Row `row` of the m lanes in flight into `destination`, each at its ray's place."""
-    for lane in range(m):
-        destination[start + integers[_ORDER * S + lane]] = scratch[row * S + lane]
 
 
 # Compiled on its own, not inlined into the trace body: that keeps the body's registers as they are for the optics
