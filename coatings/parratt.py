@@ -103,7 +103,7 @@ def _parratt(n_minus_one, kind_upper, kind_lower, kind_sigma2, interface_kind, m
                         wavenumber, sin2, sin2_largest, needed, out_s, out_p, e)
 
 
-@numba.njit(cache=True, nogil=True)
+@numba.njit(cache=True, nogil=True, no_cpython_wrapper=True, no_cfunc_wrapper=True)  # only _parratt calls it
 def _parratt_energy(n_minus_one, kind_upper, kind_lower, kind_sigma2, interface_kind, medium_material, thickness,
                     wavenumber, sin2, sin2_largest, needed, out_s, out_p, e):
     """`_parratt` at energy index e."""

@@ -132,7 +132,7 @@ def cos_sin_of_turn(u):
     return (1.0 - 2.0 * (((q + 1) >> 1) & 1)) * first, (1.0 - 2.0 * ((q >> 1) & 1)) * second
 
 
-@numba.njit(cache=True, error_model="numpy")
+@numba.njit(cache=True, inline="always", error_model="numpy")
 def _channel_of(u, turn, channels):
     """(r^2, turn of the azimuth, z of the start plane, channel) of the start point of a ray whose draws 0 and 1 are
     u and turn: uniform over the entrance channels' total area.

@@ -69,10 +69,14 @@ class KernelReflectivity(NamedTuple):
 
 
 HC_KEV_NM = 1.2398419843320026  # h c: wavelength (nm) x photon energy (keV)
+# Functions only other kernels call (the trace's stages and their helpers) are compiled without the Python and C
+# wrappers numba otherwise compiles for every function: a first run would wait for them. error_model="numpy":
+# divisions follow IEEE (x/0 = inf) instead of raising, which removes a branch per division; every division below
+# has a non-zero or an explicitly handled divisor.
+_INTERNAL = dict(cache=True, error_model="numpy", no_cpython_wrapper=True, no_cfunc_wrapper=True)
+_STAGE = dict(_INTERNAL, nogil=True, _nrt=False)
 
 
-# error_model="numpy": divisions follow IEEE (x/0 = inf) instead of raising, which removes a
-# branch per division; every division below has a non-zero or an explicitly handled divisor.
 @numba.njit(cache=True, error_model="numpy")
 def _quadric_roots(big_a, big_b, big_c, z_ref, z_lo, z_hi, px, py, pz, dx, dy, dz):
     """Both t > 0 where p + t d meets the quadric x^2 + y^2 = A w^2 + B w + C (w = z - z_ref) within z_lo <= z <= z_hi
@@ -99,7 +103,7 @@ def _quadric_roots(big_a, big_b, big_c, z_ref, z_lo, z_hi, px, py, pz, dx, dy, d
     return first, second
 
 
-@numba.njit(cache=True, error_model="numpy")
+@numba.njit(**_INTERNAL)
 def _covered(shell_azimuth, shell, px, py, dx, dy, t):
     """t where the shell covers the azimuth of the point p + t d (inf stays inf), else inf."""
     if t == np.inf:
@@ -108,7 +112,7 @@ def _covered(shell_azimuth, shell, px, py, dx, dy, t):
                                px + t * dx, py + t * dy) else np.inf
 
 
-@numba.njit(cache=True, error_model="numpy")
+@numba.njit(**_INTERNAL)
 def within_azimuth(start, span, x, y):
     """Whether the point's azimuth lies in start .. start + span (always, for a full turn)."""
     if span >= TWO_PI:
@@ -117,7 +121,7 @@ def within_azimuth(start, span, x, y):
     return delta - TWO_PI * math.floor(delta / TWO_PI) < span
 
 
-@numba.njit(cache=True, error_model="numpy")
+@numba.njit(**_INTERNAL)
 def _outside_apertures(apertures, plane_z, px, py, pz, dx, dy, dz):
     """Whether the ray crosses the plane z = plane_z outside any of the apertures (they intersect)."""
     s = (plane_z - pz) / dz
@@ -141,7 +145,7 @@ def _outside_apertures(apertures, plane_z, px, py, pz, dx, dy, dz):
     return False
 
 
-@numba.njit(cache=True, error_model="numpy")
+@numba.njit(**_INTERNAL)
 def _approximate_azimuth(x, y):
     """atan2(y, x) within 2.1e-4 rad (octant reduction and a 7th-order polynomial for atan on [0, 1]); 0 at the
     origin. Selects only, no branches."""
@@ -157,7 +161,7 @@ def _approximate_azimuth(x, y):
     return angle if big != 0.0 else 0.0
 
 
-@numba.njit(cache=True, error_model="numpy")
+@numba.njit(**_INTERNAL)
 def _on_bar(tan_half_wedge, half_width, cos_k, sin_k, qx, qy):
     """Exact test against the bar along (cos_k, sin_k): within its wedge or its constant-width strip,
     on its side of the axis."""
@@ -188,7 +192,7 @@ def _on_bars(bars, qx, qy):
                              | _on_bar(wedge, width, cos_next, sin_next, qx, qy))
 
 
-@numba.njit(cache=True, error_model="numpy")
+@numba.njit(**_INTERNAL)
 def _graze_series(sin_graze):
     """asin(sin_graze) by its odd Taylor series through x^9: below GRAZE_SERIES_LIMIT (every Wolter-I reflection)
     its truncation error is below 2e-15 rad, at a fraction of the cost of libm's asin."""
@@ -207,7 +211,7 @@ def _graze_angle(sin_graze):
     return math.asin(min(1.0, sin_graze))
 
 
-@numba.njit(cache=True, error_model="numpy")
+@numba.njit(**_INTERNAL)
 def _tilted_normal(d_m, d_s, nx, ny, nz):
     """The normal (nx, ny, nz) of a surface of revolution at (nx, ny), tilted by slope errors d_m, d_s:
     N + |N| (d_m t_m + d_s t_s), with t_m = (x n_z / r, y n_z / r, -r) / |N| the unit tangent in the
@@ -254,13 +258,7 @@ def trace(geometry, reflectivity, rays, key, first_index, partial_shells, apertu
         n = min(rays.x.shape[0] - start, B)
         index = first_index + np.uint64(start)
         _load(g, rays, start, n, floats, integers)
-        if apertures is not None:
-            _apertures(g, n, floats, integers)
-        if g.spider[BAR_COUNT] > 0.0:
-            _spider(g, n, floats, integers)
-        _front_edges(g, partial_shells, n, floats, integers)
-        if g.segmented:
-            _segments(g, n, floats, integers)
+        _entrance(g, partial_shells, apertures, n, floats, integers)
         m = _compact(g, rays, start, n, floats, integers)
         for reflection in range(MAX_REFLECTIONS):
             moving, reflecting = _search(g.shell_azimuth, partial_shells, n_shells, reflection, m, floats, integers)
@@ -271,10 +269,7 @@ def trace(geometry, reflectivity, rays, key, first_index, partial_shells, apertu
             _reflect(reflection, m, floats, integers)
             if scattering is not None and reflection < 2:
                 _scatter_lanes(reflectivity, rays, start, index, reflection, m, floats, integers)
-        _finish(g.focal_plane_z, m, floats, integers)
-        if reflectivity.weigh:
-            _weights(reflectivity, rays, start, m, floats, integers)
-        _store(rays, start, m, reflectivity.weigh, floats, integers)
+        _finish(g.focal_plane_z, reflectivity, rays, start, m, floats, integers)
 
 
 # A block's scratch, struct of arrays in two flat arrays: row r of lane l at r * S + l. Rows a constant
@@ -315,7 +310,7 @@ _FLIGHT_COLUMNS = np.array([*range(CHANNEL_SLOPES, CHANNEL_WALLS), *range(CHANNE
 _IDLE, _REFLECTED, _REFLECTED_STEEP = 0, 1, 2
 
 
-@numba.njit(cache=True, nogil=True, error_model="numpy", _nrt=False)
+@numba.njit(**_STAGE)
 def _scatter_lanes(reflectivity, rays, start, index, reflection, m, floats, integers):
     """`_scatter` of the lanes that reflected in this pass (of the m in flight; the block starts at ray `start` of the
     chunk, ray `index` of the run)."""
@@ -329,7 +324,7 @@ def _scatter_lanes(reflectivity, rays, start, index, reflection, m, floats, inte
                 floats[_NZ * S + lane])
 
 
-@numba.njit(cache=True, nogil=True, error_model="numpy", _nrt=False)
+@numba.njit(**_STAGE)
 def _load(g, rays, start, n, floats, integers):
     """The block's n rays into the scratch, each column by its own copy loop (one array read, one written: LLVM
     vectorises it), then what the entrance tests read of each lane's channel (KernelGeometry.channels: the front
@@ -347,7 +342,7 @@ def _load(g, rays, start, n, floats, integers):
             floats[(_GATHERED + k) * S + lane] = values[integers[_CHANNEL * S + lane]]
 
 
-@numba.njit(cache=True, nogil=True, error_model="numpy", _nrt=False)
+@numba.njit(**_STAGE)
 def _compact(g, rays, start, n, floats, integers):
     """After the entrance tests: each of the block's rays gets its shell (its channel c, or the last shell for the
     channel outside it), and the rays stopped at the entrance their fate and no graze angles (their position and
@@ -392,40 +387,39 @@ def _compact(g, rays, start, n, floats, integers):
     return m
 
 
-@numba.njit(cache=True)
+@numba.njit(**_INTERNAL)
 def _ray(floats, lane):
     """The lane's position and direction."""
     return (floats[_PX * S + lane], floats[_PY * S + lane], floats[_PZ * S + lane], floats[_UX * S + lane],
             floats[_UY * S + lane], floats[_UZ * S + lane])
 
 
-@numba.njit(cache=True, nogil=True, error_model="numpy", _nrt=False)
-def _apertures(g, n, floats, integers):
-    """Lanes that cross the aperture plane outside the entrance apertures are blocked there (a scalar loop: optics
-    with apertures are few, and the test runs over a list)."""
-    for lane in range(n):
-        px, py, pz, ux, uy, uz = _ray(floats, lane)
-        if integers[_OUTCOME * S + lane] == 0 and _outside_apertures(g.apertures, g.spider_z, px, py, pz, ux, uy, uz):
-            integers[_OUTCOME * S + lane] = _APERTURE
-
-
-@numba.njit(cache=True, nogil=True, error_model="numpy", _nrt=False)
-def _spider(g, n, floats, integers):
-    """Lanes still in flight that meet a bar of the spider, in its plane z = spider_z."""
-    for lane in range(n):
-        px, py, pz, ux, uy, uz = _ray(floats, lane)
-        outcome = integers[_OUTCOME * S + lane]
-        s = (g.spider_z - pz) / uz
-        blocked = _on_bars(g.spider, px + s * ux, py + s * uy)
-        integers[_OUTCOME * S + lane] = _SPIDER if (outcome == 0) & blocked else outcome
-
-
-@numba.njit(cache=True, nogil=True, error_model="numpy", _nrt=False)
-def _front_edges(g, partial_shells, n, floats, integers):
-    """Lanes still in flight that meet the front edge of their channel's inner wall, then of its outer wall, on that
-    wall's own front plane, or leak past it into a neighbouring channel. Leaks are decided by radius alone (they keep
-    each line of sight in one channel); a partial-azimuth wall blocks only where it is."""
+@numba.njit(**_STAGE)
+def _entrance(g, partial_shells, apertures, n, floats, integers):
+    """The entrance tests of the block's n lanes, in the order a ray meets the obstructions, each a loop over the lanes
+    still in flight (outcome 0) that sets the outcome of those it stops:
+    - the entrance apertures, where the ray crosses their plane (if the optic has any: a scalar loop, as optics with
+      apertures are few and the test runs over a list);
+    - the spider's bars, in its plane z = spider_z;
+    - the front edge of the channel's inner wall, then of its outer wall, on that wall's own front plane, or a leak
+      past it into a neighbouring channel (decided by radius alone, which keeps each line of sight in one channel;
+      a partial-azimuth wall blocks only where it is);
+    - if g.segmented, a spacer, then a segment join, of the channel's outer shell, where the ray crosses its
+      intersection plane (its primary's z_ref)."""
     n_shells = g.top_z.shape[0]
+    if apertures is not None:
+        for lane in range(n):
+            px, py, pz, ux, uy, uz = _ray(floats, lane)
+            if integers[_OUTCOME * S + lane] == 0 and _outside_apertures(g.apertures, g.spider_z, px, py, pz, ux, uy,
+                                                                           uz):
+                integers[_OUTCOME * S + lane] = _APERTURE
+    if g.spider[BAR_COUNT] > 0.0:
+        for lane in range(n):
+            px, py, pz, ux, uy, uz = _ray(floats, lane)
+            outcome = integers[_OUTCOME * S + lane]
+            s = (g.spider_z - pz) / uz
+            blocked = _on_bars(g.spider, px + s * ux, py + s * uy)
+            integers[_OUTCOME * S + lane] = _SPIDER if (outcome == 0) & blocked else outcome
     for lane in range(n):
         px, py, pz, ux, uy, uz = _ray(floats, lane)
         c = integers[_CHANNEL * S + lane]
@@ -448,31 +442,25 @@ def _front_edges(g, partial_shells, n, floats, integers):
             exists = (c >= 1) if k == 0 else (c < n_shells)
             outcome = code if (outcome == 0) & exists else outcome
         integers[_OUTCOME * S + lane] = outcome
+    if g.segmented:
+        for lane in range(n):
+            px, py, pz, ux, uy, uz = _ray(floats, lane)
+            c = integers[_CHANNEL * S + lane]
+            outcome = integers[_OUTCOME * S + lane]
+            s = (floats[(_CANDIDATE + Z_REF) * S + lane] - pz) / uz
+            qx = px + s * ux
+            qy = py + s * uy
+            for k in range(2):  # the spacers, then the joins; unrolled by LLVM
+                row = (_BARS + 6 * k) * S + lane  # the six parameters of the bars (geometry.radial_bars)
+                bars = (floats[row], floats[row + S], floats[row + 2 * S], floats[row + 3 * S], floats[row + 4 * S],
+                        floats[row + 5 * S])
+                blocked = _on_bars(bars, qx, qy)
+                code = (_SPACER if k == 0 else _GAP) if blocked else np.int8(0)
+                outcome = code if (outcome == 0) & (c < n_shells) else outcome
+            integers[_OUTCOME * S + lane] = outcome
 
 
-@numba.njit(cache=True, nogil=True, error_model="numpy", _nrt=False)
-def _segments(g, n, floats, integers):
-    """Lanes still in flight that meet a spacer, then a segment join, of their channel's outer shell, where they
-    cross its intersection plane (its primary's z_ref)."""
-    n_shells = g.top_z.shape[0]
-    for lane in range(n):
-        px, py, pz, ux, uy, uz = _ray(floats, lane)
-        c = integers[_CHANNEL * S + lane]
-        outcome = integers[_OUTCOME * S + lane]
-        s = (floats[(_CANDIDATE + Z_REF) * S + lane] - pz) / uz
-        qx = px + s * ux
-        qy = py + s * uy
-        for k in range(2):  # the spacers, then the joins; unrolled by LLVM
-            row = (_BARS + 6 * k) * S + lane  # the six parameters of the bars (geometry.radial_bars)
-            bars = (floats[row], floats[row + S], floats[row + 2 * S], floats[row + 3 * S], floats[row + 4 * S],
-                    floats[row + 5 * S])
-            blocked = _on_bars(bars, qx, qy)
-            code = (_SPACER if k == 0 else _GAP) if blocked else np.int8(0)
-            outcome = code if (outcome == 0) & (c < n_shells) else outcome
-        integers[_OUTCOME * S + lane] = outcome
-
-
-@numba.njit(cache=True, nogil=True, error_model="numpy", _nrt=False)
+@numba.njit(**_STAGE)
 def _search(shell_azimuth, partial_shells, n_shells, reflection, m, floats, integers):
     """The next surface (row _HIT, -1 for none or for a lane not in flight, and its distance _T_BEST) of every lane
     of the m still in flight (outcome 0, `reflection` reflections so far); returns how many lanes move and how many of
@@ -542,7 +530,7 @@ def _search(shell_azimuth, partial_shells, n_shells, reflection, m, floats, inte
     return moving, reflecting
 
 
-@numba.njit(cache=True, nogil=True, error_model="numpy", _nrt=False)
+@numba.njit(**_STAGE)
 def _deviates(key, index, reflection, m, floats, integers):
     """Meridional and sagittal slope errors (rad) of reflection `reflection` of the m lanes in flight (the block's
     first ray is ray `index` of the run): two Gaussian deviates
@@ -559,7 +547,7 @@ def _deviates(key, index, reflection, m, floats, integers):
         floats[_DEVIATE_S * S + lane] = floats[_SIGMA_SAGITTAL * S + lane] * radius * sin_phi
 
 
-@numba.njit(cache=True, nogil=True, error_model="numpy", _nrt=False)
+@numba.njit(**_STAGE)
 def _reflect(reflection, m, floats, integers):
     """Move every lane (of the m in flight) that found a surface (`_search`) onto it: a back surface blocks it, a
     mirror reflects it, about the outward normal of x^2 + y^2 - A w^2 - B w - C = 0, the gradient (2x, 2y,
@@ -629,10 +617,26 @@ def _reflect(reflection, m, floats, integers):
                     floats[_G2 * S + lane] = angle
 
 
-@numba.njit(cache=True, nogil=True, error_model="numpy", _nrt=False)
-def _finish(focal_plane_z, m, floats, integers):
-    """The fate of every lane (of the m) that ended in flight, by its sequence of reflections, and its point on the
-    focal plane (MISSED_FOCAL_PLANE if it does not reach it)."""
+@numba.njit(**_INTERNAL)
+def _at_node(values, angle_step, coating, node, graze):
+    """`coatings.table.reflectivity_at_node` without branches."""
+    n_a = values.shape[2]
+    x = abs(graze) / angle_step
+    top = x >= n_a - 1
+    ia = n_a - 2 if top else int(x)
+    fa = 1.0 if top else x - ia
+    low = values[coating, node, ia]
+    high = values[coating, node, ia + 1]
+    return low * (1.0 - fa) + high * fa
+
+
+@numba.njit(**_STAGE)
+def _finish(focal_plane_z, table, rays, start, m, floats, integers):
+    """The end of the m lanes that passed the entrance: the fate of each one that ended in flight, by its sequence of
+    reflections, and its point on the focal plane (MISSED_FOCAL_PLANE if it does not reach it); with table.weigh,
+    its weight's factor (row _FACTOR), the tabulated reflectivity of the reflections it carries (the first two; by
+    `coatings.table.reflectivity_at`, the same numbers: the energy nodes found in a scalar loop, the interpolation
+    without branches); last the results from the scratch into the rays, a row at a time, each at its ray's place."""
     for lane in range(m):
         x, y, z, dx, dy, dz = _ray(floats, lane)
         outcome = integers[_OUTCOME * S + lane]
@@ -646,68 +650,42 @@ def _finish(focal_plane_z, m, floats, integers):
         floats[_PY * S + lane] = y + s * dy if moves else y
         floats[_PZ * S + lane] = focal_plane_z if moves else z
         integers[_OUTCOME * S + lane] = (code if reaches else _MISSED) if outcome == 0 else outcome
-
-
-@numba.njit(cache=True, error_model="numpy")
-def _at_node(values, angle_step, coating, node, graze):
-    """`coatings.table.reflectivity_at_node` without branches."""
-    n_a = values.shape[2]
-    x = abs(graze) / angle_step
-    top = x >= n_a - 1
-    ia = n_a - 2 if top else int(x)
-    fa = 1.0 if top else x - ia
-    low = values[coating, node, ia]
-    high = values[coating, node, ia + 1]
-    return low * (1.0 - fa) + high * fa
-
-
-@numba.njit(cache=True, nogil=True, error_model="numpy", _nrt=False)
-def _weights(table, rays, start, m, floats, integers):
-    """Each lane's factor on its weight (row _FACTOR; of the m lanes that passed the entrance): the tabulated
-    reflectivity of the reflections it carries (the first two; by `coatings.table.reflectivity_at`, the same
-    numbers). The energy nodes are found in a scalar loop, the interpolation without branches."""
-    energies = table.energies
-    n_e = energies.shape[0]
-    node = integers[_EVENT * S:]  # free again: the reflection passes are over
-    fraction = floats[_ENERGY_FRACTION * S:]
-    for lane in range(m):
-        energy = rays.energy_kev[start + integers[_ORDER * S + lane]]
-        if n_e == 1 or energy <= energies[0]:
-            node[lane], fraction[lane] = 0, 0.0
-        elif energy >= energies[n_e - 1]:
-            node[lane], fraction[lane] = n_e - 2, 1.0
-        else:
-            k = np.searchsorted(energies, energy, side="right") - 1
-            node[lane], fraction[lane] = k, (energy - energies[k]) / (energies[k + 1] - energies[k])
-    for lane in range(m):
-        outcome = integers[_OUTCOME * S + lane]
-        carried = 2 if (outcome == _DOUBLE) | (outcome == _MULTIPLE) else (
-            1 if (outcome == _PRIMARY) | (outcome == _SECONDARY) else 0)
-        coating = table.shell_coating[integers[_SHELL * S + lane]]
-        k = node[lane]
-        fe = fraction[lane]
-        following = min(k + 1, n_e - 1)
-        factor = 1.0
-        for reflection in range(2):  # unrolled by LLVM
-            graze = floats[(_G1 if reflection == 0 else _G2) * S + lane]
-            r0 = _at_node(table.values, table.angle_step, coating, k, graze)
-            r1 = _at_node(table.values, table.angle_step, coating, following, graze)
-            r = r0 if fe == 0.0 else r0 * (1.0 - fe) + r1 * fe
-            factor = factor * r if carried > reflection else factor
-        floats[_FACTOR * S + lane] = factor
-
-
-@numba.njit(cache=True, nogil=True, error_model="numpy", _nrt=False)
-def _store(rays, start, m, weigh, floats, integers):
-    """The results of the m lanes that passed the entrance from the scratch into their rays, a row at a time; with
-    `weigh`, each weight times its factor (`_weights`)."""
+    if table.weigh:
+        energies = table.energies
+        n_e = energies.shape[0]
+        node = integers[_EVENT * S:]  # free again: the reflection passes are over
+        fraction = floats[_ENERGY_FRACTION * S:]
+        for lane in range(m):
+            energy = rays.energy_kev[start + integers[_ORDER * S + lane]]
+            if n_e == 1 or energy <= energies[0]:
+                node[lane], fraction[lane] = 0, 0.0
+            elif energy >= energies[n_e - 1]:
+                node[lane], fraction[lane] = n_e - 2, 1.0
+            else:
+                k = np.searchsorted(energies, energy, side="right") - 1
+                node[lane], fraction[lane] = k, (energy - energies[k]) / (energies[k + 1] - energies[k])
+        for lane in range(m):
+            outcome = integers[_OUTCOME * S + lane]
+            carried = 2 if (outcome == _DOUBLE) | (outcome == _MULTIPLE) else (
+                1 if (outcome == _PRIMARY) | (outcome == _SECONDARY) else 0)
+            coating = table.shell_coating[integers[_SHELL * S + lane]]
+            k = node[lane]
+            fe = fraction[lane]
+            following = min(k + 1, n_e - 1)
+            factor = 1.0
+            for reflection in range(2):  # unrolled by LLVM
+                graze = floats[(_G1 if reflection == 0 else _G2) * S + lane]
+                r0 = _at_node(table.values, table.angle_step, coating, k, graze)
+                r1 = _at_node(table.values, table.angle_step, coating, following, graze)
+                r = r0 if fe == 0.0 else r0 * (1.0 - fe) + r1 * fe
+                factor = factor * r if carried > reflection else factor
+            floats[_FACTOR * S + lane] = factor
+        for lane in range(m):
+            rays.weight[start + integers[_ORDER * S + lane]] *= floats[_FACTOR * S + lane]
     for row, column in ((_PX, rays.x), (_PY, rays.y), (_PZ, rays.z), (_UX, rays.dx), (_UY, rays.dy), (_UZ, rays.dz),
                         (_G1, rays.graze1), (_G2, rays.graze2)):
         for lane in range(m):
             column[start + integers[_ORDER * S + lane]] = floats[row * S + lane]
-    if weigh:
-        for lane in range(m):
-            rays.weight[start + integers[_ORDER * S + lane]] *= floats[_FACTOR * S + lane]
     for lane in range(m):
         rays.fate[start + integers[_ORDER * S + lane]] = integers[_OUTCOME * S + lane]
 

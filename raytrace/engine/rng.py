@@ -23,7 +23,7 @@ def _mix64(z):
     return z ^ (z >> np.uint64(31))
 
 
-@numba.njit(cache=True)
+@numba.njit(cache=True, no_cpython_wrapper=True, no_cfunc_wrapper=True)  # only kernels call it: no wrappers
 def uniform(key, ray_index, draw):
     """A double in [0, 1) with 53 random bits for draw number `draw` (< DRAWS_PER_RAY) of ray `ray_index`."""
     counter = np.uint64(ray_index) * DRAWS_PER_RAY + np.uint64(draw) + np.uint64(1)
