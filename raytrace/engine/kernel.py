@@ -289,7 +289,7 @@ def trace(geometry, reflectivity, rays, key, first_index, partial_shells, apertu
 _PX, _PY, _PZ, _UX, _UY, _UZ, _NX, _NY, _NZ, _GRAZE, _G1, _G2, _T_BEST = range(13)
 _T_CANDIDATE = 13  # four rows, one per candidate
 _DEVIATE_M, _DEVIATE_S, _ENERGY_FRACTION, _FACTOR = range(17, 21)
-_GATHERED = 21  # a row of KernelGeometry.channels per lane, its columns as rows
+_GATHERED = 21  # then a row per value of KernelGeometry.channels (row _GATHERED + k: its row k, at each lane's channel)
 _SIGMA_CORE, _SIGMA_SAGITTAL, _WING_FRACTION, _SIGMA_WING = (_GATHERED + CHANNEL_SLOPES + k for k in range(4))
 _WALLS = _GATHERED + CHANNEL_WALLS
 _CANDIDATE = _GATHERED + CHANNEL_SURFACES
@@ -533,8 +533,8 @@ def _search(shell_azimuth, partial_shells, n_shells, reflection, m, floats, inte
 @numba.njit(**_STAGE)
 def _deviates(key, index, reflection, m, floats, integers):
     """Meridional and sagittal slope errors (rad) of reflection `reflection` of the m lanes in flight (the block's
-    first ray is ray `index` of the run): two Gaussian deviates
-    (Box-Muller) from draws d = FIRST_SLOPE_DRAW + 3 reflection and d + 1 of the ray; the meridional one has rms
+    first ray is ray `index` of the run): two Gaussian deviates (Box-Muller, with `vector_math.log`, so that the loop
+    vectorises) from draws d = FIRST_SLOPE_DRAW + 3 reflection and d + 1 of the ray; the meridional one has rms
     sigma_wing with probability wing_fraction (draw d + 2), else sigma_core."""
     draw = FIRST_SLOPE_DRAW + 3 * reflection
     for lane in range(m):
