@@ -85,7 +85,11 @@ RayColumns = NamedTuple("RayColumns", [(f.name, np.ndarray) for f in fields(Rays
 
 @numba.njit(cache=True)
 def _count_codes(codes, n_codes):
+    # four interleaved tallies, so that runs of one code do not make each increment wait for the last one's store
+    tallies = np.zeros(4 * n_codes, np.int64)
+    for i in range(codes.shape[0]):
+        tallies[(i & 3) * n_codes + codes[i]] += 1
     counts = np.zeros(n_codes, np.int64)
-    for code in codes:
-        counts[code] += 1
+    for k in range(4 * n_codes):
+        counts[k % n_codes] += tallies[k]
     return counts
