@@ -12,7 +12,7 @@ from raytrace.analysis import effective_area, psf
 from raytrace.engine import Trace
 from raytrace.engine.aperture import cos_sin_of_turn as _cos_sin_of_turn
 from raytrace.engine.kernel import _graze_angle, _quadric_roots
-from raytrace.engine.rays import Fate
+from raytrace.engine.rays import Fate, Rays
 from raytrace.engine.rng import seed_key
 from raytrace.engine.vector_math import log as _vector_log
 from raytrace.sources import ParallelBeam
@@ -168,6 +168,39 @@ def test_same_rays_bit_for_bit_wherever_a_ray_falls_in_a_block(babyiaxo):
     assert len(set(whole["fate"])) >= 5  # spider, front edges, joins or spacers, backs, double reflections
     for name in names:
         np.testing.assert_array_equal(whole[name], split[name], err_msg=name)
+
+
+class _EmittedBy:
+    """A source that passes everything on to another, except that it never offers a shared ray: the trace then has the
+    source emit every ray and the kernel reads them."""
+
+    def __init__(self, source):
+        self._source = source
+
+    def __getattr__(self, name):
+        return getattr(self._source, name)
+
+    def shared_ray(self, aperture, n_total):
+        return None
+
+
+def test_kernel_started_beam_is_the_emitted_beam_bit_for_bit(babyiaxo):
+    """A parallel beam is started by the trace's kernel, block by block; the same beam emitted by the source
+    (`ParallelBeam.emit`, `aperture.sample`) and read by the kernel gives the same rays to the last bit, stopped ones
+    included (the custom optic off axis, reflectivity weights, chunks that start inside a block)."""
+    beam = ParallelBeam.from_angles(1.5 * u.arcmin, 30 * u.deg, 3.0 * u.keV)
+    started, emitted = Trace(babyiaxo, beam), Trace(babyiaxo, _EmittedBy(beam))
+    assert started.source.shared_ray(started.aperture, 10) is not None
+    table = started.reflectivity_table()
+    names = [name for name in Rays.__dataclass_fields__]
+    for chunk_size in (3000, 1001):
+        a = [rays.copy() for rays in started.chunks(3000, seed=8, chunk_size=chunk_size, table=table)]
+        b = [rays.copy() for rays in emitted.chunks(3000, seed=8, chunk_size=chunk_size, table=table)]
+        for name in names:
+            np.testing.assert_array_equal(np.concatenate([getattr(r, name) for r in a]),
+                                          np.concatenate([getattr(r, name) for r in b]), err_msg=name)
+    fates = np.concatenate([r.fate for r in a])
+    assert {Fate.BLOCKED_SPIDER, Fate.BLOCKED_FRONT, Fate.DOUBLE} <= set(fates.tolist())
 
 
 def test_same_rays_for_any_thread_count(xmm):

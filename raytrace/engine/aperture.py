@@ -158,43 +158,52 @@ def _channel_of(u, turn, channels):
     return r2, turn, channels.z_start[c], c
 
 
-SAMPLE_BLOCK = 256  # rays per pass of `sample_start_points`: its scratch stays in the L1 cache
+# A block of rays in a struct-of-arrays scratch, as the trace kernel and the sampling here hold it: row r of lane l
+# at r * BLOCK_STRIDE + l, in one flat array of floats and one of integers.
+BLOCK_RAYS = 256  # rays per block: its scratch stays in cache
+BLOCK_STRIDE = BLOCK_RAYS + 8  # a cache line more than a row, so that a lane's rows fall into different cache sets
+# (rows 2 KiB apart would all share two sets of the 8-way L1 and evict one another)
+START_X, START_Y, START_Z = 0, 1, 2  # the float rows of the start point (`start_block`)
+START_CHANNEL = 0  # the integer row of the channel
+
+
+@numba.njit(cache=True, nogil=True, error_model="numpy", no_cpython_wrapper=True, no_cfunc_wrapper=True, _nrt=False)
+def start_block(key, first_index, channels, n, floats, integers):
+    """Start points and channels of rays first_index .. first_index + n - 1 (n <= BLOCK_RAYS) into a block's scratch
+    (rows START_X .. START_Z and START_CHANNEL): uniform over the channels' area, from draws 0 and 1 of each ray.
+
+    Three loops: the two draws and the point (from r^2 and the turn of its azimuth) vectorise; finding the channel
+    and reading its entries is a scalar loop between them (LLVM vectorises no loop that gathers by a computed index
+    and stores). Only kernels call it (no Python or C wrapper compiled)."""
+    s = BLOCK_STRIDE
+    for lane in range(n):
+        ray = first_index + np.uint64(lane)
+        floats[START_X * s + lane] = uniform(key, ray, np.int64(0))
+        floats[START_Y * s + lane] = uniform(key, ray, np.int64(1))
+    for lane in range(n):  # the draws become r^2 and the turn in place, then the point
+        floats[START_X * s + lane], floats[START_Y * s + lane], floats[START_Z * s + lane], \
+            integers[START_CHANNEL * s + lane] = _channel_of(floats[START_X * s + lane], floats[START_Y * s + lane],
+                                                             channels)
+    for lane in range(n):
+        r = math.sqrt(floats[START_X * s + lane])
+        cos_phi, sin_phi = cos_sin_of_turn(floats[START_Y * s + lane])
+        floats[START_X * s + lane] = r * cos_phi
+        floats[START_Y * s + lane] = r * sin_phi
 
 
 @numba.njit(cache=True, nogil=True, error_model="numpy")
 def sample_start_points(key, first_index, channels, x, y, z, channel, fate, start, stop):
     """Start points and channels of rays start .. stop - 1 (`coatings.threads.split_over_threads`), their fates
-    cleared.
-
-    A block of rays at a time, in three loops: the two draws and the point (from r^2 and the turn of its azimuth)
-    vectorise; finding the channel and reading its entries is a scalar loop between them (LLVM vectorises no loop
-    that gathers by a computed index and stores). The values in between sit in one scratch array, pairs side by
-    side: a loop that reads and writes two arrays in place does not vectorise, as they might overlap.
-    """
-    pairs = np.empty(2 * SAMPLE_BLOCK)
-    for first in range(start, stop, SAMPLE_BLOCK):
-        n = min(SAMPLE_BLOCK, stop - first)
+    cleared: `start_block` a block at a time, copied out of its scratch."""
+    floats = np.empty(3 * BLOCK_STRIDE)
+    integers = np.empty(BLOCK_STRIDE, np.int64)
+    for first in range(start, stop, BLOCK_RAYS):
+        n = min(BLOCK_RAYS, stop - first)
+        start_block(key, first_index + np.uint64(first), channels, n, floats, integers)
+        for row, column in ((START_X, x), (START_Y, y), (START_Z, z)):
+            for k in range(n):
+                column[first + k] = floats[row * BLOCK_STRIDE + k]
         for k in range(n):
-            ray = first_index + np.uint64(first + k)
-            pairs[2 * k] = uniform(key, ray, np.int64(0))
-            pairs[2 * k + 1] = uniform(key, ray, np.int64(1))
+            channel[first + k] = integers[START_CHANNEL * BLOCK_STRIDE + k]
         for k in range(n):
-            pairs[2 * k], pairs[2 * k + 1], z[first + k], channel[first + k] = _channel_of(pairs[2 * k],
-                                                                                          pairs[2 * k + 1], channels)
             fate[first + k] = 0
-        for k in range(n):
-            r = math.sqrt(pairs[2 * k])
-            cos_phi, sin_phi = cos_sin_of_turn(pairs[2 * k + 1])
-            x[first + k] = r * cos_phi
-            y[first + k] = r * sin_phi
-
-
-@numba.njit(cache=True, nogil=True, error_model="numpy")
-def emit_parallel(key, first_index, channels, direction, energy_kev, weight, rays, start, stop):
-    """Start points over the channels and one direction, energy and weight for rays start .. stop - 1 (a parallel
-    beam; `coatings.threads.split_over_threads`); a loop per column, so that each is vectorised."""
-    sample_start_points(key, first_index, channels, rays.x, rays.y, rays.z, rays.channel, rays.fate, start, stop)
-    for column, value in ((rays.dx, direction[0]), (rays.dy, direction[1]), (rays.dz, direction[2]),
-                          (rays.energy_kev, energy_kev), (rays.weight, weight)):
-        for i in range(start, stop):
-            column[i] = value

@@ -1,8 +1,9 @@
 """The numba kernel: the trace through the shells with reflectivity weighting (blocks of rays in vectorised stages,
 see `trace`), and the per-energy re-weighting of a geometric trace.
 
-The kernel traces rays a source has already started (`raytrace.engine.source`): it reads each ray's start
-point, direction, energy and weight and overwrites them with the result. One ray never interacts with
+The kernel traces rays from their start (`raytrace.engine.source`): either a source has started them, and it reads
+each ray's start point, direction, energy and weight, or, for a parallel beam, it starts them itself (`KernelBeam`);
+it overwrites them with the result. One ray never interacts with
 another, so every kernel takes a range (of blocks of rays, or of energies) that
 `coatings.threads.split_over_threads` shares out between threads, and its result does not depend on the
 number of threads or the chunk size.
@@ -21,7 +22,8 @@ import numpy as np
 
 from coatings.table import reflectivity_at, reflectivity_at_node
 
-from .aperture import cos_sin_of_turn
+from .aperture import (BLOCK_RAYS, BLOCK_STRIDE, START_CHANNEL, START_X, START_Y, START_Z, KernelChannels,
+                       cos_sin_of_turn, start_block)
 from .geometry import (ANNULUS, APERTURE_KIND, APERTURE_P1, APERTURE_P2, APERTURE_P3, AZIMUTH_SPAN, AZIMUTH_START,
                        BAR_COS_STEP, BAR_COUNT, BAR_HALF_WIDTH_MM, BAR_ROTATION_TURNS, BAR_SIN_STEP, BAR_TAN_HALF_WEDGE,
                        CHANNEL_BARS, CHANNEL_COLUMNS, CHANNEL_SLOPES, CHANNEL_SURFACES, CHANNEL_WALLS, CIRCLE, PRIMARY,
@@ -44,11 +46,9 @@ _GAP = np.int8(Fate.SEGMENT_GAP)
 _SPACER = np.int8(Fate.BLOCKED_SPACER)
 _APERTURE = np.int8(Fate.BLOCKED_APERTURE)
 MAX_REFLECTIONS = 4
-BLOCK_RAYS = 256  # rays per call of the compiled trace body (lanes of its scratch, which stays in cache)
 FIRST_SLOPE_DRAW = 2  # draws 0 and 1 place the start point (raytrace.engine.aperture)
 B = BLOCK_RAYS
-S = BLOCK_RAYS + 8  # the scratch's row stride: a cache line more than a row, so that a lane's rows fall into
-# different cache sets (rows 2 KiB apart would all share two sets of the 8-way L1 and evict one another)
+S = BLOCK_STRIDE
 
 
 class KernelReflectivity(NamedTuple):
@@ -66,6 +66,19 @@ class KernelReflectivity(NamedTuple):
     specular: np.ndarray = np.zeros((1, 1, 2))
     scattering: np.ndarray = np.zeros((1, 3))
     scatter_key: np.uint64 = np.uint64(0)
+
+
+class KernelBeam(NamedTuple):
+    """Where the rays start. With `starts` False a source has written each ray's start into the rays (`_load` reads
+    it; the other fields are not read). With `starts` True the kernel starts them (`_start`): a parallel beam, whose
+    start points it draws over `channels` as `aperture.sample` does (`aperture.start_block`), and one direction, energy
+    (keV) and weight (cm2) for all (`raytrace.engine.source.SharedRay`)."""
+
+    starts: bool
+    channels: KernelChannels
+    direction: np.ndarray
+    energy_kev: float
+    weight: float
 
 
 HC_KEV_NM = 1.2398419843320026  # h c: wavelength (nm) x photon energy (keV)
@@ -224,19 +237,21 @@ def _tilted_normal(d_m, d_s, nx, ny, nz):
 
 
 @numba.njit(cache=True, nogil=True, error_model="numpy")
-def trace(geometry, reflectivity, rays, key, first_index, partial_shells, apertures, scattering, first_block, end_block):
-    """Trace blocks first_block .. end_block - 1 (BLOCK_RAYS rays each) of rays first_index .. of a run from where
-    their source started them to the focal plane (`coatings.threads.split_over_threads` shares the blocks out).
+def trace(geometry, reflectivity, rays, key, beam, first_index, partial_shells, apertures, scattering, first_block,
+          end_block):
+    """Trace blocks first_block .. end_block - 1 (BLOCK_RAYS rays each) of rays first_index .. of a run from their
+    start to the focal plane (`coatings.threads.split_over_threads` shares the blocks out).
 
     Reads each ray's start point, channel, direction, energy, weight and fate (a ray whose source gave it a fate
-    is left as it is); writes the end point, the direction, the shell, the fate and the first two graze angles,
-    and (with reflectivity.weigh) multiplies the weight by the tabulated reflectivity of the reflections it
-    carries.
+    is left as it is), or with beam.starts draws the start point and gives it the beam's direction, energy and weight
+    (`KernelBeam`, written into the rays with the channel); writes the end point, the direction, the shell, the fate
+    and the first two graze angles, and (with reflectivity.weigh) multiplies the weight by the tabulated reflectivity
+    of the reflections it carries.
 
     A block is traced in stages over its lanes (rows of a scratch, see below), each a loop without branches that
-    LLVM vectorises where it can: the entrance tests in the order a ray meets the obstructions (apertures, spider,
-    the front edges of the channel's inner and outer walls, then the outer shell's spacers and segment joins,
-    where the ray crosses the intersection plane); then, for the lanes still in flight (moved to the front of the
+    LLVM vectorises where it can: the start (`_start` or `_load`); the entrance tests in the order a ray meets the
+    obstructions (apertures, spider, the front edges of the channel's inner and outer walls, then the outer shell's
+    spacers and segment joins, where the ray crosses the intersection plane); then, for the lanes still in flight (moved to the front of the
     scratch by `_compact`), up to MAX_REFLECTIONS passes of a search for the nearest surface and a reflection (slope
     errors use draws FIRST_SLOPE_DRAW + 3 k .. + 2 of the ray for reflection k; the first two reflections scatter on
     coatings that do); last the fates, the focal plane and the reflectivity weights. Every lane computes exactly the
@@ -257,9 +272,12 @@ def trace(geometry, reflectivity, rays, key, first_index, partial_shells, apertu
         start = block * B
         n = min(rays.x.shape[0] - start, B)
         index = first_index + np.uint64(start)
-        _load(g, rays, start, n, floats, integers)
+        if beam.starts:
+            _start(beam, key, index, rays, start, n, floats, integers)
+        else:
+            _load(rays, start, n, floats, integers)
         _entrance(g, partial_shells, apertures, n, floats, integers)
-        m = _compact(g, rays, start, n, floats, integers)
+        m = _compact(g, rays, start, n, beam.starts, floats, integers)
         for reflection in range(MAX_REFLECTIONS):
             moving, reflecting = _search(g.shell_azimuth, partial_shells, n_shells, reflection, m, floats, integers)
             if moving == 0:
@@ -286,7 +304,8 @@ def trace(geometry, reflectivity, rays, key, first_index, partial_shells, apertu
 # Integer rows: channel, shell, outcome (0: in flight), last surface, reflection count, reflection sequence (base 3:
 # 1 = primary, 2 = secondary), the surface found by the last search (-1: none), rough, what the last pass did, and
 # the lane's place in the block.
-_PX, _PY, _PZ, _UX, _UY, _UZ, _NX, _NY, _NZ, _GRAZE, _G1, _G2, _T_BEST = range(13)
+_PX, _PY, _PZ = START_X, START_Y, START_Z  # where `aperture.start_block` writes the start point (0, 1, 2)
+_UX, _UY, _UZ, _NX, _NY, _NZ, _GRAZE, _G1, _G2, _T_BEST = range(3, 13)
 _T_CANDIDATE = 13  # four rows, one per candidate
 _DEVIATE_M, _DEVIATE_S, _ENERGY_FRACTION, _FACTOR = range(17, 21)
 _GATHERED = 21  # then a row per value of KernelGeometry.channels (row _GATHERED + k: its row k, at each lane's channel)
@@ -296,7 +315,8 @@ _CANDIDATE = _GATHERED + CHANNEL_SURFACES
 _BARS = _GATHERED + CHANNEL_BARS
 CANDIDATE_SURFACES = (PRIMARY, PRIMARY_BACK, SECONDARY, SECONDARY_BACK)
 _FLOAT_ROWS = _GATHERED + CHANNEL_COLUMNS
-_CHANNEL, _SHELL, _OUTCOME, _LAST, _REFLECTIONS, _SEQUENCE, _HIT, _ROUGH, _EVENT, _ORDER = range(10)
+_CHANNEL = START_CHANNEL  # 0
+_SHELL, _OUTCOME, _LAST, _REFLECTIONS, _SEQUENCE, _HIT, _ROUGH, _EVENT, _ORDER = range(1, 10)
 _INTEGER_ROWS = 10
 _POSITION_ROWS = (_PX, _PY, _PZ, _UX, _UY, _UZ)
 # The columns of KernelGeometry.channels that the entrance tests read (the front edges of the walls, then, for a
@@ -325,10 +345,9 @@ def _scatter_lanes(reflectivity, rays, start, index, reflection, m, floats, inte
 
 
 @numba.njit(**_STAGE)
-def _load(g, rays, start, n, floats, integers):
-    """The block's n rays into the scratch, each column by its own copy loop (one array read, one written: LLVM
-    vectorises it), then what the entrance tests read of each lane's channel (KernelGeometry.channels: the front
-    edges of its walls and, if g.segmented, its outer primary's intersection plane and the outer shell's bars)."""
+def _load(rays, start, n, floats, integers):
+    """The block's n rays, as their source started them, into the scratch, each column by its own copy loop (one
+    array read, one written: LLVM vectorises it)."""
     for row, column in ((_PX, rays.x), (_PY, rays.y), (_PZ, rays.z), (_UX, rays.dx), (_UY, rays.dy), (_UZ, rays.dz)):
         for lane in range(n):
             floats[row * S + lane] = column[start + lane]
@@ -336,17 +355,33 @@ def _load(g, rays, start, n, floats, integers):
         integers[_CHANNEL * S + lane] = rays.channel[start + lane]
     for lane in range(n):
         integers[_OUTCOME * S + lane] = rays.fate[start + lane]
-    for k in _ENTRANCE_COLUMNS[:_ENTRANCE_COLUMNS.size if g.segmented else _UNSEGMENTED_ENTRANCE_COLUMNS]:
-        values = g.channels[k]
-        for lane in range(n):  # scalar: LLVM cannot bound the gathered addresses to check them against the stores
-            floats[(_GATHERED + k) * S + lane] = values[integers[_CHANNEL * S + lane]]
 
 
 @numba.njit(**_STAGE)
-def _compact(g, rays, start, n, floats, integers):
+def _start(beam, key, index, rays, start, n, floats, integers):
+    """The start of the block's n rays (the first is ray `index` of the run) for a beam the kernel starts itself: the
+    start points and channels by `aperture.start_block`, the beam's direction, none stopped yet; their channel,
+    energy and weight written into the rays (the start point and direction are written with the result)."""
+    start_block(key, index, beam.channels, n, floats, integers)
+    ux, uy, uz = beam.direction[0], beam.direction[1], beam.direction[2]
+    for lane in range(n):
+        floats[_UX * S + lane] = ux
+        floats[_UY * S + lane] = uy
+        floats[_UZ * S + lane] = uz
+        integers[_OUTCOME * S + lane] = 0
+    for lane in range(n):
+        rays.channel[start + lane] = integers[_CHANNEL * S + lane]
+    for lane in range(n):
+        rays.energy_kev[start + lane] = beam.energy_kev
+    for lane in range(n):
+        rays.weight[start + lane] = beam.weight
+
+
+@numba.njit(**_STAGE)
+def _compact(g, rays, start, n, started, floats, integers):
     """After the entrance tests: each of the block's rays gets its shell (its channel c, or the last shell for the
     channel outside it), and the rays stopped at the entrance their fate and no graze angles (their position and
-    direction stay as their source left them); the m lanes still in flight move to lanes 0 .. m - 1, in their order,
+    direction stay where they started: written here if the kernel started them); the m lanes still in flight move to lanes 0 .. m - 1, in their order,
     with their place in the block (row _ORDER), and gather the rest of what their channel selects (the outer shell's
     slope errors and the candidate surfaces). Returns m."""
     n_shells = g.top_z.shape[0]
@@ -358,6 +393,11 @@ def _compact(g, rays, start, n, floats, integers):
         rays.graze1[start + lane] = 0.0
     for lane in range(n):
         rays.graze2[start + lane] = 0.0
+    if started:
+        for row, column in ((_PX, rays.x), (_PY, rays.y), (_PZ, rays.z), (_UX, rays.dx), (_UY, rays.dy),
+                            (_UZ, rays.dz)):
+            for lane in range(n):
+                column[start + lane] = floats[row * S + lane]
     m = 0
     for lane in range(n):  # a lane's place written whether or not it flies, so that the loop has no branch
         integers[_ORDER * S + m] = lane
@@ -396,8 +436,10 @@ def _ray(floats, lane):
 
 @numba.njit(**_STAGE)
 def _entrance(g, partial_shells, apertures, n, floats, integers):
-    """The entrance tests of the block's n lanes, in the order a ray meets the obstructions, each a loop over the lanes
-    still in flight (outcome 0) that sets the outcome of those it stops:
+    """The entrance tests of the block's n lanes. First what they read of each lane's channel (KernelGeometry.channels:
+    the front edges of its walls and, if g.segmented, its outer primary's intersection plane and the outer shell's
+    bars); then the tests, in the order a ray meets the obstructions, each a loop over the lanes still in flight
+    (outcome 0) that sets the outcome of those it stops:
     - the entrance apertures, where the ray crosses their plane (if the optic has any: a scalar loop, as optics with
       apertures are few and the test runs over a list);
     - the spider's bars, in its plane z = spider_z;
@@ -406,6 +448,10 @@ def _entrance(g, partial_shells, apertures, n, floats, integers):
       a partial-azimuth wall blocks only where it is);
     - if g.segmented, a spacer, then a segment join, of the channel's outer shell, where the ray crosses its
       intersection plane (its primary's z_ref)."""
+    for k in _ENTRANCE_COLUMNS[:_ENTRANCE_COLUMNS.size if g.segmented else _UNSEGMENTED_ENTRANCE_COLUMNS]:
+        values = g.channels[k]
+        for lane in range(n):  # scalar: LLVM cannot bound the gathered addresses to check them against the stores
+            floats[(_GATHERED + k) * S + lane] = values[integers[_CHANNEL * S + lane]]
     n_shells = g.top_z.shape[0]
     if apertures is not None:
         for lane in range(n):

@@ -7,6 +7,10 @@ trace key and the ray index. It starts every ray with `aperture.sample` (uniform
 channels) and may make the direction depend on the start point. Its other draws use their own counter
 stream (`raytrace.engine.rng.stream_key`), apart from the trace's.
 
+A source whose rays differ only in their start point (a parallel beam) says so with `shared_ray`: the trace's kernel
+then starts the rays itself, block by block, by the same sampling (the same rays to the last bit), without writing
+them out and reading them back.
+
 The engine also asks it for the largest angle between a ray and the optical axis (which entrance
 channels to sample, and how far the reflectivity tables must reach), its distance (the image of a source
 at a finite distance lies behind the focus), the energies rays are traced at (the nodes of the
@@ -17,12 +21,21 @@ decentred optic sees it (`seen_from_tilted_optic`; `tilted_pointing` below does 
 from __future__ import annotations
 
 import math
-from typing import Protocol, runtime_checkable
+from typing import NamedTuple, Protocol, runtime_checkable
 
 import numpy as np
 
 from .aperture import EntranceChannels
 from .rays import Rays
+
+
+class SharedRay(NamedTuple):
+    """What every ray of a parallel beam shares: its direction (a unit vector towards -z), energy (keV; 0 for a
+    geometric trace) and starting weight (cm2)."""
+
+    direction: np.ndarray
+    energy_kev: float
+    weight: float
 
 
 @runtime_checkable
@@ -52,6 +65,10 @@ class Source(Protocol):
 
     def emit(self, key, first_index: int, n_total: int, aperture: EntranceChannels, rays: Rays) -> None:
         """Fill the start point, channel, direction, energy and weight of rays first_index .. (len(rays) of them)."""
+
+    def shared_ray(self, aperture: EntranceChannels, n_total: int) -> SharedRay | None:
+        """The direction, energy and weight of every ray of an n_total-ray run, if they are all the same (then `emit`
+        gives the rays `aperture.sample`'s start points and these); None if they are not."""
 
     def metadata(self) -> dict:
         """Provenance for result tables (plain values)."""

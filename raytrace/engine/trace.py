@@ -91,12 +91,18 @@ class Trace:
         (its first n rows are returned).
         """
         rays = Rays.empty(n) if out is None else out.head(n)
-        self.source.emit(key, first_index, n_total, self.aperture, rays)
+        shared = self.source.shared_ray(self.aperture, n_total)
+        if shared is None:
+            self.source.emit(key, first_index, n_total, self.aperture, rays)
+            beam = kernel.KernelBeam(False, self.aperture.for_kernel(), np.zeros(3), 0.0, 0.0)
+        else:  # a parallel beam: the kernel starts the rays itself
+            beam = kernel.KernelBeam(True, self.aperture.for_kernel(), np.ascontiguousarray(shared.direction, dtype=float),
+                                     float(shared.energy_kev), float(shared.weight))
         kernel_table = self.kernel_table(table)
         if kernel_table.scatters:
             kernel_table = kernel_table._replace(scatter_key=stream_key(key, SCATTER_STREAM))
         split_over_threads(kernel.trace, (n + kernel.BLOCK_RAYS - 1) // kernel.BLOCK_RAYS, self.geometry, kernel_table,
-                           rays.columns(), key, np.uint64(first_index), self.partial_shells or None,
+                           rays.columns(), key, beam, np.uint64(first_index), self.partial_shells or None,
                            self.has_apertures or None,
                            kernel_table.scattering if kernel_table.scatters else None)
         return rays

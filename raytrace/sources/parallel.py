@@ -16,11 +16,9 @@ from dataclasses import dataclass
 import astropy.units as u
 import numpy as np
 
-from coatings.threads import split_over_threads
-
-from ..engine.aperture import EntranceChannels, emit_parallel
+from ..engine.aperture import EntranceChannels
 from ..engine.rays import Rays
-from ..engine.source import tilted_pointing
+from ..engine.source import SharedRay, tilted_pointing
 
 MAX_OFF_AXIS_RAD = math.radians(10.0)
 
@@ -77,10 +75,16 @@ class ParallelBeam:
     def energy_nodes(self) -> np.ndarray:
         return np.empty(0) if self.energy_kev is None else np.array([self.energy_kev])
 
+    def shared_ray(self, aperture: EntranceChannels, n_total: int) -> SharedRay:
+        return SharedRay(self.direction(), float(self.energy_kev or 0.0),
+                         aperture.area_cm2 * math.cos(self.off_axis_rad) / n_total)
+
     def emit(self, key, first_index: int, n_total: int, aperture: EntranceChannels, rays: Rays) -> None:
-        weight = aperture.area_cm2 * math.cos(self.off_axis_rad) / n_total
-        split_over_threads(emit_parallel, len(rays), key, np.uint64(first_index), aperture.for_kernel(),
-                           self.direction(), float(self.energy_kev or 0.0), weight, rays.columns())
+        aperture.sample(key, first_index, rays)
+        shared = self.shared_ray(aperture, n_total)
+        rays.dx[:], rays.dy[:], rays.dz[:] = shared.direction
+        rays.energy_kev[:] = shared.energy_kev
+        rays.weight[:] = shared.weight
 
     def metadata(self) -> dict:
         meta = {"off_axis_arcmin": math.degrees(self.off_axis_rad) * 60.0, "azimuth_deg": math.degrees(self.azimuth_rad)}

@@ -94,6 +94,9 @@ class PointSource:
     def energy_nodes(self) -> np.ndarray:
         return np.empty(0) if self.energy_kev is None else np.array([self.energy_kev])
 
+    def shared_ray(self, aperture: EntranceChannels, n_total: int) -> None:
+        return None  # the direction depends on the start point
+
     def emit(self, key, first_index: int, n_total: int, aperture: EntranceChannels, rays: Rays) -> None:
         aperture.sample(key, first_index, rays)
         n = len(rays)

@@ -195,6 +195,9 @@ class SolarSource:
         """Photon flux from axions in the band (cm^-2 s^-1) for g_agamma = 1e-10 GeV^-1, before conversion."""
         return self.model.flux(self.e_min_kev, self.e_max_kev)
 
+    def shared_ray(self, aperture: EntranceChannels, n_total: int) -> None:
+        return None  # directions and energies differ from ray to ray
+
     def emit(self, key, first_index: int, n_total: int, aperture: EntranceChannels, rays: Rays) -> None:
         """Start points over the aperture, then each ray's energy, emission point and direction, drawn from the
         source's own random stream; the weight is the entrance area per ray projected normal to the ray (cm2)."""
