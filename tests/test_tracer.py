@@ -14,6 +14,7 @@ from raytrace.engine.aperture import cos_sin_of_turn as _cos_sin_of_turn
 from raytrace.engine.kernel import _graze_angle, _quadric_roots
 from raytrace.engine.rays import Fate, Rays
 from raytrace.engine.rng import seed_key
+from raytrace.engine.vector_math import GATHER_LANES, gather
 from raytrace.engine.vector_math import log as _vector_log
 from raytrace.sources import ParallelBeam
 
@@ -58,6 +59,25 @@ def test_vectorisable_log_is_within_one_ulp_of_the_exact_value():
     ulp = np.spacing(np.abs(exact))
     assert np.all(np.abs(logs - exact) <= ulp)
     assert np.all(np.abs(logs - np.log(args)) <= ulp)
+
+
+@numba.njit
+def _gathered_by_vectors(values, indices, first_index, count, out, first_out):
+    for j in range(0, count, GATHER_LANES):
+        gather(values, indices, first_index + j, out, first_out + j)
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.int64])
+def test_vector_gather_is_indexing(dtype):
+    """`vector_math.gather` (the trace's gathers of channel data and its compaction) gives what numpy's indexing
+    gives, at any offset of the indices and of the output."""
+    rng = np.random.default_rng(3)
+    values = rng.normal(size=137).astype(dtype) if dtype == np.float64 else rng.integers(-10**15, 10**15, 137)
+    indices = rng.integers(0, values.size, 300)
+    out = np.zeros(300, dtype)
+    _gathered_by_vectors(values, indices, 5, 8 * 20, out, 11)
+    np.testing.assert_array_equal(out[11:11 + 160], values[indices[5:5 + 160]])
+    assert not out[:11].any() and not out[11 + 160:].any()
 
 
 def test_kernel_reflectivity_weights_equal_table_lookups(xmm):

@@ -30,7 +30,7 @@ from .geometry import (ANNULUS, APERTURE_KIND, APERTURE_P1, APERTURE_P2, APERTUR
                        PRIMARY_BACK, QUAD_A, QUAD_B, QUAD_C, SECONDARY, SECONDARY_BACK, TWO_PI, Z_MAX, Z_MIN, Z_REF)
 from .rays import Fate
 from .rng import uniform
-from .vector_math import log
+from .vector_math import GATHER_LANES, gather, log
 
 _SPIDER = np.int8(Fate.BLOCKED_SPIDER)
 _FRONT = np.int8(Fate.BLOCKED_FRONT)
@@ -320,8 +320,9 @@ _SHELL, _OUTCOME, _LAST, _REFLECTIONS, _SEQUENCE, _HIT, _ROUGH, _EVENT, _ORDER =
 _INTEGER_ROWS = 10
 _POSITION_ROWS = (_PX, _PY, _PZ, _UX, _UY, _UZ)
 # The columns of KernelGeometry.channels that the entrance tests read (the front edges of the walls, then, for a
-# segmented optic, the outer primary's intersection plane and the outer shell's bars), each gathered one at a time
-# over the lanes from one short row in cache; then those that the lanes in flight read (`_compact`).
+# segmented optic, the outer primary's intersection plane and the outer shell's bars), each gathered for
+# `vector_math.gather`'s eight lanes at a time from one short row in cache; then those that the lanes in flight read
+# (`_compact`).
 _ENTRANCE_COLUMNS = np.array([*range(CHANNEL_WALLS, CHANNEL_SURFACES), CHANNEL_SURFACES + Z_REF,
                               *range(CHANNEL_BARS, CHANNEL_COLUMNS)])
 _UNSEGMENTED_ENTRANCE_COLUMNS = CHANNEL_SURFACES - CHANNEL_WALLS
@@ -381,9 +382,12 @@ def _start(beam, key, index, rays, start, n, floats, integers):
 def _compact(g, rays, start, n, started, floats, integers):
     """After the entrance tests: each of the block's rays gets its shell (its channel c, or the last shell for the
     channel outside it), and the rays stopped at the entrance their fate and no graze angles (their position and
-    direction stay where they started: written here if the kernel started them); the m lanes still in flight move to lanes 0 .. m - 1, in their order,
-    with their place in the block (row _ORDER), and gather the rest of what their channel selects (the outer shell's
-    slope errors and the candidate surfaces). Returns m."""
+    direction stay where they started: written here if the kernel started them); the m lanes still in flight move to
+    lanes 0 .. m - 1, in their order, with their place in the block (row _ORDER), and gather the rest of what their
+    channel selects (the outer shell's slope errors and the candidate surfaces). Returns m.
+
+    The moves and the gathers take GATHER_LANES lanes at a time (`vector_math.gather`), up to m rounded up: the lanes
+    beyond m get copies of other lanes' values (in the channel row, channels), which no stage reads as a ray's."""
     n_shells = g.top_z.shape[0]
     for lane in range(n):
         rays.shell[start + lane] = min(integers[_CHANNEL * S + lane], n_shells - 1)
@@ -403,15 +407,15 @@ def _compact(g, rays, start, n, started, floats, integers):
         integers[_ORDER * S + m] = lane
         m += integers[_OUTCOME * S + lane] == 0
     for row in (_CHANNEL, _OUTCOME):  # in place: a lane moves down, never up, and is read before it is overwritten
-        for lane in range(m):
-            integers[row * S + lane] = integers[row * S + integers[_ORDER * S + lane]]
+        for lane in range(0, m, GATHER_LANES):
+            gather(integers[row * S:], integers, _ORDER * S + lane, integers, row * S + lane)
     for row in _POSITION_ROWS:
-        for lane in range(m):
-            floats[row * S + lane] = floats[row * S + integers[_ORDER * S + lane]]
+        for lane in range(0, m, GATHER_LANES):
+            gather(floats[row * S:], integers, _ORDER * S + lane, floats, row * S + lane)
     for k in _FLIGHT_COLUMNS:
         values = g.channels[k]
-        for lane in range(m):
-            floats[(_GATHERED + k) * S + lane] = values[integers[_CHANNEL * S + lane]]
+        for lane in range(0, m, GATHER_LANES):
+            gather(values, integers, _CHANNEL * S + lane, floats, (_GATHERED + k) * S + lane)
     for lane in range(m):
         integers[_SHELL * S + lane] = min(integers[_CHANNEL * S + lane], n_shells - 1)
         integers[_LAST * S + lane] = -1
@@ -450,8 +454,8 @@ def _entrance(g, partial_shells, apertures, n, floats, integers):
       intersection plane (its primary's z_ref)."""
     for k in _ENTRANCE_COLUMNS[:_ENTRANCE_COLUMNS.size if g.segmented else _UNSEGMENTED_ENTRANCE_COLUMNS]:
         values = g.channels[k]
-        for lane in range(n):  # scalar: LLVM cannot bound the gathered addresses to check them against the stores
-            floats[(_GATHERED + k) * S + lane] = values[integers[_CHANNEL * S + lane]]
+        for lane in range(0, n, GATHER_LANES):
+            gather(values, integers, _CHANNEL * S + lane, floats, (_GATHERED + k) * S + lane)
     n_shells = g.top_z.shape[0]
     if apertures is not None:
         for lane in range(n):

@@ -7,6 +7,7 @@ from __future__ import annotations
 import numba
 from llvmlite import ir
 from numba import types
+from numba.core import cgutils
 from numba.extending import intrinsic
 
 
@@ -57,3 +58,48 @@ def log(x):
     half_f2 = 0.5 * f * f
     dk = float(k)
     return dk * _LN2_HI - ((half_f2 - (s * (half_f2 + r) + dk * _LN2_LO)) - f)
+
+
+GATHER_LANES = 8
+
+
+@intrinsic
+def gather(typingctx, values, indices, first_index, out, first_out):
+    """out[first_out + j] = values[indices[first_index + j]] for j < GATHER_LANES, one vector gather (LLVM's
+    masked.gather: AVX2's or AVX-512's gather instruction, or scalar loads where there is none).
+
+    LLVM does not vectorise a loop that gathers by a computed index and stores, as it cannot tell the gathered
+    addresses from the stored ones; the caller vouches that they do not overlap. `values` and `out` hold the same
+    type, `indices` int64; no bounds are checked."""
+    if values.dtype != out.dtype or indices.dtype != types.int64:
+        return None
+
+    def codegen(context, builder, signature, args):
+        values_array = context.make_array(signature.args[0])(context, builder, args[0])
+        index_array = context.make_array(signature.args[1])(context, builder, args[1])
+        out_array = context.make_array(signature.args[3])(context, builder, args[3])
+        element = context.get_value_type(signature.args[0].dtype)
+        i64, i32 = ir.IntType(64), ir.IntType(32)
+        index_vector, value_vector = ir.VectorType(i64, GATHER_LANES), ir.VectorType(element, GATHER_LANES)
+        pointer_vector = ir.VectorType(element.as_pointer(), GATHER_LANES)
+        mask_vector = ir.VectorType(ir.IntType(1), GATHER_LANES)
+        index = builder.load(builder.bitcast(builder.gep(index_array.data, [args[2]]), index_vector.as_pointer()),
+                             align=8)
+        base = builder.insert_element(ir.Constant(index_vector, ir.Undefined),
+                                      builder.ptrtoint(values_array.data, i64), ir.Constant(i32, 0))
+        base = builder.shuffle_vector(base, ir.Constant(index_vector, ir.Undefined),
+                                      ir.Constant(ir.VectorType(i32, GATHER_LANES), [0] * GATHER_LANES))
+        size = context.get_abi_sizeof(element)
+        pointers = builder.inttoptr(builder.add(base, builder.mul(index, ir.Constant(index_vector, [size] * GATHER_LANES))),
+                                    pointer_vector)
+        name = str(element).replace("double", "f64")
+        gather_function = cgutils.get_or_insert_function(
+            builder.module, ir.FunctionType(value_vector, [pointer_vector, i32, mask_vector, value_vector]),
+            f"llvm.masked.gather.v{GATHER_LANES}{name}.v{GATHER_LANES}p0{name}")
+        gathered = builder.call(gather_function, [pointers, ir.Constant(i32, size),
+                                                  ir.Constant(mask_vector, [1] * GATHER_LANES),
+                                                  ir.Constant(value_vector, ir.Undefined)])
+        builder.store(gathered, builder.bitcast(builder.gep(out_array.data, [args[4]]), value_vector.as_pointer()),
+                      align=size)
+        return context.get_dummy_value()
+    return types.void(values, indices, first_index, out, first_out), codegen
