@@ -10,7 +10,9 @@ from scipy.integrate import quad
 from coatings import ConstantReflectivity
 from geometries import Optic, PrescriptionError, Shell, load_optic, parse_aperture, read_prescription
 from raytrace.analysis import effective_area
-from raytrace.engine import Fate, Trace
+from raytrace.engine import Fate, Rays, Trace
+from raytrace.engine.aperture import EntranceChannels
+from raytrace.engine.reference import reference_start_points
 from raytrace.engine.rng import seed_key
 from raytrace.output import write_prescription
 from raytrace.sources import ParallelBeam, PointSource
@@ -90,6 +92,27 @@ def test_kernel_matches_reference_with_apertures_and_partial_shells(babyiaxo, so
     key = seed_key(9)
     rays = traced_like_reference(trace, key, 4000, 1e-8)
     assert {Fate.BLOCKED_APERTURE, Fate.DOUBLE} <= set(np.unique(rays.fate))
+
+
+def test_sampling_finds_the_channel_among_empty_and_thin_ones():
+    """The start points' channel lookup (a guide over the distinct channel ends; `aperture.KernelChannels`) gives
+    numpy's searchsorted for channels that apertures emptied (in the middle and at the end) and one far thinner
+    than the rest, whose ends crowd the guide's cells."""
+    r_in = np.array([10.0, 50.0, 80.0, 80.0, 80.0, 120.0, 120.05, 160.0, 200.0, 200.0])
+    r_out = np.array([50.0, 80.0, 80.0, 80.0, 120.0, 120.05, 160.0, 200.0, 200.0, 200.0])
+    n = r_in.size
+    turn_start, turn_span = np.zeros(n), np.ones(n)
+    turn_start[7], turn_span[7] = 0.3, 0.25
+    cumulative = np.cumsum(np.pi * (r_out**2 - r_in**2) * turn_span)
+    channels = EntranceChannels(r_in, r_out, np.full(n, 900.0), turn_start, turn_span, cumulative, 7500.0)
+    assert channels.kernel_channels.guide_width <= 2
+    rays = Rays.empty(200_000)
+    channels.sample(seed_key(4), 12345, rays)
+    x, y, _, channel = reference_start_points(int(seed_key(4)), 12345, len(rays), channels)
+    np.testing.assert_array_equal(rays.channel, channel)
+    np.testing.assert_allclose(rays.x, x, rtol=0, atol=1e-9)
+    np.testing.assert_allclose(rays.y, y, rtol=0, atol=1e-9)
+    assert set(np.unique(rays.channel)) == {0, 1, 4, 5, 6, 7}  # the thin channel too, the empty ones never
 
 
 def test_apertures_and_azimuths_round_trip_through_the_shell_table(tmp_path):

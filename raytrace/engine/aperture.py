@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from functools import cached_property
 from typing import NamedTuple
 
 import numba
@@ -24,17 +25,30 @@ from coatings.threads import split_over_threads
 from .geometry import SECONDARY, Z_MIN, PackedOptic
 from .rays import Rays
 from .rng import uniform
+from .vector_math import GATHER_LANES, gather
 
-GUIDE_CELLS_PER_CHANNEL = 4
+GUIDE_CELLS_PER_CHANNEL = (4, 8, 16, 32, 64)  # the guide's cells per channel: the fewest that leave at most ...
+GUIDE_WIDTH = 2  # ... this many distinct channel ends in any cell (a very thin channel may need more)
+GUIDE_MARGIN = 1e-9  # of the total area: each cell's edges widened by far more than the rounding of a draw's area
 
 
 class KernelChannels(NamedTuple):
+    """The channels as `start_block` reads them. A draw of the area a below a start point (0 <= a <= the total)
+    finds the number of distinct channel ends <= a: `guide` gives those below its cell (of len(guide) equal cells of
+    the area, each widened by GUIDE_MARGIN), and the at most guide_width after them are compared; `channel_after`
+    turns that number into the channel (the first whose end exceeds a, as numpy's searchsorted(side="right") finds
+    it; an empty channel ends where the one before it does)."""
+
     r_in: np.ndarray
-    cumulative_area_mm2: np.ndarray
+    below_mm2: np.ndarray  # the area of the channels before each one
     z_start: np.ndarray
-    guide: np.ndarray
     turn_start: np.ndarray  # the arc of azimuths sampled, in turns: start ...
     turn_span: np.ndarray  # ... and length (1: all of them)
+    total_area_mm2: float
+    ends_mm2: np.ndarray  # the distinct channel ends (cumulative areas), then guide_width of inf
+    guide: np.ndarray
+    guide_width: int
+    channel_after: np.ndarray  # channel_after[k]: the first channel whose end exceeds the k-th distinct end
 
 
 @dataclass(frozen=True)
@@ -53,7 +67,6 @@ class EntranceChannels:
     turn_start: np.ndarray
     turn_span: np.ndarray
     cumulative_area_mm2: np.ndarray
-    guide: np.ndarray  # guide[k]: a channel at or before the one holding the fraction k / len(guide) of the area
     intersection_z_mm: float  # the optic's intersection plane, z = f, from which source distances are measured
 
     @classmethod
@@ -82,11 +95,7 @@ class EntranceChannels:
             turn_start = np.where(partial, ((start - widen) / (2.0 * math.pi)) % 1.0, 0.0)
             turn_span = np.where(partial, arc / (2.0 * math.pi), 1.0)
         cumulative = np.cumsum(np.pi * (r_out**2 - r_in**2) * turn_span)
-        cells = GUIDE_CELLS_PER_CHANNEL * (n + 1)
-        lower = np.arange(cells) / cells * cumulative[-1]
-        # one step back from each cell's lower edge, so rounding can never start the scan too late
-        guide = np.maximum(np.searchsorted(cumulative, lower, side="right") - 1, 0).astype(np.int64)
-        return cls(r_in, r_out, z_start, turn_start, turn_span, cumulative, guide, float(packed.focal_length_mm))
+        return cls(r_in, r_out, z_start, turn_start, turn_span, cumulative, float(packed.focal_length_mm))
 
     @property
     def total_area_mm2(self) -> float:
@@ -97,14 +106,29 @@ class EntranceChannels:
         """The entrance area the rays stand for, in the plane normal to the axis."""
         return self.total_area_mm2 / 100.0
 
-    def for_kernel(self) -> KernelChannels:
-        return KernelChannels(self.r_in, self.cumulative_area_mm2, self.z_start, self.guide, self.turn_start,
-                              self.turn_span)
+    @cached_property
+    def kernel_channels(self) -> KernelChannels:
+        """The channels as the kernels read them."""
+        cumulative = self.cumulative_area_mm2
+        total = float(cumulative[-1])
+        ends = np.unique(cumulative)
+        margin = GUIDE_MARGIN * total
+        for per_channel in GUIDE_CELLS_PER_CHANNEL:
+            cells = per_channel * cumulative.size
+            edges = np.arange(cells + 1) / cells * total
+            guide = np.searchsorted(ends, edges[:-1] - margin, side="right").astype(np.int64)
+            width = int((np.searchsorted(ends, edges[1:] + margin, side="right") - guide).max())
+            if width <= GUIDE_WIDTH:
+                break
+        channel_after = np.searchsorted(cumulative, np.concatenate([[-np.inf], ends]), side="right").astype(np.int64)
+        return KernelChannels(self.r_in, np.concatenate([[0.0], cumulative[:-1]]), self.z_start,
+                              self.turn_start, self.turn_span, total,
+                              np.concatenate([ends, np.full(width, np.inf)]), guide, width, channel_after)
 
     def sample(self, key, first_index: int, rays: Rays) -> None:
         """Start points (x, y, z) and channels of rays first_index .. (uniform over the channels' area); their fates
         are cleared (a source may then set one, which the trace keeps)."""
-        split_over_threads(sample_start_points, len(rays), key, np.uint64(first_index), self.for_kernel(), rays.x,
+        split_over_threads(sample_start_points, len(rays), key, np.uint64(first_index), self.kernel_channels, rays.x,
                            rays.y, rays.z, rays.channel, rays.fate)
 
 
@@ -132,32 +156,6 @@ def cos_sin_of_turn(u):
     return (1.0 - 2.0 * (((q + 1) >> 1) & 1)) * first, (1.0 - 2.0 * ((q >> 1) & 1)) * second
 
 
-@numba.njit(cache=True, inline="always", error_model="numpy")
-def _channel_of(u, turn, channels):
-    """(r^2, turn of the azimuth, z of the start plane, channel) of the start point of a ray whose draws 0 and 1 are
-    u and turn: uniform over the entrance channels' total area.
-
-    The channel is the first with cumulative area > s (numpy's searchsorted, side="right"), found
-    from the guide table's lower bound by a short forward scan instead of a binary search.
-    """
-    cumulative_area = channels.cumulative_area_mm2
-    n_channels = cumulative_area.shape[0]
-    s = u * cumulative_area[n_channels - 1]
-    c = channels.guide[int(u * channels.guide.shape[0])]
-    while c < n_channels - 1 and cumulative_area[c] <= s:
-        c += 1
-    below = cumulative_area[c - 1] if c > 0 else 0.0
-    r_in = channels.r_in[c]
-    span = channels.turn_span[c]
-    if span < 1.0:  # an arc of azimuths (entrance apertures)
-        r2 = r_in * r_in + (s - below) / (math.pi * span)
-        turn = channels.turn_start[c] + turn * span
-        turn -= math.floor(turn)
-    else:
-        r2 = r_in * r_in + (s - below) / math.pi
-    return r2, turn, channels.z_start[c], c
-
-
 # A block of rays in a struct-of-arrays scratch, as the trace kernel and the sampling here hold it: row r of lane l
 # at r * BLOCK_STRIDE + l, in one flat array of floats and one of integers.
 BLOCK_RAYS = 256  # rays per block: its scratch stays in cache
@@ -165,28 +163,57 @@ BLOCK_STRIDE = BLOCK_RAYS + 8  # a cache line more than a row, so that a lane's 
 # (rows 2 KiB apart would all share two sets of the 8-way L1 and evict one another)
 START_X, START_Y, START_Z = 0, 1, 2  # the float rows of the start point (`start_block`)
 START_CHANNEL = 0  # the integer row of the channel
+START_FLOAT_ROWS, START_INTEGER_ROWS = 8, 2  # the rows `start_block` writes (the others as its scratch)
+_AREA, _GATHERED = 3, 4  # float rows: a draw's area, then what is gathered by channel
+_COUNT = 1  # integer row: the channel ends below a draw's area
 
 
 @numba.njit(cache=True, nogil=True, error_model="numpy", no_cpython_wrapper=True, no_cfunc_wrapper=True, _nrt=False)
 def start_block(key, first_index, channels, n, floats, integers):
     """Start points and channels of rays first_index .. first_index + n - 1 (n <= BLOCK_RAYS) into a block's scratch
-    (rows START_X .. START_Z and START_CHANNEL): uniform over the channels' area, from draws 0 and 1 of each ray.
+    (rows START_X .. START_Z and START_CHANNEL; it uses the first START_FLOAT_ROWS and START_INTEGER_ROWS): uniform
+    over the channels' area, from draws 0 and 1 of each ray.
 
-    Three loops: the two draws and the point (from r^2 and the turn of its azimuth) vectorise; finding the channel
-    and reading its entries is a scalar loop between them (LLVM vectorises no loop that gathers by a computed index
-    and stores). Only kernels call it (no Python or C wrapper compiled)."""
+    Draw 0 picks the area a = u A below the start point (A the total), draw 1 the turn of its azimuth. Its channel c is
+    the first whose end exceeds a (numpy's searchsorted(side="right"), clipped to the last; `KernelChannels`). Within c,
+    r^2 = r_in^2 + (a - below) / (pi span) and the turn start + t span (on a full turn span = 1 and start = 0, and both
+    are exactly the plain formulas). Every loop vectorises, the channel data read by vector gathers
+    (`vector_math.gather`); the loops run over n rounded up to GATHER_LANES lanes (the rays after the block's, whose
+    points are never stored). Only kernels call it (no Python or C wrapper compiled)."""
     s = BLOCK_STRIDE
-    for lane in range(n):
+    lanes = (n + GATHER_LANES - 1) // GATHER_LANES * GATHER_LANES
+    total = channels.total_area_mm2
+    cells = channels.guide.shape[0]
+    last = channels.r_in.shape[0] - 1
+    for lane in range(lanes):
         ray = first_index + np.uint64(lane)
-        floats[START_X * s + lane] = uniform(key, ray, np.int64(0))
+        u = uniform(key, ray, np.int64(0))
         floats[START_Y * s + lane] = uniform(key, ray, np.int64(1))
-    for lane in range(n):  # the draws become r^2 and the turn in place, then the point
-        floats[START_X * s + lane], floats[START_Y * s + lane], floats[START_Z * s + lane], \
-            integers[START_CHANNEL * s + lane] = _channel_of(floats[START_X * s + lane], floats[START_Y * s + lane],
-                                                             channels)
-    for lane in range(n):
-        r = math.sqrt(floats[START_X * s + lane])
-        cos_phi, sin_phi = cos_sin_of_turn(floats[START_Y * s + lane])
+        floats[_AREA * s + lane] = u * total
+        integers[_COUNT * s + lane] = int(u * cells)
+    for lane in range(0, lanes, GATHER_LANES):
+        gather(channels.guide, integers, _COUNT * s + lane, integers, START_CHANNEL * s + lane)
+    for lane in range(lanes):
+        integers[_COUNT * s + lane] = integers[START_CHANNEL * s + lane]
+    for k in range(channels.guide_width):
+        for lane in range(0, lanes, GATHER_LANES):
+            gather(channels.ends_mm2[k:], integers, START_CHANNEL * s + lane, floats, _GATHERED * s + lane)
+        for lane in range(lanes):
+            integers[_COUNT * s + lane] += floats[_GATHERED * s + lane] <= floats[_AREA * s + lane]
+    for lane in range(0, lanes, GATHER_LANES):
+        gather(channels.channel_after, integers, _COUNT * s + lane, integers, START_CHANNEL * s + lane)
+    for lane in range(lanes):
+        integers[START_CHANNEL * s + lane] = min(integers[START_CHANNEL * s + lane], last)
+    for row, values in ((START_Z, channels.z_start), (_GATHERED, channels.r_in), (_GATHERED + 1, channels.below_mm2),
+                        (_GATHERED + 2, channels.turn_start), (_GATHERED + 3, channels.turn_span)):
+        for lane in range(0, lanes, GATHER_LANES):
+            gather(values, integers, START_CHANNEL * s + lane, floats, row * s + lane)
+    for lane in range(lanes):
+        r_in, below = floats[_GATHERED * s + lane], floats[(_GATHERED + 1) * s + lane]
+        turn_start, span = floats[(_GATHERED + 2) * s + lane], floats[(_GATHERED + 3) * s + lane]
+        r = math.sqrt(r_in * r_in + (floats[_AREA * s + lane] - below) / (math.pi * span))
+        turn = turn_start + floats[START_Y * s + lane] * span
+        cos_phi, sin_phi = cos_sin_of_turn(turn - math.floor(turn))
         floats[START_X * s + lane] = r * cos_phi
         floats[START_Y * s + lane] = r * sin_phi
 
@@ -195,8 +222,8 @@ def start_block(key, first_index, channels, n, floats, integers):
 def sample_start_points(key, first_index, channels, x, y, z, channel, fate, start, stop):
     """Start points and channels of rays start .. stop - 1 (`coatings.threads.split_over_threads`), their fates
     cleared: `start_block` a block at a time, copied out of its scratch."""
-    floats = np.empty(3 * BLOCK_STRIDE)
-    integers = np.empty(BLOCK_STRIDE, np.int64)
+    floats = np.empty(START_FLOAT_ROWS * BLOCK_STRIDE)
+    integers = np.empty(START_INTEGER_ROWS * BLOCK_STRIDE, np.int64)
     for first in range(start, stop, BLOCK_RAYS):
         n = min(BLOCK_RAYS, stop - first)
         start_block(key, first_index + np.uint64(first), channels, n, floats, integers)

@@ -92,11 +92,12 @@ class Trace:
         """
         rays = Rays.empty(n) if out is None else out.head(n)
         shared = self.source.shared_ray(self.aperture, n_total)
+        channels = self.aperture.kernel_channels
         if shared is None:
             self.source.emit(key, first_index, n_total, self.aperture, rays)
-            beam = kernel.KernelBeam(False, self.aperture.for_kernel(), np.zeros(3), 0.0, 0.0)
+            beam = kernel.KernelBeam(False, channels, np.zeros(3), 0.0, 0.0)
         else:  # a parallel beam: the kernel starts the rays itself
-            beam = kernel.KernelBeam(True, self.aperture.for_kernel(), np.ascontiguousarray(shared.direction, dtype=float),
+            beam = kernel.KernelBeam(True, channels, np.ascontiguousarray(shared.direction, dtype=float),
                                      float(shared.energy_kev), float(shared.weight))
         kernel_table = self.kernel_table(table)
         if kernel_table.scatters:
