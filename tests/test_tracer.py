@@ -24,12 +24,13 @@ ARCSEC = math.pi / 180 / 3600
 
 
 BAR_AND_WEDGE_SPIDER = Spider(6, spoke_width_deg=3.0, spoke_width_mm=20.0, rotation_deg=17.0)
+TURNED_SPIDER = Spider(11, spoke_width_deg=1.0, spoke_width_mm=15.0, rotation_deg=-463.0)  # more than a turn back
 
 
 @pytest.mark.parametrize(
     "off_axis_arcmin, azimuth_deg, spider",
     [(0.0, 0.0, None), (4.0, 30.0, None), (20.0, 200.0, None), (0.0, 0.0, BAR_AND_WEDGE_SPIDER),
-     (7.0, 100.0, BAR_AND_WEDGE_SPIDER)],
+     (7.0, 100.0, BAR_AND_WEDGE_SPIDER), (3.0, 250.0, TURNED_SPIDER)],
 )
 def test_kernel_matches_numpy_reference_ray_by_ray(xmm, off_axis_arcmin, azimuth_deg, spider):
     optic = xmm if spider is None else xmm.with_spider(spider)

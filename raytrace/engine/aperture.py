@@ -25,7 +25,7 @@ from coatings.threads import split_over_threads
 from .geometry import SECONDARY, Z_MIN, PackedOptic
 from .rays import Rays
 from .rng import uniform
-from .vector_math import GATHER_LANES, gather
+from .vector_math import GATHER_LANES, floor, gather
 
 GUIDE_CELLS_PER_CHANNEL = (4, 8, 16, 32, 64)  # the guide's cells per channel: the fewest that leave at most ...
 GUIDE_WIDTH = 2  # ... this many distinct channel ends in any cell (a very thin channel may need more)
@@ -213,7 +213,7 @@ def start_block(key, first_index, channels, n, floats, integers):
         turn_start, span = floats[(_GATHERED + 2) * s + lane], floats[(_GATHERED + 3) * s + lane]
         r = math.sqrt(r_in * r_in + (floats[_AREA * s + lane] - below) / (math.pi * span))
         turn = turn_start + floats[START_Y * s + lane] * span
-        cos_phi, sin_phi = cos_sin_of_turn(turn - math.floor(turn))
+        cos_phi, sin_phi = cos_sin_of_turn(turn - floor(turn))
         floats[START_X * s + lane] = r * cos_phi
         floats[START_Y * s + lane] = r * sin_phi
 

@@ -16,7 +16,10 @@ QUAD_A, QUAD_B, QUAD_C, Z_REF, Z_MIN, Z_MAX = range(6)
 # The four surfaces of a shell, in `Optic.surfaces` order.
 PRIMARY, SECONDARY, PRIMARY_BACK, SECONDARY_BACK = range(4)
 # Columns of a set of equally spaced radial bars (see `radial_bars`).
-BAR_COUNT, BAR_ROTATION_TURNS, BAR_TAN_HALF_WEDGE, BAR_HALF_WIDTH_MM, BAR_COS_STEP, BAR_SIN_STEP = range(6)
+BAR_COUNT, BAR_ROTATION_TURNS, BAR_TAN_HALF_WEDGE, BAR_HALF_WIDTH_MM, BAR_FIRST = range(5)
+BAR_COLUMNS = 5
+# Rows of `KernelGeometry.bar_directions`: the direction of bar k of a set and of bar k + 1.
+BAR_COS, BAR_SIN, BAR_NEXT_COS, BAR_NEXT_SIN = range(4)
 # The two sets of bars of a segmented shell.
 JOINS, SPACERS = 0, 1
 # Columns of a shell's slope errors (radians).
@@ -34,17 +37,37 @@ CHANNEL_WALLS = 4  # the front edge of the inner wall (top_z, front_r, thickness
 CHANNEL_SURFACES = 10  # the candidate surfaces, a surface row each: outer PRIMARY, inner PRIMARY_BACK, outer SECONDARY,
 # inner SECONDARY_BACK (the order the kernel tries them)
 CHANNEL_BARS = 34  # the outer shell's SPACERS, then its JOINS
-CHANNEL_COLUMNS = 46
+CHANNEL_COLUMNS = 44
 
-NO_BARS = np.zeros(6)
+NO_BARS = np.zeros(BAR_COLUMNS)
 
 
 def radial_bars(count: int, rotation_rad: float, half_wedge_rad: float, half_width_mm: float) -> np.ndarray:
-    """`count` equally spaced radial obstructions as the kernels read them: (count, rotation in turns,
-    tan of the half wedge angle, half width in mm, cos and sin of the spacing)."""
-    step = 2.0 * math.pi / count
-    return np.array([count, rotation_rad / (2.0 * math.pi), math.tan(half_wedge_rad), half_width_mm, math.cos(step),
-                     math.sin(step)])
+    """`count` equally spaced radial obstructions as the kernels read them: (count, rotation in turns within
+    [0, 1), tan of the half wedge angle, half width in mm, and BAR_FIRST, set by `bar_directions`)."""
+    return np.array([count, (rotation_rad / (2.0 * math.pi)) % 1.0, math.tan(half_wedge_rad), half_width_mm, 0.0])
+
+
+def bar_directions(bar_sets) -> np.ndarray:
+    """`KernelGeometry.bar_directions` for these sets of bars (rows of `radial_bars`), each set's BAR_FIRST set in
+    place: for bar k of a set, whose direction is the turn rotation + k / count, its entry BAR_FIRST + k holds
+    (cos, sin) of it and of bar k + 1, for every k that the kernel's estimate of a point's azimuth can give
+    (-2 count - 1 .. count + 1: the azimuth lies within half a turn of 0, the rotation within one turn). Entry 0
+    holds (1, 0, 1, 0), for lanes whose set is empty."""
+    entries = [np.array([[1.0], [0.0], [1.0], [0.0]])]
+    first = 1
+    for bars in bar_sets:
+        count = int(bars[BAR_COUNT])
+        if count == 0:
+            continue
+        k = np.arange(-2 * count - 1, count + 3)
+        turn = bars[BAR_ROTATION_TURNS] + k / count
+        angle = 2.0 * np.pi * (turn - np.floor(turn))
+        cos, sin = np.cos(angle), np.sin(angle)
+        entries.append(np.array([cos[:-1], sin[:-1], cos[1:], sin[1:]]))
+        bars[BAR_FIRST] = first + 2 * count + 1
+        first += entries[-1].shape[1]
+    return np.ascontiguousarray(np.concatenate(entries, axis=1))
 
 
 class KernelGeometry(NamedTuple):
@@ -54,9 +77,10 @@ class KernelGeometry(NamedTuple):
     top_z: np.ndarray  # (n_shells,) height of each shell's front edge
     front_r: np.ndarray  # (n_shells,) R1, inner radius of the front edge
     thickness: np.ndarray  # (n_shells,)
-    spider: np.ndarray  # (6,) radial bars of the spider in the plane z = spider_z
+    spider: np.ndarray  # (BAR_COLUMNS,) radial bars of the spider in the plane z = spider_z
     spider_z: float
-    segments: np.ndarray  # (n_shells, 2, 6): JOINS and SPACERS bars of each shell
+    segments: np.ndarray  # (n_shells, 2, BAR_COLUMNS): JOINS and SPACERS bars of each shell
+    bar_directions: np.ndarray  # (4, entries): BAR_COS .. BAR_NEXT_SIN of every set of bars (`bar_directions`)
     slope_errors: np.ndarray  # (n_shells, 4): SLOPE_MERIDIONAL .. WING_RMS
     shell_azimuth: np.ndarray  # (n_shells, 2): AZIMUTH_START, AZIMUTH_SPAN
     apertures: np.ndarray  # (n_apertures, 4): APERTURE_KIND .. APERTURE_P3, tested in the plane z = spider_z
@@ -75,6 +99,7 @@ class PackedOptic:
     exit_r: np.ndarray  # (n_shells,) R5
     spider: np.ndarray
     segments: np.ndarray
+    bar_directions: np.ndarray
     slope_errors: np.ndarray
     shell_azimuth: np.ndarray
     apertures: np.ndarray
@@ -90,7 +115,7 @@ class PackedOptic:
         if sp is not None:
             spider = radial_bars(sp.n_spokes, math.radians(sp.rotation_deg), math.radians(sp.spoke_width_deg) / 2.0,
                                  sp.spoke_width_mm / 2.0)
-        segments = np.zeros((optic.n_shells, 2, 6))
+        segments = np.zeros((optic.n_shells, 2, BAR_COLUMNS))
         slope_errors = np.zeros((optic.n_shells, 4))
         for i, shell in enumerate(optic.shells):
             seg = shell.segmentation
@@ -116,6 +141,7 @@ class PackedOptic:
             exit_r=optic.exit_radii_mm(),
             spider=spider,
             segments=segments,
+            bar_directions=bar_directions([spider, *segments.reshape(-1, BAR_COLUMNS)]),
             slope_errors=slope_errors,
             shell_azimuth=shell_azimuth,
             apertures=_aperture_rows(optic.apertures),
@@ -147,8 +173,8 @@ class PackedOptic:
 
     def for_kernel(self, focal_plane_z_mm: float) -> KernelGeometry:
         return KernelGeometry(self.surfaces, self.top_z, self.front_r, self.thickness, self.spider,
-                              float(self.top_z.max()), self.segments, self.slope_errors, self.shell_azimuth,
-                              self.apertures, float(focal_plane_z_mm), self.channel_rows(),
+                              float(self.top_z.max()), self.segments, self.bar_directions, self.slope_errors,
+                              self.shell_azimuth, self.apertures, float(focal_plane_z_mm), self.channel_rows(),
                               bool(self.slope_errors.max() > 0.0), bool(self.segments[:, :, BAR_COUNT].max() > 0.0))
 
     def channel_rows(self) -> np.ndarray:

@@ -25,12 +25,12 @@ from coatings.table import reflectivity_at, reflectivity_at_node
 from .aperture import (BLOCK_RAYS, BLOCK_STRIDE, START_CHANNEL, START_X, START_Y, START_Z, KernelChannels,
                        cos_sin_of_turn, start_block)
 from .geometry import (ANNULUS, APERTURE_KIND, APERTURE_P1, APERTURE_P2, APERTURE_P3, AZIMUTH_SPAN, AZIMUTH_START,
-                       BAR_COS_STEP, BAR_COUNT, BAR_HALF_WIDTH_MM, BAR_ROTATION_TURNS, BAR_SIN_STEP, BAR_TAN_HALF_WEDGE,
+                       BAR_COLUMNS, BAR_COUNT, BAR_FIRST, BAR_HALF_WIDTH_MM, BAR_ROTATION_TURNS, BAR_TAN_HALF_WEDGE,
                        CHANNEL_BARS, CHANNEL_COLUMNS, CHANNEL_SLOPES, CHANNEL_SURFACES, CHANNEL_WALLS, CIRCLE, PRIMARY,
                        PRIMARY_BACK, QUAD_A, QUAD_B, QUAD_C, SECONDARY, SECONDARY_BACK, TWO_PI, Z_MAX, Z_MIN, Z_REF)
 from .rays import Fate
 from .rng import uniform
-from .vector_math import GATHER_LANES, gather, log
+from .vector_math import GATHER_LANES, floor, gather, log
 
 _SPIDER = np.int8(Fate.BLOCKED_SPIDER)
 _FRONT = np.int8(Fate.BLOCKED_FRONT)
@@ -183,26 +183,46 @@ def _on_bar(tan_half_wedge, half_width, cos_k, sin_k, qx, qy):
     return (along > 0.0) & ((across < tan_half_wedge * along) | (across < half_width))
 
 
-@numba.njit(cache=True, inline="always", error_model="numpy")
-def _on_bars(bars, qx, qy):
-    """Whether the point (qx, qy) lies on one of the equally spaced radial bars (geometry.radial_bars; none if
-    their count is 0).
+@numba.njit(**_INTERNAL)
+def _bar_entry(count, rotation, first, last_entry, qx, qy):
+    """The entry of KernelGeometry.bar_directions (`geometry.bar_directions`) for the bar at or before the azimuth of
+    the point (qx, qy) in a set of `count` equally spaced radial bars turned by `rotation` (turns), whose bar 0 is at
+    entry `first`; entry 0 if the set is empty (and for a point that is not a number).
 
-    The nearest bar (the only one that can block, as wedges are narrower than the spacing and a
-    strip's distance grows with the angle) is one of the two that bracket the point's azimuth; an
-    approximate azimuth finds them (its error, 2.1e-4 rad, is far below half the spacing of the at
-    most 360 bars allowed) and both are tested exactly, the second rotated from the first by the spacing.
-    """
-    count = bars[BAR_COUNT]
-    rotation = bars[BAR_ROTATION_TURNS]
-    k = math.floor((_approximate_azimuth(qx, qy) * (0.5 / math.pi) - rotation) * count)
-    turn = rotation + k / count
-    cos_k, sin_k = cos_sin_of_turn(turn - math.floor(turn))
-    cos_step, sin_step = bars[BAR_COS_STEP], bars[BAR_SIN_STEP]
-    cos_next, sin_next = cos_k * cos_step - sin_k * sin_step, sin_k * cos_step + cos_k * sin_step
-    wedge, width = bars[BAR_TAN_HALF_WEDGE], bars[BAR_HALF_WIDTH_MM]
-    return (count != 0.0) & (_on_bar(wedge, width, cos_k, sin_k, qx, qy)
-                             | _on_bar(wedge, width, cos_next, sin_next, qx, qy))
+    The nearest bar (the only one that can block, as wedges are narrower than the spacing and a strip's distance
+    grows with the angle) is this one or the next: an approximate azimuth finds them (its error, 2.1e-4 rad, is far
+    below half the spacing of the at most 360 bars allowed), and `_on_bars` tests both exactly."""
+    entry = first + floor((_approximate_azimuth(qx, qy) * (0.5 / math.pi) - rotation) * count)
+    entry = entry if (count != 0.0) & (entry >= 0.0) else 0.0
+    return int(min(entry, last_entry))
+
+
+@numba.njit(**_INTERNAL)
+def _on_bars(count, tan_half_wedge, half_width, qx, qy, cos_k, sin_k, cos_next, sin_next):
+    """Whether the point (qx, qy) lies on one of a set of `count` radial bars (none if 0), given the directions of
+    the two bars that bracket its azimuth (`_bar_entry`)."""
+    return (count != 0.0) & (_on_bar(tan_half_wedge, half_width, cos_k, sin_k, qx, qy)
+                             | _on_bar(tan_half_wedge, half_width, cos_next, sin_next, qx, qy))
+
+
+@numba.njit(**_INTERNAL)
+def _gather_bar_directions(bar_directions, n, floats, integers):
+    """The two bar directions of each of the n lanes (rows _DIRECTIONS ..) at its entry (row _ENTRY), for the lanes
+    up to n rounded up to GATHER_LANES (those beyond n at entry 0)."""
+    lanes = (n + GATHER_LANES - 1) // GATHER_LANES * GATHER_LANES
+    for lane in range(n, lanes):
+        integers[_ENTRY * S + lane] = 0
+    for row in range(4):
+        values = bar_directions[row]
+        for lane in range(0, lanes, GATHER_LANES):
+            gather(values, integers, _ENTRY * S + lane, floats, (_DIRECTIONS + row) * S + lane)
+
+
+@numba.njit(**_INTERNAL)
+def _directions(floats, lane):
+    """The lane's two gathered bar directions (`_gather_bar_directions`)."""
+    return (floats[_DIRECTIONS * S + lane], floats[(_DIRECTIONS + 1) * S + lane], floats[(_DIRECTIONS + 2) * S + lane],
+            floats[(_DIRECTIONS + 3) * S + lane])
 
 
 @numba.njit(**_INTERNAL)
@@ -329,6 +349,10 @@ _UNSEGMENTED_ENTRANCE_COLUMNS = CHANNEL_SURFACES - CHANNEL_WALLS
 _FLIGHT_COLUMNS = np.array([*range(CHANNEL_SLOPES, CHANNEL_WALLS), *range(CHANNEL_SURFACES, CHANNEL_BARS)])
 # What a lane did in the last pass: nothing, reflected, or reflected at a graze angle beyond `_graze_series`.
 _IDLE, _REFLECTED, _REFLECTED_STEEP = 0, 1, 2
+# Rows the entrance tests use while the search's and the deviates' are free: where a ray crosses a plane of bars,
+# the bar entry of each lane (`_bar_entry`) and its two bar directions (BAR_COS .. BAR_NEXT_SIN).
+_QX, _QY, _DIRECTIONS = _T_CANDIDATE, _T_CANDIDATE + 1, _T_CANDIDATE + 2
+_ENTRY = _HIT
 
 
 @numba.njit(**_STAGE)
@@ -463,12 +487,22 @@ def _entrance(g, partial_shells, apertures, n, floats, integers):
             if integers[_OUTCOME * S + lane] == 0 and _outside_apertures(g.apertures, g.spider_z, px, py, pz, ux, uy,
                                                                            uz):
                 integers[_OUTCOME * S + lane] = _APERTURE
+    last_entry = g.bar_directions.shape[1] - 1
     if g.spider[BAR_COUNT] > 0.0:
+        count, rotation, first = g.spider[BAR_COUNT], g.spider[BAR_ROTATION_TURNS], g.spider[BAR_FIRST]
+        wedge, width = g.spider[BAR_TAN_HALF_WEDGE], g.spider[BAR_HALF_WIDTH_MM]
+        spider_z = g.spider_z
         for lane in range(n):
             px, py, pz, ux, uy, uz = _ray(floats, lane)
+            s = (spider_z - pz) / uz
+            qx, qy = px + s * ux, py + s * uy
+            floats[_QX * S + lane], floats[_QY * S + lane] = qx, qy
+            integers[_ENTRY * S + lane] = _bar_entry(count, rotation, first, last_entry, qx, qy)
+        _gather_bar_directions(g.bar_directions, n, floats, integers)
+        for lane in range(n):
             outcome = integers[_OUTCOME * S + lane]
-            s = (g.spider_z - pz) / uz
-            blocked = _on_bars(g.spider, px + s * ux, py + s * uy)
+            blocked = _on_bars(count, wedge, width, floats[_QX * S + lane], floats[_QY * S + lane],
+                               *_directions(floats, lane))
             integers[_OUTCOME * S + lane] = _SPIDER if (outcome == 0) & blocked else outcome
     for lane in range(n):
         px, py, pz, ux, uy, uz = _ray(floats, lane)
@@ -495,19 +529,23 @@ def _entrance(g, partial_shells, apertures, n, floats, integers):
     if g.segmented:
         for lane in range(n):
             px, py, pz, ux, uy, uz = _ray(floats, lane)
-            c = integers[_CHANNEL * S + lane]
-            outcome = integers[_OUTCOME * S + lane]
             s = (floats[(_CANDIDATE + Z_REF) * S + lane] - pz) / uz
-            qx = px + s * ux
-            qy = py + s * uy
-            for k in range(2):  # the spacers, then the joins; unrolled by LLVM
-                row = (_BARS + 6 * k) * S + lane  # the six parameters of the bars (geometry.radial_bars)
-                bars = (floats[row], floats[row + S], floats[row + 2 * S], floats[row + 3 * S], floats[row + 4 * S],
-                        floats[row + 5 * S])
-                blocked = _on_bars(bars, qx, qy)
-                code = (_SPACER if k == 0 else _GAP) if blocked else np.int8(0)
-                outcome = code if (outcome == 0) & (c < n_shells) else outcome
-            integers[_OUTCOME * S + lane] = outcome
+            floats[_QX * S + lane], floats[_QY * S + lane] = px + s * ux, py + s * uy
+        for k in range(2):  # the spacers, then the joins
+            row = _BARS + BAR_COLUMNS * k  # the lane's bars (geometry.radial_bars), a row per column
+            for lane in range(n):
+                integers[_ENTRY * S + lane] = _bar_entry(
+                    floats[(row + BAR_COUNT) * S + lane], floats[(row + BAR_ROTATION_TURNS) * S + lane],
+                    floats[(row + BAR_FIRST) * S + lane], last_entry, floats[_QX * S + lane], floats[_QY * S + lane])
+            _gather_bar_directions(g.bar_directions, n, floats, integers)
+            code = _SPACER if k == 0 else _GAP
+            for lane in range(n):
+                c = integers[_CHANNEL * S + lane]
+                outcome = integers[_OUTCOME * S + lane]
+                blocked = _on_bars(floats[(row + BAR_COUNT) * S + lane], floats[(row + BAR_TAN_HALF_WEDGE) * S + lane],
+                                   floats[(row + BAR_HALF_WIDTH_MM) * S + lane], floats[_QX * S + lane],
+                                   floats[_QY * S + lane], *_directions(floats, lane))
+                integers[_OUTCOME * S + lane] = code if (outcome == 0) & (c < n_shells) & blocked else outcome
 
 
 @numba.njit(**_STAGE)

@@ -11,9 +11,9 @@ from __future__ import annotations
 import numpy as np
 
 from .aperture import EntranceChannels
-from .geometry import (ANNULUS, BAR_COUNT, BAR_HALF_WIDTH_MM, BAR_ROTATION_TURNS, BAR_TAN_HALF_WEDGE, CIRCLE, JOINS,
-                       PRIMARY, QUAD_A, QUAD_B, QUAD_C, SECONDARY, SLOPE_MERIDIONAL, SLOPE_SAGITTAL, SPACERS,
-                       WING_FRACTION, WING_RMS, Z_MAX, Z_MIN, Z_REF, PackedOptic)
+from .geometry import (ANNULUS, BAR_COLUMNS, BAR_COUNT, BAR_HALF_WIDTH_MM, BAR_ROTATION_TURNS, BAR_TAN_HALF_WEDGE,
+                       CIRCLE, JOINS, PRIMARY, QUAD_A, QUAD_B, QUAD_C, SECONDARY, SLOPE_MERIDIONAL, SLOPE_SAGITTAL,
+                       SPACERS, WING_FRACTION, WING_RMS, Z_MAX, Z_MIN, Z_REF, PackedOptic)
 from .rays import Fate, Rays
 from .rng import DRAWS_PER_RAY
 
@@ -90,7 +90,7 @@ def _outside_apertures(apertures, p, d, plane_z):
 
 def _on_bars(bars, p, d, plane_z):
     """Rays crossing the plane z = plane_z on one of the radial bars (rows of `bars`, or one row for all)."""
-    bars = np.broadcast_to(bars, (len(p), 6))
+    bars = np.broadcast_to(bars, (len(p), BAR_COLUMNS))
     count = np.maximum(bars[:, BAR_COUNT], 1.0)
     s = (plane_z - p[:, 2]) / d[:, 2]
     q = p[:, :2] + s[:, None] * d[:, :2]
