@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 from coatings import ConstantReflectivity
-from geometries import Spider
+from geometries import Spider, load_optic
 from raytrace.analysis import effective_area, psf
 from raytrace.engine import Trace
 from raytrace.engine.aperture import cos_sin_of_turn as _cos_sin_of_turn
@@ -16,7 +16,7 @@ from raytrace.engine.rays import Fate, Rays
 from raytrace.engine.rng import seed_key
 from raytrace.engine.vector_math import GATHER_LANES, gather
 from raytrace.engine.vector_math import log as _vector_log
-from raytrace.sources import ParallelBeam
+from raytrace.sources import ParallelBeam, SolarSource
 
 from .conftest import single_shell, traced_like_reference
 
@@ -81,16 +81,19 @@ def test_vector_gather_is_indexing(dtype):
     assert not out[:11].any() and not out[11 + 160:].any()
 
 
-def test_kernel_reflectivity_weights_equal_table_lookups(xmm):
-    """Rays weighted in the kernel carry aperture weight x R(E, g1) x R(E, g2) (one factor for single reflections)."""
-    trace = Trace(xmm, ParallelBeam.from_angles(3 * u.arcmin, energy=2.5 * u.keV))
+@pytest.mark.parametrize("optic_name, source", [("xmm", ParallelBeam.from_angles(3 * u.arcmin, energy=2.5 * u.keV)),
+                                                ("babyiaxo", SolarSource(e_min_kev=1.0, e_max_kev=9.0))])
+def test_kernel_reflectivity_weights_equal_table_lookups(optic_name, source):
+    """Rays weighted in the kernel carry aperture weight x R(E, g1) x R(E, g2) (one factor for single reflections):
+    one energy and one coating, and a spectrum over the table's energy nodes on an optic of several coatings."""
+    trace = Trace(load_optic(optic_name), source)
     table = trace.reflectivity_table()
     key = seed_key(4)
     geometric = trace.trace_range(key, 0, 20_000, 20_000)
     weighted = trace.trace_range(key, 0, 20_000, 20_000, table=table)
     coating = trace.shell_coating[geometric.shell]
-    r1 = table.lookup(coating, 2.5, geometric.graze1)
-    r2 = table.lookup(coating, 2.5, geometric.graze2)
+    r1 = table.lookup(coating, geometric.energy_kev, geometric.graze1)
+    r2 = table.lookup(coating, geometric.energy_kev, geometric.graze2)
     fate = geometric.fate
     expected = geometric.weight.copy()
     twice = (fate == Fate.DOUBLE) | (fate == Fate.MULTIPLE)

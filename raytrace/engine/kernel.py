@@ -411,7 +411,8 @@ def _compact(g, rays, start, n, started, floats, integers):
     channel selects (the outer shell's slope errors and the candidate surfaces). Returns m.
 
     The moves and the gathers take GATHER_LANES lanes at a time (`vector_math.gather`), up to m rounded up: the lanes
-    beyond m get copies of other lanes' values (in the channel row, channels), which no stage reads as a ray's."""
+    beyond m are given place 0 and its values (a valid place, channel and shell for later gathers), which no stage
+    reads as a ray's."""
     n_shells = g.top_z.shape[0]
     for lane in range(n):
         rays.shell[start + lane] = min(integers[_CHANNEL * S + lane], n_shells - 1)
@@ -430,17 +431,20 @@ def _compact(g, rays, start, n, started, floats, integers):
     for lane in range(n):  # a lane's place written whether or not it flies, so that the loop has no branch
         integers[_ORDER * S + m] = lane
         m += integers[_OUTCOME * S + lane] == 0
+    lanes = (m + GATHER_LANES - 1) // GATHER_LANES * GATHER_LANES
+    for lane in range(m, lanes):
+        integers[_ORDER * S + lane] = 0
     for row in (_CHANNEL, _OUTCOME):  # in place: a lane moves down, never up, and is read before it is overwritten
-        for lane in range(0, m, GATHER_LANES):
+        for lane in range(0, lanes, GATHER_LANES):
             gather(integers[row * S:], integers, _ORDER * S + lane, integers, row * S + lane)
     for row in _POSITION_ROWS:
-        for lane in range(0, m, GATHER_LANES):
+        for lane in range(0, lanes, GATHER_LANES):
             gather(floats[row * S:], integers, _ORDER * S + lane, floats, row * S + lane)
     for k in _FLIGHT_COLUMNS:
         values = g.channels[k]
-        for lane in range(0, m, GATHER_LANES):
+        for lane in range(0, lanes, GATHER_LANES):
             gather(values, integers, _CHANNEL * S + lane, floats, (_GATHERED + k) * S + lane)
-    for lane in range(m):
+    for lane in range(lanes):
         integers[_SHELL * S + lane] = min(integers[_CHANNEL * S + lane], n_shells - 1)
         integers[_LAST * S + lane] = -1
         integers[_REFLECTIONS * S + lane] = 0
@@ -706,25 +710,21 @@ def _reflect(reflection, m, floats, integers):
 
 
 @numba.njit(**_INTERNAL)
-def _at_node(values, angle_step, coating, node, graze):
-    """`coatings.table.reflectivity_at_node` without branches."""
-    n_a = values.shape[2]
+def _table_entry(n_angles, angle_step, coating, node, n_nodes, graze):
+    """Where `coatings.table.reflectivity_at_node` reads the table (values[coating, node], flattened) for a graze angle,
+    and its interpolation weight, without branches: (the entry below the angle, the weight of the one above)."""
     x = abs(graze) / angle_step
-    top = x >= n_a - 1
-    ia = n_a - 2 if top else int(x)
-    fa = 1.0 if top else x - ia
-    low = values[coating, node, ia]
-    high = values[coating, node, ia + 1]
-    return low * (1.0 - fa) + high * fa
+    top = x >= n_angles - 1
+    below = n_angles - 2 if top else int(x)
+    return (coating * n_nodes + node) * n_angles + below, (1.0 if top else x - below)
 
 
 @numba.njit(**_STAGE)
 def _finish(focal_plane_z, table, rays, start, m, floats, integers):
     """The end of the m lanes that passed the entrance: the fate of each one that ended in flight, by its sequence of
     reflections, and its point on the focal plane (MISSED_FOCAL_PLANE if it does not reach it); with table.weigh,
-    its weight's factor (row _FACTOR), the tabulated reflectivity of the reflections it carries (the first two; by
-    `coatings.table.reflectivity_at`, the same numbers: the energy nodes found in a scalar loop, the interpolation
-    without branches); last the results from the scratch into the rays, a row at a time, each at its ray's place."""
+    its weight times the tabulated reflectivity of the reflections it carries (`_weights`); last the results from the
+    scratch into the rays, a row at a time, each at its ray's place."""
     for lane in range(m):
         x, y, z, dx, dy, dz = _ray(floats, lane)
         outcome = integers[_OUTCOME * S + lane]
@@ -739,43 +739,82 @@ def _finish(focal_plane_z, table, rays, start, m, floats, integers):
         floats[_PZ * S + lane] = focal_plane_z if moves else z
         integers[_OUTCOME * S + lane] = (code if reaches else _MISSED) if outcome == 0 else outcome
     if table.weigh:
-        energies = table.energies
-        n_e = energies.shape[0]
-        node = integers[_EVENT * S:]  # free again: the reflection passes are over
-        fraction = floats[_ENERGY_FRACTION * S:]
-        for lane in range(m):
-            energy = rays.energy_kev[start + integers[_ORDER * S + lane]]
-            if n_e == 1 or energy <= energies[0]:
-                node[lane], fraction[lane] = 0, 0.0
-            elif energy >= energies[n_e - 1]:
-                node[lane], fraction[lane] = n_e - 2, 1.0
-            else:
-                k = np.searchsorted(energies, energy, side="right") - 1
-                node[lane], fraction[lane] = k, (energy - energies[k]) / (energies[k + 1] - energies[k])
-        for lane in range(m):
-            outcome = integers[_OUTCOME * S + lane]
-            carried = 2 if (outcome == _DOUBLE) | (outcome == _MULTIPLE) else (
-                1 if (outcome == _PRIMARY) | (outcome == _SECONDARY) else 0)
-            coating = table.shell_coating[integers[_SHELL * S + lane]]
-            k = node[lane]
-            fe = fraction[lane]
-            following = min(k + 1, n_e - 1)
-            factor = 1.0
-            for reflection in range(2):  # unrolled by LLVM
-                graze = floats[(_G1 if reflection == 0 else _G2) * S + lane]
-                r0 = _at_node(table.values, table.angle_step, coating, k, graze)
-                r1 = _at_node(table.values, table.angle_step, coating, following, graze)
-                r = r0 if fe == 0.0 else r0 * (1.0 - fe) + r1 * fe
-                factor = factor * r if carried > reflection else factor
-            floats[_FACTOR * S + lane] = factor
-        for lane in range(m):
-            rays.weight[start + integers[_ORDER * S + lane]] *= floats[_FACTOR * S + lane]
+        _weights(table, rays, start, m, floats, integers)
     for row, column in ((_PX, rays.x), (_PY, rays.y), (_PZ, rays.z), (_UX, rays.dx), (_UY, rays.dy), (_UZ, rays.dz),
                         (_G1, rays.graze1), (_G2, rays.graze2)):
         for lane in range(m):
             column[start + integers[_ORDER * S + lane]] = floats[row * S + lane]
     for lane in range(m):
         rays.fate[start + integers[_ORDER * S + lane]] = integers[_OUTCOME * S + lane]
+
+
+# Rows of the weights (`_weights`; the passes are over): the lane's energy, its interpolation between the energy nodes,
+# and, per reflection, the interpolation between the graze angles and the four table values read.
+_ENERGY, _ANGLE_FRACTION, _TABLE_VALUES = _T_CANDIDATE, _T_CANDIDATE + 1, _T_CANDIDATE + 2
+_NODE, _COATING, _TABLE_ENTRY = _HIT, _EVENT, _LAST  # integer rows: the energy node, the coating, two table entries
+
+
+@numba.njit(**_INTERNAL)
+def _weights(table, rays, start, m, floats, integers):
+    """Each of the m lanes' weight in the rays times the tabulated reflectivity of the reflections it carries (the
+    first two), by `coatings.table.reflectivity_at`: the same numbers, from the energy nodes (found in a scalar loop
+    for a table of several energies) and a linear interpolation in the graze angle, the table read by vector gathers
+    (`vector_math.gather`, over the lanes up to m rounded up, whose places and shells `_compact` leaves valid)."""
+    energies = table.energies
+    n_e = energies.shape[0]
+    n_a = table.values.shape[2]
+    flat = table.values.reshape(-1)
+    lanes = (m + GATHER_LANES - 1) // GATHER_LANES * GATHER_LANES
+    for lane in range(0, lanes, GATHER_LANES):
+        gather(rays.energy_kev[start:], integers, _ORDER * S + lane, floats, _ENERGY * S + lane)
+        gather(table.shell_coating, integers, _SHELL * S + lane, integers, _COATING * S + lane)
+    if n_e == 1:
+        for lane in range(lanes):
+            integers[_NODE * S + lane] = 0
+            floats[_ENERGY_FRACTION * S + lane] = 0.0
+    else:
+        for lane in range(lanes):
+            energy = floats[_ENERGY * S + lane]
+            if energy <= energies[0]:
+                k, fraction = 0, 0.0
+            elif energy >= energies[n_e - 1]:
+                k, fraction = n_e - 2, 1.0
+            else:
+                k = np.searchsorted(energies, energy, side="right") - 1
+                fraction = (energy - energies[k]) / (energies[k + 1] - energies[k])
+            integers[_NODE * S + lane], floats[_ENERGY_FRACTION * S + lane] = k, fraction
+    for lane in range(lanes):
+        floats[_FACTOR * S + lane] = 1.0
+    for reflection in range(2):
+        graze_row = _G1 if reflection == 0 else _G2
+        for lane in range(lanes):
+            k = integers[_NODE * S + lane]
+            coating = integers[_COATING * S + lane]
+            graze = floats[graze_row * S + lane]
+            entry, fa = _table_entry(n_a, table.angle_step, coating, k, n_e, graze)
+            following, _ = _table_entry(n_a, table.angle_step, coating, min(k + 1, n_e - 1), n_e, graze)
+            integers[_TABLE_ENTRY * S + lane] = entry
+            integers[(_TABLE_ENTRY + 1) * S + lane] = following
+            floats[_ANGLE_FRACTION * S + lane] = fa
+        for j in range(4):  # at the node and the following one, the values below and above the angle
+            values = flat[j % 2:]
+            for lane in range(0, lanes, GATHER_LANES):
+                gather(values, integers, (_TABLE_ENTRY + j // 2) * S + lane, floats, (_TABLE_VALUES + j) * S + lane)
+        for lane in range(m):
+            outcome = integers[_OUTCOME * S + lane]
+            carried = 2 if (outcome == _DOUBLE) | (outcome == _MULTIPLE) else (
+                1 if (outcome == _PRIMARY) | (outcome == _SECONDARY) else 0)
+            fa = floats[_ANGLE_FRACTION * S + lane]
+            fe = floats[_ENERGY_FRACTION * S + lane]
+            low0, high0 = floats[_TABLE_VALUES * S + lane], floats[(_TABLE_VALUES + 1) * S + lane]
+            low1, high1 = floats[(_TABLE_VALUES + 2) * S + lane], floats[(_TABLE_VALUES + 3) * S + lane]
+            r0 = low0 * (1.0 - fa) + high0 * fa
+            r1 = low1 * (1.0 - fa) + high1 * fa
+            r = r0 if fe == 0.0 else r0 * (1.0 - fe) + r1 * fe
+            factor = floats[_FACTOR * S + lane]
+            floats[_FACTOR * S + lane] = factor * r if carried > reflection else factor
+    for lane in range(m):
+        rays.weight[start + integers[_ORDER * S + lane]] *= floats[_FACTOR * S + lane]
 
 
 # Compiled on its own, not inlined into the trace body: that keeps the body's registers as they are for the optics
