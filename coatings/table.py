@@ -104,16 +104,22 @@ def _angle_grid(coatings, energies: np.ndarray, max_angle_rad, tolerance: float)
 
 
 @numba.njit(cache=True, inline="always")
-def reflectivity_at(values, energies, angle_step, coating, energy, graze):
-    """Bilinear interpolation in (energy node, uniform angle grid); clamped at the grid ends."""
+def energy_node(energies, energy):
+    """(node, weight): the energy node at or below `energy` (keV) and the interpolation weight of the next one,
+    clamped at the grid ends (node 0 and weight 0 for a single node)."""
     n_e = energies.shape[0]
     if n_e == 1 or energy <= energies[0]:
-        ie, fe = 0, 0.0
-    elif energy >= energies[n_e - 1]:
-        ie, fe = n_e - 2, 1.0
-    else:
-        ie = np.searchsorted(energies, energy, side="right") - 1
-        fe = (energy - energies[ie]) / (energies[ie + 1] - energies[ie])
+        return 0, 0.0
+    if energy >= energies[n_e - 1]:
+        return n_e - 2, 1.0
+    node = np.searchsorted(energies, energy, side="right") - 1
+    return node, (energy - energies[node]) / (energies[node + 1] - energies[node])
+
+
+@numba.njit(cache=True, inline="always")
+def reflectivity_at(values, energies, angle_step, coating, energy, graze):
+    """Bilinear interpolation in (energy node, uniform angle grid); clamped at the grid ends."""
+    ie, fe = energy_node(energies, energy)
     r0 = reflectivity_at_node(values, angle_step, coating, ie, graze)
     if fe == 0.0:
         return r0

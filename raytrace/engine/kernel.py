@@ -20,14 +20,15 @@ from typing import NamedTuple
 import numba
 import numpy as np
 
-from coatings.table import reflectivity_at, reflectivity_at_node
+from coatings.table import energy_node, reflectivity_at, reflectivity_at_node
 
 from .aperture import (BLOCK_RAYS, BLOCK_STRIDE, START_CHANNEL, START_X, START_Y, START_Z, KernelChannels,
                        cos_sin_of_turn, start_block)
 from .geometry import (ANNULUS, APERTURE_KIND, APERTURE_P1, APERTURE_P2, APERTURE_P3, AZIMUTH_SPAN, AZIMUTH_START,
-                       BAR_COLUMNS, BAR_COUNT, BAR_FIRST, BAR_HALF_WIDTH_MM, BAR_ROTATION_TURNS, BAR_TAN_HALF_WEDGE,
-                       CHANNEL_BARS, CHANNEL_COLUMNS, CHANNEL_SLOPES, CHANNEL_SURFACES, CHANNEL_WALLS, CIRCLE, PRIMARY,
-                       PRIMARY_BACK, QUAD_A, QUAD_B, QUAD_C, SECONDARY, SECONDARY_BACK, TWO_PI, Z_MAX, Z_MIN, Z_REF)
+                       BAR_COLUMNS, BAR_COS, BAR_COUNT, BAR_FIRST, BAR_HALF_WIDTH_MM, BAR_NEXT_COS, BAR_NEXT_SIN,
+                       BAR_ROTATION_TURNS, BAR_SIN, BAR_TAN_HALF_WEDGE, CHANNEL_BARS, CHANNEL_COLUMNS, CHANNEL_SLOPES,
+                       CHANNEL_SURFACES, CHANNEL_WALLS, CIRCLE, PRIMARY, PRIMARY_BACK, QUAD_A, QUAD_B, QUAD_C,
+                       SECONDARY, SECONDARY_BACK, TWO_PI, Z_MAX, Z_MIN, Z_REF)
 from .rays import Fate
 from .rng import uniform
 from .vector_math import GATHER_LANES, floor, gather, log
@@ -198,9 +199,13 @@ def _bar_entry(count, rotation, first, last_entry, qx, qy):
 
 
 @numba.njit(**_INTERNAL)
-def _on_bars(count, tan_half_wedge, half_width, qx, qy, cos_k, sin_k, cos_next, sin_next):
-    """Whether the point (qx, qy) lies on one of a set of `count` radial bars (none if 0), given the directions of
-    the two bars that bracket its azimuth (`_bar_entry`)."""
+def _on_bars(count, tan_half_wedge, half_width, floats, lane):
+    """Whether the lane's point (rows _QX, _QY) lies on one of a set of `count` radial bars (none if 0), given the
+    directions of the two bars that bracket its azimuth (rows _DIRECTIONS .., `_gather_bar_directions`)."""
+    qx, qy = floats[_QX * S + lane], floats[_QY * S + lane]
+    cos_k, sin_k = floats[(_DIRECTIONS + BAR_COS) * S + lane], floats[(_DIRECTIONS + BAR_SIN) * S + lane]
+    cos_next = floats[(_DIRECTIONS + BAR_NEXT_COS) * S + lane]
+    sin_next = floats[(_DIRECTIONS + BAR_NEXT_SIN) * S + lane]
     return (count != 0.0) & (_on_bar(tan_half_wedge, half_width, cos_k, sin_k, qx, qy)
                              | _on_bar(tan_half_wedge, half_width, cos_next, sin_next, qx, qy))
 
@@ -212,17 +217,10 @@ def _gather_bar_directions(bar_directions, n, floats, integers):
     lanes = (n + GATHER_LANES - 1) // GATHER_LANES * GATHER_LANES
     for lane in range(n, lanes):
         integers[_ENTRY * S + lane] = 0
-    for row in range(4):
+    for row in (BAR_COS, BAR_SIN, BAR_NEXT_COS, BAR_NEXT_SIN):
         values = bar_directions[row]
         for lane in range(0, lanes, GATHER_LANES):
             gather(values, integers, _ENTRY * S + lane, floats, (_DIRECTIONS + row) * S + lane)
-
-
-@numba.njit(**_INTERNAL)
-def _directions(floats, lane):
-    """The lane's two gathered bar directions (`_gather_bar_directions`)."""
-    return (floats[_DIRECTIONS * S + lane], floats[(_DIRECTIONS + 1) * S + lane], floats[(_DIRECTIONS + 2) * S + lane],
-            floats[(_DIRECTIONS + 3) * S + lane])
 
 
 @numba.njit(**_INTERNAL)
@@ -505,8 +503,7 @@ def _entrance(g, partial_shells, apertures, n, floats, integers):
         _gather_bar_directions(g.bar_directions, n, floats, integers)
         for lane in range(n):
             outcome = integers[_OUTCOME * S + lane]
-            blocked = _on_bars(count, wedge, width, floats[_QX * S + lane], floats[_QY * S + lane],
-                               *_directions(floats, lane))
+            blocked = _on_bars(count, wedge, width, floats, lane)
             integers[_OUTCOME * S + lane] = _SPIDER if (outcome == 0) & blocked else outcome
     for lane in range(n):
         px, py, pz, ux, uy, uz = _ray(floats, lane)
@@ -547,8 +544,7 @@ def _entrance(g, partial_shells, apertures, n, floats, integers):
                 c = integers[_CHANNEL * S + lane]
                 outcome = integers[_OUTCOME * S + lane]
                 blocked = _on_bars(floats[(row + BAR_COUNT) * S + lane], floats[(row + BAR_TAN_HALF_WEDGE) * S + lane],
-                                   floats[(row + BAR_HALF_WIDTH_MM) * S + lane], floats[_QX * S + lane],
-                                   floats[_QY * S + lane], *_directions(floats, lane))
+                                   floats[(row + BAR_HALF_WIDTH_MM) * S + lane], floats, lane)
                 integers[_OUTCOME * S + lane] = code if (outcome == 0) & (c < n_shells) & blocked else outcome
 
 
@@ -709,16 +705,6 @@ def _reflect(reflection, m, floats, integers):
                     floats[_G2 * S + lane] = angle
 
 
-@numba.njit(**_INTERNAL)
-def _table_entry(n_angles, angle_step, coating, node, n_nodes, graze):
-    """Where `coatings.table.reflectivity_at_node` reads the table (values[coating, node], flattened) for a graze angle,
-    and its interpolation weight, without branches: (the entry below the angle, the weight of the one above)."""
-    x = abs(graze) / angle_step
-    top = x >= n_angles - 1
-    below = n_angles - 2 if top else int(x)
-    return (coating * n_nodes + node) * n_angles + below, (1.0 if top else x - below)
-
-
 @numba.njit(**_STAGE)
 def _finish(focal_plane_z, table, rays, start, m, floats, integers):
     """The end of the m lanes that passed the entrance: the fate of each one that ended in flight, by its sequence of
@@ -751,7 +737,7 @@ def _finish(focal_plane_z, table, rays, start, m, floats, integers):
 # Rows of the weights (`_weights`; the passes are over): the lane's energy, its interpolation between the energy nodes,
 # and, per reflection, the interpolation between the graze angles and the four table values read.
 _ENERGY, _ANGLE_FRACTION, _TABLE_VALUES = _T_CANDIDATE, _T_CANDIDATE + 1, _T_CANDIDATE + 2
-_NODE, _COATING, _TABLE_ENTRY = _HIT, _EVENT, _LAST  # integer rows: the energy node, the coating, two table entries
+_TABLE_ENTRY, _NODE, _COATING = _LAST, _ROUGH, _EVENT  # integer rows: four table entries, the energy node, the coating
 
 
 @numba.njit(**_INTERNAL)
@@ -763,7 +749,6 @@ def _weights(table, rays, start, m, floats, integers):
     energies = table.energies
     n_e = energies.shape[0]
     n_a = table.values.shape[2]
-    flat = table.values.reshape(-1)
     lanes = (m + GATHER_LANES - 1) // GATHER_LANES * GATHER_LANES
     for lane in range(0, lanes, GATHER_LANES):
         gather(rays.energy_kev[start:], integers, _ORDER * S + lane, floats, _ENERGY * S + lane)
@@ -774,32 +759,27 @@ def _weights(table, rays, start, m, floats, integers):
             floats[_ENERGY_FRACTION * S + lane] = 0.0
     else:
         for lane in range(lanes):
-            energy = floats[_ENERGY * S + lane]
-            if energy <= energies[0]:
-                k, fraction = 0, 0.0
-            elif energy >= energies[n_e - 1]:
-                k, fraction = n_e - 2, 1.0
-            else:
-                k = np.searchsorted(energies, energy, side="right") - 1
-                fraction = (energy - energies[k]) / (energies[k + 1] - energies[k])
-            integers[_NODE * S + lane], floats[_ENERGY_FRACTION * S + lane] = k, fraction
+            integers[_NODE * S + lane], floats[_ENERGY_FRACTION * S + lane] = energy_node(energies,
+                                                                                      floats[_ENERGY * S + lane])
     for lane in range(lanes):
         floats[_FACTOR * S + lane] = 1.0
     for reflection in range(2):
         graze_row = _G1 if reflection == 0 else _G2
-        for lane in range(lanes):
+        for lane in range(lanes):  # where reflectivity_at_node reads values[coating, node] (flat), without branches
             k = integers[_NODE * S + lane]
-            coating = integers[_COATING * S + lane]
-            graze = floats[graze_row * S + lane]
-            entry, fa = _table_entry(n_a, table.angle_step, coating, k, n_e, graze)
-            following, _ = _table_entry(n_a, table.angle_step, coating, min(k + 1, n_e - 1), n_e, graze)
+            x = abs(floats[graze_row * S + lane]) / table.angle_step
+            top = x >= n_a - 1
+            below = n_a - 2 if top else int(x)
+            entry = (integers[_COATING * S + lane] * n_e + k) * n_a + below
+            following = entry + (n_a if k + 1 < n_e else 0)
             integers[_TABLE_ENTRY * S + lane] = entry
-            integers[(_TABLE_ENTRY + 1) * S + lane] = following
-            floats[_ANGLE_FRACTION * S + lane] = fa
+            integers[(_TABLE_ENTRY + 1) * S + lane] = entry + 1
+            integers[(_TABLE_ENTRY + 2) * S + lane] = following
+            integers[(_TABLE_ENTRY + 3) * S + lane] = following + 1
+            floats[_ANGLE_FRACTION * S + lane] = 1.0 if top else x - below
         for j in range(4):  # at the node and the following one, the values below and above the angle
-            values = flat[j % 2:]
             for lane in range(0, lanes, GATHER_LANES):
-                gather(values, integers, (_TABLE_ENTRY + j // 2) * S + lane, floats, (_TABLE_VALUES + j) * S + lane)
+                gather(table.values, integers, (_TABLE_ENTRY + j) * S + lane, floats, (_TABLE_VALUES + j) * S + lane)
         for lane in range(m):
             outcome = integers[_OUTCOME * S + lane]
             carried = 2 if (outcome == _DOUBLE) | (outcome == _MULTIPLE) else (
