@@ -84,8 +84,9 @@ def vector_report() -> None:
     from raytrace.engine import aperture, kernel
 
     kernels = [kernel._load, aperture.start_block, kernel._start, kernel._entrance, kernel._compact, kernel._search,
-               kernel._deviates, kernel._reflect, kernel._finish, kernel.double_reflection_area_per_energy,
-               encircled._bins, encircled._sums, parratt._parratt_energy, table._lookup_many]
+               kernel._deviates, kernel._reflect, kernel._finish, kernel._weights,
+               kernel.double_reflection_area_per_energy, encircled._bins, encircled._sums, parratt._parratt_energy,
+               table._lookup_many]
     print("kernel: packed doubles in zmm / ymm registers; packed / scalar sqrt and div")
     for dispatcher in kernels:
         for overload in dispatcher.overloads.values():
