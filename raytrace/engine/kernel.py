@@ -3,10 +3,9 @@ see `trace`), and the per-energy re-weighting of a geometric trace.
 
 The kernel traces rays from their start (`raytrace.engine.source`): either a source has started them, and it reads
 each ray's start point, direction, energy and weight, or, for a parallel beam, it starts them itself (`KernelBeam`);
-it overwrites them with the result. One ray never interacts with
-another, so every kernel takes a range (of blocks of rays, or of energies) that
-`coatings.threads.split_over_threads` shares out between threads, and its result does not depend on the
-number of threads or the chunk size.
+it overwrites them with the result. One ray never interacts with another, so every kernel takes a range (of blocks
+of rays, or of energies) that `coatings.threads.split_over_threads` shares out between threads, and its result does
+not depend on the number of threads or the chunk size.
 Geometry, reflectivity and rays reach it as named tuples (`KernelGeometry`, `KernelReflectivity`,
 `RayColumns`) with named column constants. `raytrace.engine.reference` holds the same physics in plain
 numpy; the tests compare the two ray by ray.
@@ -269,10 +268,11 @@ def trace(geometry, reflectivity, rays, key, beam, first_index, partial_shells, 
     A block is traced in stages over its lanes (rows of a scratch, see below), each a loop without branches that
     LLVM vectorises where it can: the start (`_start` or `_load`); the entrance tests in the order a ray meets the
     obstructions (apertures, spider, the front edges of the channel's inner and outer walls, then the outer shell's
-    spacers and segment joins, where the ray crosses the intersection plane); then, for the lanes still in flight (moved to the front of the
-    scratch by `_compact`), up to MAX_REFLECTIONS passes of a search for the nearest surface and a reflection (slope
-    errors use draws FIRST_SLOPE_DRAW + 3 k .. + 2 of the ray for reflection k; the first two reflections scatter on
-    coatings that do); last the fates, the focal plane and the reflectivity weights. Every lane computes exactly the
+    spacers and segment joins, where the ray crosses the intersection plane); then, for the lanes still in flight
+    (moved to the front of the scratch by `_compact`), up to MAX_REFLECTIONS passes of a search for the nearest
+    surface and a reflection (slope errors use draws FIRST_SLOPE_DRAW + 3 k .. + 2 of the ray for reflection k; the
+    first two reflections scatter on coatings that do); last the fates, the focal plane and the reflectivity
+    weights. Every lane computes exactly the
     operations of a ray traced alone, in the same order, so a ray's result does not depend on its lane, its block or
     the chunk.
 

@@ -1,5 +1,6 @@
-"""Elementary functions that LLVM can vectorise: numba calls libm for `math.log`, and a loop with a call stays scalar
-(numba here has no vector maths library), so the loops over a block of rays that need a logarithm use this one.
+"""What a vectorised loop needs and numba does not give it: a logarithm (numba calls libm for `math.log`, and a loop
+with a call stays scalar: numba here has no vector maths library), a vector gather (LLVM emits none for a loop that
+gathers and stores) and a floor that stays a float.
 """
 
 from __future__ import annotations
@@ -70,8 +71,9 @@ def gather(typingctx, values, indices, first_index, out, first_out):
 
     LLVM does not vectorise a loop that gathers by a computed index and stores, as it cannot tell the gathered
     addresses from the stored ones; the caller vouches that they do not overlap. `values` and `out` hold the same
-    type, `indices` int64; no bounds are checked."""
-    if values.dtype != out.dtype or indices.dtype != types.int64:
+    type, `indices` int64, all three C-contiguous (`values` of any dimension, indexed as if flat); no bounds are
+    checked."""
+    if values.dtype != out.dtype or indices.dtype != types.int64 or "A" in (values.layout, indices.layout, out.layout):
         return None
 
     def codegen(context, builder, signature, args):
@@ -90,8 +92,8 @@ def gather(typingctx, values, indices, first_index, out, first_out):
         base = builder.shuffle_vector(base, ir.Constant(index_vector, ir.Undefined),
                                       ir.Constant(ir.VectorType(i32, GATHER_LANES), [0] * GATHER_LANES))
         size = context.get_abi_sizeof(element)
-        pointers = builder.inttoptr(builder.add(base, builder.mul(index, ir.Constant(index_vector, [size] * GATHER_LANES))),
-                                    pointer_vector)
+        offsets = builder.mul(index, ir.Constant(index_vector, [size] * GATHER_LANES))
+        pointers = builder.inttoptr(builder.add(base, offsets), pointer_vector)
         name = str(element).replace("double", "f64")
         gather_function = cgutils.get_or_insert_function(
             builder.module, ir.FunctionType(value_vector, [pointer_vector, i32, mask_vector, value_vector]),
@@ -103,7 +105,6 @@ def gather(typingctx, values, indices, first_index, out, first_out):
                       align=size)
         return context.get_dummy_value()
     return types.void(values, indices, first_index, out, first_out), codegen
-
 
 
 @intrinsic
