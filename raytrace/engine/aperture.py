@@ -1,8 +1,9 @@
 """The entrance aperture: the annuli through which rays can reach a shell, and uniform sampling over them.
 
-Every source starts its rays here (`EntranceChannels.sample`): the start point is a function of the
-trace key and the ray index alone (draws 0 and 1 of the ray), so any source is deterministic for any
-chunk size and thread count. What the source adds (direction, energy, weight) may depend on the start point.
+Every source starts its rays here (`EntranceChannels.sample`; for a parallel beam the trace's kernel calls the same
+`start_block` itself): the start point is a function of the trace key and the ray index alone (draws 0 and 1 of the
+ray), so any source is deterministic for any chunk size and thread count. What the source adds (direction, energy,
+weight) may depend on the start point.
 
 Where the optic has entrance apertures, sampling is confined to where they are open: each channel is cut to
 the apertures' radial bounds and, where they cover only some azimuths, to an arc, both widened by how far a
