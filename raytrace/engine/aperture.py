@@ -26,7 +26,7 @@ from coatings.threads import split_over_threads
 from .geometry import SECONDARY, Z_MIN, PackedOptic
 from .rays import Rays
 from .rng import uniform
-from .vector_math import GATHER_LANES, floor, gather
+from .vector_math import GATHER_LANES, floor, gather, gathered_lanes
 
 GUIDE_CELLS_PER_CHANNEL = (4, 8, 16, 32, 64)  # the guide's cells per channel: the fewest that leave at most ...
 GUIDE_WIDTH = 2  # ... this many distinct channel ends in any cell (a very thin channel may need more)
@@ -182,7 +182,7 @@ def start_block(key, first_index, channels, n, floats, integers):
     (`vector_math.gather`); the loops run over n rounded up to GATHER_LANES lanes (the rays after the block's, whose
     points are never stored). Only kernels call it (no Python or C wrapper compiled)."""
     s = BLOCK_STRIDE
-    lanes = (n + GATHER_LANES - 1) // GATHER_LANES * GATHER_LANES
+    lanes = gathered_lanes(n)
     total = channels.total_area_mm2
     cells = channels.guide.shape[0]
     last = channels.r_in.shape[0] - 1

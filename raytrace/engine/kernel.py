@@ -30,7 +30,7 @@ from .geometry import (ANNULUS, APERTURE_KIND, APERTURE_P1, APERTURE_P2, APERTUR
                        SECONDARY, SECONDARY_BACK, TWO_PI, Z_MAX, Z_MIN, Z_REF)
 from .rays import Fate
 from .rng import uniform
-from .vector_math import GATHER_LANES, floor, gather, log
+from .vector_math import GATHER_LANES, floor, gather, gathered_lanes, log
 
 _SPIDER = np.int8(Fate.BLOCKED_SPIDER)
 _FRONT = np.int8(Fate.BLOCKED_FRONT)
@@ -213,7 +213,7 @@ def _on_bars(count, tan_half_wedge, half_width, floats, lane):
 def _gather_bar_directions(bar_directions, n, floats, integers):
     """The two bar directions of each of the n lanes (rows _DIRECTIONS ..) at its entry (row _ENTRY), for the lanes
     up to n rounded up to GATHER_LANES (those beyond n at entry 0)."""
-    lanes = (n + GATHER_LANES - 1) // GATHER_LANES * GATHER_LANES
+    lanes = gathered_lanes(n)
     for lane in range(n, lanes):
         integers[_ENTRY * S + lane] = 0
     for row in (BAR_COS, BAR_SIN, BAR_NEXT_COS, BAR_NEXT_SIN):
@@ -429,7 +429,7 @@ def _compact(g, rays, start, n, started, floats, integers):
     for lane in range(n):  # a lane's place written whether or not it flies, so that the loop has no branch
         integers[_ORDER * S + m] = lane
         m += integers[_OUTCOME * S + lane] == 0
-    lanes = (m + GATHER_LANES - 1) // GATHER_LANES * GATHER_LANES
+    lanes = gathered_lanes(m)
     for lane in range(m, lanes):
         integers[_ORDER * S + lane] = 0
     for row in (_CHANNEL, _OUTCOME):  # in place: a lane moves down, never up, and is read before it is overwritten
@@ -749,7 +749,7 @@ def _weights(table, rays, start, m, floats, integers):
     energies = table.energies
     n_e = energies.shape[0]
     n_a = table.values.shape[2]
-    lanes = (m + GATHER_LANES - 1) // GATHER_LANES * GATHER_LANES
+    lanes = gathered_lanes(m)
     for lane in range(0, lanes, GATHER_LANES):
         gather(rays.energy_kev[start:], integers, _ORDER * S + lane, floats, _ENERGY * S + lane)
         gather(table.shell_coating, integers, _SHELL * S + lane, integers, _COATING * S + lane)

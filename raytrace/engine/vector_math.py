@@ -64,6 +64,12 @@ def log(x):
 GATHER_LANES = 8
 
 
+@numba.njit(cache=True, inline="always")
+def gathered_lanes(n):
+    """n rounded up to whole gathers: the lanes a loop of `gather`s over n lanes covers."""
+    return (n + GATHER_LANES - 1) // GATHER_LANES * GATHER_LANES
+
+
 @intrinsic
 def gather(typingctx, values, indices, first_index, out, first_out):
     """out[first_out + j] = values[indices[first_index + j]] for j < GATHER_LANES, one vector gather (LLVM's
