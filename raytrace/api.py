@@ -12,6 +12,7 @@ import contextlib
 import math
 import os
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import astropy.units as u
 import numpy as np
@@ -22,18 +23,25 @@ from geometries import Optic, is_optic, load_design, load_optic
 from geometries.generator import SegmentedDesign
 
 from . import analysis
-from .analysis import Calibration, PsfResult
 from . import defaults
-from .defaults import MATERIALS, RAYS, RAYS_PER_POINT, SPOT_FOCUS_KEV
-from .helioscope import Exposure, Magnet, ScanResult, ScanSettings, SpotResult, load_detector, load_magnet
-from .helioscope import optimise as scan
-from .helioscope import sensitivity as reach
-from .helioscope import spot, tolerance
-from .helioscope.detector import Detector
+from .defaults import MATERIALS, PSD_BAND_PER_UM, RAYS, RAYS_PER_POINT, SOLAR_MODEL, SPOT_FOCUS_KEV
+from .helioscope.detector import Detector, load_detector
+from .helioscope import tolerance
+from .helioscope.merit import Exposure, Magnet, load_magnet
 from .output.photons import open_photon_list
-from .sources import MODELS, ParallelBeam, PointSource, SolarSource, earth_sun_distance_au
-from .sources.solar import DEFAULT_MODEL
+from .sources import ParallelBeam, PointSource
 from .version import __version__
+
+# The modules that load scipy's statistics, optimisers or special functions (the sensitivity, the optimiser, the
+# calibration, the solar models and the solar spot) are imported by the functions that use them: an area or PSF run
+# does not wait about 1 s for them.
+if TYPE_CHECKING:
+    from .analysis import Calibration, PsfResult
+    from .analysis.calibration import PsfFit
+    from .helioscope.optimise import ScanResult
+    from .helioscope.sensitivity import SensitivityResult
+    from .helioscope.spot import SpotResult
+    from .sources import SolarSource
 
 
 def load(optic: Optic | str | os.PathLike, apertures=()) -> Optic:
@@ -133,11 +141,13 @@ def reflectivity(recipe, energies_kev, angles_mrad=None, *, roughness_nm=None,
     return table
 
 
-def solar_source(model: str = DEFAULT_MODEL, band_kev=(1.0, 10.0), date: str | None = None, offset_arcmin=0.0,
+def solar_source(model: str = SOLAR_MODEL, band_kev=(1.0, 10.0), date: str | None = None, offset_arcmin=0.0,
                  offset_azimuth_deg=0.0, magnet: Magnet | None = Magnet()) -> SolarSource:
     """Solar axions: a Primakoff model (hoof2022, giannotti2019, cast2007), the energy band (keV), the Earth-Sun
     distance of an ISO date (default 1 AU), a pointing offset of the Sun from the optical axis, and the magnet
     whose bore they convert in (default BabyIAXO's; None: photons from anywhere above the optic)."""
+    from .sources.solar import MODELS, SolarSource, earth_sun_distance_au
+
     if model not in MODELS:
         raise ValueError(f"solar model {model!r}: choose from {', '.join(sorted(MODELS))}")
     e_min, e_max = _values(band_kev, u.keV)
@@ -154,6 +164,8 @@ def solar_spot(optic, *, source: SolarSource | None = None, detector: Detector |
     Default source: `solar_source(magnet=magnet)` (photons converted in the magnet's bore); default detector: the
     BabyIAXO Micromegas (or a detector .toml path); default focal plane: the best focus of an on-axis beam at 4 keV.
     `events`: a .fits or .mcpl path for the photon list of every ray reaching the focal plane."""
+    from .helioscope import spot
+
     optic = load(optic)
     if focal_plane_z_mm == "best":
         focal_plane_z_mm = best_focus(optic, SPOT_FOCUS_KEV, rays=min(rays, RAYS_PER_POINT), seed=seed)
@@ -166,9 +178,9 @@ def solar_spot(optic, *, source: SolarSource | None = None, detector: Detector |
 def sensitivity(optics=defaults.SENSITIVITY_OPTICS, *, detector: Detector | str | None = None,
                 magnet: Magnet | str | None = None, vacuum_years: float = defaults.VACUUM_YEARS,
                 gas_years: float = defaults.GAS_YEARS, tracking: float = defaults.TRACKING,
-                energy_bins_kev=defaults.SENSITIVITY_BINS_KEV, masses_ev=None, solar_model: str = DEFAULT_MODEL,
+                energy_bins_kev=defaults.SENSITIVITY_BINS_KEV, masses_ev=None, solar_model: str = SOLAR_MODEL,
                 max_gas_mass_ev: float = defaults.MAX_GAS_MASS_EV, confidence: float = defaults.CONFIDENCE,
-                pseudo_experiments: int = 0, rays: int = RAYS, seed: int = 0, progress=None) -> reach.SensitivityResult:
+                pseudo_experiments: int = 0, rays: int = RAYS, seed: int = 0, progress=None) -> SensitivityResult:
     """The projected g_agamma(m_a) sensitivity (GeV^-1) of a helioscope whose bores hold these optics (one per bore,
     or one for all), each traced with `rays` solar-axion rays through its bore to the default or given detector; the
     magnet a `Magnet`, a magnet .toml or None (BabyIAXO). Each phase (vacuum, then 4He steps up to max_gas_mass_ev;
@@ -176,6 +188,9 @@ def sensitivity(optics=defaults.SENSITIVITY_OPTICS, *, detector: Detector | str 
     last edge, width) in keV; masses_ev: the masses (default 300 log-spaced from 1e-3 to 1 eV); pseudo_experiments:
     that many background-only data sets give the spread of the vacuum limit at the lowest mass (meta).
     `progress(n)` is told of traced rays. Method: `raytrace.helioscope.sensitivity`."""
+    from .helioscope import sensitivity as reach
+    from .helioscope import spot
+
     magnet = magnet if isinstance(magnet, Magnet) else load_magnet(magnet)
     optics = [optics] if isinstance(optics, (str, os.PathLike, Optic)) else list(optics)
     optics = [load(optic) for optic in optics]  # every optic before any trace
@@ -219,10 +234,13 @@ def sensitivity(optics=defaults.SENSITIVITY_OPTICS, *, detector: Detector | str 
     return result
 
 
-def rest2019_sensitivity(masses_ev=None, solar_model: str = DEFAULT_MODEL,
-                         pseudo_experiments: int = 0) -> reach.SensitivityResult:
+def rest2019_sensitivity(masses_ev=None, solar_model: str = SOLAR_MODEL,
+                         pseudo_experiments: int = 0) -> SensitivityResult:
     """REST's published BabyIAXO curves from the simplified inputs behind them (constant efficiencies, all flux in
     the spot; `raytrace.helioscope.sensitivity.rest2019`), for comparison with the traced optics."""
+    from .helioscope import sensitivity as reach
+    from .sources.solar import MODELS
+
     if solar_model not in MODELS:
         raise ValueError(f"solar model {solar_model!r}: choose from {', '.join(sorted(MODELS))}")
     masses = reach.mass_grid(defaults.MASSES_EV) if masses_ev is None else np.asarray(_values(masses_ev, u.eV), float)
@@ -272,10 +290,10 @@ def calibrate(optic, energy_kev, hpd_arcsec, w90_arcsec=None, *, wing_fraction: 
 
 
 def fit_encircled(optic, targets=(), areas=(), *, ee_error: float = 0.01, area_radius_arcsec=math.inf,
-                  scattering: bool = True, psd_band_per_um=analysis.calibration.PSD_BAND_PER_UM,
+                  scattering: bool = True, psd_band_per_um=PSD_BAND_PER_UM,
                   focal_plane_z_mm="best", off_axis_arcmin=0.0, azimuth_deg=0.0, source_distance_m=math.inf,
                   source_size_mm=0.0, rays: int = RAYS_PER_POINT, seed: int = 0,
-                  fixed: dict | None = None) -> analysis.calibration.PsfFit:
+                  fixed: dict | None = None) -> PsfFit:
     """Fit an optic to measured encircled-energy curves, targets = [(energy_kev, radii_arcsec, fractions), ...] known
     to +-ee_error (slope errors, a wing and, with `scattering`, the coatings' PSD index), and to on-axis areas,
     areas = [(energy_kev, area_cm2, error_cm2), ...] collected within area_radius_arcsec (the spider's width and the
@@ -303,10 +321,12 @@ def optimise(focal_lengths_mm=None, *, vary: dict | None = None, design: Segment
     cluster's); `checkpoint`: a file recording each finished point, from which a rerun of the same problem resumes;
     `progress`: called with each finished row. Default source: `solar_source()`. Returns the table of the points,
     the best design and its verifying trace."""
+    from .helioscope import optimise as scan
+
     base = design if isinstance(design, SegmentedDesign) else load_design(design)
     if (focal_lengths_mm is None) == (vary is None):
         raise ValueError("give either focal lengths to scan or design values to vary (not both)")
-    settings = ScanSettings(groups, tuple(materials), rays, seed, evaluations, objective, objective_mass_ev)
+    settings = scan.ScanSettings(groups, tuple(materials), rays, seed, evaluations, objective, objective_mass_ev)
     unknown = [m for m in materials if m not in scan.MATERIAL_SYSTEMS]
     if unknown or not materials:
         raise ValueError(f"materials {list(materials)}: choose from {', '.join(scan.MATERIAL_SYSTEMS)}")

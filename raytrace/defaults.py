@@ -6,6 +6,7 @@ RAYS_PER_POINT = 200_000  # each point of a scan: off-axis angle, tilt, calibrat
 CHUNK_SIZE = 1 << 19  # rays traced per kernel call: memory stays flat, results do not depend on it
 SPOT_FOCUS_KEV = 4.0  # the solar spot's focal plane: the best focus of an on-axis beam near the detected peak
 WING_FRACTION = 0.1  # share of reflections in the broad slope-error wing when a calibration fits its rms
+PSD_BAND_PER_UM = (0.01, 10.0)  # spatial frequencies (1/um) of the coatings' roughness PSD a PSF fit scatters over
 
 SOLAR_MODELS = ("cast2007", "giannotti2019", "hoof2022")  # raytrace.sources.solar.MODELS
 SOLAR_MODEL = "hoof2022"

@@ -171,6 +171,18 @@ def test_help_loads_no_engine():
     assert "--solar-model" in result.stdout and result.stdout.strip().splitlines()[-1] == "[]"
 
 
+def test_area_run_loads_neither_plots_nor_scipys_statistics_and_optimisers(tmp_path):
+    """An area table needs neither matplotlib (no --plot) nor the sensitivity's or calibration's scipy modules: they
+    cost about 1 s of every run's start."""
+    table = tmp_path / "area.ecsv"
+    command = ("import sys; from raytrace.cli import main\n"
+               f"main(['area', 'xmm', '--energies', '1.5', '--rays', '2000', '-o', {str(table)!r}])\n"
+               "print(sorted(m for m in ('matplotlib', 'scipy.stats', 'scipy.optimize', 'scipy.integrate') "
+               "if m in sys.modules))")
+    result = subprocess.run([sys.executable, "-c", command], capture_output=True, text=True, check=True)
+    assert table.exists() and result.stdout.strip().splitlines()[-1] == "[]"
+
+
 class Terminal(io.StringIO):
     def isatty(self):
         return True

@@ -24,6 +24,7 @@ from scipy.optimize import brentq
 from geometries import Optic
 from geometries.optic import MAX_SLOPE_ERROR_ARCSEC, SlopeErrors
 
+from ..defaults import PSD_BAND_PER_UM
 from ..defaults import WING_FRACTION as DEFAULT_WING_FRACTION
 from ..engine import Source
 from ..sources import ParallelBeam
@@ -137,7 +138,6 @@ class PsfFit:
     area_residuals: Table
 
 
-PSD_BAND_PER_UM = (0.01, 10.0)
 # name: (lower bound, upper bound, start when the optic gives none)
 PARAMETER_BOUNDS = {
     "core_scale": (0.0, MAX_SLOPE_ERROR_ARCSEC, 1.0),

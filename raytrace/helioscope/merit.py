@@ -23,18 +23,20 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
-from scipy.integrate import trapezoid
 
 from ..analysis.encircled import radial_edges_mm, radius_at
 from coatings.textfile import read_toml
 
 from ..defaults import EFFICIENCY, EXPOSURE_S, G_AGAMMA_PER_GEV, MAGNET_BORES, MAGNET_FIELD_T, MAGNET_LENGTH_M
-from ..sources import SolarSource
 from ..sources.bore import BABYIAXO_BORE_GAP_MM, BABYIAXO_BORE_RADIUS_MM, Bore
 from .conversion import conversion_probability
 from .detector import Detector
+
+if TYPE_CHECKING:  # only annotations: the solar models load scipy.special
+    from ..sources import SolarSource
 
 SPOT_FRACTIONS = (0.5, 0.8, 0.9)
 
@@ -125,7 +127,7 @@ def spectrum_mean(source: SolarSource, function) -> float:
     n = int(round((source.e_max_kev - source.e_min_kev) * 1000)) + 1
     energy = np.linspace(source.e_min_kev, source.e_max_kev, n)
     weight = source.model.flux_density(energy)
-    return float(trapezoid(weight * function(energy), energy) / trapezoid(weight, energy))
+    return float(np.trapezoid(weight * function(energy), energy) / np.trapezoid(weight, energy))
 
 
 @dataclass(frozen=True)

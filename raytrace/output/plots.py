@@ -5,16 +5,18 @@ changed); `save_figure` writes one as a PNG file, atomically like every output.
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import astropy.units as u
 import numpy as np
-from matplotlib.figure import Figure
-from matplotlib.patches import Circle
 
 from geometries import ARCSEC_PER_RAD
 
 from ..analysis.encircled import spread_indices
 from .files import atomic_path, check_writable
+
+if TYPE_CHECKING:
+    from matplotlib.figure import Figure
 
 # BabyIAXO conceptual design report (Abeln et al., JHEP 05 (2021) 137): about 1500 cm2 at
 # 2 keV and 900 cm2 at 7 keV for one XMM-Newton module.
@@ -25,7 +27,7 @@ def plot_effective_area(table, compare_cdr: bool = False) -> Figure:
     energy = u.Quantity(table["energy"]).to_value(u.keV)
     area = u.Quantity(table["effective_area"]).to_value(u.cm**2)
     err = u.Quantity(table["effective_area_err"]).to_value(u.cm**2)
-    fig = Figure(figsize=(7, 4.5))
+    fig = _figure(figsize=(7, 4.5))
     ax = fig.subplots()
     ax.plot(energy, area, color="C0", label=f"{table.meta.get('optic', '')} ray trace")
     ax.fill_between(energy, area - err, area + err, color="C0", alpha=0.3, lw=0)
@@ -42,7 +44,7 @@ def plot_effective_area(table, compare_cdr: bool = False) -> Figure:
 
 
 def plot_psf(result) -> Figure:
-    fig = Figure(figsize=(11, 4.5))
+    fig = _figure(figsize=(11, 4.5))
     ax_img, ax_ee = fig.subplots(1, 2)
     n = result.image.shape[0]
     half = n * result.pixel_arcsec / 2
@@ -65,7 +67,7 @@ def plot_psf(result) -> Figure:
 
 def plot_comparison(areas, psfs) -> Figure:
     """Effective area versus energy and encircled energy versus focal-plane radius of several optics, side by side."""
-    fig = Figure(figsize=(12, 4.5))
+    fig = _figure(figsize=(12, 4.5))
     ax_a, ax_ee = fig.subplots(1, 2)
     smallest_hpd_mm = np.inf
     for k, (area, result) in enumerate(zip(areas, psfs)):
@@ -97,7 +99,9 @@ def plot_comparison(areas, psfs) -> Figure:
 
 def plot_spot(result) -> Figure:
     """The focused solar-axion image with the spot circle and the detector's central opening."""
-    fig = Figure(figsize=(11, 4.5))
+    from matplotlib.patches import Circle
+
+    fig = _figure(figsize=(11, 4.5))
     ax_img, ax_ee = fig.subplots(1, 2)
     n = result.image.shape[0]
     half = n * result.pixel_mm / 2
@@ -140,7 +144,7 @@ def plot_scan(table) -> Figure:
     title = (f"{table.meta.get('design', '')}: {table.meta.get('groups', '')} coating groups from "
              f"{table.meta.get('materials', '')}")
     if not varied and np.unique(focal).size == len(table):
-        fig = Figure(figsize=(7, 4.5))
+        fig = _figure(figsize=(7, 4.5))
         ax_f = fig.subplots()
         order = np.argsort(focal)
         ax_f.plot(focal[order], values[order], "o-", color="C0", label=label.split(" (")[0])
@@ -158,7 +162,7 @@ def plot_scan(table) -> Figure:
     columns = [("focal length (m)", focal)] + [(key, np.asarray(table[key])) for key in varied]
     if len(columns) > 1 and np.unique(focal).size == 1:
         columns = columns[1:]
-    fig = Figure(figsize=(max(6.5, 4.2 * len(columns)), 4))
+    fig = _figure(figsize=(max(6.5, 4.2 * len(columns)), 4))
     axes = np.atleast_1d(fig.subplots(1, len(columns), sharey=True))
     for ax, (name, x) in zip(axes, columns):
         ax.scatter(x, values, s=12, c=np.arange(len(table)), cmap="viridis")
@@ -182,7 +186,7 @@ def plot_sensitivity(table, references: dict | None = None) -> Figure:
     from ..helioscope.sensitivity import ksvz_coupling_per_gev
 
     mass = u.Quantity(table["m_a"]).to_value(u.eV)
-    fig = Figure(figsize=(7.5, 5))
+    fig = _figure(figsize=(7.5, 5))
     ax = fig.subplots()
     for column, label, style in (("g_agamma_vacuum", "vacuum", "C0--"), ("g_agamma_gas", "4He steps", "C1:"),
                                  ("g_agamma_combined", "vacuum + 4He", "C0-")):
@@ -215,7 +219,7 @@ def plot_sensitivity(table, references: dict | None = None) -> Figure:
 def plot_tilt(table) -> Figure:
     """Spot shift and the signal kept inside the detector opening versus tilt of the optic."""
     tilt = u.Quantity(table["tilt"]).to_value(u.arcmin)
-    fig = Figure(figsize=(11, 4.5))
+    fig = _figure(figsize=(11, 4.5))
     ax_s, ax_k = fig.subplots(1, 2)
     ax_s.plot(tilt, table["shift_mm"], "o-")
     ax_s.set_xlabel("Tilt of the optic (arcmin)")
@@ -237,7 +241,7 @@ def plot_tilt(table) -> Figure:
 
 def plot_vignetting(tables) -> Figure:
     """Effective area relative to on axis versus off-axis angle, one curve per table (optic)."""
-    fig = Figure(figsize=(7, 4.5))
+    fig = _figure(figsize=(7, 4.5))
     ax = fig.subplots()
     for table in tables:
         ax.plot(u.Quantity(table["off_axis"]).to_value(u.arcmin), table["relative_area"], "o-",
@@ -252,7 +256,7 @@ def plot_vignetting(tables) -> Figure:
 
 def plot_offaxis_response(table, curves: int = 5) -> Figure:
     """Effective area relative to on axis versus off-axis angle, at a few energies (the first azimuth)."""
-    fig = Figure(figsize=(7, 4.5))
+    fig = _figure(figsize=(7, 4.5))
     ax = fig.subplots()
     first = table[table["azimuth"] == table["azimuth"][0]]
     energies = np.unique(u.Quantity(first["energy"]).to_value(u.keV))
@@ -271,7 +275,7 @@ def plot_offaxis_response(table, curves: int = 5) -> Figure:
 def plot_reflectivity(table, curves: int = 4) -> Figure:
     """Per coating, two panels: R versus energy at a few graze angles, and R versus graze angle at a few energies."""
     names = list(dict.fromkeys(table["coating"])) if "coating" in table.colnames else [table.meta.get("recipe", "")]
-    fig = Figure(figsize=(11, 4.5 * len(names)))
+    fig = _figure(figsize=(11, 4.5 * len(names)))
     axes = fig.subplots(len(names), 2, squeeze=False)
     for name, (ax_e, ax_a) in zip(names, axes):
         rows = table[table["coating"] == name] if "coating" in table.colnames else table
@@ -300,7 +304,7 @@ def plot_reflectivity(table, curves: int = 4) -> Figure:
 def plot_cross_section(optic) -> Figure:
     """Meridional cross-section: every shell's primary and secondary (r versus z), coloured by coating."""
     names = list(dict.fromkeys(c.name for c in optic.coatings))
-    fig = Figure(figsize=(12, 5))
+    fig = _figure(figsize=(12, 5))
     ax, zoom = fig.subplots(1, 2, gridspec_kw={"width_ratios": [2, 1]})
     for surfaces, shell, coating in zip(optic.surfaces(), optic.shells, optic.coatings):
         colour = f"C{names.index(coating.name) % 10}"
@@ -329,6 +333,14 @@ def plot_cross_section(optic) -> Figure:
     ax.set_title(f"{optic.name}: {optic.n_shells} shells, f = {optic.focal_length_mm:g} mm", fontsize=10)
     ax.legend(fontsize=8, loc="lower right")
     return fig
+
+
+def _figure(figsize) -> Figure:
+    """An empty figure of this size (inches). matplotlib is imported here, with the first plot, not with the module:
+    a run that plots nothing does not wait about 0.3 s for it."""
+    from matplotlib.figure import Figure
+
+    return Figure(figsize=figsize)
 
 
 def save_figure(fig: Figure, path) -> Path:
