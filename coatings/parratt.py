@@ -80,12 +80,15 @@ def parratt_reflectivity(indices, thickness_nm, roughness_nm, energy_kev, graze_
     return 0.5 * (reflectivity_s + reflectivity_p)
 
 
+# Functions only other kernels call are compiled without numba's Python and C wrappers (a first run would wait for
+# them); LLVM inlines them.
+_INTERNAL = dict(cache=True, no_cpython_wrapper=True, no_cfunc_wrapper=True)
 PHASE_STEP_LIMIT = 0.1  # largest |2 i kz (d - d_previous)| continued by the series; beyond it, a fresh exp
 PHASE_SERIES_TERMS = 10  # truncation |z|^11 / 11! < 3e-19 at the limit
 _SERIES_RECIPROCALS = tuple(1.0 / n for n in range(PHASE_SERIES_TERMS, 0, -1))
 
 
-@numba.njit(cache=True, nogil=True)
+@numba.njit(cache=True, no_cfunc_wrapper=True, nogil=True)
 def _parratt(n_minus_one, kind_upper, kind_lower, kind_sigma2, interface_kind, medium_material, thickness,
              wavenumber, sin2, sin2_largest, needed, out_s, out_p, first_energy, end_energy):
     """|r|^2 for s and p polarisation at every needed (energy, angle), recursion from the substrate up (NaN at the
@@ -103,7 +106,7 @@ def _parratt(n_minus_one, kind_upper, kind_lower, kind_sigma2, interface_kind, m
                         wavenumber, sin2, sin2_largest, needed, out_s, out_p, e)
 
 
-@numba.njit(cache=True, nogil=True, no_cpython_wrapper=True, no_cfunc_wrapper=True)  # only _parratt calls it
+@numba.njit(**_INTERNAL, nogil=True)
 def _parratt_energy(n_minus_one, kind_upper, kind_lower, kind_sigma2, interface_kind, medium_material, thickness,
                     wavenumber, sin2, sin2_largest, needed, out_s, out_p, e):
     """`_parratt` at energy index e."""
@@ -172,7 +175,7 @@ def _parratt_energy(n_minus_one, kind_upper, kind_lower, kind_sigma2, interface_
         out_p[e, angle[i]] = amp_p_re[i] * amp_p_re[i] + amp_p_im[i] * amp_p_im[i]
 
 
-@numba.njit(cache=True, inline="always")
+@numba.njit(**_INTERNAL)
 def _advance_phase(kz_re, kz_im, thickness, previous_thickness, by_series, phase_re, phase_im):
     """phase <- exp(2 i kz thickness), from the phase at previous_thickness when by_series."""
     if by_series:
@@ -190,7 +193,7 @@ def _advance_phase(kz_re, kz_im, thickness, previous_thickness, by_series, phase
             phase_im[i] = magnitude * math.sin(2.0 * thickness * kz_re[i])
 
 
-@numba.njit(cache=True, inline="always")
+@numba.njit(**_INTERNAL)
 def _parratt_step(r_re, r_im, phase_re, phase_im, amp_re, amp_im):
     """amp <- (r + amp phase) / (1 + r amp phase), elementwise: the reflection amplitude one interface up."""
     for i in range(amp_re.shape[0]):
@@ -204,7 +207,7 @@ def _parratt_step(r_re, r_im, phase_re, phase_im, amp_re, amp_im):
         amp_im[i] = (num_im * den_re - num_re * den_im) * scale
 
 
-@numba.njit(cache=True, inline="always")
+@numba.njit(**_INTERNAL)
 def _ratio(numerator, denominator):
     """numerator / denominator, with 0/0 (two media with the same kz, e.g. at theta = 0 in vacuum) = 0."""
     if denominator == 0.0:

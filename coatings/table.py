@@ -140,7 +140,7 @@ def reflectivity_at_node(values, angle_step, coating, node, graze):
     return values[coating, node, ia] * (1.0 - fa) + values[coating, node, ia + 1] * fa
 
 
-@numba.njit(cache=True, nogil=True)
+@numba.njit(cache=True, no_cfunc_wrapper=True, nogil=True)
 def _lookup_many(values, energies, angle_step, coating, energy, graze, out, start, stop):
     """`reflectivity_at` of points start .. stop - 1 (`coatings.threads.split_over_threads`)."""
     for i in range(start, stop):

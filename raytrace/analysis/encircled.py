@@ -151,7 +151,7 @@ def radial_histogram(x, y, weight, centre_mm) -> np.ndarray:
     return image.radial
 
 
-@numba.njit(cache=True, nogil=True, error_model="numpy")
+@numba.njit(cache=True, no_cfunc_wrapper=True, nogil=True, error_model="numpy")
 def _bins(x, y, weight, fate, cx, cy, ln_r_min, bins_per_e_fold, n_radial, pixel_mm, n_pix, radial_bin, pixel, focused,
           start, stop):
     """Per ray start .. stop - 1: radial bin (0 at r = 0, n_radial + 1 beyond the last edge), image pixel
@@ -176,7 +176,7 @@ def _bins(x, y, weight, fate, cx, cy, ln_r_min, bins_per_e_fold, n_radial, pixel
         focused[i] = w if fate[i] == _DOUBLE else 0.0
 
 
-@numba.njit(cache=True, nogil=True)
+@numba.njit(cache=True, no_cfunc_wrapper=True, nogil=True)
 def _sums(radial_bin, pixel, focused, x, y, radial, flat_image, sums, first_task, end_task):
     """Tasks first_task .. end_task - 1 of three (the radial histogram, the image, the sums), each one serial loop in
     ray order, so that the sums do not depend on the threads.

@@ -219,7 +219,7 @@ def start_block(key, first_index, channels, n, floats, integers):
         floats[START_Y * s + lane] = r * sin_phi
 
 
-@numba.njit(cache=True, nogil=True, error_model="numpy")
+@numba.njit(cache=True, no_cfunc_wrapper=True, nogil=True, error_model="numpy")
 def sample_start_points(key, first_index, channels, x, y, z, channel, fate, start, stop):
     """Start points and channels of rays start .. stop - 1 (`coatings.threads.split_over_threads`), their fates
     cleared: `start_block` a block at a time, copied out of its scratch."""

@@ -83,14 +83,16 @@ class KernelBeam(NamedTuple):
 
 HC_KEV_NM = 1.2398419843320026  # h c: wavelength (nm) x photon energy (keV)
 # Functions only other kernels call (the trace's stages and their helpers) are compiled without the Python and C
-# wrappers numba otherwise compiles for every function: a first run would wait for them. error_model="numpy":
+# wrappers numba otherwise compiles for every function: a first run would wait for them. The kernels Python calls
+# keep the Python wrapper only (no_cfunc_wrapper, here and in every module: nothing takes a kernel's C address),
+# 0.3 s of a first `area` run. error_model="numpy":
 # divisions follow IEEE (x/0 = inf) instead of raising, which removes a branch per division; every division below
 # has a non-zero or an explicitly handled divisor.
 _INTERNAL = dict(cache=True, error_model="numpy", no_cpython_wrapper=True, no_cfunc_wrapper=True)
 _STAGE = dict(_INTERNAL, nogil=True, _nrt=False)
 
 
-@numba.njit(cache=True, error_model="numpy")
+@numba.njit(cache=True, no_cfunc_wrapper=True, error_model="numpy")
 def _quadric_roots(big_a, big_b, big_c, z_ref, z_lo, z_hi, px, py, pz, dx, dy, dz):
     """Both t > 0 where p + t d meets the quadric x^2 + y^2 = A w^2 + B w + C (w = z - z_ref) within z_lo <= z <= z_hi
     (inf where there is none), without branches, so that a loop over a block's lanes vectorises.
@@ -233,7 +235,7 @@ def _graze_series(sin_graze):
 GRAZE_SERIES_LIMIT = 0.0625
 
 
-@numba.njit(cache=True, error_model="numpy")
+@numba.njit(cache=True, no_cfunc_wrapper=True, error_model="numpy")
 def _graze_angle(sin_graze):
     """asin(sin_graze): `_graze_series` below GRAZE_SERIES_LIMIT, libm's asin above."""
     if sin_graze < GRAZE_SERIES_LIMIT:
@@ -253,7 +255,7 @@ def _tilted_normal(d_m, d_s, nx, ny, nz):
     return nx + along * nx - around * ny, ny + along * ny + around * nx, nz - d_m * r
 
 
-@numba.njit(cache=True, nogil=True, error_model="numpy")
+@numba.njit(cache=True, no_cfunc_wrapper=True, nogil=True, error_model="numpy")
 def trace(geometry, reflectivity, rays, key, beam, first_index, partial_shells, apertures, scattering, first_block,
           end_block):
     """Trace blocks first_block .. end_block - 1 (BLOCK_RAYS rays each) of rays first_index .. of a run from their
@@ -799,7 +801,7 @@ def _weights(table, rays, start, m, floats, integers):
 
 # Compiled on its own, not inlined into the trace body: that keeps the body's registers as they are for the optics
 # without scattering.
-@numba.njit(cache=True, error_model="numpy", _nrt=False)
+@numba.njit(cache=True, no_cfunc_wrapper=True, error_model="numpy", _nrt=False)
 def _scatter(table, coating, energy_kev, graze, index, reflection, ux, uy, uz, nx, ny, nz):
     """The direction after a reflection on a rough surface that scatters: (ux, uy, uz) is the specular one, N the
     normal it was reflected about and graze the angle of incidence.
@@ -857,7 +859,7 @@ def _scatter(table, coating, energy_kev, graze, index, reflection, ux, uy, uz, n
     return cos_s * ex + sin_s * mx, cos_s * ey + sin_s * my, cos_s * ez + sin_s * mz
 
 
-@numba.njit(cache=True, nogil=True)
+@numba.njit(cache=True, no_cfunc_wrapper=True, nogil=True)
 def double_reflection_area_per_energy(table, rays, sums, sums_sq, first_node, end_node):
     """Sum and sum of squares over doubly reflected rays of weight R(E, g1) R(E, g2), at the table's energy nodes
     first_node .. end_node - 1, into sums and sums_sq.

@@ -83,7 +83,7 @@ class Rays:
 RayColumns = NamedTuple("RayColumns", [(f.name, np.ndarray) for f in fields(Rays)])
 
 
-@numba.njit(cache=True)
+@numba.njit(cache=True, no_cfunc_wrapper=True)
 def _count_codes(codes, n_codes):
     # four interleaved tallies, so that runs of one code do not make each increment wait for the last one's store
     tallies = np.zeros(4 * n_codes, np.int64)

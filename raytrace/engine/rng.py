@@ -16,7 +16,7 @@ GOLDEN_GAMMA = np.uint64(0x9E3779B97F4A7C15)
 DRAWS_PER_RAY = np.uint64(16)
 
 
-@numba.njit(cache=True)
+@numba.njit(cache=True, no_cfunc_wrapper=True)
 def _mix64(z):
     z = (z ^ (z >> np.uint64(30))) * np.uint64(0xBF58476D1CE4E5B9)
     z = (z ^ (z >> np.uint64(27))) * np.uint64(0x94D049BB133111EB)
@@ -39,7 +39,7 @@ def seed_key(seed: int) -> np.uint64:
     return np.uint64(_mix64(np.uint64(start)))
 
 
-@numba.njit(cache=True, nogil=True)
+@numba.njit(cache=True, no_cfunc_wrapper=True, nogil=True)
 def uniform_array(key, first_index, draw, out, start, stop):
     """out[i] = uniform(key, first_index + i, draw) for i = start .. stop - 1: one draw of consecutive rays
     (`coatings.threads.split_over_threads`)."""

@@ -36,7 +36,7 @@ _LG5, _LG6, _LG7 = 1.818357216161805012e-01, 1.531383769920937332e-01, 1.4798198
 _LN2_HI, _LN2_LO = 6.93147180369123816490e-01, 1.90821492927058770002e-10  # ln 2 = hi + lo, hi with 32 bits zero
 
 
-@numba.njit(cache=True, error_model="numpy")
+@numba.njit(cache=True, no_cfunc_wrapper=True, error_model="numpy")
 def log(x):
     """The natural logarithm of a positive, normal, finite x, within 1 ulp of the exact value (libm's within about
     0.5; the two differ by 1 ulp for about 2.5 % of arguments), without branches.
