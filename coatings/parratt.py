@@ -83,6 +83,7 @@ def parratt_reflectivity(indices, thickness_nm, roughness_nm, energy_kev, graze_
 # Functions only other kernels call are compiled without numba's Python and C wrappers (a first run would wait for
 # them); LLVM inlines them.
 _INTERNAL = dict(cache=True, no_cpython_wrapper=True, no_cfunc_wrapper=True)
+
 PHASE_STEP_LIMIT = 0.1  # largest |2 i kz (d - d_previous)| continued by the series; beyond it, a fresh exp
 PHASE_SERIES_TERMS = 10  # truncation |z|^11 / 11! < 3e-19 at the limit
 _SERIES_RECIPROCALS = tuple(1.0 / n for n in range(PHASE_SERIES_TERMS, 0, -1))

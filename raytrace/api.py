@@ -25,8 +25,8 @@ from geometries.generator import SegmentedDesign
 from . import analysis
 from . import defaults
 from .defaults import MATERIALS, PSD_BAND_PER_UM, RAYS, RAYS_PER_POINT, SOLAR_MODEL, SPOT_FOCUS_KEV
-from .helioscope.detector import Detector, load_detector
 from .helioscope import tolerance
+from .helioscope.detector import Detector, load_detector
 from .helioscope.merit import Exposure, Magnet, load_magnet
 from .output.photons import open_photon_list
 from .sources import ParallelBeam, PointSource

@@ -84,8 +84,8 @@ class KernelBeam(NamedTuple):
 HC_KEV_NM = 1.2398419843320026  # h c: wavelength (nm) x photon energy (keV)
 # Functions only other kernels call (the trace's stages and their helpers) are compiled without the Python and C
 # wrappers numba otherwise compiles for every function: a first run would wait for them. The kernels Python calls
-# keep the Python wrapper only (no_cfunc_wrapper, here and in every module: nothing takes a kernel's C address),
-# 0.3 s of a first `area` run. error_model="numpy":
+# are compiled without the C wrapper (no_cfunc_wrapper, in every module: nothing takes a kernel's C address; 0.3 s
+# of a first `area` run). error_model="numpy":
 # divisions follow IEEE (x/0 = inf) instead of raising, which removes a branch per division; every division below
 # has a non-zero or an explicitly handled divisor.
 _INTERNAL = dict(cache=True, error_model="numpy", no_cpython_wrapper=True, no_cfunc_wrapper=True)
