@@ -28,7 +28,7 @@ from .geometry import (ANNULUS, APERTURE_KIND, APERTURE_P1, APERTURE_P2, APERTUR
                        BAR_ROTATION_TURNS, BAR_SIN, BAR_TAN_HALF_WEDGE, CHANNEL_BARS, CHANNEL_COLUMNS, CHANNEL_SLOPES,
                        CHANNEL_SURFACES, CHANNEL_WALLS, CIRCLE, PRIMARY, PRIMARY_BACK, QUAD_A, QUAD_B, QUAD_C,
                        SECONDARY, SECONDARY_BACK, TWO_PI, Z_MAX, Z_MIN, Z_REF)
-from .rays import Fate
+from .rays import Fate, RayColumns
 from .rng import uniform
 from .vector_math import GATHER_LANES, floor, gather, gathered_lanes, log
 
@@ -292,12 +292,13 @@ def trace(geometry, reflectivity, rays, key, beam, first_index, partial_shells, 
         start = block * B
         n = min(rays.x.shape[0] - start, B)
         index = first_index + np.uint64(start)
+        block_rays = _block_rays(rays, start, n)
         if beam.starts:
-            _start(beam, key, index, rays, start, n, floats, integers)
+            _start(beam, key, index, block_rays, floats, integers)
         else:
-            _load(rays, start, n, floats, integers)
+            _load(block_rays, floats, integers)
         _entrance(g, partial_shells, apertures, n, floats, integers)
-        m = _compact(g, rays, start, n, beam.starts, floats, integers)
+        m = _compact(g, block_rays, beam.starts, floats, integers)
         for reflection in range(MAX_REFLECTIONS):
             moving, reflecting = _search(g.shell_azimuth, partial_shells, n_shells, reflection, m, floats, integers)
             if moving == 0:
@@ -306,8 +307,8 @@ def trace(geometry, reflectivity, rays, key, beam, first_index, partial_shells, 
                 _deviates(key, index, reflection, m, floats, integers)
             _reflect(reflection, m, floats, integers)
             if scattering is not None and reflection < 2:
-                _scatter_lanes(reflectivity, rays, start, index, reflection, m, floats, integers)
-        _finish(g.focal_plane_z, reflectivity, rays, start, m, floats, integers)
+                _scatter_lanes(reflectivity, block_rays, index, reflection, m, floats, integers)
+        _finish(g.focal_plane_z, reflectivity, block_rays, m, floats, integers)
 
 
 # A block's scratch, struct of arrays in two flat arrays: row r of lane l at r * S + l. Rows a constant
@@ -356,37 +357,40 @@ _ENTRY = _HIT
 
 
 @numba.njit(**_STAGE)
-def _scatter_lanes(reflectivity, rays, start, index, reflection, m, floats, integers):
-    """`_scatter` of the lanes that reflected in this pass (of the m in flight; the block starts at ray `start` of the
-    chunk, ray `index` of the run)."""
+def _scatter_lanes(reflectivity, block_rays, index, reflection, m, floats, integers):
+    """`_scatter` of the lanes that reflected in this pass (of the m in flight; the block's first ray is ray `index` of
+    the run)."""
     for lane in range(m):
         if integers[_EVENT * S + lane] != _IDLE:
             place = integers[_ORDER * S + lane]
             floats[_UX * S + lane], floats[_UY * S + lane], floats[_UZ * S + lane] = _scatter(
-                reflectivity, reflectivity.shell_coating[integers[_SHELL * S + lane]], rays.energy_kev[start + place],
+                reflectivity, reflectivity.shell_coating[integers[_SHELL * S + lane]], block_rays.energy_kev[place],
                 floats[_GRAZE * S + lane], index + np.uint64(place), np.int64(reflection), floats[_UX * S + lane],
                 floats[_UY * S + lane], floats[_UZ * S + lane], floats[_NX * S + lane], floats[_NY * S + lane],
                 floats[_NZ * S + lane])
 
 
 @numba.njit(**_STAGE)
-def _load(rays, start, n, floats, integers):
-    """The block's n rays, as their source started them, into the scratch, each column by its own copy loop (one
+def _load(block_rays, floats, integers):
+    """The block's rays, as their source started them, into the scratch, each column by its own copy loop (one
     array read, one written: LLVM vectorises it)."""
-    for row, column in ((_PX, rays.x), (_PY, rays.y), (_PZ, rays.z), (_UX, rays.dx), (_UY, rays.dy), (_UZ, rays.dz)):
+    n = block_rays.x.shape[0]
+    for row, column in ((_PX, block_rays.x), (_PY, block_rays.y), (_PZ, block_rays.z), (_UX, block_rays.dx),
+                        (_UY, block_rays.dy), (_UZ, block_rays.dz)):
         for lane in range(n):
-            floats[row * S + lane] = column[start + lane]
+            floats[row * S + lane] = column[lane]
     for lane in range(n):
-        integers[_CHANNEL * S + lane] = rays.channel[start + lane]
+        integers[_CHANNEL * S + lane] = block_rays.channel[lane]
     for lane in range(n):
-        integers[_OUTCOME * S + lane] = rays.fate[start + lane]
+        integers[_OUTCOME * S + lane] = block_rays.fate[lane]
 
 
 @numba.njit(**_STAGE)
-def _start(beam, key, index, rays, start, n, floats, integers):
-    """The start of the block's n rays (the first is ray `index` of the run) for a beam the kernel starts itself: the
+def _start(beam, key, index, block_rays, floats, integers):
+    """The start of the block's rays (the first is ray `index` of the run) for a beam the kernel starts itself: the
     start points and channels by `aperture.start_block`, the beam's direction, none stopped yet; their channel,
     energy and weight written into the rays (the start point and direction are written with the result)."""
+    n = block_rays.x.shape[0]
     start_block(key, index, beam.channels, n, floats, integers)
     ux, uy, uz = beam.direction[0], beam.direction[1], beam.direction[2]
     for lane in range(n):
@@ -395,15 +399,15 @@ def _start(beam, key, index, rays, start, n, floats, integers):
         floats[_UZ * S + lane] = uz
         integers[_OUTCOME * S + lane] = 0
     for lane in range(n):
-        rays.channel[start + lane] = integers[_CHANNEL * S + lane]
+        block_rays.channel[lane] = integers[_CHANNEL * S + lane]
     for lane in range(n):
-        rays.energy_kev[start + lane] = beam.energy_kev
+        block_rays.energy_kev[lane] = beam.energy_kev
     for lane in range(n):
-        rays.weight[start + lane] = beam.weight
+        block_rays.weight[lane] = beam.weight
 
 
 @numba.njit(**_STAGE)
-def _compact(g, rays, start, n, started, floats, integers):
+def _compact(g, block_rays, started, floats, integers):
     """After the entrance tests: each of the block's rays gets its shell (its channel c, or the last shell for the
     channel outside it), and the rays stopped at the entrance their fate and no graze angles (their position and
     direction stay where they started: written here if the kernel started them); the m lanes still in flight move to
@@ -414,19 +418,20 @@ def _compact(g, rays, start, n, started, floats, integers):
     beyond m are given place 0 and its values (a valid place, channel and shell for later gathers), which no stage
     reads as a ray's."""
     n_shells = g.top_z.shape[0]
+    n = block_rays.x.shape[0]
     for lane in range(n):
-        rays.shell[start + lane] = min(integers[_CHANNEL * S + lane], n_shells - 1)
+        block_rays.shell[lane] = min(integers[_CHANNEL * S + lane], n_shells - 1)
     for lane in range(n):
-        rays.fate[start + lane] = integers[_OUTCOME * S + lane]
+        block_rays.fate[lane] = integers[_OUTCOME * S + lane]
     for lane in range(n):
-        rays.graze1[start + lane] = 0.0
+        block_rays.graze1[lane] = 0.0
     for lane in range(n):
-        rays.graze2[start + lane] = 0.0
+        block_rays.graze2[lane] = 0.0
     if started:
-        for row, column in ((_PX, rays.x), (_PY, rays.y), (_PZ, rays.z), (_UX, rays.dx), (_UY, rays.dy),
-                            (_UZ, rays.dz)):
+        for row, column in ((_PX, block_rays.x), (_PY, block_rays.y), (_PZ, block_rays.z), (_UX, block_rays.dx),
+                            (_UY, block_rays.dy), (_UZ, block_rays.dz)):
             for lane in range(n):
-                column[start + lane] = floats[row * S + lane]
+                column[lane] = floats[row * S + lane]
     m = 0
     for lane in range(n):  # a lane's place written whether or not it flies, so that the loop has no branch
         integers[_ORDER * S + m] = lane
@@ -457,6 +462,16 @@ def _compact(g, rays, start, n, started, floats, integers):
         wing = floats[_SIGMA_WING * S + lane]
         integers[_ROUGH * S + lane] = (core > 0.0) | (sagittal > 0.0) | ((wing_fraction > 0.0) & (wing > 0.0))
     return m
+
+
+@numba.njit(**_INTERNAL)
+def _block_rays(rays, start, n):
+    """Rays start .. start + n - 1 as views, which the stages index from 0 by lane: an index LLVM cannot bound below
+    costs a select per lane (numpy's negative indices) and makes a contiguous copy a gather."""
+    end = start + n
+    return RayColumns(rays.x[start:end], rays.y[start:end], rays.z[start:end], rays.dx[start:end], rays.dy[start:end],
+                      rays.dz[start:end], rays.energy_kev[start:end], rays.weight[start:end], rays.channel[start:end],
+                      rays.shell[start:end], rays.fate[start:end], rays.graze1[start:end], rays.graze2[start:end])
 
 
 @numba.njit(**_INTERNAL)
@@ -708,7 +723,7 @@ def _reflect(reflection, m, floats, integers):
 
 
 @numba.njit(**_STAGE)
-def _finish(focal_plane_z, table, rays, start, m, floats, integers):
+def _finish(focal_plane_z, table, block_rays, m, floats, integers):
     """The end of the m lanes that passed the entrance: the fate of each one that ended in flight, by its sequence of
     reflections, and its point on the focal plane (MISSED_FOCAL_PLANE if it does not reach it); with table.weigh,
     its weight times the tabulated reflectivity of the reflections it carries (`_weights`); last the results from the
@@ -727,13 +742,13 @@ def _finish(focal_plane_z, table, rays, start, m, floats, integers):
         floats[_PZ * S + lane] = focal_plane_z if moves else z
         integers[_OUTCOME * S + lane] = (code if reaches else _MISSED) if outcome == 0 else outcome
     if table.weigh:
-        _weights(table, rays, start, m, floats, integers)
-    for row, column in ((_PX, rays.x), (_PY, rays.y), (_PZ, rays.z), (_UX, rays.dx), (_UY, rays.dy), (_UZ, rays.dz),
-                        (_G1, rays.graze1), (_G2, rays.graze2)):
+        _weights(table, block_rays, m, floats, integers)
+    for row, column in ((_PX, block_rays.x), (_PY, block_rays.y), (_PZ, block_rays.z), (_UX, block_rays.dx),
+                        (_UY, block_rays.dy), (_UZ, block_rays.dz), (_G1, block_rays.graze1), (_G2, block_rays.graze2)):
         for lane in range(m):
-            column[start + integers[_ORDER * S + lane]] = floats[row * S + lane]
+            column[integers[_ORDER * S + lane]] = floats[row * S + lane]
     for lane in range(m):
-        rays.fate[start + integers[_ORDER * S + lane]] = integers[_OUTCOME * S + lane]
+        block_rays.fate[integers[_ORDER * S + lane]] = integers[_OUTCOME * S + lane]
 
 
 # Rows of the weights (`_weights`; the passes are over): the lane's energy, its interpolation between the energy nodes,
@@ -743,7 +758,7 @@ _TABLE_ENTRY, _NODE, _COATING = _LAST, _ROUGH, _EVENT  # integer rows: four tabl
 
 
 @numba.njit(**_INTERNAL)
-def _weights(table, rays, start, m, floats, integers):
+def _weights(table, block_rays, m, floats, integers):
     """Each of the m lanes' weight in the rays times the tabulated reflectivity of the reflections it carries (the
     first two), by `coatings.table.reflectivity_at`: the same numbers, from the energy nodes (found in a scalar loop
     for a table of several energies) and a linear interpolation in the graze angle, the table read by vector gathers
@@ -753,7 +768,7 @@ def _weights(table, rays, start, m, floats, integers):
     n_a = table.values.shape[2]
     lanes = gathered_lanes(m)
     for lane in range(0, lanes, GATHER_LANES):
-        gather(rays.energy_kev[start:], integers, _ORDER * S + lane, floats, _ENERGY * S + lane)
+        gather(block_rays.energy_kev, integers, _ORDER * S + lane, floats, _ENERGY * S + lane)
         gather(table.shell_coating, integers, _SHELL * S + lane, integers, _COATING * S + lane)
     if n_e == 1:
         for lane in range(lanes):
@@ -796,7 +811,7 @@ def _weights(table, rays, start, m, floats, integers):
             factor = floats[_FACTOR * S + lane]
             floats[_FACTOR * S + lane] = factor * r if carried > reflection else factor
     for lane in range(m):
-        rays.weight[start + integers[_ORDER * S + lane]] *= floats[_FACTOR * S + lane]
+        block_rays.weight[integers[_ORDER * S + lane]] *= floats[_FACTOR * S + lane]
 
 
 # Compiled on its own, not inlined into the trace body: that keeps the body's registers as they are for the optics
