@@ -222,16 +222,19 @@ def start_block(key, first_index, channels, n, floats, integers):
 @numba.njit(cache=True, no_cfunc_wrapper=True, nogil=True, error_model="numpy")
 def sample_start_points(key, first_index, channels, x, y, z, channel, fate, start, stop):
     """Start points and channels of rays start .. stop - 1 (`coatings.threads.split_over_threads`), their fates
-    cleared: `start_block` a block at a time, copied out of its scratch."""
+    cleared: `start_block` a block at a time, copied out of its scratch into views of the block's rays (indexed from
+    0, which LLVM knows is not negative: no select per ray for numpy's negative indices)."""
     floats = np.empty(START_FLOAT_ROWS * BLOCK_STRIDE)
     integers = np.empty(START_INTEGER_ROWS * BLOCK_STRIDE, np.int64)
     for first in range(start, stop, BLOCK_RAYS):
-        n = min(BLOCK_RAYS, stop - first)
+        end = min(first + BLOCK_RAYS, stop)
+        n = end - first
         start_block(key, first_index + np.uint64(first), channels, n, floats, integers)
-        for row, column in ((START_X, x), (START_Y, y), (START_Z, z)):
+        for row, column in ((START_X, x[first:end]), (START_Y, y[first:end]), (START_Z, z[first:end])):
             for k in range(n):
-                column[first + k] = floats[row * BLOCK_STRIDE + k]
+                column[k] = floats[row * BLOCK_STRIDE + k]
+        block_channel, block_fate = channel[first:end], fate[first:end]
         for k in range(n):
-            channel[first + k] = integers[START_CHANNEL * BLOCK_STRIDE + k]
+            block_channel[k] = integers[START_CHANNEL * BLOCK_STRIDE + k]
         for k in range(n):
-            fate[first + k] = 0
+            block_fate[k] = 0
