@@ -14,7 +14,7 @@ from raytrace.engine.aperture import cos_sin_of_turn as _cos_sin_of_turn
 from raytrace.engine.kernel import _graze_angle, _quadric_roots
 from raytrace.engine.rays import Fate, Rays
 from raytrace.engine.rng import seed_key
-from raytrace.engine.vector_math import GATHER_LANES, gather
+from raytrace.engine.vector_math import GATHER_LANES, copy, gather
 from raytrace.engine.vector_math import log as _vector_log
 from raytrace.sources import ParallelBeam, SolarSource
 
@@ -79,6 +79,22 @@ def test_vector_gather_is_indexing(dtype):
     _gathered_by_vectors(values, indices, 5, 8 * 20, out, 11)
     np.testing.assert_array_equal(out[11:11 + 160], values[indices[5:5 + 160]])
     assert not out[:11].any() and not out[11 + 160:].any()
+
+
+@numba.njit
+def _copied(source, first_source, out, first_out, n):
+    copy(source, first_source, out, first_out, n)
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.int64])
+def test_copy_is_slice_assignment(dtype):
+    """`vector_math.copy` (the trace's copies between the rays and its scratch) copies exactly the n values at those
+    offsets, and nothing else."""
+    source = np.arange(1, 101).astype(dtype) * 1.5 if dtype == np.float64 else np.arange(1, 101, dtype=dtype) * -7
+    out = np.zeros(64, dtype)
+    _copied(source, 37, out, 9, 41)
+    np.testing.assert_array_equal(out[9:50], source[37:78])
+    assert not out[:9].any() and not out[50:].any()
 
 
 @pytest.mark.parametrize("optic_name, source", [("xmm", ParallelBeam.from_angles(3 * u.arcmin, energy=2.5 * u.keV)),

@@ -30,7 +30,7 @@ from .geometry import (ANNULUS, APERTURE_KIND, APERTURE_P1, APERTURE_P2, APERTUR
                        SECONDARY, SECONDARY_BACK, TWO_PI, Z_MAX, Z_MIN, Z_REF)
 from .rays import Fate, RayColumns
 from .rng import uniform
-from .vector_math import GATHER_LANES, floor, gather, gathered_lanes, log
+from .vector_math import GATHER_LANES, copy, floor, gather, gathered_lanes, log
 
 _SPIDER = np.int8(Fate.BLOCKED_SPIDER)
 _FRONT = np.int8(Fate.BLOCKED_FRONT)
@@ -268,15 +268,17 @@ def trace(geometry, reflectivity, rays, key, beam, first_index, partial_shells, 
     of the reflections it carries.
 
     A block is traced in stages over its lanes (rows of a scratch, see below), each a loop without branches that
-    LLVM vectorises where it can: the start (`_start` or `_load`); the entrance tests in the order a ray meets the
-    obstructions (apertures, spider, the front edges of the channel's inner and outer walls, then the outer shell's
-    spacers and segment joins, where the ray crosses the intersection plane); then, for the lanes still in flight
-    (moved to the front of the scratch by `_compact`), up to MAX_REFLECTIONS passes of a search for the nearest
-    surface and a reflection (slope errors use draws FIRST_SLOPE_DRAW + 3 k .. + 2 of the ray for reflection k; the
-    first two reflections scatter on coatings that do); last the fates, the focal plane and the reflectivity
-    weights. Every lane computes exactly the
-    operations of a ray traced alone, in the same order, so a ray's result does not depend on its lane, its block or
-    the chunk.
+    LLVM vectorises where it can: the start (`aperture.start_block` and `_start`, or `_load`); the entrance tests in
+    the order a ray meets the obstructions (apertures, spider, the front edges of the channel's inner and outer walls,
+    then the outer shell's spacers and segment joins, where the ray crosses the intersection plane); then, for the
+    lanes still in flight (moved to the front of the scratch by `_compact`), up to MAX_REFLECTIONS passes of a search
+    for the nearest surface and a reflection (slope errors use draws FIRST_SLOPE_DRAW + 3 k .. + 2 of the ray for
+    reflection k; the first two reflections scatter on coatings that do); last the fates and the focal plane
+    (`_finish`), then the reflectivity weights (`_weights`). Every lane computes exactly the operations of a ray traced
+    alone, in the same order, so a ray's result does not depend on its lane, its block or the chunk.
+
+    The trace calls each stage itself, none calls another: numba optimises and compiles a function's callees again
+    with it, so each level of calls would compile the code below it once more on a first run.
 
     `partial_shells` (True for an optic with partial-azimuth shells), `apertures` (True if the optic has entrance
     apertures) and `scattering` (the coatings' scattering table, if some coating scatters) are None otherwise: numba
@@ -294,7 +296,8 @@ def trace(geometry, reflectivity, rays, key, beam, first_index, partial_shells, 
         index = first_index + np.uint64(start)
         block_rays = _block_rays(rays, start, n)
         if beam.starts:
-            _start(beam, key, index, block_rays, floats, integers)
+            start_block(key, index, beam.channels, n, floats, integers)
+            _start(beam, block_rays, floats, integers)
         else:
             _load(block_rays, floats, integers)
         _entrance(g, partial_shells, apertures, n, floats, integers)
@@ -308,7 +311,9 @@ def trace(geometry, reflectivity, rays, key, beam, first_index, partial_shells, 
             _reflect(reflection, m, floats, integers)
             if scattering is not None and reflection < 2:
                 _scatter_lanes(reflectivity, block_rays, index, reflection, m, floats, integers)
-        _finish(g.focal_plane_z, reflectivity, block_rays, m, floats, integers)
+        _finish(g.focal_plane_z, block_rays, m, floats, integers)
+        if reflectivity.weigh:
+            _weights(reflectivity, block_rays, m, floats, integers)
 
 
 # A block's scratch, struct of arrays in two flat arrays: row r of lane l at r * S + l. Rows a constant
@@ -372,37 +377,30 @@ def _scatter_lanes(reflectivity, block_rays, index, reflection, m, floats, integ
 
 @numba.njit(**_STAGE)
 def _load(block_rays, floats, integers):
-    """The block's rays, as their source started them, into the scratch, each column by its own copy loop (one
-    array read, one written: LLVM vectorises it)."""
+    """The block's rays, as their source started them, into the scratch: the floats by `vector_math.copy`, the
+    integers (of other widths in the rays) in one loop."""
     n = block_rays.x.shape[0]
     for row, column in ((_PX, block_rays.x), (_PY, block_rays.y), (_PZ, block_rays.z), (_UX, block_rays.dx),
                         (_UY, block_rays.dy), (_UZ, block_rays.dz)):
-        for lane in range(n):
-            floats[row * S + lane] = column[lane]
+        copy(column, 0, floats, row * S, n)
     for lane in range(n):
         integers[_CHANNEL * S + lane] = block_rays.channel[lane]
-    for lane in range(n):
         integers[_OUTCOME * S + lane] = block_rays.fate[lane]
 
 
 @numba.njit(**_STAGE)
-def _start(beam, key, index, block_rays, floats, integers):
-    """The start of the block's rays (the first is ray `index` of the run) for a beam the kernel starts itself: the
-    start points and channels by `aperture.start_block`, the beam's direction, none stopped yet; their channel,
-    energy and weight written into the rays (the start point and direction are written with the result)."""
-    n = block_rays.x.shape[0]
-    start_block(key, index, beam.channels, n, floats, integers)
+def _start(beam, block_rays, floats, integers):
+    """The rest of the start of the block's rays for a beam the kernel starts itself, after `aperture.start_block` has
+    drawn their start points and channels: the beam's direction, none stopped yet; their channel, energy and weight
+    written into the rays (the start point and direction are written with the result)."""
     ux, uy, uz = beam.direction[0], beam.direction[1], beam.direction[2]
-    for lane in range(n):
+    for lane in range(block_rays.x.shape[0]):
         floats[_UX * S + lane] = ux
         floats[_UY * S + lane] = uy
         floats[_UZ * S + lane] = uz
         integers[_OUTCOME * S + lane] = 0
-    for lane in range(n):
         block_rays.channel[lane] = integers[_CHANNEL * S + lane]
-    for lane in range(n):
         block_rays.energy_kev[lane] = beam.energy_kev
-    for lane in range(n):
         block_rays.weight[lane] = beam.weight
 
 
@@ -421,17 +419,13 @@ def _compact(g, block_rays, started, floats, integers):
     n = block_rays.x.shape[0]
     for lane in range(n):
         block_rays.shell[lane] = min(integers[_CHANNEL * S + lane], n_shells - 1)
-    for lane in range(n):
         block_rays.fate[lane] = integers[_OUTCOME * S + lane]
-    for lane in range(n):
         block_rays.graze1[lane] = 0.0
-    for lane in range(n):
         block_rays.graze2[lane] = 0.0
     if started:
         for row, column in ((_PX, block_rays.x), (_PY, block_rays.y), (_PZ, block_rays.z), (_UX, block_rays.dx),
                             (_UY, block_rays.dy), (_UZ, block_rays.dz)):
-            for lane in range(n):
-                column[lane] = floats[row * S + lane]
+            copy(floats, row * S, column, 0, n)
     m = 0
     for lane in range(n):  # a lane's place written whether or not it flies, so that the loop has no branch
         integers[_ORDER * S + m] = lane
@@ -723,11 +717,10 @@ def _reflect(reflection, m, floats, integers):
 
 
 @numba.njit(**_STAGE)
-def _finish(focal_plane_z, table, block_rays, m, floats, integers):
+def _finish(focal_plane_z, block_rays, m, floats, integers):
     """The end of the m lanes that passed the entrance: the fate of each one that ended in flight, by its sequence of
-    reflections, and its point on the focal plane (MISSED_FOCAL_PLANE if it does not reach it); with table.weigh,
-    its weight times the tabulated reflectivity of the reflections it carries (`_weights`); last the results from the
-    scratch into the rays, a row at a time, each at its ray's place."""
+    reflections, and its point on the focal plane (MISSED_FOCAL_PLANE if it does not reach it); then the results from
+    the scratch into the rays, each at its ray's place."""
     for lane in range(m):
         x, y, z, dx, dy, dz = _ray(floats, lane)
         outcome = integers[_OUTCOME * S + lane]
@@ -741,14 +734,17 @@ def _finish(focal_plane_z, table, block_rays, m, floats, integers):
         floats[_PY * S + lane] = y + s * dy if moves else y
         floats[_PZ * S + lane] = focal_plane_z if moves else z
         integers[_OUTCOME * S + lane] = (code if reaches else _MISSED) if outcome == 0 else outcome
-    if table.weigh:
-        _weights(table, block_rays, m, floats, integers)
-    for row, column in ((_PX, block_rays.x), (_PY, block_rays.y), (_PZ, block_rays.z), (_UX, block_rays.dx),
-                        (_UY, block_rays.dy), (_UZ, block_rays.dz), (_G1, block_rays.graze1), (_G2, block_rays.graze2)):
-        for lane in range(m):
-            column[integers[_ORDER * S + lane]] = floats[row * S + lane]
     for lane in range(m):
-        block_rays.fate[integers[_ORDER * S + lane]] = integers[_OUTCOME * S + lane]
+        place = integers[_ORDER * S + lane]
+        block_rays.x[place] = floats[_PX * S + lane]
+        block_rays.y[place] = floats[_PY * S + lane]
+        block_rays.z[place] = floats[_PZ * S + lane]
+        block_rays.dx[place] = floats[_UX * S + lane]
+        block_rays.dy[place] = floats[_UY * S + lane]
+        block_rays.dz[place] = floats[_UZ * S + lane]
+        block_rays.graze1[place] = floats[_G1 * S + lane]
+        block_rays.graze2[place] = floats[_G2 * S + lane]
+        block_rays.fate[place] = integers[_OUTCOME * S + lane]
 
 
 # Rows of the weights (`_weights`; the passes are over): the lane's energy, its interpolation between the energy nodes,
@@ -757,9 +753,9 @@ _ENERGY, _ANGLE_FRACTION, _TABLE_VALUES = _T_CANDIDATE, _T_CANDIDATE + 1, _T_CAN
 _TABLE_ENTRY, _NODE, _COATING = _LAST, _ROUGH, _EVENT  # integer rows: four table entries, the energy node, the coating
 
 
-@numba.njit(**_INTERNAL)
+@numba.njit(**_STAGE)
 def _weights(table, block_rays, m, floats, integers):
-    """Each of the m lanes' weight in the rays times the tabulated reflectivity of the reflections it carries (the
+    """After `_finish`, with table.weigh: each of the m lanes' weight in the rays times the tabulated reflectivity of the reflections it carries (the
     first two), by `coatings.table.reflectivity_at`: the same numbers, from the energy nodes (found in a scalar loop
     for a table of several energies) and a linear interpolation in the graze angle, the table read by vector gathers
     (`vector_math.gather`, over the lanes up to m rounded up, whose places and shells `_compact` leaves valid)."""

@@ -1,6 +1,7 @@
 """What a vectorised loop needs and numba does not give it: a logarithm (numba calls libm for `math.log`, and a loop
 with a call stays scalar: numba here has no vector maths library), a vector gather (LLVM emits none for a loop that
-gathers and stores) and a floor that stays a float.
+gathers and stores), a floor that stays a float, and a plain copy between arrays (a copy loop compiles to a vector loop,
+its run-time overlap check and two remainder loops).
 """
 
 from __future__ import annotations
@@ -111,6 +112,24 @@ def gather(typingctx, values, indices, first_index, out, first_out):
                       align=size)
         return context.get_dummy_value()
     return types.void(values, indices, first_index, out, first_out), codegen
+
+
+@intrinsic
+def copy(typingctx, source, first_source, out, first_out, n):
+    """out[first_out + j] = source[first_source + j] for j < n, by LLVM's memcpy: one call where a copy loop would
+    bring a vector body, a run-time overlap check and remainder loops for LLVM to optimise and compile. The caller
+    vouches that the two ranges do not overlap and lie within the arrays (no bounds are checked); `source` and `out`
+    hold the same type, both C-contiguous (of any dimension, indexed as if flat)."""
+    if source.dtype != out.dtype or "A" in (source.layout, out.layout):
+        return None
+
+    def codegen(context, builder, signature, args):
+        source_array = context.make_array(signature.args[0])(context, builder, args[0])
+        out_array = context.make_array(signature.args[2])(context, builder, args[2])
+        cgutils.raw_memcpy(builder, builder.gep(out_array.data, [args[3]]), builder.gep(source_array.data, [args[1]]),
+                           args[4], context.get_abi_sizeof(context.get_value_type(signature.args[0].dtype)))
+        return context.get_dummy_value()
+    return types.void(source, types.int64, out, types.int64, types.int64), codegen
 
 
 @intrinsic
