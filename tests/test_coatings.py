@@ -3,6 +3,7 @@ import math
 import tomllib
 from importlib import resources
 
+import numba
 import numpy as np
 import pytest
 from scipy.integrate import simpson
@@ -22,7 +23,7 @@ from coatings import (
     shipped_recipes,
 )
 from coatings.parratt import HC_KEV_NM
-from coatings.table import ReflectivityTable
+from coatings.table import ReflectivityTable, energy_node
 
 
 def fresnel(n, graze):
@@ -275,6 +276,32 @@ def test_table_at_fixed_energies_is_exact_in_energy_and_fine_in_angle():
     for e in energies:
         direct = stack.reflectivity(np.full(graze.shape, e), graze)
         assert np.abs(table.lookup(np.zeros(graze.size, int), e, graze) - direct).max() < 1e-3
+
+
+@numba.njit
+def _energy_nodes(energies, points):
+    nodes = np.empty(points.size, np.int64)
+    weights = np.empty(points.size)
+    for i in range(points.size):
+        nodes[i], weights[i] = energy_node(energies, points[i])
+    return nodes, weights
+
+
+@pytest.mark.parametrize("n_nodes", [2, 3, 17, 116])
+def test_energy_node_is_numpys_searchsorted_and_the_linear_weight(n_nodes):
+    """The table's energy interpolation: the node at or below the energy (numpy's searchsorted(side="right") - 1,
+    within the grid) and the weight of the next one, on the nodes themselves, between them and beyond the ends."""
+    rng = np.random.default_rng(n_nodes)
+    energies = np.sort(rng.uniform(0.5, 12.0, n_nodes))
+    points = np.concatenate([energies, rng.uniform(0.0, 13.0, 2000)])
+    nodes, weights = _energy_nodes(energies, points)
+    inside = (points > energies[0]) & (points < energies[-1])
+    expected = np.clip(np.searchsorted(energies, points, side="right") - 1, 0, n_nodes - 2)
+    np.testing.assert_array_equal(nodes[inside], expected[inside])
+    low = energies[expected]
+    np.testing.assert_array_equal(weights[inside], ((points - low) / (energies[expected + 1] - low))[inside])
+    assert (nodes[points <= energies[0]] == 0).all() and (weights[points <= energies[0]] == 0.0).all()
+    assert (nodes[points >= energies[-1]] == n_nodes - 2).all() and (weights[points >= energies[-1]] == 1.0).all()
 
 
 def test_shipped_recipes_round_trip_through_toml(tmp_path):

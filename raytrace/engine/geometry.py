@@ -71,17 +71,13 @@ def bar_directions(bar_sets) -> np.ndarray:
 
 
 class KernelGeometry(NamedTuple):
-    """What the trace kernel reads of the optic and the focal plane (positional order is irrelevant to callers)."""
+    """What the trace kernel reads of the optic and the focal plane (positional order is irrelevant to callers): the
+    shells' surfaces, walls, slope errors and bars as each channel reads them (`channels`), and the rest as packed."""
 
-    surfaces: np.ndarray  # (n_shells, 4, 6): rows of PRIMARY .. SECONDARY_BACK, columns QUAD_A .. Z_MAX
     top_z: np.ndarray  # (n_shells,) height of each shell's front edge
-    front_r: np.ndarray  # (n_shells,) R1, inner radius of the front edge
-    thickness: np.ndarray  # (n_shells,)
     spider: np.ndarray  # (BAR_COLUMNS,) radial bars of the spider in the plane z = spider_z
     spider_z: float
-    segments: np.ndarray  # (n_shells, 2, BAR_COLUMNS): JOINS and SPACERS bars of each shell
     bar_directions: np.ndarray  # (4, entries): BAR_COS .. BAR_NEXT_SIN of every set of bars (`bar_directions`)
-    slope_errors: np.ndarray  # (n_shells, 4): SLOPE_MERIDIONAL .. WING_RMS
     shell_azimuth: np.ndarray  # (n_shells, 2): AZIMUTH_START, AZIMUTH_SPAN
     apertures: np.ndarray  # (n_apertures, 4): APERTURE_KIND .. APERTURE_P3, tested in the plane z = spider_z
     focal_plane_z: float
@@ -92,15 +88,15 @@ class KernelGeometry(NamedTuple):
 
 @dataclass(frozen=True)
 class PackedOptic:
-    surfaces: np.ndarray  # (n_shells, 4, 6), see KernelGeometry
+    surfaces: np.ndarray  # (n_shells, 4, 6): rows of PRIMARY .. SECONDARY_BACK, columns QUAD_A .. Z_MAX
     top_z: np.ndarray
-    front_r: np.ndarray
-    thickness: np.ndarray
+    front_r: np.ndarray  # (n_shells,) R1, inner radius of the front edge
+    thickness: np.ndarray  # (n_shells,)
     exit_r: np.ndarray  # (n_shells,) R5
     spider: np.ndarray
-    segments: np.ndarray
+    segments: np.ndarray  # (n_shells, 2, BAR_COLUMNS): JOINS and SPACERS bars of each shell
     bar_directions: np.ndarray
-    slope_errors: np.ndarray
+    slope_errors: np.ndarray  # (n_shells, 4): SLOPE_MERIDIONAL .. WING_RMS
     shell_azimuth: np.ndarray
     apertures: np.ndarray
     open_radial_mm: tuple[float, float]  # where the apertures are open, in the aperture plane: radii ...
@@ -172,9 +168,8 @@ class PackedOptic:
         return float(self.surfaces[:, SECONDARY, Z_MIN].min())
 
     def for_kernel(self, focal_plane_z_mm: float) -> KernelGeometry:
-        return KernelGeometry(self.surfaces, self.top_z, self.front_r, self.thickness, self.spider,
-                              float(self.top_z.max()), self.segments, self.bar_directions, self.slope_errors,
-                              self.shell_azimuth, self.apertures, float(focal_plane_z_mm), self.channel_rows(),
+        return KernelGeometry(self.top_z, self.spider, float(self.top_z.max()), self.bar_directions, self.shell_azimuth,
+                              self.apertures, float(focal_plane_z_mm), self.channel_rows(),
                               bool(self.slope_errors.max() > 0.0), bool(self.segments[:, :, BAR_COUNT].max() > 0.0))
 
     def channel_rows(self) -> np.ndarray:
