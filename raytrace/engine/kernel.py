@@ -203,10 +203,10 @@ def _bar_entry(count, rotation, first, last_entry, qx, qy):
 def _on_bars(count, tan_half_wedge, half_width, floats, lane):
     """Whether the lane's point (rows _QX, _QY) lies on one of a set of `count` radial bars (none if 0), given the
     directions of the two bars that bracket its azimuth (rows _DIRECTIONS .., `_gather_bar_directions`)."""
-    qx, qy = floats[_QX * S + lane], floats[_QY * S + lane]
-    cos_k, sin_k = floats[(_DIRECTIONS + BAR_COS) * S + lane], floats[(_DIRECTIONS + BAR_SIN) * S + lane]
-    cos_next = floats[(_DIRECTIONS + BAR_NEXT_COS) * S + lane]
-    sin_next = floats[(_DIRECTIONS + BAR_NEXT_SIN) * S + lane]
+    qx, qy = floats[_QX + lane], floats[_QY + lane]
+    cos_k, sin_k = floats[_DIRECTIONS + BAR_COS * S + lane], floats[_DIRECTIONS + BAR_SIN * S + lane]
+    cos_next = floats[_DIRECTIONS + BAR_NEXT_COS * S + lane]
+    sin_next = floats[_DIRECTIONS + BAR_NEXT_SIN * S + lane]
     return (count != 0.0) & (_on_bar(tan_half_wedge, half_width, cos_k, sin_k, qx, qy)
                              | _on_bar(tan_half_wedge, half_width, cos_next, sin_next, qx, qy))
 
@@ -217,11 +217,11 @@ def _gather_bar_directions(bar_directions, n, floats, integers):
     up to n rounded up to GATHER_LANES (those beyond n at entry 0)."""
     lanes = gathered_lanes(n)
     for lane in range(n, lanes):
-        integers[_ENTRY * S + lane] = 0
+        integers[_ENTRY + lane] = 0
     for row in (BAR_COS, BAR_SIN, BAR_NEXT_COS, BAR_NEXT_SIN):
         values = bar_directions[row]
         for lane in range(0, lanes, GATHER_LANES):
-            gather(values, integers, _ENTRY * S + lane, floats, (_DIRECTIONS + row) * S + lane)
+            gather(values, integers, _ENTRY + lane, floats, _DIRECTIONS + row * S + lane)
 
 
 @numba.njit(**_INTERNAL)
@@ -316,7 +316,8 @@ def trace(geometry, reflectivity, rays, key, beam, first_index, partial_shells, 
             _weights(reflectivity, block_rays, m, floats, integers)
 
 
-# A block's scratch, struct of arrays in two flat arrays: row r of lane l at r * S + l. Rows a constant
+# A block's scratch, struct of arrays in two flat arrays: row r of lane l at r * S + l, and the names below are the rows'
+# offsets r * S (an index is then one addition, which numba types and lowers once, not two). Rows a constant
 # apart let LLVM prove that a loop's reads and writes never overlap, where separate arrays would need more run-time
 # checks than it makes (and it would not vectorise). The entrance stages run over the block's rays in their order
 # (lane l: ray start + l); `_compact` then moves the lanes still in flight to the front, in the same order, and the
@@ -330,19 +331,19 @@ def trace(geometry, reflectivity, rays, key, beam, first_index, partial_shells, 
 # Integer rows: channel, shell, outcome (0: in flight), last surface, reflection count, reflection sequence (base 3:
 # 1 = primary, 2 = secondary), the surface found by the last search (-1: none), rough, what the last pass did, and
 # the lane's place in the block.
-_PX, _PY, _PZ = START_X, START_Y, START_Z  # where `aperture.start_block` writes the start point (0, 1, 2)
-_UX, _UY, _UZ, _NX, _NY, _NZ, _GRAZE, _G1, _G2, _T_BEST = range(3, 13)
-_T_CANDIDATE = 13  # four rows, one per candidate
-_DEVIATE_M, _DEVIATE_S, _ENERGY_FRACTION, _FACTOR = range(17, 21)
-_GATHERED = 21  # then a row per value of KernelGeometry.channels (row _GATHERED + k: its row k, at each lane's channel)
-_SIGMA_CORE, _SIGMA_SAGITTAL, _WING_FRACTION, _SIGMA_WING = (_GATHERED + CHANNEL_SLOPES + k for k in range(4))
-_WALLS = _GATHERED + CHANNEL_WALLS
-_CANDIDATE = _GATHERED + CHANNEL_SURFACES
-_BARS = _GATHERED + CHANNEL_BARS
+_PX, _PY, _PZ = (row * S for row in (START_X, START_Y, START_Z))  # where `aperture.start_block` writes them
+_UX, _UY, _UZ, _NX, _NY, _NZ, _GRAZE, _G1, _G2, _T_BEST = (row * S for row in range(3, 13))
+_T_CANDIDATE = 13 * S  # four rows, one per candidate
+_DEVIATE_M, _DEVIATE_S, _ENERGY_FRACTION, _FACTOR = (row * S for row in range(17, 21))
+_GATHERED = 21 * S  # then a row per value of KernelGeometry.channels (_GATHERED + k * S: its row k, at the channel)
+_SIGMA_CORE, _SIGMA_SAGITTAL, _WING_FRACTION, _SIGMA_WING = (_GATHERED + (CHANNEL_SLOPES + k) * S for k in range(4))
+_WALLS = _GATHERED + CHANNEL_WALLS * S
+_CANDIDATE = _GATHERED + CHANNEL_SURFACES * S
+_BARS = _GATHERED + CHANNEL_BARS * S
 CANDIDATE_SURFACES = (PRIMARY, PRIMARY_BACK, SECONDARY, SECONDARY_BACK)
-_FLOAT_ROWS = _GATHERED + CHANNEL_COLUMNS
-_CHANNEL = START_CHANNEL  # 0
-_SHELL, _OUTCOME, _LAST, _REFLECTIONS, _SEQUENCE, _HIT, _ROUGH, _EVENT, _ORDER = range(1, 10)
+_FLOAT_ROWS = _GATHERED // S + CHANNEL_COLUMNS
+_CHANNEL = START_CHANNEL * S  # 0
+_SHELL, _OUTCOME, _LAST, _REFLECTIONS, _SEQUENCE, _HIT, _ROUGH, _EVENT, _ORDER = (row * S for row in range(1, 10))
 _INTEGER_ROWS = 10
 _POSITION_ROWS = (_PX, _PY, _PZ, _UX, _UY, _UZ)
 # The columns of KernelGeometry.channels that the entrance tests read (the front edges of the walls, then, for a
@@ -357,7 +358,7 @@ _FLIGHT_COLUMNS = np.array([*range(CHANNEL_SLOPES, CHANNEL_WALLS), *range(CHANNE
 _IDLE, _REFLECTED, _REFLECTED_STEEP = 0, 1, 2
 # Rows the entrance tests use while the search's and the deviates' are free: where a ray crosses a plane of bars,
 # the bar entry of each lane (`_bar_entry`) and its two bar directions (BAR_COS .. BAR_NEXT_SIN).
-_QX, _QY, _DIRECTIONS = _T_CANDIDATE, _T_CANDIDATE + 1, _T_CANDIDATE + 2
+_QX, _QY, _DIRECTIONS = _T_CANDIDATE, _T_CANDIDATE + S, _T_CANDIDATE + 2 * S
 _ENTRY = _HIT
 
 
@@ -366,13 +367,13 @@ def _scatter_lanes(reflectivity, block_rays, index, reflection, m, floats, integ
     """`_scatter` of the lanes that reflected in this pass (of the m in flight; the block's first ray is ray `index` of
     the run)."""
     for lane in range(m):
-        if integers[_EVENT * S + lane] != _IDLE:
-            place = integers[_ORDER * S + lane]
-            floats[_UX * S + lane], floats[_UY * S + lane], floats[_UZ * S + lane] = _scatter(
-                reflectivity, reflectivity.shell_coating[integers[_SHELL * S + lane]], block_rays.energy_kev[place],
-                floats[_GRAZE * S + lane], index + np.uint64(place), np.int64(reflection), floats[_UX * S + lane],
-                floats[_UY * S + lane], floats[_UZ * S + lane], floats[_NX * S + lane], floats[_NY * S + lane],
-                floats[_NZ * S + lane])
+        if integers[_EVENT + lane] != _IDLE:
+            place = integers[_ORDER + lane]
+            floats[_UX + lane], floats[_UY + lane], floats[_UZ + lane] = _scatter(
+                reflectivity, reflectivity.shell_coating[integers[_SHELL + lane]], block_rays.energy_kev[place],
+                floats[_GRAZE + lane], index + np.uint64(place), np.int64(reflection), floats[_UX + lane],
+                floats[_UY + lane], floats[_UZ + lane], floats[_NX + lane], floats[_NY + lane],
+                floats[_NZ + lane])
 
 
 @numba.njit(**_STAGE)
@@ -382,10 +383,10 @@ def _load(block_rays, floats, integers):
     n = block_rays.x.shape[0]
     for row, column in ((_PX, block_rays.x), (_PY, block_rays.y), (_PZ, block_rays.z), (_UX, block_rays.dx),
                         (_UY, block_rays.dy), (_UZ, block_rays.dz)):
-        copy(column, 0, floats, row * S, n)
+        copy(column, 0, floats, row, n)
     for lane in range(n):
-        integers[_CHANNEL * S + lane] = block_rays.channel[lane]
-        integers[_OUTCOME * S + lane] = block_rays.fate[lane]
+        integers[_CHANNEL + lane] = block_rays.channel[lane]
+        integers[_OUTCOME + lane] = block_rays.fate[lane]
 
 
 @numba.njit(**_STAGE)
@@ -395,11 +396,11 @@ def _start(beam, block_rays, floats, integers):
     written into the rays (the start point and direction are written with the result)."""
     ux, uy, uz = beam.direction[0], beam.direction[1], beam.direction[2]
     for lane in range(block_rays.x.shape[0]):
-        floats[_UX * S + lane] = ux
-        floats[_UY * S + lane] = uy
-        floats[_UZ * S + lane] = uz
-        integers[_OUTCOME * S + lane] = 0
-        block_rays.channel[lane] = integers[_CHANNEL * S + lane]
+        floats[_UX + lane] = ux
+        floats[_UY + lane] = uy
+        floats[_UZ + lane] = uz
+        integers[_OUTCOME + lane] = 0
+        block_rays.channel[lane] = integers[_CHANNEL + lane]
         block_rays.energy_kev[lane] = beam.energy_kev
         block_rays.weight[lane] = beam.weight
 
@@ -418,43 +419,43 @@ def _compact(g, block_rays, started, floats, integers):
     n_shells = g.top_z.shape[0]
     n = block_rays.x.shape[0]
     for lane in range(n):
-        block_rays.shell[lane] = min(integers[_CHANNEL * S + lane], n_shells - 1)
-        block_rays.fate[lane] = integers[_OUTCOME * S + lane]
+        block_rays.shell[lane] = min(integers[_CHANNEL + lane], n_shells - 1)
+        block_rays.fate[lane] = integers[_OUTCOME + lane]
         block_rays.graze1[lane] = 0.0
         block_rays.graze2[lane] = 0.0
     if started:
         for row, column in ((_PX, block_rays.x), (_PY, block_rays.y), (_PZ, block_rays.z), (_UX, block_rays.dx),
                             (_UY, block_rays.dy), (_UZ, block_rays.dz)):
-            copy(floats, row * S, column, 0, n)
+            copy(floats, row, column, 0, n)
     m = 0
     for lane in range(n):  # a lane's place written whether or not it flies, so that the loop has no branch
-        integers[_ORDER * S + m] = lane
-        m += integers[_OUTCOME * S + lane] == 0
+        integers[_ORDER + m] = lane
+        m += integers[_OUTCOME + lane] == 0
     lanes = gathered_lanes(m)
     for lane in range(m, lanes):
-        integers[_ORDER * S + lane] = 0
+        integers[_ORDER + lane] = 0
     for row in (_CHANNEL, _OUTCOME):  # in place: a lane moves down, never up, and is read before it is overwritten
         for lane in range(0, lanes, GATHER_LANES):
-            gather(integers[row * S:], integers, _ORDER * S + lane, integers, row * S + lane)
+            gather(integers[row:], integers, _ORDER + lane, integers, row + lane)
     for row in _POSITION_ROWS:
         for lane in range(0, lanes, GATHER_LANES):
-            gather(floats[row * S:], integers, _ORDER * S + lane, floats, row * S + lane)
+            gather(floats[row:], integers, _ORDER + lane, floats, row + lane)
     for k in _FLIGHT_COLUMNS:
         values = g.channels[k]
         for lane in range(0, lanes, GATHER_LANES):
-            gather(values, integers, _CHANNEL * S + lane, floats, (_GATHERED + k) * S + lane)
+            gather(values, integers, _CHANNEL + lane, floats, _GATHERED + k * S + lane)
     for lane in range(lanes):
-        integers[_SHELL * S + lane] = min(integers[_CHANNEL * S + lane], n_shells - 1)
-        integers[_LAST * S + lane] = -1
-        integers[_REFLECTIONS * S + lane] = 0
-        integers[_SEQUENCE * S + lane] = 0
-        floats[_G1 * S + lane] = 0.0
-        floats[_G2 * S + lane] = 0.0
-        core = floats[_SIGMA_CORE * S + lane]
-        sagittal = floats[_SIGMA_SAGITTAL * S + lane]
-        wing_fraction = floats[_WING_FRACTION * S + lane]
-        wing = floats[_SIGMA_WING * S + lane]
-        integers[_ROUGH * S + lane] = (core > 0.0) | (sagittal > 0.0) | ((wing_fraction > 0.0) & (wing > 0.0))
+        integers[_SHELL + lane] = min(integers[_CHANNEL + lane], n_shells - 1)
+        integers[_LAST + lane] = -1
+        integers[_REFLECTIONS + lane] = 0
+        integers[_SEQUENCE + lane] = 0
+        floats[_G1 + lane] = 0.0
+        floats[_G2 + lane] = 0.0
+        core = floats[_SIGMA_CORE + lane]
+        sagittal = floats[_SIGMA_SAGITTAL + lane]
+        wing_fraction = floats[_WING_FRACTION + lane]
+        wing = floats[_SIGMA_WING + lane]
+        integers[_ROUGH + lane] = (core > 0.0) | (sagittal > 0.0) | ((wing_fraction > 0.0) & (wing > 0.0))
     return m
 
 
@@ -471,8 +472,8 @@ def _block_rays(rays, start, n):
 @numba.njit(**_INTERNAL)
 def _ray(floats, lane):
     """The lane's position and direction."""
-    return (floats[_PX * S + lane], floats[_PY * S + lane], floats[_PZ * S + lane], floats[_UX * S + lane],
-            floats[_UY * S + lane], floats[_UZ * S + lane])
+    return (floats[_PX + lane], floats[_PY + lane], floats[_PZ + lane], floats[_UX + lane],
+            floats[_UY + lane], floats[_UZ + lane])
 
 
 @numba.njit(**_STAGE)
@@ -492,14 +493,14 @@ def _entrance(g, partial_shells, apertures, n, floats, integers):
     for k in _ENTRANCE_COLUMNS[:_ENTRANCE_COLUMNS.size if g.segmented else _UNSEGMENTED_ENTRANCE_COLUMNS]:
         values = g.channels[k]
         for lane in range(0, n, GATHER_LANES):
-            gather(values, integers, _CHANNEL * S + lane, floats, (_GATHERED + k) * S + lane)
+            gather(values, integers, _CHANNEL + lane, floats, _GATHERED + k * S + lane)
     n_shells = g.top_z.shape[0]
     if apertures is not None:
         for lane in range(n):
             px, py, pz, ux, uy, uz = _ray(floats, lane)
-            if integers[_OUTCOME * S + lane] == 0 and _outside_apertures(g.apertures, g.spider_z, px, py, pz, ux, uy,
+            if integers[_OUTCOME + lane] == 0 and _outside_apertures(g.apertures, g.spider_z, px, py, pz, ux, uy,
                                                                            uz):
-                integers[_OUTCOME * S + lane] = _APERTURE
+                integers[_OUTCOME + lane] = _APERTURE
     last_entry = g.bar_directions.shape[1] - 1
     if g.spider[BAR_COUNT] > 0.0:
         count, rotation, first = g.spider[BAR_COUNT], g.spider[BAR_ROTATION_TURNS], g.spider[BAR_FIRST]
@@ -509,25 +510,25 @@ def _entrance(g, partial_shells, apertures, n, floats, integers):
             px, py, pz, ux, uy, uz = _ray(floats, lane)
             s = (spider_z - pz) / uz
             qx, qy = px + s * ux, py + s * uy
-            floats[_QX * S + lane], floats[_QY * S + lane] = qx, qy
-            integers[_ENTRY * S + lane] = _bar_entry(count, rotation, first, last_entry, qx, qy)
+            floats[_QX + lane], floats[_QY + lane] = qx, qy
+            integers[_ENTRY + lane] = _bar_entry(count, rotation, first, last_entry, qx, qy)
         _gather_bar_directions(g.bar_directions, n, floats, integers)
         for lane in range(n):
-            outcome = integers[_OUTCOME * S + lane]
+            outcome = integers[_OUTCOME + lane]
             blocked = _on_bars(count, wedge, width, floats, lane)
-            integers[_OUTCOME * S + lane] = _SPIDER if (outcome == 0) & blocked else outcome
+            integers[_OUTCOME + lane] = _SPIDER if (outcome == 0) & blocked else outcome
     for lane in range(n):
         px, py, pz, ux, uy, uz = _ray(floats, lane)
-        c = integers[_CHANNEL * S + lane]
-        outcome = integers[_OUTCOME * S + lane]
+        c = integers[_CHANNEL + lane]
+        outcome = integers[_OUTCOME + lane]
         for k in range(2):  # the inner wall (shell c - 1), then the outer one (shell c); unrolled by LLVM
-            row = _WALLS + 3 * k
-            r_front = floats[(row + 1) * S + lane]
-            s = (floats[row * S + lane] - pz) / uz
+            row = _WALLS + 3 * k * S
+            r_front = floats[row + S + lane]
+            s = (floats[row + lane] - pz) / uz
             qx = px + s * ux
             qy = py + s * uy
             r2 = qx * qx + qy * qy
-            r_edge = r_front + floats[(row + 2) * S + lane]
+            r_edge = r_front + floats[row + 2 * S + lane]
             on_edge = (r_front * r_front <= r2) & (r2 < r_edge * r_edge)
             if partial_shells is not None:
                 wall = max(c - 1, 0) if k == 0 else min(c, n_shells - 1)
@@ -537,26 +538,26 @@ def _entrance(g, partial_shells, apertures, n, floats, integers):
             code = _FRONT if on_edge else (_LEAKED if leaked else np.int8(0))
             exists = (c >= 1) if k == 0 else (c < n_shells)
             outcome = code if (outcome == 0) & exists else outcome
-        integers[_OUTCOME * S + lane] = outcome
+        integers[_OUTCOME + lane] = outcome
     if g.segmented:
         for lane in range(n):
             px, py, pz, ux, uy, uz = _ray(floats, lane)
-            s = (floats[(_CANDIDATE + Z_REF) * S + lane] - pz) / uz
-            floats[_QX * S + lane], floats[_QY * S + lane] = px + s * ux, py + s * uy
+            s = (floats[_CANDIDATE + Z_REF * S + lane] - pz) / uz
+            floats[_QX + lane], floats[_QY + lane] = px + s * ux, py + s * uy
         for k in range(2):  # the spacers, then the joins
-            row = _BARS + BAR_COLUMNS * k  # the lane's bars (geometry.radial_bars), a row per column
+            row = _BARS + BAR_COLUMNS * k * S  # the lane's bars (geometry.radial_bars), a row per column
             for lane in range(n):
-                integers[_ENTRY * S + lane] = _bar_entry(
-                    floats[(row + BAR_COUNT) * S + lane], floats[(row + BAR_ROTATION_TURNS) * S + lane],
-                    floats[(row + BAR_FIRST) * S + lane], last_entry, floats[_QX * S + lane], floats[_QY * S + lane])
+                integers[_ENTRY + lane] = _bar_entry(
+                    floats[row + BAR_COUNT * S + lane], floats[row + BAR_ROTATION_TURNS * S + lane],
+                    floats[row + BAR_FIRST * S + lane], last_entry, floats[_QX + lane], floats[_QY + lane])
             _gather_bar_directions(g.bar_directions, n, floats, integers)
             code = _SPACER if k == 0 else _GAP
             for lane in range(n):
-                c = integers[_CHANNEL * S + lane]
-                outcome = integers[_OUTCOME * S + lane]
-                blocked = _on_bars(floats[(row + BAR_COUNT) * S + lane], floats[(row + BAR_TAN_HALF_WEDGE) * S + lane],
-                                   floats[(row + BAR_HALF_WIDTH_MM) * S + lane], floats, lane)
-                integers[_OUTCOME * S + lane] = code if (outcome == 0) & (c < n_shells) & blocked else outcome
+                c = integers[_CHANNEL + lane]
+                outcome = integers[_OUTCOME + lane]
+                blocked = _on_bars(floats[row + BAR_COUNT * S + lane], floats[row + BAR_TAN_HALF_WEDGE * S + lane],
+                                   floats[row + BAR_HALF_WIDTH_MM * S + lane], floats, lane)
+                integers[_OUTCOME + lane] = code if (outcome == 0) & (c < n_shells) & blocked else outcome
 
 
 @numba.njit(**_STAGE)
@@ -574,18 +575,18 @@ def _search(shell_azimuth, partial_shells, n_shells, reflection, m, floats, inte
     for k in range(4):
         which = CANDIDATE_SURFACES[k]
         outer = k % 2 == 0
-        base = (_CANDIDATE + 6 * k) * S
-        distance = (_T_CANDIDATE + k) * S
+        base = _CANDIDATE + 6 * k * S
+        distance = _T_CANDIDATE + k * S
         possible = 0
         for lane in range(m):
-            pz = floats[_PZ * S + lane]
-            dz = floats[_UZ * S + lane]
+            pz = floats[_PZ + lane]
+            dz = floats[_UZ + lane]
             z_lo = floats[base + Z_MIN * S + lane]
             z_hi = floats[base + Z_MAX * S + lane]
-            c = integers[_CHANNEL * S + lane]
-            last = integers[_LAST * S + lane]
+            c = integers[_CHANNEL + lane]
+            last = integers[_LAST + lane]
             allowed = ((c < n_shells) & (last != which)) if outer else (c > 0)
-            flying = (integers[_OUTCOME * S + lane] == 0) & (integers[_REFLECTIONS * S + lane] == reflection)
+            flying = (integers[_OUTCOME + lane] == 0) & (integers[_REFLECTIONS + lane] == reflection)
             ahead = ((dz > 0.0) | (pz >= z_lo)) & ((dz < 0.0) | (pz <= z_hi))
             possible += flying & allowed & ahead
         if possible == 0:
@@ -594,10 +595,10 @@ def _search(shell_azimuth, partial_shells, n_shells, reflection, m, floats, inte
             continue
         for lane in range(m):
             px, py, pz, ux, uy, uz = _ray(floats, lane)
-            c = integers[_CHANNEL * S + lane]
-            last = integers[_LAST * S + lane]
+            c = integers[_CHANNEL + lane]
+            last = integers[_LAST + lane]
             allowed = ((c < n_shells) & (last != which)) if outer else (c > 0)
-            flying = (integers[_OUTCOME * S + lane] == 0) & (integers[_REFLECTIONS * S + lane] == reflection)
+            flying = (integers[_OUTCOME + lane] == 0) & (integers[_REFLECTIONS + lane] == reflection)
             first, second = _quadric_roots(
                 floats[base + QUAD_A * S + lane], floats[base + QUAD_B * S + lane], floats[base + QUAD_C * S + lane],
                 floats[base + Z_REF * S + lane], floats[base + Z_MIN * S + lane], floats[base + Z_MAX * S + lane],
@@ -611,19 +612,19 @@ def _search(shell_azimuth, partial_shells, n_shells, reflection, m, floats, inte
     reflecting = 0
     for lane in range(m):
         # the candidates in turn, written out (a loop over them vectorises badly with a variable lane count)
-        t_primary, t_primary_back = floats[_T_CANDIDATE * S + lane], floats[(_T_CANDIDATE + 1) * S + lane]
-        t_secondary, t_secondary_back = floats[(_T_CANDIDATE + 2) * S + lane], floats[(_T_CANDIDATE + 3) * S + lane]
+        t_primary, t_primary_back = floats[_T_CANDIDATE + lane], floats[_T_CANDIDATE + S + lane]
+        t_secondary, t_secondary_back = floats[_T_CANDIDATE + 2 * S + lane], floats[_T_CANDIDATE + 3 * S + lane]
         hit = PRIMARY if t_primary < np.inf else -1
         better = t_primary_back < t_primary
         t_best, hit = (t_primary_back if better else t_primary), (PRIMARY_BACK if better else hit)
         # the secondary zone only if nothing is ahead in the primary zone, or for an upward ray
-        lower_open = (hit < 0) | (floats[_UZ * S + lane] >= 0.0)
+        lower_open = (hit < 0) | (floats[_UZ + lane] >= 0.0)
         better = (t_secondary < t_best) & lower_open
         t_best, hit = (t_secondary if better else t_best), (SECONDARY if better else hit)
         better = (t_secondary_back < t_best) & lower_open
         t_best, hit = (t_secondary_back if better else t_best), (SECONDARY_BACK if better else hit)
-        floats[_T_BEST * S + lane] = t_best
-        integers[_HIT * S + lane] = hit
+        floats[_T_BEST + lane] = t_best
+        integers[_HIT + lane] = hit
         moving += hit >= 0
         reflecting += (hit == PRIMARY) | (hit == SECONDARY)
     return moving, reflecting
@@ -637,13 +638,13 @@ def _deviates(key, index, reflection, m, floats, integers):
     sigma_wing with probability wing_fraction (draw d + 2), else sigma_core."""
     draw = FIRST_SLOPE_DRAW + 3 * reflection
     for lane in range(m):
-        ray = index + np.uint64(integers[_ORDER * S + lane])
+        ray = index + np.uint64(integers[_ORDER + lane])
         radius = math.sqrt(-2.0 * log(1.0 - uniform(key, ray, draw)))  # 1 - u >= 2^-53: log's argument is normal
         cos_phi, sin_phi = cos_sin_of_turn(uniform(key, ray, draw + 1))
-        wing_rms, core_rms = floats[_SIGMA_WING * S + lane], floats[_SIGMA_CORE * S + lane]
-        sigma_m = wing_rms if uniform(key, ray, draw + 2) < floats[_WING_FRACTION * S + lane] else core_rms
-        floats[_DEVIATE_M * S + lane] = sigma_m * radius * cos_phi
-        floats[_DEVIATE_S * S + lane] = floats[_SIGMA_SAGITTAL * S + lane] * radius * sin_phi
+        wing_rms, core_rms = floats[_SIGMA_WING + lane], floats[_SIGMA_CORE + lane]
+        sigma_m = wing_rms if uniform(key, ray, draw + 2) < floats[_WING_FRACTION + lane] else core_rms
+        floats[_DEVIATE_M + lane] = sigma_m * radius * cos_phi
+        floats[_DEVIATE_S + lane] = floats[_SIGMA_SAGITTAL + lane] * radius * sin_phi
 
 
 @numba.njit(**_STAGE)
@@ -658,24 +659,24 @@ def _reflect(reflection, m, floats, integers):
     steep_count = 0
     for lane in range(m):
         x, y, z, dx, dy, dz = _ray(floats, lane)
-        t_best = floats[_T_BEST * S + lane]
-        hit = integers[_HIT * S + lane]
+        t_best = floats[_T_BEST + lane]
+        hit = integers[_HIT + lane]
         moving = hit >= 0
         x = x + t_best * dx if moving else x
         y = y + t_best * dy if moving else y
         z = z + t_best * dz if moving else z
         reflects = (hit == PRIMARY) | (hit == SECONDARY)
         on_primary = hit == PRIMARY  # both mirrors' rows read, one chosen
-        primary = _CANDIDATE * S + lane
-        secondary = (_CANDIDATE + 12) * S + lane
+        primary = _CANDIDATE + lane
+        secondary = _CANDIDATE + 12 * S + lane
         z_ref_p, z_ref_s = floats[primary + Z_REF * S], floats[secondary + Z_REF * S]
         a_p, a_s = floats[primary + QUAD_A * S], floats[secondary + QUAD_A * S]
         b_p, b_s = floats[primary + QUAD_B * S], floats[secondary + QUAD_B * S]
         w = z - (z_ref_p if on_primary else z_ref_s)
         mx, my = x, y
         mz = -((a_p if on_primary else a_s) * w + 0.5 * (b_p if on_primary else b_s))
-        tx, ty, tz = _tilted_normal(floats[_DEVIATE_M * S + lane], floats[_DEVIATE_S * S + lane], mx, my, mz)
-        rough = integers[_ROUGH * S + lane] != 0
+        tx, ty, tz = _tilted_normal(floats[_DEVIATE_M + lane], floats[_DEVIATE_S + lane], mx, my, mz)
+        rough = integers[_ROUGH + lane] != 0
         mx, my, mz = (tx if rough else mx), (ty if rough else my), (tz if rough else mz)
         dot = dx * mx + dy * my + dz * mz
         norm2 = mx * mx + my * my + mz * mz
@@ -683,37 +684,37 @@ def _reflect(reflection, m, floats, integers):
         sin_graze = abs(dot) / math.sqrt(norm2)
         steep = sin_graze >= GRAZE_SERIES_LIMIT
         angle = sin_graze if steep else _graze_series(sin_graze)
-        old_nx, old_ny, old_nz = floats[_NX * S + lane], floats[_NY * S + lane], floats[_NZ * S + lane]
-        old_graze, old_g1, old_g2 = floats[_GRAZE * S + lane], floats[_G1 * S + lane], floats[_G2 * S + lane]
-        sequence = integers[_SEQUENCE * S + lane]
-        count = integers[_REFLECTIONS * S + lane]
-        outcome = integers[_OUTCOME * S + lane]
-        last = integers[_LAST * S + lane]
-        floats[_PX * S + lane], floats[_PY * S + lane], floats[_PZ * S + lane] = x, y, z
-        floats[_UX * S + lane] = dx - factor * mx if reflects else dx
-        floats[_UY * S + lane] = dy - factor * my if reflects else dy
-        floats[_UZ * S + lane] = dz - factor * mz if reflects else dz
-        floats[_NX * S + lane] = mx if reflects else old_nx
-        floats[_NY * S + lane] = my if reflects else old_ny
-        floats[_NZ * S + lane] = mz if reflects else old_nz
-        floats[_GRAZE * S + lane] = angle if reflects else old_graze
-        floats[_G1 * S + lane] = angle if reflects & (reflection == 0) else old_g1
-        floats[_G2 * S + lane] = angle if reflects & (reflection == 1) else old_g2
-        integers[_SEQUENCE * S + lane] = 3 * sequence + hit + 1 if reflects else sequence
-        integers[_REFLECTIONS * S + lane] = reflection + 1 if reflects else count
-        integers[_LAST * S + lane] = hit if reflects else last
-        integers[_OUTCOME * S + lane] = _BACK if moving & (not reflects) else outcome
-        integers[_EVENT * S + lane] = (_REFLECTED_STEEP if steep else _REFLECTED) if reflects else _IDLE
+        old_nx, old_ny, old_nz = floats[_NX + lane], floats[_NY + lane], floats[_NZ + lane]
+        old_graze, old_g1, old_g2 = floats[_GRAZE + lane], floats[_G1 + lane], floats[_G2 + lane]
+        sequence = integers[_SEQUENCE + lane]
+        count = integers[_REFLECTIONS + lane]
+        outcome = integers[_OUTCOME + lane]
+        last = integers[_LAST + lane]
+        floats[_PX + lane], floats[_PY + lane], floats[_PZ + lane] = x, y, z
+        floats[_UX + lane] = dx - factor * mx if reflects else dx
+        floats[_UY + lane] = dy - factor * my if reflects else dy
+        floats[_UZ + lane] = dz - factor * mz if reflects else dz
+        floats[_NX + lane] = mx if reflects else old_nx
+        floats[_NY + lane] = my if reflects else old_ny
+        floats[_NZ + lane] = mz if reflects else old_nz
+        floats[_GRAZE + lane] = angle if reflects else old_graze
+        floats[_G1 + lane] = angle if reflects & (reflection == 0) else old_g1
+        floats[_G2 + lane] = angle if reflects & (reflection == 1) else old_g2
+        integers[_SEQUENCE + lane] = 3 * sequence + hit + 1 if reflects else sequence
+        integers[_REFLECTIONS + lane] = reflection + 1 if reflects else count
+        integers[_LAST + lane] = hit if reflects else last
+        integers[_OUTCOME + lane] = _BACK if moving & (not reflects) else outcome
+        integers[_EVENT + lane] = (_REFLECTED_STEEP if steep else _REFLECTED) if reflects else _IDLE
         steep_count += reflects & steep
     if steep_count > 0:  # rare: none in a Wolter-I optic traced near its axis
         for lane in range(m):
-            if integers[_EVENT * S + lane] == _REFLECTED_STEEP:
-                angle = _graze_angle(floats[_GRAZE * S + lane])
-                floats[_GRAZE * S + lane] = angle
+            if integers[_EVENT + lane] == _REFLECTED_STEEP:
+                angle = _graze_angle(floats[_GRAZE + lane])
+                floats[_GRAZE + lane] = angle
                 if reflection == 0:
-                    floats[_G1 * S + lane] = angle
+                    floats[_G1 + lane] = angle
                 elif reflection == 1:
-                    floats[_G2 * S + lane] = angle
+                    floats[_G2 + lane] = angle
 
 
 @numba.njit(**_STAGE)
@@ -723,33 +724,33 @@ def _finish(focal_plane_z, block_rays, m, floats, integers):
     the scratch into the rays, each at its ray's place."""
     for lane in range(m):
         x, y, z, dx, dy, dz = _ray(floats, lane)
-        outcome = integers[_OUTCOME * S + lane]
-        sequence = integers[_SEQUENCE * S + lane]
+        outcome = integers[_OUTCOME + lane]
+        sequence = integers[_SEQUENCE + lane]
         code = (_NONE if sequence == 0 else _PRIMARY if sequence == 1 else _SECONDARY if sequence == 2
                 else _DOUBLE if sequence == 5 else _MULTIPLE)
         reaches = (dz < 0.0) & (z >= focal_plane_z)
         s = (focal_plane_z - z) / dz
         moves = (outcome == 0) & reaches
-        floats[_PX * S + lane] = x + s * dx if moves else x
-        floats[_PY * S + lane] = y + s * dy if moves else y
-        floats[_PZ * S + lane] = focal_plane_z if moves else z
-        integers[_OUTCOME * S + lane] = (code if reaches else _MISSED) if outcome == 0 else outcome
+        floats[_PX + lane] = x + s * dx if moves else x
+        floats[_PY + lane] = y + s * dy if moves else y
+        floats[_PZ + lane] = focal_plane_z if moves else z
+        integers[_OUTCOME + lane] = (code if reaches else _MISSED) if outcome == 0 else outcome
     for lane in range(m):
-        place = integers[_ORDER * S + lane]
-        block_rays.x[place] = floats[_PX * S + lane]
-        block_rays.y[place] = floats[_PY * S + lane]
-        block_rays.z[place] = floats[_PZ * S + lane]
-        block_rays.dx[place] = floats[_UX * S + lane]
-        block_rays.dy[place] = floats[_UY * S + lane]
-        block_rays.dz[place] = floats[_UZ * S + lane]
-        block_rays.graze1[place] = floats[_G1 * S + lane]
-        block_rays.graze2[place] = floats[_G2 * S + lane]
-        block_rays.fate[place] = integers[_OUTCOME * S + lane]
+        place = integers[_ORDER + lane]
+        block_rays.x[place] = floats[_PX + lane]
+        block_rays.y[place] = floats[_PY + lane]
+        block_rays.z[place] = floats[_PZ + lane]
+        block_rays.dx[place] = floats[_UX + lane]
+        block_rays.dy[place] = floats[_UY + lane]
+        block_rays.dz[place] = floats[_UZ + lane]
+        block_rays.graze1[place] = floats[_G1 + lane]
+        block_rays.graze2[place] = floats[_G2 + lane]
+        block_rays.fate[place] = integers[_OUTCOME + lane]
 
 
 # Rows of the weights (`_weights`; the passes are over): the lane's energy, its interpolation between the energy nodes,
 # and, per reflection, the interpolation between the graze angles and the four table values read.
-_ENERGY, _ANGLE_FRACTION, _TABLE_VALUES = _T_CANDIDATE, _T_CANDIDATE + 1, _T_CANDIDATE + 2
+_ENERGY, _ANGLE_FRACTION, _TABLE_VALUES = _T_CANDIDATE, _T_CANDIDATE + S, _T_CANDIDATE + 2 * S
 _TABLE_ENTRY, _NODE, _COATING = _LAST, _ROUGH, _EVENT  # integer rows: four table entries, the energy node, the coating
 
 
@@ -764,50 +765,50 @@ def _weights(table, block_rays, m, floats, integers):
     n_a = table.values.shape[2]
     lanes = gathered_lanes(m)
     for lane in range(0, lanes, GATHER_LANES):
-        gather(block_rays.energy_kev, integers, _ORDER * S + lane, floats, _ENERGY * S + lane)
-        gather(table.shell_coating, integers, _SHELL * S + lane, integers, _COATING * S + lane)
+        gather(block_rays.energy_kev, integers, _ORDER + lane, floats, _ENERGY + lane)
+        gather(table.shell_coating, integers, _SHELL + lane, integers, _COATING + lane)
     if n_e == 1:
         for lane in range(lanes):
-            integers[_NODE * S + lane] = 0
-            floats[_ENERGY_FRACTION * S + lane] = 0.0
+            integers[_NODE + lane] = 0
+            floats[_ENERGY_FRACTION + lane] = 0.0
     else:
         for lane in range(lanes):
-            integers[_NODE * S + lane], floats[_ENERGY_FRACTION * S + lane] = energy_node(energies,
-                                                                                      floats[_ENERGY * S + lane])
+            integers[_NODE + lane], floats[_ENERGY_FRACTION + lane] = energy_node(energies,
+                                                                                      floats[_ENERGY + lane])
     for lane in range(lanes):
-        floats[_FACTOR * S + lane] = 1.0
+        floats[_FACTOR + lane] = 1.0
     for reflection in range(2):
         graze_row = _G1 if reflection == 0 else _G2
         for lane in range(lanes):  # where reflectivity_at_node reads values[coating, node] (flat), without branches
-            k = integers[_NODE * S + lane]
-            x = abs(floats[graze_row * S + lane]) / table.angle_step
+            k = integers[_NODE + lane]
+            x = abs(floats[graze_row + lane]) / table.angle_step
             top = x >= n_a - 1
             below = n_a - 2 if top else int(x)
-            entry = (integers[_COATING * S + lane] * n_e + k) * n_a + below
+            entry = (integers[_COATING + lane] * n_e + k) * n_a + below
             following = entry + (n_a if k + 1 < n_e else 0)
-            integers[_TABLE_ENTRY * S + lane] = entry
-            integers[(_TABLE_ENTRY + 1) * S + lane] = entry + 1
-            integers[(_TABLE_ENTRY + 2) * S + lane] = following
-            integers[(_TABLE_ENTRY + 3) * S + lane] = following + 1
-            floats[_ANGLE_FRACTION * S + lane] = 1.0 if top else x - below
+            integers[_TABLE_ENTRY + lane] = entry
+            integers[_TABLE_ENTRY + S + lane] = entry + 1
+            integers[_TABLE_ENTRY + 2 * S + lane] = following
+            integers[_TABLE_ENTRY + 3 * S + lane] = following + 1
+            floats[_ANGLE_FRACTION + lane] = 1.0 if top else x - below
         for j in range(4):  # at the node and the following one, the values below and above the angle
             for lane in range(0, lanes, GATHER_LANES):
-                gather(table.values, integers, (_TABLE_ENTRY + j) * S + lane, floats, (_TABLE_VALUES + j) * S + lane)
+                gather(table.values, integers, _TABLE_ENTRY + j * S + lane, floats, _TABLE_VALUES + j * S + lane)
         for lane in range(m):
-            outcome = integers[_OUTCOME * S + lane]
+            outcome = integers[_OUTCOME + lane]
             carried = 2 if (outcome == _DOUBLE) | (outcome == _MULTIPLE) else (
                 1 if (outcome == _PRIMARY) | (outcome == _SECONDARY) else 0)
-            fa = floats[_ANGLE_FRACTION * S + lane]
-            fe = floats[_ENERGY_FRACTION * S + lane]
-            low0, high0 = floats[_TABLE_VALUES * S + lane], floats[(_TABLE_VALUES + 1) * S + lane]
-            low1, high1 = floats[(_TABLE_VALUES + 2) * S + lane], floats[(_TABLE_VALUES + 3) * S + lane]
+            fa = floats[_ANGLE_FRACTION + lane]
+            fe = floats[_ENERGY_FRACTION + lane]
+            low0, high0 = floats[_TABLE_VALUES + lane], floats[_TABLE_VALUES + S + lane]
+            low1, high1 = floats[_TABLE_VALUES + 2 * S + lane], floats[_TABLE_VALUES + 3 * S + lane]
             r0 = low0 * (1.0 - fa) + high0 * fa
             r1 = low1 * (1.0 - fa) + high1 * fa
             r = r0 if fe == 0.0 else r0 * (1.0 - fe) + r1 * fe
-            factor = floats[_FACTOR * S + lane]
-            floats[_FACTOR * S + lane] = factor * r if carried > reflection else factor
+            factor = floats[_FACTOR + lane]
+            floats[_FACTOR + lane] = factor * r if carried > reflection else factor
     for lane in range(m):
-        block_rays.weight[integers[_ORDER * S + lane]] *= floats[_FACTOR * S + lane]
+        block_rays.weight[integers[_ORDER + lane]] *= floats[_FACTOR + lane]
 
 
 # Compiled on its own, not inlined into the trace body: that keeps the body's registers as they are for the optics
