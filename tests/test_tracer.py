@@ -14,7 +14,7 @@ from raytrace.engine.aperture import cos_sin_of_turn as _cos_sin_of_turn
 from raytrace.engine.kernel import _graze_angle, _quadric_roots
 from raytrace.engine.rays import Fate, Rays
 from raytrace.engine.rng import seed_key
-from raytrace.engine.vector_math import GATHER_LANES, copy, gather
+from raytrace.engine.vector_math import GATHER_LANES, copy, gather, select
 from raytrace.engine.vector_math import log as _vector_log
 from raytrace.sources import ParallelBeam, SolarSource
 
@@ -95,6 +95,30 @@ def test_copy_is_slice_assignment(dtype):
     _copied(source, 37, out, 9, 41)
     np.testing.assert_array_equal(out[9:50], source[37:78])
     assert not out[:9].any() and not out[50:].any()
+
+
+@numba.njit
+def _selected(conditions, floats, integers, small):
+    out_floats, out_integers, out_mixed = np.empty(conditions.size), np.empty(conditions.size, np.int64), np.empty(
+        conditions.size)
+    for i in range(conditions.size):
+        out_floats[i] = select(conditions[i], floats[i], -floats[i])
+        out_integers[i] = select(conditions[i], small[i], integers[i])  # int8 and int64: int64
+        out_mixed[i] = select(conditions[i], floats[i], integers[i])  # float64 and int64: float64
+    return out_floats, out_integers, out_mixed
+
+
+def test_select_is_the_conditional_expression():
+    """`vector_math.select` (the trace's branch-free choices) gives `a if c else b`, in the type numpy's rules give the
+    pair."""
+    rng = np.random.default_rng(5)
+    conditions = rng.random(200) < 0.5
+    floats, integers = rng.normal(size=200), rng.integers(-10**12, 10**12, 200)
+    small = rng.integers(-128, 128, 200).astype(np.int8)
+    out_floats, out_integers, out_mixed = _selected(conditions, floats, integers, small)
+    np.testing.assert_array_equal(out_floats, np.where(conditions, floats, -floats))
+    np.testing.assert_array_equal(out_integers, np.where(conditions, small.astype(np.int64), integers))
+    np.testing.assert_array_equal(out_mixed, np.where(conditions, floats, integers.astype(np.float64)))
 
 
 @pytest.mark.parametrize("optic_name, source", [("xmm", ParallelBeam.from_angles(3 * u.arcmin, energy=2.5 * u.keV)),

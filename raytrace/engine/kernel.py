@@ -30,7 +30,7 @@ from .geometry import (ANNULUS, APERTURE_KIND, APERTURE_P1, APERTURE_P2, APERTUR
                        SECONDARY, SECONDARY_BACK, TWO_PI, Z_MAX, Z_MIN, Z_REF)
 from .rays import Fate, RayColumns
 from .rng import uniform
-from .vector_math import GATHER_LANES, copy, floor, gather, gathered_lanes, log
+from .vector_math import GATHER_LANES, copy, floor, gather, gathered_lanes, log, select
 
 _SPIDER = np.int8(Fate.BLOCKED_SPIDER)
 _FRONT = np.int8(Fate.BLOCKED_FRONT)
@@ -113,8 +113,8 @@ def _quadric_roots(big_a, big_b, big_c, z_ref, z_lo, z_hi, px, py, pz, dx, dy, d
     t2 = q / a
     z1 = pz + t1 * dz
     z2 = pz + t2 * dz
-    first = t1 if ahead & (q != 0.0) & (t1 > 0.0) & (z_lo <= z1) & (z1 <= z_hi) else np.inf
-    second = t2 if ahead & (a != 0.0) & (t2 > 0.0) & (z_lo <= z2) & (z2 <= z_hi) else np.inf
+    first = select(ahead & (q != 0.0) & (t1 > 0.0) & (z_lo <= z1) & (z1 <= z_hi), t1, np.inf)
+    second = select(ahead & (a != 0.0) & (t2 > 0.0) & (z_lo <= z2) & (z2 <= z_hi), t2, np.inf)
     return first, second
 
 
@@ -170,10 +170,10 @@ def _approximate_azimuth(x, y):
     a = min(ax, ay) / big
     s = a * a
     angle = ((-0.0464964749 * s + 0.15931422) * s - 0.327622764) * s * a + a
-    angle = 0.5 * math.pi - angle if ay > ax else angle
-    angle = math.pi - angle if x < 0.0 else angle
-    angle = -angle if y < 0.0 else angle
-    return angle if big != 0.0 else 0.0
+    angle = select(ay > ax, 0.5 * math.pi - angle, angle)
+    angle = select(x < 0.0, math.pi - angle, angle)
+    angle = select(y < 0.0, -angle, angle)
+    return select(big != 0.0, angle, 0.0)
 
 
 @numba.njit(**_INTERNAL)
@@ -195,7 +195,7 @@ def _bar_entry(count, rotation, first, last_entry, qx, qy):
     grows with the angle) is this one or the next: an approximate azimuth finds them (its error, 2.1e-4 rad, is far
     below half the spacing of the at most 360 bars allowed), and `_on_bars` tests both exactly."""
     entry = first + floor((_approximate_azimuth(qx, qy) * (0.5 / math.pi) - rotation) * count)
-    entry = entry if (count != 0.0) & (entry >= 0.0) else 0.0
+    entry = select((count != 0.0) & (entry >= 0.0), entry, 0.0)
     return int(min(entry, last_entry))
 
 
@@ -516,7 +516,7 @@ def _entrance(g, partial_shells, apertures, n, floats, integers):
         for lane in range(n):
             outcome = integers[_OUTCOME + lane]
             blocked = _on_bars(count, wedge, width, floats, lane)
-            integers[_OUTCOME + lane] = _SPIDER if (outcome == 0) & blocked else outcome
+            integers[_OUTCOME + lane] = select((outcome == 0) & blocked, _SPIDER, outcome)
     for lane in range(n):
         px, py, pz, ux, uy, uz = _ray(floats, lane)
         c = integers[_CHANNEL + lane]
@@ -534,10 +534,10 @@ def _entrance(g, partial_shells, apertures, n, floats, integers):
                 wall = max(c - 1, 0) if k == 0 else min(c, n_shells - 1)
                 on_edge = on_edge & within_azimuth(g.shell_azimuth[wall, AZIMUTH_START],
                                                    g.shell_azimuth[wall, AZIMUTH_SPAN], qx, qy)
-            leaked = (r2 < r_front * r_front) if k == 0 else (r2 >= r_edge * r_edge)
-            code = _FRONT if on_edge else (_LEAKED if leaked else np.int8(0))
-            exists = (c >= 1) if k == 0 else (c < n_shells)
-            outcome = code if (outcome == 0) & exists else outcome
+            leaked = select(k == 0, r2 < r_front * r_front, r2 >= r_edge * r_edge)
+            code = select(on_edge, _FRONT, select(leaked, _LEAKED, np.int8(0)))
+            exists = select(k == 0, c >= 1, c < n_shells)
+            outcome = select((outcome == 0) & exists, code, outcome)
         integers[_OUTCOME + lane] = outcome
     if g.segmented:
         for lane in range(n):
@@ -557,7 +557,7 @@ def _entrance(g, partial_shells, apertures, n, floats, integers):
                 outcome = integers[_OUTCOME + lane]
                 blocked = _on_bars(floats[row + BAR_COUNT * S + lane], floats[row + BAR_TAN_HALF_WEDGE * S + lane],
                                    floats[row + BAR_HALF_WIDTH_MM * S + lane], floats, lane)
-                integers[_OUTCOME + lane] = code if (outcome == 0) & (c < n_shells) & blocked else outcome
+                integers[_OUTCOME + lane] = select((outcome == 0) & (c < n_shells) & blocked, code, outcome)
 
 
 @numba.njit(**_STAGE)
@@ -585,7 +585,7 @@ def _search(shell_azimuth, partial_shells, n_shells, reflection, m, floats, inte
             z_hi = floats[base + Z_MAX * S + lane]
             c = integers[_CHANNEL + lane]
             last = integers[_LAST + lane]
-            allowed = ((c < n_shells) & (last != which)) if outer else (c > 0)
+            allowed = select(outer, (c < n_shells) & (last != which), c > 0)
             flying = (integers[_OUTCOME + lane] == 0) & (integers[_REFLECTIONS + lane] == reflection)
             ahead = ((dz > 0.0) | (pz >= z_lo)) & ((dz < 0.0) | (pz <= z_hi))
             possible += flying & allowed & ahead
@@ -597,7 +597,7 @@ def _search(shell_azimuth, partial_shells, n_shells, reflection, m, floats, inte
             px, py, pz, ux, uy, uz = _ray(floats, lane)
             c = integers[_CHANNEL + lane]
             last = integers[_LAST + lane]
-            allowed = ((c < n_shells) & (last != which)) if outer else (c > 0)
+            allowed = select(outer, (c < n_shells) & (last != which), c > 0)
             flying = (integers[_OUTCOME + lane] == 0) & (integers[_REFLECTIONS + lane] == reflection)
             first, second = _quadric_roots(
                 floats[base + QUAD_A * S + lane], floats[base + QUAD_B * S + lane], floats[base + QUAD_C * S + lane],
@@ -607,22 +607,22 @@ def _search(shell_azimuth, partial_shells, n_shells, reflection, m, floats, inte
                 wall = min(c, n_shells - 1) if outer else max(c - 1, 0)
                 first = _covered(shell_azimuth, wall, px, py, ux, uy, first)
                 second = _covered(shell_azimuth, wall, px, py, ux, uy, second)
-            floats[distance + lane] = min(first, second) if flying & allowed else np.inf
+            floats[distance + lane] = select(flying & allowed, min(first, second), np.inf)
     moving = 0
     reflecting = 0
     for lane in range(m):
         # the candidates in turn, written out (a loop over them vectorises badly with a variable lane count)
         t_primary, t_primary_back = floats[_T_CANDIDATE + lane], floats[_T_CANDIDATE + S + lane]
         t_secondary, t_secondary_back = floats[_T_CANDIDATE + 2 * S + lane], floats[_T_CANDIDATE + 3 * S + lane]
-        hit = PRIMARY if t_primary < np.inf else -1
+        hit = select(t_primary < np.inf, PRIMARY, -1)
         better = t_primary_back < t_primary
-        t_best, hit = (t_primary_back if better else t_primary), (PRIMARY_BACK if better else hit)
+        t_best, hit = select(better, t_primary_back, t_primary), select(better, PRIMARY_BACK, hit)
         # the secondary zone only if nothing is ahead in the primary zone, or for an upward ray
         lower_open = (hit < 0) | (floats[_UZ + lane] >= 0.0)
         better = (t_secondary < t_best) & lower_open
-        t_best, hit = (t_secondary if better else t_best), (SECONDARY if better else hit)
+        t_best, hit = select(better, t_secondary, t_best), select(better, SECONDARY, hit)
         better = (t_secondary_back < t_best) & lower_open
-        t_best, hit = (t_secondary_back if better else t_best), (SECONDARY_BACK if better else hit)
+        t_best, hit = select(better, t_secondary_back, t_best), select(better, SECONDARY_BACK, hit)
         floats[_T_BEST + lane] = t_best
         integers[_HIT + lane] = hit
         moving += hit >= 0
@@ -642,7 +642,7 @@ def _deviates(key, index, reflection, m, floats, integers):
         radius = math.sqrt(-2.0 * log(1.0 - uniform(key, ray, draw)))  # 1 - u >= 2^-53: log's argument is normal
         cos_phi, sin_phi = cos_sin_of_turn(uniform(key, ray, draw + 1))
         wing_rms, core_rms = floats[_SIGMA_WING + lane], floats[_SIGMA_CORE + lane]
-        sigma_m = wing_rms if uniform(key, ray, draw + 2) < floats[_WING_FRACTION + lane] else core_rms
+        sigma_m = select(uniform(key, ray, draw + 2) < floats[_WING_FRACTION + lane], wing_rms, core_rms)
         floats[_DEVIATE_M + lane] = sigma_m * radius * cos_phi
         floats[_DEVIATE_S + lane] = floats[_SIGMA_SAGITTAL + lane] * radius * sin_phi
 
@@ -662,9 +662,9 @@ def _reflect(reflection, m, floats, integers):
         t_best = floats[_T_BEST + lane]
         hit = integers[_HIT + lane]
         moving = hit >= 0
-        x = x + t_best * dx if moving else x
-        y = y + t_best * dy if moving else y
-        z = z + t_best * dz if moving else z
+        x = select(moving, x + t_best * dx, x)
+        y = select(moving, y + t_best * dy, y)
+        z = select(moving, z + t_best * dz, z)
         reflects = (hit == PRIMARY) | (hit == SECONDARY)
         on_primary = hit == PRIMARY  # both mirrors' rows read, one chosen
         primary = _CANDIDATE + lane
@@ -672,18 +672,18 @@ def _reflect(reflection, m, floats, integers):
         z_ref_p, z_ref_s = floats[primary + Z_REF * S], floats[secondary + Z_REF * S]
         a_p, a_s = floats[primary + QUAD_A * S], floats[secondary + QUAD_A * S]
         b_p, b_s = floats[primary + QUAD_B * S], floats[secondary + QUAD_B * S]
-        w = z - (z_ref_p if on_primary else z_ref_s)
+        w = z - select(on_primary, z_ref_p, z_ref_s)
         mx, my = x, y
-        mz = -((a_p if on_primary else a_s) * w + 0.5 * (b_p if on_primary else b_s))
+        mz = -(select(on_primary, a_p, a_s) * w + 0.5 * select(on_primary, b_p, b_s))
         tx, ty, tz = _tilted_normal(floats[_DEVIATE_M + lane], floats[_DEVIATE_S + lane], mx, my, mz)
         rough = integers[_ROUGH + lane] != 0
-        mx, my, mz = (tx if rough else mx), (ty if rough else my), (tz if rough else mz)
+        mx, my, mz = select(rough, tx, mx), select(rough, ty, my), select(rough, tz, mz)
         dot = dx * mx + dy * my + dz * mz
         norm2 = mx * mx + my * my + mz * mz
         factor = 2.0 * dot / norm2
         sin_graze = abs(dot) / math.sqrt(norm2)
         steep = sin_graze >= GRAZE_SERIES_LIMIT
-        angle = sin_graze if steep else _graze_series(sin_graze)
+        angle = select(steep, sin_graze, _graze_series(sin_graze))
         old_nx, old_ny, old_nz = floats[_NX + lane], floats[_NY + lane], floats[_NZ + lane]
         old_graze, old_g1, old_g2 = floats[_GRAZE + lane], floats[_G1 + lane], floats[_G2 + lane]
         sequence = integers[_SEQUENCE + lane]
@@ -691,20 +691,20 @@ def _reflect(reflection, m, floats, integers):
         outcome = integers[_OUTCOME + lane]
         last = integers[_LAST + lane]
         floats[_PX + lane], floats[_PY + lane], floats[_PZ + lane] = x, y, z
-        floats[_UX + lane] = dx - factor * mx if reflects else dx
-        floats[_UY + lane] = dy - factor * my if reflects else dy
-        floats[_UZ + lane] = dz - factor * mz if reflects else dz
-        floats[_NX + lane] = mx if reflects else old_nx
-        floats[_NY + lane] = my if reflects else old_ny
-        floats[_NZ + lane] = mz if reflects else old_nz
-        floats[_GRAZE + lane] = angle if reflects else old_graze
-        floats[_G1 + lane] = angle if reflects & (reflection == 0) else old_g1
-        floats[_G2 + lane] = angle if reflects & (reflection == 1) else old_g2
-        integers[_SEQUENCE + lane] = 3 * sequence + hit + 1 if reflects else sequence
-        integers[_REFLECTIONS + lane] = reflection + 1 if reflects else count
-        integers[_LAST + lane] = hit if reflects else last
-        integers[_OUTCOME + lane] = _BACK if moving & (not reflects) else outcome
-        integers[_EVENT + lane] = (_REFLECTED_STEEP if steep else _REFLECTED) if reflects else _IDLE
+        floats[_UX + lane] = select(reflects, dx - factor * mx, dx)
+        floats[_UY + lane] = select(reflects, dy - factor * my, dy)
+        floats[_UZ + lane] = select(reflects, dz - factor * mz, dz)
+        floats[_NX + lane] = select(reflects, mx, old_nx)
+        floats[_NY + lane] = select(reflects, my, old_ny)
+        floats[_NZ + lane] = select(reflects, mz, old_nz)
+        floats[_GRAZE + lane] = select(reflects, angle, old_graze)
+        floats[_G1 + lane] = select(reflects & (reflection == 0), angle, old_g1)
+        floats[_G2 + lane] = select(reflects & (reflection == 1), angle, old_g2)
+        integers[_SEQUENCE + lane] = select(reflects, 3 * sequence + hit + 1, sequence)
+        integers[_REFLECTIONS + lane] = select(reflects, reflection + 1, count)
+        integers[_LAST + lane] = select(reflects, hit, last)
+        integers[_OUTCOME + lane] = select(moving & (not reflects), _BACK, outcome)
+        integers[_EVENT + lane] = select(reflects, select(steep, _REFLECTED_STEEP, _REFLECTED), _IDLE)
         steep_count += reflects & steep
     if steep_count > 0:  # rare: none in a Wolter-I optic traced near its axis
         for lane in range(m):
@@ -726,15 +726,17 @@ def _finish(focal_plane_z, block_rays, m, floats, integers):
         x, y, z, dx, dy, dz = _ray(floats, lane)
         outcome = integers[_OUTCOME + lane]
         sequence = integers[_SEQUENCE + lane]
-        code = (_NONE if sequence == 0 else _PRIMARY if sequence == 1 else _SECONDARY if sequence == 2
-                else _DOUBLE if sequence == 5 else _MULTIPLE)
+        code = select(sequence == 5, _DOUBLE, _MULTIPLE)  # by the sequence of reflections (base 3)
+        code = select(sequence == 2, _SECONDARY, code)
+        code = select(sequence == 1, _PRIMARY, code)
+        code = select(sequence == 0, _NONE, code)
         reaches = (dz < 0.0) & (z >= focal_plane_z)
         s = (focal_plane_z - z) / dz
         moves = (outcome == 0) & reaches
-        floats[_PX + lane] = x + s * dx if moves else x
-        floats[_PY + lane] = y + s * dy if moves else y
-        floats[_PZ + lane] = focal_plane_z if moves else z
-        integers[_OUTCOME + lane] = (code if reaches else _MISSED) if outcome == 0 else outcome
+        floats[_PX + lane] = select(moves, x + s * dx, x)
+        floats[_PY + lane] = select(moves, y + s * dy, y)
+        floats[_PZ + lane] = select(moves, focal_plane_z, z)
+        integers[_OUTCOME + lane] = select(outcome == 0, select(reaches, code, _MISSED), outcome)
     for lane in range(m):
         place = integers[_ORDER + lane]
         block_rays.x[place] = floats[_PX + lane]
@@ -783,30 +785,30 @@ def _weights(table, block_rays, m, floats, integers):
             k = integers[_NODE + lane]
             x = abs(floats[graze_row + lane]) / table.angle_step
             top = x >= n_a - 1
-            below = n_a - 2 if top else int(x)
+            below = select(top, n_a - 2, int(x))
             entry = (integers[_COATING + lane] * n_e + k) * n_a + below
-            following = entry + (n_a if k + 1 < n_e else 0)
+            following = entry + select(k + 1 < n_e, n_a, 0)
             integers[_TABLE_ENTRY + lane] = entry
             integers[_TABLE_ENTRY + S + lane] = entry + 1
             integers[_TABLE_ENTRY + 2 * S + lane] = following
             integers[_TABLE_ENTRY + 3 * S + lane] = following + 1
-            floats[_ANGLE_FRACTION + lane] = 1.0 if top else x - below
+            floats[_ANGLE_FRACTION + lane] = select(top, 1.0, x - below)
         for j in range(4):  # at the node and the following one, the values below and above the angle
             for lane in range(0, lanes, GATHER_LANES):
                 gather(table.values, integers, _TABLE_ENTRY + j * S + lane, floats, _TABLE_VALUES + j * S + lane)
         for lane in range(m):
             outcome = integers[_OUTCOME + lane]
-            carried = 2 if (outcome == _DOUBLE) | (outcome == _MULTIPLE) else (
-                1 if (outcome == _PRIMARY) | (outcome == _SECONDARY) else 0)
+            carried = select((outcome == _DOUBLE) | (outcome == _MULTIPLE), 2,
+                             select((outcome == _PRIMARY) | (outcome == _SECONDARY), 1, 0))
             fa = floats[_ANGLE_FRACTION + lane]
             fe = floats[_ENERGY_FRACTION + lane]
             low0, high0 = floats[_TABLE_VALUES + lane], floats[_TABLE_VALUES + S + lane]
             low1, high1 = floats[_TABLE_VALUES + 2 * S + lane], floats[_TABLE_VALUES + 3 * S + lane]
             r0 = low0 * (1.0 - fa) + high0 * fa
             r1 = low1 * (1.0 - fa) + high1 * fa
-            r = r0 if fe == 0.0 else r0 * (1.0 - fe) + r1 * fe
+            r = select(fe == 0.0, r0, r0 * (1.0 - fe) + r1 * fe)
             factor = floats[_FACTOR + lane]
-            floats[_FACTOR + lane] = factor * r if carried > reflection else factor
+            floats[_FACTOR + lane] = select(carried > reflection, factor * r, factor)
     for lane in range(m):
         block_rays.weight[integers[_ORDER + lane]] *= floats[_FACTOR + lane]
 

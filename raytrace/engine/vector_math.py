@@ -1,7 +1,8 @@
 """What a vectorised loop needs and numba does not give it: a logarithm (numba calls libm for `math.log`, and a loop
 with a call stays scalar: numba here has no vector maths library), a vector gather (LLVM emits none for a loop that
-gathers and stores), a floor that stays a float, and a plain copy between arrays (a copy loop compiles to a vector loop,
-its run-time overlap check and two remainder loops).
+gathers and stores), a floor that stays a float, a plain copy between arrays (a copy loop compiles to a vector loop,
+its run-time overlap check and two remainder loops) and a select (a conditional expression is a branch, which LLVM
+must turn back into a select to vectorise the loop).
 """
 
 from __future__ import annotations
@@ -130,6 +131,22 @@ def copy(typingctx, source, first_source, out, first_out, n):
                            args[4], context.get_abi_sizeof(context.get_value_type(signature.args[0].dtype)))
         return context.get_dummy_value()
     return types.void(source, types.int64, out, types.int64, types.int64), codegen
+
+
+@intrinsic
+def select(typingctx, condition, if_true, if_false):
+    """`if_true if condition else if_false` as one LLVM select, both evaluated: a conditional expression is two blocks
+    and a branch that numba types and lowers and LLVM turns back into a select (and keeps as a branch, which stops
+    vectorisation, where one side loads from memory). `condition` a boolean, the result of the two's common type."""
+    result = typingctx.unify_types(if_true, if_false)
+    if result is None or not isinstance(condition, types.Boolean):
+        return None
+    result = types.unliteral(result)
+
+    def codegen(context, builder, signature, args):
+        return builder.select(args[0], context.cast(builder, args[1], signature.args[1], result),
+                              context.cast(builder, args[2], signature.args[2], result))
+    return result(condition, if_true, if_false), codegen
 
 
 @intrinsic
