@@ -114,7 +114,7 @@ def energy_node(energies, energy):
         return n_e - 2, 1.0
     # numpy's searchsorted(side="right") - 1 by bisection: numba's searchsorted compiles comparisons for every dtype
     # (complex and NaN orderings included), 0.3 s of every first run that traces
-    node, above = 0, n_e - 1  # energies[node] < energy < energies[above]
+    node, above = 0, n_e - 1  # energies[node] <= energy < energies[above]
     while above - node > 1:
         middle = (node + above) // 2
         if energies[middle] <= energy:

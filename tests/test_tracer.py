@@ -99,8 +99,8 @@ def test_copy_is_slice_assignment(dtype):
 
 @numba.njit
 def _selected(conditions, floats, integers, small):
-    out_floats, out_integers, out_mixed = np.empty(conditions.size), np.empty(conditions.size, np.int64), np.empty(
-        conditions.size)
+    n = conditions.size
+    out_floats, out_integers, out_mixed = np.empty(n), np.empty(n, np.int64), np.empty(n)
     for i in range(conditions.size):
         out_floats[i] = select(conditions[i], floats[i], -floats[i])
         out_integers[i] = select(conditions[i], small[i], integers[i])  # int8 and int64: int64

@@ -316,8 +316,8 @@ def trace(geometry, reflectivity, rays, key, beam, first_index, partial_shells, 
             _weights(reflectivity, block_rays, m, floats, integers)
 
 
-# A block's scratch, struct of arrays in two flat arrays: row r of lane l at r * S + l, and the names below are the rows'
-# offsets r * S (an index is then one addition, which numba types and lowers once, not two). Rows a constant
+# A block's scratch, struct of arrays in two flat arrays: row r of lane l at r * S + l, and the names below are the
+# rows' offsets r * S (an index is then one addition, which numba types and lowers once, not two). Rows a constant
 # apart let LLVM prove that a loop's reads and writes never overlap, where separate arrays would need more run-time
 # checks than it makes (and it would not vectorise). The entrance stages run over the block's rays in their order
 # (lane l: ray start + l); `_compact` then moves the lanes still in flight to the front, in the same order, and the
@@ -372,8 +372,7 @@ def _scatter_lanes(reflectivity, block_rays, index, reflection, m, floats, integ
             floats[_UX + lane], floats[_UY + lane], floats[_UZ + lane] = _scatter(
                 reflectivity, reflectivity.shell_coating[integers[_SHELL + lane]], block_rays.energy_kev[place],
                 floats[_GRAZE + lane], index + np.uint64(place), np.int64(reflection), floats[_UX + lane],
-                floats[_UY + lane], floats[_UZ + lane], floats[_NX + lane], floats[_NY + lane],
-                floats[_NZ + lane])
+                floats[_UY + lane], floats[_UZ + lane], floats[_NX + lane], floats[_NY + lane], floats[_NZ + lane])
 
 
 @numba.njit(**_STAGE)
@@ -758,10 +757,11 @@ _TABLE_ENTRY, _NODE, _COATING = _LAST, _ROUGH, _EVENT  # integer rows: four tabl
 
 @numba.njit(**_STAGE)
 def _weights(table, block_rays, m, floats, integers):
-    """After `_finish`, with table.weigh: each of the m lanes' weight in the rays times the tabulated reflectivity of the reflections it carries (the
-    first two), by `coatings.table.reflectivity_at`: the same numbers, from the energy nodes (found in a scalar loop
-    for a table of several energies) and a linear interpolation in the graze angle, the table read by vector gathers
-    (`vector_math.gather`, over the lanes up to m rounded up, whose places and shells `_compact` leaves valid)."""
+    """After `_finish`, with table.weigh: each of the m lanes' weight in the rays times the tabulated reflectivity of
+    the reflections it carries (the first two), by `coatings.table.reflectivity_at`: the same numbers, from the energy
+    nodes (found in a scalar loop for a table of several energies) and a linear interpolation in the graze angle, the
+    table read by vector gathers (`vector_math.gather`, over the lanes up to m rounded up, whose places and shells
+    `_compact` leaves valid)."""
     energies = table.energies
     n_e = energies.shape[0]
     n_a = table.values.shape[2]
@@ -775,8 +775,7 @@ def _weights(table, block_rays, m, floats, integers):
             floats[_ENERGY_FRACTION + lane] = 0.0
     else:
         for lane in range(lanes):
-            integers[_NODE + lane], floats[_ENERGY_FRACTION + lane] = energy_node(energies,
-                                                                                      floats[_ENERGY + lane])
+            integers[_NODE + lane], floats[_ENERGY_FRACTION + lane] = energy_node(energies, floats[_ENERGY + lane])
     for lane in range(lanes):
         floats[_FACTOR + lane] = 1.0
     for reflection in range(2):
