@@ -26,7 +26,7 @@ from coatings.threads import split_over_threads
 from .geometry import SECONDARY, Z_MIN, PackedOptic
 from .rays import Rays
 from .rng import uniform
-from .vector_math import GATHER_LANES, floor, gather, gathered_lanes
+from .vector_math import GATHER_LANES, copy, floor, gather, gathered_lanes
 
 GUIDE_CELLS_PER_CHANNEL = (4, 8, 16, 32, 64)  # the guide's cells per channel: the fewest that leave at most ...
 GUIDE_WIDTH = 2  # ... this many distinct channel ends in any cell (a very thin channel may need more)
@@ -222,19 +222,18 @@ def start_block(key, first_index, channels, n, floats, integers):
 @numba.njit(cache=True, no_cfunc_wrapper=True, nogil=True, error_model="numpy")
 def sample_start_points(key, first_index, channels, x, y, z, channel, fate, start, stop):
     """Start points and channels of rays start .. stop - 1 (`coatings.threads.split_over_threads`), their fates
-    cleared: `start_block` a block at a time, copied out of its scratch into views of the block's rays (indexed from
-    0, which LLVM knows is not negative: no select per ray for numpy's negative indices)."""
+    cleared: `start_block` a block at a time, copied out of its scratch (the points by `vector_math.copy`, as the trace
+    copies its start; the channels into views of the block's rays, indexed from 0, which LLVM knows is not negative:
+    no select per ray for numpy's negative indices)."""
     floats = np.empty(START_FLOAT_ROWS * BLOCK_STRIDE)
     integers = np.empty(START_INTEGER_ROWS * BLOCK_STRIDE, np.int64)
     for first in range(start, stop, BLOCK_RAYS):
         end = min(first + BLOCK_RAYS, stop)
         n = end - first
         start_block(key, first_index + np.uint64(first), channels, n, floats, integers)
-        for row, column in ((START_X, x[first:end]), (START_Y, y[first:end]), (START_Z, z[first:end])):
-            for k in range(n):
-                column[k] = floats[row * BLOCK_STRIDE + k]
+        for row, column in ((START_X, x), (START_Y, y), (START_Z, z)):
+            copy(floats, row * BLOCK_STRIDE, column, first, n)
         block_channel, block_fate = channel[first:end], fate[first:end]
         for k in range(n):
             block_channel[k] = integers[START_CHANNEL * BLOCK_STRIDE + k]
-        for k in range(n):
             block_fate[k] = 0
