@@ -36,8 +36,7 @@ from .version import __version__
 # calibration, the solar models and the solar spot) are imported by the functions that use them: an area or PSF run
 # does not wait about 1 s for them.
 if TYPE_CHECKING:
-    from .analysis import Calibration, PsfResult
-    from .analysis.calibration import PsfFit
+    from .analysis import Calibration, PsfFit, PsfResult
     from .helioscope.optimise import ScanResult
     from .helioscope.sensitivity import SensitivityResult
     from .helioscope.spot import SpotResult
@@ -301,10 +300,9 @@ def fit_encircled(optic, targets=(), areas=(), *, ee_error: float = 0.01, area_r
     `.optic` is the calibrated optic."""
     z = None if focal_plane_z_mm == "best" else _value(focal_plane_z_mm, u.mm)
     radius = math.inf if area_radius_arcsec == math.inf else _value(area_radius_arcsec, u.arcsec)
-    return analysis.calibration.fit_psf(load(optic), targets, areas, ee_error, radius,
-                                        scattering, tuple(psd_band_per_um), z,
-                                        make_source(off_axis_arcmin, azimuth_deg, source_distance_m, source_size_mm),
-                                        rays, seed, fixed=fixed)
+    return analysis.fit_psf(load(optic), targets, areas, ee_error, radius, scattering, tuple(psd_band_per_um), z,
+                            make_source(off_axis_arcmin, azimuth_deg, source_distance_m, source_size_mm), rays, seed,
+                            fixed=fixed)
 
 
 def optimise(focal_lengths_mm=None, *, vary: dict | None = None, design: SegmentedDesign | str = "babyiaxo",

@@ -9,7 +9,7 @@ import lazy_loader
 
 __getattr__, __dir__, __all__ = lazy_loader.attach(__name__, submod_attrs={
     "area": ["effective_area"],
-    "calibration": ["Calibration", "CalibrationError", "calibrate"],
+    "calibration": ["Calibration", "CalibrationError", "PsfFit", "calibrate", "fit_psf", "king_encircled"],
     "psf": ["PsfResult", "best_focus_z_mm", "psf"],
     "reflectivity": ["reflectivity_curves"],
     "vignetting": ["offaxis_response", "vignetting"],
