@@ -172,6 +172,11 @@ class Shell:
         p = self.primary(focal_length_mm)
         return float(p.radius_mm(p.z_max_mm))
 
+    def primary_exit_radius_mm(self, focal_length_mm: float) -> float:
+        """R2: radius of the primary's lower edge (R3, the intersection radius, unless a gap separates the mirrors)."""
+        p = self.primary(focal_length_mm)
+        return float(p.radius_mm(p.z_min_mm))
+
     def exit_radius_mm(self, focal_length_mm: float) -> float:
         """R5: radius of the secondary's rear edge."""
         s = self.secondary(focal_length_mm)
@@ -366,10 +371,10 @@ class Optic:
         return np.array([s.primary(self.focal_length_mm).z_max_mm for s in self.shells])
 
     def open_area_cm2(self) -> float:
-        """Sum of the on-axis double-reflection annuli [R3, R1], before spider and reflectivity."""
+        """Sum of the primaries' on-axis annuli [R2, R1] (R2 = R3 without a gap), before spider and reflectivity."""
         r1 = self.entrance_radii_mm()
-        r3 = self.intersect_radii_mm()
-        return float(np.pi * np.sum(r1**2 - r3**2) / 100.0)
+        r2 = np.array([s.primary_exit_radius_mm(self.focal_length_mm) for s in self.shells])
+        return float(np.pi * np.sum(r1**2 - r2**2) / 100.0)
 
     def surfaces(self) -> list[tuple[Quadric, Quadric, Quadric, Quadric]]:
         """Per shell: primary, secondary, back of primary, back of secondary."""
@@ -428,27 +433,27 @@ def validate(optic: Optic) -> None:
                 f"{inner.r_intersect_mm}: shells must be ordered from the axis outward"
             )
         tolerance = AS_BUILT_OVERLAP_TOLERANCE_MM if "conical_as_built" in (inner.profile, outer.profile) else 0.0
+        aperture_edge = outer.primary_exit_radius_mm(f)
         front_outer = inner.entrance_radius_mm(f) + inner.thickness_mm
-        excess = front_outer - outer.r_intersect_mm
-        if excess > tolerance:
+        if front_outer - aperture_edge > tolerance:
             raise PrescriptionError(
-                f"shell {i}: front edge reaches r = {front_outer:.4f} mm (R1 + thickness), beyond shell {i + 1}'s "
-                f"r_intersect_mm = {outer.r_intersect_mm}: it shadows shell {i + 1}'s on-axis aperture"
+                f"shell {i}: front edge reaches r = {front_outer:.4f} mm (R1 + thickness), beyond r = "
+                f"{aperture_edge:.4f} mm, where shell {i + 1}'s primary ends: it shadows shell {i + 1}'s on-axis aperture"
             )
-        if excess > 0:
-            warnings.warn(f"shells {i} and {i + 1} overlap by {excess * 1000:.0f} um: the front edge of shell {i} "
-                          f"reaches beyond the intersection radius of shell {i + 1}, within the as-built tolerance of "
-                          f"{tolerance * 1000:g} um", stacklevel=3)
+        overlaps = [(front_outer - aperture_edge, f"the front edge of shell {i} beyond the lower edge of shell "
+                                                  f"{i + 1}'s primary")]
         for z, label in _clearance_heights(inner, outer, f):
             gap = _radius(outer, z, f) - (_radius(inner, z, f) + inner.thickness_mm)
-            if 0 < -gap <= tolerance:
-                warnings.warn(f"shells {i} and {i + 1} overlap by {-gap * 1000:.0f} um at z = {z:.1f} mm ({label}), "
-                              f"within the as-built tolerance of {tolerance * 1000:g} um", stacklevel=3)
-            elif gap <= 0:
+            if -gap > tolerance:
                 raise PrescriptionError(
                     f"shells {i} and {i + 1} overlap at z = {z:.1f} mm ({label}): the back of shell {i} is "
                     f"{-gap:.4f} mm beyond the mirror of shell {i + 1}"
                 )
+            overlaps.append((-gap, f"at z = {z:.1f} mm ({label})"))
+        overlap, where = max(overlaps)
+        if overlap > 0:
+            warnings.warn(f"shells {i} and {i + 1} overlap by {overlap * 1000:.0f} um ({where}), within the as-built "
+                          f"tolerance of {tolerance * 1000:g} um", stacklevel=3)
 
 
 def _check_as_built(i: int, s: Shell) -> None:
@@ -464,9 +469,18 @@ def _check_as_built(i: int, s: Shell) -> None:
 
 
 def _clearance_heights(inner: Shell, outer: Shell, f: float) -> list[tuple[float, str]]:
+    """Where the back of the inner shell comes closest to the outer shell's mirror: the entrance, the ends of the
+    mirrors next to the intersection plane (the same plane unless there is a gap between primary and secondary)
+    and the exit."""
     top = min(inner.primary(f).z_max_mm, outer.primary(f).z_max_mm)
+    primary_end = max(inner.primary(f).z_min_mm, outer.primary(f).z_min_mm)
+    secondary_end = min(inner.secondary(f).z_max_mm, outer.secondary(f).z_max_mm)
     bottom = max(inner.secondary(f).z_min_mm, outer.secondary(f).z_min_mm)
-    return [(top, "entrance"), (f, "intersection plane"), (bottom, "exit")]
+    if secondary_end < primary_end:
+        middle = [(primary_end, "lower end of the primaries"), (secondary_end, "upper end of the secondaries")]
+    else:
+        middle = [(primary_end, "intersection plane")]
+    return [(top, "entrance"), *middle, (bottom, "exit")]
 
 
 def _radius(shell: Shell, z: float, f: float) -> float:

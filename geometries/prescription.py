@@ -7,7 +7,7 @@ spacers_per_segment, spacer_width_mm, segment_rotation_deg (see `Segmentation`) 
 slope_meridional_arcsec, slope_sagittal_arcsec, wing_fraction, wing_arcsec (see
 `SlopeErrors`), azimuth_min_deg, azimuth_max_deg (a partial-azimuth shell) and, for profile
 "conical_as_built", r1_mm, r2_mm, r4_mm, r5_mm (measured radii of the primary's entrance and exit and of the
-secondary's) and gap_mm (axial gap between them, centred on z = f; r_intersect_mm is then ignored). Table metadata: name,
+secondary's) and gap_mm (axial gap between them, centred on z = f); such rows need no r_intersect_mm. Table metadata: name,
 focal_length_mm, source, spider_spokes / spider_width_deg / spider_width_mm / spider_rotation_deg when the
 optic has a spider, and aperture (a list of entrance apertures such as "circle:21.5@200,0").
 Entrance and exit radii are computed, never stored.
@@ -110,6 +110,8 @@ def read_prescription(path: str | os.PathLike) -> Optic:
     except Exception as exc:  # astropy raises many types for a malformed file
         raise PrescriptionError(f"prescription {path}: not a readable ECSV table ({exc})") from None
     missing = [c for c in REQUIRED_COLUMNS if c not in table.colnames]
+    if missing == ["r_intersect_mm"] and all(str(p) == "conical_as_built" for p in table["profile"]):
+        missing = []  # measured radii define an as-built shell
     if missing:
         raise PrescriptionError(f"prescription {path}: missing column(s) {', '.join(missing)}")
     meta = table.meta

@@ -12,6 +12,7 @@ import errno
 import os
 import signal
 import sys
+import warnings
 
 from ..version import __version__
 from . import coatings, demo, designs, helioscope, optics
@@ -39,6 +40,11 @@ def _terminate(signum, frame):
     raise Terminated
 
 
+def _show_warning(message, category, filename, lineno, file=None, line=None):
+    """A warning as one line, as the errors are."""
+    print(f"raytrace: warning: {message}", file=sys.stderr)
+
+
 def main(argv=None) -> int:
     try:
         previous = signal.signal(signal.SIGTERM, _terminate)
@@ -46,7 +52,9 @@ def main(argv=None) -> int:
         previous = None
     try:
         args = build_parser().parse_args(argv)
-        with CompileNotice():
+        with CompileNotice(), warnings.catch_warnings():
+            warnings.simplefilter("default")  # each warning once
+            warnings.showwarning = _show_warning
             return args.run(args)
     except (CliError, ValueError) as exc:  # bad input; the packages' own errors (PrescriptionError, ...) are ValueErrors
         print(f"raytrace: error: {exc}", file=sys.stderr)
