@@ -32,10 +32,11 @@
     material = "SiO2"
     roughness_nm = 0.4
 
-    [scattering]                         # optional: roughness scatters (coatings.stack.SurfaceScattering)
+    [scattering]                         # optional: the top surface's roughness scatters (coatings.scattering)
     psd_index = 1.5                      # PSD(f) ~ |f|^-psd_index over the band below (1/um)
     f_min_per_um = 0.01
     f_max_per_um = 10.0
+    roughness_nm = 0.3                   # optional: the band's rms (default: all of the top interface's roughness)
 """
 
 from __future__ import annotations
@@ -52,7 +53,7 @@ from .textfile import read_text
 
 RECIPE_PACKAGE = "coatings.recipes"
 _TOP_KEYS = ("name", "description", "optical_constants", "capping", "layer", "multilayer", "substrate", "scattering")
-_SCATTERING_KEYS = ("psd_index", "f_min_per_um", "f_max_per_um")
+_SCATTERING_KEYS = ("psd_index", "f_min_per_um", "f_max_per_um", "roughness_nm")
 _FILM_KEYS = ("material", "density_g_cm3", "thickness_nm", "roughness_nm", "interdiffusion_nm")
 _SUBSTRATE_KEYS = ("material", "density_g_cm3", "roughness_nm", "interdiffusion_nm")
 _MATERIAL_KEYS = ("material", "density_g_cm3")
@@ -121,7 +122,8 @@ def recipe_from_dict(data: dict, default_name: str) -> Stack:
 def _scattering(entry) -> SurfaceScattering:
     entry = _table(entry, "scattering")
     _check_keys(entry, _SCATTERING_KEYS, "scattering")
-    return SurfaceScattering(*(_number(entry, key, "scattering") for key in _SCATTERING_KEYS))
+    band = _number(entry, "roughness_nm", "scattering") if "roughness_nm" in entry else None
+    return SurfaceScattering(*(_number(entry, key, "scattering") for key in _SCATTERING_KEYS[:3]), band)
 
 
 def recipe_to_toml(stack: Stack) -> str:
@@ -153,7 +155,8 @@ def recipe_to_toml(stack: Stack) -> str:
               f"roughness_nm = {stack.substrate_roughness_nm!r}",
               f"interdiffusion_nm = {stack.substrate_interdiffusion_nm!r}"]
     if stack.scattering is not None:
-        lines += ["", "[scattering]"] + [f"{key} = {getattr(stack.scattering, key)!r}" for key in _SCATTERING_KEYS]
+        lines += ["", "[scattering]"] + [f"{key} = {getattr(stack.scattering, key)!r}" for key in _SCATTERING_KEYS
+                                         if getattr(stack.scattering, key) is not None]
     return "\n".join(lines) + "\n"
 
 

@@ -12,8 +12,8 @@ carries the roughness and interdiffusion of its top interface; the substrate tho
 to the film above it. For the specular reflectivity an error-function interdiffusion profile of
 width s_d acts on each Fresnel coefficient like Gaussian roughness of rms s_r (the Nevot-Croce
 factor exp(-2 kz_j kz_j+1 s^2)), so the two add in quadrature: s^2 = s_r^2 + s_d^2. (They differ
-in the diffuse scatter that roughness produces and interdiffusion does not: a stack with `scattering` sends the
-share that roughness alone removes into scattered rays, see `SurfaceScattering`.)
+in the diffuse scatter that roughness produces and interdiffusion does not: the roughness of a stack's top surface
+in the band of a `SurfaceScattering` scatters, see `coatings.scattering`.)
 """
 
 from __future__ import annotations
@@ -27,6 +27,7 @@ import numpy as np
 
 from .materials import Material
 from .parratt import parratt_reflectivity
+from .scattering import debye_waller
 
 
 class Coating(Protocol):
@@ -168,15 +169,17 @@ class Multilayer:
 
 @dataclass(frozen=True)
 class SurfaceScattering:
-    """How a coating's rough surface scatters (`raytrace.engine.kernel._scatter`): the one-dimensional power spectral
-    density of its height along the plane of incidence, a power law PSD(f) ~ |f|^-psd_index over the band of
-    spatial frequencies f_min_per_um <= |f| <= f_max_per_um (1/um) that scatters. Its integral over the band is
-    sigma^2, the rms roughness of the stack's interfaces: the specular loss that roughness causes (the rough minus
-    the smooth stack's reflectivity) is the flux scattered."""
+    """How a coating's top surface scatters (first-order theory, `coatings.scattering`): the one-dimensional power
+    spectral density of its height along the plane of incidence, a power law PSD(f) ~ |f|^-psd_index over the band
+    of spatial frequencies f_min_per_um <= |f| <= f_max_per_um (1/um), whose integral is roughness_nm^2 (the band's
+    rms; None: all of the top interface's roughness). That roughness takes flux from the specular beam by the
+    Debye-Waller factor instead of the Nevot-Croce one, and scatters it; the rest of the top interface's roughness,
+    and every interface below, keep the Nevot-Croce factor."""
 
     psd_index: float
     f_min_per_um: float
     f_max_per_um: float
+    roughness_nm: float | None = None
 
     def __post_init__(self):
         if not (math.isfinite(self.psd_index) and 0.0 <= self.psd_index <= 6.0):
@@ -184,6 +187,8 @@ class SurfaceScattering:
         if not (math.isfinite(self.f_max_per_um) and 0.0 < self.f_min_per_um < self.f_max_per_um):
             raise RecipeError(f"scattering band {self.f_min_per_um}-{self.f_max_per_um} per um: need 0 < f_min_per_um "
                               "< f_max_per_um, both finite")
+        if self.roughness_nm is not None and not (math.isfinite(self.roughness_nm) and self.roughness_nm >= 0):
+            raise RecipeError(f"scattering roughness_nm = {self.roughness_nm}: must be a number >= 0")
 
 
 @dataclass(frozen=True)
@@ -205,6 +210,22 @@ class Stack:
         if self.films and self.multilayer is not None:
             raise RecipeError(f"recipe {self.name}: give either explicit layers or a multilayer, not both")
         _check_interface(self.substrate_roughness_nm, self.substrate_interdiffusion_nm, "substrate")
+        band = self.scattering.roughness_nm if self.scattering is not None else None
+        if band is not None and band > self._interfaces()[0][0]:
+            raise RecipeError(f"recipe {self.name}: scattering roughness_nm = {band} exceeds the top interface's "
+                              f"roughness ({self._interfaces()[0][0]} nm), of which it is the part in the PSD's band")
+
+    def _interfaces(self) -> list[tuple[float, float]]:
+        """(roughness, interdiffusion) in nm of every interface from the top down."""
+        return ([(f.roughness_nm, f.interdiffusion_nm) for f in self.layers()]
+                + [(self.substrate_roughness_nm, self.substrate_interdiffusion_nm)])
+
+    @property
+    def band_roughness_nm(self) -> float:
+        """The rms (nm) of the top surface's roughness in its scattering band (0 without scattering)."""
+        if self.scattering is None:
+            return 0.0
+        return self._interfaces()[0][0] if self.scattering.roughness_nm is None else self.scattering.roughness_nm
 
     def layers(self) -> tuple[Layer, ...]:
         """Every film from the top down: capping, then the films or the multilayer's layers."""
@@ -235,15 +256,29 @@ class Stack:
         return out.reshape(energy.shape)
 
     def reflectivity_grid(self, energy_kev, graze_rad, polarisation="unpolarised", needed=None) -> np.ndarray:
-        """R on the outer product of energies (keV) and graze angles (rad): shape (n_E, n_angles); with `needed` (a
-        boolean mask of that shape) only there, NaN elsewhere."""
+        """Specular R on the outer product of energies (keV) and graze angles (rad): shape (n_E, n_angles); with
+        `needed` (a boolean mask of that shape) only there, NaN elsewhere. For a stack that scatters, the smooth
+        reflectivity (`smooth_reflectivity_grid`) times the Debye-Waller factor of the band's roughness."""
+        smooth = self.smooth_reflectivity_grid(energy_kev, graze_rad, polarisation, needed)
+        if self.scattering is None:
+            return smooth
+        energy = np.atleast_1d(np.asarray(energy_kev, dtype=float))
+        graze = np.atleast_1d(np.asarray(graze_rad, dtype=float))
+        return smooth * debye_waller(self.band_roughness_nm, energy[:, None], graze[None, :])
+
+    def smooth_reflectivity_grid(self, energy_kev, graze_rad, polarisation="unpolarised", needed=None) -> np.ndarray:
+        """`reflectivity_grid` without the roughness in the scattering band (the Nevot-Croce factors of the rest): the
+        reflectivity R_0 that the specular and the scattered flux share. Equal to it for a stack that does not
+        scatter."""
         energy = np.atleast_1d(np.asarray(energy_kev, dtype=float))
         layers = self.layers()
         unique = list(dict.fromkeys(self.materials()))
         index_of = {m: m.refractive_index(energy) for m in unique}
         media = [np.ones_like(energy, dtype=complex)] + [index_of[m] for m in self.materials()]
-        widths = [math.hypot(f.roughness_nm, f.interdiffusion_nm) for f in layers]
-        widths.append(math.hypot(self.substrate_roughness_nm, self.substrate_interdiffusion_nm))
+        interfaces = self._interfaces()
+        roughness, interdiffusion = interfaces[0]
+        interfaces[0] = (math.sqrt(max(roughness**2 - self.band_roughness_nm**2, 0.0)), interdiffusion)
+        widths = [math.hypot(r, d) for r, d in interfaces]
         return parratt_reflectivity(np.array(media), [f.thickness_nm for f in layers], widths, energy,
                                     np.atleast_1d(np.asarray(graze_rad, dtype=float)), polarisation, needed)
 

@@ -12,52 +12,67 @@ last value. The tables reach past the largest graze angle a traced optic produce
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 import numba
 import numpy as np
 
+from .scattering import HC_KEV_NM, band_frequency, band_share, scattered_graze, towards_cutoff
 from .threads import split_over_threads
 
 
 DEFAULT_TOLERANCE = 5e-4
 COARSEST_ANGLE_STEP_RAD = 1e-4
 FINEST_ANGLE_STEP_RAD = 1e-7
+# R_0 at the angles rays scatter to enters their flux under a square root and averaged over the PSD: a looser grid
+# suffices, and it reaches far beyond the graze angles (0.22 rad for 10 /um at 0.5 keV), where a multilayer's
+# Kiessig fringes would otherwise make it huge
+SCATTER_TOLERANCE = 2e-3
+SCATTER_FINEST_STEP_RAD = 2.5e-5
+QUADRATURE_NODES = 128  # per side of the specular beam: midpoints in the PSD's cumulative share
 
 
 @dataclass(frozen=True)
 class ReflectivityTable:
     """values[coating, energy node, angle node] on a shared grid: the reflectivity a ray's weight carries.
 
-    If a coating scatters (a `coatings.stack.Stack` with `scattering`), its values are those of the smooth stack
-    (specular plus scattered flux), `specular_values` holds the rough stack's (the specular beam alone; equal to
-    `values` for the other coatings), and `scattering[coating]` = (PSD index, f_min, f_max in 1/nm; all 0 for a
-    coating that does not scatter). Without any scattering coating both are None."""
+    If a coating scatters (a `coatings.stack.Stack` with `scattering`, see `coatings.scattering`), its values are
+    R_0, those of the stack without its top surface's roughness in the scattering band, and `scattering[coating]`
+    = (PSD index, f_min, f_max in 1/nm, band rms in nm; all 0 for a coating that does not scatter);
+    `scatter_values` holds R_0 at the angles rays scatter to (angle step `scatter_step_rad`) and
+    `scatter_fraction` the first-order scattered flux per unit R_0 (tau) on the grid of `values`. Without any
+    scattering coating these are None."""
 
     energies_kev: np.ndarray
     angle_step_rad: float
     values: np.ndarray
-    specular_values: np.ndarray | None = None
     scattering: np.ndarray | None = None
+    scatter_step_rad: float = 0.0
+    scatter_values: np.ndarray | None = None
+    scatter_fraction: np.ndarray | None = None
 
     @classmethod
     def build(cls, coatings, energies_kev, max_angle_rad, tolerance: float = DEFAULT_TOLERANCE):
         """A table at exactly these energies (keV), over graze angles 0 .. max_angle_rad (one, or one per coating);
-        the angle step is chosen on the specular reflectivity."""
+        the angle step is chosen on the reflectivity the weights carry."""
         energies = np.unique(np.asarray(energies_kev, dtype=float))
-        step, values, counts = _angle_grid(coatings, energies, max_angle_rad, tolerance)
         models = [getattr(c, "scattering", None) for c in coatings]
+        grids = [c.reflectivity_grid if m is None else c.smooth_reflectivity_grid for c, m in zip(coatings, models)]
+        step, values, counts = _angle_grid(grids, energies, max_angle_rad, tolerance)
         if all(m is None for m in models):
             return cls(energies, step, values)
-        total = values.copy()  # the smooth stack: the rough one's specular beam plus what its roughness scatters
-        for k, (coating, model) in enumerate(zip(coatings, models)):
-            if model is not None:
-                smooth = coating.with_roughness(0.0).reflectivity_grid(energies, np.arange(counts[k]) * step)
-                total[k, :, :counts[k]] = smooth
-                total[k, :, counts[k]:] = smooth[:, -1:]
-        scattering = np.array([[0.0, 0.0, 0.0] if m is None else [m.psd_index, 1e-3 * m.f_min_per_um,
-                                                                   1e-3 * m.f_max_per_um] for m in models])
-        return cls(energies, step, total, values, scattering)
+        psd = np.array([[0.0] * 4 if m is None else [m.psd_index, 1e-3 * m.f_min_per_um, 1e-3 * m.f_max_per_um,
+                                                     c.band_roughness_nm] for c, m in zip(coatings, models)])
+        largest = np.broadcast_to(np.asarray(max_angle_rad, dtype=float), (len(coatings),))
+        cos_reach = np.cos(largest) - HC_KEV_NM / energies[0] * psd[:, 2]
+        reach = np.where(psd[:, 2] > 0, np.arccos(np.clip(cos_reach, 0.0, 1.0)), COARSEST_ANGLE_STEP_RAD)
+        scatter_step, scatter_values, _ = _angle_grid(grids, energies, reach, SCATTER_TOLERANCE,
+                                                      SCATTER_FINEST_STEP_RAD)
+        fraction = np.zeros_like(values)
+        split_over_threads(_scatter_fraction, energies.size, values, step, scatter_values, scatter_step, energies, psd,
+                           counts, fraction)
+        return cls(energies, step, values, psd, scatter_step, scatter_values, fraction)
 
     def lookup(self, coating_index, energy_kev, graze_rad) -> np.ndarray:
         """Interpolated R for arrays of coating index, energy (keV) and graze angle (rad)."""
@@ -70,23 +85,25 @@ class ReflectivityTable:
         return out.reshape(c.shape)
 
 
-def _angle_counts(coatings, max_angle_rad, step: float) -> np.ndarray:
+def _angle_counts(grids, max_angle_rad, step: float) -> np.ndarray:
     """Number of angle nodes of each coating's grid at this step."""
-    limits = np.broadcast_to(np.asarray(max_angle_rad, dtype=float), (len(coatings),))
+    limits = np.broadcast_to(np.asarray(max_angle_rad, dtype=float), (len(grids),))
     if not np.all(np.isfinite(limits) & (limits > 0)):
         raise ValueError(f"max_angle_rad = {max_angle_rad}: must be > 0 (one value, or one per coating)")
     return np.ceil(limits / step).astype(int) + 1
 
 
-def _grid(coatings, energies: np.ndarray, step: float, counts: np.ndarray) -> np.ndarray:
-    """values[coating, energy, angle]: each coating on its own counts[c] angles, then held at its last value."""
+def _grid(grids, energies: np.ndarray, step: float, counts: np.ndarray) -> np.ndarray:
+    """values[coating, energy, angle]: each coating's grid function on its own counts[c] angles, then held at its last
+    value."""
     n = counts.max()
-    return np.stack([np.pad(c.reflectivity_grid(energies, np.arange(m) * step), ((0, 0), (0, n - m)), mode="edge")
-                     for c, m in zip(coatings, counts)])
+    return np.stack([np.pad(grid(energies, np.arange(m) * step), ((0, 0), (0, n - m)), mode="edge")
+                     for grid, m in zip(grids, counts)])
 
 
-def _angle_grid(coatings, energies: np.ndarray, max_angle_rad, tolerance: float):
-    """The coarsest uniform angle step (halving from 1e-4 rad) whose midpoints interpolate within tolerance.
+def _angle_grid(grids, energies: np.ndarray, max_angle_rad, tolerance: float, finest: float = FINEST_ANGLE_STEP_RAD):
+    """The coarsest uniform angle step (halving from 1e-4 rad, down to `finest`) whose midpoints interpolate within
+    tolerance, for the grid functions `grids` (one per coating: energies, angles -> R).
 
     The grid at step h/2 holds the midpoints of the grid at step h; once they pass, the finer grid
     (already computed) is kept.
@@ -95,10 +112,10 @@ def _angle_grid(coatings, energies: np.ndarray, max_angle_rad, tolerance: float)
         raise ValueError(f"tolerance = {tolerance}: must be > 0")
     step = COARSEST_ANGLE_STEP_RAD
     while True:
-        counts = 2 * _angle_counts(coatings, max_angle_rad, step) - 1
-        values = _grid(coatings, energies, 0.5 * step, counts)
+        counts = 2 * _angle_counts(grids, max_angle_rad, step) - 1
+        values = _grid(grids, energies, 0.5 * step, counts)
         error = np.abs(values[:, :, 1::2] - 0.5 * (values[:, :, :-1:2] + values[:, :, 2::2])).max(initial=0.0)
-        if error <= tolerance or step / 2 < FINEST_ANGLE_STEP_RAD:
+        if error <= tolerance or step / 2 < finest:
             return 0.5 * step, values, counts
         step *= 0.5
 
@@ -153,3 +170,39 @@ def _lookup_many(values, energies, angle_step, coating, energy, graze, out, star
     """`reflectivity_at` of points start .. stop - 1 (`coatings.threads.split_over_threads`)."""
     for i in range(start, stop):
         out[i] = reflectivity_at(values, energies, angle_step, coating[i], energy[i], graze[i])
+
+
+@numba.njit(cache=True, no_cfunc_wrapper=True, nogil=True, error_model="numpy")
+def _scatter_fraction(values, angle_step, scatter_values, scatter_step, energies, psd, counts, out, first, end):
+    """The first-order scattered flux per unit R_0 (tau, `coatings.scattering`) at energy nodes first .. end - 1 of
+    every coating's angle nodes 1 .. counts[c] - 1 (held beyond), by the midpoint rule in each side's share of the
+    PSD's power; R_0 from `values` at the graze angle and from `scatter_values` at the scattered one."""
+    n_a = values.shape[2]
+    for c in range(values.shape[0]):
+        psd_index, f_lo, f_hi, sigma = psd[c, 0], psd[c, 1], psd[c, 2], psd[c, 3]
+        if f_hi <= 0.0 or sigma <= 0.0:
+            continue
+        for k in range(first, end):
+            wavelength = HC_KEV_NM / energies[k]
+            for j in range(1, counts[c]):
+                graze = j * angle_step
+                r0 = values[c, k, j]
+                if r0 <= 0.0:
+                    continue
+                towards_share = band_share(psd_index, f_lo, f_hi, towards_cutoff(graze, wavelength))
+                total = 0.0
+                for side in range(2):
+                    share = 1.0 if side == 0 else towards_share
+                    if share <= 0.0:
+                        continue
+                    acc = 0.0
+                    for i in range(QUADRATURE_NODES):
+                        f = band_frequency(psd_index, f_lo, f_hi, share * (i + 0.5) / QUADRATURE_NODES)
+                        graze_s = scattered_graze(graze, wavelength, f, side == 1)
+                        r_s = reflectivity_at_node(scatter_values, scatter_step, c, k, graze_s)
+                        acc += math.sin(graze_s) * math.sqrt(max(r_s, 0.0) / r0)
+                    total += share * acc / QUADRATURE_NODES
+                tis = (4.0 * math.pi * sigma * math.sin(graze) / wavelength) ** 2
+                out[c, k, j] = 0.5 * tis * total / math.sin(graze)
+            for j in range(counts[c], n_a):
+                out[c, k, j] = out[c, k, counts[c] - 1]

@@ -1,16 +1,20 @@
-"""Surface scattering from roughness: the books (specular plus scattered = the smooth surface's reflectivity),
-the smooth limit, the scattered share against closed forms, the drawn frequencies against the PSD, and the kernel
-against the numpy reference ray by ray."""
+"""Surface scattering from roughness in first-order theory (`coatings.scattering`): the specular and scattered shares
+and the scattered angles against an independent integration of the first-order formula, below and above the
+critical angle; the table's tau; a gold Wolter shell's wing; the smooth limit; the kernel against the numpy
+reference ray by ray; area and PSF counting the same photons."""
 
 import dataclasses
 import math
 
+import numba
 import numpy as np
 import pytest
 from scipy import stats
 
-from coatings import Stack, SurfaceScattering, load_recipe, material
+from coatings import Stack, SurfaceScattering, load_recipe
 from coatings.table import ReflectivityTable
+from geometries import ARCSEC_PER_RAD, Optic, Shell
+from raytrace.analysis import effective_area, psf
 from raytrace.engine import Fate, Rays, Trace, kernel
 from raytrace.engine.reference import reference_trace
 from raytrace.engine.rng import seed_key, stream_key
@@ -19,17 +23,178 @@ from raytrace.sources import ParallelBeam
 
 PSD = SurfaceScattering(psd_index=1.6, f_min_per_um=0.02, f_max_per_um=2.0)
 HC = 1.2398419843320026
+GOLD = dataclasses.replace(load_recipe("au250_ni"), scattering=PSD)  # 0.4 nm rms, all of it in the band
 
 
 @pytest.fixture(scope="module")
 def scattering_xmm(xmm):
-    return xmm.with_coating(dataclasses.replace(xmm.coatings[0], scattering=PSD))
+    return xmm.with_coating(GOLD)
 
 
 def traced(optic, energy_kev, n=40_000, seed=4):
     trace = Trace(optic, ParallelBeam(energy_kev=energy_kev), 0.0)
     table = trace.reflectivity_table([energy_kev])
     return trace, table, trace.trace_range(seed_key(seed), 0, n, n, table=table)
+
+
+def first_order(stack, energy_kev, graze, n_f=20_001):
+    """An integration of first-order theory independent of the tracer's: the scattered flux per unit frequency,
+    (16 pi^2 / lambda^2) sin a sin a_s sqrt(R_0(a) R_0(a_s)) P(f), with R_0 from the stack's own Parratt recursion
+    (no table), on a dense logarithmic grid of f on each side. Returns the scattered angles (rad), the flux density
+    per unit f per unit R_0(a) (tau's integrand), the frequencies (1/nm) and the Debye-Waller TIS."""
+    model = stack.scattering
+    sigma, wavelength = stack.band_roughness_nm, HC / energy_kev
+    f_lo, f_hi = 1e-3 * model.f_min_per_um, 1e-3 * model.f_max_per_um
+    norm = 0.5 * sigma**2 / np.trapezoid(np.geomspace(f_lo, f_hi, n_f) ** -model.psd_index, np.geomspace(f_lo, f_hi, n_f))
+    r0 = stack.smooth_reflectivity_grid([energy_kev], [graze])[0, 0]
+    sides = []
+    for sign in (-1.0, 1.0):  # away from the surface, towards it
+        top = f_hi if sign < 0 else min(f_hi, (1 - math.cos(graze)) / wavelength)
+        if top <= f_lo:
+            continue
+        f = np.geomspace(f_lo, top, n_f)
+        graze_s = np.arccos(np.clip(math.cos(graze) + sign * wavelength * f, -1.0, 1.0))
+        r_s = stack.smooth_reflectivity_grid([energy_kev], graze_s)[0]
+        density = (16 * math.pi**2 / wavelength**2 * math.sin(graze) * np.sin(graze_s) * np.sqrt(r_s / r0)
+                   * norm * f**-model.psd_index)
+        sides.append((graze_s, density, f))
+    tis = (4 * math.pi * sigma * math.sin(graze) / wavelength) ** 2
+    return sides, tis
+
+
+def first_order_tau(stack, energy_kev, graze):
+    sides, _ = first_order(stack, energy_kev, graze)
+    return sum(np.trapezoid(density, f) for _, density, f in sides)
+
+
+@numba.njit
+def _draws(table, energy_kev, graze, n, out):
+    """n rays reflected at graze angle `graze` by the plane z = 0 (normal +z), through `kernel._scatter`."""
+    for i in range(n):
+        ux, uy, uz, factor = kernel._scatter(table, 0, energy_kev, graze, np.uint64(i), 0, math.cos(graze), 0.0,
+                                             math.sin(graze), 0.0, 0.0, 1.0)
+        out[i, 0], out[i, 1], out[i, 2], out[i, 3] = ux, uy, uz, factor
+
+
+def scatter_draws(stack, energy_kev, graze, n=400_000):
+    table = ReflectivityTable.build([stack], [energy_kev], 1.5 * graze)
+    kt = kernel.KernelReflectivity(True, table.values, table.energies_kev, table.angle_step_rad, np.zeros(1, np.int64),
+                                   True, table.scattering, table.scatter_values, table.scatter_step_rad,
+                                   table.scatter_fraction, np.uint64(99))
+    out = np.empty((n, 4))
+    _draws(kt, energy_kev, graze, n, out)
+    return table, out
+
+
+def critical_angle(stack, energy_kev):
+    n = complex(stack.layers()[0].material.refractive_index(np.array([energy_kev]))[0])
+    return math.sqrt(2 * (1 - n.real))
+
+
+# (energy, graze in units of the critical angle): XMM's and the custom optic's reflections lie below it
+@pytest.mark.parametrize("energy_kev, below", [(1.5, 0.16), (3.0, 0.33), (8.0, 0.85), (8.0, 1.4), (10.0, 2.0)])
+def test_specular_and_scattered_flux_follow_first_order_theory(energy_kev, below):
+    graze = below * critical_angle(GOLD, energy_kev)
+    n = 400_000
+    table, out = scatter_draws(GOLD, energy_kev, graze, n)
+    sides, tis = first_order(GOLD, energy_kev, graze)
+    tau = sum(np.trapezoid(density, f) for _, density, f in sides)
+    leaves = -math.expm1(-tis)
+    scattered = np.abs(out[:, 2] - math.sin(graze)) > 1e-15
+    # the specular beam keeps exp(-TIS) (Debye-Waller), not the Nevot-Croce share
+    assert 1 - scattered.mean() == pytest.approx(math.exp(-tis), abs=4 * math.sqrt(leaves / n))
+    # the scattered flux per unit R_0 is first order's tau, or the Debye-Waller share where tau exceeds it
+    expected = min(tau, leaves)
+    flux = out[scattered, 3].sum() / n
+    error = math.sqrt(np.sum(out[scattered, 3] ** 2)) / n
+    assert flux == pytest.approx(expected, abs=4 * error + 3e-3 * expected)
+    assert math.exp(-tis) + flux <= 1 + 4 * error  # specular plus scattered within R_0
+    np.testing.assert_allclose(np.linalg.norm(out[:, :3], axis=1), 1.0, rtol=0, atol=1e-14)
+    assert np.all(out[:, 1] == 0.0)  # in the plane of incidence
+    # the scattered angles: weighted histogram against first order's flux over the same bins
+    graze_s = np.arctan2(out[scattered, 2], out[scattered, 0])
+    edges = np.quantile(graze_s, np.linspace(0, 1, 21))
+    traced_flux = np.histogram(graze_s, edges, weights=out[scattered, 3])[0] / n
+    traced_error = np.sqrt(np.histogram(graze_s, edges, weights=out[scattered, 3] ** 2)[0]) / n
+    predicted = np.zeros(len(edges) - 1)
+    for angles, density, f in sides:  # the flux of each side below a scattered angle, at the bin edges
+        below_f = np.concatenate([[0.0], np.cumsum(0.5 * (density[1:] + density[:-1]) * np.diff(f))])
+        below_angle = below_f if angles[-1] > angles[0] else below_f[-1] - below_f  # towards: a_s falls with f
+        order = np.argsort(angles)
+        predicted += np.diff(np.interp(edges, angles[order], below_angle[order]))
+    predicted *= expected / tau
+    np.testing.assert_array_less(np.abs(traced_flux - predicted), 4 * traced_error + 0.01 * predicted)
+
+
+@pytest.mark.parametrize("energy_kev", [1.5, 3.0, 8.0])
+def test_the_tables_tau_is_the_first_order_integral(energy_kev):
+    table = ReflectivityTable.build([GOLD], [energy_kev], 0.02)
+    for graze in (0.004, 0.008, 0.012):
+        tau = np.interp(graze / table.angle_step_rad, np.arange(table.values.shape[2]), table.scatter_fraction[0, 0])
+        assert tau == pytest.approx(first_order_tau(GOLD, energy_kev, graze), rel=2e-3)
+
+
+def test_a_scattering_stacks_specular_reflectivity_is_debye_waller_on_the_smooth_top():
+    energies, angles = np.array([1.5, 8.0]), np.linspace(0.002, 0.02, 10)
+    partial = dataclasses.replace(GOLD, scattering=dataclasses.replace(PSD, roughness_nm=0.3))
+    for stack in (GOLD, partial):
+        sigma = stack.band_roughness_nm
+        top = dataclasses.replace(stack.films[0], roughness_nm=math.sqrt(0.4**2 - sigma**2))
+        smooth_top = dataclasses.replace(stack, films=(top,), scattering=None)  # the substrate's 0.4 nm stays
+        np.testing.assert_allclose(stack.smooth_reflectivity_grid(energies, angles),
+                                   smooth_top.reflectivity_grid(energies, angles), rtol=1e-12)
+        wavelength = HC / energies[:, None]
+        debye_waller = np.exp(-((4 * np.pi * sigma * np.sin(angles) / wavelength) ** 2))
+        np.testing.assert_allclose(stack.reflectivity_grid(energies, angles),
+                                   smooth_top.reflectivity_grid(energies, angles) * debye_waller, rtol=1e-12)
+    with pytest.raises(ValueError, match="exceeds the top interface's roughness"):
+        dataclasses.replace(GOLD, scattering=dataclasses.replace(PSD, roughness_nm=0.5))
+
+
+def beyond_300_arcsec(energy_kev, n=400_000, seed=5):
+    """The share of a gold Wolter shell's focused flux (on axis, r0 = 240 mm, f = 7.5 m, 300 mm mirrors) beyond
+    300 arcsec of its focus: traced, and from first order independently of the tracer.
+
+    Independently: a ray reflected at height h above the intersection plane meets the secondary at depth about h
+    below it. Scattered at the primary by delta = a_s - a (a = the graze angle on both mirrors), it closes on the
+    secondary at a - delta and meets it only if h < L (1 - delta / a), at graze a - delta; a secondary flips the
+    deviation, so the ray lands about delta (f - 3 h) from the focus. Scattered at the secondary it lands delta
+    (f - h) from it. Averaged over h (uniform: the entrance annulus is thin) and divided by the focused flux."""
+    f_mm, length, r0 = 7500.0, 300.0, 240.0
+    shell = Optic("gold shell", f_mm, (Shell(r0, 0.5, length, length),), (GOLD,))
+    _, _, rays = traced(shell, energy_kev, n=n, seed=seed)
+    focused = rays.fate == Fate.DOUBLE
+    radius = np.hypot(rays.x, rays.y) / f_mm * ARCSEC_PER_RAD
+    traced_share = rays.weight[focused & (radius > 300)].sum() / rays.weight[focused].sum()
+
+    graze = math.atan(r0 / f_mm) / 4
+    sides, tis = first_order(GOLD, energy_kev, graze)
+    r0_graze = GOLD.smooth_reflectivity_grid([energy_kev], [graze])[0, 0]
+    heights = (np.arange(200) + 0.5) / 200 * length
+    first_all = first_far = second_far = tau = 0.0
+    for angles, density, f in sides:
+        delta = angles - graze
+        tau += np.trapezoid(density, f)
+        second_graze = np.clip(graze - delta, 1e-9, None)
+        onward = GOLD.smooth_reflectivity_grid([energy_kev], second_graze)[0] / r0_graze
+        for h in heights:
+            meets = h < length * (1 - delta / graze)
+            first_all += np.trapezoid(density * meets * onward, f) / heights.size
+            far_1 = np.abs(delta) * (1 - 3 * h / f_mm) * ARCSEC_PER_RAD > 300
+            first_far += np.trapezoid(density * meets * onward * far_1, f) / heights.size
+            far_2 = np.abs(delta) * (1 - h / f_mm) * ARCSEC_PER_RAD > 300
+            second_far += np.trapezoid(density * far_2, f) / heights.size
+    specular = math.exp(-tis)
+    expected = (first_far * (specular + tau) + specular * second_far) / ((specular + first_all) * (specular + tau))
+    return traced_share, expected
+
+
+def test_a_gold_shells_wing_grows_with_energy_as_first_order_says():
+    at_3, expected_3 = beyond_300_arcsec(3.0, n=1_000_000)
+    at_8, expected_8 = beyond_300_arcsec(8.0, n=1_000_000)
+    assert at_3 == pytest.approx(expected_3, rel=0.05)
+    assert at_8 == pytest.approx(expected_8, rel=0.05)
+    assert at_8 > 1.8 * at_3
 
 
 def test_kernel_matches_the_numpy_reference_ray_by_ray(scattering_xmm):
@@ -44,9 +209,12 @@ def test_kernel_matches_the_numpy_reference_ray_by_ray(scattering_xmm):
         np.testing.assert_allclose(getattr(rays, name), getattr(ref, name), rtol=0, atol=1e-7)
     for name in ("dx", "dy", "dz", "graze1", "graze2"):
         np.testing.assert_allclose(getattr(rays, name), getattr(ref, name), rtol=0, atol=1e-11)
-    _, _, plain = traced(trace.optic.with_coating(load_recipe("au250_ni")), 8.0, n=4000)
-    moved = np.hypot(rays.x - plain.x, rays.y - plain.y) > 1e-9
-    assert moved.sum() > 50  # some rays did scatter
+    # the kernel's weights: the reference's scattering factors times R_0 at both reflections
+    focused = rays.fate == Fate.DOUBLE
+    coating = trace.shell_coating[rays.shell]
+    r0 = table.lookup(coating, 8.0, rays.graze1) * table.lookup(coating, 8.0, rays.graze2)
+    np.testing.assert_allclose(rays.weight[focused], (ref.weight * r0)[focused], rtol=1e-9)
+    assert np.count_nonzero(ref.weight != start.weight) > 100  # some rays did scatter
 
 
 def test_a_smooth_surface_changes_nothing_ray_for_ray(xmm):
@@ -58,81 +226,40 @@ def test_a_smooth_surface_changes_nothing_ray_for_ray(xmm):
         np.testing.assert_array_equal(getattr(scattered, name), getattr(plain, name))
 
 
-@pytest.mark.parametrize("energy_kev", [1.5, 8.0])
-def test_specular_plus_scattered_is_the_smooth_reflectivity(xmm, scattering_xmm, energy_kev):
-    trace, table, rays = traced(scattering_xmm, energy_kev, n=200_000)
-    _, _, plain = traced(xmm, energy_kev, n=200_000)  # the same paths and slope errors, rough specular only
-    focused = (rays.fate == Fate.DOUBLE) & (plain.fate == Fate.DOUBLE)
-    coating = trace.shell_coating[rays.shell]
-    smooth = [table.lookup(coating, energy_kev, g) for g in (rays.graze1, rays.graze2)]
-    rough = [ReflectivityTable(table.energies_kev, table.angle_step_rad, table.specular_values).lookup(
-        coating, energy_kev, g) for g in (plain.graze1, plain.graze2)]
-    geometric = plain.weight / (rough[0] * rough[1])
-    # every ray carries the smooth reflectivity: specular and scattered flux together
-    np.testing.assert_allclose(rays.weight[focused], (geometric * smooth[0] * smooth[1])[focused], rtol=1e-12)
-    # the specular flux is the rough surface's: the rays not scattered carry it on average
-    kept = focused & (np.hypot(rays.x - plain.x, rays.y - plain.y) < 1e-9)
-    specular = rays.weight[kept].sum()
-    expected = plain.weight[focused].sum()
-    error = math.sqrt(np.sum(rays.weight[focused] ** 2))  # binomial: each ray kept or not
-    assert abs(specular - expected) < 4 * error
-    assert rays.weight[focused].sum() > expected  # smooth > rough: the scattered flux is kept, not lost
+def test_area_and_psf_count_the_same_photons(scattering_xmm):
+    area = effective_area(scattering_xmm, [1.5, 8.0], n_rays=100_000, seed=2)
+    for row in area:
+        focused = psf(scattering_xmm, row["energy"], n_rays=100_000, seed=2, focal_plane_z_mm=0.0, image_pixels=1)
+        assert focused.effective_area_cm2 == pytest.approx(row["effective_area"], rel=1e-12)
+    assert area.meta["traces"] == 2
 
 
-@pytest.mark.parametrize("energy_kev, factor", [(1.5, 3.0), (4.0, 5.0), (8.0, 4.0), (8.0, 10.0)])
-def test_scattered_share_follows_the_nevot_croce_and_debye_waller_forms(energy_kev, factor):
-    sigma = 0.5
-    gold = material("Au")
-    stack = Stack("rough gold", gold, substrate_roughness_nm=sigma, scattering=PSD)
-    n = complex(gold.refractive_index(np.array([energy_kev]))[0])
-    critical = math.sqrt(2 * (1 - n.real))
-    graze = factor * critical
-    table = ReflectivityTable.build([stack], [energy_kev], 1.2 * graze)
-    share = 1 - (ReflectivityTable(table.energies_kev, table.angle_step_rad, table.specular_values).lookup(
-        0, energy_kev, graze) / table.lookup(0, energy_kev, graze))
-    k = 2 * math.pi / (HC / energy_kev)
-    kz0 = k * math.sin(graze)
-    kz1 = k * np.sqrt(n**2 - math.cos(graze) ** 2)
-    nevot_croce = 1 - math.exp(-4 * (kz0 * kz1).real * sigma**2)  # one interface: |r| drops by exp(-2 kz0 kz1 s^2)
-    debye_waller = 1 - math.exp(-(4 * math.pi * sigma * math.sin(graze) / (HC / energy_kev)) ** 2)
-    assert share == pytest.approx(nevot_croce, rel=2e-3)
-    assert share == pytest.approx(debye_waller, rel=1.5 / factor**2)  # kz1 -> kz0 well above the critical angle
-
-
-def test_scattered_frequencies_follow_the_psd():
+def test_drawn_frequencies_follow_the_psd_where_they_propagate():
     energy, graze = 4.0, 0.01
-    stack = dataclasses.replace(load_recipe("au250_ni"), scattering=PSD)
-    table = ReflectivityTable.build([stack], [energy], 0.03)
-    kt = kernel.KernelReflectivity(True, table.values, table.energies_kev, table.angle_step_rad, np.zeros(1, np.int64),
-                                   True, table.specular_values, table.scattering, np.uint64(99))
-    normal = np.array([0.0, 0.0, 1.0])
-    specular = np.array([math.cos(graze), 0.0, math.sin(graze)])
-    out = np.array([kernel._scatter(kt, 0, energy, graze, np.uint64(i), 0, *specular, *normal) for i in range(40_000)])
-    moved = np.abs(out[:, 2] - specular[2]) > 1e-15
-    share = 1 - (ReflectivityTable(table.energies_kev, table.angle_step_rad, table.specular_values).lookup(
-        0, energy, graze) / table.lookup(0, energy, graze))
-    assert moved.mean() == pytest.approx(share, abs=4 * math.sqrt(share / 40_000))
-    np.testing.assert_allclose(np.linalg.norm(out, axis=1), 1.0, rtol=0, atol=1e-14)
-    assert np.all(out[moved, 1] == 0.0)  # in the plane of incidence
-    cos_s = np.sqrt(out[moved, 0] ** 2 + out[moved, 1] ** 2)
+    _, out = scatter_draws(GOLD, energy, graze, 200_000)
+    scattered = np.abs(out[:, 2] - math.sin(graze)) > 1e-15
+    cos_s = out[scattered, 0]
     f = np.abs(cos_s - math.cos(graze)) / (HC / energy) * 1e3  # 1/um
-    towards = out[moved, 2] < math.sin(graze)
-    assert 0.3 < towards.mean() < 0.5  # half, less those beyond the surface, which go the other way
+    away = out[scattered, 2] > math.sin(graze)
+    cutoff = (1 - math.cos(graze)) / (HC / energy) * 1e3
     lo, hi, a = PSD.f_min_per_um, PSD.f_max_per_um, 1 - PSD.psd_index
 
-    def cdf(x):
-        return (x**a - lo**a) / (hi**a - lo**a)
+    def cdf(x, top=hi):
+        return (x**a - lo**a) / (top**a - lo**a)
 
-    assert stats.kstest(f, cdf).pvalue > 1e-3
-    assert f.min() >= lo * (1 - 1e-6) and f.max() <= hi * (1 + 1e-6)
+    assert stats.kstest(f[away], cdf).pvalue > 1e-3
+    assert stats.kstest(f[~away], lambda x: cdf(x, cutoff)).pvalue > 1e-3
+    assert f[~away].max() <= cutoff * (1 + 1e-6)  # nothing scatters below the surface
+    assert (~away).mean() == pytest.approx(cdf(cutoff) / (1 + cdf(cutoff)), abs=4 * math.sqrt(0.25 / away.size))
 
 
 def test_scattering_is_the_same_for_any_chunk_size(scattering_xmm):
     trace = Trace(scattering_xmm, ParallelBeam(energy_kev=6.0), 0.0)
     table = trace.reflectivity_table([6.0])
-    whole = np.concatenate([r.x.copy() for r in trace.chunks(30_000, 7, 30_000, table)])
-    pieces = np.concatenate([r.x.copy() for r in trace.chunks(30_000, 7, 7_001, table)])
-    np.testing.assert_array_equal(whole, pieces)
+    for name in ("x", "weight"):
+        whole = np.concatenate([getattr(r, name).copy() for r in trace.chunks(30_000, 7, 30_000, table)])
+        pieces = np.concatenate([getattr(r, name).copy() for r in trace.chunks(30_000, 7, 7_001, table)])
+        np.testing.assert_array_equal(whole, pieces)
 
 
 def test_bad_psd_is_named():
@@ -140,6 +267,8 @@ def test_bad_psd_is_named():
         SurfaceScattering(-1.0, 0.1, 1.0)
     with pytest.raises(ValueError, match="f_min_per_um"):
         SurfaceScattering(1.5, 2.0, 1.0)
+    with pytest.raises(ValueError, match="roughness_nm"):
+        SurfaceScattering(1.5, 0.1, 1.0, -0.1)
 
 
 def test_king_encircled_energy_closed_form():

@@ -19,6 +19,7 @@ from typing import NamedTuple
 import numba
 import numpy as np
 
+from coatings.scattering import HC_KEV_NM, band_frequency, band_share, scattered_graze, towards_cutoff
 from coatings.table import energy_node, reflectivity_at, reflectivity_at_node
 
 from .aperture import (BLOCK_RAYS, BLOCK_STRIDE, START_CHANNEL, START_X, START_Y, START_Z, KernelChannels,
@@ -54,8 +55,10 @@ S = BLOCK_STRIDE
 class KernelReflectivity(NamedTuple):
     """A reflectivity table (`coatings.table.ReflectivityTable`) and each shell's coating in it; with weigh
     False the kernel leaves the weights geometric and reads nothing else. With `scatters` (read by the kernels
-    compiled for scattering), `specular` holds the specular reflectivity, `scattering` each coating's PSD (index,
-    f_min, f_max in 1/nm; f_max = 0: none) and scatter_key the key of the scattering draws (`_scatter`)."""
+    compiled for scattering), `values` holds R_0 for the coatings that scatter, `scattering` each coating's PSD
+    (index, f_min, f_max in 1/nm, band rms in nm; f_max = 0: none), `scatter_values` R_0 at the scattered angles
+    (step `scatter_step`), `scatter_fraction` the first-order scattered flux per unit R_0 and scatter_key the key of
+    the scattering draws (`_scatter`)."""
 
     weigh: bool
     values: np.ndarray
@@ -63,8 +66,10 @@ class KernelReflectivity(NamedTuple):
     angle_step: float
     shell_coating: np.ndarray
     scatters: bool = False
-    specular: np.ndarray = np.zeros((1, 1, 2))
-    scattering: np.ndarray = np.zeros((1, 3))
+    scattering: np.ndarray = np.zeros((1, 4))
+    scatter_values: np.ndarray = np.zeros((1, 1, 2))
+    scatter_step: float = 1.0
+    scatter_fraction: np.ndarray = np.zeros((1, 1, 2))
     scatter_key: np.uint64 = np.uint64(0)
 
 
@@ -81,7 +86,6 @@ class KernelBeam(NamedTuple):
     weight: float
 
 
-HC_KEV_NM = 1.2398419843320026  # h c: wavelength (nm) x photon energy (keV)
 # Functions only other kernels call (the trace's stages and their helpers) are compiled without the Python and C
 # wrappers numba otherwise compiles for every function: a first run would wait for them. The kernels Python calls
 # are compiled without the C wrapper (no_cfunc_wrapper, in every module: nothing takes a kernel's C address; 0.3 s
@@ -365,14 +369,15 @@ _ENTRY = _HIT
 @numba.njit(**_STAGE)
 def _scatter_lanes(reflectivity, block_rays, index, reflection, m, floats, integers):
     """`_scatter` of the lanes that reflected in this pass (of the m in flight; the block's first ray is ray `index` of
-    the run)."""
+    the run): their directions, and their weights times its factor."""
     for lane in range(m):
         if integers[_EVENT + lane] != _IDLE:
             place = integers[_ORDER + lane]
-            floats[_UX + lane], floats[_UY + lane], floats[_UZ + lane] = _scatter(
+            floats[_UX + lane], floats[_UY + lane], floats[_UZ + lane], factor = _scatter(
                 reflectivity, reflectivity.shell_coating[integers[_SHELL + lane]], block_rays.energy_kev[place],
                 floats[_GRAZE + lane], index + np.uint64(place), np.int64(reflection), floats[_UX + lane],
                 floats[_UY + lane], floats[_UZ + lane], floats[_NX + lane], floats[_NY + lane], floats[_NZ + lane])
+            block_rays.weight[place] *= factor
 
 
 @numba.njit(**_STAGE)
@@ -816,48 +821,42 @@ def _weights(table, block_rays, m, floats, integers):
 # without scattering.
 @numba.njit(cache=True, no_cfunc_wrapper=True, error_model="numpy", _nrt=False)
 def _scatter(table, coating, energy_kev, graze, index, reflection, ux, uy, uz, nx, ny, nz):
-    """The direction after a reflection on a rough surface that scatters: (ux, uy, uz) is the specular one, N the
-    normal it was reflected about and graze the angle of incidence.
+    """The direction after a reflection on a surface whose roughness scatters (first-order theory,
+    `coatings.scattering`), and the factor the ray's weight takes: (ux, uy, uz) is the specular direction, N the
+    normal it was reflected about and graze the angle of incidence; the weight already carries R_0.
 
-    The ray's weight carries the smooth surface's reflectivity R_0; with probability 1 - R / R_0 (R the rough
-    surface's specular reflectivity) the ray is scattered, so that specular and scattered flux add up to R_0 and
-    the specular part is R. The scattered ray stays in the plane of incidence (out of it the scatter is smaller
-    by the sine of the graze angle) at the graze angle a_s given by first-order perturbation theory in the
-    grazing limit, |cos a_s - cos a| = lambda f (Church and Takacs, Proc. SPIE 1165 (1989) 136; Stover, "Optical
-    Scattering", 3rd ed., SPIE 2012, chapter 4), with f drawn from the power-law PSD over its band by the exact
-    inverse of its cumulative, towards the surface or away from it with equal probability. Frequencies that
-    would scatter below the surface (cos a_s > 1) scatter away from it, keeping the scattered total.
+    With probability 1 - exp(-TIS) (TIS = (4 pi sigma sin a / lambda)^2, the band's Debye-Waller share) the ray
+    leaves the specular beam, which keeps R_0 exp(-TIS). It then scatters by a frequency f of the PSD drawn over the
+    frequencies that propagate (towards the surface only below (1 - cos a) / lambda) into the graze angle a_s of
+    cos a_s = cos a -+ lambda f, in the plane of incidence (out of it the deviation is smaller by sin a), and its
+    weight takes the factor that makes the scattered flux first order's: TIS m g / (1 - exp(-TIS)), m the share of
+    the PSD's power that propagates and g = sin a_s / sin a sqrt(R_0(a_s) / R_0(a)), times min(1, (1 - exp(-TIS)) /
+    tau) so that specular plus scattered stays within R_0 (tau: `scatter_fraction`). The scattered flux is then
+    R_0 min(tau, 1 - exp(-TIS)), distributed as first order's dS / df.
     Draws 2 k and 2 k + 1 of the scattering key for reflection k: one decides (and, rescaled, picks the side),
     one gives f."""
-    if table.scattering[coating, 2] <= 0.0:
-        return ux, uy, uz
-    total = specular = 0.0
-    for k in range(2):  # one inlined call site, not two
-        r = reflectivity_at(table.values if k == 0 else table.specular, table.energies, table.angle_step, coating,
-                            energy_kev, graze)
-        if k == 0:
-            total = r
-        else:
-            specular = r
-    share = 1.0 - specular / total if total > 0.0 else 0.0
+    f_hi, sigma = table.scattering[coating, 2], table.scattering[coating, 3]
+    if f_hi <= 0.0 or sigma <= 0.0:
+        return ux, uy, uz, 1.0
+    wavelength = HC_KEV_NM / energy_kev
+    sin_graze = math.sin(graze)
+    tis = (4.0 * math.pi * sigma * sin_graze / wavelength) ** 2
+    leaves = -math.expm1(-tis)
     u = uniform(table.scatter_key, index, 2 * reflection)
-    if not u < share:
-        return ux, uy, uz
-    index_n = table.scattering[coating, 0]
-    f_lo = table.scattering[coating, 1]
-    f_hi = table.scattering[coating, 2]
+    if not u < leaves:
+        return ux, uy, uz, 1.0
+    psd_index, f_lo = table.scattering[coating, 0], table.scattering[coating, 1]
+    towards_share = band_share(psd_index, f_lo, f_hi, towards_cutoff(graze, wavelength))
+    towards = u / leaves * (1.0 + towards_share) < towards_share
     v = uniform(table.scatter_key, index, 2 * reflection + 1)
-    if abs(index_n - 1.0) < 1e-9:
-        f = f_lo * (f_hi / f_lo) ** v
-    else:
-        e = 1.0 - index_n
-        f = (f_lo**e + v * (f_hi**e - f_lo**e)) ** (1.0 / e)
-    # cos a = 1 - 2 sin^2(a / 2): the half-angle form keeps the digits of a graze angle's cosine
-    half = math.sin(0.5 * graze) ** 2
-    step = 0.5 * HC_KEV_NM / energy_kev * f
-    towards = u < 0.5 * share and half > step
-    half_s = min(half - step if towards else half + step, 0.5)
-    graze_s = 2.0 * math.asin(math.sqrt(half_s))
+    f = band_frequency(psd_index, f_lo, f_hi, v * towards_share if towards else v)
+    graze_s = scattered_graze(graze, wavelength, f, towards)
+    r0 = reflectivity_at(table.values, table.energies, table.angle_step, coating, energy_kev, graze)
+    r_s = reflectivity_at(table.scatter_values, table.energies, table.scatter_step, coating, energy_kev, graze_s)
+    tau = reflectivity_at(table.scatter_fraction, table.energies, table.angle_step, coating, energy_kev, graze)
+    gain = math.sin(graze_s) / sin_graze * math.sqrt(max(r_s, 0.0) / r0) if r0 > 0.0 else 0.0
+    limit = min(1.0, leaves / tau) if tau > 0.0 else 1.0
+    factor = tis * 0.5 * (1.0 + towards_share) * gain / leaves * limit
     # d_s = cos(a_s) e + sin(a_s) m: e the unit specular direction's part along the surface, m the unit normal
     # on the side the ray leaves to
     norm = math.sqrt(nx * nx + ny * ny + nz * nz)
@@ -869,7 +868,7 @@ def _scatter(table, coating, energy_kev, graze, index, reflection, ux, uy, uz, n
     e_norm = math.sqrt(ex * ex + ey * ey + ez * ez)
     cos_s = math.cos(graze_s) / e_norm
     sin_s = math.sin(graze_s)
-    return cos_s * ex + sin_s * mx, cos_s * ey + sin_s * my, cos_s * ez + sin_s * mz
+    return cos_s * ex + sin_s * mx, cos_s * ey + sin_s * my, cos_s * ez + sin_s * mz, factor
 
 
 @numba.njit(cache=True, no_cfunc_wrapper=True, nogil=True)

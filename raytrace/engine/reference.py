@@ -129,31 +129,46 @@ def _table_value(values, energies, angle_step, coating, energy, graze):
     return at(ie) if n_e == 1 else at(ie) * (1 - fe) + at(np.minimum(ie + 1, n_e - 1)) * fe
 
 
+def _power_law_frequency(psd_index, f_lo, f_hi, share):
+    """The frequency below which `share` of a power law's power over [f_lo, f_hi] lies."""
+    with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
+        e = 1 - psd_index
+        power = (f_lo**e + share * (f_hi**e - f_lo**e)) ** (1 / e)
+        return np.where(np.abs(psd_index - 1) < 1e-9, f_lo * (f_hi / f_lo) ** share, power)
+
+
 def _scattered(d, normal, graze, energy, coating, table, scatter_key, index, slot, active):
-    """Directions after rough-surface scattering (`raytrace.engine.kernel._scatter`), for the rays in `active`."""
+    """Directions and weight factors after rough-surface scattering (`raytrace.engine.kernel._scatter`), for the rays
+    in `active` (the others keep their direction and factor 1)."""
     psd = table.scattering[coating]
-    total = _table_value(table.values, table.energies_kev, table.angle_step_rad, coating, energy, graze)
-    specular = _table_value(table.specular_values, table.energies_kev, table.angle_step_rad, coating, energy, graze)
-    with np.errstate(divide="ignore", invalid="ignore"):
-        share = np.where(total > 0, 1 - specular / total, 0.0)
+    n_psd, sigma = psd[:, 0], psd[:, 3]
+    f_lo, f_hi = np.where(psd[:, 2] > 0, psd[:, 1], 1.0), np.where(psd[:, 2] > 0, psd[:, 2], 2.0)
+    wavelength = 1.2398419843320026 / energy
+    tis = (4 * np.pi * sigma * np.sin(graze) / wavelength) ** 2
+    leaves = -np.expm1(-tis)
     u = reference_uniform(scatter_key, index, 2 * slot)
     v = reference_uniform(scatter_key, index, 2 * slot + 1)
-    scatter = active & (psd[:, 2] > 0) & (u < share)
-    n_psd, f_lo, f_hi = psd[:, 0], np.where(psd[:, 1] > 0, psd[:, 1], 1.0), np.where(psd[:, 2] > 0, psd[:, 2], 2.0)
-    with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
-        e = 1 - n_psd
-        power = (f_lo**e + v * (f_hi**e - f_lo**e)) ** (1 / e)
-        f = np.where(np.abs(n_psd - 1) < 1e-9, f_lo * (f_hi / f_lo) ** v, power)
-    wavelength = 1.2398419843320026 / energy
-    cos_i = np.cos(graze)
-    towards = (u < 0.5 * share) & (cos_i + wavelength * f < 1.0)
-    cos_s = np.where(towards, cos_i + wavelength * f, cos_i - wavelength * f)
+    scatter = active & (psd[:, 2] > 0) & (sigma > 0) & (u < leaves)
+    cutoff = np.clip((1 - np.cos(graze)) / wavelength, f_lo, f_hi)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        towards_share = np.where(np.abs(n_psd - 1) < 1e-9, np.log(cutoff / f_lo) / np.log(f_hi / f_lo),
+                                 (cutoff ** (1 - n_psd) - f_lo ** (1 - n_psd)) / (f_hi ** (1 - n_psd) - f_lo ** (1 - n_psd)))
+        towards = u / leaves * (1 + towards_share) < towards_share
+    f = _power_law_frequency(n_psd, f_lo, f_hi, np.where(towards, v * towards_share, v))
+    cos_s = np.cos(graze) + np.where(towards, 1.0, -1.0) * wavelength * f
     graze_s = np.arccos(np.clip(cos_s, 0.0, 1.0))
+    r0 = _table_value(table.values, table.energies_kev, table.angle_step_rad, coating, energy, graze)
+    r_s = _table_value(table.scatter_values, table.energies_kev, table.scatter_step_rad, coating, energy, graze_s)
+    tau = _table_value(table.scatter_fraction, table.energies_kev, table.angle_step_rad, coating, energy, graze)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        gain = np.where(r0 > 0, np.sin(graze_s) / np.sin(graze) * np.sqrt(np.maximum(r_s, 0) / r0), 0.0)
+        limit = np.where(tau > 0, np.minimum(1.0, leaves / tau), 1.0)
+        factor = tis * 0.5 * (1 + towards_share) * gain / leaves * limit
     side = np.sign(np.sum(d * normal, axis=1))[:, None] * normal
     along_surface = d - np.sum(d * side, axis=1)[:, None] * side
     along_surface /= np.linalg.norm(along_surface, axis=1)[:, None]
     new = np.cos(graze_s)[:, None] * along_surface + np.sin(graze_s)[:, None] * side
-    return np.where(scatter[:, None], new, d)
+    return np.where(scatter[:, None], new, d), np.where(scatter, factor, 1.0)
 
 
 def reference_trace(packed: PackedOptic, rays: Rays, key: int = 0, first_index: int = 0,
@@ -161,7 +176,7 @@ def reference_trace(packed: PackedOptic, rays: Rays, key: int = 0, first_index: 
     """Trace rays first_index .. of a run with this key, as a source emitted them (the key and indices drive
     the slope-error draws). With a reflectivity table whose coatings scatter (`coatings.table.ReflectivityTable`,
     each shell's coating in it and the key of the scattering draws), the first two reflections scatter as in the
-    kernel; weights are left as they are."""
+    kernel, and the weights take the scattering's factors (not the reflectivities)."""
     out = rays.copy()
     index = np.arange(first_index, first_index + len(out))
     n_shells = packed.n_shells
@@ -223,8 +238,9 @@ def reference_trace(packed: PackedOptic, rays: Rays, key: int = 0, first_index: 
         angle = np.arcsin(np.minimum(1.0, np.abs(dot)))
         if table is not None and table.scattering is not None:
             for slot in (0, 1):
-                d = _scattered(d, normal, angle, out.energy_kev, shell_coating[outer], table, scatter_key, index,
-                               slot, refl & (n_refl == slot))
+                d, factor = _scattered(d, normal, angle, out.energy_kev, shell_coating[outer], table, scatter_key,
+                                       index, slot, refl & (n_refl == slot))
+                out.weight *= factor
         for slot in (0, 1):
             put = refl & (n_refl == slot)
             graze[put, slot] = angle[put]

@@ -80,7 +80,8 @@ class Trace:
             return kernel.KernelReflectivity(True, table.values, table.energies_kev, table.angle_step_rad,
                                              self.shell_coating)
         return kernel.KernelReflectivity(True, table.values, table.energies_kev, table.angle_step_rad,
-                                         self.shell_coating, True, table.specular_values, table.scattering)
+                                         self.shell_coating, True, table.scattering, table.scatter_values,
+                                         table.scatter_step_rad, table.scatter_fraction)
 
     def trace_range(self, key, first_index: int, n: int, n_total: int, out: Rays | None = None,
                     table: ReflectivityTable | None = None) -> Rays:
