@@ -289,18 +289,19 @@ def calibrate(optic, energy_kev, hpd_arcsec, w90_arcsec=None, *, wing_fraction: 
 
 
 def fit_encircled(optic, targets=(), areas=(), *, ee_error: float = 0.01, area_radius_arcsec=math.inf,
-                  scattering: bool = True, psd_band_per_um=PSD_BAND_PER_UM,
+                  normalise_arcsec=math.inf, scattering: bool = True, psd_band_per_um=PSD_BAND_PER_UM,
                   focal_plane_z_mm="best", off_axis_arcmin=0.0, azimuth_deg=0.0, source_distance_m=math.inf,
                   source_size_mm=0.0, rays: int = RAYS_PER_POINT, seed: int = 0,
                   fixed: dict | None = None) -> PsfFit:
     """Fit an optic to measured encircled-energy curves, targets = [(energy_kev, radii_arcsec, fractions), ...] known
-    to +-ee_error (slope errors, a wing and, with `scattering`, the coatings' PSD index), and to on-axis areas,
+    to +-ee_error as fractions of the flux within normalise_arcsec (slope errors, a wing and, with `scattering`, the
+    coatings' PSD index), and to on-axis areas,
     areas = [(energy_kev, area_cm2, error_cm2), ...] collected within area_radius_arcsec (the spider's width and the
     coatings' roughness): `raytrace.analysis.calibration.fit_psf`; `fixed` holds parameters at given values.
     `.optic` is the calibrated optic."""
     z = None if focal_plane_z_mm == "best" else _value(focal_plane_z_mm, u.mm)
-    radius = math.inf if area_radius_arcsec == math.inf else _value(area_radius_arcsec, u.arcsec)
-    return analysis.fit_psf(load(optic), targets, areas, ee_error, radius, scattering, tuple(psd_band_per_um), z,
+    radius, normalise = (_value(r, u.arcsec, allow_inf=True) for r in (area_radius_arcsec, normalise_arcsec))
+    return analysis.fit_psf(load(optic), targets, areas, ee_error, radius, normalise, scattering, tuple(psd_band_per_um), z,
                             make_source(off_axis_arcmin, azimuth_deg, source_distance_m, source_size_mm), rays, seed,
                             fixed=fixed)
 

@@ -192,14 +192,16 @@ def with_parameters(optic: Optic, values: dict, psd_band_per_um: tuple[float, fl
 
 
 def fit_psf(optic: Optic, targets=(), areas=(), ee_error: float = 0.01, area_radius_arcsec: float = math.inf,
-            scattering: bool = True, psd_band_per_um: tuple[float, float] = PSD_BAND_PER_UM,
+            normalise_arcsec: float = math.inf, scattering: bool = True,
+            psd_band_per_um: tuple[float, float] = PSD_BAND_PER_UM,
             focal_plane_z_mm: float | None = None, beam: Source = ParallelBeam(), n_rays: int = 200_000, seed: int = 0,
             start: dict | None = None, fixed: dict | None = None) -> PsfFit:
     """Fit an optic to measured encircled-energy curves and on-axis effective areas.
 
-    targets = [(energy_kev, radii_arcsec, fractions), ...], each fraction known to +-ee_error; they fit the core
-    slope errors, a broad wing (share and rms) and, with `scattering`, the PSD index of the coating stacks
-    (`with_parameters`). areas = [(energy_kev, area_cm2, error_cm2), ...], the area collected within
+    targets = [(energy_kev, radii_arcsec, fractions), ...], each fraction known to +-ee_error and of the flux within
+    normalise_arcsec (inf: all the focused flux; in-orbit tables are often normalised at 5 arcmin, and the model's
+    fractions are then formed the same way); they fit the core slope errors, a broad wing (share and rms) and, with
+    `scattering`, the PSD index of the coating stacks (`with_parameters`). areas = [(energy_kev, area_cm2, error_cm2), ...], the area collected within
     area_radius_arcsec of the image centre; they fit the spider's spoke width (the obscuration: the same at every
     energy) and the stacks' roughness (which grows with energy). Model areas and curves come from the same traces
     (`psf`, common random numbers). The focal plane is fixed beforehand (default: the best focus at the first
@@ -224,8 +226,9 @@ def fit_psf(optic: Optic, targets=(), areas=(), ee_error: float = 0.01, area_rad
             raise CalibrationError(f"area at {energy:g} keV: need an area and an error > 0 cm2")
     if not ee_error > 0:
         raise CalibrationError(f"ee_error = {ee_error}: must be > 0")
-    if not area_radius_arcsec > 0:
-        raise CalibrationError(f"area radius = {area_radius_arcsec} arcsec: must be > 0")
+    for name, radius in (("area radius", area_radius_arcsec), ("normalisation radius", normalise_arcsec)):
+        if not radius > 0:
+            raise CalibrationError(f"{name} = {radius} arcsec: must be > 0")
     has_stacks = any(isinstance(c, Stack) for c in optic.coatings)
     names = []
     if targets:
@@ -266,10 +269,12 @@ def fit_psf(optic: Optic, targets=(), areas=(), ee_error: float = 0.01, area_rad
             r = np.asarray(result.encircled["radius"], float)
             f = np.asarray(result.encircled["encircled_fraction"], float)
             traced[energy] = (r, f, result.effective_area_cm2)
-        curves = [np.interp(np.log(radii), np.log(traced[e][0]), traced[e][1]) for e, radii, _ in targets]
-        collected = [traced[e][2] * (1.0 if math.isinf(area_radius_arcsec) else
-                                     float(np.interp(math.log(area_radius_arcsec), np.log(traced[e][0]), traced[e][1])))
-                     for e, *_ in areas]
+        def within(energy, radii):
+            r, f, _ = traced[energy]
+            return np.where(np.isinf(radii), 1.0, np.interp(np.log(radii), np.log(r), f))
+
+        curves = [within(e, radii) / within(e, normalise_arcsec) for e, radii, _ in targets]
+        collected = [float(traced[e][2] * within(e, area_radius_arcsec)) for e, *_ in areas]
         return curves, collected
 
     def residuals(x):

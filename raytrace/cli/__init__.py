@@ -40,9 +40,17 @@ def _terminate(signum, frame):
     raise Terminated
 
 
-def _show_warning(message, category, filename, lineno, file=None, line=None):
-    """A warning as one line, as the errors are."""
-    print(f"raytrace: warning: {message}", file=sys.stderr)
+class _WarningLines:
+    """Shows warnings as one line each, as the errors are, and each text once (an optic is validated again whenever
+    one is derived from it)."""
+
+    def __init__(self):
+        self.shown = set()
+
+    def __call__(self, message, category, filename, lineno, file=None, line=None):
+        if str(message) not in self.shown:
+            self.shown.add(str(message))
+            print(f"raytrace: warning: {message}", file=sys.stderr)
 
 
 def main(argv=None) -> int:
@@ -53,8 +61,8 @@ def main(argv=None) -> int:
     try:
         args = build_parser().parse_args(argv)
         with CompileNotice(), warnings.catch_warnings():
-            warnings.simplefilter("default")  # each warning once
-            warnings.showwarning = _show_warning
+            warnings.simplefilter("always")  # _WarningLines shows each text once
+            warnings.showwarning = _WarningLines()
             return args.run(args)
     except (CliError, ValueError) as exc:  # bad input; the packages' own errors (PrescriptionError, ...) are ValueErrors
         print(f"raytrace: error: {exc}", file=sys.stderr)

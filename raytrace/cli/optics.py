@@ -80,6 +80,9 @@ def register(sub) -> None:
     cal.add_argument("--king-energies", metavar="LIST", help="energies (keV) of the --king rows to fit, e.g. 1.5,4.5")
     cal.add_argument("--radii", default="5,10,15,20,30,45,60,90", metavar="LIST",
                      help="radii (arcsec) at which --king profiles are fitted (default 5,10,15,20,30,45,60,90)")
+    cal.add_argument("--normalise-at", type=number("--normalise-at", minimum=0), metavar="ARCSEC",
+                     help="the measured encircled fractions (and --king profiles) are of the flux within this radius, "
+                          "as in-orbit tables normalised at 300 arcsec (default: all the focused flux)")
     cal.add_argument("--ee-error", type=number("--ee-error", minimum=0), default=0.01, metavar="F",
                      help="uncertainty of each measured encircled fraction (default 0.01)")
     cal.add_argument("--areas", metavar="FILE",
@@ -133,7 +136,7 @@ def run_area(args) -> int:
     if args.events:
         print(f"wrote {args.events}")
     elapsed = time.perf_counter() - start
-    focused = table.meta["fates"]["double"]
+    focused = table.meta["fates"]["double"] // table.meta.get("traces", 1)
     if focused < MIN_FOCUSED_RAYS:
         print(f"raytrace: warning: only {focused} focused ray(s): the areas and their errors are not meaningful "
               f"(at least {MIN_FOCUSED_RAYS} are needed; trace more rays)", file=sys.stderr)
@@ -283,6 +286,7 @@ def _fit_encircled(args) -> int:
     start = time.perf_counter()
     fit = api.fit_encircled(optic, targets, areas, ee_error=args.ee_error,
                             area_radius_arcsec=args.area_radius if args.area_radius else math.inf,
+                            normalise_arcsec=_normalisation(args),
                             scattering=not args.no_scattering, fixed=dict(_fixed(text) for text in args.fix),
                             focal_plane_z_mm=args.focal_plane_z, off_axis_arcmin=args.off_axis,
                             azimuth_deg=args.azimuth, **source_options(args), rays=args.rays, seed=args.seed)
@@ -364,9 +368,19 @@ def _king_targets(args):
             raise CliError(f"--king-energies: no row at {energy:g} keV in {args.king!r} (it has "
                            f"{', '.join(f'{e:g}' for e in energies)} keV)")
         row = table[int(match[0])]
-        targets.append((float(energy), radii, king_encircled(radii, float(row["core_radius_arcsec"]),
-                                                             float(row["king_index"]))))
+        profile = (float(row["core_radius_arcsec"]), float(row["king_index"]))
+        normalisation = 1.0 if math.isinf(_normalisation(args)) else king_encircled(_normalisation(args), *profile)
+        targets.append((float(energy), radii, king_encircled(radii, *profile) / normalisation))
     return targets
+
+
+def _normalisation(args) -> float:
+    """--normalise-at in arcsec (inf: the whole focal plane)."""
+    if args.normalise_at is None:
+        return math.inf
+    if not args.normalise_at > 0:
+        raise CliError(f"--normalise-at {args.normalise_at:g}: must be a radius > 0 arcsec")
+    return args.normalise_at
 
 
 def _read_columns(path, columns, option):
