@@ -27,6 +27,11 @@ def xmm():
 
 
 @pytest.fixture(scope="session")
+def xmm_design():
+    return load_optic("xmm_design")
+
+
+@pytest.fixture(scope="session")
 def xmm_ideal(xmm):
     """XMM geometry with perfect mirrors (R = 1, no slope errors) and no spider."""
     return xmm.with_coating(ConstantReflectivity(1.0)).with_spider(None).with_slope_errors(SlopeErrors())

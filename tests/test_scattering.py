@@ -280,12 +280,12 @@ def test_king_encircled_energy_closed_form():
         king_encircled(1.0, 1.0, 0.9)
 
 
-def test_a_fit_to_synthetic_encircled_energy_recovers_its_parameters(xmm):
+def test_a_fit_to_synthetic_encircled_energy_recovers_its_parameters(xmm_design):
     from raytrace.analysis.calibration import fit_psf, with_parameters
     from raytrace.analysis.psf import psf
 
     truth = {"core_scale": 6.0, "wing_fraction": 0.08, "wing_arcsec": 60.0, "psd_index": 1.8}
-    measured = with_parameters(xmm, truth)
+    measured = with_parameters(xmm_design, truth)
     radii = np.array([3, 6, 10, 15, 25, 40, 60, 90.0])
     targets = []
     for energy in (1.5, 8.0):  # "measured" with other rays (seed 11) than the fit's (seed 3)
@@ -293,7 +293,7 @@ def test_a_fit_to_synthetic_encircled_energy_recovers_its_parameters(xmm):
         r = np.asarray(result.encircled["radius"], float)
         targets.append((energy, radii, np.interp(np.log(radii), np.log(r),
                                                  np.asarray(result.encircled["encircled_fraction"], float))))
-    fit = fit_psf(xmm, targets, ee_error=0.005, focal_plane_z_mm=0.0, n_rays=50_000, seed=3,
+    fit = fit_psf(xmm_design, targets, ee_error=0.005, focal_plane_z_mm=0.0, n_rays=50_000, seed=3,
                   start={"core_scale": 10.0, "wing_fraction": 0.05, "wing_arcsec": 40.0, "psd_index": 1.2})
     for name, value in truth.items():
         fitted, error = fit.parameters[name]
@@ -308,7 +308,7 @@ def test_calibrate_fits_king_profiles_from_the_command_line(tmp_path, capsys):
     king = tmp_path / "king.csv"
     king.write_text("energy_eV,core_radius_arcsec,king_index\n1500,4.72,1.457\n7500,3.304,1.397\n")
     out = tmp_path / "fitted.ecsv"
-    assert main(["calibrate", "xmm", "--king", str(king), "--king-energies", "1.5,7.5", "--radii", "5,15,30,60",
+    assert main(["calibrate", "xmm_design", "--king", str(king), "--king-energies", "1.5,7.5", "--radii", "5,15,30,60",
                  "--rays", "20000", "-o", str(out)]) == 0
     text = capsys.readouterr().out
     assert "core_scale" in text and "psd_index" in text and "chi2" in text
@@ -318,21 +318,21 @@ def test_calibrate_fits_king_profiles_from_the_command_line(tmp_path, capsys):
                           (["--encircled", str(king)], "missing column 'energy_kev'"),
                           (["--king", str(king), "--king-energies", "1.5", "--energy", "1.5"], "belong to the HPD"),
                           ([], "give --energy and --hpd")):
-        assert main(["calibrate", "xmm", *argv]) == 2
+        assert main(["calibrate", "xmm_design", *argv]) == 2
         assert message in capsys.readouterr().err
 
 
-def test_a_fit_to_synthetic_areas_recovers_the_obscuration_and_the_roughness(xmm):
+def test_a_fit_to_synthetic_areas_recovers_the_obscuration_and_the_roughness(xmm_design):
     from raytrace.analysis.calibration import fit_psf, with_parameters
     from raytrace.analysis.psf import psf
 
     truth = {"spider_width": 2.6, "roughness_nm": 0.9}  # XMM's own: 2.29 deg spokes, 0.4 nm
-    measured = with_parameters(xmm, truth)
+    measured = with_parameters(xmm_design, truth)
     areas = []
     for energy in (1.5, 4.0, 8.0):
         area = psf(measured, energy, n_rays=100_000, seed=11, focal_plane_z_mm=0.0, image_pixels=1).effective_area_cm2
         areas.append((energy, area, 0.005 * area))
-    fit = fit_psf(xmm, areas=areas, focal_plane_z_mm=0.0, n_rays=50_000, seed=3)
+    fit = fit_psf(xmm_design, areas=areas, focal_plane_z_mm=0.0, n_rays=50_000, seed=3)
     for name, value in truth.items():
         fitted, error = fit.parameters[name]
         assert abs(fitted - value) < 3 * error, name

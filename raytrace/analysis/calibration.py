@@ -28,7 +28,7 @@ from ..defaults import PSD_BAND_PER_UM
 from ..defaults import WING_FRACTION as DEFAULT_WING_FRACTION
 from ..engine import Source
 from ..sources import ParallelBeam
-from .psf import best_focus_z_mm, psf
+from .psf import FOCUS_RAYS, best_focus_z_mm, psf
 
 RELATIVE_TOLERANCE = 1e-3
 MAX_ROUNDS = 8
@@ -80,7 +80,7 @@ def calibrate(
         fraction = wing_fraction or max((e.wing_fraction for e in base), default=0.0) or DEFAULT_WING_FRACTION
         base = [dataclasses.replace(e, wing_fraction=fraction) for e in base]
     if focal_plane_z_mm is None:
-        focal_plane_z_mm = best_focus_z_mm(optic, beam.at_energy(energy_kev), n_rays, seed)
+        focal_plane_z_mm = best_focus_z_mm(optic, beam.at_energy(energy_kev), min(n_rays, FOCUS_RAYS), seed)
 
     @functools.cache  # brentq and the checks below ask again for points already traced
     def widths(core, wing):
@@ -255,7 +255,8 @@ def fit_psf(optic: Optic, targets=(), areas=(), ee_error: float = 0.01, area_rad
     x0 = np.array([(start or {}).get(n, _current(optic, n)) for n in names], float)
     x0 = np.clip(x0, low, high)
     if focal_plane_z_mm is None:
-        focal_plane_z_mm = best_focus_z_mm(optic, beam.at_energy((targets or areas)[0][0]), n_rays, seed)
+        focal_plane_z_mm = best_focus_z_mm(optic, beam.at_energy((targets or areas)[0][0]), min(n_rays, FOCUS_RAYS),
+                                           seed)
     energies = sorted({e for e, *_ in targets} | {e for e, *_ in areas})
 
     def trial(x) -> Optic:
