@@ -136,7 +136,7 @@ def run_area(args) -> int:
     if args.events:
         print(f"wrote {args.events}")
     elapsed = time.perf_counter() - start
-    focused = table.meta["fates"]["double"] // table.meta.get("traces", 1)
+    focused = table.meta["fates"]["double"]
     if focused < MIN_FOCUSED_RAYS:
         print(f"raytrace: warning: only {focused} focused ray(s): the areas and their errors are not meaningful "
               f"(at least {MIN_FOCUSED_RAYS} are needed; trace more rays)", file=sys.stderr)

@@ -7,6 +7,7 @@ One trace path serves every source (`raytrace.engine.source.Source`).
 
 from __future__ import annotations
 
+import copy
 import math
 from collections.abc import Iterator
 
@@ -53,6 +54,12 @@ class Trace:
             raise ValueError(f"{optic.name}: its entrance apertures ({', '.join(a.spec() for a in optic.apertures)}) "
                              "leave nothing of the shells' entrance open")
         self.coatings, self.shell_coating = _unique_coatings(optic)
+
+    def with_energy(self, energy_kev: float) -> "Trace":
+        """The same set-up with the source at this energy (keV), sharing the packed optic and its entrance channels."""
+        other = copy.copy(self)
+        other.source = self.source.at_energy(energy_kev)
+        return other
 
     @property
     def aperture_area_cm2(self) -> float:
