@@ -21,18 +21,18 @@ keeps rays from scattering to angles where the mirror no longer reflects. For a 
 R_0 in Q, as if the stack were one surface: this ignores the resonant diffuse scattering of correlated interior
 roughness near the Bragg angles, whose flux the Nevot-Croce factors of the interior interfaces remove instead.
 
-Near the specular direction (a_s -> a, Q -> R_0) the integral over both sides is the Debye-Waller total integrated
-scatter TIS = (4 pi sigma sin a / lambda)^2, which is also the share the roughness takes from the specular beam:
-R_specular = R_0 exp(-TIS). Away from it, first order differs: the factor sin a_s grows for large angles, R_0(a_s)
+Near the specular direction (a_s -> a, Q -> R_0) the integral over both sides, tau (per unit R_0), is the
+Debye-Waller total integrated scatter TIS = (4 pi sigma sin a / lambda)^2, which is also the share the roughness
+takes from the specular beam. Away from it, first order differs: the factor sin a_s grows for large angles, R_0(a_s)
 falls above the critical angle, and the frequencies that cannot propagate do not scatter. The tracer keeps both:
 
-- specular: R_0 exp(-TIS) (the Debye-Waller form, valid below the critical angle too, where the Nevot-Croce
-  factor of the same roughness would be far smaller);
-- scattered: R_0 min(tau, 1 - exp(-TIS)), tau = (the integral of dS / df) / R_0, distributed as dS / df. The limit
-  keeps specular plus scattered at most R_0; it acts only above the critical angle, where a rough surface can
-  scatter more flux towards itself (into angles where the mirror reflects well) than it removes from a weak
-  specular beam;
-- the rest, R_0 (1 - exp(-TIS) - scattered), leaves into the mirror (diffuse scatter below the surface).
+- specular: R_0 exp(-L), L = max(TIS, tau). Where the mirror absorbs what scatters into it (tau < TIS, as for
+  gold at 8 keV and 8 mrad) the specular beam loses the Debye-Waller share, valid below the critical angle too,
+  where the Nevot-Croce factor of the same roughness would be far smaller. Where the scattered flux exceeds it (at
+  small graze angles the rays scatter to a_s >> a, and sin a_s / sin a grows), energy conservation makes the
+  specular beam lose at least what scatters, as for a perfect reflector;
+- scattered: R_0 min(tau, 1 - exp(-L)), distributed as dS / df, so that specular plus scattered never exceeds R_0;
+- the rest, R_0 (1 - exp(-L)) - scattered, leaves into the mirror (diffuse scatter below the surface).
 
 Out of the plane of incidence a frequency f deviates a ray by lambda f, smaller by sin a than in the plane; it is
 neglected. Every quantity is per reflection; the PSF of two reflections follows from tracing.

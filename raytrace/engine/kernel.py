@@ -825,14 +825,14 @@ def _scatter(table, coating, energy_kev, graze, index, reflection, ux, uy, uz, n
     `coatings.scattering`), and the factor the ray's weight takes: (ux, uy, uz) is the specular direction, N the
     normal it was reflected about and graze the angle of incidence; the weight already carries R_0.
 
-    With probability 1 - exp(-TIS) (TIS = (4 pi sigma sin a / lambda)^2, the band's Debye-Waller share) the ray
-    leaves the specular beam, which keeps R_0 exp(-TIS). It then scatters by a frequency f of the PSD drawn over the
-    frequencies that propagate (towards the surface only below (1 - cos a) / lambda) into the graze angle a_s of
-    cos a_s = cos a -+ lambda f, in the plane of incidence (out of it the deviation is smaller by sin a), and its
-    weight takes the factor that makes the scattered flux first order's: TIS m g / (1 - exp(-TIS)), m the share of
-    the PSD's power that propagates and g = sin a_s / sin a sqrt(R_0(a_s) / R_0(a)), times min(1, (1 - exp(-TIS)) /
-    tau) so that specular plus scattered stays within R_0 (tau: `scatter_fraction`). The scattered flux is then
-    R_0 min(tau, 1 - exp(-TIS)), distributed as first order's dS / df.
+    With probability 1 - exp(-L), L = max(TIS, tau) (TIS = (4 pi sigma sin a / lambda)^2, the band's Debye-Waller
+    share; tau the first-order scattered flux per unit R_0, `scatter_fraction`), the ray leaves the specular beam,
+    which keeps R_0 exp(-L). It then scatters by a frequency f of the PSD drawn over the frequencies that propagate
+    (towards the surface only below (1 - cos a) / lambda) into the graze angle a_s of cos a_s = cos a -+ lambda f,
+    in the plane of incidence (out of it the deviation is smaller by sin a), and its weight takes the factor that
+    makes the scattered flux first order's: TIS m g, m the share of the PSD's power that propagates and
+    g = sin a_s / sin a sqrt(R_0(a_s) / R_0(a)), whose mean over the draws is tau, times min(tau, 1 - exp(-L)) /
+    (tau (1 - exp(-L))). The scattered flux is then R_0 min(tau, 1 - exp(-L)), distributed as first order's dS / df.
     Draws 2 k and 2 k + 1 of the scattering key for reflection k: one decides (and, rescaled, picks the side),
     one gives f."""
     f_hi, sigma = table.scattering[coating, 2], table.scattering[coating, 3]
@@ -841,7 +841,8 @@ def _scatter(table, coating, energy_kev, graze, index, reflection, ux, uy, uz, n
     wavelength = HC_KEV_NM / energy_kev
     sin_graze = math.sin(graze)
     tis = (4.0 * math.pi * sigma * sin_graze / wavelength) ** 2
-    leaves = -math.expm1(-tis)
+    tau = reflectivity_at(table.scatter_fraction, table.energies, table.angle_step, coating, energy_kev, graze)
+    leaves = -math.expm1(-max(tis, tau))
     u = uniform(table.scatter_key, index, 2 * reflection)
     if not u < leaves:
         return ux, uy, uz, 1.0
@@ -853,10 +854,9 @@ def _scatter(table, coating, energy_kev, graze, index, reflection, ux, uy, uz, n
     graze_s = scattered_graze(graze, wavelength, f, towards)
     r0 = reflectivity_at(table.values, table.energies, table.angle_step, coating, energy_kev, graze)
     r_s = reflectivity_at(table.scatter_values, table.energies, table.scatter_step, coating, energy_kev, graze_s)
-    tau = reflectivity_at(table.scatter_fraction, table.energies, table.angle_step, coating, energy_kev, graze)
-    gain = math.sin(graze_s) / sin_graze * math.sqrt(max(r_s, 0.0) / r0) if r0 > 0.0 else 0.0
-    limit = min(1.0, leaves / tau) if tau > 0.0 else 1.0
-    factor = tis * 0.5 * (1.0 + towards_share) * gain / leaves * limit
+    gain = math.sin(graze_s) / sin_graze * math.sqrt(max(r_s, 0.0) / r0) if r0 > 0.0 and tau > 0.0 else 0.0
+    # the mean of tis m gain over the draws is tau: the factor's mean is min(tau, leaves) / leaves
+    factor = tis * 0.5 * (1.0 + towards_share) * gain * min(tau, leaves) / (leaves * tau) if gain > 0.0 else 0.0
     # d_s = cos(a_s) e + sin(a_s) m: e the unit specular direction's part along the surface, m the unit normal
     # on the side the ray leaves to
     norm = math.sqrt(nx * nx + ny * ny + nz * nz)

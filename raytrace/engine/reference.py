@@ -145,7 +145,8 @@ def _scattered(d, normal, graze, energy, coating, table, scatter_key, index, slo
     f_lo, f_hi = np.where(psd[:, 2] > 0, psd[:, 1], 1.0), np.where(psd[:, 2] > 0, psd[:, 2], 2.0)
     wavelength = 1.2398419843320026 / energy
     tis = (4 * np.pi * sigma * np.sin(graze) / wavelength) ** 2
-    leaves = -np.expm1(-tis)
+    tau = _table_value(table.scatter_fraction, table.energies_kev, table.angle_step_rad, coating, energy, graze)
+    leaves = -np.expm1(-np.maximum(tis, tau))
     u = reference_uniform(scatter_key, index, 2 * slot)
     v = reference_uniform(scatter_key, index, 2 * slot + 1)
     scatter = active & (psd[:, 2] > 0) & (sigma > 0) & (u < leaves)
@@ -159,11 +160,10 @@ def _scattered(d, normal, graze, energy, coating, table, scatter_key, index, slo
     graze_s = np.arccos(np.clip(cos_s, 0.0, 1.0))
     r0 = _table_value(table.values, table.energies_kev, table.angle_step_rad, coating, energy, graze)
     r_s = _table_value(table.scatter_values, table.energies_kev, table.scatter_step_rad, coating, energy, graze_s)
-    tau = _table_value(table.scatter_fraction, table.energies_kev, table.angle_step_rad, coating, energy, graze)
     with np.errstate(divide="ignore", invalid="ignore"):
-        gain = np.where(r0 > 0, np.sin(graze_s) / np.sin(graze) * np.sqrt(np.maximum(r_s, 0) / r0), 0.0)
-        limit = np.where(tau > 0, np.minimum(1.0, leaves / tau), 1.0)
-        factor = tis * 0.5 * (1 + towards_share) * gain / leaves * limit
+        gain = np.where((r0 > 0) & (tau > 0), np.sin(graze_s) / np.sin(graze) * np.sqrt(np.maximum(r_s, 0) / r0), 0.0)
+        factor = np.where(gain > 0, tis * 0.5 * (1 + towards_share) * gain * np.minimum(tau, leaves) / (leaves * tau),
+                          0.0)
     side = np.sign(np.sum(d * normal, axis=1))[:, None] * normal
     along_surface = d - np.sum(d * side, axis=1)[:, None] * side
     along_surface /= np.linalg.norm(along_surface, axis=1)[:, None]
