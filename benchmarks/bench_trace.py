@@ -1,10 +1,11 @@
 """Throughput and memory of the engine: on-axis PSF accumulation with reflectivity weighting for
-XMM at 1.5 keV (with and without its slope errors) and the segmented BabyIAXO custom optic at 3 keV.
+XMM as designed at 1.5 keV (with and without its slope errors), the segmented BabyIAXO custom optic at 3 keV and the
+calibrated XMM, whose gold surface scatters.
 
     python benchmarks/bench_trace.py [--rays 2e7] [--memory-rays 1e8] [--vector-report]
 
 Prints rays per second (compilation excluded: a small warm-up run comes first) and
-the peak resident memory of a separate process tracing --memory-rays rays (XMM; 0 leaves it out).
+the peak resident memory of a separate process tracing --memory-rays rays (XMM as designed; 0 leaves it out).
 --vector-report compiles the kernels afresh (numba cannot show the machine code of cached ones) and prints, per
 kernel (for the trace: per stage over a block of rays), how many of its instructions work on packed doubles in
 512- and 256-bit registers and how many are packed and scalar square roots and divisions: a stage whose loops LLVM
@@ -31,10 +32,10 @@ import coatings.numba_cache  # noqa: F401  (first: it sets where numba caches)
 import numba
 
 
-CASES = (("xmm", 1.5, True), ("xmm", 1.5, False), ("babyiaxo", 3.0, True))
+CASES = (("xmm_design", 1.5, True), ("xmm_design", 1.5, False), ("babyiaxo", 3.0, True), ("xmm", 1.5, True))
 
 
-def trace_psf(n_rays: int, name: str = "xmm", energy_kev: float = 1.5, slope_errors: bool = True) -> float:
+def trace_psf(n_rays: int, name: str = "xmm_design", energy_kev: float = 1.5, slope_errors: bool = True) -> float:
     from geometries import load_optic
     from geometries.optic import SlopeErrors
     from raytrace.analysis import psf

@@ -54,8 +54,8 @@ S = BLOCK_STRIDE
 
 class KernelReflectivity(NamedTuple):
     """A reflectivity table (`coatings.table.ReflectivityTable`) and each shell's coating in it; with weigh
-    False the kernel leaves the weights geometric and reads nothing else. With `scatters` (read by the kernels
-    compiled for scattering), `values` holds R_0 for the coatings that scatter, `scattering` each coating's PSD
+    False the kernel leaves the weights geometric and reads nothing else. With `scatters` (some coating scatters),
+    `values` holds R_0 for the coatings that scatter, `scattering` each coating's PSD
     (index, f_min, f_max in 1/nm, band rms in nm; f_max = 0: none), `scatter_values` R_0 at the scattered angles
     (step `scatter_step`), `scatter_fraction` the first-order scattered flux per unit R_0 and scatter_key the key of
     the scattering draws (`_scatter`)."""
@@ -260,8 +260,7 @@ def _tilted_normal(d_m, d_s, nx, ny, nz):
 
 
 @numba.njit(cache=True, no_cfunc_wrapper=True, nogil=True, error_model="numpy")
-def trace(geometry, reflectivity, rays, key, beam, first_index, partial_shells, apertures, scattering, first_block,
-          end_block):
+def trace(geometry, reflectivity, rays, key, beam, first_index, partial_shells, apertures, first_block, end_block):
     """Trace blocks first_block .. end_block - 1 (BLOCK_RAYS rays each) of rays first_index .. of a run from their
     start to the focal plane (`coatings.threads.split_over_threads` shares the blocks out).
 
@@ -277,18 +276,20 @@ def trace(geometry, reflectivity, rays, key, beam, first_index, partial_shells, 
     then the outer shell's spacers and segment joins, where the ray crosses the intersection plane); then, for the
     lanes still in flight (moved to the front of the scratch by `_compact`), up to MAX_REFLECTIONS passes of a search
     for the nearest surface and a reflection (slope errors use draws FIRST_SLOPE_DRAW + 3 k .. + 2 of the ray for
-    reflection k; the first two reflections scatter on coatings that do); last the fates and the focal plane
+    reflection k; with reflectivity.scatters the first two reflections scatter on coatings that do, `_scatter`); last
+    the fates and the focal plane
     (`_finish`), then the reflectivity weights (`_weights`). Every lane computes exactly the operations of a ray traced
     alone, in the same order, so a ray's result does not depend on its lane, its block or the chunk.
 
     The trace calls each stage itself, none calls another: numba optimises and compiles a function's callees again
     with it, so each level of calls would compile the code below it once more on a first run.
 
-    `partial_shells` (True for an optic with partial-azimuth shells), `apertures` (True if the optic has entrance
-    apertures) and `scattering` (the coatings' scattering table, if some coating scatters) are None otherwise: numba
-    compiles a kernel for each type of these arguments and leaves out what None turns off, so neither BabyIAXO
-    optic compiles the azimuth tests (whose atan2 would keep their loops scalar), the apertures or `_scatter`, and
-    both share one kernel (whether shells have spacers or segment joins is `geometry.segmented`, read at run time).
+    `partial_shells` (True for an optic with partial-azimuth shells) and `apertures` (True if the optic has entrance
+    apertures) are None otherwise: numba compiles a kernel for each type of these arguments and leaves out what None
+    turns off, so neither BabyIAXO optic compiles the azimuth tests (whose atan2 would keep their loops scalar) or
+    the apertures, and both share one kernel. Whether shells have spacers or segment joins (`geometry.segmented`)
+    and whether coatings scatter (`reflectivity.scatters`) is read at run time: the scattering stage is a loop of
+    its own, and a kernel compiled apart for it would double a first run's compile time for XMM, which scatters.
     """
     floats = np.zeros(_FLOAT_ROWS * S)
     integers = np.zeros(_INTEGER_ROWS * S, np.int64)
@@ -313,7 +314,7 @@ def trace(geometry, reflectivity, rays, key, beam, first_index, partial_shells, 
             if g.rough and reflecting > 0:
                 _deviates(key, index, reflection, m, floats, integers)
             _reflect(reflection, m, floats, integers)
-            if scattering is not None and reflection < 2:
+            if reflectivity.scatters and reflection < 2:
                 _scatter_lanes(reflectivity, block_rays, index, reflection, m, floats, integers)
         _finish(g.focal_plane_z, block_rays, m, floats, integers)
         if reflectivity.weigh:

@@ -112,8 +112,7 @@ class Trace:
             kernel_table = kernel_table._replace(scatter_key=stream_key(key, SCATTER_STREAM))
         split_over_threads(kernel.trace, (n + kernel.BLOCK_RAYS - 1) // kernel.BLOCK_RAYS, self.geometry, kernel_table,
                            rays.columns(), key, beam, np.uint64(first_index), self.partial_shells or None,
-                           self.has_apertures or None,
-                           kernel_table.scattering if kernel_table.scatters else None)
+                           self.has_apertures or None)
         return rays
 
     def metadata(self, n_rays: int, seed: int, fates: np.ndarray, **extra) -> dict:
