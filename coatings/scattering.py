@@ -5,10 +5,10 @@ the plane of incidence, P(f) ~ |f|^-n over the band f_min <= |f| <= f_max, whose
 sigma^2 (sigma: the band's rms roughness). A ray meeting the surface at graze angle a (wavelength lambda) is
 scattered by the surface's frequency f into the graze angle a_s of the grating equation
 
-    cos a_s = cos a -+ lambda f        (f > 0: away from the surface, a_s > a; f < 0: towards it, a_s < a),
+    cos a_s = cos a - lambda f         (f > 0: away from the surface, a_s > a; f < 0: towards it, a_s < a),
 
 and only where that has a solution (|cos a_s| <= 1): a frequency above (1 - cos a) / lambda cannot scatter
-towards the surface. First-order theory gives the flux scattered per unit frequency, per unit incident flux
+towards the surface. First-order theory gives the flux scattered per unit frequency, per unit incident flux (|f| in P)
 (Church & Takacs, Proc. SPIE 1165 (1989) 136; for X-ray telescopes D. Spiga, A&A 468 (2007) 775, eq. 1, written
 per unit frequency with d(cos a_s) = lambda df):
 
@@ -36,6 +36,11 @@ falls above the critical angle, and the frequencies that cannot propagate do not
 
 Out of the plane of incidence a frequency f deviates a ray by lambda f, smaller by sin a than in the plane; it is
 neglected. Every quantity is per reflection; the PSF of two reflections follows from tracing.
+
+First order holds for TIS << 1 (sigma sin a << lambda / 4 pi). The Debye-Waller loss assumes that the band's
+frequencies scatter near the specular direction, up to about a^2 / lambda (0.2-0.4 /um for gold at 8 keV and
+8 mrad); roughness at far higher frequencies lowers the specular beam as a graded interface does, and belongs
+outside the band, with the Nevot-Croce factor of the rest of the top interface's roughness.
 """
 
 from __future__ import annotations
@@ -49,11 +54,13 @@ import numpy as np
 HC_KEV_NM = 1.2398419843320026  # h c: wavelength (nm) x photon energy (keV)
 
 
-def debye_waller(roughness_nm, energy_kev, graze_rad):
-    """exp(-(4 pi sigma sin a / lambda)^2): the share of the specular beam that roughness of rms sigma (nm) leaves
-    at graze angle a (rad) and photon energy E (keV), broadcasting."""
+def specular_share(roughness_nm, energy_kev, graze_rad, tau):
+    """exp(-max(TIS, tau)): the share of R_0 the specular beam keeps on a surface whose band holds roughness of rms
+    sigma (nm), at graze angle a (rad) and photon energy E (keV), with TIS = (4 pi sigma sin a / lambda)^2 and tau
+    the first-order scattered flux per unit R_0 (broadcasting)."""
     wavelength = HC_KEV_NM / np.asarray(energy_kev, dtype=float)
-    return np.exp(-((4.0 * math.pi * roughness_nm * np.sin(graze_rad) / wavelength) ** 2))
+    tis = (4.0 * math.pi * roughness_nm * np.sin(graze_rad) / wavelength) ** 2
+    return np.exp(-np.maximum(tis, tau))
 
 
 @numba.njit(cache=True, no_cfunc_wrapper=True, inline="always", error_model="numpy")

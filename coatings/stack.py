@@ -27,7 +27,7 @@ import numpy as np
 
 from .materials import Material
 from .parratt import parratt_reflectivity
-from .scattering import debye_waller
+from .scattering import specular_share
 
 
 class Coating(Protocol):
@@ -211,9 +211,10 @@ class Stack:
             raise RecipeError(f"recipe {self.name}: give either explicit layers or a multilayer, not both")
         _check_interface(self.substrate_roughness_nm, self.substrate_interdiffusion_nm, "substrate")
         band = self.scattering.roughness_nm if self.scattering is not None else None
-        if band is not None and band > self._interfaces()[0][0]:
+        top = self._interfaces()[0][0]
+        if band is not None and band > top:
             raise RecipeError(f"recipe {self.name}: scattering roughness_nm = {band} exceeds the top interface's "
-                              f"roughness ({self._interfaces()[0][0]} nm), of which it is the part in the PSD's band")
+                              f"roughness ({top} nm), of which it is the part in the PSD's band")
 
     def _interfaces(self) -> list[tuple[float, float]]:
         """(roughness, interdiffusion) in nm of every interface from the top down."""
@@ -236,13 +237,19 @@ class Stack:
         return [layer.material for layer in self.layers()] + [self.substrate]
 
     def with_roughness(self, roughness_nm: float) -> "Stack":
-        """The same stack with every interface's roughness set to roughness_nm."""
+        """The same stack with every interface's roughness set to roughness_nm; a scattering band's own rms keeps its
+        share of the top interface's roughness."""
         films = tuple(dataclasses.replace(f, roughness_nm=roughness_nm) for f in self.films)
         multilayer = (dataclasses.replace(self.multilayer, roughness_nm=roughness_nm)
                       if self.multilayer is not None else None)
         capping = dataclasses.replace(self.capping, roughness_nm=roughness_nm) if self.capping is not None else None
+        scattering = self.scattering
+        if scattering is not None and scattering.roughness_nm is not None:
+            top = self._interfaces()[0][0]
+            share = scattering.roughness_nm / top if top > 0 else 1.0
+            scattering = dataclasses.replace(scattering, roughness_nm=share * roughness_nm)
         return dataclasses.replace(self, films=films, multilayer=multilayer, capping=capping,
-                                   substrate_roughness_nm=roughness_nm)
+                                   substrate_roughness_nm=roughness_nm, scattering=scattering)
 
     def reflectivity(self, energy_kev, graze_rad) -> np.ndarray:
         """Unpolarised reflectivity, broadcasting energy_kev (keV) against graze_rad (rad)."""
@@ -258,13 +265,18 @@ class Stack:
     def reflectivity_grid(self, energy_kev, graze_rad, polarisation="unpolarised", needed=None) -> np.ndarray:
         """Specular R on the outer product of energies (keV) and graze angles (rad): shape (n_E, n_angles); with
         `needed` (a boolean mask of that shape) only there, NaN elsewhere. For a stack that scatters, the smooth
-        reflectivity (`smooth_reflectivity_grid`) times the Debye-Waller factor of the band's roughness."""
+        reflectivity R_0 (`smooth_reflectivity_grid`) times exp(-max(TIS, tau)), the share of the specular beam that
+        the band's roughness leaves (`coatings.scattering`; tau from a reflectivity table at these energies)."""
         smooth = self.smooth_reflectivity_grid(energy_kev, graze_rad, polarisation, needed)
         if self.scattering is None:
             return smooth
+        from .table import ReflectivityTable  # the table builds on stacks
+
         energy = np.atleast_1d(np.asarray(energy_kev, dtype=float))
         graze = np.atleast_1d(np.asarray(graze_rad, dtype=float))
-        return smooth * debye_waller(self.band_roughness_nm, energy[:, None], graze[None, :])
+        table = ReflectivityTable.build([self], energy, max(float(np.abs(graze).max()), 1e-6))
+        tau = table.scatter_fraction_at(0, energy[:, None], graze[None, :])
+        return smooth * specular_share(self.band_roughness_nm, energy[:, None], graze[None, :], tau)
 
     def smooth_reflectivity_grid(self, energy_kev, graze_rad, polarisation="unpolarised", needed=None) -> np.ndarray:
         """`reflectivity_grid` without the roughness in the scattering band (the Nevot-Croce factors of the rest): the

@@ -76,13 +76,21 @@ class ReflectivityTable:
 
     def lookup(self, coating_index, energy_kev, graze_rad) -> np.ndarray:
         """Interpolated R for arrays of coating index, energy (keV) and graze angle (rad)."""
-        c, e, g = np.broadcast_arrays(
-            np.asarray(coating_index, np.int64), np.asarray(energy_kev, float), np.asarray(graze_rad, float)
-        )
-        out = np.empty(c.size)
-        split_over_threads(_lookup_many, out.size, self.values, self.energies_kev, self.angle_step_rad, c.ravel(),
-                           e.ravel(), g.ravel(), out)
-        return out.reshape(c.shape)
+        return _interpolated(self.values, self.energies_kev, self.angle_step_rad, coating_index, energy_kev, graze_rad)
+
+    def scatter_fraction_at(self, coating_index, energy_kev, graze_rad) -> np.ndarray:
+        """Interpolated tau (`scatter_fraction`), as `lookup` interpolates R."""
+        return _interpolated(self.scatter_fraction, self.energies_kev, self.angle_step_rad, coating_index, energy_kev,
+                             graze_rad)
+
+
+def _interpolated(values, energies, angle_step, coating_index, energy_kev, graze_rad) -> np.ndarray:
+    c, e, g = np.broadcast_arrays(
+        np.asarray(coating_index, np.int64), np.asarray(energy_kev, float), np.asarray(graze_rad, float)
+    )
+    out = np.empty(c.size)
+    split_over_threads(_lookup_many, out.size, values, energies, angle_step, c.ravel(), e.ravel(), g.ravel(), out)
+    return out.reshape(c.shape)
 
 
 def _angle_counts(grids, max_angle_rad, step: float) -> np.ndarray:

@@ -163,7 +163,7 @@ def with_parameters(optic: Optic, values: dict, psd_band_per_um: tuple[float, fl
     - core_scale: every shell's core slope errors scaled so that the largest meridional rms is core_scale arcsec
       (the shells keep their ratios; shells without slope errors get an isotropic core);
     - wing_fraction, wing_arcsec: a broad wing of this share and rms (arcsec) on every shell;
-    - psd_index: a power-law PSD over psd_band_per_um (1/um) on every coating stack;
+    - psd_index: a power-law PSD over psd_band_per_um (1/um) on every coating stack (a stack's own band rms kept);
     - spider_width: the spider's spoke width, in its own unit (degrees of a wedge, or mm of a bar);
     - roughness_nm: every interface's roughness in every coating stack."""
     from coatings import Stack, SurfaceScattering
@@ -186,8 +186,9 @@ def with_parameters(optic: Optic, values: dict, psd_band_per_um: tuple[float, fl
         coatings = tuple(c.with_roughness(float(values["roughness_nm"])) if isinstance(c, Stack) else c
                          for c in coatings)
     if "psd_index" in values:
-        model = SurfaceScattering(float(values["psd_index"]), *psd_band_per_um)
-        coatings = tuple(dataclasses.replace(c, scattering=model) if isinstance(c, Stack) else c for c in coatings)
+        coatings = tuple(dataclasses.replace(c, scattering=SurfaceScattering(
+            float(values["psd_index"]), *psd_band_per_um, c.scattering.roughness_nm if c.scattering else None))
+            if isinstance(c, Stack) else c for c in coatings)
     return dataclasses.replace(optic, coatings=coatings)
 
 
@@ -285,8 +286,8 @@ def fit_psf(optic: Optic, targets=(), areas=(), ee_error: float = 0.01, area_rad
 
     solution = least_squares(residuals, x0, bounds=(low, high), x_scale=high - low, diff_step=0.02)
     chi2 = float(np.sum(solution.fun**2))
-    dof = max(solution.fun.size - len(names), 1)
-    covariance = np.linalg.pinv(solution.jac.T @ solution.jac) * max(chi2 / dof, 1.0)
+    dof = solution.fun.size - len(names)  # 0 when the data fix the parameters exactly (two areas, two parameters)
+    covariance = np.linalg.pinv(solution.jac.T @ solution.jac) * max(chi2 / max(dof, 1), 1.0)
     errors = np.sqrt(np.clip(np.diag(covariance), 0.0, None))
     curves, collected = models(solution.x)
     residual_table = Table(rows=[(e, r, f, m) for (e, radii, fractions), model in zip(targets, curves)

@@ -824,7 +824,7 @@ def _weights(table, block_rays, m, floats, integers):
 def _scatter(table, coating, energy_kev, graze, index, reflection, ux, uy, uz, nx, ny, nz):
     """The direction after a reflection on a surface whose roughness scatters (first-order theory,
     `coatings.scattering`), and the factor the ray's weight takes: (ux, uy, uz) is the specular direction, N the
-    normal it was reflected about and graze the angle of incidence; the weight already carries R_0.
+    normal it was reflected about and graze the angle of incidence (R_0 itself enters the weight in `_weights`).
 
     With probability 1 - exp(-L), L = max(TIS, tau) (TIS = (4 pi sigma sin a / lambda)^2, the band's Debye-Waller
     share; tau the first-order scattered flux per unit R_0, `scatter_fraction`), the ray leaves the specular beam,

@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from coatings.scattering import HC_KEV_NM
+
 from .aperture import EntranceChannels
 from .geometry import (ANNULUS, BAR_COLUMNS, BAR_COUNT, BAR_HALF_WIDTH_MM, BAR_ROTATION_TURNS, BAR_TAN_HALF_WEDGE,
                        CIRCLE, JOINS, PRIMARY, QUAD_A, QUAD_B, QUAD_C, SECONDARY, SLOPE_MERIDIONAL, SLOPE_SAGITTAL,
@@ -137,23 +139,30 @@ def _power_law_frequency(psd_index, f_lo, f_hi, share):
         return np.where(np.abs(psd_index - 1) < 1e-9, f_lo * (f_hi / f_lo) ** share, power)
 
 
+def _power_law_share(psd_index, f_lo, f_hi, f):
+    """The share of a power law's power over [f_lo, f_hi] below f (clamped to the band)."""
+    f = np.clip(f, f_lo, f_hi)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        e = 1 - psd_index
+        return np.where(np.abs(psd_index - 1) < 1e-9, np.log(f / f_lo) / np.log(f_hi / f_lo),
+                        (f**e - f_lo**e) / (f_hi**e - f_lo**e))
+
+
 def _scattered(d, normal, graze, energy, coating, table, scatter_key, index, slot, active):
     """Directions and weight factors after rough-surface scattering (`raytrace.engine.kernel._scatter`), for the rays
     in `active` (the others keep their direction and factor 1)."""
     psd = table.scattering[coating]
     n_psd, sigma = psd[:, 0], psd[:, 3]
     f_lo, f_hi = np.where(psd[:, 2] > 0, psd[:, 1], 1.0), np.where(psd[:, 2] > 0, psd[:, 2], 2.0)
-    wavelength = 1.2398419843320026 / energy
+    wavelength = HC_KEV_NM / energy
     tis = (4 * np.pi * sigma * np.sin(graze) / wavelength) ** 2
     tau = _table_value(table.scatter_fraction, table.energies_kev, table.angle_step_rad, coating, energy, graze)
     leaves = -np.expm1(-np.maximum(tis, tau))
     u = reference_uniform(scatter_key, index, 2 * slot)
     v = reference_uniform(scatter_key, index, 2 * slot + 1)
     scatter = active & (psd[:, 2] > 0) & (sigma > 0) & (u < leaves)
-    cutoff = np.clip((1 - np.cos(graze)) / wavelength, f_lo, f_hi)
+    towards_share = _power_law_share(n_psd, f_lo, f_hi, (1 - np.cos(graze)) / wavelength)
     with np.errstate(divide="ignore", invalid="ignore"):
-        towards_share = np.where(np.abs(n_psd - 1) < 1e-9, np.log(cutoff / f_lo) / np.log(f_hi / f_lo),
-                                 (cutoff ** (1 - n_psd) - f_lo ** (1 - n_psd)) / (f_hi ** (1 - n_psd) - f_lo ** (1 - n_psd)))
         towards = u / leaves * (1 + towards_share) < towards_share
     f = _power_law_frequency(n_psd, f_lo, f_hi, np.where(towards, v * towards_share, v))
     cos_s = np.cos(graze) + np.where(towards, 1.0, -1.0) * wavelength * f
