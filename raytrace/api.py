@@ -331,12 +331,11 @@ def optimise(focal_lengths_mm=None, *, vary: dict | None = None, design: Segment
         raise ValueError(f"materials {list(materials)}: choose from {', '.join(scan.MATERIAL_SYSTEMS)}")
     detector = _detector(detector)
     source = source or solar_source()
-    checkpoint = Path(checkpoint) if checkpoint else None
-    if vary is None:
+    checkpoint = None if checkpoint is None else Path(checkpoint)
+    if vary is None:  # every input is checked before any work starts
         focal_lengths = [float(f) for f in _values(focal_lengths_mm, u.mm)]
-        for f in focal_lengths:  # every focal length must give a valid optic and its groups before any work starts
+        for f in focal_lengths:  # every focal length must give a valid optic and its groups
             scan.group_bounds(base.with_focal_length(f), groups)
-        rows = scan.run_scan(base, focal_lengths, source, detector, settings, executor, checkpoint, progress)
     else:
         variables = {str(key): (float(low), float(high)) for key, (low, high) in dict(vary).items()}
         for key, (low, high) in variables.items():
@@ -346,6 +345,11 @@ def optimise(focal_lengths_mm=None, *, vary: dict | None = None, design: Segment
         scan.group_bounds(base.with_overrides(middle), groups)  # unknown keys and a box without optics fail here
         if not (isinstance(generations, int) and generations >= 1):
             raise ValueError(f"generations = {generations!r}: must be a whole number >= 1")
+    if checkpoint is not None:
+        scan.open_checkpoint(checkpoint)
+    if vary is None:
+        rows = scan.run_scan(base, focal_lengths, source, detector, settings, executor, checkpoint, progress)
+    else:
         rows = scan.vary_design(base, variables, source, detector, settings, generations, executor, checkpoint,
                                 progress)
     return scan.scan_result(rows, base, source, detector, settings)

@@ -267,3 +267,32 @@ def test_failed_write_leaves_no_file(tmp_path):
             tmp.write_text("half a tab")
             raise RuntimeError("disk full")
     assert list(tmp_path.iterdir()) == []
+
+
+def test_no_user_file_is_harmed(capsys, tmp_path, monkeypatch):
+    """Outputs that would replace an input or another output, a read-only file, a foreign file as a checkpoint and
+    empty names are refused before any work, in one line naming the option; every file stays byte-identical."""
+    monkeypatch.chdir(tmp_path)
+    from importlib import resources
+
+    (tmp_path / "shells.ecsv").write_bytes((resources.files("geometries") / "data" / "xmm_design.ecsv").read_bytes())
+    (tmp_path / "design.toml").write_text("focal_length_mm = 5000.0\n")
+    (tmp_path / "locked.ecsv").write_text("kept\n")
+    (tmp_path / "locked.ecsv").chmod(0o444)
+    before = {p.name: p.read_bytes() for p in tmp_path.iterdir()}
+    cases = [
+        (["area", "shells.ecsv", "--energies", "1.5", "-o", "shells.ecsv"], "-o 'shells.ecsv': the same file as OPTIC"),
+        (["psf", "xmm", "--energy", "1.5", "-o", "out.fits", "--image", "out.fits"], "--image 'out.fits': the same"),
+        (["psf", "xmm", "--energy", "1.5", "--image", "x.fits", "--events", "x.fits"], "--events 'x.fits': the same"),
+        (["area", "xmm", "--energies", "1.5", "-o", "locked.ecsv"], "-o 'locked.ecsv': the file is read-only"),
+        (["optimise", "--focal-lengths", "5000", "--checkpoint", "design.toml", "-o", "scan"],
+         "checkpoint 'design.toml': exists and is not a checkpoint"),
+        (["optimise", "--focal-lengths", "5000", "--checkpoint", "x", "-o", "x"], "--checkpoint 'x': the same file"),
+        (["optimise", "--focal-lengths", "5000", "-o", ""], "-o '': an empty name"),
+        (["optimise", "--focal-lengths", "5000", "--checkpoint", "", "-o", "scan"], "--checkpoint '': an empty name"),
+        (["optimise", "--focal-lengths", "5000", "--checkpoint", "no/x.jsonl", "-o", "scan"], "folder 'no' does not"),
+    ]
+    for argv, message in cases:
+        code, _, err = run(capsys, *argv)
+        assert code == 2 and err.count("\n") == 1 and message in err, (argv, err)
+    assert {p.name: p.read_bytes() for p in tmp_path.iterdir()} == before

@@ -129,3 +129,21 @@ def test_the_command_takes_a_scan_or_a_search(capsys):
                           (["optimise", "--vary", "r_min=40:80", "-o", "x"], "r_min")):
         assert main(argv) == 2
         assert message in capsys.readouterr().err
+
+
+def test_a_checkpoint_is_created_with_its_header_and_no_other_file_is_taken_for_one(tmp_path):
+    from raytrace.helioscope.optimise import CHECKPOINT_HEADER, open_checkpoint
+
+    new = tmp_path / "scan.jsonl"
+    open_checkpoint(new)
+    assert json.loads(new.read_text()) == CHECKPOINT_HEADER
+    open_checkpoint(new)  # ours: accepted as it is
+    legacy = tmp_path / "old.jsonl"
+    legacy.write_text(json.dumps({"values": {"focal_length_mm": 5000.0}, "signature": "x"}) + "\n")
+    open_checkpoint(legacy)  # an earlier version's rows had no header
+    for text in ("name = 'wb4c'\n", "# %ECSV 1.0\n", "energy_kev,area_cm2\n", "[1, 2]\n"):
+        foreign = tmp_path / "foreign.txt"
+        foreign.write_text(text)
+        with pytest.raises(ValueError, match="is not a checkpoint"):
+            open_checkpoint(foreign)
+        assert foreign.read_text() == text

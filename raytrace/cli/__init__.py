@@ -16,7 +16,7 @@ import warnings
 
 from ..version import __version__
 from . import coatings, demo, designs, helioscope, optics
-from .options import CliError, Parser
+from .options import CliError, Parser, check_files
 from .progress import CompileNotice
 
 EXIT_USAGE = 2
@@ -60,6 +60,7 @@ def main(argv=None) -> int:
         previous = None
     try:
         args = build_parser().parse_args(argv)
+        check_files(args)
         with CompileNotice(), warnings.catch_warnings():
             warnings.simplefilter("always")  # _WarningLines shows each text once
             warnings.showwarning = _WarningLines()

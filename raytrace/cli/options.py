@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import argparse
 import math
+import os
+import stat
 from pathlib import Path
 
 import numpy as np
@@ -13,7 +15,13 @@ from geometries.optic import APERTURE_FORMS
 from ..defaults import CHUNK_SIZE, RAYS
 
 MAX_GRID_VALUES = 100_000
-OPTIC_HELP = "'xmm', 'babyiaxo', or a prescription file: shell table (.ecsv) or segmented design (.toml)"
+OPTIC_HELP = ("'xmm', 'xmm_design', 'babyiaxo', 'cast_pathfinder', or a prescription file: shell table (.ecsv) or "
+              "segmented design (.toml)")
+# The options that name files a command writes, and files it reads (the positional OPTIC and RECIPE included)
+OUTPUT_OPTIONS = {"output": "-o", "output_dir": "-o", "plot": "--plot", "image": "--image", "events": "--events",
+                  "checkpoint": "--checkpoint"}
+INPUT_OPTIONS = {"optic": "OPTIC", "recipe": "RECIPE", "detector": "--detector", "magnet": "--magnet", "base": "--from",
+                 "encircled": "--encircled", "king": "--king", "areas": "--areas"}
 DETECTOR_HELP = "detector description (default: the BabyIAXO Micromegas)"
 
 
@@ -190,6 +198,30 @@ def check_output(option: str, value, suffixes) -> None:
         raise CliError(f"{option} '': an empty file name; give a path such as out{suffixes[0]}")
     if value:
         check_writable(value, suffixes)
+
+
+def check_files(args) -> None:
+    """Before any work: no output may be an input of the same run, another of its outputs, or a read-only file
+    (refused even where the user's privileges would let it be replaced)."""
+    for name, flag in OUTPUT_OPTIONS.items():
+        if getattr(args, name, None) == "":
+            raise CliError(f"{flag} '': an empty name; give the path of a file or folder to write")
+    outputs = [(flag, Path(value)) for name, flag in OUTPUT_OPTIONS.items()
+               if isinstance(value := getattr(args, name, None), str) and value]
+    inputs = [(flag, Path(value)) for name, flag in INPUT_OPTIONS.items()
+              if isinstance(value := getattr(args, name, None), str) and Path(value).is_file()]
+    for k, (flag, path) in enumerate(outputs):
+        for other_flag, other in outputs[:k] + inputs:
+            if _same_file(path, other):
+                role = "an input" if (other_flag, other) in inputs else "another output"
+                raise CliError(f"{flag} {str(path)!r}: the same file as {other_flag}, {role} of this run; give each "
+                               "output a name of its own")
+        if path.is_file() and not path.stat().st_mode & stat.S_IWUSR:
+            raise CliError(f"{flag} {str(path)!r}: the file is read-only; remove it or give another name")
+
+
+def _same_file(a: Path, b: Path) -> bool:
+    return a.resolve() == b.resolve() or (a.exists() and b.exists() and os.path.samefile(a, b))
 
 
 def check_outputs(args, table_suffixes=(".ecsv", ".fits")) -> None:

@@ -404,6 +404,30 @@ def _key(values: dict) -> str:
     return json.dumps({key: f"{value:.9g}" for key, value in sorted(values.items())})
 
 
+CHECKPOINT_HEADER = {"raytrace_checkpoint": 1}  # the first line of every checkpoint file
+
+
+def open_checkpoint(path: Path) -> None:
+    """Make `path` a checkpoint before any work: a new file starts with CHECKPOINT_HEADER; an existing one must be a
+    checkpoint (that header, or a row of an earlier version, which had none), so that no other file is appended to."""
+    if path.exists():
+        if not path.is_file():
+            raise ValueError(f"checkpoint {str(path)!r}: not a file")
+        first = read_text(path, "checkpoint", ValueError).partition("\n")[0]
+        try:
+            row = json.loads(first) if first.strip() else None
+        except json.JSONDecodeError:
+            row = None
+        if first.strip() and not (row == CHECKPOINT_HEADER or (isinstance(row, dict) and "signature" in row)):
+            raise ValueError(f"checkpoint {str(path)!r}: exists and is not a checkpoint of raytrace optimise (its "
+                             "first line is not one); name a new file, or one an optimise run wrote")
+        return
+    folder = path.parent if str(path.parent) else Path(".")
+    if not folder.is_dir():
+        raise ValueError(f"checkpoint {str(path)!r}: folder {str(folder)!r} does not exist")
+    _append_checkpoint(path, CHECKPOINT_HEADER)
+
+
 def _read_checkpoint(path: Path, signature: str) -> dict:
     done = {}
     if path.exists():
