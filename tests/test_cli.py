@@ -233,7 +233,7 @@ def test_optimise_writes_the_scan_and_a_usable_best_design(capsys, tmp_path):
     assert set(table.colnames) >= {"f_do", "f_o", "spot_area", "throughput", "recipe_group1", "recipe_group2"}
     code, text, _ = run(capsys, "area", str(out / "best_design.toml"), "--energies", "3", "--rays", "5000")
     assert code == 0
-    assert len((tmp_path / "c.jsonl").read_text().splitlines()) == 2
+    assert len((tmp_path / "c.jsonl").read_text().splitlines()) == 3  # the header and a row per focal length
 
 
 def test_tilt_and_offaxis_write_tables_and_plots(capsys, tmp_path):
@@ -288,11 +288,27 @@ def test_no_user_file_is_harmed(capsys, tmp_path, monkeypatch):
         (["optimise", "--focal-lengths", "5000", "--checkpoint", "design.toml", "-o", "scan"],
          "checkpoint 'design.toml': exists and is not a checkpoint"),
         (["optimise", "--focal-lengths", "5000", "--checkpoint", "x", "-o", "x"], "--checkpoint 'x': the same file"),
-        (["optimise", "--focal-lengths", "5000", "-o", ""], "-o '': an empty name"),
-        (["optimise", "--focal-lengths", "5000", "--checkpoint", "", "-o", "scan"], "--checkpoint '': an empty name"),
+        (["optimise", "--focal-lengths", "5000", "-o", ""], "-o '': an empty file name"),
+        (["optimise", "--focal-lengths", "5000", "--checkpoint", "", "-o", "scan"], "--checkpoint '': an empty file"),
         (["optimise", "--focal-lengths", "5000", "--checkpoint", "no/x.jsonl", "-o", "scan"], "folder 'no' does not"),
     ]
     for argv, message in cases:
         code, _, err = run(capsys, *argv)
         assert code == 2 and err.count("\n") == 1 and message in err, (argv, err)
     assert {p.name: p.read_bytes() for p in tmp_path.iterdir()} == before
+
+
+def test_negative_numbers_parse_as_numbers(capsys):
+    """argparse takes -1e1 or -0.5,0 for options unless told otherwise; these are values, and where a value must not
+    be negative the error says so."""
+    from raytrace.cli import build_parser
+
+    parser = build_parser()
+    assert parser.parse_args(["psf", "xmm", "--energy", "1.5", "--focal-plane-z", "-1e1"]).focal_plane_z == -10.0
+    assert parser.parse_args(["tilt", "xmm", "--tilts", "0,1", "--decentre", "-0.5,0"]).decentre == "-0.5,0"
+    assert parser.parse_args(["tilt", "xmm", "--tilts", "0,1", "--pivot-z", "-1e3"]).pivot_z == -1000.0
+    for argv, message in ((["area", "xmm", "--energies", "-1:5:1"], "must be positive"),
+                          (["tilt", "xmm", "--tilts", "-5:5:1"], "non-negative"),
+                          (["offaxis", "xmm", "--angles", "-5:5:5", "--energy", "3"], "non-negative")):
+        code, _, err = run(capsys, *argv)
+        assert code == 2 and message in err

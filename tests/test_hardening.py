@@ -205,3 +205,27 @@ def test_compilation_is_announced_on_a_terminal_only_when_it_happens():
     with CompileNotice(stream):
         fresh(2)
     assert stream.getvalue() == ""
+
+
+def test_an_unwritable_numba_cache_falls_back_with_one_line_and_never_writes_into_the_package(tmp_path):
+    """NUMBA_CACHE_DIR through a file cannot be created (chmod would not stop root): the command still runs, says
+    where it caches instead (a folder of the user's in the temporary directory), and no compiled kernel lands in
+    the installed package."""
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    package = Path(__file__).resolve().parents[1]
+    before = set(package.rglob("*.nb[ic]"))
+    blocked = tmp_path / "a_file"
+    blocked.write_text("")
+    env = dict(os.environ, NUMBA_CACHE_DIR=str(blocked / "numba"), TMPDIR=str(tmp_path / "tmp"))
+    (tmp_path / "tmp").mkdir()
+    result = subprocess.run([sys.executable, "-c", "import sys; from raytrace.cli import main; sys.exit(main())",
+                             "reflectivity", "au250_ni", "--energies", "8", "--angles", "5"],
+                            capture_output=True, text=True, env=env, cwd=tmp_path, timeout=600)
+    assert result.returncode == 0, result.stderr
+    notice = [line for line in result.stderr.splitlines() if "cannot be written" in line]
+    assert len(notice) == 1 and str(blocked / "numba") in notice[0] and str(tmp_path / "tmp") in notice[0]
+    assert list((tmp_path / "tmp").rglob("*.nbi"))
+    assert set(package.rglob("*.nb[ic]")) == before

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import math
 import os
+import re
 import stat
 from pathlib import Path
 
@@ -30,6 +31,12 @@ class CliError(Exception):
 
 
 class Parser(argparse.ArgumentParser):
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        # every value that starts like a negative number is one (-1e1, -0.5,0, -5:5:1), not an unknown option:
+        # argparse's own pattern takes only -12 and -1.5
+        self._negative_number_matcher = re.compile(r"^-\.?\d")
+
     def error(self, message):
         raise CliError(message)
 
@@ -205,7 +212,7 @@ def check_files(args) -> None:
     (refused even where the user's privileges would let it be replaced)."""
     for name, flag in OUTPUT_OPTIONS.items():
         if getattr(args, name, None) == "":
-            raise CliError(f"{flag} '': an empty name; give the path of a file or folder to write")
+            raise CliError(f"{flag} '': an empty file name; give the path of the file (or folder) to write")
     outputs = [(flag, Path(value)) for name, flag in OUTPUT_OPTIONS.items()
                if isinstance(value := getattr(args, name, None), str) and value]
     inputs = [(flag, Path(value)) for name, flag in INPUT_OPTIONS.items()

@@ -412,7 +412,7 @@ def open_checkpoint(path: Path) -> None:
     checkpoint (that header, or a row of an earlier version, which had none), so that no other file is appended to."""
     if path.exists():
         if not path.is_file():
-            raise ValueError(f"checkpoint {str(path)!r}: not a file")
+            raise ValueError(f"checkpoint {str(path)!r} is a folder, not a file")
         first = read_text(path, "checkpoint", ValueError).partition("\n")[0]
         try:
             row = json.loads(first) if first.strip() else None
