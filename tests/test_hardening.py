@@ -229,3 +229,47 @@ def test_an_unwritable_numba_cache_falls_back_with_one_line_and_never_writes_int
     assert len(notice) == 1 and str(blocked / "numba") in notice[0] and str(tmp_path / "tmp") in notice[0]
     assert list((tmp_path / "tmp").rglob("*.nbi"))
     assert set(package.rglob("*.nb[ic]")) == before
+
+
+def _optimise_with_workers(tmp_path):
+    """`raytrace optimise --workers 2` in a session of its own, once both workers run."""
+    import subprocess
+    import sys
+    import time
+
+    import psutil
+
+    process = subprocess.Popen([sys.executable, "-c", "import sys; from raytrace.cli import main; sys.exit(main())",
+                                "optimise", "--focal-lengths", "3000:9000:250", "--workers", "2", "-o", "scan"],
+                               cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                               start_new_session=True)
+    deadline = time.monotonic() + 120
+    while len(workers := psutil.Process(process.pid).children()) < 2 and time.monotonic() < deadline:
+        time.sleep(0.2)
+    assert len(workers) >= 2
+    time.sleep(1.0)  # let them start working
+    return process, workers
+
+
+def test_no_worker_outlives_a_killed_parent(tmp_path):
+    import signal
+    import time
+
+    import psutil
+
+    process, workers = _optimise_with_workers(tmp_path)
+    process.send_signal(signal.SIGKILL)
+    process.communicate(timeout=60)  # a pipe closes only when no worker holds it any more
+    gone, alive = psutil.wait_procs(workers, timeout=10)
+    assert not alive
+
+
+def test_ctrl_c_with_workers_is_one_line(tmp_path):
+    import os
+    import signal
+
+    process, _ = _optimise_with_workers(tmp_path)
+    os.killpg(process.pid, signal.SIGINT)  # as a terminal does: the whole process group
+    _, err = process.communicate(timeout=120)
+    assert process.returncode == 130 and err.strip().splitlines()[-1] == "raytrace: interrupted"
+    assert "Traceback" not in err and "KeyboardInterrupt" not in err

@@ -27,6 +27,7 @@ import hashlib
 import json
 import math
 import os
+import time
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -331,10 +332,31 @@ def local_executor(workers: int):
     benchmark scan on 2 cores)."""
     from concurrent.futures import ProcessPoolExecutor
 
+    threads = max(1, (os.cpu_count() or 1) // workers)
+    return ProcessPoolExecutor(max_workers=workers, initializer=_start_worker, initargs=(threads, os.getpid()))
+
+
+WATCH_PARENT_S = 0.5
+
+
+def _start_worker(threads: int, parent_pid: int) -> None:
+    """A worker of `local_executor`: its share of numba's threads; Ctrl-C left to the parent, which cancels the scan
+    and says so in one line; and an end of its own as soon as the parent is gone (killed, even by SIGKILL), so that
+    no worker outlives it, holding its output open."""
+    import signal
+    import threading
+
     import numba
 
-    threads = max(1, (os.cpu_count() or 1) // workers)
-    return ProcessPoolExecutor(max_workers=workers, initializer=numba.set_num_threads, initargs=(threads,))
+    numba.set_num_threads(threads)
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+
+    def watch():
+        while os.getppid() == parent_pid:
+            time.sleep(WATCH_PARENT_S)
+        os._exit(1)
+
+    threading.Thread(target=watch, daemon=True).start()
 
 
 def run_scan(design: SegmentedDesign, points, source: SolarSource, detector: Detector, settings: ScanSettings,
