@@ -92,6 +92,66 @@ def test_a_full_disk_is_one_line_and_leaves_no_file(capsys, tmp_path, monkeypatc
     assert list(tmp_path.iterdir()) == []
 
 
+def test_every_writer_names_its_file_on_a_full_disk_and_leaves_none(capsys, tmp_path, monkeypatch):
+    """The PSF image (astropy reports a full disk without an error number), the FITS photon list and the demo's
+    folder: one line naming the output, status 1, no file left (a stale partial of another output is cleaned)."""
+    import builtins
+    import shutil
+    from collections import namedtuple
+
+    from astropy.io import fits
+
+    def astropy_full(self, *args, **kwargs):
+        raise OSError("Not enough space on disk: requested 262144, available 0.")
+
+    usage = namedtuple("usage", "total used free")
+    monkeypatch.setattr(shutil, "disk_usage", lambda path: usage(1, 1, 0))
+    monkeypatch.setattr(fits.PrimaryHDU, "writeto", astropy_full)
+    stale = tmp_path / ".old.ecsv.partial-999999999-x.ecsv"  # left by a killed run of another output
+    stale.write_text("")
+    image = tmp_path / "img.fits"
+    code, _, err = run(capsys, "psf", "xmm", "--energy", "1.5", "--rays", "2000", "--image", str(image))
+    assert code == 1 and err.strip() == f"raytrace: error: no space left writing {image}"
+    assert list(tmp_path.iterdir()) == []
+
+    real_open = builtins.open
+
+    def full_open(path, mode="r", *args, **kwargs):
+        handle = real_open(path, mode, *args, **kwargs)
+        if "w" in mode and "partial" in str(path):
+            def no_space(data):
+                raise OSError(errno.ENOSPC, "No space left on device")
+            handle.write = no_space
+        return handle
+
+    monkeypatch.setattr(builtins, "open", full_open)
+    events = tmp_path / "ev.fits"
+    code, _, err = run(capsys, "psf", "xmm", "--energy", "1.5", "--rays", "2000", "--events", str(events))
+    assert code == 1 and err.strip().splitlines()[-1] == f"raytrace: error: no space left writing {events}"
+    assert list(tmp_path.iterdir()) == []
+    monkeypatch.undo()
+
+    monkeypatch.setattr(fits.PrimaryHDU, "writeto", astropy_full)
+    monkeypatch.setattr(shutil, "disk_usage", lambda path: usage(1, 1, 0))
+    code, _, err = run(capsys, "demo", "--rays", "2000", "--output-dir", str(tmp_path / "demo"))
+    assert code == 1 and "no space left writing" in err and list(tmp_path.iterdir()) == []
+
+
+def test_mcpls_errors_are_one_line_and_leave_no_file(tmp_path):
+    """The MCPL library ends the process on a write error, after calling the handler the photon list sets: that
+    removes the partial file and says what failed in one line on standard error (the library's own prints on
+    standard output). On a full disk (seen on a 200 KiB tmpfs) MCPL calls it from mcpl_add_particle."""
+    pytest.importorskip("_mcpl_core")
+    script = ("from pathlib import Path; from raytrace.output.photons import open_photon_list; "
+              "writer = open_photon_list(Path('ev.mcpl'), {}); print(sorted(p.name for p in Path('.').iterdir())); "
+              "writer.on_error(b'Errors encountered while attempting to write particle data.')")
+    result = subprocess.run([sys.executable, "-c", script], cwd=tmp_path, capture_output=True, text=True, timeout=120)
+    assert result.returncode == 1 and "partial" in result.stdout
+    assert result.stderr.strip().splitlines() == [
+        "raytrace: error: Errors encountered while attempting to write particle data. writing ev.mcpl"]
+    assert list(tmp_path.iterdir()) == []
+
+
 @pytest.mark.parametrize("signum, status", [(signal.SIGINT, 130), (signal.SIGTERM, 143)])
 def test_signals_end_a_run_with_its_status_and_no_files(tmp_path, signum, status):
     out = tmp_path / "area.fits"

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import contextlib
+import os
 import time
 from pathlib import Path
 
@@ -29,10 +31,14 @@ def run_demo(args) -> int:
     from ..output import plot_comparison, plot_effective_area, plot_psf, save_figure, write_arf, write_image, write_table
 
     out = Path(args.output_dir)
-    try:
-        out.mkdir(parents=True, exist_ok=True)
-    except OSError as exc:
-        raise CliError(f"--output-dir {str(out)!r}: cannot create it ({exc.strerror})") from None
+    folder = out if out.exists() else out.parent if str(out.parent) else Path(".")
+    while not folder.exists():  # the nearest folder that exists, where --output-dir will be made
+        folder = folder.parent
+    if out.exists() and not out.is_dir():
+        raise CliError(f"--output-dir {str(out)!r}: a file, not a folder")
+    if not os.access(folder, os.W_OK):
+        raise CliError(f"--output-dir {str(out)!r}: {str(folder)!r} is not writable")
+    outputs = []  # (file name, writer): written once every result is in, so that a failed run writes nothing
     areas, psfs = [], []
     for name in ("xmm", "babyiaxo"):
         optic = load_optic(name)
@@ -46,24 +52,45 @@ def run_demo(args) -> int:
             print(f"  {e:5.1f} keV  {area['effective_area'][i]:7.1f} +- {area['effective_area_err'][i]:.1f} cm2")
         if name == "xmm":
             print("  BabyIAXO CDR for one XMM module: about 1500 cm2 at 2 keV and 900 cm2 at 7 keV")
-        write_table(area, out / f"{name}_effective_area.ecsv")
-        write_arf(area, out / f"{name}_effective_area.arf")
-        save_figure(plot_effective_area(area, compare_cdr=name == "xmm"), out / f"{name}_effective_area.png")
-
         result = api.psf(optic, DEMO_PSF_KEV, rays=args.rays, seed=args.seed)
         print_psf(optic, result)
         stem = f"{name}_psf_{DEMO_PSF_KEV:g}keV"
-        write_table(result.encircled, out / f"{stem}_encircled.ecsv")
-        write_image(result.image, out / f"{stem}.fits", result.pixel_arcsec, result.image_center_mm,
-                    optic.focal_length_mm, result.meta | result.summary())
-        save_figure(plot_psf(result), out / f"{stem}.png")
+        outputs += [
+            (f"{name}_effective_area.ecsv", lambda path, area=area: write_table(area, path)),
+            (f"{name}_effective_area.arf", lambda path, area=area: write_arf(area, path)),
+            (f"{name}_effective_area.png",
+             lambda path, area=area, xmm=name == "xmm": save_figure(plot_effective_area(area, compare_cdr=xmm), path)),
+            (f"{stem}_encircled.ecsv", lambda path, result=result: write_table(result.encircled, path)),
+            (f"{stem}.fits", lambda path, result=result, f=optic.focal_length_mm: write_image(
+                result.image, path, result.pixel_arcsec, result.image_center_mm, f, result.meta | result.summary())),
+            (f"{stem}.png", lambda path, result=result: save_figure(plot_psf(result), path)),
+        ]
         areas.append(area)
         psfs.append(result)
 
     vig = api.vignetting("xmm", [0, 2, 5, 10], 1.5, rays=max(args.rays // 4, 1), seed=args.seed)
-    write_table(vig, out / "xmm_vignetting_1.5keV.ecsv")
     print("XMM off-axis effective area at 1.5 keV, relative to on-axis: "
           + ", ".join(f"{a:g}' {r:.3f}" for a, r in zip(vig["off_axis"].value, vig["relative_area"])))
-    save_figure(plot_comparison(areas, psfs), out / "xmm_vs_babyiaxo.png")
+    outputs += [("xmm_vignetting_1.5keV.ecsv", lambda path: write_table(vig, path)),
+                ("xmm_vs_babyiaxo.png", lambda path: save_figure(plot_comparison(areas, psfs), path))]
+    _write_all(out, outputs)
     print(f"wrote tables, ARFs, PSF images and plots (comparison: xmm_vs_babyiaxo.png) to {out}/")
     return 0
+
+
+def _write_all(out: Path, outputs) -> None:
+    """Every (file name, writer) into `out`, made if need be; if one fails, none is left (nor a folder made here)."""
+    made = not out.exists()
+    written = []
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+        for name, write in outputs:
+            written.append(out / name)
+            write(out / name)
+    except BaseException:
+        for path in written:
+            path.unlink(missing_ok=True)
+        if made:
+            with contextlib.suppress(OSError):
+                out.rmdir()
+        raise

@@ -8,9 +8,11 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
+import errno
 import glob
 import json
 import os
+import shutil
 import tempfile
 from pathlib import Path
 
@@ -47,20 +49,33 @@ def check_writable(path: str | os.PathLike, allowed_suffixes) -> Path:
     return path
 
 
+FULL_DISK_BYTES = 1 << 20  # less free space than this where a write failed: the disk is full
 PARTIAL_MARK = ".partial-"  # in the name of a file being written: .NAME.partial-PID-XXXX.SUFFIX beside NAME
 
 
 def temporary_beside(path: Path) -> Path:
     """A new empty file beside `path` to write into, then `publish`. Its name says whose partial output it is
-    (.NAME.partial-PID-...), so that temporaries a killed run (SIGKILL) left behind are recognised and removed
-    here, by the next run that writes the same output."""
-    for stale in path.parent.glob(f".{glob.escape(path.name)}{PARTIAL_MARK}*"):
-        pid = stale.name[len(path.name) + 1 + len(PARTIAL_MARK):].split("-", 1)[0]
+    (.NAME.partial-PID-...), so that temporaries a killed run (SIGKILL) left behind in this folder, whatever their
+    output, are recognised and removed here, by the next run that writes into it."""
+    for stale in path.parent.glob(f".*{PARTIAL_MARK}*"):
+        pid = stale.name.partition(PARTIAL_MARK)[2].split("-", 1)[0]
         if pid.isdigit() and not _running(int(pid)):
             stale.unlink(missing_ok=True)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}{PARTIAL_MARK}{os.getpid()}-", suffix=path.suffix)
     os.close(fd)
     return Path(tmp)
+
+
+def named_os_error(exc: OSError, path) -> OSError:
+    """`exc` as an error about the output the user asked for (`path`, not a temporary file), with the error number
+    of the first of its causes that has one: astropy reports a full disk as an OSError without one."""
+    cause = exc
+    while cause is not None and getattr(cause, "errno", None) is None:
+        cause = cause.__cause__ or cause.__context__
+    number = getattr(cause, "errno", None)
+    if number is None and shutil.disk_usage(Path(path).parent).free < FULL_DISK_BYTES:
+        number = errno.ENOSPC  # astropy's "Not enough space on disk" carries no number
+    return OSError(number, getattr(cause, "strerror", None) or (os.strerror(number) if number else str(exc)), str(path))
 
 
 def publish(tmp: Path, path: Path) -> Path:
@@ -89,8 +104,8 @@ def atomic_path(path: Path):
     try:
         try:
             yield tmp_path
-        except OSError as exc:  # name the file the user asked for, not the temporary one
-            raise OSError(exc.errno, exc.strerror, str(path)) from None
+        except OSError as exc:
+            raise named_os_error(exc, path) from None
         publish(tmp_path, path)
     finally:
         tmp_path.unlink(missing_ok=True)

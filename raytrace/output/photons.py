@@ -15,13 +15,16 @@ Both are written to a temporary file beside the destination and renamed when com
 from __future__ import annotations
 
 import ctypes
+import os
+import shutil
+import sys
 from pathlib import Path
 
 import numpy as np
 from astropy.io import fits
 
 from ..engine import Fate, Rays
-from .files import OutputError, check_writable, publish, temporary_beside
+from .files import FULL_DISK_BYTES, OutputError, check_writable, named_os_error, publish, temporary_beside
 
 REACHES_FOCAL_PLANE = np.array([Fate.NO_REFLECTION, Fate.PRIMARY_ONLY, Fate.SECONDARY_ONLY, Fate.DOUBLE, Fate.MULTIPLE])
 PHOTON_PDG_CODE = 22
@@ -77,9 +80,19 @@ class FitsPhotonList(_AtomicFile):
         self.header = hdu.header
         self.dtype = np.dtype([(name, kind) for name, _, kind in FITS_COLUMNS])
         self.handle = open(self.tmp, "wb")
-        self.handle.write(fits.PrimaryHDU().header.tostring().encode("ascii"))
-        self.header_offset = self.handle.tell()
-        self.handle.write(self.header.tostring().encode("ascii"))  # NAXIS2 = 0 for now; the same length later
+        try:
+            self._write(fits.PrimaryHDU().header.tostring().encode("ascii"))
+            self.header_offset = self.handle.tell()
+            self._write(self.header.tostring().encode("ascii"))  # NAXIS2 = 0 for now; the same length later
+        except BaseException:
+            self.abort()
+            raise
+
+    def _write(self, data: bytes) -> None:
+        try:
+            self.handle.write(data)
+        except OSError as exc:
+            raise named_os_error(exc, self.path) from None
 
     def __call__(self, rays: Rays) -> None:
         keep = _reaching(rays)
@@ -87,19 +100,21 @@ class FitsPhotonList(_AtomicFile):
         for (name, _, _), values in zip(FITS_COLUMNS, (rays.x, rays.y, rays.z, rays.dx, rays.dy, rays.dz,
                                                        rays.energy_kev, rays.weight, rays.fate, rays.shell)):
             rows[name] = values[keep]
-        self.handle.write(rows.tobytes())
+        self._write(rows.tobytes())
         self.count += rows.size
         self.weight_sum += float(rays.weight[keep & (rays.fate == Fate.DOUBLE)].sum())
 
     def close(self) -> Path:
         data_bytes = self.count * self.dtype.itemsize
-        self.handle.write(b"\0" * (-data_bytes % FITS_BLOCK))
+        self._write(b"\0" * (-data_bytes % FITS_BLOCK))
         self.header["NAXIS2"] = self.count
         self.header["HIERARCH focused_weight_cm2"] = self.weight_sum
-        text = self.header.tostring().encode("ascii")
         self.handle.seek(self.header_offset)
-        self.handle.write(text)  # the same cards as when opened, so the same length
-        self.handle.close()
+        self._write(self.header.tostring().encode("ascii"))  # the same cards as when opened, so the same length
+        try:
+            self.handle.close()
+        except OSError as exc:
+            raise named_os_error(exc, self.path) from None
         return self._finish()
 
     def abort(self) -> None:
@@ -117,6 +132,9 @@ class _McplOutfile(ctypes.Structure):
     _fields_ = [("internal", ctypes.c_void_p)]
 
 
+_MCPL_ERROR_HANDLER = ctypes.CFUNCTYPE(None, ctypes.c_char_p)
+
+
 def _libmcpl():
     try:
         from _mcpl_core.info import libpath
@@ -130,6 +148,8 @@ def _libmcpl():
                        ("mcpl_add_particle", [ctypes.POINTER(_McplParticle)]), ("mcpl_close_outfile", [])):
         getattr(lib, name).argtypes = [_McplOutfile] + args
         getattr(lib, name).restype = None
+    lib.mcpl_set_error_handler.argtypes = [_MCPL_ERROR_HANDLER]
+    lib.mcpl_set_error_handler.restype = None
     return lib
 
 
@@ -137,6 +157,8 @@ class McplPhotonList(_AtomicFile):
     def __init__(self, path: Path, meta: dict):
         self.lib = _libmcpl()
         super().__init__(path)
+        self.on_error = _MCPL_ERROR_HANDLER(self._fail)  # held by the writer for as long as MCPL may call it
+        self.lib.mcpl_set_error_handler(self.on_error)
         self.file = self.lib.mcpl_create_outfile(str(self.tmp).encode())
         version = meta.get("raytrace_version", "")
         self.lib.mcpl_hdr_set_srcname(self.file, f"xrt-axion-raytrace {version}".encode())
@@ -164,6 +186,17 @@ class McplPhotonList(_AtomicFile):
             add(self.file, ctypes.byref(p))
         self.count += keep.size
         self.weight_sum += float(rays.weight[keep][rays.fate[keep] == Fate.DOUBLE].sum())
+
+    def _fail(self, message: bytes) -> None:
+        """MCPL's error handler, which must not return (the library's own prints on standard output and exits): the
+        partial file removed, one line on standard error naming the output, the process ended (status 1)."""
+        try:
+            self.tmp.unlink(missing_ok=True)
+            full = shutil.disk_usage(self.path.parent).free < FULL_DISK_BYTES
+            reason = "no space left writing" if full else f"{message.decode(errors='replace')} writing"
+            print(f"raytrace: error: {reason} {self.path}", file=sys.stderr, flush=True)
+        finally:
+            os._exit(1)
 
     def close(self) -> Path:
         self.lib.mcpl_close_outfile(self.file)
