@@ -71,6 +71,11 @@ def run(capsys, *argv):
         (["spot", "xmm", "--date", "yesterday"], "date 'yesterday'"),
         (["spot", "xmm", "--efficiency", "2"], "efficiency = 2.0"),
         (["psf", "babyiaxo", "--energy", "3", "--focal-plane-z", "soon"], "--focal-plane-z 'soon'"),
+        (["spot", "xmm", "--no-bore", "--bore-gap", "100"], "--bore-gap: the photons do not come from the bore"),
+        (["tilt", "xmm", "--tilts", "0,1", "--energy", "3"], "--energy goes with --source parallel"),
+        (["optimise", "--focal-lengths", "3000:9000:1", "-o", "out"], "6001 focal lengths; at most 500"),
+        (["optimise", "--vary", "r_min_mm=40:80", "--vary", "r_min_mm=30:60", "-o", "out"], "given more than once"),
+        (["sensitivity", "--optics", ""], "--optics '': name at least one optic"),
     ],
 )
 def test_bad_input_gives_one_clear_line(capsys, tmp_path, monkeypatch, argv, message):

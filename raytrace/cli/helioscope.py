@@ -15,6 +15,8 @@ from .options import (DETECTOR_HELP, OPTIC_HELP, CliError, add_aperture, add_eve
 from .progress import Progress
 
 TILT_UNITS = {"arcsec": 1 / 60, "arcmin": 1.0, "deg": 60.0, "mrad": 180 * 60 / (1000 * math.pi)}  # arcmin per unit
+TILT_BEAM_KEV = 3.0  # the energy of tilt --source parallel
+MAX_SCAN_POINTS = 500  # focal lengths of one optimise scan
 
 
 def register(sub) -> None:
@@ -108,8 +110,8 @@ def register(sub) -> None:
     tilt.add_argument("--source", choices=("sun", "parallel"), default="sun",
                       help="solar axions (default) or a parallel beam at --energy")
     _offset_options(tilt, "the source's own offset from the magnet axis")
-    tilt.add_argument("--energy", type=number("--energy"), default=3.0, metavar="KEV",
-                      help="energy of the parallel beam in keV (default 3)")
+    tilt.add_argument("--energy", type=number("--energy"), metavar="KEV",
+                      help=f"energy of the parallel beam (--source parallel) in keV (default {TILT_BEAM_KEV:g})")
     tilt.add_argument("--detector", metavar="FILE.toml", help=DETECTOR_HELP)
     add_aperture(tilt)
     _bore_options(tilt)
@@ -168,18 +170,26 @@ def _bore_options(p) -> None:
     p.add_argument("--no-bore", action="store_true",
                    help="photons from anywhere above the optic, not only from the magnet bore (default: the bore, "
                         "each ray weighted by the square of its path in the field)")
-    p.add_argument("--bore-gap", type=number("--bore-gap", minimum=0), default=defaults.BORE_GAP_MM, metavar="MM",
+    p.add_argument("--bore-gap", type=number("--bore-gap", minimum=0), metavar="MM",
                    help=f"distance from the bore's end to the optic's entrance in mm (default {defaults.BORE_GAP_MM:g}, "
                         "an assumption: not published)")
+
+
+def _bore_gap(args) -> float:
+    """--bore-gap in mm (its default if not given); refused with --no-bore, which it would not change."""
+    if args.no_bore and args.bore_gap is not None:
+        raise CliError("--bore-gap: the photons do not come from the bore (--no-bore); give one of the two")
+    return defaults.BORE_GAP_MM if args.bore_gap is None else args.bore_gap
 
 
 def _magnet(args, field=None, length=None):
     """The magnet of the bore options (None with --no-bore)."""
     from ..helioscope import Magnet
 
+    gap = _bore_gap(args)
     if args.no_bore:
         return None
-    return Magnet(field or defaults.MAGNET_FIELD_T, length or defaults.MAGNET_LENGTH_M, bore_gap_mm=args.bore_gap)
+    return Magnet(field or defaults.MAGNET_FIELD_T, length or defaults.MAGNET_LENGTH_M, bore_gap_mm=gap)
 
 
 def _offset_options(p, what: str) -> None:
@@ -201,7 +211,7 @@ def run_spot(args) -> int:
     announce_events(args)
     optic = load_traced_optic(args)
     detector = load_detector(args.detector)
-    magnet = Magnet(args.field, args.length, bore_gap_mm=args.bore_gap)
+    magnet = Magnet(args.field, args.length, bore_gap_mm=_bore_gap(args))
     source = api.solar_source(args.solar_model, band, args.date, args.offset, args.offset_azimuth,
                               _magnet(args, args.field, args.length))
     start = time.perf_counter()
@@ -244,7 +254,14 @@ def run_optimise(args) -> int:
     if bool(args.focal_lengths) == bool(args.vary):
         raise CliError("give --focal-lengths (a scan) or --vary (a search), not both or neither")
     focal_lengths = parse_grid(args.focal_lengths, "--focal-lengths", "mm") if args.focal_lengths else None
-    variables = dict(_variable(text) for text in args.vary)
+    if focal_lengths is not None and focal_lengths.size > MAX_SCAN_POINTS:
+        raise CliError(f"--focal-lengths {args.focal_lengths!r}: {focal_lengths.size} focal lengths; at most "
+                       f"{MAX_SCAN_POINTS} (each builds, traces and optimises a design)")
+    pairs = [_variable(text) for text in args.vary]
+    repeated = sorted({key for key, _ in pairs if [k for k, _ in pairs].count(key) > 1})
+    if repeated:
+        raise CliError(f"--vary {repeated[0]}: given more than once; give each design value one range")
+    variables = dict(pairs)
     systems = [m.strip() for m in args.materials.split(",") if m.strip()]
     if not systems or any(m not in MATERIAL_SYSTEMS for m in systems):
         raise CliError(f"--materials {args.materials!r}: choose from {', '.join(MATERIAL_SYSTEMS)}")
@@ -335,13 +352,16 @@ def run_tilt(args) -> int:
     optic = load_traced_optic(args)
     detector = load_detector(args.detector)
     if args.source == "sun":
+        if args.energy is not None:
+            raise CliError("--energy: solar axions bring their spectrum; --energy goes with --source parallel")
         source = api.solar_source(offset_arcmin=args.offset, offset_azimuth_deg=args.offset_azimuth,
                                   magnet=_magnet(args))
     else:
         from coatings import check_energies
 
-        check_energies([args.energy])
-        source = ParallelBeam(math.radians(args.offset / 60), math.radians(args.offset_azimuth), args.energy)
+        energy = TILT_BEAM_KEV if args.energy is None else args.energy
+        check_energies([energy])
+        source = ParallelBeam(math.radians(args.offset / 60), math.radians(args.offset_azimuth), energy)
     check_output("--events", args.events, (".fits", ".mcpl"))
     if args.events:
         from ..output.photons import estimated_bytes
@@ -397,7 +417,8 @@ def run_sensitivity(args) -> int:
         result = api.rest2019_sensitivity(masses, args.solar_model or defaults.SOLAR_MODEL, args.pseudo_experiments)
     else:
         bins = _bins_spec(args.bins) if args.bins else defaults.SENSITIVITY_BINS_KEV
-        optics = [o.strip() for o in (args.optics or ",".join(defaults.SENSITIVITY_OPTICS)).split(",") if o.strip()]
+        optics = [o.strip() for o in (",".join(defaults.SENSITIVITY_OPTICS) if args.optics is None else args.optics)
+                  .split(",") if o.strip()]
         if not optics:
             raise CliError(f"--optics {args.optics!r}: name at least one optic")
         options = {name: getattr(args, name) for name in ("vacuum_years", "gas_years", "tracking", "confidence")
