@@ -42,6 +42,7 @@ from .optic import Optic, PrescriptionError, Segmentation, Shell, SlopeErrors, S
 from .surfaces import wolter_graze_angle_rad
 
 MAX_LAYERS = 5000
+MAX_FOCAL_LENGTH_MM = 100_000.0  # 100 m: twice XEUS's 50 m, the longest X-ray telescope ever studied
 NESTING_ITERATIONS = 8  # the fixed point contracts by ~L / f < 0.1 per step: 1e-8 of the first correction
 
 
@@ -154,7 +155,7 @@ class SegmentedDesign:
         try:
             return Optic(self.name, f, tuple(shells), per_shell, self.spider, self.description, self.apertures)
         except PrescriptionError as exc:
-            raise PrescriptionError(f"focal_length_mm = {f} does not give a valid optic with these radii: {exc}") from None
+            raise PrescriptionError(f"the optic of focal_length_mm = {f}: {exc}") from None
 
     def _next_radius(self, r0: float, part: PartDesign) -> float:
         """The smallest intersection radius of the next layer that keeps every on-axis ray clear (module docstring)."""
@@ -191,6 +192,8 @@ class SegmentedDesign:
             value = getattr(self, name)
             if not (math.isfinite(value) and value > 0):
                 raise PrescriptionError(f"{name} = {value}: must be a finite number > 0")
+        if f > MAX_FOCAL_LENGTH_MM:
+            raise PrescriptionError(f"focal_length_mm = {f:g}: at most {MAX_FOCAL_LENGTH_MM:g} mm (100 m) is allowed")
         if r_min >= r_max:
             raise PrescriptionError(f"r_min_mm = {r_min} must be below r_max_mm = {r_max}")
         if not r_min <= r_split <= r_max:

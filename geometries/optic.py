@@ -300,6 +300,8 @@ def parse_aperture(spec: str) -> Aperture:
         if kind == "sector":
             phi1, phi2 = (float(v) for v in rest.split(":"))
             return SectorAperture(phi1, phi2)
+    except PrescriptionError:  # well formed, but the values are not allowed: the aperture's own message says why
+        raise
     except ValueError:
         pass
     raise PrescriptionError(f"aperture {spec!r}: expected {APERTURE_FORMS}")
@@ -388,6 +390,18 @@ class Optic:
         return out
 
 
+def _check_spider_leaves_light(spider: Spider, outer_radius_mm: float) -> None:
+    """Refuse a spider whose spokes cover every azimuth out to the outermost shell's entrance: nothing would be
+    focused. A bar of width w covers asin(w / 2r) either side of its axis at radius r."""
+    half_bar_deg = math.degrees(math.asin(min(1.0, spider.spoke_width_mm / (2.0 * outer_radius_mm))))
+    if spider.spoke_width_deg + 2.0 * half_bar_deg >= 360.0 / spider.n_spokes:
+        raise PrescriptionError(
+            f"spider: {spider.n_spokes} spokes of {spider.spoke_width_mm:g} mm and {spider.spoke_width_deg:g} deg cover "
+            f"the whole entrance out to the outermost shell (r = {outer_radius_mm:.1f} mm); at that radius each spoke "
+            f"must stay below {2.0 * outer_radius_mm * math.sin(math.pi / spider.n_spokes):.1f} mm "
+            f"(and {360.0 / spider.n_spokes:g} deg)")
+
+
 def validate(optic: Optic) -> None:
     """Raise PrescriptionError naming the shell and value that make the optic unusable."""
     f = optic.focal_length_mm
@@ -427,6 +441,8 @@ def validate(optic: Optic) -> None:
             )
     if len(optic.apertures) > MAX_APERTURES:
         raise PrescriptionError(f"{len(optic.apertures)} apertures: at most {MAX_APERTURES} are allowed")
+    if optic.spider is not None:
+        _check_spider_leaves_light(optic.spider, float(optic.entrance_radii_mm().max()))
     tolerated = []  # overlaps within the as-built tolerance, one per pair of neighbours (its largest)
     for i in range(1, len(optic.shells)):
         inner, outer = optic.shells[i - 1], optic.shells[i]

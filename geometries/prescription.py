@@ -8,7 +8,7 @@ slope_meridional_arcsec, slope_sagittal_arcsec, wing_fraction, wing_arcsec (see
 `SlopeErrors`), azimuth_min_deg, azimuth_max_deg (a partial-azimuth shell) and, for profile
 "conical_as_built", r1_mm, r2_mm, r4_mm, r5_mm (measured radii of the primary's entrance and exit and of the
 secondary's) and gap_mm (axial gap between them, centred on z = f); such rows need no r_intersect_mm. Table metadata: name,
-focal_length_mm, source, spider_spokes / spider_width_deg / spider_width_mm / spider_rotation_deg when the
+focal_length_mm, source, shells (the number of rows, when given: a file cut short is refused), spider_spokes / spider_width_deg / spider_width_mm / spider_rotation_deg when the
 optic has a spider, and aperture (a list of entrance apertures such as "circle:21.5@200,0").
 Entrance and exit radii are computed, never stored.
 
@@ -109,7 +109,8 @@ def read_prescription(path: str | os.PathLike) -> Optic:
     try:
         table = Table.read(path, format="ascii.ecsv")
     except Exception as exc:  # astropy raises many types for a malformed file
-        raise PrescriptionError(f"prescription {path}: not a readable ECSV table ({exc})") from None
+        reason = " ".join(str(exc).split())  # astropy's messages run over several lines
+        raise PrescriptionError(f"prescription {path}: not a readable ECSV table ({reason})") from None
     missing = [c for c in REQUIRED_COLUMNS if c not in table.colnames]
     if missing == ["r_intersect_mm"] and all(str(p) == "conical_as_built" for p in table["profile"]):
         missing = []  # measured radii define an as-built shell
@@ -118,6 +119,9 @@ def read_prescription(path: str | os.PathLike) -> Optic:
     meta = table.meta
     if "focal_length_mm" not in meta:
         raise PrescriptionError(f"prescription {path}: metadata has no focal_length_mm")
+    if "shells" in meta and meta["shells"] != len(table):
+        raise PrescriptionError(f"prescription {path}: the header announces {meta['shells']} shells, the table has "
+                                f"{len(table)} rows (is the file cut short?)")
     try:
         shells = tuple(_as_built(row, table.colnames) if str(row["profile"]) == "conical_as_built" else
             Shell(

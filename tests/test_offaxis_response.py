@@ -45,4 +45,4 @@ def test_area_command_writes_a_response_for_a_grid_of_angles(tmp_path, capsys):
     assert len(table) == 3 * 3 and table.meta["off_axis_arcmin"] == [0.0, 5.0, 10.0]
     assert "A_eff / on axis" in capsys.readouterr().out
     assert main(["area", "xmm", "--energies", "1:7:3", "--off-axis", "0:10:5", "-o", str(tmp_path / "a.arf")]) == 2
-    assert "unsupported file type" in capsys.readouterr().err
+    assert "this output is written as" in capsys.readouterr().err

@@ -61,7 +61,7 @@ def test_photon_list_command_says_how_large_and_refuses_what_it_cannot_write(tmp
     assert "at most 1.4 MB (20,000 rays)" in out and f"wrote {path}" in out  # 70 bytes per row
     assert len(Table.read(path)) > 0
     assert main(["psf", "xmm", "--energy", "1.5", "--events", str(tmp_path / "e.txt")]) == 2
-    assert "unsupported file type" in capsys.readouterr().err
+    assert "this output is written as" in capsys.readouterr().err
     assert not list(tmp_path.glob(".e.txt*"))
 
 

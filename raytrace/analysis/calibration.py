@@ -96,7 +96,9 @@ def calibrate(
         raise CalibrationError(
             f"{optic.name}: without slope errors the HPD is already {hpd0:.4g} arcsec at z = {focal_plane_z_mm:.2f} mm, "
             f"not below the target {hpd_arcsec:g} arcsec")
-    core_limit = MAX_SLOPE_ERROR_ARCSEC / max(max(e.meridional_arcsec, e.sagittal_arcsec) for e in base)
+    # the core scale at which the widest component (the wing too, when it scales with the core) reaches the limit
+    core_limit = MAX_SLOPE_ERROR_ARCSEC / max(max(e.meridional_arcsec, e.sagittal_arcsec,
+                                                  e.wing_arcsec if w90_arcsec is None else 0.0) for e in base)
 
     def solve(function, target, limit, what):
         if function(0.0) >= target:
@@ -104,7 +106,9 @@ def calibrate(
         upper = min(target, limit)
         while function(upper) < target:
             if upper >= limit:
-                raise CalibrationError(f"{what}: even {limit:.4g} arcsec does not reach {target:g} arcsec")
+                raise CalibrationError(
+                    f"target {what} = {target:g} arcsec: the widest slope errors allowed ({MAX_SLOPE_ERROR_ARCSEC:g} "
+                    f"arcsec rms) give only {function(limit):.4g} arcsec")
             upper = min(2 * upper, limit)
         return brentq(lambda v: function(v) - target, 0.0, upper, rtol=RELATIVE_TOLERANCE)
 

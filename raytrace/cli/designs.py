@@ -46,7 +46,7 @@ def run_design(args) -> int:
     from .. import api
     from ..output import check_writable, write_design
 
-    check_writable(args.output, (".toml",))
+    check_writable(args.output, (".toml",), "-o")
     given = {key: option for option, key in DESIGN_OPTIONS if getattr(args, option) is not None}
     for assignment in args.set:
         key = assignment.partition("=")[0].strip()
@@ -83,9 +83,9 @@ def run_show(args) -> int:
 
     optic = load_optic(args.optic)
     plot_path = args.plot or f"{Path(optic.name).name}_cross_section.png"
-    check_writable(plot_path, (".png",))
+    check_writable(plot_path, (".png",), "--plot")
     if args.output:
-        check_writable(args.output, (".ecsv",))
+        check_writable(args.output, (".ecsv",), "-o")
     print(f"{optic.name}: f = {optic.focal_length_mm:g} mm, {optic.n_shells} shells; {optic.source}")
     spider = optic.spider
     if spider is not None:

@@ -240,7 +240,7 @@ def run_calibrate(args) -> int:
         raise CliError("calibrate: give --energy and --hpd, or --encircled FILE, --king FILE or --areas FILE")
     design = None
     if args.output:
-        check_writable(args.output, (".ecsv", ".toml"))
+        check_writable(args.output, (".ecsv", ".toml"), "-o")
         if Path(args.output).suffix == ".toml":
             if not is_design(args.optic):
                 raise CliError(f"-o {args.output!r}: a .toml output needs a segmented design as input; write .ecsv instead")

@@ -204,7 +204,7 @@ def check_output(option: str, value, suffixes) -> None:
     if value == "":
         raise CliError(f"{option} '': an empty file name; give a path such as out{suffixes[0]}")
     if value:
-        check_writable(value, suffixes)
+        check_writable(value, suffixes, option)
 
 
 def check_files(args) -> None:

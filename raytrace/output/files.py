@@ -34,18 +34,23 @@ class OutputError(ValueError):
     """An output path that cannot be written."""
 
 
-def check_writable(path: str | os.PathLike, allowed_suffixes) -> Path:
-    """Fail early, before any tracing, if the output cannot be written."""
+def check_writable(path: str | os.PathLike, allowed_suffixes, option: str = "output") -> Path:
+    """Fail early, before any tracing, if the output cannot be written; `option` names it in the message (the
+    command-line option, or 'output')."""
     path = Path(path)
     if path.suffix.lower() not in allowed_suffixes:
-        raise OutputError(f"output {str(path)!r}: unsupported file type; use one of {', '.join(allowed_suffixes)}")
+        kinds = " or ".join(filter(None, (", ".join(allowed_suffixes[:-1]), allowed_suffixes[-1])))
+        hint = ("; a table is written with -o" if option == "--plot" and path.suffix.lower() in TABLE_SUFFIXES + (".arf",)
+                else "; a picture is written with --plot" if option == "-o" and path.suffix.lower() == ".png" else "")
+        raise OutputError(f"{option} {str(path)!r}: this output is written as {kinds}, not "
+                          f"{path.suffix or 'a file without a suffix'}{hint}")
     folder = path.parent if str(path.parent) else Path(".")
     if not folder.is_dir():
-        raise OutputError(f"output {str(path)!r}: folder {str(folder)!r} does not exist")
+        raise OutputError(f"{option} {str(path)!r}: folder {str(folder)!r} does not exist")
     if not os.access(folder, os.W_OK):
-        raise OutputError(f"output {str(path)!r}: folder {str(folder)!r} is not writable")
+        raise OutputError(f"{option} {str(path)!r}: folder {str(folder)!r} is not writable")
     if path.is_dir():
-        raise OutputError(f"output {str(path)!r} is a folder")
+        raise OutputError(f"{option} {str(path)!r} is a folder")
     return path
 
 
@@ -278,7 +283,8 @@ def write_prescription(optic: Optic, path: str | os.PathLike) -> list[Path]:
     if any(s.slope_errors != SlopeErrors() for s in optic.shells):
         for column, field in zip(SLOPE_COLUMNS, ("meridional_arcsec", "sagittal_arcsec", "wing_fraction", "wing_arcsec")):
             table[column] = [getattr(s.slope_errors, field) for s in optic.shells]
-    table.meta.update({"name": optic.name, "focal_length_mm": optic.focal_length_mm, "source": optic.source})
+    table.meta.update({"name": optic.name, "focal_length_mm": optic.focal_length_mm, "source": optic.source,
+                       "shells": optic.n_shells})
     if optic.apertures:
         table.meta["aperture"] = [a.spec() for a in optic.apertures]
     if optic.spider is not None:

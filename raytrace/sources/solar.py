@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import dataclasses
 import math
+import warnings
 from dataclasses import dataclass
 
 import numpy as np
@@ -251,16 +252,27 @@ def sun_radius_rad(distance_au: float = 1.0) -> float:
     return math.asin(SUN_RADIUS_KM / (distance_au * AU_KM))
 
 
+EPHEMERIS_YEARS = (1900, 2100)
+
+
 def earth_sun_distance_au(date: str) -> float:
     """Earth-Sun distance on a date (ISO format, e.g. 2026-07-04), from astropy's solar ephemeris."""
     from astropy.coordinates import get_sun
     from astropy.time import Time
 
-    try:
-        time = Time(date)
-    except ValueError:
-        raise ValueError(f"date {date!r}: expected an ISO date such as 2026-07-04") from None
-    return float(get_sun(time).distance.to_value("AU"))
+    from erfa import ErfaWarning
+
+    with warnings.catch_warnings():
+        # "dubious year": UTC beyond the leap-second table; it shifts the time by seconds, the distance by nothing
+        warnings.simplefilter("ignore", ErfaWarning)
+        try:
+            time = Time(date, scale="utc")
+        except ValueError:
+            raise ValueError(f"date {date!r}: expected an ISO date such as 2026-07-04") from None
+        if not EPHEMERIS_YEARS[0] <= time.ymdhms.year <= EPHEMERIS_YEARS[1]:
+            raise ValueError(f"date {date!r}: astropy's built-in solar ephemeris (ERFA epv00) covers the years "
+                             f"{EPHEMERIS_YEARS[0]}-{EPHEMERIS_YEARS[1]}")
+        return float(get_sun(time).distance.to_value("AU"))
 
 
 def fit_model(table: np.ndarray, name: str, reference: str) -> SolarAxionModel:
