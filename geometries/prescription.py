@@ -7,9 +7,10 @@ spacers_per_segment, spacer_width_mm, segment_rotation_deg (see `Segmentation`) 
 slope_meridional_arcsec, slope_sagittal_arcsec, wing_fraction, wing_arcsec (see
 `SlopeErrors`), azimuth_min_deg, azimuth_max_deg (a partial-azimuth shell) and, for profile
 "conical_as_built", r1_mm, r2_mm, r4_mm, r5_mm (measured radii of the primary's entrance and exit and of the
-secondary's) and gap_mm (axial gap between them, centred on z = f); such rows need no r_intersect_mm. Table metadata: name,
-focal_length_mm, source, shells (the number of rows, when given: a file cut short is refused), spider_spokes / spider_width_deg / spider_width_mm / spider_rotation_deg when the
-optic has a spider, and aperture (a list of entrance apertures such as "circle:21.5@200,0").
+secondary's) and gap_mm (axial gap between them, centred on z = f); such rows need no r_intersect_mm. Table
+metadata: name, focal_length_mm, source, shells (the number of rows, when given: a file cut short is refused),
+spider_spokes / spider_width_deg / spider_width_mm / spider_rotation_deg when the optic has a spider, and aperture
+(a list of entrance apertures such as "circle:21.5@200,0").
 Entrance and exit radii are computed, never stored.
 
 A `.toml` file is a segmented design (`geometries.generator`), built into its layers on loading.

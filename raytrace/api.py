@@ -136,7 +136,10 @@ def reflectivity(recipe, energies_kev, angles_mrad=None, *, roughness_nm=None,
     for table in tables:
         table["coating"] = table.meta["recipe"]
     table = vstack(tables, metadata_conflicts="silent") if len(tables) > 1 else tables[0]
-    table.meta.update({"recipe": ", ".join(t.meta["recipe"] for t in tables), "optic": optic.name})
+    graze = optic.graze_angles_rad() * 1e3
+    table.meta.update({"recipe": ", ".join(t.meta["recipe"] for t in tables), "optic": optic.name,
+                       "on_axis_graze_mrad": {stack.name: [float(graze[k].min()), float(graze[k].max())] for stack in
+                                              stacks for k in [[c == stack for c in optic.coatings]]}})
     return table
 
 
@@ -208,8 +211,8 @@ def sensitivity(optics=defaults.SENSITIVITY_OPTICS, *, detector: Detector | str 
         raise ValueError(f"tracking = {tracking}: the share of time tracking the Sun must lie in (0, 1]")
     if not 0 < confidence < 1:
         raise ValueError(f"confidence = {confidence}: must lie between 0 and 1")
-    if gas_years > 0 and not (math.isfinite(max_gas_mass_ev) and max_gas_mass_ev > 0):
-        raise ValueError(f"max_gas_mass_ev = {max_gas_mass_ev}: must be a number > 0")
+    if gas_years > 0:
+        reach.check_max_gas_mass(max_gas_mass_ev)
     detector = _detector(detector)
     source = solar_source(solar_model, (edges[0], edges[-1]), magnet=magnet)
     responses, spots = [], []

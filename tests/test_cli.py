@@ -19,32 +19,32 @@ def run(capsys, *argv):
 @pytest.mark.parametrize(
     "argv, message",
     [
-        (["area", "hubble", "--energies", "1:2:0.5"], "unknown optic 'hubble'"),
-        (["area", "xmm", "--energies", "1:2"], "--energies '1:2'"),
-        (["area", "xmm", "--energies", "2:1:0.5"], "START <= STOP"),
-        (["area", "xmm", "--energies=-1,2"], "positive"),
-        (["area", "xmm", "--energies", "abc"], "--energies 'abc'"),
-        (["area", "xmm", "--energies", "2000"], "energy 2000.0 keV"),
-        (["area", "xmm", "--energies", "1", "--rays", "0"], "--rays '0'"),
-        (["area", "xmm", "--energies", "1", "--rays", "many"], "--rays 'many'"),
-        (["area", "xmm", "--energies", "1", "-o", "/nonexistent/dir/a.ecsv"], "does not exist"),
-        (["area", "xmm", "--energies", "1", "-o", "area.txt"], "this output is written as"),
+        (["area", "hubble", "--energy", "1:2:0.5"], "unknown optic 'hubble'"),
+        (["area", "xmm", "--energy", "1:2"], "--energy '1:2'"),
+        (["area", "xmm", "--energy", "2:1:0.5"], "START <= STOP"),
+        (["area", "xmm", "--energy=-1,2"], "positive"),
+        (["area", "xmm", "--energy", "abc"], "--energy 'abc'"),
+        (["area", "xmm", "--energy", "2000"], "energy 2000.0 keV"),
+        (["area", "xmm", "--energy", "1", "--rays", "0"], "--rays '0'"),
+        (["area", "xmm", "--energy", "1", "--rays", "many"], "--rays 'many'"),
+        (["area", "xmm", "--energy", "1", "-o", "/nonexistent/dir/a.ecsv"], "does not exist"),
+        (["area", "xmm", "--energy", "1", "-o", "area.txt"], "this output is written as"),
         (["psf", "xmm", "--energy", "-3"], "energy -3.0 keV"),
         (["psf", "xmm", "--energy", "1", "--off-axis", "900"], "off-axis angle"),
         (["psf", "xmm", "--energy", "1", "--focal-plane-z", "7300"], "focal plane z = 7300.0"),
         (["psf", "xmm"], "--energy"),
         (["psf", "xmm", "--energy", "1.5", "--source-size", "2"], "a source at infinity has no size"),
-        (["area", "xmm", "--energies", "1.5", "--source-distance", "0.5"], "source distance = 0.5 m"),
+        (["area", "xmm", "--energy", "1.5", "--source-distance", "0.5"], "source distance = 0.5 m"),
         (["psf", "xmm", "--energy", "1.5", "--source-distance", "14"], "only beyond about 4 f = 30 m"),
         (["frobnicate"], "invalid choice"),
-        (["reflectivity", "nope", "--energies", "8", "--angles", "1"], "unknown coating recipe 'nope'"),
-        (["reflectivity", "missing.toml", "--energies", "8", "--angles", "1"], "'missing.toml' does not exist"),
-        (["reflectivity", "au250_ni", "--energies", "8", "--angles=-1"], "--angles '-1'"),
-        (["reflectivity", "au250_ni", "--energies", "8", "--angles", "2000"], "must not exceed 1000 mrad"),
-        (["reflectivity", "au250_ni", "--energies", "0.05", "--angles", "1"], "energy outside 0.1-800.0 keV"),
-        (["reflectivity", "au250_ni", "--energies", "8", "--angles", "1", "--roughness=-1"], "--roughness '-1'"),
-        (["reflectivity", "au250_ni", "--energies", "8", "--angles", "1", "-o", "r.txt"], "this output is written as"),
-        (["reflectivity", "au250_ni", "--energies", "8"], "--angles"),
+        (["reflectivity", "nope", "--energy", "8", "--graze", "1"], "unknown coating recipe 'nope'"),
+        (["reflectivity", "missing.toml", "--energy", "8", "--graze", "1"], "'missing.toml' does not exist"),
+        (["reflectivity", "au250_ni", "--energy", "8", "--graze=-1"], "--graze '-1'"),
+        (["reflectivity", "au250_ni", "--energy", "8", "--graze", "2000"], "must not exceed 1000 mrad"),
+        (["reflectivity", "au250_ni", "--energy", "0.05", "--graze", "1"], "energy outside 0.1-800.0 keV"),
+        (["reflectivity", "au250_ni", "--energy", "8", "--graze", "1", "--roughness=-1"], "--roughness '-1'"),
+        (["reflectivity", "au250_ni", "--energy", "8", "--graze", "1", "-o", "r.txt"], "this output is written as"),
+        (["reflectivity", "au250_ni", "--energy", "8"], "--graze"),
         (["design", "--r-min", "400", "-o", "d.toml"], "r_min_mm = 400.0 must be below r_max_mm"),
         (["design", "--focal-length", "100", "-o", "d.toml"], "focal_length_mm = 100.0 is too short"),
         (["design", "--set", "inner.glass_thickness_mm=500", "-o", "d.toml"], "glass_thickness_mm"),
@@ -57,23 +57,23 @@ def run(capsys, *argv):
         (["calibrate", "xmm", "--energy", "1.5", "--hpd", "15", "--w90", "10"], "must exceed the HPD"),
         (["show", "hubble"], "unknown optic 'hubble'"),
         (["spot", "xmm", "--band", "5:2"], "--band '5:2'"),
-        (["tilt", "xmm", "--tilts", "0:2:1", "--keep", "2"], "--keep 2"),
-        (["tilt", "xmm", "--tilts=-1,2"], "--tilts '-1,2'"),
-        (["tilt", "xmm", "--tilts", "0,120"], "tilts: must be from 0 to 60 arcmin"),
-        (["tilt", "xmm", "--tilts", "0,1", "--decentre", "1"], "--decentre '1'"),
-        (["offaxis", "xmm", "--angles", "0:5:1"], "--energy"),
-        (["offaxis", "xmm", "--angles", "0,900", "--energy", "2"], "off-axis angle"),
-        (["optimise", "--focal-lengths", "5000", "--materials", "gold", "-o", "out"], "--materials 'gold'"),
-        (["optimise", "--focal-lengths", "100", "-o", "out"], "focal_length_mm = 100.0 is too short"),
-        (["optimise", "--focal-lengths", "5000", "--groups", "0", "-o", "out"], "--groups '0'"),
+        (["tilt", "xmm", "--tilt", "0:2:1", "--keep", "2"], "--keep 2"),
+        (["tilt", "xmm", "--tilt=-1,2"], "--tilt '-1,2'"),
+        (["tilt", "xmm", "--tilt", "0,120"], "tilts: must be from 0 to 60 arcmin"),
+        (["tilt", "xmm", "--tilt", "0,1", "--decentre", "1"], "--decentre '1'"),
+        (["offaxis", "xmm", "--off-axis", "0:5:1"], "--energy"),
+        (["offaxis", "xmm", "--off-axis", "0,900", "--energy", "2"], "off-axis angle"),
+        (["optimise", "--focal-length", "5000", "--materials", "gold", "-o", "out"], "--materials 'gold'"),
+        (["optimise", "--focal-length", "100", "-o", "out"], "focal_length_mm = 100.0 is too short"),
+        (["optimise", "--focal-length", "5000", "--groups", "0", "-o", "out"], "--groups '0'"),
         (["spot", "xmm", "--detector", "nothere.toml"], "cannot read it"),
-        (["spot", "xmm", "--offset", "100"], "pointing offset = 100 arcmin"),
+        (["spot", "xmm", "--off-axis", "100"], "pointing offset = 100 arcmin"),
         (["spot", "xmm", "--date", "yesterday"], "date 'yesterday'"),
         (["spot", "xmm", "--efficiency", "2"], "efficiency = 2.0"),
         (["psf", "babyiaxo", "--energy", "3", "--focal-plane-z", "soon"], "--focal-plane-z 'soon'"),
         (["spot", "xmm", "--no-bore", "--bore-gap", "100"], "--bore-gap: the photons do not come from the bore"),
-        (["tilt", "xmm", "--tilts", "0,1", "--energy", "3"], "--energy goes with --source parallel"),
-        (["optimise", "--focal-lengths", "3000:9000:1", "-o", "out"], "6001 focal lengths; at most 500"),
+        (["tilt", "xmm", "--tilt", "0,1", "--energy", "3"], "--energy goes with --source parallel"),
+        (["optimise", "--focal-length", "3000:9000:1", "-o", "out"], "6001 focal lengths; at most 500"),
         (["optimise", "--vary", "r_min_mm=40:80", "--vary", "r_min_mm=30:60", "-o", "out"], "given more than once"),
         (["sensitivity", "--optics", ""], "--optics '': name at least one optic"),
     ],
@@ -95,7 +95,7 @@ def test_unwritable_output_folder(capsys, tmp_path):
     locked.mkdir()
     locked.chmod(0o500)
     try:
-        code, _, err = run(capsys, "area", "xmm", "--energies", "1", "--rays", "1000", "-o", str(locked / "a.ecsv"))
+        code, _, err = run(capsys, "area", "xmm", "--energy", "1", "--rays", "1000", "-o", str(locked / "a.ecsv"))
     finally:
         locked.chmod(0o700)
     assert code == 2 and "not writable" in err
@@ -104,7 +104,7 @@ def test_unwritable_output_folder(capsys, tmp_path):
 def test_area_writes_ecsv_fits_and_arf(capsys, tmp_path):
     for suffix in ("ecsv", "fits", "arf"):
         path = tmp_path / f"area.{suffix}"
-        code, out, _ = run(capsys, "area", "xmm", "--energies", "1:3:0.5", "--rays", "20000", "-o", str(path))
+        code, out, _ = run(capsys, "area", "xmm", "--energy", "1:3:0.5", "--rays", "20000", "-o", str(path))
         assert code == 0 and "wrote" in out
     table = Table.read(tmp_path / "area.ecsv")
     assert table.colnames == ["energy", "effective_area", "effective_area_err"]
@@ -151,7 +151,7 @@ def test_psf_of_a_source_at_a_test_facility(capsys, tmp_path):
 def test_reflectivity_table_and_plot(capsys, tmp_path):
     from coatings import load_recipe
 
-    code, out, _ = run(capsys, "reflectivity", "wb4c_graded", "--energies", "1:9:2", "--angles", "0,4,8",
+    code, out, _ = run(capsys, "reflectivity", "wb4c_graded", "--energy", "1:9:2", "--graze", "0,4,8",
                        "-o", str(tmp_path / "r.fits"), "--plot", str(tmp_path / "r.png"))
     assert code == 0 and "W/B4C" in out and "wrote" in out
     table = Table.read(tmp_path / "r.fits")
@@ -160,7 +160,7 @@ def test_reflectivity_table_and_plot(capsys, tmp_path):
     expected = load_recipe("wb4c_graded").reflectivity_grid([1, 3, 5, 7, 9], np.array([0, 4, 8]) * 1e-3)
     np.testing.assert_allclose(np.asarray(table["reflectivity"]).reshape(5, 3), expected, rtol=1e-12)
     assert (tmp_path / "r.png").stat().st_size > 0
-    code, out, _ = run(capsys, "reflectivity", "au250_ni", "--energies", "8", "--angles", "8", "--roughness", "3",
+    code, out, _ = run(capsys, "reflectivity", "au250_ni", "--energy", "8", "--graze", "8", "--roughness", "3",
                        "--polarisation", "s")
     rough = load_recipe("au250_ni").with_roughness(3.0).reflectivity_grid([8.0], [8e-3], "s")[0, 0]
     assert code == 0 and f"{rough:.4f}" in out
@@ -170,7 +170,7 @@ def test_parse_grid_includes_stop():
     values = parse_grid("0.5:12:0.1")
     assert values.size == 116 and values[-1] == pytest.approx(12.0)
     np.testing.assert_allclose(parse_grid("1.5, 6.4"), [1.5, 6.4])
-    np.testing.assert_allclose(parse_grid("0:2:1", "--angles", "mrad", allow_zero=True), [0, 1, 2])
+    np.testing.assert_allclose(parse_grid("0:2:1", "--graze", "mrad", allow_zero=True), [0, 1, 2])
 
 
 def test_demo_writes_everything(capsys, tmp_path):
@@ -205,11 +205,11 @@ def test_design_show_calibrate_round_trip(capsys, tmp_path):
 
 
 def test_area_psf_and_reflectivity_of_the_custom_optic(capsys, tmp_path):
-    code, out, _ = run(capsys, "area", "babyiaxo", "--energies", "1,3,7", "--rays", "50000")
+    code, out, _ = run(capsys, "area", "babyiaxo", "--energy", "1,3,7", "--rays", "50000")
     assert code == 0 and "wb4c_graded" in out and "ir_thick" in out
     code, out, _ = run(capsys, "psf", "babyiaxo", "--energy", "3", "--rays", "50000")
     assert code == 0 and "focal plane z = -2" in out  # best focus, behind the nominal one
-    code, out, _ = run(capsys, "reflectivity", "babyiaxo", "--energies", "3,7", "-o", str(tmp_path / "r.ecsv"),
+    code, out, _ = run(capsys, "reflectivity", "babyiaxo", "--energy", "3,7", "-o", str(tmp_path / "r.ecsv"),
                        "--plot", str(tmp_path / "r.png"))
     assert code == 0 and "2 coating recipe(s)" in out
     assert set(Table.read(tmp_path / "r.ecsv")["coating"]) == {"wb4c_graded", "ir_thick"}
@@ -230,20 +230,20 @@ def test_spot_prints_and_writes_the_figures_of_merit(capsys, tmp_path):
 
 def test_optimise_writes_the_scan_and_a_usable_best_design(capsys, tmp_path):
     out = tmp_path / "scan"
-    code, text, _ = run(capsys, "optimise", "--focal-lengths", "4500,5500", "--groups", "2", "--materials", "ir,au",
+    code, text, _ = run(capsys, "optimise", "--focal-length", "4500,5500", "--groups", "2", "--materials", "ir,au",
                         "--rays", "5000", "--workers", "1", "-o", str(out), "--checkpoint", str(tmp_path / "c.jsonl"))
     assert code == 0 and "best: f = " in text and "full trace" in text
     table = Table.read(out / "scan.ecsv")
     assert list(table["focal_length"].value) == [4500.0, 5500.0]
     assert set(table.colnames) >= {"f_do", "f_o", "spot_area", "throughput", "recipe_group1", "recipe_group2"}
-    code, text, _ = run(capsys, "area", str(out / "best_design.toml"), "--energies", "3", "--rays", "5000")
+    code, text, _ = run(capsys, "area", str(out / "best_design.toml"), "--energy", "3", "--rays", "5000")
     assert code == 0
     assert len((tmp_path / "c.jsonl").read_text().splitlines()) == 3  # the header and a row per focal length
 
 
 def test_tilt_and_offaxis_write_tables_and_plots(capsys, tmp_path):
-    code, out, _ = run(capsys, "tilt", "xmm", "--tilts", "0:4:2", "--rays", "200000", "--source", "parallel",
-                       "--decentre", "0.3,0", "--offset", "0.2", "-o", str(tmp_path / "t.ecsv"), "--plot",
+    code, out, _ = run(capsys, "tilt", "xmm", "--tilt", "0:4:2", "--rays", "200000", "--source", "parallel",
+                       "--decentre", "0.3,0", "--off-axis", "0.2", "-o", str(tmp_path / "t.ecsv"), "--plot",
                        str(tmp_path / "t.png"))
     assert code == 0 and "largest tilt keeping 95 %" in out and "decentre (0.3, 0) mm" in out
     table = Table.read(tmp_path / "t.ecsv")
@@ -251,7 +251,7 @@ def test_tilt_and_offaxis_write_tables_and_plots(capsys, tmp_path):
     # image of a source offset at azimuth 0: x = -f tan(offset); a decentre +d moves it by +d from the detector.
     # The centroid's statistical error is about 0.003 mm (XMM's PSF wing, 2e5 rays).
     assert table["shift_mm"][0] == pytest.approx(abs(0.3 - 7500 * math.tan(math.radians(0.2 / 60))), abs=0.01)
-    code, out, _ = run(capsys, "offaxis", "babyiaxo", "--angles", "0,5", "--energy", "3", "--rays", "20000",
+    code, out, _ = run(capsys, "offaxis", "babyiaxo", "--off-axis", "0,5", "--energy", "3", "--rays", "20000",
                        "-o", str(tmp_path / "v.fits"), "--plot", str(tmp_path / "v.png"))
     assert code == 0 and len(Table.read(tmp_path / "v.fits")) == 2 and (tmp_path / "v.png").stat().st_size > 0
 
@@ -286,16 +286,16 @@ def test_no_user_file_is_harmed(capsys, tmp_path, monkeypatch):
     (tmp_path / "locked.ecsv").chmod(0o444)
     before = {p.name: p.read_bytes() for p in tmp_path.iterdir()}
     cases = [
-        (["area", "shells.ecsv", "--energies", "1.5", "-o", "shells.ecsv"], "-o 'shells.ecsv': the same file as OPTIC"),
+        (["area", "shells.ecsv", "--energy", "1.5", "-o", "shells.ecsv"], "-o 'shells.ecsv': the same file as OPTIC"),
         (["psf", "xmm", "--energy", "1.5", "-o", "out.fits", "--image", "out.fits"], "--image 'out.fits': the same"),
         (["psf", "xmm", "--energy", "1.5", "--image", "x.fits", "--events", "x.fits"], "--events 'x.fits': the same"),
-        (["area", "xmm", "--energies", "1.5", "-o", "locked.ecsv"], "-o 'locked.ecsv': the file is read-only"),
-        (["optimise", "--focal-lengths", "5000", "--checkpoint", "design.toml", "-o", "scan"],
+        (["area", "xmm", "--energy", "1.5", "-o", "locked.ecsv"], "-o 'locked.ecsv': the file is read-only"),
+        (["optimise", "--focal-length", "5000", "--checkpoint", "design.toml", "-o", "scan"],
          "checkpoint 'design.toml': exists and is not a checkpoint"),
-        (["optimise", "--focal-lengths", "5000", "--checkpoint", "x", "-o", "x"], "--checkpoint 'x': the same file"),
-        (["optimise", "--focal-lengths", "5000", "-o", ""], "-o '': an empty file name"),
-        (["optimise", "--focal-lengths", "5000", "--checkpoint", "", "-o", "scan"], "--checkpoint '': an empty file"),
-        (["optimise", "--focal-lengths", "5000", "--checkpoint", "no/x.jsonl", "-o", "scan"], "folder 'no' does not"),
+        (["optimise", "--focal-length", "5000", "--checkpoint", "x", "-o", "x"], "--checkpoint 'x': the same file"),
+        (["optimise", "--focal-length", "5000", "-o", ""], "-o '': an empty file name"),
+        (["optimise", "--focal-length", "5000", "--checkpoint", "", "-o", "scan"], "--checkpoint '': an empty file"),
+        (["optimise", "--focal-length", "5000", "--checkpoint", "no/x.jsonl", "-o", "scan"], "folder 'no' does not"),
     ]
     for argv, message in cases:
         code, _, err = run(capsys, *argv)
@@ -310,10 +310,10 @@ def test_negative_numbers_parse_as_numbers(capsys):
 
     parser = build_parser()
     assert parser.parse_args(["psf", "xmm", "--energy", "1.5", "--focal-plane-z", "-1e1"]).focal_plane_z == -10.0
-    assert parser.parse_args(["tilt", "xmm", "--tilts", "0,1", "--decentre", "-0.5,0"]).decentre == "-0.5,0"
-    assert parser.parse_args(["tilt", "xmm", "--tilts", "0,1", "--pivot-z", "-1e3"]).pivot_z == -1000.0
-    for argv, message in ((["area", "xmm", "--energies", "-1:5:1"], "must be positive"),
-                          (["tilt", "xmm", "--tilts", "-5:5:1"], "non-negative"),
-                          (["offaxis", "xmm", "--angles", "-5:5:5", "--energy", "3"], "non-negative")):
+    assert parser.parse_args(["tilt", "xmm", "--tilt", "0,1", "--decentre", "-0.5,0"]).decentre == "-0.5,0"
+    assert parser.parse_args(["tilt", "xmm", "--tilt", "0,1", "--pivot-z", "-1e3"]).pivot_z == -1000.0
+    for argv, message in ((["area", "xmm", "--energy", "-1:5:1"], "must be positive"),
+                          (["tilt", "xmm", "--tilt", "-5:5:1"], "non-negative"),
+                          (["offaxis", "xmm", "--off-axis", "-5:5:5", "--energy", "3"], "non-negative")):
         code, _, err = run(capsys, *argv)
         assert code == 2 and message in err

@@ -40,9 +40,9 @@ def test_response_is_the_effective_area_of_each_direction(xmm, tmp_path):
 
 def test_area_command_writes_a_response_for_a_grid_of_angles(tmp_path, capsys):
     out = tmp_path / "response.ecsv"
-    assert main(["area", "xmm", "--energies", "1:7:3", "--off-axis", "0:10:5", "--rays", "20000", "-o", str(out)]) == 0
+    assert main(["area", "xmm", "--energy", "1:7:3", "--off-axis", "0:10:5", "--rays", "20000", "-o", str(out)]) == 0
     table = Table.read(out)
     assert len(table) == 3 * 3 and table.meta["off_axis_arcmin"] == [0.0, 5.0, 10.0]
     assert "A_eff / on axis" in capsys.readouterr().out
-    assert main(["area", "xmm", "--energies", "1:7:3", "--off-axis", "0:10:5", "-o", str(tmp_path / "a.arf")]) == 2
+    assert main(["area", "xmm", "--energy", "1:7:3", "--off-axis", "0:10:5", "-o", str(tmp_path / "a.arf")]) == 2
     assert "this output is written as" in capsys.readouterr().err

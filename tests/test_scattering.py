@@ -331,15 +331,15 @@ def test_calibrate_fits_king_profiles_from_the_command_line(tmp_path, capsys):
     king = tmp_path / "king.csv"
     king.write_text("energy_eV,core_radius_arcsec,king_index\n1500,4.72,1.457\n7500,3.304,1.397\n")
     out = tmp_path / "fitted.ecsv"
-    assert main(["calibrate", "xmm_design", "--king", str(king), "--king-energies", "1.5,7.5", "--radii", "5,15,30,60",
+    assert main(["calibrate", "xmm_design", "--king", str(king), "--king-energy", "1.5,7.5", "--radii", "5,15,30,60",
                  "--rays", "20000", "-o", str(out)]) == 0
     text = capsys.readouterr().out
     assert "core_scale" in text and "psd_index" in text and "chi2" in text
     assert out.is_file() and (tmp_path / "fitted_au250_ni.toml").is_file()
-    for argv, message in ((["--king", str(king)], "give --king-energies"),
-                          (["--king", str(king), "--king-energies", "3"], "no row at 3 keV"),
+    for argv, message in ((["--king", str(king)], "give --king-energy"),
+                          (["--king", str(king), "--king-energy", "3"], "no row at 3 keV"),
                           (["--encircled", str(king)], "missing column 'energy_kev'"),
-                          (["--king", str(king), "--king-energies", "1.5", "--energy", "1.5"], "belong to the HPD"),
+                          (["--king", str(king), "--king-energy", "1.5", "--energy", "1.5"], "belong to the HPD"),
                           ([], "give --energy and --hpd")):
         assert main(["calibrate", "xmm_design", *argv]) == 2
         assert message in capsys.readouterr().err

@@ -70,9 +70,12 @@ def test_gas_steps_cover_the_masses_without_gaps_and_share_the_exposure():
     assert density_for_photon_mass(masses[-1]) == pytest.approx(1.51e-4, rel=0.02)  # 4He at ~1.2 bar, 293 K
 
 
-def test_density_steps_refuse_a_bad_mass():
-    with pytest.raises(ValueError, match="max_mass_ev"):
+def test_density_steps_refuse_a_bad_mass_and_one_needing_helium_denser_than_liquid():
+    with pytest.raises(ValueError, match="max_gas_mass_ev"):
         density_steps(Magnet(), -1.0)
+    # m_gamma = 28.77 eV sqrt(rho Z / A) (rho in g/cm3): 7.19 eV for liquid 4He's 0.125 g/cm3
+    with pytest.raises(ValueError, match=r"denser than liquid helium \(0.125 g/cm3, photon mass 7.20 eV\)"):
+        density_steps(Magnet(), 7.25)
 
 
 def test_the_traced_signal_adds_up_to_the_figures_of_merit():
@@ -155,7 +158,7 @@ def test_sensitivity_refuses_mismatched_bores_and_bins():
 
 
 def test_cli_preset_writes_the_table_and_plot(tmp_path, capsys):
-    code = main(["sensitivity", "--preset", "rest2019", "--masses", "1e-3:0.3:40", "-o", str(tmp_path / "s.ecsv"),
+    code = main(["sensitivity", "--preset", "rest2019", "--mass", "1e-3:0.3:40log", "-o", str(tmp_path / "s.ecsv"),
                  "--plot", str(tmp_path / "s.png")])
     out = capsys.readouterr().out
     assert code == 0
@@ -170,9 +173,9 @@ def test_cli_preset_writes_the_table_and_plot(tmp_path, capsys):
 
 @pytest.mark.parametrize("args, message", [
     (("--preset", "rest2019", "--optics", "xmm"), "drop --optics"),
-    (("--masses", "1:0.1:30"), "need 0 < first < last"),
-    (("--masses", "1e-3:1:2.5"), "the count must be a whole number"),
-    (("--bins", "1:10"), "FIRST:LAST:WIDTH"),
+    (("--mass", "1:0.1:30log"), "a log grid needs 0 < START < STOP"),
+    (("--mass", "1e-3:1:2.5log"), "COUNT must be a whole number"),
+    (("--bins", "1:10"), "START:STOP:STEP"),
     (("--preset", "rest2019", "--rays", "5000"), "drop --rays"),
     (("--confidence", "1.5"), "confidence = 1.5"),
     (("--optics", "xmm,nosuch"), "unknown optic 'nosuch'"),

@@ -18,9 +18,9 @@ DEMO_ENERGIES = "0.5:12:0.1"
 
 def register(sub) -> None:
     demo = command(sub, "demo", "trace the XMM module and the BabyIAXO custom optic; write tables and plots",
-                   "  raytrace demo --rays 2e6", run_demo)
+                   "  raytrace demo --rays 2e6 -o demo-output", run_demo)
     add_rays_and_seed(demo, defaults.RAYS, " per trace")
-    demo.add_argument("--output-dir", default="raytrace-output", metavar="DIR",
+    demo.add_argument("-o", "--output-dir", default="raytrace-output", metavar="DIR",
                       help="where to write (default ./raytrace-output)")
 
 
@@ -32,12 +32,12 @@ def run_demo(args) -> int:
 
     out = Path(args.output_dir)
     folder = out if out.exists() else out.parent if str(out.parent) else Path(".")
-    while not folder.exists():  # the nearest folder that exists, where --output-dir will be made
+    while not folder.exists():  # the nearest folder that exists, where -o will be made
         folder = folder.parent
     if out.exists() and not out.is_dir():
-        raise CliError(f"--output-dir {str(out)!r}: a file, not a folder")
+        raise CliError(f"-o {str(out)!r}: a file, not a folder")
     if not os.access(folder, os.W_OK):
-        raise CliError(f"--output-dir {str(out)!r}: {str(folder)!r} is not writable")
+        raise CliError(f"-o {str(out)!r}: {str(folder)!r} is not writable")
     outputs = []  # (file name, writer): written once every result is in, so that a failed run writes nothing
     areas, psfs = [], []
     for name in ("xmm", "babyiaxo"):

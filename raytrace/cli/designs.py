@@ -6,7 +6,7 @@ from pathlib import Path
 
 from geometries.optic import SlopeErrors
 
-from .options import OPTIC_HELP, CliError, command, graze_range, number, slope_summary
+from .options import OPTIC_HELP, CliError, command, graze_range, number, print_rows, slope_summary
 
 DESIGN_OPTIONS = (("focal_length", "focal_length_mm"), ("r_min", "r_min_mm"), ("r_max", "r_max_mm"),
                   ("r_split", "r_split_mm"))
@@ -32,10 +32,10 @@ def register(sub) -> None:
 
     show = command(sub, "show", "summary of an optic's shells and a cross-section plot", """\
   raytrace show babyiaxo
-  raytrace show xmm --plot xmm_section.png
+  raytrace show xmm --plot xmm_cross_section.png
   raytrace show custom.toml -o custom_shells.ecsv""", run_show)
     show.add_argument("optic", help=OPTIC_HELP)
-    show.add_argument("--plot", metavar="FILE.png", help="cross-section plot (default: OPTIC_cross_section.png)")
+    show.add_argument("--plot", metavar="FILE.png", help="write the cross-section plot")
     show.add_argument("-o", "--output", metavar="FILE.ecsv", help="export the shell table (loads back identically)")
 
 
@@ -78,12 +78,11 @@ def run_design(args) -> int:
 def run_show(args) -> int:
     from geometries import load_optic
 
-    from ..analysis.encircled import spread_indices
     from ..output import check_writable, plot_cross_section, save_figure, write_prescription
 
     optic = load_optic(args.optic)
-    plot_path = args.plot or f"{Path(optic.name).name}_cross_section.png"
-    check_writable(plot_path, (".png",), "--plot")
+    if args.plot:
+        check_writable(args.plot, (".png",), "--plot")
     if args.output:
         check_writable(args.output, (".ecsv",), "-o")
     print(f"{optic.name}: f = {optic.focal_length_mm:g} mm, {optic.n_shells} shells; {optic.source}")
@@ -105,11 +104,11 @@ def run_show(args) -> int:
               f"coating {optic.coatings[first].name}{segmented}")
     print("  shell   r0 (mm)   R1 (mm)   R5 (mm)   t (mm)   graze (mrad)")
     r1, r5, graze = optic.entrance_radii_mm(), optic.exit_radii_mm(), optic.graze_angles_rad() * 1e3
-    for i in spread_indices(optic.n_shells, 12):
-        s = optic.shells[i]
-        print(f"  {i + 1:5d} {s.r_intersect_mm:9.3f} {r1[i]:9.3f} {r5[i]:9.3f} {s.thickness_mm:8.3f} {graze[i]:10.3f}")
+    print_rows(optic.n_shells, lambda i: f"  {i + 1:5d} {optic.shells[i].r_intersect_mm:9.3f} {r1[i]:9.3f} {r5[i]:9.3f} "
+                                         f"{optic.shells[i].thickness_mm:8.3f} {graze[i]:10.3f}", "shells")
     print(f"  slope errors: {slope_summary(optic)}")
-    print(f"wrote {save_figure(plot_cross_section(optic), plot_path)}")
+    if args.plot:
+        print(f"wrote {save_figure(plot_cross_section(optic), args.plot)}")
     if args.output:
         for path in write_prescription(optic, args.output):
             print(f"wrote {path}")

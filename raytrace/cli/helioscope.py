@@ -5,13 +5,15 @@ from __future__ import annotations
 
 import math
 import os
+import sys
 import time
 from pathlib import Path
 
 from .. import defaults
-from .options import (DETECTOR_HELP, OPTIC_HELP, CliError, add_aperture, add_events, add_focal_plane,
+from ..text import mm, plural
+from .options import (DETECTOR_HELP, OPTIC_HELP, RANGE_FORMS, CliError, add_aperture, add_events, add_focal_plane,
                       add_rays_and_seed, add_table_and_plot, announce_events, check_output, check_outputs, command,
-                      load_traced_optic, number, parse_grid, write_outputs)
+                      load_traced_optic, number, parse_grid, parse_interval, write_outputs)
 from .progress import Progress
 
 TILT_UNITS = {"arcsec": 1 / 60, "arcmin": 1.0, "deg": 60.0, "mrad": 180 * 60 / (1000 * math.pi)}  # arcmin per unit
@@ -23,11 +25,12 @@ def register(sub) -> None:
     spot = command(sub, "spot", "focused solar-axion image, spot area and figures of merit f_O, f_D, f_DO", """\
   raytrace spot xmm
   raytrace spot babyiaxo --detector my_detector.toml -o spot.ecsv --plot spot.png
-  raytrace spot xmm --solar-model cast2007 --date 2027-01-03 --offset 1.5 --g 2e-11 --exposure 1.5e7""", run_spot)
+  raytrace spot xmm --solar-model cast2007 --date 2027-01-03 --off-axis 1.5 --g 2e-11 --exposure 1.5e7""", run_spot,
+                   renamed=OFFSET_RENAMED)
     spot.add_argument("optic", help=OPTIC_HELP)
     spot.add_argument("--solar-model", choices=defaults.SOLAR_MODELS, default=defaults.SOLAR_MODEL,
                       help=f"Primakoff spectrum and radial profile (default {defaults.SOLAR_MODEL})")
-    spot.add_argument("--band", default="1:10", metavar="EMIN:EMAX", help="energy band in keV (default 1:10)")
+    spot.add_argument("--band", default="1:10", metavar="START:STOP", help="energy band in keV (default 1:10)")
     spot.add_argument("--date", metavar="YYYY-MM-DD", help="take the Earth-Sun distance of this date (default 1 AU)")
     _offset_options(spot, "pointing offset of the Sun from the optical axis")
     spot.add_argument("--detector", metavar="FILE.toml", help=DETECTOR_HELP)
@@ -51,16 +54,15 @@ def register(sub) -> None:
 
     opt = command(sub, "optimise", "optimise a segmented design for f_DO or g_agamma: focal length, design values and "
                                    "per-group coating recipes", """\
-  raytrace optimise --focal-lengths 3000:9000:250 -o scan
-  raytrace optimise --from my_design.toml --focal-lengths 4000,5000,6000 --groups 2 --materials wb4c,ir -o scan2
-  raytrace optimise --focal-lengths 3000:9000:250 --scheduler tcp://10.0.0.5:8786 --checkpoint scan.jsonl -o scan3
+  raytrace optimise --focal-length 3000:9000:250 -o scan
+  raytrace optimise --from my_design.toml --focal-length 4000,5000,6000 --groups 2 --materials wb4c,ir -o scan2
+  raytrace optimise --focal-length 3000:9000:250 --scheduler tcp://10.0.0.5:8786 --checkpoint scan.jsonl -o scan3
   raytrace optimise --objective sensitivity --vary r_min_mm=30:80 --vary inner.segment_length_mm=150:300 \\
                     --vary r_split_mm=150:250 --generations 4 -o search""",
-                  run_optimise)
+                  run_optimise, renamed={"--focal-lengths": "--focal-length"})
     opt.add_argument("--from", dest="base", default="babyiaxo", metavar="DESIGN",
                      help="the segmented design to optimise: 'babyiaxo' (default) or a .toml")
-    opt.add_argument("--focal-lengths", metavar="SPEC",
-                     help="scan these focal lengths: START:STOP:STEP in mm (STOP included) or a comma-separated list")
+    opt.add_argument("--focal-length", metavar="SPEC", help=f"scan these focal lengths in mm: {RANGE_FORMS}")
     opt.add_argument("--vary", action="append", default=[], metavar="KEY=LOW:HIGH",
                      help="search this design value between LOW and HIGH (the keys of 'raytrace design --set', e.g. "
                           "r_min_mm, focal_length_mm, inner.segment_length_mm; repeat for more) by differential "
@@ -93,14 +95,15 @@ def register(sub) -> None:
 
     tilt = command(sub, "tilt", "alignment tolerance: spot shift and signal kept in the detector opening versus tilt "
                                 "of the optic", """\
-  raytrace tilt xmm --tilts 0:5:0.25
-  raytrace tilt babyiaxo --tilts 0:300:15 --unit arcsec --pivot-z 9000 --plot tilt.png -o tilt.ecsv
-  raytrace tilt xmm --tilts 0:4:0.5 --source parallel --energy 6.4 --keep 0.9
-  raytrace tilt xmm --tilts 0:3:0.25 --decentre 0.5,0 --offset 0.5 --offset-azimuth 180""", run_tilt)
+  raytrace tilt xmm --tilt 0:5:0.25
+  raytrace tilt babyiaxo --tilt 0:300:15 --unit arcsec --pivot-z 9000 --plot tilt.png -o tilt.ecsv
+  raytrace tilt xmm --tilt 0:4:0.5 --source parallel --energy 6.4 --keep 0.9
+  raytrace tilt xmm --tilt 0:3:0.25 --tilt-azimuth 90 --decentre 0.5,0 --off-axis 0.5 --azimuth 180""", run_tilt,
+                   renamed=OFFSET_RENAMED | {"--tilts": "--tilt"})
     tilt.add_argument("optic", help=OPTIC_HELP)
-    tilt.add_argument("--tilts", required=True, metavar="SPEC", help="tilts: START:STOP:STEP or a comma-separated list")
-    tilt.add_argument("--unit", choices=sorted(TILT_UNITS), default="arcmin", help="unit of --tilts (default arcmin)")
-    tilt.add_argument("--azimuth", type=number("--azimuth"), default=0.0, metavar="DEG",
+    tilt.add_argument("--tilt", required=True, metavar="SPEC", help=f"tilts of the optic: {RANGE_FORMS}")
+    tilt.add_argument("--unit", choices=sorted(TILT_UNITS), default="arcmin", help="unit of --tilt (default arcmin)")
+    tilt.add_argument("--tilt-azimuth", type=number("--tilt-azimuth"), metavar="DEG",
                       help="direction the optic's axis tilts towards, in degrees (default 0)")
     tilt.add_argument("--pivot-z", type=number("--pivot-z"), metavar="MM",
                       help="height of the pivot on the optic's axis in mm above the focus (default: the intersection "
@@ -126,7 +129,8 @@ def register(sub) -> None:
                    """\
   raytrace sensitivity
   raytrace sensitivity --optics babyiaxo --magnet my_magnet.toml --gas-years 0 -o reach.ecsv --plot reach.png
-  raytrace sensitivity --preset rest2019 --plot rest2019.png""", run_sensitivity)
+  raytrace sensitivity --preset rest2019 --mass 1e-4:1:200log --plot rest2019.png""", run_sensitivity,
+                   renamed={"--masses": "--mass"})
     sens.add_argument("--preset", choices=("rest2019",),
                       help="REST's published BabyIAXO inputs instead of traced optics (constant efficiencies, all flux in "
                            "the spot): to see where the traced optics differ")
@@ -147,15 +151,15 @@ def register(sub) -> None:
     sens.add_argument("--max-gas-mass", type=number("--max-gas-mass", minimum=0), metavar="EV",
                       help=f"the 4He steps go up to this axion mass in eV (default {defaults.MAX_GAS_MASS_EV:g})")
     first, last, width = defaults.SENSITIVITY_BINS_KEV
-    sens.add_argument("--bins", metavar="FIRST:LAST:WIDTH",
-                      help=f"analysis energy bins in keV (default {first:g}:{last:g}:{width:g})")
+    sens.add_argument("--bins", metavar="START:STOP:STEP",
+                      help=f"edges of the analysis energy bins in keV (default {first:g}:{last:g}:{width:g})")
     sens.add_argument("--solar-model", choices=defaults.SOLAR_MODELS,
                       help=f"Primakoff spectrum and radial profile (default {defaults.SOLAR_MODEL})")
     sens.add_argument("--confidence", type=number("--confidence", minimum=0), metavar="CL",
                       help=f"confidence level of the expected limits (default {defaults.CONFIDENCE:g})")
     low, high, count = defaults.MASSES_EV
-    sens.add_argument("--masses", default=f"{low:g}:{high:g}:{count}", metavar="MIN:MAX:COUNT",
-                      help=f"axion masses in eV, log-spaced (default {low:g}:{high:g}:{count})")
+    sens.add_argument("--mass", default=f"{low:g}:{high:g}:{count}log", metavar="SPEC",
+                      help=f"axion masses in eV: {RANGE_FORMS} (default {low:g}:{high:g}:{count}log)")
     sens.add_argument("--pseudo-experiments", type=number("--pseudo-experiments", whole=True, minimum=0), default=0,
                       metavar="N", help="also give the median and 16-84 %% range of the vacuum limit at the lowest mass "
                                         "over N background-only pseudo-experiments (default 0: none)")
@@ -192,11 +196,14 @@ def _magnet(args, field=None, length=None):
     return Magnet(field or defaults.MAGNET_FIELD_T, length or defaults.MAGNET_LENGTH_M, bore_gap_mm=gap)
 
 
+OFFSET_RENAMED = {"--offset": "--off-axis", "--offset-azimuth": "--azimuth"}
+
+
 def _offset_options(p, what: str) -> None:
-    p.add_argument("--offset", type=number("--offset", minimum=0), default=0.0, metavar="ARCMIN",
+    p.add_argument("--off-axis", type=number("--off-axis", minimum=0), default=0.0, metavar="ARCMIN",
                    help=f"{what} in arcmin (default 0)")
-    p.add_argument("--offset-azimuth", type=number("--offset-azimuth"), default=0.0, metavar="DEG",
-                   help="azimuth of the offset in degrees (default 0)")
+    p.add_argument("--azimuth", type=number("--azimuth"), metavar="DEG",
+                   help="azimuth of that offset in degrees (default 0)")
 
 
 def run_spot(args) -> int:
@@ -204,15 +211,13 @@ def run_spot(args) -> int:
     from ..helioscope import Exposure, Magnet, load_detector
     from ..output import plot_spot
 
-    band = parse_grid(args.band.replace(":", ","), "--band")
-    if band.size != 2 or not band[0] < band[1]:
-        raise CliError(f"--band {args.band!r}: expected EMIN:EMAX in keV with EMIN < EMAX")
+    band = parse_interval(args.band, "--band", "keV")
     check_outputs(args)
     announce_events(args)
     optic = load_traced_optic(args)
     detector = load_detector(args.detector)
     magnet = Magnet(args.field, args.length, bore_gap_mm=_bore_gap(args))
-    source = api.solar_source(args.solar_model, band, args.date, args.offset, args.offset_azimuth,
+    source = api.solar_source(args.solar_model, band, args.date, args.off_axis, args.azimuth or 0.0,
                               _magnet(args, args.field, args.length))
     start = time.perf_counter()
     progress = Progress(args.rays, "tracing")
@@ -224,7 +229,7 @@ def run_spot(args) -> int:
         print(f"wrote {args.events}")
     s = result.summary()
     print(f"{optic.name}: {source.describe()}; {args.rays:,} rays, seed {args.seed}, "
-          f"{time.perf_counter() - start:.1f} s; focal plane z = {result.meta['focal_plane_z_mm']:.3f} mm")
+          f"{time.perf_counter() - start:.1f} s; focal plane z = {mm(result.meta['focal_plane_z_mm'])} mm")
     print(f"  detector {detector.name}: <eps_D> = {s['mean_eps_d']:.4f}, b = {detector.background_counts_kev_cm2_s:g} "
           f"counts/keV/cm2/s, opening {detector.opening_diameter_mm:g} mm")
     print(f"  spot (signal-to-noise optimal for the detected signal): radius {s['radius_mm']:.3f} mm, "
@@ -248,14 +253,14 @@ def run_optimise(args) -> int:
     from concurrent.futures import ProcessPoolExecutor
 
     from .. import api
-    from ..helioscope.optimise import MATERIAL_SYSTEMS, local_executor
+    from ..helioscope.optimise import MATERIAL_SYSTEMS, check_checkpoint, local_executor
     from ..output import plot_scan, save_figure, write_design, write_table
 
-    if bool(args.focal_lengths) == bool(args.vary):
-        raise CliError("give --focal-lengths (a scan) or --vary (a search), not both or neither")
-    focal_lengths = parse_grid(args.focal_lengths, "--focal-lengths", "mm") if args.focal_lengths else None
+    if bool(args.focal_length) == bool(args.vary):
+        raise CliError("give --focal-length (a scan) or --vary (a search), not both or neither")
+    focal_lengths = parse_grid(args.focal_length, "--focal-length", "mm") if args.focal_length else None
     if focal_lengths is not None and focal_lengths.size > MAX_SCAN_POINTS:
-        raise CliError(f"--focal-lengths {args.focal_lengths!r}: {focal_lengths.size} focal lengths; at most "
+        raise CliError(f"--focal-length {args.focal_length!r}: {focal_lengths.size} focal lengths; at most "
                        f"{MAX_SCAN_POINTS} (each builds, traces and optimises a design)")
     pairs = [_variable(text) for text in args.vary]
     repeated = sorted({key for key, _ in pairs if [k for k, _ in pairs].count(key) > 1})
@@ -268,7 +273,9 @@ def run_optimise(args) -> int:
     out = Path(args.output_dir)
     parent = next((p for p in (out, *out.parents) if p.exists()), Path("."))
     if not parent.is_dir() or not os.access(parent, os.W_OK):
-        raise CliError(f"--output-dir {str(out)!r}: cannot create it there ({str(parent)!r} is not a writable folder)")
+        raise CliError(f"-o {str(out)!r}: cannot create it there ({str(parent)!r} is not a writable folder)")
+    if args.checkpoint:
+        check_checkpoint(Path(args.checkpoint), "--checkpoint")
     start = time.perf_counter()
 
     def report(row):
@@ -295,9 +302,10 @@ def run_optimise(args) -> int:
             raise CliError(f"--scheduler {args.scheduler!r}: cannot connect ({exc})") from None
     elif args.workers > 1:
         executor = local_executor(args.workers)
-    what = (f"{len(focal_lengths)} focal lengths" if focal_lengths is not None else
-            f"{', '.join(f'{k} {a:g}-{b:g}' for k, (a, b) in variables.items())} over {args.generations} generations")
-    print(f"optimising {args.base} for {args.objective}: {what} x {args.groups} groups, materials "
+    what = (plural(len(focal_lengths), "focal length") if focal_lengths is not None else
+            f"{', '.join(f'{k} {a:g}-{b:g}' for k, (a, b) in variables.items())} over "
+            f"{plural(args.generations, 'generation')}")
+    print(f"optimising {args.base} for {args.objective}: {what} x {plural(args.groups, 'coating group')}, materials "
           f"{', '.join(systems)}; {args.rays:,} rays per point")
     try:
         result = api.optimise(focal_lengths, vary=variables or None, design=args.base, groups=args.groups,
@@ -311,7 +319,7 @@ def run_optimise(args) -> int:
     try:
         out.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
-        raise CliError(f"--output-dir {str(out)!r}: cannot create it ({exc.strerror})") from None
+        raise CliError(f"-o {str(out)!r}: cannot create it ({exc.strerror})") from None
     table = result.table
     values = ", ".join(f"f = {v:g} mm" if k == "focal_length_mm" else f"{k} = {v:.6g}"
                        for k, v in table.meta["best_values"].items())
@@ -339,7 +347,13 @@ def run_tilt(args) -> int:
     from ..output import plot_tilt
     from ..sources import ParallelBeam
 
-    tilts = parse_grid(args.tilts, "--tilts", args.unit, allow_zero=True) * TILT_UNITS[args.unit]
+    tilts = parse_grid(args.tilt, "--tilt", args.unit, allow_zero=True) * TILT_UNITS[args.unit]
+    tilt_azimuth, source_azimuth = args.tilt_azimuth, args.azimuth
+    if args.azimuth is not None and args.off_axis == 0 and args.tilt_azimuth is None:
+        # the old spelling of the tilt's direction: a source azimuth means nothing without an offset
+        print("raytrace: warning: tilt: --azimuth without --off-axis is read as the old --azimuth, the tilt's direction; "
+              "write --tilt-azimuth (from the next release --azimuth is only the source's azimuth)", file=sys.stderr)
+        tilt_azimuth, source_azimuth = args.azimuth, None
     if not 0 < args.keep <= 1:
         raise CliError(f"--keep {args.keep:g}: must lie in (0, 1]")
     try:
@@ -354,14 +368,14 @@ def run_tilt(args) -> int:
     if args.source == "sun":
         if args.energy is not None:
             raise CliError("--energy: solar axions bring their spectrum; --energy goes with --source parallel")
-        source = api.solar_source(offset_arcmin=args.offset, offset_azimuth_deg=args.offset_azimuth,
+        source = api.solar_source(offset_arcmin=args.off_axis, offset_azimuth_deg=source_azimuth or 0.0,
                                   magnet=_magnet(args))
     else:
         from coatings import check_energies
 
         energy = TILT_BEAM_KEV if args.energy is None else args.energy
         check_energies([energy])
-        source = ParallelBeam(math.radians(args.offset / 60), math.radians(args.offset_azimuth), energy)
+        source = ParallelBeam(math.radians(args.off_axis / 60), math.radians(source_azimuth or 0.0), energy)
     check_output("--events", args.events, (".fits", ".mcpl"))
     if args.events:
         from ..output.photons import estimated_bytes
@@ -370,14 +384,14 @@ def run_tilt(args) -> int:
               f"{len(tilts) * estimated_bytes(args.events, args.rays) / 1e6:.3g} MB in all")
     start = time.perf_counter()
     progress = Progress(len(tilts) + 1, "tilts")
-    table = api.tilt_scan(optic, tilts, source=source, detector=detector, keep=args.keep, azimuth_deg=args.azimuth,
+    table = api.tilt_scan(optic, tilts, source=source, detector=detector, keep=args.keep, azimuth_deg=tilt_azimuth or 0.0,
                           pivot_z_mm=args.pivot_z, decentre_mm=decentre, rays=args.rays, seed=args.seed,
                           events=args.events, progress=progress)
     progress.close()
     meta = table.meta
     print(f"{optic.name}: {source.describe()}; pivot z = {meta['pivot_z_mm']:g} mm, decentre ({decentre[0]:g}, "
           f"{decentre[1]:g}) mm, detector {detector.name} ({detector.opening_diameter_mm:g} mm opening), focal plane "
-          f"z = {meta['focal_plane_z_mm']:.2f} mm; {args.rays:,} rays per tilt, {time.perf_counter() - start:.1f} s")
+          f"z = {mm(meta['focal_plane_z_mm'], 2)} mm; {args.rays:,} rays per tilt, {time.perf_counter() - start:.1f} s")
     print(f"  aligned: {100 * meta['aligned_in_opening_fraction']:.1f} % of the focused signal inside the opening")
     print(f"  tilt ({args.unit})  shift (mm)  signal/aligned  in opening/aligned")
     for row, tilt in zip(table, tilts / TILT_UNITS[args.unit]):
@@ -400,10 +414,10 @@ TRACED_ONLY = ("optics", "detector", "magnet", "vacuum_years", "gas_years", "tra
 
 def run_sensitivity(args) -> int:
     from .. import api
-    from ..helioscope.sensitivity import reference_curves
+    from ..helioscope.sensitivity import check_max_gas_mass, reference_curves
     from ..output import plot_sensitivity
 
-    masses = _mass_spec(args.masses)
+    masses = _mass_spec(args.mass)
     check_outputs(args)
     references = reference_curves(args.references or _shared_references())
     if args.references and not references:
@@ -424,8 +438,9 @@ def run_sensitivity(args) -> int:
         options = {name: getattr(args, name) for name in ("vacuum_years", "gas_years", "tracking", "confidence")
                    if getattr(args, name) is not None}
         if args.max_gas_mass is not None:
+            check_max_gas_mass(args.max_gas_mass, "--max-gas-mass")
             options["max_gas_mass_ev"] = args.max_gas_mass
-        progress = Progress(args.rays * len(optics), "tracing the bores")
+        progress = Progress(args.rays * len(optics), "tracing the bores", finishing="4He steps and limits")
         result = api.sensitivity(optics, detector=args.detector, magnet=args.magnet, energy_bins_kev=bins,
                                  masses_ev=masses, solar_model=args.solar_model or defaults.SOLAR_MODEL,
                                  pseudo_experiments=args.pseudo_experiments, rays=args.rays, seed=args.seed,
@@ -486,28 +501,31 @@ def _variable(text: str) -> tuple[str, tuple[float, float]]:
 
 
 def _bins_spec(text: str) -> tuple[float, float, float]:
-    """--bins FIRST:LAST:WIDTH (keV)."""
-    try:
-        first, last, width = (float(part) for part in text.split(":"))
-    except ValueError:
-        raise CliError(f"--bins {text!r}: expected FIRST:LAST:WIDTH in keV, e.g. 1:10:0.5") from None
-    if not all(math.isfinite(v) for v in (first, last, width)):
-        raise CliError(f"--bins {text!r}: FIRST, LAST and WIDTH must be finite numbers (keV)")
+    """--bins START:STOP:STEP (keV): the first edge, the last and the width of the analysis bins."""
+    parse_grid(text, "--bins", "keV")
+    if text.count(":") != 2 or text.strip().lower().endswith("log"):
+        raise CliError(f"--bins {text!r}: expected START:STOP:STEP in keV, the edges of equal bins, e.g. 1:10:0.5")
+    first, last, width = (float(part) for part in text.split(":"))
+    bins = (last - first) / width
+    if abs(bins - round(bins)) > 1e-9 * bins:
+        raise CliError(f"--bins {text!r}: {last - first:g} keV is not a whole number of {width:g} keV bins")
     return first, last, width
 
 
 def _mass_spec(text: str):
-    """--masses MIN:MAX:COUNT, as the masses (eV) of `raytrace.helioscope.sensitivity.mass_grid`."""
-    from ..helioscope.sensitivity import mass_grid
-
+    """--mass SPEC (eV); the old MIN:MAX:COUNT (a whole COUNT larger than the range) is read as MIN:MAX:COUNTlog for
+    one release."""
+    parts = text.split(":")
     try:
-        first, last, count = (float(part) for part in text.split(":"))
+        first, last, count = (float(part) for part in parts)
+        old_count_form = count.is_integer() and count >= 2 and count > last - first > 0
     except ValueError:
-        raise CliError(f"--masses {text!r}: expected MIN:MAX:COUNT (eV, log-spaced)") from None
-    try:
-        return mass_grid((first, last, count))
-    except ValueError as exc:
-        raise CliError(f"--masses {text!r}: {exc}") from None
+        old_count_form = False
+    if old_count_form:
+        print(f"raytrace: warning: sensitivity: --mass {text!r} is read as {text}log, {count:g} log-spaced masses; the "
+              "count form without 'log' works until the next release", file=sys.stderr)
+        text += "log"
+    return parse_grid(text, "--mass", "eV")
 
 
 def _shared_references():

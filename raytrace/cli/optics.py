@@ -8,23 +8,24 @@ import time
 from pathlib import Path
 
 from .. import defaults
-from .options import (OPTIC_HELP, CliError, add_aperture, add_events, add_focal_plane, add_optic_and_beam,
-                      add_rays_and_seed, add_source_distance, add_table_and_plot, announce_events, check_output, check_outputs,
-                      command, load_traced_optic, number, parse_grid, print_psf, slope_summary, source_options,
-                      write_outputs)
-from .progress import Progress
+from ..text import mm
+from .options import (OPTIC_HELP, RANGE_FORMS, CliError, add_aperture, add_events, add_focal_plane,
+                      add_optic_and_beam, add_rays_and_seed, add_source_distance, add_table_and_plot, announce_events,
+                      check_output, check_outputs, command, load_traced_optic, number, parse_grid, print_psf,
+                      print_rows, slope_summary, source_options, write_outputs)
+from .progress import Progress, Ticker
 
 
 def register(sub) -> None:
     area = command(sub, "area", "effective area versus energy", """\
-  raytrace area xmm --energies 0.5:12:0.1 -o xmm_area.ecsv
-  raytrace area xmm --energies 1.5,4.5,6.4 --off-axis 3 --azimuth 45
-  raytrace area my_optic.ecsv --energies 1:10:0.5 -o my_optic.arf
-  raytrace area xmm --energies 0.5:12:0.5 --off-axis 0:20:1 -o xmm_vignetting.fits   (OGIP/CALDB vignetting)
-  raytrace area xmm --energies 1.5,3,8 --source-distance 130 --aperture circle:21.5@200,0""", run_area)
+  raytrace area xmm --energy 0.5:12:0.1 -o xmm_area.ecsv
+  raytrace area xmm --energy 1.5,4.5,6.4 --off-axis 3 --azimuth 45
+  raytrace area my_optic.ecsv --energy 1:10:0.5 -o my_optic.arf
+  raytrace area xmm --energy 0.5:12:0.5 --off-axis 0:20:1 -o xmm_vignetting.fits   (OGIP/CALDB vignetting)
+  raytrace area xmm --energy 1.5,3,8 --source-distance 130 --aperture circle:21.5@200,0""", run_area,
+                   renamed={"--energies": "--energy"})
     add_optic_and_beam(area, grids=True)
-    area.add_argument("--energies", required=True, metavar="SPEC",
-                      help="START:STOP:STEP in keV (STOP included) or a comma-separated list")
+    area.add_argument("--energy", required=True, metavar="SPEC", help=f"photon energies in keV: {RANGE_FORMS}")
     add_events(area)
     add_table_and_plot(area, "write the table: .ecsv, .fits or .arf (OGIP ARF); for a grid of off-axis angles, .ecsv "
                              "or .fits (the OGIP/CALDB vignetting layout: ENERG_LO, ENERG_HI, THETA, PHI, VIGNET)",
@@ -47,12 +48,12 @@ def register(sub) -> None:
     add_table_and_plot(psf, "write the encircled-energy table: .ecsv or .fits", "plot the PSF image and encircled energy")
 
     offaxis = command(sub, "offaxis", "vignetting: effective area versus off-axis angle", """\
-  raytrace offaxis xmm --angles 0:20:1 --energy 1.5
-  raytrace offaxis babyiaxo --angles 0,2,5,10 --energy 4 --azimuth 30 -o vignetting.ecsv --plot vignetting.png""",
-                      run_offaxis)
+  raytrace offaxis xmm --off-axis 0:20:1 --energy 1.5
+  raytrace offaxis babyiaxo --off-axis 0,2,5,10 --energy 4 --azimuth 30 -o vignetting.ecsv --plot vignetting.png""",
+                      run_offaxis, renamed={"--angles": "--off-axis"})
     offaxis.add_argument("optic", help=OPTIC_HELP)
-    offaxis.add_argument("--angles", required=True, metavar="SPEC",
-                         help="off-axis angles in arcmin: START:STOP:STEP or a comma-separated list")
+    offaxis.add_argument("--off-axis", required=True, metavar="SPEC",
+                         help=f"source off-axis angles in arcmin: {RANGE_FORMS}")
     offaxis.add_argument("--energy", type=number("--energy"), required=True, metavar="KEV", help="photon energy in keV")
     offaxis.add_argument("--azimuth", type=number("--azimuth"), default=0.0, metavar="DEG",
                          help="source azimuth in degrees (default 0)")
@@ -66,8 +67,8 @@ def register(sub) -> None:
   raytrace calibrate babyiaxo --energy 3 --hpd 59.8 -o babyiaxo_calibrated.toml
   raytrace calibrate xmm --energy 1.5 --hpd 15 --w90 60 --wing-fraction 0.1 -o xmm_wings.ecsv
   raytrace calibrate xmm --encircled measured_ee.csv -o xmm_fitted.ecsv
-  raytrace calibrate xmm --king xmm_king.csv --king-energies 1.5,4.5,7.5 --radii 5,10,15,20,30,45,60,90""",
-                  run_calibrate)
+  raytrace calibrate xmm --king xmm_king.csv --king-energy 1.5,4.5,7.5 --radii 5,10,15,20,30,45,60,90""",
+                  run_calibrate, renamed={"--king-energies": "--king-energy"})
     add_optic_and_beam(cal, defaults.RAYS_PER_POINT, " per evaluation")
     cal.add_argument("--energy", type=number("--energy"), metavar="KEV", help="photon energy in keV (with --hpd)")
     cal.add_argument("--hpd", type=number("--hpd"), metavar="ARCSEC", help="target HPD in arcsec")
@@ -76,20 +77,20 @@ def register(sub) -> None:
                           "energy_kev, radius_arcsec, fraction")
     cal.add_argument("--king", metavar="FILE",
                      help="instead of --hpd: fit the encircled energy of King profiles, a .csv with columns energy_eV "
-                          "(or energy_kev), core_radius_arcsec, king_index, at --king-energies and --radii")
-    cal.add_argument("--king-energies", metavar="LIST", help="energies (keV) of the --king rows to fit, e.g. 1.5,4.5")
+                          "(or energy_kev), core_radius_arcsec, king_index, at --king-energy and --radii")
+    cal.add_argument("--king-energy", metavar="LIST", help="energies (keV) of the --king rows to fit, e.g. 1.5,4.5")
     cal.add_argument("--radii", default="5,10,15,20,30,45,60,90", metavar="LIST",
                      help="radii (arcsec) at which --king profiles are fitted (default 5,10,15,20,30,45,60,90)")
     cal.add_argument("--normalise-at", type=number("--normalise-at", minimum=0), metavar="ARCSEC",
                      help="the measured encircled fractions (and --king profiles) are of the flux within this radius, "
                           "as in-orbit tables normalised at 300 arcsec (default: all the focused flux)")
-    cal.add_argument("--ee-error", type=number("--ee-error", minimum=0), default=0.01, metavar="F",
+    cal.add_argument("--ee-error", type=number("--ee-error", positive=True), default=0.01, metavar="F",
                      help="uncertainty of each measured encircled fraction (default 0.01)")
     cal.add_argument("--areas", metavar="FILE",
                      help="also (or only) fit measured on-axis areas, a .csv or .ecsv table with columns energy_kev, "
                           "area_cm2 and optionally area_err_cm2: the spider's width (the obscuration) and the "
                           "coatings' roughness")
-    cal.add_argument("--area-error", type=number("--area-error", minimum=0), default=0.01, metavar="F",
+    cal.add_argument("--area-error", type=number("--area-error", positive=True), default=0.01, metavar="F",
                      help="relative uncertainty of the areas where the table gives none (default 0.01)")
     cal.add_argument("--area-radius", type=number("--area-radius", minimum=0), metavar="ARCSEC",
                      help="the areas are the flux within this radius (default: all the focused flux)")
@@ -110,21 +111,23 @@ def register(sub) -> None:
 
 def run_area(args) -> int:
     from .. import api
-    from ..analysis.encircled import MIN_FOCUSED_RAYS, spread_indices
+    from ..analysis.encircled import MIN_FOCUSED_RAYS
     from ..output import plot_effective_area
 
-    energies = parse_grid(args.energies)
+    energies = parse_grid(args.energy)
     angles = parse_grid(args.off_axis, "--off-axis", "arcmin", allow_zero=True)
     azimuths = parse_grid(args.azimuth, "--azimuth", "deg", signed=True)
+    if args.rays is None:
+        args.rays = defaults.RAYS_PER_POINT if angles.size > 1 or azimuths.size > 1 else defaults.RAYS
     if angles.size > 1 or azimuths.size > 1:
         if args.events:
             raise CliError("--events: a photon list is written for one direction, not a grid of --off-axis angles")
         return _offaxis_response(args, energies, angles, azimuths)
     if args.events and energies.size != 1:
-        raise CliError(f"--events: a photon list is written for one energy; --energies gives {energies.size}")
+        raise CliError(f"--events: a photon list is written for one energy; --energy gives {energies.size}")
     check_outputs(args, (".ecsv", ".fits", ".arf"))
     if args.output and Path(args.output).suffix.lower() == ".arf" and energies.size < 2:
-        raise CliError(f"-o {args.output!r}: an ARF needs at least two energies; --energies gives {energies.size}")
+        raise CliError(f"-o {args.output!r}: an ARF needs at least two energies; --energy gives {energies.size}")
     announce_events(args)
     optic = load_traced_optic(args)
     start = time.perf_counter()
@@ -144,9 +147,8 @@ def run_area(args) -> int:
     print(f"geometric double-reflection area {table.meta['geometric_area_cm2']:.1f} cm2 "
           f"(reflectivity 1); coating {table.meta['coatings']}")
     print("  energy (keV)   A_eff (cm2)")
-    for i in spread_indices(len(table), 12):
-        print(f"  {table['energy'][i]:12.3f}   {table['effective_area'][i]:9.1f} +- "
-              f"{table['effective_area_err'][i]:.1f}")
+    print_rows(len(table), lambda i: f"  {table['energy'][i]:12.3f}   {table['effective_area'][i]:9.1f} +- "
+                                     f"{table['effective_area_err'][i]:.1f}", "energies")
     write_outputs(args, table, lambda: plot_effective_area(table))
     return 0
 
@@ -213,7 +215,7 @@ def run_offaxis(args) -> int:
     from .. import api
     from ..output import plot_vignetting
 
-    angles = parse_grid(args.angles, "--angles", "arcmin", allow_zero=True)
+    angles = parse_grid(args.off_axis, "--off-axis", "arcmin", allow_zero=True)
     check_outputs(args)
     optic = load_traced_optic(args)
     table = api.vignetting(optic, angles, args.energy, azimuth_deg=args.azimuth, **source_options(args),
@@ -247,11 +249,12 @@ def run_calibrate(args) -> int:
             design = load_design(args.optic)
     optic = load_traced_optic(args)
     start = time.perf_counter()
-    result = api.calibrate(optic, args.energy, args.hpd, args.w90, wing_fraction=args.wing_fraction,
-                           focal_plane_z_mm=args.focal_plane_z, off_axis_arcmin=args.off_axis,
-                           azimuth_deg=args.azimuth, **source_options(args), rays=args.rays, seed=args.seed)
+    with Ticker("calibrating: tracing trial slope errors"):
+        result = api.calibrate(optic, args.energy, args.hpd, args.w90, wing_fraction=args.wing_fraction,
+                               focal_plane_z_mm=args.focal_plane_z, off_axis_arcmin=args.off_axis,
+                               azimuth_deg=args.azimuth, **source_options(args), rays=args.rays, seed=args.seed)
     beam = api.make_source(args.off_axis, args.azimuth, **source_options(args))
-    print(f"{optic.name} at {args.energy:g} keV, {beam.describe()}; focal plane z = {result.focal_plane_z_mm:.3f} mm; "
+    print(f"{optic.name} at {args.energy:g} keV, {beam.describe()}; focal plane z = {mm(result.focal_plane_z_mm)} mm; "
           f"{args.rays:,} rays per evaluation, seed {args.seed}, {time.perf_counter() - start:.1f} s")
     print(f"  without slope errors: HPD {result.geometric_hpd_arcsec:.4g} arcsec, W90 {result.geometric_w90_arcsec:.4g} arcsec")
     target = f"HPD {args.hpd:g}" + (f", W90 {args.w90:g}" if args.w90 else "")
@@ -284,15 +287,16 @@ def _fit_encircled(args) -> int:
     areas = _area_targets(args.areas, args.area_error) if args.areas else []
     optic = load_traced_optic(args)
     start = time.perf_counter()
-    fit = api.fit_encircled(optic, targets, areas, ee_error=args.ee_error,
-                            area_radius_arcsec=args.area_radius if args.area_radius else math.inf,
-                            normalise_arcsec=_normalisation(args),
-                            scattering=not args.no_scattering, fixed=dict(_fixed(text) for text in args.fix),
-                            focal_plane_z_mm=args.focal_plane_z, off_axis_arcmin=args.off_axis,
-                            azimuth_deg=args.azimuth, **source_options(args), rays=args.rays, seed=args.seed)
+    with Ticker("fitting: tracing trial optics"):
+        fit = api.fit_encircled(optic, targets, areas, ee_error=args.ee_error,
+                                area_radius_arcsec=args.area_radius if args.area_radius else math.inf,
+                                normalise_arcsec=_normalisation(args),
+                                scattering=not args.no_scattering, fixed=dict(_fixed(text) for text in args.fix),
+                                focal_plane_z_mm=args.focal_plane_z, off_axis_arcmin=args.off_axis,
+                                azimuth_deg=args.azimuth, **source_options(args), rays=args.rays, seed=args.seed)
     print(f"{optic.name}: {len(targets)} encircled-energy curve(s) of {len(fit.residuals)} points, {len(areas)} "
           f"area(s); focal plane z = "
-          f"{fit.focal_plane_z_mm:.3f} mm; {args.rays:,} rays per energy and evaluation, "
+          f"{mm(fit.focal_plane_z_mm)} mm; {args.rays:,} rays per energy and evaluation, "
           f"{time.perf_counter() - start:.1f} s")
     for name, (value, error) in fit.parameters.items():
         print(f"  {name:14s} {value:10.4g} +- {error:.2g}")
@@ -331,8 +335,12 @@ def _fixed(text: str) -> tuple[str, float]:
         number_value = float(value)
     except ValueError:
         number_value = math.nan
+    from ..analysis.calibration import PARAMETER_BOUNDS
+
     if not (sep and name.strip() and math.isfinite(number_value)):
         raise CliError(f"--fix {text!r}: expected NAME=VALUE with a finite VALUE, e.g. wing_fraction=0.1")
+    if name.strip() not in PARAMETER_BOUNDS:
+        raise CliError(f"--fix {text!r}: NAME is one of {', '.join(PARAMETER_BOUNDS)}")
     return name.strip(), number_value
 
 
@@ -358,14 +366,14 @@ def _king_targets(args):
         energies = np.asarray(table["energy_eV"], float) / 1e3
     else:
         raise CliError(f"--king {args.king!r}: needs a column energy_kev or energy_eV")
-    if not args.king_energies:
-        raise CliError("--king: give --king-energies, the energies (keV) of the rows to fit")
+    if not args.king_energy:
+        raise CliError("--king: give --king-energy, the energies (keV) of the rows to fit")
     radii = parse_grid(args.radii, "--radii", "arcsec")
     targets = []
-    for energy in parse_grid(args.king_energies, "--king-energies"):
+    for energy in parse_grid(args.king_energy, "--king-energy"):
         match = np.flatnonzero(np.isclose(energies, energy, rtol=0, atol=1e-6))
         if match.size == 0:
-            raise CliError(f"--king-energies: no row at {energy:g} keV in {args.king!r} (it has "
+            raise CliError(f"--king-energy: no row at {energy:g} keV in {args.king!r} (it has "
                            f"{', '.join(f'{e:g}' for e in energies)} keV)")
         row = table[int(match[0])]
         profile = (float(row["core_radius_arcsec"]), float(row["king_index"]))

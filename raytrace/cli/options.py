@@ -7,13 +7,15 @@ import math
 import os
 import re
 import stat
+import sys
 from pathlib import Path
 
 import numpy as np
 
 from geometries.optic import APERTURE_FORMS
 
-from ..defaults import CHUNK_SIZE, RAYS
+from ..defaults import CHUNK_SIZE, RAYS, RAYS_PER_POINT
+from ..text import mm
 
 MAX_GRID_VALUES = 100_000
 OPTIC_HELP = ("'xmm', 'xmm_design', 'babyiaxo', 'cast_pathfinder', or a prescription file: shell table (.ecsv) or "
@@ -36,45 +38,77 @@ class Parser(argparse.ArgumentParser):
         # every value that starts like a negative number is one (-1e1, -0.5,0, -5:5:1), not an unknown option:
         # argparse's own pattern takes only -12 and -1.5
         self._negative_number_matcher = re.compile(r"^-\.?\d")
+        self.renamed = {}  # old option name: new name, accepted for one release with a deprecation line
 
     def error(self, message):
         raise CliError(message)
 
+    def parse_known_args(self, args=None, namespace=None):
+        if self.renamed and args is not None:
+            args = renamed_options(list(args), self.renamed, self.prog.split()[-1])
+        return super().parse_known_args(args, namespace)
 
-def command(sub, name: str, help_text: str, examples: str, run) -> argparse.ArgumentParser:
-    """A sub-command whose --help ends with its examples; `run(args)` carries it out."""
+
+def renamed_options(argv: list[str], renamed: dict, command_name: str) -> list[str]:
+    """argv with the old option names of `renamed` replaced by the new ones, each announced once on stderr."""
+    announced, out = set(), []
+    for k, token in enumerate(argv):
+        if token == "--":
+            return out + argv[k:]
+        name, eq, value = token.partition("=")
+        if name in renamed:
+            if name not in announced:
+                announced.add(name)
+                print(f"raytrace: warning: {command_name}: {name} is now {renamed[name]}; the old name works until the next "
+                      "release", file=sys.stderr)
+            token = renamed[name] + eq + value
+        out.append(token)
+    return out
+
+
+def command(sub, name: str, help_text: str, examples: str, run, renamed=None) -> argparse.ArgumentParser:
+    """A sub-command whose --help ends with its examples; `run(args)` carries it out; `renamed` maps old option names
+    to the new ones for one release."""
     parser = sub.add_parser(name, help=help_text, epilog=f"examples:\n{examples}",
                             formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.set_defaults(run=run)
+    parser.renamed = dict(renamed or {})
     return parser
 
 
-def parse_grid(spec: str, option: str = "--energies", unit: str = "keV", allow_zero: bool = False,
+RANGE_FORMS = "a value, a comma-separated list, START:STOP:STEP (STOP included) or START:STOP:COUNTlog"
+
+
+def parse_grid(spec: str, option: str = "--energy", unit: str = "keV", allow_zero: bool = False,
                signed: bool = False) -> np.ndarray:
-    """'START:STOP:STEP' (STOP included) or a comma-separated list of values in `unit` (positive ones; with
-    allow_zero also 0, with signed any)."""
+    """The values of a grid option in `unit` (positive ones; with allow_zero also 0, with signed any). One syntax for
+    every grid (RANGE_FORMS): START:STOP:STEP steps linearly, START:STOP:COUNTlog gives COUNT values evenly spaced in
+    log from START to STOP."""
     text = spec.strip()
     try:
         if ":" in text:
-            parts = [float(p) for p in text.split(":")]
+            parts = text.split(":")
             if len(parts) != 3:
                 raise ValueError
-            start, stop, step = parts
-            if not all(math.isfinite(v) for v in parts):
-                raise CliError(f"{option} {spec!r}: START, STOP and STEP must be finite numbers ({unit})")
-            if not (step > 0 and stop >= start):
-                raise CliError(f"{option} {spec!r}: need START <= STOP and STEP > 0")
-            if (stop - start) / step >= MAX_GRID_VALUES:
-                raise CliError(f"{option} {spec!r}: more than {MAX_GRID_VALUES} values; at most {MAX_GRID_VALUES} "
-                               "are allowed")
-            count = int(math.floor((stop - start) / step + 1e-9)) + 1
-            # rounded to the precision the grid was written with, so that 0.5 + 7 x 0.1 is 1.2, not 1.2000000000000002
-            decimals = max(_decimals(p) for p in text.split(":"))
-            values = np.round(start + step * np.arange(count), decimals)
+            if parts[2].strip().lower().endswith("log"):
+                values = _log_grid(spec, option, unit, float(parts[0]), float(parts[1]), parts[2].strip()[:-3])
+            else:
+                start, stop, step = (float(p) for p in parts)
+                if not all(math.isfinite(v) for v in (start, stop, step)):
+                    raise CliError(f"{option} {spec!r}: START, STOP and STEP must be finite numbers ({unit})")
+                if not (step > 0 and stop >= start):
+                    raise CliError(f"{option} {spec!r}: need START <= STOP and STEP > 0")
+                if (stop - start) / step >= MAX_GRID_VALUES:
+                    raise CliError(f"{option} {spec!r}: more than {MAX_GRID_VALUES} values; at most "
+                                   f"{MAX_GRID_VALUES} are allowed")
+                count = int(math.floor((stop - start) / step + 1e-9)) + 1
+                # rounded to the precision the grid was written with: 0.5 + 7 x 0.1 is 1.2, not 1.2000000000000002
+                decimals = max(_decimals(p) for p in parts)
+                values = np.round(start + step * np.arange(count), decimals)
         else:
             values = np.array([float(p) for p in text.split(",")])
     except ValueError:
-        raise CliError(f"{option} {spec!r}: expected START:STOP:STEP or a comma-separated list of {unit} values") from None
+        raise CliError(f"{option} {spec!r}: expected {RANGE_FORMS}, in {unit}") from None
     if values.size > MAX_GRID_VALUES:
         raise CliError(f"{option} {spec!r}: {values.size} values; at most {MAX_GRID_VALUES} are allowed")
     low = np.zeros(values.shape, bool) if signed else values < 0 if allow_zero else values <= 0
@@ -84,6 +118,27 @@ def parse_grid(spec: str, option: str = "--energies", unit: str = "keV", allow_z
     return values
 
 
+def _log_grid(spec, option, unit, start, stop, count_text) -> np.ndarray:
+    """START:STOP:COUNTlog: COUNT values evenly spaced in log, both ends included."""
+    count = float(count_text)
+    if not (math.isfinite(start) and math.isfinite(stop) and 0 < start < stop):
+        raise CliError(f"{option} {spec!r}: a log grid needs 0 < START < STOP ({unit})")
+    if not (count.is_integer() and 2 <= count <= MAX_GRID_VALUES):
+        raise CliError(f"{option} {spec!r}: COUNT must be a whole number from 2 to {MAX_GRID_VALUES}")
+    return np.geomspace(start, stop, int(count))
+
+
+def parse_interval(spec: str, option: str, unit: str) -> tuple[float, float]:
+    """START:STOP: an interval of positive values, START < STOP."""
+    try:
+        start, stop = (float(p) for p in spec.split(":"))
+    except ValueError:
+        raise CliError(f"{option} {spec!r}: expected START:STOP in {unit}") from None
+    if not (math.isfinite(start) and math.isfinite(stop) and 0 < start < stop):
+        raise CliError(f"{option} {spec!r}: need finite 0 < START < STOP ({unit})")
+    return start, stop
+
+
 def _decimals(text: str) -> int:
     """Digits after the decimal point of a number as written (1.25 -> 2, 1e-3 -> 3, 2 -> 0)."""
     mantissa, _, exponent = text.strip().lower().partition("e")
@@ -91,9 +146,9 @@ def _decimals(text: str) -> int:
     return max(0, digits - int(exponent or 0))
 
 
-def number(name, whole=False, minimum=None, allow_inf=False):
+def number(name, whole=False, minimum=None, allow_inf=False, positive=False):
     """argparse type: a finite number (optionally a whole one, written 1e6 or 1000000; with allow_inf also 'inf')
-    >= minimum."""
+    >= minimum, or with `positive` > 0."""
     kind = "whole number" if whole else "number"
 
     def convert(text):
@@ -105,21 +160,27 @@ def number(name, whole=False, minimum=None, allow_inf=False):
             raise argparse.ArgumentTypeError(f"{name} {text!r}: expected a finite {kind}")
         if minimum is not None and value < minimum:
             raise argparse.ArgumentTypeError(f"{name} {text!r}: must be >= {minimum}")
+        if positive and not value > 0:
+            raise argparse.ArgumentTypeError(f"{name} {text!r}: must be > 0")
         return int(value) if whole else value
 
     return convert
 
 
 def add_rays_and_seed(p, rays_default, per="", minimum=1):
+    """--rays (the policy: RAYS for a single trace, RAYS_PER_POINT for each point of a scan; `rays_default` None:
+    the command resolves it, by whether it traces one direction or a grid) and --seed."""
+    default_text = (f"{RAYS:,} for one direction, {RAYS_PER_POINT:,} per direction for a grid" if rays_default is None
+                    else f"{rays_default:,}")
     p.add_argument("--rays", type=number("--rays", whole=True, minimum=minimum), default=rays_default,
-                   metavar="N", help=f"number of rays{per} (default {rays_default:,}; 1e6 is accepted)")
+                   metavar="N", help=f"number of rays{per} (default {default_text}; 1e6 is accepted)")
     p.add_argument("--seed", type=number("--seed", whole=True, minimum=0), default=0, metavar="S",
                    help="random seed (default 0)")
 
 
 def add_optic_and_beam(p, rays_default=RAYS, per="", grids=False):
-    """OPTIC, the source's direction (with `grids`, a grid of them), distance and size, --rays, --seed and the
-    hidden --chunk-size."""
+    """OPTIC, the source's direction (with `grids`, a grid of them, and the rays' default left to the command),
+    distance and size, --rays, --seed and the hidden --chunk-size."""
     p.add_argument("optic", help=OPTIC_HELP)
     if grids:
         p.add_argument("--off-axis", default="0", metavar="SPEC",
@@ -134,7 +195,7 @@ def add_optic_and_beam(p, rays_default=RAYS, per="", grids=False):
                        help="source azimuth in degrees (default 0)")
     add_source_distance(p)
     add_aperture(p)
-    add_rays_and_seed(p, rays_default, per)
+    add_rays_and_seed(p, None if grids else rays_default, per)
     p.add_argument("--chunk-size", type=number("--chunk-size", whole=True, minimum=1), default=CHUNK_SIZE,
                    metavar="N", help=argparse.SUPPRESS)
 
@@ -248,6 +309,21 @@ def write_outputs(args, table, figure=None) -> None:
         print(f"wrote {save_figure(figure(), args.plot)}")
 
 
+def print_rows(count: int, line, what: str, shown: int = 12) -> None:
+    """Print line(i) for at most `shown` of `count` rows spread over the table, '...' where rows are left out and
+    a note of how many were shown."""
+    from ..analysis.encircled import spread_indices
+
+    previous = -1
+    for i in spread_indices(count, shown):
+        if i != previous + 1:
+            print("  ...")
+        print(line(i))
+        previous = i
+    if count > shown:
+        print(f"  ({min(shown, count)} of {count} {what} shown; -o writes them all)")
+
+
 def slope_summary(optic) -> str:
     kinds = sorted({s.slope_errors for s in optic.shells}, key=lambda e: e.meridional_arcsec)
     if all(e.is_perfect for e in kinds):
@@ -269,7 +345,7 @@ def graze_range(optic) -> str:
 def print_psf(optic, result):
     s = result.summary()
     print(f"{optic.name}: {result.meta['source']}; {result.meta['rays']:,} rays, seed {result.meta['seed']}; "
-          f"focal plane z = {result.meta['focal_plane_z_mm']:.3f} mm")
+          f"focal plane z = {mm(result.meta['focal_plane_z_mm'])} mm")
     print(f"  HPD {s['hpd_arcsec']:.4g} arcsec   W80 {s['w80_arcsec']:.4g} arcsec   W90 {s['w90_arcsec']:.4g} arcsec")
     print(f"  centroid ({s['centroid_x_mm']:.4f}, {s['centroid_y_mm']:.4f}) mm   focused area "
           f"{s['effective_area_cm2']:.1f} cm2")

@@ -12,13 +12,17 @@ REDRAW_S = 0.2
 
 
 class Progress:
-    """Call with the number of items just finished; `close()` ends the line. A no-op unless `stream` is a tty."""
+    """Call with the number of items just finished; `close()` ends the line. A no-op unless `stream` is a tty.
 
-    def __init__(self, total: int, label: str, stream=None):
+    `finishing`: what the command does once all items are done (the limits after the tracing, say); the line then
+    says so and its clock keeps running until `close()`, so that a long last step does not look like a hang."""
+
+    def __init__(self, total: int, label: str, stream=None, finishing: str | None = None):
         self.stream = sys.stderr if stream is None else stream
         self.enabled = total > 0 and self.stream.isatty()
-        self.total, self.label, self.done = total, label, 0
+        self.total, self.label, self.done, self.finishing = total, label, 0, finishing
         self.start = self.last = time.perf_counter()
+        self.ticker = None
 
     def __call__(self, n=1) -> None:
         self.done += n
@@ -29,11 +33,54 @@ class Progress:
             bar = "#" * int(share * WIDTH)
             self.stream.write(f"\r{self.label} [{bar:<{WIDTH}}] {100 * share:5.1f} % {now - self.start:6.1f} s")
             self.stream.flush()
+            if self.done >= self.total and self.finishing and self.ticker is None:
+                self.stream.write("\n")
+                self.ticker = Ticker(self.finishing, self.stream).__enter__()
 
     def close(self) -> None:
-        if self.enabled:
+        if self.ticker is not None:
+            self.ticker.__exit__(None, None, None)
+        elif self.enabled:
             self.stream.write("\n")
             self.stream.flush()
+
+
+class Ticker:
+    """Around a step of unknown length (a fit, a search): its label, a spinner and the time so far on standard error,
+    redrawn until the step ends, then cleared; a no-op unless `stream` is a tty."""
+
+    FRAMES = "|/-\\"
+
+    def __init__(self, label: str, stream=None):
+        self.stream = sys.stderr if stream is None else stream
+        self.label = label
+        self.enabled = self.stream.isatty()
+        self.closing = threading.Event()
+        self.thread = None
+        self.drawn = 0
+
+    def __enter__(self):
+        if self.enabled:
+            self.start = time.perf_counter()
+            self.thread = threading.Thread(target=self._draw, daemon=True)
+            self.thread.start()
+        return self
+
+    def __exit__(self, *exc_info):
+        if self.thread is not None:
+            self.closing.set()
+            self.thread.join()
+            self.stream.write("\r" + " " * self.drawn + "\r")
+            self.stream.flush()
+        return False
+
+    def _draw(self) -> None:
+        frame = 0
+        while not self.closing.wait(REDRAW_S):
+            text = f"{self.label} {self.FRAMES[frame % len(self.FRAMES)]} {time.perf_counter() - self.start:6.1f} s"
+            self.stream.write("\r" + text)
+            self.stream.flush()
+            self.drawn, frame = len(text), frame + 1
 
 
 class CompileNotice:

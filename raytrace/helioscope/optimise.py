@@ -429,25 +429,32 @@ def _key(values: dict) -> str:
 CHECKPOINT_HEADER = {"raytrace_checkpoint": 1}  # the first line of every checkpoint file
 
 
-def open_checkpoint(path: Path) -> None:
-    """Make `path` a checkpoint before any work: a new file starts with CHECKPOINT_HEADER; an existing one must be a
-    checkpoint (that header, or a row of an earlier version, which had none), so that no other file is appended to."""
+def check_checkpoint(path: Path, label: str = "checkpoint") -> None:
+    """Refuse, naming it by `label`, a checkpoint path that is a folder, lies in a missing folder, or is an existing
+    file that is not a checkpoint (CHECKPOINT_HEADER, or a row of an earlier version, which had none)."""
     if path.exists():
         if not path.is_file():
-            raise ValueError(f"checkpoint {str(path)!r} is a folder, not a file")
-        first = read_text(path, "checkpoint", ValueError).partition("\n")[0]
+            raise ValueError(f"{label} {str(path)!r} is a folder, not a file")
+        first = read_text(path, label, ValueError).partition("\n")[0]
         try:
             row = json.loads(first) if first.strip() else None
         except json.JSONDecodeError:
             row = None
         if first.strip() and not (row == CHECKPOINT_HEADER or (isinstance(row, dict) and "signature" in row)):
-            raise ValueError(f"checkpoint {str(path)!r}: exists and is not a checkpoint of raytrace optimise (its "
+            raise ValueError(f"{label} {str(path)!r}: exists and is not a checkpoint of raytrace optimise (its "
                              "first line is not one); name a new file, or one an optimise run wrote")
         return
     folder = path.parent if str(path.parent) else Path(".")
     if not folder.is_dir():
-        raise ValueError(f"checkpoint {str(path)!r}: folder {str(folder)!r} does not exist")
-    _append_checkpoint(path, CHECKPOINT_HEADER)
+        raise ValueError(f"{label} {str(path)!r}: folder {str(folder)!r} does not exist")
+
+
+def open_checkpoint(path: Path) -> None:
+    """Make `path` a checkpoint before any work (`check_checkpoint`): a new file starts with CHECKPOINT_HEADER, so
+    that no other file is ever appended to."""
+    check_checkpoint(path)
+    if not path.exists():
+        _append_checkpoint(path, CHECKPOINT_HEADER)
 
 
 def _read_checkpoint(path: Path, signature: str) -> dict:

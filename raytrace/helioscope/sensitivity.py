@@ -40,7 +40,7 @@ from scipy.optimize import brentq
 from scipy.stats import norm
 
 from ..defaults import MAX_GAS_MASS_EV
-from .conversion import conversion_probability, density_for_photon_mass
+from .conversion import conversion_probability, density_for_photon_mass, photon_mass_ev
 from .merit import Magnet
 from .statistics import CONFIDENCE, pseudo_experiment_limits, upper_limit
 
@@ -131,12 +131,24 @@ def resonance_width_ev(magnet: Magnet, photon_mass_ev: float, energy_kev: float 
     return 2.0 * (brentq(lambda m: probability(m) - half, low, high, xtol=1e-15, rtol=1e-12) - photon_mass_ev)
 
 
+LIQUID_HELIUM_G_CM3 = 0.125  # at its normal boiling point, 4.2 K: no 4He buffer gas is denser
+
+
+def check_max_gas_mass(max_mass_ev: float, label: str = "max_gas_mass_ev") -> None:
+    """Refuse, naming it by `label`, a last gas step that is not a number > 0 or needs 4He denser than liquid."""
+    if not (math.isfinite(max_mass_ev) and max_mass_ev > 0):
+        raise ValueError(f"{label} = {max_mass_ev}: must be a number > 0")
+    densest_ev = float(photon_mass_ev(LIQUID_HELIUM_G_CM3))
+    if max_mass_ev > densest_ev:
+        raise ValueError(f"{label} = {max_mass_ev:g} eV: the 4He would be denser than liquid helium "
+                         f"({LIQUID_HELIUM_G_CM3} g/cm3, photon mass {densest_ev:.2f} eV)")
+
+
 def density_steps(magnet: Magnet, max_mass_ev: float = MAX_GAS_MASS_EV, energy_kev: float = REFERENCE_ENERGY_KEV,
                   ramp_mass_ev: float = RAMP_MASS_EV) -> np.ndarray:
     """The photon masses (eV) of the gas steps (module docstring), from the first past the vacuum phase until one
     reaches max_mass_ev."""
-    if not (math.isfinite(max_mass_ev) and max_mass_ev > 0):
-        raise ValueError(f"max_mass_ev = {max_mass_ev}: must be a number > 0")
+    check_max_gas_mass(max_mass_ev)
     masses = [0.5 * resonance_width_ev(magnet, 0.0, energy_kev)]
     while masses[-1] < max_mass_ev:
         m = masses[-1]
