@@ -13,6 +13,7 @@ import numpy as np
 from geometries import ARCSEC_PER_RAD
 
 from ..analysis.encircled import spread_indices
+from ..text import mm, wrapped
 from .files import atomic_path, check_writable
 
 if TYPE_CHECKING:
@@ -21,6 +22,7 @@ if TYPE_CHECKING:
 # BabyIAXO conceptual design report (Abeln et al., JHEP 05 (2021) 137): about 1500 cm2 at
 # 2 keV and 900 cm2 at 7 keV for one XMM-Newton module.
 CDR_XMM_POINTS = ((2.0, 1500.0), (7.0, 900.0))
+IMAGE_DECADES = 4  # colour range of the log images below their brightest pixel: the core and wings, not single rays
 
 
 def plot_effective_area(table, compare_cdr: bool = False) -> Figure:
@@ -36,7 +38,7 @@ def plot_effective_area(table, compare_cdr: bool = False) -> Figure:
         ax.plot(e, a, "s", color="C3", label="BabyIAXO CDR (approx.)")
     ax.set_xlabel("Energy (keV)")
     ax.set_ylabel("Effective area (cm$^2$)")
-    ax.set_title(f"{table.meta.get('optic', '')}: {table.meta.get('source', '')}", fontsize=9)
+    ax.set_title(wrapped(f"{table.meta.get('optic', '')}: {table.meta.get('source', '')}", 6.5, 9), fontsize=9)
     ax.set_ylim(bottom=0)
     ax.grid(alpha=0.3)
     ax.legend()
@@ -48,17 +50,25 @@ def plot_psf(result) -> Figure:
     ax_img, ax_ee = fig.subplots(1, 2)
     n = result.image.shape[0]
     half = n * result.pixel_arcsec / 2
-    shown = np.where(result.image > 0, result.image, np.nan)
-    im = ax_img.imshow(np.log10(shown), origin="lower", extent=(-half, half, -half, half), cmap="magma")
+    shown = np.log10(np.where(result.image > 0, result.image, np.nan))
+    top = np.nanmax(shown)
+    im = ax_img.imshow(shown, origin="lower", extent=(-half, half, -half, half), cmap="magma",
+                       vmin=top - IMAGE_DECADES, vmax=top)
     fig.colorbar(im, ax=ax_img, label="log10 area per pixel (cm$^2$)")
     ax_img.set_xlabel("x offset from centre (arcsec)")
     ax_img.set_ylabel("y offset from centre (arcsec)")
-    ax_img.set_title(f"PSF, {result.meta['energy_kev']:g} keV, HPD {result.hpd_arcsec:.3g} arcsec", fontsize=10)
     ee = result.encircled
     ax_ee.semilogx(u.Quantity(ee["radius"]).to_value(u.arcsec), ee["encircled_fraction"])
+    widths = result.summary()
     for q, label in ((0.5, "HPD"), (0.8, "W80"), (0.9, "W90")):
         ax_ee.axhline(q, color="grey", lw=0.6, ls=":")
-    ax_ee.set_xlabel("Radius (arcsec)")
+        diameter = widths[f"{label.lower()}_arcsec"]
+        ax_ee.plot(diameter / 2, q, "o", color="C3", ms=4)
+        ax_ee.annotate(f"{label} {diameter:.3g}\"", (diameter / 2, q), xytext=(6, -11), textcoords="offset points",
+                       fontsize=8, color="C3")
+    fig.suptitle(wrapped(f"{result.meta['optic']}: {result.meta['source']}; focal plane z = "
+                          f"{mm(result.meta['focal_plane_z_mm'], 2)} mm", 11, 10), fontsize=10)
+    ax_ee.set_xlabel("Radius (arcsec); the widths are diameters")
     ax_ee.set_ylabel("Encircled fraction of the focused beam")
     ax_ee.set_ylim(0, 1.02)
     ax_ee.grid(alpha=0.3)
@@ -80,7 +90,7 @@ def plot_comparison(areas, psfs) -> Figure:
         hpd_mm = result.hpd_arcsec / ARCSEC_PER_RAD * f
         ax_ee.semilogx(radius_mm, result.encircled["encircled_fraction"], color=colour,
                        label=f"{result.meta['optic']}: HPD {result.hpd_arcsec:.3g}\" = {hpd_mm:.2f} mm "
-                             f"(f = {f / 1000:g} m, z = {round(result.meta['focal_plane_z_mm'], 1) + 0.0:.1f} mm)")
+                             f"(f = {f / 1000:g} m, z = {mm(result.meta['focal_plane_z_mm'], 1)} mm)")
         smallest_hpd_mm = min(smallest_hpd_mm, hpd_mm)
     ax_a.set_xlabel("Energy (keV)")
     ax_a.set_ylabel("Effective area on axis (cm$^2$)")
@@ -106,8 +116,9 @@ def plot_spot(result) -> Figure:
     n = result.image.shape[0]
     half = n * result.pixel_mm / 2
     cx, cy = result.centroid_mm
-    shown = np.where(result.image > 0, result.image, np.nan)
-    image = ax_img.imshow(np.log10(shown), origin="lower", cmap="magma",
+    shown = np.log10(np.where(result.image > 0, result.image, np.nan))
+    top = np.nanmax(shown)
+    image = ax_img.imshow(shown, origin="lower", cmap="magma", vmin=top - IMAGE_DECADES, vmax=top,
                           extent=(cx - half, cx + half, cy - half, cy + half))
     fig.colorbar(image, ax=ax_img, label="log10 effective area per pixel (cm$^2$)")
     spot = Circle((cx, cy), result.radius_mm, fill=False, color="cyan", lw=1.2,
@@ -119,7 +130,8 @@ def plot_spot(result) -> Figure:
     ax_img.set_xlabel("x (mm)")
     ax_img.set_ylabel("y (mm)")
     ax_img.legend(fontsize=7, loc="upper right")
-    ax_img.set_title(f"{result.meta['optic']}: solar axions, f_DO = {result.f_do:.4g}", fontsize=10)
+    ax_img.set_title(f"{result.meta['optic']}: solar axions, f$_{{DO}}$ = {result.f_do:.4g} (keV s)$^{{1/2}}$",
+                     fontsize=10)
     ee = result.encircled
     ax_ee.plot(u.Quantity(ee["radius"]).to_value(u.mm), ee["encircled_fraction"])
     ax_ee.axvline(result.radius_mm, color="C1", ls=":", label="signal-to-noise optimal radius")
@@ -156,8 +168,13 @@ def plot_scan(table) -> Figure:
                   label="spot area a")
         ax_a.set_ylabel("Spot area a (cm$^2$)", color="C1")
         ax_f.grid(alpha=0.3)
-        ax_f.set_title(f"{title}: best f = {focal[best]:g} m", fontsize=9)
-        fig.legend(loc="lower right", fontsize=8)
+        ax_f.set_title(wrapped(f"{title}: best f = {focal[best]:g} m", 6.5, 9), fontsize=9)
+        for ax, series in ((ax_f, values), (ax_a, u.Quantity(table["spot_area"]).to_value(u.cm**2))):
+            ax.set_ylim(0, 1.15 * np.nanmax(series))  # both from zero: two curves coincide only if proportional
+        ax_f.set_zorder(ax_a.get_zorder() + 1)  # the objective drawn over the spot area
+        ax_f.patch.set_visible(False)
+        handles = ax_f.get_legend_handles_labels()[0] + ax_a.get_legend_handles_labels()[0]
+        ax_f.legend(handles=handles, loc="lower center", fontsize=8, ncol=2, framealpha=0.9)
         return fig
     columns = [("focal length (m)", focal)] + [(key, np.asarray(table[key])) for key in varied]
     if len(columns) > 1 and np.unique(focal).size == 1:
@@ -170,7 +187,7 @@ def plot_scan(table) -> Figure:
         ax.set_xlabel(name)
         ax.grid(alpha=0.3)
     axes[0].set_ylabel(label)
-    fig.suptitle(f"{title}; colour: order of evaluation, star: best", fontsize=9)
+    fig.suptitle(wrapped(f"{title}; colour: order of evaluation, star: best", 4.2 * len(columns), 9), fontsize=9)
     return fig
 
 
@@ -211,8 +228,9 @@ def plot_sensitivity(table, references: dict | None = None) -> Figure:
     ax.legend(fontsize=7, loc="upper left")
     meta = table.meta
     title = meta.get("preset") or ", ".join(meta.get("responses", []))
-    ax.set_title(f"{title}: B = {meta.get('magnet_field_tesla', float('nan')):g} T, L = "
-                 f"{meta.get('magnet_length_m', float('nan')):g} m, {100 * meta.get('confidence', 0.95):.3g} % CL", fontsize=9)
+    ax.set_title(wrapped(f"{title}: B = {meta.get('magnet_field_tesla', float('nan')):g} T, L = "
+                          f"{meta.get('magnet_length_m', float('nan')):g} m, {100 * meta.get('confidence', 0.95):.3g} % CL",
+                          7, 9), fontsize=9)
     return fig
 
 
@@ -235,7 +253,8 @@ def plot_tilt(table) -> Figure:
     for ax in (ax_s, ax_k):
         ax.grid(alpha=0.3)
     ax_k.legend(fontsize=8)
-    fig.suptitle(f"{table.meta['optic']}: pivot z = {table.meta['pivot_z_mm']:g} mm, {table.meta['source']}", fontsize=9)
+    fig.suptitle(wrapped(f"{table.meta['optic']}: tilt towards azimuth {table.meta['tilt_azimuth_deg']:g} deg about "
+                          f"z = {table.meta['pivot_z_mm']:g} mm; {table.meta['source']}", 11, 9), fontsize=9)
     return fig
 
 
@@ -255,20 +274,29 @@ def plot_vignetting(tables) -> Figure:
 
 
 def plot_offaxis_response(table, curves: int = 5) -> Figure:
-    """Effective area relative to on axis versus off-axis angle, at a few energies (the first azimuth)."""
+    """Effective area relative to on axis versus off-axis angle at a few energies (colours), for each azimuth (line
+    styles)."""
     fig = _figure(figsize=(7, 4.5))
     ax = fig.subplots()
-    first = table[table["azimuth"] == table["azimuth"][0]]
-    energies = np.unique(u.Quantity(first["energy"]).to_value(u.keV))
-    for e in energies[spread_indices(energies.size, curves)]:
-        rows = first[u.Quantity(first["energy"]).to_value(u.keV) == e]
-        ax.plot(u.Quantity(rows["off_axis"]).to_value(u.arcmin), rows["vignet"], "o-", label=f"{e:g} keV")
+    energy = u.Quantity(table["energy"]).to_value(u.keV)
+    azimuth = u.Quantity(table["azimuth"]).to_value(u.deg)
+    energies, azimuths = np.unique(energy), np.unique(azimuth)
+    styles = ("o-", "s--", "^:", "d-.")
+    for k, e in enumerate(energies[spread_indices(energies.size, curves)]):
+        for j, phi in enumerate(azimuths[spread_indices(azimuths.size, len(styles))]):
+            rows = table[(energy == e) & (azimuth == phi)]
+            label = f"{e:g} keV" + (f", azimuth {phi:g} deg" if azimuths.size > 1 else "")
+            ax.plot(u.Quantity(rows["off_axis"]).to_value(u.arcmin), rows["vignet"], styles[j], color=f"C{k}",
+                    label=label)
     ax.set_xlabel("Off-axis angle (arcmin)")
     ax.set_ylabel("Effective area relative to on axis")
     ax.set_ylim(0, 1.05)
     ax.grid(alpha=0.3)
-    ax.legend(fontsize=8)
-    ax.set_title(f"{table.meta.get('optic', '')}: {table.meta.get('source', '')}", fontsize=9)
+    ax.legend(fontsize=7, ncol=2 if azimuths.size > 1 else 1)
+    kind = table.meta.get("source", "").split(",")[0]  # the beam, not the direction of its first row
+    shown = ", ".join(f"{phi:g}" for phi in azimuths)
+    ax.set_title(wrapped(f"{table.meta.get('optic', '')}: {kind} at each off-axis angle, azimuth {shown} deg", 6.5, 9),
+                 fontsize=9)
     return fig
 
 
@@ -283,10 +311,15 @@ def plot_reflectivity(table, curves: int = 4) -> Figure:
         angle = u.Quantity(rows["angle"]).to_value(u.mrad)
         energies, angles = np.unique(energy), np.unique(angle)
         values = np.asarray(rows["reflectivity"]).reshape(energies.size, angles.size)
-        for j in spread_indices(angles.size, curves):
+        on_axis = table.meta.get("on_axis_graze_mrad", {}).get(name)
+        inside = np.flatnonzero((angles >= on_axis[0]) & (angles <= on_axis[1])) if on_axis else np.arange(angles.size)
+        inside = inside if inside.size else np.arange(angles.size)
+        for j in inside[spread_indices(inside.size, curves)]:
             ax_e.plot(energies, values[:, j], marker="." if energies.size < 30 else None, label=f"{angles[j]:.3g} mrad")
         for i in spread_indices(energies.size, curves):
             ax_a.plot(angles, values[i, :], marker="." if angles.size < 30 else None, label=f"{energies[i]:g} keV")
+        if on_axis:
+            ax_a.axvspan(*on_axis, color="grey", alpha=0.15, lw=0, label="its shells' on-axis graze angles")
         ax_e.set_xlabel("Energy (keV)")
         ax_a.set_xlabel("Graze angle (mrad)")
         for ax in (ax_e, ax_a):
@@ -296,8 +329,8 @@ def plot_reflectivity(table, curves: int = 4) -> Figure:
             ax.legend(fontsize=8)
             ax.set_title(name, fontsize=9)
     what = table.meta.get("optic") or f"{table.meta.get('recipe', '')}: {table.meta.get('stack', '')}"
-    fig.suptitle(f"{what} ({table.meta.get('optical_constants', '')}, {table.meta.get('polarisation', '')})",
-                 fontsize=9)
+    fig.suptitle(wrapped(f"{what} ({table.meta.get('optical_constants', '')}, {table.meta.get('polarisation', '')})",
+                          11, 9), fontsize=9)
     return fig
 
 
@@ -311,9 +344,9 @@ def plot_cross_section(optic) -> Figure:
         for surface in surfaces[:2]:
             z = np.linspace(surface.z_min_mm, surface.z_max_mm, 20)
             r = surface.radius_mm(z)
-            for axis in (ax, zoom):
-                axis.fill_between(z - optic.focal_length_mm, r, r + shell.thickness_mm, color=colour, lw=0.6)
-                axis.plot(z - optic.focal_length_mm, r, color=colour, lw=0.6)
+            # the overview draws each mirror as one line: filled outlines a pixel apart alias into moire
+            ax.plot(z - optic.focal_length_mm, r, color=colour, lw=0.7)
+            zoom.fill_between(z - optic.focal_length_mm, r, r + shell.thickness_mm, color=colour, lw=0)
     for i, name in enumerate(names):
         ax.plot([], [], color=f"C{i % 10}", label=name)
     if optic.spider is not None:

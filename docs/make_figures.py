@@ -1,0 +1,61 @@
+"""Every figure the README shows, made by the commands and settings its captions state, so that none can drift from
+the code: run it after a change that moves them (about 10 minutes on 2 cores). It also prints the numbers the
+captions quote.
+
+    python docs/make_figures.py [NAME.png ...]      (default: all of FIGURES)
+"""
+
+import shutil
+import sys
+import tempfile
+from pathlib import Path
+
+import numpy as np
+
+DOCS = Path(__file__).resolve().parent
+VIGNETTING_ANGLES_ARCMIN = np.arange(0.0, 20.5, 1.0)
+VIGNETTING_KEV = 3.0
+# README figure: the command that makes it, and the name it writes into OUT, the run's own folder (None: the command
+# writes the figure itself, to FIGURE)
+FIGURES = {
+    "xmm_vs_babyiaxo.png": (["demo", "-o", "OUT"], "xmm_vs_babyiaxo.png"),
+    "babyiaxo_cross_section.png": (["show", "babyiaxo", "--plot", "FIGURE"], None),
+    "sensitivity.png": (["sensitivity", "--plot", "FIGURE"], None),
+    "f_do_vs_focal_length.png": (["optimise", "--focal-length", "3000:9000:250", "-o", "OUT"], "f_do_vs_focal_length.png"),
+    "vignetting.png": (None, None),  # two optics in one plot: from the API, below
+}
+
+
+def vignetting(path: Path) -> None:
+    """Effective area relative to on axis at VIGNETTING_KEV for both optics, 2e5 rays per angle."""
+    import raytrace
+
+    tables = [raytrace.vignetting(name, VIGNETTING_ANGLES_ARCMIN, VIGNETTING_KEV) for name in ("xmm", "babyiaxo")]
+    for table in tables:
+        shown = {a: r for a, r in zip(table["off_axis"].value, table["relative_area"]) if a in (2, 5, 10, 20)}
+        print(f"{table.meta['optic']} at {VIGNETTING_KEV:g} keV: " + " / ".join(f"{r:.3f}" for r in shown.values())
+              + " at " + " / ".join(f"{a:g}" for a in shown) + " arcmin")
+    raytrace.save_figure(raytrace.plot_vignetting(tables), path)
+
+
+def make(name: str) -> None:
+    from raytrace.cli import main
+
+    argv, written = FIGURES[name]
+    target = DOCS / name
+    if argv is None:
+        vignetting(target)
+        return
+    with tempfile.TemporaryDirectory() as out:
+        command = [target.as_posix() if a == "FIGURE" else out + "/run" if a == "OUT" else a for a in argv]
+        print("raytrace " + " ".join(command), flush=True)
+        if main(command) != 0:
+            raise SystemExit(f"raytrace {' '.join(argv)} failed")
+        if written is not None:
+            shutil.copyfile(Path(out) / "run" / written, target)
+    print(f"wrote {target}", flush=True)
+
+
+if __name__ == "__main__":
+    for figure in sys.argv[1:] or FIGURES:
+        make(figure)
