@@ -21,13 +21,13 @@ def run(capsys, *argv):
 
 
 @pytest.mark.parametrize("argv, message", [
-    (["area", "xmm", "--energies", "1:inf:1"], "must be finite numbers"),
-    (["area", "xmm", "--energies", "1:1e9:1e-3"], "more than 100000 values"),
-    (["area", "xmm", "--energies", "1000"], "energy 1000.0 keV: energies must lie within"),
-    (["area", "xmm", "--energies", "1.5", "-o", ""], "-o '': an empty file name"),
+    (["area", "xmm", "--energy", "1:inf:1"], "must be finite numbers"),
+    (["area", "xmm", "--energy", "1:1e9:1e-3"], "more than 100000 values"),
+    (["area", "xmm", "--energy", "1000"], "energy 1000.0 keV: energies must lie within"),
+    (["area", "xmm", "--energy", "1.5", "-o", ""], "-o '': an empty file name"),
     (["psf", "xmm", "--energy", "1.5", "--plot", ""], "--plot '': an empty file name"),
-    (["area", "missing.ecsv", "--energies", "1.5"], "prescription file 'missing.ecsv' does not exist"),
-    (["area", "xmm", "--energies", "1.5", "-o", "one.arf"], "an ARF needs at least two energies"),
+    (["area", "missing.ecsv", "--energy", "1.5"], "prescription file 'missing.ecsv' does not exist"),
+    (["area", "xmm", "--energy", "1.5", "-o", "one.arf"], "an ARF needs at least two energies"),
     (["design", "--set", "focal_length_mm=6000", "--focal-length", "4000", "-o", "d.toml"], "set the same field"),
 ])
 def test_bad_values_get_one_line(capsys, tmp_path, monkeypatch, argv, message):
@@ -69,7 +69,7 @@ def test_checkpoints_that_are_folders_or_foreign_are_handled(capsys, tmp_path):
     from raytrace.helioscope.optimise import run_scan
     from raytrace.sources import SolarSource
 
-    code, _, err = run(capsys, "optimise", "--focal-lengths", "5000", "--groups", "1", "--materials", "ir",
+    code, _, err = run(capsys, "optimise", "--focal-length", "5000", "--groups", "1", "--materials", "ir",
                        "--rays", "2000", "--checkpoint", str(tmp_path), "-o", str(tmp_path / "out"))
     assert code == 2 and "is a folder" in err
     foreign = tmp_path / "foreign.jsonl"
@@ -87,7 +87,7 @@ def test_a_full_disk_is_one_line_and_leaves_no_file(capsys, tmp_path, monkeypatc
 
     monkeypatch.setattr(Table, "write", no_space)
     out = tmp_path / "area.ecsv"
-    code, _, err = run(capsys, "area", "xmm", "--energies", "1.5", "--rays", "2000", "-o", str(out))
+    code, _, err = run(capsys, "area", "xmm", "--energy", "1.5", "--rays", "2000", "-o", str(out))
     assert code == 1 and f"no space left writing {out}" in err and "Traceback" not in err
     assert list(tmp_path.iterdir()) == []
 
@@ -159,7 +159,7 @@ def test_signals_end_a_run_with_its_status_and_no_files(tmp_path, signum, status
     # CI runner's), so the run gets the default disposition the test is about
     command = ("import signal, sys; signal.signal(signal.SIGINT, signal.default_int_handler); "
                "from raytrace.cli import main; sys.exit(main())")
-    process = subprocess.Popen([sys.executable, "-c", command, "area", "xmm", "--energies", "0.5:12:0.1",
+    process = subprocess.Popen([sys.executable, "-c", command, "area", "xmm", "--energy", "0.5:12:0.1",
                                 "--rays", "3e8", "-o", str(out)], cwd=tmp_path, stdout=subprocess.PIPE,
                                stderr=subprocess.PIPE, text=True)
     time.sleep(6.0)
@@ -168,6 +168,23 @@ def test_signals_end_a_run_with_its_status_and_no_files(tmp_path, signum, status
     assert process.returncode == status, err
     assert "Traceback" not in err and err.strip().splitlines()[-1] in ("raytrace: interrupted", "raytrace: terminated")
     assert list(tmp_path.iterdir()) == []
+
+
+@pytest.mark.parametrize("signum", [signal.SIGINT, signal.SIGTERM])
+def test_a_signal_during_the_first_compilation_ends_the_run_at_once(tmp_path, signum):
+    command = ("import signal, sys; signal.signal(signal.SIGINT, signal.default_int_handler); "
+               "from raytrace.cli import main; sys.exit(main())")
+    env = os.environ | {"NUMBA_CACHE_DIR": str(tmp_path / "empty_cache")}  # compiling takes 15-25 s here
+    process = subprocess.Popen([sys.executable, "-c", command, "area", "xmm_design", "--energy", "2", "--rays", "1000"],
+                               cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
+    time.sleep(8.0)  # inside numba's compilation, where LLVM used to hold the signal for up to 15 s
+    sent = time.perf_counter()
+    process.send_signal(signum)
+    _, err = process.communicate(timeout=60)
+    assert time.perf_counter() - sent < 1.0
+    # inside a compilation the signal's default action ends the run; between two, the run's own handler
+    assert (process.returncode == -signum and err == "") or (
+        process.returncode == 128 + signum and err.strip() in ("raytrace: interrupted", "raytrace: terminated")), err
 
 
 def test_grids_are_written_without_float_noise():
@@ -191,12 +208,12 @@ def test_tables_carry_fates_and_long_provenance_whole(tmp_path, xmm):
     scan = optimise([5000.0, 6000.0], groups=1, materials=("ir",), rays=2000, evaluations=2)
     assert sum(scan.table.meta["fates"].values()) == 2 * 2000
     path = tmp_path / "area.fits"
-    assert main(["area", "xmm", "--energies", "1:3:1", "--rays", "2000", "-o", str(path)]) == 0
+    assert main(["area", "xmm", "--energy", "1:3:1", "--rays", "2000", "-o", str(path)]) == 0
     assert Table.read(path).meta["definition"] == "doubly reflected (primary then secondary) rays reaching the focal plane"
 
 
 def test_too_few_focused_rays_warn_or_are_refused(capsys):
-    code, _, err = run(capsys, "area", "xmm", "--energies", "1.5", "--rays", "1")
+    code, _, err = run(capsys, "area", "xmm", "--energy", "1.5", "--rays", "1")
     assert code == 0 and "warning: only 1 focused ray" in err
     for argv in (["psf", "xmm", "--energy", "1.5", "--rays", "30", "--focal-plane-z", "0"],
                  ["spot", "xmm", "--rays", "50", "--focal-plane-z", "0"]):
@@ -207,7 +224,7 @@ def test_too_few_focused_rays_warn_or_are_refused(capsys):
 def test_a_later_run_removes_what_a_killed_run_was_writing(tmp_path, capsys):
     events = tmp_path / "events.fits"
     command = "import sys; from raytrace.cli import main; sys.exit(main())"
-    process = subprocess.Popen([sys.executable, "-c", command, "area", "xmm", "--energies", "1.5", "--rays", "3e8",
+    process = subprocess.Popen([sys.executable, "-c", command, "area", "xmm", "--energy", "1.5", "--rays", "3e8",
                                 "--events", str(events)], cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
     deadline = time.monotonic() + 120
     while not list(tmp_path.glob(".events.fits.partial-*")) and time.monotonic() < deadline:
@@ -218,7 +235,7 @@ def test_a_later_run_removes_what_a_killed_run_was_writing(tmp_path, capsys):
     assert len(list(tmp_path.glob(".events.fits.partial-*"))) == 1  # what SIGKILL leaves behind
     busy = tmp_path / f".events.fits.partial-{os.getpid()}-keep.fits"  # a live process's: not touched
     busy.touch()
-    assert main(["area", "xmm", "--energies", "1.5", "--rays", "2000", "--events", str(events)]) == 0
+    assert main(["area", "xmm", "--energy", "1.5", "--rays", "2000", "--events", str(events)]) == 0
     capsys.readouterr()
     assert sorted(p.name for p in tmp_path.iterdir()) == [busy.name, "events.fits"]
 
@@ -236,7 +253,7 @@ def test_area_run_loads_neither_plots_nor_scipys_statistics_and_optimisers(tmp_p
     cost about 1 s of every run's start."""
     table = tmp_path / "area.ecsv"
     command = ("import sys; from raytrace.cli import main\n"
-               f"main(['area', 'xmm', '--energies', '1.5', '--rays', '2000', '-o', {str(table)!r}])\n"
+               f"main(['area', 'xmm', '--energy', '1.5', '--rays', '2000', '-o', {str(table)!r}])\n"
                "print(sorted(m for m in ('matplotlib', 'scipy.stats', 'scipy.optimize', 'scipy.integrate') "
                "if m in sys.modules))")
     result = subprocess.run([sys.executable, "-c", command], capture_output=True, text=True, check=True)
@@ -282,7 +299,7 @@ def test_an_unwritable_numba_cache_falls_back_with_one_line_and_never_writes_int
     env = dict(os.environ, NUMBA_CACHE_DIR=str(blocked / "numba"), TMPDIR=str(tmp_path / "tmp"))
     (tmp_path / "tmp").mkdir()
     result = subprocess.run([sys.executable, "-c", "import sys; from raytrace.cli import main; sys.exit(main())",
-                             "reflectivity", "au250_ni", "--energies", "8", "--angles", "5"],
+                             "reflectivity", "au250_ni", "--energy", "8", "--graze", "5"],
                             capture_output=True, text=True, env=env, cwd=tmp_path, timeout=600)
     assert result.returncode == 0, result.stderr
     notice = [line for line in result.stderr.splitlines() if "cannot be written" in line]
@@ -300,7 +317,7 @@ def _optimise_with_workers(tmp_path):
     import psutil
 
     process = subprocess.Popen([sys.executable, "-c", "import sys; from raytrace.cli import main; sys.exit(main())",
-                                "optimise", "--focal-lengths", "3000:9000:250", "--workers", "2", "-o", "scan"],
+                                "optimise", "--focal-length", "3000:9000:250", "--workers", "2", "-o", "scan"],
                                cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
                                start_new_session=True)
     deadline = time.monotonic() + 120

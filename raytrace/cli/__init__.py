@@ -12,6 +12,7 @@ import errno
 import os
 import signal
 import sys
+import threading
 import warnings
 
 from ..version import __version__
@@ -53,6 +54,48 @@ class _WarningLines:
             print(f"raytrace: warning: {message}", file=sys.stderr)
 
 
+class DefaultSignalsWhileCompiling:
+    """While numba compiles (seconds on a first run, mostly inside LLVM, where Python's handlers cannot run until it
+    returns), SIGINT and SIGTERM take their default action: the run ends at once, with the status of a process a
+    signal ended (130, 143 in a shell) and no message. Nothing is half written then; the partial output of a run
+    killed later carries its process number and is removed by the next run that writes beside it. A no-op outside
+    the main thread, where signals are not the command's to handle."""
+
+    SIGNALS = (signal.SIGINT, signal.SIGTERM)
+
+    def __init__(self):
+        self.depth, self.handlers, self.listener = 0, {}, None
+
+    def __enter__(self):
+        if threading.current_thread() is threading.main_thread():
+            from numba.core import event
+
+            watch = self
+
+            class Listener(event.Listener):
+                def on_start(self, data) -> None:
+                    watch.depth += 1
+                    if watch.depth == 1:
+                        watch.handlers = {s: signal.signal(s, signal.SIG_DFL) for s in watch.SIGNALS}
+
+                def on_end(self, data) -> None:
+                    watch.depth -= 1
+                    if watch.depth == 0:
+                        for s, handler in watch.handlers.items():
+                            signal.signal(s, handler)
+
+            self.listener = Listener()
+            event.register("numba:compile", self.listener)
+        return self
+
+    def __exit__(self, *exc_info):
+        if self.listener is not None:
+            from numba.core import event
+
+            event.unregister("numba:compile", self.listener)
+        return False
+
+
 def main(argv=None) -> int:
     try:
         previous = signal.signal(signal.SIGTERM, _terminate)
@@ -61,7 +104,7 @@ def main(argv=None) -> int:
     try:
         args = build_parser().parse_args(argv)
         check_files(args)
-        with CompileNotice(), warnings.catch_warnings():
+        with CompileNotice(), DefaultSignalsWhileCompiling(), warnings.catch_warnings():
             warnings.simplefilter("always")  # _WarningLines shows each text once
             warnings.showwarning = _WarningLines()
             return args.run(args)
