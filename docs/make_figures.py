@@ -45,6 +45,7 @@ def make(name: str) -> None:
     target = DOCS / name
     if argv is None:
         vignetting(target)
+        print(f"wrote {target}", flush=True)
         return
     with tempfile.TemporaryDirectory() as out:
         command = [target.as_posix() if a == "FIGURE" else out + "/run" if a == "OUT" else a for a in argv]
@@ -53,7 +54,7 @@ def make(name: str) -> None:
             raise SystemExit(f"raytrace {' '.join(argv)} failed")
         if written is not None:
             shutil.copyfile(Path(out) / "run" / written, target)
-    print(f"wrote {target}", flush=True)
+            print(f"copied to {target}", flush=True)
 
 
 if __name__ == "__main__":
