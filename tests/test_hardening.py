@@ -137,6 +137,35 @@ def test_every_writer_names_its_file_on_a_full_disk_and_leaves_none(capsys, tmp_
     assert code == 1 and "no space left writing" in err and list(tmp_path.iterdir()) == []
 
 
+@pytest.fixture
+def full_tmpfs(tmp_path):
+    """A real 200 KiB tmpfs (root only, where mounting is allowed), unmounted afterwards."""
+    folder = tmp_path / "tiny"
+    folder.mkdir()
+    if os.geteuid() != 0 or subprocess.run(["mount", "-t", "tmpfs", "-o", "size=200k", "tmpfs", str(folder)],
+                                           capture_output=True).returncode != 0:
+        pytest.skip("mounting a tmpfs needs root and a system that allows it")
+    yield folder
+    subprocess.run(["umount", str(folder)], check=True)
+
+
+@pytest.mark.parametrize("argv, output", [
+    (["psf", "xmm", "--energy", "3", "--rays", "20000", "--image", "img.fits"], "img.fits"),
+    (["psf", "xmm", "--energy", "3", "--rays", "20000", "--events", "ev.fits"], "ev.fits"),
+    (["psf", "xmm", "--energy", "3", "--rays", "20000", "--events", "ev.mcpl"], "ev.mcpl"),
+    (["area", "xmm_design", "--energy", "0.5:12:0.002", "--rays", "20000", "-o", "area.ecsv"], "area.ecsv"),
+    (["demo", "--rays", "5000", "-o", "demo"], "demo"),
+])
+def test_a_real_full_disk_is_one_line_naming_the_file_and_leaves_nothing(full_tmpfs, argv, output):
+    if output.endswith(".mcpl"):
+        pytest.importorskip("_mcpl_core")
+    result = subprocess.run([sys.executable, "-c", "import sys; from raytrace.cli import main; sys.exit(main())",
+                             *argv], cwd=full_tmpfs, capture_output=True, text=True, timeout=300)
+    assert result.returncode == 1, result.stderr
+    assert result.stderr.strip().splitlines()[-1].startswith("raytrace: error: ") and output in result.stderr
+    assert "Traceback" not in result.stderr and list(full_tmpfs.iterdir()) == []
+
+
 def test_mcpls_errors_are_one_line_and_leave_no_file(tmp_path):
     """The MCPL library ends the process on a write error, after calling the handler the photon list sets: that
     removes the partial file and says what failed in one line on standard error (the library's own prints on
