@@ -23,13 +23,13 @@ from .version import __version__
 
 # Each name loads its module on first use, so that `raytrace --help` does not wait for numba, astropy and matplotlib.
 __getattr__, __dir__, __all__ = lazy_loader.attach(__name__, submod_attrs={
-    "api": ["best_focus", "calibrate", "effective_area", "fit_encircled", "load", "make_source", "offaxis_response", "optimise", "psf",
+    "api": ["best_focus", "calibrate", "effective_area", "fit_encircled", "load", "make_source", "offaxis_response", "optimise", "psf", "psf_library",
             "reflectivity", "rest2019_sensitivity", "sensitivity", "solar_source", "solar_spot", "tilt_scan",
             "vignetting"],
     "helioscope": ["Exposure", "Magnet", "load_detector", "load_magnet"],
     "output": ["plot_comparison", "plot_cross_section", "plot_effective_area", "plot_offaxis_response", "plot_psf",
                "plot_reflectivity", "plot_scan", "plot_sensitivity", "plot_spot", "plot_tilt", "plot_vignetting",
-               "save_figure", "write_arf", "write_design", "write_image", "write_prescription", "write_table",
+               "save_figure", "write_arf", "write_design", "write_psf", "write_prescription", "write_table",
                "write_vignetting"],
     "sources": ["ParallelBeam", "PointSource", "SolarSource"],
 })

@@ -83,6 +83,31 @@ def psf(optic, energy_kev, *, off_axis_arcmin=0.0, azimuth_deg=0.0, source_dista
                             image_pixels=pixels, progress=progress, on_chunk=on_chunk)
 
 
+def psf_library(optic, energies_kev, off_axis_arcmin, azimuth_deg=0.0, *, source_distance_m=math.inf,
+                source_size_mm=0.0, rays: int = RAYS_PER_POINT, seed: int = 0, focal_plane_z_mm="best",
+                pixel_arcsec=None, pixels: int = 256, progress=None) -> list[PsfResult]:
+    """`psf` at every energy (keV) x off-axis angle (arcmin) x azimuth (deg), energy varying slowest, all in one focal
+    plane (mm on the axis; default 'best': the best focus on axis at the lowest energy): the images of a PSF library
+    (`write_psf`). `progress(n)` is told of each image done."""
+    optic = load(optic)
+    energies = np.sort(check_energies(_values(energies_kev, u.keV)))
+    angles, azimuths = _values(off_axis_arcmin, u.arcmin), _values(azimuth_deg, u.deg)
+    if focal_plane_z_mm == "best":
+        focal_plane_z_mm = best_focus(optic, energies[0], source_distance_m=source_distance_m,
+                                      source_size_mm=source_size_mm, rays=rays, seed=seed)
+    results = []
+    for energy in energies:
+        for angle in angles:
+            for azimuth in azimuths:
+                results.append(psf(optic, energy, off_axis_arcmin=angle, azimuth_deg=azimuth,
+                                   source_distance_m=source_distance_m, source_size_mm=source_size_mm, rays=rays,
+                                   seed=seed, focal_plane_z_mm=focal_plane_z_mm, pixel_arcsec=pixel_arcsec,
+                                   pixels=pixels))
+                if progress is not None:
+                    progress(1)
+    return results
+
+
 def best_focus(optic, energy_kev, *, off_axis_arcmin=0.0, azimuth_deg=0.0, source_distance_m=math.inf,
                source_size_mm=0.0, rays: int = RAYS_PER_POINT, seed: int = 0) -> float:
     """The plane (z in mm) where the HPD of the optic without slope errors is smallest at this energy (keV)."""

@@ -29,7 +29,7 @@ def run(capsys, *argv):
         (["area", "xmm", "--energy", "1", "--rays", "many"], "--rays 'many'"),
         (["area", "xmm", "--energy", "1", "-o", "/nonexistent/dir/a.ecsv"], "does not exist"),
         (["area", "xmm", "--energy", "1", "-o", "area.txt"], "this output is written as"),
-        (["psf", "xmm", "--energy", "-3"], "energy -3.0 keV"),
+        (["psf", "xmm", "--energy", "-3"], "--energy '-3': values must be positive"),
         (["psf", "xmm", "--energy", "1", "--off-axis", "900"], "off-axis angle"),
         (["psf", "xmm", "--energy", "1", "--focal-plane-z", "7300"], "focal plane z = 7300.0"),
         (["psf", "xmm"], "--energy"),
@@ -135,6 +135,7 @@ def test_psf_summary_and_files(capsys, tmp_path):
     assert ee.meta["centroid_x_mm"] == pytest.approx(-7500 * np.tan(np.radians(3 / 60)), rel=0.01)
     with fits.open(tmp_path / "psf.fits") as hdus:
         assert hdus[0].data.shape == (256, 256) and hdus[0].header["CUNIT1"] == "arcsec"
+        assert (hdus[0].header["ENERGY"], hdus[0].header["THETA"], hdus[0].header["HDUCLAS2"]) == (1500.0, 3.0, "PSF")
     assert (tmp_path / "psf.png").stat().st_size > 0
 
 

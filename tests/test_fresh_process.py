@@ -38,6 +38,7 @@ API_CALLS = {
     "effective_area": "raytrace.effective_area('xmm', [1.5, 8.0], rays=20000)",
     "offaxis_response": "raytrace.offaxis_response('xmm', [1.5], [0, 5], rays=20000)",
     "psf": "raytrace.psf('xmm', 1.5, rays=20000)",
+    "psf_library": "raytrace.psf_library('xmm', [1.5, 3.0], [0, 5], rays=5000)",
     "best_focus": "raytrace.best_focus('cast_pathfinder', 1.49, source_distance_m=130.297, rays=20000)",
     "vignetting": "raytrace.vignetting('xmm', [0, 5], 1.5, rays=20000)",
     "reflectivity": "raytrace.reflectivity('au250_ni', [1, 8], [5, 10])",

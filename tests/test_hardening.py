@@ -106,7 +106,7 @@ def test_every_writer_names_its_file_on_a_full_disk_and_leaves_none(capsys, tmp_
 
     usage = namedtuple("usage", "total used free")
     monkeypatch.setattr(shutil, "disk_usage", lambda path: usage(1, 1, 0))
-    monkeypatch.setattr(fits.PrimaryHDU, "writeto", astropy_full)
+    monkeypatch.setattr(fits.HDUList, "writeto", astropy_full)
     stale = tmp_path / ".old.ecsv.partial-999999999-x.ecsv"  # left by a killed run of another output
     stale.write_text("")
     image = tmp_path / "img.fits"
@@ -131,7 +131,7 @@ def test_every_writer_names_its_file_on_a_full_disk_and_leaves_none(capsys, tmp_
     assert list(tmp_path.iterdir()) == []
     monkeypatch.undo()
 
-    monkeypatch.setattr(fits.PrimaryHDU, "writeto", astropy_full)
+    monkeypatch.setattr(fits.HDUList, "writeto", astropy_full)
     monkeypatch.setattr(shutil, "disk_usage", lambda path: usage(1, 1, 0))
     code, _, err = run(capsys, "demo", "--rays", "2000", "--output-dir", str(tmp_path / "demo"))
     assert code == 1 and "no space left writing" in err and list(tmp_path.iterdir()) == []

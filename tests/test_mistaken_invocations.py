@@ -78,6 +78,8 @@ MISTAKES = [
     (["sensitivity", "--preset", "rest2019", "--optics", "xmm"], "drop --optics"),
     (["area", "xmm", "--energy", "2", "--off-axis", "0:5:1", "--events", "e.fits"], "one direction"),
     (["demo", "--rays", "50"], "trace more rays"),
+    (["psf", "xmm", "--energy", "1.5,3", "-o", "ee.ecsv", "--image", "lib.fits"], "a PSF library writes only --image"),
+    (["psf", "xmm", "--energy", "1.5", "--off-axis", "0,5"], "name its file with --image"),
     # names and choices
     (["reflectivity", "nope", "--energy", "8", "--graze", "1"], "unknown coating recipe 'nope'"),
     (["reflectivity", "au250_ni", "--energy", "8"], "--graze is required"),

@@ -28,7 +28,7 @@ def run_demo(args) -> int:
     from geometries import load_optic
 
     from .. import api
-    from ..output import plot_comparison, plot_effective_area, plot_psf, save_figure, write_arf, write_image, write_table
+    from ..output import plot_comparison, plot_effective_area, plot_psf, save_figure, write_arf, write_psf, write_table
 
     out = Path(args.output_dir)
     folder = out if out.exists() else out.parent if str(out.parent) else Path(".")
@@ -61,8 +61,7 @@ def run_demo(args) -> int:
             (f"{name}_effective_area.png",
              lambda path, area=area, xmm=name == "xmm": save_figure(plot_effective_area(area, compare_cdr=xmm), path)),
             (f"{stem}_encircled.ecsv", lambda path, result=result: write_table(result.encircled, path)),
-            (f"{stem}.fits", lambda path, result=result, f=optic.focal_length_mm: write_image(
-                result.image, path, result.pixel_arcsec, result.image_center_mm, f, result.meta | result.summary())),
+            (f"{stem}.fits", lambda path, result=result: write_psf(result, path)),
             (f"{stem}.png", lambda path, result=result: save_figure(plot_psf(result), path)),
         ]
         areas.append(area)

@@ -34,16 +34,21 @@ def register(sub) -> None:
     psf = command(sub, "psf", "PSF, HPD, W80, W90 and encircled energy at one energy", """\
   raytrace psf xmm --energy 1.5 --image psf.fits --plot psf.png
   raytrace psf xmm --energy 6.4 --off-axis 5 -o ee.ecsv
-  raytrace psf babyiaxo --energy 3 --focal-plane-z 0""", run_psf)
-    add_optic_and_beam(psf)
-    psf.add_argument("--energy", type=number("--energy"), required=True, metavar="KEV", help="photon energy in keV")
+  raytrace psf babyiaxo --energy 3 --focal-plane-z 0
+  raytrace psf xmm --energy 1.5,4.5,7.5 --off-axis 0,5,10 --image xmm_psf_library.fits   (a PSF library for SIXTE)""",
+                  run_psf)
+    add_optic_and_beam(psf, grids=True)
+    psf.add_argument("--energy", required=True, metavar="SPEC",
+                     help="photon energy in keV; several (with several --off-axis or --azimuth values) make a PSF "
+                          "library: every combination, one image each, in one --image file")
     add_focal_plane(psf)
     psf.add_argument("--pixel", type=number("--pixel"), metavar="ARCSEC",
                      help="image pixel size in arcsec (default: the smallest of 0.5, 1, 2, 5, 10, ... with which the "
                           "image holds 99 %% of the focused flux)")
     psf.add_argument("--pixels", type=number("--pixels", whole=True, minimum=1), default=256, metavar="N",
                      help="image size in pixels per side (default 256)")
-    psf.add_argument("--image", metavar="FILE.fits", help="write the PSF image")
+    psf.add_argument("--image", metavar="FILE.fits",
+                     help="write the PSF image(s): an OGIP 2-D PSF file (CAL/GEN/92-027) that SIXTE reads")
     add_events(psf)
     add_table_and_plot(psf, "write the encircled-energy table: .ecsv or .fits", "plot the PSF image and encircled energy")
 
@@ -185,15 +190,21 @@ def _offaxis_response(args, energies, angles, azimuths) -> int:
 
 def run_psf(args) -> int:
     from .. import api
-    from ..output import plot_psf, save_figure, write_image, write_table
+    from ..output import plot_psf, save_figure, write_psf, write_table
 
+    energies = parse_grid(args.energy, "--energy")
+    angles = parse_grid(args.off_axis, "--off-axis", "arcmin", allow_zero=True)
+    azimuths = parse_grid(args.azimuth, "--azimuth", "deg", signed=True)
     for option, path, suffixes in (("-o", args.output, (".ecsv", ".fits")), ("--image", args.image, (".fits",)),
                                    ("--plot", args.plot, (".png",))):
         check_output(option, path, suffixes)
+    if energies.size * angles.size * azimuths.size > 1:
+        return _psf_library(args, energies, angles, azimuths)
+    args.rays = defaults.RAYS if args.rays is None else args.rays
     announce_events(args)
     optic = load_traced_optic(args)
     progress = Progress(args.rays, "tracing")
-    result = api.psf(optic, args.energy, off_axis_arcmin=args.off_axis, azimuth_deg=args.azimuth,
+    result = api.psf(optic, energies[0], off_axis_arcmin=angles[0], azimuth_deg=azimuths[0],
                      **source_options(args), rays=args.rays, seed=args.seed, focal_plane_z_mm=args.focal_plane_z,
                      pixel_arcsec=args.pixel, pixels=args.pixels, events=args.events, progress=progress)
     progress.close()
@@ -203,11 +214,38 @@ def run_psf(args) -> int:
     if args.output:
         print(f"wrote {write_table(result.encircled, args.output)}")
     if args.image:
-        write_image(result.image, args.image, result.pixel_arcsec, result.image_center_mm, optic.focal_length_mm,
-                    result.meta | result.summary())
-        print(f"wrote {args.image}")
+        print(f"wrote {write_psf(result, args.image)}")
     if args.plot:
         print(f"wrote {save_figure(plot_psf(result), args.plot)}")
+    return 0
+
+
+def _psf_library(args, energies, angles, azimuths) -> int:
+    """psf over a grid: every energy x off-axis angle x azimuth into one OGIP PSF file."""
+    from .. import api
+    from ..output import write_psf
+
+    for option in ("output", "plot", "events"):
+        if getattr(args, option):
+            flag = {"output": "-o", "plot": "--plot", "events": "--events"}[option]
+            raise CliError(f"{flag}: a PSF library writes only --image; give one energy and direction for {flag}")
+    if not args.image:
+        raise CliError("--image: a grid of energies or directions makes a PSF library; name its file with --image")
+    args.rays = defaults.RAYS_PER_POINT if args.rays is None else args.rays
+    optic = load_traced_optic(args)
+    count = energies.size * angles.size * azimuths.size
+    progress = Progress(count, "PSF images")
+    results = api.psf_library(optic, energies, angles, azimuths, **source_options(args), rays=args.rays,
+                              seed=args.seed, focal_plane_z_mm=args.focal_plane_z, pixel_arcsec=args.pixel,
+                              pixels=args.pixels, progress=progress)
+    progress.close()
+    print(f"{optic.name}: {count} PSF images in the focal plane z = {mm(results[0].meta['focal_plane_z_mm'])} mm; "
+          f"{args.rays:,} rays each, seed {args.seed}")
+    print("  energy (keV)  off-axis (arcmin)  azimuth (deg)   HPD (arcsec)   W90 (arcsec)   pixel (arcsec)")
+    print_rows(count, lambda i: f"  {results[i].meta['energy_kev']:12.4g}  {results[i].meta['off_axis_arcmin']:17.4g}  "
+                                f"{results[i].meta['azimuth_deg']:13.4g}  {results[i].hpd_arcsec:13.4g}  "
+                                f"{results[i].w90_arcsec:13.4g}  {results[i].pixel_arcsec:15g}", "images")
+    print(f"wrote {write_psf(results, args.image)}")
     return 0
 
 

@@ -170,7 +170,7 @@ def number(name, whole=False, minimum=None, allow_inf=False, positive=False):
 def add_rays_and_seed(p, rays_default, per="", minimum=1):
     """--rays (the policy: RAYS for a single trace, RAYS_PER_POINT for each point of a scan; `rays_default` None:
     the command resolves it, by whether it traces one direction or a grid) and --seed."""
-    default_text = (f"{RAYS:,} for one direction, {RAYS_PER_POINT:,} per direction for a grid" if rays_default is None
+    default_text = (f"{RAYS:,} for one trace, {RAYS_PER_POINT:,} per point of a grid" if rays_default is None
                     else f"{rays_default:,}")
     p.add_argument("--rays", type=number("--rays", whole=True, minimum=minimum), default=rays_default,
                    metavar="N", help=f"number of rays{per} (default {default_text}; 1e6 is accepted)")
@@ -184,8 +184,7 @@ def add_optic_and_beam(p, rays_default=RAYS, per="", grids=False):
     p.add_argument("optic", help=OPTIC_HELP)
     if grids:
         p.add_argument("--off-axis", default="0", metavar="SPEC",
-                       help="source off-axis angle in arcmin, or a grid START:STOP:STEP or list: an off-axis response "
-                            "table over energy x angle (default 0)")
+                       help="source off-axis angle in arcmin, or a grid of them (default 0)")
         p.add_argument("--azimuth", default="0", metavar="SPEC",
                        help="source azimuth in degrees, or a grid of them (default 0)")
     else:

@@ -8,9 +8,11 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
+import datetime
 import errno
 import glob
 import json
+import math
 import os
 import shutil
 import tempfile
@@ -207,26 +209,72 @@ def _bin_edges(energy: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return lo, hi
 
 
-def write_image(image: np.ndarray, path: str | os.PathLike, pixel_arcsec: float, center_mm, focal_length_mm: float,
-                meta: dict) -> Path:
-    """A PSF image: pixel (0, 0) is the lower-left corner; WCS axes are offsets in arcsec from the focus."""
+def write_psf(results, path: str | os.PathLike, telescope: str = "BabyIAXO", instrument: str = "OPTIC") -> Path:
+    """PSF images (`raytrace.psf` results: one, or a library over energy x off-axis angle x azimuth) as an OGIP
+    2-D PSF dataset (CAL/GEN/92-027) that SIXTE's PSF reader (libsixt/psf.c) loads: one image per HDU, the first in
+    the primary HDU, each with ENERGY (eV), THETA (arcmin), PHI (deg, the source's azimuth) and a WCS in arcsec.
+
+    The frame is SIXTE's: it places an image of a source at (THETA, PHI) about f tan(THETA) (cos PHI, sin PHI),
+    where the optic forms it at minus that (`raytrace.sources.parallel`). So each image is stored turned by 180 deg
+    (the focal plane as seen from the sky) and its WCS reference (CRVAL) is the offset of the image centre from that
+    nominal image point: a reader that adds f tan(THETA) counts it once. A library must hold the full grid and one
+    focal plane."""
+    results = [results] if hasattr(results, "image") else list(results)
     path = check_writable(path, (".fits",))
-    hdu = fits.PrimaryHDU(image.astype(np.float32))
+    grid = {_psf_grid_point(r) for r in results}
+    axes = [sorted({key[k] for key in grid}) for k in range(3)]
+    if len(grid) != len(results) or len(grid) != len(axes[0]) * len(axes[1]) * len(axes[2]):
+        raise OutputError("a PSF library needs each energy x off-axis angle x azimuth once, the full grid")
+    if len({(r.meta["focal_length_mm"], r.meta["focal_plane_z_mm"]) for r in results}) != 1:
+        raise OutputError("a PSF library needs one optic and one focal plane for all its images")
+    hdus = [_psf_hdu(r, telescope, instrument, primary=k == 0) for k, r in enumerate(results)]
+    with atomic_path(path) as tmp:
+        fits.HDUList(hdus).writeto(tmp, overwrite=True)
+    return path
+
+
+def _psf_grid_point(result) -> tuple[float, float, float]:
+    """(keV, arcmin, deg in [0, 360)) of a PSF, to 1e-9: the azimuth 120 deg is not 119.99999999999999."""
+    return (round(result.meta["energy_kev"], 9), round(result.meta["off_axis_arcmin"], 9),
+            round(result.meta["azimuth_deg"] % 360.0, 9) % 360.0)
+
+
+def _psf_hdu(result, telescope: str, instrument: str, primary: bool):
+    f = result.meta["focal_length_mm"]
+    theta, phi = math.radians(result.meta["off_axis_arcmin"] / 60.0), math.radians(result.meta["azimuth_deg"])
+    nominal = f * math.tan(theta) * np.array([math.cos(phi), math.sin(phi)])  # SIXTE's frame, mm
+    offset_arcsec = (-np.asarray(result.image_center_mm) - nominal) * ARCSEC_PER_RAD / f
+    image = result.image[::-1, ::-1].astype(np.float32)  # turned by 180 deg into SIXTE's frame
+    hdu = fits.PrimaryHDU(image) if primary else fits.ImageHDU(image)
     h = hdu.header
     n = image.shape[0]
-    arcsec_per_mm = ARCSEC_PER_RAD / focal_length_mm
-    for axis, centre in ((1, center_mm[0]), (2, center_mm[1])):
-        h[f"CTYPE{axis}"] = "LINEAR"
+    for axis, name in ((1, "DETX"), (2, "DETY")):
+        h[f"CTYPE{axis}"] = name
         h[f"CUNIT{axis}"] = "arcsec"
-        h[f"CRPIX{axis}"] = n / 2 + 0.5
-        h[f"CRVAL{axis}"] = centre * arcsec_per_mm
-        h[f"CDELT{axis}"] = pixel_arcsec
-    h["BUNIT"] = "cm2"
-    h["COMMENT"] = "Focused-beam effective area per pixel (doubly reflected rays)."
-    _add_cards(h, meta)
-    with atomic_path(path) as tmp:
-        hdu.writeto(tmp, overwrite=True)
-    return path
+        h[f"CRPIX{axis}"] = (n + 1) / 2  # the image centre
+        h[f"CRVAL{axis}"] = float(offset_arcsec[axis - 1])
+        h[f"CDELT{axis}"] = result.pixel_arcsec
+    energy_kev, theta_arcmin, phi_deg = _psf_grid_point(result)
+    cards = {
+        "ENERGY": (1e3 * energy_kev, "[eV] photon energy"), "THETA": (theta_arcmin, "[arcmin] source off-axis angle"),
+        "PHI": (phi_deg, "[deg] source azimuth"), "BUNIT": ("cm2", "focused effective area per pixel"),
+        "TELESCOP": telescope, "INSTRUME": instrument, "HDUCLASS": "OGIP", "HDUDOC": "CAL/GEN/92-027",
+        "HDUVERS": "1.0.0", "HDUCLAS1": "IMAGE", "HDUCLAS2": "PSF", "HDUCLAS3": "PREDICTED", "HDUCLAS4": "NET",
+        "CCLS0001": "BCF", "CDTP0001": "DATA", "CCNM0001": "2D_PSF", "CBD10001": f"ENERG({energy_kev:g})keV",
+        "CBD20001": f"THETA({theta_arcmin:g})arcmin", "CBD30001": f"PHI({phi_deg:g})deg", "CVSD0001": "2000-01-01",
+        "CVST0001": "00:00:00", "CDES0001": f"{result.meta['optic']} PSF, ray traced",
+        "FOCALLEN": (f, "[mm] focal length the WCS and THETA refer to"),
+        "FOCALZ": (result.meta["focal_plane_z_mm"], "[mm] focal plane on the axis (0: nominal focus)"),
+        "CREATOR": f"raytrace {result.meta.get('raytrace_version', '')}".strip(),
+        "DATE": datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%dT%H:%M:%S"),
+    }
+    for key, value in cards.items():
+        h[key] = value
+    h["COMMENT"] = ("Axes turned by 180 deg from the focal plane (as seen from the sky): SIXTE's frame, where the "
+                    "image of a source at (THETA, PHI) lies near f tan(THETA) (cos PHI, sin PHI); CRVAL is the "
+                    "image centre's offset from that point.")
+    _add_cards(h, result.meta | result.summary())
+    return hdu
 
 
 def _add_cards(header: fits.Header, meta: dict, prefix: str = "") -> None:
