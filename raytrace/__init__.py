@@ -29,8 +29,8 @@ __getattr__, __dir__, __all__ = lazy_loader.attach(__name__, submod_attrs={
     "helioscope": ["Exposure", "Magnet", "load_detector", "load_magnet"],
     "output": ["plot_comparison", "plot_cross_section", "plot_effective_area", "plot_offaxis_response", "plot_psf",
                "plot_reflectivity", "plot_scan", "plot_sensitivity", "plot_spot", "plot_tilt", "plot_vignetting",
-               "save_figure", "write_arf", "write_design", "write_psf", "write_prescription", "write_table",
-               "write_vignetting"],
+               "save_figure", "write_arf", "write_design", "write_prescription", "write_psf", "write_signal_cube",
+               "write_table", "write_vignetting"],
     "sources": ["ParallelBeam", "PointSource", "SolarSource"],
 })
 __all__.append("__version__")

@@ -185,12 +185,13 @@ def solar_source(model: str = SOLAR_MODEL, band_kev=(1.0, 10.0), date: str | Non
 
 def solar_spot(optic, *, source: SolarSource | None = None, detector: Detector | str | None = None,
                magnet: Magnet = Magnet(), exposure: Exposure = Exposure(), rays: int = RAYS, seed: int = 0,
-               focal_plane_z_mm="best", events=None, progress=None) -> SpotResult:
+               focal_plane_z_mm="best", events=None, cube_bin_kev=None, progress=None) -> SpotResult:
     """The focused solar-axion image, its spot, f_O, f_D, f_DO and the expected counts (DESIGN.md section 7).
 
     Default source: `solar_source(magnet=magnet)` (photons converted in the magnet's bore); default detector: the
     BabyIAXO Micromegas (or a detector .toml path); default focal plane: the best focus of an on-axis beam at 4 keV.
-    `events`: a .fits or .mcpl path for the photon list of every ray reaching the focal plane."""
+    `events`: a .fits or .mcpl path for the photon list of every ray reaching the focal plane. `cube_bin_kev`: also
+    keep the detected image per energy bin of this width (keV), the signal cube (`write_signal_cube`)."""
     from .helioscope import spot
 
     optic = load(optic)
@@ -199,7 +200,8 @@ def solar_spot(optic, *, source: SolarSource | None = None, detector: Detector |
     source = source or solar_source(magnet=magnet)
     with _photon_list(events, optic, source, rays, seed) as on_chunk:
         return spot.solar_spot(optic, source, _detector(detector), rays, seed, _value(focal_plane_z_mm, u.mm), magnet,
-                               exposure, progress=progress, on_chunk=on_chunk)
+                               exposure, progress=progress, on_chunk=on_chunk,
+                               cube_bin_kev=None if cube_bin_kev is None else _value(cube_bin_kev, u.keV))
 
 
 def sensitivity(optics=defaults.SENSITIVITY_OPTICS, *, detector: Detector | str | None = None,

@@ -4,6 +4,7 @@ line's parser (and `raytrace --help`) reads them without loading numba, astropy 
 RAYS = 1_000_000  # a single trace: effective area, PSF, solar spot
 RAYS_PER_POINT = 200_000  # each point of a scan: off-axis angle, tilt, calibration step, focal length
 CHUNK_SIZE = 1 << 19  # rays traced per kernel call: memory stays flat, results do not depend on it
+CUBE_BIN_KEV = 0.5  # energy bins of the solar signal cube: the sensitivity's analysis bins
 SPOT_FOCUS_KEV = 4.0  # the solar spot's focal plane: the best focus of an on-axis beam near the detected peak
 WING_FRACTION = 0.1  # share of reflections in the broad slope-error wing when a calibration fits its rms
 PSD_BAND_PER_UM = (0.01, 10.0)  # spatial frequencies (1/um) of the coatings' roughness PSD a PSF fit scatters over

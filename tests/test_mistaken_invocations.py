@@ -49,6 +49,8 @@ MISTAKES = [
     (["spot", "xmm", "--g", "-1e-11"], "--g '-1e-11'"),
     (["spot", "xmm", "--band", "10:1"], "--band '10:1'"),
     (["spot", "xmm", "--date", "1800-01-01"], "covers the years 1900-2100"),
+    (["spot", "xmm", "--cube", "cube.fits", "--cube-bin", "0.07"], "--cube-bin 0.07: must be a whole number"),
+    (["spot", "xmm", "--cube", "cube.png"], "--cube 'cube.png'"),
     (["sensitivity", "--bins", "10:1:0.5"], "--bins '10:1:0.5': need START <= STOP"),
     (["sensitivity", "--bins", "1:10:0.7"], "not a whole number of 0.7 keV bins"),
     (["sensitivity", "--mass", "1:0.1:30log"], "a log grid needs 0 < START < STOP"),

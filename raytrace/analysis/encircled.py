@@ -89,11 +89,13 @@ class FocusedImage:
     square image of `image_pixels` pixels of `pixel_mm`, and the sums of w, w x, w y.
 
     With `energy_nodes_kev` (the energies rays are traced at) it also keeps one radial histogram per energy node,
-    `radial_by_node`, whose sum over nodes is `radial`. Scratch arrays are allocated once for chunks of up to
-    `max_chunk` rays.
+    `radial_by_node`, whose sum over nodes is `radial`; with `node_groups` as well (the energy bin of each node), an
+    image per bin, `cube` (bin, row, column), whose sum over bins is `image`. Scratch arrays are allocated once for
+    chunks of up to `max_chunk` rays.
     """
 
-    def __init__(self, centre_mm, pixel_mm: float, image_pixels: int, max_chunk: int, energy_nodes_kev=None):
+    def __init__(self, centre_mm, pixel_mm: float, image_pixels: int, max_chunk: int, energy_nodes_kev=None,
+                 node_groups=None):
         self.centre_mm = centre_mm
         self.pixel_mm = pixel_mm
         self.radial = np.zeros(N_RADIAL + 2)
@@ -102,6 +104,9 @@ class FocusedImage:
         self.sums = np.zeros(3)  # sum w, sum w x, sum w y
         self.energy_nodes_kev = None if energy_nodes_kev is None else np.asarray(energy_nodes_kev, dtype=float)
         self.radial_by_node = None if energy_nodes_kev is None else np.zeros((self.energy_nodes_kev.size, N_RADIAL + 2))
+        self.node_groups = None if node_groups is None else np.asarray(node_groups, dtype=np.int64)
+        self.cube = (None if node_groups is None else
+                     np.zeros((int(self.node_groups.max()) + 1, image_pixels, image_pixels)))
         self._radial_bin = np.empty(max_chunk, np.int32)
         self._pixel = np.empty(max_chunk, np.int32)
         self._weight = np.empty(max_chunk)
@@ -124,6 +129,11 @@ class FocusedImage:
             flat = node.astype(np.int64) * self.radial.size + radial_bin
             self.radial_by_node += np.bincount(flat, weights=focused, minlength=self.radial_by_node.size).reshape(
                 self.radial_by_node.shape)
+            if self.cube is not None:
+                inside = pixel >= 0
+                voxel = self.node_groups[node[inside]] * self.image.size + pixel[inside]
+                self.cube += np.bincount(voxel, weights=focused[inside], minlength=self.cube.size).reshape(
+                    self.cube.shape)
 
     @property
     def total(self) -> float:

@@ -37,6 +37,11 @@ def register(sub) -> None:
     add_aperture(spot)
     _bore_options(spot)
     add_events(spot)
+    spot.add_argument("--cube", metavar="FILE.fits",
+                      help="write the expected signal counts per pixel and energy bin (x, y, E) as a FITS cube")
+    spot.add_argument("--cube-bin", type=number("--cube-bin", positive=True), default=defaults.CUBE_BIN_KEV,
+                      metavar="KEV", help=f"energy bin of --cube in keV (default {defaults.CUBE_BIN_KEV:g}, a whole "
+                                          "number of the source's 50 eV bins)")
     spot.add_argument("--g", type=number("--g", minimum=0), default=defaults.G_AGAMMA_PER_GEV, metavar="GEV^-1",
                       help=f"axion-photon coupling for the expected counts (default {defaults.G_AGAMMA_PER_GEV:g} GeV^-1)")
     spot.add_argument("--field", type=number("--field", minimum=0), default=defaults.MAGNET_FIELD_T, metavar="T",
@@ -209,21 +214,30 @@ def _offset_options(p, what: str) -> None:
 def run_spot(args) -> int:
     from .. import api
     from ..helioscope import Exposure, Magnet, load_detector
-    from ..output import plot_spot
+    from ..output import plot_spot, write_signal_cube
 
     band = parse_interval(args.band, "--band", "keV")
     check_outputs(args)
+    check_output("--cube", args.cube, (".fits",))
     announce_events(args)
     optic = load_traced_optic(args)
     detector = load_detector(args.detector)
     magnet = Magnet(args.field, args.length, bore_gap_mm=_bore_gap(args))
     source = api.solar_source(args.solar_model, band, args.date, args.off_axis, args.azimuth or 0.0,
                               _magnet(args, args.field, args.length))
+    if args.cube:
+        from ..helioscope.spot import cube_energy_edges
+
+        try:
+            cube_energy_edges(source, args.cube_bin)
+        except ValueError as exc:
+            raise CliError(f"--cube-bin {args.cube_bin:g}: {str(exc).partition(': ')[2]}") from None
     start = time.perf_counter()
     progress = Progress(args.rays, "tracing")
     result = api.solar_spot(optic, source=source, detector=detector, magnet=magnet,
                             exposure=Exposure(args.g, args.exposure, args.efficiency), rays=args.rays, seed=args.seed,
-                            focal_plane_z_mm=args.focal_plane_z, events=args.events, progress=progress)
+                            focal_plane_z_mm=args.focal_plane_z, events=args.events,
+                            cube_bin_kev=args.cube_bin if args.cube else None, progress=progress)
     progress.close()
     if args.events:
         print(f"wrote {args.events}")
@@ -245,6 +259,9 @@ def run_spot(args) -> int:
     print(f"  expected in the spot for g = {args.g:g} GeV^-1, B = {args.field:g} T, L = {args.length:g} m, "
           f"{args.exposure:g} s x {args.efficiency:g}: {s['signal_counts']:.4g} signal, {s['background_counts']:.4g} "
           "background counts")
+    if args.cube:
+        print(f"wrote {write_signal_cube(result, args.cube)}: {result.cube.shape[0]} energy bins of "
+              f"{args.cube_bin:g} keV, {result.cube.sum() * result.counts_per_cm2:.4g} signal counts in all")
     write_outputs(args, result.encircled, lambda: plot_spot(result))
     return 0
 

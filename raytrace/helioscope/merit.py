@@ -200,13 +200,18 @@ class Exposure:
         return self.exposure_s * self.efficiency
 
 
+def signal_counts_per_cm2(source: SolarSource, magnet: Magnet, exposure: Exposure) -> float:
+    """Expected signal counts per cm2 of detected effective area (a sum of detected ray weights):
+    T x Phi_band(g) x P(g, B, L)."""
+    g = exposure.g_agamma_per_gev
+    flux = source.band_flux() * (g / 1e-10) ** 2
+    return exposure.live_time_s * flux * conversion_probability(g, magnet.field_tesla, magnet.length_m)
+
+
 def expected_counts(figures: FiguresOfMerit, source: SolarSource, magnet: Magnet, background: float,
                     exposure: Exposure) -> tuple[float, float]:
     """Expected signal and background counts in the spot (module docstring)."""
-    g = exposure.g_agamma_per_gev
-    flux = source.band_flux() * (g / 1e-10) ** 2
-    probability = conversion_probability(g, magnet.field_tesla, magnet.length_m)
-    signal = exposure.live_time_s * flux * probability * figures.mean_eps_do_in_spot * magnet.bore_area_cm2
+    signal = signal_counts_per_cm2(source, magnet, exposure) * figures.mean_eps_do_in_spot * magnet.bore_area_cm2
     width_kev = source.e_max_kev - source.e_min_kev
     return signal, background * figures.spot.area_cm2 * width_kev * exposure.live_time_s
 

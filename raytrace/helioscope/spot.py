@@ -3,6 +3,7 @@ inside the detector's opening and the expected counts."""
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 
 import astropy.units as u
@@ -18,7 +19,7 @@ from ..engine.rng import seed_key
 from ..sources import SolarSource
 from .detector import Detector
 from .merit import (Exposure, FiguresOfMerit, Magnet, detector_weights, expected_counts, figures_of_merit,
-                    spectrum_mean)
+                    signal_counts_per_cm2, spectrum_mean)
 
 IMAGE_PIXEL_MM = 0.1
 IMAGE_PIXELS = 400
@@ -42,6 +43,9 @@ class SpotResult:
     encircled: Table
     energy_edges_kev: np.ndarray
     spot_signal_cm2: np.ndarray
+    counts_per_cm2: float  # expected signal counts per cm2 of detected effective area (T x Phi_band(g) x P)
+    cube: np.ndarray | None = None  # detected signal (cm2) per energy bin of `cube_edges_kev` and image pixel
+    cube_edges_kev: np.ndarray | None = None
     meta: dict = field(default_factory=dict)
 
     @property
@@ -68,11 +72,27 @@ class SpotResult:
         return out
 
 
+def cube_energy_edges(source: SolarSource, bin_kev: float) -> np.ndarray:
+    """Edges (keV) of the signal cube's energy bins: `bin_kev` wide from the band's lower edge, whole numbers of the
+    source's own bins (whose centres rays are traced at), the last ending at the band's upper edge."""
+    nodes = source.energy_edges()
+    width = nodes[1] - nodes[0]
+    if not (math.isfinite(bin_kev) and bin_kev > 0):
+        raise ValueError(f"cube energy bin = {bin_kev} keV: must be a number > 0")
+    per_bin = max(1, int(round(bin_kev / width)))
+    if abs(per_bin * width - bin_kev) > 1e-9 * bin_kev:
+        raise ValueError(f"cube energy bin = {bin_kev:g} keV: must be a whole number of the source's {width:g} keV bins")
+    return np.append(nodes[:-1:per_bin], nodes[-1])
+
+
 def solar_spot(optic: Optic, source: SolarSource, detector: Detector, n_rays: int = 1_000_000, seed: int = 0,
                focal_plane_z_mm: float = 0.0, magnet: Magnet = Magnet(), exposure: Exposure = Exposure(),
-               chunk_size: int = DEFAULT_CHUNK_SIZE, progress=None, on_chunk=None) -> SpotResult:
+               chunk_size: int = DEFAULT_CHUNK_SIZE, progress=None, on_chunk=None,
+               cube_bin_kev: float | None = None) -> SpotResult:
     """Trace the solar-axion source through the optic to the plane z = focal_plane_z_mm and score the image;
-    `on_chunk` (e.g. a photon list) is called with each traced chunk (weights before the detector)."""
+    `on_chunk` (e.g. a photon list) is called with each traced chunk (weights before the detector). With
+    `cube_bin_kev`, the image is also kept per energy bin of that width (keV, from the band's lower edge; the
+    last bin ends at the band's upper edge): `cube`."""
     check_ray_count(n_rays)
     trace = Trace(optic, source, focal_plane_z_mm)
     table = trace.reflectivity_table()
@@ -82,8 +102,10 @@ def solar_spot(optic: Optic, source: SolarSource, detector: Detector, n_rays: in
     centre_o = focused_centroid(pilot) or (0.0, 0.0)
     centre_d = focused_centroid(pilot, detected(pilot.weight, pilot.energy_kev)) or (0.0, 0.0)
     optics_only = FocusedImage(centre_o, IMAGE_PIXEL_MM, 1, min(chunk_size, n_rays))
+    cube_edges = None if cube_bin_kev is None else cube_energy_edges(source, cube_bin_kev)
     after_detector = FocusedImage(centre_d, IMAGE_PIXEL_MM, IMAGE_PIXELS, min(chunk_size, n_rays),
-                                  source.energy_nodes())
+                                  source.energy_nodes(),
+                                  None if cube_edges is None else np.searchsorted(cube_edges, source.energy_nodes()) - 1)
     opening_r2 = (0.5 * detector.opening_diameter_mm) ** 2
     in_opening = 0.0
     fates = np.zeros(len(Fate) + 1, dtype=np.int64)
@@ -111,7 +133,8 @@ def solar_spot(optic: Optic, source: SolarSource, detector: Detector, n_rays: in
                           opening_diameter_mm=detector.opening_diameter_mm, magnet_field_tesla=magnet.field_tesla,
                           magnet_length_m=magnet.length_m, bore_area_cm2=magnet.bore_area_cm2,
                           g_agamma_per_gev=exposure.g_agamma_per_gev, exposure_s=exposure.exposure_s,
-                          efficiency=exposure.efficiency,
+                          efficiency=exposure.efficiency, image_centre_x_mm=float(centre_d[0]),
+                          image_centre_y_mm=float(centre_d[1]),
                           definitions="f_DO = <eps_D eps_O eta_D> / sqrt(b a), a and eta_D the signal-to-noise optimal "
                                       "spot of the detected signal; f_O = <eps_O eta_O> / sqrt(a_O) with the optics' own "
                                       "spot; f_D = <eps_D> / sqrt(b)")
@@ -126,6 +149,9 @@ def solar_spot(optic: Optic, source: SolarSource, detector: Detector, n_rays: in
         encircled=encircled_table(after_detector.cumulative_fraction(), radial_edges_mm(), 1.0, u.mm),
         energy_edges_kev=source.energy_edges(),
         spot_signal_cm2=after_detector.radial_by_node[:, :spot_bins].sum(axis=1),
+        counts_per_cm2=signal_counts_per_cm2(source, magnet, exposure),
+        cube=after_detector.cube,
+        cube_edges_kev=cube_edges,
         meta=meta,
     )
     result.encircled.meta.update(meta | result.summary())

@@ -277,6 +277,44 @@ def _psf_hdu(result, telescope: str, instrument: str, primary: bool):
     return hdu
 
 
+def write_signal_cube(result, path: str | os.PathLike) -> Path:
+    """The expected solar-axion signal counts per pixel and energy bin (a `solar_spot` result kept with
+    `cube_bin_kev`) as a FITS cube (energy, y, x) for position-aware likelihoods: WCS in mm about the focal plane's
+    axis point (and, as the alternative WCS 'A', in arcsec), energy bins in keV (uniform but the last: the EBOUNDS
+    extension gives each), counts for the run's g_agamma, magnet and exposure. Its sum is the expected signal of
+    every detected photon inside the image; the spot's own share is `signal_counts`."""
+    if result.cube is None:
+        raise OutputError("a signal cube needs the spot traced with cube_bin_kev (spot --cube)")
+    path = check_writable(path, (".fits",))
+    counts = result.cube * result.counts_per_cm2
+    hdu = fits.PrimaryHDU(counts)
+    h = hdu.header
+    n = counts.shape[1]
+    f = result.meta["focal_length_mm"]
+    edges = result.cube_edges_kev
+    for axis, centre in ((1, result.meta["image_centre_x_mm"]), (2, result.meta["image_centre_y_mm"])):
+        h[f"CTYPE{axis}"], h[f"CUNIT{axis}"] = ("X", "Y")[axis - 1], "mm"
+        h[f"CRPIX{axis}"], h[f"CRVAL{axis}"], h[f"CDELT{axis}"] = (n + 1) / 2, centre, result.pixel_mm
+        h[f"CTYPE{axis}A"], h[f"CUNIT{axis}A"] = ("X", "Y")[axis - 1], "arcsec"
+        h[f"CRPIX{axis}A"], h[f"CRVAL{axis}A"] = (n + 1) / 2, centre * ARCSEC_PER_RAD / f
+        h[f"CDELT{axis}A"] = result.pixel_mm * ARCSEC_PER_RAD / f
+    h["CTYPE3"], h["CUNIT3"], h["CRPIX3"] = "ENERGY", "keV", 1.0
+    h["CRVAL3"], h["CDELT3"] = 0.5 * (edges[0] + edges[1]), edges[1] - edges[0]
+    h["BUNIT"] = "count"
+    h["CREATOR"] = f"raytrace {result.meta.get('raytrace_version', '')}".strip()
+    h["DATE"] = datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%dT%H:%M:%S")
+    h["COMMENT"] = ("Expected signal counts per pixel and energy bin: T x Phi_band(g) x P(g, B, L) x detected "
+                    "effective area; focal-plane axes x, y in mm (alternative WCS A: arcsec).")
+    _add_cards(h, result.meta | result.summary())
+    bounds = fits.BinTableHDU.from_columns([
+        fits.Column(name="CHANNEL", format="J", array=np.arange(edges.size - 1)),
+        fits.Column(name="E_MIN", format="D", unit="keV", array=edges[:-1]),
+        fits.Column(name="E_MAX", format="D", unit="keV", array=edges[1:])], name="EBOUNDS")
+    with atomic_path(path) as tmp:
+        fits.HDUList([hdu, bounds]).writeto(tmp, overwrite=True)
+    return path
+
+
 def _add_cards(header: fits.Header, meta: dict, prefix: str = "") -> None:
     """Metadata as HIERARCH cards (keys keep their full names; long texts continue on CONTINUE cards); nested
     mappings become prefix_key, lists a JSON text."""

@@ -116,10 +116,11 @@ def plot_spot(result) -> Figure:
     n = result.image.shape[0]
     half = n * result.pixel_mm / 2
     cx, cy = result.centroid_mm
+    ix, iy = result.meta["image_centre_x_mm"], result.meta["image_centre_y_mm"]  # the pilot's centroid
     shown = np.log10(np.where(result.image > 0, result.image, np.nan))
     top = np.nanmax(shown)
     image = ax_img.imshow(shown, origin="lower", cmap="magma", vmin=top - IMAGE_DECADES, vmax=top,
-                          extent=(cx - half, cx + half, cy - half, cy + half))
+                          extent=(ix - half, ix + half, iy - half, iy + half))
     fig.colorbar(image, ax=ax_img, label="log10 effective area per pixel (cm$^2$)")
     spot = Circle((cx, cy), result.radius_mm, fill=False, color="cyan", lw=1.2,
                       label=f"spot: {result.area_cm2:.3g} cm$^2$, {100 * result.eta_d:.0f} % of the detected signal")
