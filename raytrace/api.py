@@ -382,7 +382,7 @@ def optimise(focal_lengths_mm=None, *, vary: dict | None = None, design: Segment
     else:
         rows = scan.vary_design(base, variables, source, detector, settings, generations, executor, checkpoint,
                                 progress)
-    return scan.scan_result(rows, base, source, detector, settings)
+    return scan.scan_result(rows, base, source, detector, settings, executor)
 
 
 @contextlib.contextmanager

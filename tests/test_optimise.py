@@ -79,6 +79,33 @@ def test_dask_executor_gives_the_serial_result():
     assert parallel == serial
 
 
+def _task_threads():
+    import numba
+
+    from raytrace.helioscope.optimise import _share_cores_with_other_tasks
+
+    _share_cores_with_other_tasks()
+    return numba.get_num_threads()
+
+
+def test_dask_workers_share_the_cores_and_the_verifying_trace_runs_on_the_cluster():
+    import os
+
+    import raytrace
+
+    distributed = pytest.importorskip("distributed")
+    serial = raytrace.optimise([5000.0], groups=1, materials=["ir"], rays=5000, evaluations=4)
+    with distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None) as cluster:
+        with distributed.Client(cluster) as client:
+            threads = client.gather([client.submit(_task_threads, pure=False) for _ in range(4)])
+            parallel = raytrace.optimise([5000.0], groups=1, materials=["ir"], rays=5000, evaluations=4,
+                                         executor=client.get_executor())
+            prefixes = client.run_on_scheduler(lambda dask_scheduler: list(dask_scheduler.task_prefixes))
+    assert threads == [max(1, (os.cpu_count() or 1) // 2)] * 4  # two workers of one thread on this host
+    assert any(prefix.startswith("verified_trace") for prefix in prefixes)
+    assert parallel.verified.f_do == serial.verified.f_do
+
+
 def test_the_sensitivity_objective_of_reweighted_rays_matches_a_full_trace():
     from raytrace.helioscope.optimise import design_sensitivity, sensitivity_objective
 

@@ -307,6 +307,7 @@ def evaluate_point(design_toml: str, recipe_dir: str | None, values: dict, sourc
     `SegmentedDesign.with_overrides`), its best coatings and their score."""
     import tomllib
 
+    _share_cores_with_other_tasks()
     design = design_from_dict(tomllib.loads(design_toml), "design", Path(recipe_dir) if recipe_dir else None)
     try:
         design = design.with_overrides([f"{key}={value!r}" for key, value in values.items()])
@@ -324,6 +325,34 @@ def evaluate_point(design_toml: str, recipe_dir: str | None, values: dict, sourc
         row["g_agamma_per_gev"] = sensitivity_objective(kept, weights, figures, source, background,
                                                         settings.objective_mass_ev)
     return row
+
+
+def verified_trace(optic, source: SolarSource, detector: Detector, n_rays: int, seed: int,
+                   focal_plane_z_mm: float):
+    """The full trace of the best design, as a task: with numba's threads set as for the scan's points."""
+    _share_cores_with_other_tasks()
+    return solar_spot(optic, source, detector, n_rays, seed, focal_plane_z_mm)
+
+
+def _share_cores_with_other_tasks() -> None:
+    """On a Dask worker: numba's threads for this task set to the cores of its host over the task threads of every
+    worker there (the scheduler knows them), so that workers together use the cores once, not once each. Elsewhere
+    (serial, or a `local_executor` process, which set them at start): nothing."""
+    try:
+        from distributed import get_client, get_worker
+        worker = get_worker()
+    except (ImportError, ValueError):  # not on a Dask worker
+        return
+    import numba
+
+    host = worker.address.rsplit(":", 1)[0]
+    client = get_client()
+    try:
+        workers = client.scheduler_info(n_workers=-1)["workers"]  # all of them (newer versions list 5 by default)
+    except TypeError:  # versions before the parameter list all
+        workers = client.scheduler_info()["workers"]
+    threads_here = sum(info["nthreads"] for address, info in workers.items() if address.rsplit(":", 1)[0] == host)
+    numba.set_num_threads(max(1, min(numba.config.NUMBA_NUM_THREADS, (os.cpu_count() or 1) // max(1, threads_here))))
 
 
 def local_executor(workers: int):
@@ -490,9 +519,11 @@ class ScanResult:
 
 
 def scan_result(rows: list[dict], design: SegmentedDesign, source: SolarSource, detector: Detector,
-                settings: ScanSettings) -> ScanResult:
+                settings: ScanSettings, executor=None) -> ScanResult:
     """The table of a finished scan (one row per point, in order), its best design by the settings' objective, and
-    that design verified by a full trace."""
+    that design verified by a full trace (on a cluster's workers, if the executor is a cluster's)."""
+    from concurrent.futures import ProcessPoolExecutor
+
     import astropy.units as u
 
     invalid = [row for row in rows if "error" in row]
@@ -538,8 +569,10 @@ def scan_result(rows: list[dict], design: SegmentedDesign, source: SolarSource, 
         for name, count in row["fates"].items():
             fates[name] = fates.get(name, 0) + count
     table.meta.update({"fates": fates, "fates_over": "the geometric trace of every point"})
-    verified = solar_spot(best_design.build(), source, detector, settings.n_rays, settings.seed,
-                          best["focal_plane_z_mm"])
+    verify = (best_design.build(), source, detector, settings.n_rays, settings.seed, best["focal_plane_z_mm"])
+    # a local pool's workers hold a share of the cores each; here, the scan done, this process has them all
+    local = executor is None or isinstance(executor, ProcessPoolExecutor)
+    verified = solar_spot(*verify) if local else executor.submit(verified_trace, *verify).result()
     if settings.objective == "sensitivity":
         table.meta["verified_g_agamma_per_gev"] = design_sensitivity(
             verified.spot_signal_cm2, verified.area_cm2, detector.background_counts_kev_cm2_s, source,
