@@ -52,32 +52,35 @@ def load(optic: Optic | str | os.PathLike, apertures=()) -> Optic:
 
 
 def effective_area(optic, energies_kev, *, off_axis_arcmin=0.0, azimuth_deg=0.0, source_distance_m=math.inf,
-                   source_size_mm=0.0, rays: int = RAYS, seed: int = 0, events=None, progress=None) -> Table:
+                   source_size_mm=0.0, rays: int = RAYS, seed: int = 0, events=None, events_frame: str = "optic",
+                   progress=None) -> Table:
     """Effective area (cm2) of the focused beam at each energy (keV): columns energy, effective_area,
     effective_area_err. The source lies off_axis_arcmin from the axis, at infinity (a parallel beam) or
     source_distance_m from the intersection plane (a point source, or a disc of radius source_size_mm).
-    `events`: a .fits or .mcpl path for the photon list of every ray reaching the focal plane (one energy)."""
+    `events`: a .fits or .mcpl path for the photon list of every ray reaching the focal plane (one energy), in the
+    frame `events_frame` ('optic', photons along -z, or 'beam', along +z: `raytrace.output.photons`)."""
     optic = load(optic)
     source = make_source(off_axis_arcmin, azimuth_deg, source_distance_m, source_size_mm)
     energies = check_energies(_values(energies_kev, u.keV))
-    with _photon_list(events, optic, source.at_energy(float(energies[0])), rays, seed) as on_chunk:
+    with _photon_list(events, events_frame, optic, source.at_energy(float(energies[0])), rays, seed) as on_chunk:
         return analysis.effective_area(optic, energies, source, rays, seed, progress=progress, on_chunk=on_chunk)
 
 
 def psf(optic, energy_kev, *, off_axis_arcmin=0.0, azimuth_deg=0.0, source_distance_m=math.inf, source_size_mm=0.0,
         rays: int = RAYS, seed: int = 0, focal_plane_z_mm="best", pixel_arcsec=None, pixels: int = 256, events=None,
-        progress=None) -> PsfResult:
+        events_frame: str = "optic", progress=None) -> PsfResult:
     """HPD, W80, W90 (arcsec), centroid (mm), focused area (cm2), encircled energy and image at one energy (keV),
     in the plane focal_plane_z_mm (mm on the axis, 0 the nominal focus; default 'best': the best focus). The
     source as in `effective_area`; for a finite distance, angles are referred to the image distance. The image has
     pixels x pixels pixels of pixel_arcsec (default: the smallest of 0.5, 1, 2, 5, ... arcsec that holds 99 % of the
     focused flux).
-    `events`: a .fits or .mcpl path for the photon list of every ray reaching the focal plane."""
+    `events`: a .fits or .mcpl path for the photon list of every ray reaching the focal plane, in the frame
+    `events_frame` ('optic' or 'beam', as in `effective_area`)."""
     optic = load(optic)
     z = focal_plane_z_mm if focal_plane_z_mm == "best" else _value(focal_plane_z_mm, u.mm)
     energy = float(check_energies([_value(energy_kev, u.keV)])[0])
     source = make_source(off_axis_arcmin, azimuth_deg, source_distance_m, source_size_mm)
-    with _photon_list(events, optic, source.at_energy(energy), rays, seed) as on_chunk:
+    with _photon_list(events, events_frame, optic, source.at_energy(energy), rays, seed) as on_chunk:
         return analysis.psf(optic, energy, source, rays, seed, focal_plane_z_mm=z,
                             pixel_arcsec=None if pixel_arcsec is None else _value(pixel_arcsec, u.arcsec),
                             image_pixels=pixels, progress=progress, on_chunk=on_chunk)
@@ -185,12 +188,14 @@ def solar_source(model: str = SOLAR_MODEL, band_kev=(1.0, 10.0), date: str | Non
 
 def solar_spot(optic, *, source: SolarSource | None = None, detector: Detector | str | None = None,
                magnet: Magnet = Magnet(), exposure: Exposure = Exposure(), rays: int = RAYS, seed: int = 0,
-               focal_plane_z_mm="best", events=None, cube_bin_kev=None, progress=None) -> SpotResult:
+               focal_plane_z_mm="best", events=None, events_frame: str = "optic", cube_bin_kev=None,
+               progress=None) -> SpotResult:
     """The focused solar-axion image, its spot, f_O, f_D, f_DO and the expected counts (DESIGN.md section 7).
 
     Default source: `solar_source(magnet=magnet)` (photons converted in the magnet's bore); default detector: the
     BabyIAXO Micromegas (or a detector .toml path); default focal plane: the best focus of an on-axis beam at 4 keV.
-    `events`: a .fits or .mcpl path for the photon list of every ray reaching the focal plane. `cube_bin_kev`: also
+    `events`: a .fits or .mcpl path for the photon list of every ray reaching the focal plane, in the frame
+    `events_frame` ('optic' or 'beam', as in `effective_area`). `cube_bin_kev`: also
     keep the detected image per energy bin of this width (keV), the signal cube (`write_signal_cube`)."""
     from .helioscope import spot
 
@@ -198,7 +203,7 @@ def solar_spot(optic, *, source: SolarSource | None = None, detector: Detector |
     if focal_plane_z_mm == "best":
         focal_plane_z_mm = best_focus(optic, SPOT_FOCUS_KEV, rays=min(rays, RAYS_PER_POINT), seed=seed)
     source = source or solar_source(magnet=magnet)
-    with _photon_list(events, optic, source, rays, seed) as on_chunk:
+    with _photon_list(events, events_frame, optic, source, rays, seed) as on_chunk:
         return spot.solar_spot(optic, source, _detector(detector), rays, seed, _value(focal_plane_z_mm, u.mm), magnet,
                                exposure, progress=progress, on_chunk=on_chunk,
                                cube_bin_kev=None if cube_bin_kev is None else _value(cube_bin_kev, u.keV))
@@ -280,11 +285,12 @@ def rest2019_sensitivity(masses_ev=None, solar_model: str = SOLAR_MODEL,
 
 def tilt_scan(optic, tilts_arcmin, *, source=None, detector: Detector | str | None = None, keep: float = 0.95,
               azimuth_deg=0.0, pivot_z_mm=None, decentre_mm=(0.0, 0.0), rays: int = RAYS_PER_POINT, seed: int = 0,
-              events=None, progress=None) -> Table:
+              events=None, events_frame: str = "optic", progress=None) -> Table:
     """Alignment tolerance: per tilt of the optic (arcmin) about a pivot on its axis (default: the intersection
     plane), the spot shift and the signal kept inside the detector's opening, and (metadata tolerance_arcmin)
     the largest tilt keeping `keep` of the aligned signal there. Default source: `solar_source()`.
-    `events`: a .fits or .mcpl path; the photon list of tilt number k goes to `events_path(events, k)`."""
+    `events`: a .fits or .mcpl path; the photon list of tilt number k goes to `events_path(events, k)`, in the
+    frame `events_frame` ('optic' or 'beam', as in `effective_area`)."""
     optic = load(optic)
     focus = best_focus(optic, SPOT_FOCUS_KEV, rays=min(rays, RAYS_PER_POINT), seed=seed)
     pivot = None if pivot_z_mm is None else _value(pivot_z_mm, u.mm)
@@ -296,7 +302,7 @@ def tilt_scan(optic, tilts_arcmin, *, source=None, detector: Detector | str | No
         return open_photon_list(events_path(events, k), {
             "optic": optic.name, "source": source.describe(), "tilt_arcmin": float(np.degrees(tilts[k]) * 60),
             "tilt_azimuth_deg": float(_value(azimuth_deg, u.deg)), "rays": int(rays), "seed": int(seed),
-            "raytrace_version": __version__})
+            "raytrace_version": __version__}, events_frame)
 
     return tolerance.tilt_scan(optic, source, _detector(detector), tilts, keep, _value(azimuth_deg, u.deg, u.rad),
                                pivot, focus, rays, seed, progress, decentre, None if events is None else events_for)
@@ -386,14 +392,15 @@ def optimise(focal_lengths_mm=None, *, vary: dict | None = None, design: Segment
 
 
 @contextlib.contextmanager
-def _photon_list(events, optic: Optic, source, rays: int, seed: int):
-    """A photon-list writer for `events` (None: none), closed when the run ends and removed if it fails."""
+def _photon_list(events, frame: str, optic: Optic, source, rays: int, seed: int):
+    """A photon-list writer for `events` (None: none) in `frame` ('optic' or 'beam': `raytrace.output.photons`),
+    closed when the run ends and removed if it fails."""
     if events is None:
         yield None
         return
     writer = open_photon_list(events, {"optic": optic.name, "focal_length_mm": optic.focal_length_mm,
                                        "source": source.describe(), **source.metadata(), "rays": int(rays),
-                                       "seed": int(seed), "raytrace_version": __version__})
+                                       "seed": int(seed), "raytrace_version": __version__}, frame)
     try:
         yield writer
     except BaseException:

@@ -32,13 +32,20 @@ def test_area_photon_list_weights_include_the_reflectivities(tmp_path, xmm):
     np.testing.assert_array_equal(table["ENERGY"], 6.4)
 
 
-def test_mcpl_photon_list_reads_back_to_the_same_rays(tmp_path, xmm):
+@pytest.mark.parametrize("frame", ["optic", "beam"])
+def test_mcpl_photon_list_reads_back_to_the_same_rays(tmp_path, xmm, frame):
     mcpl = pytest.importorskip("mcpl")
     pytest.importorskip("_mcpl_core")
     fits_path, mcpl_path = tmp_path / "a.fits", tmp_path / "a.mcpl"
     for path in (fits_path, mcpl_path):
-        raytrace.psf(xmm, 1.5, off_axis_arcmin=2.0, rays=20_000, seed=8, focal_plane_z_mm=-10.0, events=path)
+        raytrace.psf(xmm, 1.5, off_axis_arcmin=2.0, rays=20_000, seed=8, focal_plane_z_mm=-10.0, events=path,
+                     events_frame=frame)
     reference = Table.read(fits_path)
+    with mcpl.MCPLFile(str(mcpl_path)) as f:
+        assert any(comment.startswith(f"frame = {frame}") for comment in f.comments)
+        block = next(iter(f.particle_blocks))
+        np.testing.assert_allclose(block.z * 10.0, reference["Z"][:len(block.z)], rtol=1e-6, atol=1e-5)
+        np.testing.assert_allclose(block.uz, reference["DZ"][:len(block.uz)], rtol=1e-6, atol=1e-6)
     columns = {name: [] for name in ("x", "ekin", "weight", "userflags", "pdgcode")}
     with mcpl.MCPLFile(str(mcpl_path)) as f:
         assert f.nparticles == len(reference)
@@ -54,11 +61,33 @@ def test_mcpl_photon_list_reads_back_to_the_same_rays(tmp_path, xmm):
     np.testing.assert_array_equal(flags & 0xFFFF, reference["SHELL"])
 
 
+def test_both_frames_state_themselves_and_hold_the_same_rays_turned_about_x(tmp_path, xmm):
+    optic_path, beam_path = tmp_path / "optic.fits", tmp_path / "beam.fits"
+    for path, frame in ((optic_path, "optic"), (beam_path, "beam")):
+        raytrace.psf(xmm, 3.0, off_axis_arcmin=3.0, azimuth_deg=60.0, rays=20_000, seed=3, focal_plane_z_mm=-5.0,
+                     events=path, events_frame=frame)
+    optic, beam = Table.read(optic_path), Table.read(beam_path)
+    assert (optic.meta["FRAME"], beam.meta["FRAME"]) == ("optic", "beam")
+    assert any("photons travel along +z" in line for line in beam.meta["comments"])
+    focused = optic["FATE"] == Fate.DOUBLE
+    assert np.all(optic["DZ"][focused] < 0) and np.all(beam["DZ"][focused] > 0)  # towards the detector
+    np.testing.assert_allclose(optic["Z"], -5.0) and np.testing.assert_allclose(beam["Z"], 5.0)
+    for name, sign in (("X", 1), ("Y", -1), ("DX", 1), ("DY", -1), ("DZ", -1)):
+        np.testing.assert_array_equal(beam[name], sign * optic[name])
+    # a source at azimuth 60 deg images at -f tan(theta) (cos 60, sin 60) in the optic's frame
+    centroid = [np.average(optic[c][focused], weights=optic["WEIGHT"][focused]) for c in ("X", "Y")]
+    expected = -7500.0 * np.tan(np.radians(3 / 60)) * np.array([np.cos(np.radians(60)), np.sin(np.radians(60))])
+    np.testing.assert_allclose(centroid, expected, atol=0.05)
+    # RAY numbers the rays of the seeded run: the same in both lists, rising, below the number traced
+    np.testing.assert_array_equal(optic["RAY"], beam["RAY"])
+    assert np.all(np.diff(optic["RAY"]) > 0) and optic["RAY"].max() < 20_000
+
+
 def test_photon_list_command_says_how_large_and_refuses_what_it_cannot_write(tmp_path, capsys):
     path = tmp_path / "spot.fits"
     assert main(["spot", "xmm", "--rays", "20000", "--events", str(path)]) == 0
     out = capsys.readouterr().out
-    assert "at most 1.4 MB (20,000 rays)" in out and f"wrote {path}" in out  # 70 bytes per row
+    assert "at most 1.56 MB (20,000 rays)" in out and f"wrote {path}" in out  # 70 bytes per row
     assert len(Table.read(path)) > 0
     assert main(["psf", "xmm", "--energy", "1.5", "--events", str(tmp_path / "e.txt")]) == 2
     assert "this output is written as" in capsys.readouterr().err

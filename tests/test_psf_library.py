@@ -100,3 +100,12 @@ def test_sixtes_reader_puts_the_psf_where_the_optic_does(library, energy_kev, an
     share = result.image / total
     noise = np.sqrt(2 * share * (1 - share) / (math.pi * sampled.sum())).sum()  # E sum |h - p| of a multinomial
     assert np.abs(sampled / sampled.sum() - share).sum() < 1.2 * noise
+
+
+def test_fits_products_name_their_creator_and_date_and_a_set_date_reproduces_them(library, tmp_path, monkeypatch):
+    results, _ = library
+    monkeypatch.setenv("SOURCE_DATE_EPOCH", "1796601600")
+    first, second = (write_psf(results[:1], tmp_path / f"{k}.fits") for k in (1, 2))
+    assert first.read_bytes() == second.read_bytes()
+    header = fits.getheader(first)
+    assert header["DATE"] == "2026-12-07T00:00:00" and header["CREATOR"].startswith("raytrace ")

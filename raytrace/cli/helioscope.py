@@ -236,7 +236,7 @@ def run_spot(args) -> int:
     progress = Progress(args.rays, "tracing")
     result = api.solar_spot(optic, source=source, detector=detector, magnet=magnet,
                             exposure=Exposure(args.g, args.exposure, args.efficiency), rays=args.rays, seed=args.seed,
-                            focal_plane_z_mm=args.focal_plane_z, events=args.events,
+                            focal_plane_z_mm=args.focal_plane_z, events=args.events, events_frame=args.events_frame,
                             cube_bin_kev=args.cube_bin if args.cube else None, progress=progress)
     progress.close()
     if args.events:
@@ -403,7 +403,7 @@ def run_tilt(args) -> int:
     progress = Progress(len(tilts) + 1, "tilts")
     table = api.tilt_scan(optic, tilts, source=source, detector=detector, keep=args.keep, azimuth_deg=tilt_azimuth or 0.0,
                           pivot_z_mm=args.pivot_z, decentre_mm=decentre, rays=args.rays, seed=args.seed,
-                          events=args.events, progress=progress)
+                          events=args.events, events_frame=args.events_frame, progress=progress)
     progress.close()
     meta = table.meta
     print(f"{optic.name}: {source.describe()}; pivot z = {meta['pivot_z_mm']:g} mm, decentre ({decentre[0]:g}, "

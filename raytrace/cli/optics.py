@@ -139,7 +139,7 @@ def run_area(args) -> int:
     progress = Progress(args.rays, "tracing")
     table = api.effective_area(optic, energies, off_axis_arcmin=angles[0], azimuth_deg=azimuths[0],
                                **source_options(args), rays=args.rays, seed=args.seed, events=args.events,
-                               progress=progress)
+                               events_frame=args.events_frame, progress=progress)
     progress.close()
     if args.events:
         print(f"wrote {args.events}")
@@ -206,7 +206,8 @@ def run_psf(args) -> int:
     progress = Progress(args.rays, "tracing")
     result = api.psf(optic, energies[0], off_axis_arcmin=angles[0], azimuth_deg=azimuths[0],
                      **source_options(args), rays=args.rays, seed=args.seed, focal_plane_z_mm=args.focal_plane_z,
-                     pixel_arcsec=args.pixel, pixels=args.pixels, events=args.events, progress=progress)
+                     pixel_arcsec=args.pixel, pixels=args.pixels, events=args.events, events_frame=args.events_frame,
+                     progress=progress)
     progress.close()
     print_psf(optic, result)
     if args.events:

@@ -215,8 +215,11 @@ def add_aperture(p):
 
 def add_events(p, per=""):
     p.add_argument("--events", metavar="FILE", help="write the photon list of every ray reaching the focal plane: "
-                                                    ".fits (binary table) or .mcpl (McStas/McXtrace, REST; needs "
+                                                    ".fits (binary table) or .mcpl (McStas/McXtrace; needs "
                                                     f"the mcpl extra){per}")
+    p.add_argument("--events-frame", choices=("optic", "beam"), default="optic",
+                   help="frame of the photon list: 'optic' (default; origin at the nominal focus, z along the axis "
+                        "towards the optic, photons along -z) or 'beam' (turned by 180 deg about x: photons along +z)")
 
 
 def announce_events(args) -> None:

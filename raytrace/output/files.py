@@ -126,6 +126,7 @@ def write_table(table: Table, path: str | os.PathLike) -> Path:
             plain = table.copy(copy_data=False)
             plain.meta = {}
             hdu = fits.table_to_hdu(plain)
+            _add_creator(hdu.header, table.meta)
             _add_cards(hdu.header, table.meta)
             fits.HDUList([fits.PrimaryHDU(), hdu]).writeto(tmp, overwrite=True)
         else:
@@ -158,6 +159,7 @@ def write_arf(table: Table, path: str | os.PathLike, telescope: str = "BabyIAXO"
     header["HDUCLAS1"] = "RESPONSE"
     header["HDUCLAS2"] = "SPECRESP"
     header["HDUVERS"] = "1.1.0"
+    _add_creator(header, table.meta)
     _add_cards(header, table.meta)
     with atomic_path(path) as tmp:
         fits.HDUList([fits.PrimaryHDU(), hdu]).writeto(tmp, overwrite=True)
@@ -265,11 +267,10 @@ def _psf_hdu(result, telescope: str, instrument: str, primary: bool):
         "CVST0001": "00:00:00", "CDES0001": f"{result.meta['optic']} PSF, ray traced",
         "FOCALLEN": (f, "[mm] focal length the WCS and THETA refer to"),
         "FOCALZ": (result.meta["focal_plane_z_mm"], "[mm] focal plane on the axis (0: nominal focus)"),
-        "CREATOR": f"raytrace {result.meta.get('raytrace_version', '')}".strip(),
-        "DATE": datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%dT%H:%M:%S"),
     }
     for key, value in cards.items():
         h[key] = value
+    _add_creator(h, result.meta)
     h["COMMENT"] = ("Axes turned by 180 deg from the focal plane (as seen from the sky): SIXTE's frame, where the "
                     "image of a source at (THETA, PHI) lies near f tan(THETA) (cos PHI, sin PHI); CRVAL is the "
                     "image centre's offset from that point.")
@@ -301,8 +302,7 @@ def write_signal_cube(result, path: str | os.PathLike) -> Path:
     h["CTYPE3"], h["CUNIT3"], h["CRPIX3"] = "ENERGY", "keV", 1.0
     h["CRVAL3"], h["CDELT3"] = 0.5 * (edges[0] + edges[1]), edges[1] - edges[0]
     h["BUNIT"] = "count"
-    h["CREATOR"] = f"raytrace {result.meta.get('raytrace_version', '')}".strip()
-    h["DATE"] = datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%dT%H:%M:%S")
+    _add_creator(h, result.meta)
     h["COMMENT"] = ("Expected signal counts per pixel and energy bin: T x Phi_band(g) x P(g, B, L) x detected "
                     "effective area; focal-plane axes x, y in mm (alternative WCS A: arcsec).")
     _add_cards(h, result.meta | result.summary())
@@ -313,6 +313,16 @@ def write_signal_cube(result, path: str | os.PathLike) -> Path:
     with atomic_path(path) as tmp:
         fits.HDUList([hdu, bounds]).writeto(tmp, overwrite=True)
     return path
+
+
+def _add_creator(header: fits.Header, meta: dict) -> None:
+    """CREATOR (this package and the version that made the result) and DATE (UTC, of writing; $SOURCE_DATE_EPOCH
+    instead when set, so that a rerun can give the same bytes): the FITS standard's provenance cards."""
+    epoch = os.environ.get("SOURCE_DATE_EPOCH", "")
+    when = (datetime.datetime.fromtimestamp(int(epoch), datetime.timezone.utc) if epoch.isdigit()
+            else datetime.datetime.now(datetime.timezone.utc))
+    header["CREATOR"] = f"raytrace {meta.get('raytrace_version', '')}".strip()
+    header["DATE"] = (when.strftime("%Y-%m-%dT%H:%M:%S"), "UTC, file written")
 
 
 def _add_cards(header: fits.Header, meta: dict, prefix: str = "") -> None:

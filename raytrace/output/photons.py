@@ -1,11 +1,16 @@
 """Photon lists: every ray that reaches the focal plane (focused or stray), streamed to a file chunk by chunk.
 
 Columns: position x, y, z (mm, in the focal plane), direction dx, dy, dz, energy (keV), weight (cm2: summed over
-the focused rays, the effective area; for solar axions the spectrum-averaged effective area), fate code and
-shell (0-based). Two formats:
+the focused rays, the effective area; for solar axions the spectrum-averaged effective area), fate code, shell
+(0-based) and, in FITS, the ray's number in the run (RAY: its place in the run's sequence of rays). The frame (FRAMES) is stated in the header of both formats:
+- "optic": the optic's own (DESIGN.md section 2): origin at the nominal focus, z along the optical axis towards
+  the optic and the sky, so the photons travel along -z;
+- "beam": that frame turned by 180 deg about x (y and z change sign), so the photons travel along +z, as McXtrace
+  and Geant4 set up a beam.
+Two formats:
 - `.fits`: a binary table (EXTNAME PHOTONS) with units and the run's provenance in its header. The header is
   written first with room for the row count, which is set when the list is closed, so memory stays flat.
-- `.mcpl`: the particle-list format of McStas/McXtrace and REST's TRestAxionMCPLOptics, written through the C
+- `.mcpl`: the particle-list format of McStas/McXtrace, written through the C
   library of the `mcpl-core` package (`pip install 'xrt-axion-raytrace[mcpl]'`): photons (PDG code 22),
   ekin in MeV, position in cm, direction, weight (cm2), and the fate and shell packed in the user flags
   (fate * 65536 + shell); the provenance goes into the header's comments.
@@ -30,7 +35,14 @@ REACHES_FOCAL_PLANE = np.array([Fate.NO_REFLECTION, Fate.PRIMARY_ONLY, Fate.SECO
 PHOTON_PDG_CODE = 22
 FITS_COLUMNS = (("X", "mm", ">f8"), ("Y", "mm", ">f8"), ("Z", "mm", ">f8"), ("DX", "", ">f8"), ("DY", "", ">f8"),
                 ("DZ", "", ">f8"), ("ENERGY", "keV", ">f8"), ("WEIGHT", "cm2", ">f8"), ("FATE", "", ">i2"),
-                ("SHELL", "", ">i4"))
+                ("SHELL", "", ">i4"), ("RAY", "", ">i8"))
+FRAMES = {
+    "optic": "origin at the nominal focus, z along the optical axis towards the optic (photons travel along -z), x and "
+             "y as in the optic's prescription (azimuth 0 along +x)",
+    "beam": "the optic's frame turned by 180 deg about x (y and z change sign): origin at the nominal focus, photons "
+            "travel along +z",
+}
+FRAME_SIGNS = {"optic": np.array([1.0, 1.0, 1.0]), "beam": np.array([1.0, -1.0, -1.0])}
 FITS_BLOCK = 2880
 MCPL_BYTES_PER_PHOTON = 40  # at most, in single precision: position, packed direction and energy, time, weight, flags
 
@@ -42,10 +54,13 @@ def estimated_bytes(path, n_rays: int) -> int:
     return n_rays * per_row
 
 
-def open_photon_list(path, meta: dict):
-    """A writer for `path` (.fits or .mcpl): call it with each traced chunk, then `close()` (or `abort()`)."""
+def open_photon_list(path, meta: dict, frame: str = "optic"):
+    """A writer for `path` (.fits or .mcpl) in `frame` (FRAMES): call it with each traced chunk, then `close()`
+    (or `abort()`)."""
+    if frame not in FRAMES:
+        raise OutputError(f"photon-list frame {frame!r}: choose from {', '.join(FRAMES)}")
     path = check_writable(path, (".fits", ".mcpl"))
-    return (McplPhotonList if path.suffix.lower() == ".mcpl" else FitsPhotonList)(path, meta)
+    return (McplPhotonList if path.suffix.lower() == ".mcpl" else FitsPhotonList)(path, meta, frame)
 
 
 def _reaching(rays: Rays) -> np.ndarray:
@@ -53,11 +68,18 @@ def _reaching(rays: Rays) -> np.ndarray:
 
 
 class _AtomicFile:
-    def __init__(self, path: Path):
+    def __init__(self, path: Path, frame: str):
         self.path = path
         self.tmp = temporary_beside(path)
         self.count = 0
         self.weight_sum = 0.0
+        self.signs = FRAME_SIGNS[frame]
+
+    def _columns(self, rays: Rays, keep: np.ndarray) -> tuple:
+        """x, y, z (mm), dx, dy, dz of the kept rays in the list's frame."""
+        sx, sy, sz = self.signs
+        return (rays.x[keep], sy * rays.y[keep], sz * rays.z[keep], rays.dx[keep], sy * rays.dy[keep],
+                sz * rays.dz[keep])
 
     def _finish(self) -> Path:
         return publish(self.tmp, self.path)
@@ -67,14 +89,17 @@ class _AtomicFile:
 
 
 class FitsPhotonList(_AtomicFile):
-    def __init__(self, path: Path, meta: dict):
-        super().__init__(path)
+    def __init__(self, path: Path, meta: dict, frame: str):
+        super().__init__(path, frame)
         from .files import _add_cards
 
-        columns = [fits.Column(name=name, format={">f8": "D", ">i2": "I", ">i4": "J"}[kind], unit=unit or None,
+        self.seen = 0  # rays of the run so far, kept or not: the number of the next one
+        columns = [fits.Column(name=name, format={">f8": "D", ">i2": "I", ">i4": "J", ">i8": "K"}[kind], unit=unit or None,
                                array=np.zeros(0, kind)) for name, unit, kind in FITS_COLUMNS]
         hdu = fits.BinTableHDU.from_columns(columns, name="PHOTONS")
         hdu.header["COMMENT"] = "Rays reaching the focal plane; WEIGHT summed over FATE 8 (double) = effective area."
+        hdu.header["FRAME"] = (frame, "frame of X, Y, Z, DX, DY, DZ: see COMMENT")
+        hdu.header["COMMENT"] = f"Frame {frame}: {FRAMES[frame]}; positions in mm."
         _add_cards(hdu.header, meta)
         hdu.header["HIERARCH focused_weight_cm2"] = 0.0  # set on closing: every card is in place before the rows
         self.header = hdu.header
@@ -97,9 +122,12 @@ class FitsPhotonList(_AtomicFile):
     def __call__(self, rays: Rays) -> None:
         keep = _reaching(rays)
         rows = np.empty(int(keep.sum()), self.dtype)
-        for (name, _, _), values in zip(FITS_COLUMNS, (rays.x, rays.y, rays.z, rays.dx, rays.dy, rays.dz,
-                                                       rays.energy_kev, rays.weight, rays.fate, rays.shell)):
-            rows[name] = values[keep]
+        number = self.seen + np.arange(len(rays))
+        for (name, _, _), values in zip(FITS_COLUMNS, (*self._columns(rays, keep), rays.energy_kev[keep],
+                                                       rays.weight[keep], rays.fate[keep], rays.shell[keep],
+                                                       number[keep])):
+            rows[name] = values
+        self.seen += len(rays)
         self._write(rows.tobytes())
         self.count += rows.size
         self.weight_sum += float(rays.weight[keep & (rays.fate == Fate.DOUBLE)].sum())
@@ -154,9 +182,9 @@ def _libmcpl():
 
 
 class McplPhotonList(_AtomicFile):
-    def __init__(self, path: Path, meta: dict):
+    def __init__(self, path: Path, meta: dict, frame: str):
         self.lib = _libmcpl()
-        super().__init__(path)
+        super().__init__(path, frame)
         self.on_error = _MCPL_ERROR_HANDLER(self._fail)  # held by the writer for as long as MCPL may call it
         self.lib.mcpl_set_error_handler(self.on_error)
         self.file = self.lib.mcpl_create_outfile(str(self.tmp).encode())
@@ -164,6 +192,7 @@ class McplPhotonList(_AtomicFile):
         self.lib.mcpl_hdr_set_srcname(self.file, f"xrt-axion-raytrace {version}".encode())
         self.lib.mcpl_hdr_add_comment(self.file, b"Rays reaching the focal plane; weight in cm2 (summed over fate 8 "
                                                  b"= effective area); userflags = fate * 65536 + shell")
+        self.lib.mcpl_hdr_add_comment(self.file, f"frame = {frame}: {FRAMES[frame]}; positions in cm".encode())
         for key, value in meta.items():
             self.lib.mcpl_hdr_add_comment(self.file, f"{key} = {value}".encode())
         self.lib.mcpl_enable_userflags(self.file)
@@ -174,8 +203,7 @@ class McplPhotonList(_AtomicFile):
         keep = np.flatnonzero(_reaching(rays))
         p = self.particle
         add = self.lib.mcpl_add_particle
-        columns = [a[keep].tolist() for a in (rays.x, rays.y, rays.z, rays.dx, rays.dy, rays.dz, rays.energy_kev,
-                                               rays.weight)]
+        columns = [a.tolist() for a in (*self._columns(rays, keep), rays.energy_kev[keep], rays.weight[keep])]
         flags = (rays.fate[keep].astype(np.uint32) * 65536 + rays.shell[keep].astype(np.uint32)).tolist()
         for x, y, z, dx, dy, dz, energy, weight, flag in zip(*columns, flags):
             p.position[0], p.position[1], p.position[2] = 0.1 * x, 0.1 * y, 0.1 * z
