@@ -60,13 +60,13 @@ def test_near_coherence_the_probability_keeps_its_digits():
     # masses that put (q^2 + Gamma^2 / 4) L^2 on both sides of the switch to the series at 1e-6
     masses = m_gamma + np.linspace(-4e-5, 4e-5, 41)
     p = conversion_probability(G, B, L, energy_kev, masses, density) / conversion_probability(G, B, L)
-    mpmath.mp.dps = 50
-    for mass, value in zip(masses, p):
-        half_gamma_l = mpmath.mpf(gamma) * length / 2
-        q_l = (mpmath.mpf(mass) ** 2 - mpmath.mpf(m_gamma) ** 2) / (2 * energy_kev * 1e3) * length
-        exact = (1 + mpmath.exp(-2 * half_gamma_l) - 2 * mpmath.exp(-half_gamma_l) * mpmath.cos(q_l)) / (
-            half_gamma_l**2 + q_l**2)
-        assert value == pytest.approx(float(exact), rel=1e-9)
+    with mpmath.workdps(50):
+        for mass, value in zip(masses, p):
+            half_gamma_l = mpmath.mpf(gamma) * length / 2
+            q_l = (mpmath.mpf(mass) ** 2 - mpmath.mpf(m_gamma) ** 2) / (2 * energy_kev * 1e3) * length
+            exact = (1 + mpmath.exp(-2 * half_gamma_l) - 2 * mpmath.exp(-half_gamma_l) * mpmath.cos(q_l)) / (
+                half_gamma_l**2 + q_l**2)
+            assert value == pytest.approx(float(exact), rel=1e-9)
 
 
 def test_bad_input_is_named():

@@ -47,6 +47,7 @@ MISTAKES = [
     (["offaxis", "xmm", "--off-axis", "-5:5:5", "--energy", "3"], "--off-axis '-5:5:5'"),
     (["offaxis", "xmm", "--off-axis", "0,900", "--energy", "2"], "off-axis angle"),
     (["spot", "xmm", "--g", "-1e-11"], "--g '-1e-11'"),
+    (["spot", "xmm", "--field", "0"], "--field '0': must be > 0"),
     (["spot", "xmm", "--band", "10:1"], "--band '10:1'"),
     (["spot", "xmm", "--date", "1800-01-01"], "covers the years 1900-2100"),
     (["spot", "xmm", "--cube", "cube.fits", "--cube-bin", "0.07"], "--cube-bin 0.07: must be a whole number"),

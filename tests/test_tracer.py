@@ -294,17 +294,17 @@ def test_different_seeds_differ(xmm):
 
 
 def _exact_first_root(surface_row, p, d):
-    mpmath.mp.dps = 60
-    a_coef, b_coef, c_coef, z_ref, z_lo, z_hi = (mpmath.mpf(v) for v in surface_row)
-    px, py, pz = (mpmath.mpf(v) for v in p)
-    dx, dy, dz = (mpmath.mpf(v) for v in d)
-    w = pz - z_ref
-    a = dx**2 + dy**2 - a_coef * dz**2
-    b = 2 * (px * dx + py * dy - a_coef * w * dz - b_coef * dz / 2)
-    c = px**2 + py**2 - a_coef * w**2 - b_coef * w - c_coef
-    roots = [-c / b] if a == 0 else [(-b + s * mpmath.sqrt(b**2 - 4 * a * c)) / (2 * a) for s in (1, -1)]
-    good = [t for t in roots if mpmath.im(t) == 0 and t > 0 and z_lo <= pz + t * dz <= z_hi]
-    return min(good) if good else None
+    with mpmath.workdps(60):
+        a_coef, b_coef, c_coef, z_ref, z_lo, z_hi = (mpmath.mpf(v) for v in surface_row)
+        px, py, pz = (mpmath.mpf(v) for v in p)
+        dx, dy, dz = (mpmath.mpf(v) for v in d)
+        w = pz - z_ref
+        a = dx**2 + dy**2 - a_coef * dz**2
+        b = 2 * (px * dx + py * dy - a_coef * w * dz - b_coef * dz / 2)
+        c = px**2 + py**2 - a_coef * w**2 - b_coef * w - c_coef
+        roots = [-c / b] if a == 0 else [(-b + s * mpmath.sqrt(b**2 - 4 * a * c)) / (2 * a) for s in (1, -1)]
+        good = [t for t in roots if mpmath.im(t) == 0 and t > 0 and z_lo <= pz + t * dz <= z_hi]
+        return min(good) if good else None
 
 
 def test_intersection_is_accurate_for_grazing_rays(xmm):

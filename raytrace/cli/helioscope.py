@@ -44,9 +44,9 @@ def register(sub) -> None:
                                           "number of the source's 50 eV bins)")
     spot.add_argument("--g", type=number("--g", minimum=0), default=defaults.G_AGAMMA_PER_GEV, metavar="GEV^-1",
                       help=f"axion-photon coupling for the expected counts (default {defaults.G_AGAMMA_PER_GEV:g} GeV^-1)")
-    spot.add_argument("--field", type=number("--field", minimum=0), default=defaults.MAGNET_FIELD_T, metavar="T",
+    spot.add_argument("--field", type=number("--field", positive=True), default=defaults.MAGNET_FIELD_T, metavar="T",
                       help=f"magnet field in tesla (default {defaults.MAGNET_FIELD_T:g})")
-    spot.add_argument("--length", type=number("--length", minimum=0), default=defaults.MAGNET_LENGTH_M, metavar="M",
+    spot.add_argument("--length", type=number("--length", positive=True), default=defaults.MAGNET_LENGTH_M, metavar="M",
                       help=f"magnet length in metres (default {defaults.MAGNET_LENGTH_M:g})")
     spot.add_argument("--exposure", type=number("--exposure", minimum=0), default=defaults.EXPOSURE_S, metavar="S",
                       help=f"Sun-tracking exposure in seconds (default {defaults.EXPOSURE_S:g})")
@@ -198,7 +198,8 @@ def _magnet(args, field=None, length=None):
     gap = _bore_gap(args)
     if args.no_bore:
         return None
-    return Magnet(field or defaults.MAGNET_FIELD_T, length or defaults.MAGNET_LENGTH_M, bore_gap_mm=gap)
+    return Magnet(defaults.MAGNET_FIELD_T if field is None else field,
+                  defaults.MAGNET_LENGTH_M if length is None else length, bore_gap_mm=gap)
 
 
 OFFSET_RENAMED = {"--offset": "--off-axis", "--offset-azimuth": "--azimuth"}

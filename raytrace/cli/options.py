@@ -14,7 +14,7 @@ import numpy as np
 
 from geometries.optic import APERTURE_FORMS
 
-from ..defaults import CHUNK_SIZE, RAYS, RAYS_PER_POINT
+from ..defaults import RAYS, RAYS_PER_POINT
 from ..text import mm
 
 MAX_GRID_VALUES = 100_000
@@ -180,7 +180,7 @@ def add_rays_and_seed(p, rays_default, per="", minimum=1):
 
 def add_optic_and_beam(p, rays_default=RAYS, per="", grids=False):
     """OPTIC, the source's direction (with `grids`, a grid of them, and the rays' default left to the command),
-    distance and size, --rays, --seed and the hidden --chunk-size."""
+    distance and size, --rays and --seed."""
     p.add_argument("optic", help=OPTIC_HELP)
     if grids:
         p.add_argument("--off-axis", default="0", metavar="SPEC",
@@ -195,8 +195,6 @@ def add_optic_and_beam(p, rays_default=RAYS, per="", grids=False):
     add_source_distance(p)
     add_aperture(p)
     add_rays_and_seed(p, None if grids else rays_default, per)
-    p.add_argument("--chunk-size", type=number("--chunk-size", whole=True, minimum=1), default=CHUNK_SIZE,
-                   metavar="N", help=argparse.SUPPRESS)
 
 
 def add_source_distance(p):

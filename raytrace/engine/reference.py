@@ -19,9 +19,6 @@ from .geometry import (ANNULUS, BAR_COLUMNS, BAR_COUNT, BAR_HALF_WIDTH_MM, BAR_R
 from .rays import Fate, Rays
 from .rng import DRAWS_PER_RAY
 
-_MASK64 = (1 << 64) - 1
-
-
 def reference_uniform(key: int, ray_index: np.ndarray, draw) -> np.ndarray:
     """The counter-based stream of raytrace.rng, in numpy uint64 arithmetic."""
     with np.errstate(over="ignore"):

@@ -19,17 +19,6 @@ from scipy.stats import norm
 from ..defaults import CONFIDENCE
 
 
-def limit_statistic(mu: float, signal, background, counts) -> float:
-    """q_mu of observed `counts` for signal strength mu (module docstring); 0 where mu is below mu_hat."""
-    signal, background, counts = _bins(signal, background, counts)
-    return _statistic(mu, _best_fit(signal, background, counts), signal, background, counts)
-
-
-def best_fit_strength(signal, background, counts) -> float:
-    """mu_hat >= 0 that maximises the Poisson likelihood of `counts`."""
-    return _best_fit(*_bins(signal, background, counts))
-
-
 def _statistic(mu: float, mu_hat: float, signal, background, counts) -> float:
     if mu <= mu_hat:
         return 0.0
