@@ -37,6 +37,9 @@ def split_over_threads(kernel, n_items: int, *args) -> None:
                 return
             kernel(*args, bounds[part], bounds[part + 1])
 
+    # an empty part first, in the calling thread: a first run compiles the kernel (seconds, in LLVM) here, where the
+    # command's signal handling reaches it, not in a pool thread that keeps the interpreter from handling signals
+    kernel(*args, 0, 0)
     pool = _pools.get(threads - 1)
     if pool is None:
         pool = _pools[threads - 1] = ThreadPoolExecutor(threads - 1, thread_name_prefix="raytrace-kernel")

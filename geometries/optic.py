@@ -392,9 +392,10 @@ class Optic:
 
 def _check_spider_leaves_light(spider: Spider, outer_radius_mm: float) -> None:
     """Refuse a spider whose spokes cover every azimuth out to the outermost shell's entrance: nothing would be
-    focused. A bar of width w covers asin(w / 2r) either side of its axis at radius r."""
+    focused. A bar of width w covers asin(w / 2r) either side of its axis at radius r; a spoke blocks what its wedge
+    or its bar covers, so the wider of the two."""
     half_bar_deg = math.degrees(math.asin(min(1.0, spider.spoke_width_mm / (2.0 * outer_radius_mm))))
-    if spider.spoke_width_deg + 2.0 * half_bar_deg >= 360.0 / spider.n_spokes:
+    if max(spider.spoke_width_deg, 2.0 * half_bar_deg) >= 360.0 / spider.n_spokes:
         raise PrescriptionError(
             f"spider: {spider.n_spokes} spokes of {spider.spoke_width_mm:g} mm and {spider.spoke_width_deg:g} deg cover "
             f"the whole entrance out to the outermost shell (r = {outer_radius_mm:.1f} mm); at that radius each spoke "

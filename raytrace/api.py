@@ -93,8 +93,8 @@ def psf_library(optic, energies_kev, off_axis_arcmin, azimuth_deg=0.0, *, source
     plane (mm on the axis; default 'best': the best focus on axis at the lowest energy): the images of a PSF library
     (`write_psf`). `progress(n)` is told of each image done."""
     optic = load(optic)
-    energies = np.sort(check_energies(_values(energies_kev, u.keV)))
-    angles, azimuths = _values(off_axis_arcmin, u.arcmin), _values(azimuth_deg, u.deg)
+    energies = np.unique(check_energies(_values(energies_kev, u.keV)))  # each grid point once, as a library holds it
+    angles, azimuths = np.unique(_values(off_axis_arcmin, u.arcmin)), np.unique(_values(azimuth_deg, u.deg) % 360.0)
     if focal_plane_z_mm == "best":
         focal_plane_z_mm = best_focus(optic, energies[0], source_distance_m=source_distance_m,
                                       source_size_mm=source_size_mm, rays=rays, seed=seed)

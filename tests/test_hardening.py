@@ -199,6 +199,16 @@ def test_signals_end_a_run_with_its_status_and_no_files(tmp_path, signum, status
     assert list(tmp_path.iterdir()) == []
 
 
+def test_a_first_run_on_an_empty_cache_compiles_in_every_thread_and_succeeds(tmp_path):
+    """Kernels compile in the main thread and in the pool threads of coatings.threads: the signal handling of the
+    compilation must leave the latter alone (setting a signal there fails the compile)."""
+    env = os.environ | {"NUMBA_CACHE_DIR": str(tmp_path / "empty_cache")}
+    result = subprocess.run([sys.executable, "-c", "import sys; from raytrace.cli import main; sys.exit(main())",
+                             "area", "xmm", "--energy", "1.5", "--rays", "20000"], cwd=tmp_path, capture_output=True,
+                            text=True, env=env, timeout=600)
+    assert result.returncode == 0 and result.stderr == "", result.stderr
+
+
 @pytest.mark.parametrize("signum", [signal.SIGINT, signal.SIGTERM])
 def test_a_signal_during_the_first_compilation_ends_the_run_at_once(tmp_path, signum):
     command = ("import signal, sys; signal.signal(signal.SIGINT, signal.default_int_handler); "

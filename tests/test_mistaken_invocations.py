@@ -6,6 +6,7 @@ import hashlib
 import stat
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from raytrace.cli import build_parser, main
@@ -76,6 +77,8 @@ MISTAKES = [
     (["optimise", "--vary", "r_min_mm=30:80", "--vary", "r_min_mm=40:60", "-o", "scan"], "more than once"),
     (["optimise", "--focal-length", "5000", "--vary", "r_min_mm=30:80", "-o", "scan"], "not both"),
     (["optimise", "--vary", "r_min_mm=80:30", "-o", "scan"], "LOW < HIGH"),
+    (["tilt", "xmm", "--tilt", "1", "--offset", "0.5", "--off-axis", "0.3"], "not a mixture"),
+    (["sensitivity", "--masses", "1e-3:1:4", "--mass", "1e-3"], "give one of the two"),
     (["optimise", "--focal-length", "5000", "--materials", "foo", "-o", "scan"], "--materials 'foo'"),
     (["sensitivity", "--optics", ""], "--optics ''"),
     (["sensitivity", "--preset", "rest2019", "--optics", "xmm"], "drop --optics"),
@@ -151,9 +154,8 @@ def test_negative_numbers_are_numbers(capsys, monkeypatch, tmp_path, argv):
     (["offaxis", "xmm", "--angles", "0:5:5", "--energy", "3"], ["offaxis", "xmm", "--off-axis", "0:5:5", "--energy", "3"],
      1),
     (["spot", "xmm", "--offset", "1", "--offset-azimuth", "90"], ["spot", "xmm", "--off-axis", "1", "--azimuth", "90"], 2),
-    (["tilt", "xmm", "--tilts", "0:1:1", "--offset", "1"], ["tilt", "xmm", "--tilt", "0:1:1", "--off-axis", "1"], 2),
+    (["tilt", "xmm", "--tilts", "0:1:1"], ["tilt", "xmm", "--tilt", "0:1:1"], 1),
     (["optimise", "--focal-lengths", "5000", "-o", "x"], ["optimise", "--focal-length", "5000", "-o", "x"], 1),
-    (["sensitivity", "--masses", "1e-3:1:30log"], ["sensitivity", "--mass", "1e-3:1:30log"], 1),
     (["calibrate", "xmm", "--king", "k.csv", "--king-energies", "1.5"],
      ["calibrate", "xmm", "--king", "k.csv", "--king-energy", "1.5"], 1),
     (["demo", "--output-dir", "d"], ["demo", "-o", "d"], 0),
@@ -165,18 +167,28 @@ def test_the_previous_names_still_work_with_one_warning_each(capsys, old, new, w
     assert len(err.splitlines()) == warnings and err.count(" is now ") == warnings
 
 
-def test_the_old_count_form_of_masses_and_the_tilt_azimuth_alone_are_read_as_before(capsys, tmp_path, monkeypatch):
-    from raytrace.cli.helioscope import _mass_spec
-
-    assert list(_mass_spec("1e-3:1:4")) == pytest.approx([1e-3, 1e-2, 1e-1, 1.0])
-    assert "read as 1e-3:1:4log" in capsys.readouterr().err
-    assert list(_mass_spec("0.01:0.05:0.02")) == pytest.approx([0.01, 0.03, 0.05])  # a step, as everywhere
-    monkeypatch.chdir(tmp_path)
-    assert main(["tilt", "xmm", "--tilt", "2", "--azimuth", "90", "--rays", "4000", "-o", "old.ecsv"]) == 0
-    assert "the tilt's direction" in capsys.readouterr().err
-    assert main(["tilt", "xmm", "--tilt", "2", "--tilt-azimuth", "90", "--rays", "4000", "-o", "new.ecsv"]) == 0
+def test_the_old_masses_and_tilt_names_are_read_as_before(capsys, tmp_path, monkeypatch):
     from astropy.table import Table
 
-    old, new = Table.read(tmp_path / "old.ecsv"), Table.read(tmp_path / "new.ecsv")
-    assert list(old["shift_mm"]) == list(new["shift_mm"]) and old.meta["tilt_azimuth_deg"] == 90
+    from raytrace.cli.helioscope import _mass_spec
 
+    def masses(*argv):
+        return list(_mass_spec(build_parser().parse_args(["sensitivity", *argv])))
+
+    assert masses("--masses", "1e-3:1:4") == pytest.approx([1e-3, 1e-2, 1e-1, 1.0])
+    assert masses("--masses", "1e-3:10:5") == pytest.approx(np.geomspace(1e-3, 10, 5))  # a count, whatever the range
+    assert "is now --mass MIN:MAX:COUNTlog" in capsys.readouterr().err
+    assert masses("--mass", "0.01:0.05:0.02") == pytest.approx([0.01, 0.03, 0.05])  # a step, as everywhere
+    assert masses("--mass", "1,0.01,0.1,0.01") == [0.01, 0.1, 1.0]  # rising, each once
+    monkeypatch.chdir(tmp_path)
+    runs = {"old": ["--tilts", "1", "--offset", "0.5", "--offset-azimuth", "30", "--azimuth", "90"],
+            "new": ["--tilt", "1", "--off-axis", "0.5", "--azimuth", "30", "--tilt-azimuth", "90"],
+            "alone": ["--tilt", "1", "--azimuth", "90"], "alone_new": ["--tilt", "1", "--tilt-azimuth", "90"]}
+    for name, argv in runs.items():
+        assert main(["tilt", "xmm", *argv, "--rays", "4000", "-o", f"{name}.ecsv"]) == 0
+    err = capsys.readouterr().err
+    assert "--offset-azimuth is now --azimuth" in err and "the tilt's direction" in err
+    tables = {name: Table.read(tmp_path / f"{name}.ecsv") for name in runs}
+    assert list(tables["old"]["shift_mm"]) == list(tables["new"]["shift_mm"])
+    assert list(tables["alone"]["shift_mm"]) == list(tables["alone_new"]["shift_mm"])
+    assert tables["old"].meta["tilt_azimuth_deg"] == tables["alone"].meta["tilt_azimuth_deg"] == 90

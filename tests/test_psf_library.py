@@ -109,3 +109,18 @@ def test_fits_products_name_their_creator_and_date_and_a_set_date_reproduces_the
     assert first.read_bytes() == second.read_bytes()
     header = fits.getheader(first)
     assert header["DATE"] == "2026-12-07T00:00:00" and header["CREATOR"].startswith("raytrace ")
+
+
+def test_a_finite_source_distance_keeps_the_image_scale_for_sixte(tmp_path):
+    """At a finite distance the image forms beyond f, where an arcsec is wider; SIXTE converts arcsec with f."""
+    result = api.psf("xmm", 3.0, source_distance_m=100.0, rays=20_000, pixels=128, focal_plane_z_mm=0.0)
+    f_m = result.meta["focal_length_mm"] / 1e3
+    path = write_psf(result, tmp_path / "near.fits")
+    items = sixte_load(path, f_m)
+    x, y = sixte_positions(items, next(iter(items)), f_m, 200_000, np.random.default_rng(2))
+    n = result.image.shape[0]
+    pixel_mm = result.pixel_arcsec * result.meta["image_distance_mm"] / 206264.80624709636
+    offsets = (np.arange(n) - (n - 1) / 2) * pixel_mm
+    share = result.image / result.image.sum()
+    rms_image = math.sqrt((share.sum(axis=0) * offsets**2).sum() - (share.sum(axis=0) * offsets).sum() ** 2)
+    assert 1e3 * x.std() == pytest.approx(rms_image, rel=0.01)

@@ -64,25 +64,32 @@ class DefaultSignalsWhileCompiling:
     SIGNALS = (signal.SIGINT, signal.SIGTERM)
 
     def __init__(self):
-        self.depth, self.handlers, self.listener = 0, {}, None
+        self.depth, self.handlers, self.listener, self.pid = 0, {}, None, os.getpid()
+
+    def ours(self) -> bool:
+        """A compilation in this process's main thread: kernels also compile in the pool threads of
+        `coatings.threads` (where signals cannot be set) and in forked optimiser workers (which ignore SIGINT)."""
+        return threading.current_thread() is threading.main_thread() and os.getpid() == self.pid
 
     def __enter__(self):
-        if threading.current_thread() is threading.main_thread():
+        if self.ours():
             from numba.core import event
 
             watch = self
 
             class Listener(event.Listener):
                 def on_start(self, data) -> None:
-                    watch.depth += 1
-                    if watch.depth == 1:
-                        watch.handlers = {s: signal.signal(s, signal.SIG_DFL) for s in watch.SIGNALS}
+                    if watch.ours():
+                        watch.depth += 1
+                        if watch.depth == 1:
+                            watch.handlers = {s: signal.signal(s, signal.SIG_DFL) for s in watch.SIGNALS}
 
                 def on_end(self, data) -> None:
-                    watch.depth -= 1
-                    if watch.depth == 0:
-                        for s, handler in watch.handlers.items():
-                            signal.signal(s, handler)
+                    if watch.ours():
+                        watch.depth -= 1
+                        if watch.depth == 0:
+                            for s, handler in watch.handlers.items():
+                                signal.signal(s, handler)
 
             self.listener = Listener()
             event.register("numba:compile", self.listener)

@@ -3,11 +3,14 @@ length and coatings), tilt (alignment tolerance), sensitivity (projected g_agamm
 
 from __future__ import annotations
 
+import argparse
 import math
 import os
 import sys
 import time
 from pathlib import Path
+
+import numpy as np
 
 from .. import defaults
 from ..text import mm, plural
@@ -104,7 +107,7 @@ def register(sub) -> None:
   raytrace tilt babyiaxo --tilt 0:300:15 --unit arcsec --pivot-z 9000 --plot tilt.png -o tilt.ecsv
   raytrace tilt xmm --tilt 0:4:0.5 --source parallel --energy 6.4 --keep 0.9
   raytrace tilt xmm --tilt 0:3:0.25 --tilt-azimuth 90 --decentre 0.5,0 --off-axis 0.5 --azimuth 180""", run_tilt,
-                   renamed=OFFSET_RENAMED | {"--tilts": "--tilt"})
+                   renamed={"--tilts": "--tilt"})
     tilt.add_argument("optic", help=OPTIC_HELP)
     tilt.add_argument("--tilt", required=True, metavar="SPEC", help=f"tilts of the optic: {RANGE_FORMS}")
     tilt.add_argument("--unit", choices=sorted(TILT_UNITS), default="arcmin", help="unit of --tilt (default arcmin)")
@@ -118,6 +121,10 @@ def register(sub) -> None:
     tilt.add_argument("--source", choices=("sun", "parallel"), default="sun",
                       help="solar axions (default) or a parallel beam at --energy")
     _offset_options(tilt, "the source's own offset from the magnet axis")
+    # the previous release's names, kept apart (not renamed): with them, --azimuth keeps its old meaning
+    tilt.add_argument("--offset", dest="old_offset", type=number("--offset", minimum=0), help=argparse.SUPPRESS)
+    tilt.add_argument("--offset-azimuth", dest="old_offset_azimuth", type=number("--offset-azimuth"),
+                      help=argparse.SUPPRESS)
     tilt.add_argument("--energy", type=number("--energy"), metavar="KEV",
                       help=f"energy of the parallel beam (--source parallel) in keV (default {TILT_BEAM_KEV:g})")
     tilt.add_argument("--detector", metavar="FILE.toml", help=DETECTOR_HELP)
@@ -134,8 +141,7 @@ def register(sub) -> None:
                    """\
   raytrace sensitivity
   raytrace sensitivity --optics babyiaxo --magnet my_magnet.toml --gas-years 0 -o reach.ecsv --plot reach.png
-  raytrace sensitivity --preset rest2019 --mass 1e-4:1:200log --plot rest2019.png""", run_sensitivity,
-                   renamed={"--masses": "--mass"})
+  raytrace sensitivity --preset rest2019 --mass 1e-4:1:200log --plot rest2019.png""", run_sensitivity)
     sens.add_argument("--preset", choices=("rest2019",),
                       help="REST's published BabyIAXO inputs instead of traced optics (constant efficiencies, all flux in "
                            "the spot): to see where the traced optics differ")
@@ -163,8 +169,9 @@ def register(sub) -> None:
     sens.add_argument("--confidence", type=number("--confidence", minimum=0), metavar="CL",
                       help=f"confidence level of the expected limits (default {defaults.CONFIDENCE:g})")
     low, high, count = defaults.MASSES_EV
-    sens.add_argument("--mass", default=f"{low:g}:{high:g}:{count}log", metavar="SPEC",
+    sens.add_argument("--mass", metavar="SPEC",
                       help=f"axion masses in eV: {RANGE_FORMS} (default {low:g}:{high:g}:{count}log)")
+    sens.add_argument("--masses", dest="old_masses", metavar="MIN:MAX:COUNT", help=argparse.SUPPRESS)  # previous name
     sens.add_argument("--pseudo-experiments", type=number("--pseudo-experiments", whole=True, minimum=0), default=0,
                       metavar="N", help="also give the median and 16-84 %% range of the vacuum limit at the lowest mass "
                                         "over N background-only pseudo-experiments (default 0: none)")
@@ -366,12 +373,7 @@ def run_tilt(args) -> int:
     from ..sources import ParallelBeam
 
     tilts = parse_grid(args.tilt, "--tilt", args.unit, allow_zero=True) * TILT_UNITS[args.unit]
-    tilt_azimuth, source_azimuth = args.tilt_azimuth, args.azimuth
-    if args.azimuth is not None and args.off_axis == 0 and args.tilt_azimuth is None:
-        # the old spelling of the tilt's direction: a source azimuth means nothing without an offset
-        print("raytrace: warning: tilt: --azimuth without --off-axis is read as the old --azimuth, the tilt's direction; "
-              "write --tilt-azimuth (from the next release --azimuth is only the source's azimuth)", file=sys.stderr)
-        tilt_azimuth, source_azimuth = args.azimuth, None
+    off_axis, source_azimuth, tilt_azimuth = _tilt_directions(args)
     if not 0 < args.keep <= 1:
         raise CliError(f"--keep {args.keep:g}: must lie in (0, 1]")
     try:
@@ -386,14 +388,14 @@ def run_tilt(args) -> int:
     if args.source == "sun":
         if args.energy is not None:
             raise CliError("--energy: solar axions bring their spectrum; --energy goes with --source parallel")
-        source = api.solar_source(offset_arcmin=args.off_axis, offset_azimuth_deg=source_azimuth or 0.0,
+        source = api.solar_source(offset_arcmin=off_axis, offset_azimuth_deg=source_azimuth,
                                   magnet=_magnet(args))
     else:
         from coatings import check_energies
 
         energy = TILT_BEAM_KEV if args.energy is None else args.energy
         check_energies([energy])
-        source = ParallelBeam(math.radians(args.off_axis / 60), math.radians(source_azimuth or 0.0), energy)
+        source = ParallelBeam(math.radians(off_axis / 60), math.radians(source_azimuth), energy)
     check_output("--events", args.events, (".fits", ".mcpl"))
     if args.events:
         from ..output.photons import estimated_bytes
@@ -402,7 +404,7 @@ def run_tilt(args) -> int:
               f"{len(tilts) * estimated_bytes(args.events, args.rays) / 1e6:.3g} MB in all")
     start = time.perf_counter()
     progress = Progress(len(tilts) + 1, "tilts")
-    table = api.tilt_scan(optic, tilts, source=source, detector=detector, keep=args.keep, azimuth_deg=tilt_azimuth or 0.0,
+    table = api.tilt_scan(optic, tilts, source=source, detector=detector, keep=args.keep, azimuth_deg=tilt_azimuth,
                           pivot_z_mm=args.pivot_z, decentre_mm=decentre, rays=args.rays, seed=args.seed,
                           events=args.events, events_frame=args.events_frame, progress=progress)
     progress.close()
@@ -435,7 +437,7 @@ def run_sensitivity(args) -> int:
     from ..helioscope.sensitivity import check_max_gas_mass, reference_curves
     from ..output import plot_sensitivity
 
-    masses = _mass_spec(args.mass)
+    masses = _mass_spec(args)
     check_outputs(args)
     references = reference_curves(args.references or _shared_references())
     if args.references and not references:
@@ -518,6 +520,27 @@ def _variable(text: str) -> tuple[str, tuple[float, float]]:
     return key.strip(), pair
 
 
+def _tilt_directions(args) -> tuple[float, float, float]:
+    """(source off-axis angle in arcmin, its azimuth, the tilt's azimuth in deg) of tilt's options. With the previous
+    release's names (--offset, --offset-azimuth), or --azimuth without an offset, --azimuth is read as it was then:
+    the tilt's direction; each old name is announced once."""
+    old = args.old_offset is not None or args.old_offset_azimuth is not None
+    if old and (args.off_axis != 0 or args.tilt_azimuth is not None):
+        raise CliError("tilt: give the new names (--off-axis, --azimuth, --tilt-azimuth) or the old ones (--offset, "
+                       "--offset-azimuth, --azimuth), not a mixture")
+    if not old and (args.azimuth is None or args.off_axis != 0 or args.tilt_azimuth is not None):
+        return args.off_axis, args.azimuth or 0.0, args.tilt_azimuth or 0.0
+    for name, new, value in (("--offset", "--off-axis", args.old_offset),
+                             ("--offset-azimuth", "--azimuth", args.old_offset_azimuth)):
+        if value is not None:
+            print(f"raytrace: warning: tilt: {name} is now {new}; the old name works until the next release",
+                  file=sys.stderr)
+    if args.azimuth is not None:
+        print("raytrace: warning: tilt: --azimuth is read as before, the tilt's direction; write --tilt-azimuth "
+              "(from the next release --azimuth is the source's azimuth, as in the other commands)", file=sys.stderr)
+    return args.old_offset or 0.0, args.old_offset_azimuth or 0.0, args.azimuth or 0.0
+
+
 def _bins_spec(text: str) -> tuple[float, float, float]:
     """--bins START:STOP:STEP (keV): the first edge, the last and the width of the analysis bins."""
     parse_grid(text, "--bins", "keV")
@@ -530,20 +553,19 @@ def _bins_spec(text: str) -> tuple[float, float, float]:
     return first, last, width
 
 
-def _mass_spec(text: str):
-    """--mass SPEC (eV); the old MIN:MAX:COUNT (a whole COUNT larger than the range) is read as MIN:MAX:COUNTlog for
-    one release."""
-    parts = text.split(":")
-    try:
-        first, last, count = (float(part) for part in parts)
-        old_count_form = count.is_integer() and count >= 2 and count > last - first > 0
-    except ValueError:
-        old_count_form = False
-    if old_count_form:
-        print(f"raytrace: warning: sensitivity: --mass {text!r} is read as {text}log, {count:g} log-spaced masses; the "
-              "count form without 'log' works until the next release", file=sys.stderr)
-        text += "log"
-    return parse_grid(text, "--mass", "eV")
+def _mass_spec(args):
+    """The axion masses (eV, rising, each once) of --mass, or of the previous release's --masses MIN:MAX:COUNT (a
+    log-spaced count, announced once)."""
+    if args.old_masses is not None:
+        if args.mass is not None:
+            raise CliError("--masses: the previous name of --mass; give one of the two")
+        print("raytrace: warning: sensitivity: --masses MIN:MAX:COUNT is now --mass MIN:MAX:COUNTlog; the old name "
+              "works until the next release", file=sys.stderr)
+        if args.old_masses.count(":") != 2:
+            raise CliError(f"--masses {args.old_masses!r}: expected MIN:MAX:COUNT (eV, log-spaced)")
+        return parse_grid(args.old_masses + "log", "--masses", "eV")
+    low, high, count = defaults.MASSES_EV
+    return np.unique(parse_grid(args.mass or f"{low:g}:{high:g}:{count}log", "--mass", "eV"))
 
 
 def _shared_references():

@@ -131,7 +131,7 @@ def resonance_width_ev(magnet: Magnet, photon_mass_ev: float, energy_kev: float 
     return 2.0 * (brentq(lambda m: probability(m) - half, low, high, xtol=1e-15, rtol=1e-12) - photon_mass_ev)
 
 
-LIQUID_HELIUM_G_CM3 = 0.125  # at its normal boiling point, 4.2 K: no 4He buffer gas is denser
+LIQUID_HELIUM_G_CM3 = 0.125  # liquid 4He at its normal boiling point, 4.2 K: a buffer gas cannot be denser
 
 
 def check_max_gas_mass(max_mass_ev: float, label: str = "max_gas_mass_ev") -> None:

@@ -247,6 +247,8 @@ def _psf_hdu(result, telescope: str, instrument: str, primary: bool):
     nominal = f * math.tan(theta) * np.array([math.cos(phi), math.sin(phi)])  # SIXTE's frame, mm
     offset_arcsec = (-np.asarray(result.image_center_mm) - nominal) * ARCSEC_PER_RAD / f
     image = result.image[::-1, ::-1].astype(np.float32)  # turned by 180 deg into SIXTE's frame
+    # the image's pixel is an angle at the image distance (f for a source at infinity); readers convert with f
+    pixel_arcsec = result.pixel_arcsec * result.meta.get("image_distance_mm", f) / f
     hdu = fits.PrimaryHDU(image) if primary else fits.ImageHDU(image)
     h = hdu.header
     n = image.shape[0]
@@ -255,7 +257,7 @@ def _psf_hdu(result, telescope: str, instrument: str, primary: bool):
         h[f"CUNIT{axis}"] = "arcsec"
         h[f"CRPIX{axis}"] = (n + 1) / 2  # the image centre
         h[f"CRVAL{axis}"] = float(offset_arcsec[axis - 1])
-        h[f"CDELT{axis}"] = result.pixel_arcsec
+        h[f"CDELT{axis}"] = pixel_arcsec
     energy_kev, theta_arcmin, phi_deg = _psf_grid_point(result)
     cards = {
         "ENERGY": (1e3 * energy_kev, "[eV] photon energy"), "THETA": (theta_arcmin, "[arcmin] source off-axis angle"),
