@@ -369,7 +369,6 @@ def _optimise_with_workers(tmp_path):
 
 def test_no_worker_outlives_a_killed_parent(tmp_path):
     import signal
-    import time
 
     import psutil
 

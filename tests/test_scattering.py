@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 from scipy import stats
 
-from coatings import Stack, SurfaceScattering, load_recipe
+from coatings import SurfaceScattering, load_recipe
 from coatings.table import ReflectivityTable
 from geometries import ARCSEC_PER_RAD, Optic, Shell
 from raytrace.analysis import effective_area, psf

@@ -10,7 +10,6 @@ import contextlib
 import dataclasses
 import datetime
 import errno
-import glob
 import json
 import math
 import os
