@@ -26,11 +26,11 @@ __getattr__, __dir__, __all__ = lazy_loader.attach(__name__, submod_attrs={
     "api": ["best_focus", "calibrate", "effective_area", "fit_encircled", "load", "make_source", "offaxis_response", "optimise", "psf", "psf_library",
             "reflectivity", "rest2019_sensitivity", "sensitivity", "solar_source", "solar_spot", "tilt_scan",
             "vignetting"],
-    "helioscope": ["Exposure", "Magnet", "load_detector", "load_magnet"],
+    "helioscope": ["Exposure", "Magnet", "load_detector", "load_magnet", "spot_arf", "spot_rmf"],
     "output": ["plot_comparison", "plot_cross_section", "plot_effective_area", "plot_offaxis_response", "plot_psf",
                "plot_reflectivity", "plot_scan", "plot_sensitivity", "plot_spot", "plot_tilt", "plot_vignetting",
-               "save_figure", "write_arf", "write_design", "write_prescription", "write_psf", "write_signal_cube",
-               "write_table", "write_vignetting"],
+               "save_figure", "write_arf", "write_design", "write_prescription", "write_psf", "write_rmf",
+               "write_signal_cube", "write_table", "write_vignetting"],
     "sources": ["ParallelBeam", "PointSource", "SolarSource"],
 })
 __all__.append("__version__")

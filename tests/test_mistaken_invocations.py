@@ -17,6 +17,7 @@ NOTES = "notes.txt"
 READ_ONLY = "locked.ecsv"
 CUT_AT_LINE = "cut_line.ecsv"
 CUT_MID_LINE = "cut_mid.ecsv"
+NO_RESOLUTION = "detector_no_resolution.toml"
 KING = str(Path(__file__).parents[1] / "geometries" / "data" / "xmm_king_psf_mos1.csv")
 
 MISTAKES = [
@@ -53,6 +54,11 @@ MISTAKES = [
     (["spot", "xmm", "--date", "1800-01-01"], "covers the years 1900-2100"),
     (["spot", "xmm", "--cube", "cube.fits", "--cube-bin", "0.07"], "--cube-bin 0.07: must be a whole number"),
     (["spot", "xmm", "--cube", "cube.png"], "--cube 'cube.png'"),
+    (["spot", "xmm", "--arf", "spot.fits"], "--arf 'spot.fits'"),
+    (["spot", "xmm", "--rmf", "spot.arf"], "--rmf 'spot.arf'"),
+    (["spot", "xmm", "--arf", "spot.arf", "--rmf", "spot.arf"], "--rmf 'spot.arf'"),
+    (["spot", "xmm", "--rmf", "spot.rmf", "--detector", NO_RESOLUTION], "gives no energy resolution"),
+    (["spot", "xmm", "--arf", "spot.arf", "--detector-efficiency-in", "pha"], "--detector-efficiency-in"),
     (["sensitivity", "--bins", "10:1:0.5"], "--bins '10:1:0.5': need START <= STOP"),
     (["sensitivity", "--bins", "1:10:0.7"], "not a whole number of 0.7 keV bins"),
     (["sensitivity", "--mass", "1:0.1:30log"], "a log grid needs 0 < START < STOP"),
@@ -99,11 +105,14 @@ MISTAKES = [
 def _user_files(folder: Path) -> None:
     from geometries import load_design, load_optic
     from geometries.generator import design_to_toml
+    from raytrace.helioscope.detector import DEFAULT_DETECTOR_TOML
     from raytrace.output import write_prescription
 
     (folder / DESIGN).write_text(design_to_toml(load_design("babyiaxo")))
     write_prescription(load_optic("xmm"), folder / SHELLS)
     (folder / NOTES).write_text("alignment log, 2026-12-07\n")
+    before, _, after = DEFAULT_DETECTOR_TOML.partition("[resolution]")
+    (folder / NO_RESOLUTION).write_text(before + after.partition("energy_kev = 5.9\n")[2])
     locked = folder / READ_ONLY
     locked.write_text("energy effective_area\n")
     locked.chmod(stat.S_IRUSR | stat.S_IRGRP | stat.S_IROTH)

@@ -45,6 +45,15 @@ def register(sub) -> None:
     spot.add_argument("--cube-bin", type=number("--cube-bin", positive=True), default=defaults.CUBE_BIN_KEV,
                       metavar="KEV", help=f"energy bin of --cube in keV (default {defaults.CUBE_BIN_KEV:g}, a whole "
                                           "number of the source's 50 eV bins)")
+    spot.add_argument("--arf", metavar="FILE.arf",
+                      help="write the OGIP ARF of the signal inside the spot, A_eff(E) eta_D(E) (x eps_D(E), see "
+                           "--detector-efficiency-in), for XSPEC or Sherpa")
+    spot.add_argument("--rmf", metavar="FILE.rmf",
+                      help="write the OGIP RMF of the detector's Gaussian photopeak (its [resolution]) on the ARF's "
+                           f"energy bins, channels of {1000 * defaults.RMF_CHANNEL_KEV:g} eV")
+    spot.add_argument("--detector-efficiency-in", choices=defaults.DETECTOR_EFFICIENCY_IN,
+                      default=defaults.DETECTOR_EFFICIENCY_IN[0],
+                      help="put the detector efficiency eps_D(E) in the ARF or in the RMF (default arf)")
     spot.add_argument("--g", type=number("--g", minimum=0), default=defaults.G_AGAMMA_PER_GEV, metavar="GEV^-1",
                       help=f"axion-photon coupling for the expected counts (default {defaults.G_AGAMMA_PER_GEV:g} GeV^-1)")
     spot.add_argument("--field", type=number("--field", positive=True), default=defaults.MAGNET_FIELD_T, metavar="T",
@@ -222,14 +231,20 @@ def _offset_options(p, what: str) -> None:
 def run_spot(args) -> int:
     from .. import api
     from ..helioscope import Exposure, Magnet, load_detector
-    from ..output import plot_spot, write_signal_cube
+    from ..helioscope.response import spot_arf, spot_rmf
+    from ..output import plot_spot, write_arf, write_rmf, write_signal_cube
 
     band = parse_interval(args.band, "--band", "keV")
     check_outputs(args)
     check_output("--cube", args.cube, (".fits",))
+    check_output("--arf", args.arf, (".arf",))
+    check_output("--rmf", args.rmf, (".rmf",))
     announce_events(args)
     optic = load_traced_optic(args)
     detector = load_detector(args.detector)
+    if args.rmf and detector.resolution is None:
+        raise CliError(f"--rmf: detector {args.detector} gives no energy resolution; add a [resolution] table "
+                       "(fwhm_kev, energy_kev)")
     magnet = Magnet(args.field, args.length, bore_gap_mm=_bore_gap(args))
     source = api.solar_source(args.solar_model, band, args.date, args.off_axis, args.azimuth or 0.0,
                               _magnet(args, args.field, args.length))
@@ -270,6 +285,15 @@ def run_spot(args) -> int:
     if args.cube:
         print(f"wrote {write_signal_cube(result, args.cube)}: {result.cube.shape[0]} energy bins of "
               f"{args.cube_bin:g} keV, {result.cube.sum() * result.counts_per_cm2:.4g} signal counts in all")
+    if args.arf:
+        arf = spot_arf(result, args.detector_efficiency_in)
+        print(f"wrote {write_arf(arf, args.arf)}: the signal inside the spot, detector efficiency "
+              f"{arf.meta['detector_efficiency']}")
+    if args.rmf:
+        rmf = spot_rmf(result, args.detector_efficiency_in)
+        print(f"wrote {write_rmf(rmf, args.rmf)}: {rmf.matrix.shape[1]} channels of "
+              f"{rmf.channel_edges_kev[1] - rmf.channel_edges_kev[0]:g} keV, detector efficiency "
+              f"{rmf.meta['detector_efficiency']}")
     write_outputs(args, result.encircled, lambda: plot_spot(result))
     return 0
 

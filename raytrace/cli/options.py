@@ -22,7 +22,7 @@ OPTIC_HELP = ("'xmm', 'xmm_design', 'babyiaxo', 'cast_pathfinder', or a prescrip
               "segmented design (.toml)")
 # The options that name files a command writes, and files it reads (the positional OPTIC and RECIPE included)
 OUTPUT_OPTIONS = {"output": "-o", "output_dir": "-o", "plot": "--plot", "image": "--image", "events": "--events",
-                  "cube": "--cube", "checkpoint": "--checkpoint"}
+                  "cube": "--cube", "arf": "--arf", "rmf": "--rmf", "checkpoint": "--checkpoint"}
 INPUT_OPTIONS = {"optic": "OPTIC", "recipe": "RECIPE", "detector": "--detector", "magnet": "--magnet", "base": "--from",
                  "encircled": "--encircled", "king": "--king", "areas": "--areas"}
 DETECTOR_HELP = "detector description (default: the BabyIAXO Micromegas)"

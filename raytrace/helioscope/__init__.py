@@ -11,6 +11,7 @@ __getattr__, __dir__, __all__ = lazy_loader.attach(__name__, submod_attrs={
     "detector": ["Detector", "DetectorError", "load_detector"],
     "merit": ["Exposure", "FiguresOfMerit", "Magnet", "figures_of_merit", "load_magnet"],
     "optimise": ["ScanResult", "ScanSettings"],
+    "response": ["Rmf", "spot_arf", "spot_rmf"],
     "spot": ["SpotResult", "solar_spot"],
     "tolerance": ["Misalignment", "tilt_scan"],
 })

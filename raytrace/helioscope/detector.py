@@ -7,6 +7,12 @@ Efficiency(E) = window transmission x absorption in the gas:
 with mass attenuation coefficients from xraylib (total for the window, photoelectric for the gas, as
 only photoabsorption makes a signal) and the gas density from the ideal-gas law. The strongback of the
 window is opaque except for its central opening (a circle about the optical axis in the focal plane).
+
+The energy resolution (optional) is a Gaussian whose FWHM grows as the square root of the energy, as the
+number of primary electrons does in a gas detector: FWHM(E) = FWHM(E_ref) sqrt(E / E_ref). It gives the
+redistribution matrix of an OGIP RMF (`Detector.redistribution`). It models the photopeak only: the argon
+escape peak (E - 2.96 keV, above the K edge at 3.2 keV) and the gain's low-energy tail are not in it.
+
 A detector is described by a TOML file (see `DEFAULT_DETECTOR_TOML`, the BabyIAXO Micromegas).
 """
 
@@ -19,6 +25,7 @@ from pathlib import Path
 
 import numpy as np
 import xraylib
+from scipy.special import ndtr
 
 from coatings import material as coating_material
 from coatings.textfile import read_toml
@@ -29,11 +36,17 @@ MIN_ENERGY_KEV, MAX_ENERGY_KEV = 0.1, 100.0
 
 # BabyIAXO Micromegas (DESIGN.md section 6; Abeln et al., JHEP 05 (2021) 137): 4 um Mylar + 40 nm Al
 # window, 3 cm of argon at 1.4 bar, background 1e-7 counts keV^-1 cm^-2 s^-1, 8 mm strongback opening.
+# Resolution: 11 % FWHM at the 5.9 keV line of 55Fe, the value microbulk Micromegas reach in argon-isobutane
+# (Dafni et al., arXiv:0906.0534, abstract).
 DEFAULT_DETECTOR_TOML = """\
 name = "babyiaxo_micromegas"
 description = "BabyIAXO Micromegas: 4 um Mylar + 40 nm Al window, 3 cm Ar at 1.4 bar (isobutane quencher neglected)"
 background_counts_kev_cm2_s = 1e-7
 opening_diameter_mm = 8.0
+
+[resolution]            # FWHM(E) = fwhm_kev x sqrt(E / energy_kev)
+fwhm_kev = 0.649        # 11 % of 5.9 keV
+energy_kev = 5.9
 
 [[window]]
 material = "C10H8O4"   # Mylar (PET)
@@ -78,6 +91,20 @@ class Gas:
 
 
 @dataclass(frozen=True)
+class Resolution:
+    """A Gaussian photopeak of FWHM fwhm_kev at energy_kev, its FWHM growing as sqrt(E)."""
+
+    fwhm_kev: float
+    energy_kev: float
+
+    def sigma_kev(self, energy_kev) -> np.ndarray:
+        return self.fwhm_kev * np.sqrt(np.asarray(energy_kev, float) / self.energy_kev) / FWHM_PER_SIGMA
+
+
+FWHM_PER_SIGMA = 2.0 * math.sqrt(2.0 * math.log(2.0))
+
+
+@dataclass(frozen=True)
 class Detector:
     name: str
     window: tuple[WindowLayer, ...]
@@ -85,6 +112,7 @@ class Detector:
     background_counts_kev_cm2_s: float
     opening_diameter_mm: float
     description: str = ""
+    resolution: Resolution | None = None
 
     def window_transmission(self, energy_kev) -> np.ndarray:
         energy = _checked(energy_kev)
@@ -103,6 +131,18 @@ class Detector:
     def efficiency(self, energy_kev) -> np.ndarray:
         return self.window_transmission(energy_kev) * self.gas_absorption(energy_kev)
 
+    def redistribution(self, energy_kev, channel_edges_kev) -> np.ndarray:
+        """The probability that a detected photon of each energy (keV) is recorded in each channel (between
+        consecutive edges, keV): the Gaussian photopeak integrated over the channel, shape (energies, channels).
+        A row sums to less than 1 only by what falls outside the channels."""
+        if self.resolution is None:
+            raise DetectorError(f"detector {self.name}: no energy resolution given (a [resolution] table with "
+                                "fwhm_kev and energy_kev)")
+        energy = _checked(energy_kev)[:, None]
+        edges = np.asarray(channel_edges_kev, float)
+        cdf = ndtr((edges[None, :] - energy) / self.resolution.sigma_kev(energy))
+        return np.diff(cdf, axis=1)
+
 
 def load_detector(path: str | Path | None = None) -> Detector:
     """The default BabyIAXO Micromegas, or a detector TOML file."""
@@ -117,8 +157,8 @@ def load_detector(path: str | Path | None = None) -> Detector:
 
 
 def detector_from_dict(data: dict) -> Detector:
-    _check_keys(data, ("name", "description", "background_counts_kev_cm2_s", "opening_diameter_mm", "window", "gas"),
-                "detector")
+    _check_keys(data, ("name", "description", "background_counts_kev_cm2_s", "opening_diameter_mm", "window", "gas",
+                       "resolution"), "detector")
     layers = data.get("window", [])
     if not isinstance(layers, list):
         raise DetectorError("'window' must be an array of tables: write [[window]]")
@@ -140,6 +180,11 @@ def detector_from_dict(data: dict) -> Detector:
     _check_keys(entry, ("material", "pressure_bar", "temperature_k", "depth_cm"), "gas")
     gas = Gas(_formula(entry, "gas"), _positive(entry, "pressure_bar", "gas"),
               _positive(entry, "temperature_k", "gas"), _positive(entry, "depth_cm", "gas"))
+    resolution = None
+    if "resolution" in data:
+        entry = data["resolution"]
+        _check_keys(entry, ("fwhm_kev", "energy_kev"), "resolution")
+        resolution = Resolution(_positive(entry, "fwhm_kev", "resolution"), _positive(entry, "energy_kev", "resolution"))
     return Detector(
         name=str(data.get("name", "detector")),
         window=tuple(window),
@@ -147,6 +192,7 @@ def detector_from_dict(data: dict) -> Detector:
         background_counts_kev_cm2_s=_positive(data, "background_counts_kev_cm2_s", "detector"),
         opening_diameter_mm=_positive(data, "opening_diameter_mm", "detector"),
         description=str(data.get("description", "")),
+        resolution=resolution,
     )
 
 

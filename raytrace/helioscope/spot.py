@@ -31,7 +31,9 @@ class SpotResult:
     the image of the detected signal (cm2 per pixel of `pixel_mm`, about `centroid_mm`), its encircled table, and
     the detected signal inside the spot per energy bin of the source (`energy_edges_kev`): `spot_signal_cm2`, the
     spectrum-weighted effective area x eps_D for photons of that bin landing in the spot, which sums to
-    <A_eff eps_D eta_D> (so the bin's share of the band's flux times its A_eff eps_D eta_D)."""
+    <A_eff eps_D eta_D> (so the bin's share of the band's flux times its A_eff eps_D eta_D); `spot_area_cm2`, that
+    divided by the bin's share of the flux, A_eff(E) eps_D(E) eta_D(E) (the spot's ARF:
+    `raytrace.helioscope.response`)."""
 
     figures: FiguresOfMerit
     centroid_mm: tuple[float, float]
@@ -44,6 +46,8 @@ class SpotResult:
     energy_edges_kev: np.ndarray
     spot_signal_cm2: np.ndarray
     counts_per_cm2: float  # expected signal counts per cm2 of detected effective area (T x Phi_band(g) x P)
+    spot_area_cm2: np.ndarray  # per bin of energy_edges_kev: A_eff(E) eps_D(E) eta_D(E), the spot's detected area
+    detector: Detector
     cube: np.ndarray | None = None  # detected signal (cm2) per energy bin of `cube_edges_kev` and image pixel
     cube_edges_kev: np.ndarray | None = None
     meta: dict = field(default_factory=dict)
@@ -129,6 +133,9 @@ def solar_spot(optic: Optic, source: SolarSource, detector: Detector, n_rays: in
                                spectrum_mean(source, detector.efficiency))
     signal, background = expected_counts(figures, source, magnet, b, exposure)
     spot_bins = int(np.searchsorted(radial_edges_mm()[1:], figures.spot.radius_mm)) + 1  # best_spot's bins
+    spot_signal = after_detector.radial_by_node[:, :spot_bins].sum(axis=1)
+    edges = source.energy_edges()
+    flux_share = np.array([source.model.flux(lo, hi) for lo, hi in zip(edges[:-1], edges[1:])]) / source.band_flux()
     meta = trace.metadata(n_rays, seed, fates, detector=detector.name, background_counts_kev_cm2_s=b,
                           opening_diameter_mm=detector.opening_diameter_mm, magnet_field_tesla=magnet.field_tesla,
                           magnet_length_m=magnet.length_m, bore_area_cm2=magnet.bore_area_cm2,
@@ -147,9 +154,11 @@ def solar_spot(optic: Optic, source: SolarSource, detector: Detector, n_rays: in
         image=after_detector.image,
         pixel_mm=IMAGE_PIXEL_MM,
         encircled=encircled_table(after_detector.cumulative_fraction(), radial_edges_mm(), 1.0, u.mm),
-        energy_edges_kev=source.energy_edges(),
-        spot_signal_cm2=after_detector.radial_by_node[:, :spot_bins].sum(axis=1),
+        energy_edges_kev=edges,
+        spot_signal_cm2=spot_signal,
         counts_per_cm2=signal_counts_per_cm2(source, magnet, exposure),
+        spot_area_cm2=spot_signal / flux_share,
+        detector=detector,
         cube=after_detector.cube,
         cube_edges_kev=cube_edges,
         meta=meta,

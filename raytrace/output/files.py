@@ -136,14 +136,17 @@ def write_table(table: Table, path: str | os.PathLike) -> Path:
 def write_arf(table: Table, path: str | os.PathLike, telescope: str = "BabyIAXO", instrument: str = "OPTIC") -> Path:
     """OGIP ARF (CAL/GEN/92-002): SPECRESP extension with ENERG_LO, ENERG_HI (keV) and SPECRESP (cm2).
 
-    Bin edges are the mid-points between the table's energies (ends mirrored), so the
-    energies must be strictly increasing.
+    The bins are the table's energy_lo and energy_hi columns where it has them (`raytrace.helioscope.spot_arf`),
+    otherwise the mid-points between its energies (ends mirrored), so the energies must be strictly increasing.
     """
     path = check_writable(path, (".arf",))
     energy = u.Quantity(table["energy"]).to_value(u.keV)
     if energy.size < 2 or np.any(np.diff(energy) <= 0):
         raise OutputError("an ARF needs at least two strictly increasing energies")
-    lo, hi = _bin_edges(energy)
+    if "energy_lo" in table.colnames:
+        lo, hi = (u.Quantity(table[name]).to_value(u.keV) for name in ("energy_lo", "energy_hi"))
+    else:
+        lo, hi = _bin_edges(energy)
     columns = [
         fits.Column(name="ENERG_LO", format="E", unit="keV", array=lo),
         fits.Column(name="ENERG_HI", format="E", unit="keV", array=hi),
@@ -162,6 +165,40 @@ def write_arf(table: Table, path: str | os.PathLike, telescope: str = "BabyIAXO"
     _add_cards(header, table.meta)
     with atomic_path(path) as tmp:
         fits.HDUList([fits.PrimaryHDU(), hdu]).writeto(tmp, overwrite=True)
+    return path
+
+
+def write_rmf(rmf, path: str | os.PathLike, telescope: str = "BabyIAXO", instrument: str = "DETECTOR") -> Path:
+    """An `Rmf` (`raytrace.helioscope.spot_rmf`) as an OGIP RMF (CAL/GEN/92-002): a MATRIX extension (ENERG_LO,
+    ENERG_HI in keV, one group per energy: N_GRP, F_CHAN, N_CHAN, MATRIX over all channels; first channel 1) and
+    EBOUNDS (CHANNEL, E_MIN, E_MAX in keV). HDUCLAS3 says whether the rows include the detector efficiency."""
+    path = check_writable(path, (".rmf",))
+    lo, hi = rmf.energy_edges_kev[:-1], rmf.energy_edges_kev[1:]
+    n_energy, n_channel = rmf.matrix.shape
+    common = {"TELESCOP": telescope, "INSTRUME": instrument, "FILTER": "NONE", "CHANTYPE": "PI",
+              "DETCHANS": n_channel, "HDUCLASS": "OGIP", "HDUCLAS1": "RESPONSE"}
+    matrix = fits.BinTableHDU.from_columns([
+        fits.Column(name="ENERG_LO", format="E", unit="keV", array=lo),
+        fits.Column(name="ENERG_HI", format="E", unit="keV", array=hi),
+        fits.Column(name="N_GRP", format="I", array=np.ones(n_energy, np.int16)),
+        fits.Column(name="F_CHAN", format="J", array=np.ones(n_energy, np.int32)),
+        fits.Column(name="N_CHAN", format="J", array=np.full(n_energy, n_channel, np.int32)),
+        fits.Column(name="MATRIX", format=f"{n_channel}E", array=rmf.matrix.astype(np.float32)),
+    ], name="MATRIX")
+    header = matrix.header
+    header.update(common)
+    header.update({"HDUCLAS2": "RSP_MATRIX", "HDUCLAS3": "DETECTOR" if rmf.includes_efficiency else "REDIST",
+                   "HDUVERS": "1.3.0", "LO_THRES": 0.0, "TLMIN4": 1, "TLMAX4": n_channel})
+    _add_creator(header, rmf.meta)
+    _add_cards(header, rmf.meta)
+    bounds = fits.BinTableHDU.from_columns([
+        fits.Column(name="CHANNEL", format="J", array=np.arange(1, n_channel + 1, dtype=np.int32)),
+        fits.Column(name="E_MIN", format="E", unit="keV", array=rmf.channel_edges_kev[:-1]),
+        fits.Column(name="E_MAX", format="E", unit="keV", array=rmf.channel_edges_kev[1:])], name="EBOUNDS")
+    bounds.header.update(common)
+    bounds.header.update({"HDUCLAS2": "EBOUNDS", "HDUVERS": "1.2.0", "TLMIN1": 1, "TLMAX1": n_channel})
+    with atomic_path(path) as tmp:
+        fits.HDUList([fits.PrimaryHDU(), matrix, bounds]).writeto(tmp, overwrite=True)
     return path
 
 
