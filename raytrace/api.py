@@ -25,6 +25,8 @@ from geometries.generator import SegmentedDesign
 from . import analysis
 from . import defaults
 from .defaults import MATERIALS, PSD_BAND_PER_UM, RAYS, RAYS_PER_POINT, SOLAR_MODEL, SPOT_FOCUS_KEV
+from .engine import Trace
+from .engine.rng import seed_key
 from .helioscope import tolerance
 from .helioscope.detector import Detector, load_detector
 from .helioscope.merit import Exposure, Magnet, load_magnet
@@ -53,34 +55,38 @@ def load(optic: Optic | str | os.PathLike, apertures=()) -> Optic:
 
 def effective_area(optic, energies_kev, *, off_axis_arcmin=0.0, azimuth_deg=0.0, source_distance_m=math.inf,
                    source_size_mm=0.0, rays: int = RAYS, seed: int = 0, events=None, events_frame: str = "optic",
-                   progress=None) -> Table:
+                   events_all: bool = False, entrance=None, progress=None) -> Table:
     """Effective area (cm2) of the focused beam at each energy (keV): columns energy, effective_area,
     effective_area_err. The source lies off_axis_arcmin from the axis, at infinity (a parallel beam) or
     source_distance_m from the intersection plane (a point source, or a disc of radius source_size_mm).
     `events`: a .fits or .mcpl path for the photon list of every ray reaching the focal plane (one energy), in the
-    frame `events_frame` ('optic', photons along -z, or 'beam', along +z: `raytrace.output.photons`)."""
+    frame `events_frame` ('optic', photons along -z, or 'beam', along +z: `raytrace.output.photons`); with
+    `events_all` (or an `entrance` list) of every ray, where it reached the focal plane or stopped, in order.
+    `entrance`: a .fits or .mcpl path for the list of every ray as it entered the optic, with its fate, in order:
+    row k of both lists is ray k."""
     optic = load(optic)
     source = make_source(off_axis_arcmin, azimuth_deg, source_distance_m, source_size_mm)
     energies = check_energies(_values(energies_kev, u.keV))
-    with _photon_list(events, events_frame, optic, source.at_energy(float(energies[0])), rays, seed) as on_chunk:
+    with _photon_list(events, events_frame, optic, source.at_energy(float(energies[0])), rays, seed, events_all,
+                      entrance) as on_chunk:
         return analysis.effective_area(optic, energies, source, rays, seed, progress=progress, on_chunk=on_chunk)
 
 
 def psf(optic, energy_kev, *, off_axis_arcmin=0.0, azimuth_deg=0.0, source_distance_m=math.inf, source_size_mm=0.0,
         rays: int = RAYS, seed: int = 0, focal_plane_z_mm="best", pixel_arcsec=None, pixels: int = 256, events=None,
-        events_frame: str = "optic", progress=None) -> PsfResult:
+        events_frame: str = "optic", events_all: bool = False, entrance=None, progress=None) -> PsfResult:
     """HPD, W80, W90 (arcsec), centroid (mm), focused area (cm2), encircled energy and image at one energy (keV),
     in the plane focal_plane_z_mm (mm on the axis, 0 the nominal focus; default 'best': the best focus). The
     source as in `effective_area`; for a finite distance, angles are referred to the image distance. The image has
     pixels x pixels pixels of pixel_arcsec (default: the smallest of 0.5, 1, 2, 5, ... arcsec that holds 99 % of the
     focused flux).
-    `events`: a .fits or .mcpl path for the photon list of every ray reaching the focal plane, in the frame
-    `events_frame` ('optic' or 'beam', as in `effective_area`)."""
+    `events`, `events_frame`, `events_all`, `entrance`: photon lists, as in `effective_area`."""
     optic = load(optic)
     z = focal_plane_z_mm if focal_plane_z_mm == "best" else _value(focal_plane_z_mm, u.mm)
     energy = float(check_energies([_value(energy_kev, u.keV)])[0])
     source = make_source(off_axis_arcmin, azimuth_deg, source_distance_m, source_size_mm)
-    with _photon_list(events, events_frame, optic, source.at_energy(energy), rays, seed) as on_chunk:
+    with _photon_list(events, events_frame, optic, source.at_energy(energy), rays, seed, events_all,
+                      entrance) as on_chunk:
         return analysis.psf(optic, energy, source, rays, seed, focal_plane_z_mm=z,
                             pixel_arcsec=None if pixel_arcsec is None else _value(pixel_arcsec, u.arcsec),
                             image_pixels=pixels, progress=progress, on_chunk=on_chunk)
@@ -188,14 +194,13 @@ def solar_source(model: str = SOLAR_MODEL, band_kev=(1.0, 10.0), date: str | Non
 
 def solar_spot(optic, *, source: SolarSource | None = None, detector: Detector | str | None = None,
                magnet: Magnet = Magnet(), exposure: Exposure = Exposure(), rays: int = RAYS, seed: int = 0,
-               focal_plane_z_mm="best", events=None, events_frame: str = "optic", cube_bin_kev=None,
-               progress=None) -> SpotResult:
+               focal_plane_z_mm="best", events=None, events_frame: str = "optic", events_all: bool = False,
+               entrance=None, cube_bin_kev=None, progress=None) -> SpotResult:
     """The focused solar-axion image, its spot, f_O, f_D, f_DO and the expected counts (DESIGN.md section 7).
 
     Default source: `solar_source(magnet=magnet)` (photons converted in the magnet's bore); default detector: the
     BabyIAXO Micromegas (or a detector .toml path); default focal plane: the best focus of an on-axis beam at 4 keV.
-    `events`: a .fits or .mcpl path for the photon list of every ray reaching the focal plane, in the frame
-    `events_frame` ('optic' or 'beam', as in `effective_area`). `cube_bin_kev`: also
+    `events`, `events_frame`, `events_all`, `entrance`: photon lists, as in `effective_area`. `cube_bin_kev`: also
     keep the detected image per energy bin of this width (keV), the signal cube (`write_signal_cube`)."""
     from .helioscope import spot
 
@@ -203,7 +208,7 @@ def solar_spot(optic, *, source: SolarSource | None = None, detector: Detector |
     if focal_plane_z_mm == "best":
         focal_plane_z_mm = best_focus(optic, SPOT_FOCUS_KEV, rays=min(rays, RAYS_PER_POINT), seed=seed)
     source = source or solar_source(magnet=magnet)
-    with _photon_list(events, events_frame, optic, source, rays, seed) as on_chunk:
+    with _photon_list(events, events_frame, optic, source, rays, seed, events_all, entrance) as on_chunk:
         return spot.solar_spot(optic, source, _detector(detector), rays, seed, _value(focal_plane_z_mm, u.mm), magnet,
                                exposure, progress=progress, on_chunk=on_chunk,
                                cube_bin_kev=None if cube_bin_kev is None else _value(cube_bin_kev, u.keV))
@@ -392,21 +397,52 @@ def optimise(focal_lengths_mm=None, *, vary: dict | None = None, design: Segment
 
 
 @contextlib.contextmanager
-def _photon_list(events, frame: str, optic: Optic, source, rays: int, seed: int):
-    """A photon-list writer for `events` (None: none) in `frame` ('optic' or 'beam': `raytrace.output.photons`),
+def _photon_list(events, frame: str, optic: Optic, source, rays: int, seed: int, events_all: bool = False,
+                 entrance=None):
+    """The photon-list writers of a run (`raytrace.output.photons`), as one function to call with each traced chunk
+    (None: no list): `events` the exit list, of the rays reaching the focal plane or, with `events_all` or an
+    `entrance` list, of every ray; `entrance` every ray as it enters the optic. Both in `frame` ('optic' or 'beam'),
     closed when the run ends and removed if it fails."""
-    if events is None:
+    if events is None and entrance is None:
         yield None
         return
-    writer = open_photon_list(events, {"optic": optic.name, "focal_length_mm": optic.focal_length_mm,
-                                       "source": source.describe(), **source.metadata(), "rays": int(rays),
-                                       "seed": int(seed), "raytrace_version": __version__}, frame)
+    meta = {"optic": optic.name, "focal_length_mm": optic.focal_length_mm, "source": source.describe(),
+            **source.metadata(), "rays": int(rays), "seed": int(seed), "raytrace_version": __version__}
+    writers = []  # (writer, what it is given: None for the traced chunk, else a function of it)
     try:
-        yield writer
+        if events is not None:
+            writers.append((open_photon_list(events, meta, frame, "all" if events_all or entrance else "focal_plane"),
+                            None))
+        if entrance is not None:
+            writers.append((open_photon_list(entrance, meta, frame, "entrance"),
+                            _entrance_states(Trace(optic, source), seed_key(seed), rays)))
+
+        def on_chunk(traced):
+            for writer, states in writers:
+                writer(traced if states is None else states(traced))
+
+        yield on_chunk
     except BaseException:
-        writer.abort()
+        for writer, _ in writers:
+            writer.abort()
         raise
-    writer.close()
+    for writer, _ in writers:
+        writer.close()
+
+
+def _entrance_states(trace: Trace, key, n_total: int):
+    """A function giving, for each traced chunk of a run in turn, its rays as they entered the optic
+    (`Trace.entrance_range`) with the fates and shells the trace gave them."""
+    seen = 0
+
+    def states(traced):
+        nonlocal seen
+        rays = trace.entrance_range(key, seen, len(traced), n_total)
+        rays.fate[:], rays.shell[:] = traced.fate, traced.shell
+        seen += len(traced)
+        return rays
+
+    return states
 
 
 def _detector(detector) -> Detector:

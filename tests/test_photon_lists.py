@@ -102,3 +102,95 @@ def test_tilt_writes_one_photon_list_per_tilt(tmp_path, xmm):
         assert photons.meta["tilt_arcmin"] == pytest.approx(tilt)
         assert len(photons) > 0
     assert len(table) == 2 and not list(tmp_path.glob(".*"))
+
+
+def _source_of(kind):
+    if kind == "parallel":
+        return raytrace.make_source(4.0, 30.0).at_energy(3.0)
+    if kind == "point":
+        return raytrace.make_source(0.0, 0.0, 130.0, 2.0).at_energy(3.0)
+    return raytrace.solar_source(magnet=raytrace.Magnet())  # solar_spot's default: from the magnet's bore
+
+
+@pytest.mark.parametrize("frame", ["optic", "beam"])
+@pytest.mark.parametrize("kind", ["parallel", "point", "solar"])
+def test_the_entrance_list_retraced_gives_the_exit_list_ray_by_ray(tmp_path, xmm, kind, frame):
+    """What an external simulation does with the pair: take each photon of the entrance list through the optic (here
+    the numpy reference trace, which shares no code with the kernel) and find row for row the exit list's photon."""
+    from coatings import ConstantReflectivity
+    from raytrace.engine import Rays, Trace
+    from raytrace.engine.reference import reference_start_points, reference_trace
+    from raytrace.engine.rng import seed_key
+
+    optic = xmm.with_coating(ConstantReflectivity(1.0))  # no surface scattering: the reference traces it
+    n, seed = 3000, 5
+    lists = {"events": tmp_path / "exit.fits", "entrance": tmp_path / "entrance.fits", "events_frame": frame}
+    if kind == "parallel":
+        raytrace.effective_area(optic, [3.0], off_axis_arcmin=4.0, azimuth_deg=30.0, rays=n, seed=seed, **lists)
+    elif kind == "point":
+        raytrace.psf(optic, 3.0, source_distance_m=130.0, source_size_mm=2.0, focal_plane_z_mm=0.0, rays=n, seed=seed,
+                     **lists)
+    else:
+        raytrace.solar_spot(optic, focal_plane_z_mm=0.0, rays=n, seed=seed, **lists)
+    exit_, entrance = Table.read(lists["events"]), Table.read(lists["entrance"])
+    assert (exit_.meta["CONTENTS"], entrance.meta["CONTENTS"]) == ("all", "entrance")
+    assert exit_.meta["FRAME"] == entrance.meta["FRAME"] == frame
+    for table in (exit_, entrance):
+        np.testing.assert_array_equal(table["RAY"], np.arange(n))
+    np.testing.assert_array_equal(exit_["FATE"], entrance["FATE"])
+    np.testing.assert_array_equal(exit_["SHELL"], entrance["SHELL"])
+    assert len(set(exit_["FATE"])) >= 4  # blocked, stray and focused rays are all there
+    np.testing.assert_allclose(exit_["WEIGHT"], entrance["WEIGHT"], rtol=1e-12)  # R = 1: weights are kept
+
+    signs = {"optic": (1, 1, 1), "beam": (1, -1, -1)}[frame]
+    trace = Trace(optic, _source_of(kind))
+    key = seed_key(seed)
+    rays = Rays.empty(n)
+    for axis, sign in zip("xyz", signs):
+        getattr(rays, axis)[:] = sign * entrance[axis.upper()]
+        getattr(rays, f"d{axis}")[:] = sign * entrance[f"D{axis.upper()}"]
+    rays.energy_kev[:], rays.weight[:] = entrance["ENERGY"], entrance["WEIGHT"]
+    x, y, _, rays.channel[:] = reference_start_points(key, 0, n, trace.aperture)
+    np.testing.assert_allclose(np.hypot(x - rays.x, y - rays.y), 0.0, atol=1e-9)
+    rays.fate[:] = np.where(entrance["FATE"] == Fate.NOT_FROM_BORE, Fate.NOT_FROM_BORE, 0)  # the source's verdict
+    retraced = reference_trace(trace.packed, rays, key, 0, 0.0)
+    np.testing.assert_array_equal(retraced.fate, exit_["FATE"])
+    for axis, sign in zip("xyz", signs):
+        np.testing.assert_allclose(sign * getattr(retraced, axis), exit_[axis.upper()], rtol=0, atol=1e-7)
+        np.testing.assert_allclose(sign * getattr(retraced, f"d{axis}"), exit_[f"D{axis.upper()}"], rtol=0, atol=1e-9)
+
+
+def test_mcpl_entrance_and_exit_lists_pair_by_order(tmp_path, xmm):
+    mcpl = pytest.importorskip("mcpl")
+    pytest.importorskip("_mcpl_core")
+    exit_path, entrance_path = tmp_path / "exit.mcpl", tmp_path / "entrance.mcpl"
+    raytrace.psf(xmm, 3.0, off_axis_arcmin=2.0, rays=5000, seed=2, focal_plane_z_mm=0.0, events=exit_path,
+                 entrance=entrance_path, events_frame="beam")
+    flags, z = {}, {}
+    for name, path in (("exit", exit_path), ("entrance", entrance_path)):
+        with mcpl.MCPLFile(str(path)) as f:
+            assert f.nparticles == 5000
+            assert any(c == f"contents = {'all' if name == 'exit' else 'entrance'}" for c in f.comments)
+            flags[name] = np.concatenate([np.array(b.userflags) for b in f.particle_blocks])
+        with mcpl.MCPLFile(str(path)) as f:
+            z[name] = np.concatenate([np.array(b.z) for b in f.particle_blocks])
+    np.testing.assert_array_equal(flags["exit"], flags["entrance"])
+    assert np.all(z["entrance"] < -700.0)  # beam frame: the entrance (z about +7800 mm in the optic's) is at -z
+
+
+def test_photon_list_options_that_cannot_be_honoured_are_refused(tmp_path, capsys):
+    cases = [
+        (["area", "xmm", "--energy", "3", "--events-all"], "--events-all: it says which rays --events holds"),
+        (["area", "xmm", "--energy", "2,3", "--entrance", str(tmp_path / "i.fits")], "--entrance: a photon list is "
+                                                                                      "written for one energy"),
+        (["psf", "xmm", "--energy", "2,3", "--image", str(tmp_path / "l.fits"), "--entrance",
+          str(tmp_path / "i.fits")], "--entrance: a PSF library writes only --image"),
+        (["spot", "xmm", "--events", str(tmp_path / "e.fits"), "--entrance", str(tmp_path / "e.fits")],
+         "the same file as --events"),
+        (["spot", "xmm", "--entrance", str(tmp_path / "e.txt")], "--entrance"),
+    ]
+    for argv, message in cases:
+        assert main(argv) == 2, argv
+        err = capsys.readouterr().err
+        assert message in err and len(err.strip().splitlines()) == 1, err
+    assert not list(tmp_path.iterdir())

@@ -16,7 +16,8 @@ from .. import defaults
 from ..text import mm, plural
 from .options import (DETECTOR_HELP, OPTIC_HELP, RANGE_FORMS, CliError, add_aperture, add_events, add_focal_plane,
                       add_rays_and_seed, add_table_and_plot, announce_events, check_output, check_outputs, command,
-                      load_traced_optic, number, parse_grid, parse_interval, write_outputs)
+                      events_options, load_traced_optic, number, parse_grid, parse_interval, report_events,
+                      write_outputs)
 from .progress import Progress
 
 TILT_UNITS = {"arcsec": 1 / 60, "arcmin": 1.0, "deg": 60.0, "mrad": 180 * 60 / (1000 * math.pi)}  # arcmin per unit
@@ -139,7 +140,7 @@ def register(sub) -> None:
     tilt.add_argument("--detector", metavar="FILE.toml", help=DETECTOR_HELP)
     add_aperture(tilt)
     _bore_options(tilt)
-    add_events(tilt, " (one file per tilt: FILE_tilt000.fits, ...)")
+    add_events(tilt, " (one file per tilt: FILE_tilt000.fits, ...)", every_ray=False)
     tilt.add_argument("--keep", type=number("--keep"), default=0.95, metavar="F",
                       help="share of the aligned signal inside the opening to keep (default 0.95)")
     add_rays_and_seed(tilt, defaults.RAYS_PER_POINT, " per tilt")
@@ -259,11 +260,10 @@ def run_spot(args) -> int:
     progress = Progress(args.rays, "tracing")
     result = api.solar_spot(optic, source=source, detector=detector, magnet=magnet,
                             exposure=Exposure(args.g, args.exposure, args.efficiency), rays=args.rays, seed=args.seed,
-                            focal_plane_z_mm=args.focal_plane_z, events=args.events, events_frame=args.events_frame,
+                            focal_plane_z_mm=args.focal_plane_z, **events_options(args),
                             cube_bin_kev=args.cube_bin if args.cube else None, progress=progress)
     progress.close()
-    if args.events:
-        print(f"wrote {args.events}")
+    report_events(args)
     s = result.summary()
     print(f"{optic.name}: {source.describe()}; {args.rays:,} rays, seed {args.seed}, "
           f"{time.perf_counter() - start:.1f} s; focal plane z = {mm(result.meta['focal_plane_z_mm'])} mm")

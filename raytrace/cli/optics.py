@@ -11,8 +11,8 @@ from .. import defaults
 from ..text import mm
 from .options import (OPTIC_HELP, RANGE_FORMS, CliError, add_aperture, add_events, add_focal_plane,
                       add_optic_and_beam, add_rays_and_seed, add_source_distance, add_table_and_plot, announce_events,
-                      check_output, check_outputs, command, load_traced_optic, number, parse_grid, print_psf,
-                      print_rows, slope_summary, source_options, write_outputs)
+                      check_output, check_outputs, command, events_options, load_traced_optic, number, parse_grid,
+                      print_psf, print_rows, report_events, slope_summary, source_options, write_outputs)
 from .progress import Progress, Ticker
 
 
@@ -124,12 +124,13 @@ def run_area(args) -> int:
     azimuths = parse_grid(args.azimuth, "--azimuth", "deg", signed=True)
     if args.rays is None:
         args.rays = defaults.RAYS_PER_POINT if angles.size > 1 or azimuths.size > 1 else defaults.RAYS
+    option = "--events" if args.events else "--entrance" if args.entrance else None
     if angles.size > 1 or azimuths.size > 1:
-        if args.events:
-            raise CliError("--events: a photon list is written for one direction, not a grid of --off-axis angles")
+        if option:
+            raise CliError(f"{option}: a photon list is written for one direction, not a grid of --off-axis angles")
         return _offaxis_response(args, energies, angles, azimuths)
-    if args.events and energies.size != 1:
-        raise CliError(f"--events: a photon list is written for one energy; --energy gives {energies.size}")
+    if option and energies.size != 1:
+        raise CliError(f"{option}: a photon list is written for one energy; --energy gives {energies.size}")
     check_outputs(args, (".ecsv", ".fits", ".arf"))
     if args.output and Path(args.output).suffix.lower() == ".arf" and energies.size < 2:
         raise CliError(f"-o {args.output!r}: an ARF needs at least two energies; --energy gives {energies.size}")
@@ -138,11 +139,10 @@ def run_area(args) -> int:
     start = time.perf_counter()
     progress = Progress(args.rays, "tracing")
     table = api.effective_area(optic, energies, off_axis_arcmin=angles[0], azimuth_deg=azimuths[0],
-                               **source_options(args), rays=args.rays, seed=args.seed, events=args.events,
-                               events_frame=args.events_frame, progress=progress)
+                               **source_options(args), rays=args.rays, seed=args.seed, **events_options(args),
+                               progress=progress)
     progress.close()
-    if args.events:
-        print(f"wrote {args.events}")
+    report_events(args)
     elapsed = time.perf_counter() - start
     focused = table.meta["fates"]["double"]
     if focused < MIN_FOCUSED_RAYS:
@@ -206,12 +206,10 @@ def run_psf(args) -> int:
     progress = Progress(args.rays, "tracing")
     result = api.psf(optic, energies[0], off_axis_arcmin=angles[0], azimuth_deg=azimuths[0],
                      **source_options(args), rays=args.rays, seed=args.seed, focal_plane_z_mm=args.focal_plane_z,
-                     pixel_arcsec=args.pixel, pixels=args.pixels, events=args.events, events_frame=args.events_frame,
-                     progress=progress)
+                     pixel_arcsec=args.pixel, pixels=args.pixels, **events_options(args), progress=progress)
     progress.close()
     print_psf(optic, result)
-    if args.events:
-        print(f"wrote {args.events}")
+    report_events(args)
     if args.output:
         print(f"wrote {write_table(result.encircled, args.output)}")
     if args.image:
@@ -226,9 +224,8 @@ def _psf_library(args, energies, angles, azimuths) -> int:
     from .. import api
     from ..output import write_psf
 
-    for option in ("output", "plot", "events"):
+    for option, flag in (("output", "-o"), ("plot", "--plot"), ("events", "--events"), ("entrance", "--entrance")):
         if getattr(args, option):
-            flag = {"output": "-o", "plot": "--plot", "events": "--events"}[option]
             raise CliError(f"{flag}: a PSF library writes only --image; give one energy and direction for {flag}")
     if not args.image:
         raise CliError("--image: a grid of energies or directions makes a PSF library; name its file with --image")

@@ -22,7 +22,7 @@ OPTIC_HELP = ("'xmm', 'xmm_design', 'babyiaxo', 'cast_pathfinder', or a prescrip
               "segmented design (.toml)")
 # The options that name files a command writes, and files it reads (the positional OPTIC and RECIPE included)
 OUTPUT_OPTIONS = {"output": "-o", "output_dir": "-o", "plot": "--plot", "image": "--image", "events": "--events",
-                  "cube": "--cube", "arf": "--arf", "rmf": "--rmf", "checkpoint": "--checkpoint"}
+                  "entrance": "--entrance", "cube": "--cube", "arf": "--arf", "rmf": "--rmf", "checkpoint": "--checkpoint"}
 INPUT_OPTIONS = {"optic": "OPTIC", "recipe": "RECIPE", "detector": "--detector", "magnet": "--magnet", "base": "--from",
                  "encircled": "--encircled", "king": "--king", "areas": "--areas"}
 DETECTOR_HELP = "detector description (default: the BabyIAXO Micromegas)"
@@ -211,23 +211,47 @@ def add_aperture(p):
                    help=f"an entrance aperture in the spider plane (repeatable; several intersect): {APERTURE_FORMS}")
 
 
-def add_events(p, per=""):
+def add_events(p, per="", every_ray=True):
     p.add_argument("--events", metavar="FILE", help="write the photon list of every ray reaching the focal plane: "
                                                     ".fits (binary table) or .mcpl (McStas/McXtrace; needs "
                                                     f"the mcpl extra){per}")
     p.add_argument("--events-frame", choices=("optic", "beam"), default="optic",
-                   help="frame of the photon list: 'optic' (default; origin at the nominal focus, z along the axis "
+                   help="frame of the photon lists: 'optic' (default; origin at the nominal focus, z along the axis "
                         "towards the optic, photons along -z) or 'beam' (turned by 180 deg about x: photons along +z)")
+    if every_ray:
+        p.add_argument("--events-all", action="store_true",
+                       help="--events holds every ray of the run in order (row k is ray k): where it reached the "
+                            "focal plane, or where it stopped (its fate says why)")
+        p.add_argument("--entrance", metavar="FILE",
+                       help="also write every ray as it enters the optic, with the fate the trace gave it, in order "
+                            "(.fits or .mcpl): row k pairs with row k of --events, which then holds every ray")
+
+
+def events_options(args) -> dict:
+    """The API keywords of the photon-list options."""
+    return {"events": args.events, "events_frame": args.events_frame, "events_all": args.events_all,
+            "entrance": args.entrance}
 
 
 def announce_events(args) -> None:
-    """Check --events before any work and say how large the file can grow."""
-    check_output("--events", args.events, (".fits", ".mcpl"))
-    if args.events:
-        from ..output.photons import estimated_bytes
+    """Check the photon lists (--events, --entrance) before any work and say how large the files can grow."""
+    from ..output.photons import estimated_bytes
 
-        print(f"photon list {args.events}: at most {estimated_bytes(args.events, args.rays) / 1e6:.3g} MB "
-              f"({args.rays:,} rays)")
+    lists = [("--events", args.events), ("--entrance", getattr(args, "entrance", None))]
+    for option, path in lists:
+        check_output(option, path, (".fits", ".mcpl"))
+    if getattr(args, "events_all", False) and not args.events:
+        raise CliError("--events-all: it says which rays --events holds; give --events FILE")
+    for option, path in lists:
+        if path:
+            print(f"photon list {path}: at most {estimated_bytes(path, args.rays) / 1e6:.3g} MB ({args.rays:,} rays)")
+
+
+def report_events(args) -> None:
+    """Say which photon lists were written."""
+    for path in (args.events, getattr(args, "entrance", None)):
+        if path:
+            print(f"wrote {path}")
 
 
 def load_traced_optic(args):

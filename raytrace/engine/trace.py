@@ -115,6 +115,15 @@ class Trace:
                            self.has_apertures or None)
         return rays
 
+    def entrance_range(self, key, first_index: int, n: int, n_total: int) -> Rays:
+        """Rays first_index .. first_index + n - 1 of an n_total-ray run as they enter the optic, before any
+        obstruction: what `trace_range` starts from (start point on its channel's entrance plane, mm; direction;
+        energy, keV; weight, cm2: the entrance area per ray projected normal to it, with the source's own factors
+        such as the bore's), the fate only where the source set one."""
+        rays = Rays.empty(n)
+        self.source.emit(key, first_index, n_total, self.aperture, rays)
+        return rays
+
     def metadata(self, n_rays: int, seed: int, fates: np.ndarray, **extra) -> dict:
         """Provenance of a run of this trace for result tables: optic, source, rays, seed, version, fate counts."""
         return {

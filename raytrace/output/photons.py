@@ -1,4 +1,9 @@
-"""Photon lists: every ray that reaches the focal plane (focused or stray), streamed to a file chunk by chunk.
+"""Photon lists, streamed to a file chunk by chunk. What they hold (CONTENTS, stated in the header):
+- "focal_plane": every ray that reaches the focal plane (focused or stray), where it crosses it;
+- "all": every ray of the run in order, so row k is ray k: where it crosses the focal plane, or where it stopped;
+- "entrance": every ray of the run in order, as it enters the optic (`Trace.entrance_range`), with the fate and
+  shell the trace gave it. With an "all" list of the same run it pairs row by row: what the optic does to each photon,
+  for a simulation that brings its own photons to the optic or takes them on from the focal plane.
 
 Columns: position x, y, z (mm, in the focal plane), direction dx, dy, dz, energy (keV), weight (cm2: summed over
 the focused rays, the effective area; for solar axions the spectrum-averaged effective area), fate code, shell
@@ -43,6 +48,14 @@ FRAMES = {
             "travel along +z",
 }
 FRAME_SIGNS = {"optic": np.array([1.0, 1.0, 1.0]), "beam": np.array([1.0, -1.0, -1.0])}
+FOCUSED_WEIGHT = "WEIGHT in cm2, summed over FATE 8 (double) the effective area"
+CONTENTS = {
+    "focal_plane": f"Rays reaching the focal plane, where they cross it; {FOCUSED_WEIGHT}",
+    "all": "Every ray of the run in order (row k is ray k): where it crosses the focal plane, or where it stopped "
+           f"(FATE says why); {FOCUSED_WEIGHT}",
+    "entrance": "Every ray of the run in order (row k is ray k) as it enters the optic, before any obstruction; FATE "
+                "and SHELL are what the trace made of it; WEIGHT in cm2, the entrance area the ray stands for",
+}
 FITS_BLOCK = 2880
 MCPL_BYTES_PER_PHOTON = 40  # at most, in single precision: position, packed direction and energy, time, weight, flags
 
@@ -54,26 +67,30 @@ def estimated_bytes(path, n_rays: int) -> int:
     return n_rays * per_row
 
 
-def open_photon_list(path, meta: dict, frame: str = "optic"):
-    """A writer for `path` (.fits or .mcpl) in `frame` (FRAMES): call it with each traced chunk, then `close()`
+def open_photon_list(path, meta: dict, frame: str = "optic", contents: str = "focal_plane"):
+    """A writer for `path` (.fits or .mcpl) in `frame` (FRAMES) holding `contents` (CONTENTS): call it with each
+    traced chunk (for "entrance", with the chunk's entrance states carrying the traced fates), then `close()`
     (or `abort()`)."""
     if frame not in FRAMES:
         raise OutputError(f"photon-list frame {frame!r}: choose from {', '.join(FRAMES)}")
+    if contents not in CONTENTS:
+        raise OutputError(f"photon-list contents {contents!r}: choose from {', '.join(CONTENTS)}")
     path = check_writable(path, (".fits", ".mcpl"))
-    return (McplPhotonList if path.suffix.lower() == ".mcpl" else FitsPhotonList)(path, meta, frame)
-
-
-def _reaching(rays: Rays) -> np.ndarray:
-    return np.isin(rays.fate, REACHES_FOCAL_PLANE)
+    return (McplPhotonList if path.suffix.lower() == ".mcpl" else FitsPhotonList)(path, meta, frame, contents)
 
 
 class _AtomicFile:
-    def __init__(self, path: Path, frame: str):
+    def __init__(self, path: Path, frame: str, contents: str):
         self.path = path
         self.tmp = temporary_beside(path)
         self.count = 0
         self.weight_sum = 0.0
         self.signs = FRAME_SIGNS[frame]
+        self.every_ray = contents != "focal_plane"
+        self.exit = contents != "entrance"
+
+    def _kept(self, rays: Rays) -> np.ndarray:
+        return np.ones(len(rays), bool) if self.every_ray else np.isin(rays.fate, REACHES_FOCAL_PLANE)
 
     def _columns(self, rays: Rays, keep: np.ndarray) -> tuple:
         """x, y, z (mm), dx, dy, dz of the kept rays in the list's frame."""
@@ -89,19 +106,21 @@ class _AtomicFile:
 
 
 class FitsPhotonList(_AtomicFile):
-    def __init__(self, path: Path, meta: dict, frame: str):
-        super().__init__(path, frame)
+    def __init__(self, path: Path, meta: dict, frame: str, contents: str):
+        super().__init__(path, frame, contents)
         from .files import _add_cards
 
         self.seen = 0  # rays of the run so far, kept or not: the number of the next one
         columns = [fits.Column(name=name, format={">f8": "D", ">i2": "I", ">i4": "J", ">i8": "K"}[kind], unit=unit or None,
                                array=np.zeros(0, kind)) for name, unit, kind in FITS_COLUMNS]
         hdu = fits.BinTableHDU.from_columns(columns, name="PHOTONS")
-        hdu.header["COMMENT"] = "Rays reaching the focal plane; WEIGHT summed over FATE 8 (double) = effective area."
+        hdu.header["COMMENT"] = f"{CONTENTS[contents]}."
+        hdu.header["CONTENTS"] = (contents, "which rays, where: see COMMENT")
         hdu.header["FRAME"] = (frame, "frame of X, Y, Z, DX, DY, DZ: see COMMENT")
         hdu.header["COMMENT"] = f"Frame {frame}: {FRAMES[frame]}; positions in mm."
         _add_cards(hdu.header, meta)
-        hdu.header["HIERARCH focused_weight_cm2"] = 0.0  # set on closing: every card is in place before the rows
+        if self.exit:
+            hdu.header["HIERARCH focused_weight_cm2"] = 0.0  # set on closing: every card is in place before the rows
         self.header = hdu.header
         self.dtype = np.dtype([(name, kind) for name, _, kind in FITS_COLUMNS])
         self.handle = open(self.tmp, "wb")
@@ -120,7 +139,7 @@ class FitsPhotonList(_AtomicFile):
             raise named_os_error(exc, self.path) from None
 
     def __call__(self, rays: Rays) -> None:
-        keep = _reaching(rays)
+        keep = self._kept(rays)
         rows = np.empty(int(keep.sum()), self.dtype)
         number = self.seen + np.arange(len(rays))
         for (name, _, _), values in zip(FITS_COLUMNS, (*self._columns(rays, keep), rays.energy_kev[keep],
@@ -136,7 +155,8 @@ class FitsPhotonList(_AtomicFile):
         data_bytes = self.count * self.dtype.itemsize
         self._write(b"\0" * (-data_bytes % FITS_BLOCK))
         self.header["NAXIS2"] = self.count
-        self.header["HIERARCH focused_weight_cm2"] = self.weight_sum
+        if self.exit:
+            self.header["HIERARCH focused_weight_cm2"] = self.weight_sum
         self.handle.seek(self.header_offset)
         self._write(self.header.tostring().encode("ascii"))  # the same cards as when opened, so the same length
         try:
@@ -182,16 +202,16 @@ def _libmcpl():
 
 
 class McplPhotonList(_AtomicFile):
-    def __init__(self, path: Path, meta: dict, frame: str):
+    def __init__(self, path: Path, meta: dict, frame: str, contents: str):
         self.lib = _libmcpl()
-        super().__init__(path, frame)
+        super().__init__(path, frame, contents)
         self.on_error = _MCPL_ERROR_HANDLER(self._fail)  # held by the writer for as long as MCPL may call it
         self.lib.mcpl_set_error_handler(self.on_error)
         self.file = self.lib.mcpl_create_outfile(str(self.tmp).encode())
         version = meta.get("raytrace_version", "")
         self.lib.mcpl_hdr_set_srcname(self.file, f"xrt-axion-raytrace {version}".encode())
-        self.lib.mcpl_hdr_add_comment(self.file, b"Rays reaching the focal plane; weight in cm2 (summed over fate 8 "
-                                                 b"= effective area); userflags = fate * 65536 + shell")
+        self.lib.mcpl_hdr_add_comment(self.file, f"{CONTENTS[contents]}; userflags = fate * 65536 + shell".encode())
+        self.lib.mcpl_hdr_add_comment(self.file, f"contents = {contents}".encode())
         self.lib.mcpl_hdr_add_comment(self.file, f"frame = {frame}: {FRAMES[frame]}; positions in cm".encode())
         for key, value in meta.items():
             self.lib.mcpl_hdr_add_comment(self.file, f"{key} = {value}".encode())
@@ -200,7 +220,7 @@ class McplPhotonList(_AtomicFile):
         self.particle = _McplParticle()
 
     def __call__(self, rays: Rays) -> None:
-        keep = np.flatnonzero(_reaching(rays))
+        keep = np.flatnonzero(self._kept(rays))
         p = self.particle
         add = self.lib.mcpl_add_particle
         columns = [a.tolist() for a in (*self._columns(rays, keep), rays.energy_kev[keep], rays.weight[keep])]
