@@ -55,3 +55,17 @@ def test_the_cube_file_has_its_wcs_energy_bins_and_counts(spot, tmp_path):
         centroid = ((image.sum(axis=0) * x).sum() / image.sum(), (image.sum(axis=1) * y).sum() / image.sum())
         assert np.hypot(*(np.array(centroid) - spot.centroid_mm)) < 0.02
         assert h["CDELT1A"] == pytest.approx(h["CDELT1"] * 206264.806 / spot.meta["focal_length_mm"], rel=1e-6)
+
+
+def test_the_default_cube_bin_is_the_whole_number_of_source_bins_nearest_half_a_kev(tmp_path, capsys):
+    from astropy.io import fits
+
+    from raytrace.cli import main
+
+    path = tmp_path / "cube.fits"
+    # 1-10.02 keV: 180 source bins of 50.11 eV, so 0.5 keV is not a whole number of them; 10 of them are
+    assert main(["spot", "xmm", "--band", "1:10.02", "--rays", "20000", "--cube", str(path)]) == 0
+    assert "18 energy bins of 0.501111 keV" in capsys.readouterr().out
+    with fits.open(path) as hdus:
+        bounds = hdus["EBOUNDS"].data
+        assert bounds["E_MIN"][0] == 1.0 and bounds["E_MAX"][-1] == pytest.approx(10.02, rel=1e-12)

@@ -43,9 +43,9 @@ def register(sub) -> None:
     add_events(spot)
     spot.add_argument("--cube", metavar="FILE.fits",
                       help="write the expected signal counts per pixel and energy bin (x, y, E) as a FITS cube")
-    spot.add_argument("--cube-bin", type=number("--cube-bin", positive=True), default=defaults.CUBE_BIN_KEV,
-                      metavar="KEV", help=f"energy bin of --cube in keV (default {defaults.CUBE_BIN_KEV:g}, a whole "
-                                          "number of the source's 50 eV bins)")
+    spot.add_argument("--cube-bin", type=number("--cube-bin", positive=True), metavar="KEV",
+                      help="energy bin of --cube in keV, a whole number of the source's bins (about 50 eV; default: "
+                           f"the whole number nearest {defaults.CUBE_BIN_KEV:g} keV)")
     spot.add_argument("--arf", metavar="FILE.arf",
                       help="write the OGIP ARF of the signal inside the spot, A_eff(E) eta_D(E) (x eps_D(E), see "
                            "--detector-efficiency-in), for XSPEC or Sherpa")
@@ -53,8 +53,8 @@ def register(sub) -> None:
                       help="write the OGIP RMF of the detector's Gaussian photopeak (its [resolution]) on the ARF's "
                            f"energy bins, channels of {1000 * defaults.RMF_CHANNEL_KEV:g} eV")
     spot.add_argument("--detector-efficiency-in", choices=defaults.DETECTOR_EFFICIENCY_IN,
-                      default=defaults.DETECTOR_EFFICIENCY_IN[0],
-                      help="put the detector efficiency eps_D(E) in the ARF or in the RMF (default arf)")
+                      help="put the detector efficiency eps_D(E) of --arf and --rmf in the ARF or in the RMF "
+                           f"(default {defaults.DETECTOR_EFFICIENCY_IN[0]})")
     spot.add_argument("--g", type=number("--g", minimum=0), default=defaults.G_AGAMMA_PER_GEV, metavar="GEV^-1",
                       help=f"axion-photon coupling for the expected counts (default {defaults.G_AGAMMA_PER_GEV:g} GeV^-1)")
     spot.add_argument("--field", type=number("--field", positive=True), default=defaults.MAGNET_FIELD_T, metavar="T",
@@ -249,13 +249,21 @@ def run_spot(args) -> int:
     magnet = Magnet(args.field, args.length, bore_gap_mm=_bore_gap(args))
     source = api.solar_source(args.solar_model, band, args.date, args.off_axis, args.azimuth or 0.0,
                               _magnet(args, args.field, args.length))
+    if args.cube_bin is not None and not args.cube:
+        raise CliError("--cube-bin: it sets the energy bins of --cube; give --cube FILE.fits")
+    if args.detector_efficiency_in is not None and not (args.arf or args.rmf):
+        raise CliError("--detector-efficiency-in: it says which of --arf and --rmf holds eps_D; give them")
     if args.cube:
         from ..helioscope.spot import cube_energy_edges
 
+        if args.cube_bin is None:
+            width = source.energy_edges()[1] - source.energy_edges()[0]
+            args.cube_bin = max(1, round(defaults.CUBE_BIN_KEV / width)) * width
         try:
             cube_energy_edges(source, args.cube_bin)
         except ValueError as exc:
             raise CliError(f"--cube-bin {args.cube_bin:g}: {str(exc).partition(': ')[2]}") from None
+    efficiency_in = args.detector_efficiency_in or defaults.DETECTOR_EFFICIENCY_IN[0]
     start = time.perf_counter()
     progress = Progress(args.rays, "tracing")
     result = api.solar_spot(optic, source=source, detector=detector, magnet=magnet,
@@ -286,11 +294,11 @@ def run_spot(args) -> int:
         print(f"wrote {write_signal_cube(result, args.cube)}: {result.cube.shape[0]} energy bins of "
               f"{args.cube_bin:g} keV, {result.cube.sum() * result.counts_per_cm2:.4g} signal counts in all")
     if args.arf:
-        arf = spot_arf(result, args.detector_efficiency_in)
+        arf = spot_arf(result, efficiency_in)
         print(f"wrote {write_arf(arf, args.arf)}: the signal inside the spot, detector efficiency "
               f"{arf.meta['detector_efficiency']}")
     if args.rmf:
-        rmf = spot_rmf(result, args.detector_efficiency_in)
+        rmf = spot_rmf(result, efficiency_in)
         print(f"wrote {write_rmf(rmf, args.rmf)}: {rmf.matrix.shape[1]} channels of "
               f"{rmf.channel_edges_kev[1] - rmf.channel_edges_kev[0]:g} keV, detector efficiency "
               f"{rmf.meta['detector_efficiency']}")
@@ -567,10 +575,12 @@ def _tilt_directions(args) -> tuple[float, float, float]:
 
 def _bins_spec(text: str) -> tuple[float, float, float]:
     """--bins START:STOP:STEP (keV): the first edge, the last and the width of the analysis bins."""
+    try:
+        first, last, width = (float(part) for part in text.split(":"))
+    except ValueError:
+        raise CliError(f"--bins {text!r}: expected START:STOP:STEP in keV, the edges of equal bins, e.g. 1:10:0.5") \
+            from None
     parse_grid(text, "--bins", "keV")
-    if text.count(":") != 2 or text.strip().lower().endswith("log"):
-        raise CliError(f"--bins {text!r}: expected START:STOP:STEP in keV, the edges of equal bins, e.g. 1:10:0.5")
-    first, last, width = (float(part) for part in text.split(":"))
     bins = (last - first) / width
     if abs(bins - round(bins)) > 1e-9 * bins:
         raise CliError(f"--bins {text!r}: {last - first:g} keV is not a whole number of {width:g} keV bins")
