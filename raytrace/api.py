@@ -177,18 +177,32 @@ def reflectivity(recipe, energies_kev, angles_mrad=None, *, roughness_nm=None,
     return table
 
 
-def solar_source(model: str = SOLAR_MODEL, band_kev=(1.0, 10.0), date: str | None = None, offset_arcmin=0.0,
-                 offset_azimuth_deg=0.0, magnet: Magnet | None = Magnet()) -> SolarSource:
-    """Solar axions: a Primakoff model (hoof2022, giannotti2019, cast2007), the energy band (keV), the Earth-Sun
-    distance of an ISO date (default 1 AU), a pointing offset of the Sun from the optical axis, and the magnet
-    whose bore they convert in (default BabyIAXO's; None: photons from anywhere above the optic)."""
+def solar_source(model: str | None = None, band_kev=None, date: str | None = None, offset_arcmin=0.0,
+                 offset_azimuth_deg=0.0, magnet: Magnet | None = Magnet(), flux: str = "primakoff") -> SolarSource:
+    """Solar axions: the production `flux` ('primakoff', set by g_agamma, with its model: hoof2022 by default,
+    giannotti2019 or cast2007; or 'abc', set by g_ae: the Hoof et al. 2022 table, `raytrace.sources.abc`), the energy
+    band (keV; default 1-10 keV, for ABC 0.1-10 keV), the Earth-Sun distance of an ISO date (default 1 AU), a
+    pointing offset of the Sun from the optical axis, and the magnet whose bore they convert in (default BabyIAXO's;
+    None: photons from anywhere above the optic)."""
     from .sources.solar import MODELS, SolarSource, earth_sun_distance_au
 
-    if model not in MODELS:
-        raise ValueError(f"solar model {model!r}: choose from {', '.join(sorted(MODELS))}")
+    if flux not in defaults.FLUXES:
+        raise ValueError(f"flux {flux!r}: choose from {', '.join(defaults.FLUXES)}")
+    if flux == "abc":
+        from .sources.abc import abc_model
+
+        if model is not None:
+            raise ValueError(f"solar model {model!r}: the ABC flux has one model (Hoof et al. 2022); give no model")
+        chosen = abc_model()
+    else:
+        model = SOLAR_MODEL if model is None else model
+        if model not in MODELS:
+            raise ValueError(f"solar model {model!r}: choose from {', '.join(sorted(MODELS))}")
+        chosen = MODELS[model]
+    band_kev = (defaults.ABC_BAND_KEV if flux == "abc" else (1.0, 10.0)) if band_kev is None else band_kev
     e_min, e_max = _values(band_kev, u.keV)
     distance = earth_sun_distance_au(date) if date else 1.0
-    return SolarSource(MODELS[model], float(e_min), float(e_max), distance, _value(offset_arcmin, u.arcmin, u.rad),
+    return SolarSource(chosen, float(e_min), float(e_max), distance, _value(offset_arcmin, u.arcmin, u.rad),
                        _value(offset_azimuth_deg, u.deg, u.rad), None if magnet is None else magnet.bore())
 
 
@@ -217,16 +231,19 @@ def solar_spot(optic, *, source: SolarSource | None = None, detector: Detector |
 def sensitivity(optics=defaults.SENSITIVITY_OPTICS, *, detector: Detector | str | None = None,
                 magnet: Magnet | str | None = None, vacuum_years: float = defaults.VACUUM_YEARS,
                 gas_years: float = defaults.GAS_YEARS, tracking: float = defaults.TRACKING,
-                energy_bins_kev=defaults.SENSITIVITY_BINS_KEV, masses_ev=None, solar_model: str = SOLAR_MODEL,
+                energy_bins_kev=None, masses_ev=None, solar_model: str | None = None,
                 max_gas_mass_ev: float = defaults.MAX_GAS_MASS_EV, confidence: float = defaults.CONFIDENCE,
-                pseudo_experiments: int = 0, rays: int = RAYS, seed: int = 0, progress=None) -> SensitivityResult:
-    """The projected g_agamma(m_a) sensitivity (GeV^-1) of a helioscope whose bores hold these optics (one per bore,
-    or one for all), each traced with `rays` solar-axion rays through its bore to the default or given detector; the
-    magnet a `Magnet`, a magnet .toml or None (BabyIAXO). Each phase (vacuum, then 4He steps up to max_gas_mass_ev;
-    gas_years = 0: none) lasts its years, of which `tracking` is spent on the Sun. energy_bins_kev: (first edge,
-    last edge, width) in keV; masses_ev: the masses (default 300 log-spaced from 1e-3 to 1 eV); pseudo_experiments:
-    that many background-only data sets give the spread of the vacuum limit at the lowest mass (meta).
-    `progress(n)` is told of traced rays. Method: `raytrace.helioscope.sensitivity`."""
+                pseudo_experiments: int = 0, rays: int = RAYS, seed: int = 0, coupling: str = "gagamma",
+                progress=None) -> SensitivityResult:
+    """The projected sensitivity versus m_a of a helioscope whose bores hold these optics (one per bore, or one for
+    all), each traced with `rays` solar-axion rays through its bore to the default or given detector; the magnet a
+    `Magnet`, a magnet .toml or None (BabyIAXO). `coupling`: 'gagamma' (g_agamma in GeV^-1 from the Primakoff flux
+    of `solar_model`, default hoof2022) or 'gae' ((g_ae g_agamma)^1/2 in GeV^-1/2 from the ABC flux alone, whose
+    photons convert with g_agamma). Each phase (vacuum, then 4He steps up to max_gas_mass_ev; gas_years = 0: none)
+    lasts its years, of which `tracking` is spent on the Sun. energy_bins_kev: (first edge, last edge, width) in keV
+    (default 1-10 keV in 0.5 keV bins, for 'gae' 0.5-10 keV); masses_ev: the masses (default 300 log-spaced from 1e-3
+    to 1 eV); pseudo_experiments: that many background-only data sets give the spread of the vacuum limit at the
+    lowest mass (meta). `progress(n)` is told of traced rays. Method: `raytrace.helioscope.sensitivity`."""
     from .helioscope import sensitivity as reach
     from .helioscope import spot
 
@@ -237,6 +254,11 @@ def sensitivity(optics=defaults.SENSITIVITY_OPTICS, *, detector: Detector | str 
         optics = optics * magnet.bores
     if len(optics) != magnet.bores:
         raise ValueError(f"optics: {len(optics)} given for a magnet of {magnet.bores} bores (give one per bore, or one)")
+    if coupling not in reach.COUPLINGS:
+        raise ValueError(f"coupling {coupling!r}: choose from {', '.join(reach.COUPLINGS)}")
+    abc = coupling == "gae"
+    if energy_bins_kev is None:
+        energy_bins_kev = defaults.ABC_SENSITIVITY_BINS_KEV if abc else defaults.SENSITIVITY_BINS_KEV
     edges = reach.energy_bin_edges(_values(energy_bins_kev, u.keV))
     masses = reach.mass_grid(defaults.MASSES_EV) if masses_ev is None else np.asarray(_values(masses_ev, u.eV), float)
     for name, value, low in (("vacuum_years", vacuum_years, 0.0), ("gas_years", gas_years, 0.0)):
@@ -251,7 +273,8 @@ def sensitivity(optics=defaults.SENSITIVITY_OPTICS, *, detector: Detector | str 
     if gas_years > 0:
         reach.check_max_gas_mass(max_gas_mass_ev)
     detector = _detector(detector)
-    source = solar_source(solar_model, (edges[0], edges[-1]), magnet=magnet)
+    source = solar_source(solar_model, (edges[0], edges[-1]), magnet=magnet, flux="abc" if abc else "primakoff")
+    limits_on = reach.COUPLINGS[coupling]
     responses, spots = [], []
     for k, optic in enumerate(optics, start=1):
         focus = best_focus(optic, SPOT_FOCUS_KEV, rays=min(rays, RAYS_PER_POINT), seed=seed)
@@ -260,13 +283,15 @@ def sensitivity(optics=defaults.SENSITIVITY_OPTICS, *, detector: Detector | str 
         responses.append(reach.traced_response(result, source, f"bore {k}: {optic.name}"))
     year = reach.YEAR_S * tracking
     schedule = (reach.gas_schedule(responses, magnet, gas_years * year, max_gas_mass_ev) if gas_years > 0 else None)
-    result = reach.sensitivity(responses, magnet, masses, edges, vacuum_years * year, schedule, confidence)
+    result = reach.sensitivity(responses, magnet, masses, edges, vacuum_years * year, schedule, confidence,
+                               coupling=limits_on)
     result.spots = spots
-    bores = reach.bore_limits(responses, magnet, float(masses[0]), edges, vacuum_years * year, confidence)
+    bores = reach.bore_limits(responses, magnet, float(masses[0]), edges, vacuum_years * year, confidence, limits_on)
     if pseudo_experiments:
         result.meta["vacuum_pseudo_experiments"] = reach.vacuum_spread(
-            responses, magnet, float(masses[0]), edges, vacuum_years * year, pseudo_experiments, seed, confidence)
-    result.meta.update(solar_model=solar_model, detector=detector.name, vacuum_years=vacuum_years,
+            responses, magnet, float(masses[0]), edges, vacuum_years * year, pseudo_experiments, seed, confidence,
+            limits_on)
+    result.meta.update(solar_model=source.model.name, detector=detector.name, vacuum_years=vacuum_years,
                        gas_years=gas_years, tracking=tracking, rays_per_bore=int(rays), seed=int(seed),
                        raytrace_version=__version__, bore_vacuum_low_mass=bores,
                        bores_traced=[s.meta for s in spots])

@@ -23,6 +23,10 @@ MAGNET_BORES = 2
 BORE_GAP_MM = 500.0
 
 G_AGAMMA_PER_GEV = 1e-11  # the coupling expected counts are given for
+G_AE = 1e-13  # the axion-electron coupling the ABC flux's counts are given for
+FLUXES = ("primakoff", "abc")  # solar-axion production: g_agamma (Primakoff, by --solar-model) or g_ae (ABC)
+# The ABC flux peaks near 1 keV (its table starts at 0); below 0.5 keV the default detector's window passes < 1 %.
+ABC_BAND_KEV = (0.5, 10.0)
 EXPOSURE_S = 1.0e7  # Sun-tracking time
 EFFICIENCY = 1.0  # data-taking and analysis efficiency
 
@@ -33,6 +37,8 @@ VACUUM_YEARS = 1.5
 GAS_YEARS = 1.5
 TRACKING = 0.5
 SENSITIVITY_BINS_KEV = (1.0, 10.0, 0.5)  # first edge, last edge, bin width
+ABC_SENSITIVITY_BINS_KEV = (0.5, 10.0, 0.5)
+COUPLINGS = ("gagamma", "gae")  # what the sensitivity is to: g_agamma (Primakoff) or (g_ae g_agamma)^1/2 (ABC)
 MASSES_EV = (1e-3, 1.0, 300)  # log-spaced: first, last, count
 MAX_GAS_MASS_EV = 0.25
 CONFIDENCE = 0.95

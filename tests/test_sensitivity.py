@@ -93,7 +93,7 @@ def test_the_traced_signal_adds_up_to_the_figures_of_merit():
     expected_signal, _ = raytrace.helioscope.merit.expected_counts(
         spot.figures, source, magnet, spot.meta["background_counts_kev_cm2_s"],
         raytrace.Exposure(G_REF_PER_GEV, 1.0, 1.0))
-    assert result.meta["vacuum_signal_counts_at_1e-10"][0] == pytest.approx(expected_signal, rel=1e-9)
+    assert result.meta["vacuum_signal_counts_at_reference"][0] == pytest.approx(expected_signal, rel=1e-9)
 
 
 def test_energy_nodes_histograms_add_up_to_the_whole():

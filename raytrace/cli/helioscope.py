@@ -29,12 +29,17 @@ def register(sub) -> None:
     spot = command(sub, "spot", "focused solar-axion image, spot area and figures of merit f_O, f_D, f_DO", """\
   raytrace spot xmm
   raytrace spot babyiaxo --detector my_detector.toml -o spot.ecsv --plot spot.png
-  raytrace spot xmm --solar-model cast2007 --date 2027-01-03 --off-axis 1.5 --g 2e-11 --exposure 1.5e7""", run_spot,
-                   renamed=OFFSET_RENAMED)
+  raytrace spot xmm --solar-model cast2007 --date 2027-01-03 --off-axis 1.5 --g 2e-11 --exposure 1.5e7
+  raytrace spot xmm --flux abc --gae 1e-13 --g 1e-11""", run_spot, renamed=OFFSET_RENAMED)
     spot.add_argument("optic", help=OPTIC_HELP)
-    spot.add_argument("--solar-model", choices=defaults.SOLAR_MODELS, default=defaults.SOLAR_MODEL,
+    spot.add_argument("--flux", choices=defaults.FLUXES, default=defaults.FLUXES[0],
+                      help="solar-axion production: primakoff (set by g_agamma; default) or abc (axion-electron "
+                           "processes, set by g_ae: the Hoof et al. 2022 table)")
+    spot.add_argument("--solar-model", choices=defaults.SOLAR_MODELS,
                       help=f"Primakoff spectrum and radial profile (default {defaults.SOLAR_MODEL})")
-    spot.add_argument("--band", default="1:10", metavar="START:STOP", help="energy band in keV (default 1:10)")
+    spot.add_argument("--band", metavar="START:STOP",
+                      help="energy band in keV (default 1:10; with --flux abc "
+                           f"{defaults.ABC_BAND_KEV[0]:g}:{defaults.ABC_BAND_KEV[1]:g})")
     spot.add_argument("--date", metavar="YYYY-MM-DD", help="take the Earth-Sun distance of this date (default 1 AU)")
     _offset_options(spot, "pointing offset of the Sun from the optical axis")
     spot.add_argument("--detector", metavar="FILE.toml", help=DETECTOR_HELP)
@@ -57,6 +62,8 @@ def register(sub) -> None:
                            f"(default {defaults.DETECTOR_EFFICIENCY_IN[0]})")
     spot.add_argument("--g", type=number("--g", minimum=0), default=defaults.G_AGAMMA_PER_GEV, metavar="GEV^-1",
                       help=f"axion-photon coupling for the expected counts (default {defaults.G_AGAMMA_PER_GEV:g} GeV^-1)")
+    spot.add_argument("--gae", type=number("--gae", positive=True), metavar="G",
+                      help=f"axion-electron coupling for the expected counts of --flux abc (default {defaults.G_AE:g})")
     spot.add_argument("--field", type=number("--field", positive=True), default=defaults.MAGNET_FIELD_T, metavar="T",
                       help=f"magnet field in tesla (default {defaults.MAGNET_FIELD_T:g})")
     spot.add_argument("--length", type=number("--length", positive=True), default=defaults.MAGNET_LENGTH_M, metavar="M",
@@ -171,9 +178,14 @@ def register(sub) -> None:
                       help=f"share of the time spent tracking the Sun (default {defaults.TRACKING:g})")
     sens.add_argument("--max-gas-mass", type=number("--max-gas-mass", minimum=0), metavar="EV",
                       help=f"the 4He steps go up to this axion mass in eV (default {defaults.MAX_GAS_MASS_EV:g})")
+    sens.add_argument("--coupling", choices=defaults.COUPLINGS, default=defaults.COUPLINGS[0],
+                      help="what the limits are on: gagamma (g_agamma from the Primakoff flux; default) or gae "
+                           "((g_ae g_agamma)^1/2 from the ABC flux, set by the axion-electron coupling)")
     first, last, width = defaults.SENSITIVITY_BINS_KEV
+    abc_first, abc_last, abc_width = defaults.ABC_SENSITIVITY_BINS_KEV
     sens.add_argument("--bins", metavar="START:STOP:STEP",
-                      help=f"edges of the analysis energy bins in keV (default {first:g}:{last:g}:{width:g})")
+                      help=f"edges of the analysis energy bins in keV (default {first:g}:{last:g}:{width:g}; with "
+                           f"--coupling gae {abc_first:g}:{abc_last:g}:{abc_width:g})")
     sens.add_argument("--solar-model", choices=defaults.SOLAR_MODELS,
                       help=f"Primakoff spectrum and radial profile (default {defaults.SOLAR_MODEL})")
     sens.add_argument("--confidence", type=number("--confidence", minimum=0), metavar="CL",
@@ -235,7 +247,14 @@ def run_spot(args) -> int:
     from ..helioscope.response import spot_arf, spot_rmf
     from ..output import plot_spot, write_arf, write_rmf, write_signal_cube
 
-    band = parse_interval(args.band, "--band", "keV")
+    abc = args.flux == "abc"
+    if abc and args.solar_model:
+        raise CliError("--solar-model: it chooses a Primakoff model; the ABC flux has one (Hoof et al. 2022)")
+    if args.gae is not None and not abc:
+        raise CliError("--gae: the axion-electron coupling sets the ABC flux; give --flux abc")
+    band = (defaults.ABC_BAND_KEV if abc else (1.0, 10.0)) if args.band is None else \
+        parse_interval(args.band, "--band", "keV")
+    g_ae = defaults.G_AE if args.gae is None else args.gae
     check_outputs(args)
     check_output("--cube", args.cube, (".fits",))
     check_output("--arf", args.arf, (".arf",))
@@ -248,7 +267,7 @@ def run_spot(args) -> int:
                        "(fwhm_kev, energy_kev)")
     magnet = Magnet(args.field, args.length, bore_gap_mm=_bore_gap(args))
     source = api.solar_source(args.solar_model, band, args.date, args.off_axis, args.azimuth or 0.0,
-                              _magnet(args, args.field, args.length))
+                              _magnet(args, args.field, args.length), args.flux)
     if args.cube_bin is not None and not args.cube:
         raise CliError("--cube-bin: it sets the energy bins of --cube; give --cube FILE.fits")
     if args.detector_efficiency_in is not None and not (args.arf or args.rmf):
@@ -267,7 +286,7 @@ def run_spot(args) -> int:
     start = time.perf_counter()
     progress = Progress(args.rays, "tracing")
     result = api.solar_spot(optic, source=source, detector=detector, magnet=magnet,
-                            exposure=Exposure(args.g, args.exposure, args.efficiency), rays=args.rays, seed=args.seed,
+                            exposure=Exposure(args.g, args.exposure, args.efficiency, g_ae), rays=args.rays, seed=args.seed,
                             focal_plane_z_mm=args.focal_plane_z, **events_options(args),
                             cube_bin_kev=args.cube_bin if args.cube else None, progress=progress)
     progress.close()
@@ -287,7 +306,8 @@ def run_spot(args) -> int:
           f"(bore {result.meta['bore_area_cm2']:.0f} cm2)")
     print(f"  f_O = {s['f_o']:.4g} cm^-1 (optics spot {s['optics_spot_area_cm2']:.4g} cm2, eta_O {s['eta_o']:.3f}), "
           f"f_D = {s['f_d']:.4g} (keV cm2 s)^1/2, f_DO = {s['f_do']:.4g} (keV s)^1/2")
-    print(f"  expected in the spot for g = {args.g:g} GeV^-1, B = {args.field:g} T, L = {args.length:g} m, "
+    couplings = f"g_ae = {g_ae:g}, g_agamma = {args.g:g} GeV^-1" if abc else f"g = {args.g:g} GeV^-1"
+    print(f"  expected in the spot for {couplings}, B = {args.field:g} T, L = {args.length:g} m, "
           f"{args.exposure:g} s x {args.efficiency:g}: {s['signal_counts']:.4g} signal, {s['background_counts']:.4g} "
           "background counts")
     if args.cube:
@@ -471,18 +491,24 @@ def run_sensitivity(args) -> int:
 
     masses = _mass_spec(args)
     check_outputs(args)
-    references = reference_curves(args.references or _shared_references())
+    abc = args.coupling == "gae"
+    if abc and args.solar_model:
+        raise CliError("--solar-model: it chooses a Primakoff model; --coupling gae uses the ABC flux")
+    if abc and args.references:
+        raise CliError("--references: the published curves are of g_agamma; --coupling gae draws CAST's ABC limit")
+    references = {} if abc else reference_curves(args.references or _shared_references())
     if args.references and not references:
         raise CliError(f"--references {args.references!r}: no published curve found there")
     start = time.perf_counter()
     if args.preset:
         given = [name for name in TRACED_ONLY if getattr(args, name) is not None]
         given += [name for name, default in (("rays", defaults.RAYS), ("seed", 0)) if getattr(args, name) != default]
+        given += ["coupling"] if abc else []
         if given:
             raise CliError(f"--preset {args.preset} fixes its own inputs: drop --{given[0].replace('_', '-')}")
         result = api.rest2019_sensitivity(masses, args.solar_model or defaults.SOLAR_MODEL, args.pseudo_experiments)
     else:
-        bins = _bins_spec(args.bins) if args.bins else defaults.SENSITIVITY_BINS_KEV
+        bins = _bins_spec(args.bins) if args.bins else None
         optics = [o.strip() for o in (",".join(defaults.SENSITIVITY_OPTICS) if args.optics is None else args.optics)
                   .split(",") if o.strip()]
         if not optics:
@@ -494,7 +520,7 @@ def run_sensitivity(args) -> int:
             options["max_gas_mass_ev"] = args.max_gas_mass
         progress = Progress(args.rays * len(optics), "tracing the bores", finishing="4He steps and limits")
         result = api.sensitivity(optics, detector=args.detector, magnet=args.magnet, energy_bins_kev=bins,
-                                 masses_ev=masses, solar_model=args.solar_model or defaults.SOLAR_MODEL,
+                                 masses_ev=masses, solar_model=args.solar_model, coupling=args.coupling,
                                  pseudo_experiments=args.pseudo_experiments, rays=args.rays, seed=args.seed,
                                  progress=progress, **options)
         progress.close()
@@ -505,38 +531,43 @@ def run_sensitivity(args) -> int:
 
 def print_sensitivity(result, seconds: float) -> None:
     """The run's inputs, each bore's share and the curves' key numbers."""
-    from ..output.plots import CAST_2017_PER_GEV
+    from ..helioscope.sensitivity import COUPLINGS
 
     meta, table = result.meta, result.table
+    coupling = next(c for c in COUPLINGS.values() if c.column == result.coupling)
+    unit = coupling.unit_text
     print(f"{meta.get('preset') or ', '.join(meta['responses'])}: B = {meta['magnet_field_tesla']:g} T, L = "
           f"{meta['magnet_length_m']:g} m, {meta['bores']} bore{'s' if meta['bores'] != 1 else ''} of "
           f"{meta['bore_radius_mm']:g} mm radius; "
-          f"{len(table)} masses, {100 * meta['confidence']:.4g} % CL, {seconds:.1f} s")
+          f"{len(table)} masses, {100 * meta['confidence']:.4g} % CL, {seconds:.1f} s; limits on {coupling.label}")
     for k, spot in enumerate(result.spots):
         print(f"  bore {k + 1} {spot.meta['optic']}: spot {spot.area_cm2:.4g} cm2, eta_D {spot.eta_d:.3f}, "
               f"<eps_D eps_O eta_D> {spot.figures.mean_eps_do_in_spot:.4f}, f_DO {spot.f_do:.4g}; vacuum alone "
-              f"{meta['bore_vacuum_low_mass'][k]:.4g} GeV^-1")
-    signal, background = meta["vacuum_signal_counts_at_1e-10"], meta["vacuum_background_counts"]
-    print(f"  vacuum phase ({meta['vacuum_live_time_s']:.4g} s tracking): {sum(signal):.4g} signal counts at g = 1e-10 "
-          f"GeV^-1 and m_a -> 0, {sum(background):.4g} background counts")
+              f"{meta['bore_vacuum_low_mass'][k]:.4g} {unit}")
+    signal, background = meta["vacuum_signal_counts_at_reference"], meta["vacuum_background_counts"]
+    at = "g_ae = 1e-13, g_agamma = 1e-10 GeV^-1" if coupling.column != "g_agamma" else "g = 1e-10 GeV^-1"
+    print(f"  vacuum phase ({meta['vacuum_live_time_s']:.4g} s tracking): {sum(signal):.4g} signal counts at {at} "
+          f"and m_a -> 0, {sum(background):.4g} background counts")
     if meta["gas_steps"]:
         print(f"  4He phase: {meta['gas_steps']} density steps up to m_a = {meta['max_gas_mass_ev']:.4g} eV, "
               f"{meta['gas_live_time_s']:.4g} s tracking")
     spread = meta.get("vacuum_pseudo_experiments")
     if spread:
         print(f"  vacuum at {spread['mass_ev']:.3g} eV over {spread['experiments']} pseudo-experiments: median "
-              f"{spread['median']:.4g}, 16-84 % {spread['percentile_16']:.4g}-{spread['percentile_84']:.4g} GeV^-1")
+              f"{spread['median']:.4g}, 16-84 % {spread['percentile_16']:.4g}-{spread['percentile_84']:.4g} {unit}")
     low, last = table["m_a"][0], table["m_a"][-1]
 
     def reach(column, limit):
         mass = result.reach_ev(column, limit)
         return f"{mass:.4g} eV" + (" (the last mass)" if mass == last else "")
 
-    for column, label in (("g_agamma_vacuum", "vacuum"), ("g_agamma_gas", "4He"), ("g_agamma_combined", "combined")):
+    cast = coupling.cast_reference.split(" (")[0].split(":")[0]
+    for phase, label in (("vacuum", "vacuum"), ("gas", "4He"), ("combined", "combined")):
+        column = f"{coupling.column}_{phase}"
         g = result.low_mass(column)
         if g == g:
-            print(f"  {label:8s}: {g:.4g} GeV^-1 at m_a = {low:.3g} eV; below CAST 2017 ({CAST_2017_PER_GEV:.2g}) up to "
-                  f"{reach(column, CAST_2017_PER_GEV)}, within 2x of its low-mass value up to {reach(column, 2 * g)}")
+            print(f"  {label:8s}: {g:.4g} {unit} at m_a = {low:.3g} eV; below {cast} ({coupling.cast_limit:.2g}) up "
+                  f"to {reach(column, coupling.cast_limit)}, within 2x of its low-mass value up to {reach(column, 2 * g)}")
 
 
 def _variable(text: str) -> tuple[str, tuple[float, float]]:

@@ -30,7 +30,7 @@ import numpy as np
 from ..analysis.encircled import radial_edges_mm, radius_at
 from coatings.textfile import read_toml
 
-from ..defaults import EFFICIENCY, EXPOSURE_S, G_AGAMMA_PER_GEV, MAGNET_BORES, MAGNET_FIELD_T, MAGNET_LENGTH_M
+from ..defaults import EFFICIENCY, EXPOSURE_S, G_AE, G_AGAMMA_PER_GEV, MAGNET_BORES, MAGNET_FIELD_T, MAGNET_LENGTH_M
 from ..sources.bore import BABYIAXO_BORE_GAP_MM, BABYIAXO_BORE_RADIUS_MM, Bore
 from .conversion import conversion_probability
 from .detector import Detector
@@ -123,11 +123,8 @@ def area_holding(radial_signal: np.ndarray, q: float) -> float:
 
 
 def spectrum_mean(source: SolarSource, function) -> float:
-    """The spectrum-weighted mean of function(E) over the source's band (trapezoidal rule on 1 eV steps)."""
-    n = int(round((source.e_max_kev - source.e_min_kev) * 1000)) + 1
-    energy = np.linspace(source.e_min_kev, source.e_max_kev, n)
-    weight = source.model.flux_density(energy)
-    return float(np.trapezoid(weight * function(energy), energy) / np.trapezoid(weight, energy))
+    """The spectrum-weighted mean of function(E) over the source's band (the model's `mean`)."""
+    return source.model.mean(function, source.e_min_kev, source.e_max_kev)
 
 
 @dataclass(frozen=True)
@@ -181,14 +178,16 @@ def figures_of_merit(radial_optics: np.ndarray, radial_detected: np.ndarray, mag
 
 @dataclass(frozen=True)
 class Exposure:
-    """Sun-tracking time (s) times the data-taking efficiency, and the coupling the counts are given for."""
+    """Sun-tracking time (s) times the data-taking efficiency, and the couplings the counts are given for: g_agamma
+    (GeV^-1) and, for the ABC flux, g_ae."""
 
     g_agamma_per_gev: float = G_AGAMMA_PER_GEV
     exposure_s: float = EXPOSURE_S
     efficiency: float = EFFICIENCY
+    g_ae: float = G_AE
 
     def __post_init__(self):
-        for name in ("g_agamma_per_gev", "exposure_s"):
+        for name in ("g_agamma_per_gev", "exposure_s", "g_ae"):
             value = getattr(self, name)
             if not (math.isfinite(value) and value > 0):
                 raise ValueError(f"{name} = {value}: must be a number > 0")
@@ -202,9 +201,9 @@ class Exposure:
 
 def signal_counts_per_cm2(source: SolarSource, magnet: Magnet, exposure: Exposure) -> float:
     """Expected signal counts per cm2 of detected effective area (a sum of detected ray weights):
-    T x Phi_band(g) x P(g, B, L)."""
+    T x Phi_band x P(g_agamma, B, L), the flux scaled to the couplings (Primakoff: g_agamma^2; ABC: g_ae^2)."""
     g = exposure.g_agamma_per_gev
-    flux = source.band_flux() * (g / 1e-10) ** 2
+    flux = source.band_flux() * source.model.flux_scale(g, exposure.g_ae)
     return exposure.live_time_s * flux * conversion_probability(g, magnet.field_tesla, magnet.length_m)
 
 

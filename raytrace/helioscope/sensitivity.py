@@ -45,6 +45,33 @@ from .merit import Magnet
 from .statistics import CONFIDENCE, pseudo_experiment_limits, upper_limit
 
 G_REF_PER_GEV = 1e-10  # the solar flux models are given for this coupling
+
+
+@dataclass(frozen=True)
+class Coupling:
+    """What a limit is on: the coupling c whose fourth power the signal follows, its name in the result's columns
+    (`column`_vacuum, ...), its unit (and as text), its label, its value at which the responses' rates and G_REF's
+    conversion probability give the counts (so that c = reference x mu^(1/4)), and CAST's limit on it (95 % CL, up
+    to cast_max_mass_ev), which plots and summaries compare with."""
+
+    column: str
+    unit: u.UnitBase
+    unit_text: str
+    label: str
+    reference: float
+    cast_limit: float
+    cast_max_mass_ev: float
+    cast_reference: str
+
+
+# Primakoff: flux and conversion each go as g_agamma^2. ABC: flux as g_ae^2, conversion as g_agamma^2, so the counts
+# go as (g_ae g_agamma)^2 = ((g_ae g_agamma)^1/2)^4, the responses' rates being at g_ae = 1e-13.
+PRIMAKOFF = Coupling("g_agamma", u.GeV**-1, "GeV^-1", "g_agamma", G_REF_PER_GEV, 0.66e-10, 0.02,
+                     "CAST 2017 (Anastassopoulos et al., Nature Physics 13 (2017) 584)")
+ABC = Coupling("sqrt_gae_gagamma", u.GeV**-0.5, "GeV^-1/2", "(g_ae g_agamma)^1/2", math.sqrt(1e-13 * G_REF_PER_GEV),
+               math.sqrt(8.1e-23), 0.01, "CAST 2013: g_ae g_agamma < 8.1e-23 GeV^-1 (Barth et al., JCAP 05 (2013) "
+                                         "010, arXiv:1302.6283)")
+COUPLINGS = {"gagamma": PRIMAKOFF, "gae": ABC}
 YEAR_S = float((1 * u.yr).to_value(u.s))  # Julian year
 REFERENCE_ENERGY_KEV = 4.2
 RAMP_MASS_EV = 0.05
@@ -192,12 +219,17 @@ class SensitivityResult:
     def meta(self) -> dict:
         return self.table.meta
 
-    def low_mass(self, column: str = "g_agamma_combined") -> float:
-        """The curve's value at its lowest mass."""
-        return float(self.table[column][0])
+    @property
+    def coupling(self) -> str:
+        """The column name of the coupling the limits are on ('g_agamma' or 'sqrt_gae_gagamma')."""
+        return self.table.meta.get("coupling", PRIMAKOFF.column)
+
+    def low_mass(self, column: str | None = None) -> float:
+        """The curve's value at its lowest mass (default: the combined curve)."""
+        return float(self.table[column or f"{self.coupling}_combined"][0])
 
     def reach_ev(self, column: str, limit: float) -> float:
-        """The largest mass up to which the curve stays at or below `limit` (GeV^-1), NaN if it starts above."""
+        """The largest mass up to which the curve stays at or below `limit` (its unit), NaN if it starts above."""
         g = np.asarray(self.table[column], float)
         m = np.asarray(self.table["m_a"], float)
         above = np.flatnonzero(~(g <= limit))
@@ -208,9 +240,10 @@ class SensitivityResult:
 
 def sensitivity(responses, magnet: Magnet, masses_ev, energy_edges_kev, vacuum_live_time_s: float,
                 schedule: GasSchedule | None, confidence: float = CONFIDENCE,
-                whole_counts: bool = False) -> SensitivityResult:
-    """The expected limits on g_agamma (GeV^-1) at each mass (eV) for these bores' responses, analysed in bins of
-    energy_edges_kev (module docstring); with no gas schedule the gas curve is NaN and the combined one the vacuum's.
+                whole_counts: bool = False, coupling: Coupling = PRIMAKOFF) -> SensitivityResult:
+    """The expected limits on the coupling (g_agamma in GeV^-1; for the ABC flux (g_ae g_agamma)^1/2 in GeV^-1/2) at
+    each mass (eV) for these bores' responses, analysed in bins of energy_edges_kev (module docstring); with no gas
+    schedule the gas curve is NaN and the combined one the vacuum's.
 
     whole_counts: each step's data hold only the whole part of its expected background count (summed over bores),
     spread over the bins like the background, instead of the Asimov data. That is what REST's `useAverage` mock data
@@ -244,19 +277,21 @@ def sensitivity(responses, magnet: Magnet, masses_ev, energy_edges_kev, vacuum_l
         s = signal[:, first * per_step:stop * per_step].reshape(masses.size, -1)
         b = background[first * per_step:stop * per_step].reshape(-1)
         n = counts[first * per_step:stop * per_step].reshape(-1)
-        return np.array([G_REF_PER_GEV * upper_limit(row, b, n, confidence) ** 0.25 for row in s])
+        return np.array([coupling.reference * upper_limit(row, b, n, confidence) ** 0.25 for row in s])
 
     vacuum = limits(0, 1)
     gas = limits(1, len(steps)) if schedule is not None else np.full(masses.size, np.nan)
     combined = limits(0, len(steps)) if schedule is not None else vacuum
-    table = Table({"m_a": masses * u.eV, "g_agamma_vacuum": vacuum / u.GeV, "g_agamma_gas": gas / u.GeV,
-                   "g_agamma_combined": combined / u.GeV})
+    name = coupling.column
+    table = Table({"m_a": masses * u.eV, f"{name}_vacuum": vacuum * coupling.unit, f"{name}_gas": gas * coupling.unit,
+                   f"{name}_combined": combined * coupling.unit})
     vacuum_counts = signal[0, :per_step].sum(axis=1)
     data = ("data holding the whole part of each step's expected background count (REST's useAverage)"
             if whole_counts else "background-only Asimov data (the median expected limits)")
     table.meta.update({
-        "definition": f"expected upper limits on g_agamma from a binned Poisson likelihood in g^4 over (step, bore, "
-                      f"energy bin), for {data}",
+        "coupling": name, "coupling_label": coupling.label, "coupling_reference": coupling.reference,
+        "definition": f"expected upper limits on {coupling.label} from a binned Poisson likelihood in its fourth power "
+                      f"over (step, bore, energy bin), for {data}",
         "confidence": confidence, "magnet_field_tesla": magnet.field_tesla, "magnet_length_m": magnet.length_m,
         "bore_radius_mm": magnet.bore_radius_mm, "bores": len(responses),
         "energy_edges_kev": [float(e) for e in edges], "vacuum_live_time_s": vacuum_live_time_s,
@@ -267,20 +302,21 @@ def sensitivity(responses, magnet: Magnet, masses_ev, energy_edges_kev, vacuum_l
         "gas_step_density_g_cm3": [] if schedule is None else [float(d) for d in schedule.density_g_cm3],
         "gas_step_live_time_s": [] if schedule is None else [float(t) for t in schedule.live_time_s],
         "responses": [r.name for r in responses],
-        "vacuum_signal_counts_at_1e-10": [float(c) for c in vacuum_counts],
+        "vacuum_signal_counts_at_reference": [float(c) for c in vacuum_counts],
         "vacuum_background_counts": [float(b) for b in background[:per_step].sum(axis=1)],
     })
     return SensitivityResult(table, schedule)
 
 
 def vacuum_spread(responses, magnet: Magnet, mass_ev: float, energy_edges_kev, vacuum_live_time_s: float,
-                  experiments: int, seed: int = 0, confidence: float = CONFIDENCE) -> dict:
-    """The vacuum limit (GeV^-1) at one mass over `experiments` background-only pseudo-experiments (Poisson counts
-    in every bore and bin): their median and 16th and 84th percentiles, the spread a single data set has about the
-    Asimov median."""
+                  experiments: int, seed: int = 0, confidence: float = CONFIDENCE,
+                  coupling: Coupling = PRIMAKOFF) -> dict:
+    """The vacuum limit on the coupling at one mass over `experiments` background-only pseudo-experiments (Poisson
+    counts in every bore and bin): their median and 16th and 84th percentiles, the spread a single data set has about
+    the Asimov median."""
     signal, background = _step_counts(responses, magnet, np.array([float(mass_ev)]), 0.0,
                                       np.asarray(energy_edges_kev, dtype=float), vacuum_live_time_s)
-    limits = G_REF_PER_GEV * pseudo_experiment_limits(signal[0].ravel(), background.ravel(), experiments, seed,
+    limits = coupling.reference * pseudo_experiment_limits(signal[0].ravel(), background.ravel(), experiments, seed,
                                                       confidence) ** 0.25
     low, median, high = np.percentile(limits, [16, 50, 84])
     return {"experiments": int(experiments), "mass_ev": float(mass_ev), "median": float(median),
@@ -288,10 +324,10 @@ def vacuum_spread(responses, magnet: Magnet, mass_ev: float, energy_edges_kev, v
 
 
 def bore_limits(responses, magnet: Magnet, mass_ev: float, energy_edges_kev, vacuum_live_time_s: float,
-                confidence: float = CONFIDENCE) -> list[float]:
-    """Each bore's own vacuum-phase limit (GeV^-1) at one mass: what each optic contributes."""
-    return [sensitivity([r], magnet, [mass_ev], energy_edges_kev, vacuum_live_time_s, None, confidence).low_mass(
-        "g_agamma_vacuum") for r in responses]
+                confidence: float = CONFIDENCE, coupling: Coupling = PRIMAKOFF) -> list[float]:
+    """Each bore's own vacuum-phase limit on the coupling at one mass: what each optic contributes."""
+    return [sensitivity([r], magnet, [mass_ev], energy_edges_kev, vacuum_live_time_s, None, confidence,
+                        coupling=coupling).low_mass(f"{coupling.column}_vacuum") for r in responses]
 
 
 def _step_counts(responses, magnet: Magnet, masses: np.ndarray, density: float, edges: np.ndarray,
@@ -376,7 +412,7 @@ def rest2019(masses_ev, model, pseudo_experiments: int = 0) -> SensitivityResult
                            REST2019_CONFIDENCE, whole_counts=True)
     combined.table["g_agamma_vacuum"] = vacuum.table["g_agamma_vacuum"]
     combined.meta.update({key: vacuum.meta[key] for key in (
-        "vacuum_live_time_s", "vacuum_signal_counts_at_1e-10", "vacuum_background_counts")})
+        "vacuum_live_time_s", "vacuum_signal_counts_at_reference", "vacuum_background_counts")})
     combined.meta.update(preset="rest2019", combined_vacuum_live_time_s=1.5 * 300 * REST2019_DAY_S)
     if pseudo_experiments:
         combined.meta["vacuum_pseudo_experiments"] = vacuum_spread(

@@ -192,39 +192,39 @@ def plot_scan(table) -> Figure:
     return fig
 
 
-# CAST's 2017 limit (Anastassopoulos et al., Nature Physics 13 (2017) 584): 0.66e-10 GeV^-1 at 95 % CL for m_a below
-# 0.02 eV; above it the buffer-gas runs reach a few 1e-10 up to ~1 eV (not drawn).
-CAST_2017_PER_GEV = 0.66e-10
-CAST_2017_MAX_MASS_EV = 0.02
-
-
 def plot_sensitivity(table, references: dict | None = None) -> Figure:
-    """g_agamma versus m_a (log-log): the vacuum, gas and combined curves of a sensitivity table, the KSVZ axion line,
-    the CAST 2017 limit and any reference curves {label: (m_a in eV, g_agamma in GeV^-1)}."""
-    from ..helioscope.sensitivity import ksvz_coupling_per_gev
+    """The coupling (g_agamma, or (g_ae g_agamma)^1/2 for the ABC flux) versus m_a (log-log): the vacuum, gas and
+    combined curves of a sensitivity table, CAST's limit on that coupling, for g_agamma the KSVZ axion line, and any
+    reference curves {label: (m_a in eV, coupling in the table's unit)}."""
+    from ..helioscope.sensitivity import COUPLINGS, ksvz_coupling_per_gev
 
+    coupling = next(c for c in COUPLINGS.values() if c.column == table.meta.get("coupling", "g_agamma"))
+    unit = f"GeV$^{{{coupling.unit_text.split('^')[1]}}}$"
     mass = u.Quantity(table["m_a"]).to_value(u.eV)
     fig = _figure(figsize=(7.5, 5))
     ax = fig.subplots()
-    for column, label, style in (("g_agamma_vacuum", "vacuum", "C0--"), ("g_agamma_gas", "4He steps", "C1:"),
-                                 ("g_agamma_combined", "vacuum + 4He", "C0-")):
-        g = np.asarray(u.Quantity(table[column]).to_value(1 / u.GeV))
+    columns = [f"{coupling.column}_{phase}" for phase in ("vacuum", "gas", "combined")]
+    for column, label, style in zip(columns, ("vacuum", "4He steps", "vacuum + 4He"), ("C0--", "C1:", "C0-")):
+        g = np.asarray(u.Quantity(table[column]).to_value(coupling.unit))
         if np.any(np.isfinite(g)):
-            ax.plot(mass, g, style, lw=1.6, label=f"{label} ({g[0]:.3g} GeV$^{{-1}}$ at {mass[0]:.3g} eV)")
+            ax.plot(mass, g, style, lw=1.6, label=f"{label} ({g[0]:.3g} {unit} at {mass[0]:.3g} eV)")
     for k, (label, (m_ref, g_ref)) in enumerate((references or {}).items()):
         ax.plot(m_ref, g_ref, color=f"C{k + 2}", lw=1.0, alpha=0.8, label=label)
-    ax.plot([mass[0], CAST_2017_MAX_MASS_EV], [CAST_2017_PER_GEV] * 2, "k-", lw=1.5,
-            label=f"CAST 2017 ({CAST_2017_PER_GEV:.2g} GeV$^{{-1}}$)")
-    ax.fill_between([mass[0], CAST_2017_MAX_MASS_EV], CAST_2017_PER_GEV, 1e-8, color="grey", alpha=0.2, lw=0)
-    line = np.geomspace(mass[0], mass[-1], 50)
-    ax.plot(line, ksvz_coupling_per_gev(line), color="goldenrod", lw=1.0, label="KSVZ axion")
+    cast_mass = [mass[0], coupling.cast_max_mass_ev]
+    ax.plot(cast_mass, [coupling.cast_limit] * 2, "k-", lw=1.5,
+            label=f"{coupling.cast_reference.split(' (')[0].split(':')[0]} ({coupling.cast_limit:.2g} {unit})")
+    ax.fill_between(cast_mass, coupling.cast_limit, 100 * coupling.cast_limit, color="grey", alpha=0.2, lw=0)
+    if coupling.column == "g_agamma":
+        line = np.geomspace(mass[0], mass[-1], 50)
+        ax.plot(line, ksvz_coupling_per_gev(line), color="goldenrod", lw=1.0, label="KSVZ axion")
     ax.set_xscale("log")
     ax.set_yscale("log")
-    finite = [np.nanmin(u.Quantity(table[c]).to_value(1 / u.GeV)) for c in ("g_agamma_vacuum", "g_agamma_combined")]
-    ax.set_ylim(0.3 * min(finite), max(1e-9, 30 * min(finite)))
+    finite = [np.nanmin(u.Quantity(table[c]).to_value(coupling.unit)) for c in (columns[0], columns[2])]
+    ax.set_ylim(0.3 * min(finite), max(15 * coupling.cast_limit, 30 * min(finite)))
     ax.set_xlim(mass[0], mass[-1])
     ax.set_xlabel("$m_a$ (eV)")
-    ax.set_ylabel("$g_{a\\gamma}$ (GeV$^{-1}$)")
+    symbol = "$g_{a\\gamma}$" if coupling.column == "g_agamma" else "$(g_{ae}\\, g_{a\\gamma})^{1/2}$"
+    ax.set_ylabel(f"{symbol} ({unit})")
     ax.grid(alpha=0.3, which="both")
     ax.legend(fontsize=7, loc="upper left")
     meta = table.meta

@@ -62,6 +62,20 @@ class SolarAxionModel:
     log_lambda_poly: tuple[float, ...]  # numpy.polyval order, in ln(E / keV)
     k_poly: tuple[float, ...]
 
+    coupling = "g_agamma"  # the flux scales with its square
+    reference_coupling = 1e-10  # GeV^-1, the coupling the coefficients are given for
+
+    def flux_scale(self, g_agamma_per_gev: float, g_ae: float) -> float:
+        """The flux at these couplings over the model's: (g_agamma / 1e-10 GeV^-1)^2."""
+        return (g_agamma_per_gev / self.reference_coupling) ** 2
+
+    def mean(self, function, e_min_kev: float, e_max_kev: float) -> float:
+        """The spectrum-weighted mean of function(E) over the band (trapezoidal rule on 1 eV steps)."""
+        n = int(round((e_max_kev - e_min_kev) * 1000)) + 1
+        energy = np.linspace(e_min_kev, e_max_kev, n)
+        weight = self.flux_density(energy)
+        return float(np.trapezoid(weight * function(energy), energy) / np.trapezoid(weight, energy))
+
     def flux_density(self, energy_kev) -> np.ndarray:
         """dPhi/dE in cm^-2 s^-1 keV^-1 for g_agamma = 1e-10 GeV^-1."""
         a, b, c = self.spectrum_abc
