@@ -447,12 +447,22 @@ def _photon_list(events, frame: str, optic: Optic, source, rays: int, seed: int,
                 writer(traced if states is None else states(traced))
 
         yield on_chunk
+        for writer, _ in writers:
+            writer.complete()
     except BaseException:
         for writer, _ in writers:
             writer.abort()
         raise
-    for writer, _ in writers:
-        writer.close()
+    published = []  # the lists go into place together, or none of them: a pair must not mix two runs
+    try:
+        for writer, _ in writers:
+            published.append(writer.publish())
+    except BaseException:
+        for path in published:
+            path.unlink(missing_ok=True)
+        for writer, _ in writers:
+            writer.abort()
+        raise
 
 
 def _entrance_states(trace: Trace, key, n_total: int):

@@ -54,6 +54,8 @@ MISTAKES = [
     (["spot", "xmm", "--date", "1800-01-01"], "covers the years 1900-2100"),
     (["spot", "xmm", "--cube", "cube.fits", "--cube-bin", "0.07"], "--cube-bin 0.07: must be a whole number"),
     (["spot", "xmm", "--cube", "cube.png"], "--cube 'cube.png'"),
+    (["area", "xmm", "--energy", "3", "--off-axis", "0,5", "--events-all"], "--events-all: it says which rays"),
+    (["psf", "xmm", "--energy", "3,4", "--image", "lib.fits", "--events-all"], "--events-all: it says which rays"),
     (["sensitivity", "--bins", "1:10"], "--bins '1:10': expected START:STOP:STEP"),
     (["sensitivity", "--bins", "1:a:0.5"], "--bins '1:a:0.5': expected START:STOP:STEP"),
     (["spot", "xmm", "--cube-bin", "0.5"], "--cube-bin: it sets the energy bins of --cube"),

@@ -194,3 +194,26 @@ def test_photon_list_options_that_cannot_be_honoured_are_refused(tmp_path, capsy
         err = capsys.readouterr().err
         assert message in err and len(err.strip().splitlines()) == 1, err
     assert not list(tmp_path.iterdir())
+
+
+def test_a_pair_of_lists_is_written_whole_or_not_at_all(tmp_path, xmm, monkeypatch):
+    """If the second list cannot be finished (a full disk), neither is left: an old entrance list must not end up
+    beside a new exit list."""
+    import errno
+
+    from raytrace.output.photons import FitsPhotonList
+
+    exit_path, entrance_path = tmp_path / "exit.fits", tmp_path / "entrance.fits"
+    entrance_path.write_text("an entrance list of an earlier run\n")
+    finished = FitsPhotonList._complete
+
+    def fail_for_the_entrance(self):
+        if self.path == entrance_path:
+            raise OSError(errno.ENOSPC, "No space left on device", str(self.path))
+        finished(self)
+
+    monkeypatch.setattr(FitsPhotonList, "_complete", fail_for_the_entrance)
+    with pytest.raises(OSError, match="No space left"):
+        raytrace.psf(xmm, 3.0, rays=2000, focal_plane_z_mm=0.0, events=exit_path, entrance=entrance_path)
+    assert not exit_path.exists() and entrance_path.read_text() == "an entrance list of an earlier run\n"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["entrance.fits"]

@@ -244,7 +244,7 @@ def _offset_options(p, what: str) -> None:
 def run_spot(args) -> int:
     from .. import api
     from ..helioscope import Exposure, Magnet, load_detector
-    from ..helioscope.response import spot_arf, spot_rmf
+    from ..helioscope.response import check_efficiency_in, spot_arf, spot_rmf
     from ..output import plot_spot, write_arf, write_rmf, write_signal_cube
 
     abc = args.flux == "abc"
@@ -283,6 +283,11 @@ def run_spot(args) -> int:
         except ValueError as exc:
             raise CliError(f"--cube-bin {args.cube_bin:g}: {str(exc).partition(': ')[2]}") from None
     efficiency_in = args.detector_efficiency_in or defaults.DETECTOR_EFFICIENCY_IN[0]
+    if args.arf:
+        try:
+            check_efficiency_in(detector, source.energy_nodes(), efficiency_in)
+        except ValueError as exc:
+            raise CliError(f"--detector-efficiency-in rmf: {exc}") from None
     start = time.perf_counter()
     progress = Progress(args.rays, "tracing")
     result = api.solar_spot(optic, source=source, detector=detector, magnet=magnet,
@@ -308,15 +313,22 @@ def run_spot(args) -> int:
           f"f_D = {s['f_d']:.4g} (keV cm2 s)^1/2, f_DO = {s['f_do']:.4g} (keV s)^1/2")
     couplings = f"g_ae = {g_ae:g}, g_agamma = {args.g:g} GeV^-1" if abc else f"g = {args.g:g} GeV^-1"
     print(f"  expected in the spot for {couplings}, B = {args.field:g} T, L = {args.length:g} m, "
-          f"{args.exposure:g} s x {args.efficiency:g}: {s['signal_counts']:.4g} signal, {s['background_counts']:.4g} "
-          "background counts")
+          f"{args.exposure:g} s x {args.efficiency:g}: {s['signal_counts']:.4g} signal ({s['detectable_signal_counts']:.4g} "
+          f"of them on the detector's opening), {s['background_counts']:.4g} background counts")
     if args.cube:
         print(f"wrote {write_signal_cube(result, args.cube)}: {result.cube.shape[0]} energy bins of "
               f"{args.cube_bin:g} keV, {result.cube.sum() * result.counts_per_cm2:.4g} signal counts in all")
     if args.arf:
         arf = spot_arf(result, efficiency_in)
-        print(f"wrote {write_arf(arf, args.arf)}: the signal inside the spot, detector efficiency "
-              f"{arf.meta['detector_efficiency']}")
+        print(f"wrote {write_arf(arf, args.arf)}: the signal inside the spot and on the detector's opening, detector "
+              f"efficiency {arf.meta['detector_efficiency']}; fold with the live time {arf.meta['live_time_s']:g} s; "
+              f"statistical error per 50 eV bin {100 * arf.meta['median_relative_error']:.2g} % (median), "
+              f"{100 * arf.meta['largest_relative_error']:.2g} % (largest)")
+        noisy = np.asarray(arf["energy"])[~(arf["effective_area_err"] <= 0.2 * arf["effective_area"])]
+        if noisy.size:
+            print(f"raytrace: warning: --arf: {noisy.size} of {len(arf)} bins (from {noisy.min():g} to "
+                  f"{noisy.max():g} keV) hold too few rays for a 20 % error, or none; trace more rays (--rays)",
+                  file=sys.stderr)
     if args.rmf:
         rmf = spot_rmf(result, efficiency_in)
         print(f"wrote {write_rmf(rmf, args.rmf)}: {rmf.matrix.shape[1]} channels of "

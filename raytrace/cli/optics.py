@@ -12,7 +12,8 @@ from ..text import mm
 from .options import (OPTIC_HELP, RANGE_FORMS, CliError, add_aperture, add_events, add_focal_plane,
                       add_optic_and_beam, add_rays_and_seed, add_source_distance, add_table_and_plot, announce_events,
                       check_output, check_outputs, command, events_options, load_traced_optic, number, parse_grid,
-                      print_psf, print_rows, report_events, slope_summary, source_options, write_outputs)
+                      photon_list_option, print_psf, print_rows, report_events, slope_summary, source_options,
+                      write_outputs)
 from .progress import Progress, Ticker
 
 
@@ -124,7 +125,7 @@ def run_area(args) -> int:
     azimuths = parse_grid(args.azimuth, "--azimuth", "deg", signed=True)
     if args.rays is None:
         args.rays = defaults.RAYS_PER_POINT if angles.size > 1 or azimuths.size > 1 else defaults.RAYS
-    option = "--events" if args.events else "--entrance" if args.entrance else None
+    option = photon_list_option(args)
     if angles.size > 1 or azimuths.size > 1:
         if option:
             raise CliError(f"{option}: a photon list is written for one direction, not a grid of --off-axis angles")
@@ -224,8 +225,8 @@ def _psf_library(args, energies, angles, azimuths) -> int:
     from .. import api
     from ..output import write_psf
 
-    for option, flag in (("output", "-o"), ("plot", "--plot"), ("events", "--events"), ("entrance", "--entrance")):
-        if getattr(args, option):
+    for flag in ("-o" if args.output else None, "--plot" if args.plot else None, photon_list_option(args)):
+        if flag:
             raise CliError(f"{flag}: a PSF library writes only --image; give one energy and direction for {flag}")
     if not args.image:
         raise CliError("--image: a grid of energies or directions makes a PSF library; name its file with --image")

@@ -233,15 +233,21 @@ def events_options(args) -> dict:
             "entrance": args.entrance}
 
 
+def photon_list_option(args) -> str | None:
+    """The first photon-list option given (--events, --entrance), None if none; --events-all needs --events."""
+    if getattr(args, "events_all", False) and not args.events:
+        raise CliError("--events-all: it says which rays --events holds; give --events FILE")
+    return "--events" if args.events else "--entrance" if getattr(args, "entrance", None) else None
+
+
 def announce_events(args) -> None:
     """Check the photon lists (--events, --entrance) before any work and say how large the files can grow."""
     from ..output.photons import estimated_bytes
 
+    photon_list_option(args)
     lists = [("--events", args.events), ("--entrance", getattr(args, "entrance", None))]
     for option, path in lists:
         check_output(option, path, (".fits", ".mcpl"))
-    if getattr(args, "events_all", False) and not args.events:
-        raise CliError("--events-all: it says which rays --events holds; give --events FILE")
     for option, path in lists:
         if path:
             print(f"photon list {path}: at most {estimated_bytes(path, args.rays) / 1e6:.3g} MB ({args.rays:,} rays)")

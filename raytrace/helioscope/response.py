@@ -6,15 +6,19 @@ The expected counts in detector channel c are
     C_c = T sum_k F_k ARF_k RMF_kc,
 
 F_k the photon flux (cm^-2 s^-1) leaving the magnet in energy bin k (Phi_a(E) P(g, B, L) integrated over the bin)
-and T the live time. ARF_k = A_eff(E_k) eta_D(E_k): the optic's effective area for the photons of that bin that land
-inside the spot (the signal-to-noise optimal circle `solar_spot` chose for the detected signal). RMF_kc is the
-probability that such a photon is recorded in channel c: the detector's Gaussian photopeak
-(`Detector.redistribution`). The detector efficiency eps_D(E_k) multiplies exactly one of the two, as chosen
-(`raytrace.defaults.DETECTOR_EFFICIENCY_IN`); the files say which. Summed over channels and folded with the
-source's spectrum, C is the `signal_counts` of `solar_spot`.
+and T the live time (the exposure times the data-taking efficiency: what XSPEC and Sherpa take as EXPOSURE).
+ARF_k = A_eff(E_k) eta_D(E_k): the optic's effective area for the photons of that bin that land inside the spot (the
+signal-to-noise optimal circle `solar_spot` chose for the detected signal) and on the detector's opening (the
+strongback around it is opaque). RMF_kc is the probability that such a photon is recorded in channel c: the
+detector's Gaussian photopeak (`Detector.redistribution`). The detector efficiency eps_D(E_k) multiplies exactly one
+of the two, as chosen (`raytrace.defaults.DETECTOR_EFFICIENCY_IN`); the files say which. Summed over channels and
+folded with the source's spectrum, C is the `detectable_signal_counts` of `solar_spot`.
 
 The energy bins are the source's own (50 eV, whose centres the rays were traced at), the ARF a ray estimate in each:
-the spot's detected signal in the bin divided by the bin's share of the band's flux.
+the bin's detected signal in that region divided by the bin's share of the band's flux. Rays are drawn from the
+spectrum, so the estimate is noisiest where the flux is weakest; its error per bin (`SpotResult.spot_area_error_cm2`)
+is summarised in the header. eta_D(E) follows the source's radial profile on the solar disc: the ARF belongs to the
+flux it was traced with (Primakoff or ABC).
 """
 
 from __future__ import annotations
@@ -52,33 +56,41 @@ def _check_place(efficiency_in: str) -> None:
                          f"{' or the '.join(DETECTOR_EFFICIENCY_IN)}")
 
 
-def _efficiency(result: SpotResult) -> np.ndarray:
-    edges = result.energy_edges_kev
-    return result.detector.efficiency(0.5 * (edges[:-1] + edges[1:]))
+def check_efficiency_in(detector, energies_kev, efficiency_in: str) -> None:
+    """Refuse, before any tracing, an ARF without the detector efficiency (efficiency_in 'rmf') where the efficiency
+    is 0 at some of the energies (keV) the rays are traced at: the optic's own area there cannot be recovered."""
+    _check_place(efficiency_in)
+    if efficiency_in == "rmf":
+        efficiency = detector.efficiency(energies_kev)
+        if np.any(efficiency <= 0):
+            raise DetectorError(f"detector {detector.name}: its efficiency is 0 at {energies_kev[efficiency <= 0][0]:g} "
+                                "keV, so an ARF without it cannot be had there; put the efficiency in the ARF")
 
 
 def spot_arf(result: SpotResult, efficiency_in: str = DETECTOR_EFFICIENCY_IN[0]) -> Table:
-    """The ARF of the signal inside the spot (module docstring): columns energy_lo, energy_hi, energy (keV) and
-    effective_area (cm2), A_eff(E) eta_D(E), times eps_D(E) if efficiency_in is 'arf'."""
-    _check_place(efficiency_in)
-    area = result.spot_area_cm2
-    if efficiency_in == "rmf":
-        efficiency = _efficiency(result)
-        if np.any(efficiency <= 0):
-            worst = result.energy_edges_kev[:-1][efficiency <= 0][0]
-            raise DetectorError(f"detector {result.detector.name}: its efficiency is 0 from {worst:g} keV, so the "
-                                "optic's own area there is unknown; put the efficiency in the ARF")
-        area = area / efficiency
+    """The ARF of the signal inside the spot and on the detector's opening (module docstring): columns energy_lo,
+    energy_hi, energy (keV), effective_area (cm2), A_eff(E) eta_D(E), times eps_D(E) if efficiency_in is 'arf', and
+    effective_area_err (cm2, its statistical error; not in the OGIP file, whose header gives its largest relative
+    value). Fold it with the live time (meta live_time_s)."""
     edges = result.energy_edges_kev
-    table = Table({"energy_lo": edges[:-1] * u.keV, "energy_hi": edges[1:] * u.keV,
-                   "energy": 0.5 * (edges[:-1] + edges[1:]) * u.keV, "effective_area": area * u.cm**2})
+    centres = 0.5 * (edges[:-1] + edges[1:])
+    check_efficiency_in(result.detector, centres, efficiency_in)
+    scale = 1.0 if efficiency_in == "arf" else 1.0 / result.detector.efficiency(centres)
+    area, error = result.spot_area_cm2 * scale, result.spot_area_error_cm2 * scale
+    table = Table({"energy_lo": edges[:-1] * u.keV, "energy_hi": edges[1:] * u.keV, "energy": centres * u.keV,
+                   "effective_area": area * u.cm**2, "effective_area_err": error * u.cm**2})
+    relative = np.divide(error, area, out=np.full_like(area, np.inf), where=area > 0)
     table.meta.update(result.meta)
     table.meta.update(
-        response="the solar-axion signal inside the spot: A_eff(E) eta_D(E)"
+        response="the solar-axion signal inside the spot and on the detector's opening: A_eff(E) eta_D(E)"
                  + (" eps_D(E)" if efficiency_in == "arf" else ""),
         detector_efficiency="in the ARF" if efficiency_in == "arf" else "not in the ARF (in the RMF)",
-        spot_radius_mm=result.radius_mm, spot_area_cm2=result.area_cm2,
-        spot_centre_x_mm=float(result.centroid_mm[0]), spot_centre_y_mm=float(result.centroid_mm[1]))
+        live_time_s=result.meta["exposure_s"] * result.meta["efficiency"],
+        fold="counts = live_time_s x sum over bins of ARF x RMF x the photon flux leaving the magnet (cm-2 s-1)",
+        spot_radius_mm=result.radius_mm, spot_circle_area_cm2=result.area_cm2,
+        spot_centre_x_mm=float(result.centroid_mm[0]), spot_centre_y_mm=float(result.centroid_mm[1]),
+        opening_diameter_mm=result.detector.opening_diameter_mm,
+        largest_relative_error=float(relative.max()), median_relative_error=float(np.median(relative)))
     return table
 
 

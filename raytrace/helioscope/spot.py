@@ -31,9 +31,11 @@ class SpotResult:
     the image of the detected signal (cm2 per pixel of `pixel_mm`, about `centroid_mm`), its encircled table, and
     the detected signal inside the spot per energy bin of the source (`energy_edges_kev`): `spot_signal_cm2`, the
     spectrum-weighted effective area x eps_D for photons of that bin landing in the spot, which sums to
-    <A_eff eps_D eta_D> (so the bin's share of the band's flux times its A_eff eps_D eta_D); `spot_area_cm2`, that
-    divided by the bin's share of the flux, A_eff(E) eps_D(E) eta_D(E) (the spot's ARF:
-    `raytrace.helioscope.response`)."""
+    <A_eff eps_D eta_D> (so the bin's share of the band's flux times its A_eff eps_D eta_D); `spot_area_cm2`, the
+    same for the photons that also land on the detector's opening (the strongback around it is opaque), divided by
+    the bin's share of the flux: A_eff(E) eps_D(E) eta_D(E), the spot's ARF (`raytrace.helioscope.response`), which
+    folds with the flux to `detectable_signal_counts`. `signal_counts` and f_DO count the whole spot
+    (DESIGN.md section 7), `opening_fraction` the share of the detected signal on the opening."""
 
     figures: FiguresOfMerit
     centroid_mm: tuple[float, float]
@@ -46,7 +48,9 @@ class SpotResult:
     energy_edges_kev: np.ndarray
     spot_signal_cm2: np.ndarray
     counts_per_cm2: float  # expected signal counts per cm2 of detected effective area (T x Phi_band(g) x P)
-    spot_area_cm2: np.ndarray  # per bin of energy_edges_kev: A_eff(E) eps_D(E) eta_D(E), the spot's detected area
+    detectable_signal_counts: float  # the expected signal in the spot and on the detector's opening
+    spot_area_cm2: np.ndarray  # per bin of energy_edges_kev: the spot's ARF (the class docstring)
+    spot_area_error_cm2: np.ndarray  # its statistical error (1 sigma) in each bin
     detector: Detector
     cube: np.ndarray | None = None  # detected signal (cm2) per energy bin of `cube_edges_kev` and image pixel
     cube_edges_kev: np.ndarray | None = None
@@ -71,6 +75,7 @@ class SpotResult:
     def summary(self) -> dict:
         out = self.figures.summary()
         out.update({"opening_fraction": self.opening_fraction, "signal_counts": self.signal_counts,
+                    "detectable_signal_counts": self.detectable_signal_counts,
                     "background_counts": self.background_counts})
         out["centroid_x_mm"], out["centroid_y_mm"] = (float(v) for v in self.centroid_mm)
         return out
@@ -111,7 +116,10 @@ def solar_spot(optic: Optic, source: SolarSource, detector: Detector, n_rays: in
                                   source.energy_nodes(),
                                   None if cube_edges is None else np.searchsorted(cube_edges, source.energy_nodes()) - 1)
     opening_r2 = (0.5 * detector.opening_diameter_mm) ** 2
-    in_opening = 0.0
+    # the detected signal on the detector's opening (the strongback around it is opaque), and its squared weights
+    # for the statistical error of the spot's ARF in each energy bin (a compound-Poisson sum: variance sum w^2)
+    on_opening, on_opening_squared = (FocusedImage(centre_d, IMAGE_PIXEL_MM, 1, min(chunk_size, n_rays),
+                                                   source.energy_nodes()) for _ in range(2))
     fates = np.zeros(len(Fate) + 1, dtype=np.int64)
     for rays in trace.chunks(n_rays, seed, chunk_size, table):
         if on_chunk is not None:
@@ -119,8 +127,9 @@ def solar_spot(optic: Optic, source: SolarSource, detector: Detector, n_rays: in
         optics_only.add(rays)
         weight = detected(rays.weight, rays.energy_kev)
         after_detector.add(rays, weight)
-        inside = (rays.fate == Fate.DOUBLE) & (rays.x**2 + rays.y**2 < opening_r2)
-        in_opening += float(weight[inside].sum())
+        weight_on_opening = np.where(rays.x**2 + rays.y**2 < opening_r2, weight, 0.0)
+        on_opening.add(rays, weight_on_opening)
+        on_opening_squared.add(rays, weight_on_opening**2)
         fates += rays.fate_counts()
         if progress is not None:
             progress(len(rays))
@@ -134,8 +143,11 @@ def solar_spot(optic: Optic, source: SolarSource, detector: Detector, n_rays: in
     signal, background = expected_counts(figures, source, magnet, b, exposure)
     spot_bins = int(np.searchsorted(radial_edges_mm()[1:], figures.spot.radius_mm)) + 1  # best_spot's bins
     spot_signal = after_detector.radial_by_node[:, :spot_bins].sum(axis=1)
+    detectable = on_opening.radial_by_node[:, :spot_bins].sum(axis=1)
+    detectable_error = np.sqrt(on_opening_squared.radial_by_node[:, :spot_bins].sum(axis=1))
     edges = source.energy_edges()
     flux_share = np.array([source.model.flux(lo, hi) for lo, hi in zip(edges[:-1], edges[1:])]) / source.band_flux()
+    counts_per_cm2 = signal_counts_per_cm2(source, magnet, exposure)
     meta = trace.metadata(n_rays, seed, fates, detector=detector.name, background_counts_kev_cm2_s=b,
                           opening_diameter_mm=detector.opening_diameter_mm, magnet_field_tesla=magnet.field_tesla,
                           magnet_length_m=magnet.length_m, bore_area_cm2=magnet.bore_area_cm2,
@@ -148,7 +160,7 @@ def solar_spot(optic: Optic, source: SolarSource, detector: Detector, n_rays: in
     result = SpotResult(
         figures=figures,
         centroid_mm=after_detector.centroid_mm(),
-        opening_fraction=in_opening / after_detector.total,
+        opening_fraction=on_opening.total / after_detector.total,
         signal_counts=signal,
         background_counts=background,
         image=after_detector.image,
@@ -156,8 +168,10 @@ def solar_spot(optic: Optic, source: SolarSource, detector: Detector, n_rays: in
         encircled=encircled_table(after_detector.cumulative_fraction(), radial_edges_mm(), 1.0, u.mm),
         energy_edges_kev=edges,
         spot_signal_cm2=spot_signal,
-        counts_per_cm2=signal_counts_per_cm2(source, magnet, exposure),
-        spot_area_cm2=spot_signal / flux_share,
+        counts_per_cm2=counts_per_cm2,
+        detectable_signal_counts=counts_per_cm2 * float(detectable.sum()),
+        spot_area_cm2=detectable / flux_share,
+        spot_area_error_cm2=detectable_error / flux_share,
         detector=detector,
         cube=after_detector.cube,
         cube_edges_kev=cube_edges,

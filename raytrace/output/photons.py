@@ -88,6 +88,7 @@ class _AtomicFile:
         self.signs = FRAME_SIGNS[frame]
         self.every_ray = contents != "focal_plane"
         self.exit = contents != "entrance"
+        self.completed = False
 
     def _kept(self, rays: Rays) -> np.ndarray:
         return np.ones(len(rays), bool) if self.every_ray else np.isin(rays.fate, REACHES_FOCAL_PLANE)
@@ -98,10 +99,25 @@ class _AtomicFile:
         return (rays.x[keep], sy * rays.y[keep], sz * rays.z[keep], rays.dx[keep], sy * rays.dy[keep],
                 sz * rays.dz[keep])
 
-    def _finish(self) -> Path:
+    def close(self) -> Path:
+        """Complete the list and move it onto its path."""
+        self.complete()
+        return self.publish()
+
+    def complete(self) -> None:
+        """Write what is left and close the temporary file (not yet in place: `publish`)."""
+        if not self.completed:
+            self._complete()
+            self.completed = True
+
+    def publish(self) -> Path:
         return publish(self.tmp, self.path)
 
     def abort(self) -> None:
+        """Drop the list: close what is open, remove the temporary file."""
+        if not self.completed:
+            self.completed = True
+            self._release()
         self.tmp.unlink(missing_ok=True)
 
 
@@ -151,7 +167,7 @@ class FitsPhotonList(_AtomicFile):
         self.count += rows.size
         self.weight_sum += float(rays.weight[keep & (rays.fate == Fate.DOUBLE)].sum())
 
-    def close(self) -> Path:
+    def _complete(self) -> None:
         data_bytes = self.count * self.dtype.itemsize
         self._write(b"\0" * (-data_bytes % FITS_BLOCK))
         self.header["NAXIS2"] = self.count
@@ -163,11 +179,9 @@ class FitsPhotonList(_AtomicFile):
             self.handle.close()
         except OSError as exc:
             raise named_os_error(exc, self.path) from None
-        return self._finish()
 
-    def abort(self) -> None:
+    def _release(self) -> None:
         self.handle.close()
-        super().abort()
 
 
 class _McplParticle(ctypes.Structure):
@@ -246,10 +260,8 @@ class McplPhotonList(_AtomicFile):
         finally:
             os._exit(1)
 
-    def close(self) -> Path:
+    def _complete(self) -> None:
         self.lib.mcpl_close_outfile(self.file)
-        return self._finish()
 
-    def abort(self) -> None:
+    def _release(self) -> None:
         self.lib.mcpl_close_outfile(self.file)
-        super().abort()
