@@ -54,7 +54,8 @@ def main():
 
     source = raytrace.solar_source(magnet=raytrace.Magnet())
     traced = [reach.traced_response(s, source, s.meta["optic"]) for s in result.spots]
-    traced_rest_spot = [dataclasses.replace(r, spot_area_cm2=reach.REST2019_SPOT_CM2) for r in traced]
+    sharp = [dataclasses.replace(r, resolution=None) for r in traced]
+    traced_rest_spot = [dataclasses.replace(r, spot_area_cm2=reach.REST2019_SPOT_CM2) for r in sharp]
     b2 = dataclasses.replace(rest_magnet, field_tesla=defaults.MAGNET_FIELD_T)
     rest_live = 1.5 * 365 * reach.REST2019_DAY_S
     steps = [
@@ -68,7 +69,8 @@ def main():
         ("+ analysis window 1-10 keV", vacuum([constant(edges)] * 2, b2, edges, 1.5 * year, 0.95)),
         ("+ traced signal in the spot (optics x detector x eta_D), spots still 0.3 cm2",
          vacuum(traced_rest_spot, b2, edges, 1.5 * year, 0.95)),
-        ("+ traced spot areas (the traced defaults)", vacuum(traced, b2, edges, 1.5 * year, 0.95)),
+        ("+ traced spot areas", vacuum(sharp, b2, edges, 1.5 * year, 0.95)),
+        ("+ the detector's energy resolution (the traced defaults)", vacuum(traced, b2, edges, 1.5 * year, 0.95)),
     ]
     for label, g in steps:
         print(f"  {g:.4g} GeV^-1  {label}")

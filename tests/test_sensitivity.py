@@ -88,8 +88,12 @@ def test_the_traced_signal_adds_up_to_the_figures_of_merit():
     assert spot.spot_signal_cm2.size == spot.energy_edges_kev.size - 1 == source.energy_nodes().size
     from raytrace.helioscope.sensitivity import traced_response
     response = traced_response(spot, source, "xmm")
-    result = sensitivity([response], magnet, [1e-4], EDGES, 1.0, None)
-    # the vacuum counts at low mass are the spot's expected counts at g = 1e-10 (two code paths)
+    assert response.resolution == spot.detector.resolution
+    import dataclasses
+
+    result = sensitivity([dataclasses.replace(response, resolution=None)], magnet, [1e-4], EDGES, 1.0, None)
+    # the vacuum counts at low mass are the spot's expected counts at g = 1e-10 (two code paths; the detector's
+    # resolution would move a little of them out of the analysis window)
     expected_signal, _ = raytrace.helioscope.merit.expected_counts(
         spot.figures, source, magnet, spot.meta["background_counts_kev_cm2_s"],
         raytrace.Exposure(G_REF_PER_GEV, 1.0, 1.0))
@@ -208,3 +212,50 @@ def test_a_fits_table_keeps_the_list_valued_provenance(tmp_path):
     masses = json.loads(header["gas_step_photon_mass_ev"])
     assert len(masses) == 73 and masses == pytest.approx(result.meta["gas_step_photon_mass_ev"], rel=1e-15)
     assert json.loads(header["energy_edges_kev"])[-1] == 10.0
+
+
+def test_the_detectors_resolution_spreads_the_signal_over_the_bins_and_barely_moves_the_limit():
+    import dataclasses
+
+    from raytrace.helioscope import load_detector
+    from raytrace.helioscope.detector import Resolution
+    from raytrace.helioscope.sensitivity import _bin_counts
+
+    magnet, live = Magnet(), 1.5 * YEAR_S * 0.5
+    resolution = load_detector().resolution
+    sharp = flat_response()
+    smeared = dataclasses.replace(sharp, resolution=resolution)
+    # the counts move between bins, but inside the window they are kept, except what leaks past its edges
+    counts_sharp, counts_smeared = (_bin_counts(r, magnet, np.array([1e-4]), 0.0, EDGES)[0] for r in (sharp, smeared))
+    assert counts_smeared.sum() == pytest.approx(counts_sharp.sum(), rel=5e-3)
+    assert counts_smeared.sum() < counts_sharp.sum()
+    assert np.abs(counts_smeared - counts_sharp).max() > 1e-3 * counts_sharp.max()
+    # a photopeak far narrower than a bin gives back the sharp counts
+    narrow = dataclasses.replace(sharp, resolution=Resolution(1e-4, 5.9))
+    np.testing.assert_allclose(_bin_counts(narrow, magnet, np.array([1e-4]), 0.0, EDGES)[0], counts_sharp, rtol=1e-9,
+                               atol=1e-12 * counts_sharp.max())
+    g_sharp, g_smeared = (sensitivity([r], magnet, [1e-3], EDGES, live, None).low_mass("g_agamma_vacuum")
+                          for r in (sharp, smeared))
+    assert 0 < g_smeared / g_sharp - 1 < 3e-3
+
+
+def test_signal_from_beyond_the_window_that_resolution_would_bring_in_is_negligible():
+    """The traced band is the analysis window, so no signal is spread into it from outside. Tracing 0.5-10.5 keV and
+    analysing 1-10 keV with and without the nodes outside the window bounds what that leaves out."""
+    import dataclasses
+
+    optic, magnet = raytrace.load("xmm"), Magnet()
+    source = raytrace.solar_source(band_kev=(0.5, 10.5), magnet=magnet)
+    spot = raytrace.solar_spot(optic, source=source, magnet=magnet, rays=100_000, focal_plane_z_mm=0.0)
+    from raytrace.helioscope.sensitivity import traced_response
+
+    wide = traced_response(spot, source, "xmm")
+    assert wide.resolution is not None
+    inside = (wide.energy_edges_kev[:-1] >= 1.0 - 1e-9) & (wide.energy_edges_kev[1:] <= 10.0 + 1e-9)
+    first, last = np.flatnonzero(inside)[[0, -1]]
+    window = dataclasses.replace(wide, energy_edges_kev=wide.energy_edges_kev[first:last + 2],
+                                 axion_rate_s=wide.axion_rate_s[inside])
+    live = 1.5 * YEAR_S * 0.5
+    g_wide, g_window = (sensitivity([r], magnet, [1e-3], EDGES, live, None).low_mass("g_agamma_vacuum")
+                        for r in (wide, window))
+    assert abs(g_window / g_wide - 1) < 1e-3

@@ -100,6 +100,14 @@ class Resolution:
     def sigma_kev(self, energy_kev) -> np.ndarray:
         return self.fwhm_kev * np.sqrt(np.asarray(energy_kev, float) / self.energy_kev) / FWHM_PER_SIGMA
 
+    def redistribution(self, energy_kev, edges_kev) -> np.ndarray:
+        """The probability that a detected photon of each energy (keV) is recorded between each pair of consecutive
+        edges (keV): the photopeak integrated over the bins, shape (energies, bins). A row sums to less than 1 only
+        by what falls outside the edges."""
+        energy = np.asarray(energy_kev, float)[:, None]
+        cdf = ndtr((np.asarray(edges_kev, float)[None, :] - energy) / self.sigma_kev(energy))
+        return np.diff(cdf, axis=1)
+
 
 FWHM_PER_SIGMA = 2.0 * math.sqrt(2.0 * math.log(2.0))
 
@@ -138,10 +146,7 @@ class Detector:
         if self.resolution is None:
             raise DetectorError(f"detector {self.name}: no energy resolution given (a [resolution] table with "
                                 "fwhm_kev and energy_kev)")
-        energy = _checked(energy_kev)[:, None]
-        edges = np.asarray(channel_edges_kev, float)
-        cdf = ndtr((edges[None, :] - energy) / self.resolution.sigma_kev(energy))
-        return np.diff(cdf, axis=1)
+        return self.resolution.redistribution(_checked(energy_kev), channel_edges_kev)
 
 
 def load_detector(path: str | Path | None = None) -> Detector:

@@ -211,26 +211,27 @@ def spot_signal_by_energy(kept: KeptRays, weights: np.ndarray, spot_radius_mm: f
 
 
 def sensitivity_objective(kept: KeptRays, weights: np.ndarray, figures: dict, source: SolarSource,
-                          background: float, mass_ev: float) -> float:
+                          background: float, mass_ev: float, resolution=None) -> float:
     """`design_sensitivity` of the re-weighted kept rays."""
     if not figures["f_do"] > 0:
         return math.inf
     radius = math.sqrt(figures["spot_area_cm2"] / math.pi) * 10.0
     return design_sensitivity(spot_signal_by_energy(kept, weights, radius), figures["spot_area_cm2"], background,
-                              source, mass_ev)
+                              source, mass_ev, resolution)
 
 
 def design_sensitivity(spot_signal_cm2: np.ndarray, spot_area_cm2: float, background: float, source: SolarSource,
-                       mass_ev: float) -> float:
+                       mass_ev: float, resolution=None) -> float:
     """The combined (vacuum and 4He phases, the API's defaults) g_agamma (GeV^-1) at mass_ev of a helioscope whose
-    every bore holds an optic with this detected signal in its spot per energy node of the source
-    (`raytrace.helioscope.sensitivity`)."""
+    every bore holds an optic with this detected signal in its spot per energy node of the source, recorded with the
+    detector's energy `resolution` (`raytrace.helioscope.detector.Resolution`; None: sharp) (`raytrace.helioscope.
+    sensitivity`)."""
     from ..defaults import GAS_YEARS, MAX_GAS_MASS_EV, SENSITIVITY_BINS_KEV, TRACKING, VACUUM_YEARS
     from .sensitivity import YEAR_S, SignalResponse, energy_bin_edges, gas_schedule, sensitivity
 
     magnet = Magnet()
     response = SignalResponse("optimised design", source.energy_edges(), source.band_flux() * spot_signal_cm2,
-                              spot_area_cm2, background)
+                              spot_area_cm2, background, resolution=resolution)
     bores = [response] * magnet.bores
     edges = energy_bin_edges(SENSITIVITY_BINS_KEV)
     year = YEAR_S * TRACKING
@@ -323,7 +324,7 @@ def evaluate_point(design_toml: str, recipe_dir: str | None, values: dict, sourc
            "fates": kept.fates, **figures}
     if settings.objective == "sensitivity":
         row["g_agamma_per_gev"] = sensitivity_objective(kept, weights, figures, source, background,
-                                                        settings.objective_mass_ev)
+                                                        settings.objective_mass_ev, detector.resolution)
     return row
 
 
@@ -576,5 +577,5 @@ def scan_result(rows: list[dict], design: SegmentedDesign, source: SolarSource, 
     if settings.objective == "sensitivity":
         table.meta["verified_g_agamma_per_gev"] = design_sensitivity(
             verified.spot_signal_cm2, verified.area_cm2, detector.background_counts_kev_cm2_s, source,
-            settings.objective_mass_ev)
+            settings.objective_mass_ev, detector.resolution)
     return ScanResult(table, best_design, verified)

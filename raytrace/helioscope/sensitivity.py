@@ -1,16 +1,20 @@
-"""The projected sensitivity of a helioscope to the axion-photon coupling g_agamma versus the axion mass m_a.
+"""The projected sensitivity of a helioscope to the axion-photon coupling g_agamma (or, for the ABC flux, to
+(g_ae g_agamma)^1/2: `Coupling`) versus the axion mass m_a.
 
 Signal. Per bore, energy bin k and data-taking step (the vacuum phase or one buffer-gas density), at the reference
 coupling G_REF = 1e-10 GeV^-1 (counts scale as (g / G_REF)^4: the flux and the conversion each go as g^2):
 
-    s_k = T sum_{j in k} R_j <P>_j,
+    s_k = T sum_j R_j <P>_j G_jk,
 
 T the step's live time (exposure x tracking efficiency), R_j the rate (s^-1) of solar axions of energy node j whose
 photons would be detected in the spot if every axion converted (`SignalResponse`: from a traced optic and detector,
 flux x bore area x throughput x fraction of the detected signal inside the spot x detector efficiency), and <P>_j
 the conversion probability (`raytrace.helioscope.conversion`) averaged over the node's energies by Gauss-Legendre
-quadrature. A node belongs to the analysis bin that holds its centre. Background: b_k = b x a x dE_k x T, with a
-the spot area and b the detector's background level.
+quadrature. G_jk is the probability that a photon of node j is recorded in bin k: the detector's photopeak (a
+Gaussian whose FWHM grows as sqrt(E), from the detector file) integrated over the bin; what falls outside the analysis window is lost, and the
+traced band is the window, so nothing spills in from outside it (at 1 and 10 keV the spectrum x efficiency is
+small: the test suite bounds the effect). Without a resolution, G_jk is 1 for the bin that holds the node's centre.
+Background: b_k = b x a x dE_k x T, with a the spot area and b the detector's background level.
 
 Statistics. Every (step, bore, bin) is one Poisson count; the expected limit on mu = (g / G_REF)^4 is the median one
 of background-only Asimov data (`raytrace.helioscope.statistics`), so g = G_REF mu^(1/4). The vacuum curve uses the
@@ -41,6 +45,7 @@ from scipy.stats import norm
 
 from ..defaults import MAX_GAS_MASS_EV
 from .conversion import conversion_probability, density_for_photon_mass, photon_mass_ev
+from .detector import Resolution
 from .merit import Magnet
 from .statistics import CONFIDENCE, pseudo_experiment_limits, upper_limit
 
@@ -85,8 +90,9 @@ PROBABILITY_POINTS = 4  # Gauss-Legendre points per 50 eV node: P's coherence os
 class SignalResponse:
     """What one bore makes of the solar-axion flux, per energy node (edges in keV): `axion_rate_s`, the rate of axions
     (s^-1, at g_agamma = 1e-10 GeV^-1) whose photons would be detected in the spot if all converted; the spot area
-    (cm2) and the background level (counts keV^-1 cm^-2 s^-1) that set the background; and how many Gauss-Legendre
-    points per node average the conversion probability (1: its value at the node's centre)."""
+    (cm2) and the background level (counts keV^-1 cm^-2 s^-1) that set the background; how many Gauss-Legendre
+    points per node average the conversion probability (1: its value at the node's centre); and the detector's
+    energy resolution (None: each node's signal is recorded at its own energy)."""
 
     name: str
     energy_edges_kev: np.ndarray
@@ -94,6 +100,7 @@ class SignalResponse:
     spot_area_cm2: float
     background_counts_kev_cm2_s: float
     probability_points: int = PROBABILITY_POINTS
+    resolution: Resolution | None = None  # the detector's photopeak: signal is recorded at smeared energies
 
     def __post_init__(self):
         edges, rate = np.asarray(self.energy_edges_kev, float), np.asarray(self.axion_rate_s, float)
@@ -119,9 +126,10 @@ class SignalResponse:
 
 
 def traced_response(spot, source, name: str) -> SignalResponse:
-    """The response of a traced solar spot (`raytrace.helioscope.spot.SpotResult`) of this solar source."""
+    """The response of a traced solar spot (`raytrace.helioscope.spot.SpotResult`) of this solar source, with its
+    detector's energy resolution."""
     return SignalResponse(name, spot.energy_edges_kev, source.band_flux() * spot.spot_signal_cm2, spot.area_cm2,
-                          spot.meta["background_counts_kev_cm2_s"])
+                          spot.meta["background_counts_kev_cm2_s"], resolution=spot.detector.resolution)
 
 
 def constant_response(model, energy_edges_kev, area_cm2: float, efficiency: float, spot_area_cm2: float,
@@ -341,12 +349,17 @@ def _step_counts(responses, magnet: Magnet, masses: np.ndarray, density: float, 
 
 def _bin_counts(response: SignalResponse, magnet: Magnet, masses: np.ndarray, density: float,
                 edges: np.ndarray) -> np.ndarray:
-    """Signal counts per second of live time, at G_REF, per mass (rows) and analysis bin (columns)."""
+    """Signal counts per second of live time, at G_REF, per mass (rows) and analysis bin (columns): each node's
+    signal goes to the bin holding its centre, or, with the detector's resolution, is spread over the bins by its
+    photopeak (what falls outside the analysis window is lost)."""
     centres = 0.5 * (response.energy_edges_kev[:-1] + response.energy_edges_kev[1:])
-    k = np.searchsorted(edges, centres, side="right") - 1
-    used = (k >= 0) & (k < edges.size - 1)
-    to_bins = np.zeros((centres.size, edges.size - 1))
-    to_bins[np.flatnonzero(used), k[used]] = 1.0
+    if response.resolution is None:
+        k = np.searchsorted(edges, centres, side="right") - 1
+        used = (k >= 0) & (k < edges.size - 1)
+        to_bins = np.zeros((centres.size, edges.size - 1))
+        to_bins[np.flatnonzero(used), k[used]] = 1.0
+    else:
+        to_bins = response.resolution.redistribution(centres, edges)
     return (response.mean_probability(magnet, masses, density) * response.axion_rate_s) @ to_bins
 
 
