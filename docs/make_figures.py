@@ -23,7 +23,10 @@ FIGURES = {
     "sensitivity.png": (["sensitivity", "--plot", "FIGURE"], None),
     "f_do_vs_focal_length.png": (["optimise", "--focal-length", "3000:9000:250", "-o", "OUT"], "f_do_vs_focal_length.png"),
     "vignetting.png": (None, None),  # two optics in one plot: from the API, below
+    "iaxo_family.png": (None, None),  # the three presets on one plot: from the API, below
+    "iaxo_family_abc.png": (None, None),
 }
+FAMILY = {"BabyIAXO": "babyiaxo", "IAXO": "iaxo", "IAXO+": "iaxoplus"}
 
 
 def vignetting(path: Path) -> None:
@@ -38,13 +41,48 @@ def vignetting(path: Path) -> None:
     raytrace.save_figure(raytrace.plot_vignetting(tables), path)
 
 
+def family(path: Path, coupling: str) -> None:
+    """The IAXO family's presets (1e6 rays per optic) on one plot, with their published g_agamma curves from
+    ../shared/reference/axion/sensitivity where present; prints the low-mass numbers the README quotes."""
+    import raytrace
+    from raytrace.helioscope.sensitivity import reference_curves
+
+    shared = DOCS.parents[1] / "shared" / "reference" / "axion" / "sensitivity"
+    tables, references = {}, {}
+    for label, preset in FAMILY.items():
+        result = raytrace.preset_sensitivity(preset, coupling=coupling)
+        tables[label] = result.table
+        unit = "GeV^-1" if coupling == "gagamma" else "GeV^-1/2"
+        spot = result.spots[0]
+        print(f"{label} ({coupling}): vacuum {result.low_mass(result.coupling + '_vacuum'):.4g}, combined "
+              f"{result.low_mass():.4g} {unit} at 1e-3 eV; combined below CAST up to "
+              f"{result.reach_ev(result.coupling + '_combined', _cast(result)):.3g} eV; first bore: spot "
+              f"{spot.area_cm2:.3f} cm2, <eps_D eps_O eta_D> {spot.figures.mean_eps_do_in_spot:.4f}, "
+              f"<eps_O> {spot.figures.mean_eps_o:.4f}, <eps_D> {spot.figures.mean_eps_d:.3f}; rays outside the bore "
+              f"{100 * max(result.meta['bore_rays_outside']):.2g} %; {result.meta['gas_steps']} 4He steps")
+        if coupling == "gagamma":
+            references[label] = reference_curves(shared, preset)
+            for name, (m, g) in references[label].items():
+                print(f"  published {name}: {g[0]:.4g} GeV^-1 at {m[0]:.3g} eV")
+    raytrace.save_figure(raytrace.plot_family(tables, references), path)
+
+
+def _cast(result) -> float:
+    from raytrace.helioscope.sensitivity import COUPLINGS
+
+    return next(c for c in COUPLINGS.values() if c.column == result.coupling).cast_limit
+
+
 def make(name: str) -> None:
     from raytrace.cli import main
 
     argv, written = FIGURES[name]
     target = DOCS / name
     if argv is None:
-        vignetting(target)
+        if name.startswith("iaxo_family"):
+            family(target, "gae" if name.endswith("_abc.png") else "gagamma")
+        else:
+            vignetting(target)
         print(f"wrote {target}", flush=True)
         return
     with tempfile.TemporaryDirectory() as out:

@@ -31,7 +31,7 @@ from .generator import SegmentedDesign, read_design
 from .optic import Optic, PrescriptionError, Segmentation, Shell, SlopeErrors, Spider, parse_aperture
 
 SHIPPED = {"xmm": "data/xmm_newton.ecsv", "xmm_design": "data/xmm_design.ecsv", "babyiaxo": "babyiaxo_custom.toml",
-           "cast_pathfinder": "data/cast_pathfinder.ecsv"}
+           "cast_pathfinder": "data/cast_pathfinder.ecsv", "iaxo": "iaxo.toml", "iaxoplus": "iaxoplus.toml"}
 REQUIRED_COLUMNS = ("r_intersect_mm", "thickness_mm", "primary_length_mm", "secondary_length_mm", "profile", "coating")
 SEGMENT_COLUMNS = ("segments", "segment_gap_mm", "spacers_per_segment", "spacer_width_mm", "segment_rotation_deg")
 SLOPE_COLUMNS = ("slope_meridional_arcsec", "slope_sagittal_arcsec", "wing_fraction", "wing_arcsec")

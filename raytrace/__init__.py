@@ -9,9 +9,9 @@ g_agamma(m_a) sensitivity.
 
 Functions (defaults are the command line's): load, make_source, effective_area, offaxis_response, psf,
 best_focus, vignetting, reflectivity, solar_source, solar_spot, tilt_scan, calibrate, fit_encircled, optimise,
-sensitivity, rest2019_sensitivity. Plots return matplotlib Figures: plot_effective_area, plot_offaxis_response,
-plot_psf, plot_comparison, plot_spot, plot_scan, plot_tilt, plot_vignetting, plot_sensitivity,
-plot_reflectivity, plot_cross_section; save_figure and the write_* functions write files atomically.
+sensitivity, preset_sensitivity (BabyIAXO, IAXO, IAXO+), rest2019_sensitivity. Plots return matplotlib Figures:
+plot_effective_area, plot_offaxis_response, plot_psf, plot_comparison, plot_spot, plot_scan, plot_tilt,
+plot_vignetting, plot_sensitivity, plot_family, plot_reflectivity, plot_cross_section; save_figure and the write_* functions write files atomically.
 Sources (ParallelBeam, PointSource, SolarSource) follow `raytrace.engine.source.Source`; the figures of merit live in
 `raytrace.helioscope.merit`.
 """
@@ -23,11 +23,12 @@ from .version import __version__
 
 # Each name loads its module on first use, so that `raytrace --help` does not wait for numba, astropy and matplotlib.
 __getattr__, __dir__, __all__ = lazy_loader.attach(__name__, submod_attrs={
-    "api": ["best_focus", "calibrate", "effective_area", "fit_encircled", "load", "make_source", "offaxis_response", "optimise", "psf", "psf_library",
-            "reflectivity", "rest2019_sensitivity", "sensitivity", "solar_source", "solar_spot", "tilt_scan",
+    "api": ["best_focus", "calibrate", "effective_area", "fit_encircled", "load", "make_source", "offaxis_response",
+            "optimise", "preset_sensitivity", "psf", "psf_library", "reflectivity", "rest2019_sensitivity", "sensitivity", "solar_source", "solar_spot", "tilt_scan",
             "vignetting"],
     "helioscope": ["Exposure", "Magnet", "load_detector", "load_magnet", "spot_arf", "spot_rmf"],
-    "output": ["plot_comparison", "plot_cross_section", "plot_effective_area", "plot_offaxis_response", "plot_psf",
+    "output": ["plot_comparison", "plot_cross_section", "plot_effective_area", "plot_family", "plot_offaxis_response",
+               "plot_psf",
                "plot_reflectivity", "plot_scan", "plot_sensitivity", "plot_spot", "plot_tilt", "plot_vignetting",
                "save_figure", "write_arf", "write_design", "write_prescription", "write_psf", "write_rmf",
                "write_signal_cube", "write_table", "write_vignetting"],

@@ -26,6 +26,7 @@ from . import analysis
 from . import defaults
 from .defaults import MATERIALS, PSD_BAND_PER_UM, RAYS, RAYS_PER_POINT, SOLAR_MODEL, SPOT_FOCUS_KEV
 from .engine import Trace
+from .engine.geometry import PackedOptic
 from .engine.rng import seed_key
 from .helioscope import tolerance
 from .helioscope.detector import Detector, load_detector
@@ -275,12 +276,15 @@ def sensitivity(optics=defaults.SENSITIVITY_OPTICS, *, detector: Detector | str 
     detector = _detector(detector)
     source = solar_source(solar_model, (edges[0], edges[-1]), magnet=magnet, flux="abc" if abc else "primakoff")
     limits_on = reach.COUPLINGS[coupling]
-    responses, spots = [], []
+    responses, spots, traced = [], [], {}
     for k, optic in enumerate(optics, start=1):
-        focus = best_focus(optic, SPOT_FOCUS_KEV, rays=min(rays, RAYS_PER_POINT), seed=seed)
-        result = spot.solar_spot(optic, source, detector, rays, seed, focus, magnet, progress=progress)
-        spots.append(result)
-        responses.append(reach.traced_response(result, source, f"bore {k}: {optic.name}"))
+        if id(optic) not in traced:  # the same optic in several bores is traced once
+            focus = best_focus(optic, SPOT_FOCUS_KEV, rays=min(rays, RAYS_PER_POINT), seed=seed)
+            traced[id(optic)] = spot.solar_spot(optic, source, detector, rays, seed, focus, magnet, progress=progress)
+        spots.append(traced[id(optic)])
+        responses.append(reach.traced_response(spots[-1], source, f"bore {k}: {optic.name}"))
+    outside = [s.meta["fates"]["not_from_bore"] / s.meta["rays"] for s in spots]
+    wider = [float(PackedOptic.from_optic(o).outer_radius_mm) for o in optics]
     year = reach.YEAR_S * tracking
     schedule = (reach.gas_schedule(responses, magnet, gas_years * year, max_gas_mass_ev) if gas_years > 0 else None)
     result = reach.sensitivity(responses, magnet, masses, edges, vacuum_years * year, schedule, confidence,
@@ -294,7 +298,25 @@ def sensitivity(optics=defaults.SENSITIVITY_OPTICS, *, detector: Detector | str 
     result.meta.update(solar_model=source.model.name, detector=detector.name, vacuum_years=vacuum_years,
                        gas_years=gas_years, tracking=tracking, rays_per_bore=int(rays), seed=int(seed),
                        raytrace_version=__version__, bore_vacuum_low_mass=bores,
+                       bore_rays_outside=outside, optic_outer_radius_mm=wider,
                        bores_traced=[s.meta for s in spots])
+    return result
+
+
+def preset_sensitivity(preset: str, *, masses_ev=None, coupling: str = "gagamma", solar_model: str | None = None,
+                       confidence: float = defaults.CONFIDENCE, pseudo_experiments: int = 0, rays: int = RAYS,
+                       seed: int = 0, progress=None) -> SensitivityResult:
+    """`sensitivity` of a member of the IAXO family ('babyiaxo', 'iaxo', 'iaxoplus': `raytrace.helioscope.presets`),
+    its magnet, detector, schedule and optics those of the preset."""
+    from .helioscope.presets import load_preset
+
+    chosen = load_preset(preset)
+    result = sensitivity(list(chosen.optics), detector=chosen.detector, magnet=chosen.magnet,
+                         vacuum_years=chosen.vacuum_years, gas_years=chosen.gas_years, tracking=chosen.tracking,
+                         max_gas_mass_ev=chosen.max_gas_mass_ev, masses_ev=masses_ev, coupling=coupling,
+                         solar_model=solar_model, confidence=confidence, pseudo_experiments=pseudo_experiments,
+                         rays=rays, seed=seed, progress=progress)
+    result.meta.update(preset=chosen.name, preset_description=chosen.description)
     return result
 
 

@@ -25,6 +25,10 @@ COMMANDS = {
     "optimise": ["optimise", "--focal-length", "5000", "--groups", "1", "--materials", "ir", "--rays", "5000",
                  "-o", "scan"],
     "sensitivity": ["sensitivity", "--rays", "20000", "--mass", "1e-3:0.1:3log", "--gas-years", "0"],
+    "sensitivity-preset": ["sensitivity", "--preset", "iaxoplus", "--rays", "20000", "--mass", "1e-3", "--plot",
+                           "family.png"],
+    "spot-response": ["spot", "xmm", "--flux", "abc", "--rays", "20000", "--arf", "s.arf", "--rmf", "s.rmf",
+                      "--events", "e.fits", "--entrance", "i.fits"],
     "tilt": ["tilt", "xmm", "--tilt", "0,1", "--rays", "20000"],
     "offaxis": ["offaxis", "xmm", "--off-axis", "0,5", "--energy", "3", "--rays", "20000"],
     "design": ["design", "--set", "r_max_mm=300", "-o", "design.toml"],
@@ -50,6 +54,7 @@ API_CALLS = {
     "optimise": "raytrace.optimise([5000], groups=1, materials=['ir'], rays=5000)",
     "sensitivity": "raytrace.sensitivity(rays=20000, masses_ev=[1e-3, 1e-2], gas_years=0)",
     "rest2019_sensitivity": "raytrace.rest2019_sensitivity(masses_ev=[1e-3, 1e-2])",
+    "preset_sensitivity": "raytrace.preset_sensitivity('iaxo', rays=20000, masses_ev=[1e-3], coupling='gae')",
 }
 
 

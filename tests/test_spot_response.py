@@ -218,3 +218,12 @@ def test_sherpa_reads_the_files_and_fits_g_to_the_fourth_back(spot, files):
     assert abs(counts.sum() - spot.detectable_signal_counts - background) < 5 * math.sqrt(counts.sum())
     assert error == pytest.approx(1 / math.sqrt(spot.detectable_signal_counts), rel=0.1)
     assert abs(g4 - 1.0) < 3 * error
+
+
+def test_an_arf_from_few_rays_is_written_with_its_empty_bins_counted(tmp_path):
+    sparse = api.solar_spot("xmm", rays=3000, focal_plane_z_mm=0.0)
+    arf = spot_arf(sparse)
+    assert arf.meta["bins_without_rays"] == int(np.sum(arf["effective_area"] <= 0)) > 0
+    assert 0 < arf.meta["median_relative_error"] <= arf.meta["largest_relative_error"] < np.inf
+    with fits.open(write_arf(arf, tmp_path / "sparse.arf")) as hdus:
+        assert hdus["SPECRESP"].header["BINS_WITHOUT_RAYS"] == arf.meta["bins_without_rays"]

@@ -158,10 +158,12 @@ def register(sub) -> None:
                    """\
   raytrace sensitivity
   raytrace sensitivity --optics babyiaxo --magnet my_magnet.toml --gas-years 0 -o reach.ecsv --plot reach.png
+  raytrace sensitivity --preset iaxo --plot iaxo.png
   raytrace sensitivity --preset rest2019 --mass 1e-4:1:200log --plot rest2019.png""", run_sensitivity)
-    sens.add_argument("--preset", choices=("rest2019",),
-                      help="REST's published BabyIAXO inputs instead of traced optics (constant efficiencies, all flux in "
-                           "the spot): to see where the traced optics differ")
+    sens.add_argument("--preset", choices=("babyiaxo", "iaxo", "iaxoplus", "rest2019"),
+                      help="a member of the IAXO family with its magnet, detector, schedule and traced optics (babyiaxo, "
+                           "iaxo, iaxoplus), or REST's published BabyIAXO inputs instead of traced optics (rest2019: "
+                           "constant efficiencies, all flux in the spot), to see where the traced optics differ")
     sens.add_argument("--optics", metavar="LIST",
                       help="optic of each bore, comma-separated, or one for all: shipped names or prescription files "
                            f"(default {','.join(defaults.SENSITIVITY_OPTICS)})")
@@ -322,8 +324,8 @@ def run_spot(args) -> int:
         arf = spot_arf(result, efficiency_in)
         print(f"wrote {write_arf(arf, args.arf)}: the signal inside the spot and on the detector's opening, detector "
               f"efficiency {arf.meta['detector_efficiency']}; fold with the live time {arf.meta['live_time_s']:g} s; "
-              f"statistical error per 50 eV bin {100 * arf.meta['median_relative_error']:.2g} % (median), "
-              f"{100 * arf.meta['largest_relative_error']:.2g} % (largest)")
+              f"statistical error per 50 eV bin {100 * arf.meta['median_relative_error']:.3g} % (median), "
+              f"{100 * arf.meta['largest_relative_error']:.3g} % (largest)")
         noisy = np.asarray(arf["energy"])[~(arf["effective_area_err"] <= 0.2 * arf["effective_area"])]
         if noisy.size:
             print(f"raytrace: warning: --arf: {noisy.size} of {len(arf)} bins (from {noisy.min():g} to "
@@ -508,17 +510,29 @@ def run_sensitivity(args) -> int:
         raise CliError("--solar-model: it chooses a Primakoff model; --coupling gae uses the ABC flux")
     if abc and args.references:
         raise CliError("--references: the published curves are of g_agamma; --coupling gae draws CAST's ABC limit")
-    references = {} if abc else reference_curves(args.references or _shared_references())
+    member = args.preset if args.preset in ("iaxo", "iaxoplus") else "babyiaxo"
+    references = {} if abc else reference_curves(args.references or _shared_references(), member)
     if args.references and not references:
         raise CliError(f"--references {args.references!r}: no published curve found there")
     start = time.perf_counter()
     if args.preset:
         given = [name for name in TRACED_ONLY if getattr(args, name) is not None]
-        given += [name for name, default in (("rays", defaults.RAYS), ("seed", 0)) if getattr(args, name) != default]
-        given += ["coupling"] if abc else []
+        if args.preset == "rest2019":
+            given += [name for name, default in (("rays", defaults.RAYS), ("seed", 0)) if getattr(args, name) != default]
+            given += ["coupling"] if abc else []
         if given:
             raise CliError(f"--preset {args.preset} fixes its own inputs: drop --{given[0].replace('_', '-')}")
+    if args.preset == "rest2019":
         result = api.rest2019_sensitivity(masses, args.solar_model or defaults.SOLAR_MODEL, args.pseudo_experiments)
+    elif args.preset:
+        from ..helioscope.presets import load_preset
+
+        traced = len(load_preset(args.preset).optics)  # the optics traced (one serves all bores if it is alone)
+        progress = Progress(args.rays * traced, "tracing the optics", finishing="4He steps and limits")
+        result = api.preset_sensitivity(args.preset, masses_ev=masses, coupling=args.coupling,
+                                        solar_model=args.solar_model, pseudo_experiments=args.pseudo_experiments,
+                                        rays=args.rays, seed=args.seed, progress=progress)
+        progress.close()
     else:
         bins = _bins_spec(args.bins) if args.bins else None
         optics = [o.strip() for o in (",".join(defaults.SENSITIVITY_OPTICS) if args.optics is None else args.optics)
@@ -552,10 +566,20 @@ def print_sensitivity(result, seconds: float) -> None:
           f"{meta['magnet_length_m']:g} m, {meta['bores']} bore{'s' if meta['bores'] != 1 else ''} of "
           f"{meta['bore_radius_mm']:g} mm radius; "
           f"{len(table)} masses, {100 * meta['confidence']:.4g} % CL, {seconds:.1f} s; limits on {coupling.label}")
+    shown = {}  # a spot traced once for several bores is shown once, with their numbers
     for k, spot in enumerate(result.spots):
-        print(f"  bore {k + 1} {spot.meta['optic']}: spot {spot.area_cm2:.4g} cm2, eta_D {spot.eta_d:.3f}, "
+        shown.setdefault(id(spot), (spot, []))[1].append(k)
+    for spot, bores in shown.values():
+        k = bores[0]
+        which = f"bore {k + 1}" if len(bores) == 1 else f"bores {bores[0] + 1}-{bores[-1] + 1}, each"
+        outside = meta["bore_rays_outside"][k]
+        print(f"  {which} {spot.meta['optic']}: spot {spot.area_cm2:.4g} cm2, eta_D {spot.eta_d:.3f}, "
               f"<eps_D eps_O eta_D> {spot.figures.mean_eps_do_in_spot:.4f}, f_DO {spot.f_do:.4g}; vacuum alone "
-              f"{meta['bore_vacuum_low_mass'][k]:.4g} {unit}")
+              f"{meta['bore_vacuum_low_mass'][k]:.4g} {unit}; {100 * outside:.2g} % of its rays start outside the bore")
+        if meta["optic_outer_radius_mm"][k] > meta["bore_radius_mm"]:
+            print(f"raytrace: warning: {spot.meta['optic']} reaches out to r = {meta['optic_outer_radius_mm'][k]:.1f} "
+                  f"mm, beyond the bore's {meta['bore_radius_mm']:g} mm: its outer layers see only what the bore's "
+                  "edge lets through", file=sys.stderr)
     signal, background = meta["vacuum_signal_counts_at_reference"], meta["vacuum_background_counts"]
     at = "g_ae = 1e-13, g_agamma = 1e-10 GeV^-1" if coupling.column != "g_agamma" else "g = 1e-10 GeV^-1"
     print(f"  vacuum phase ({meta['vacuum_live_time_s']:.4g} s tracking): {sum(signal):.4g} signal counts at {at} "

@@ -81,19 +81,25 @@ def load_magnet(path: str | Path | None = None) -> Magnet:
     if path is None:
         return Magnet()
     path = Path(path)
-    data = read_toml(path, "magnet", ValueError)
+    return magnet_from_dict(read_toml(path, "magnet", ValueError), f"magnet {path}")
+
+
+def magnet_from_dict(data: dict, where: str) -> Magnet:
+    """A magnet from a table with the keys of `Magnet` (any left out keep BabyIAXO's); `where` names it in errors."""
+    if not isinstance(data, dict):
+        raise ValueError(f"{where}: must be a table")
     unknown = [key for key in data if key not in MAGNET_KEYS]
     if unknown:
-        raise ValueError(f"magnet {path}: unknown field {unknown[0]!r} (allowed: {', '.join(MAGNET_KEYS)})")
+        raise ValueError(f"{where}: unknown field {unknown[0]!r} (allowed: {', '.join(MAGNET_KEYS)})")
     values = {key: data[key] for key in MAGNET_KEYS[2:] if key in data}
     for key, value in values.items():
         whole = key == "bores"
         if isinstance(value, bool) or not isinstance(value, int if whole else (int, float)):
-            raise ValueError(f"magnet {path}: {key} = {value!r}: must be a {'whole number' if whole else 'number'}")
+            raise ValueError(f"{where}: {key} = {value!r}: must be a {'whole number' if whole else 'number'}")
     try:
         return Magnet(**{key: value if key == "bores" else float(value) for key, value in values.items()})
     except ValueError as exc:
-        raise ValueError(f"magnet {path}: {exc.args[0].removeprefix('magnet ')}") from None
+        raise ValueError(f"{where}: {exc.args[0].removeprefix('magnet ')}") from None
 
 
 @dataclass(frozen=True)

@@ -70,8 +70,9 @@ def check_efficiency_in(detector, energies_kev, efficiency_in: str) -> None:
 def spot_arf(result: SpotResult, efficiency_in: str = DETECTOR_EFFICIENCY_IN[0]) -> Table:
     """The ARF of the signal inside the spot and on the detector's opening (module docstring): columns energy_lo,
     energy_hi, energy (keV), effective_area (cm2), A_eff(E) eta_D(E), times eps_D(E) if efficiency_in is 'arf', and
-    effective_area_err (cm2, its statistical error; not in the OGIP file, whose header gives its largest relative
-    value). Fold it with the live time (meta live_time_s)."""
+    effective_area_err (cm2, its statistical error; not in the OGIP file, whose header gives its median and largest
+    relative value over the bins that hold rays, and the count of bins without any). Fold it with the live time (meta
+    live_time_s)."""
     edges = result.energy_edges_kev
     centres = 0.5 * (edges[:-1] + edges[1:])
     check_efficiency_in(result.detector, centres, efficiency_in)
@@ -79,7 +80,7 @@ def spot_arf(result: SpotResult, efficiency_in: str = DETECTOR_EFFICIENCY_IN[0])
     area, error = result.spot_area_cm2 * scale, result.spot_area_error_cm2 * scale
     table = Table({"energy_lo": edges[:-1] * u.keV, "energy_hi": edges[1:] * u.keV, "energy": centres * u.keV,
                    "effective_area": area * u.cm**2, "effective_area_err": error * u.cm**2})
-    relative = np.divide(error, area, out=np.full_like(area, np.inf), where=area > 0)
+    relative = (error / area)[area > 0]
     table.meta.update(result.meta)
     table.meta.update(
         response="the solar-axion signal inside the spot and on the detector's opening: A_eff(E) eta_D(E)"
@@ -90,7 +91,9 @@ def spot_arf(result: SpotResult, efficiency_in: str = DETECTOR_EFFICIENCY_IN[0])
         spot_radius_mm=result.radius_mm, spot_circle_area_cm2=result.area_cm2,
         spot_centre_x_mm=float(result.centroid_mm[0]), spot_centre_y_mm=float(result.centroid_mm[1]),
         opening_diameter_mm=result.detector.opening_diameter_mm,
-        largest_relative_error=float(relative.max()), median_relative_error=float(np.median(relative)))
+        largest_relative_error=float(relative.max(initial=0.0)),
+        median_relative_error=float(np.median(relative)) if relative.size else 0.0,
+        bins_without_rays=int(np.sum(area <= 0)))
     return table
 
 

@@ -434,21 +434,28 @@ def rest2019(masses_ev, model, pseudo_experiments: int = 0) -> SensitivityResult
     return combined
 
 
-REFERENCE_FILES = {  # in ../shared/reference/axion/sensitivity (its PROVENANCE.md)
-    "REST_BabyIAXO_Vacuum.csv": "REST, BabyIAXO vacuum (2019 inputs)",
-    "REST_BabyIAXO_Combined.csv": "REST, BabyIAXO vacuum + gas (2019 inputs)",
-    "axionlimits_BabyIAXO_miniIAXO.dat": "BabyIAXO (iaxo/axion-limits)",
+REFERENCE_FILES = {  # in ../shared/reference/axion/sensitivity (its PROVENANCE.md), per member of the IAXO family
+    "babyiaxo": {"REST_BabyIAXO_Vacuum.csv": "REST, BabyIAXO vacuum (2019 inputs)",
+                 "REST_BabyIAXO_Combined.csv": "REST, BabyIAXO vacuum + gas (2019 inputs)",
+                 "axionlimits_BabyIAXO_miniIAXO.dat": "BabyIAXO (iaxo/axion-limits)"},
+    "iaxo": {"REST_IAXO_Vacuum.csv": "REST, IAXO vacuum (2019 inputs)",
+             "REST_IAXO_Combined.csv": "REST, IAXO vacuum + gas (2019 inputs)",
+             "axionlimits_IAXO_nominal.txt": "IAXO (iaxo/axion-limits, LoI 'enhanced')"},
+    "iaxoplus": {"REST_IAXOPlus_Vacuum.csv": "REST, IAXO+ vacuum (2019 inputs)",
+                 "REST_IAXOPlus_Combined.csv": "REST, IAXO+ vacuum + gas (2019 inputs)",
+                 "axionlimits_IAXO_plus.txt": "IAXO+ (iaxo/axion-limits)"},
 }
 
 
-def reference_curves(folder) -> dict:
-    """The published BabyIAXO curves found in `folder` (none if it is None or absent): {label: (m_a eV, g GeV^-1)}."""
+def reference_curves(folder, member: str = "babyiaxo") -> dict:
+    """The published curves of a member of the IAXO family ('babyiaxo', 'iaxo', 'iaxoplus') found in `folder` (none
+    if it is None or absent): {label: (m_a eV, g GeV^-1)}."""
     from pathlib import Path
 
     curves = {}
     if folder is None or not Path(folder).is_dir():
         return curves
-    for name, label in REFERENCE_FILES.items():
+    for name, label in REFERENCE_FILES[member].items():
         path = Path(folder) / name
         if path.is_file():
             data = np.loadtxt(path, comments="#")

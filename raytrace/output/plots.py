@@ -196,43 +196,94 @@ def plot_sensitivity(table, references: dict | None = None) -> Figure:
     """The coupling (g_agamma, or (g_ae g_agamma)^1/2 for the ABC flux) versus m_a (log-log): the vacuum, gas and
     combined curves of a sensitivity table, CAST's limit on that coupling, for g_agamma the KSVZ axion line, and any
     reference curves {label: (m_a in eV, coupling in the table's unit)}."""
-    from ..helioscope.sensitivity import COUPLINGS, ksvz_coupling_per_gev
-
-    coupling = next(c for c in COUPLINGS.values() if c.column == table.meta.get("coupling", "g_agamma"))
-    unit = f"GeV$^{{{coupling.unit_text.split('^')[1]}}}$"
+    coupling = _coupling_of(table)
     mass = u.Quantity(table["m_a"]).to_value(u.eV)
     fig = _figure(figsize=(7.5, 5))
     ax = fig.subplots()
     columns = [f"{coupling.column}_{phase}" for phase in ("vacuum", "gas", "combined")]
+    unit = _unit_tex(coupling)
     for column, label, style in zip(columns, ("vacuum", "4He steps", "vacuum + 4He"), ("C0--", "C1:", "C0-")):
         g = np.asarray(u.Quantity(table[column]).to_value(coupling.unit))
         if np.any(np.isfinite(g)):
             ax.plot(mass, g, style, lw=1.6, label=f"{label} ({g[0]:.3g} {unit} at {mass[0]:.3g} eV)")
     for k, (label, (m_ref, g_ref)) in enumerate((references or {}).items()):
         ax.plot(m_ref, g_ref, color=f"C{k + 2}", lw=1.0, alpha=0.8, label=label)
-    cast_mass = [mass[0], coupling.cast_max_mass_ev]
-    ax.plot(cast_mass, [coupling.cast_limit] * 2, "k-", lw=1.5,
-            label=f"{coupling.cast_reference.split(' (')[0].split(':')[0]} ({coupling.cast_limit:.2g} {unit})")
-    ax.fill_between(cast_mass, coupling.cast_limit, 100 * coupling.cast_limit, color="grey", alpha=0.2, lw=0)
-    if coupling.column == "g_agamma":
-        line = np.geomspace(mass[0], mass[-1], 50)
-        ax.plot(line, ksvz_coupling_per_gev(line), color="goldenrod", lw=1.0, label="KSVZ axion")
-    ax.set_xscale("log")
-    ax.set_yscale("log")
-    finite = [np.nanmin(u.Quantity(table[c]).to_value(coupling.unit)) for c in (columns[0], columns[2])]
-    ax.set_ylim(0.3 * min(finite), max(15 * coupling.cast_limit, 30 * min(finite)))
-    ax.set_xlim(mass[0], mass[-1])
-    ax.set_xlabel("$m_a$ (eV)")
-    symbol = "$g_{a\\gamma}$" if coupling.column == "g_agamma" else "$(g_{ae}\\, g_{a\\gamma})^{1/2}$"
-    ax.set_ylabel(f"{symbol} ({unit})")
-    ax.grid(alpha=0.3, which="both")
-    ax.legend(fontsize=7, loc="upper left")
+    lowest = min(np.nanmin(u.Quantity(table[c]).to_value(coupling.unit)) for c in (columns[0], columns[2]))
+    _coupling_axes(ax, coupling, mass[0], mass[-1], lowest)
     meta = table.meta
     title = meta.get("preset") or ", ".join(meta.get("responses", []))
     ax.set_title(wrapped(f"{title}: B = {meta.get('magnet_field_tesla', float('nan')):g} T, L = "
                           f"{meta.get('magnet_length_m', float('nan')):g} m, {100 * meta.get('confidence', 0.95):.3g} % CL",
                           7, 9), fontsize=9)
     return fig
+
+
+def plot_family(tables: dict, references: dict | None = None) -> Figure:
+    """Several helioscopes on one figure ({label: sensitivity table}, all of one coupling; e.g. the IAXO family's
+    presets): each one's combined curve (vacuum + 4He) and its vacuum curve, its published curves in its colour
+    (references: {label: {curve label: (m_a in eV, coupling)}}), CAST's limit on the coupling and, for g_agamma, the
+    KSVZ axion line."""
+    first = next(iter(tables.values()))
+    coupling = _coupling_of(first)
+    unit = _unit_tex(coupling)
+    fig = _figure(figsize=(11, 5.5))
+    ax = fig.subplots()
+    lowest, low_mass, high_mass = np.inf, np.inf, 0.0
+    for k, (label, table) in enumerate(tables.items()):
+        if _coupling_of(table) != coupling:
+            raise ValueError(f"{label}: its limits are on {table.meta.get('coupling')}, not {coupling.column}")
+        mass = u.Quantity(table["m_a"]).to_value(u.eV)
+        combined, vacuum = (np.asarray(u.Quantity(table[f"{coupling.column}_{phase}"]).to_value(coupling.unit))
+                            for phase in ("combined", "vacuum"))
+        ax.plot(mass, combined, color=f"C{k}", lw=1.8, label=f"{label}, vacuum + 4He ({combined[0]:.3g} {unit})")
+        ax.plot(mass, vacuum, color=f"C{k}", lw=1.0, ls="--", label=f"{label}, vacuum")
+        for j, (name, (m_ref, g_ref)) in enumerate((references or {}).get(label, {}).items()):
+            ax.plot(m_ref, g_ref, color=f"C{k}", lw=0.8, alpha=0.7, ls=((0, (1, 1)), (0, (3, 1, 1, 1)), "-.")[j % 3],
+                    label=f"published: {name}")
+        lowest, low_mass, high_mass = min(lowest, np.nanmin(combined)), min(low_mass, mass[0]), max(high_mass, mass[-1])
+    _coupling_axes(ax, coupling, low_mass, high_mass, lowest, legend_outside=True)
+    ax.set_title(f"{_symbol(coupling)} versus $m_a$ from traced optics, {100 * first.meta.get('confidence', 0.95):.3g} "
+                 "% CL", fontsize=9)
+    return fig
+
+
+def _coupling_of(table):
+    from ..helioscope.sensitivity import COUPLINGS
+
+    return next(c for c in COUPLINGS.values() if c.column == table.meta.get("coupling", "g_agamma"))
+
+
+def _unit_tex(coupling) -> str:
+    return f"GeV$^{{{coupling.unit_text.split('^')[1]}}}$"
+
+
+def _symbol(coupling) -> str:
+    return "$g_{a\\gamma}$" if coupling.column == "g_agamma" else "$(g_{ae}\\, g_{a\\gamma})^{1/2}$"
+
+
+def _coupling_axes(ax, coupling, low_mass: float, high_mass: float, lowest: float, legend_outside=False) -> None:
+    """CAST's limit on the coupling (shaded above), the KSVZ line for g_agamma, log axes from the lowest curve."""
+    from ..helioscope.sensitivity import ksvz_coupling_per_gev
+
+    unit = _unit_tex(coupling)
+    cast_mass = [low_mass, coupling.cast_max_mass_ev]
+    ax.plot(cast_mass, [coupling.cast_limit] * 2, "k-", lw=1.5,
+            label=f"{coupling.cast_reference.split(' (')[0].split(':')[0]} ({coupling.cast_limit:.2g} {unit})")
+    ax.fill_between(cast_mass, coupling.cast_limit, 100 * coupling.cast_limit, color="grey", alpha=0.2, lw=0)
+    if coupling.column == "g_agamma":
+        line = np.geomspace(low_mass, high_mass, 50)
+        ax.plot(line, ksvz_coupling_per_gev(line), color="goldenrod", lw=1.0, label="KSVZ axion")
+    ax.set_xscale("log")
+    ax.set_yscale("log")
+    ax.set_ylim(0.3 * lowest, max(15 * coupling.cast_limit, 30 * lowest))
+    ax.set_xlim(low_mass, high_mass)
+    ax.set_xlabel("$m_a$ (eV)")
+    ax.set_ylabel(f"{_symbol(coupling)} ({unit})")
+    ax.grid(alpha=0.3, which="both")
+    if legend_outside:
+        ax.legend(fontsize=7, loc="upper left", bbox_to_anchor=(1.01, 1.0), borderaxespad=0.0)
+    else:
+        ax.legend(fontsize=7, loc="upper left")
 
 
 def plot_tilt(table) -> Figure:
