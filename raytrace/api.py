@@ -182,7 +182,7 @@ def solar_source(model: str | None = None, band_kev=None, date: str | None = Non
                  offset_azimuth_deg=0.0, magnet: Magnet | None = Magnet(), flux: str = "primakoff") -> SolarSource:
     """Solar axions: the production `flux` ('primakoff', set by g_agamma, with its model: hoof2022 by default,
     giannotti2019 or cast2007; or 'abc', set by g_ae: the Hoof et al. 2022 table, `raytrace.sources.abc`), the energy
-    band (keV; default 1-10 keV, for ABC 0.1-10 keV), the Earth-Sun distance of an ISO date (default 1 AU), a
+    band (keV; default 1-10 keV, for ABC 0.5-10 keV), the Earth-Sun distance of an ISO date (default 1 AU), a
     pointing offset of the Sun from the optical axis, and the magnet whose bore they convert in (default BabyIAXO's;
     None: photons from anywhere above the optic)."""
     from .sources.solar import MODELS, SolarSource, earth_sun_distance_au
@@ -250,7 +250,11 @@ def sensitivity(optics=defaults.SENSITIVITY_OPTICS, *, detector: Detector | str 
 
     magnet = magnet if isinstance(magnet, Magnet) else load_magnet(magnet)
     optics = [optics] if isinstance(optics, (str, os.PathLike, Optic)) else list(optics)
-    optics = [load(optic) for optic in optics]  # every optic before any trace
+    loaded = {}  # every optic before any trace, each one named once: an optic in several bores is traced once
+    for optic in optics:
+        if _optic_key(optic) not in loaded:
+            loaded[_optic_key(optic)] = load(optic)
+    optics = [loaded[_optic_key(optic)] for optic in optics]
     if len(optics) == 1:
         optics = optics * magnet.bores
     if len(optics) != magnet.bores:
@@ -284,9 +288,10 @@ def sensitivity(optics=defaults.SENSITIVITY_OPTICS, *, detector: Detector | str 
         spots.append(traced[id(optic)])
         responses.append(reach.traced_response(spots[-1], source, f"bore {k}: {optic.name}"))
     outside = [s.meta["fates"]["not_from_bore"] / s.meta["rays"] for s in spots]
-    wider = [float(PackedOptic.from_optic(o).outer_radius_mm) for o in optics]
+    reach_mm = [float(PackedOptic.from_optic(o).front_r.max()) for o in optics]  # the outermost mirror's entrance
     year = reach.YEAR_S * tracking
-    schedule = (reach.gas_schedule(responses, magnet, gas_years * year, max_gas_mass_ev) if gas_years > 0 else None)
+    schedule = (reach.gas_schedule(responses, magnet, gas_years * year, max_gas_mass_ev,
+                                   energy_kev=limits_on.step_energy_kev) if gas_years > 0 else None)
     result = reach.sensitivity(responses, magnet, masses, edges, vacuum_years * year, schedule, confidence,
                                coupling=limits_on)
     result.spots = spots
@@ -298,9 +303,14 @@ def sensitivity(optics=defaults.SENSITIVITY_OPTICS, *, detector: Detector | str 
     result.meta.update(solar_model=source.model.name, detector=detector.name, vacuum_years=vacuum_years,
                        gas_years=gas_years, tracking=tracking, rays_per_bore=int(rays), seed=int(seed),
                        raytrace_version=__version__, bore_vacuum_low_mass=bores,
-                       bore_rays_outside=outside, optic_outer_radius_mm=wider,
+                       bore_rays_outside=outside, optic_entrance_radius_mm=reach_mm,
                        bores_traced=[s.meta for s in spots])
     return result
+
+
+def _optic_key(optic):
+    """What identifies an optic given to `sensitivity`: its name or path, or the Optic object itself."""
+    return str(optic) if isinstance(optic, (str, os.PathLike)) else id(optic)
 
 
 def preset_sensitivity(preset: str, *, masses_ev=None, coupling: str = "gagamma", solar_model: str | None = None,
@@ -419,6 +429,9 @@ def optimise(focal_lengths_mm=None, *, vary: dict | None = None, design: Segment
         raise ValueError(f"materials {list(materials)}: choose from {', '.join(scan.MATERIAL_SYSTEMS)}")
     detector = _detector(detector)
     source = source or solar_source()
+    if objective == "sensitivity" and source.model.coupling != "g_agamma":
+        raise ValueError(f"objective 'sensitivity' ranks designs by g_agamma from the Primakoff flux; the source's "
+                         f"{source.model.name} flux is set by {source.model.coupling}: rank by f_do instead")
     checkpoint = None if checkpoint is None else Path(checkpoint)
     if vary is None:  # every input is checked before any work starts
         focal_lengths = [float(f) for f in _values(focal_lengths_mm, u.mm)]

@@ -120,7 +120,8 @@ def test_sensitivity_to_gae_from_the_command_line(tmp_path, capsys):
     assert main(["sensitivity", "--coupling", "gae", "--optics", "xmm", "--rays", "20000", "--mass", "1e-3,0.1",
                  "--gas-years", "0", "-o", str(table_path)]) == 0
     out = capsys.readouterr().out
-    assert "limits on (g_ae g_agamma)^1/2" in out and "GeV^-1/2" in out and "CAST 2013 (9e-12)" in out
+    assert "limits on (g_ae g_agamma)^1/2" in out and "GeV^-1/2" in out
+    assert "below CAST 2013's low-mass limit (9e-12, which holds below 0.01 eV)" in out
     from astropy.table import Table
 
     table = Table.read(table_path)
@@ -131,3 +132,8 @@ def test_sensitivity_to_gae_from_the_command_line(tmp_path, capsys):
                           (["spot", "xmm", "--flux", "abc", "--solar-model", "cast2007"], "--solar-model")):
         assert main(argv) == 2
         assert message in capsys.readouterr().err
+
+
+def test_the_optimiser_refuses_to_rank_by_a_g_agamma_the_abc_flux_does_not_give():
+    with pytest.raises(ValueError, match="ranks designs by g_agamma from the Primakoff flux"):
+        raytrace.optimise([5000], source=raytrace.solar_source(flux="abc"), objective="sensitivity", rays=1000)

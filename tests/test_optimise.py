@@ -116,12 +116,11 @@ def test_the_sensitivity_objective_of_reweighted_rays_matches_a_full_trace():
     stack = recipe("ir")
     weights = reflectivity_weights(kept, 0, stack) * kept.weight
     figures = score(kept, weights, detector.background_counts_kev_cm2_s)
-    reweighted = sensitivity_objective(kept, weights, figures, source, detector.background_counts_kev_cm2_s, 1e-3,
-                                       detector.resolution)
+    reweighted = sensitivity_objective(kept, weights, figures, source, detector, 1e-3)
     full = solar_spot(design_with_recipes(design, bounds, [stack]).build(), source, detector, 60_000, 5,
                       kept.focal_plane_z_mm)
-    traced = design_sensitivity(full.spot_signal_cm2, full.area_cm2, detector.background_counts_kev_cm2_s, source,
-                                1e-3, detector.resolution)
+    traced = design_sensitivity(full.detectable_signal_cm2, full.detectable_area_cm2,
+                                detector.background_counts_kev_cm2_s, source, 1e-3, detector.resolution)
     assert reweighted == pytest.approx(traced, rel=0.01)
     assert 1.4e-11 < traced < 1.8e-11  # two bores of the custom optic: a little better than XMM + custom optic
 

@@ -60,7 +60,7 @@ def register(sub) -> None:
     spot.add_argument("--detector-efficiency-in", choices=defaults.DETECTOR_EFFICIENCY_IN,
                       help="put the detector efficiency eps_D(E) of --arf and --rmf in the ARF or in the RMF "
                            f"(default {defaults.DETECTOR_EFFICIENCY_IN[0]})")
-    spot.add_argument("--g", type=number("--g", minimum=0), default=defaults.G_AGAMMA_PER_GEV, metavar="GEV^-1",
+    spot.add_argument("--g", type=number("--g", positive=True), default=defaults.G_AGAMMA_PER_GEV, metavar="GEV^-1",
                       help=f"axion-photon coupling for the expected counts (default {defaults.G_AGAMMA_PER_GEV:g} GeV^-1)")
     spot.add_argument("--gae", type=number("--gae", positive=True), metavar="G",
                       help=f"axion-electron coupling for the expected counts of --flux abc (default {defaults.G_AE:g})")
@@ -268,8 +268,13 @@ def run_spot(args) -> int:
         raise CliError(f"--rmf: detector {args.detector} gives no energy resolution; add a [resolution] table "
                        "(fwhm_kev, energy_kev)")
     magnet = Magnet(args.field, args.length, bore_gap_mm=_bore_gap(args))
-    source = api.solar_source(args.solar_model, band, args.date, args.off_axis, args.azimuth or 0.0,
-                              _magnet(args, args.field, args.length), args.flux)
+    try:
+        source = api.solar_source(args.solar_model, band, args.date, args.off_axis, args.azimuth or 0.0,
+                                  _magnet(args, args.field, args.length), args.flux)
+    except ValueError as exc:
+        if "energy band" not in str(exc):
+            raise
+        raise CliError(f"--band {args.band}: {exc}") from None
     if args.cube_bin is not None and not args.cube:
         raise CliError("--cube-bin: it sets the energy bins of --cube; give --cube FILE.fits")
     if args.detector_efficiency_in is not None and not (args.arf or args.rmf):
@@ -576,10 +581,10 @@ def print_sensitivity(result, seconds: float) -> None:
         print(f"  {which} {spot.meta['optic']}: spot {spot.area_cm2:.4g} cm2, eta_D {spot.eta_d:.3f}, "
               f"<eps_D eps_O eta_D> {spot.figures.mean_eps_do_in_spot:.4f}, f_DO {spot.f_do:.4g}; vacuum alone "
               f"{meta['bore_vacuum_low_mass'][k]:.4g} {unit}; {100 * outside:.2g} % of its rays start outside the bore")
-        if meta["optic_outer_radius_mm"][k] > meta["bore_radius_mm"]:
-            print(f"raytrace: warning: {spot.meta['optic']} reaches out to r = {meta['optic_outer_radius_mm'][k]:.1f} "
-                  f"mm, beyond the bore's {meta['bore_radius_mm']:g} mm: its outer layers see only what the bore's "
-                  "edge lets through", file=sys.stderr)
+        if meta["optic_entrance_radius_mm"][k] > meta["bore_radius_mm"]:
+            print(f"raytrace: warning: {spot.meta['optic']} reaches out to r = "
+                  f"{meta['optic_entrance_radius_mm'][k]:.1f} mm, beyond the bore's {meta['bore_radius_mm']:g} mm: its "
+                  "outer layers see only what the bore's edge lets through", file=sys.stderr)
     signal, background = meta["vacuum_signal_counts_at_reference"], meta["vacuum_background_counts"]
     at = "g_ae = 1e-13, g_agamma = 1e-10 GeV^-1" if coupling.column != "g_agamma" else "g = 1e-10 GeV^-1"
     print(f"  vacuum phase ({meta['vacuum_live_time_s']:.4g} s tracking): {sum(signal):.4g} signal counts at {at} "
@@ -602,8 +607,9 @@ def print_sensitivity(result, seconds: float) -> None:
         column = f"{coupling.column}_{phase}"
         g = result.low_mass(column)
         if g == g:
-            print(f"  {label:8s}: {g:.4g} {unit} at m_a = {low:.3g} eV; below {cast} ({coupling.cast_limit:.2g}) up "
-                  f"to {reach(column, coupling.cast_limit)}, within 2x of its low-mass value up to {reach(column, 2 * g)}")
+            print(f"  {label:8s}: {g:.4g} {unit} at m_a = {low:.3g} eV; below {cast}'s low-mass limit "
+                  f"({coupling.cast_limit:.2g}, which holds below {coupling.cast_max_mass_ev:g} eV) up to "
+                  f"{reach(column, coupling.cast_limit)}, within 2x of its low-mass value up to {reach(column, 2 * g)}")
 
 
 def _variable(text: str) -> tuple[str, tuple[float, float]]:
@@ -648,6 +654,8 @@ def _bins_spec(text: str) -> tuple[float, float, float]:
         raise CliError(f"--bins {text!r}: expected START:STOP:STEP in keV, the edges of equal bins, e.g. 1:10:0.5") \
             from None
     parse_grid(text, "--bins", "keV")
+    if not (0.1 <= first and last <= 20.0):
+        raise CliError(f"--bins {text!r}: the bins must lie within 0.1-20 keV, where the solar models are traced")
     bins = (last - first) / width
     if abs(bins - round(bins)) > 1e-9 * bins:
         raise CliError(f"--bins {text!r}: {last - first:g} keV is not a whole number of {width:g} keV bins")

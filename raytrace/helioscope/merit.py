@@ -128,6 +128,19 @@ def area_holding(radial_signal: np.ndarray, q: float) -> float:
     return math.pi * (radius_at(fraction, radial_edges_mm(), q) / 10.0) ** 2
 
 
+def circle_overlap_cm2(radius_a_mm: float, radius_b_mm: float, distance_mm: float) -> float:
+    """The area (cm2) common to two circles of these radii (mm) whose centres lie distance_mm apart."""
+    a, b, d = float(radius_a_mm), float(radius_b_mm), abs(float(distance_mm))
+    if d >= a + b:
+        return 0.0
+    if d <= abs(a - b):
+        return math.pi * min(a, b) ** 2 / 100.0
+    half_a = math.acos((d * d + a * a - b * b) / (2 * d * a))  # half the angle the chord subtends at each centre
+    half_b = math.acos((d * d + b * b - a * a) / (2 * d * b))
+    lens = a * a * (half_a - math.sin(2 * half_a) / 2) + b * b * (half_b - math.sin(2 * half_b) / 2)
+    return lens / 100.0
+
+
 def spectrum_mean(source: SolarSource, function) -> float:
     """The spectrum-weighted mean of function(E) over the source's band (the model's `mean`)."""
     return source.model.mean(function, source.e_min_kev, source.e_max_kev)

@@ -45,7 +45,7 @@ from ..engine import FATE_NAMES, Fate, Trace
 from ..sources import ParallelBeam, SolarSource
 from ..version import __version__
 from .detector import Detector
-from .merit import Magnet, figures_of_merit, spectrum_mean
+from .merit import Magnet, circle_overlap_cm2, figures_of_merit, spectrum_mean
 from .spot import SpotResult, solar_spot
 
 MATERIAL_SYSTEMS = {"wb4c": ("W", "B4C"), "ptc": ("Pt", "C"), "ir": ("Ir",), "au": ("Au",)}
@@ -202,30 +202,36 @@ def score(kept: KeptRays, weights: np.ndarray, background: float, magnet: Magnet
             "eta_d": figures.spot.fraction, "throughput": figures.mean_eps_o, "throughput_detected": figures.mean_eps_do}
 
 
-def spot_signal_by_energy(kept: KeptRays, weights: np.ndarray, spot_radius_mm: float) -> np.ndarray:
-    """The detected signal (cm2) inside the spot of this radius about the detected centroid, per energy node."""
+def detectable_signal_by_energy(kept: KeptRays, weights: np.ndarray, spot_radius_mm: float,
+                                opening_radius_mm: float) -> tuple[np.ndarray, float]:
+    """The detected signal (cm2) per energy node inside the spot of this radius about the detected centroid and on
+    the detector's opening (a circle of opening_radius_mm about the axis; the strongback around it is opaque), and
+    the area (cm2) the two circles share, whose background counts."""
     detected = weights * kept.detector_efficiency[kept.energy_index]
     cx, cy = np.average(kept.x, weights=detected), np.average(kept.y, weights=detected)
-    inside = (kept.x - cx) ** 2 + (kept.y - cy) ** 2 < spot_radius_mm**2
-    return np.bincount(kept.energy_index[inside], weights=detected[inside], minlength=kept.energies.size)
+    inside = ((kept.x - cx) ** 2 + (kept.y - cy) ** 2 < spot_radius_mm**2) & (
+        kept.x**2 + kept.y**2 < opening_radius_mm**2)
+    signal = np.bincount(kept.energy_index[inside], weights=detected[inside], minlength=kept.energies.size)
+    return signal, circle_overlap_cm2(spot_radius_mm, opening_radius_mm, math.hypot(cx, cy))
 
 
 def sensitivity_objective(kept: KeptRays, weights: np.ndarray, figures: dict, source: SolarSource,
-                          background: float, mass_ev: float, resolution=None) -> float:
-    """`design_sensitivity` of the re-weighted kept rays."""
+                          detector: Detector, mass_ev: float) -> float:
+    """`design_sensitivity` of the re-weighted kept rays, with this detector's background, opening and resolution."""
     if not figures["f_do"] > 0:
         return math.inf
     radius = math.sqrt(figures["spot_area_cm2"] / math.pi) * 10.0
-    return design_sensitivity(spot_signal_by_energy(kept, weights, radius), figures["spot_area_cm2"], background,
-                              source, mass_ev, resolution)
+    signal, area = detectable_signal_by_energy(kept, weights, radius, 0.5 * detector.opening_diameter_mm)
+    return design_sensitivity(signal, area, detector.background_counts_kev_cm2_s, source, mass_ev,
+                              detector.resolution)
 
 
 def design_sensitivity(spot_signal_cm2: np.ndarray, spot_area_cm2: float, background: float, source: SolarSource,
                        mass_ev: float, resolution=None) -> float:
     """The combined (vacuum and 4He phases, the API's defaults) g_agamma (GeV^-1) at mass_ev of a helioscope whose
-    every bore holds an optic with this detected signal in its spot per energy node of the source, recorded with the
-    detector's energy `resolution` (`raytrace.helioscope.detector.Resolution`; None: sharp) (`raytrace.helioscope.
-    sensitivity`)."""
+    every bore holds an optic with this detected signal (cm2) per energy node of the source in an analysis region of
+    spot_area_cm2, recorded with the detector's energy `resolution` (`raytrace.helioscope.detector.Resolution`; None:
+    sharp): `raytrace.helioscope.sensitivity`, for the Primakoff flux."""
     from ..defaults import GAS_YEARS, MAX_GAS_MASS_EV, SENSITIVITY_BINS_KEV, TRACKING, VACUUM_YEARS
     from .sensitivity import YEAR_S, SignalResponse, energy_bin_edges, gas_schedule, sensitivity
 
@@ -323,8 +329,8 @@ def evaluate_point(design_toml: str, recipe_dir: str | None, values: dict, sourc
            "focal_plane_z_mm": kept.focal_plane_z_mm, "recipes": [recipe_to_toml(s) for s in stacks],
            "fates": kept.fates, **figures}
     if settings.objective == "sensitivity":
-        row["g_agamma_per_gev"] = sensitivity_objective(kept, weights, figures, source, background,
-                                                        settings.objective_mass_ev, detector.resolution)
+        row["g_agamma_per_gev"] = sensitivity_objective(kept, weights, figures, source, detector,
+                                                        settings.objective_mass_ev)
     return row
 
 
@@ -576,6 +582,6 @@ def scan_result(rows: list[dict], design: SegmentedDesign, source: SolarSource, 
     verified = solar_spot(*verify) if local else executor.submit(verified_trace, *verify).result()
     if settings.objective == "sensitivity":
         table.meta["verified_g_agamma_per_gev"] = design_sensitivity(
-            verified.spot_signal_cm2, verified.area_cm2, detector.background_counts_kev_cm2_s, source,
+            verified.detectable_signal_cm2, verified.detectable_area_cm2, detector.background_counts_kev_cm2_s, source,
             settings.objective_mass_ev, detector.resolution)
     return ScanResult(table, best_design, verified)

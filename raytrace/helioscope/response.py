@@ -80,7 +80,8 @@ def spot_arf(result: SpotResult, efficiency_in: str = DETECTOR_EFFICIENCY_IN[0])
     area, error = result.spot_area_cm2 * scale, result.spot_area_error_cm2 * scale
     table = Table({"energy_lo": edges[:-1] * u.keV, "energy_hi": edges[1:] * u.keV, "energy": centres * u.keV,
                    "effective_area": area * u.cm**2, "effective_area_err": error * u.cm**2})
-    relative = (error / area)[area > 0]
+    held = area > 0
+    relative = error[held] / area[held]
     table.meta.update(result.meta)
     table.meta.update(
         response="the solar-axion signal inside the spot and on the detector's opening: A_eff(E) eta_D(E)"

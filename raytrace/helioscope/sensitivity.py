@@ -30,6 +30,7 @@ steps overlap the vacuum phase. The gas phase's live time is spread over the ste
 its own mass: the time a background-free search needs to reach a coupling proportional to m_a, i.e. to follow the
 QCD-axion (KSVZ) line. This is the rule of REST's BabyIAXO example (rest-for-physics/axionlib,
 examples/03.IAXO: E_ref = 4.2 keV, m_ramp = 0.05 eV, five first steps sharing 0.5 of 1.5 years, up to 0.25 eV).
+For the ABC flux, whose detected signal is softer, E_ref = 2.0 keV (`Coupling.step_energy_kev`).
 """
 
 from __future__ import annotations
@@ -50,6 +51,7 @@ from .merit import Magnet
 from .statistics import CONFIDENCE, pseudo_experiment_limits, upper_limit
 
 G_REF_PER_GEV = 1e-10  # the solar flux models are given for this coupling
+REFERENCE_ENERGY_KEV = 4.2
 
 
 @dataclass(frozen=True)
@@ -57,7 +59,7 @@ class Coupling:
     """What a limit is on: the coupling c whose fourth power the signal follows, its name in the result's columns
     (`column`_vacuum, ...), its unit (and as text), its label, its value at which the responses' rates and G_REF's
     conversion probability give the counts (so that c = reference x mu^(1/4)), and CAST's limit on it (95 % CL, up
-    to cast_max_mass_ev), which plots and summaries compare with."""
+    to cast_max_mass_ev), which plots and summaries compare with, and the energy the 4He steps are spaced for."""
 
     column: str
     unit: u.UnitBase
@@ -67,18 +69,20 @@ class Coupling:
     cast_limit: float
     cast_max_mass_ev: float
     cast_reference: str
+    step_energy_kev: float  # E_ref of the 4He steps: near the middle of the detected signal's spectrum
 
 
 # Primakoff: flux and conversion each go as g_agamma^2. ABC: flux as g_ae^2, conversion as g_agamma^2, so the counts
 # go as (g_ae g_agamma)^2 = ((g_ae g_agamma)^1/2)^4, the responses' rates being at g_ae = 1e-13.
+# E_ref: REST's 4.2 keV for Primakoff; 2.0 keV for ABC, whose detected signal has its median near 2.1 keV (BabyIAXO's
+# optics and Micromegas), so that the steps leave no mass between them at half the peak probability there.
 PRIMAKOFF = Coupling("g_agamma", u.GeV**-1, "GeV^-1", "g_agamma", G_REF_PER_GEV, 0.66e-10, 0.02,
-                     "CAST 2017 (Anastassopoulos et al., Nature Physics 13 (2017) 584)")
+                     "CAST 2017 (Anastassopoulos et al., Nature Physics 13 (2017) 584)", REFERENCE_ENERGY_KEV)
 ABC = Coupling("sqrt_gae_gagamma", u.GeV**-0.5, "GeV^-1/2", "(g_ae g_agamma)^1/2", math.sqrt(1e-13 * G_REF_PER_GEV),
                math.sqrt(8.1e-23), 0.01, "CAST 2013: g_ae g_agamma < 8.1e-23 GeV^-1 (Barth et al., JCAP 05 (2013) "
-                                         "010, arXiv:1302.6283)")
+                                         "010, arXiv:1302.6283)", 2.0)
 COUPLINGS = {"gagamma": PRIMAKOFF, "gae": ABC}
 YEAR_S = float((1 * u.yr).to_value(u.s))  # Julian year
-REFERENCE_ENERGY_KEV = 4.2
 RAMP_MASS_EV = 0.05
 FIRST_STEPS = 5
 FIRST_SHARE = 1.0 / 3.0
@@ -89,7 +93,8 @@ PROBABILITY_POINTS = 4  # Gauss-Legendre points per 50 eV node: P's coherence os
 @dataclass(frozen=True)
 class SignalResponse:
     """What one bore makes of the solar-axion flux, per energy node (edges in keV): `axion_rate_s`, the rate of axions
-    (s^-1, at g_agamma = 1e-10 GeV^-1) whose photons would be detected in the spot if all converted; the spot area
+    (s^-1, at the flux model's reference coupling: g_agamma = 1e-10 GeV^-1, or g_ae = 1e-13 for ABC) whose photons
+    would be detected in the spot if all converted; the spot area
     (cm2) and the background level (counts keV^-1 cm^-2 s^-1) that set the background; how many Gauss-Legendre
     points per node average the conversion probability (1: its value at the node's centre); and the detector's
     energy resolution (None: each node's signal is recorded at its own energy)."""
@@ -127,9 +132,11 @@ class SignalResponse:
 
 def traced_response(spot, source, name: str) -> SignalResponse:
     """The response of a traced solar spot (`raytrace.helioscope.spot.SpotResult`) of this solar source, with its
-    detector's energy resolution."""
-    return SignalResponse(name, spot.energy_edges_kev, source.band_flux() * spot.spot_signal_cm2, spot.area_cm2,
-                          spot.meta["background_counts_kev_cm2_s"], resolution=spot.detector.resolution)
+    detector's energy resolution: the signal and the background of the spot's circle where it lies on the detector's
+    opening (the strongback around it is opaque)."""
+    return SignalResponse(name, spot.energy_edges_kev, source.band_flux() * spot.detectable_signal_cm2,
+                          spot.detectable_area_cm2, spot.meta["background_counts_kev_cm2_s"],
+                          resolution=spot.detector.resolution)
 
 
 def constant_response(model, energy_edges_kev, area_cm2: float, efficiency: float, spot_area_cm2: float,
@@ -194,10 +201,11 @@ def density_steps(magnet: Magnet, max_mass_ev: float = MAX_GAS_MASS_EV, energy_k
 
 
 def gas_schedule(responses, magnet: Magnet, live_time_s: float, max_mass_ev: float = MAX_GAS_MASS_EV,
-                 first_steps: int = FIRST_STEPS, first_share: float = FIRST_SHARE) -> GasSchedule:
-    """The gas steps up to max_mass_ev and the live time (s) of each (module docstring); N_n is the signal rate of
-    all bores (`responses`) at the step's own mass."""
-    masses = density_steps(magnet, max_mass_ev)
+                 first_steps: int = FIRST_STEPS, first_share: float = FIRST_SHARE,
+                 energy_kev: float = REFERENCE_ENERGY_KEV) -> GasSchedule:
+    """The gas steps up to max_mass_ev, spaced for photons of energy_kev (the module docstring's E_ref), and the live
+    time (s) of each (module docstring); N_n is the signal rate of all bores (`responses`) at the step's own mass."""
+    masses = density_steps(magnet, max_mass_ev, energy_kev)
     densities = density_for_photon_mass(masses)
     if not (math.isfinite(live_time_s) and live_time_s > 0):
         raise ValueError(f"gas-phase live time = {live_time_s} s: must be a number > 0")

@@ -18,8 +18,8 @@ from ..engine import DEFAULT_CHUNK_SIZE, Fate, Trace, check_ray_count
 from ..engine.rng import seed_key
 from ..sources import SolarSource
 from .detector import Detector
-from .merit import (Exposure, FiguresOfMerit, Magnet, detector_weights, expected_counts, figures_of_merit,
-                    signal_counts_per_cm2, spectrum_mean)
+from .merit import (Exposure, FiguresOfMerit, Magnet, circle_overlap_cm2, detector_weights, expected_counts,
+                    figures_of_merit, signal_counts_per_cm2, spectrum_mean)
 
 IMAGE_PIXEL_MM = 0.1
 IMAGE_PIXELS = 400
@@ -49,6 +49,8 @@ class SpotResult:
     spot_signal_cm2: np.ndarray
     counts_per_cm2: float  # expected signal counts per cm2 of detected effective area (T x Phi_band(g) x P)
     detectable_signal_counts: float  # the expected signal in the spot and on the detector's opening
+    detectable_signal_cm2: np.ndarray  # as spot_signal_cm2, for the photons also on the opening: the sensitivity's
+    detectable_area_cm2: float  # the spot's circle cut by the opening's: the area whose background counts
     spot_area_cm2: np.ndarray  # per bin of energy_edges_kev: the spot's ARF (the class docstring)
     spot_area_error_cm2: np.ndarray  # its statistical error (1 sigma) in each bin
     detector: Detector
@@ -170,6 +172,9 @@ def solar_spot(optic: Optic, source: SolarSource, detector: Detector, n_rays: in
         spot_signal_cm2=spot_signal,
         counts_per_cm2=counts_per_cm2,
         detectable_signal_counts=counts_per_cm2 * float(detectable.sum()),
+        detectable_signal_cm2=detectable,
+        detectable_area_cm2=circle_overlap_cm2(figures.spot.radius_mm, 0.5 * detector.opening_diameter_mm,
+                                               math.hypot(*after_detector.centroid_mm())),
         spot_area_cm2=detectable / flux_share,
         spot_area_error_cm2=detectable_error / flux_share,
         detector=detector,

@@ -207,7 +207,8 @@ class SolarSource:
         return np.linspace(self.e_min_kev, self.e_max_kev, n + 1)
 
     def band_flux(self) -> float:
-        """Photon flux from axions in the band (cm^-2 s^-1) for g_agamma = 1e-10 GeV^-1, before conversion."""
+        """Photon flux from axions in the band (cm^-2 s^-1) at the model's reference coupling (Primakoff: g_agamma =
+        1e-10 GeV^-1; ABC: g_ae = 1e-13), before conversion."""
         return self.model.flux(self.e_min_kev, self.e_max_kev)
 
     def shared_ray(self, aperture: EntranceChannels, n_total: int) -> None:
@@ -225,7 +226,8 @@ class SolarSource:
         energy, rho = self.model.sample(u[0], u[1], self.e_min_kev, self.e_max_kev)
         edges = self.energy_edges()
         nodes = 0.5 * (edges[:-1] + edges[1:])
-        rays.energy_kev[:] = nodes[np.clip(np.searchsorted(edges, energy) - 1, 0, nodes.size - 1)]
+        # side="right": a line on an edge belongs to the bin above, as in the models' [lo, hi) fluxes
+        rays.energy_kev[:] = nodes[np.clip(np.searchsorted(edges, energy, side="right") - 1, 0, nodes.size - 1)]
         radius = rho * sun_radius_rad(self.distance_au)
         phi = 2.0 * np.pi * u[2]
         # small-angle sum of the offset on the disc and the pointing offset, then the exact direction
