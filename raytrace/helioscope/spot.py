@@ -49,7 +49,7 @@ class SpotResult:
     spot_signal_cm2: np.ndarray
     counts_per_cm2: float  # expected signal counts per cm2 of detected effective area (T x Phi_band(g) x P)
     detectable_signal_counts: float  # the expected signal in the spot and on the detector's opening
-    detectable_signal_cm2: np.ndarray  # as spot_signal_cm2, for the photons also on the opening: the sensitivity's
+    detectable_signal_cm2: np.ndarray  # as spot_signal_cm2, for the photons also on the opening (the sensitivity's)
     detectable_area_cm2: float  # the spot's circle cut by the opening's: the area whose background counts
     spot_area_cm2: np.ndarray  # per bin of energy_edges_kev: the spot's ARF (the class docstring)
     spot_area_error_cm2: np.ndarray  # its statistical error (1 sigma) in each bin

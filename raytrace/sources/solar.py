@@ -154,7 +154,7 @@ class SolarSource:
     from a magnet `bore` (`raytrace.sources.bore`; None: from anywhere, as if the bore were infinitely wide).
     """
 
-    model: SolarAxionModel = MODELS[DEFAULT_MODEL]
+    model: SolarAxionModel = MODELS[DEFAULT_MODEL]  # or a tabulated flux (raytrace.sources.abc)
     e_min_kev: float = 1.0
     e_max_kev: float = 10.0
     distance_au: float = 1.0
