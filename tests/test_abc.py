@@ -137,3 +137,25 @@ def test_sensitivity_to_gae_from_the_command_line(tmp_path, capsys):
 def test_the_optimiser_refuses_to_rank_by_a_g_agamma_the_abc_flux_does_not_give():
     with pytest.raises(ValueError, match="ranks designs by g_agamma from the Primakoff flux"):
         raytrace.optimise([5000], source=raytrace.solar_source(flux="abc"), objective="sensitivity", rays=1000)
+
+
+def test_a_detector_threshold_takes_away_the_signal_below_it():
+    import dataclasses
+    import tomllib
+
+    from raytrace.helioscope.detector import DEFAULT_DETECTOR_TOML, DetectorError, detector_from_dict
+
+    base = raytrace.load_detector()
+    cut = detector_from_dict(tomllib.loads(DEFAULT_DETECTOR_TOML) | {"threshold_kev": 1.0})
+    assert cut == dataclasses.replace(base, threshold_kev=1.0)
+    energies = np.array([0.6, 0.99, 1.0, 3.0])
+    np.testing.assert_array_equal(cut.efficiency(energies)[:2], 0.0)
+    np.testing.assert_array_equal(cut.efficiency(energies)[2:], base.efficiency(energies)[2:])
+    source = raytrace.solar_source(flux="abc")
+    full, above = (raytrace.solar_spot("xmm", source=source, detector=d, rays=20_000, focal_plane_z_mm=0.0)
+                   for d in (base, cut))
+    below = source.model.mean(lambda e: base.efficiency(e) * (e < 1.0), 0.5, 10.0)
+    assert above.figures.mean_eps_d == pytest.approx(full.figures.mean_eps_d - below, rel=1e-9)
+    assert above.signal_counts < full.signal_counts
+    with pytest.raises(DetectorError, match="threshold_kev = -1: must be a number > 0"):
+        detector_from_dict(tomllib.loads(DEFAULT_DETECTOR_TOML) | {"threshold_kev": -1})

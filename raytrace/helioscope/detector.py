@@ -8,6 +8,8 @@ with mass attenuation coefficients from xraylib (total for the window, photoelec
 only photoabsorption makes a signal) and the gas density from the ideal-gas law. The strongback of the
 window is opaque except for its central opening (a circle about the optical axis in the focal plane).
 
+An energy threshold (optional, `threshold_kev`) sets the efficiency to 0 below it.
+
 The energy resolution (optional) is a Gaussian whose FWHM grows as the square root of the energy, as the
 number of primary electrons does in a gas detector: FWHM(E) = FWHM(E_ref) sqrt(E / E_ref). It gives the
 redistribution matrix of an OGIP RMF (`Detector.redistribution`). It models the photopeak only: the argon
@@ -121,6 +123,7 @@ class Detector:
     opening_diameter_mm: float
     description: str = ""
     resolution: Resolution | None = None
+    threshold_kev: float = 0.0  # photons below it are not recorded
 
     def window_transmission(self, energy_kev) -> np.ndarray:
         energy = _checked(energy_kev)
@@ -137,7 +140,10 @@ class Detector:
         return -np.expm1(-mu * gas.density_g_cm3 * gas.depth_cm)
 
     def efficiency(self, energy_kev) -> np.ndarray:
-        return self.window_transmission(energy_kev) * self.gas_absorption(energy_kev)
+        """Window transmission x gas absorption, 0 below the threshold (applied to the photon's energy: the
+        photopeak's spread about the threshold is neglected)."""
+        energy = _checked(energy_kev)
+        return np.where(energy >= self.threshold_kev, self.window_transmission(energy) * self.gas_absorption(energy), 0.0)
 
     def redistribution(self, energy_kev, channel_edges_kev) -> np.ndarray:
         """The probability that a detected photon of each energy (keV) is recorded in each channel (between
@@ -163,7 +169,7 @@ def load_detector(path: str | Path | None = None) -> Detector:
 
 def detector_from_dict(data: dict) -> Detector:
     _check_keys(data, ("name", "description", "background_counts_kev_cm2_s", "opening_diameter_mm", "window", "gas",
-                       "resolution"), "detector")
+                       "resolution", "threshold_kev"), "detector")
     layers = data.get("window", [])
     if not isinstance(layers, list):
         raise DetectorError("'window' must be an array of tables: write [[window]]")
@@ -198,6 +204,7 @@ def detector_from_dict(data: dict) -> Detector:
         opening_diameter_mm=_positive(data, "opening_diameter_mm", "detector"),
         description=str(data.get("description", "")),
         resolution=resolution,
+        threshold_kev=_positive(data, "threshold_kev", "detector") if "threshold_kev" in data else 0.0,
     )
 
 
