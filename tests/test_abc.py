@@ -78,6 +78,7 @@ def test_sampling_follows_the_spectrum_and_each_parts_radial_profile():
     assert model.mean(lambda e: e, 0.5, 10.0) == pytest.approx(energy.mean(), rel=3e-3)
 
 
+@pytest.mark.slow
 def test_the_spots_counts_go_as_gae_squared_times_gagamma_squared():
     optic = raytrace.load("xmm")
     source = raytrace.solar_source(flux="abc")
@@ -115,6 +116,7 @@ def test_the_abc_limit_is_the_closed_form_asimov_limit():
     assert limit == pytest.approx(math.sqrt(1e-23) * mu**0.25, rel=2e-3)
 
 
+@pytest.mark.slow
 def test_sensitivity_to_gae_from_the_command_line(tmp_path, capsys):
     table_path = tmp_path / "abc.ecsv"
     assert main(["sensitivity", "--coupling", "gae", "--optics", "xmm", "--rays", "20000", "--mass", "1e-3,0.1",
@@ -139,6 +141,7 @@ def test_the_optimiser_refuses_to_rank_by_a_g_agamma_the_abc_flux_does_not_give(
         raytrace.optimise([5000], source=raytrace.solar_source(flux="abc"), objective="sensitivity", rays=1000)
 
 
+@pytest.mark.slow
 def test_a_detector_threshold_takes_away_the_signal_below_it():
     import dataclasses
     import tomllib

@@ -112,6 +112,7 @@ def cast_pathfinder():
         return load_optic("cast_pathfinder")
 
 
+@pytest.mark.slow
 def test_the_cast_pathfinder_focuses_panter_where_it_was_measured(cast_pathfinder):
     """At PANTER the best focus was measured 1519 mm from the intersection plane (z = -19 mm; the thin-lens image of
     a source at 130.297 m lies at 1517.5 mm). The ideal optic's HPD is flat over a few mm there, so its minimum is

@@ -121,6 +121,7 @@ def test_area_writes_ecsv_fits_and_arf(capsys, tmp_path):
         np.testing.assert_allclose(spec.data["ENERG_HI"][:-1], spec.data["ENERG_LO"][1:])
 
 
+@pytest.mark.slow
 def test_psf_summary_and_files(capsys, tmp_path):
     code, out, _ = run(capsys, "psf", "xmm", "--energy", "1.5", "--off-axis", "3", "--rays", "30000",
                        "-o", str(tmp_path / "ee.ecsv"), "--image", str(tmp_path / "psf.fits"),
@@ -174,6 +175,7 @@ def test_parse_grid_includes_stop():
     np.testing.assert_allclose(parse_grid("0:2:1", "--graze", "mrad", allow_zero=True), [0, 1, 2])
 
 
+@pytest.mark.slow
 def test_demo_writes_everything(capsys, tmp_path):
     code, out, _ = run(capsys, "demo", "--rays", "20000", "--output-dir", str(tmp_path / "out"))
     assert code == 0 and "CDR" in out
@@ -185,6 +187,7 @@ def test_demo_writes_everything(capsys, tmp_path):
     assert not any(name.startswith(".") for name in names)  # no temporary files left behind
 
 
+@pytest.mark.slow
 def test_design_show_calibrate_round_trip(capsys, tmp_path):
     design = tmp_path / "short.toml"
     code, out, _ = run(capsys, "design", "--focal-length", "6000", "--r-max", "300",
@@ -216,6 +219,7 @@ def test_area_psf_and_reflectivity_of_the_custom_optic(capsys, tmp_path):
     assert set(Table.read(tmp_path / "r.ecsv")["coating"]) == {"wb4c_graded", "ir_thick"}
 
 
+@pytest.mark.slow
 def test_spot_prints_and_writes_the_figures_of_merit(capsys, tmp_path):
     detector = tmp_path / "xe.toml"
     detector.write_text('name = "xe"\nbackground_counts_kev_cm2_s = 1e-6\nopening_diameter_mm = 10.0\n'
@@ -229,6 +233,7 @@ def test_spot_prints_and_writes_the_figures_of_merit(capsys, tmp_path):
     assert (tmp_path / "spot.png").stat().st_size > 0
 
 
+@pytest.mark.slow
 def test_optimise_writes_the_scan_and_a_usable_best_design(capsys, tmp_path):
     out = tmp_path / "scan"
     code, text, _ = run(capsys, "optimise", "--focal-length", "4500,5500", "--groups", "2", "--materials", "ir,au",
@@ -242,6 +247,7 @@ def test_optimise_writes_the_scan_and_a_usable_best_design(capsys, tmp_path):
     assert len((tmp_path / "c.jsonl").read_text().splitlines()) == 3  # the header and a row per focal length
 
 
+@pytest.mark.slow
 def test_tilt_and_offaxis_write_tables_and_plots(capsys, tmp_path):
     code, out, _ = run(capsys, "tilt", "xmm", "--tilt", "0:4:2", "--rays", "200000", "--source", "parallel",
                        "--decentre", "0.3,0", "--off-axis", "0.2", "-o", str(tmp_path / "t.ecsv"), "--plot",

@@ -84,6 +84,7 @@ def test_bare_substrate_is_fresnel():
     assert np.all(np.abs(rs - rp)[:, xmm_angles] / rs[:, xmm_angles] < 1e-3)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("polarisation", ["s", "p"])
 def test_parratt_equals_transfer_matrix_for_multilayers(polarisation):
     stack = Stack("graded", material("Si"), capping=Layer(material("C"), 1.5),

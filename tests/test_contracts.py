@@ -32,6 +32,7 @@ def _trace_all(trace, chunk):
     return [rays.copy() for rays in trace.chunks(N, 5, chunk, table)]
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("name", SOURCES)
 def test_source_contract(xmm, name):
     source = SOURCES[name]

@@ -206,6 +206,7 @@ def test_the_custom_optic_has_the_iaxo_nominal_hpd_and_w80():
     assert result.w80_arcsec == pytest.approx(0.58e-3 * 206264.806, rel=0.02)
 
 
+@pytest.mark.slow
 def test_calibration_matches_hpd_and_w90_with_independent_rays(xmm):
     cal = calibrate(xmm, 1.5, 20.0, w90_arcsec=70.0, n_rays=100_000, seed=1)
     assert cal.hpd_arcsec == pytest.approx(20.0, rel=0.01) and cal.w90_arcsec == pytest.approx(70.0, rel=0.02)

@@ -7,6 +7,8 @@ from pathlib import Path
 
 import pytest
 
+pytestmark = pytest.mark.slow  # subprocesses, signals and notebooks: `pytest -m 'not slow'` leaves them out
+
 DATA = Path(__file__).resolve().parents[1] / "geometries" / "data"
 PANTER = ["--source-distance", "130.297", "--source-size", "0.42"]
 

@@ -13,6 +13,8 @@ import pytest
 from raytrace.cli import main
 from raytrace.cli.progress import CompileNotice
 
+pytestmark = pytest.mark.slow  # subprocesses, signals and notebooks: `pytest -m 'not slow'` leaves them out
+
 
 def run(capsys, *argv):
     code = main(list(argv))

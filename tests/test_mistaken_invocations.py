@@ -160,6 +160,7 @@ def test_a_mistake_is_one_line_and_touches_no_file(capsys, monkeypatch, user_fol
     ["tilt", "xmm", "--tilt", "0", "--pivot-z", "-1e3"],
     ["psf", "xmm", "--energy", "3", "--focal-plane-z", "-1e1", "--pixels", "16"],
 ])
+@pytest.mark.slow
 def test_negative_numbers_are_numbers(capsys, monkeypatch, tmp_path, argv):
     monkeypatch.chdir(tmp_path)
     assert main(argv + ["--rays", "4000"]) == 0, capsys.readouterr().err
@@ -185,6 +186,7 @@ def test_the_previous_names_still_work_with_one_warning_each(capsys, old, new, w
     assert len(err.splitlines()) == warnings and err.count(" is now ") == warnings
 
 
+@pytest.mark.slow
 def test_the_old_masses_and_tilt_names_are_read_as_before(capsys, tmp_path, monkeypatch):
     from astropy.table import Table
 

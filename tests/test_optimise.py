@@ -34,6 +34,7 @@ def test_optimum_on_the_boundary_is_found_too():
     np.testing.assert_allclose(x, [1.0, 0.0], atol=0.02)
 
 
+@pytest.mark.slow
 def test_reweighting_reproduces_a_full_trace_of_the_same_recipe(tmp_path):
     design = load_design("babyiaxo").with_focal_length(6000.0)
     source, detector = SolarSource(), load_detector()
@@ -88,6 +89,7 @@ def _task_threads():
     return numba.get_num_threads()
 
 
+@pytest.mark.slow
 def test_dask_workers_share_the_cores_and_the_verifying_trace_runs_on_the_cluster():
     import os
 
@@ -106,6 +108,7 @@ def test_dask_workers_share_the_cores_and_the_verifying_trace_runs_on_the_cluste
     assert parallel.verified.f_do == serial.verified.f_do
 
 
+@pytest.mark.slow
 def test_the_sensitivity_objective_of_reweighted_rays_matches_a_full_trace():
     from raytrace.helioscope.optimise import design_sensitivity, sensitivity_objective
 
@@ -125,6 +128,7 @@ def test_the_sensitivity_objective_of_reweighted_rays_matches_a_full_trace():
     assert 1.4e-11 < traced < 1.8e-11  # two bores of the custom optic: a little better than XMM + custom optic
 
 
+@pytest.mark.slow
 def test_a_search_over_design_values_keeps_the_books_and_resumes(tmp_path):
     from raytrace.helioscope.optimise import scan_result, vary_design
 

@@ -83,6 +83,7 @@ def test_both_frames_state_themselves_and_hold_the_same_rays_turned_about_x(tmp_
     assert np.all(np.diff(optic["RAY"]) > 0) and optic["RAY"].max() < 20_000
 
 
+@pytest.mark.slow
 def test_photon_list_command_says_how_large_and_refuses_what_it_cannot_write(tmp_path, capsys):
     path = tmp_path / "spot.fits"
     assert main(["spot", "xmm", "--rays", "20000", "--events", str(path)]) == 0
@@ -94,6 +95,7 @@ def test_photon_list_command_says_how_large_and_refuses_what_it_cannot_write(tmp
     assert not list(tmp_path.glob(".e.txt*"))
 
 
+@pytest.mark.slow
 def test_tilt_writes_one_photon_list_per_tilt(tmp_path, xmm):
     events = tmp_path / "tilt.fits"
     table = raytrace.tilt_scan(xmm, [0.0, 2.0], rays=10_000, events=events)

@@ -54,6 +54,7 @@ def test_the_iaxo_optic_is_the_one_of_table_4():
     assert wider.intersect_radii_mm().max() < load_preset("iaxoplus").magnet.bore_radius_mm
 
 
+@pytest.mark.slow
 def test_a_presets_sensitivity_runs_from_traced_optics_and_reports_the_bores(capsys):
     assert main(["sensitivity", "--preset", "iaxo", "--rays", "20000", "--mass", "1e-3", "--gas-years", "0"]) == 2
     assert "--preset iaxo fixes its own inputs: drop --gas-years" in capsys.readouterr().err
@@ -69,6 +70,7 @@ def test_a_presets_sensitivity_runs_from_traced_optics_and_reports_the_bores(cap
     assert one / 8**0.25 < result.low_mass("g_agamma_vacuum") < one
 
 
+@pytest.mark.slow
 def test_an_optic_wider_than_its_bore_is_reported(capsys, tmp_path):
     """The issue's case: BabyIAXO's custom optic (350 mm) in IAXO's 300 mm bores."""
     magnet = tmp_path / "iaxo_magnet.toml"

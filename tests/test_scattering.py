@@ -303,6 +303,7 @@ def test_king_encircled_energy_closed_form():
         king_encircled(1.0, 1.0, 0.9)
 
 
+@pytest.mark.slow
 def test_a_fit_to_synthetic_encircled_energy_recovers_its_parameters(xmm_design):
     from raytrace.analysis.calibration import fit_psf, with_parameters
     from raytrace.analysis.psf import psf
@@ -325,6 +326,7 @@ def test_a_fit_to_synthetic_encircled_energy_recovers_its_parameters(xmm_design)
     assert fit.optic.coatings[0].scattering.psd_index == pytest.approx(fit.parameters["psd_index"][0])
 
 
+@pytest.mark.slow
 def test_calibrate_fits_king_profiles_from_the_command_line(tmp_path, capsys):
     from raytrace.cli import main
 
@@ -345,6 +347,7 @@ def test_calibrate_fits_king_profiles_from_the_command_line(tmp_path, capsys):
         assert message in capsys.readouterr().err
 
 
+@pytest.mark.slow
 def test_a_fit_to_synthetic_areas_recovers_the_obscuration_and_the_roughness(xmm_design):
     from raytrace.analysis.calibration import fit_psf, with_parameters
     from raytrace.analysis.psf import psf
@@ -363,6 +366,7 @@ def test_a_fit_to_synthetic_areas_recovers_the_obscuration_and_the_roughness(xmm
     np.testing.assert_allclose(fit.area_residuals["model_area"], [a for _, a, _ in areas], rtol=0.02)
 
 
+@pytest.mark.slow
 def test_calibrate_fits_areas_from_the_command_line(tmp_path, capsys):
     from raytrace.cli import main
 

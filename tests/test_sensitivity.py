@@ -45,6 +45,7 @@ def test_low_mass_limit_is_the_counting_closed_form():
     assert g == pytest.approx(expected, rel=2e-3)
 
 
+@pytest.mark.slow
 def test_gas_steps_cover_the_masses_without_gaps_and_share_the_exposure():
     magnet = REST2019_MAGNET
     bores = [flat_response()] * 2
@@ -78,6 +79,7 @@ def test_density_steps_refuse_a_bad_mass_and_one_needing_helium_denser_than_liqu
         density_steps(Magnet(), 7.25)
 
 
+@pytest.mark.slow
 def test_the_traced_signal_adds_up_to_the_figures_of_merit():
     optic = raytrace.load("xmm")
     magnet = Magnet()
@@ -136,6 +138,7 @@ def test_energy_nodes_histograms_add_up_to_the_whole():
         image.add(rays)
 
 
+@pytest.mark.slow
 def test_rest2019_preset_reproduces_rest_published_curves(shared_reference):
     folder = shared_reference / "axion" / "sensitivity"
     vacuum = np.loadtxt(folder / "REST_BabyIAXO_Vacuum.csv")
@@ -256,6 +259,7 @@ def test_the_detectors_resolution_spreads_the_signal_over_the_bins_and_barely_mo
     assert 0 < g_smeared / g_sharp - 1 < 3e-3
 
 
+@pytest.mark.slow
 def test_signal_from_beyond_the_window_that_resolution_would_bring_in_is_negligible():
     """The traced band is the analysis window, so no signal is spread into it from outside. Tracing 0.5-10.5 keV and
     analysing 1-10 keV with and without the nodes outside the window bounds what that leaves out."""

@@ -15,6 +15,7 @@ def spot():
     return api.solar_spot("xmm", rays=200_000, exposure=Exposure(2e-11, 1.5e7, 0.8), cube_bin_kev=0.5)
 
 
+@pytest.mark.slow
 def test_the_cube_adds_up_to_the_image_and_to_the_spots_expected_counts(spot):
     assert spot.cube.shape == (18, 400, 400)
     np.testing.assert_allclose(spot.cube.sum(axis=0), spot.image, rtol=1e-12, atol=1e-15 * spot.image.max())
@@ -57,6 +58,7 @@ def test_the_cube_file_has_its_wcs_energy_bins_and_counts(spot, tmp_path):
         assert h["CDELT1A"] == pytest.approx(h["CDELT1"] * 206264.806 / spot.meta["focal_length_mm"], rel=1e-6)
 
 
+@pytest.mark.slow
 def test_the_default_cube_bin_is_the_whole_number_of_source_bins_nearest_half_a_kev(tmp_path, capsys):
     from astropy.io import fits
 

@@ -136,6 +136,7 @@ def test_conversion_probability_matches_cast():
     assert conversion_probability(1e-10, 9.0, 9.26) == pytest.approx(1.7e-17, rel=0.02)
 
 
+@pytest.mark.slow
 def test_spot_of_an_ideal_optic_is_the_sun_imaged_at_f(xmm_ideal):
     """With R = 1 and no slope errors the detected signal is the solar disc profile, weighted by the detector's
     efficiency at each energy, scaled by f tan."""
@@ -155,6 +156,7 @@ def _encircled(result):
     return result.encircled["radius"].value, np.asarray(result.encircled["encircled_fraction"])
 
 
+@pytest.mark.slow
 def test_figures_of_merit_follow_their_definitions(xmm):
     source, detector = SolarSource(), load_detector()
     one = solar_spot(xmm, source, detector, n_rays=100_000, seed=6)

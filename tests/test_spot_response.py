@@ -84,6 +84,7 @@ def test_the_photopeak_is_a_gaussian_whose_fwhm_grows_as_the_root_of_the_energy(
         assert fwhm == pytest.approx(0.649 * math.sqrt(energy / 5.9), rel=1e-4)
 
 
+@pytest.mark.slow
 def test_a_detector_without_resolution_has_no_rmf(spot):
     import dataclasses
 
@@ -220,6 +221,7 @@ def test_sherpa_reads_the_files_and_fits_g_to_the_fourth_back(spot, files):
     assert abs(g4 - 1.0) < 3 * error
 
 
+@pytest.mark.slow
 def test_an_arf_from_few_rays_is_written_with_its_empty_bins_counted(tmp_path):
     sparse = api.solar_spot("xmm", rays=3000, focal_plane_z_mm=0.0)
     arf = spot_arf(sparse)

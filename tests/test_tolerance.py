@@ -56,6 +56,7 @@ def test_largest_tilt_interpolates_where_the_kept_fraction_crosses():
     assert math.isnan(largest_tilt([1, 2], [0.9, 0.8], 0.95))
 
 
+@pytest.mark.slow
 def test_tilt_scan_of_the_solar_image(xmm):
     from raytrace.sources import SolarSource
 
