@@ -98,7 +98,8 @@ def spot_arf(result: SpotResult, efficiency_in: str = DETECTOR_EFFICIENCY_IN[0])
     return table
 
 
-def spot_rmf(result: SpotResult, efficiency_in: str = DETECTOR_EFFICIENCY_IN[0], channel_kev: float = RMF_CHANNEL_KEV) -> Rmf:
+def spot_rmf(result: SpotResult, efficiency_in: str = DETECTOR_EFFICIENCY_IN[0],
+             channel_kev: float = RMF_CHANNEL_KEV) -> Rmf:
     """The RMF matching `spot_arf(result, efficiency_in)`: the detector's Gaussian photopeak on the ARF's energy
     bins, channels of `channel_kev` (keV) from 0 to TAIL_SIGMAS sigma above the band, rows times eps_D(E) if
     efficiency_in is 'rmf'."""
