@@ -11,7 +11,8 @@ Functions (defaults are the command line's): load, make_source, effective_area, 
 best_focus, vignetting, reflectivity, solar_source, solar_spot, tilt_scan, calibrate, fit_encircled, optimise,
 sensitivity, preset_sensitivity (BabyIAXO, IAXO, IAXO+), rest2019_sensitivity. Plots return matplotlib Figures:
 plot_effective_area, plot_offaxis_response, plot_psf, plot_comparison, plot_spot, plot_scan, plot_tilt,
-plot_vignetting, plot_sensitivity, plot_family, plot_reflectivity, plot_cross_section; save_figure and the write_* functions write files atomically.
+plot_vignetting, plot_sensitivity, plot_family, plot_reflectivity, plot_cross_section; save_figure and the write_*
+functions write files atomically.
 Sources (ParallelBeam, PointSource, SolarSource) follow `raytrace.engine.source.Source`; the figures of merit live in
 `raytrace.helioscope.merit`.
 """
@@ -24,8 +25,8 @@ from .version import __version__
 # Each name loads its module on first use, so that `raytrace --help` does not wait for numba, astropy and matplotlib.
 __getattr__, __dir__, __all__ = lazy_loader.attach(__name__, submod_attrs={
     "api": ["best_focus", "calibrate", "effective_area", "fit_encircled", "load", "make_source", "offaxis_response",
-            "optimise", "preset_sensitivity", "psf", "psf_library", "reflectivity", "rest2019_sensitivity", "sensitivity", "solar_source", "solar_spot", "tilt_scan",
-            "vignetting"],
+            "optimise", "preset_sensitivity", "psf", "psf_library", "reflectivity", "rest2019_sensitivity",
+            "sensitivity", "solar_source", "solar_spot", "tilt_scan", "vignetting"],
     "helioscope": ["Exposure", "Magnet", "load_detector", "load_magnet", "spot_arf", "spot_rmf"],
     "output": ["plot_comparison", "plot_cross_section", "plot_effective_area", "plot_family", "plot_offaxis_response",
                "plot_psf",

@@ -570,7 +570,8 @@ def print_sensitivity(result, seconds: float) -> None:
     print(f"{meta.get('preset') or ', '.join(meta['responses'])}: B = {meta['magnet_field_tesla']:g} T, L = "
           f"{meta['magnet_length_m']:g} m, {meta['bores']} bore{'s' if meta['bores'] != 1 else ''} of "
           f"{meta['bore_radius_mm']:g} mm radius; "
-          f"{len(table)} mass{'' if len(table) == 1 else 'es'}, {100 * meta['confidence']:.4g} % CL, {seconds:.1f} s; limits on {coupling.label}")
+          f"{len(table)} mass{'' if len(table) == 1 else 'es'}, {100 * meta['confidence']:.4g} % CL, {seconds:.1f} s; "
+          f"limits on {coupling.label}")
     shown = {}  # a spot traced once for several bores is shown once, with their numbers
     for k, spot in enumerate(result.spots):
         shown.setdefault(id(spot), (spot, []))[1].append(k)
