@@ -1,6 +1,6 @@
 """What the calibration of XMM to its measured areas changes downstream: `xmm_design` (the module as designed) beside
 `xmm` (calibrated), with the defaults of the command line (Hoof 2022 spectrum, the BabyIAXO Micromegas and bore).
-Prints the Markdown table of the README's "XMM calibrated to its measurements".
+Prints the Markdown table of the "XMM calibrated to its measurements" section of docs/guide/optics.md.
 
     python docs/calibration_downstream.py [--rays 1e6]
 """

@@ -1,4 +1,4 @@
-"""Every figure the README shows, made by the commands and settings its captions state, so that none can drift from
+"""Every figure the README and the documentation show, made by the commands and settings its captions state, so that none can drift from
 the code: run it after a change that moves them (about 10 minutes on 2 cores). It also prints the numbers the
 captions quote.
 
@@ -15,7 +15,7 @@ import numpy as np
 DOCS = Path(__file__).resolve().parent
 VIGNETTING_ANGLES_ARCMIN = np.arange(0.0, 20.5, 1.0)
 VIGNETTING_KEV = 3.0
-# README figure: the command that makes it, and the name it writes into OUT, the run's own folder (None: the command
+# A figure: the command that makes it, and the name it writes into OUT, the run's own folder (None: the command
 # writes the figure itself, to FIGURE)
 FIGURES = {
     "xmm_vs_babyiaxo.png": (["demo", "-o", "OUT"], "xmm_vs_babyiaxo.png"),
@@ -43,7 +43,7 @@ def vignetting(path: Path) -> None:
 
 def family(path: Path, coupling: str) -> None:
     """The IAXO family's presets (1e6 rays per optic) on one plot, with their published g_agamma curves from
-    ../shared/reference/axion/sensitivity where present; prints the low-mass numbers the README quotes."""
+    ../shared/reference/axion/sensitivity where present; prints the low-mass numbers the documentation quotes."""
     import raytrace
     from raytrace.helioscope.sensitivity import reference_curves
 

@@ -4,7 +4,7 @@ A `SegmentedDesign` holds what a designer chooses: focal length, the radial rang
 split between an inner and an outer part (each its own mirror technology: segment length,
 glass thickness, gap between layers, segmentation, slope errors), the coating recipe per
 group of layers and the spider. `build()` nests the layers so that no layer shadows any on-axis ray of the
-next one. DESIGN.md section 3's rule, layer k + 1 starts where layer k's front edge plus its
+next one. The usual rule for segmented optics, layer k + 1 starts where layer k's front edge plus its
 glass and the gap end,
 
     r0(k + 1) >= R1(k) + t(k) + gap,   R1(k) = r0(k) + L(k) tan(alpha(k)),   alpha = atan(r0 / f) / 4,

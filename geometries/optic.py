@@ -4,7 +4,7 @@ An `Optic` is a focal length, a tuple of `Shell`s ordered from the axis outward,
 an optional `Spider` at the entrance and a coating per shell. A shell may be made
 of azimuthal segments (`Segmentation`: gaps between segments, spacers under them)
 and carries the slope errors of its mirror technology (`SlopeErrors`). Changing
-anything (coating, spider, slope errors) returns a new optic. Coordinates follow DESIGN.md section 2:
+anything (coating, spider, slope errors) returns a new optic. Coordinates follow docs/physics/conventions.md:
 focus at z = 0, intersection plane at z = f, the sky at +z.
 """
 

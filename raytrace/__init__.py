@@ -4,8 +4,11 @@ figures of merit f_O, f_D, f_DO, alignment tolerance, slope-error calibration, t
 g_agamma(m_a) sensitivity.
 
     >>> import raytrace
-    >>> raytrace.psf("babyiaxo", 3.0).hpd_arcsec          # at the best focus, as on the command line
-    >>> area = raytrace.effective_area("xmm", [1.5, 6.4])  # an astropy Table (energy, effective_area, ...)
+    >>> print(f"{raytrace.psf('babyiaxo', 3.0).hpd_arcsec:.1f}")  # HPD in arcsec at the best focus, as on the command line
+    59.8
+    >>> area = raytrace.effective_area("xmm", [1.5, 8.0])    # an astropy Table (energy, effective_area, ...)
+    >>> [round(a) for a in area["effective_area"]]            # cm2 (the column's unit)
+    [1410, 619]
 
 Functions (defaults are the command line's): load, make_source, effective_area, offaxis_response, psf,
 best_focus, vignetting, reflectivity, solar_source, solar_spot, tilt_scan, calibrate, fit_encircled, optimise,

@@ -211,7 +211,7 @@ def solar_spot(optic, *, source: SolarSource | None = None, detector: Detector |
                magnet: Magnet = Magnet(), exposure: Exposure = Exposure(), rays: int = RAYS, seed: int = 0,
                focal_plane_z_mm="best", events=None, events_frame: str = "optic", events_all: bool = False,
                entrance=None, cube_bin_kev=None, progress=None) -> SpotResult:
-    """The focused solar-axion image, its spot, f_O, f_D, f_DO and the expected counts (DESIGN.md section 7).
+    """The focused solar-axion image, its spot, f_O, f_D, f_DO and the expected counts (docs/physics/conventions.md).
 
     Default source: `solar_source(magnet=magnet)` (photons converted in the magnet's bore); default detector: the
     BabyIAXO Micromegas (or a detector .toml path); default focal plane: the best focus of an on-axis beam at 4 keV.

@@ -78,7 +78,7 @@ def test_bare_substrate_is_fresnel():
     np.testing.assert_allclose(stack.reflectivity_grid(energies, graze, "s"), rs, rtol=1e-9)
     np.testing.assert_allclose(stack.reflectivity_grid(energies, graze, "p"), rp, rtol=1e-9)
     np.testing.assert_allclose(stack.reflectivity_grid(energies, graze), (rs + rp) / 2, rtol=1e-9)
-    # DESIGN.md 4: s and p differ by < 1e-3 (relative) at the graze angles of XMM (<= 12 mrad); the difference
+    # s and p differ by < 1e-3 (relative) at the graze angles of XMM (<= 12 mrad); the difference
     # grows with angle (2e-3 at 15 mrad and 0.5 keV, ~1 % at 50 mrad), which is why the tracer uses their mean.
     xmm_angles = graze <= 0.012
     assert np.all(np.abs(rs - rp)[:, xmm_angles] / rs[:, xmm_angles] < 1e-3)

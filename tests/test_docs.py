@@ -1,4 +1,5 @@
-"""The README's figures come from one script (docs/make_figures.py), with commands that still parse."""
+"""The figures of the README and the documentation come from one script (docs/make_figures.py), with commands that
+still parse."""
 
 import re
 import sys
@@ -13,8 +14,9 @@ sys.path.insert(0, str(ROOT / "docs"))
 from make_figures import FIGURES  # noqa: E402
 
 
-def test_every_figure_the_readme_shows_is_made_by_the_script_and_every_made_one_is_shown():
-    shown = set(re.findall(r"!\[[^\]]*\]\(docs/([^)]+\.png)\)", (ROOT / "README.md").read_text()))
+def test_every_figure_shown_is_made_by_the_script_and_every_made_one_is_shown():
+    pages = [ROOT / "README.md", *(p for p in (ROOT / "docs").rglob("*.md") if "_build" not in p.parts)]
+    shown = {Path(name).name for page in pages for name in re.findall(r"!\[[^\]]*\]\(([^)]+\.png)\)", page.read_text())}
     assert shown == set(FIGURES)
     assert {p.name for p in (ROOT / "docs").glob("*.png")} == set(FIGURES)
 

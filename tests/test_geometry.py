@@ -13,7 +13,7 @@ from .conftest import single_shell
 
 
 def test_xmm_check_values(xmm):
-    """DESIGN.md 3: R1 of shell 1, R5 of shell 58 and the open double-reflection area."""
+    """docs/physics/conventions.md, check values: R1 of shell 1, R5 of shell 58 and the open double-reflection area."""
     assert xmm.n_shells == 58
     assert xmm.entrance_radii_mm()[0] == pytest.approx(153.118, abs=5e-4)
     assert xmm.exit_radii_mm()[-1] == pytest.approx(336.139, abs=5e-4)

@@ -15,7 +15,7 @@ from raytrace.helioscope.conversion import METRE_IN_INV_EV, TESLA_IN_EV2, conver
 from raytrace.helioscope.merit import Exposure, Magnet
 from raytrace.helioscope.spot import solar_spot
 
-PUBLISHED_RADII = {0.5: 0.108, 0.8: 0.183, 0.9: 0.235}  # DESIGN.md section 5, all energies
+PUBLISHED_RADII = {0.5: 0.108, 0.8: 0.183, 0.9: 0.235}  # docs/physics/conventions.md, all energies
 HALF_RADII_BY_ENERGY = {1: 0.19, 2: 0.15, 3: 0.12, 4: 0.105, 6: 0.086, 8: 0.074}
 
 
@@ -33,7 +33,7 @@ def test_sampled_radial_profile_encloses_the_published_fractions(name):
 
 
 def test_half_flux_radius_shrinks_with_energy_as_published():
-    """DESIGN.md's radii at 1 ... 8 keV are those of the tables' 0.1 keV bins starting there: compare at their centres."""
+    """The radii at 1 ... 8 keV are those of the tables' 0.1 keV bins starting there: compare at their centres."""
     model = MODELS["hoof2022"]
     grid = np.linspace(0, 1, 100_001)
     for energy, radius in HALF_RADII_BY_ENERGY.items():

@@ -36,7 +36,7 @@ GAS_CONSTANT_J_MOL_K = 8.314462618
 BAR_PA = 1e5
 MIN_ENERGY_KEV, MAX_ENERGY_KEV = 0.1, 100.0
 
-# BabyIAXO Micromegas (DESIGN.md section 6; Abeln et al., JHEP 05 (2021) 137): 4 um Mylar + 40 nm Al
+# BabyIAXO Micromegas (Abeln et al., JHEP 05 (2021) 137): 4 um Mylar + 40 nm Al
 # window, 3 cm of argon at 1.4 bar, background 1e-7 counts keV^-1 cm^-2 s^-1, 8 mm strongback opening.
 # Resolution: 11 % FWHM at the 5.9 keV line of 55Fe, the value microbulk Micromegas reach in argon-isobutane
 # (Dafni et al., arXiv:0906.0534, abstract).

@@ -1,4 +1,4 @@
-"""The figures of merit of a helioscope's optic and detector (DESIGN.md section 7), computed in one place.
+"""The figures of merit of a helioscope's optic and detector (docs/physics/conventions.md), computed in one place.
 
 Spectrum averages < > are over the solar-axion spectrum in the source's band. Rays are drawn from that
 spectrum and weighted by the entrance area they stand for times their two reflectivities, so a sum of

@@ -3,7 +3,7 @@ coating, for f_DO or for the projected sensitivity g_agamma.
 
 The problem, split as in optiland: the design (a `SegmentedDesign`), the variables (its focal length, or any
 continuous values of it, `vary_design`; per group: a material system and, for multilayers, d_min, d_max, N, c,
-Gamma within `MULTILAYER_BOUNDS`), the quantity scored (f_DO, DESIGN.md section 7, or the combined g_agamma at a
+Gamma within `MULTILAYER_BOUNDS`), the quantity scored (f_DO, docs/physics/conventions.md, or the combined g_agamma at a
 mass, `design_sensitivity`) and solvers (scipy's bounded Nelder-Mead for the recipes, on the variables scaled
 to [0, 1], from the middle of the box and from a reference recipe; scipy's differential evolution for the
 design values).

@@ -35,7 +35,7 @@ class SpotResult:
     same for the photons that also land on the detector's opening (the strongback around it is opaque), divided by
     the bin's share of the flux: A_eff(E) eps_D(E) eta_D(E), the spot's ARF (`raytrace.helioscope.response`), which
     folds with the flux to `detectable_signal_counts`. `signal_counts` and f_DO count the whole spot
-    (DESIGN.md section 7), `opening_fraction` the share of the detected signal on the opening."""
+    (docs/physics/conventions.md), `opening_fraction` the share of the detected signal on the opening."""
 
     figures: FiguresOfMerit
     centroid_mm: tuple[float, float]

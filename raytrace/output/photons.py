@@ -8,7 +8,7 @@
 Columns: position x, y, z (mm, in the focal plane), direction dx, dy, dz, energy (keV), weight (cm2: summed over
 the focused rays, the effective area; for solar axions the spectrum-averaged effective area), fate code, shell
 (0-based) and, in FITS, the ray's number in the run (RAY: its place in the run's sequence of rays). The frame (FRAMES) is stated in the header of both formats:
-- "optic": the optic's own (DESIGN.md section 2): origin at the nominal focus, z along the optical axis towards
+- "optic": the optic's own (docs/physics/conventions.md): origin at the nominal focus, z along the optical axis towards
   the optic and the sky, so the photons travel along -z;
 - "beam": that frame turned by 180 deg about x (y and z change sign), so the photons travel along +z, as McXtrace
   and Geant4 set up a beam.

@@ -42,7 +42,7 @@ from ..engine.rng import stream_key, uniform_array
 from ..engine.source import tilted_pointing
 from .bore import Bore
 
-# Sun's angular radius at 1 AU (DESIGN.md section 5: 959.63 arcsec, i.e. R_sun = 696000 km).
+# Sun's angular radius at 1 AU (959.63 arcsec: R_sun = 696000 km seen from 1 au).
 SUN_RADIUS_KM = 696_000.0
 AU_KM = 149_597_870.7
 FIT_SPECTRUM_BAND_KEV = (0.5, 12.0)
@@ -115,7 +115,7 @@ class SolarAxionModel:
 
 
 # Radial profile fitted to Hoof, Jaeckel & Thormaehlen's Primakoff table (below); the CAST 2007 paper
-# gives only the spectrum, and the 50 % radii DESIGN.md quotes (0.19 ... 0.074 R_sun at 1 ... 8 keV) are
+# gives only the spectrum, and the 50 % radii quoted in docs/physics/conventions.md (0.19 ... 0.074 R_sun at 1 ... 8 keV) are
 # those of this table.
 _HOOF_LOG_LAMBDA = (0.01422333, -0.07838145, -0.37759625, -1.41090062)
 _HOOF_K = (-0.01376917, 0.05050291, 0.03336321, 1.71352814)
