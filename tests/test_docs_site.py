@@ -90,4 +90,4 @@ def test_the_version_comes_from_git():
     from packaging.version import Version
 
     assert raytrace.__version__ != "0+unknown"  # setuptools-scm's fallback: the install saw no git metadata
-    assert Version(raytrace.__version__) >= Version("0.2.0")
+    Version(raytrace.__version__)  # PEP 440: a tag, or N commits after one with the commit's hash
