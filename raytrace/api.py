@@ -11,6 +11,7 @@ from __future__ import annotations
 import contextlib
 import math
 import os
+import textwrap
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -45,26 +46,102 @@ if TYPE_CHECKING:
     from .helioscope.spot import SpotResult
     from .sources import SolarSource
 
+# The parameters several functions share, described once: `_document` writes each into the docstrings that name it
+# ("{optic}", "{trace}", ...), in numpydoc form for help() and the API reference.
+_SHARED_PARAMETERS = {
+    "optic": '''optic : Optic, str or path
+    An Optic, a shipped name (``'xmm'``, ``'xmm_design'``, ``'babyiaxo'``, ``'iaxo'``, ``'iaxoplus'``,
+    ``'cast_pathfinder'``) or a prescription file (.ecsv shell table or .toml design).''',
+    "grid": '''energies_kev : array_like or Quantity
+    Energies (keV).
+off_axis_arcmin : array_like or Quantity
+    Off-axis angles of the source (arcmin).
+azimuth_deg : array_like or Quantity, optional
+    Azimuths of the source (deg).
+source_distance_m, source_size_mm : float or Quantity, optional
+    Distance (m) and radius (mm) of a source at a finite distance, as in `make_source`.''',
+    "energy": '''energy_kev : float or Quantity
+    Energy (keV).''',
+    "off_axis": '''off_axis_arcmin : float or Quantity, optional
+    Angle of the source from the optical axis (arcmin).''',
+    "azimuth": '''azimuth_deg : float or Quantity, optional
+    Azimuth of the source's direction about the axis (deg).''',
+    "distance": '''source_distance_m : float or Quantity, optional
+    Distance of the source from the optic's intersection plane (m); default infinity, a parallel beam.
+source_size_mm : float or Quantity, optional
+    Radius of a disc source at a finite distance (mm); 0 is a point.''',
+    "trace": '''rays : int, optional
+    Rays to trace (the command line's default).
+seed : int, optional
+    The run is a pure function of its seed.''',
+    "focal_plane": '''focal_plane_z_mm : float, Quantity or 'best', optional
+    The focal plane (mm on the axis, 0 at the nominal focus). Default ``'best'``: the plane where the HPD of the
+    optic without slope errors is smallest.''',
+    "photon_lists": '''events : str or path, optional
+    A .fits or .mcpl path for the photon list of every ray reaching the focal plane (at one energy).
+events_frame : {'optic', 'beam'}, optional
+    The list's frame: ``'optic'`` (photons along -z) or ``'beam'`` (turned by 180 deg about x, along +z).
+events_all : bool, optional
+    List every ray, in order, where it reached the focal plane or stopped.
+entrance : str or path, optional
+    A .fits or .mcpl path for the list of every ray as it entered the optic, with the fate the trace gave it: row
+    k of both lists is ray k.''',
+    "progress": '''progress : callable, optional
+    Called with the number of rays traced in each chunk.''',
+}
+_SHARED_PARAMETERS["source"] = "\n".join(_SHARED_PARAMETERS[key] for key in ("off_axis", "azimuth", "distance"))
 
+
+def _document(function):
+    doc = function.__doc__
+    for key, text in _SHARED_PARAMETERS.items():
+        doc = doc.replace("{" + key + "}", textwrap.indent(text, "    ").lstrip())
+    function.__doc__ = doc
+    return function
+
+
+@_document
 def load(optic: Optic | str | os.PathLike, apertures=()) -> Optic:
-    """An optic given as an Optic, a shipped name ('xmm', 'babyiaxo') or a prescription file (.ecsv, .toml), with
-    these entrance apertures added to its own (texts such as 'circle:21.5@200,0', 'annulus:100:200',
-    'sector:0:30', or geometries apertures)."""
+    """An optic, with entrance apertures added to its own.
+
+    Parameters
+    ----------
+    {optic}
+    apertures : sequence of str or aperture, optional
+        Entrance apertures in the spider plane, which intersect: texts such as ``'circle:21.5@200,0'`` (radius and
+        centre in mm), ``'annulus:100:200'`` (mm) or ``'sector:0:30'`` (deg), or `geometries` apertures.
+
+    Returns
+    -------
+    geometries.Optic
+        An immutable optic.
+    """
     optic = optic if isinstance(optic, Optic) else load_optic(optic)
     return optic.with_apertures(apertures) if apertures else optic
 
 
+@_document
 def effective_area(optic, energies_kev, *, off_axis_arcmin=0.0, azimuth_deg=0.0, source_distance_m=math.inf,
                    source_size_mm=0.0, rays: int = RAYS, seed: int = 0, events=None, events_frame: str = "optic",
                    events_all: bool = False, entrance=None, progress=None) -> Table:
-    """Effective area (cm2) of the focused beam at each energy (keV): columns energy, effective_area,
-    effective_area_err. The source lies off_axis_arcmin from the axis, at infinity (a parallel beam) or
-    source_distance_m from the intersection plane (a point source, or a disc of radius source_size_mm).
-    `events`: a .fits or .mcpl path for the photon list of every ray reaching the focal plane (one energy), in the
-    frame `events_frame` ('optic', photons along -z, or 'beam', along +z: `raytrace.output.photons`); with
-    `events_all` (or an `entrance` list) of every ray, where it reached the focal plane or stopped, in order.
-    `entrance`: a .fits or .mcpl path for the list of every ray as it entered the optic, with its fate, in order:
-    row k of both lists is ray k."""
+    """Effective area of the focused beam (rays reflected by a primary, then a secondary) at each energy.
+
+    Parameters
+    ----------
+    {optic}
+    energies_kev : array_like or Quantity
+        Energies (keV).
+    {source}
+    {trace}
+    {photon_lists}
+    {progress}
+
+    Returns
+    -------
+    astropy.table.Table
+        Columns ``energy`` (keV), ``effective_area`` and ``effective_area_err`` (cm2, the statistical error); the
+        provenance (optic, source, rays, seed, version, rays per fate) in ``.meta``.
+    """
     optic = load(optic)
     source = make_source(off_axis_arcmin, azimuth_deg, source_distance_m, source_size_mm)
     energies = check_energies(_values(energies_kev, u.keV))
@@ -73,15 +150,35 @@ def effective_area(optic, energies_kev, *, off_axis_arcmin=0.0, azimuth_deg=0.0,
         return analysis.effective_area(optic, energies, source, rays, seed, progress=progress, on_chunk=on_chunk)
 
 
+@_document
 def psf(optic, energy_kev, *, off_axis_arcmin=0.0, azimuth_deg=0.0, source_distance_m=math.inf, source_size_mm=0.0,
         rays: int = RAYS, seed: int = 0, focal_plane_z_mm="best", pixel_arcsec=None, pixels: int = 256, events=None,
         events_frame: str = "optic", events_all: bool = False, entrance=None, progress=None) -> PsfResult:
-    """HPD, W80, W90 (arcsec), centroid (mm), focused area (cm2), encircled energy and image at one energy (keV),
-    in the plane focal_plane_z_mm (mm on the axis, 0 the nominal focus; default 'best': the best focus). The
-    source as in `effective_area`; for a finite distance, angles are referred to the image distance. The image has
-    pixels x pixels pixels of pixel_arcsec (default: the smallest of 0.5, 1, 2, 5, ... arcsec that holds 99 % of the
-    focused flux).
-    `events`, `events_frame`, `events_all`, `entrance`: photon lists, as in `effective_area`."""
+    """The PSF at one energy: HPD, W80, W90, centroid, focused area, encircled energy and image.
+
+    Parameters
+    ----------
+    {optic}
+    {energy}
+    {source}
+        For a source at a finite distance, angles are referred to its image distance.
+    {trace}
+    {focal_plane}
+    pixel_arcsec : float or Quantity, optional
+        Image pixel (arcsec). Default: the smallest of 0.5, 1, 2, 5, 10, ... arcsec with which the image holds 99 % of
+        the focused flux.
+    pixels : int, optional
+        Pixels per side of the image.
+    {photon_lists}
+    {progress}
+
+    Returns
+    -------
+    raytrace.analysis.PsfResult
+        ``hpd_arcsec``, ``w80_arcsec``, ``w90_arcsec`` (diameters), ``centroid_x_mm``, ``centroid_y_mm``,
+        ``effective_area_cm2``, the ``encircled`` table (radius in arcsec, encircled fraction), the ``image`` (cm2 per
+        pixel), ``image_fraction`` and ``meta``.
+    """
     optic = load(optic)
     z = focal_plane_z_mm if focal_plane_z_mm == "best" else _value(focal_plane_z_mm, u.mm)
     energy = float(check_energies([_value(energy_kev, u.keV)])[0])
@@ -93,12 +190,31 @@ def psf(optic, energy_kev, *, off_axis_arcmin=0.0, azimuth_deg=0.0, source_dista
                             image_pixels=pixels, progress=progress, on_chunk=on_chunk)
 
 
+@_document
 def psf_library(optic, energies_kev, off_axis_arcmin, azimuth_deg=0.0, *, source_distance_m=math.inf,
                 source_size_mm=0.0, rays: int = RAYS_PER_POINT, seed: int = 0, focal_plane_z_mm="best",
                 pixel_arcsec=None, pixels: int = 256, progress=None) -> list[PsfResult]:
-    """`psf` at every energy (keV) x off-axis angle (arcmin) x azimuth (deg), energy varying slowest, all in one focal
-    plane (mm on the axis; default 'best': the best focus on axis at the lowest energy): the images of a PSF library
-    (`write_psf`). `progress(n)` is told of each image done."""
+    """`psf` at every energy x off-axis angle x azimuth, all in one focal plane: a PSF library.
+
+    Parameters
+    ----------
+    {optic}
+    {grid}
+    {trace}
+    focal_plane_z_mm : float, Quantity or 'best', optional
+        The common focal plane (mm on the axis, 0 at the nominal focus). Default ``'best'``: the best focus on axis at
+        the lowest energy.
+    pixel_arcsec, pixels
+        The images' pixel (arcsec) and size, as in `psf`.
+    progress : callable, optional
+        Called with 1 after each image.
+
+    Returns
+    -------
+    list of raytrace.analysis.PsfResult
+        One per grid point, energy varying slowest, then off-axis angle, then azimuth; `write_psf` writes them as an
+        OGIP PSF library.
+    """
     optic = load(optic)
     energies = np.unique(check_energies(_values(energies_kev, u.keV)))  # each grid point once, as a library holds it
     angles, azimuths = np.unique(_values(off_axis_arcmin, u.arcmin)), np.unique(_values(azimuth_deg, u.deg) % 360.0)
@@ -118,25 +234,73 @@ def psf_library(optic, energies_kev, off_axis_arcmin, azimuth_deg=0.0, *, source
     return results
 
 
+@_document
 def best_focus(optic, energy_kev, *, off_axis_arcmin=0.0, azimuth_deg=0.0, source_distance_m=math.inf,
                source_size_mm=0.0, rays: int = RAYS_PER_POINT, seed: int = 0) -> float:
-    """The plane (z in mm) where the HPD of the optic without slope errors is smallest at this energy (keV)."""
+    """The focal plane where the HPD of the optic without slope errors is smallest.
+
+    Parameters
+    ----------
+    {optic}
+    {energy}
+    {source}
+    {trace}
+
+    Returns
+    -------
+    float
+        The plane's position on the axis (mm; 0 at the nominal focus, negative behind it).
+    """
     source = make_source(off_axis_arcmin, azimuth_deg, source_distance_m, source_size_mm)
     return analysis.best_focus_z_mm(load(optic), source.at_energy(_value(energy_kev, u.keV)), rays, seed)
 
 
+@_document
 def vignetting(optic, off_axis_arcmin, energy_kev, *, azimuth_deg=0.0, source_distance_m=math.inf,
                source_size_mm=0.0, rays: int = RAYS_PER_POINT, seed: int = 0) -> Table:
-    """Effective area (cm2) at one energy (keV) versus off-axis angle (arcmin), and relative to on axis."""
+    """Effective area at one energy versus off-axis angle, and relative to on axis.
+
+    Parameters
+    ----------
+    {optic}
+    off_axis_arcmin : array_like or Quantity
+        Off-axis angles of the source (arcmin).
+    {energy}
+    {azimuth}
+    {distance}
+    {trace}
+
+    Returns
+    -------
+    astropy.table.Table
+        Columns ``off_axis`` (arcmin), ``effective_area`` and ``effective_area_err`` (cm2) and ``relative_area``
+        (to the on-axis area at the same energy).
+    """
     return analysis.vignetting(load(optic), _values(off_axis_arcmin, u.arcmin), _value(energy_kev, u.keV),
                                _value(azimuth_deg, u.deg), rays, seed,
                                source=make_source(0.0, 0.0, source_distance_m, source_size_mm))
 
 
+@_document
 def offaxis_response(optic, energies_kev, off_axis_arcmin, *, azimuth_deg=0.0, source_distance_m=math.inf,
                      source_size_mm=0.0, rays: int = RAYS_PER_POINT, seed: int = 0, progress=None) -> Table:
-    """Effective area (cm2) over energy (keV) x off-axis angle (arcmin) x azimuth (deg), with `vignet` relative to
-    on axis: one geometric trace per direction (write it with `write_vignetting` for OGIP/CALDB users)."""
+    """Effective area over energy x off-axis angle x azimuth, from one geometric trace per direction.
+
+    Parameters
+    ----------
+    {optic}
+    {grid}
+    {trace}
+    progress : callable, optional
+        Called with 1 after each direction.
+
+    Returns
+    -------
+    astropy.table.Table
+        Columns ``azimuth`` (deg), ``off_axis`` (arcmin), ``energy`` (keV), ``effective_area``,
+        ``effective_area_err`` (cm2) and ``vignet`` (relative to on axis); `write_vignetting` writes it in the
+        OGIP/CALDB vignetting layout.
+    """
     return analysis.offaxis_response(load(optic), _values(energies_kev, u.keV), _values(off_axis_arcmin, u.arcmin),
                                      _values(azimuth_deg, u.deg), rays, seed,
                                      source=make_source(0.0, 0.0, source_distance_m, source_size_mm), progress=progress)
@@ -144,8 +308,28 @@ def offaxis_response(optic, energies_kev, off_axis_arcmin, *, azimuth_deg=0.0, s
 
 def reflectivity(recipe, energies_kev, angles_mrad=None, *, roughness_nm=None,
                  polarisation: str = "unpolarised") -> Table:
-    """R versus energy (keV) and graze angle (mrad) of a coating: a shipped recipe name, a recipe .toml, a Stack,
-    or an optic (each of its coatings, in a `coating` column; default angles: 0.5-1.5 x its graze angles)."""
+    """Reflectivity of a coating versus energy and graze angle.
+
+    Parameters
+    ----------
+    recipe : str, path, coatings.Stack or geometries.Optic
+        A shipped recipe name (``'au250_ni'``, ``'ir_thick'``, ``'ptc_graded'``, ``'wb4c_graded'``, ...), a recipe
+        .toml, a Stack, or an optic (each of its coatings).
+    energies_kev : array_like or Quantity
+        Energies (keV).
+    angles_mrad : array_like or Quantity, optional
+        Graze angles (mrad). Required for a recipe; for an optic the default is 60 angles over 0.5-1.5 times the
+        range of its on-axis graze angles.
+    roughness_nm : float or Quantity, optional
+        Roughness (nm rms) of every interface, instead of the recipe's.
+    polarisation : {'unpolarised', 's', 'p'}, optional
+
+    Returns
+    -------
+    astropy.table.Table
+        Columns ``energy`` (keV), ``angle`` (mrad) and ``reflectivity``, one row per pair; for an optic also
+        ``coating``, with each coating's on-axis graze angles in ``.meta``.
+    """
     optic = None
     if isinstance(recipe, Optic) or (isinstance(recipe, (str, Path)) and is_optic(recipe)):
         optic = load(recipe)
@@ -180,11 +364,30 @@ def reflectivity(recipe, energies_kev, angles_mrad=None, *, roughness_nm=None,
 
 def solar_source(model: str | None = None, band_kev=None, date: str | None = None, offset_arcmin=0.0,
                  offset_azimuth_deg=0.0, magnet: Magnet | None = Magnet(), flux: str = "primakoff") -> SolarSource:
-    """Solar axions: the production `flux` ('primakoff', set by g_agamma, with its model: hoof2022 by default,
-    giannotti2019 or cast2007; or 'abc', set by g_ae: the Hoof et al. 2022 table, `raytrace.sources.abc`), the energy
-    band (keV; default 1-10 keV, for ABC 0.5-10 keV), the Earth-Sun distance of an ISO date (default 1 AU), a
-    pointing offset of the Sun from the optical axis, and the magnet whose bore they convert in (default BabyIAXO's;
-    None: photons from anywhere above the optic)."""
+    """Solar axions converting into photons in the magnet's bore.
+
+    Parameters
+    ----------
+    model : str, optional
+        The Primakoff model: ``'hoof2022'`` (default), ``'giannotti2019'`` or ``'cast2007'``. The ABC flux has one
+        model (Hoof et al. 2022); give none with it.
+    band_kev : (float, float) or Quantity, optional
+        Energy band (keV). Default 1-10 keV, for the ABC flux 0.5-10 keV.
+    date : str, optional
+        An ISO date whose Earth-Sun distance sets the Sun's size and the flux (default 1 au).
+    offset_arcmin : float or Quantity, optional
+        Pointing offset of the Sun from the optical axis (arcmin).
+    offset_azimuth_deg : float or Quantity, optional
+        Azimuth of that offset (deg).
+    magnet : Magnet or None, optional
+        The magnet whose bore the axions convert in (default BabyIAXO's); None: photons from anywhere above the optic.
+    flux : {'primakoff', 'abc'}, optional
+        The production: Primakoff (set by g_agamma) or ABC (set by g_ae, `raytrace.sources.abc`).
+
+    Returns
+    -------
+    SolarSource
+    """
     from .sources.solar import MODELS, SolarSource, earth_sun_distance_au
 
     if flux not in defaults.FLUXES:
@@ -207,16 +410,42 @@ def solar_source(model: str | None = None, band_kev=None, date: str | None = Non
                        _value(offset_azimuth_deg, u.deg, u.rad), None if magnet is None else magnet.bore())
 
 
+@_document
 def solar_spot(optic, *, source: SolarSource | None = None, detector: Detector | str | None = None,
                magnet: Magnet = Magnet(), exposure: Exposure = Exposure(), rays: int = RAYS, seed: int = 0,
                focal_plane_z_mm="best", events=None, events_frame: str = "optic", events_all: bool = False,
                entrance=None, cube_bin_kev=None, progress=None) -> SpotResult:
-    """The focused solar-axion image, its spot, f_O, f_D, f_DO and the expected counts (docs/physics/conventions.md).
+    """The focused solar-axion image, its spot, the figures of merit f_O, f_D, f_DO and the expected counts.
 
-    Default source: `solar_source(magnet=magnet)` (photons converted in the magnet's bore); default detector: the
-    BabyIAXO Micromegas (or a detector .toml path); default focal plane: the best focus of an on-axis beam at 4 keV.
-    `events`, `events_frame`, `events_all`, `entrance`: photon lists, as in `effective_area`. `cube_bin_kev`: also
-    keep the detected image per energy bin of this width (keV), the signal cube (`write_signal_cube`)."""
+    The definitions are in docs/physics/conventions.md.
+
+    Parameters
+    ----------
+    {optic}
+    source : SolarSource, optional
+        Default: ``solar_source(magnet=magnet)``, photons converted in the magnet's bore.
+    detector : Detector or path, optional
+        Default: the BabyIAXO Micromegas; or a detector .toml.
+    magnet : Magnet, optional
+        Field, length and bore (default BabyIAXO's).
+    exposure : Exposure, optional
+        Exposure time and couplings for the expected counts.
+    {trace}
+    focal_plane_z_mm : float, Quantity or 'best', optional
+        The detector plane (mm on the axis, 0 at the nominal focus). Default ``'best'``: the best focus of an on-axis
+        beam at 4 keV.
+    {photon_lists}
+    cube_bin_kev : float or Quantity, optional
+        Also keep the detected image per energy bin of this width (keV): the signal cube (`write_signal_cube`).
+    {progress}
+
+    Returns
+    -------
+    raytrace.helioscope.spot.SpotResult
+        The spot (``radius_mm``, ``area_cm2``), the figures of merit (``figures``, ``f_do``), the expected signal and
+        background counts (``signal_counts``, ``detectable_signal_counts``, ``background_counts``), the image and
+        ``meta``; `spot_arf` and `spot_rmf` give its response.
+    """
     from .helioscope import spot
 
     optic = load(optic)
@@ -229,6 +458,7 @@ def solar_spot(optic, *, source: SolarSource | None = None, detector: Detector |
                                cube_bin_kev=None if cube_bin_kev is None else _value(cube_bin_kev, u.keV))
 
 
+@_document
 def sensitivity(optics=defaults.SENSITIVITY_OPTICS, *, detector: Detector | str | None = None,
                 magnet: Magnet | str | None = None, vacuum_years: float = defaults.VACUUM_YEARS,
                 gas_years: float = defaults.GAS_YEARS, tracking: float = defaults.TRACKING,
@@ -236,15 +466,48 @@ def sensitivity(optics=defaults.SENSITIVITY_OPTICS, *, detector: Detector | str 
                 max_gas_mass_ev: float = defaults.MAX_GAS_MASS_EV, confidence: float = defaults.CONFIDENCE,
                 pseudo_experiments: int = 0, rays: int = RAYS, seed: int = 0, coupling: str = "gagamma",
                 progress=None) -> SensitivityResult:
-    """The projected sensitivity versus m_a of a helioscope whose bores hold these optics (one per bore, or one for
-    all), each traced with `rays` solar-axion rays through its bore to the default or given detector; the magnet a
-    `Magnet`, a magnet .toml or None (BabyIAXO). `coupling`: 'gagamma' (g_agamma in GeV^-1 from the Primakoff flux
-    of `solar_model`, default hoof2022) or 'gae' ((g_ae g_agamma)^1/2 in GeV^-1/2 from the ABC flux alone, whose
-    photons convert with g_agamma). Each phase (vacuum, then 4He steps up to max_gas_mass_ev; gas_years = 0: none)
-    lasts its years, of which `tracking` is spent on the Sun. energy_bins_kev: (first edge, last edge, width) in keV
-    (default 1-10 keV in 0.5 keV bins, for 'gae' 0.5-10 keV); masses_ev: the masses (default 300 log-spaced from 1e-3
-    to 1 eV); pseudo_experiments: that many background-only data sets give the spread of the vacuum limit at the
-    lowest mass (meta). `progress(n)` is told of traced rays. Method: `raytrace.helioscope.sensitivity`."""
+    """The projected sensitivity versus axion mass of a helioscope whose bores hold these optics.
+
+    Each optic is traced once with solar-axion rays through its bore to the detector; the limits combine the bores,
+    the vacuum phase and the 4He steps. The method is in `raytrace.helioscope.sensitivity`.
+
+    Parameters
+    ----------
+    optics : optic or sequence of optics, optional
+        One per bore, or one for all (each as in `load`). Default: XMM and the BabyIAXO custom optic.
+    detector : Detector or path, optional
+        Default: the BabyIAXO Micromegas.
+    magnet : Magnet, path or None, optional
+        A Magnet, a magnet .toml, or None for BabyIAXO's.
+    vacuum_years, gas_years : float, optional
+        Length of the vacuum phase and of the 4He phase (years; ``gas_years=0``: no gas phase).
+    tracking : float, optional
+        Share of the time spent tracking the Sun, in (0, 1].
+    energy_bins_kev : (float, float, float), optional
+        First edge, last edge and width of the energy bins (keV). Default 1-10 keV in 0.5 keV bins, for
+        ``coupling='gae'`` 0.5-10 keV.
+    masses_ev : array_like or Quantity, optional
+        Axion masses (eV). Default 300 log-spaced from 1e-3 to 1 eV.
+    solar_model : str, optional
+        The Primakoff model (`solar_source`).
+    max_gas_mass_ev : float, optional
+        The 4He steps reach this mass (eV).
+    confidence : float, optional
+        Confidence level of the limits.
+    pseudo_experiments : int, optional
+        That many background-only data sets give the spread of the vacuum limit at the lowest mass (in ``.meta``).
+    {trace}
+    coupling : {'gagamma', 'gae'}, optional
+        ``'gagamma'``: g_agamma (GeV^-1) from the Primakoff flux; ``'gae'``: (g_ae g_agamma)^1/2 (GeV^-1/2) from the
+        ABC flux alone, whose photons convert with g_agamma.
+    {progress}
+
+    Returns
+    -------
+    raytrace.helioscope.sensitivity.SensitivityResult
+        ``table`` (the mass and the vacuum, gas and combined limits), ``low_mass()``, the gas ``schedule``, the traced
+        ``spots`` and ``meta``.
+    """
     from .helioscope import sensitivity as reach
     from .helioscope import spot
 
@@ -316,8 +579,19 @@ def _optic_key(optic):
 def preset_sensitivity(preset: str, *, masses_ev=None, coupling: str = "gagamma", solar_model: str | None = None,
                        confidence: float = defaults.CONFIDENCE, pseudo_experiments: int = 0, rays: int = RAYS,
                        seed: int = 0, progress=None) -> SensitivityResult:
-    """`sensitivity` of a member of the IAXO family ('babyiaxo', 'iaxo', 'iaxoplus': `raytrace.helioscope.presets`),
-    its magnet, detector, schedule and optics those of the preset."""
+    """`sensitivity` of a member of the IAXO family, with its magnet, detector, schedule and optics.
+
+    Parameters
+    ----------
+    preset : {'babyiaxo', 'iaxo', 'iaxoplus'}
+        The preset (`raytrace.helioscope.presets`; the values of the BabyIAXO conceptual design's table 1).
+    masses_ev, coupling, solar_model, confidence, pseudo_experiments, rays, seed, progress
+        As in `sensitivity`.
+
+    Returns
+    -------
+    raytrace.helioscope.sensitivity.SensitivityResult
+    """
     from .helioscope.presets import load_preset
 
     chosen = load_preset(preset)
@@ -332,8 +606,24 @@ def preset_sensitivity(preset: str, *, masses_ev=None, coupling: str = "gagamma"
 
 def rest2019_sensitivity(masses_ev=None, solar_model: str = SOLAR_MODEL,
                          pseudo_experiments: int = 0) -> SensitivityResult:
-    """REST's published BabyIAXO curves from the simplified inputs behind them (constant efficiencies, all flux in
-    the spot; `raytrace.helioscope.sensitivity.rest2019`), for comparison with the traced optics."""
+    """REST's published BabyIAXO curves, from the simplified inputs behind them.
+
+    Constant efficiencies and all the flux in a fixed spot (`raytrace.helioscope.sensitivity.rest2019`), for
+    comparison with the traced optics; nothing is traced.
+
+    Parameters
+    ----------
+    masses_ev : array_like or Quantity, optional
+        Axion masses (eV), as in `sensitivity`.
+    solar_model : str, optional
+        The Primakoff model.
+    pseudo_experiments : int, optional
+        As in `sensitivity`.
+
+    Returns
+    -------
+    raytrace.helioscope.sensitivity.SensitivityResult
+    """
     from .helioscope import sensitivity as reach
     from .sources.solar import MODELS
 
@@ -345,14 +635,43 @@ def rest2019_sensitivity(masses_ev=None, solar_model: str = SOLAR_MODEL,
     return result
 
 
+@_document
 def tilt_scan(optic, tilts_arcmin, *, source=None, detector: Detector | str | None = None, keep: float = 0.95,
               azimuth_deg=0.0, pivot_z_mm=None, decentre_mm=(0.0, 0.0), rays: int = RAYS_PER_POINT, seed: int = 0,
               events=None, events_frame: str = "optic", progress=None) -> Table:
-    """Alignment tolerance: per tilt of the optic (arcmin) about a pivot on its axis (default: the intersection
-    plane), the spot shift and the signal kept inside the detector's opening, and (metadata tolerance_arcmin)
-    the largest tilt keeping `keep` of the aligned signal there. Default source: `solar_source()`.
-    `events`: a .fits or .mcpl path; the photon list of tilt number k goes to `events_path(events, k)`, in the
-    frame `events_frame` ('optic' or 'beam', as in `effective_area`)."""
+    """Alignment tolerance: the solar-axion spot of the optic tilted by each angle.
+
+    Parameters
+    ----------
+    {optic}
+    tilts_arcmin : array_like or Quantity
+        Tilts of the optic (arcmin) about a pivot on its axis.
+    source : Source, optional
+        Default: `solar_source()`.
+    detector : Detector or path, optional
+        Default: the BabyIAXO Micromegas, whose central opening the signal must stay in.
+    keep : float, optional
+        The share of the aligned signal inside the opening that defines the tolerance.
+    azimuth_deg : float or Quantity, optional
+        Direction of the tilt (deg).
+    pivot_z_mm : float or Quantity, optional
+        The pivot's position on the axis (mm). Default: the intersection plane.
+    decentre_mm : (float, float), optional
+        A lateral shift of the optic (mm).
+    {trace}
+    events : str or path, optional
+        A .fits or .mcpl path; the photon list of tilt number k goes to ``events_path(events, k)``.
+    events_frame : {'optic', 'beam'}, optional
+        As in `effective_area`.
+    progress : callable, optional
+        Called with 1 before each tilt.
+
+    Returns
+    -------
+    astropy.table.Table
+        Per tilt: the spot's shift and the signal kept inside the opening; ``.meta['tolerance_arcmin']`` is the largest
+        tilt that keeps `keep` of the aligned signal there.
+    """
     optic = load(optic)
     focus = best_focus(optic, SPOT_FOCUS_KEV, rays=min(rays, RAYS_PER_POINT), seed=seed)
     pivot = None if pivot_z_mm is None else _value(pivot_z_mm, u.mm)
@@ -376,27 +695,78 @@ def events_path(events, k: int) -> Path:
     return path.with_name(f"{path.stem}_tilt{k:03d}{path.suffix}")
 
 
+@_document
 def calibrate(optic, energy_kev, hpd_arcsec, w90_arcsec=None, *, wing_fraction: float | None = None,
               focal_plane_z_mm="best", off_axis_arcmin=0.0, azimuth_deg=0.0, source_distance_m=math.inf,
               source_size_mm=0.0, rays: int = RAYS_PER_POINT, seed: int = 0) -> Calibration:
-    """Slope errors that reproduce a measured HPD (and W90) in arcsec at one energy (keV); `.optic` holds them."""
+    """Slope errors that reproduce a measured HPD (and W90) at one energy.
+
+    Parameters
+    ----------
+    {optic}
+    energy_kev : float or Quantity
+        Energy of the measurement (keV).
+    hpd_arcsec : float or Quantity
+        Measured half-power diameter (arcsec).
+    w90_arcsec : float or Quantity, optional
+        Measured W90 (arcsec); with it a wing is fitted too.
+    wing_fraction : float, optional
+        Hold the wing's share at this value.
+    {focal_plane}
+    {source}
+    {trace}
+
+    Returns
+    -------
+    raytrace.analysis.Calibration
+        The fitted slope errors; ``.optic`` is the calibrated optic.
+    """
     z = None if focal_plane_z_mm == "best" else _value(focal_plane_z_mm, u.mm)
     w90 = None if w90_arcsec is None else _value(w90_arcsec, u.arcsec)
     return analysis.calibrate(load(optic), _value(energy_kev, u.keV), _value(hpd_arcsec, u.arcsec), w90, wing_fraction,
                               z, make_source(off_axis_arcmin, azimuth_deg, source_distance_m, source_size_mm), rays, seed)
 
 
+@_document
 def fit_encircled(optic, targets=(), areas=(), *, ee_error: float = 0.01, area_radius_arcsec=math.inf,
                   normalise_arcsec=math.inf, scattering: bool = True, psd_band_per_um=PSD_BAND_PER_UM,
                   focal_plane_z_mm="best", off_axis_arcmin=0.0, azimuth_deg=0.0, source_distance_m=math.inf,
                   source_size_mm=0.0, rays: int = RAYS_PER_POINT, seed: int = 0,
                   fixed: dict | None = None) -> PsfFit:
-    """Fit an optic to measured encircled-energy curves, targets = [(energy_kev, radii_arcsec, fractions), ...] known
-    to +-ee_error as fractions of the flux within normalise_arcsec (slope errors, a wing and, with `scattering`, the
-    coatings' PSD index), and to on-axis areas,
-    areas = [(energy_kev, area_cm2, error_cm2), ...] collected within area_radius_arcsec (the spider's width and the
-    coatings' roughness): `raytrace.analysis.calibration.fit_psf`; `fixed` holds parameters at given values.
-    `.optic` is the calibrated optic."""
+    """Fit an optic to measured encircled-energy curves and on-axis areas.
+
+    The fitted parameters are the slope errors' core, a wing (share and width) and, with `scattering`, the PSD index
+    of the coatings' surfaces; the areas add the spider's spoke width and the coatings' roughness. The method
+    (least squares over traces with common random numbers) is `raytrace.analysis.calibration.fit_psf`.
+
+    Parameters
+    ----------
+    {optic}
+    targets : sequence of (energy_kev, radii_arcsec, fractions)
+        Measured encircled fractions at these radii (arcsec) and energies (keV).
+    areas : sequence of (energy_kev, area_cm2, error_cm2)
+        Measured on-axis areas (cm2).
+    ee_error : float, optional
+        The error of each measured fraction.
+    area_radius_arcsec : float or Quantity, optional
+        The model area is the focused flux within this radius (arcsec; default all of it).
+    normalise_arcsec : float or Quantity, optional
+        The measured fractions are of the flux within this radius (arcsec; default all of it).
+    scattering : bool, optional
+        Fit the PSD index of the coatings' scattering.
+    psd_band_per_um : (float, float), optional
+        The band of spatial frequencies of the fitted PSD (1/um).
+    {focal_plane}
+    {source}
+    {trace}
+    fixed : dict, optional
+        Parameters held at given values, ``{name: value}``.
+
+    Returns
+    -------
+    raytrace.analysis.PsfFit
+        The parameters with their errors, chi^2 and the residuals; ``.optic`` is the calibrated optic.
+    """
     z = None if focal_plane_z_mm == "best" else _value(focal_plane_z_mm, u.mm)
     radius, normalise = (_value(r, u.arcsec, allow_inf=True) for r in (area_radius_arcsec, normalise_arcsec))
     return analysis.fit_psf(load(optic), targets, areas, ee_error, radius, normalise, scattering, tuple(psd_band_per_um), z,
@@ -404,20 +774,55 @@ def fit_encircled(optic, targets=(), areas=(), *, ee_error: float = 0.01, area_r
                             fixed=fixed)
 
 
+@_document
 def optimise(focal_lengths_mm=None, *, vary: dict | None = None, design: SegmentedDesign | str = "babyiaxo",
              groups: int = 4, materials=MATERIALS, detector: Detector | str | None = None,
              source: SolarSource | None = None, objective: str = "f_do", objective_mass_ev: float = 1e-3,
              rays: int = RAYS_PER_POINT, seed: int = 0, evaluations: int = 40, generations: int = 5, executor=None,
              checkpoint: str | os.PathLike | None = None, progress=None) -> ScanResult:
-    """Optimise a segmented design: scan its focal length (mm), or with `vary` ({KEY: (low, high)}, the keys of
-    `raytrace design --set`, e.g. r_min_mm, inner.segment_length_mm, focal_length_mm) search those values by
-    differential evolution over `generations`; at every point each coating group gets its best recipe.
+    """Optimise a segmented design over its focal length or other design values, and its coatings.
 
-    objective: 'f_do' (largest f_DO) or 'sensitivity' (smallest combined g_agamma at objective_mass_ev, every bore
-    holding the design). `executor`: a concurrent.futures executor for the points (local processes or a Dask
-    cluster's); `checkpoint`: a file recording each finished point, from which a rerun of the same problem resumes;
-    `progress`: called with each finished row. Default source: `solar_source()`. Returns the table of the points,
-    the best design and its verifying trace."""
+    At every point each group of layers gets its best coating recipe (re-weighting one geometric trace); the best
+    design is verified by a full trace.
+
+    Parameters
+    ----------
+    focal_lengths_mm : array_like or Quantity, optional
+        Focal lengths to scan (mm). Give these or `vary`.
+    vary : dict, optional
+        ``{key: (low, high)}`` for the keys of ``raytrace design --set`` (for example ``r_min_mm``,
+        ``inner.segment_length_mm``, ``focal_length_mm``), searched by differential evolution.
+    design : SegmentedDesign or str, optional
+        The starting design (default the BabyIAXO custom optic).
+    groups : int, optional
+        Groups of layers, each with its own recipe.
+    materials : sequence of str, optional
+        Material systems to try, from ``'wb4c'``, ``'ptc'``, ``'ir'`` and ``'au'``.
+    detector : Detector or path, optional
+        Default: the BabyIAXO Micromegas.
+    source : SolarSource, optional
+        Default: `solar_source()`.
+    objective : {'f_do', 'sensitivity'}, optional
+        The largest f_DO, or the smallest combined g_agamma at `objective_mass_ev` with every bore holding the design.
+    objective_mass_ev : float, optional
+        Axion mass (eV) of the sensitivity objective.
+    {trace}
+    evaluations : int, optional
+        Recipe evaluations per group and multilayer system.
+    generations : int, optional
+        Generations of the differential evolution (with `vary`).
+    executor : concurrent.futures.Executor, optional
+        Runs the points (local processes or a Dask cluster's).
+    checkpoint : str or path, optional
+        A file recording each finished point, from which a rerun of the same problem resumes.
+    progress : callable, optional
+        Called with each finished row.
+
+    Returns
+    -------
+    raytrace.helioscope.optimise.ScanResult
+        The table of the points, the best design and its verifying trace.
+    """
     from .helioscope import optimise as scan
 
     base = design if isinstance(design, SegmentedDesign) else load_design(design)
@@ -519,9 +924,18 @@ def _detector(detector) -> Detector:
     return detector if isinstance(detector, Detector) else load_detector(detector)
 
 
+@_document
 def make_source(off_axis_arcmin=0.0, azimuth_deg=0.0, source_distance_m=math.inf, source_size_mm=0.0):
-    """A parallel beam (at infinity) or a point source at a finite distance (m) from the intersection plane, of
-    radius source_size_mm (a size needs a finite distance), off_axis_arcmin from the axis towards azimuth_deg."""
+    """A parallel beam or a point source at a finite distance.
+
+    Parameters
+    ----------
+    {source}
+
+    Returns
+    -------
+    ParallelBeam or PointSource
+    """
     off_axis, azimuth = _value(off_axis_arcmin, u.arcmin, u.rad), _value(azimuth_deg, u.deg, u.rad)
     distance = _value(source_distance_m, u.m, allow_inf=True)
     size = _value(source_size_mm, u.mm)

@@ -69,6 +69,22 @@ def test_the_api_page_documents_every_public_name():
     assert not missing
 
 
+def test_every_api_function_documents_each_of_its_parameters():
+    import inspect
+
+    from raytrace import api
+
+    for name in raytrace.__all__:
+        function = getattr(raytrace, name)
+        if getattr(function, "__module__", None) != api.__name__ or not inspect.isfunction(function):
+            continue
+        doc = function.__doc__
+        assert "Parameters\n    ----------" in doc and "Returns\n    -------" in doc, name
+        assert "{" + "optic}" not in doc and "{" + "trace}" not in doc, name  # every shared entry was filled in
+        documented = {word for line in re.findall(r"^    ([\w, ]+?)(?: :.*)?$", doc, re.M) for word in line.split(", ")}
+        assert set(inspect.signature(function).parameters) <= documented, name
+
+
 def test_the_conventions_page_explains_every_fate():
     page = (DOCS / "physics" / "conventions.md").read_text()
     assert [name for name in FATE_NAMES.values() if f"`{name}`" not in page] == []
