@@ -17,7 +17,10 @@ from raytrace.sources.abc import DATA, abc_model, derive_table
 
 REFERENCE = Path(__file__).parents[2] / "shared" / "reference" / "axion" / "solar_flux"
 DAT, SPT = REFERENCE / "ABC_LennertHoof_202203.dat", REFERENCE / "ABC_LennertHoof_202203.spt"
-needs_reference = pytest.mark.skipif(not DAT.exists(), reason="../shared/reference (the published ABC table) absent")
+def needs_reference(test):
+    """Compares with the published ABC table in ../shared/reference: marked reference_data, skipped without it."""
+    return pytest.mark.reference_data(pytest.mark.skipif(not DAT.exists(), reason="../shared/reference (the published "
+                                                         "ABC table) absent")(test))
 
 
 @needs_reference

@@ -17,7 +17,7 @@ from raytrace.engine.rng import seed_key
 from raytrace.output import write_prescription
 from raytrace.sources import ParallelBeam, PointSource
 
-from .conftest import traced_like_reference
+from .helpers import traced_like_reference
 
 N = 400_000
 SEPARATE = Optic("three separate shells", 7500.0, tuple(Shell(r, 0.5, 300.0, 300.0) for r in (100.0, 200.0, 300.0)),

@@ -15,7 +15,7 @@ from raytrace.engine.rng import seed_key
 from raytrace.output import write_prescription
 from raytrace.sources import ParallelBeam, PointSource
 
-from .conftest import traced_like_reference
+from .helpers import traced_like_reference
 
 
 def _as_built_copy(optic: Optic, gap_mm: float = 0.0) -> Optic:

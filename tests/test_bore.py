@@ -12,7 +12,7 @@ from raytrace.helioscope.tolerance import Misalignment
 from raytrace.sources import SolarSource
 from raytrace.sources.bore import Bore
 
-from .conftest import traced_like_reference
+from .helpers import traced_like_reference
 
 BORE = Bore(radius_mm=350.0, length_mm=10_000.0, gap_mm=500.0)
 ENTRANCE_Z = 7800.0

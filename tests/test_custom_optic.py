@@ -20,7 +20,7 @@ from raytrace.engine.rays import Fate
 from raytrace.engine.rng import seed_key
 from raytrace.sources import ParallelBeam
 
-from .conftest import single_shell, traced_like_reference
+from .helpers import single_shell, traced_like_reference
 
 ARCSEC = math.pi / 180 / 3600
 GAUSSIAN_HALF_MASS = 0.6744897501960817  # median of |N(0, 1)|

@@ -19,6 +19,7 @@ NOTEBOOKS = sorted((ROOT / "notebooks").glob("*.ipynb"))
 
 
 @pytest.mark.slow
+@pytest.mark.notebook
 def test_the_site_builds_without_a_warning_and_its_notebooks_end_with_a_plot(tmp_path):
     pytest.importorskip("myst_nb")
     build = subprocess.run([sys.executable, "-m", "sphinx", "-W", "--keep-going", "-q", "-b", "html",

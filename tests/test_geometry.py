@@ -9,7 +9,7 @@ from geometries import Optic, PrescriptionError, Shell, Spider, load_optic, read
 from raytrace.output import write_prescription
 from geometries.surfaces import offset_surface, wolter_hyperboloid, wolter_paraboloid
 
-from .conftest import single_shell
+from .helpers import single_shell
 
 
 def test_xmm_check_values(xmm):

@@ -13,7 +13,7 @@ from raytrace.engine.rng import seed_key
 from raytrace.sources import ParallelBeam, PointSource
 from raytrace.sources.point import image_distance_mm
 
-from .conftest import single_shell, traced_like_reference
+from .helpers import single_shell, traced_like_reference
 
 
 @pytest.mark.parametrize("f_mm, r0_mm, length_mm, distance_m", [(7500.0, 150.0, 300.0, 130.0),

@@ -18,7 +18,7 @@ from raytrace.engine.vector_math import GATHER_LANES, copy, gather, select
 from raytrace.engine.vector_math import log as _vector_log
 from raytrace.sources import ParallelBeam, SolarSource
 
-from .conftest import single_shell, traced_like_reference
+from .helpers import single_shell, traced_like_reference
 
 ARCSEC = math.pi / 180 / 3600
 
