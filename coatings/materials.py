@@ -10,7 +10,7 @@ Two databases:
   package. These are the constants behind CXRO's on-line calculator and most IMD files.
   Range 0.03 - 30 keV.
 The two differ by up to a few per cent in delta (more just above absorption edges), which moves
-the steep part of R(theta) near the critical angle; see the README for the size of the effect.
+the steep part of R(theta) near the critical angle; docs/guide/coatings.md gives the size of the effect.
 """
 
 from __future__ import annotations

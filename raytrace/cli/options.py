@@ -18,8 +18,8 @@ from ..defaults import RAYS, RAYS_PER_POINT
 from ..text import mm
 
 MAX_GRID_VALUES = 100_000
-OPTIC_HELP = ("'xmm', 'xmm_design', 'babyiaxo', 'cast_pathfinder', or a prescription file: shell table (.ecsv) or "
-              "segmented design (.toml)")
+OPTIC_HELP = ("'xmm', 'xmm_design', 'babyiaxo', 'iaxo', 'iaxoplus', 'cast_pathfinder', or a prescription file: "
+              "shell table (.ecsv) or segmented design (.toml)")
 # The options that name files a command writes, and files it reads (the positional OPTIC and RECIPE included)
 OUTPUT_OPTIONS = {"output": "-o", "output_dir": "-o", "plot": "--plot", "image": "--image", "events": "--events",
                   "entrance": "--entrance", "cube": "--cube", "arf": "--arf", "rmf": "--rmf", "checkpoint": "--checkpoint"}
