@@ -13,6 +13,7 @@ from pathlib import Path
 import numpy as np
 
 DOCS = Path(__file__).resolve().parent
+SHARED_CURVES = DOCS.parents[1] / "shared" / "reference" / "axion" / "sensitivity"  # published curves, if present
 VIGNETTING_ANGLES_ARCMIN = np.arange(0.0, 20.5, 1.0)
 VIGNETTING_KEV = 3.0
 # A figure: the command that makes it, and the name it writes into OUT, the run's own folder (None: the command
@@ -20,7 +21,8 @@ VIGNETTING_KEV = 3.0
 FIGURES = {
     "xmm_vs_babyiaxo.png": (["demo", "-o", "OUT"], "xmm_vs_babyiaxo.png"),
     "babyiaxo_cross_section.png": (["show", "babyiaxo", "--plot", "FIGURE"], None),
-    "sensitivity.png": (["sensitivity", "--plot", "FIGURE"], None),
+    "sensitivity.png": (["sensitivity", "--plot", "FIGURE",
+                         *(["--references", str(SHARED_CURVES)] if SHARED_CURVES.is_dir() else [])], None),
     "f_do_vs_focal_length.png": (["optimise", "--focal-length", "3000:9000:250", "-o", "OUT"], "f_do_vs_focal_length.png"),
     "vignetting.png": (None, None),  # two optics in one plot: from the API, below
     "iaxo_family.png": (None, None),  # the three presets on one plot: from the API, below
@@ -47,7 +49,7 @@ def family(path: Path, coupling: str) -> None:
     import raytrace
     from raytrace.helioscope.sensitivity import reference_curves
 
-    shared = DOCS.parents[1] / "shared" / "reference" / "axion" / "sensitivity"
+    shared = SHARED_CURVES
     tables, references = {}, {}
     for label, preset in FAMILY.items():
         result = raytrace.preset_sensitivity(preset, coupling=coupling)

@@ -200,8 +200,8 @@ def register(sub) -> None:
                       metavar="N", help="also give the median and 16-84 %% range of the vacuum limit at the lowest mass "
                                         "over N background-only pseudo-experiments (default 0: none)")
     sens.add_argument("--references", metavar="DIR",
-                      help="folder of published curves to draw (default: ../shared/reference/axion/sensitivity, when "
-                           "present)")
+                      help="folder of published curves to draw beside ours: REST's REST_<member>_*.csv and "
+                           "axion-limits' files (default: none)")
     add_rays_and_seed(sens, defaults.RAYS, " per bore")
     add_table_and_plot(sens, "write the sensitivity table: .ecsv or .fits", "plot g_agamma versus m_a")
 
@@ -516,7 +516,7 @@ def run_sensitivity(args) -> int:
     if abc and args.references:
         raise CliError("--references: the published curves are of g_agamma; --coupling gae draws CAST's ABC limit")
     member = args.preset if args.preset in ("iaxo", "iaxoplus") else "babyiaxo"
-    references = {} if abc else reference_curves(args.references or _shared_references(), member)
+    references = {} if abc else reference_curves(args.references, member)
     if args.references and not references:
         raise CliError(f"--references {args.references!r}: no published curve found there")
     start = time.perf_counter()
@@ -676,12 +676,3 @@ def _mass_spec(args):
         return parse_grid(args.old_masses + "log", "--masses", "eV")
     low, high, count = defaults.MASSES_EV
     return np.unique(parse_grid(args.mass or f"{low:g}:{high:g}:{count}log", "--mass", "eV"))
-
-
-def _shared_references():
-    """../shared/reference/axion/sensitivity beside the working folder or beside this repository, if present."""
-    for root in (Path.cwd(), Path(__file__).resolve().parents[2]):
-        folder = root.parent / "shared" / "reference" / "axion" / "sensitivity"
-        if folder.is_dir():
-            return folder
-    return None
