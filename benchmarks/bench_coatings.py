@@ -16,9 +16,10 @@ import os
 import platform
 import time
 
-import coatings.numba_cache  # noqa: F401  (first: it sets where numba caches)
 import numba
 import numpy as np
+
+import coatings.numba_cache  # noqa: F401  (first: it sets where numba caches)
 
 
 def best_of(repeats: int, run) -> float:
@@ -60,10 +61,13 @@ def lookup_in_tracer() -> None:
     weighted = best_of(5, lambda: trace.trace_range(key, 0, n, n, out=buffer, table=table))
     lookups = 2 * np.count_nonzero(buffer.fate == Fate.DOUBLE) + np.count_nonzero(
         (buffer.fate == Fate.PRIMARY_ONLY) | (buffer.fate == Fate.SECONDARY_ONLY))
-    print(f"tracer, XMM as designed (no scattering) at 1.5 keV ({lookups / n:.2f} lookups per ray): "
-          f"{n / geometric / 1e6:.1f} M rays/s geometric, "
-          f"{n / weighted / 1e6:.1f} M rays/s with Au reflectivity, i.e. {(weighted - geometric) / n * 1e9:+.1f} ns per ray "
-          "(the lookups overlap with the trace's dependency chain; differences below ~2 ns are noise)")
+    print(
+        f"tracer, XMM as designed (no scattering) at 1.5 keV ({lookups / n:.2f} lookups per ray): "
+        f"{n / geometric / 1e6:.1f} M rays/s geometric, "
+        f"{n / weighted / 1e6:.1f} M rays/s with Au reflectivity, "
+        f"i.e. {(weighted - geometric) / n * 1e9:+.1f} ns per ray "
+        "(the lookups overlap with the trace's dependency chain; differences below ~2 ns are noise)"
+    )
 
 
 def lookup_in_band_table() -> None:

@@ -35,8 +35,11 @@ def main():
         result = raytrace.optimise(focal_lengths, executor=executor)
     elapsed = time.perf_counter() - start
     table = result.table
-    print(f"{len(focal_lengths)} focal lengths x {table.meta['groups']} groups, {table.meta['rays_per_focal_length']:,} "
-          f"rays each: {elapsed:.0f} s ({elapsed / 60:.1f} min), the verifying full trace included", flush=True)
+    print(
+        f"{len(focal_lengths)} focal lengths x {table.meta['groups']} groups, {table.meta['rays_per_focal_length']:,} "
+        f"rays each: {elapsed:.0f} s ({elapsed / 60:.1f} min), the verifying full trace included",
+        flush=True,
+    )
     raytrace.write_table(table, out / "scan.ecsv")
     raytrace.write_design(result.best_design, out / "best_design.toml")
     for row in table:

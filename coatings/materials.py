@@ -72,7 +72,11 @@ class Material:
 
     def __post_init__(self):
         density = self.density_g_cm3
-        if isinstance(density, bool) or not isinstance(density, numbers.Real) or not (math.isfinite(density) and density > 0):
+        if (
+            isinstance(density, bool)
+            or not isinstance(density, numbers.Real)
+            or not (math.isfinite(density) and density > 0)
+        ):
             raise MaterialError(f"material {self.formula}: density_g_cm3 = {density!r}: must be a number > 0")
         if self.optical_constants not in OPTICAL_CONSTANTS:
             raise MaterialError(

@@ -50,7 +50,6 @@ import math
 import numba
 import numpy as np
 
-
 HC_KEV_NM = 1.2398419843320026  # h c: wavelength (nm) x photon energy (keV)
 
 

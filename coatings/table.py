@@ -1,14 +1,12 @@
 """Tabulated R(E, graze angle) for the tracer's per-ray lookup, with a controlled interpolation error.
 
-Angles are a uniform grid from 0 (an index, not a search, per lookup). Its step is halved until
-linear interpolation reproduces R at every midpoint within the tolerance. Energies are nodes: exactly
-the energies asked for. Every source traces its rays at such nodes (a parallel beam at its energy, a
-spectrum at the centres of its energy bins), so the energy direction is exact and no node is needed at
-the absorption edges. Each coating's grid ends at its own largest angle (`max_angle_rad` may be one per coating: a coating
-on inner shells never meets the graze angles of the outer ones, and a multilayer's fine structure
-there would make the shared step tiny and the table huge); beyond it the table holds the coating's
-last value. The tables reach past the largest graze angle a traced optic produces.
-"""
+Angles are a uniform grid from 0 (an index, not a search, per lookup). Its step is halved until linear interpolation
+reproduces R at every midpoint within the tolerance. Energies are nodes: exactly the energies asked for. Every source
+traces its rays at such nodes (a parallel beam at its energy, a spectrum at the centres of its energy bins), so the
+energy direction is exact and no node is needed at the absorption edges. Each coating's grid ends at its own largest
+angle (`max_angle_rad` may be one per coating: a coating on inner shells never meets the graze angles of the outer ones,
+and a multilayer's fine structure there would make the shared step tiny and the table huge); beyond it the table holds
+the coating's last value. The tables reach past the largest graze angle a traced optic produces. """
 
 from __future__ import annotations
 
@@ -20,7 +18,6 @@ import numpy as np
 
 from .scattering import HC_KEV_NM, band_frequency, band_share, scattered_graze, towards_cutoff
 from .threads import split_over_threads
-
 
 DEFAULT_TOLERANCE = 5e-4
 COARSEST_ANGLE_STEP_RAD = 1e-4

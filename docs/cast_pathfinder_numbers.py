@@ -1,6 +1,6 @@
-"""The numbers of "The CAST IAXO pathfinder as built" (docs/guide/optics.md): its PSF at PANTER (source 130.297 m away, 0.42 mm
-radius) in the measured focus, with and without its fitted slope errors, its best focus over energies and rays, and
-its effective area on axis, whole and in the CAST bore (1e6 rays).
+"""The numbers of "The CAST IAXO pathfinder as built" (docs/guide/optics.md): its PSF at PANTER (source 130.297 m away,
+0.42 mm radius) in the measured focus, with and without its fitted slope errors, its best focus over energies and rays,
+and its effective area on axis, whole and in the CAST bore (1e6 rays).
 
     python docs/cast_pathfinder_numbers.py
 """

@@ -1,6 +1,6 @@
-"""Every figure the README and the documentation show, made by the commands and settings its captions state, so that none can drift from
-the code: run it after a change that moves them (about 10 minutes on 2 cores). It also prints the numbers the
-captions quote.
+"""Every figure the README and the documentation show, made by the commands and settings its captions state, so that
+none can drift from the code: run it after a change that moves them (about 10 minutes on 2 cores). It also prints the
+numbers the captions quote.
 
     python docs/make_figures.py [NAME.png ...]      (default: all of FIGURES)
 """
@@ -21,9 +21,14 @@ VIGNETTING_KEV = 3.0
 FIGURES = {
     "xmm_vs_babyiaxo.png": (["demo", "-o", "OUT"], "xmm_vs_babyiaxo.png"),
     "babyiaxo_cross_section.png": (["show", "babyiaxo", "--plot", "FIGURE"], None),
-    "sensitivity.png": (["sensitivity", "--plot", "FIGURE",
-                         *(["--references", str(SHARED_CURVES)] if SHARED_CURVES.is_dir() else [])], None),
-    "f_do_vs_focal_length.png": (["optimise", "--focal-length", "3000:9000:250", "-o", "OUT"], "f_do_vs_focal_length.png"),
+    "sensitivity.png": (
+        ["sensitivity", "--plot", "FIGURE", *(["--references", str(SHARED_CURVES)] if SHARED_CURVES.is_dir() else [])],
+        None,
+    ),
+    "f_do_vs_focal_length.png": (
+        ["optimise", "--focal-length", "3000:9000:250", "-o", "OUT"],
+        "f_do_vs_focal_length.png",
+    ),
     "vignetting.png": (None, None),  # two optics in one plot: from the API, below
     "iaxo_family.png": (None, None),  # the three presets on one plot: from the API, below
     "iaxo_family_abc.png": (None, None),

@@ -1,6 +1,6 @@
-"""The numbers of "Scattering from roughness" (docs/guide/coatings.md): per reflection on gold (250 nm Au on Ni, 0.4 nm rms, all of
-it in a PSD band of 0.02-2 /um with index 1.6) at 8 mrad, and the share of a gold Wolter shell's focused flux beyond
-300 arcsec (r0 240 mm, f 7.5 m), traced and from first order (tests/test_scattering.py computes the latter).
+"""The numbers of "Scattering from roughness" (docs/guide/coatings.md): per reflection on gold (250 nm Au on Ni, 0.4 nm
+rms, all of it in a PSD band of 0.02-2 /um with index 1.6) at 8 mrad, and the share of a gold Wolter shell's focused
+flux beyond 300 arcsec (r0 240 mm, f 7.5 m), traced and from first order (tests/test_scattering.py computes the latter).
 
     python docs/scattering_numbers.py
 """

@@ -63,7 +63,9 @@ class PartDesign:
     slope_errors: SlopeErrors = SlopeErrors()
 
     def segmentation(self) -> Segmentation:
-        return Segmentation(self.segments_per_layer, self.segment_gap_mm, self.spacers_per_segment, self.spacer_width_mm)
+        return Segmentation(
+            self.segments_per_layer, self.segment_gap_mm, self.spacers_per_segment, self.spacer_width_mm
+        )
 
 
 @dataclass(frozen=True)
@@ -100,7 +102,9 @@ class SegmentedDesign:
         parts = {}
         for shell in optic.shells:
             parts.setdefault("inner" if shell.r_intersect_mm < self.r_split_mm else "outer", shell.slope_errors)
-        changes = {label: dataclasses.replace(getattr(self, label), slope_errors=errors) for label, errors in parts.items()}
+        changes = {
+            label: dataclasses.replace(getattr(self, label), slope_errors=errors) for label, errors in parts.items()
+        }
         return dataclasses.replace(self, **changes)
 
     def with_overrides(self, assignments, name: str | None = None) -> "SegmentedDesign":
@@ -214,8 +218,10 @@ class SegmentedDesign:
             blocked = part.segments_per_layer * (part.segment_gap_mm + part.spacers_per_segment * part.spacer_width_mm)
             if blocked >= 2 * math.pi * r_low:
                 raise PrescriptionError(
-                    f"{label}.segment_gap_mm and spacer_width_mm: {part.segments_per_layer} segments block {blocked:.1f} mm, "
-                    f"more than the circumference {2 * math.pi * r_low:.1f} mm at r = {r_low} mm")
+                    f"{label}.segment_gap_mm and spacer_width_mm: {part.segments_per_layer} segments block "
+                    f"{blocked:.1f} mm, "
+                    f"more than the circumference {2 * math.pi * r_low:.1f} mm at r = {r_low} mm"
+                )
             # the innermost secondary cone of a part closes (r = 0) before its end if f is too short
             alpha = wolter_graze_angle_rad(r_low, f)
             if part.segment_length_mm * math.tan(3 * alpha) >= r_low:

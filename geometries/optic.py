@@ -60,7 +60,9 @@ class SlopeErrors:
         for name in ("meridional_arcsec", "sagittal_arcsec", "wing_arcsec"):
             value = getattr(self, name)
             if not (math.isfinite(value) and 0.0 <= value <= MAX_SLOPE_ERROR_ARCSEC):
-                raise PrescriptionError(f"slope error {name} = {value}: must be from 0 to {MAX_SLOPE_ERROR_ARCSEC:g} arcsec")
+                raise PrescriptionError(
+                    f"slope error {name} = {value}: must be from 0 to {MAX_SLOPE_ERROR_ARCSEC:g} arcsec"
+                )
         if not 0.0 <= self.wing_fraction <= 1.0:
             raise PrescriptionError(f"slope error wing_fraction = {self.wing_fraction}: must be from 0 to 1")
 
@@ -91,7 +93,9 @@ class Segmentation:
             raise PrescriptionError(f"segments = {self.segments}: must be from 1 to {MAX_SPOKES}")
         if not 0 <= self.spacers_per_segment * self.segments <= MAX_SPOKES:
             raise PrescriptionError(
-                f"spacers_per_segment = {self.spacers_per_segment}: must be >= 0 with at most {MAX_SPOKES} spacers per shell")
+                f"spacers_per_segment = {self.spacers_per_segment}: must be >= 0 with at most {MAX_SPOKES} spacers "
+                "per shell"
+            )
         for name in ("gap_mm", "spacer_width_mm"):
             value = getattr(self, name)
             if not (math.isfinite(value) and value >= 0.0):
@@ -118,7 +122,8 @@ class Shell:
     profile: Profile = "wolter"
     segmentation: Segmentation | None = None
     slope_errors: SlopeErrors = SlopeErrors()
-    azimuth_min_deg: float = 0.0  # a partial-azimuth shell covers azimuth_min_deg .. azimuth_max_deg (counter-clockwise)
+    # a partial-azimuth shell covers azimuth_min_deg .. azimuth_max_deg (counter-clockwise)
+    azimuth_min_deg: float = 0.0
     azimuth_max_deg: float = FULL_TURN_DEG
     # profile "conical_as_built": measured radii (R1, R2 the primary's entrance and exit, R4, R5 the secondary's) and
     # the axial gap between primary and secondary, centred on the intersection plane z = f
@@ -310,7 +315,9 @@ def parse_aperture(spec: str) -> Aperture:
 def _check_finite(entry, fields) -> None:
     for field in fields:
         if not math.isfinite(getattr(entry, field)):
-            raise PrescriptionError(f"aperture {type(entry).__name__}: {field} = {getattr(entry, field)}: must be finite")
+            raise PrescriptionError(
+                f"aperture {type(entry).__name__}: {field} = {getattr(entry, field)}: must be finite"
+            )
 
 
 @dataclass(frozen=True)
@@ -347,7 +354,9 @@ class Optic:
         """A copy with these slope errors: one `SlopeErrors` for every shell or a sequence of one per shell."""
         per_shell = (slope_errors,) * self.n_shells if isinstance(slope_errors, SlopeErrors) else tuple(slope_errors)
         if len(per_shell) != self.n_shells:
-            raise PrescriptionError(f"{len(per_shell)} slope errors given for {self.n_shells} shells: need one per shell")
+            raise PrescriptionError(
+                f"{len(per_shell)} slope errors given for {self.n_shells} shells: need one per shell"
+            )
         shells = tuple(dataclasses.replace(s, slope_errors=e) for s, e in zip(self.shells, per_shell))
         return dataclasses.replace(self, shells=shells)
 
@@ -377,7 +386,9 @@ class Optic:
         before spider and reflectivity."""
         r1 = self.entrance_radii_mm()
         r2 = np.array([s.primary_exit_radius_mm(self.focal_length_mm) for s in self.shells])
-        turns = np.array([min(s.azimuth_max_deg - s.azimuth_min_deg, FULL_TURN_DEG) / FULL_TURN_DEG for s in self.shells])
+        turns = np.array(
+            [min(s.azimuth_max_deg - s.azimuth_min_deg, FULL_TURN_DEG) / FULL_TURN_DEG for s in self.shells]
+        )
         return float(np.pi * np.sum(turns * (r1**2 - r2**2)) / 100.0)
 
     def surfaces(self) -> list[tuple[Quadric, Quadric, Quadric, Quadric]]:
@@ -397,10 +408,12 @@ def _check_spider_leaves_light(spider: Spider, outer_radius_mm: float) -> None:
     half_bar_deg = math.degrees(math.asin(min(1.0, spider.spoke_width_mm / (2.0 * outer_radius_mm))))
     if max(spider.spoke_width_deg, 2.0 * half_bar_deg) >= 360.0 / spider.n_spokes:
         raise PrescriptionError(
-            f"spider: {spider.n_spokes} spokes of {spider.spoke_width_mm:g} mm and {spider.spoke_width_deg:g} deg cover "
+            f"spider: {spider.n_spokes} spokes of {spider.spoke_width_mm:g} mm and {spider.spoke_width_deg:g} deg "
+            "cover "
             f"the whole entrance out to the outermost shell (r = {outer_radius_mm:.1f} mm); at that radius each spoke "
             f"must stay below {2.0 * outer_radius_mm * math.sin(math.pi / spider.n_spokes):.1f} mm "
-            f"(and {360.0 / spider.n_spokes:g} deg)")
+            f"(and {360.0 / spider.n_spokes:g} deg)"
+        )
 
 
 def validate(optic: Optic) -> None:
@@ -411,7 +424,9 @@ def validate(optic: Optic) -> None:
     if not optic.shells:
         raise PrescriptionError("the optic has no shells")
     if len(optic.coatings) != len(optic.shells):
-        raise PrescriptionError(f"{len(optic.coatings)} coatings given for {len(optic.shells)} shells: need one per shell")
+        raise PrescriptionError(
+            f"{len(optic.coatings)} coatings given for {len(optic.shells)} shells: need one per shell"
+        )
     for i, s in enumerate(optic.shells, start=1):
         for field in ("r_intersect_mm", "thickness_mm", "primary_length_mm", "secondary_length_mm"):
             value = getattr(s, field)
@@ -426,7 +441,9 @@ def validate(optic: Optic) -> None:
                 f"shell {i}: segment gaps and spacers ({s.segmentation.blocked_width_mm():.1f} mm) leave no room on "
                 f"its circumference ({2.0 * math.pi * s.r_intersect_mm:.1f} mm)")
         if s.r_intersect_mm >= f:
-            raise PrescriptionError(f"shell {i}: r_intersect_mm = {s.r_intersect_mm} is not below focal_length_mm = {f}")
+            raise PrescriptionError(
+                f"shell {i}: r_intersect_mm = {s.r_intersect_mm} is not below focal_length_mm = {f}"
+            )
         span = s.azimuth_max_deg - s.azimuth_min_deg
         if not (math.isfinite(s.azimuth_min_deg) and math.isfinite(span) and 0 < span <= FULL_TURN_DEG):
             raise PrescriptionError(f"shell {i}: azimuth_min_deg = {s.azimuth_min_deg}, azimuth_max_deg = "
@@ -438,7 +455,8 @@ def validate(optic: Optic) -> None:
         exit_r = s.exit_radius_mm(f)
         if not (math.isfinite(exit_r) and exit_r > 0):
             raise PrescriptionError(
-                f"shell {i}: secondary_length_mm = {s.secondary_length_mm} is too long: the secondary closes before its end"
+                f"shell {i}: secondary_length_mm = {s.secondary_length_mm} is too long: the secondary closes before "
+                "its end"
             )
     if len(optic.apertures) > MAX_APERTURES:
         raise PrescriptionError(f"{len(optic.apertures)} apertures: at most {MAX_APERTURES} are allowed")
@@ -458,7 +476,8 @@ def validate(optic: Optic) -> None:
         if front_outer - aperture_edge > tolerance:
             raise PrescriptionError(
                 f"shell {i}: front edge reaches r = {front_outer:.4f} mm (R1 + thickness), beyond r = "
-                f"{aperture_edge:.4f} mm, where shell {i + 1}'s primary ends: it shadows shell {i + 1}'s on-axis aperture"
+                f"{aperture_edge:.4f} mm, where shell {i + 1}'s primary ends: it shadows shell {i + 1}'s on-axis "
+                "aperture"
             )
         overlaps = [(front_outer - aperture_edge, "front edge")]
         for z, label in _clearance_heights(inner, outer, f):
@@ -483,8 +502,10 @@ def _check_as_built(i: int, s: Shell) -> None:
         if value is None or not (math.isfinite(value) and value > 0):
             raise PrescriptionError(f"shell {i}: {name} = {value}: an as-built shell needs all of R1, R2, R4, R5 > 0")
     if not (radii["r1_mm"] > radii["r2_mm"] and radii["r4_mm"] > radii["r5_mm"]):
-        raise PrescriptionError(f"shell {i}: radii R1 = {radii['r1_mm']}, R2 = {radii['r2_mm']}, R4 = {radii['r4_mm']}, "
-                                f"R5 = {radii['r5_mm']}: a Wolter-I shell narrows towards the focus (R1 > R2, R4 > R5)")
+        raise PrescriptionError(
+            f"shell {i}: radii R1 = {radii['r1_mm']}, R2 = {radii['r2_mm']}, R4 = {radii['r4_mm']}, "
+            f"R5 = {radii['r5_mm']}: a Wolter-I shell narrows towards the focus (R1 > R2, R4 > R5)"
+        )
     if not (math.isfinite(s.gap_mm) and s.gap_mm >= 0):
         raise PrescriptionError(f"shell {i}: gap_mm = {s.gap_mm}: must be a finite number >= 0")
 

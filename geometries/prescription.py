@@ -167,11 +167,17 @@ def _as_built(row, columns) -> Shell:
     if missing:
         raise PrescriptionError(f"profile conical_as_built needs column(s) {', '.join(missing)}")
     return Shell.as_built(
-        *(float(row[c]) for c in AS_BUILT_COLUMNS[:4]), float(row["primary_length_mm"]),
-        float(row["secondary_length_mm"]), float(row["thickness_mm"]), float(row["gap_mm"]),
+        *(float(row[c]) for c in AS_BUILT_COLUMNS[:4]),
+        float(row["primary_length_mm"]),
+        float(row["secondary_length_mm"]),
+        float(row["thickness_mm"]),
+        float(row["gap_mm"]),
         segmentation=_segmentation(row, columns),
-        slope_errors=SlopeErrors(*(float(row[c]) for c in SLOPE_COLUMNS)) if SLOPE_COLUMNS[0] in columns else SlopeErrors(),
-        **({c: float(row[c]) for c in AZIMUTH_COLUMNS} if AZIMUTH_COLUMNS[0] in columns else {}))
+        slope_errors=SlopeErrors(*(float(row[c]) for c in SLOPE_COLUMNS))
+        if SLOPE_COLUMNS[0] in columns
+        else SlopeErrors(),
+        **({c: float(row[c]) for c in AZIMUTH_COLUMNS} if AZIMUTH_COLUMNS[0] in columns else {}),
+    )
 
 
 def _aperture_list(value) -> list:

@@ -4,7 +4,7 @@ figures of merit f_O, f_D, f_DO, alignment tolerance, slope-error calibration, t
 g_agamma(m_a) sensitivity.
 
     >>> import raytrace
-    >>> print(f"{raytrace.psf('babyiaxo', 3.0).hpd_arcsec:.1f}")  # HPD in arcsec at the best focus, as on the command line
+    >>> print(f"{raytrace.psf('babyiaxo', 3.0).hpd_arcsec:.1f}")  # HPD (arcsec) at the best focus, as the CLI
     59.8
     >>> area = raytrace.effective_area("xmm", [1.5, 8.0])    # an astropy Table (energy, effective_area, ...)
     >>> [round(a) for a in area["effective_area"]]            # cm2 (the column's unit)
@@ -20,16 +20,18 @@ Sources (ParallelBeam, PointSource, SolarSource) follow `raytrace.engine.source.
 `raytrace.helioscope.merit`.
 """
 
-import coatings.numba_cache  # noqa: F401  (first: it sets where numba caches, before numba is imported)
 import lazy_loader
 
-from .version import __version__
+import coatings.numba_cache  # noqa: F401  (first: it sets where numba caches, before numba is imported)
+
+from .version import __version__ as __version__  # re-exported
 
 # Each name loads its module on first use, so that `raytrace --help` does not wait for numba, astropy and matplotlib.
 __getattr__, __dir__, __all__ = lazy_loader.attach(__name__, submod_attrs={
     "api": ["best_focus", "calibrate", "effective_area", "fit_encircled", "load", "make_source", "offaxis_response",
             "optimise", "preset_sensitivity", "psf", "psf_library", "reflectivity", "rest2019_sensitivity",
             "sensitivity", "solar_source", "solar_spot", "tilt_scan", "vignetting"],
+    "analysis": ["read_areas", "read_encircled", "read_king"],
     "helioscope": ["Exposure", "Magnet", "load_detector", "load_magnet", "spot_arf", "spot_rmf"],
     "output": ["plot_comparison", "plot_cross_section", "plot_effective_area", "plot_family", "plot_offaxis_response",
                "plot_psf",

@@ -23,8 +23,7 @@ from coatings import Stack, check_energies, load_recipe
 from geometries import Optic, is_optic, load_design, load_optic
 from geometries.generator import SegmentedDesign
 
-from . import analysis
-from . import defaults
+from . import analysis, defaults
 from .defaults import MATERIALS, PSD_BAND_PER_UM, RAYS, RAYS_PER_POINT, SOLAR_MODEL, SPOT_FOCUS_KEV
 from .engine import Trace
 from .engine.geometry import PackedOptic
@@ -521,7 +520,9 @@ def sensitivity(optics=defaults.SENSITIVITY_OPTICS, *, detector: Detector | str 
     if len(optics) == 1:
         optics = optics * magnet.bores
     if len(optics) != magnet.bores:
-        raise ValueError(f"optics: {len(optics)} given for a magnet of {magnet.bores} bores (give one per bore, or one)")
+        raise ValueError(
+            f"optics: {len(optics)} given for a magnet of {magnet.bores} bores (give one per bore, or one)"
+        )
     if coupling not in reach.COUPLINGS:
         raise ValueError(f"coupling {coupling!r}: choose from {', '.join(reach.COUPLINGS)}")
     abc = coupling == "gae"
@@ -723,8 +724,17 @@ def calibrate(optic, energy_kev, hpd_arcsec, w90_arcsec=None, *, wing_fraction: 
     """
     z = None if focal_plane_z_mm == "best" else _value(focal_plane_z_mm, u.mm)
     w90 = None if w90_arcsec is None else _value(w90_arcsec, u.arcsec)
-    return analysis.calibrate(load(optic), _value(energy_kev, u.keV), _value(hpd_arcsec, u.arcsec), w90, wing_fraction,
-                              z, make_source(off_axis_arcmin, azimuth_deg, source_distance_m, source_size_mm), rays, seed)
+    return analysis.calibrate(
+        load(optic),
+        _value(energy_kev, u.keV),
+        _value(hpd_arcsec, u.arcsec),
+        w90,
+        wing_fraction,
+        z,
+        make_source(off_axis_arcmin, azimuth_deg, source_distance_m, source_size_mm),
+        rays,
+        seed,
+    )
 
 
 @_document
@@ -769,9 +779,21 @@ def fit_encircled(optic, targets=(), areas=(), *, ee_error: float = 0.01, area_r
     """
     z = None if focal_plane_z_mm == "best" else _value(focal_plane_z_mm, u.mm)
     radius, normalise = (_value(r, u.arcsec, allow_inf=True) for r in (area_radius_arcsec, normalise_arcsec))
-    return analysis.fit_psf(load(optic), targets, areas, ee_error, radius, normalise, scattering, tuple(psd_band_per_um), z,
-                            make_source(off_axis_arcmin, azimuth_deg, source_distance_m, source_size_mm), rays, seed,
-                            fixed=fixed)
+    return analysis.fit_psf(
+        load(optic),
+        targets,
+        areas,
+        ee_error,
+        radius,
+        normalise,
+        scattering,
+        tuple(psd_band_per_um),
+        z,
+        make_source(off_axis_arcmin, azimuth_deg, source_distance_m, source_size_mm),
+        rays,
+        seed,
+        fixed=fixed,
+    )
 
 
 @_document

@@ -15,8 +15,8 @@ SOLAR_MODELS = ("cast2007", "giannotti2019", "hoof2022")  # raytrace.sources.sol
 SOLAR_MODEL = "hoof2022"
 MATERIALS = ("wb4c", "ir", "au")  # coating systems the optimiser tries per group
 
-# BabyIAXO (Abeln et al., JHEP 05 (2021) 137): a 10 m long, 2 T magnet with two bores of 70 cm diameter. The distance from a bore's end to its
-# optic's entrance is not published; 500 mm is assumed (a parameter).
+# BabyIAXO (Abeln et al., JHEP 05 (2021) 137): a 10 m long, 2 T magnet with two bores of 70 cm diameter. The distance
+# from a bore's end to its optic's entrance is not published; 500 mm is assumed (a parameter).
 MAGNET_FIELD_T = 2.0
 MAGNET_LENGTH_M = 10.0
 MAGNET_BORES = 2

@@ -118,7 +118,9 @@ def test_sampling_finds_the_channel_among_empty_and_thin_ones():
 def test_apertures_and_azimuths_round_trip_through_the_shell_table(tmp_path):
     xmm = load_optic("xmm")
     shells = tuple(dataclasses.replace(s, azimuth_min_deg=0.0, azimuth_max_deg=30.0) for s in xmm.shells)
-    optic = dataclasses.replace(xmm, shells=shells).with_apertures(["circle:80@200,40", "annulus:150:300", "sector:5:25"])
+    optic = dataclasses.replace(xmm, shells=shells).with_apertures(
+        ["circle:80@200,40", "annulus:150:300", "sector:5:25"]
+    )
     path = write_prescription(optic, tmp_path / "wedge.ecsv")[-1]
     assert read_prescription(path) == optic
     area = effective_area(read_prescription(path), [1.5], n_rays=20_000)["effective_area"][0]

@@ -44,7 +44,9 @@ def test_the_gap_between_primary_and_secondary_is_honoured(babyiaxo):
     built = _as_built_copy(babyiaxo, gap)
     f = built.focal_length_mm
     shell = built.shells[10]
-    assert shell.primary(f).z_min_mm == pytest.approx(f + gap / 2) and shell.secondary(f).z_max_mm == pytest.approx(f - gap / 2)
+    assert shell.primary(f).z_min_mm == pytest.approx(f + gap / 2) and shell.secondary(f).z_max_mm == pytest.approx(
+        f - gap / 2
+    )
     trace = Trace(built, ParallelBeam(2e-4, 0.3), -300.0)
     key = seed_key(3)
     traced_like_reference(trace, key, 4000)

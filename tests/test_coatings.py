@@ -151,7 +151,9 @@ def test_bragg_peak_at_refraction_corrected_angle_and_lowered_by_roughness():
     so the centre of its half-maximum width, not the maximum, is compared (first-order law: within 10 %
     of the correction)."""
     energy, d, gamma = 8.0, 4.0, 0.4
-    stack = Stack("W/B4C periodic", material("Si"), multilayer=Multilayer(material("W"), material("B4C"), 60, gamma, d, d))
+    stack = Stack(
+        "W/B4C periodic", material("Si"), multilayer=Multilayer(material("W"), material("B4C"), 60, gamma, d, d)
+    )
     wavelength = HC_KEV_NM / energy
     delta = {m: 1 - m.refractive_index(energy).real for m in (material("W"), material("B4C"))}
     delta_mean = gamma * delta[material("W")] + (1 - gamma) * delta[material("B4C")]
@@ -224,12 +226,17 @@ def test_interdiffusion_adds_to_roughness_in_quadrature():
     combined = Stack("a", material("Ni"), films=(Layer(material("Au"), 250.0, 0.3, 0.4),), substrate_roughness_nm=0.5)
     rough = Stack("b", material("Ni"), films=(Layer(material("Au"), 250.0, 0.5),), substrate_roughness_nm=0.5)
     graze = np.linspace(0.001, 0.03, 50)
-    np.testing.assert_allclose(combined.reflectivity_grid([8.0], graze), rough.reflectivity_grid([8.0], graze), rtol=1e-12)
+    np.testing.assert_allclose(
+        combined.reflectivity_grid([8.0], graze), rough.reflectivity_grid([8.0], graze), rtol=1e-12
+    )
 
 
 def test_roughness_lowers_reflectivity():
     smooth = Stack("s", material("Ni"), films=(Layer(material("Au"), 250.0, 0.0),))
-    assert smooth.with_roughness(1.0).reflectivity_grid([6.0], [0.008])[0, 0] < smooth.reflectivity_grid([6.0], [0.008])[0, 0]
+    assert (
+        smooth.with_roughness(1.0).reflectivity_grid([6.0], [0.008])[0, 0]
+        < smooth.reflectivity_grid([6.0], [0.008])[0, 0]
+    )
 
 
 def _henke_reference(shared_reference):

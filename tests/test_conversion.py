@@ -6,8 +6,13 @@ import mpmath
 import numpy as np
 import pytest
 
-from raytrace.helioscope.conversion import (METRE_IN_INV_EV, TESLA_IN_EV2, absorption_ev, conversion_probability,
-                                            photon_mass_ev)
+from raytrace.helioscope.conversion import (
+    METRE_IN_INV_EV,
+    TESLA_IN_EV2,
+    absorption_ev,
+    conversion_probability,
+    photon_mass_ev,
+)
 
 G, B, L = 1e-11, 2.0, 10.0  # BabyIAXO-like: GeV^-1, T, m
 

@@ -12,12 +12,11 @@ from coatings import ConstantReflectivity, load_recipe
 from geometries import PrescriptionError, Spider, load_design, load_optic, read_prescription
 from geometries.generator import design_from_dict, design_to_toml, read_design
 from geometries.optic import SlopeErrors
-from raytrace.analysis import best_focus_z_mm, effective_area, psf
-from raytrace.analysis import CalibrationError, calibrate
+from raytrace.analysis import CalibrationError, best_focus_z_mm, calibrate, effective_area, psf
 from raytrace.engine import Trace
-from raytrace.output import write_design, write_prescription
 from raytrace.engine.rays import Fate
 from raytrace.engine.rng import seed_key
+from raytrace.output import write_design, write_prescription
 from raytrace.sources import ParallelBeam
 
 from .helpers import single_shell, traced_like_reference

@@ -77,13 +77,16 @@ def test_each_api_function_runs_in_a_fresh_process(name, tmp_path):
 
 
 def test_every_public_name_resolves_in_a_fresh_process_and_every_function_is_run_above(tmp_path):
-    script = ("import importlib, raytrace\n"
-              "for package in ('raytrace', 'raytrace.analysis', 'raytrace.helioscope', 'raytrace.sources', "
-              "'raytrace.output', 'raytrace.engine', 'coatings', 'geometries'):\n"
-              "    module = importlib.import_module(package)\n"
-              "    for name in getattr(module, '__all__', []):\n"
-              "        getattr(module, name)\n"
-              "import raytrace.api\n"
-              "print(' '.join(n for n in raytrace.__all__ if getattr(getattr(raytrace, n), '__module__', '') == 'raytrace.api'))\n")
+    script = (
+        "import importlib, raytrace\n"
+        "for package in ('raytrace', 'raytrace.analysis', 'raytrace.helioscope', 'raytrace.sources', "
+        "'raytrace.output', 'raytrace.engine', 'coatings', 'geometries'):\n"
+        "    module = importlib.import_module(package)\n"
+        "    for name in getattr(module, '__all__', []):\n"
+        "        getattr(module, name)\n"
+        "import raytrace.api\n"
+        "print(' '.join(n for n in raytrace.__all__\n"
+        "               if getattr(getattr(raytrace, n), '__module__', '') == 'raytrace.api'))\n"
+    )
     functions = set(run(["-c", script], tmp_path).stdout.split())
     assert functions == set(API_CALLS)

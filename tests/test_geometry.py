@@ -6,8 +6,8 @@ import pytest
 
 from coatings import ConstantReflectivity
 from geometries import Optic, PrescriptionError, Shell, Spider, load_optic, read_prescription
-from raytrace.output import write_prescription
 from geometries.surfaces import offset_surface, wolter_hyperboloid, wolter_paraboloid
+from raytrace.output import write_prescription
 
 from .helpers import single_shell
 

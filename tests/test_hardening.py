@@ -250,7 +250,9 @@ def test_tables_carry_fates_and_long_provenance_whole(tmp_path, xmm):
     assert sum(scan.table.meta["fates"].values()) == 2 * 2000
     path = tmp_path / "area.fits"
     assert main(["area", "xmm", "--energy", "1:3:1", "--rays", "2000", "-o", str(path)]) == 0
-    assert Table.read(path).meta["definition"] == "doubly reflected (primary then secondary) rays reaching the focal plane"
+    assert (
+        Table.read(path).meta["definition"] == "doubly reflected (primary then secondary) rays reaching the focal plane"
+    )
 
 
 def test_too_few_focused_rays_warn_or_are_refused(capsys):

@@ -166,19 +166,35 @@ def test_negative_numbers_are_numbers(capsys, monkeypatch, tmp_path, argv):
     assert main(argv + ["--rays", "4000"]) == 0, capsys.readouterr().err
 
 
-@pytest.mark.parametrize("old, new, warnings", [
-    (["area", "xmm", "--energies", "1:3:1"], ["area", "xmm", "--energy", "1:3:1"], 1),
-    (["reflectivity", "au250_ni", "--energies", "8", "--angles=1,2"],
-     ["reflectivity", "au250_ni", "--energy", "8", "--graze=1,2"], 2),
-    (["offaxis", "xmm", "--angles", "0:5:5", "--energy", "3"], ["offaxis", "xmm", "--off-axis", "0:5:5", "--energy", "3"],
-     1),
-    (["spot", "xmm", "--offset", "1", "--offset-azimuth", "90"], ["spot", "xmm", "--off-axis", "1", "--azimuth", "90"], 2),
-    (["tilt", "xmm", "--tilts", "0:1:1"], ["tilt", "xmm", "--tilt", "0:1:1"], 1),
-    (["optimise", "--focal-lengths", "5000", "-o", "x"], ["optimise", "--focal-length", "5000", "-o", "x"], 1),
-    (["calibrate", "xmm", "--king", "k.csv", "--king-energies", "1.5"],
-     ["calibrate", "xmm", "--king", "k.csv", "--king-energy", "1.5"], 1),
-    (["demo", "--output-dir", "d"], ["demo", "-o", "d"], 0),
-])
+@pytest.mark.parametrize(
+    "old, new, warnings",
+    [
+        (["area", "xmm", "--energies", "1:3:1"], ["area", "xmm", "--energy", "1:3:1"], 1),
+        (
+            ["reflectivity", "au250_ni", "--energies", "8", "--angles=1,2"],
+            ["reflectivity", "au250_ni", "--energy", "8", "--graze=1,2"],
+            2,
+        ),
+        (
+            ["offaxis", "xmm", "--angles", "0:5:5", "--energy", "3"],
+            ["offaxis", "xmm", "--off-axis", "0:5:5", "--energy", "3"],
+            1,
+        ),
+        (
+            ["spot", "xmm", "--offset", "1", "--offset-azimuth", "90"],
+            ["spot", "xmm", "--off-axis", "1", "--azimuth", "90"],
+            2,
+        ),
+        (["tilt", "xmm", "--tilts", "0:1:1"], ["tilt", "xmm", "--tilt", "0:1:1"], 1),
+        (["optimise", "--focal-lengths", "5000", "-o", "x"], ["optimise", "--focal-length", "5000", "-o", "x"], 1),
+        (
+            ["calibrate", "xmm", "--king", "k.csv", "--king-energies", "1.5"],
+            ["calibrate", "xmm", "--king", "k.csv", "--king-energy", "1.5"],
+            1,
+        ),
+        (["demo", "--output-dir", "d"], ["demo", "-o", "d"], 0),
+    ],
+)
 def test_the_previous_names_still_work_with_one_warning_each(capsys, old, new, warnings):
     parsed_old = vars(build_parser().parse_args(old))
     err = capsys.readouterr().err

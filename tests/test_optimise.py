@@ -7,10 +7,20 @@ import pytest
 
 from geometries import load_design
 from raytrace.helioscope.detector import load_detector
-from raytrace.helioscope.optimise import (MULTILAYER_BOUNDS, ScanSettings, design_with_recipes, group_bounds, maximise, recipe,
-                               reflectivity_weights, run_scan, score, trace_kept)
-from raytrace.sources.solar import SolarSource
+from raytrace.helioscope.optimise import (
+    MULTILAYER_BOUNDS,
+    ScanSettings,
+    design_with_recipes,
+    group_bounds,
+    maximise,
+    recipe,
+    reflectivity_weights,
+    run_scan,
+    score,
+    trace_kept,
+)
 from raytrace.helioscope.spot import solar_spot
+from raytrace.sources.solar import SolarSource
 
 SMALL = ScanSettings(groups=1, systems=("ir",), n_rays=5_000, seed=3, max_evaluations=4)
 
@@ -74,7 +84,9 @@ def test_dask_executor_gives_the_serial_result():
     distributed = pytest.importorskip("distributed")
     design, source, detector = load_design("babyiaxo"), SolarSource(), load_detector()
     serial = run_scan(design, [5000.0], source, detector, SMALL)
-    with distributed.LocalCluster(n_workers=1, threads_per_worker=1, processes=False, dashboard_address=None) as cluster:
+    with distributed.LocalCluster(
+        n_workers=1, threads_per_worker=1, processes=False, dashboard_address=None
+    ) as cluster:
         with distributed.Client(cluster) as client:
             parallel = run_scan(design, [5000.0], source, detector, SMALL, executor=client.get_executor())
     assert parallel == serial

@@ -5,8 +5,8 @@ import math
 import numpy as np
 import pytest
 
-from geometries import Optic, Shell
 from coatings import ConstantReflectivity
+from geometries import Optic, Shell
 from raytrace.analysis import best_focus_z_mm
 from raytrace.engine import Fate, Rays, Trace
 from raytrace.engine.rng import seed_key

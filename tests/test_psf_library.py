@@ -77,9 +77,13 @@ def test_sixtes_reader_puts_the_psf_where_the_optic_does(library, energy_kev, an
                                                      r.meta["azimuth_deg"]), (energy_kev, angle_arcmin, azimuth_deg)))
     f_m = result.meta["focal_length_mm"] / 1e3
     items = sixte_load(path, f_m)
-    key = next(k for k in items if math.isclose(k[0], energy_kev) and math.isclose(k[1], math.radians(angle_arcmin / 60),
-                                                                                   abs_tol=1e-12)
-               and math.isclose(k[2], math.radians(azimuth_deg)))
+    key = next(
+        k
+        for k in items
+        if math.isclose(k[0], energy_kev)
+        and math.isclose(k[1], math.radians(angle_arcmin / 60), abs_tol=1e-12)
+        and math.isclose(k[2], math.radians(azimuth_deg))
+    )
     x, y = sixte_positions(items, key, f_m, 200_000, np.random.default_rng(1))
     x_mm, y_mm = -1e3 * x, -1e3 * y  # SIXTE's frame is the focal plane turned by 180 deg
     # the image's own centroid (the file holds the image, not the rays outside it)

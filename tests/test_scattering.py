@@ -45,7 +45,9 @@ def first_order(stack, energy_kev, graze, n_f=20_001):
     model = stack.scattering
     sigma, wavelength = stack.band_roughness_nm, HC / energy_kev
     f_lo, f_hi = 1e-3 * model.f_min_per_um, 1e-3 * model.f_max_per_um
-    norm = 0.5 * sigma**2 / np.trapezoid(np.geomspace(f_lo, f_hi, n_f) ** -model.psd_index, np.geomspace(f_lo, f_hi, n_f))
+    norm = (
+        0.5 * sigma**2 / np.trapezoid(np.geomspace(f_lo, f_hi, n_f) ** -model.psd_index, np.geomspace(f_lo, f_hi, n_f))
+    )
     r0 = stack.smooth_reflectivity_grid([energy_kev], [graze])[0, 0]
     sides = []
     for sign in (-1.0, 1.0):  # away from the surface, towards it

@@ -11,9 +11,20 @@ from raytrace.analysis.encircled import FocusedImage
 from raytrace.cli import main
 from raytrace.helioscope import Magnet, load_magnet
 from raytrace.helioscope.conversion import conversion_probability
-from raytrace.helioscope.sensitivity import (G_REF_PER_GEV, REFERENCE_ENERGY_KEV, REST2019_MAGNET, SignalResponse,
-                                             YEAR_S, constant_response, density_for_photon_mass, density_steps,
-                                             gas_schedule, rest2019, sensitivity, vacuum_spread)
+from raytrace.helioscope.sensitivity import (
+    G_REF_PER_GEV,
+    REFERENCE_ENERGY_KEV,
+    REST2019_MAGNET,
+    YEAR_S,
+    SignalResponse,
+    constant_response,
+    density_for_photon_mass,
+    density_steps,
+    gas_schedule,
+    rest2019,
+    sensitivity,
+    vacuum_spread,
+)
 from raytrace.sources import MODELS
 
 MODEL = MODELS["hoof2022"]

@@ -6,14 +6,14 @@ import numpy as np
 import pytest
 from astropy.table import Table
 
-from raytrace.helioscope.detector import DetectorError, detector_from_dict, load_detector
 from geometries import load_optic
 from raytrace.engine import Rays, Trace
 from raytrace.engine.rng import seed_key
-from raytrace.sources.solar import MODELS, SolarSource, earth_sun_distance_au, fit_model, sun_radius_rad
 from raytrace.helioscope.conversion import METRE_IN_INV_EV, TESLA_IN_EV2, conversion_probability
+from raytrace.helioscope.detector import DetectorError, detector_from_dict, load_detector
 from raytrace.helioscope.merit import Exposure, Magnet
 from raytrace.helioscope.spot import solar_spot
+from raytrace.sources.solar import MODELS, SolarSource, earth_sun_distance_au, fit_model, sun_radius_rad
 
 PUBLISHED_RADII = {0.5: 0.108, 0.8: 0.183, 0.9: 0.235}  # docs/physics/conventions.md, all energies
 HALF_RADII_BY_ENERGY = {1: 0.19, 2: 0.15, 3: 0.12, 4: 0.105, 6: 0.086, 8: 0.074}

@@ -6,8 +6,8 @@ import numpy as np
 import pytest
 
 from raytrace.helioscope.detector import load_detector
-from raytrace.sources import ParallelBeam
 from raytrace.helioscope.tolerance import Misalignment, focal_plane_signal, largest_tilt, tilt_scan
+from raytrace.sources import ParallelBeam
 
 ARCMIN = math.pi / 180 / 60
 
@@ -35,7 +35,8 @@ def test_rotation_moves_the_spot_by_s_theta(xmm_ideal, s_mm):
 
 
 def test_small_rotation_seen_8_m_away(xmm_ideal):
-    """The example of docs/physics/conventions.md: 0.0032 deg about a pivot 8 m from the nodal plane moves the spot about 0.45 mm."""
+    """The example of docs/physics/conventions.md: 0.0032 deg about a pivot 8 m from the nodal plane moves the spot
+    about 0.45 mm."""
     x, _ = _shift(xmm_ideal, Misalignment(math.radians(0.0032), 0.0, xmm_ideal.focal_length_mm - 8000.0))
     assert x == pytest.approx(0.447, abs=0.005)
 

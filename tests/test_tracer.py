@@ -121,8 +121,13 @@ def test_select_is_the_conditional_expression():
     np.testing.assert_array_equal(out_mixed, np.where(conditions, floats, integers.astype(np.float64)))
 
 
-@pytest.mark.parametrize("optic_name, source", [("xmm_design", ParallelBeam.from_angles(3 * u.arcmin, energy=2.5 * u.keV)),
-                                                ("babyiaxo", SolarSource(e_min_kev=1.0, e_max_kev=9.0))])
+@pytest.mark.parametrize(
+    "optic_name, source",
+    [
+        ("xmm_design", ParallelBeam.from_angles(3 * u.arcmin, energy=2.5 * u.keV)),
+        ("babyiaxo", SolarSource(e_min_kev=1.0, e_max_kev=9.0)),
+    ],
+)
 @pytest.mark.slow
 def test_kernel_reflectivity_weights_equal_table_lookups(optic_name, source):
     """Rays weighted in the kernel carry aperture weight x R(E, g1) x R(E, g2) (one factor for single reflections):

@@ -29,7 +29,6 @@ from ..engine.kernel import double_reflection_area_per_energy
 from ..engine.rng import seed_key
 from ..sources import ParallelBeam
 
-
 SCATTER_SUBSAMPLE = 16  # where a coating scatters, each energy traces this share of the rays ...
 MIN_SCATTER_RAYS = 65_536  # ... but at least this many
 

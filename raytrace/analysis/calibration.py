@@ -84,25 +84,36 @@ def calibrate(
 
     @functools.cache  # brentq and the checks below ask again for points already traced
     def widths(core, wing):
-        trial = optic.with_slope_errors([
-            dataclasses.replace(e, meridional_arcsec=core * e.meridional_arcsec, sagittal_arcsec=core * e.sagittal_arcsec,
-                                wing_arcsec=wing if w90_arcsec is not None else e.wing_arcsec * core)
-            for e in base])
+        trial = optic.with_slope_errors(
+            [
+                dataclasses.replace(
+                    e,
+                    meridional_arcsec=core * e.meridional_arcsec,
+                    sagittal_arcsec=core * e.sagittal_arcsec,
+                    wing_arcsec=wing if w90_arcsec is not None else e.wing_arcsec * core,
+                )
+                for e in base
+            ]
+        )
         result = psf(trial, energy_kev, beam, n_rays, seed, focal_plane_z_mm=focal_plane_z_mm, image_pixels=1)
         return trial, result.hpd_arcsec, result.w90_arcsec
 
     _, hpd0, w900 = widths(0.0, 0.0)
     if not hpd0 < hpd_arcsec:
         raise CalibrationError(
-            f"{optic.name}: without slope errors the HPD is already {hpd0:.4g} arcsec at z = {focal_plane_z_mm:.2f} mm, "
-            f"not below the target {hpd_arcsec:g} arcsec")
+            f"{optic.name}: without slope errors the HPD is already {hpd0:.4g} arcsec at z = "
+            f"{focal_plane_z_mm:.2f} mm, "
+            f"not below the target {hpd_arcsec:g} arcsec"
+        )
     # the core scale at which the widest component (the wing too, when it scales with the core) reaches the limit
     core_limit = MAX_SLOPE_ERROR_ARCSEC / max(max(e.meridional_arcsec, e.sagittal_arcsec,
                                                   e.wing_arcsec if w90_arcsec is None else 0.0) for e in base)
 
     def solve(function, target, limit, what):
         if function(0.0) >= target:
-            raise CalibrationError(f"{what}: already {function(0.0):.4g} arcsec without this component, above {target:g}")
+            raise CalibrationError(
+                f"{what}: already {function(0.0):.4g} arcsec without this component, above {target:g}"
+            )
         upper = min(target, limit)
         while function(upper) < target:
             if upper >= limit:
@@ -206,13 +217,14 @@ def fit_psf(optic: Optic, targets=(), areas=(), ee_error: float = 0.01, area_rad
     targets = [(energy_kev, radii_arcsec, fractions), ...], each fraction known to +-ee_error and of the flux within
     normalise_arcsec (inf: all the focused flux; in-orbit tables are often normalised at 5 arcmin, and the model's
     fractions are then formed the same way); they fit the core slope errors, a broad wing (share and rms) and, with
-    `scattering`, the PSD index of the coating stacks (`with_parameters`). areas = [(energy_kev, area_cm2, error_cm2), ...], the area collected within
-    area_radius_arcsec of the image centre; they fit the spider's spoke width (the obscuration: the same at every
-    energy) and the stacks' roughness (which grows with energy). Model areas and curves come from the same traces
-    (`psf`, common random numbers). The focal plane is fixed beforehand (default: the best focus at the first
-    energy). scipy's least_squares (trust-region reflective, bounded) minimises chi^2; the uncertainties are from
-    its Jacobian, (J^T J)^-1 scaled by chi^2 / dof when that exceeds 1. `start`: initial values by name; `fixed`:
-    parameters held at these values (by name), e.g. the wing's share when only two widths are measured."""
+    `scattering`, the PSD index of the coating stacks (`with_parameters`). areas = [(energy_kev, area_cm2, error_cm2),
+    ...], the area collected within area_radius_arcsec of the image centre; they fit the spider's spoke width (the
+    obscuration: the same at every energy) and the stacks' roughness (which grows with energy). Model areas and curves
+    come from the same traces (`psf`, common random numbers). The focal plane is fixed beforehand (default: the best
+    focus at the first energy). scipy's least_squares (trust-region reflective, bounded) minimises chi^2; the
+    uncertainties are from its Jacobian, (J^T J)^-1 scaled by chi^2 / dof when that exceeds 1. `start`: initial values
+    by name; `fixed`: parameters held at these values (by name), e.g. the wing's share when only two widths are
+    measured."""
     from scipy.optimize import least_squares
 
     from coatings import Stack

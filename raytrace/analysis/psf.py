@@ -23,8 +23,16 @@ from ..engine import DEFAULT_CHUNK_SIZE, Fate, Rays, Source, Trace, check_ray_co
 from ..engine.rng import seed_key
 from ..sources import ParallelBeam
 from ..sources.point import image_distance_mm
-from .encircled import (PILOT_RAYS, FocusedImage, check_focused, encircled_table, focused_centroid, radial_edges_mm,
-                        radial_histogram, radius_at)
+from .encircled import (
+    PILOT_RAYS,
+    FocusedImage,
+    check_focused,
+    encircled_table,
+    focused_centroid,
+    radial_edges_mm,
+    radial_histogram,
+    radius_at,
+)
 
 FOCUS_RAYS = 200_000  # at most this many rays find the best focus
 MAX_IMAGE_PIXELS = 8192

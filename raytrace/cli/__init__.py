@@ -115,7 +115,8 @@ def main(argv=None) -> int:
             warnings.simplefilter("always")  # _WarningLines shows each text once
             warnings.showwarning = _WarningLines()
             return args.run(args)
-    except (CliError, ValueError) as exc:  # bad input; the packages' own errors (PrescriptionError, ...) are ValueErrors
+    # bad input; the packages' own errors (PrescriptionError, ...) are ValueErrors
+    except (CliError, ValueError) as exc:
         print(f"raytrace: error: {exc}", file=sys.stderr)
         return EXIT_USAGE
     except KeyboardInterrupt:
@@ -129,8 +130,9 @@ def main(argv=None) -> int:
         while isinstance(cause, SystemError):
             cause = cause.__cause__ or cause.__context__
         if isinstance(cause, (KeyboardInterrupt, Terminated)):
-            print(f"raytrace: {'interrupted' if isinstance(cause, KeyboardInterrupt) else 'terminated'}",
-                  file=sys.stderr)
+            print(
+                f"raytrace: {'interrupted' if isinstance(cause, KeyboardInterrupt) else 'terminated'}", file=sys.stderr
+            )
             return 130 if isinstance(cause, KeyboardInterrupt) else 143
         raise
     except BrokenPipeError:  # output piped into a reader that closed early (e.g. head)
@@ -140,8 +142,9 @@ def main(argv=None) -> int:
         if exc.errno == errno.ENOSPC:
             print(f"raytrace: error: no space left writing {exc.filename or 'an output'}", file=sys.stderr)
         else:
-            print(f"raytrace: error: {exc.strerror or exc}{f': {exc.filename}' if exc.filename else ''}",
-                  file=sys.stderr)
+            print(
+                f"raytrace: error: {exc.strerror or exc}{f': {exc.filename}' if exc.filename else ''}", file=sys.stderr
+            )
         return 1
     finally:
         if previous is not None:

@@ -4,8 +4,18 @@ from __future__ import annotations
 
 import numpy as np
 
-from .options import MAX_GRID_VALUES, RANGE_FORMS, CliError, add_table_and_plot, check_outputs, command, graze_range, number
-from .options import parse_grid, write_outputs
+from .options import (
+    MAX_GRID_VALUES,
+    RANGE_FORMS,
+    CliError,
+    add_table_and_plot,
+    check_outputs,
+    command,
+    graze_range,
+    number,
+    parse_grid,
+    write_outputs,
+)
 
 MAX_GRAZE_MRAD = 1000.0
 

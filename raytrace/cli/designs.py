@@ -88,8 +88,10 @@ def run_show(args) -> int:
     print(f"{optic.name}: f = {optic.focal_length_mm:g} mm, {optic.n_shells} shells; {optic.source}")
     spider = optic.spider
     if spider is not None:
-        print(f"  spider: {spider.n_spokes} spokes, {spider.spoke_width_deg:g} deg + {spider.spoke_width_mm:g} mm wide, "
-              f"rotated {spider.rotation_deg:g} deg")
+        print(
+            f"  spider: {spider.n_spokes} spokes, {spider.spoke_width_deg:g} deg + {spider.spoke_width_mm:g} mm wide, "
+            f"rotated {spider.rotation_deg:g} deg"
+        )
     print(f"  open double-reflection area {optic.open_area_cm2():.1f} cm2 (before spider, joins, spacers and "
           f"reflectivity); on-axis graze angles {graze_range(optic)}")
     print("  groups of alike shells:")
@@ -99,13 +101,21 @@ def run_show(args) -> int:
         segmented = "" if seg is None else (f", {seg.segments} segments, joins {seg.gap_mm:g} mm, "
                                             f"{seg.spacers_per_segment} spacers/segment x {seg.spacer_width_mm:g} mm")
         t = [shell.thickness_mm for shell in optic.shells[first:last + 1]]
-        print(f"    shells {first + 1}-{last + 1}: r0 {s.r_intersect_mm:.2f}-{optic.shells[last].r_intersect_mm:.2f} mm, "
-              f"t {min(t):.3g}-{max(t):.3g} mm, {s.profile}, L {s.primary_length_mm:g}+{s.secondary_length_mm:g} mm, "
-              f"coating {optic.coatings[first].name}{segmented}")
+        print(
+            f"    shells {first + 1}-{last + 1}: r0 {s.r_intersect_mm:.2f}-{optic.shells[last].r_intersect_mm:.2f} mm, "
+            f"t {min(t):.3g}-{max(t):.3g} mm, {s.profile}, L {s.primary_length_mm:g}+{s.secondary_length_mm:g} mm, "
+            f"coating {optic.coatings[first].name}{segmented}"
+        )
     print("  shell   r0 (mm)   R1 (mm)   R5 (mm)   t (mm)   graze (mrad)")
     r1, r5, graze = optic.entrance_radii_mm(), optic.exit_radii_mm(), optic.graze_angles_rad() * 1e3
-    print_rows(optic.n_shells, lambda i: f"  {i + 1:5d} {optic.shells[i].r_intersect_mm:9.3f} {r1[i]:9.3f} {r5[i]:9.3f} "
-                                         f"{optic.shells[i].thickness_mm:8.3f} {graze[i]:10.3f}", "shells")
+    print_rows(
+        optic.n_shells,
+        lambda i: (
+            f"  {i + 1:5d} {optic.shells[i].r_intersect_mm:9.3f} {r1[i]:9.3f} {r5[i]:9.3f} "
+            f"{optic.shells[i].thickness_mm:8.3f} {graze[i]:10.3f}"
+        ),
+        "shells",
+    )
     print(f"  slope errors: {slope_summary(optic)}")
     if args.plot:
         print(f"wrote {save_figure(plot_cross_section(optic), args.plot)}")

@@ -14,10 +14,28 @@ import numpy as np
 
 from .. import defaults
 from ..text import mm, plural
-from .options import (DETECTOR_HELP, OPTIC_HELP, RANGE_FORMS, CliError, add_aperture, add_events, add_focal_plane,
-                      add_rays_and_seed, add_table_and_plot, announce_events, check_output, check_outputs, command,
-                      events_options, load_traced_optic, number, parse_grid, parse_interval, report_events,
-                      write_outputs)
+from .options import (
+    DETECTOR_HELP,
+    OPTIC_HELP,
+    RANGE_FORMS,
+    CliError,
+    add_aperture,
+    add_events,
+    add_focal_plane,
+    add_rays_and_seed,
+    add_table_and_plot,
+    announce_events,
+    check_output,
+    check_outputs,
+    command,
+    events_options,
+    load_traced_optic,
+    number,
+    parse_grid,
+    parse_interval,
+    report_events,
+    write_outputs,
+)
 from .progress import Progress
 
 TILT_UNITS = {"arcsec": 1 / 60, "arcmin": 1.0, "deg": 60.0, "mrad": 180 * 60 / (1000 * math.pi)}  # arcmin per unit
@@ -60,8 +78,13 @@ def register(sub) -> None:
     spot.add_argument("--detector-efficiency-in", choices=defaults.DETECTOR_EFFICIENCY_IN,
                       help="put the detector efficiency eps_D(E) of --arf and --rmf in the ARF or in the RMF "
                            f"(default {defaults.DETECTOR_EFFICIENCY_IN[0]})")
-    spot.add_argument("--g", type=number("--g", positive=True), default=defaults.G_AGAMMA_PER_GEV, metavar="GEV^-1",
-                      help=f"axion-photon coupling for the expected counts (default {defaults.G_AGAMMA_PER_GEV:g} GeV^-1)")
+    spot.add_argument(
+        "--g",
+        type=number("--g", positive=True),
+        default=defaults.G_AGAMMA_PER_GEV,
+        metavar="GEV^-1",
+        help=f"axion-photon coupling for the expected counts (default {defaults.G_AGAMMA_PER_GEV:g} GeV^-1)",
+    )
     spot.add_argument("--gae", type=number("--gae", positive=True), metavar="G",
                       help=f"axion-electron coupling for the expected counts of --flux abc (default {defaults.G_AE:g})")
     spot.add_argument("--field", type=number("--field", positive=True), default=defaults.MAGNET_FIELD_T, metavar="T",
@@ -160,18 +183,24 @@ def register(sub) -> None:
   raytrace sensitivity --optics babyiaxo --magnet my_magnet.toml --gas-years 0 -o reach.ecsv --plot reach.png
   raytrace sensitivity --preset iaxo --plot iaxo.png
   raytrace sensitivity --preset rest2019 --mass 1e-4:1:200log --plot rest2019.png""", run_sensitivity)
-    sens.add_argument("--preset", choices=("babyiaxo", "iaxo", "iaxoplus", "rest2019"),
-                      help="a member of the IAXO family with its magnet, detector, schedule and traced optics (babyiaxo, "
-                           "iaxo, iaxoplus), or REST's published BabyIAXO inputs instead of traced optics (rest2019: "
-                           "constant efficiencies, all flux in the spot), to see where the traced optics differ")
+    sens.add_argument(
+        "--preset",
+        choices=("babyiaxo", "iaxo", "iaxoplus", "rest2019"),
+        help="a member of the IAXO family with its magnet, detector, schedule and traced optics (babyiaxo, "
+        "iaxo, iaxoplus), or REST's published BabyIAXO inputs instead of traced optics (rest2019: "
+        "constant efficiencies, all flux in the spot), to see where the traced optics differ",
+    )
     sens.add_argument("--optics", metavar="LIST",
                       help="optic of each bore, comma-separated, or one for all: shipped names or prescription files "
                            f"(default {','.join(defaults.SENSITIVITY_OPTICS)})")
     sens.add_argument("--detector", metavar="FILE.toml", help=DETECTOR_HELP + " (in every bore)")
-    sens.add_argument("--magnet", metavar="FILE.toml",
-                      help="magnet: field_tesla, length_m, bore_radius_mm, bores, bore_gap_mm (default BabyIAXO: "
-                           f"{defaults.MAGNET_FIELD_T:g} T, {defaults.MAGNET_LENGTH_M:g} m, {defaults.MAGNET_BORES} bores "
-                           "of 350 mm radius)")
+    sens.add_argument(
+        "--magnet",
+        metavar="FILE.toml",
+        help="magnet: field_tesla, length_m, bore_radius_mm, bores, bore_gap_mm (default BabyIAXO: "
+        f"{defaults.MAGNET_FIELD_T:g} T, {defaults.MAGNET_LENGTH_M:g} m, {defaults.MAGNET_BORES} bores "
+        "of 350 mm radius)",
+    )
     sens.add_argument("--vacuum-years", type=number("--vacuum-years", minimum=0), metavar="Y",
                       help=f"duration of the vacuum phase in years (default {defaults.VACUUM_YEARS:g})")
     sens.add_argument("--gas-years", type=number("--gas-years", minimum=0), metavar="Y",
@@ -196,9 +225,14 @@ def register(sub) -> None:
     sens.add_argument("--mass", metavar="SPEC",
                       help=f"axion masses in eV: {RANGE_FORMS} (default {low:g}:{high:g}:{count}log)")
     sens.add_argument("--masses", dest="old_masses", metavar="MIN:MAX:COUNT", help=argparse.SUPPRESS)  # previous name
-    sens.add_argument("--pseudo-experiments", type=number("--pseudo-experiments", whole=True, minimum=0), default=0,
-                      metavar="N", help="also give the median and 16-84 %% range of the vacuum limit at the lowest mass "
-                                        "over N background-only pseudo-experiments (default 0: none)")
+    sens.add_argument(
+        "--pseudo-experiments",
+        type=number("--pseudo-experiments", whole=True, minimum=0),
+        default=0,
+        metavar="N",
+        help="also give the median and 16-84 %% range of the vacuum limit at the lowest mass "
+        "over N background-only pseudo-experiments (default 0: none)",
+    )
     sens.add_argument("--references", metavar="DIR",
                       help="folder of published curves to draw beside ours: REST's REST_<member>_*.csv and "
                            "axion-limits' files (default: none)")
@@ -210,9 +244,13 @@ def _bore_options(p) -> None:
     p.add_argument("--no-bore", action="store_true",
                    help="photons from anywhere above the optic, not only from the magnet bore (default: the bore, "
                         "each ray weighted by the square of its path in the field)")
-    p.add_argument("--bore-gap", type=number("--bore-gap", minimum=0), metavar="MM",
-                   help=f"distance from the bore's end to the optic's entrance in mm (default {defaults.BORE_GAP_MM:g}, "
-                        "an assumption: not published)")
+    p.add_argument(
+        "--bore-gap",
+        type=number("--bore-gap", minimum=0),
+        metavar="MM",
+        help=f"distance from the bore's end to the optic's entrance in mm (default {defaults.BORE_GAP_MM:g}, "
+        "an assumption: not published)",
+    )
 
 
 def _bore_gap(args) -> float:
@@ -297,10 +335,19 @@ def run_spot(args) -> int:
             raise CliError(f"--detector-efficiency-in rmf: {exc}") from None
     start = time.perf_counter()
     progress = Progress(args.rays, "tracing")
-    result = api.solar_spot(optic, source=source, detector=detector, magnet=magnet,
-                            exposure=Exposure(args.g, args.exposure, args.efficiency, g_ae), rays=args.rays, seed=args.seed,
-                            focal_plane_z_mm=args.focal_plane_z, **events_options(args),
-                            cube_bin_kev=args.cube_bin if args.cube else None, progress=progress)
+    result = api.solar_spot(
+        optic,
+        source=source,
+        detector=detector,
+        magnet=magnet,
+        exposure=Exposure(args.g, args.exposure, args.efficiency, g_ae),
+        rays=args.rays,
+        seed=args.seed,
+        focal_plane_z_mm=args.focal_plane_z,
+        **events_options(args),
+        cube_bin_kev=args.cube_bin if args.cube else None,
+        progress=progress,
+    )
     progress.close()
     report_events(args)
     s = result.summary()
@@ -319,9 +366,12 @@ def run_spot(args) -> int:
     print(f"  f_O = {s['f_o']:.4g} cm^-1 (optics spot {s['optics_spot_area_cm2']:.4g} cm2, eta_O {s['eta_o']:.3f}), "
           f"f_D = {s['f_d']:.4g} (keV cm2 s)^1/2, f_DO = {s['f_do']:.4g} (keV s)^1/2")
     couplings = f"g_ae = {g_ae:g}, g_agamma = {args.g:g} GeV^-1" if abc else f"g = {args.g:g} GeV^-1"
-    print(f"  expected in the spot for {couplings}, B = {args.field:g} T, L = {args.length:g} m, "
-          f"{args.exposure:g} s x {args.efficiency:g}: {s['signal_counts']:.4g} signal ({s['detectable_signal_counts']:.4g} "
-          f"of them on the detector's opening), {s['background_counts']:.4g} background counts")
+    print(
+        f"  expected in the spot for {couplings}, B = {args.field:g} T, L = {args.length:g} m, "
+        f"{args.exposure:g} s x {args.efficiency:g}: {s['signal_counts']:.4g} signal "
+        f"({s['detectable_signal_counts']:.4g} "
+        f"of them on the detector's opening), {s['background_counts']:.4g} background counts"
+    )
     if args.cube:
         print(f"wrote {write_signal_cube(result, args.cube)}: {result.cube.shape[0]} energy bins of "
               f"{args.cube_bin:g} keV, {result.cube.sum() * result.counts_per_cm2:.4g} signal counts in all")
@@ -523,7 +573,9 @@ def run_sensitivity(args) -> int:
     if args.preset:
         given = [name for name in TRACED_ONLY if getattr(args, name) is not None]
         if args.preset == "rest2019":
-            given += [name for name, default in (("rays", defaults.RAYS), ("seed", 0)) if getattr(args, name) != default]
+            given += [
+                name for name, default in (("rays", defaults.RAYS), ("seed", 0)) if getattr(args, name) != default
+            ]
             given += ["coupling"] if abc else []
         if given:
             raise CliError(f"--preset {args.preset} fixes its own inputs: drop --{given[0].replace('_', '-')}")

@@ -9,11 +9,33 @@ from pathlib import Path
 
 from .. import defaults
 from ..text import mm
-from .options import (OPTIC_HELP, RANGE_FORMS, CliError, add_aperture, add_events, add_focal_plane,
-                      add_optic_and_beam, add_rays_and_seed, add_source_distance, add_table_and_plot, announce_events,
-                      check_output, check_outputs, command, events_options, load_traced_optic, number, parse_grid,
-                      photon_list_option, print_psf, print_rows, report_events, slope_summary, source_options,
-                      write_outputs)
+from .options import (
+    OPTIC_HELP,
+    RANGE_FORMS,
+    CliError,
+    add_aperture,
+    add_events,
+    add_focal_plane,
+    add_optic_and_beam,
+    add_rays_and_seed,
+    add_source_distance,
+    add_table_and_plot,
+    announce_events,
+    check_output,
+    check_outputs,
+    command,
+    events_options,
+    load_traced_optic,
+    number,
+    parse_grid,
+    photon_list_option,
+    print_psf,
+    print_rows,
+    report_events,
+    slope_summary,
+    source_options,
+    write_outputs,
+)
 from .progress import Progress, Ticker
 
 
@@ -51,7 +73,9 @@ def register(sub) -> None:
     psf.add_argument("--image", metavar="FILE.fits",
                      help="write the PSF image(s): an OGIP 2-D PSF file (CAL/GEN/92-027) that SIXTE reads")
     add_events(psf)
-    add_table_and_plot(psf, "write the encircled-energy table: .ecsv or .fits", "plot the PSF image and encircled energy")
+    add_table_and_plot(
+        psf, "write the encircled-energy table: .ecsv or .fits", "plot the PSF image and encircled energy"
+    )
 
     offaxis = command(sub, "offaxis", "vignetting: effective area versus off-axis angle", """\
   raytrace offaxis xmm --off-axis 0:20:1 --energy 1.5
@@ -257,8 +281,10 @@ def run_offaxis(args) -> int:
     optic = load_traced_optic(args)
     table = api.vignetting(optic, angles, args.energy, azimuth_deg=args.azimuth, **source_options(args),
                            rays=args.rays, seed=args.seed)
-    print(f"{optic.name}: {table.meta['source']} moved to each angle, {args.energy:g} keV, azimuth {args.azimuth:g} deg; "
-          f"{args.rays:,} rays per angle, seed {args.seed}")
+    print(
+        f"{optic.name}: {table.meta['source']} moved to each angle, {args.energy:g} keV, azimuth {args.azimuth:g} deg; "
+        f"{args.rays:,} rays per angle, seed {args.seed}"
+    )
     print("  off-axis (arcmin)   A_eff (cm2)      relative")
     for row in table:
         print(f"  {row['off_axis']:17.3f}  {row['effective_area']:9.1f} +- {row['effective_area_err']:.1f}  "
@@ -282,7 +308,9 @@ def run_calibrate(args) -> int:
         check_writable(args.output, (".ecsv", ".toml"), "-o")
         if Path(args.output).suffix == ".toml":
             if not is_design(args.optic):
-                raise CliError(f"-o {args.output!r}: a .toml output needs a segmented design as input; write .ecsv instead")
+                raise CliError(
+                    f"-o {args.output!r}: a .toml output needs a segmented design as input; write .ecsv instead"
+                )
             design = load_design(args.optic)
     optic = load_traced_optic(args)
     start = time.perf_counter()
@@ -293,7 +321,8 @@ def run_calibrate(args) -> int:
     beam = api.make_source(args.off_axis, args.azimuth, **source_options(args))
     print(f"{optic.name} at {args.energy:g} keV, {beam.describe()}; focal plane z = {mm(result.focal_plane_z_mm)} mm; "
           f"{args.rays:,} rays per evaluation, seed {args.seed}, {time.perf_counter() - start:.1f} s")
-    print(f"  without slope errors: HPD {result.geometric_hpd_arcsec:.4g} arcsec, W90 {result.geometric_w90_arcsec:.4g} arcsec")
+    print(f"  without slope errors: HPD {result.geometric_hpd_arcsec:.4g} arcsec, "
+          f"W90 {result.geometric_w90_arcsec:.4g} arcsec")
     target = f"HPD {args.hpd:g}" + (f", W90 {args.w90:g}" if args.w90 else "")
     print(f"  calibrated ({target} arcsec): HPD {result.hpd_arcsec:.4g} arcsec, W90 {result.w90_arcsec:.4g} arcsec")
     print(f"  slope errors: {slope_summary(result.optic)}")
@@ -319,9 +348,11 @@ def _fit_encircled(args) -> int:
                        "--areas")
     if args.output:
         check_output("-o", args.output, (".ecsv",))
-    targets = (_encircled_targets(args.encircled) if args.encircled else
+    from ..analysis import read_areas, read_encircled
+
+    targets = (_measured("--encircled", read_encircled, args.encircled) if args.encircled else
                _king_targets(args) if args.king else [])
-    areas = _area_targets(args.areas, args.area_error) if args.areas else []
+    areas = _measured("--areas", read_areas, args.areas, args.area_error) if args.areas else []
     optic = load_traced_optic(args)
     start = time.perf_counter()
     with Ticker("fitting: tracing trial optics"):
@@ -355,14 +386,12 @@ def _fit_encircled(args) -> int:
     return 0
 
 
-def _encircled_targets(path):
-    """(energy_kev, radii, fractions) per energy from a table with columns energy_kev, radius_arcsec, fraction."""
-    import numpy as np
-
-    table = _read_columns(path, ("energy_kev", "radius_arcsec", "fraction"), "--encircled")
-    energies = np.asarray(table["energy_kev"], float)
-    return [(e, np.asarray(table["radius_arcsec"], float)[energies == e],
-             np.asarray(table["fraction"], float)[energies == e]) for e in np.unique(energies)]
+def _measured(option: str, read, *args):
+    """A reader of `raytrace.analysis.measurements`, its errors naming the option."""
+    try:
+        return read(*args)
+    except ValueError as exc:
+        raise CliError(f"{option} {exc}") from None
 
 
 def _fixed(text: str) -> tuple[str, float]:
@@ -381,42 +410,14 @@ def _fixed(text: str) -> tuple[str, float]:
     return name.strip(), number_value
 
 
-def _area_targets(path, relative_error: float):
-    """(energy_kev, area_cm2, error_cm2) from a table with columns energy_kev, area_cm2 and optionally area_err_cm2."""
-    import numpy as np
-
-    table = _read_columns(path, ("energy_kev", "area_cm2"), "--areas")
-    area = np.asarray(table["area_cm2"], float)
-    error = np.asarray(table["area_err_cm2"], float) if "area_err_cm2" in table.colnames else relative_error * area
-    return list(zip(np.asarray(table["energy_kev"], float), area, error))
-
-
 def _king_targets(args):
-    import numpy as np
+    from ..analysis import read_king
 
-    from ..analysis.calibration import king_encircled
-
-    table = _read_columns(args.king, ("core_radius_arcsec", "king_index"), "--king")
-    if "energy_kev" in table.colnames:
-        energies = np.asarray(table["energy_kev"], float)
-    elif "energy_eV" in table.colnames:
-        energies = np.asarray(table["energy_eV"], float) / 1e3
-    else:
-        raise CliError(f"--king {args.king!r}: needs a column energy_kev or energy_eV")
     if not args.king_energy:
         raise CliError("--king: give --king-energy, the energies (keV) of the rows to fit")
-    radii = parse_grid(args.radii, "--radii", "arcsec")
-    targets = []
-    for energy in parse_grid(args.king_energy, "--king-energy"):
-        match = np.flatnonzero(np.isclose(energies, energy, rtol=0, atol=1e-6))
-        if match.size == 0:
-            raise CliError(f"--king-energy: no row at {energy:g} keV in {args.king!r} (it has "
-                           f"{', '.join(f'{e:g}' for e in energies)} keV)")
-        row = table[int(match[0])]
-        profile = (float(row["core_radius_arcsec"]), float(row["king_index"]))
-        normalisation = 1.0 if math.isinf(_normalisation(args)) else king_encircled(_normalisation(args), *profile)
-        targets.append((float(energy), radii, king_encircled(radii, *profile) / normalisation))
-    return targets
+    energies = parse_grid(args.king_energy, "--king-energy")
+    return _measured("--king", read_king, args.king, energies, parse_grid(args.radii, "--radii", "arcsec"),
+                     _normalisation(args))
 
 
 def _normalisation(args) -> float:
@@ -426,19 +427,3 @@ def _normalisation(args) -> float:
     if not args.normalise_at > 0:
         raise CliError(f"--normalise-at {args.normalise_at:g}: must be a radius > 0 arcsec")
     return args.normalise_at
-
-
-def _read_columns(path, columns, option):
-    from astropy.table import Table
-
-    if not Path(path).is_file():
-        raise CliError(f"{option} {path!r}: no such file")
-    try:
-        table = (Table.read(path, format="ascii.ecsv") if str(path).endswith(".ecsv")
-                 else Table.read(path, format="ascii.csv", comment="#"))
-    except Exception as exc:  # astropy's readers raise many kinds of errors for a malformed file
-        raise CliError(f"{option} {path!r}: cannot read it as a table ({exc})") from None
-    missing = [c for c in columns if c not in table.colnames]
-    if missing:
-        raise CliError(f"{option} {path!r}: missing column {missing[0]!r} (columns: {', '.join(table.colnames)})")
-    return table

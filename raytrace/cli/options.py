@@ -21,8 +21,18 @@ MAX_GRID_VALUES = 100_000
 OPTIC_HELP = ("'xmm', 'xmm_design', 'babyiaxo', 'iaxo', 'iaxoplus', 'cast_pathfinder', or a prescription file: "
               "shell table (.ecsv) or segmented design (.toml)")
 # The options that name files a command writes, and files it reads (the positional OPTIC and RECIPE included)
-OUTPUT_OPTIONS = {"output": "-o", "output_dir": "-o", "plot": "--plot", "image": "--image", "events": "--events",
-                  "entrance": "--entrance", "cube": "--cube", "arf": "--arf", "rmf": "--rmf", "checkpoint": "--checkpoint"}
+OUTPUT_OPTIONS = {
+    "output": "-o",
+    "output_dir": "-o",
+    "plot": "--plot",
+    "image": "--image",
+    "events": "--events",
+    "entrance": "--entrance",
+    "cube": "--cube",
+    "arf": "--arf",
+    "rmf": "--rmf",
+    "checkpoint": "--checkpoint",
+}
 INPUT_OPTIONS = {"optic": "OPTIC", "recipe": "RECIPE", "detector": "--detector", "magnet": "--magnet", "base": "--from",
                  "encircled": "--encircled", "king": "--king", "areas": "--areas"}
 DETECTOR_HELP = "detector description (default: the BabyIAXO Micromegas)"
@@ -59,8 +69,11 @@ def renamed_options(argv: list[str], renamed: dict, command_name: str) -> list[s
         if name in renamed:
             if name not in announced:
                 announced.add(name)
-                print(f"raytrace: warning: {command_name}: {name} is now {renamed[name]}; the old name works until the next "
-                      "release", file=sys.stderr)
+                print(
+                    f"raytrace: warning: {command_name}: {name} is now {renamed[name]}; the old name works until the "
+                    "next release",
+                    file=sys.stderr,
+                )
             token = renamed[name] + eq + value
         out.append(token)
     return out
@@ -156,7 +169,11 @@ def number(name, whole=False, minimum=None, allow_inf=False, positive=False):
             value = int(text) if whole and text.strip().lstrip("+-").isdigit() else float(text)  # exact for big seeds
         except ValueError:
             raise argparse.ArgumentTypeError(f"{name} {text!r}: expected a {kind}") from None
-        if math.isnan(value) or (math.isinf(value) and not (allow_inf and value > 0)) or (whole and value != int(value)):
+        if (
+            math.isnan(value)
+            or (math.isinf(value) and not (allow_inf and value > 0))
+            or (whole and value != int(value))
+        ):
             raise argparse.ArgumentTypeError(f"{name} {text!r}: expected a finite {kind}")
         if minimum is not None and value < minimum:
             raise argparse.ArgumentTypeError(f"{name} {text!r}: must be >= {minimum}")

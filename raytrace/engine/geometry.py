@@ -124,8 +124,12 @@ class PackedOptic:
                     segments[i, SPACERS] = radial_bars(n_spacers, rotation + math.pi / n_spacers, 0.0,
                                                        seg.spacer_width_mm / 2.0)
             e = shell.slope_errors
-            slope_errors[i] = (e.meridional_arcsec / ARCSEC_PER_RAD, e.sagittal_arcsec / ARCSEC_PER_RAD, e.wing_fraction,
-                               e.wing_arcsec / ARCSEC_PER_RAD)
+            slope_errors[i] = (
+                e.meridional_arcsec / ARCSEC_PER_RAD,
+                e.sagittal_arcsec / ARCSEC_PER_RAD,
+                e.wing_fraction,
+                e.wing_arcsec / ARCSEC_PER_RAD,
+            )
         shell_azimuth = np.array([[math.radians(s.azimuth_min_deg),
                                    min(TWO_PI, math.radians(s.azimuth_max_deg - s.azimuth_min_deg))]
                                   for s in optic.shells])

@@ -22,13 +22,53 @@ import numpy as np
 from coatings.scattering import HC_KEV_NM, band_frequency, band_share, scattered_graze, towards_cutoff
 from coatings.table import energy_node, reflectivity_at, reflectivity_at_node
 
-from .aperture import (BLOCK_RAYS, BLOCK_STRIDE, START_CHANNEL, START_X, START_Y, START_Z, KernelChannels,
-                       cos_sin_of_turn, start_block)
-from .geometry import (ANNULUS, APERTURE_KIND, APERTURE_P1, APERTURE_P2, APERTURE_P3, AZIMUTH_SPAN, AZIMUTH_START,
-                       BAR_COLUMNS, BAR_COS, BAR_COUNT, BAR_FIRST, BAR_HALF_WIDTH_MM, BAR_NEXT_COS, BAR_NEXT_SIN,
-                       BAR_ROTATION_TURNS, BAR_SIN, BAR_TAN_HALF_WEDGE, CHANNEL_BARS, CHANNEL_COLUMNS, CHANNEL_SLOPES,
-                       CHANNEL_SURFACES, CHANNEL_WALLS, CIRCLE, PRIMARY, PRIMARY_BACK, QUAD_A, QUAD_B, QUAD_C,
-                       SECONDARY, SECONDARY_BACK, TWO_PI, Z_MAX, Z_MIN, Z_REF)
+from .aperture import (
+    BLOCK_RAYS,
+    BLOCK_STRIDE,
+    START_CHANNEL,
+    START_X,
+    START_Y,
+    START_Z,
+    KernelChannels,
+    cos_sin_of_turn,
+    start_block,
+)
+from .geometry import (
+    ANNULUS,
+    APERTURE_KIND,
+    APERTURE_P1,
+    APERTURE_P2,
+    APERTURE_P3,
+    AZIMUTH_SPAN,
+    AZIMUTH_START,
+    BAR_COLUMNS,
+    BAR_COS,
+    BAR_COUNT,
+    BAR_FIRST,
+    BAR_HALF_WIDTH_MM,
+    BAR_NEXT_COS,
+    BAR_NEXT_SIN,
+    BAR_ROTATION_TURNS,
+    BAR_SIN,
+    BAR_TAN_HALF_WEDGE,
+    CHANNEL_BARS,
+    CHANNEL_COLUMNS,
+    CHANNEL_SLOPES,
+    CHANNEL_SURFACES,
+    CHANNEL_WALLS,
+    CIRCLE,
+    PRIMARY,
+    PRIMARY_BACK,
+    QUAD_A,
+    QUAD_B,
+    QUAD_C,
+    SECONDARY,
+    SECONDARY_BACK,
+    TWO_PI,
+    Z_MAX,
+    Z_MIN,
+    Z_REF,
+)
 from .rays import Fate, RayColumns
 from .rng import uniform
 from .vector_math import GATHER_LANES, copy, floor, gather, gathered_lanes, log, select

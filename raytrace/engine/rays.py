@@ -32,7 +32,8 @@ class Fate(IntEnum):
     SEGMENT_GAP = 11  # passed through a join between mirror segments, where there is no mirror
     BLOCKED_SPACER = 12  # stopped by a spacer between two segmented shells
     BLOCKED_APERTURE = 13  # stopped by the plate around an entrance aperture
-    NOT_FROM_BORE = 14  # solar axions: the ray's line crosses the magnet bore's exit outside the bore (set by the source)
+    # solar axions: the ray's line crosses the magnet bore's exit outside the bore (set by the source)
+    NOT_FROM_BORE = 14
 
 
 FATE_NAMES = {int(f): f.name.lower() for f in Fate}

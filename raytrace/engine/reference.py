@@ -13,16 +13,40 @@ import numpy as np
 from coatings.scattering import HC_KEV_NM
 
 from .aperture import EntranceChannels
-from .geometry import (ANNULUS, BAR_COLUMNS, BAR_COUNT, BAR_HALF_WIDTH_MM, BAR_ROTATION_TURNS, BAR_TAN_HALF_WEDGE,
-                       CIRCLE, JOINS, PRIMARY, QUAD_A, QUAD_B, QUAD_C, SECONDARY, SLOPE_MERIDIONAL, SLOPE_SAGITTAL,
-                       SPACERS, WING_FRACTION, WING_RMS, Z_MAX, Z_MIN, Z_REF, PackedOptic)
+from .geometry import (
+    ANNULUS,
+    BAR_COLUMNS,
+    BAR_COUNT,
+    BAR_HALF_WIDTH_MM,
+    BAR_ROTATION_TURNS,
+    BAR_TAN_HALF_WEDGE,
+    CIRCLE,
+    JOINS,
+    PRIMARY,
+    QUAD_A,
+    QUAD_B,
+    QUAD_C,
+    SECONDARY,
+    SLOPE_MERIDIONAL,
+    SLOPE_SAGITTAL,
+    SPACERS,
+    WING_FRACTION,
+    WING_RMS,
+    Z_MAX,
+    Z_MIN,
+    Z_REF,
+    PackedOptic,
+)
 from .rays import Fate, Rays
 from .rng import DRAWS_PER_RAY
+
 
 def reference_uniform(key: int, ray_index: np.ndarray, draw) -> np.ndarray:
     """The counter-based stream of raytrace.rng, in numpy uint64 arithmetic."""
     with np.errstate(over="ignore"):
-        counter = ray_index.astype(np.uint64) * np.uint64(DRAWS_PER_RAY) + np.asarray(draw).astype(np.uint64) + np.uint64(1)
+        counter = (
+            ray_index.astype(np.uint64) * np.uint64(DRAWS_PER_RAY) + np.asarray(draw).astype(np.uint64) + np.uint64(1)
+        )
         z = np.uint64(key) + counter * np.uint64(0x9E3779B97F4A7C15)
         z = (z ^ (z >> np.uint64(30))) * np.uint64(0xBF58476D1CE4E5B9)
         z = (z ^ (z >> np.uint64(27))) * np.uint64(0x94D049BB133111EB)
@@ -94,8 +118,12 @@ def _on_bars(bars, p, d, plane_z):
     s = (plane_z - p[:, 2]) / d[:, 2]
     q = p[:, :2] + s[:, None] * d[:, :2]
     period = 2 * np.pi / count
-    delta = np.mod(np.arctan2(q[:, 1], q[:, 0]) - 2 * np.pi * bars[:, BAR_ROTATION_TURNS] + period / 2, period) - period / 2
-    strip = (np.abs(delta) < np.pi / 2) & (np.hypot(q[:, 0], q[:, 1]) * np.abs(np.sin(delta)) < bars[:, BAR_HALF_WIDTH_MM])
+    delta = (
+        np.mod(np.arctan2(q[:, 1], q[:, 0]) - 2 * np.pi * bars[:, BAR_ROTATION_TURNS] + period / 2, period) - period / 2
+    )
+    strip = (np.abs(delta) < np.pi / 2) & (
+        np.hypot(q[:, 0], q[:, 1]) * np.abs(np.sin(delta)) < bars[:, BAR_HALF_WIDTH_MM]
+    )
     return (bars[:, BAR_COUNT] > 0) & ((np.abs(delta) < np.arctan(bars[:, BAR_TAN_HALF_WEDGE])) | strip)
 
 
@@ -107,7 +135,9 @@ def _tilt(normal, p, sigma, key, index, first_draw):
     d_m = sigma_m * radius * np.cos(2 * np.pi * u[1])
     d_s = sigma[:, SLOPE_SAGITTAL] * radius * np.sin(2 * np.pi * u[1])
     r = np.hypot(p[:, 0], p[:, 1])
-    t_m = np.stack([p[:, 0] / r * normal[:, 2], p[:, 1] / r * normal[:, 2], -np.hypot(normal[:, 0], normal[:, 1])], axis=1)
+    t_m = np.stack(
+        [p[:, 0] / r * normal[:, 2], p[:, 1] / r * normal[:, 2], -np.hypot(normal[:, 0], normal[:, 1])], axis=1
+    )
     t_s = np.stack([-p[:, 1] / r, p[:, 0] / r, np.zeros(len(p))], axis=1)
     return normal + d_m[:, None] * t_m + d_s[:, None] * t_s
 

@@ -11,12 +11,11 @@ A source whose rays differ only in their start point (a parallel beam) says so w
 then starts the rays itself, block by block, by the same sampling (the same rays to the last bit), without writing
 them out and reading them back.
 
-The engine also asks it for the largest angle between a ray and the optical axis (which entrance
-channels to sample, and how far the reflectivity tables must reach), its distance (the image of a source
-at a finite distance lies behind the focus), the energies rays are traced at (the nodes of the
-reflectivity table) and its provenance. Vignetting moves a source's pointing with `with_pointing`; tolerancing asks how a tilted and
-decentred optic sees it (`seen_from_tilted_optic`; `tilted_pointing` below does the pointing part).
-"""
+The engine also asks it for the largest angle between a ray and the optical axis (which entrance channels to sample, and
+how far the reflectivity tables must reach), its distance (the image of a source at a finite distance lies behind the
+focus), the energies rays are traced at (the nodes of the reflectivity table) and its provenance. Vignetting moves a
+source's pointing with `with_pointing`; tolerancing asks how a tilted and decentred optic sees it
+(`seen_from_tilted_optic`; `tilted_pointing` below does the pointing part). """
 
 from __future__ import annotations
 

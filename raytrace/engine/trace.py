@@ -43,7 +43,9 @@ class Trace:
         self.packed = PackedOptic.from_optic(optic)
         lowest = self.packed.lowest_exit_z_mm
         if not (math.isfinite(focal_plane_z_mm) and focal_plane_z_mm < lowest):
-            raise ValueError(f"focal plane z = {focal_plane_z_mm} mm: must lie below the optic's exit at z = {lowest:.1f} mm")
+            raise ValueError(
+                f"focal plane z = {focal_plane_z_mm} mm: must lie below the optic's exit at z = {lowest:.1f} mm"
+            )
         self.focal_plane_z_mm = float(focal_plane_z_mm)
         self.geometry = self.packed.for_kernel(self.focal_plane_z_mm)
         self.partial_shells = not all(shell.is_full_turn for shell in optic.shells)

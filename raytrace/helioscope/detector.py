@@ -143,7 +143,9 @@ class Detector:
         """Window transmission x gas absorption, 0 below the threshold (applied to the photon's energy: the
         photopeak's spread about the threshold is neglected)."""
         energy = _checked(energy_kev)
-        return np.where(energy >= self.threshold_kev, self.window_transmission(energy) * self.gas_absorption(energy), 0.0)
+        return np.where(
+            energy >= self.threshold_kev, self.window_transmission(energy) * self.gas_absorption(energy), 0.0
+        )
 
     def redistribution(self, energy_kev, channel_edges_kev) -> np.ndarray:
         """The probability that a detected photon of each energy (keV) is recorded in each channel (between
@@ -184,7 +186,9 @@ def detector_from_dict(data: dict) -> Detector:
                 density = coating_material(formula).density_g_cm3
             except ValueError as exc:
                 raise DetectorError(f"{where}: {exc}") from None
-        window.append(WindowLayer(formula, _positive(entry, "thickness_um", where), _positive({"d": density}, "d", where)))
+        window.append(
+            WindowLayer(formula, _positive(entry, "thickness_um", where), _positive({"d": density}, "d", where))
+        )
     if "gas" not in data or not isinstance(data["gas"], dict):
         raise DetectorError("missing [gas] table (material, pressure_bar, temperature_k, depth_cm)")
     entry = data["gas"]
@@ -195,7 +199,9 @@ def detector_from_dict(data: dict) -> Detector:
     if "resolution" in data:
         entry = data["resolution"]
         _check_keys(entry, ("fwhm_kev", "energy_kev"), "resolution")
-        resolution = Resolution(_positive(entry, "fwhm_kev", "resolution"), _positive(entry, "energy_kev", "resolution"))
+        resolution = Resolution(
+            _positive(entry, "fwhm_kev", "resolution"), _positive(entry, "energy_kev", "resolution")
+        )
     return Detector(
         name=str(data.get("name", "detector")),
         window=tuple(window),

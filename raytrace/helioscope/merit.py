@@ -27,9 +27,9 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from ..analysis.encircled import radial_edges_mm, radius_at
 from coatings.textfile import read_toml
 
+from ..analysis.encircled import radial_edges_mm, radius_at
 from ..defaults import EFFICIENCY, EXPOSURE_S, G_AE, G_AGAMMA_PER_GEV, MAGNET_BORES, MAGNET_FIELD_T, MAGNET_LENGTH_M
 from ..sources.bore import BABYIAXO_BORE_GAP_MM, BABYIAXO_BORE_RADIUS_MM, Bore
 from .conversion import conversion_probability

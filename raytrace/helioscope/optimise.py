@@ -154,8 +154,14 @@ def trace_kept(design: SegmentedDesign, bounds: list[float], source: SolarSource
         parts.append((shell_group[rays.shell[keep]], rays.graze1[keep], rays.graze2[keep],
                       np.searchsorted(energies, rays.energy_kev[keep]), rays.x[keep], rays.y[keep], rays.weight[keep]))
     columns = [np.concatenate(c) for c in zip(*parts)]
-    return KeptRays(*columns, energies, detector.efficiency(energies), spectrum_mean(source, detector.efficiency), focus,
-                    {FATE_NAMES[i]: int(fates[i]) for i in range(1, len(fates))})
+    return KeptRays(
+        *columns,
+        energies,
+        detector.efficiency(energies),
+        spectrum_mean(source, detector.efficiency),
+        focus,
+        {FATE_NAMES[i]: int(fates[i]) for i in range(1, len(fates))},
+    )
 
 
 def reflectivity_weights(kept: KeptRays, group: int, stack: Stack) -> np.ndarray:
@@ -198,8 +204,14 @@ def score(kept: KeptRays, weights: np.ndarray, background: float, magnet: Magnet
     radial = [radial_histogram(kept.x, kept.y, w, (np.average(kept.x, weights=w), np.average(kept.y, weights=w)))
               for w in (weights, detected)]
     figures = figures_of_merit(*radial, magnet, background, kept.mean_eps_d)
-    return {"f_do": figures.f_do, "f_o": figures.f_o, "spot_area_cm2": figures.spot.area_cm2,
-            "eta_d": figures.spot.fraction, "throughput": figures.mean_eps_o, "throughput_detected": figures.mean_eps_do}
+    return {
+        "f_do": figures.f_do,
+        "f_o": figures.f_o,
+        "spot_area_cm2": figures.spot.area_cm2,
+        "eta_d": figures.spot.fraction,
+        "throughput": figures.mean_eps_o,
+        "throughput_detected": figures.mean_eps_do,
+    }
 
 
 def detectable_signal_by_energy(kept: KeptRays, weights: np.ndarray, spot_radius_mm: float,

@@ -63,8 +63,10 @@ def check_efficiency_in(detector, energies_kev, efficiency_in: str) -> None:
     if efficiency_in == "rmf":
         efficiency = detector.efficiency(energies_kev)
         if np.any(efficiency <= 0):
-            raise DetectorError(f"detector {detector.name}: its efficiency is 0 at {energies_kev[efficiency <= 0][0]:g} "
-                                "keV, so an ARF without it cannot be had there; put the efficiency in the ARF")
+            raise DetectorError(
+                f"detector {detector.name}: its efficiency is 0 at {energies_kev[efficiency <= 0][0]:g} "
+                "keV, so an ARF without it cannot be had there; put the efficiency in the ARF"
+            )
 
 
 def spot_arf(result: SpotResult, efficiency_in: str = DETECTOR_EFFICIENCY_IN[0]) -> Table:

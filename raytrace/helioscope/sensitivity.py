@@ -7,13 +7,13 @@ coupling G_REF = 1e-10 GeV^-1 (counts scale as (g / G_REF)^4: the flux and the c
     s_k = T sum_j R_j <P>_j G_jk,
 
 T the step's live time (exposure x tracking efficiency), R_j the rate (s^-1) of solar axions of energy node j whose
-photons would be detected in the spot if every axion converted (`SignalResponse`: from a traced optic and detector,
-flux x bore area x throughput x fraction of the detected signal inside the spot x detector efficiency), and <P>_j
-the conversion probability (`raytrace.helioscope.conversion`) averaged over the node's energies by Gauss-Legendre
-quadrature. G_jk is the probability that a photon of node j is recorded in bin k: the detector's photopeak (a
-Gaussian whose FWHM grows as sqrt(E), from the detector file) integrated over the bin; what falls outside the analysis window is lost, and the
-traced band is the window, so nothing spills in from outside it (at 1 and 10 keV the spectrum x efficiency is
-small: the test suite bounds the effect). Without a resolution, G_jk is 1 for the bin that holds the node's centre.
+photons would be detected in the spot if every axion converted (`SignalResponse`: from a traced optic and detector, flux
+x bore area x throughput x fraction of the detected signal inside the spot x detector efficiency), and <P>_j the
+conversion probability (`raytrace.helioscope.conversion`) averaged over the node's energies by Gauss-Legendre
+quadrature. G_jk is the probability that a photon of node j is recorded in bin k: the detector's photopeak (a Gaussian
+whose FWHM grows as sqrt(E), from the detector file) integrated over the bin; what falls outside the analysis window is
+lost, and the traced band is the window, so nothing spills in from outside it (at 1 and 10 keV the spectrum x efficiency
+is small: the test suite bounds the effect). Without a resolution, G_jk is 1 for the bin that holds the node's centre.
 Background: b_k = b x a x dE_k x T, with a the spot area and b the detector's background level.
 
 Statistics. Every (step, bore, bin) is one Poisson count; the expected limit on mu = (g / G_REF)^4 is the median one

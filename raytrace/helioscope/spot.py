@@ -12,14 +12,29 @@ from astropy.table import Table
 
 from geometries import Optic
 
-from ..analysis.encircled import (PILOT_RAYS, FocusedImage, check_focused, encircled_table, focused_centroid,
-                                  radial_edges_mm)
+from ..analysis.encircled import (
+    PILOT_RAYS,
+    FocusedImage,
+    check_focused,
+    encircled_table,
+    focused_centroid,
+    radial_edges_mm,
+)
 from ..engine import DEFAULT_CHUNK_SIZE, Fate, Trace, check_ray_count
 from ..engine.rng import seed_key
 from ..sources import SolarSource
 from .detector import Detector
-from .merit import (Exposure, FiguresOfMerit, Magnet, circle_overlap_cm2, detector_weights, expected_counts,
-                    figures_of_merit, signal_counts_per_cm2, spectrum_mean)
+from .merit import (
+    Exposure,
+    FiguresOfMerit,
+    Magnet,
+    circle_overlap_cm2,
+    detector_weights,
+    expected_counts,
+    figures_of_merit,
+    signal_counts_per_cm2,
+    spectrum_mean,
+)
 
 IMAGE_PIXEL_MM = 0.1
 IMAGE_PIXELS = 400
@@ -92,7 +107,9 @@ def cube_energy_edges(source: SolarSource, bin_kev: float) -> np.ndarray:
         raise ValueError(f"cube energy bin = {bin_kev} keV: must be a number > 0")
     per_bin = max(1, int(round(bin_kev / width)))
     if abs(per_bin * width - bin_kev) > 1e-9 * bin_kev:
-        raise ValueError(f"cube energy bin = {bin_kev:g} keV: must be a whole number of the source's {width:g} keV bins")
+        raise ValueError(
+            f"cube energy bin = {bin_kev:g} keV: must be a whole number of the source's {width:g} keV bins"
+        )
     return np.append(nodes[:-1:per_bin], nodes[-1])
 
 
@@ -114,9 +131,14 @@ def solar_spot(optic: Optic, source: SolarSource, detector: Detector, n_rays: in
     centre_d = focused_centroid(pilot, detected(pilot.weight, pilot.energy_kev)) or (0.0, 0.0)
     optics_only = FocusedImage(centre_o, IMAGE_PIXEL_MM, 1, min(chunk_size, n_rays))
     cube_edges = None if cube_bin_kev is None else cube_energy_edges(source, cube_bin_kev)
-    after_detector = FocusedImage(centre_d, IMAGE_PIXEL_MM, IMAGE_PIXELS, min(chunk_size, n_rays),
-                                  source.energy_nodes(),
-                                  None if cube_edges is None else np.searchsorted(cube_edges, source.energy_nodes()) - 1)
+    after_detector = FocusedImage(
+        centre_d,
+        IMAGE_PIXEL_MM,
+        IMAGE_PIXELS,
+        min(chunk_size, n_rays),
+        source.energy_nodes(),
+        None if cube_edges is None else np.searchsorted(cube_edges, source.energy_nodes()) - 1,
+    )
     opening_r2 = (0.5 * detector.opening_diameter_mm) ** 2
     # the detected signal on the detector's opening (the strongback around it is opaque), and its squared weights
     # for the statistical error of the spot's ARF in each energy bin (a compound-Poisson sum: variance sum w^2)
@@ -150,15 +172,25 @@ def solar_spot(optic: Optic, source: SolarSource, detector: Detector, n_rays: in
     edges = source.energy_edges()
     flux_share = np.array([source.model.flux(lo, hi) for lo, hi in zip(edges[:-1], edges[1:])]) / source.band_flux()
     counts_per_cm2 = signal_counts_per_cm2(source, magnet, exposure)
-    meta = trace.metadata(n_rays, seed, fates, detector=detector.name, background_counts_kev_cm2_s=b,
-                          opening_diameter_mm=detector.opening_diameter_mm, magnet_field_tesla=magnet.field_tesla,
-                          magnet_length_m=magnet.length_m, bore_area_cm2=magnet.bore_area_cm2,
-                          g_agamma_per_gev=exposure.g_agamma_per_gev, exposure_s=exposure.exposure_s,
-                          efficiency=exposure.efficiency, image_centre_x_mm=float(centre_d[0]),
-                          image_centre_y_mm=float(centre_d[1]),
-                          definitions="f_DO = <eps_D eps_O eta_D> / sqrt(b a), a and eta_D the signal-to-noise optimal "
-                                      "spot of the detected signal; f_O = <eps_O eta_O> / sqrt(a_O) with the optics' own "
-                                      "spot; f_D = <eps_D> / sqrt(b)")
+    meta = trace.metadata(
+        n_rays,
+        seed,
+        fates,
+        detector=detector.name,
+        background_counts_kev_cm2_s=b,
+        opening_diameter_mm=detector.opening_diameter_mm,
+        magnet_field_tesla=magnet.field_tesla,
+        magnet_length_m=magnet.length_m,
+        bore_area_cm2=magnet.bore_area_cm2,
+        g_agamma_per_gev=exposure.g_agamma_per_gev,
+        exposure_s=exposure.exposure_s,
+        efficiency=exposure.efficiency,
+        image_centre_x_mm=float(centre_d[0]),
+        image_centre_y_mm=float(centre_d[1]),
+        definitions="f_DO = <eps_D eps_O eta_D> / sqrt(b a), a and eta_D the signal-to-noise optimal "
+        "spot of the detected signal; f_O = <eps_O eta_O> / sqrt(a_O) with the optics' own "
+        "spot; f_D = <eps_D> / sqrt(b)",
+    )
     result = SpotResult(
         figures=figures,
         centroid_mm=after_detector.centroid_mm(),

@@ -41,8 +41,13 @@ def check_writable(path: str | os.PathLike, allowed_suffixes, option: str = "out
     path = Path(path)
     if path.suffix.lower() not in allowed_suffixes:
         kinds = " or ".join(filter(None, (", ".join(allowed_suffixes[:-1]), allowed_suffixes[-1])))
-        hint = ("; a table is written with -o" if option == "--plot" and path.suffix.lower() in TABLE_SUFFIXES + (".arf",)
-                else "; a picture is written with --plot" if option == "-o" and path.suffix.lower() == ".png" else "")
+        hint = (
+            "; a table is written with -o"
+            if option == "--plot" and path.suffix.lower() in TABLE_SUFFIXES + (".arf",)
+            else "; a picture is written with --plot"
+            if option == "-o" and path.suffix.lower() == ".png"
+            else ""
+        )
         raise OutputError(f"{option} {str(path)!r}: this output is written as {kinds}, not "
                           f"{path.suffix or 'a file without a suffix'}{hint}")
     folder = path.parent if str(path.parent) else Path(".")
@@ -150,7 +155,9 @@ def write_arf(table: Table, path: str | os.PathLike, telescope: str = "BabyIAXO"
     columns = [
         fits.Column(name="ENERG_LO", format="E", unit="keV", array=lo),
         fits.Column(name="ENERG_HI", format="E", unit="keV", array=hi),
-        fits.Column(name="SPECRESP", format="E", unit="cm**2", array=u.Quantity(table["effective_area"]).to_value(u.cm**2)),
+        fits.Column(
+            name="SPECRESP", format="E", unit="cm**2", array=u.Quantity(table["effective_area"]).to_value(u.cm**2)
+        ),
     ]
     hdu = fits.BinTableHDU.from_columns(columns, name="SPECRESP")
     header = hdu.header
@@ -406,7 +413,9 @@ def write_prescription(optic: Optic, path: str | os.PathLike) -> list[Path]:
         segmentations = [s.segmentation or Segmentation(1) for s in optic.shells]
         present = [s.segmentation is not None for s in optic.shells]
         table["segments"] = [seg.segments if p else 0 for seg, p in zip(segmentations, present)]
-        for column, field in zip(SEGMENT_COLUMNS[1:], ("gap_mm", "spacers_per_segment", "spacer_width_mm", "rotation_deg")):
+        for column, field in zip(
+            SEGMENT_COLUMNS[1:], ("gap_mm", "spacers_per_segment", "spacer_width_mm", "rotation_deg")
+        ):
             table[column] = [getattr(seg, field) for seg in segmentations]
     if any(s.profile == "conical_as_built" for s in optic.shells):
         for column in AS_BUILT_COLUMNS:
@@ -415,7 +424,9 @@ def write_prescription(optic: Optic, path: str | os.PathLike) -> list[Path]:
         for column in AZIMUTH_COLUMNS:
             table[column] = [getattr(s, column) for s in optic.shells]
     if any(s.slope_errors != SlopeErrors() for s in optic.shells):
-        for column, field in zip(SLOPE_COLUMNS, ("meridional_arcsec", "sagittal_arcsec", "wing_fraction", "wing_arcsec")):
+        for column, field in zip(
+            SLOPE_COLUMNS, ("meridional_arcsec", "sagittal_arcsec", "wing_fraction", "wing_arcsec")
+        ):
             table[column] = [getattr(s.slope_errors, field) for s in optic.shells]
     table.meta.update({"name": optic.name, "focal_length_mm": optic.focal_length_mm, "source": optic.source,
                        "shells": optic.n_shells})

@@ -5,9 +5,10 @@
   shell the trace gave it. With an "all" list of the same run it pairs row by row: what the optic does to each photon,
   for a simulation that brings its own photons to the optic or takes them on from the focal plane.
 
-Columns: position x, y, z (mm, in the focal plane), direction dx, dy, dz, energy (keV), weight (cm2: summed over
-the focused rays, the effective area; for solar axions the spectrum-averaged effective area), fate code, shell
-(0-based) and, in FITS, the ray's number in the run (RAY: its place in the run's sequence of rays). The frame (FRAMES) is stated in the header of both formats:
+Columns: position x, y, z (mm, in the focal plane), direction dx, dy, dz, energy (keV), weight (cm2: summed over the
+focused rays, the effective area; for solar axions the spectrum-averaged effective area), fate code, shell (0-based)
+and, in FITS, the ray's number in the run (RAY: its place in the run's sequence of rays). The frame (FRAMES) is stated
+in the header of both formats:
 - "optic": the optic's own (docs/physics/conventions.md): origin at the nominal focus, z along the optical axis towards
   the optic and the sky, so the photons travel along -z;
 - "beam": that frame turned by 180 deg about x (y and z change sign), so the photons travel along +z, as McXtrace
@@ -127,8 +128,15 @@ class FitsPhotonList(_AtomicFile):
         from .files import _add_cards
 
         self.seen = 0  # rays of the run so far, kept or not: the number of the next one
-        columns = [fits.Column(name=name, format={">f8": "D", ">i2": "I", ">i4": "J", ">i8": "K"}[kind], unit=unit or None,
-                               array=np.zeros(0, kind)) for name, unit, kind in FITS_COLUMNS]
+        columns = [
+            fits.Column(
+                name=name,
+                format={">f8": "D", ">i2": "I", ">i4": "J", ">i8": "K"}[kind],
+                unit=unit or None,
+                array=np.zeros(0, kind),
+            )
+            for name, unit, kind in FITS_COLUMNS
+        ]
         hdu = fits.BinTableHDU.from_columns(columns, name="PHOTONS")
         hdu.header["COMMENT"] = f"{CONTENTS[contents]}."
         hdu.header["CONTENTS"] = (contents, "which rays, where: see COMMENT")

@@ -212,9 +212,15 @@ def plot_sensitivity(table, references: dict | None = None) -> Figure:
     _coupling_axes(ax, coupling, mass[0], mass[-1], lowest)
     meta = table.meta
     title = meta.get("preset") or ", ".join(meta.get("responses", []))
-    ax.set_title(wrapped(f"{title}: B = {meta.get('magnet_field_tesla', float('nan')):g} T, L = "
-                          f"{meta.get('magnet_length_m', float('nan')):g} m, {100 * meta.get('confidence', 0.95):.3g} % CL",
-                          7, 9), fontsize=9)
+    ax.set_title(
+        wrapped(
+            f"{title}: B = {meta.get('magnet_field_tesla', float('nan')):g} T, L = "
+            f"{meta.get('magnet_length_m', float('nan')):g} m, {100 * meta.get('confidence', 0.95):.3g} % CL",
+            7,
+            9,
+        ),
+        fontsize=9,
+    )
     return fig
 
 

@@ -66,7 +66,9 @@ class ParallelBeam:
 
     def direction(self) -> np.ndarray:
         st = math.sin(self.off_axis_rad)
-        return -np.array([st * math.cos(self.azimuth_rad), st * math.sin(self.azimuth_rad), math.cos(self.off_axis_rad)])
+        return -np.array(
+            [st * math.cos(self.azimuth_rad), st * math.sin(self.azimuth_rad), math.cos(self.off_axis_rad)]
+        )
 
     def seen_from_tilted_optic(self, tilt_x_rad, tilt_y_rad, pivot_z_mm, decentre_x_mm, decentre_y_mm,
                                entrance_z_mm) -> "ParallelBeam":
@@ -87,7 +89,10 @@ class ParallelBeam:
         rays.weight[:] = shared.weight
 
     def metadata(self) -> dict:
-        meta = {"off_axis_arcmin": math.degrees(self.off_axis_rad) * 60.0, "azimuth_deg": math.degrees(self.azimuth_rad)}
+        meta = {
+            "off_axis_arcmin": math.degrees(self.off_axis_rad) * 60.0,
+            "azimuth_deg": math.degrees(self.azimuth_rad),
+        }
         if self.energy_kev is not None:
             meta["energy_kev"] = self.energy_kev
         return meta

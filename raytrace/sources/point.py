@@ -29,8 +29,8 @@ from coatings.threads import split_over_threads
 
 from ..engine.aperture import EntranceChannels
 from ..engine.rays import Rays
-from ..engine.source import tilted_pointing
 from ..engine.rng import stream_key, uniform_array
+from ..engine.source import tilted_pointing
 from .parallel import MAX_OFF_AXIS_RAD
 
 SOURCE_STREAM = 2  # the source's own draws, apart from the trace's (and from the solar source's stream 1)
@@ -120,8 +120,12 @@ class PointSource:
         rays.weight[:] = aperture.area_cm2 / n_total * (-rays.dz) * (reference / length) ** 2
 
     def metadata(self) -> dict:
-        meta = {"source_distance_m": self.distance_m, "source_size_mm": self.size_mm,
-                "off_axis_arcmin": math.degrees(self.off_axis_rad) * 60.0, "azimuth_deg": math.degrees(self.azimuth_rad)}
+        meta = {
+            "source_distance_m": self.distance_m,
+            "source_size_mm": self.size_mm,
+            "off_axis_arcmin": math.degrees(self.off_axis_rad) * 60.0,
+            "azimuth_deg": math.degrees(self.azimuth_rad),
+        }
         if self.energy_kev is not None:
             meta["energy_kev"] = self.energy_kev
         return meta

@@ -9,15 +9,14 @@ units of the solar radius) is a Weibull distribution
     F(rho; E) = 1 - exp(-(rho / lambda(E))^k(E)),
     ln lambda(E) = polynomial in ln E,   k(E) = polynomial in ln E (cubics),
 
-truncated at the limb (rho = 1). `fit_model` derives all coefficients from a published table of
-100 rings x 200 energy bins (the format of rest-for-physics/axionlib-data `solarFlux/*.dat`): the
-spectrum by least squares on the disc-integrated flux between 0.5 and 12 keV (Poisson-like weights);
-at each 0.1 keV bin from 0.5 to 15 keV the Weibull parameters that reproduce the radii holding 50 and
-90 % of the flux (interpolated in the cumulative ring fractions): k = ln(ln 10 / ln 2) / ln(r90 / r50),
-lambda = r50 / (ln 2)^(1/k); then the cubics in ln E by least squares. (Matching these two radii
-describes the profile better than a least-squares fit of the whole cumulative, which misses the
-median by 3 % at 1 keV: the profile is not exactly Weibull, its cumulative is within 0.015 of it.) The shipped coefficients below are its output; the tables are
-not shipped (tests refit them when ../shared/reference is present).
+truncated at the limb (rho = 1). `fit_model` derives all coefficients from a published table of 100 rings x 200 energy
+bins (the format of rest-for-physics/axionlib-data `solarFlux/*.dat`): the spectrum by least squares on the
+disc-integrated flux between 0.5 and 12 keV (Poisson-like weights); at each 0.1 keV bin from 0.5 to 15 keV the Weibull
+parameters that reproduce the radii holding 50 and 90 % of the flux (interpolated in the cumulative ring fractions): k =
+ln(ln 10 / ln 2) / ln(r90 / r50), lambda = r50 / (ln 2)^(1/k); then the cubics in ln E by least squares. (Matching these
+two radii describes the profile better than a least-squares fit of the whole cumulative, which misses the median by 3 %
+at 1 keV: the profile is not exactly Weibull, its cumulative is within 0.015 of it.) The shipped coefficients below are
+its output; the tables are not shipped (tests refit them when ../shared/reference is present).
 
 Energy and radius are sampled jointly: E by the exact inverse of the spectrum's cumulative (a
 regularised incomplete gamma function) within the band, then rho from F(rho; E) by its inverse.
@@ -33,9 +32,9 @@ from dataclasses import dataclass
 import numpy as np
 from scipy.special import gammainc, gammaincinv
 
-from ..defaults import SOLAR_MODEL as DEFAULT_MODEL
 from coatings.threads import split_over_threads
 
+from ..defaults import SOLAR_MODEL as DEFAULT_MODEL
 from ..engine.aperture import EntranceChannels
 from ..engine.rays import Rays
 from ..engine.rng import stream_key, uniform_array
@@ -114,9 +113,9 @@ class SolarAxionModel:
         return gammainc(b + 1, np.asarray(energy_kev, dtype=float) / c)
 
 
-# Radial profile fitted to Hoof, Jaeckel & Thormaehlen's Primakoff table (below); the CAST 2007 paper
-# gives only the spectrum, and the 50 % radii quoted in docs/physics/conventions.md (0.19 ... 0.074 R_sun at 1 ... 8 keV) are
-# those of this table.
+# Radial profile fitted to Hoof, Jaeckel & Thormaehlen's Primakoff table (below); the CAST 2007 paper gives only the
+# spectrum, and the 50 % radii quoted in docs/physics/conventions.md (0.19 ... 0.074 R_sun at 1 ... 8 keV) are those of
+# this table.
 _HOOF_LOG_LAMBDA = (0.01422333, -0.07838145, -0.37759625, -1.41090062)
 _HOOF_K = (-0.01376917, 0.05050291, 0.03336321, 1.71352814)
 
@@ -164,9 +163,13 @@ class SolarSource:
 
     def __post_init__(self):
         if not (0.1 <= self.e_min_kev < self.e_max_kev <= 20.0):
-            raise ValueError(f"solar energy band {self.e_min_kev}-{self.e_max_kev} keV: need 0.1 <= min < max <= 20 keV")
+            raise ValueError(
+                f"solar energy band {self.e_min_kev}-{self.e_max_kev} keV: need 0.1 <= min < max <= 20 keV"
+            )
         if not (math.isfinite(self.offset_rad) and 0.0 <= self.offset_rad <= MAX_OFFSET_RAD):
-            raise ValueError(f"pointing offset = {math.degrees(self.offset_rad) * 60:.4g} arcmin: must be within 0-60 arcmin")
+            raise ValueError(
+                f"pointing offset = {math.degrees(self.offset_rad) * 60:.4g} arcmin: must be within 0-60 arcmin"
+            )
         if not math.isfinite(self.offset_azimuth_rad):
             raise ValueError(f"pointing offset azimuth = {self.offset_azimuth_rad}: must be finite")
         sun_radius_rad(self.distance_au)
@@ -275,7 +278,6 @@ def earth_sun_distance_au(date: str) -> float:
     """Earth-Sun distance on a date (ISO format, e.g. 2026-07-04), from astropy's solar ephemeris."""
     from astropy.coordinates import get_sun
     from astropy.time import Time
-
     from erfa import ErfaWarning
 
     with warnings.catch_warnings():
