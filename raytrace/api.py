@@ -32,6 +32,7 @@ from .helioscope import tolerance
 from .helioscope.detector import Detector, load_detector
 from .helioscope.merit import Exposure, Magnet, load_magnet
 from .output.photons import open_photon_list
+from .progress import reporting
 from .sources import ParallelBeam, PointSource
 from .version import __version__
 
@@ -85,8 +86,10 @@ events_all : bool, optional
 entrance : str or path, optional
     A .fits or .mcpl path for the list of every ray as it entered the optic, with the fate the trace gave it: row
     k of both lists is ray k.''',
-    "progress": '''progress : callable, optional
-    Called with the number of rays traced in each chunk.''',
+    "progress": '''progress : bool or callable, optional
+    True (default): a progress bar on standard error where one can be drawn, a terminal or a Jupyter cell (with
+    the notice of a first run's compilation); False: none; a callable is called with the number of rays traced
+    in each chunk.''',
 }
 _SHARED_PARAMETERS["source"] = "\n".join(_SHARED_PARAMETERS[key] for key in ("off_axis", "azimuth", "distance"))
 
@@ -122,7 +125,7 @@ def load(optic: Optic | str | os.PathLike, apertures=()) -> Optic:
 @_document
 def effective_area(optic, energies_kev, *, off_axis_arcmin=0.0, azimuth_deg=0.0, source_distance_m=math.inf,
                    source_size_mm=0.0, rays: int = RAYS, seed: int = 0, events=None, events_frame: str = "optic",
-                   events_all: bool = False, entrance=None, progress=None) -> Table:
+                   events_all: bool = False, entrance=None, progress=True) -> Table:
     """Effective area of the focused beam (rays reflected by a primary, then a secondary) at each energy.
 
     Parameters
@@ -146,13 +149,14 @@ def effective_area(optic, energies_kev, *, off_axis_arcmin=0.0, azimuth_deg=0.0,
     energies = check_energies(_values(energies_kev, u.keV))
     with _photon_list(events, events_frame, optic, source.at_energy(float(energies[0])), rays, seed, events_all,
                       entrance) as on_chunk:
-        return analysis.effective_area(optic, energies, source, rays, seed, progress=progress, on_chunk=on_chunk)
+        with reporting(progress, rays, "tracing") as tell:
+            return analysis.effective_area(optic, energies, source, rays, seed, progress=tell, on_chunk=on_chunk)
 
 
 @_document
 def psf(optic, energy_kev, *, off_axis_arcmin=0.0, azimuth_deg=0.0, source_distance_m=math.inf, source_size_mm=0.0,
         rays: int = RAYS, seed: int = 0, focal_plane_z_mm="best", pixel_arcsec=None, pixels: int = 256, events=None,
-        events_frame: str = "optic", events_all: bool = False, entrance=None, progress=None) -> PsfResult:
+        events_frame: str = "optic", events_all: bool = False, entrance=None, progress=True) -> PsfResult:
     """The PSF at one energy: HPD, W80, W90, centroid, focused area, encircled energy and image.
 
     Parameters
@@ -182,17 +186,17 @@ def psf(optic, energy_kev, *, off_axis_arcmin=0.0, azimuth_deg=0.0, source_dista
     z = focal_plane_z_mm if focal_plane_z_mm == "best" else _value(focal_plane_z_mm, u.mm)
     energy = float(check_energies([_value(energy_kev, u.keV)])[0])
     source = make_source(off_axis_arcmin, azimuth_deg, source_distance_m, source_size_mm)
-    with _photon_list(events, events_frame, optic, source.at_energy(energy), rays, seed, events_all,
-                      entrance) as on_chunk:
+    with (_photon_list(events, events_frame, optic, source.at_energy(energy), rays, seed, events_all,
+                       entrance) as on_chunk, reporting(progress, rays, "tracing") as tell):
         return analysis.psf(optic, energy, source, rays, seed, focal_plane_z_mm=z,
                             pixel_arcsec=None if pixel_arcsec is None else _value(pixel_arcsec, u.arcsec),
-                            image_pixels=pixels, progress=progress, on_chunk=on_chunk)
+                            image_pixels=pixels, progress=tell, on_chunk=on_chunk)
 
 
 @_document
 def psf_library(optic, energies_kev, off_axis_arcmin, azimuth_deg=0.0, *, source_distance_m=math.inf,
                 source_size_mm=0.0, rays: int = RAYS_PER_POINT, seed: int = 0, focal_plane_z_mm="best",
-                pixel_arcsec=None, pixels: int = 256, progress=None) -> list[PsfResult]:
+                pixel_arcsec=None, pixels: int = 256, progress=True) -> list[PsfResult]:
     """`psf` at every energy x off-axis angle x azimuth, all in one focal plane: a PSF library.
 
     Parameters
@@ -205,8 +209,9 @@ def psf_library(optic, energies_kev, off_axis_arcmin, azimuth_deg=0.0, *, source
         the lowest energy.
     pixel_arcsec, pixels
         The images' pixel (arcsec) and size, as in `psf`.
-    progress : callable, optional
-        Called with 1 after each image.
+    progress : bool or callable, optional
+        True (default): a progress bar where one can be drawn, as in `effective_area`; False: none; a callable is
+        called with 1 after each image.
 
     Returns
     -------
@@ -221,15 +226,16 @@ def psf_library(optic, energies_kev, off_axis_arcmin, azimuth_deg=0.0, *, source
         focal_plane_z_mm = best_focus(optic, energies[0], source_distance_m=source_distance_m,
                                       source_size_mm=source_size_mm, rays=rays, seed=seed)
     results = []
-    for energy in energies:
-        for angle in angles:
-            for azimuth in azimuths:
-                results.append(psf(optic, energy, off_axis_arcmin=angle, azimuth_deg=azimuth,
-                                   source_distance_m=source_distance_m, source_size_mm=source_size_mm, rays=rays,
-                                   seed=seed, focal_plane_z_mm=focal_plane_z_mm, pixel_arcsec=pixel_arcsec,
-                                   pixels=pixels))
-                if progress is not None:
-                    progress(1)
+    with reporting(progress, energies.size * angles.size * azimuths.size, "PSF images") as tell:
+        for energy in energies:
+            for angle in angles:
+                for azimuth in azimuths:
+                    results.append(psf(optic, energy, off_axis_arcmin=angle, azimuth_deg=azimuth,
+                                       source_distance_m=source_distance_m, source_size_mm=source_size_mm, rays=rays,
+                                       seed=seed, focal_plane_z_mm=focal_plane_z_mm, pixel_arcsec=pixel_arcsec,
+                                       pixels=pixels, progress=False))
+                    if tell is not None:
+                        tell(1)
     return results
 
 
@@ -282,7 +288,7 @@ def vignetting(optic, off_axis_arcmin, energy_kev, *, azimuth_deg=0.0, source_di
 
 @_document
 def offaxis_response(optic, energies_kev, off_axis_arcmin, *, azimuth_deg=0.0, source_distance_m=math.inf,
-                     source_size_mm=0.0, rays: int = RAYS_PER_POINT, seed: int = 0, progress=None) -> Table:
+                     source_size_mm=0.0, rays: int = RAYS_PER_POINT, seed: int = 0, progress=True) -> Table:
     """Effective area over energy x off-axis angle x azimuth, from one geometric trace per direction.
 
     Parameters
@@ -290,8 +296,9 @@ def offaxis_response(optic, energies_kev, off_axis_arcmin, *, azimuth_deg=0.0, s
     {optic}
     {grid}
     {trace}
-    progress : callable, optional
-        Called with 1 after each direction.
+    progress : bool or callable, optional
+        True (default): a progress bar where one can be drawn, as in `effective_area`; False: none; a callable is
+        called with 1 after each direction.
 
     Returns
     -------
@@ -300,9 +307,12 @@ def offaxis_response(optic, energies_kev, off_axis_arcmin, *, azimuth_deg=0.0, s
         ``effective_area_err`` (cm2) and ``vignet`` (relative to on axis); `write_vignetting` writes it in the
         OGIP/CALDB vignetting layout.
     """
-    return analysis.offaxis_response(load(optic), _values(energies_kev, u.keV), _values(off_axis_arcmin, u.arcmin),
-                                     _values(azimuth_deg, u.deg), rays, seed,
-                                     source=make_source(0.0, 0.0, source_distance_m, source_size_mm), progress=progress)
+    angles, azimuths = _values(off_axis_arcmin, u.arcmin), _values(azimuth_deg, u.deg)
+    directions = 1 + np.count_nonzero(angles != 0) * azimuths.size  # on axis once, then each other direction
+    with reporting(progress, directions, "directions") as tell:
+        return analysis.offaxis_response(load(optic), _values(energies_kev, u.keV), angles, azimuths, rays, seed,
+                                         source=make_source(0.0, 0.0, source_distance_m, source_size_mm),
+                                         progress=tell)
 
 
 def reflectivity(recipe, energies_kev, angles_mrad=None, *, roughness_nm=None,
@@ -413,7 +423,7 @@ def solar_source(model: str | None = None, band_kev=None, date: str | None = Non
 def solar_spot(optic, *, source: SolarSource | None = None, detector: Detector | str | None = None,
                magnet: Magnet = Magnet(), exposure: Exposure = Exposure(), rays: int = RAYS, seed: int = 0,
                focal_plane_z_mm="best", events=None, events_frame: str = "optic", events_all: bool = False,
-               entrance=None, cube_bin_kev=None, progress=None) -> SpotResult:
+               entrance=None, cube_bin_kev=None, progress=True) -> SpotResult:
     """The focused solar-axion image, its spot, the figures of merit f_O, f_D, f_DO and the expected counts.
 
     The definitions are in docs/physics/conventions.md.
@@ -451,9 +461,10 @@ def solar_spot(optic, *, source: SolarSource | None = None, detector: Detector |
     if focal_plane_z_mm == "best":
         focal_plane_z_mm = best_focus(optic, SPOT_FOCUS_KEV, rays=min(rays, RAYS_PER_POINT), seed=seed)
     source = source or solar_source(magnet=magnet)
-    with _photon_list(events, events_frame, optic, source, rays, seed, events_all, entrance) as on_chunk:
+    with (_photon_list(events, events_frame, optic, source, rays, seed, events_all, entrance) as on_chunk,
+          reporting(progress, rays, "tracing") as tell):
         return spot.solar_spot(optic, source, _detector(detector), rays, seed, _value(focal_plane_z_mm, u.mm), magnet,
-                               exposure, progress=progress, on_chunk=on_chunk,
+                               exposure, progress=tell, on_chunk=on_chunk,
                                cube_bin_kev=None if cube_bin_kev is None else _value(cube_bin_kev, u.keV))
 
 
@@ -464,7 +475,7 @@ def sensitivity(optics=defaults.SENSITIVITY_OPTICS, *, detector: Detector | str 
                 energy_bins_kev=None, masses_ev=None, solar_model: str | None = None,
                 max_gas_mass_ev: float = defaults.MAX_GAS_MASS_EV, confidence: float = defaults.CONFIDENCE,
                 pseudo_experiments: int = 0, rays: int = RAYS, seed: int = 0, coupling: str = "gagamma",
-                progress=None) -> SensitivityResult:
+                progress=True) -> SensitivityResult:
     """The projected sensitivity versus axion mass of a helioscope whose bores hold these optics.
 
     Each optic is traced once with solar-axion rays through its bore to the detector; the limits combine the bores,
@@ -545,25 +556,28 @@ def sensitivity(optics=defaults.SENSITIVITY_OPTICS, *, detector: Detector | str 
     source = solar_source(solar_model, (edges[0], edges[-1]), magnet=magnet, flux="abc" if abc else "primakoff")
     limits_on = reach.COUPLINGS[coupling]
     responses, spots, traced = [], [], {}
-    for k, optic in enumerate(optics, start=1):
-        if id(optic) not in traced:  # the same optic in several bores is traced once
-            focus = best_focus(optic, SPOT_FOCUS_KEV, rays=min(rays, RAYS_PER_POINT), seed=seed)
-            traced[id(optic)] = spot.solar_spot(optic, source, detector, rays, seed, focus, magnet, progress=progress)
-        spots.append(traced[id(optic)])
-        responses.append(reach.traced_response(spots[-1], source, f"bore {k}: {optic.name}"))
+    distinct = len({id(optic) for optic in optics})
+    with reporting(progress, rays * distinct, "tracing the optics", finishing="4He steps and limits") as tell:
+        for k, optic in enumerate(optics, start=1):
+            if id(optic) not in traced:  # the same optic in several bores is traced once
+                focus = best_focus(optic, SPOT_FOCUS_KEV, rays=min(rays, RAYS_PER_POINT), seed=seed)
+                traced[id(optic)] = spot.solar_spot(optic, source, detector, rays, seed, focus, magnet, progress=tell)
+            spots.append(traced[id(optic)])
+            responses.append(reach.traced_response(spots[-1], source, f"bore {k}: {optic.name}"))
+        year = reach.YEAR_S * tracking
+        schedule = (reach.gas_schedule(responses, magnet, gas_years * year, max_gas_mass_ev,
+                                       energy_kev=limits_on.step_energy_kev) if gas_years > 0 else None)
+        result = reach.sensitivity(responses, magnet, masses, edges, vacuum_years * year, schedule, confidence,
+                                   coupling=limits_on)
+        result.spots = spots
+        bores = reach.bore_limits(responses, magnet, float(masses[0]), edges, vacuum_years * year, confidence,
+                                  limits_on)
+        if pseudo_experiments:
+            result.meta["vacuum_pseudo_experiments"] = reach.vacuum_spread(
+                responses, magnet, float(masses[0]), edges, vacuum_years * year, pseudo_experiments, seed, confidence,
+                limits_on)
     outside = [s.meta["fates"]["not_from_bore"] / s.meta["rays"] for s in spots]
     reach_mm = [float(PackedOptic.from_optic(o).front_r.max()) for o in optics]  # the outermost mirror's entrance
-    year = reach.YEAR_S * tracking
-    schedule = (reach.gas_schedule(responses, magnet, gas_years * year, max_gas_mass_ev,
-                                   energy_kev=limits_on.step_energy_kev) if gas_years > 0 else None)
-    result = reach.sensitivity(responses, magnet, masses, edges, vacuum_years * year, schedule, confidence,
-                               coupling=limits_on)
-    result.spots = spots
-    bores = reach.bore_limits(responses, magnet, float(masses[0]), edges, vacuum_years * year, confidence, limits_on)
-    if pseudo_experiments:
-        result.meta["vacuum_pseudo_experiments"] = reach.vacuum_spread(
-            responses, magnet, float(masses[0]), edges, vacuum_years * year, pseudo_experiments, seed, confidence,
-            limits_on)
     result.meta.update(solar_model=source.model.name, detector=detector.name, vacuum_years=vacuum_years,
                        gas_years=gas_years, tracking=tracking, rays_per_bore=int(rays), seed=int(seed),
                        raytrace_version=__version__, bore_vacuum_low_mass=bores,
@@ -579,7 +593,7 @@ def _optic_key(optic):
 
 def preset_sensitivity(preset: str, *, masses_ev=None, coupling: str = "gagamma", solar_model: str | None = None,
                        confidence: float = defaults.CONFIDENCE, pseudo_experiments: int = 0, rays: int = RAYS,
-                       seed: int = 0, progress=None) -> SensitivityResult:
+                       seed: int = 0, progress=True) -> SensitivityResult:
     """`sensitivity` of a member of the IAXO family, with its magnet, detector, schedule and optics.
 
     Parameters
@@ -639,7 +653,7 @@ def rest2019_sensitivity(masses_ev=None, solar_model: str = SOLAR_MODEL,
 @_document
 def tilt_scan(optic, tilts_arcmin, *, source=None, detector: Detector | str | None = None, keep: float = 0.95,
               azimuth_deg=0.0, pivot_z_mm=None, decentre_mm=(0.0, 0.0), rays: int = RAYS_PER_POINT, seed: int = 0,
-              events=None, events_frame: str = "optic", progress=None) -> Table:
+              events=None, events_frame: str = "optic", progress=True) -> Table:
     """Alignment tolerance: the solar-axion spot of the optic tilted by each angle.
 
     Parameters
@@ -664,8 +678,9 @@ def tilt_scan(optic, tilts_arcmin, *, source=None, detector: Detector | str | No
         A .fits or .mcpl path; the photon list of tilt number k goes to ``events_path(events, k)``.
     events_frame : {'optic', 'beam'}, optional
         As in `effective_area`.
-    progress : callable, optional
-        Called with 1 before each tilt.
+    progress : bool or callable, optional
+        True (default): a progress bar where one can be drawn, as in `effective_area`; False: none; a callable is
+        called with 1 before each tilt.
 
     Returns
     -------
@@ -686,8 +701,9 @@ def tilt_scan(optic, tilts_arcmin, *, source=None, detector: Detector | str | No
             "tilt_azimuth_deg": float(_value(azimuth_deg, u.deg)), "rays": int(rays), "seed": int(seed),
             "raytrace_version": __version__}, events_frame)
 
-    return tolerance.tilt_scan(optic, source, _detector(detector), tilts, keep, _value(azimuth_deg, u.deg, u.rad),
-                               pivot, focus, rays, seed, progress, decentre, None if events is None else events_for)
+    with reporting(progress, tilts.size, "tilts") as tell:
+        return tolerance.tilt_scan(optic, source, _detector(detector), tilts, keep, _value(azimuth_deg, u.deg, u.rad),
+                                   pivot, focus, rays, seed, tell, decentre, None if events is None else events_for)
 
 
 def events_path(events, k: int) -> Path:

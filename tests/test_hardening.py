@@ -11,7 +11,7 @@ import time
 import pytest
 
 from raytrace.cli import main
-from raytrace.cli.progress import CompileNotice
+from raytrace.progress import CompileNotice
 
 pytestmark = pytest.mark.slow  # subprocesses, signals and notebooks: `pytest -m 'not slow'` leaves them out
 

@@ -15,10 +15,10 @@ import sys
 import threading
 import warnings
 
+from ..progress import CompileNotice
 from ..version import __version__
 from . import coatings, demo, designs, helioscope, optics
 from .options import CliError, Parser, check_files
-from .progress import CompileNotice
 
 EXIT_USAGE = 2
 COMMAND_MODULES = (optics, coatings, helioscope, designs, demo)

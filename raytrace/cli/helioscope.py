@@ -36,7 +36,6 @@ from .options import (
     report_events,
     write_outputs,
 )
-from .progress import Progress
 
 TILT_UNITS = {"arcsec": 1 / 60, "arcmin": 1.0, "deg": 60.0, "mrad": 180 * 60 / (1000 * math.pi)}  # arcmin per unit
 TILT_BEAM_KEV = 3.0  # the energy of tilt --source parallel
@@ -334,7 +333,6 @@ def run_spot(args) -> int:
         except ValueError as exc:
             raise CliError(f"--detector-efficiency-in rmf: {exc}") from None
     start = time.perf_counter()
-    progress = Progress(args.rays, "tracing")
     result = api.solar_spot(
         optic,
         source=source,
@@ -346,9 +344,7 @@ def run_spot(args) -> int:
         focal_plane_z_mm=args.focal_plane_z,
         **events_options(args),
         cube_bin_kev=args.cube_bin if args.cube else None,
-        progress=progress,
     )
-    progress.close()
     report_events(args)
     s = result.summary()
     print(f"{optic.name}: {source.describe()}; {args.rays:,} rays, seed {args.seed}, "
@@ -524,11 +520,9 @@ def run_tilt(args) -> int:
         print(f"photon lists {api.events_path(args.events, 0)} ... : at most "
               f"{len(tilts) * estimated_bytes(args.events, args.rays) / 1e6:.3g} MB in all")
     start = time.perf_counter()
-    progress = Progress(len(tilts) + 1, "tilts")
     table = api.tilt_scan(optic, tilts, source=source, detector=detector, keep=args.keep, azimuth_deg=tilt_azimuth,
                           pivot_z_mm=args.pivot_z, decentre_mm=decentre, rays=args.rays, seed=args.seed,
-                          events=args.events, events_frame=args.events_frame, progress=progress)
-    progress.close()
+                          events=args.events, events_frame=args.events_frame)
     meta = table.meta
     print(f"{optic.name}: {source.describe()}; pivot z = {meta['pivot_z_mm']:g} mm, decentre ({decentre[0]:g}, "
           f"{decentre[1]:g}) mm, detector {detector.name} ({detector.opening_diameter_mm:g} mm opening), focal plane "
@@ -582,14 +576,9 @@ def run_sensitivity(args) -> int:
     if args.preset == "rest2019":
         result = api.rest2019_sensitivity(masses, args.solar_model or defaults.SOLAR_MODEL, args.pseudo_experiments)
     elif args.preset:
-        from ..helioscope.presets import load_preset
-
-        traced = len(load_preset(args.preset).optics)  # the optics traced (one serves all bores if it is alone)
-        progress = Progress(args.rays * traced, "tracing the optics", finishing="4He steps and limits")
         result = api.preset_sensitivity(args.preset, masses_ev=masses, coupling=args.coupling,
                                         solar_model=args.solar_model, pseudo_experiments=args.pseudo_experiments,
-                                        rays=args.rays, seed=args.seed, progress=progress)
-        progress.close()
+                                        rays=args.rays, seed=args.seed)
     else:
         bins = _bins_spec(args.bins) if args.bins else None
         optics = [o.strip() for o in (",".join(defaults.SENSITIVITY_OPTICS) if args.optics is None else args.optics)
@@ -601,12 +590,10 @@ def run_sensitivity(args) -> int:
         if args.max_gas_mass is not None:
             check_max_gas_mass(args.max_gas_mass, "--max-gas-mass")
             options["max_gas_mass_ev"] = args.max_gas_mass
-        progress = Progress(args.rays * len(optics), "tracing the bores", finishing="4He steps and limits")
         result = api.sensitivity(optics, detector=args.detector, magnet=args.magnet, energy_bins_kev=bins,
                                  masses_ev=masses, solar_model=args.solar_model, coupling=args.coupling,
                                  pseudo_experiments=args.pseudo_experiments, rays=args.rays, seed=args.seed,
-                                 progress=progress, **options)
-        progress.close()
+                                 **options)
     print_sensitivity(result, time.perf_counter() - start)
     write_outputs(args, result.table, lambda: plot_sensitivity(result.table, references))
     return 0

@@ -8,6 +8,7 @@ import time
 from pathlib import Path
 
 from .. import defaults
+from ..progress import Ticker
 from ..text import mm
 from .options import (
     OPTIC_HELP,
@@ -36,7 +37,6 @@ from .options import (
     source_options,
     write_outputs,
 )
-from .progress import Progress, Ticker
 
 
 def register(sub) -> None:
@@ -162,11 +162,8 @@ def run_area(args) -> int:
     announce_events(args)
     optic = load_traced_optic(args)
     start = time.perf_counter()
-    progress = Progress(args.rays, "tracing")
     table = api.effective_area(optic, energies, off_axis_arcmin=angles[0], azimuth_deg=azimuths[0],
-                               **source_options(args), rays=args.rays, seed=args.seed, **events_options(args),
-                               progress=progress)
-    progress.close()
+                               **source_options(args), rays=args.rays, seed=args.seed, **events_options(args))
     report_events(args)
     elapsed = time.perf_counter() - start
     focused = table.meta["fates"]["double"]
@@ -191,10 +188,8 @@ def _offaxis_response(args, energies, angles, azimuths) -> int:
     check_outputs(args)
     optic = load_traced_optic(args)
     start = time.perf_counter()
-    progress = Progress(angles.size * azimuths.size + 1, "directions")
     table = api.offaxis_response(optic, energies, angles, azimuth_deg=azimuths, **source_options(args),
-                                 rays=args.rays, seed=args.seed, progress=progress)
-    progress.close()
+                                 rays=args.rays, seed=args.seed)
     print(f"{optic.name}: {table.meta['source']}, {angles.size} off-axis angles x {azimuths.size} azimuths x "
           f"{energies.size} energies; {args.rays:,} rays per direction, seed {args.seed}, "
           f"{time.perf_counter() - start:.1f} s")
@@ -228,11 +223,9 @@ def run_psf(args) -> int:
     args.rays = defaults.RAYS if args.rays is None else args.rays
     announce_events(args)
     optic = load_traced_optic(args)
-    progress = Progress(args.rays, "tracing")
     result = api.psf(optic, energies[0], off_axis_arcmin=angles[0], azimuth_deg=azimuths[0],
                      **source_options(args), rays=args.rays, seed=args.seed, focal_plane_z_mm=args.focal_plane_z,
-                     pixel_arcsec=args.pixel, pixels=args.pixels, **events_options(args), progress=progress)
-    progress.close()
+                     pixel_arcsec=args.pixel, pixels=args.pixels, **events_options(args))
     print_psf(optic, result)
     report_events(args)
     if args.output:
@@ -257,11 +250,9 @@ def _psf_library(args, energies, angles, azimuths) -> int:
     args.rays = defaults.RAYS_PER_POINT if args.rays is None else args.rays
     optic = load_traced_optic(args)
     count = energies.size * angles.size * azimuths.size
-    progress = Progress(count, "PSF images")
     results = api.psf_library(optic, energies, angles, azimuths, **source_options(args), rays=args.rays,
                               seed=args.seed, focal_plane_z_mm=args.focal_plane_z, pixel_arcsec=args.pixel,
-                              pixels=args.pixels, progress=progress)
-    progress.close()
+                              pixels=args.pixels)
     print(f"{optic.name}: {count} PSF images in the focal plane z = {mm(results[0].meta['focal_plane_z_mm'])} mm; "
           f"{args.rays:,} rays each, seed {args.seed}")
     print("  energy (keV)  off-axis (arcmin)  azimuth (deg)   HPD (arcsec)   W90 (arcsec)   pixel (arcsec)")

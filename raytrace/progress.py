@@ -1,8 +1,10 @@
-"""Feedback on standard error, drawn only when it is a terminal (quiet in pipes, logs and CI): a one-line progress
-bar, and a notice while numba compiles kernels."""
+"""Feedback on standard error, drawn only where a line can be redrawn, a terminal or a Jupyter cell (quiet in pipes,
+logs and CI): a one-line progress bar, a spinner around steps of unknown length, and a notice while numba compiles
+kernels. The API and the command line share them."""
 
 from __future__ import annotations
 
+import contextlib
 import sys
 import threading
 import time
@@ -11,15 +13,37 @@ WIDTH = 30
 REDRAW_S = 0.2
 
 
+def drawable(stream) -> bool:
+    """Whether a line redrawn with carriage returns shows as one line on `stream`: a terminal, or the output of a
+    Jupyter cell (ipykernel's streams, which are not ttys but render carriage returns)."""
+    return stream.isatty() or type(stream).__module__.split(".")[0] == "ipykernel"
+
+
+@contextlib.contextmanager
+def reporting(progress, total: int, label: str, finishing: str | None = None):
+    """The progress callable of a run of the API: the caller's own callable; none for False or None; and for True a
+    `Progress` bar of `total` items on standard error where one can be drawn, closed when the run ends, with the
+    notice of a first run's compilation."""
+    if progress is True:
+        bar = Progress(total, label, finishing=finishing)
+        try:
+            with CompileNotice():
+                yield bar
+        finally:
+            bar.close()
+    else:
+        yield progress or None
+
+
 class Progress:
-    """Call with the number of items just finished; `close()` ends the line. A no-op unless `stream` is a tty.
+    """Call with the number of items just finished; `close()` ends the line. A no-op unless `stream` is drawable.
 
     `finishing`: what the command does once all items are done (the limits after the tracing, say); the line then
     says so and its clock keeps running until `close()`, so that a long last step does not look like a hang."""
 
     def __init__(self, total: int, label: str, stream=None, finishing: str | None = None):
         self.stream = sys.stderr if stream is None else stream
-        self.enabled = total > 0 and self.stream.isatty()
+        self.enabled = total > 0 and drawable(self.stream)
         self.total, self.label, self.done, self.finishing = total, label, 0, finishing
         self.start = self.last = time.perf_counter()
         self.ticker = None
@@ -47,14 +71,14 @@ class Progress:
 
 class Ticker:
     """Around a step of unknown length (a fit, a search): its label, a spinner and the time so far on standard error,
-    redrawn until the step ends, then cleared; a no-op unless `stream` is a tty."""
+    redrawn until the step ends, then cleared; a no-op unless `stream` is drawable."""
 
     FRAMES = "|/-\\"
 
     def __init__(self, label: str, stream=None):
         self.stream = sys.stderr if stream is None else stream
         self.label = label
-        self.enabled = self.stream.isatty()
+        self.enabled = drawable(self.stream)
         self.closing = threading.Event()
         self.thread = None
         self.drawn = 0
@@ -85,15 +109,16 @@ class Ticker:
 
 class CompileNotice:
     """While numba compiles kernels (a first run, or after an upgrade), say so on standard error with a spinner and
-    the time so far, and at the end how long compiling took; a no-op unless `stream` is a tty. Between
-    compilations the line is cleared, so that the command's own output stays clean. Use as a context manager
-    around a command."""
+    the time so far, and at the end how long compiling took; a no-op unless `stream` is drawable, and inside
+    another notice (an API call that a command makes). Between compilations the line is cleared, so that the
+    command's own output stays clean. Use as a context manager around a command or an API call."""
 
     FRAMES = "|/-\\"
+    active = False  # a notice is showing: one inside it stays quiet
 
     def __init__(self, stream=None):
         self.stream = sys.stderr if stream is None else stream
-        self.enabled = self.stream.isatty()
+        self.enabled = drawable(self.stream) and not CompileNotice.active
         self.lock = threading.Lock()
         self.depth = 0
         self.compiled_s = 0.0  # time spent in finished compilations
@@ -107,6 +132,7 @@ class CompileNotice:
         if self.enabled:
             from numba.core import event
 
+            CompileNotice.active = True
             self.listener = _listener(self)
             event.register("numba:compile", self.listener)
             self.thread = threading.Thread(target=self._draw, daemon=True)
@@ -118,6 +144,7 @@ class CompileNotice:
             from numba.core import event
 
             event.unregister("numba:compile", self.listener)
+            CompileNotice.active = False
             self.closing.set()
             self.thread.join()
             self._clear()  # if interrupted while compiling
