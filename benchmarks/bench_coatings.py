@@ -16,10 +16,11 @@ import os
 import platform
 import time
 
+import coatings.numba_cache  # noqa: F401  (first: it sets where numba caches)
+
+# isort: split
 import numba
 import numpy as np
-
-import coatings.numba_cache  # noqa: F401  (first: it sets where numba caches)
 
 
 def best_of(repeats: int, run) -> float:

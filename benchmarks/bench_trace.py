@@ -28,9 +28,10 @@ import time
 if "--vector-report" in sys.argv:  # before numba is imported: an empty cache, so that every kernel is compiled here
     os.environ["NUMBA_CACHE_DIR"] = tempfile.mkdtemp(prefix="numba-vector-report-")
 
-import numba
-
 import coatings.numba_cache  # noqa: F401  (first: it sets where numba caches)
+
+# isort: split
+import numba
 
 CASES = (("xmm_design", 1.5, True), ("xmm_design", 1.5, False), ("babyiaxo", 3.0, True), ("xmm", 1.5, True))
 

@@ -6,7 +6,8 @@ traces its rays at such nodes (a parallel beam at its energy, a spectrum at the 
 energy direction is exact and no node is needed at the absorption edges. Each coating's grid ends at its own largest
 angle (`max_angle_rad` may be one per coating: a coating on inner shells never meets the graze angles of the outer ones,
 and a multilayer's fine structure there would make the shared step tiny and the table huge); beyond it the table holds
-the coating's last value. The tables reach past the largest graze angle a traced optic produces. """
+the coating's last value. The tables reach past the largest graze angle a traced optic produces.
+"""
 
 from __future__ import annotations
 

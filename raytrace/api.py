@@ -117,6 +117,11 @@ def load(optic: Optic | str | os.PathLike, apertures=()) -> Optic:
     -------
     geometries.Optic
         An immutable optic.
+
+    Examples
+    --------
+    >>> raytrace.load("babyiaxo").n_shells  # the custom optic's layers
+    136
     """
     optic = optic if isinstance(optic, Optic) else load_optic(optic)
     return optic.with_apertures(apertures) if apertures else optic
@@ -143,6 +148,12 @@ def effective_area(optic, energies_kev, *, off_axis_arcmin=0.0, azimuth_deg=0.0,
     astropy.table.Table
         Columns ``energy`` (keV), ``effective_area`` and ``effective_area_err`` (cm2, the statistical error); the
         provenance (optic, source, rays, seed, version, rays per fate) in ``.meta``.
+
+    Examples
+    --------
+    >>> area = raytrace.effective_area("xmm", [1.5, 8.0])
+    >>> print([round(a) for a in area["effective_area"]], area["effective_area"].unit)
+    [1410, 619] cm2
     """
     optic = load(optic)
     source = make_source(off_axis_arcmin, azimuth_deg, source_distance_m, source_size_mm)
@@ -181,6 +192,12 @@ def psf(optic, energy_kev, *, off_axis_arcmin=0.0, azimuth_deg=0.0, source_dista
         ``hpd_arcsec``, ``w80_arcsec``, ``w90_arcsec`` (diameters), ``centroid_x_mm``, ``centroid_y_mm``,
         ``effective_area_cm2``, the ``encircled`` table (radius in arcsec, encircled fraction), the ``image`` (cm2 per
         pixel), ``image_fraction`` and ``meta``.
+
+    Examples
+    --------
+    >>> result = raytrace.psf("babyiaxo", 3.0)
+    >>> print(f"HPD {result.hpd_arcsec:.1f} arcsec, W80 {result.w80_arcsec:.1f} arcsec")
+    HPD 59.8 arcsec, W80 119.5 arcsec
     """
     optic = load(optic)
     z = focal_plane_z_mm if focal_plane_z_mm == "best" else _value(focal_plane_z_mm, u.mm)
@@ -218,6 +235,12 @@ def psf_library(optic, energies_kev, off_axis_arcmin, azimuth_deg=0.0, *, source
     list of raytrace.analysis.PsfResult
         One per grid point, energy varying slowest, then off-axis angle, then azimuth; `write_psf` writes them as an
         OGIP PSF library.
+
+    Examples
+    --------
+    >>> images = raytrace.psf_library("xmm_design", [1.5, 6.4], [0.0, 5.0], rays=20_000)
+    >>> [(image.meta["energy_kev"], image.meta["off_axis_arcmin"]) for image in images]
+    [(1.5, 0.0), (1.5, 5.0), (6.4, 0.0), (6.4, 5.0)]
     """
     optic = load(optic)
     energies = np.unique(check_energies(_values(energies_kev, u.keV)))  # each grid point once, as a library holds it
@@ -255,6 +278,11 @@ def best_focus(optic, energy_kev, *, off_axis_arcmin=0.0, azimuth_deg=0.0, sourc
     -------
     float
         The plane's position on the axis (mm; 0 at the nominal focus, negative behind it).
+
+    Examples
+    --------
+    >>> print(f"{raytrace.best_focus('babyiaxo', 3.0):.1f} mm")  # the conical optic focuses behind z = 0
+    -28.5 mm
     """
     source = make_source(off_axis_arcmin, azimuth_deg, source_distance_m, source_size_mm)
     return analysis.best_focus_z_mm(load(optic), source.at_energy(_value(energy_kev, u.keV)), rays, seed)
@@ -280,6 +308,12 @@ def vignetting(optic, off_axis_arcmin, energy_kev, *, azimuth_deg=0.0, source_di
     astropy.table.Table
         Columns ``off_axis`` (arcmin), ``effective_area`` and ``effective_area_err`` (cm2) and ``relative_area``
         (to the on-axis area at the same energy).
+
+    Examples
+    --------
+    >>> table = raytrace.vignetting("xmm", [0, 2, 5], 1.5)
+    >>> print([f"{v:.3f}" for v in table["relative_area"]])
+    ['1.000', '0.972', '0.880']
     """
     return analysis.vignetting(load(optic), _values(off_axis_arcmin, u.arcmin), _value(energy_kev, u.keV),
                                _value(azimuth_deg, u.deg), rays, seed,
@@ -306,6 +340,12 @@ def offaxis_response(optic, energies_kev, off_axis_arcmin, *, azimuth_deg=0.0, s
         Columns ``azimuth`` (deg), ``off_axis`` (arcmin), ``energy`` (keV), ``effective_area``,
         ``effective_area_err`` (cm2) and ``vignet`` (relative to on axis); `write_vignetting` writes it in the
         OGIP/CALDB vignetting layout.
+
+    Examples
+    --------
+    >>> table = raytrace.offaxis_response("xmm_design", [1.5, 6.4], [0, 5], rays=50_000)
+    >>> print(len(table), table.colnames)
+    4 ['azimuth', 'off_axis', 'energy', 'effective_area', 'effective_area_err', 'vignet']
     """
     angles, azimuths = _values(off_axis_arcmin, u.arcmin), _values(azimuth_deg, u.deg)
     directions = 1 + np.count_nonzero(angles != 0) * azimuths.size  # on axis once, then each other direction
@@ -338,6 +378,12 @@ def reflectivity(recipe, energies_kev, angles_mrad=None, *, roughness_nm=None,
     astropy.table.Table
         Columns ``energy`` (keV), ``angle`` (mrad) and ``reflectivity``, one row per pair; for an optic also
         ``coating``, with each coating's on-axis graze angles in ``.meta``.
+
+    Examples
+    --------
+    >>> table = raytrace.reflectivity("au250_ni", [8.0], [5.0, 10.0])  # gold at 8 keV, below and above critical
+    >>> print([f"{r:.3f}" for r in table["reflectivity"]])
+    ['0.881', '0.310']
     """
     optic = None
     if isinstance(recipe, Optic) or (isinstance(recipe, (str, Path)) and is_optic(recipe)):
@@ -396,6 +442,11 @@ def solar_source(model: str | None = None, band_kev=None, date: str | None = Non
     Returns
     -------
     SolarSource
+
+    Examples
+    --------
+    >>> print(raytrace.solar_source().describe())
+    solar axions (hoof2022), 1-10 keV, Sun radius 959.64 arcsec at 1 AU, converted in a bore of 700 mm diameter ...
     """
     from .sources.solar import MODELS, SolarSource, earth_sun_distance_au
 
@@ -454,6 +505,12 @@ def solar_spot(optic, *, source: SolarSource | None = None, detector: Detector |
         The spot (``radius_mm``, ``area_cm2``), the figures of merit (``figures``, ``f_do``), the expected signal and
         background counts (``signal_counts``, ``detectable_signal_counts``, ``background_counts``), the image and
         ``meta``; `spot_arf` and `spot_rmf` give its response.
+
+    Examples
+    --------
+    >>> spot = raytrace.solar_spot("xmm", rays=200_000)
+    >>> print(f"f_DO {spot.f_do:.0f} (keV s)^1/2, spot {spot.area_cm2:.3f} cm2")
+    f_DO 454 (keV s)^1/2, spot 0.733 cm2
     """
     from .helioscope import spot
 
@@ -517,6 +574,12 @@ def sensitivity(optics=defaults.SENSITIVITY_OPTICS, *, detector: Detector | str 
     raytrace.helioscope.sensitivity.SensitivityResult
         ``table`` (the mass and the vacuum, gas and combined limits), ``low_mass()``, the gas ``schedule``, the traced
         ``spots`` and ``meta``.
+
+    Examples
+    --------
+    >>> reach = raytrace.sensitivity(rays=200_000)  # BabyIAXO: XMM and the custom optic
+    >>> print(f"{reach.low_mass():.3g} GeV^-1 at {reach.table['m_a'][0]:g} eV")
+    1.73e-11 GeV^-1 at 0.001 eV
     """
     from .helioscope import sensitivity as reach
     from .helioscope import spot
@@ -606,6 +669,11 @@ def preset_sensitivity(preset: str, *, masses_ev=None, coupling: str = "gagamma"
     Returns
     -------
     raytrace.helioscope.sensitivity.SensitivityResult
+
+    Examples
+    --------
+    >>> print(f"{raytrace.preset_sensitivity('iaxo', rays=100_000).low_mass():.3g} GeV^-1")
+    6.68e-12 GeV^-1
     """
     from .helioscope.presets import load_preset
 
@@ -638,6 +706,11 @@ def rest2019_sensitivity(masses_ev=None, solar_model: str = SOLAR_MODEL,
     Returns
     -------
     raytrace.helioscope.sensitivity.SensitivityResult
+
+    Examples
+    --------
+    >>> print(f"{raytrace.rest2019_sensitivity().low_mass():.3g} GeV^-1")
+    1.6e-11 GeV^-1
     """
     from .helioscope import sensitivity as reach
     from .sources.solar import MODELS
@@ -687,6 +760,12 @@ def tilt_scan(optic, tilts_arcmin, *, source=None, detector: Detector | str | No
     astropy.table.Table
         Per tilt: the spot's shift and the signal kept inside the opening; ``.meta['tolerance_arcmin']`` is the largest
         tilt that keeps `keep` of the aligned signal there.
+
+    Examples
+    --------
+    >>> table = raytrace.tilt_scan("xmm", [0, 1, 2, 3], rays=50_000)
+    >>> print(f"{table.meta['tolerance_arcmin']:.2f} arcmin")
+    2.87 arcmin
     """
     optic = load(optic)
     focus = best_focus(optic, SPOT_FOCUS_KEV, rays=min(rays, RAYS_PER_POINT), seed=seed)
@@ -737,6 +816,12 @@ def calibrate(optic, energy_kev, hpd_arcsec, w90_arcsec=None, *, wing_fraction: 
     -------
     raytrace.analysis.Calibration
         The fitted slope errors; ``.optic`` is the calibrated optic.
+
+    Examples
+    --------
+    >>> fit = raytrace.calibrate("xmm_design", 1.5, 20.0, rays=50_000)  # slope errors for an HPD of 20 arcsec
+    >>> print(f"HPD {fit.hpd_arcsec:.1f} arcsec")
+    HPD 20.0 arcsec
     """
     z = None if focal_plane_z_mm == "best" else _value(focal_plane_z_mm, u.mm)
     w90 = None if w90_arcsec is None else _value(w90_arcsec, u.arcsec)
@@ -792,6 +877,15 @@ def fit_encircled(optic, targets=(), areas=(), *, ee_error: float = 0.01, area_r
     -------
     raytrace.analysis.PsfFit
         The parameters with their errors, chi^2 and the residuals; ``.optic`` is the calibrated optic.
+
+    Examples
+    --------
+    >>> from importlib.resources import files
+    >>> king = files("geometries") / "data" / "xmm_king_psf_mos1.csv"  # XMM's in-orbit PSF at 1.5 keV
+    >>> targets = raytrace.read_king(king, [1.5], [5, 15, 30, 60], normalise_arcsec=300)
+    >>> fit = raytrace.fit_encircled("xmm_design", targets, scattering=False, rays=20_000)
+    >>> sorted(fit.parameters)
+    ['core_scale', 'wing_arcsec', 'wing_fraction']
     """
     z = None if focal_plane_z_mm == "best" else _value(focal_plane_z_mm, u.mm)
     radius, normalise = (_value(r, u.arcsec, allow_inf=True) for r in (area_radius_arcsec, normalise_arcsec))
@@ -860,6 +954,12 @@ def optimise(focal_lengths_mm=None, *, vary: dict | None = None, design: Segment
     -------
     raytrace.helioscope.optimise.ScanResult
         The table of the points, the best design and its verifying trace.
+
+    Examples
+    --------
+    >>> result = raytrace.optimise([4000, 6000], groups=1, materials=["ir"], rays=20_000, evaluations=5)
+    >>> print(len(result.table), f"{result.best_design.focal_length_mm:g} mm")
+    2 6000 mm
     """
     from .helioscope import optimise as scan
 
@@ -973,6 +1073,11 @@ def make_source(off_axis_arcmin=0.0, azimuth_deg=0.0, source_distance_m=math.inf
     Returns
     -------
     ParallelBeam or PointSource
+
+    Examples
+    --------
+    >>> print(raytrace.make_source(off_axis_arcmin=5, source_distance_m=130).describe())
+    point source at 130 m, off-axis 5 arcmin, azimuth 0 deg
     """
     off_axis, azimuth = _value(off_axis_arcmin, u.arcmin, u.rad), _value(azimuth_deg, u.deg, u.rad)
     distance = _value(source_distance_m, u.m, allow_inf=True)

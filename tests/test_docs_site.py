@@ -2,6 +2,8 @@
 of the README, the getting-started page and the package docstring run as written, outputs included."""
 
 import doctest
+import importlib
+import inspect
 import json
 import re
 import subprocess
@@ -58,9 +60,26 @@ def test_readme_example_runs_as_written(tmp_path, monkeypatch):
 
 
 @pytest.mark.slow
-def test_package_docstring_examples_run_as_written():
-    result = doctest.testmod(raytrace, optionflags=doctest.ELLIPSIS)
+def test_the_api_page_walks_through_every_plot_and_writer(tmp_path, monkeypatch):
+    _run_as_written(DOCS / "api.md", tmp_path, monkeypatch)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("module", ["raytrace", "raytrace.api", "raytrace.analysis.measurements",
+                                    "raytrace.helioscope.detector", "raytrace.helioscope.merit"])
+def test_the_docstring_examples_run_as_written(module, tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    result = doctest.testmod(importlib.import_module(module), extraglobs={"raytrace": raytrace},
+                             optionflags=doctest.ELLIPSIS)
     assert result.attempted > 0 and result.failed == 0
+
+
+def test_every_public_function_has_an_example():
+    """In its docstring, or (plots and writers) in the walk-through of the API page."""
+    walk_through = (DOCS / "api.md").read_text().split("## Plots and writers, by example")[1].split("\n## ")[0]
+    missing = [name for name in raytrace.__all__ if inspect.isfunction(getattr(raytrace, name))
+               and ">>>" not in getattr(raytrace, name).__doc__ and f"raytrace.{name}(" not in walk_through]
+    assert not missing
 
 
 def test_the_api_page_documents_every_public_name():
@@ -71,8 +90,6 @@ def test_the_api_page_documents_every_public_name():
 
 
 def test_every_api_function_documents_each_of_its_parameters():
-    import inspect
-
     from raytrace import api
 
     for name in raytrace.__all__:

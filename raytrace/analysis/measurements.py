@@ -32,6 +32,13 @@ def read_encircled(path) -> list[tuple[float, np.ndarray, np.ndarray]]:
     -------
     list of (float, ndarray, ndarray)
         Per energy (keV), the radii (arcsec) and encircled fractions: the ``targets`` of `raytrace.fit_encircled`.
+
+    Examples
+    --------
+    >>> from importlib.resources import files
+    >>> panter = files("geometries") / "data" / "cast_pathfinder_panter_psf.csv"  # the CAST pathfinder at PANTER
+    >>> [(round(energy, 2), fractions.tolist()) for energy, radii, fractions in raytrace.read_encircled(panter)]
+    [(1.49, [0.5, 0.8, 0.9]), (4.51, [0.5, 0.8, 0.9]), (6.4, [0.5, 0.8, 0.9])]
     """
     table = _read_columns(path, ("energy_kev", "radius_arcsec", "fraction"))
     energies = np.asarray(table["energy_kev"], float)
@@ -53,6 +60,12 @@ def read_areas(path, relative_error: float = 0.01) -> list[tuple[float, float, f
     -------
     list of (float, float, float)
         Energy (keV), area and its error (cm2): the ``areas`` of `raytrace.fit_encircled`.
+
+    Examples
+    --------
+    >>> from importlib.resources import files
+    >>> raytrace.read_areas(files("geometries") / "data" / "xmm_ground_calibration.csv")  # XMM's ground calibration
+    [(1.5, 1430.0, 29.0), (8.0, 610.0, 12.0)]
     """
     if not (math.isfinite(relative_error) and relative_error > 0):
         raise ValueError(f"relative_error = {relative_error}: must be a number > 0")
@@ -81,6 +94,14 @@ def read_king(path, energies_kev, radii_arcsec, normalise_arcsec: float = math.i
     -------
     list of (float, ndarray, ndarray)
         Per energy (keV), the radii (arcsec) and encircled fractions: the ``targets`` of `raytrace.fit_encircled`.
+
+    Examples
+    --------
+    >>> from importlib.resources import files
+    >>> king = files("geometries") / "data" / "xmm_king_psf_mos1.csv"
+    >>> (energy, radii, fractions), = raytrace.read_king(king, [1.5], [15, 60], normalise_arcsec=300)
+    >>> print(energy, [f"{f:.3f}" for f in fractions])  # the shares within 15 and 60 arcsec of those within 5 arcmin
+    1.5 ['0.682', '0.923']
     """
     table = _read_columns(path, ("core_radius_arcsec", "king_index"))
     if "energy_kev" in table.colnames:

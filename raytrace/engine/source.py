@@ -15,7 +15,8 @@ The engine also asks it for the largest angle between a ray and the optical axis
 how far the reflectivity tables must reach), its distance (the image of a source at a finite distance lies behind the
 focus), the energies rays are traced at (the nodes of the reflectivity table) and its provenance. Vignetting moves a
 source's pointing with `with_pointing`; tolerancing asks how a tilted and decentred optic sees it
-(`seen_from_tilted_optic`; `tilted_pointing` below does the pointing part). """
+(`seen_from_tilted_optic`; `tilted_pointing` below does the pointing part).
+"""
 
 from __future__ import annotations
 

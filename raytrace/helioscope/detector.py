@@ -158,7 +158,13 @@ class Detector:
 
 
 def load_detector(path: str | Path | None = None) -> Detector:
-    """The default BabyIAXO Micromegas, or a detector TOML file."""
+    """The default BabyIAXO Micromegas, or a detector TOML file (docs/formats.md).
+
+    >>> detector = raytrace.load_detector()
+    >>> print(f"{detector.name}: {detector.opening_diameter_mm:g} mm opening, b = "
+    ...       f"{detector.background_counts_kev_cm2_s:g} keV^-1 cm^-2 s^-1")
+    babyiaxo_micromegas: 8 mm opening, b = 1e-07 keV^-1 cm^-2 s^-1
+    """
     if path is None:
         return detector_from_dict(tomllib.loads(DEFAULT_DETECTOR_TOML))
     path = Path(path)

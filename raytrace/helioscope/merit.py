@@ -77,7 +77,13 @@ MAGNET_KEYS = ("name", "description", "field_tesla", "length_m", "bore_radius_mm
 
 def load_magnet(path: str | Path | None = None) -> Magnet:
     """The default BabyIAXO magnet, or one from a TOML file with the keys of `Magnet` (field_tesla, length_m,
-    bore_radius_mm, bore_gap_mm, bores; any left out keep BabyIAXO's value) and optional name and description."""
+    bore_radius_mm, bore_gap_mm, bores; any left out keep BabyIAXO's value) and optional name and description.
+
+    >>> magnet = raytrace.load_magnet()
+    >>> print(f"{magnet.field_tesla:g} T, {magnet.length_m:g} m, {magnet.bores} bores of "
+    ...       f"{magnet.bore_area_cm2:.0f} cm2")
+    2 T, 10 m, 2 bores of 3848 cm2
+    """
     if path is None:
         return Magnet()
     path = Path(path)

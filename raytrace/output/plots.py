@@ -26,6 +26,8 @@ IMAGE_DECADES = 4  # colour range of the log images below their brightest pixel:
 
 
 def plot_effective_area(table, compare_cdr: bool = False) -> Figure:
+    """Effective area (cm2) versus energy (keV) of an `effective_area` table, with its statistical error as a band;
+    `compare_cdr` adds the BabyIAXO conceptual design's two figures for one XMM module."""
     energy = u.Quantity(table["energy"]).to_value(u.keV)
     area = u.Quantity(table["effective_area"]).to_value(u.cm**2)
     err = u.Quantity(table["effective_area_err"]).to_value(u.cm**2)
@@ -46,6 +48,7 @@ def plot_effective_area(table, compare_cdr: bool = False) -> Figure:
 
 
 def plot_psf(result) -> Figure:
+    """A `psf` result: its image (log scale, arcsec) and its encircled-energy curve with HPD, W80 and W90 marked."""
     fig = _figure(figsize=(11, 4.5))
     ax_img, ax_ee = fig.subplots(1, 2)
     n = result.image.shape[0]
@@ -427,11 +430,11 @@ def plot_cross_section(optic) -> Figure:
 
 
 def _figure(figsize) -> Figure:
-    """An empty figure of this size (inches). matplotlib is imported here, with the first plot, not with the module:
-    a run that plots nothing does not wait about 0.3 s for it."""
-    from matplotlib.figure import Figure
+    """An empty figure of this size (inches), which a notebook shows as it is. matplotlib is imported here, with the
+    first plot, not with the module: a run that plots nothing does not wait about 0.3 s for it."""
+    from .figure import NotebookFigure
 
-    return Figure(figsize=figsize)
+    return NotebookFigure(figsize=figsize)
 
 
 def save_figure(fig: Figure, path) -> Path:

@@ -41,7 +41,7 @@ from ..engine.rng import stream_key, uniform_array
 from ..engine.source import tilted_pointing
 from .bore import Bore
 
-# Sun's angular radius at 1 AU (959.63 arcsec: R_sun = 696000 km seen from 1 au).
+# Sun's angular radius at 1 AU (959.64 arcsec: R_sun = 696000 km seen from 1 au; the classical 959.63).
 SUN_RADIUS_KM = 696_000.0
 AU_KM = 149_597_870.7
 FIT_SPECTRUM_BAND_KEV = (0.5, 12.0)
@@ -265,7 +265,7 @@ class SolarSource:
 
 
 def sun_radius_rad(distance_au: float = 1.0) -> float:
-    """Angular radius of the Sun seen from this distance (959.63 arcsec at 1 AU)."""
+    """Angular radius of the Sun seen from this distance (959.64 arcsec at 1 AU)."""
     if not (math.isfinite(distance_au) and 0.9 <= distance_au <= 1.1):
         raise ValueError(f"Earth-Sun distance = {distance_au} AU: must lie within 0.9-1.1 AU")
     return math.asin(SUN_RADIUS_KM / (distance_au * AU_KM))
