@@ -96,6 +96,8 @@ _SHARED_PARAMETERS["source"] = "\n".join(_SHARED_PARAMETERS[key] for key in ("of
 
 def _document(function):
     doc = function.__doc__
+    if doc is None:  # python -OO strips docstrings
+        return function
     for key, text in _SHARED_PARAMETERS.items():
         doc = doc.replace("{" + key + "}", textwrap.indent(text, "    ").lstrip())
     function.__doc__ = doc
@@ -245,11 +247,11 @@ def psf_library(optic, energies_kev, off_axis_arcmin, azimuth_deg=0.0, *, source
     optic = load(optic)
     energies = np.unique(check_energies(_values(energies_kev, u.keV)))  # each grid point once, as a library holds it
     angles, azimuths = np.unique(_values(off_axis_arcmin, u.arcmin)), np.unique(_values(azimuth_deg, u.deg) % 360.0)
-    if focal_plane_z_mm == "best":
-        focal_plane_z_mm = best_focus(optic, energies[0], source_distance_m=source_distance_m,
-                                      source_size_mm=source_size_mm, rays=rays, seed=seed)
     results = []
     with reporting(progress, energies.size * angles.size * azimuths.size, "PSF images") as tell:
+        if focal_plane_z_mm == "best":  # inside the report: a first run compiles the kernels here
+            focal_plane_z_mm = best_focus(optic, energies[0], source_distance_m=source_distance_m,
+                                          source_size_mm=source_size_mm, rays=rays, seed=seed)
         for energy in energies:
             for angle in angles:
                 for azimuth in azimuths:
@@ -515,11 +517,11 @@ def solar_spot(optic, *, source: SolarSource | None = None, detector: Detector |
     from .helioscope import spot
 
     optic = load(optic)
-    if focal_plane_z_mm == "best":
-        focal_plane_z_mm = best_focus(optic, SPOT_FOCUS_KEV, rays=min(rays, RAYS_PER_POINT), seed=seed)
     source = source or solar_source(magnet=magnet)
-    with (_photon_list(events, events_frame, optic, source, rays, seed, events_all, entrance) as on_chunk,
-          reporting(progress, rays, "tracing") as tell):
+    with (reporting(progress, rays, "tracing") as tell,
+          _photon_list(events, events_frame, optic, source, rays, seed, events_all, entrance) as on_chunk):
+        if focal_plane_z_mm == "best":  # inside the report: a first run compiles the kernels here
+            focal_plane_z_mm = best_focus(optic, SPOT_FOCUS_KEV, rays=min(rays, RAYS_PER_POINT), seed=seed)
         return spot.solar_spot(optic, source, _detector(detector), rays, seed, _value(focal_plane_z_mm, u.mm), magnet,
                                exposure, progress=tell, on_chunk=on_chunk,
                                cube_bin_kev=None if cube_bin_kev is None else _value(cube_bin_kev, u.keV))
@@ -753,7 +755,7 @@ def tilt_scan(optic, tilts_arcmin, *, source=None, detector: Detector | str | No
         As in `effective_area`.
     progress : bool or callable, optional
         True (default): a progress bar where one can be drawn, as in `effective_area`; False: none; a callable is
-        called with 1 before each tilt.
+        called with 1 after the aligned optic and after each tilt.
 
     Returns
     -------
@@ -768,7 +770,6 @@ def tilt_scan(optic, tilts_arcmin, *, source=None, detector: Detector | str | No
     2.87 arcmin
     """
     optic = load(optic)
-    focus = best_focus(optic, SPOT_FOCUS_KEV, rays=min(rays, RAYS_PER_POINT), seed=seed)
     pivot = None if pivot_z_mm is None else _value(pivot_z_mm, u.mm)
     decentre = tuple(_values(decentre_mm, u.mm))
     source = source or solar_source()
@@ -780,7 +781,8 @@ def tilt_scan(optic, tilts_arcmin, *, source=None, detector: Detector | str | No
             "tilt_azimuth_deg": float(_value(azimuth_deg, u.deg)), "rays": int(rays), "seed": int(seed),
             "raytrace_version": __version__}, events_frame)
 
-    with reporting(progress, tilts.size, "tilts") as tell:
+    with reporting(progress, tilts.size + 1, "tilts") as tell:  # the aligned optic, then each tilt
+        focus = best_focus(optic, SPOT_FOCUS_KEV, rays=min(rays, RAYS_PER_POINT), seed=seed)
         return tolerance.tilt_scan(optic, source, _detector(detector), tilts, keep, _value(azimuth_deg, u.deg, u.rad),
                                    pivot, focus, rays, seed, tell, decentre, None if events is None else events_for)
 

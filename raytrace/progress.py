@@ -16,23 +16,30 @@ REDRAW_S = 0.2
 def drawable(stream) -> bool:
     """Whether a line redrawn with carriage returns shows as one line on `stream`: a terminal, or the output of a
     Jupyter cell (ipykernel's streams, which are not ttys but render carriage returns)."""
-    return stream.isatty() or type(stream).__module__.split(".")[0] == "ipykernel"
+    if stream is None or not hasattr(stream, "isatty"):  # pythonw and some daemons have no standard error
+        return False
+    try:
+        return stream.isatty() or type(stream).__module__.split(".")[0] == "ipykernel"
+    except ValueError:  # a closed stream
+        return False
 
 
 @contextlib.contextmanager
 def reporting(progress, total: int, label: str, finishing: str | None = None):
     """The progress callable of a run of the API: the caller's own callable; none for False or None; and for True a
     `Progress` bar of `total` items on standard error where one can be drawn, closed when the run ends, with the
-    notice of a first run's compilation."""
-    if progress is True:
-        bar = Progress(total, label, finishing=finishing)
-        try:
-            with CompileNotice():
-                yield bar
-        finally:
-            bar.close()
-    else:
+    notice of a first run's compilation. Only the main thread draws: runs in worker threads would interleave."""
+    if progress is not True:
         yield progress or None
+    elif threading.current_thread() is not threading.main_thread():
+        yield None
+    else:
+        with CompileNotice():
+            bar = Progress(total, label, finishing=finishing)
+            try:
+                yield bar
+            finally:
+                bar.close()
 
 
 class Progress:
@@ -47,24 +54,29 @@ class Progress:
         self.total, self.label, self.done, self.finishing = total, label, 0, finishing
         self.start = self.last = time.perf_counter()
         self.ticker = None
+        self.drawn = False
+
+    def _complete(self) -> bool:
+        return self.done >= self.total * (1 - 1e-9)  # shares of a total, added in floating point, may fall short
 
     def __call__(self, n=1) -> None:
         self.done += n
         now = time.perf_counter()
-        if self.enabled and (now - self.last >= REDRAW_S or self.done >= self.total):
+        if self.enabled and (now - self.last >= REDRAW_S or self._complete()):
+            self.drawn = True
             self.last = now
             share = min(1.0, self.done / self.total)
             bar = "#" * int(share * WIDTH)
             self.stream.write(f"\r{self.label} [{bar:<{WIDTH}}] {100 * share:5.1f} % {now - self.start:6.1f} s")
             self.stream.flush()
-            if self.done >= self.total and self.finishing and self.ticker is None:
+            if self._complete() and self.finishing and self.ticker is None:
                 self.stream.write("\n")
                 self.ticker = Ticker(self.finishing, self.stream).__enter__()
 
     def close(self) -> None:
         if self.ticker is not None:
             self.ticker.__exit__(None, None, None)
-        elif self.enabled:
+        elif self.drawn:  # a run that failed before its first ray leaves no empty line before its error
             self.stream.write("\n")
             self.stream.flush()
 
@@ -114,11 +126,12 @@ class CompileNotice:
     command's own output stays clean. Use as a context manager around a command or an API call."""
 
     FRAMES = "|/-\\"
-    active = False  # a notice is showing: one inside it stays quiet
+    active = False  # a notice is showing: one inside it (or in another thread) stays quiet
+    _claim = threading.Lock()
 
     def __init__(self, stream=None):
         self.stream = sys.stderr if stream is None else stream
-        self.enabled = drawable(self.stream) and not CompileNotice.active
+        self.enabled = drawable(self.stream)
         self.lock = threading.Lock()
         self.depth = 0
         self.compiled_s = 0.0  # time spent in finished compilations
@@ -129,14 +142,16 @@ class CompileNotice:
         self.listener = None
 
     def __enter__(self):
-        if self.enabled:
-            from numba.core import event
+        with CompileNotice._claim:
+            self.enabled = self.enabled and not CompileNotice.active
+            if self.enabled:
+                from numba.core import event
 
-            CompileNotice.active = True
-            self.listener = _listener(self)
-            event.register("numba:compile", self.listener)
-            self.thread = threading.Thread(target=self._draw, daemon=True)
-            self.thread.start()
+                self.listener = _listener(self)
+                event.register("numba:compile", self.listener)
+                self.thread = threading.Thread(target=self._draw, daemon=True)
+                self.thread.start()
+                CompileNotice.active = True
         return self
 
     def __exit__(self, *exc_info):
@@ -144,7 +159,8 @@ class CompileNotice:
             from numba.core import event
 
             event.unregister("numba:compile", self.listener)
-            CompileNotice.active = False
+            with CompileNotice._claim:
+                CompileNotice.active = False
             self.closing.set()
             self.thread.join()
             self._clear()  # if interrupted while compiling

@@ -1,6 +1,8 @@
 import io
 import sys
 
+import pytest
+
 import raytrace
 from raytrace.progress import CompileNotice, Progress, drawable
 
@@ -51,10 +53,30 @@ def test_the_api_draws_its_own_bar_unless_told_not_to(monkeypatch):
     assert quiet.getvalue() == "" and sum(told) == 3  # on axis once, then two directions
 
 
-def test_a_compile_notice_inside_another_stays_quiet():
-    outer, inner = CompileNotice(_Terminal()), CompileNotice(_Terminal())
-    assert outer.enabled and inner.enabled
-    with outer:
-        nested = CompileNotice(_Terminal())
-        assert not nested.enabled
-    assert CompileNotice(_Terminal()).enabled
+def test_a_compile_notice_inside_another_stays_quiet_and_a_failed_run_leaves_them_working():
+    with CompileNotice(_Terminal()) as outer, CompileNotice(_Terminal()) as inner:
+        assert outer.enabled and not inner.enabled
+    with pytest.raises(RuntimeError), CompileNotice(_Terminal()):
+        raise RuntimeError("a run that fails")
+    with CompileNotice(_Terminal()) as again:
+        assert again.enabled
+
+
+def test_no_standard_error_or_a_failure_before_any_ray_draws_nothing(monkeypatch):
+    monkeypatch.setattr(sys, "stderr", None)  # pythonw, some daemons
+    raytrace.effective_area("xmm_design", [1.5], rays=2_000)
+    terminal = _Terminal()
+    monkeypatch.setattr(sys, "stderr", terminal)
+    with pytest.raises(ValueError):
+        raytrace.tilt_scan("xmm", [1e5], rays=2_000)  # refused before the first tilt
+    assert terminal.getvalue() == ""
+
+
+def test_a_bar_whose_shares_fall_short_in_floating_point_still_completes():
+    terminal = _Terminal()
+    progress = Progress(1, "tracing", terminal)
+    for _ in range(10):
+        progress(0.1)  # 0.9999999999999999 in all, each call within the redraw interval
+    assert progress.done < 1
+    progress.close()
+    assert "100.0 %" in terminal.getvalue()

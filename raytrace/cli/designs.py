@@ -64,7 +64,7 @@ def run_design(args) -> int:
     print(f"  {segments} mirror segments (primary and secondary pairs)")
     print(f"  on-axis graze angles {graze_range(optic)}")
     geometric = api.psf(optic.with_slope_errors(SlopeErrors()).with_coating(ConstantReflectivity(1.0)), SUMMARY_KEV,
-                        rays=api.RAYS_PER_POINT, focal_plane_z_mm=0.0, pixels=1)
+                        rays=api.RAYS_PER_POINT, focal_plane_z_mm=0.0, pixels=1, progress=False)
     print(f"  collecting area: {optic.open_area_cm2():.1f} cm2 open (double-reflection annuli), "
           f"{geometric.effective_area_cm2:.1f} cm2 after spider, segment joins and spacers (reflectivity 1)")
     best = api.best_focus(optic, SUMMARY_KEV)

@@ -407,8 +407,11 @@ def _king_targets(args):
     if not args.king_energy:
         raise CliError("--king: give --king-energy, the energies (keV) of the rows to fit")
     energies = parse_grid(args.king_energy, "--king-energy")
-    return _measured("--king", read_king, args.king, energies, parse_grid(args.radii, "--radii", "arcsec"),
-                     _normalisation(args))
+    radii = parse_grid(args.radii, "--radii", "arcsec")
+    try:
+        return read_king(args.king, energies, radii, _normalisation(args))
+    except ValueError as exc:  # a missing energy is --king-energy's mistake; the rest the file's
+        raise CliError(f"{'--king-energy' if 'no row at' in str(exc) else '--king'} {exc}") from None
 
 
 def _normalisation(args) -> float:

@@ -98,11 +98,11 @@ def tilt_scan(optic: Optic, source: Source, detector: Detector, tilts_rad, keep:
               tilt_azimuth_rad: float = 0.0, pivot_z_mm: float | None = None, focal_plane_z_mm: float = 0.0,
               n_rays: int = 200_000, seed: int = 0, progress=None, decentre_mm: tuple[float, float] = (0.0, 0.0),
               events_for=None) -> Table:
-    """Per tilt: the spot's shift from the detector centre, the signal relative to the aligned optic, the share
-    of the aligned signal inside the opening, and (in the metadata) the largest tilt that keeps `keep` of it.
-    The decentre and the source's own offset apply at every tilt; the reference is the optic aligned on the
-    magnet axis, neither tilted nor decentred. `progress`, if given, is called once before each tilt;
-    `events_for(k)`, if given, returns the photon-list writer for tilt number k (a callable with `close()`)."""
+    """Per tilt: the spot's shift from the detector centre, the signal relative to the aligned optic, the share of the
+    aligned signal inside the opening, and (in the metadata) the largest tilt that keeps `keep` of it. The decentre and
+    the source's own offset apply at every tilt; the reference is the optic aligned on the magnet axis, neither tilted
+    nor decentred. `progress`, if given, is called with 1 after the aligned optic and after each tilt; `events_for(k)`,
+    if given, returns the photon-list writer for tilt number k (a callable with `close()`)."""
     tilts = np.asarray(tilts_rad, dtype=float)
     if not 0 < keep <= 1:
         raise ValueError(f"keep = {keep}: must lie in (0, 1]")
@@ -116,11 +116,11 @@ def tilt_scan(optic: Optic, source: Source, detector: Detector, tilts_rad, keep:
                                  n_rays, seed, table)
     if aligned.in_opening <= 0:
         raise ValueError(f"{optic.name}: no focused signal inside the detector opening even when aligned")
+    if progress is not None:
+        progress(1)
     rows = []
     fates = aligned.fates.copy()
     for tilt in tilts:
-        if progress is not None:
-            progress(1)
         m = Misalignment(float(tilt), tilt_azimuth_rad, pivot_z_mm, *decentre_mm)
         writer = None if events_for is None else events_for(len(rows))
         try:
@@ -134,6 +134,8 @@ def tilt_scan(optic: Optic, source: Source, detector: Detector, tilts_rad, keep:
         fates += s.fates
         rows.append((float(tilt), math.hypot(*s.centroid_mm), *s.centroid_mm, s.total / aligned.total,
                      s.in_opening / aligned.total, s.in_opening / aligned.in_opening))
+        if progress is not None:
+            progress(1)
     columns = np.array(rows).T
     table = Table({"tilt": np.degrees(columns[0]) * 60.0, "shift_mm": columns[1], "shift_x_mm": columns[2],
                    "shift_y_mm": columns[3], "relative_signal": columns[4], "in_opening_fraction": columns[5],
