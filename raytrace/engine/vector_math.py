@@ -157,3 +157,29 @@ def floor(typingctx, x):
         function = builder.module.declare_intrinsic("llvm.floor", [ir.DoubleType()])
         return builder.call(function, [args[0]])
     return types.float64(types.float64), codegen
+
+
+if numba.config.DISABLE_JIT:  # NUMBA_DISABLE_JIT=1, the debugging route: each intrinsic by its plain Python meaning
+    import math
+
+    import numpy as np
+
+    def _bits(x):  # noqa: F811
+        return int(np.float64(x).view(np.int64))
+
+    def _from_bits(bits):  # noqa: F811
+        return float(np.array([bits & 0xFFFFFFFFFFFFFFFF], dtype=np.uint64).view(np.float64)[0])
+
+    def gather(values, indices, first_index, out, first_out):  # noqa: F811
+        flat_out, flat_values, flat_indices = out.reshape(-1), values.reshape(-1), indices.reshape(-1)
+        for j in range(GATHER_LANES):
+            flat_out[first_out + j] = flat_values[flat_indices[first_index + j]]
+
+    def copy(source, first_source, out, first_out, n):  # noqa: F811
+        out.reshape(-1)[first_out:first_out + n] = source.reshape(-1)[first_source:first_source + n]
+
+    def select(condition, if_true, if_false):  # noqa: F811
+        return if_true if condition else if_false
+
+    def floor(x):  # noqa: F811
+        return float(math.floor(x))
