@@ -162,6 +162,12 @@ def cos_sin_of_turn(u):
 BLOCK_RAYS = 256  # rays per block: its scratch stays in cache
 BLOCK_STRIDE = BLOCK_RAYS + 8  # a cache line more than a row, so that a lane's rows fall into different cache sets
 # (rows 2 KiB apart would all share two sets of the 8-way L1 and evict one another)
+# The stages' loops run over their lanes rounded up to whole gathers of GATHER_LANES (`gathered_lanes`), past the last
+# ray of a short block: BLOCK_RAYS must be whole gathers, so that they stay inside a row, and a row's padding keeps a
+# gather's worth of margin besides.
+if BLOCK_RAYS % GATHER_LANES or BLOCK_STRIDE - BLOCK_RAYS < GATHER_LANES - 1:
+    raise RuntimeError(f"block layout: rows of {BLOCK_STRIDE} lanes cannot hold {BLOCK_RAYS} rays rounded up to whole "
+                       f"gathers of {GATHER_LANES}")
 START_X, START_Y, START_Z = 0, 1, 2  # the float rows of the start point (`start_block`)
 START_CHANNEL = 0  # the integer row of the channel
 START_FLOAT_ROWS, START_INTEGER_ROWS = 8, 2  # the rows `start_block` writes (the others as its scratch)
