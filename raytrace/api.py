@@ -9,9 +9,11 @@ metadata, or small result objects with a `summary()` and tables of their own.
 from __future__ import annotations
 
 import contextlib
+import functools
 import math
 import os
 import textwrap
+import warnings
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -24,16 +26,18 @@ from geometries import Optic, is_optic, load_design, load_optic
 from geometries.generator import SegmentedDesign
 
 from . import analysis, defaults
-from .defaults import MATERIALS, PSD_BAND_PER_UM, RAYS, RAYS_PER_POINT, SOLAR_MODEL, SPOT_FOCUS_KEV
+from .defaults import MATERIALS, PSD_BAND_PER_UM, RAYS, RAYS_PER_POINT, SOLAR_MODEL, SOURCE, SPOT_FOCUS_KEV
 from .engine import Trace
 from .engine.geometry import PackedOptic
 from .engine.rng import seed_key
+from .errors import NO_VALUE, InputError
 from .helioscope import tolerance
 from .helioscope.detector import Detector, load_detector
 from .helioscope.merit import Exposure, Magnet, load_magnet
 from .output.photons import open_photon_list
 from .progress import reporting
 from .sources import ParallelBeam, PointSource
+from .sources.spec import DIRECTION_FORM, SOURCE_FORMS, parse_source
 from .version import __version__
 
 # The modules that load scipy's statistics, optimisers or special functions (the sensitivity, the optimiser, the
@@ -45,6 +49,8 @@ if TYPE_CHECKING:
     from .helioscope.sensitivity import SensitivityResult
     from .helioscope.spot import SpotResult
     from .sources import SolarSource
+
+OLD_SOURCE_KEYWORDS = ("off_axis_arcmin", "azimuth_deg", "source_distance_m", "source_size_mm")  # until 0.4
 
 # The parameters several functions share, described once: `_document` writes each into the docstrings that name it
 # ("{optic}", "{trace}", ...), in numpydoc form for help() and the API reference.
@@ -58,18 +64,16 @@ off_axis_arcmin : array_like or Quantity
     Off-axis angles of the source (arcmin).
 azimuth_deg : array_like or Quantity, optional
     Azimuths of the source (deg).
-source_distance_m, source_size_mm : float or Quantity, optional
-    Distance (m) and radius (mm) of a source at a finite distance, as in `make_source`.''',
+source : ParallelBeam, PointSource or str, optional
+    The source moved to each direction: a parallel beam (default) or a source at a finite distance, given as in
+    `effective_area` but without a direction.''',
     "energy": '''energy_kev : float or Quantity
     Energy (keV).''',
-    "off_axis": '''off_axis_arcmin : float or Quantity, optional
-    Angle of the source from the optical axis (arcmin).''',
-    "azimuth": '''azimuth_deg : float or Quantity, optional
-    Azimuth of the source's direction about the axis (deg).''',
-    "distance": '''source_distance_m : float or Quantity, optional
-    Distance of the source from the optic's intersection plane (m); default infinity, a parallel beam.
-source_size_mm : float or Quantity, optional
-    Radius of a disc source at a finite distance (mm); 0 is a point.''',
+    "source": f'''source : ParallelBeam, PointSource or str, optional
+    The X-ray source: an object from `make_source`, or its text, {SOURCE_FORMS} (distance from the optic's
+    intersection plane in m, disc radius in mm), optionally followed by {DIRECTION_FORM} (the direction of the
+    source, off-axis angle in arcmin and azimuth in deg); for example ``'point:130@5,30'``. Default ``'parallel'``,
+    an on-axis parallel beam.''',
     "trace": '''rays : int, optional
     Rays to trace (the command line's default).
 seed : int, optional
@@ -91,7 +95,6 @@ entrance : str or path, optional
     the notice of a first run's compilation); False: none; a callable is called with the number of rays traced
     in each chunk.''',
 }
-_SHARED_PARAMETERS["source"] = "\n".join(_SHARED_PARAMETERS[key] for key in ("off_axis", "azimuth", "distance"))
 
 
 def _document(function):
@@ -102,6 +105,28 @@ def _document(function):
         doc = doc.replace("{" + key + "}", textwrap.indent(text, "    ").lstrip())
     function.__doc__ = doc
     return function
+
+
+def _old_source_keywords(*names):
+    """For one release, the keywords `names` that ``source=`` replaced still work (as in `make_source`), with a
+    FutureWarning: the previous release's calls run unchanged."""
+
+    def wrap(function):
+        @functools.wraps(function)
+        def call(*args, **kwargs):
+            old = {name: kwargs.pop(name) for name in names if name in kwargs}
+            if old:
+                if "source" in kwargs:
+                    raise TypeError(f"{function.__name__}: give source= or {', '.join(old)}, not both")
+                warnings.warn(f"{function.__name__}: {', '.join(old)} are now given as source= (`make_source`, or a "
+                              "text such as 'point:130@5,30'); the old keywords work until the next release",
+                              FutureWarning, stacklevel=2)
+                kwargs["source"] = make_source(**old)
+            return function(*args, **kwargs)
+
+        return call
+
+    return wrap
 
 
 @_document
@@ -130,9 +155,9 @@ def load(optic: Optic | str | os.PathLike, apertures=()) -> Optic:
 
 
 @_document
-def effective_area(optic, energies_kev, *, off_axis_arcmin=0.0, azimuth_deg=0.0, source_distance_m=math.inf,
-                   source_size_mm=0.0, rays: int = RAYS, seed: int = 0, events=None, events_frame: str = "optic",
-                   events_all: bool = False, entrance=None, progress=True) -> Table:
+@_old_source_keywords(*OLD_SOURCE_KEYWORDS)
+def effective_area(optic, energies_kev, *, source=SOURCE, rays: int = RAYS, seed: int = 0, events=None,
+                   events_frame: str = "optic", events_all: bool = False, entrance=None, progress=True) -> Table:
     """Effective area of the focused beam (rays reflected by a primary, then a secondary) at each energy.
 
     Parameters
@@ -156,9 +181,11 @@ def effective_area(optic, energies_kev, *, off_axis_arcmin=0.0, azimuth_deg=0.0,
     >>> area = raytrace.effective_area("xmm", [1.5, 8.0])
     >>> print([round(a) for a in area["effective_area"]], area["effective_area"].unit)
     [1410, 619] cm2
+    >>> print(raytrace.effective_area("xmm", [1.5], source="parallel@5").meta["source"])  # 5 arcmin off axis
+    parallel beam, off-axis 5 arcmin, azimuth 0 deg
     """
     optic = load(optic)
-    source = make_source(off_axis_arcmin, azimuth_deg, source_distance_m, source_size_mm)
+    source = _source(source)
     energies = check_energies(_values(energies_kev, u.keV))
     with _photon_list(events, events_frame, optic, source.at_energy(float(energies[0])), rays, seed, events_all,
                       entrance) as on_chunk:
@@ -167,9 +194,10 @@ def effective_area(optic, energies_kev, *, off_axis_arcmin=0.0, azimuth_deg=0.0,
 
 
 @_document
-def psf(optic, energy_kev, *, off_axis_arcmin=0.0, azimuth_deg=0.0, source_distance_m=math.inf, source_size_mm=0.0,
-        rays: int = RAYS, seed: int = 0, focal_plane_z_mm="best", pixel_arcsec=None, pixels: int = 256, events=None,
-        events_frame: str = "optic", events_all: bool = False, entrance=None, progress=True) -> PsfResult:
+@_old_source_keywords(*OLD_SOURCE_KEYWORDS)
+def psf(optic, energy_kev, *, source=SOURCE, rays: int = RAYS, seed: int = 0, focal_plane_z_mm="best",
+        pixel_arcsec=None, pixels: int = 256, events=None, events_frame: str = "optic", events_all: bool = False,
+        entrance=None, progress=True) -> PsfResult:
     """The PSF at one energy: HPD, W80, W90, centroid, focused area, encircled energy and image.
 
     Parameters
@@ -204,7 +232,7 @@ def psf(optic, energy_kev, *, off_axis_arcmin=0.0, azimuth_deg=0.0, source_dista
     optic = load(optic)
     z = focal_plane_z_mm if focal_plane_z_mm == "best" else _value(focal_plane_z_mm, u.mm)
     energy = float(check_energies([_value(energy_kev, u.keV)])[0])
-    source = make_source(off_axis_arcmin, azimuth_deg, source_distance_m, source_size_mm)
+    source = _source(source)
     with (_photon_list(events, events_frame, optic, source.at_energy(energy), rays, seed, events_all,
                        entrance) as on_chunk, reporting(progress, rays, "tracing") as tell):
         return analysis.psf(optic, energy, source, rays, seed, focal_plane_z_mm=z,
@@ -213,9 +241,10 @@ def psf(optic, energy_kev, *, off_axis_arcmin=0.0, azimuth_deg=0.0, source_dista
 
 
 @_document
-def psf_library(optic, energies_kev, off_axis_arcmin, azimuth_deg=0.0, *, source_distance_m=math.inf,
-                source_size_mm=0.0, rays: int = RAYS_PER_POINT, seed: int = 0, focal_plane_z_mm="best",
-                pixel_arcsec=None, pixels: int = 256, progress=True) -> list[PsfResult]:
+@_old_source_keywords(*OLD_SOURCE_KEYWORDS[2:])
+def psf_library(optic, energies_kev, off_axis_arcmin, *, azimuth_deg=0.0, source=SOURCE, rays: int = RAYS_PER_POINT,
+                seed: int = 0, focal_plane_z_mm="best", pixel_arcsec=None, pixels: int = 256,
+                progress=True) -> list[PsfResult]:
     """`psf` at every energy x off-axis angle x azimuth, all in one focal plane: a PSF library.
 
     Parameters
@@ -244,29 +273,28 @@ def psf_library(optic, energies_kev, off_axis_arcmin, azimuth_deg=0.0, *, source
     >>> [(image.meta["energy_kev"], image.meta["off_axis_arcmin"]) for image in images]
     [(1.5, 0.0), (1.5, 5.0), (6.4, 0.0), (6.4, 5.0)]
     """
-    optic = load(optic)
+    optic, source = load(optic), _source(source, directed=False)
     energies = np.unique(check_energies(_values(energies_kev, u.keV)))  # each grid point once, as a library holds it
     angles, azimuths = np.unique(_values(off_axis_arcmin, u.arcmin)), np.unique(_values(azimuth_deg, u.deg) % 360.0)
     results = []
     with reporting(progress, energies.size * angles.size * azimuths.size, "PSF images") as tell:
         if focal_plane_z_mm == "best":  # inside the report: a first run compiles the kernels here
-            focal_plane_z_mm = best_focus(optic, energies[0], source_distance_m=source_distance_m,
-                                          source_size_mm=source_size_mm, rays=rays, seed=seed)
+            focal_plane_z_mm = best_focus(optic, energies[0], source=source, rays=rays, seed=seed)
         for energy in energies:
             for angle in angles:
                 for azimuth in azimuths:
-                    results.append(psf(optic, energy, off_axis_arcmin=angle, azimuth_deg=azimuth,
-                                       source_distance_m=source_distance_m, source_size_mm=source_size_mm, rays=rays,
-                                       seed=seed, focal_plane_z_mm=focal_plane_z_mm, pixel_arcsec=pixel_arcsec,
-                                       pixels=pixels, progress=False))
+                    directed = source.with_pointing(math.radians(angle / 60.0), math.radians(azimuth))
+                    results.append(psf(optic, energy, source=directed, rays=rays, seed=seed,
+                                       focal_plane_z_mm=focal_plane_z_mm, pixel_arcsec=pixel_arcsec, pixels=pixels,
+                                       progress=False))
                     if tell is not None:
                         tell(1)
     return results
 
 
 @_document
-def best_focus(optic, energy_kev, *, off_axis_arcmin=0.0, azimuth_deg=0.0, source_distance_m=math.inf,
-               source_size_mm=0.0, rays: int = RAYS_PER_POINT, seed: int = 0) -> float:
+@_old_source_keywords(*OLD_SOURCE_KEYWORDS)
+def best_focus(optic, energy_kev, *, source=SOURCE, rays: int = RAYS_PER_POINT, seed: int = 0) -> float:
     """The focal plane where the HPD of the optic without slope errors is smallest.
 
     Parameters
@@ -286,23 +314,25 @@ def best_focus(optic, energy_kev, *, off_axis_arcmin=0.0, azimuth_deg=0.0, sourc
     >>> print(f"{raytrace.best_focus('babyiaxo', 3.0):.1f} mm")  # the conical optic focuses behind z = 0
     -28.5 mm
     """
-    source = make_source(off_axis_arcmin, azimuth_deg, source_distance_m, source_size_mm)
-    return analysis.best_focus_z_mm(load(optic), source.at_energy(_value(energy_kev, u.keV)), rays, seed)
+    return analysis.best_focus_z_mm(load(optic), _source(source).at_energy(_value(energy_kev, u.keV)), rays, seed)
 
 
 @_document
-def vignetting(optic, off_axis_arcmin, energy_kev, *, azimuth_deg=0.0, source_distance_m=math.inf,
-               source_size_mm=0.0, rays: int = RAYS_PER_POINT, seed: int = 0) -> Table:
+@_old_source_keywords(*OLD_SOURCE_KEYWORDS[2:])
+def vignetting(optic, energy_kev, off_axis_arcmin, *, azimuth_deg=0.0, source=SOURCE, rays: int = RAYS_PER_POINT,
+               seed: int = 0) -> Table:
     """Effective area at one energy versus off-axis angle, and relative to on axis.
 
     Parameters
     ----------
     {optic}
-    off_axis_arcmin : array_like or Quantity
-        Off-axis angles of the source (arcmin).
     {energy}
-    {azimuth}
-    {distance}
+    off_axis_arcmin : sequence of float, or Quantity
+        Off-axis angles of the source (arcmin).
+    azimuth_deg : float or Quantity, optional
+        Azimuth of the source's direction about the axis (deg).
+    source : ParallelBeam, PointSource or str, optional
+        The source moved to each angle, as in `offaxis_response`.
     {trace}
 
     Returns
@@ -313,18 +343,21 @@ def vignetting(optic, off_axis_arcmin, energy_kev, *, azimuth_deg=0.0, source_di
 
     Examples
     --------
-    >>> table = raytrace.vignetting("xmm", [0, 2, 5], 1.5)
+    >>> table = raytrace.vignetting("xmm", 1.5, [0, 2, 5])
     >>> print([f"{v:.3f}" for v in table["relative_area"]])
     ['1.000', '0.972', '0.880']
     """
+    if np.ndim(off_axis_arcmin) == 0:  # the angles came first until 0.3: a scalar here is read as neither
+        raise InputError("off_axis_arcmin", off_axis_arcmin, "give the angles as a sequence; the arguments are "
+                                                             "vignetting(optic, energy_kev, off_axis_arcmin)")
     return analysis.vignetting(load(optic), _values(off_axis_arcmin, u.arcmin), _value(energy_kev, u.keV),
-                               _value(azimuth_deg, u.deg), rays, seed,
-                               source=make_source(0.0, 0.0, source_distance_m, source_size_mm))
+                               _value(azimuth_deg, u.deg), rays, seed, source=_source(source, directed=False))
 
 
 @_document
-def offaxis_response(optic, energies_kev, off_axis_arcmin, *, azimuth_deg=0.0, source_distance_m=math.inf,
-                     source_size_mm=0.0, rays: int = RAYS_PER_POINT, seed: int = 0, progress=True) -> Table:
+@_old_source_keywords(*OLD_SOURCE_KEYWORDS[2:])
+def offaxis_response(optic, energies_kev, off_axis_arcmin, *, azimuth_deg=0.0, source=SOURCE,
+                     rays: int = RAYS_PER_POINT, seed: int = 0, progress=True) -> Table:
     """Effective area over energy x off-axis angle x azimuth, from one geometric trace per direction.
 
     Parameters
@@ -353,8 +386,7 @@ def offaxis_response(optic, energies_kev, off_axis_arcmin, *, azimuth_deg=0.0, s
     directions = 1 + np.count_nonzero(angles != 0) * azimuths.size  # on axis once, then each other direction
     with reporting(progress, directions, "directions") as tell:
         return analysis.offaxis_response(load(optic), _values(energies_kev, u.keV), angles, azimuths, rays, seed,
-                                         source=make_source(0.0, 0.0, source_distance_m, source_size_mm),
-                                         progress=tell)
+                                         source=_source(source, directed=False), progress=tell)
 
 
 def reflectivity(recipe, energies_kev, angles_mrad=None, *, roughness_nm=None,
@@ -450,21 +482,18 @@ def solar_source(model: str | None = None, band_kev=None, date: str | None = Non
     >>> print(raytrace.solar_source().describe())
     solar axions (hoof2022), 1-10 keV, Sun radius 959.64 arcsec at 1 AU, converted in a bore of 700 mm diameter ...
     """
-    from .sources.solar import MODELS, SolarSource, earth_sun_distance_au
+    from .sources.solar import SolarSource, earth_sun_distance_au
 
     if flux not in defaults.FLUXES:
-        raise ValueError(f"flux {flux!r}: choose from {', '.join(defaults.FLUXES)}")
+        raise InputError("flux", flux, f"choose from {', '.join(defaults.FLUXES)}")
     if flux == "abc":
         from .sources.abc import abc_model
 
         if model is not None:
-            raise ValueError(f"solar model {model!r}: the ABC flux has one model (Hoof et al. 2022); give no model")
+            raise InputError("model", model, "it chooses a Primakoff model; the ABC flux has one (Hoof et al. 2022)")
         chosen = abc_model()
     else:
-        model = SOLAR_MODEL if model is None else model
-        if model not in MODELS:
-            raise ValueError(f"solar model {model!r}: choose from {', '.join(sorted(MODELS))}")
-        chosen = MODELS[model]
+        chosen = _solar_model(SOLAR_MODEL if model is None else model, "model")
     band_kev = (defaults.ABC_BAND_KEV if flux == "abc" else (1.0, 10.0)) if band_kev is None else band_kev
     e_min, e_max = _values(band_kev, u.keV)
     distance = earth_sun_distance_au(date) if date else 1.0
@@ -596,25 +625,23 @@ def sensitivity(optics=defaults.SENSITIVITY_OPTICS, *, detector: Detector | str 
     if len(optics) == 1:
         optics = optics * magnet.bores
     if len(optics) != magnet.bores:
-        raise ValueError(
-            f"optics: {len(optics)} given for a magnet of {magnet.bores} bores (give one per bore, or one)"
-        )
+        raise InputError("optics", NO_VALUE, f"{len(optics)} given for a magnet of {magnet.bores} bores (give one per "
+                                             "bore, or one)")
     if coupling not in reach.COUPLINGS:
-        raise ValueError(f"coupling {coupling!r}: choose from {', '.join(reach.COUPLINGS)}")
+        raise InputError("coupling", coupling, f"choose from {', '.join(reach.COUPLINGS)}")
     abc = coupling == "gae"
     if energy_bins_kev is None:
         energy_bins_kev = defaults.ABC_SENSITIVITY_BINS_KEV if abc else defaults.SENSITIVITY_BINS_KEV
     edges = reach.energy_bin_edges(_values(energy_bins_kev, u.keV))
     masses = reach.mass_grid(defaults.MASSES_EV) if masses_ev is None else np.asarray(_values(masses_ev, u.eV), float)
-    for name, value, low in (("vacuum_years", vacuum_years, 0.0), ("gas_years", gas_years, 0.0)):
-        if not (math.isfinite(value) and value >= low):
-            raise ValueError(f"{name} = {value}: must be a number >= 0")
-    if not vacuum_years > 0:
-        raise ValueError(f"vacuum_years = {vacuum_years}: must be > 0")
+    if not (math.isfinite(vacuum_years) and vacuum_years > 0):
+        raise InputError("vacuum_years", vacuum_years, "must be a number > 0")
+    if not (math.isfinite(gas_years) and gas_years >= 0):
+        raise InputError("gas_years", gas_years, "must be a number >= 0")
     if not 0 < tracking <= 1:
-        raise ValueError(f"tracking = {tracking}: the share of time tracking the Sun must lie in (0, 1]")
+        raise InputError("tracking", tracking, "the share of time tracking the Sun must lie in (0, 1]")
     if not 0 < confidence < 1:
-        raise ValueError(f"confidence = {confidence}: must lie between 0 and 1")
+        raise InputError("confidence", confidence, "must lie between 0 and 1")
     if gas_years > 0:
         reach.check_max_gas_mass(max_gas_mass_ev)
     detector = _detector(detector)
@@ -715,12 +742,10 @@ def rest2019_sensitivity(masses_ev=None, solar_model: str = SOLAR_MODEL,
     1.6e-11 GeV^-1
     """
     from .helioscope import sensitivity as reach
-    from .sources.solar import MODELS
 
-    if solar_model not in MODELS:
-        raise ValueError(f"solar model {solar_model!r}: choose from {', '.join(sorted(MODELS))}")
+    model = _solar_model(solar_model)
     masses = reach.mass_grid(defaults.MASSES_EV) if masses_ev is None else np.asarray(_values(masses_ev, u.eV), float)
-    result = reach.rest2019(masses, MODELS[solar_model], pseudo_experiments)
+    result = reach.rest2019(masses, model, pseudo_experiments)
     result.meta.update(solar_model=solar_model, raytrace_version=__version__)
     return result
 
@@ -769,6 +794,8 @@ def tilt_scan(optic, tilts_arcmin, *, source=None, detector: Detector | str | No
     >>> print(f"{table.meta['tolerance_arcmin']:.2f} arcmin")
     2.87 arcmin
     """
+    if not 0 < keep <= 1:
+        raise InputError("keep", keep, "must lie in (0, 1]")
     optic = load(optic)
     pivot = None if pivot_z_mm is None else _value(pivot_z_mm, u.mm)
     decentre = tuple(_values(decentre_mm, u.mm))
@@ -794,9 +821,9 @@ def events_path(events, k: int) -> Path:
 
 
 @_document
+@_old_source_keywords(*OLD_SOURCE_KEYWORDS)
 def calibrate(optic, energy_kev, hpd_arcsec, w90_arcsec=None, *, wing_fraction: float | None = None,
-              focal_plane_z_mm="best", off_axis_arcmin=0.0, azimuth_deg=0.0, source_distance_m=math.inf,
-              source_size_mm=0.0, rays: int = RAYS_PER_POINT, seed: int = 0) -> Calibration:
+              focal_plane_z_mm="best", source=SOURCE, rays: int = RAYS_PER_POINT, seed: int = 0) -> Calibration:
     """Slope errors that reproduce a measured HPD (and W90) at one energy.
 
     Parameters
@@ -834,17 +861,17 @@ def calibrate(optic, energy_kev, hpd_arcsec, w90_arcsec=None, *, wing_fraction: 
         w90,
         wing_fraction,
         z,
-        make_source(off_axis_arcmin, azimuth_deg, source_distance_m, source_size_mm),
+        _source(source),
         rays,
         seed,
     )
 
 
 @_document
+@_old_source_keywords(*OLD_SOURCE_KEYWORDS)
 def fit_encircled(optic, targets=(), areas=(), *, ee_error: float = 0.01, area_radius_arcsec=math.inf,
                   normalise_arcsec=math.inf, scattering: bool = True, psd_band_per_um=PSD_BAND_PER_UM,
-                  focal_plane_z_mm="best", off_axis_arcmin=0.0, azimuth_deg=0.0, source_distance_m=math.inf,
-                  source_size_mm=0.0, rays: int = RAYS_PER_POINT, seed: int = 0,
+                  focal_plane_z_mm="best", source=SOURCE, rays: int = RAYS_PER_POINT, seed: int = 0,
                   fixed: dict | None = None) -> PsfFit:
     """Fit an optic to measured encircled-energy curves and on-axis areas.
 
@@ -901,7 +928,7 @@ def fit_encircled(optic, targets=(), areas=(), *, ee_error: float = 0.01, area_r
         scattering,
         tuple(psd_band_per_um),
         z,
-        make_source(off_axis_arcmin, azimuth_deg, source_distance_m, source_size_mm),
+        _source(source),
         rays,
         seed,
         fixed=fixed,
@@ -967,11 +994,11 @@ def optimise(focal_lengths_mm=None, *, vary: dict | None = None, design: Segment
 
     base = design if isinstance(design, SegmentedDesign) else load_design(design)
     if (focal_lengths_mm is None) == (vary is None):
-        raise ValueError("give either focal lengths to scan or design values to vary (not both)")
-    settings = scan.ScanSettings(groups, tuple(materials), rays, seed, evaluations, objective, objective_mass_ev)
+        raise InputError("focal_lengths_mm", NO_VALUE, "give them (a scan) or {vary} (a search), not both or neither")
     unknown = [m for m in materials if m not in scan.MATERIAL_SYSTEMS]
     if unknown or not materials:
-        raise ValueError(f"materials {list(materials)}: choose from {', '.join(scan.MATERIAL_SYSTEMS)}")
+        raise InputError("materials", list(materials), f"choose from {', '.join(scan.MATERIAL_SYSTEMS)}")
+    settings = scan.ScanSettings(groups, tuple(materials), rays, seed, evaluations, objective, objective_mass_ev)
     detector = _detector(detector)
     source = source or solar_source()
     if objective == "sensitivity" and source.model.coupling != "g_agamma":
@@ -1060,17 +1087,32 @@ def _entrance_states(trace: Trace, key, n_total: int):
     return states
 
 
+def _solar_model(name: str, parameter: str = "solar_model"):
+    """The Primakoff model called `name` (`raytrace.sources.solar.MODELS`)."""
+    from .sources.solar import MODELS
+
+    if name not in MODELS:
+        raise InputError(parameter, name, f"choose from {', '.join(sorted(MODELS))}")
+    return MODELS[name]
+
+
 def _detector(detector) -> Detector:
     return detector if isinstance(detector, Detector) else load_detector(detector)
 
 
-@_document
 def make_source(off_axis_arcmin=0.0, azimuth_deg=0.0, source_distance_m=math.inf, source_size_mm=0.0):
-    """A parallel beam or a point source at a finite distance.
+    """A parallel beam or a point source at a finite distance, for the ``source`` of the functions that trace X-rays.
 
     Parameters
     ----------
-    {source}
+    off_axis_arcmin : float or Quantity, optional
+        Angle of the source from the optical axis (arcmin).
+    azimuth_deg : float or Quantity, optional
+        Azimuth of the source's direction about the axis (deg).
+    source_distance_m : float or Quantity, optional
+        Distance of the source from the optic's intersection plane (m); default infinity, a parallel beam.
+    source_size_mm : float or Quantity, optional
+        Radius of a disc source at a finite distance (mm); 0 is a point.
 
     Returns
     -------
@@ -1089,6 +1131,27 @@ def make_source(off_axis_arcmin=0.0, azimuth_deg=0.0, source_distance_m=math.inf
             raise ValueError(f"source size = {size:g} mm: a source at infinity has no size; give its distance")
         return ParallelBeam(off_axis, azimuth)
     return PointSource(distance, off_axis, azimuth, size)
+
+
+def _source(source, directed: bool = True):
+    """The X-ray source `source` gives: a ParallelBeam or PointSource as it is, or its text (`raytrace.sources.spec`).
+    Without `directed` (the functions whose grid gives the directions) it must be on axis."""
+    if isinstance(source, str):
+        spec = parse_source(source)
+        if spec.kind == "sun":
+            raise InputError("source", source, f"this traces X-rays of given energies; give {SOURCE_FORMS} (the "
+                                               "functions of the solar spot take solar axions)")
+        if spec.has_direction and not directed:
+            raise InputError("source", source, "off_axis_arcmin and azimuth_deg give the directions; give the source "
+                                               "without one")
+        source = make_source(spec.off_axis_arcmin or 0.0, spec.azimuth_deg or 0.0, spec.distance_m, spec.size_mm)
+    elif not isinstance(source, (ParallelBeam, PointSource)):
+        raise InputError("source", type(source).__name__, f"expected a ParallelBeam or a PointSource (`make_source`), "
+                                                          f"or a text: {SOURCE_FORMS}")
+    if not directed and source.pointing_rad != (0.0, 0.0):
+        raise InputError("source", source.describe(), "off_axis_arcmin and azimuth_deg give the directions; give an "
+                                                      "on-axis source")
+    return source
 
 
 def _values(value, unit: u.Unit, to: u.Unit | None = None) -> np.ndarray:

@@ -11,6 +11,7 @@ SPOT_FOCUS_KEV = 4.0  # the solar spot's focal plane: the best focus of an on-ax
 WING_FRACTION = 0.1  # share of reflections in the broad slope-error wing when a calibration fits its rms
 PSD_BAND_PER_UM = (0.01, 10.0)  # spatial frequencies (1/um) of the coatings' roughness PSD a PSF fit scatters over
 
+SOURCE = "parallel"  # the X-ray source: an on-axis parallel beam (raytrace.sources.spec)
 SOLAR_MODELS = ("cast2007", "giannotti2019", "hoof2022")  # raytrace.sources.solar.MODELS
 SOLAR_MODEL = "hoof2022"
 MATERIALS = ("wb4c", "ir", "au")  # coating systems the optimiser tries per group

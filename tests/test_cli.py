@@ -33,9 +33,11 @@ def run(capsys, *argv):
         (["psf", "xmm", "--energy", "1", "--off-axis", "900"], "off-axis angle"),
         (["psf", "xmm", "--energy", "1", "--focal-plane-z", "7300"], "focal plane z = 7300.0"),
         (["psf", "xmm"], "--energy"),
-        (["psf", "xmm", "--energy", "1.5", "--source-size", "2"], "a source at infinity has no size"),
-        (["area", "xmm", "--energy", "1.5", "--source-distance", "0.5"], "source distance = 0.5 m"),
-        (["psf", "xmm", "--energy", "1.5", "--source-distance", "14"], "only beyond about 4 f = 30 m"),
+        (["psf", "xmm", "--energy", "1.5", "--source", "disc:130"], "--source 'disc:130': expected parallel, point"),
+        (["psf", "xmm", "--energy", "1.5", "--source", "point:130@5"], "its direction is --off-axis and --azimuth"),
+        (["area", "xmm", "--energy", "1.5", "--source", "point:0.5"], "source distance = 0.5 m"),
+        (["psf", "xmm", "--energy", "1.5", "--source", "point:14"], "only beyond about 4 f = 30 m"),
+        (["tilt", "xmm", "--tilt", "0,1", "--source", "sunny"], "--source 'sunny': expected sun, parallel, point"),
         (["frobnicate"], "invalid choice"),
         (["reflectivity", "nope", "--energy", "8", "--graze", "1"], "unknown coating recipe 'nope'"),
         (["reflectivity", "missing.toml", "--energy", "8", "--graze", "1"], "'missing.toml' does not exist"),
@@ -63,7 +65,7 @@ def run(capsys, *argv):
         (["tilt", "xmm", "--tilt", "0,1", "--decentre", "1"], "--decentre '1'"),
         (["offaxis", "xmm", "--off-axis", "0:5:1"], "--energy"),
         (["offaxis", "xmm", "--off-axis", "0,900", "--energy", "2"], "off-axis angle"),
-        (["optimise", "--focal-length", "5000", "--materials", "gold", "-o", "out"], "--materials 'gold'"),
+        (["optimise", "--focal-length", "5000", "--materials", "gold", "-o", "out"], "--materials gold: choose from"),
         (["optimise", "--focal-length", "100", "-o", "out"], "focal_length_mm = 100.0 is too short"),
         (["optimise", "--focal-length", "5000", "--groups", "0", "-o", "out"], "--groups '0'"),
         (["spot", "xmm", "--detector", "nothere.toml"], "cannot read it"),
@@ -72,7 +74,7 @@ def run(capsys, *argv):
         (["spot", "xmm", "--efficiency", "2"], "efficiency = 2.0"),
         (["psf", "babyiaxo", "--energy", "3", "--focal-plane-z", "soon"], "--focal-plane-z 'soon'"),
         (["spot", "xmm", "--no-bore", "--bore-gap", "100"], "--bore-gap: the photons do not come from the bore"),
-        (["tilt", "xmm", "--tilt", "0,1", "--energy", "3"], "--energy goes with --source parallel"),
+        (["tilt", "xmm", "--tilt", "0,1", "--energy", "3"], "--energy goes with an X-ray --source"),
         (["optimise", "--focal-length", "3000:9000:1", "-o", "out"], "6001 focal lengths; at most 500"),
         (["optimise", "--vary", "r_min_mm=40:80", "--vary", "r_min_mm=30:60", "-o", "out"], "given more than once"),
         (["sensitivity", "--optics", ""], "--optics '': name at least one optic"),
@@ -141,8 +143,8 @@ def test_psf_summary_and_files(capsys, tmp_path):
 
 
 def test_psf_of_a_source_at_a_test_facility(capsys, tmp_path):
-    code, out, _ = run(capsys, "psf", "xmm", "--energy", "1.5", "--source-distance", "130", "--source-size", "1",
-                       "--rays", "30000", "-o", str(tmp_path / "ee.ecsv"))
+    code, out, _ = run(capsys, "psf", "xmm", "--energy", "1.5", "--source", "disc:130:1", "--rays", "30000",
+                       "-o", str(tmp_path / "ee.ecsv"))
     assert code == 0 and "1 mm radius disc at 130 m" in out
     ee = Table.read(tmp_path / "ee.ecsv")
     assert ee.meta["source_distance_m"] == 130.0

@@ -10,7 +10,7 @@ import pytest
 pytestmark = pytest.mark.slow  # subprocesses, signals and notebooks: `pytest -m 'not slow'` leaves them out
 
 DATA = Path(__file__).resolve().parents[1] / "geometries" / "data"
-PANTER = ["--source-distance", "130.297", "--source-size", "0.42"]
+PANTER = ["--source", "disc:130.297:0.42"]
 
 COMMANDS = {
     "area": ["area", "xmm", "--energy", "1.5,8", "--rays", "20000", "-o", "area.arf"],
@@ -45,8 +45,8 @@ API_CALLS = {
     "offaxis_response": "raytrace.offaxis_response('xmm', [1.5], [0, 5], rays=20000)",
     "psf": "raytrace.psf('xmm', 1.5, rays=20000)",
     "psf_library": "raytrace.psf_library('xmm', [1.5, 3.0], [0, 5], rays=5000)",
-    "best_focus": "raytrace.best_focus('cast_pathfinder', 1.49, source_distance_m=130.297, rays=20000)",
-    "vignetting": "raytrace.vignetting('xmm', [0, 5], 1.5, rays=20000)",
+    "best_focus": "raytrace.best_focus('cast_pathfinder', 1.49, source='point:130.297', rays=20000)",
+    "vignetting": "raytrace.vignetting('xmm', 1.5, [0, 5], rays=20000)",
     "reflectivity": "raytrace.reflectivity('au250_ni', [1, 8], [5, 10])",
     "solar_source": "raytrace.solar_source()",
     "solar_spot": "raytrace.solar_spot('xmm', rays=20000)",

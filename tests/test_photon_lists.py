@@ -13,7 +13,7 @@ REACHING = [Fate.NO_REFLECTION, Fate.PRIMARY_ONLY, Fate.SECONDARY_ONLY, Fate.DOU
 
 def test_fits_photon_list_holds_every_ray_that_reaches_the_focal_plane(tmp_path, babyiaxo):
     path = tmp_path / "events.fits"
-    result = raytrace.psf(babyiaxo, 3.0, off_axis_arcmin=2.0, rays=20_000, seed=4, focal_plane_z_mm=0.0, events=path)
+    result = raytrace.psf(babyiaxo, 3.0, source="parallel@2", rays=20_000, seed=4, focal_plane_z_mm=0.0, events=path)
     table = Table.read(path)
     assert str(table["X"].unit) == "mm" and str(table["ENERGY"].unit) == "keV" and str(table["WEIGHT"].unit) == "cm2"
     assert set(np.unique(table["FATE"])) <= set(int(f) for f in REACHING)
@@ -38,7 +38,7 @@ def test_mcpl_photon_list_reads_back_to_the_same_rays(tmp_path, xmm, frame):
     pytest.importorskip("_mcpl_core")
     fits_path, mcpl_path = tmp_path / "a.fits", tmp_path / "a.mcpl"
     for path in (fits_path, mcpl_path):
-        raytrace.psf(xmm, 1.5, off_axis_arcmin=2.0, rays=20_000, seed=8, focal_plane_z_mm=-10.0, events=path,
+        raytrace.psf(xmm, 1.5, source="parallel@2", rays=20_000, seed=8, focal_plane_z_mm=-10.0, events=path,
                      events_frame=frame)
     reference = Table.read(fits_path)
     with mcpl.MCPLFile(str(mcpl_path)) as f:
@@ -64,7 +64,7 @@ def test_mcpl_photon_list_reads_back_to_the_same_rays(tmp_path, xmm, frame):
 def test_both_frames_state_themselves_and_hold_the_same_rays_turned_about_x(tmp_path, xmm):
     optic_path, beam_path = tmp_path / "optic.fits", tmp_path / "beam.fits"
     for path, frame in ((optic_path, "optic"), (beam_path, "beam")):
-        raytrace.psf(xmm, 3.0, off_axis_arcmin=3.0, azimuth_deg=60.0, rays=20_000, seed=3, focal_plane_z_mm=-5.0,
+        raytrace.psf(xmm, 3.0, source="parallel@3,60", rays=20_000, seed=3, focal_plane_z_mm=-5.0,
                      events=path, events_frame=frame)
     optic, beam = Table.read(optic_path), Table.read(beam_path)
     assert (optic.meta["FRAME"], beam.meta["FRAME"]) == ("optic", "beam")
@@ -128,9 +128,9 @@ def test_the_entrance_list_retraced_gives_the_exit_list_ray_by_ray(tmp_path, xmm
     n, seed = 3000, 5
     lists = {"events": tmp_path / "exit.fits", "entrance": tmp_path / "entrance.fits", "events_frame": frame}
     if kind == "parallel":
-        raytrace.effective_area(optic, [3.0], off_axis_arcmin=4.0, azimuth_deg=30.0, rays=n, seed=seed, **lists)
+        raytrace.effective_area(optic, [3.0], source="parallel@4,30", rays=n, seed=seed, **lists)
     elif kind == "point":
-        raytrace.psf(optic, 3.0, source_distance_m=130.0, source_size_mm=2.0, focal_plane_z_mm=0.0, rays=n, seed=seed,
+        raytrace.psf(optic, 3.0, source="disc:130:2", focal_plane_z_mm=0.0, rays=n, seed=seed,
                      **lists)
     else:
         raytrace.solar_spot(optic, focal_plane_z_mm=0.0, rays=n, seed=seed, **lists)
@@ -166,7 +166,7 @@ def test_mcpl_entrance_and_exit_lists_pair_by_order(tmp_path, xmm):
     mcpl = pytest.importorskip("mcpl")
     pytest.importorskip("_mcpl_core")
     exit_path, entrance_path = tmp_path / "exit.mcpl", tmp_path / "entrance.mcpl"
-    raytrace.psf(xmm, 3.0, off_axis_arcmin=2.0, rays=5000, seed=2, focal_plane_z_mm=0.0, events=exit_path,
+    raytrace.psf(xmm, 3.0, source="parallel@2", rays=5000, seed=2, focal_plane_z_mm=0.0, events=exit_path,
                  entrance=entrance_path, events_frame="beam")
     flags, z = {}, {}
     for name, path in (("exit", exit_path), ("entrance", entrance_path)):

@@ -52,7 +52,7 @@ def sixte_positions(items, key, focal_length_m, count, rng):
 
 @pytest.fixture(scope="module")
 def library(tmp_path_factory):
-    results = api.psf_library("xmm", ENERGIES_KEV, ANGLES_ARCMIN, AZIMUTHS_DEG, rays=20_000, pixels=128)
+    results = api.psf_library("xmm", ENERGIES_KEV, ANGLES_ARCMIN, azimuth_deg=AZIMUTHS_DEG, rays=20_000, pixels=128)
     path = write_psf(results, tmp_path_factory.mktemp("psf") / "xmm_library.fits")
     return results, path
 
@@ -117,7 +117,7 @@ def test_fits_products_name_their_creator_and_date_and_a_set_date_reproduces_the
 
 def test_a_finite_source_distance_keeps_the_image_scale_for_sixte(tmp_path):
     """At a finite distance the image forms beyond f, where an arcsec is wider; SIXTE converts arcsec with f."""
-    result = api.psf("xmm", 3.0, source_distance_m=100.0, rays=20_000, pixels=128, focal_plane_z_mm=0.0)
+    result = api.psf("xmm", 3.0, source="point:100", rays=20_000, pixels=128, focal_plane_z_mm=0.0)
     f_m = result.meta["focal_length_mm"] / 1e3
     path = write_psf(result, tmp_path / "near.fits")
     items = sixte_load(path, f_m)

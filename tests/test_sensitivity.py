@@ -212,7 +212,7 @@ def test_cli_preset_writes_the_table_and_plot(tmp_path, capsys):
     (("--mass", "1e-3:1:2.5log"), "COUNT must be a whole number"),
     (("--bins", "1:10"), "START:STOP:STEP"),
     (("--preset", "rest2019", "--rays", "5000"), "drop --rays"),
-    (("--confidence", "1.5"), "confidence = 1.5"),
+    (("--confidence", "1.5"), "--confidence 1.5: must lie between 0 and 1"),
     (("--optics", "xmm,nosuch"), "unknown optic 'nosuch'"),
 ])
 def test_cli_bad_input_is_named(args, message, capsys):

@@ -15,10 +15,11 @@ import sys
 import threading
 import warnings
 
+from ..errors import InputError
 from ..progress import CompileNotice
 from ..version import __version__
 from . import coatings, demo, designs, helioscope, optics
-from .options import CliError, Parser, check_files
+from .options import CliError, Parser, check_files, option_of
 
 EXIT_USAGE = 2
 COMMAND_MODULES = (optics, coatings, helioscope, designs, demo)
@@ -115,6 +116,9 @@ def main(argv=None) -> int:
             warnings.simplefilter("always")  # _WarningLines shows each text once
             warnings.showwarning = _WarningLines()
             return args.run(args)
+    except InputError as exc:  # the API's check of an input: named by its option
+        print(f"raytrace: error: {exc.named(option_of)}", file=sys.stderr)
+        return EXIT_USAGE
     # bad input; the packages' own errors (PrescriptionError, ...) are ValueErrors
     except (CliError, ValueError) as exc:
         print(f"raytrace: error: {exc}", file=sys.stderr)

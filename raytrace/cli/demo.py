@@ -67,7 +67,7 @@ def run_demo(args) -> int:
         areas.append(area)
         psfs.append(result)
 
-    vig = api.vignetting("xmm", [0, 2, 5, 10], 1.5, rays=max(args.rays // 4, 1), seed=args.seed)
+    vig = api.vignetting("xmm", 1.5, [0, 2, 5, 10], rays=max(args.rays // 4, 1), seed=args.seed)
     print("XMM off-axis effective area at 1.5 keV, relative to on-axis: "
           + ", ".join(f"{a:g}' {r:.3f}" for a, r in zip(vig["off_axis"].value, vig["relative_area"])))
     outputs += [("xmm_vignetting_1.5keV.ecsv", lambda path: write_table(vig, path)),

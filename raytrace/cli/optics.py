@@ -19,7 +19,7 @@ from .options import (
     add_focal_plane,
     add_optic_and_beam,
     add_rays_and_seed,
-    add_source_distance,
+    add_source,
     add_table_and_plot,
     announce_events,
     check_output,
@@ -45,7 +45,7 @@ def register(sub) -> None:
   raytrace area xmm --energy 1.5,4.5,6.4 --off-axis 3 --azimuth 45
   raytrace area my_optic.ecsv --energy 1:10:0.5 -o my_optic.arf
   raytrace area xmm --energy 0.5:12:0.5 --off-axis 0:20:1 -o xmm_vignetting.fits   (OGIP/CALDB vignetting)
-  raytrace area xmm --energy 1.5,3,8 --source-distance 130 --aperture circle:21.5@200,0""", run_area,
+  raytrace area xmm --energy 1.5,3,8 --source point:130 --aperture circle:21.5@200,0""", run_area,
                    renamed={"--energies": "--energy"})
     add_optic_and_beam(area, grids=True)
     area.add_argument("--energy", required=True, metavar="SPEC", help=f"photon energies in keV: {RANGE_FORMS}")
@@ -87,7 +87,7 @@ def register(sub) -> None:
     offaxis.add_argument("--energy", type=number("--energy"), required=True, metavar="KEV", help="photon energy in keV")
     offaxis.add_argument("--azimuth", type=number("--azimuth"), default=0.0, metavar="DEG",
                          help="source azimuth in degrees (default 0)")
-    add_source_distance(offaxis)
+    add_source(offaxis)
     add_aperture(offaxis)
     add_rays_and_seed(offaxis, defaults.RAYS_PER_POINT, " per angle")
     add_table_and_plot(offaxis, plot_help="plot the vignetting curve")
@@ -162,8 +162,9 @@ def run_area(args) -> int:
     announce_events(args)
     optic = load_traced_optic(args)
     start = time.perf_counter()
-    table = api.effective_area(optic, energies, off_axis_arcmin=angles[0], azimuth_deg=azimuths[0],
-                               **source_options(args), rays=args.rays, seed=args.seed, **events_options(args))
+    args.off_axis, args.azimuth = angles[0], azimuths[0]
+    table = api.effective_area(optic, energies, **source_options(args), rays=args.rays, seed=args.seed,
+                               **events_options(args))
     report_events(args)
     elapsed = time.perf_counter() - start
     focused = table.meta["fates"]["double"]
@@ -188,7 +189,7 @@ def _offaxis_response(args, energies, angles, azimuths) -> int:
     check_outputs(args)
     optic = load_traced_optic(args)
     start = time.perf_counter()
-    table = api.offaxis_response(optic, energies, angles, azimuth_deg=azimuths, **source_options(args),
+    table = api.offaxis_response(optic, energies, angles, azimuth_deg=azimuths, **source_options(args, False),
                                  rays=args.rays, seed=args.seed)
     print(f"{optic.name}: {table.meta['source']}, {angles.size} off-axis angles x {azimuths.size} azimuths x "
           f"{energies.size} energies; {args.rays:,} rays per direction, seed {args.seed}, "
@@ -223,9 +224,10 @@ def run_psf(args) -> int:
     args.rays = defaults.RAYS if args.rays is None else args.rays
     announce_events(args)
     optic = load_traced_optic(args)
-    result = api.psf(optic, energies[0], off_axis_arcmin=angles[0], azimuth_deg=azimuths[0],
-                     **source_options(args), rays=args.rays, seed=args.seed, focal_plane_z_mm=args.focal_plane_z,
-                     pixel_arcsec=args.pixel, pixels=args.pixels, **events_options(args))
+    args.off_axis, args.azimuth = angles[0], azimuths[0]
+    result = api.psf(optic, energies[0], **source_options(args), rays=args.rays, seed=args.seed,
+                     focal_plane_z_mm=args.focal_plane_z, pixel_arcsec=args.pixel, pixels=args.pixels,
+                     **events_options(args))
     print_psf(optic, result)
     report_events(args)
     if args.output:
@@ -250,9 +252,9 @@ def _psf_library(args, energies, angles, azimuths) -> int:
     args.rays = defaults.RAYS_PER_POINT if args.rays is None else args.rays
     optic = load_traced_optic(args)
     count = energies.size * angles.size * azimuths.size
-    results = api.psf_library(optic, energies, angles, azimuths, **source_options(args), rays=args.rays,
-                              seed=args.seed, focal_plane_z_mm=args.focal_plane_z, pixel_arcsec=args.pixel,
-                              pixels=args.pixels)
+    results = api.psf_library(optic, energies, angles, azimuth_deg=azimuths, **source_options(args, False),
+                              rays=args.rays, seed=args.seed, focal_plane_z_mm=args.focal_plane_z,
+                              pixel_arcsec=args.pixel, pixels=args.pixels)
     print(f"{optic.name}: {count} PSF images in the focal plane z = {mm(results[0].meta['focal_plane_z_mm'])} mm; "
           f"{args.rays:,} rays each, seed {args.seed}")
     print("  energy (keV)  off-axis (arcmin)  azimuth (deg)   HPD (arcsec)   W90 (arcsec)   pixel (arcsec)")
@@ -270,7 +272,7 @@ def run_offaxis(args) -> int:
     angles = parse_grid(args.off_axis, "--off-axis", "arcmin", allow_zero=True)
     check_outputs(args)
     optic = load_traced_optic(args)
-    table = api.vignetting(optic, angles, args.energy, azimuth_deg=args.azimuth, **source_options(args),
+    table = api.vignetting(optic, args.energy, angles, azimuth_deg=args.azimuth, **source_options(args, False),
                            rays=args.rays, seed=args.seed)
     print(
         f"{optic.name}: {table.meta['source']} moved to each angle, {args.energy:g} keV, azimuth {args.azimuth:g} deg; "
@@ -304,13 +306,13 @@ def run_calibrate(args) -> int:
                 )
             design = load_design(args.optic)
     optic = load_traced_optic(args)
+    source = source_options(args)
     start = time.perf_counter()
     with Ticker("calibrating: tracing trial slope errors"):
         result = api.calibrate(optic, args.energy, args.hpd, args.w90, wing_fraction=args.wing_fraction,
-                               focal_plane_z_mm=args.focal_plane_z, off_axis_arcmin=args.off_axis,
-                               azimuth_deg=args.azimuth, **source_options(args), rays=args.rays, seed=args.seed)
-    beam = api.make_source(args.off_axis, args.azimuth, **source_options(args))
-    print(f"{optic.name} at {args.energy:g} keV, {beam.describe()}; focal plane z = {mm(result.focal_plane_z_mm)} mm; "
+                               focal_plane_z_mm=args.focal_plane_z, **source, rays=args.rays, seed=args.seed)
+    print(f"{optic.name} at {args.energy:g} keV, {source['source'].describe()}; focal plane z = "
+          f"{mm(result.focal_plane_z_mm)} mm; "
           f"{args.rays:,} rays per evaluation, seed {args.seed}, {time.perf_counter() - start:.1f} s")
     print(f"  without slope errors: HPD {result.geometric_hpd_arcsec:.4g} arcsec, "
           f"W90 {result.geometric_w90_arcsec:.4g} arcsec")
@@ -351,8 +353,8 @@ def _fit_encircled(args) -> int:
                                 area_radius_arcsec=args.area_radius if args.area_radius else math.inf,
                                 normalise_arcsec=_normalisation(args),
                                 scattering=not args.no_scattering, fixed=dict(_fixed(text) for text in args.fix),
-                                focal_plane_z_mm=args.focal_plane_z, off_axis_arcmin=args.off_axis,
-                                azimuth_deg=args.azimuth, **source_options(args), rays=args.rays, seed=args.seed)
+                                focal_plane_z_mm=args.focal_plane_z, **source_options(args), rays=args.rays,
+                                seed=args.seed)
     print(f"{optic.name}: {len(targets)} encircled-energy curve(s) of {len(fit.residuals)} points, {len(areas)} "
           f"area(s); focal plane z = "
           f"{mm(fit.focal_plane_z_mm)} mm; {args.rays:,} rays per energy and evaluation, "

@@ -9,12 +9,15 @@ import re
 import stat
 import sys
 from pathlib import Path
+from types import SimpleNamespace
 
 import numpy as np
 
 from geometries.optic import APERTURE_FORMS
 
+from .. import defaults
 from ..defaults import RAYS, RAYS_PER_POINT
+from ..sources.spec import SOURCE_FORMS
 from ..text import mm
 
 MAX_GRID_VALUES = 100_000
@@ -35,6 +38,11 @@ OUTPUT_OPTIONS = {
 }
 INPUT_OPTIONS = {"optic": "OPTIC", "recipe": "RECIPE", "detector": "--detector", "magnet": "--magnet", "base": "--from",
                  "encircled": "--encircled", "king": "--king", "areas": "--areas"}
+# The API parameters whose options are not named after them ("--" and the name, without its unit, dashed)
+OPTIONS_OF_PARAMETERS = {"focal_lengths_mm": "--focal-length", "azimuth_deg": "--azimuth", "tilts_arcmin": "--tilt",
+                         "masses_ev": "--mass", "energy_bins_kev": "--bins",
+                         "model": "--solar-model"}
+UNIT_SUFFIXES = ("_kev", "_ev", "_mm", "_m", "_arcmin", "_arcsec", "_deg", "_nm", "_s")
 DETECTOR_HELP = "detector description (default: the BabyIAXO Micromegas)"
 
 
@@ -184,6 +192,14 @@ def number(name, whole=False, minimum=None, allow_inf=False, positive=False):
     return convert
 
 
+def option_of(parameter: str) -> str:
+    """The command line's option for an API parameter (`OPTIONS_OF_PARAMETERS`, else the parameter's name)."""
+    if parameter in OPTIONS_OF_PARAMETERS:
+        return OPTIONS_OF_PARAMETERS[parameter]
+    name = next((parameter[: -len(s)] for s in UNIT_SUFFIXES if parameter.endswith(s)), parameter)
+    return "--" + name.replace("_", "-")
+
+
 def add_rays_and_seed(p, rays_default, per="", minimum=1):
     """--rays (the policy: RAYS for a single trace, RAYS_PER_POINT for each point of a scan; `rays_default` None:
     the command resolves it, by whether it traces one direction or a grid) and --seed."""
@@ -209,18 +225,22 @@ def add_optic_and_beam(p, rays_default=RAYS, per="", grids=False):
                        help="source off-axis angle in arcmin (default 0)")
         p.add_argument("--azimuth", type=number("--azimuth"), default=0.0, metavar="DEG",
                        help="source azimuth in degrees (default 0)")
-    add_source_distance(p)
+    add_source(p)
     add_aperture(p)
     add_rays_and_seed(p, None if grids else rays_default, per)
 
 
-def add_source_distance(p):
-    p.add_argument("--source-distance", type=number("--source-distance", minimum=0, allow_inf=True),
-                   default=math.inf, metavar="M",
-                   help="distance of the source from the optic's intersection plane in metres (default: infinity, a "
-                        "parallel beam; PANTER is about 124-130 m, the CAST X-ray finger about 14 m)")
-    p.add_argument("--source-size", type=number("--source-size", minimum=0), default=0.0, metavar="MM",
-                   help="radius of a uniform disc source in mm (default 0: a point; needs --source-distance)")
+def add_source(p):
+    """--source: the X-ray source in the API's text form, whose direction --off-axis and --azimuth give."""
+    p.add_argument("--source", default=defaults.SOURCE, metavar="SPEC",
+                   help=f"the X-ray source: {SOURCE_FORMS}, at DISTANCE_M metres from the optic's intersection plane "
+                        f"(PANTER is about point:130, the CAST X-ray finger about point:14), a disc of RADIUS_MM "
+                        f"(default {defaults.SOURCE})")
+    # the previous release's names, for one release (`source_options`)
+    p.add_argument("--source-distance", dest="old_source_distance", help=argparse.SUPPRESS,
+                   type=number("--source-distance", minimum=0, allow_inf=True))
+    p.add_argument("--source-size", dest="old_source_size", type=number("--source-size", minimum=0),
+                   help=argparse.SUPPRESS)
 
 
 def add_aperture(p):
@@ -284,9 +304,30 @@ def load_traced_optic(args):
     return api.load(args.optic, apertures=args.aperture)
 
 
-def source_options(args) -> dict:
-    """The API keywords of the source options."""
-    return {"source_distance_m": args.source_distance, "source_size_mm": args.source_size}
+def source_options(args, directed: bool = True) -> dict:
+    """The API's ``source`` of --source, pointed at --off-axis and --azimuth (with `directed`; else the grid's
+    directions are the API's own arguments). The previous release's --source-distance and --source-size still work,
+    announced once."""
+    from .. import api
+    from ..sources.spec import parse_source
+
+    old = {"--source-distance": args.old_source_distance, "--source-size": args.old_source_size}
+    old = {name: value for name, value in old.items() if value is not None}
+    if old:
+        if args.source != defaults.SOURCE:
+            raise CliError(f"--source: give it or {' and '.join(old)}, not both")
+        for name in old:
+            print(f"raytrace: warning: {args.command}: {name} is now --source point:DISTANCE_M or "
+                  "disc:DISTANCE_M:RADIUS_MM; the old name works until the next release", file=sys.stderr)
+        spec = SimpleNamespace(distance_m=args.old_source_distance or math.inf, size_mm=args.old_source_size or 0.0)
+    else:
+        spec = parse_source(args.source)
+        if spec.kind == "sun" or spec.has_direction:
+            raise CliError(f"--source {args.source!r}: expected {SOURCE_FORMS}"
+                           + ("; its direction is --off-axis and --azimuth" if spec.has_direction else ""))
+    if not directed:
+        return {"source": api.make_source(0.0, 0.0, spec.distance_m, spec.size_mm)}
+    return {"source": api.make_source(args.off_axis, args.azimuth, spec.distance_m, spec.size_mm)}
 
 
 def add_focal_plane(p, best_help="where the HPD is smallest"):
