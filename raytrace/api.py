@@ -36,9 +36,9 @@ from .helioscope.detector import Detector, load_detector
 from .helioscope.merit import Exposure, Magnet, load_magnet
 from .output.photons import open_photon_list
 from .progress import reporting
+from .provenance import provenance
 from .sources import ParallelBeam, PointSource
 from .sources.spec import DIRECTION_FORM, SOURCE_FORMS, parse_source
-from .version import __version__
 
 # The modules that load scipy's statistics, optimisers or special functions (the sensitivity, the optimiser, the
 # calibration, the solar models and the solar spot) are imported by the functions that use them: an area or PSF run
@@ -670,9 +670,9 @@ def sensitivity(optics=defaults.SENSITIVITY_OPTICS, *, detector: Detector | str 
                 limits_on)
     outside = [s.meta["fates"]["not_from_bore"] / s.meta["rays"] for s in spots]
     reach_mm = [float(PackedOptic.from_optic(o).front_r.max()) for o in optics]  # the outermost mirror's entrance
-    result.meta.update(solar_model=source.model.name, detector=detector.name, vacuum_years=vacuum_years,
-                       gas_years=gas_years, tracking=tracking, rays_per_bore=int(rays), seed=int(seed),
-                       raytrace_version=__version__, bore_vacuum_low_mass=bores,
+    result.meta.update(provenance(seed=seed), solar_model=source.model.name, detector=detector.name,
+                       vacuum_years=vacuum_years, gas_years=gas_years, tracking=tracking, rays_per_bore=int(rays),
+                       bore_vacuum_low_mass=bores,
                        bore_rays_outside=outside, optic_entrance_radius_mm=reach_mm,
                        bores_traced=[s.meta for s in spots])
     return result
@@ -746,7 +746,7 @@ def rest2019_sensitivity(masses_ev=None, solar_model: str = SOLAR_MODEL,
     model = _solar_model(solar_model)
     masses = reach.mass_grid(defaults.MASSES_EV) if masses_ev is None else np.asarray(_values(masses_ev, u.eV), float)
     result = reach.rest2019(masses, model, pseudo_experiments)
-    result.meta.update(solar_model=solar_model, raytrace_version=__version__)
+    result.meta.update(provenance(solar_model=solar_model))
     return result
 
 
@@ -803,10 +803,9 @@ def tilt_scan(optic, tilts_arcmin, *, source=None, detector: Detector | str | No
     tilts = _values(tilts_arcmin, u.arcmin, u.rad)
 
     def events_for(k):
-        return open_photon_list(events_path(events, k), {
-            "optic": optic.name, "source": source.describe(), "tilt_arcmin": float(np.degrees(tilts[k]) * 60),
-            "tilt_azimuth_deg": float(_value(azimuth_deg, u.deg)), "rays": int(rays), "seed": int(seed),
-            "raytrace_version": __version__}, events_frame)
+        return open_photon_list(events_path(events, k), provenance(
+            optic=optic, source=source, rays=rays, seed=seed, tilt_arcmin=float(np.degrees(tilts[k]) * 60),
+            tilt_azimuth_deg=float(_value(azimuth_deg, u.deg))), events_frame)
 
     with reporting(progress, tilts.size + 1, "tilts") as tell:  # the aligned optic, then each tilt
         focus = best_focus(optic, SPOT_FOCUS_KEV, rays=min(rays, RAYS_PER_POINT), seed=seed)
@@ -1038,8 +1037,7 @@ def _photon_list(events, frame: str, optic: Optic, source, rays: int, seed: int,
     if events is None and entrance is None:
         yield None
         return
-    meta = {"optic": optic.name, "focal_length_mm": optic.focal_length_mm, "source": source.describe(),
-            **source.metadata(), "rays": int(rays), "seed": int(seed), "raytrace_version": __version__}
+    meta = provenance(optic=optic, source=source, rays=rays, seed=seed)
     writers = []  # (writer, what it is given: None for the traced chunk, else a function of it)
     try:
         if events is not None:

@@ -29,7 +29,7 @@ N = 6_000
 
 def _trace_all(trace, chunk):
     table = trace.reflectivity_table()
-    return [rays.copy() for rays in trace.chunks(N, 5, chunk, table)]
+    return [rays.copy() for rays in trace.run(N, 5, chunk, table)]
 
 
 @pytest.mark.slow

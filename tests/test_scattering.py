@@ -282,8 +282,8 @@ def test_scattering_is_the_same_for_any_chunk_size(scattering_xmm):
     trace = Trace(scattering_xmm, ParallelBeam(energy_kev=6.0), 0.0)
     table = trace.reflectivity_table([6.0])
     for name in ("x", "weight"):
-        whole = np.concatenate([getattr(r, name).copy() for r in trace.chunks(30_000, 7, 30_000, table)])
-        pieces = np.concatenate([getattr(r, name).copy() for r in trace.chunks(30_000, 7, 7_001, table)])
+        whole = np.concatenate([getattr(r, name).copy() for r in trace.run(30_000, 7, 30_000, table)])
+        pieces = np.concatenate([getattr(r, name).copy() for r in trace.run(30_000, 7, 7_001, table)])
         np.testing.assert_array_equal(whole, pieces)
 
 

@@ -231,7 +231,7 @@ def test_same_rays_bit_for_bit_wherever_a_ray_falls_in_a_block(babyiaxo):
 
     def traced(chunk_size):
         chunks = [{name: getattr(rays, name).copy() for name in names}
-                  for rays in trace.chunks(3000, seed=5, chunk_size=chunk_size, table=table)]
+                  for rays in trace.run(3000, seed=5, chunk_size=chunk_size, table=table)]
         return {name: np.concatenate([chunk[name] for chunk in chunks]) for name in names}
 
     whole, split = traced(1000), traced(257)
@@ -264,8 +264,8 @@ def test_kernel_started_beam_is_the_emitted_beam_bit_for_bit(babyiaxo):
     table = started.reflectivity_table()
     names = [name for name in Rays.__dataclass_fields__]
     for chunk_size in (3000, 1001):
-        a = [rays.copy() for rays in started.chunks(3000, seed=8, chunk_size=chunk_size, table=table)]
-        b = [rays.copy() for rays in emitted.chunks(3000, seed=8, chunk_size=chunk_size, table=table)]
+        a = [rays.copy() for rays in started.run(3000, seed=8, chunk_size=chunk_size, table=table)]
+        b = [rays.copy() for rays in emitted.run(3000, seed=8, chunk_size=chunk_size, table=table)]
         for name in names:
             np.testing.assert_array_equal(np.concatenate([getattr(r, name) for r in a]),
                                           np.concatenate([getattr(r, name) for r in b]), err_msg=name)

@@ -53,27 +53,24 @@ def effective_area(optic: Optic, energies_kev, beam: Source = ParallelBeam(), n_
     share = n_rays / (n_rays + traced * table.energies_kev.size)  # of the rays traced, for `progress`
     sums = np.zeros(table.energies_kev.size)
     sums_sq = np.zeros_like(sums)
-    fates = np.zeros(len(Fate) + 1, dtype=np.int64)
     geometric = 0.0
     s, s2 = np.empty_like(sums), np.empty_like(sums)
-    for rays in trace.chunks(n_rays, seed, chunk_size):
+    run = trace.run(n_rays, seed, chunk_size, progress=None if progress is None else lambda n: progress(share * n),
+                    on_chunk=None if on_chunk is None or scatters else
+                    lambda rays: on_chunk(_weighted(rays, table, trace, float(energies[0]))))
+    for rays in run:
         split_over_threads(double_reflection_area_per_energy, sums.size, reflectivity, rays.columns(), s, s2)
-        if on_chunk is not None and not scatters:
-            on_chunk(_weighted(rays, table, trace, float(energies[0])))
         sums += s
         sums_sq += s2
-        fates += rays.fate_counts()
         geometric += float(rays.weight[rays.fate == Fate.DOUBLE].sum())
-        if progress is not None:
-            progress(share * len(rays))
     if scatters:
         sums, variance = _scattering_corrected(table, trace, n_rays, traced, seed, chunk_size, sums, sums_sq,
                                                None if progress is None else lambda n: progress(share * n), on_chunk)
     else:
         variance = _variance(sums, sums_sq, n_rays)
     index = np.searchsorted(table.energies_kev, energies)
-    meta = trace.metadata(n_rays, seed, fates, geometric_area_cm2=geometric, sampled_area_cm2=trace.aperture_area_cm2,
-                          coatings=", ".join(c.name for c in trace.coatings),
+    meta = trace.metadata(n_rays, seed, run.fates, geometric_area_cm2=geometric,
+                          sampled_area_cm2=trace.aperture_area_cm2, coatings=", ".join(c.name for c in trace.coatings),
                           definition="doubly reflected (primary then secondary) rays reaching the focal plane")
     if scatters:
         meta["scattering_rays_per_energy"] = traced

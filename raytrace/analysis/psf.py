@@ -106,20 +106,15 @@ def psf(optic: Optic, energy_kev: float, beam: Source = ParallelBeam(), n_rays: 
     if pixel_arcsec is None:
         pixel_arcsec = _holding_pixel_arcsec(pilot, centre, mm_per_arcsec, image_pixels)
     focused = FocusedImage(centre, pixel_arcsec * mm_per_arcsec, image_pixels, min(chunk_size, n_rays))
-    fates = np.zeros(len(Fate) + 1, dtype=np.int64)
-    for rays in trace.chunks(n_rays, seed, chunk_size, table):
+    run = trace.run(n_rays, seed, chunk_size, table, progress, on_chunk)
+    for rays in run:
         focused.add(rays)
-        fates += rays.fate_counts()
-        if on_chunk is not None:
-            on_chunk(rays)
-        if progress is not None:
-            progress(len(rays))
 
-    check_focused(int(fates[Fate.DOUBLE]), f"{optic.name}: PSF at {energy_kev:g} keV")
+    check_focused(int(run.fates[Fate.DOUBLE]), f"{optic.name}: PSF at {energy_kev:g} keV")
     edges_mm = radial_edges_mm()
     fraction = focused.cumulative_fraction()
     widths = [2.0 * radius_at(fraction, edges_mm, q) / mm_per_arcsec for q in (0.5, 0.8, 0.9)]
-    meta = trace.metadata(n_rays, seed, fates, image_distance_mm=image_mm)
+    meta = trace.metadata(n_rays, seed, run.fates, image_distance_mm=image_mm)
     centroid = focused.centroid_mm()
     result = PsfResult(
         hpd_arcsec=widths[0],

@@ -8,7 +8,7 @@ from astropy.table import Table
 
 from coatings import Stack
 
-from ..version import __version__
+from ..provenance import provenance
 
 
 def reflectivity_curves(stack: Stack, energies_kev, angles_mrad, polarisation: str = "unpolarised") -> Table:
@@ -25,12 +25,11 @@ def reflectivity_curves(stack: Stack, energies_kev, angles_mrad, polarisation: s
             "angle": np.tile(angles, energies.size) * u.mrad,
             "reflectivity": values.ravel(),
         },
-        meta={
-            "recipe": stack.name,
-            "stack": stack.summary(),
-            "description": stack.description,
-            "optical_constants": ", ".join(sorted({m.optical_constants for m in stack.materials()})),
-            "polarisation": polarisation,
-            "raytrace_version": __version__,
-        },
+        meta=provenance(
+            recipe=stack.name,
+            stack=stack.summary(),
+            description=stack.description,
+            optical_constants=", ".join(sorted({m.optical_constants for m in stack.materials()})),
+            polarisation=polarisation,
+        ),
     )

@@ -39,6 +39,11 @@ class Fate(IntEnum):
 FATE_NAMES = {int(f): f.name.lower() for f in Fate}
 
 
+def fates_by_name(counts: np.ndarray) -> dict[str, int]:
+    """Counts per fate code (`Rays.fate_counts`) as {fate name: count}, as result tables record them."""
+    return {FATE_NAMES[i]: int(counts[i]) for i in range(1, len(counts))}
+
+
 @dataclass
 class Rays:
     x: np.ndarray

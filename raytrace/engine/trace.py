@@ -18,11 +18,11 @@ from coatings.threads import split_over_threads
 from geometries import Optic
 
 from ..defaults import CHUNK_SIZE as DEFAULT_CHUNK_SIZE
-from ..version import __version__
+from ..provenance import provenance
 from . import kernel
 from .aperture import EntranceChannels
 from .geometry import PackedOptic
-from .rays import FATE_NAMES, Rays
+from .rays import Fate, Rays
 from .rng import seed_key, stream_key
 from .source import Source
 
@@ -127,34 +127,42 @@ class Trace:
         return rays
 
     def metadata(self, n_rays: int, seed: int, fates: np.ndarray, **extra) -> dict:
-        """Provenance of a run of this trace for result tables: optic, source, rays, seed, version, fate counts."""
-        return {
-            "optic": self.optic.name,
-            "focal_length_mm": self.optic.focal_length_mm,
-            "focal_plane_z_mm": self.focal_plane_z_mm,
-            "source": self.source.describe(),
-            **self.source.metadata(),
-            "rays": int(n_rays),
-            "seed": int(seed),
-            "raytrace_version": __version__,
-            "fates": {FATE_NAMES[i]: int(fates[i]) for i in range(1, len(fates))},
-            **extra,
-        }
+        """Provenance of a run of this trace for result tables (`raytrace.provenance`), with its focal plane."""
+        return provenance(optic=self.optic, source=self.source, rays=n_rays, seed=seed, fates=fates,
+                          focal_plane_z_mm=self.focal_plane_z_mm, **extra)
 
-    def chunks(self, n_rays: int, seed: int, chunk_size: int = DEFAULT_CHUNK_SIZE,
-               table: ReflectivityTable | None = None) -> Iterator[Rays]:
-        """Traced chunks of rays 0 .. n_rays - 1 (geometric weights unless a reflectivity table is given).
-
-        The chunks share one buffer: each yielded Rays is overwritten by the next (copy it to keep it).
-        """
+    def run(self, n_rays: int, seed: int, chunk_size: int = DEFAULT_CHUNK_SIZE, table: ReflectivityTable | None = None,
+            progress=None, on_chunk=None) -> TracedRun:
+        """Rays 0 .. n_rays - 1, traced chunk by chunk (geometric weights unless a reflectivity table is given): a
+        `TracedRun` to loop over."""
         check_ray_count(n_rays)
         if chunk_size < 1:
             raise ValueError(f"chunk size = {chunk_size}: must be >= 1")
-        key = seed_key(seed)
-        buffer = Rays.empty(min(chunk_size, n_rays))
-        for start in range(0, n_rays, chunk_size):
-            n = min(chunk_size, n_rays - start)
-            yield self.trace_range(key, start, n, n_rays, out=buffer, table=table)
+        return TracedRun(self, n_rays, seed_key(seed), chunk_size, table, progress, on_chunk)
+
+
+class TracedRun:
+    """The traced chunks of a run, in ray order, as a loop hands them on. Each chunk goes to `on_chunk` (the photon
+    lists) as it comes, and counts in `fates` (rays per fate code) and `progress` (called with its number of rays)
+    once the loop's body has used it. The chunks share one buffer: each is overwritten by the next (copy it to keep
+    it)."""
+
+    def __init__(self, trace: Trace, n_rays: int, key, chunk_size: int, table, progress, on_chunk):
+        self.trace, self.n_rays, self.key, self.chunk_size, self.table = trace, n_rays, key, chunk_size, table
+        self.progress, self.on_chunk = progress, on_chunk
+        self.fates = np.zeros(len(Fate) + 1, dtype=np.int64)
+
+    def __iter__(self) -> Iterator[Rays]:
+        buffer = Rays.empty(min(self.chunk_size, self.n_rays))
+        for start in range(0, self.n_rays, self.chunk_size):
+            n = min(self.chunk_size, self.n_rays - start)
+            rays = self.trace.trace_range(self.key, start, n, self.n_rays, out=buffer, table=self.table)
+            if self.on_chunk is not None:
+                self.on_chunk(rays)
+            yield rays
+            self.fates += rays.fate_counts()
+            if self.progress is not None:
+                self.progress(n)
 
 
 def check_ray_count(n_rays) -> None:

@@ -41,9 +41,10 @@ from geometries.generator import CoatingGroup, SegmentedDesign, design_from_dict
 from ..analysis.encircled import radial_histogram
 from ..analysis.psf import FOCUS_RAYS, best_focus_z_mm
 from ..defaults import MATERIALS
-from ..engine import FATE_NAMES, Fate, Trace
+from ..engine import Fate, Trace
+from ..engine.rays import fates_by_name
+from ..provenance import provenance
 from ..sources import ParallelBeam, SolarSource
-from ..version import __version__
 from .detector import Detector
 from .merit import Magnet, circle_overlap_cm2, figures_of_merit, spectrum_mean
 from .spot import SpotResult, solar_spot
@@ -147,9 +148,8 @@ def trace_kept(design: SegmentedDesign, bounds: list[float], source: SolarSource
     shell_group = np.searchsorted(bounds, optic.intersect_radii_mm(), side="right")
     energies = source.energy_nodes()
     parts = []
-    fates = np.zeros(len(Fate) + 1, dtype=np.int64)
-    for rays in trace.chunks(n_rays, seed):
-        fates += rays.fate_counts()
+    run = trace.run(n_rays, seed)
+    for rays in run:
         keep = rays.fate == Fate.DOUBLE
         parts.append((shell_group[rays.shell[keep]], rays.graze1[keep], rays.graze2[keep],
                       np.searchsorted(energies, rays.energy_kev[keep]), rays.x[keep], rays.y[keep], rays.weight[keep]))
@@ -160,7 +160,7 @@ def trace_kept(design: SegmentedDesign, bounds: list[float], source: SolarSource
         detector.efficiency(energies),
         spectrum_mean(source, detector.efficiency),
         focus,
-        {FATE_NAMES[i]: int(fates[i]) for i in range(1, len(fates))},
+        fates_by_name(run.fates),
     )
 
 
@@ -562,15 +562,15 @@ def scan_result(rows: list[dict], design: SegmentedDesign, source: SolarSource, 
     table["focal_plane_z"] = [row["focal_plane_z_mm"] for row in rows] * u.mm
     for g in range(settings.groups):
         table[f"recipe_group{g + 1}"] = [stacks_of(row)[g].name for row in rows]
-    table.meta.update({
+    table.meta.update(provenance(source=source, seed=settings.seed, **{
         "design": design.name, "groups": settings.groups, "materials": ", ".join(settings.systems),
-        "rays_per_focal_length": settings.n_rays, "seed": settings.seed, "source": source.describe(),
+        "rays_per_focal_length": settings.n_rays,
         "detector": detector.name, "background_counts_kev_cm2_s": detector.background_counts_kev_cm2_s,
-        "raytrace_version": __version__, "objective": settings.objective, "varied": varied,
+        "objective": settings.objective, "varied": varied,
         "definitions": "f_DO = <eps_D eps_O eta_D> / sqrt(b a), f_O = <eps_O eta_O> / sqrt(a_O), throughput = "
                        "<eps_O> = <A_eff> / bore area (70 cm diameter); a, eta_D: the signal-to-noise optimal spot of "
                        "the detected signal (raytrace.helioscope.merit)",
-    })
+    }))
     if settings.objective == "sensitivity":
         table.meta.update(objective_mass_ev=settings.objective_mass_ev, g_agamma_definition=(
             "combined vacuum and 4He expected limit at objective_mass_ev with every bore holding the design "

@@ -144,22 +144,17 @@ def solar_spot(optic: Optic, source: SolarSource, detector: Detector, n_rays: in
     # for the statistical error of the spot's ARF in each energy bin (a compound-Poisson sum: variance sum w^2)
     on_opening, on_opening_squared = (FocusedImage(centre_d, IMAGE_PIXEL_MM, 1, min(chunk_size, n_rays),
                                                    source.energy_nodes()) for _ in range(2))
-    fates = np.zeros(len(Fate) + 1, dtype=np.int64)
-    for rays in trace.chunks(n_rays, seed, chunk_size, table):
-        if on_chunk is not None:
-            on_chunk(rays)
+    run = trace.run(n_rays, seed, chunk_size, table, progress, on_chunk)
+    for rays in run:
         optics_only.add(rays)
         weight = detected(rays.weight, rays.energy_kev)
         after_detector.add(rays, weight)
         weight_on_opening = np.where(rays.x**2 + rays.y**2 < opening_r2, weight, 0.0)
         on_opening.add(rays, weight_on_opening)
         on_opening_squared.add(rays, weight_on_opening**2)
-        fates += rays.fate_counts()
-        if progress is not None:
-            progress(len(rays))
     if after_detector.total <= 0:
         raise ValueError(f"{optic.name}: no solar-axion photon reaches the focal plane")
-    check_focused(int(fates[Fate.DOUBLE]), f"{optic.name}: solar spot and figures of merit")
+    check_focused(int(run.fates[Fate.DOUBLE]), f"{optic.name}: solar spot and figures of merit")
 
     b = detector.background_counts_kev_cm2_s
     figures = figures_of_merit(optics_only.radial, after_detector.radial, magnet, b,
@@ -175,7 +170,7 @@ def solar_spot(optic: Optic, source: SolarSource, detector: Detector, n_rays: in
     meta = trace.metadata(
         n_rays,
         seed,
-        fates,
+        run.fates,
         detector=detector.name,
         background_counts_kev_cm2_s=b,
         opening_diameter_mm=detector.opening_diameter_mm,

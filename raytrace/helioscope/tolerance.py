@@ -23,8 +23,8 @@ from astropy.table import Table
 from coatings.table import ReflectivityTable
 from geometries import Optic
 
-from ..engine import DEFAULT_CHUNK_SIZE, FATE_NAMES, Fate, Source, Trace, check_ray_count
-from ..version import __version__
+from ..engine import DEFAULT_CHUNK_SIZE, Fate, Source, Trace, check_ray_count
+from ..provenance import provenance
 from .detector import Detector
 from .merit import detector_weights
 
@@ -80,18 +80,15 @@ def focal_plane_signal(optic: Optic, source: Source, detector: Detector, misalig
     cx, cy = misalignment.detector_centre_mm(optic)
     radius2 = (0.5 * detector.opening_diameter_mm) ** 2
     sums = np.zeros(4)
-    fates = np.zeros(len(Fate) + 1, dtype=np.int64)
-    for rays in trace.chunks(n_rays, seed, chunk_size, table):
-        if on_chunk is not None:
-            on_chunk(rays)
-        fates += rays.fate_counts()
+    run = trace.run(n_rays, seed, chunk_size, table, on_chunk=on_chunk)
+    for rays in run:
         focused = rays.fate == Fate.DOUBLE
         w = detected(rays.weight[focused], rays.energy_kev[focused])
         x, y = rays.x[focused], rays.y[focused]
         sums += (w.sum(), np.sum(w * x), np.sum(w * y), w[(x - cx) ** 2 + (y - cy) ** 2 < radius2].sum())
     total = sums[0]
     centroid = (sums[1] / total - cx, sums[2] / total - cy) if total > 0 else (math.nan, math.nan)
-    return FocalPlaneSignal(float(total), float(sums[3]), centroid, fates)
+    return FocalPlaneSignal(float(total), float(sums[3]), centroid, run.fates)
 
 
 def tilt_scan(optic: Optic, source: Source, detector: Detector, tilts_rad, keep: float = 0.95,
@@ -140,20 +137,17 @@ def tilt_scan(optic: Optic, source: Source, detector: Detector, tilts_rad, keep:
                    "relative_in_opening": columns[6]})
     table["tilt"].unit = "arcmin"
     pivot = Misalignment(pivot_z_mm=pivot_z_mm).pivot(optic)
-    table.meta.update({
-        "optic": optic.name, "source": source.describe(), "detector": detector.name,
-        "opening_diameter_mm": detector.opening_diameter_mm, "pivot_z_mm": pivot,
+    table.meta.update(provenance(optic=optic, source=source, rays=n_rays, seed=seed, fates=fates, **{
+        "detector": detector.name, "opening_diameter_mm": detector.opening_diameter_mm, "pivot_z_mm": pivot,
         "tilt_azimuth_deg": math.degrees(tilt_azimuth_rad), "decentre_x_mm": float(decentre_mm[0]),
         "decentre_y_mm": float(decentre_mm[1]), "focal_plane_z_mm": focal_plane_z_mm, "keep": keep,
         "aligned_in_opening_fraction": aligned.in_opening / aligned.total,
-        "tolerance_arcmin": largest_tilt(table["tilt"].value, columns[6], keep), "rays": n_rays, "seed": seed,
-        "fates": {FATE_NAMES[i]: int(fates[i]) for i in range(1, len(fates))},
+        "tolerance_arcmin": largest_tilt(table["tilt"].value, columns[6], keep),
         "fates_over": "the aligned optic and every tilt",
-        "raytrace_version": __version__,
         "definitions": "shift: spot centroid minus detector centre; relative_signal: focused detected signal / "
                        "aligned; in_opening_fraction: signal inside the opening / aligned total; "
                        "relative_in_opening: signal inside the opening / aligned signal inside it",
-    })
+    }))
     return table
 
 
