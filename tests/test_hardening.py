@@ -6,6 +6,7 @@ import os
 import signal
 import subprocess
 import sys
+import threading
 import time
 
 import pytest
@@ -183,17 +184,50 @@ def test_mcpls_errors_are_one_line_and_leave_no_file(tmp_path):
     assert list(tmp_path.iterdir()) == []
 
 
+# Python leaves SIGINT ignored if it was at start-up (a job a non-interactive shell put in the background, such as a
+# CI runner's), so the runs below get the default disposition the tests are about
+DEFAULT_SIGINT = "import signal, sys; signal.signal(signal.SIGINT, signal.default_int_handler)\n"
+# Readiness signals on standard output: a chunk has been traced; numba starts compiling the trace kernel
+ANNOUNCE_CHUNKS = """import raytrace.engine.trace as engine
+traced = engine.Trace.trace_range
+def announced(*args, **kwargs):
+    rays = traced(*args, **kwargs)
+    print("traced a chunk", flush=True)
+    return rays
+engine.Trace.trace_range = announced
+"""
+ANNOUNCE_COMPILING = """from numba.core import event
+class Compiling(event.Listener):
+    def on_start(self, data):
+        if getattr(data.data.get("dispatcher"), "py_func", None).__name__ == "trace":
+            print("compiling the trace kernel", flush=True)
+    def on_end(self, data):
+        pass
+event.register("numba:compile", Compiling())
+"""
+RUN_CLI = "from raytrace.cli import main\nsys.exit(main())\n"
+
+
+def _wait_for(process, line: str, timeout_s: float = 300.0) -> None:
+    """Read the process's standard output until `line` (the test fails if it ends or `timeout_s` passes first)."""
+    watchdog = threading.Timer(timeout_s, process.kill)
+    watchdog.start()
+    try:
+        for text in process.stdout:
+            if text.strip() == line:
+                return
+    finally:
+        watchdog.cancel()
+    pytest.fail(f"the run ended before printing {line!r}: {process.stderr.read()}")
+
+
 @pytest.mark.parametrize("signum, status", [(signal.SIGINT, 130), (signal.SIGTERM, 143)])
 def test_signals_end_a_run_with_its_status_and_no_files(tmp_path, signum, status):
-    out = tmp_path / "area.fits"
-    # Python leaves SIGINT ignored if it was at start-up (a job a non-interactive shell put in the background, such as a
-    # CI runner's), so the run gets the default disposition the test is about
-    command = ("import signal, sys; signal.signal(signal.SIGINT, signal.default_int_handler); "
-               "from raytrace.cli import main; sys.exit(main())")
-    process = subprocess.Popen([sys.executable, "-c", command, "area", "xmm", "--energy", "0.5:12:0.1",
-                                "--rays", "3e8", "-o", str(out)], cwd=tmp_path, stdout=subprocess.PIPE,
-                               stderr=subprocess.PIPE, text=True)
-    time.sleep(6.0)
+    command = DEFAULT_SIGINT + ANNOUNCE_CHUNKS + RUN_CLI
+    process = subprocess.Popen([sys.executable, "-c", command, "area", "xmm", "--energy", "1.5", "--rays", "3e8",
+                                "-o", str(tmp_path / "area.fits"), "--events", str(tmp_path / "events.fits")],
+                               cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    _wait_for(process, "traced a chunk")  # tracing, with the photon list open
     process.send_signal(signum)
     _, err = process.communicate(timeout=120)
     assert process.returncode == status, err
@@ -213,12 +247,11 @@ def test_a_first_run_on_an_empty_cache_compiles_in_every_thread_and_succeeds(tmp
 
 @pytest.mark.parametrize("signum", [signal.SIGINT, signal.SIGTERM])
 def test_a_signal_during_the_first_compilation_ends_the_run_at_once(tmp_path, signum):
-    command = ("import signal, sys; signal.signal(signal.SIGINT, signal.default_int_handler); "
-               "from raytrace.cli import main; sys.exit(main())")
+    command = DEFAULT_SIGINT + ANNOUNCE_COMPILING + RUN_CLI
     env = os.environ | {"NUMBA_CACHE_DIR": str(tmp_path / "empty_cache")}  # compiling takes 15-25 s here
     process = subprocess.Popen([sys.executable, "-c", command, "area", "xmm_design", "--energy", "2", "--rays", "1000"],
                                cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
-    time.sleep(8.0)  # inside numba's compilation, where LLVM used to hold the signal for up to 15 s
+    _wait_for(process, "compiling the trace kernel")  # about 12 s of it follow, where LLVM used to hold the signal
     sent = time.perf_counter()
     process.send_signal(signum)
     _, err = process.communicate(timeout=60)
@@ -367,7 +400,8 @@ def _optimise_with_workers(tmp_path):
     while len(workers := psutil.Process(process.pid).children()) < 2 and time.monotonic() < deadline:
         time.sleep(0.2)
     assert len(workers) >= 2
-    time.sleep(1.0)  # let them start working
+    while min(sum(w.cpu_times()[:2]) for w in workers) < 0.5 and time.monotonic() < deadline:
+        time.sleep(0.1)  # until both are working
     return process, workers
 
 
