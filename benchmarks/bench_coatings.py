@@ -35,15 +35,22 @@ def best_of(repeats: int, run) -> float:
 def multilayer_grid() -> None:
     from coatings import Multilayer, Stack, material
 
-    stack = Stack("W/B4C 150 bilayers", material("SiO2"), multilayer=Multilayer(
-        material("W"), material("B4C"), 150, 0.4, d_min_nm=2.5, d_max_nm=12.0, c=0.25, roughness_nm=0.4))
+    stack = Stack(
+        "W/B4C 150 bilayers",
+        material("SiO2"),
+        multilayer=Multilayer(
+            material("W"), material("B4C"), 150, 0.4, d_min_nm=2.5, d_max_nm=12.0, c=0.25, roughness_nm=0.4
+        ),
+    )
     energies = np.linspace(1.0, 80.0, 600)
     angles = np.linspace(0.5e-3, 20e-3, 300)
     stack.reflectivity_grid(energies[:2], angles[:2])  # compile / load the cache
     first = best_of(1, lambda: stack.reflectivity_grid(energies, angles))
     elapsed = best_of(3, lambda: stack.reflectivity_grid(energies, angles))
-    print(f"300-layer W/B4C on 600 energies x 300 angles: {elapsed:.2f} s "
-          f"({first:.2f} s on first use, which includes fetching the optical constants from xraylib)")
+    print(
+        f"300-layer W/B4C on 600 energies x 300 angles: {elapsed:.2f} s "
+        f"({first:.2f} s on first use, which includes fetching the optical constants from xraylib)"
+    )
 
 
 def lookup_in_tracer() -> None:
@@ -61,7 +68,8 @@ def lookup_in_tracer() -> None:
     geometric = best_of(5, lambda: trace.trace_range(key, 0, n, n, out=buffer))
     weighted = best_of(5, lambda: trace.trace_range(key, 0, n, n, out=buffer, table=table))
     lookups = 2 * np.count_nonzero(buffer.fate == Fate.DOUBLE) + np.count_nonzero(
-        (buffer.fate == Fate.PRIMARY_ONLY) | (buffer.fate == Fate.SECONDARY_ONLY))
+        (buffer.fate == Fate.PRIMARY_ONLY) | (buffer.fate == Fate.SECONDARY_ONLY)
+    )
     print(
         f"tracer, XMM as designed (no scattering) at 1.5 keV ({lookups / n:.2f} lookups per ray): "
         f"{n / geometric / 1e6:.1f} M rays/s geometric, "
@@ -83,14 +91,18 @@ def lookup_in_band_table() -> None:
     energy, graze, coating = rng.choice(nodes, n), rng.uniform(0.0, 0.02, n), np.zeros(n, int)
     table.lookup(coating[:10], energy[:10], graze[:10])
     elapsed = best_of(3, lambda: table.lookup(coating, energy, graze))
-    print(f"table lookup (Au, 1-10 keV, {table.energies_kev.size} energy nodes, angle step "
-          f"{table.angle_step_rad * 1e6:.1f} urad), random energies and angles: {elapsed / n * 1e9:.1f} ns per lookup "
-          f"({numba.get_num_threads()} threads)")
+    print(
+        f"table lookup (Au, 1-10 keV, {table.energies_kev.size} energy nodes, angle step "
+        f"{table.angle_step_rad * 1e6:.1f} urad), random energies and angles: {elapsed / n * 1e9:.1f} ns per lookup "
+        f"({numba.get_num_threads()} threads)"
+    )
 
 
 def main():
-    print(f"machine: {platform.processor() or platform.machine()}, {os.cpu_count()} cores, "
-          f"numba threads {numba.get_num_threads()}, Python {platform.python_version()}, numba {numba.__version__}")
+    print(
+        f"machine: {platform.processor() or platform.machine()}, {os.cpu_count()} cores, "
+        f"numba threads {numba.get_num_threads()}, Python {platform.python_version()}, numba {numba.__version__}"
+    )
     multilayer_grid()
     lookup_in_tracer()
     lookup_in_band_table()

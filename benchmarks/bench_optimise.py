@@ -43,10 +43,14 @@ def main():
     raytrace.write_table(table, out / "scan.ecsv")
     raytrace.write_design(result.best_design, out / "best_design.toml")
     for row in table:
-        print(f"  f = {row['focal_length']:6.0f} mm  f_DO {row['f_do']:7.1f}  a {row['spot_area']:.3f} cm2  "
-              f"throughput {row['throughput']:.3f}")
-    print(f"best: f = {table.meta['best_focal_length_mm']:g} mm, f_DO {max(table['f_do']):.1f}; full trace "
-          f"{result.verified.f_do:.1f}; outputs in {out}")
+        print(
+            f"  f = {row['focal_length']:6.0f} mm  f_DO {row['f_do']:7.1f}  a {row['spot_area']:.3f} cm2  "
+            f"throughput {row['throughput']:.3f}"
+        )
+    print(
+        f"best: f = {table.meta['best_focal_length_mm']:g} mm, f_DO {max(table['f_do']):.1f}; full trace "
+        f"{result.verified.f_do:.1f}; outputs in {out}"
+    )
 
 
 if __name__ == "__main__":

@@ -63,8 +63,10 @@ def main():
         trace_psf(int(args.child))
         print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0)  # MiB (ru_maxrss is KiB on Linux)
         return
-    print(f"machine: {platform.processor() or platform.machine()}, {os.cpu_count()} cores, "
-          f"numba threads {numba.get_num_threads()}, Python {platform.python_version()}, numba {numba.__version__}")
+    print(
+        f"machine: {platform.processor() or platform.machine()}, {os.cpu_count()} cores, "
+        f"numba threads {numba.get_num_threads()}, Python {platform.python_version()}, numba {numba.__version__}"
+    )
     n = int(args.rays)
     for name, energy, slope_errors in CASES:
         elapsed = trace_psf(n, name, energy, slope_errors)
@@ -85,10 +87,23 @@ def vector_report() -> None:
     from raytrace.analysis import encircled
     from raytrace.engine import aperture, kernel
 
-    kernels = [kernel._load, aperture.start_block, kernel._start, kernel._entrance, kernel._compact, kernel._search,
-               kernel._deviates, kernel._reflect, kernel._finish, kernel._weights,
-               kernel.double_reflection_area_per_energy, encircled._bins, encircled._sums, parratt._parratt_energy,
-               table._lookup_many]
+    kernels = [
+        kernel._load,
+        aperture.start_block,
+        kernel._start,
+        kernel._entrance,
+        kernel._compact,
+        kernel._search,
+        kernel._deviates,
+        kernel._reflect,
+        kernel._finish,
+        kernel._weights,
+        kernel.double_reflection_area_per_energy,
+        encircled._bins,
+        encircled._sums,
+        parratt._parratt_energy,
+        table._lookup_many,
+    ]
     print("kernel: packed doubles in zmm / ymm registers; packed / scalar sqrt and div")
     for dispatcher in kernels:
         for overload in dispatcher.overloads.values():

@@ -106,8 +106,17 @@ class Material:
 
     def edge_energies_kev(self) -> np.ndarray:
         """Absorption-edge energies (K, L1-L3, M1-M5) of the material's elements, in keV (xraylib)."""
-        shells = (xraylib.K_SHELL, xraylib.L1_SHELL, xraylib.L2_SHELL, xraylib.L3_SHELL,
-                  xraylib.M1_SHELL, xraylib.M2_SHELL, xraylib.M3_SHELL, xraylib.M4_SHELL, xraylib.M5_SHELL)
+        shells = (
+            xraylib.K_SHELL,
+            xraylib.L1_SHELL,
+            xraylib.L2_SHELL,
+            xraylib.L3_SHELL,
+            xraylib.M1_SHELL,
+            xraylib.M2_SHELL,
+            xraylib.M3_SHELL,
+            xraylib.M4_SHELL,
+            xraylib.M5_SHELL,
+        )
         edges = []
         for z in xraylib.CompoundParser(self.formula)["Elements"]:
             for shell in shells:

@@ -30,8 +30,9 @@ HC_KEV_NM = 1.239841984332003  # h c in keV nm (CODATA 2018)
 POLARISATIONS = ("s", "p", "unpolarised")
 
 
-def parratt_reflectivity(indices, thickness_nm, roughness_nm, energy_kev, graze_rad, polarisation="unpolarised",
-                         needed=None):
+def parratt_reflectivity(
+    indices, thickness_nm, roughness_nm, energy_kev, graze_rad, polarisation="unpolarised", needed=None
+):
     """Reflectivity on an energy x angle grid.
 
     indices: complex refractive indices n = 1 - delta + i beta, shape (L + 2, n_energies):
@@ -62,16 +63,28 @@ def parratt_reflectivity(indices, thickness_nm, roughness_nm, energy_kev, graze_
     if needed is None:
         needed = np.ones((energy.size, theta.size), dtype=bool)
     elif np.shape(needed) != (energy.size, theta.size):
-        raise ValueError(f"needed has shape {np.shape(needed)}: it must be (energies, angles) = "
-                         f"{(energy.size, theta.size)}")
+        raise ValueError(
+            f"needed has shape {np.shape(needed)}: it must be (energies, angles) = {(energy.size, theta.size)}"
+        )
     reflectivity_s = np.empty((energy.size, theta.size))
     reflectivity_p = np.empty((energy.size, theta.size))
     sin2 = np.sin(theta) ** 2
     split_over_threads(
-        _parratt, energy.size, materials - 1.0, kinds[:, 0].astype(np.int64), kinds[:, 1].astype(np.int64),
-        kinds[:, 2].copy(), interface_kind.reshape(-1).astype(np.int64), medium_material,
-        np.concatenate([[0.0], d, [0.0]]), 2.0 * np.pi / HC_KEV_NM * energy, sin2, float(np.max(sin2, initial=0.0)),
-        np.asarray(needed, dtype=np.bool_), reflectivity_s, reflectivity_p,
+        _parratt,
+        energy.size,
+        materials - 1.0,
+        kinds[:, 0].astype(np.int64),
+        kinds[:, 1].astype(np.int64),
+        kinds[:, 2].copy(),
+        interface_kind.reshape(-1).astype(np.int64),
+        medium_material,
+        np.concatenate([[0.0], d, [0.0]]),
+        2.0 * np.pi / HC_KEV_NM * energy,
+        sin2,
+        float(np.max(sin2, initial=0.0)),
+        np.asarray(needed, dtype=np.bool_),
+        reflectivity_s,
+        reflectivity_p,
     )
     if polarisation == "s":
         return reflectivity_s
@@ -90,8 +103,23 @@ _SERIES_RECIPROCALS = tuple(1.0 / n for n in range(PHASE_SERIES_TERMS, 0, -1))
 
 
 @numba.njit(cache=True, no_cfunc_wrapper=True, nogil=True)
-def _parratt(n_minus_one, kind_upper, kind_lower, kind_sigma2, interface_kind, medium_material, thickness,
-             wavenumber, sin2, sin2_largest, needed, out_s, out_p, first_energy, end_energy):
+def _parratt(
+    n_minus_one,
+    kind_upper,
+    kind_lower,
+    kind_sigma2,
+    interface_kind,
+    medium_material,
+    thickness,
+    wavenumber,
+    sin2,
+    sin2_largest,
+    needed,
+    out_s,
+    out_p,
+    first_energy,
+    end_energy,
+):
     """|r|^2 for s and p polarisation at every needed (energy, angle), recursion from the substrate up (NaN at the
     others).
 
@@ -103,13 +131,41 @@ def _parratt(n_minus_one, kind_upper, kind_lower, kind_sigma2, interface_kind, m
     multilayers change d by a few hundredths of a nm per bilayer); otherwise a fresh exp.
     """
     for e in range(first_energy, end_energy):
-        _parratt_energy(n_minus_one, kind_upper, kind_lower, kind_sigma2, interface_kind, medium_material, thickness,
-                        wavenumber, sin2, sin2_largest, needed, out_s, out_p, e)
+        _parratt_energy(
+            n_minus_one,
+            kind_upper,
+            kind_lower,
+            kind_sigma2,
+            interface_kind,
+            medium_material,
+            thickness,
+            wavenumber,
+            sin2,
+            sin2_largest,
+            needed,
+            out_s,
+            out_p,
+            e,
+        )
 
 
 @numba.njit(**_INTERNAL, nogil=True)
-def _parratt_energy(n_minus_one, kind_upper, kind_lower, kind_sigma2, interface_kind, medium_material, thickness,
-                    wavenumber, sin2, sin2_largest, needed, out_s, out_p, e):
+def _parratt_energy(
+    n_minus_one,
+    kind_upper,
+    kind_lower,
+    kind_sigma2,
+    interface_kind,
+    medium_material,
+    thickness,
+    wavenumber,
+    sin2,
+    sin2_largest,
+    needed,
+    out_s,
+    out_p,
+    e,
+):
     """`_parratt` at energy index e."""
     n_materials = n_minus_one.shape[0]
     n_kinds = kind_upper.shape[0]
@@ -164,9 +220,15 @@ def _parratt_energy(n_minus_one, kind_upper, kind_lower, kind_sigma2, interface_
     for j in range(n_media - 3, -1, -1):  # interface between medium j and the film j + 1 below it
         film = j + 1
         m = medium_material[film]
-        _advance_phase(kz_re[m], kz_im[m], thickness[film], phase_thickness[m],
-                       2.0 * kz_bound[m] * abs(thickness[film] - phase_thickness[m]) <= PHASE_STEP_LIMIT,
-                       phase_re[m], phase_im[m])
+        _advance_phase(
+            kz_re[m],
+            kz_im[m],
+            thickness[film],
+            phase_thickness[m],
+            2.0 * kz_bound[m] * abs(thickness[film] - phase_thickness[m]) <= PHASE_STEP_LIMIT,
+            phase_re[m],
+            phase_im[m],
+        )
         phase_thickness[m] = thickness[film]
         kind = interface_kind[j]
         _parratt_step(r_s_re[kind], r_s_im[kind], phase_re[m], phase_im[m], amp_s_re, amp_s_im)

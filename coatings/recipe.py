@@ -1,42 +1,42 @@
 """Coating recipes as TOML files: reading with field-by-field validation, and writing.
 
-    name = "wb4c_graded"                 # optional, default: the file name
-    description = "..."                  # optional
-    optical_constants = "xraylib"        # or "henke"; default "xraylib"
+name = "wb4c_graded"                 # optional, default: the file name
+description = "..."                  # optional
+optical_constants = "xraylib"        # or "henke"; default "xraylib"
 
-    [capping]                            # optional, on top of everything
-    material = "C"                       # chemical formula
-    density_g_cm3 = 2.2                  # optional where coatings.DEFAULT_DENSITY_G_CM3 has one
-    thickness_nm = 1.5
-    roughness_nm = 0.3                   # optional, rms of the layer's top interface (default 0)
-    interdiffusion_nm = 0.0              # optional, error-function width (default 0)
+[capping]                            # optional, on top of everything
+material = "C"                       # chemical formula
+density_g_cm3 = 2.2                  # optional where coatings.DEFAULT_DENSITY_G_CM3 has one
+thickness_nm = 1.5
+roughness_nm = 0.3                   # optional, rms of the layer's top interface (default 0)
+interdiffusion_nm = 0.0              # optional, error-function width (default 0)
 
-    [[layer]]                            # explicit films, top first (single layer, bilayer, ...)
-    material = "Ir"
-    thickness_nm = 30.0
+[[layer]]                            # explicit films, top first (single layer, bilayer, ...)
+material = "Ir"
+thickness_nm = 30.0
 
-    [multilayer]                         # instead of [[layer]]
-    absorber = "W"                       # or { material = "W", density_g_cm3 = 19.0 }
-    spacer = "B4C"
-    bilayers = 20
-    gamma = 0.45                         # absorber fraction of each period, in (0, 1)
-    top = "absorber"                     # which material of each bilayer faces the vacuum
-    d_min_nm = 3.0                       # depth graded: d_i = a / (b + i)^c, d_1 = d_max (top), d_N = d_min
-    d_max_nm = 9.0
-    c = 0.25
-    # period_nm = 3.5                    # instead of d_min_nm/d_max_nm/c: a periodic stack
-    roughness_nm = 0.4
-    interdiffusion_nm = 0.0
+[multilayer]                         # instead of [[layer]]
+absorber = "W"                       # or { material = "W", density_g_cm3 = 19.0 }
+spacer = "B4C"
+bilayers = 20
+gamma = 0.45                         # absorber fraction of each period, in (0, 1)
+top = "absorber"                     # which material of each bilayer faces the vacuum
+d_min_nm = 3.0                       # depth graded: d_i = a / (b + i)^c, d_1 = d_max (top), d_N = d_min
+d_max_nm = 9.0
+c = 0.25
+# period_nm = 3.5                    # instead of d_min_nm/d_max_nm/c: a periodic stack
+roughness_nm = 0.4
+interdiffusion_nm = 0.0
 
-    [substrate]
-    material = "SiO2"
-    roughness_nm = 0.4
+[substrate]
+material = "SiO2"
+roughness_nm = 0.4
 
-    [scattering]                         # optional: the top surface's roughness scatters (coatings.scattering)
-    psd_index = 1.5                      # PSD(f) ~ |f|^-psd_index over the band below (1/um)
-    f_min_per_um = 0.01
-    f_max_per_um = 10.0
-    roughness_nm = 0.3                   # optional: the band's rms (default: all of the top interface's roughness)
+[scattering]                         # optional: the top surface's roughness scatters (coatings.scattering)
+psd_index = 1.5                      # PSD(f) ~ |f|^-psd_index over the band below (1/um)
+f_min_per_um = 0.01
+f_max_per_um = 10.0
+roughness_nm = 0.3                   # optional: the band's rms (default: all of the top interface's roughness)
 """
 
 from __future__ import annotations
@@ -57,8 +57,19 @@ _SCATTERING_KEYS = ("psd_index", "f_min_per_um", "f_max_per_um", "roughness_nm")
 _FILM_KEYS = ("material", "density_g_cm3", "thickness_nm", "roughness_nm", "interdiffusion_nm")
 _SUBSTRATE_KEYS = ("material", "density_g_cm3", "roughness_nm", "interdiffusion_nm")
 _MATERIAL_KEYS = ("material", "density_g_cm3")
-_MULTILAYER_KEYS = ("absorber", "spacer", "bilayers", "gamma", "top", "period_nm", "d_min_nm", "d_max_nm", "c",
-                    "roughness_nm", "interdiffusion_nm")
+_MULTILAYER_KEYS = (
+    "absorber",
+    "spacer",
+    "bilayers",
+    "gamma",
+    "top",
+    "period_nm",
+    "d_min_nm",
+    "d_max_nm",
+    "c",
+    "roughness_nm",
+    "interdiffusion_nm",
+)
 
 
 def shipped_recipes() -> list[str]:
@@ -150,20 +161,31 @@ def recipe_to_toml(stack: Stack) -> str:
         else:
             lines += [f"d_min_nm = {ml.d_min_nm!r}", f"d_max_nm = {ml.d_max_nm!r}", f"c = {ml.c!r}"]
         lines += [f"roughness_nm = {ml.roughness_nm!r}", f"interdiffusion_nm = {ml.interdiffusion_nm!r}"]
-    lines += ["", "[substrate]", f"material = {json.dumps(stack.substrate.formula)}",
-              f"density_g_cm3 = {stack.substrate.density_g_cm3!r}",
-              f"roughness_nm = {stack.substrate_roughness_nm!r}",
-              f"interdiffusion_nm = {stack.substrate_interdiffusion_nm!r}"]
+    lines += [
+        "",
+        "[substrate]",
+        f"material = {json.dumps(stack.substrate.formula)}",
+        f"density_g_cm3 = {stack.substrate.density_g_cm3!r}",
+        f"roughness_nm = {stack.substrate_roughness_nm!r}",
+        f"interdiffusion_nm = {stack.substrate_interdiffusion_nm!r}",
+    ]
     if stack.scattering is not None:
-        lines += ["", "[scattering]"] + [f"{key} = {getattr(stack.scattering, key)!r}" for key in _SCATTERING_KEYS
-                                         if getattr(stack.scattering, key) is not None]
+        lines += ["", "[scattering]"] + [
+            f"{key} = {getattr(stack.scattering, key)!r}"
+            for key in _SCATTERING_KEYS
+            if getattr(stack.scattering, key) is not None
+        ]
     return "\n".join(lines) + "\n"
 
 
 def _film_lines(film: Layer) -> list[str]:
-    return [f"material = {json.dumps(film.material.formula)}", f"density_g_cm3 = {film.material.density_g_cm3!r}",
-            f"thickness_nm = {film.thickness_nm!r}", f"roughness_nm = {film.roughness_nm!r}",
-            f"interdiffusion_nm = {film.interdiffusion_nm!r}"]
+    return [
+        f"material = {json.dumps(film.material.formula)}",
+        f"density_g_cm3 = {film.material.density_g_cm3!r}",
+        f"thickness_nm = {film.thickness_nm!r}",
+        f"roughness_nm = {film.roughness_nm!r}",
+        f"interdiffusion_nm = {film.interdiffusion_nm!r}",
+    ]
 
 
 def _film(entry, where: str, constants: str) -> Layer:
@@ -194,8 +216,10 @@ def _multilayer(entry, constants: str) -> Multilayer:
     if "period_nm" in entry:
         clash = [k for k in ("d_min_nm", "d_max_nm", "c") if k in entry]
         if clash:
-            raise RecipeError(f"{where}: give either period_nm (periodic) or d_min_nm, d_max_nm and c "
-                              f"(depth graded), not both (found period_nm and {', '.join(clash)})")
+            raise RecipeError(
+                f"{where}: give either period_nm (periodic) or d_min_nm, d_max_nm and c "
+                f"(depth graded), not both (found period_nm and {', '.join(clash)})"
+            )
         d_min = d_max = _number(entry, "period_nm", where, positive=True)
         c = 1.0
     else:
@@ -256,8 +280,13 @@ def _number(entry: dict, field: str, where: str, positive: bool = False, default
             raise RecipeError(f"{where}: missing field {field!r}")
         return default
     value = entry[field]
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value) or value < 0 or (
-            positive and value == 0):
+    if (
+        isinstance(value, bool)
+        or not isinstance(value, (int, float))
+        or not math.isfinite(value)
+        or value < 0
+        or (positive and value == 0)
+    ):
         allowed = "a number > 0" if positive else "a number >= 0"
         raise RecipeError(f"{where}: {field} = {value!r}: must be {allowed}")
     return float(value)

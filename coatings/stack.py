@@ -126,8 +126,11 @@ class Multilayer:
 
     def __post_init__(self):
         where = "multilayer"
-        if (isinstance(self.bilayers, bool) or not isinstance(self.bilayers, (int, np.integer))
-                or not 1 <= self.bilayers <= MAX_BILAYERS):
+        if (
+            isinstance(self.bilayers, bool)
+            or not isinstance(self.bilayers, (int, np.integer))
+            or not 1 <= self.bilayers <= MAX_BILAYERS
+        ):
             raise RecipeError(f"{where}: bilayers = {self.bilayers!r}: must be a whole number from 1 to {MAX_BILAYERS}")
         if not (math.isfinite(self.gamma) and 0.0 < self.gamma < 1.0):
             raise RecipeError(f"{where}: gamma = {self.gamma}: the absorber fraction must lie strictly between 0 and 1")
@@ -185,8 +188,10 @@ class SurfaceScattering:
         if not (math.isfinite(self.psd_index) and 0.0 <= self.psd_index <= 6.0):
             raise RecipeError(f"scattering psd_index = {self.psd_index}: must lie within 0-6")
         if not (math.isfinite(self.f_max_per_um) and 0.0 < self.f_min_per_um < self.f_max_per_um):
-            raise RecipeError(f"scattering band {self.f_min_per_um}-{self.f_max_per_um} per um: need 0 < f_min_per_um "
-                              "< f_max_per_um, both finite")
+            raise RecipeError(
+                f"scattering band {self.f_min_per_um}-{self.f_max_per_um} per um: need 0 < f_min_per_um "
+                "< f_max_per_um, both finite"
+            )
         if self.roughness_nm is not None and not (math.isfinite(self.roughness_nm) and self.roughness_nm >= 0):
             raise RecipeError(f"scattering roughness_nm = {self.roughness_nm}: must be a number >= 0")
 
@@ -213,13 +218,16 @@ class Stack:
         band = self.scattering.roughness_nm if self.scattering is not None else None
         top = self._interfaces()[0][0]
         if band is not None and band > top:
-            raise RecipeError(f"recipe {self.name}: scattering roughness_nm = {band} exceeds the top interface's "
-                              f"roughness ({top} nm), of which it is the part in the PSD's band")
+            raise RecipeError(
+                f"recipe {self.name}: scattering roughness_nm = {band} exceeds the top interface's "
+                f"roughness ({top} nm), of which it is the part in the PSD's band"
+            )
 
     def _interfaces(self) -> list[tuple[float, float]]:
         """(roughness, interdiffusion) in nm of every interface from the top down."""
-        return ([(f.roughness_nm, f.interdiffusion_nm) for f in self.layers()]
-                + [(self.substrate_roughness_nm, self.substrate_interdiffusion_nm)])
+        return [(f.roughness_nm, f.interdiffusion_nm) for f in self.layers()] + [
+            (self.substrate_roughness_nm, self.substrate_interdiffusion_nm)
+        ]
 
     @property
     def band_roughness_nm(self) -> float:
@@ -240,16 +248,23 @@ class Stack:
         """The same stack with every interface's roughness set to roughness_nm; a scattering band's own rms keeps its
         share of the top interface's roughness."""
         films = tuple(dataclasses.replace(f, roughness_nm=roughness_nm) for f in self.films)
-        multilayer = (dataclasses.replace(self.multilayer, roughness_nm=roughness_nm)
-                      if self.multilayer is not None else None)
+        multilayer = (
+            dataclasses.replace(self.multilayer, roughness_nm=roughness_nm) if self.multilayer is not None else None
+        )
         capping = dataclasses.replace(self.capping, roughness_nm=roughness_nm) if self.capping is not None else None
         scattering = self.scattering
         if scattering is not None and scattering.roughness_nm is not None:
             top = self._interfaces()[0][0]
             share = scattering.roughness_nm / top if top > 0 else 1.0
             scattering = dataclasses.replace(scattering, roughness_nm=share * roughness_nm)
-        return dataclasses.replace(self, films=films, multilayer=multilayer, capping=capping,
-                                   substrate_roughness_nm=roughness_nm, scattering=scattering)
+        return dataclasses.replace(
+            self,
+            films=films,
+            multilayer=multilayer,
+            capping=capping,
+            substrate_roughness_nm=roughness_nm,
+            scattering=scattering,
+        )
 
     def reflectivity(self, energy_kev, graze_rad) -> np.ndarray:
         """Unpolarised reflectivity, broadcasting energy_kev (keV) against graze_rad (rad)."""
@@ -291,8 +306,15 @@ class Stack:
         roughness, interdiffusion = interfaces[0]
         interfaces[0] = (math.sqrt(max(roughness**2 - self.band_roughness_nm**2, 0.0)), interdiffusion)
         widths = [math.hypot(r, d) for r, d in interfaces]
-        return parratt_reflectivity(np.array(media), [f.thickness_nm for f in layers], widths, energy,
-                                    np.atleast_1d(np.asarray(graze_rad, dtype=float)), polarisation, needed)
+        return parratt_reflectivity(
+            np.array(media),
+            [f.thickness_nm for f in layers],
+            widths,
+            energy,
+            np.atleast_1d(np.asarray(graze_rad, dtype=float)),
+            polarisation,
+            needed,
+        )
 
     def edge_energies_kev(self) -> np.ndarray:
         unique = list(dict.fromkeys(self.materials()))
@@ -305,10 +327,13 @@ class Stack:
             parts.append(f"{self.capping.material.formula} {self.capping.thickness_nm:g} nm cap")
         if self.multilayer is not None:
             ml = self.multilayer
-            periods = (f"d = {ml.d_max_nm:g} nm" if ml.periodic
-                       else f"d = {ml.d_max_nm:g}..{ml.d_min_nm:g} nm, c = {ml.c:g}")
-            parts.append(f"{ml.bilayers} x {ml.absorber.formula}/{ml.spacer.formula} ({periods}, gamma = {ml.gamma:g}, "
-                         f"{ml.top} on top)")
+            periods = (
+                f"d = {ml.d_max_nm:g} nm" if ml.periodic else f"d = {ml.d_max_nm:g}..{ml.d_min_nm:g} nm, c = {ml.c:g}"
+            )
+            parts.append(
+                f"{ml.bilayers} x {ml.absorber.formula}/{ml.spacer.formula} ({periods}, gamma = {ml.gamma:g}, "
+                f"{ml.top} on top)"
+            )
         parts += [f"{f.material.formula} {f.thickness_nm:g} nm" for f in self.films]
         parts.append(f"on {self.substrate.formula}")
         return ", ".join(parts)

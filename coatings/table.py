@@ -60,16 +60,33 @@ class ReflectivityTable:
         step, values, counts = _angle_grid(grids, energies, max_angle_rad, tolerance)
         if all(m is None for m in models):
             return cls(energies, step, values)
-        psd = np.array([[0.0] * 4 if m is None else [m.psd_index, 1e-3 * m.f_min_per_um, 1e-3 * m.f_max_per_um,
-                                                     c.band_roughness_nm] for c, m in zip(coatings, models)])
+        psd = np.array(
+            [
+                [0.0] * 4
+                if m is None
+                else [m.psd_index, 1e-3 * m.f_min_per_um, 1e-3 * m.f_max_per_um, c.band_roughness_nm]
+                for c, m in zip(coatings, models)
+            ]
+        )
         largest = np.broadcast_to(np.asarray(max_angle_rad, dtype=float), (len(coatings),))
         cos_reach = np.cos(largest) - HC_KEV_NM / energies[0] * psd[:, 2]
         reach = np.where(psd[:, 2] > 0, np.arccos(np.clip(cos_reach, 0.0, 1.0)), COARSEST_ANGLE_STEP_RAD)
-        scatter_step, scatter_values, _ = _angle_grid(grids, energies, reach, SCATTER_TOLERANCE,
-                                                      SCATTER_FINEST_STEP_RAD)
+        scatter_step, scatter_values, _ = _angle_grid(
+            grids, energies, reach, SCATTER_TOLERANCE, SCATTER_FINEST_STEP_RAD
+        )
         fraction = np.zeros_like(values)
-        split_over_threads(_scatter_fraction, energies.size, values, step, scatter_values, scatter_step, energies, psd,
-                           counts, fraction)
+        split_over_threads(
+            _scatter_fraction,
+            energies.size,
+            values,
+            step,
+            scatter_values,
+            scatter_step,
+            energies,
+            psd,
+            counts,
+            fraction,
+        )
         return cls(energies, step, values, psd, scatter_step, scatter_values, fraction)
 
     def lookup(self, coating_index, energy_kev, graze_rad) -> np.ndarray:
@@ -78,8 +95,9 @@ class ReflectivityTable:
 
     def scatter_fraction_at(self, coating_index, energy_kev, graze_rad) -> np.ndarray:
         """Interpolated tau (`scatter_fraction`), as `lookup` interpolates R."""
-        return _interpolated(self.scatter_fraction, self.energies_kev, self.angle_step_rad, coating_index, energy_kev,
-                             graze_rad)
+        return _interpolated(
+            self.scatter_fraction, self.energies_kev, self.angle_step_rad, coating_index, energy_kev, graze_rad
+        )
 
 
 def _interpolated(values, energies, angle_step, coating_index, energy_kev, graze_rad) -> np.ndarray:
@@ -103,8 +121,12 @@ def _grid(grids, energies: np.ndarray, step: float, counts: np.ndarray) -> np.nd
     """values[coating, energy, angle]: each coating's grid function on its own counts[c] angles, then held at its last
     value."""
     n = counts.max()
-    return np.stack([np.pad(grid(energies, np.arange(m) * step), ((0, 0), (0, n - m)), mode="edge")
-                     for grid, m in zip(grids, counts)])
+    return np.stack(
+        [
+            np.pad(grid(energies, np.arange(m) * step), ((0, 0), (0, n - m)), mode="edge")
+            for grid, m in zip(grids, counts)
+        ]
+    )
 
 
 def _angle_grid(grids, energies: np.ndarray, max_angle_rad, tolerance: float, finest: float = FINEST_ANGLE_STEP_RAD):

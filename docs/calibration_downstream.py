@@ -19,12 +19,14 @@ def rows(name: str, rays: int) -> dict:
         "A_eff at 1.5 / 2 / 7 / 8 keV (cm2)": " / ".join(f"{a:.0f}" for a in area.value),
         "<A_eff> over the solar spectrum (cm2)": f"{spot['mean_effective_area_cm2']:.0f}",
         "spot of the detected signal: area, eta_D": f"{spot['area_cm2']:.3f} cm2, {spot['eta_d']:.3f}",
-        "area holding 50 / 80 / 90 % of the detected signal (cm2)":
-            f"{spot['area_50_cm2']:.3f} / {spot['area_80_cm2']:.3f} / {spot['area_90_cm2']:.3f}",
+        "area holding 50 / 80 / 90 % of the detected signal (cm2)": " / ".join(
+            f"{spot[f'area_{p}_cm2']:.3f}" for p in (50, 80, 90)
+        ),
         "detected signal inside the 8 mm opening": f"{100 * spot['opening_fraction']:.1f} %",
         "f_O, f_DO": f"{spot['f_o']:.4f} cm^-1, {spot['f_do']:.1f} (keV s)^1/2",
-        f"vacuum limit at {MASSES_EV[0]:g} eV, both bores holding this optic (GeV^-1)":
-            f"{reach.low_mass('g_agamma_vacuum'):.4g}",
+        f"vacuum limit at {MASSES_EV[0]:g} eV, both bores holding this optic (GeV^-1)": (
+            f"{reach.low_mass('g_agamma_vacuum'):.4g}"
+        ),
     }
 
 

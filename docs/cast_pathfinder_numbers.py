@@ -28,14 +28,18 @@ def main() -> None:
         foci += z
         traced = psf(optic, energy, panter, 1_000_000, seed=0, focal_plane_z_mm=-19.0, image_pixels=1)
         perfect = psf(ideal, energy, panter, 1_000_000, seed=0, focal_plane_z_mm=-19.0, image_pixels=1)
-        print(f"{energy} keV: best focus z {np.round(z, 1)}; at z = -19: HPD/W80/W90 {traced.hpd_arcsec:.0f} / "
-              f"{traced.w80_arcsec:.0f} / {traced.w90_arcsec:.0f} (measured {measured}); without slope errors HPD "
-              f"{perfect.hpd_arcsec:.0f}; focused area {traced.effective_area_cm2:.2f} cm2")
+        print(
+            f"{energy} keV: best focus z {np.round(z, 1)}; at z = -19: HPD/W80/W90 {traced.hpd_arcsec:.0f} / "
+            f"{traced.w80_arcsec:.0f} / {traced.w90_arcsec:.0f} (measured {measured}); without slope errors HPD "
+            f"{perfect.hpd_arcsec:.0f}; focused area {traced.effective_area_cm2:.2f} cm2"
+        )
     print(f"best focus over {len(foci)}: mean {np.mean(foci):.1f} mm, range {min(foci):.1f} .. {max(foci):.1f}")
     whole = raytrace.effective_area(optic, ENERGIES_KEV)
     bore = raytrace.effective_area(raytrace.load("cast_pathfinder", apertures=["circle:21.5@83,0"]), ENERGIES_KEV)
-    print(f"focused with perfect mirrors: whole wedge {whole.meta['geometric_area_cm2']:.1f} cm2, in the CAST bore "
-          f"{bore.meta['geometric_area_cm2']:.1f} cm2")
+    print(
+        f"focused with perfect mirrors: whole wedge {whole.meta['geometric_area_cm2']:.1f} cm2, in the CAST bore "
+        f"{bore.meta['geometric_area_cm2']:.1f} cm2"
+    )
     for energy, a, b in zip(ENERGIES_KEV, whole["effective_area"].value, bore["effective_area"].value):
         print(f"  {energy:4.1f} keV: whole {a:.2f} cm2, in the bore {b:.2f} cm2")
 

@@ -20,13 +20,13 @@ source_suffix = {".md": "myst-nb", ".ipynb": "myst-nb"}
 
 myst_enable_extensions = ["dollarmath", "colon_fence"]
 myst_heading_anchors = 3
-nb_execution_mode = "force"           # the notebooks are committed without outputs: the site shows them run
+nb_execution_mode = "force"  # the notebooks are committed without outputs: the site shows them run
 nb_execution_raise_on_error = True
 nb_execution_timeout = 600
-nb_output_stderr = "remove"          # progress bars and compile notices: a reader wants the results
+nb_output_stderr = "remove"  # progress bars and compile notices: a reader wants the results
 
 autodoc_member_order = "bysource"
-autodoc_typehints = "none"            # the numpydoc Parameters sections carry types and units
+autodoc_typehints = "none"  # the numpydoc Parameters sections carry types and units
 napoleon_google_docstring = False
 napoleon_numpy_docstring = True
 

@@ -43,8 +43,13 @@ def vignetting(path: Path) -> None:
     tables = [raytrace.vignetting(name, VIGNETTING_KEV, VIGNETTING_ANGLES_ARCMIN) for name in ("xmm", "babyiaxo")]
     for table in tables:
         shown = {a: r for a, r in zip(table["off_axis"].value, table["relative_area"]) if a in (2, 5, 10, 20)}
-        print(f"{table.meta['optic']} at {VIGNETTING_KEV:g} keV: " + " / ".join(f"{r:.3f}" for r in shown.values())
-              + " at " + " / ".join(f"{a:g}" for a in shown) + " arcmin")
+        print(
+            f"{table.meta['optic']} at {VIGNETTING_KEV:g} keV: "
+            + " / ".join(f"{r:.3f}" for r in shown.values())
+            + " at "
+            + " / ".join(f"{a:g}" for a in shown)
+            + " arcmin"
+        )
     raytrace.save_figure(raytrace.plot_vignetting(tables), path)
 
 
@@ -61,12 +66,14 @@ def family(path: Path, coupling: str) -> None:
         tables[label] = result.table
         unit = "GeV^-1" if coupling == "gagamma" else "GeV^-1/2"
         spot = result.spots[0]
-        print(f"{label} ({coupling}): vacuum {result.low_mass(result.coupling + '_vacuum'):.4g}, combined "
-              f"{result.low_mass():.4g} {unit} at 1e-3 eV; combined below CAST up to "
-              f"{result.reach_ev(result.coupling + '_combined', _cast(result)):.3g} eV; first bore: spot "
-              f"{spot.area_cm2:.3f} cm2, <eps_D eps_O eta_D> {spot.figures.mean_eps_do_in_spot:.4f}, "
-              f"<eps_O> {spot.figures.mean_eps_o:.4f}, <eps_D> {spot.figures.mean_eps_d:.3f}; rays outside the bore "
-              f"{100 * max(result.meta['bore_rays_outside']):.2g} %; {result.meta['gas_steps']} 4He steps")
+        print(
+            f"{label} ({coupling}): vacuum {result.low_mass(result.coupling + '_vacuum'):.4g}, combined "
+            f"{result.low_mass():.4g} {unit} at 1e-3 eV; combined below CAST up to "
+            f"{result.reach_ev(result.coupling + '_combined', _cast(result)):.3g} eV; first bore: spot "
+            f"{spot.area_cm2:.3f} cm2, <eps_D eps_O eta_D> {spot.figures.mean_eps_do_in_spot:.4f}, "
+            f"<eps_O> {spot.figures.mean_eps_o:.4f}, <eps_D> {spot.figures.mean_eps_d:.3f}; rays outside the bore "
+            f"{100 * max(result.meta['bore_rays_outside']):.2g} %; {result.meta['gas_steps']} 4He steps"
+        )
         if coupling == "gagamma":
             references[label] = reference_curves(shared, preset)
             for name, (m, g) in references[label].items():

@@ -6,9 +6,20 @@ The names below load their modules on first use (lazy_loader), so that importing
 
 import lazy_loader
 
-__getattr__, __dir__, __all__ = lazy_loader.attach(__name__, submod_attrs={
-    "optic": ["AnnulusAperture", "CircleAperture", "Optic", "PrescriptionError", "SectorAperture", "Shell", "Spider",
-              "parse_aperture"],
-    "prescription": ["is_design", "is_optic", "load_design", "load_optic", "read_prescription", "shipped_optics"],
-    "surfaces": ["ARCSEC_PER_RAD", "Quadric", "wolter_graze_angle_rad"],
-})
+__getattr__, __dir__, __all__ = lazy_loader.attach(
+    __name__,
+    submod_attrs={
+        "optic": [
+            "AnnulusAperture",
+            "CircleAperture",
+            "Optic",
+            "PrescriptionError",
+            "SectorAperture",
+            "Shell",
+            "Spider",
+            "parse_aperture",
+        ],
+        "prescription": ["is_design", "is_optic", "load_design", "load_optic", "read_prescription", "shipped_optics"],
+        "surfaces": ["ARCSEC_PER_RAD", "Quadric", "wolter_graze_angle_rad"],
+    },
+)

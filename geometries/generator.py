@@ -146,14 +146,27 @@ class SegmentedDesign:
             if len(shells) == MAX_LAYERS:
                 raise PrescriptionError(
                     f"glass_thickness_mm and layer_gap_mm: the design needs more than {MAX_LAYERS} layers between "
-                    f"r_min_mm = {self.r_min_mm} and r_max_mm = {self.r_max_mm}")
-            shells.append(Shell(r0, part.glass_thickness_mm, part.segment_length_mm, part.segment_length_mm, "conical",
-                                part.segmentation(), part.slope_errors, part.azimuth_min_deg, part.azimuth_max_deg))
+                    f"r_min_mm = {self.r_min_mm} and r_max_mm = {self.r_max_mm}"
+                )
+            shells.append(
+                Shell(
+                    r0,
+                    part.glass_thickness_mm,
+                    part.segment_length_mm,
+                    part.segment_length_mm,
+                    "conical",
+                    part.segmentation(),
+                    part.slope_errors,
+                    part.azimuth_min_deg,
+                    part.azimuth_max_deg,
+                )
+            )
             r0 = self._next_radius(r0, part)
         if not shells:
             raise PrescriptionError(
                 f"glass_thickness_mm: the first layer (r0 = {self.r_min_mm} mm) with its glass does not fit below "
-                f"r_max_mm = {self.r_max_mm}")
+                f"r_max_mm = {self.r_max_mm}"
+            )
         coatings = [self._recipe(group) for group in self.coating_groups]
         per_shell = tuple(coatings[self._group(s.r_intersect_mm)] for s in shells)
         try:
@@ -227,7 +240,8 @@ class SegmentedDesign:
             if part.segment_length_mm * math.tan(3 * alpha) >= r_low:
                 raise PrescriptionError(
                     f"focal_length_mm = {f} is too short for {label}.segment_length_mm = {part.segment_length_mm} at "
-                    f"r = {r_low} mm: the secondary would close before its end")
+                    f"r = {r_low} mm: the secondary would close before its end"
+                )
         bounds = [g.up_to_r_mm for g in self.coating_groups]
         if not bounds or bounds != sorted(bounds) or len(set(bounds)) != len(bounds):
             raise PrescriptionError("coating groups: give at least one, in increasing up_to_r_mm")
@@ -245,11 +259,32 @@ def read_design(path: str | Path) -> SegmentedDesign:
         raise PrescriptionError(f"design {path}: {exc}") from None
 
 
-_TOP_KEYS = ("name", "description", "focal_length_mm", "r_min_mm", "r_max_mm", "r_split_mm", "aperture", "spider",
-             "inner", "outer", "coating")
-_PART_KEYS = ("technology", "segment_length_mm", "glass_thickness_mm", "layer_gap_mm", "segments_per_layer",
-              "segment_gap_mm", "spacers_per_segment", "spacer_width_mm", "azimuth_min_deg", "azimuth_max_deg",
-              "slope_errors")
+_TOP_KEYS = (
+    "name",
+    "description",
+    "focal_length_mm",
+    "r_min_mm",
+    "r_max_mm",
+    "r_split_mm",
+    "aperture",
+    "spider",
+    "inner",
+    "outer",
+    "coating",
+)
+_PART_KEYS = (
+    "technology",
+    "segment_length_mm",
+    "glass_thickness_mm",
+    "layer_gap_mm",
+    "segments_per_layer",
+    "segment_gap_mm",
+    "spacers_per_segment",
+    "spacer_width_mm",
+    "azimuth_min_deg",
+    "azimuth_max_deg",
+    "slope_errors",
+)
 _SLOPE_KEYS = ("meridional_arcsec", "sagittal_arcsec", "wing_fraction", "wing_arcsec")
 _SPIDER_KEYS = ("arms", "arm_width_mm", "rotation_deg")
 _COATING_KEYS = ("up_to_r_mm", "recipe")
@@ -260,8 +295,11 @@ def design_from_dict(data: dict, default_name: str = "design", recipe_dir: Path 
     spider = None
     if "spider" in data:
         sp = _table(data, "spider", _SPIDER_KEYS)
-        spider = Spider(n_spokes=_integer(sp, "arms", "spider"), spoke_width_mm=_real(sp, "arm_width_mm", "spider"),
-                        rotation_deg=_real(sp, "rotation_deg", "spider", 0.0))
+        spider = Spider(
+            n_spokes=_integer(sp, "arms", "spider"),
+            spoke_width_mm=_real(sp, "arm_width_mm", "spider"),
+            rotation_deg=_real(sp, "rotation_deg", "spider", 0.0),
+        )
     groups = data.get("coating")
     if not isinstance(groups, list) or not groups:
         raise PrescriptionError("missing coating groups: add [[coating]] tables with up_to_r_mm and recipe")
@@ -277,7 +315,7 @@ def design_from_dict(data: dict, default_name: str = "design", recipe_dir: Path 
         coating_groups.append(CoatingGroup(_real(entry, "up_to_r_mm", where), recipe))
     specs = data.get("aperture", [])
     if not isinstance(specs, list) or not all(isinstance(a, str) for a in specs):
-        raise PrescriptionError(f"aperture = {specs!r}: must be a list of texts such as [\"circle:43\"]")
+        raise PrescriptionError(f'aperture = {specs!r}: must be a list of texts such as ["circle:43"]')
     apertures = tuple(parse_aperture(a) for a in specs)
     name = data.get("name", default_name)
     description = data.get("description", "")
@@ -302,25 +340,38 @@ def design_from_dict(data: dict, default_name: str = "design", recipe_dir: Path 
 
 def design_to_toml(design: SegmentedDesign) -> str:
     """The TOML text of a design; `design_from_dict(tomllib.loads(text))` gives the design back."""
-    lines = [f"name = {_quote(design.name)}", f"description = {_quote(design.description)}",
-             f"focal_length_mm = {_number(design.focal_length_mm)}", f"r_min_mm = {_number(design.r_min_mm)}",
-             f"r_max_mm = {_number(design.r_max_mm)}", f"r_split_mm = {_number(design.r_split_mm)}"]
+    lines = [
+        f"name = {_quote(design.name)}",
+        f"description = {_quote(design.description)}",
+        f"focal_length_mm = {_number(design.focal_length_mm)}",
+        f"r_min_mm = {_number(design.r_min_mm)}",
+        f"r_max_mm = {_number(design.r_max_mm)}",
+        f"r_split_mm = {_number(design.r_split_mm)}",
+    ]
     if design.apertures:
         lines.append("aperture = [" + ", ".join(_quote(a.spec()) for a in design.apertures) + "]")
     if design.spider is not None:
         sp = design.spider
-        lines += ["", "[spider]", f"arms = {sp.n_spokes}", f"arm_width_mm = {_number(sp.spoke_width_mm)}",
-                  f"rotation_deg = {_number(sp.rotation_deg)}"]
+        lines += [
+            "",
+            "[spider]",
+            f"arms = {sp.n_spokes}",
+            f"arm_width_mm = {_number(sp.spoke_width_mm)}",
+            f"rotation_deg = {_number(sp.rotation_deg)}",
+        ]
     for label in ("inner", "outer"):
         part = getattr(design, label)
         lines += ["", f"[{label}]", f"technology = {_quote(part.technology)}"]
         lines += [f"{key} = {_number(getattr(part, key))}" for key in _PART_KEYS[1:-1]]
-        lines += ["", f"[{label}.slope_errors]"] + [f"{key} = {_number(getattr(part.slope_errors, key))}"
-                                                    for key in _SLOPE_KEYS]
+        lines += ["", f"[{label}.slope_errors]"] + [
+            f"{key} = {_number(getattr(part.slope_errors, key))}" for key in _SLOPE_KEYS
+        ]
     for group in design.coating_groups:
         if not isinstance(group.recipe, str):
-            raise PrescriptionError(f"coating group up to r = {group.up_to_r_mm} mm holds a coating made in memory: "
-                                    "write the design with raytrace.output.write_design, which writes its recipe")
+            raise PrescriptionError(
+                f"coating group up to r = {group.up_to_r_mm} mm holds a coating made in memory: "
+                "write the design with raytrace.output.write_design, which writes its recipe"
+            )
         lines += ["", "[[coating]]", f"up_to_r_mm = {_number(group.up_to_r_mm)}", f"recipe = {_quote(group.recipe)}"]
     return "\n".join(lines) + "\n"
 

@@ -68,8 +68,11 @@ class SlopeErrors:
 
     @property
     def is_perfect(self) -> bool:
-        return self.meridional_arcsec == 0.0 and self.sagittal_arcsec == 0.0 and (
-            self.wing_fraction == 0.0 or self.wing_arcsec == 0.0)
+        return (
+            self.meridional_arcsec == 0.0
+            and self.sagittal_arcsec == 0.0
+            and (self.wing_fraction == 0.0 or self.wing_arcsec == 0.0)
+        )
 
 
 @dataclass(frozen=True)
@@ -166,11 +169,32 @@ class Shell:
         return cone(self.r_intersect_mm, math.tan(3.0 * alpha), f, f - self.secondary_length_mm, f)
 
     @classmethod
-    def as_built(cls, r1_mm: float, r2_mm: float, r4_mm: float, r5_mm: float, primary_length_mm: float,
-                 secondary_length_mm: float, thickness_mm: float, gap_mm: float = 0.0, **others) -> "Shell":
+    def as_built(
+        cls,
+        r1_mm: float,
+        r2_mm: float,
+        r4_mm: float,
+        r5_mm: float,
+        primary_length_mm: float,
+        secondary_length_mm: float,
+        thickness_mm: float,
+        gap_mm: float = 0.0,
+        **others,
+    ) -> "Shell":
         """A conical shell from its measured radii; its nominal intersection radius is the mean of R2 and R4."""
-        return cls(0.5 * (r2_mm + r4_mm), thickness_mm, primary_length_mm, secondary_length_mm, "conical_as_built",
-                   r1_mm=r1_mm, r2_mm=r2_mm, r4_mm=r4_mm, r5_mm=r5_mm, gap_mm=gap_mm, **others)
+        return cls(
+            0.5 * (r2_mm + r4_mm),
+            thickness_mm,
+            primary_length_mm,
+            secondary_length_mm,
+            "conical_as_built",
+            r1_mm=r1_mm,
+            r2_mm=r2_mm,
+            r4_mm=r4_mm,
+            r5_mm=r5_mm,
+            gap_mm=gap_mm,
+            **others,
+        )
 
     def entrance_radius_mm(self, focal_length_mm: float) -> float:
         """R1: radius of the primary's front edge."""
@@ -439,15 +463,18 @@ def validate(optic: Optic) -> None:
         if s.segmentation is not None and s.segmentation.blocked_width_mm() >= 2.0 * math.pi * s.r_intersect_mm:
             raise PrescriptionError(
                 f"shell {i}: segment gaps and spacers ({s.segmentation.blocked_width_mm():.1f} mm) leave no room on "
-                f"its circumference ({2.0 * math.pi * s.r_intersect_mm:.1f} mm)")
+                f"its circumference ({2.0 * math.pi * s.r_intersect_mm:.1f} mm)"
+            )
         if s.r_intersect_mm >= f:
             raise PrescriptionError(
                 f"shell {i}: r_intersect_mm = {s.r_intersect_mm} is not below focal_length_mm = {f}"
             )
         span = s.azimuth_max_deg - s.azimuth_min_deg
         if not (math.isfinite(s.azimuth_min_deg) and math.isfinite(span) and 0 < span <= FULL_TURN_DEG):
-            raise PrescriptionError(f"shell {i}: azimuth_min_deg = {s.azimuth_min_deg}, azimuth_max_deg = "
-                                    f"{s.azimuth_max_deg}: need min < max <= min + 360")
+            raise PrescriptionError(
+                f"shell {i}: azimuth_min_deg = {s.azimuth_min_deg}, azimuth_max_deg = "
+                f"{s.azimuth_max_deg}: need min < max <= min + 360"
+            )
         if s.secondary_length_mm >= f:
             raise PrescriptionError(
                 f"shell {i}: secondary_length_mm = {s.secondary_length_mm} reaches the focal plane (f = {f} mm)"
@@ -492,8 +519,11 @@ def validate(optic: Optic) -> None:
         if overlap > 0:
             tolerated.append(f"{i}-{i + 1} by {overlap * 1000:.0f} um ({where})")
     if tolerated:
-        warnings.warn(f"neighbouring shells overlap within the as-built tolerance of "
-                      f"{AS_BUILT_OVERLAP_TOLERANCE_MM * 1000:g} um: {', '.join(tolerated)}", stacklevel=3)
+        warnings.warn(
+            f"neighbouring shells overlap within the as-built tolerance of "
+            f"{AS_BUILT_OVERLAP_TOLERANCE_MM * 1000:g} um: {', '.join(tolerated)}",
+            stacklevel=3,
+        )
 
 
 def _check_as_built(i: int, s: Shell) -> None:

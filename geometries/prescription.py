@@ -30,8 +30,14 @@ from coatings.textfile import read_toml
 from .generator import SegmentedDesign, read_design
 from .optic import Optic, PrescriptionError, Segmentation, Shell, SlopeErrors, Spider, parse_aperture
 
-SHIPPED = {"xmm": "data/xmm_newton.ecsv", "xmm_design": "data/xmm_design.ecsv", "babyiaxo": "babyiaxo_custom.toml",
-           "cast_pathfinder": "data/cast_pathfinder.ecsv", "iaxo": "iaxo.toml", "iaxoplus": "iaxoplus.toml"}
+SHIPPED = {
+    "xmm": "data/xmm_newton.ecsv",
+    "xmm_design": "data/xmm_design.ecsv",
+    "babyiaxo": "babyiaxo_custom.toml",
+    "cast_pathfinder": "data/cast_pathfinder.ecsv",
+    "iaxo": "iaxo.toml",
+    "iaxoplus": "iaxoplus.toml",
+}
 REQUIRED_COLUMNS = ("r_intersect_mm", "thickness_mm", "primary_length_mm", "secondary_length_mm", "profile", "coating")
 SEGMENT_COLUMNS = ("segments", "segment_gap_mm", "spacers_per_segment", "spacer_width_mm", "segment_rotation_deg")
 SLOPE_COLUMNS = ("slope_meridional_arcsec", "slope_sagittal_arcsec", "wing_fraction", "wing_arcsec")
@@ -51,8 +57,9 @@ def load_optic(name_or_path: str | os.PathLike) -> Optic:
             return _read_any(path)
     path = Path(key)
     if path.suffix in (".ecsv", ".toml") and not path.is_file():
-        raise PrescriptionError(f"prescription file {key!r} does not exist" if not path.exists()
-                                else f"prescription {key!r} is not a file")
+        raise PrescriptionError(
+            f"prescription file {key!r} does not exist" if not path.exists() else f"prescription {key!r} is not a file"
+        )
     if not path.is_file():
         raise PrescriptionError(
             f"unknown optic {key!r}: give one of {', '.join(shipped_optics())} or the path of a prescription file "
@@ -121,11 +128,15 @@ def read_prescription(path: str | os.PathLike) -> Optic:
     if "focal_length_mm" not in meta:
         raise PrescriptionError(f"prescription {path}: metadata has no focal_length_mm")
     if "shells" in meta and meta["shells"] != len(table):
-        raise PrescriptionError(f"prescription {path}: the header announces {meta['shells']} shells, the table has "
-                                f"{len(table)} rows (is the file cut short?)")
+        raise PrescriptionError(
+            f"prescription {path}: the header announces {meta['shells']} shells, the table has "
+            f"{len(table)} rows (is the file cut short?)"
+        )
     try:
-        shells = tuple(_as_built(row, table.colnames) if str(row["profile"]) == "conical_as_built" else
-            Shell(
+        shells = tuple(
+            _as_built(row, table.colnames)
+            if str(row["profile"]) == "conical_as_built"
+            else Shell(
                 r_intersect_mm=float(row["r_intersect_mm"]),
                 thickness_mm=float(row["thickness_mm"]),
                 primary_length_mm=float(row["primary_length_mm"]),
@@ -133,7 +144,8 @@ def read_prescription(path: str | os.PathLike) -> Optic:
                 profile=str(row["profile"]),
                 segmentation=_segmentation(row, table.colnames),
                 slope_errors=SlopeErrors(*(float(row[c]) for c in SLOPE_COLUMNS))
-                if SLOPE_COLUMNS[0] in table.colnames else SlopeErrors(),
+                if SLOPE_COLUMNS[0] in table.colnames
+                else SlopeErrors(),
                 **({c: float(row[c]) for c in AZIMUTH_COLUMNS} if AZIMUTH_COLUMNS[0] in table.colnames else {}),
             )
             for row in table
@@ -191,8 +203,13 @@ def _aperture_list(value) -> list:
 def _segmentation(row, columns) -> Segmentation | None:
     if SEGMENT_COLUMNS[0] not in columns or int(row["segments"]) == 0:
         return None
-    return Segmentation(int(row["segments"]), float(row["segment_gap_mm"]), int(row["spacers_per_segment"]),
-                        float(row["spacer_width_mm"]), float(row["segment_rotation_deg"]))
+    return Segmentation(
+        int(row["segments"]),
+        float(row["segment_gap_mm"]),
+        int(row["spacers_per_segment"]),
+        float(row["spacer_width_mm"]),
+        float(row["segment_rotation_deg"]),
+    )
 
 
 def _coating(name: str, prescription: Path):

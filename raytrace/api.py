@@ -55,10 +55,10 @@ OLD_SOURCE_KEYWORDS = ("off_axis_arcmin", "azimuth_deg", "source_distance_m", "s
 # The parameters several functions share, described once: `_document` writes each into the docstrings that name it
 # ("{optic}", "{trace}", ...), in numpydoc form for help() and the API reference.
 _SHARED_PARAMETERS = {
-    "optic": '''optic : Optic, str or path
+    "optic": """optic : Optic, str or path
     An Optic, a shipped name (``'xmm'``, ``'xmm_design'``, ``'babyiaxo'``, ``'iaxo'``, ``'iaxoplus'``,
-    ``'cast_pathfinder'``) or a prescription file (.ecsv shell table or .toml design).''',
-    "grid": '''energies_kev : array_like or Quantity
+    ``'cast_pathfinder'``) or a prescription file (.ecsv shell table or .toml design).""",
+    "grid": """energies_kev : array_like or Quantity
     Energies (keV).
 off_axis_arcmin : array_like or Quantity
     Off-axis angles of the source (arcmin).
@@ -66,22 +66,22 @@ azimuth_deg : array_like or Quantity, optional
     Azimuths of the source (deg).
 source : ParallelBeam, PointSource or str, optional
     The source moved to each direction: a parallel beam (default) or a source at a finite distance, given as in
-    `effective_area` but without a direction.''',
-    "energy": '''energy_kev : float or Quantity
-    Energy (keV).''',
-    "source": f'''source : ParallelBeam, PointSource or str, optional
+    `effective_area` but without a direction.""",
+    "energy": """energy_kev : float or Quantity
+    Energy (keV).""",
+    "source": f"""source : ParallelBeam, PointSource or str, optional
     The X-ray source: an object from `make_source`, or its text, {SOURCE_FORMS} (distance from the optic's
     intersection plane in m, disc radius in mm), optionally followed by {DIRECTION_FORM} (the direction of the
     source, off-axis angle in arcmin and azimuth in deg); for example ``'point:130@5,30'``. Default ``'parallel'``,
-    an on-axis parallel beam.''',
-    "trace": '''rays : int, optional
+    an on-axis parallel beam.""",
+    "trace": """rays : int, optional
     Rays to trace (the command line's default).
 seed : int, optional
-    The run is a pure function of its seed.''',
-    "focal_plane": '''focal_plane_z_mm : float, Quantity or 'best', optional
+    The run is a pure function of its seed.""",
+    "focal_plane": """focal_plane_z_mm : float, Quantity or 'best', optional
     The focal plane (mm on the axis, 0 at the nominal focus). Default ``'best'``: the plane where the HPD of the
-    optic without slope errors is smallest.''',
-    "photon_lists": '''events : str or path, optional
+    optic without slope errors is smallest.""",
+    "photon_lists": """events : str or path, optional
     A .fits or .mcpl path for the photon list of every ray reaching the focal plane (at one energy).
 events_frame : {'optic', 'beam'}, optional
     The list's frame: ``'optic'`` (photons along -z) or ``'beam'`` (turned by 180 deg about x, along +z).
@@ -89,11 +89,11 @@ events_all : bool, optional
     List every ray, in order, where it reached the focal plane or stopped.
 entrance : str or path, optional
     A .fits or .mcpl path for the list of every ray as it entered the optic, with the fate the trace gave it: row
-    k of both lists is ray k.''',
-    "progress": '''progress : bool or callable, optional
+    k of both lists is ray k.""",
+    "progress": """progress : bool or callable, optional
     True (default): a progress bar on standard error where one can be drawn, a terminal or a Jupyter cell (with
     the notice of a first run's compilation); False: none; a callable is called with the number of rays traced
-    in each chunk.''',
+    in each chunk.""",
 }
 
 
@@ -118,9 +118,12 @@ def _old_source_keywords(*names):
             if old:
                 if "source" in kwargs:
                     raise TypeError(f"{function.__name__}: give source= or {', '.join(old)}, not both")
-                warnings.warn(f"{function.__name__}: {', '.join(old)} are now given as source= (`make_source`, or a "
-                              "text such as 'point:130@5,30'); the old keywords work until the next release",
-                              FutureWarning, stacklevel=2)
+                warnings.warn(
+                    f"{function.__name__}: {', '.join(old)} are now given as source= (`make_source`, or a "
+                    "text such as 'point:130@5,30'); the old keywords work until the next release",
+                    FutureWarning,
+                    stacklevel=2,
+                )
                 kwargs["source"] = make_source(**old)
             return function(*args, **kwargs)
 
@@ -156,8 +159,19 @@ def load(optic: Optic | str | os.PathLike, apertures=()) -> Optic:
 
 @_document
 @_old_source_keywords(*OLD_SOURCE_KEYWORDS)
-def effective_area(optic, energies_kev, *, source=SOURCE, rays: int = RAYS, seed: int = 0, events=None,
-                   events_frame: str = "optic", events_all: bool = False, entrance=None, progress=True) -> Table:
+def effective_area(
+    optic,
+    energies_kev,
+    *,
+    source=SOURCE,
+    rays: int = RAYS,
+    seed: int = 0,
+    events=None,
+    events_frame: str = "optic",
+    events_all: bool = False,
+    entrance=None,
+    progress=True,
+) -> Table:
     """Effective area of the focused beam (rays reflected by a primary, then a secondary) at each energy.
 
     Parameters
@@ -187,17 +201,31 @@ def effective_area(optic, energies_kev, *, source=SOURCE, rays: int = RAYS, seed
     optic = load(optic)
     source = _source(source)
     energies = check_energies(_values(energies_kev, u.keV))
-    with _photon_list(events, events_frame, optic, source.at_energy(float(energies[0])), rays, seed, events_all,
-                      entrance) as on_chunk:
+    with _photon_list(
+        events, events_frame, optic, source.at_energy(float(energies[0])), rays, seed, events_all, entrance
+    ) as on_chunk:
         with reporting(progress, rays, "tracing") as tell:
             return analysis.effective_area(optic, energies, source, rays, seed, progress=tell, on_chunk=on_chunk)
 
 
 @_document
 @_old_source_keywords(*OLD_SOURCE_KEYWORDS)
-def psf(optic, energy_kev, *, source=SOURCE, rays: int = RAYS, seed: int = 0, focal_plane_z_mm="best",
-        pixel_arcsec=None, pixels: int = 256, events=None, events_frame: str = "optic", events_all: bool = False,
-        entrance=None, progress=True) -> PsfResult:
+def psf(
+    optic,
+    energy_kev,
+    *,
+    source=SOURCE,
+    rays: int = RAYS,
+    seed: int = 0,
+    focal_plane_z_mm="best",
+    pixel_arcsec=None,
+    pixels: int = 256,
+    events=None,
+    events_frame: str = "optic",
+    events_all: bool = False,
+    entrance=None,
+    progress=True,
+) -> PsfResult:
     """The PSF at one energy: HPD, W80, W90, centroid, focused area, encircled energy and image.
 
     Parameters
@@ -233,18 +261,42 @@ def psf(optic, energy_kev, *, source=SOURCE, rays: int = RAYS, seed: int = 0, fo
     z = focal_plane_z_mm if focal_plane_z_mm == "best" else _value(focal_plane_z_mm, u.mm)
     energy = float(check_energies([_value(energy_kev, u.keV)])[0])
     source = _source(source)
-    with (_photon_list(events, events_frame, optic, source.at_energy(energy), rays, seed, events_all,
-                       entrance) as on_chunk, reporting(progress, rays, "tracing") as tell):
-        return analysis.psf(optic, energy, source, rays, seed, focal_plane_z_mm=z,
-                            pixel_arcsec=None if pixel_arcsec is None else _value(pixel_arcsec, u.arcsec),
-                            image_pixels=pixels, progress=tell, on_chunk=on_chunk)
+    with (
+        _photon_list(
+            events, events_frame, optic, source.at_energy(energy), rays, seed, events_all, entrance
+        ) as on_chunk,
+        reporting(progress, rays, "tracing") as tell,
+    ):
+        return analysis.psf(
+            optic,
+            energy,
+            source,
+            rays,
+            seed,
+            focal_plane_z_mm=z,
+            pixel_arcsec=None if pixel_arcsec is None else _value(pixel_arcsec, u.arcsec),
+            image_pixels=pixels,
+            progress=tell,
+            on_chunk=on_chunk,
+        )
 
 
 @_document
 @_old_source_keywords(*OLD_SOURCE_KEYWORDS[2:])
-def psf_library(optic, energies_kev, off_axis_arcmin, *, azimuth_deg=0.0, source=SOURCE, rays: int = RAYS_PER_POINT,
-                seed: int = 0, focal_plane_z_mm="best", pixel_arcsec=None, pixels: int = 256,
-                progress=True) -> list[PsfResult]:
+def psf_library(
+    optic,
+    energies_kev,
+    off_axis_arcmin,
+    *,
+    azimuth_deg=0.0,
+    source=SOURCE,
+    rays: int = RAYS_PER_POINT,
+    seed: int = 0,
+    focal_plane_z_mm="best",
+    pixel_arcsec=None,
+    pixels: int = 256,
+    progress=True,
+) -> list[PsfResult]:
     """`psf` at every energy x off-axis angle x azimuth, all in one focal plane: a PSF library.
 
     Parameters
@@ -284,9 +336,19 @@ def psf_library(optic, energies_kev, off_axis_arcmin, *, azimuth_deg=0.0, source
             for angle in angles:
                 for azimuth in azimuths:
                     directed = source.with_pointing(math.radians(angle / 60.0), math.radians(azimuth))
-                    results.append(psf(optic, energy, source=directed, rays=rays, seed=seed,
-                                       focal_plane_z_mm=focal_plane_z_mm, pixel_arcsec=pixel_arcsec, pixels=pixels,
-                                       progress=False))
+                    results.append(
+                        psf(
+                            optic,
+                            energy,
+                            source=directed,
+                            rays=rays,
+                            seed=seed,
+                            focal_plane_z_mm=focal_plane_z_mm,
+                            pixel_arcsec=pixel_arcsec,
+                            pixels=pixels,
+                            progress=False,
+                        )
+                    )
                     if tell is not None:
                         tell(1)
     return results
@@ -319,8 +381,9 @@ def best_focus(optic, energy_kev, *, source=SOURCE, rays: int = RAYS_PER_POINT, 
 
 @_document
 @_old_source_keywords(*OLD_SOURCE_KEYWORDS[2:])
-def vignetting(optic, energy_kev, off_axis_arcmin, *, azimuth_deg=0.0, source=SOURCE, rays: int = RAYS_PER_POINT,
-               seed: int = 0) -> Table:
+def vignetting(
+    optic, energy_kev, off_axis_arcmin, *, azimuth_deg=0.0, source=SOURCE, rays: int = RAYS_PER_POINT, seed: int = 0
+) -> Table:
     """Effective area at one energy versus off-axis angle, and relative to on axis.
 
     Parameters
@@ -348,16 +411,35 @@ def vignetting(optic, energy_kev, off_axis_arcmin, *, azimuth_deg=0.0, source=SO
     ['1.000', '0.972', '0.880']
     """
     if np.ndim(off_axis_arcmin) == 0:  # the angles came first until 0.3: a scalar here is read as neither
-        raise InputError("off_axis_arcmin", off_axis_arcmin, "give the angles as a sequence; the arguments are "
-                                                             "vignetting(optic, energy_kev, off_axis_arcmin)")
-    return analysis.vignetting(load(optic), _values(off_axis_arcmin, u.arcmin), _value(energy_kev, u.keV),
-                               _value(azimuth_deg, u.deg), rays, seed, source=_source(source, directed=False))
+        raise InputError(
+            "off_axis_arcmin",
+            off_axis_arcmin,
+            "give the angles as a sequence; the arguments are vignetting(optic, energy_kev, off_axis_arcmin)",
+        )
+    return analysis.vignetting(
+        load(optic),
+        _values(off_axis_arcmin, u.arcmin),
+        _value(energy_kev, u.keV),
+        _value(azimuth_deg, u.deg),
+        rays,
+        seed,
+        source=_source(source, directed=False),
+    )
 
 
 @_document
 @_old_source_keywords(*OLD_SOURCE_KEYWORDS[2:])
-def offaxis_response(optic, energies_kev, off_axis_arcmin, *, azimuth_deg=0.0, source=SOURCE,
-                     rays: int = RAYS_PER_POINT, seed: int = 0, progress=True) -> Table:
+def offaxis_response(
+    optic,
+    energies_kev,
+    off_axis_arcmin,
+    *,
+    azimuth_deg=0.0,
+    source=SOURCE,
+    rays: int = RAYS_PER_POINT,
+    seed: int = 0,
+    progress=True,
+) -> Table:
     """Effective area over energy x off-axis angle x azimuth, from one geometric trace per direction.
 
     Parameters
@@ -385,12 +467,21 @@ def offaxis_response(optic, energies_kev, off_axis_arcmin, *, azimuth_deg=0.0, s
     angles, azimuths = _values(off_axis_arcmin, u.arcmin), _values(azimuth_deg, u.deg)
     directions = 1 + np.count_nonzero(angles != 0) * azimuths.size  # on axis once, then each other direction
     with reporting(progress, directions, "directions") as tell:
-        return analysis.offaxis_response(load(optic), _values(energies_kev, u.keV), angles, azimuths, rays, seed,
-                                         source=_source(source, directed=False), progress=tell)
+        return analysis.offaxis_response(
+            load(optic),
+            _values(energies_kev, u.keV),
+            angles,
+            azimuths,
+            rays,
+            seed,
+            source=_source(source, directed=False),
+            progress=tell,
+        )
 
 
-def reflectivity(recipe, energies_kev, angles_mrad=None, *, roughness_nm=None,
-                 polarisation: str = "unpolarised") -> Table:
+def reflectivity(
+    recipe, energies_kev, angles_mrad=None, *, roughness_nm=None, polarisation: str = "unpolarised"
+) -> Table:
     """Reflectivity of a coating versus energy and graze angle.
 
     Parameters
@@ -445,14 +536,29 @@ def reflectivity(recipe, energies_kev, angles_mrad=None, *, roughness_nm=None,
         table["coating"] = table.meta["recipe"]
     table = vstack(tables, metadata_conflicts="silent") if len(tables) > 1 else tables[0]
     graze = optic.graze_angles_rad() * 1e3
-    table.meta.update({"recipe": ", ".join(t.meta["recipe"] for t in tables), "optic": optic.name,
-                       "on_axis_graze_mrad": {stack.name: [float(graze[k].min()), float(graze[k].max())] for stack in
-                                              stacks for k in [[c == stack for c in optic.coatings]]}})
+    table.meta.update(
+        {
+            "recipe": ", ".join(t.meta["recipe"] for t in tables),
+            "optic": optic.name,
+            "on_axis_graze_mrad": {
+                stack.name: [float(graze[k].min()), float(graze[k].max())]
+                for stack in stacks
+                for k in [[c == stack for c in optic.coatings]]
+            },
+        }
+    )
     return table
 
 
-def solar_source(model: str | None = None, band_kev=None, date: str | None = None, offset_arcmin=0.0,
-                 offset_azimuth_deg=0.0, magnet: Magnet | None = Magnet(), flux: str = "primakoff") -> SolarSource:
+def solar_source(
+    model: str | None = None,
+    band_kev=None,
+    date: str | None = None,
+    offset_arcmin=0.0,
+    offset_azimuth_deg=0.0,
+    magnet: Magnet | None = Magnet(),
+    flux: str = "primakoff",
+) -> SolarSource:
     """Solar axions converting into photons in the magnet's bore.
 
     Parameters
@@ -497,15 +603,35 @@ def solar_source(model: str | None = None, band_kev=None, date: str | None = Non
     band_kev = (defaults.ABC_BAND_KEV if flux == "abc" else (1.0, 10.0)) if band_kev is None else band_kev
     e_min, e_max = _values(band_kev, u.keV)
     distance = earth_sun_distance_au(date) if date else 1.0
-    return SolarSource(chosen, float(e_min), float(e_max), distance, _value(offset_arcmin, u.arcmin, u.rad),
-                       _value(offset_azimuth_deg, u.deg, u.rad), None if magnet is None else magnet.bore())
+    return SolarSource(
+        chosen,
+        float(e_min),
+        float(e_max),
+        distance,
+        _value(offset_arcmin, u.arcmin, u.rad),
+        _value(offset_azimuth_deg, u.deg, u.rad),
+        None if magnet is None else magnet.bore(),
+    )
 
 
 @_document
-def solar_spot(optic, *, source: SolarSource | None = None, detector: Detector | str | None = None,
-               magnet: Magnet = Magnet(), exposure: Exposure = Exposure(), rays: int = RAYS, seed: int = 0,
-               focal_plane_z_mm="best", events=None, events_frame: str = "optic", events_all: bool = False,
-               entrance=None, cube_bin_kev=None, progress=True) -> SpotResult:
+def solar_spot(
+    optic,
+    *,
+    source: SolarSource | None = None,
+    detector: Detector | str | None = None,
+    magnet: Magnet = Magnet(),
+    exposure: Exposure = Exposure(),
+    rays: int = RAYS,
+    seed: int = 0,
+    focal_plane_z_mm="best",
+    events=None,
+    events_frame: str = "optic",
+    events_all: bool = False,
+    entrance=None,
+    cube_bin_kev=None,
+    progress=True,
+) -> SpotResult:
     """The focused solar-axion image, its spot, the figures of merit f_O, f_D, f_DO and the expected counts.
 
     The definitions are in docs/physics/conventions.md.
@@ -547,23 +673,47 @@ def solar_spot(optic, *, source: SolarSource | None = None, detector: Detector |
 
     optic = load(optic)
     source = source or solar_source(magnet=magnet)
-    with (reporting(progress, rays, "tracing") as tell,
-          _photon_list(events, events_frame, optic, source, rays, seed, events_all, entrance) as on_chunk):
+    with (
+        reporting(progress, rays, "tracing") as tell,
+        _photon_list(events, events_frame, optic, source, rays, seed, events_all, entrance) as on_chunk,
+    ):
         if focal_plane_z_mm == "best":  # inside the report: a first run compiles the kernels here
             focal_plane_z_mm = best_focus(optic, SPOT_FOCUS_KEV, rays=min(rays, RAYS_PER_POINT), seed=seed)
-        return spot.solar_spot(optic, source, _detector(detector), rays, seed, _value(focal_plane_z_mm, u.mm), magnet,
-                               exposure, progress=tell, on_chunk=on_chunk,
-                               cube_bin_kev=None if cube_bin_kev is None else _value(cube_bin_kev, u.keV))
+        return spot.solar_spot(
+            optic,
+            source,
+            _detector(detector),
+            rays,
+            seed,
+            _value(focal_plane_z_mm, u.mm),
+            magnet,
+            exposure,
+            progress=tell,
+            on_chunk=on_chunk,
+            cube_bin_kev=None if cube_bin_kev is None else _value(cube_bin_kev, u.keV),
+        )
 
 
 @_document
-def sensitivity(optics=defaults.SENSITIVITY_OPTICS, *, detector: Detector | str | None = None,
-                magnet: Magnet | str | None = None, vacuum_years: float = defaults.VACUUM_YEARS,
-                gas_years: float = defaults.GAS_YEARS, tracking: float = defaults.TRACKING,
-                energy_bins_kev=None, masses_ev=None, solar_model: str | None = None,
-                max_gas_mass_ev: float = defaults.MAX_GAS_MASS_EV, confidence: float = defaults.CONFIDENCE,
-                pseudo_experiments: int = 0, rays: int = RAYS, seed: int = 0, coupling: str = "gagamma",
-                progress=True) -> SensitivityResult:
+def sensitivity(
+    optics=defaults.SENSITIVITY_OPTICS,
+    *,
+    detector: Detector | str | None = None,
+    magnet: Magnet | str | None = None,
+    vacuum_years: float = defaults.VACUUM_YEARS,
+    gas_years: float = defaults.GAS_YEARS,
+    tracking: float = defaults.TRACKING,
+    energy_bins_kev=None,
+    masses_ev=None,
+    solar_model: str | None = None,
+    max_gas_mass_ev: float = defaults.MAX_GAS_MASS_EV,
+    confidence: float = defaults.CONFIDENCE,
+    pseudo_experiments: int = 0,
+    rays: int = RAYS,
+    seed: int = 0,
+    coupling: str = "gagamma",
+    progress=True,
+) -> SensitivityResult:
     """The projected sensitivity versus axion mass of a helioscope whose bores hold these optics.
 
     Each optic is traced once with solar-axion rays through its bore to the detector; the limits combine the bores,
@@ -625,8 +775,9 @@ def sensitivity(optics=defaults.SENSITIVITY_OPTICS, *, detector: Detector | str 
     if len(optics) == 1:
         optics = optics * magnet.bores
     if len(optics) != magnet.bores:
-        raise InputError("optics", NO_VALUE, f"{len(optics)} given for a magnet of {magnet.bores} bores (give one per "
-                                             "bore, or one)")
+        raise InputError(
+            "optics", NO_VALUE, f"{len(optics)} given for a magnet of {magnet.bores} bores (give one per bore, or one)"
+        )
     if coupling not in reach.COUPLINGS:
         raise InputError("coupling", coupling, f"choose from {', '.join(reach.COUPLINGS)}")
     abc = coupling == "gae"
@@ -657,24 +808,47 @@ def sensitivity(optics=defaults.SENSITIVITY_OPTICS, *, detector: Detector | str 
             spots.append(traced[id(optic)])
             responses.append(reach.traced_response(spots[-1], source, f"bore {k}: {optic.name}"))
         year = reach.YEAR_S * tracking
-        schedule = (reach.gas_schedule(responses, magnet, gas_years * year, max_gas_mass_ev,
-                                       energy_kev=limits_on.step_energy_kev) if gas_years > 0 else None)
-        result = reach.sensitivity(responses, magnet, masses, edges, vacuum_years * year, schedule, confidence,
-                                   coupling=limits_on)
+        schedule = (
+            reach.gas_schedule(
+                responses, magnet, gas_years * year, max_gas_mass_ev, energy_kev=limits_on.step_energy_kev
+            )
+            if gas_years > 0
+            else None
+        )
+        result = reach.sensitivity(
+            responses, magnet, masses, edges, vacuum_years * year, schedule, confidence, coupling=limits_on
+        )
         result.spots = spots
-        bores = reach.bore_limits(responses, magnet, float(masses[0]), edges, vacuum_years * year, confidence,
-                                  limits_on)
+        bores = reach.bore_limits(
+            responses, magnet, float(masses[0]), edges, vacuum_years * year, confidence, limits_on
+        )
         if pseudo_experiments:
             result.meta["vacuum_pseudo_experiments"] = reach.vacuum_spread(
-                responses, magnet, float(masses[0]), edges, vacuum_years * year, pseudo_experiments, seed, confidence,
-                limits_on)
+                responses,
+                magnet,
+                float(masses[0]),
+                edges,
+                vacuum_years * year,
+                pseudo_experiments,
+                seed,
+                confidence,
+                limits_on,
+            )
     outside = [s.meta["fates"]["not_from_bore"] / s.meta["rays"] for s in spots]
     reach_mm = [float(PackedOptic.from_optic(o).front_r.max()) for o in optics]  # the outermost mirror's entrance
-    result.meta.update(provenance(seed=seed), solar_model=source.model.name, detector=detector.name,
-                       vacuum_years=vacuum_years, gas_years=gas_years, tracking=tracking, rays_per_bore=int(rays),
-                       bore_vacuum_low_mass=bores,
-                       bore_rays_outside=outside, optic_entrance_radius_mm=reach_mm,
-                       bores_traced=[s.meta for s in spots])
+    result.meta.update(
+        provenance(seed=seed),
+        solar_model=source.model.name,
+        detector=detector.name,
+        vacuum_years=vacuum_years,
+        gas_years=gas_years,
+        tracking=tracking,
+        rays_per_bore=int(rays),
+        bore_vacuum_low_mass=bores,
+        bore_rays_outside=outside,
+        optic_entrance_radius_mm=reach_mm,
+        bores_traced=[s.meta for s in spots],
+    )
     return result
 
 
@@ -683,9 +857,18 @@ def _optic_key(optic):
     return str(optic) if isinstance(optic, (str, os.PathLike)) else id(optic)
 
 
-def preset_sensitivity(preset: str, *, masses_ev=None, coupling: str = "gagamma", solar_model: str | None = None,
-                       confidence: float = defaults.CONFIDENCE, pseudo_experiments: int = 0, rays: int = RAYS,
-                       seed: int = 0, progress=True) -> SensitivityResult:
+def preset_sensitivity(
+    preset: str,
+    *,
+    masses_ev=None,
+    coupling: str = "gagamma",
+    solar_model: str | None = None,
+    confidence: float = defaults.CONFIDENCE,
+    pseudo_experiments: int = 0,
+    rays: int = RAYS,
+    seed: int = 0,
+    progress=True,
+) -> SensitivityResult:
     """`sensitivity` of a member of the IAXO family, with its magnet, detector, schedule and optics.
 
     Parameters
@@ -707,17 +890,30 @@ def preset_sensitivity(preset: str, *, masses_ev=None, coupling: str = "gagamma"
     from .helioscope.presets import load_preset
 
     chosen = load_preset(preset)
-    result = sensitivity(list(chosen.optics), detector=chosen.detector, magnet=chosen.magnet,
-                         vacuum_years=chosen.vacuum_years, gas_years=chosen.gas_years, tracking=chosen.tracking,
-                         max_gas_mass_ev=chosen.max_gas_mass_ev, masses_ev=masses_ev, coupling=coupling,
-                         solar_model=solar_model, confidence=confidence, pseudo_experiments=pseudo_experiments,
-                         rays=rays, seed=seed, progress=progress)
+    result = sensitivity(
+        list(chosen.optics),
+        detector=chosen.detector,
+        magnet=chosen.magnet,
+        vacuum_years=chosen.vacuum_years,
+        gas_years=chosen.gas_years,
+        tracking=chosen.tracking,
+        max_gas_mass_ev=chosen.max_gas_mass_ev,
+        masses_ev=masses_ev,
+        coupling=coupling,
+        solar_model=solar_model,
+        confidence=confidence,
+        pseudo_experiments=pseudo_experiments,
+        rays=rays,
+        seed=seed,
+        progress=progress,
+    )
     result.meta.update(preset=chosen.name, preset_description=chosen.description)
     return result
 
 
-def rest2019_sensitivity(masses_ev=None, solar_model: str = SOLAR_MODEL,
-                         pseudo_experiments: int = 0) -> SensitivityResult:
+def rest2019_sensitivity(
+    masses_ev=None, solar_model: str = SOLAR_MODEL, pseudo_experiments: int = 0
+) -> SensitivityResult:
     """REST's published BabyIAXO curves, from the simplified inputs behind them.
 
     Constant efficiencies and all the flux in a fixed spot (`raytrace.helioscope.sensitivity.rest2019`), for
@@ -751,9 +947,22 @@ def rest2019_sensitivity(masses_ev=None, solar_model: str = SOLAR_MODEL,
 
 
 @_document
-def tilt_scan(optic, tilts_arcmin, *, source=None, detector: Detector | str | None = None, keep: float = 0.95,
-              azimuth_deg=0.0, pivot_z_mm=None, decentre_mm=(0.0, 0.0), rays: int = RAYS_PER_POINT, seed: int = 0,
-              events=None, events_frame: str = "optic", progress=True) -> Table:
+def tilt_scan(
+    optic,
+    tilts_arcmin,
+    *,
+    source=None,
+    detector: Detector | str | None = None,
+    keep: float = 0.95,
+    azimuth_deg=0.0,
+    pivot_z_mm=None,
+    decentre_mm=(0.0, 0.0),
+    rays: int = RAYS_PER_POINT,
+    seed: int = 0,
+    events=None,
+    events_frame: str = "optic",
+    progress=True,
+) -> Table:
     """Alignment tolerance: the solar-axion spot of the optic tilted by each angle.
 
     Parameters
@@ -803,14 +1012,36 @@ def tilt_scan(optic, tilts_arcmin, *, source=None, detector: Detector | str | No
     tilts = _values(tilts_arcmin, u.arcmin, u.rad)
 
     def events_for(k):
-        return open_photon_list(events_path(events, k), provenance(
-            optic=optic, source=source, rays=rays, seed=seed, tilt_arcmin=float(np.degrees(tilts[k]) * 60),
-            tilt_azimuth_deg=float(_value(azimuth_deg, u.deg))), events_frame)
+        return open_photon_list(
+            events_path(events, k),
+            provenance(
+                optic=optic,
+                source=source,
+                rays=rays,
+                seed=seed,
+                tilt_arcmin=float(np.degrees(tilts[k]) * 60),
+                tilt_azimuth_deg=float(_value(azimuth_deg, u.deg)),
+            ),
+            events_frame,
+        )
 
     with reporting(progress, tilts.size + 1, "tilts") as tell:  # the aligned optic, then each tilt
         focus = best_focus(optic, SPOT_FOCUS_KEV, rays=min(rays, RAYS_PER_POINT), seed=seed)
-        return tolerance.tilt_scan(optic, source, _detector(detector), tilts, keep, _value(azimuth_deg, u.deg, u.rad),
-                                   pivot, focus, rays, seed, tell, decentre, None if events is None else events_for)
+        return tolerance.tilt_scan(
+            optic,
+            source,
+            _detector(detector),
+            tilts,
+            keep,
+            _value(azimuth_deg, u.deg, u.rad),
+            pivot,
+            focus,
+            rays,
+            seed,
+            tell,
+            decentre,
+            None if events is None else events_for,
+        )
 
 
 def events_path(events, k: int) -> Path:
@@ -821,8 +1052,18 @@ def events_path(events, k: int) -> Path:
 
 @_document
 @_old_source_keywords(*OLD_SOURCE_KEYWORDS)
-def calibrate(optic, energy_kev, hpd_arcsec, w90_arcsec=None, *, wing_fraction: float | None = None,
-              focal_plane_z_mm="best", source=SOURCE, rays: int = RAYS_PER_POINT, seed: int = 0) -> Calibration:
+def calibrate(
+    optic,
+    energy_kev,
+    hpd_arcsec,
+    w90_arcsec=None,
+    *,
+    wing_fraction: float | None = None,
+    focal_plane_z_mm="best",
+    source=SOURCE,
+    rays: int = RAYS_PER_POINT,
+    seed: int = 0,
+) -> Calibration:
     """Slope errors that reproduce a measured HPD (and W90) at one energy.
 
     Parameters
@@ -868,10 +1109,22 @@ def calibrate(optic, energy_kev, hpd_arcsec, w90_arcsec=None, *, wing_fraction: 
 
 @_document
 @_old_source_keywords(*OLD_SOURCE_KEYWORDS)
-def fit_encircled(optic, targets=(), areas=(), *, ee_error: float = 0.01, area_radius_arcsec=math.inf,
-                  normalise_arcsec=math.inf, scattering: bool = True, psd_band_per_um=PSD_BAND_PER_UM,
-                  focal_plane_z_mm="best", source=SOURCE, rays: int = RAYS_PER_POINT, seed: int = 0,
-                  fixed: dict | None = None) -> PsfFit:
+def fit_encircled(
+    optic,
+    targets=(),
+    areas=(),
+    *,
+    ee_error: float = 0.01,
+    area_radius_arcsec=math.inf,
+    normalise_arcsec=math.inf,
+    scattering: bool = True,
+    psd_band_per_um=PSD_BAND_PER_UM,
+    focal_plane_z_mm="best",
+    source=SOURCE,
+    rays: int = RAYS_PER_POINT,
+    seed: int = 0,
+    fixed: dict | None = None,
+) -> PsfFit:
     """Fit an optic to measured encircled-energy curves and on-axis areas.
 
     The fitted parameters are the slope errors' core, a wing (share and width) and, with `scattering`, the PSD index
@@ -935,11 +1188,25 @@ def fit_encircled(optic, targets=(), areas=(), *, ee_error: float = 0.01, area_r
 
 
 @_document
-def optimise(focal_lengths_mm=None, *, vary: dict | None = None, design: SegmentedDesign | str = "babyiaxo",
-             groups: int = 4, materials=MATERIALS, detector: Detector | str | None = None,
-             source: SolarSource | None = None, objective: str = "f_do", objective_mass_ev: float = 1e-3,
-             rays: int = RAYS_PER_POINT, seed: int = 0, evaluations: int = 40, generations: int = 5, executor=None,
-             checkpoint: str | os.PathLike | None = None, progress=None) -> ScanResult:
+def optimise(
+    focal_lengths_mm=None,
+    *,
+    vary: dict | None = None,
+    design: SegmentedDesign | str = "babyiaxo",
+    groups: int = 4,
+    materials=MATERIALS,
+    detector: Detector | str | None = None,
+    source: SolarSource | None = None,
+    objective: str = "f_do",
+    objective_mass_ev: float = 1e-3,
+    rays: int = RAYS_PER_POINT,
+    seed: int = 0,
+    evaluations: int = 40,
+    generations: int = 5,
+    executor=None,
+    checkpoint: str | os.PathLike | None = None,
+    progress=None,
+) -> ScanResult:
     """Optimise a segmented design over its focal length or other design values, and its coatings.
 
     At every point each group of layers gets its best coating recipe (re-weighting one geometric trace); the best
@@ -1001,8 +1268,10 @@ def optimise(focal_lengths_mm=None, *, vary: dict | None = None, design: Segment
     detector = _detector(detector)
     source = source or solar_source()
     if objective == "sensitivity" and source.model.coupling != "g_agamma":
-        raise ValueError(f"objective 'sensitivity' ranks designs by g_agamma from the Primakoff flux; the source's "
-                         f"{source.model.name} flux is set by {source.model.coupling}: rank by f_do instead")
+        raise ValueError(
+            f"objective 'sensitivity' ranks designs by g_agamma from the Primakoff flux; the source's "
+            f"{source.model.name} flux is set by {source.model.coupling}: rank by f_do instead"
+        )
     checkpoint = None if checkpoint is None else Path(checkpoint)
     if vary is None:  # every input is checked before any work starts
         focal_lengths = [float(f) for f in _values(focal_lengths_mm, u.mm)]
@@ -1022,14 +1291,16 @@ def optimise(focal_lengths_mm=None, *, vary: dict | None = None, design: Segment
     if vary is None:
         rows = scan.run_scan(base, focal_lengths, source, detector, settings, executor, checkpoint, progress)
     else:
-        rows = scan.vary_design(base, variables, source, detector, settings, generations, executor, checkpoint,
-                                progress)
+        rows = scan.vary_design(
+            base, variables, source, detector, settings, generations, executor, checkpoint, progress
+        )
     return scan.scan_result(rows, base, source, detector, settings, executor)
 
 
 @contextlib.contextmanager
-def _photon_list(events, frame: str, optic: Optic, source, rays: int, seed: int, events_all: bool = False,
-                 entrance=None):
+def _photon_list(
+    events, frame: str, optic: Optic, source, rays: int, seed: int, events_all: bool = False, entrance=None
+):
     """The photon-list writers of a run (`raytrace.output.photons`), as one function to call with each traced chunk
     (None: no list): `events` the exit list, of the rays reaching the focal plane or, with `events_all` or an
     `entrance` list, of every ray; `entrance` every ray as it enters the optic. Both in `frame` ('optic' or 'beam'),
@@ -1041,11 +1312,16 @@ def _photon_list(events, frame: str, optic: Optic, source, rays: int, seed: int,
     writers = []  # (writer, what it is given: None for the traced chunk, else a function of it)
     try:
         if events is not None:
-            writers.append((open_photon_list(events, meta, frame, "all" if events_all or entrance else "focal_plane"),
-                            None))
+            writers.append(
+                (open_photon_list(events, meta, frame, "all" if events_all or entrance else "focal_plane"), None)
+            )
         if entrance is not None:
-            writers.append((open_photon_list(entrance, meta, frame, "entrance"),
-                            _entrance_states(Trace(optic, source), seed_key(seed), rays)))
+            writers.append(
+                (
+                    open_photon_list(entrance, meta, frame, "entrance"),
+                    _entrance_states(Trace(optic, source), seed_key(seed), rays),
+                )
+            )
 
         def on_chunk(traced):
             for writer, states in writers:
@@ -1137,18 +1413,27 @@ def _source(source, directed: bool = True):
     if isinstance(source, str):
         spec = parse_source(source)
         if spec.kind == "sun":
-            raise InputError("source", source, f"this traces X-rays of given energies; give {SOURCE_FORMS} (the "
-                                               "functions of the solar spot take solar axions)")
+            raise InputError(
+                "source",
+                source,
+                f"this traces X-rays of given energies; give {SOURCE_FORMS} (the "
+                "functions of the solar spot take solar axions)",
+            )
         if spec.has_direction and not directed:
-            raise InputError("source", source, "off_axis_arcmin and azimuth_deg give the directions; give the source "
-                                               "without one")
+            raise InputError(
+                "source", source, "off_axis_arcmin and azimuth_deg give the directions; give the source without one"
+            )
         source = make_source(spec.off_axis_arcmin or 0.0, spec.azimuth_deg or 0.0, spec.distance_m, spec.size_mm)
     elif not isinstance(source, (ParallelBeam, PointSource)):
-        raise InputError("source", type(source).__name__, f"expected a ParallelBeam or a PointSource (`make_source`), "
-                                                          f"or a text: {SOURCE_FORMS}")
+        raise InputError(
+            "source",
+            type(source).__name__,
+            f"expected a ParallelBeam or a PointSource (`make_source`), or a text: {SOURCE_FORMS}",
+        )
     if not directed and source.pointing_rad != (0.0, 0.0):
-        raise InputError("source", source.describe(), "off_axis_arcmin and azimuth_deg give the directions; give an "
-                                                      "on-axis source")
+        raise InputError(
+            "source", source.describe(), "off_axis_arcmin and azimuth_deg give the directions; give an on-axis source"
+        )
     return source
 
 

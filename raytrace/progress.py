@@ -195,8 +195,10 @@ class CompileNotice:
             with self.lock:
                 if self.started is None:
                     continue
-                text = (f"compiling kernels (first run only) {self.FRAMES[frame % len(self.FRAMES)]} "
-                        f"{self.compiled_s + time.perf_counter() - self.started:5.1f} s")
+                text = (
+                    f"compiling kernels (first run only) {self.FRAMES[frame % len(self.FRAMES)]} "
+                    f"{self.compiled_s + time.perf_counter() - self.started:5.1f} s"
+                )
                 self.stream.write("\r" + text)
                 self.stream.flush()
                 self.drawn = len(text)

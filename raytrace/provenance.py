@@ -7,8 +7,15 @@ import numpy as np
 from .version import __version__
 
 
-def provenance(*, optic=None, source=None, rays: int | None = None, seed: int | None = None,
-               fates: np.ndarray | None = None, **entries) -> dict:
+def provenance(
+    *,
+    optic=None,
+    source=None,
+    rays: int | None = None,
+    seed: int | None = None,
+    fates: np.ndarray | None = None,
+    **entries,
+) -> dict:
     """What made a result: the optic (name, focal length in mm), the source (its description and parameters), the
     number of rays and the seed, the rays per fate (counts per fate code, `Rays.fate_counts`) and the code's version;
     `entries` add the result's own. Each of optic, source, rays, seed and fates is recorded where given."""

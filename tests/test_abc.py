@@ -17,10 +17,13 @@ from raytrace.sources.abc import DATA, abc_model, derive_table
 
 REFERENCE = Path(__file__).parents[2] / "shared" / "reference" / "axion" / "solar_flux"
 DAT, SPT = REFERENCE / "ABC_LennertHoof_202203.dat", REFERENCE / "ABC_LennertHoof_202203.spt"
+
+
 def needs_reference(test):
     """Compares with the published ABC table in ../shared/reference: marked reference_data, skipped without it."""
-    return pytest.mark.reference_data(pytest.mark.skipif(not DAT.exists(), reason="../shared/reference (the published "
-                                                         "ABC table) absent")(test))
+    return pytest.mark.reference_data(
+        pytest.mark.skipif(not DAT.exists(), reason="../shared/reference (the published ABC table) absent")(test)
+    )
 
 
 @needs_reference
@@ -88,8 +91,9 @@ def test_the_spots_counts_go_as_gae_squared_times_gagamma_squared():
     assert (source.e_min_kev, source.e_max_kev) == (0.5, 10.0)
 
     def counts(g, g_ae):
-        return raytrace.solar_spot(optic, source=source, rays=20_000, focal_plane_z_mm=0.0,
-                                   exposure=Exposure(g, 1e7, 1.0, g_ae)).signal_counts
+        return raytrace.solar_spot(
+            optic, source=source, rays=20_000, focal_plane_z_mm=0.0, exposure=Exposure(g, 1e7, 1.0, g_ae)
+        ).signal_counts
 
     base = counts(1e-11, 1e-13)
     assert counts(1e-11, 3e-13) / base == pytest.approx(9.0, rel=1e-12)
@@ -106,24 +110,47 @@ def test_the_abc_limit_is_the_closed_form_asimov_limit():
     response = constant_response(model, [0.5, 10.0], area, efficiency, spot, b, "one bin")
     # independently: the table's flux in the band, and P = (g B L / 2)^2 in natural units (1 T = 195.35 eV^2,
     # 1 m = 5.0677e6 eV^-1) at g_agamma = 1e-10 GeV^-1 = 1e-19 eV^-1
-    flux = sum(f * (min(hi, 10.0) - max(lo, 0.5)) / (hi - lo) for lo, hi, f in
-               zip(model.edges_kev[:-1], model.edges_kev[1:], model.bin_flux) if hi > 0.5 and lo < 10.0)
+    flux = sum(
+        f * (min(hi, 10.0) - max(lo, 0.5)) / (hi - lo)
+        for lo, hi, f in zip(model.edges_kev[:-1], model.edges_kev[1:], model.bin_flux)
+        if hi > 0.5 and lo < 10.0
+    )
     flux += model.line_flux[(model.line_kev >= 0.5) & (model.line_kev < 10.0)].sum()
     probability = (1e-19 * 2.0 * 195.35 * 10.0 * 5.0677e6 / 2) ** 2
     signal = live * flux * area * efficiency * probability
     background = b * spot * 9.5 * live
-    mu = brentq(lambda m: 2 * (m * signal - background * math.log1p(m * signal / background)) - 1.6448536**2,
-                1e-12, 1e6)
+    mu = brentq(
+        lambda m: 2 * (m * signal - background * math.log1p(m * signal / background)) - 1.6448536**2, 1e-12, 1e6
+    )
     limit = sensitivity([response], magnet, [1e-5], [0.5, 10.0], live, None, coupling=ABC).low_mass(
-        "sqrt_gae_gagamma_vacuum")
+        "sqrt_gae_gagamma_vacuum"
+    )
     assert limit == pytest.approx(math.sqrt(1e-23) * mu**0.25, rel=2e-3)
 
 
 @pytest.mark.slow
 def test_sensitivity_to_gae_from_the_command_line(tmp_path, capsys):
     table_path = tmp_path / "abc.ecsv"
-    assert main(["sensitivity", "--coupling", "gae", "--optics", "xmm", "--rays", "20000", "--mass", "1e-3,0.1",
-                 "--gas-years", "0", "-o", str(table_path)]) == 0
+    assert (
+        main(
+            [
+                "sensitivity",
+                "--coupling",
+                "gae",
+                "--optics",
+                "xmm",
+                "--rays",
+                "20000",
+                "--mass",
+                "1e-3,0.1",
+                "--gas-years",
+                "0",
+                "-o",
+                str(table_path),
+            ]
+        )
+        == 0
+    )
     out = capsys.readouterr().out
     assert "limits on (g_ae g_agamma)^1/2" in out and "GeV^-1/2" in out
     assert "below CAST 2013's low-mass limit (9e-12, which holds below 0.01 eV)" in out
@@ -132,9 +159,11 @@ def test_sensitivity_to_gae_from_the_command_line(tmp_path, capsys):
     table = Table.read(table_path)
     assert str(table["sqrt_gae_gagamma_vacuum"].unit) == "1 / GeV(1/2)"
     assert table.meta["coupling"] == "sqrt_gae_gagamma" and table.meta["solar_model"] == "abc_hoof2022"
-    for argv, message in ((["sensitivity", "--coupling", "gae", "--solar-model", "cast2007"], "--solar-model"),
-                          (["spot", "xmm", "--gae", "1e-12"], "--gae: the axion-electron coupling sets the ABC flux"),
-                          (["spot", "xmm", "--flux", "abc", "--solar-model", "cast2007"], "--solar-model")):
+    for argv, message in (
+        (["sensitivity", "--coupling", "gae", "--solar-model", "cast2007"], "--solar-model"),
+        (["spot", "xmm", "--gae", "1e-12"], "--gae: the axion-electron coupling sets the ABC flux"),
+        (["spot", "xmm", "--flux", "abc", "--solar-model", "cast2007"], "--solar-model"),
+    ):
         assert main(argv) == 2
         assert message in capsys.readouterr().err
 
@@ -158,8 +187,9 @@ def test_a_detector_threshold_takes_away_the_signal_below_it():
     np.testing.assert_array_equal(cut.efficiency(energies)[:2], 0.0)
     np.testing.assert_array_equal(cut.efficiency(energies)[2:], base.efficiency(energies)[2:])
     source = raytrace.solar_source(flux="abc")
-    full, above = (raytrace.solar_spot("xmm", source=source, detector=d, rays=20_000, focal_plane_z_mm=0.0)
-                   for d in (base, cut))
+    full, above = (
+        raytrace.solar_spot("xmm", source=source, detector=d, rays=20_000, focal_plane_z_mm=0.0) for d in (base, cut)
+    )
     below = source.model.mean(lambda e: base.efficiency(e) * (e < 1.0), 0.5, 10.0)
     assert above.figures.mean_eps_d == pytest.approx(full.figures.mean_eps_d - below, rel=1e-9)
     assert above.signal_counts < full.signal_counts

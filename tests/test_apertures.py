@@ -20,8 +20,12 @@ from raytrace.sources import ParallelBeam, PointSource
 from .helpers import traced_like_reference
 
 N = 400_000
-SEPARATE = Optic("three separate shells", 7500.0, tuple(Shell(r, 0.5, 300.0, 300.0) for r in (100.0, 200.0, 300.0)),
-                 (ConstantReflectivity(1.0),) * 3)
+SEPARATE = Optic(
+    "three separate shells",
+    7500.0,
+    tuple(Shell(r, 0.5, 300.0, 300.0) for r in (100.0, 200.0, 300.0)),
+    (ConstantReflectivity(1.0),) * 3,
+)
 
 
 def _focused(optic, source=ParallelBeam(), n=N, focal_plane_z_mm=0.0):
@@ -69,9 +73,10 @@ def test_apertures_intersect_and_an_annulus_selects_shells():
 
 
 def test_a_wedge_of_shells_collects_its_share_and_lets_the_rest_through():
-    wedge = dataclasses.replace(SEPARATE, shells=tuple(dataclasses.replace(s, azimuth_min_deg=30.0,
-                                                                           azimuth_max_deg=60.0)
-                                                       for s in SEPARATE.shells))
+    wedge = dataclasses.replace(
+        SEPARATE,
+        shells=tuple(dataclasses.replace(s, azimuth_min_deg=30.0, azimuth_max_deg=60.0) for s in SEPARATE.shells),
+    )
     full, full_error, _ = _focused(SEPARATE)
     part, part_error, rays = _focused(wedge, focal_plane_z_mm=-500.0)
     assert part == pytest.approx(full / 12, abs=4 * math.hypot(part_error, full_error / 12))
@@ -85,8 +90,10 @@ def test_a_wedge_of_shells_collects_its_share_and_lets_the_rest_through():
 
 @pytest.mark.parametrize("source", [ParallelBeam(math.radians(3 / 60), 0.4), PointSource(60.0, size_mm=2.0)])
 def test_kernel_matches_reference_with_apertures_and_partial_shells(babyiaxo, source):
-    shells = tuple(dataclasses.replace(s, azimuth_min_deg=-20.0, azimuth_max_deg=100.0) if k % 2 else s
-                   for k, s in enumerate(babyiaxo.shells))
+    shells = tuple(
+        dataclasses.replace(s, azimuth_min_deg=-20.0, azimuth_max_deg=100.0) if k % 2 else s
+        for k, s in enumerate(babyiaxo.shells)
+    )
     optic = dataclasses.replace(babyiaxo, shells=shells).with_apertures(["circle:120@90,60", "sector:-30:120"])
     trace = Trace(optic, source, -300.0)
     key = seed_key(9)
@@ -127,8 +134,10 @@ def test_apertures_and_azimuths_round_trip_through_the_shell_table(tmp_path):
     assert area > 0
 
 
-@pytest.mark.parametrize("spec", ["circle:0", "circle:-3", "annulus:5:2", "sector:10:10", "sector:0:400", "square:3",
-                                  "circle:1@2", "annulus:1"])
+@pytest.mark.parametrize(
+    "spec",
+    ["circle:0", "circle:-3", "annulus:5:2", "sector:10:10", "sector:0:400", "square:3", "circle:1@2", "annulus:1"],
+)
 def test_bad_apertures_are_named(spec):
     with pytest.raises(PrescriptionError, match="aperture"):
         parse_aperture(spec)

@@ -21,9 +21,21 @@ from .helpers import traced_like_reference
 def _as_built_copy(optic: Optic, gap_mm: float = 0.0) -> Optic:
     """The optic's conical shells given by the radii their profile implies (R2 = R4 = r0)."""
     f = optic.focal_length_mm
-    shells = tuple(Shell.as_built(s.entrance_radius_mm(f), s.r_intersect_mm, s.r_intersect_mm, s.exit_radius_mm(f),
-                                  s.primary_length_mm, s.secondary_length_mm, s.thickness_mm, gap_mm,
-                                  segmentation=s.segmentation, slope_errors=s.slope_errors) for s in optic.shells)
+    shells = tuple(
+        Shell.as_built(
+            s.entrance_radius_mm(f),
+            s.r_intersect_mm,
+            s.r_intersect_mm,
+            s.exit_radius_mm(f),
+            s.primary_length_mm,
+            s.secondary_length_mm,
+            s.thickness_mm,
+            gap_mm,
+            segmentation=s.segmentation,
+            slope_errors=s.slope_errors,
+        )
+        for s in optic.shells
+    )
     return dataclasses.replace(optic, shells=shells)
 
 
@@ -33,8 +45,11 @@ def test_radii_of_a_profile_reproduce_its_area_and_focus(babyiaxo):
         for p, q in zip(a, b):
             np.testing.assert_allclose(p.as_row(), q.as_row(), rtol=1e-12, atol=1e-9)
     energies = [1.5, 3.0, 7.0]
-    np.testing.assert_allclose(effective_area(built, energies, n_rays=100_000)["effective_area"],
-                               effective_area(babyiaxo, energies, n_rays=100_000)["effective_area"], rtol=1e-9)
+    np.testing.assert_allclose(
+        effective_area(built, energies, n_rays=100_000)["effective_area"],
+        effective_area(babyiaxo, energies, n_rays=100_000)["effective_area"],
+        rtol=1e-9,
+    )
     beam = ParallelBeam(energy_kev=3.0)
     assert best_focus_z_mm(built, beam, 50_000) == pytest.approx(best_focus_z_mm(babyiaxo, beam, 50_000), abs=1e-3)
 
@@ -71,8 +86,12 @@ def test_small_as_built_overlaps_warn_and_large_ones_are_refused():
     with pytest.raises(PrescriptionError, match="shells 1 and 2 overlap|shadows shell 2"):
         _pair(101.3)
     with pytest.raises(PrescriptionError, match="narrows towards the focus"):
-        Optic("widening", 5000.0, (Shell.as_built(99.0, 100.0, 100.0, 98.0, 100.0, 100.0, 0.5),),
-              (ConstantReflectivity(1.0),))
+        Optic(
+            "widening",
+            5000.0,
+            (Shell.as_built(99.0, 100.0, 100.0, 98.0, 100.0, 100.0, 0.5),),
+            (ConstantReflectivity(1.0),),
+        )
 
 
 def test_as_built_shells_round_trip_through_the_shell_table(tmp_path, babyiaxo):
@@ -92,11 +111,13 @@ def test_the_cast_pathfinder_is_shipped_as_built():
     assert len(caught) == 1 and "3-4 by 26 um" in str(caught[0].message)
     assert "r_intersect_mm" not in read_prescription_columns("cast_pathfinder.ecsv")
     assert optic.n_shells == 13 and all(s.gap_mm == 4.0 and s.thickness_mm == 0.21 for s in optic.shells)
-    full = dataclasses.replace(optic, shells=tuple(dataclasses.replace(s, azimuth_min_deg=0.0, azimuth_max_deg=360.0)
-                                                   for s in optic.shells))
+    full = dataclasses.replace(
+        optic, shells=tuple(dataclasses.replace(s, azimuth_min_deg=0.0, azimuth_max_deg=360.0) for s in optic.shells)
+    )
     assert optic.open_area_cm2() == pytest.approx(full.open_area_cm2() / 12, rel=1e-12)
     assert [c.name for c in optic.coatings] == ["cast_ptc_1"] * 3 + ["cast_ptc_2"] * 4 + ["cast_ptc_3"] * 4 + [
-        "cast_ptc_4"] * 2
+        "cast_ptc_4"
+    ] * 2
 
 
 def read_prescription_columns(name):
@@ -121,8 +142,11 @@ def test_the_cast_pathfinder_focuses_panter_where_it_was_measured(cast_pathfinde
     averaged over energies and rays. Its HPD without slope errors there is within 10 % of LLNL's model of the same
     source with perfect mirrors (168, 161, 144 arcsec at 1.49, 4.51, 6.40 keV; same thesis, table 40)."""
     ideal = cast_pathfinder.with_slope_errors(SlopeErrors())
-    foci = [best_focus_z_mm(cast_pathfinder, PANTER.at_energy(e), 200_000, seed) for e in (1.49, 4.51, 6.4)
-            for seed in (0, 1)]
+    foci = [
+        best_focus_z_mm(cast_pathfinder, PANTER.at_energy(e), 200_000, seed)
+        for e in (1.49, 4.51, 6.4)
+        for seed in (0, 1)
+    ]
     assert np.mean(foci) == pytest.approx(-19.0, abs=2.0)
     for energy, llnl in ((1.49, 168.0), (4.51, 161.0), (6.4, 144.0)):
         hpd = psf(ideal, energy, PANTER, 300_000, seed=7, focal_plane_z_mm=-19.0, image_pixels=1).hpd_arcsec

@@ -125,9 +125,23 @@ def test_area_writes_ecsv_fits_and_arf(capsys, tmp_path):
 
 @pytest.mark.slow
 def test_psf_summary_and_files(capsys, tmp_path):
-    code, out, _ = run(capsys, "psf", "xmm", "--energy", "1.5", "--off-axis", "3", "--rays", "30000",
-                       "-o", str(tmp_path / "ee.ecsv"), "--image", str(tmp_path / "psf.fits"),
-                       "--plot", str(tmp_path / "psf.png"))
+    code, out, _ = run(
+        capsys,
+        "psf",
+        "xmm",
+        "--energy",
+        "1.5",
+        "--off-axis",
+        "3",
+        "--rays",
+        "30000",
+        "-o",
+        str(tmp_path / "ee.ecsv"),
+        "--image",
+        str(tmp_path / "psf.fits"),
+        "--plot",
+        str(tmp_path / "psf.png"),
+    )
     assert code == 0
     assert "HPD" in out and "W80" in out and "W90" in out and "centroid" in out
     ee = Table.read(tmp_path / "ee.ecsv")
@@ -143,8 +157,19 @@ def test_psf_summary_and_files(capsys, tmp_path):
 
 
 def test_psf_of_a_source_at_a_test_facility(capsys, tmp_path):
-    code, out, _ = run(capsys, "psf", "xmm", "--energy", "1.5", "--source", "disc:130:1", "--rays", "30000",
-                       "-o", str(tmp_path / "ee.ecsv"))
+    code, out, _ = run(
+        capsys,
+        "psf",
+        "xmm",
+        "--energy",
+        "1.5",
+        "--source",
+        "disc:130:1",
+        "--rays",
+        "30000",
+        "-o",
+        str(tmp_path / "ee.ecsv"),
+    )
     assert code == 0 and "1 mm radius disc at 130 m" in out
     ee = Table.read(tmp_path / "ee.ecsv")
     assert ee.meta["source_distance_m"] == 130.0
@@ -155,8 +180,19 @@ def test_psf_of_a_source_at_a_test_facility(capsys, tmp_path):
 def test_reflectivity_table_and_plot(capsys, tmp_path):
     from coatings import load_recipe
 
-    code, out, _ = run(capsys, "reflectivity", "wb4c_graded", "--energy", "1:9:2", "--graze", "0,4,8",
-                       "-o", str(tmp_path / "r.fits"), "--plot", str(tmp_path / "r.png"))
+    code, out, _ = run(
+        capsys,
+        "reflectivity",
+        "wb4c_graded",
+        "--energy",
+        "1:9:2",
+        "--graze",
+        "0,4,8",
+        "-o",
+        str(tmp_path / "r.fits"),
+        "--plot",
+        str(tmp_path / "r.png"),
+    )
     assert code == 0 and "W/B4C" in out and "wrote" in out
     table = Table.read(tmp_path / "r.fits")
     assert table.colnames == ["energy", "angle", "reflectivity"]
@@ -164,8 +200,9 @@ def test_reflectivity_table_and_plot(capsys, tmp_path):
     expected = load_recipe("wb4c_graded").reflectivity_grid([1, 3, 5, 7, 9], np.array([0, 4, 8]) * 1e-3)
     np.testing.assert_allclose(np.asarray(table["reflectivity"]).reshape(5, 3), expected, rtol=1e-12)
     assert (tmp_path / "r.png").stat().st_size > 0
-    code, out, _ = run(capsys, "reflectivity", "au250_ni", "--energy", "8", "--graze", "8", "--roughness", "3",
-                       "--polarisation", "s")
+    code, out, _ = run(
+        capsys, "reflectivity", "au250_ni", "--energy", "8", "--graze", "8", "--roughness", "3", "--polarisation", "s"
+    )
     rough = load_recipe("au250_ni").with_roughness(3.0).reflectivity_grid([8.0], [8e-3], "s")[0, 0]
     assert code == 0 and f"{rough:.4f}" in out
 
@@ -182,9 +219,11 @@ def test_demo_writes_everything(capsys, tmp_path):
     code, out, _ = run(capsys, "demo", "--rays", "20000", "--output-dir", str(tmp_path / "out"))
     assert code == 0 and "CDR" in out
     names = {p.name for p in (tmp_path / "out").iterdir()}
-    assert {f"{name}_{kind}" for name in ("xmm", "babyiaxo")
-            for kind in ("effective_area.ecsv", "effective_area.arf", "psf_3keV.fits", "effective_area.png",
-                         "psf_3keV.png")} <= names
+    assert {
+        f"{name}_{kind}"
+        for name in ("xmm", "babyiaxo")
+        for kind in ("effective_area.ecsv", "effective_area.arf", "psf_3keV.fits", "effective_area.png", "psf_3keV.png")
+    } <= names
     assert "xmm_vs_babyiaxo.png" in names
     assert not any(name.startswith(".") for name in names)  # no temporary files left behind
 
@@ -192,8 +231,18 @@ def test_demo_writes_everything(capsys, tmp_path):
 @pytest.mark.slow
 def test_design_show_calibrate_round_trip(capsys, tmp_path):
     design = tmp_path / "short.toml"
-    code, out, _ = run(capsys, "design", "--focal-length", "6000", "--r-max", "300",
-                       "--set", "outer.segment_length_mm=150", "-o", str(design))
+    code, out, _ = run(
+        capsys,
+        "design",
+        "--focal-length",
+        "6000",
+        "--r-max",
+        "300",
+        "--set",
+        "outer.segment_length_mm=150",
+        "-o",
+        str(design),
+    )
     assert code == 0 and "layers" in out and "graze angles" in out and "collecting area" in out
     code, out, _ = run(capsys, "show", str(design), "--plot", str(tmp_path / "x.png"), "-o", str(tmp_path / "s.ecsv"))
     assert code == 0 and "f = 6000 mm" in out and "L 150+150 mm" in out
@@ -201,8 +250,9 @@ def test_design_show_calibrate_round_trip(capsys, tmp_path):
     code, out, _ = run(capsys, "show", str(tmp_path / "s.ecsv"), "--plot", str(tmp_path / "y.png"))
     assert code == 0
     calibrated = tmp_path / "calibrated.toml"
-    code, out, _ = run(capsys, "calibrate", str(design), "--energy", "3", "--hpd", "70", "--rays", "50000",
-                       "-o", str(calibrated))
+    code, out, _ = run(
+        capsys, "calibrate", str(design), "--energy", "3", "--hpd", "70", "--rays", "50000", "-o", str(calibrated)
+    )
     assert code == 0 and "calibrated (HPD 70 arcsec): HPD " in out
     assert float(out.split("calibrated (HPD 70 arcsec): HPD ")[1].split()[0]) == pytest.approx(70, rel=2e-3)
     code, out, _ = run(capsys, "psf", str(calibrated), "--energy", "3", "--rays", "200000", "--seed", "5")
@@ -215,8 +265,17 @@ def test_area_psf_and_reflectivity_of_the_custom_optic(capsys, tmp_path):
     assert code == 0 and "wb4c_graded" in out and "ir_thick" in out
     code, out, _ = run(capsys, "psf", "babyiaxo", "--energy", "3", "--rays", "50000")
     assert code == 0 and "focal plane z = -2" in out  # best focus, behind the nominal one
-    code, out, _ = run(capsys, "reflectivity", "babyiaxo", "--energy", "3,7", "-o", str(tmp_path / "r.ecsv"),
-                       "--plot", str(tmp_path / "r.png"))
+    code, out, _ = run(
+        capsys,
+        "reflectivity",
+        "babyiaxo",
+        "--energy",
+        "3,7",
+        "-o",
+        str(tmp_path / "r.ecsv"),
+        "--plot",
+        str(tmp_path / "r.png"),
+    )
     assert code == 0 and "2 coating recipe(s)" in out
     assert set(Table.read(tmp_path / "r.ecsv")["coating"]) == {"wb4c_graded", "ir_thick"}
 
@@ -224,11 +283,24 @@ def test_area_psf_and_reflectivity_of_the_custom_optic(capsys, tmp_path):
 @pytest.mark.slow
 def test_spot_prints_and_writes_the_figures_of_merit(capsys, tmp_path):
     detector = tmp_path / "xe.toml"
-    detector.write_text('name = "xe"\nbackground_counts_kev_cm2_s = 1e-6\nopening_diameter_mm = 10.0\n'
-                        '[[window]]\nmaterial = "Si3N4"\ndensity_g_cm3 = 3.17\nthickness_um = 0.3\n'
-                        '[gas]\nmaterial = "Xe"\npressure_bar = 0.5\ntemperature_k = 293.15\ndepth_cm = 3.0\n')
-    code, out, _ = run(capsys, "spot", "xmm", "--rays", "50000", "--detector", str(detector), "-o",
-                       str(tmp_path / "spot.fits"), "--plot", str(tmp_path / "spot.png"))
+    detector.write_text(
+        'name = "xe"\nbackground_counts_kev_cm2_s = 1e-6\nopening_diameter_mm = 10.0\n'
+        '[[window]]\nmaterial = "Si3N4"\ndensity_g_cm3 = 3.17\nthickness_um = 0.3\n'
+        '[gas]\nmaterial = "Xe"\npressure_bar = 0.5\ntemperature_k = 293.15\ndepth_cm = 3.0\n'
+    )
+    code, out, _ = run(
+        capsys,
+        "spot",
+        "xmm",
+        "--rays",
+        "50000",
+        "--detector",
+        str(detector),
+        "-o",
+        str(tmp_path / "spot.fits"),
+        "--plot",
+        str(tmp_path / "spot.png"),
+    )
     assert code == 0 and "f_DO" in out and "detector xe" in out
     table = Table.read(tmp_path / "spot.fits")
     assert table.colnames == ["radius", "encircled_fraction"] and table.meta["detector"] == "xe"
@@ -238,8 +310,24 @@ def test_spot_prints_and_writes_the_figures_of_merit(capsys, tmp_path):
 @pytest.mark.slow
 def test_optimise_writes_the_scan_and_a_usable_best_design(capsys, tmp_path):
     out = tmp_path / "scan"
-    code, text, _ = run(capsys, "optimise", "--focal-length", "4500,5500", "--groups", "2", "--materials", "ir,au",
-                        "--rays", "5000", "--workers", "1", "-o", str(out), "--checkpoint", str(tmp_path / "c.jsonl"))
+    code, text, _ = run(
+        capsys,
+        "optimise",
+        "--focal-length",
+        "4500,5500",
+        "--groups",
+        "2",
+        "--materials",
+        "ir,au",
+        "--rays",
+        "5000",
+        "--workers",
+        "1",
+        "-o",
+        str(out),
+        "--checkpoint",
+        str(tmp_path / "c.jsonl"),
+    )
     assert code == 0 and "best: f = " in text and "full trace" in text
     table = Table.read(out / "scan.ecsv")
     assert list(table["focal_length"].value) == [4500.0, 5500.0]
@@ -251,17 +339,46 @@ def test_optimise_writes_the_scan_and_a_usable_best_design(capsys, tmp_path):
 
 @pytest.mark.slow
 def test_tilt_and_offaxis_write_tables_and_plots(capsys, tmp_path):
-    code, out, _ = run(capsys, "tilt", "xmm", "--tilt", "0:4:2", "--rays", "200000", "--source", "parallel",
-                       "--decentre", "0.3,0", "--off-axis", "0.2", "-o", str(tmp_path / "t.ecsv"), "--plot",
-                       str(tmp_path / "t.png"))
+    code, out, _ = run(
+        capsys,
+        "tilt",
+        "xmm",
+        "--tilt",
+        "0:4:2",
+        "--rays",
+        "200000",
+        "--source",
+        "parallel",
+        "--decentre",
+        "0.3,0",
+        "--off-axis",
+        "0.2",
+        "-o",
+        str(tmp_path / "t.ecsv"),
+        "--plot",
+        str(tmp_path / "t.png"),
+    )
     assert code == 0 and "largest tilt keeping 95 %" in out and "decentre (0.3, 0) mm" in out
     table = Table.read(tmp_path / "t.ecsv")
     assert table.meta["keep"] == 0.95 and table.meta["decentre_x_mm"] == 0.3
     # image of a source offset at azimuth 0: x = -f tan(offset); a decentre +d moves it by +d from the detector.
     # The centroid's statistical error is about 0.003 mm (XMM's PSF wing, 2e5 rays).
     assert table["shift_mm"][0] == pytest.approx(abs(0.3 - 7500 * math.tan(math.radians(0.2 / 60))), abs=0.01)
-    code, out, _ = run(capsys, "offaxis", "babyiaxo", "--off-axis", "0,5", "--energy", "3", "--rays", "20000",
-                       "-o", str(tmp_path / "v.fits"), "--plot", str(tmp_path / "v.png"))
+    code, out, _ = run(
+        capsys,
+        "offaxis",
+        "babyiaxo",
+        "--off-axis",
+        "0,5",
+        "--energy",
+        "3",
+        "--rays",
+        "20000",
+        "-o",
+        str(tmp_path / "v.fits"),
+        "--plot",
+        str(tmp_path / "v.png"),
+    )
     assert code == 0 and len(Table.read(tmp_path / "v.fits")) == 2 and (tmp_path / "v.png").stat().st_size > 0
 
 
@@ -299,8 +416,10 @@ def test_no_user_file_is_harmed(capsys, tmp_path, monkeypatch):
         (["psf", "xmm", "--energy", "1.5", "-o", "out.fits", "--image", "out.fits"], "--image 'out.fits': the same"),
         (["psf", "xmm", "--energy", "1.5", "--image", "x.fits", "--events", "x.fits"], "--events 'x.fits': the same"),
         (["area", "xmm", "--energy", "1.5", "-o", "locked.ecsv"], "-o 'locked.ecsv': the file is read-only"),
-        (["optimise", "--focal-length", "5000", "--checkpoint", "design.toml", "-o", "scan"],
-         "checkpoint 'design.toml': exists and is not a checkpoint"),
+        (
+            ["optimise", "--focal-length", "5000", "--checkpoint", "design.toml", "-o", "scan"],
+            "checkpoint 'design.toml': exists and is not a checkpoint",
+        ),
         (["optimise", "--focal-length", "5000", "--checkpoint", "x", "-o", "x"], "--checkpoint 'x': the same file"),
         (["optimise", "--focal-length", "5000", "-o", ""], "-o '': an empty file name"),
         (["optimise", "--focal-length", "5000", "--checkpoint", "", "-o", "scan"], "--checkpoint '': an empty file"),
@@ -321,8 +440,10 @@ def test_negative_numbers_parse_as_numbers(capsys):
     assert parser.parse_args(["psf", "xmm", "--energy", "1.5", "--focal-plane-z", "-1e1"]).focal_plane_z == -10.0
     assert parser.parse_args(["tilt", "xmm", "--tilt", "0,1", "--decentre", "-0.5,0"]).decentre == "-0.5,0"
     assert parser.parse_args(["tilt", "xmm", "--tilt", "0,1", "--pivot-z", "-1e3"]).pivot_z == -1000.0
-    for argv, message in ((["area", "xmm", "--energy", "-1:5:1"], "must be positive"),
-                          (["tilt", "xmm", "--tilt", "-5:5:1"], "non-negative"),
-                          (["offaxis", "xmm", "--off-axis", "-5:5:5", "--energy", "3"], "non-negative")):
+    for argv, message in (
+        (["area", "xmm", "--energy", "-1:5:1"], "must be positive"),
+        (["tilt", "xmm", "--tilt", "-5:5:1"], "non-negative"),
+        (["offaxis", "xmm", "--off-axis", "-5:5:5", "--energy", "3"], "non-negative"),
+    ):
         code, _, err = run(capsys, *argv)
         assert code == 2 and message in err

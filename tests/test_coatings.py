@@ -68,7 +68,6 @@ def stack_indices(stack: Stack, energy_kev: float) -> np.ndarray:
     return np.array([1.0 + 0j] + [m.refractive_index(energy_kev) for m in stack.materials()])
 
 
-
 def test_bare_substrate_is_fresnel():
     stack = Stack("bare Au", material("Au"))
     energies = np.array([1.0, 3.0, 8.0])
@@ -87,8 +86,12 @@ def test_bare_substrate_is_fresnel():
 @pytest.mark.slow
 @pytest.mark.parametrize("polarisation", ["s", "p"])
 def test_parratt_equals_transfer_matrix_for_multilayers(polarisation):
-    stack = Stack("graded", material("Si"), capping=Layer(material("C"), 1.5),
-                  multilayer=Multilayer(material("Pt"), material("C"), 12, 0.35, 2.5, 7.0, c=0.3))
+    stack = Stack(
+        "graded",
+        material("Si"),
+        capping=Layer(material("C"), 1.5),
+        multilayer=Multilayer(material("Pt"), material("C"), 12, 0.35, 2.5, 7.0, c=0.3),
+    )
     for energy in (2.0, 8.0, 20.0):
         graze = np.linspace(0.0005, 0.03, 40)
         ours = stack.reflectivity_grid([energy], graze, polarisation)[0]
@@ -103,8 +106,9 @@ def test_phase_series_of_a_finely_graded_stack_equals_the_transfer_matrix():
     kernel's rule), and R still equals the transfer matrix's."""
     from coatings.parratt import PHASE_STEP_LIMIT
 
-    stack = Stack("fine", material("SiO2"), multilayer=Multilayer(material("W"), material("B4C"), 150, 0.4, 2.9, 11.0,
-                                                                 c=0.25))
+    stack = Stack(
+        "fine", material("SiO2"), multilayer=Multilayer(material("W"), material("B4C"), 150, 0.4, 2.9, 11.0, c=0.25)
+    )
     thickness = np.array([f.thickness_nm for f in stack.layers()])
     graze = np.linspace(0.001, 0.02, 30)
     for energy in (2.0, 8.0, 15.0):
@@ -120,8 +124,9 @@ def test_phase_series_of_a_finely_graded_stack_equals_the_transfer_matrix():
 
 def test_reflected_transmitted_and_absorbed_power_sum_to_one():
     """R (Parratt) + T (flux into the substrate) + A (k^2 Im(n^2) |E|^2 integrated in every film) = 1."""
-    stack = Stack("W/B4C", material("Si"),
-                  multilayer=Multilayer(material("W"), material("B4C"), 5, 0.4, 3.0, 6.0, c=0.5))
+    stack = Stack(
+        "W/B4C", material("Si"), multilayer=Multilayer(material("W"), material("B4C"), 5, 0.4, 3.0, 6.0, c=0.5)
+    )
     thickness = [f.thickness_nm for f in stack.layers()]
     for energy, graze in ((1.5, 0.02), (8.0, 0.012), (8.0, 0.025), (12.0, 0.004)):
         n = stack_indices(stack, energy)
@@ -176,29 +181,38 @@ def test_thick_film_equals_bulk_and_total_reflection_at_zero_angle():
     thick = Stack("10 um Au on Ni", material("Ni"), films=(Layer(material("Au"), 10_000.0),))
     energies = np.array([2.0, 6.0, 20.0])  # 10 um of Au is opaque at these graze angles up to ~20 keV
     graze = np.linspace(0.002, 0.02, 30)
-    np.testing.assert_allclose(film.reflectivity_grid(energies[:2], graze), bulk.reflectivity_grid(energies[:2], graze),
-                               atol=1e-7)
-    np.testing.assert_allclose(thick.reflectivity_grid(energies, graze), bulk.reflectivity_grid(energies, graze),
-                               rtol=1e-12, atol=1e-15)
+    np.testing.assert_allclose(
+        film.reflectivity_grid(energies[:2], graze), bulk.reflectivity_grid(energies[:2], graze), atol=1e-7
+    )
+    np.testing.assert_allclose(
+        thick.reflectivity_grid(energies, graze), bulk.reflectivity_grid(energies, graze), rtol=1e-12, atol=1e-15
+    )
     assert np.allclose(film.reflectivity_grid(energies, np.array([0.0])), 1.0)
 
 
 def test_500_layers_are_stable_and_a_multilayer_of_one_material_is_one_film():
-    big = Stack("500 layers", material("Si"), multilayer=Multilayer(material("W"), material("B4C"), 250, 0.4, 2.0, 12.0,
-                                                                    c=0.25, roughness_nm=0.3))
+    big = Stack(
+        "500 layers",
+        material("Si"),
+        multilayer=Multilayer(material("W"), material("B4C"), 250, 0.4, 2.0, 12.0, c=0.25, roughness_nm=0.3),
+    )
     energies = np.array([0.5, 5.0, 30.0, 80.0])
     graze = np.linspace(0.0, 0.08, 200)
     r = big.reflectivity_grid(energies, graze)
     assert np.all(np.isfinite(r)) and r.min() >= 0 and r.max() <= 1
     uniform = Stack("Au/Au", material("Ni"), multilayer=Multilayer(material("Au"), material("Au"), 250, 0.5, 2.0, 2.0))
     single = Stack("Au 500 nm", material("Ni"), films=(Layer(material("Au"), 500.0),))
-    np.testing.assert_allclose(uniform.reflectivity_grid(energies, graze), single.reflectivity_grid(energies, graze),
-                               rtol=1e-10, atol=1e-14)
+    np.testing.assert_allclose(
+        uniform.reflectivity_grid(energies, graze), single.reflectivity_grid(energies, graze), rtol=1e-10, atol=1e-14
+    )
 
 
 def test_a_mask_computes_only_the_needed_points_and_the_same_numbers_there():
-    stack = Stack("W/B4C", material("SiO2"), multilayer=Multilayer(material("W"), material("B4C"), 40, 0.4, 3.0, 9.0,
-                                                                      c=0.25, roughness_nm=0.4))
+    stack = Stack(
+        "W/B4C",
+        material("SiO2"),
+        multilayer=Multilayer(material("W"), material("B4C"), 40, 0.4, 3.0, 9.0, c=0.25, roughness_nm=0.4),
+    )
     energies = np.linspace(1.0, 10.0, 7)
     graze = np.linspace(0.002, 0.02, 50)
     needed = np.random.default_rng(1).random((energies.size, graze.size)) < 0.3

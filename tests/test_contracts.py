@@ -49,9 +49,10 @@ def test_source_contract(xmm, name):
     assert np.isin(rays.energy_kev, source.energy_nodes()).all()
     shared = source.shared_ray(trace.aperture, N)
     if shared is not None:  # then the trace's kernel starts the rays: they must be what emit gives
-        for column, value in zip((rays.dx, rays.dy, rays.dz, rays.energy_kev, rays.weight), (*shared.direction,
-                                                                                            shared.energy_kev,
-                                                                                            shared.weight)):
+        for column, value in zip(
+            (rays.dx, rays.dy, rays.dz, rays.energy_kev, rays.weight),
+            (*shared.direction, shared.energy_kev, shared.weight),
+        ):
             assert np.all(column == value)
     # the weights stand for the entrance area (projected normal to the rays; nearer a point source, denser)
     assert rays.weight.sum() == pytest.approx(trace.aperture_area_cm2, rel=0.05)  # a bore clips a few per cent

@@ -70,7 +70,8 @@ def test_near_coherence_the_probability_keeps_its_digits():
             half_gamma_l = mpmath.mpf(gamma) * length / 2
             q_l = (mpmath.mpf(mass) ** 2 - mpmath.mpf(m_gamma) ** 2) / (2 * energy_kev * 1e3) * length
             exact = (1 + mpmath.exp(-2 * half_gamma_l) - 2 * mpmath.exp(-half_gamma_l) * mpmath.cos(q_l)) / (
-                half_gamma_l**2 + q_l**2)
+                half_gamma_l**2 + q_l**2
+            )
             assert value == pytest.approx(float(exact), rel=1e-9)
 
 

@@ -33,8 +33,10 @@ def _without_obstructions(optic):
 
 def _bar_area_mm2(half_width, r_in, r_out):
     """Area of {|distance from a radial half-line| < h} within r_in <= r <= r_out: integral of 2 r asin(h / r)."""
+
     def primitive(r):
         return r * r * np.arcsin(half_width / r) + half_width * np.sqrt(r * r - half_width**2)
+
     return primitive(r_out) - primitive(r_in)
 
 
@@ -52,8 +54,9 @@ def test_graze_angles_for_iaxo_like_parameters():
 def test_nesting_keeps_every_on_axis_ray_clear(babyiaxo):
     """Generator check: entrance, intersection-plane and exit clearances, from the built surfaces."""
     f = babyiaxo.focal_length_mm
-    for (inner, outer), (s_in, s_out) in zip(zip(babyiaxo.surfaces(), babyiaxo.surfaces()[1:]),
-                                             zip(babyiaxo.shells, babyiaxo.shells[1:])):
+    for (inner, outer), (s_in, s_out) in zip(
+        zip(babyiaxo.surfaces(), babyiaxo.surfaces()[1:]), zip(babyiaxo.shells, babyiaxo.shells[1:])
+    ):
         t, gap = s_in.thickness_mm, 0.05 if s_out.r_intersect_mm < 200 else 0.1
         a = math.atan2(s_out.r_intersect_mm, f) / 4
         assert inner[0].radius_mm(inner[0].z_max_mm) + t <= s_out.r_intersect_mm + 1e-9  # entrance
@@ -82,8 +85,9 @@ def test_spider_joins_and_spacers_remove_their_geometric_area(babyiaxo):
     segmentation_mm2 = 0.0
     for shell, a, b in zip(babyiaxo.shells, r0, r1):
         seg = shell.segmentation
-        segmentation_mm2 += seg.segments * (_bar_area_mm2(seg.gap_mm / 2, a, b)
-                                            + seg.spacers_per_segment * _bar_area_mm2(seg.spacer_width_mm / 2, a, b))
+        segmentation_mm2 += seg.segments * (
+            _bar_area_mm2(seg.gap_mm / 2, a, b) + seg.spacers_per_segment * _bar_area_mm2(seg.spacer_width_mm / 2, a, b)
+        )
     segmented = dataclasses.replace(babyiaxo.with_coating(ConstantReflectivity(1.0)), spider=None)
     segmented = segmented.with_slope_errors(SlopeErrors())
     cases = [(plain.with_spider(spider), spider_mm2), (segmented, segmentation_mm2)]
@@ -187,8 +191,9 @@ def test_shipped_xmm_has_its_ground_calibrated_areas(xmm, xmm_design):
     them, the loss the calibration explains."""
     from astropy.table import Table
 
-    measured = Table.read(resources.files("geometries") / "data" / "xmm_ground_calibration.csv", format="ascii.csv",
-                          comment="#")
+    measured = Table.read(
+        resources.files("geometries") / "data" / "xmm_ground_calibration.csv", format="ascii.csv", comment="#"
+    )
     energies = np.asarray(measured["energy_kev"], float)
     calibrated = effective_area(xmm, energies, n_rays=300_000, seed=17)["effective_area"].value
     designed = effective_area(xmm_design, energies, n_rays=300_000, seed=17)["effective_area"].value
@@ -273,8 +278,9 @@ def test_design_and_shell_table_round_trips(tmp_path, babyiaxo):
 def test_design_with_recipe_file_written_elsewhere_keeps_its_recipe(tmp_path):
     recipe_dir = tmp_path / "recipes"
     recipe_dir.mkdir()
-    (recipe_dir / "mine.toml").write_text('name = "mine"\n[[layer]]\nmaterial = "Pt"\nthickness_nm = 30.0\n'
-                                          '[substrate]\nmaterial = "SiO2"\n')
+    (recipe_dir / "mine.toml").write_text(
+        'name = "mine"\n[[layer]]\nmaterial = "Pt"\nthickness_nm = 30.0\n[substrate]\nmaterial = "SiO2"\n'
+    )
     design = load_design("babyiaxo")
     groups = (dataclasses.replace(design.coating_groups[0], recipe="mine.toml"), design.coating_groups[1])
     design = dataclasses.replace(design, coating_groups=groups, recipe_dir=recipe_dir)

@@ -24,11 +24,30 @@ NOTEBOOKS = sorted((ROOT / "notebooks").glob("*.ipynb"))
 @pytest.mark.notebook
 def test_the_site_builds_without_a_warning_and_its_notebooks_end_with_a_plot(tmp_path):
     pytest.importorskip("myst_nb")
-    build = subprocess.run([sys.executable, "-m", "sphinx", "-W", "--keep-going", "-q", "-b", "html",
-                            "-d", str(tmp_path / "doctrees"), str(DOCS), str(tmp_path / "html")],
-                           capture_output=True, text=True, cwd=ROOT)
-    warnings = [line for line in build.stderr.splitlines() if re.search(r"WARNING|ERROR|CRITICAL", line)
-                and "Kernel is running over TCP" not in line]
+    build = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "sphinx",
+            "-W",
+            "--keep-going",
+            "-q",
+            "-b",
+            "html",
+            "-d",
+            str(tmp_path / "doctrees"),
+            str(DOCS),
+            str(tmp_path / "html"),
+        ],
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+    )
+    warnings = [
+        line
+        for line in build.stderr.splitlines()
+        if re.search(r"WARNING|ERROR|CRITICAL", line) and "Kernel is running over TCP" not in line
+    ]
     assert build.returncode == 0 and not warnings, build.stderr[-3000:]
     for path in NOTEBOOKS:
         assert (tmp_path / "html" / "notebooks" / f"{path.stem}.html").is_file()
@@ -65,27 +84,44 @@ def test_the_api_page_walks_through_every_plot_and_writer(tmp_path, monkeypatch)
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("module", ["raytrace", "raytrace.api", "raytrace.analysis.measurements",
-                                    "raytrace.helioscope.detector", "raytrace.helioscope.merit"])
+@pytest.mark.parametrize(
+    "module",
+    [
+        "raytrace",
+        "raytrace.api",
+        "raytrace.analysis.measurements",
+        "raytrace.helioscope.detector",
+        "raytrace.helioscope.merit",
+    ],
+)
 def test_the_docstring_examples_run_as_written(module, tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
-    result = doctest.testmod(importlib.import_module(module), extraglobs={"raytrace": raytrace},
-                             optionflags=doctest.ELLIPSIS)
+    result = doctest.testmod(
+        importlib.import_module(module), extraglobs={"raytrace": raytrace}, optionflags=doctest.ELLIPSIS
+    )
     assert result.attempted > 0 and result.failed == 0
 
 
 def test_every_public_function_has_an_example():
     """In its docstring, or (plots and writers) in the walk-through of the API page."""
     walk_through = (DOCS / "api.md").read_text().split("## Plots and writers, by example")[1].split("\n## ")[0]
-    missing = [name for name in raytrace.__all__ if inspect.isfunction(getattr(raytrace, name))
-               and ">>>" not in getattr(raytrace, name).__doc__ and f"raytrace.{name}(" not in walk_through]
+    missing = [
+        name
+        for name in raytrace.__all__
+        if inspect.isfunction(getattr(raytrace, name))
+        and ">>>" not in getattr(raytrace, name).__doc__
+        and f"raytrace.{name}(" not in walk_through
+    ]
     assert not missing
 
 
 def test_the_api_page_documents_every_public_name():
     page = (DOCS / "api.md").read_text()
-    missing = [name for name in raytrace.__all__ if name != "__version__"
-               and not re.search(rf"^\.\. auto(function|class):: raytrace\.{name}$", page, re.M)]
+    missing = [
+        name
+        for name in raytrace.__all__
+        if name != "__version__" and not re.search(rf"^\.\. auto(function|class):: raytrace\.{name}$", page, re.M)
+    ]
     assert not missing
 
 
@@ -109,14 +145,20 @@ def test_the_conventions_page_explains_every_fate():
 
 
 def test_every_page_is_in_a_table_of_contents():
-    pages = {p.relative_to(DOCS).with_suffix("").as_posix() for p in DOCS.rglob("*.md")
-             if "_build" not in p.parts and "jupyter_execute" not in p.parts}
+    pages = {
+        p.relative_to(DOCS).with_suffix("").as_posix()
+        for p in DOCS.rglob("*.md")
+        if "_build" not in p.parts and "jupyter_execute" not in p.parts
+    }
     listed = set()
     for page in DOCS.rglob("*.md"):
         for block in re.findall(r"```\{toctree\}(.*?)```", page.read_text(), re.S):
             base = page.parent.relative_to(DOCS)
-            listed |= {(base / line.strip()).as_posix().removeprefix("./") for line in block.splitlines()
-                       if line.strip() and not line.strip().startswith(":")}
+            listed |= {
+                (base / line.strip()).as_posix().removeprefix("./")
+                for line in block.splitlines()
+                if line.strip() and not line.strip().startswith(":")
+            }
     assert pages - {"index"} <= listed
 
 

@@ -23,16 +23,19 @@ def run(capsys, *argv):
     return code, captured.out, captured.err
 
 
-@pytest.mark.parametrize("argv, message", [
-    (["area", "xmm", "--energy", "1:inf:1"], "must be finite numbers"),
-    (["area", "xmm", "--energy", "1:1e9:1e-3"], "more than 100000 values"),
-    (["area", "xmm", "--energy", "1000"], "energy 1000.0 keV: energies must lie within"),
-    (["area", "xmm", "--energy", "1.5", "-o", ""], "-o '': an empty file name"),
-    (["psf", "xmm", "--energy", "1.5", "--plot", ""], "--plot '': an empty file name"),
-    (["area", "missing.ecsv", "--energy", "1.5"], "prescription file 'missing.ecsv' does not exist"),
-    (["area", "xmm", "--energy", "1.5", "-o", "one.arf"], "an ARF needs at least two energies"),
-    (["design", "--set", "focal_length_mm=6000", "--focal-length", "4000", "-o", "d.toml"], "set the same field"),
-])
+@pytest.mark.parametrize(
+    "argv, message",
+    [
+        (["area", "xmm", "--energy", "1:inf:1"], "must be finite numbers"),
+        (["area", "xmm", "--energy", "1:1e9:1e-3"], "more than 100000 values"),
+        (["area", "xmm", "--energy", "1000"], "energy 1000.0 keV: energies must lie within"),
+        (["area", "xmm", "--energy", "1.5", "-o", ""], "-o '': an empty file name"),
+        (["psf", "xmm", "--energy", "1.5", "--plot", ""], "--plot '': an empty file name"),
+        (["area", "missing.ecsv", "--energy", "1.5"], "prescription file 'missing.ecsv' does not exist"),
+        (["area", "xmm", "--energy", "1.5", "-o", "one.arf"], "an ARF needs at least two energies"),
+        (["design", "--set", "focal_length_mm=6000", "--focal-length", "4000", "-o", "d.toml"], "set the same field"),
+    ],
+)
 def test_bad_values_get_one_line(capsys, tmp_path, monkeypatch, argv, message):
     monkeypatch.chdir(tmp_path)
     code, _, err = run(capsys, *argv)
@@ -72,13 +75,33 @@ def test_checkpoints_that_are_folders_or_foreign_are_handled(capsys, tmp_path):
     from raytrace.helioscope.optimise import run_scan
     from raytrace.sources import SolarSource
 
-    code, _, err = run(capsys, "optimise", "--focal-length", "5000", "--groups", "1", "--materials", "ir",
-                       "--rays", "2000", "--checkpoint", str(tmp_path), "-o", str(tmp_path / "out"))
+    code, _, err = run(
+        capsys,
+        "optimise",
+        "--focal-length",
+        "5000",
+        "--groups",
+        "1",
+        "--materials",
+        "ir",
+        "--rays",
+        "2000",
+        "--checkpoint",
+        str(tmp_path),
+        "-o",
+        str(tmp_path / "out"),
+    )
     assert code == 2 and "is a folder" in err
     foreign = tmp_path / "foreign.jsonl"
     foreign.write_text('[1, 2, 3]\n{"focal_length_mm": 5000.0}\n"text"\n')
-    rows = run_scan(load_design("babyiaxo"), [5000.0], SolarSource(), load_detector(),
-                    ScanSettings(1, ("ir",), 2000, 0, 2), checkpoint=foreign)
+    rows = run_scan(
+        load_design("babyiaxo"),
+        [5000.0],
+        SolarSource(),
+        load_detector(),
+        ScanSettings(1, ("ir",), 2000, 0, 2),
+        checkpoint=foreign,
+    )
     assert rows[0]["focal_length_mm"] == 5000.0 and rows[0]["f_do"] > 0
 
 
@@ -122,8 +145,10 @@ def test_every_writer_names_its_file_on_a_full_disk_and_leaves_none(capsys, tmp_
     def full_open(path, mode="r", *args, **kwargs):
         handle = real_open(path, mode, *args, **kwargs)
         if "w" in mode and "partial" in str(path):
+
             def no_space(data):
                 raise OSError(errno.ENOSPC, "No space left on device")
+
             handle.write = no_space
         return handle
 
@@ -145,25 +170,38 @@ def full_tmpfs(tmp_path):
     """A real 200 KiB tmpfs (root only, where mounting is allowed), unmounted afterwards."""
     folder = tmp_path / "tiny"
     folder.mkdir()
-    if os.geteuid() != 0 or subprocess.run(["mount", "-t", "tmpfs", "-o", "size=200k", "tmpfs", str(folder)],
-                                           capture_output=True).returncode != 0:
+    if (
+        os.geteuid() != 0
+        or subprocess.run(
+            ["mount", "-t", "tmpfs", "-o", "size=200k", "tmpfs", str(folder)], capture_output=True
+        ).returncode
+        != 0
+    ):
         pytest.skip("mounting a tmpfs needs root and a system that allows it")
     yield folder
     subprocess.run(["umount", str(folder)], check=True)
 
 
-@pytest.mark.parametrize("argv, output", [
-    (["psf", "xmm", "--energy", "3", "--rays", "20000", "--image", "img.fits"], "img.fits"),
-    (["psf", "xmm", "--energy", "3", "--rays", "20000", "--events", "ev.fits"], "ev.fits"),
-    (["psf", "xmm", "--energy", "3", "--rays", "20000", "--events", "ev.mcpl"], "ev.mcpl"),
-    (["area", "xmm_design", "--energy", "0.5:12:0.002", "--rays", "20000", "-o", "area.ecsv"], "area.ecsv"),
-    (["demo", "--rays", "5000", "-o", "demo"], "demo"),
-])
+@pytest.mark.parametrize(
+    "argv, output",
+    [
+        (["psf", "xmm", "--energy", "3", "--rays", "20000", "--image", "img.fits"], "img.fits"),
+        (["psf", "xmm", "--energy", "3", "--rays", "20000", "--events", "ev.fits"], "ev.fits"),
+        (["psf", "xmm", "--energy", "3", "--rays", "20000", "--events", "ev.mcpl"], "ev.mcpl"),
+        (["area", "xmm_design", "--energy", "0.5:12:0.002", "--rays", "20000", "-o", "area.ecsv"], "area.ecsv"),
+        (["demo", "--rays", "5000", "-o", "demo"], "demo"),
+    ],
+)
 def test_a_real_full_disk_is_one_line_naming_the_file_and_leaves_nothing(full_tmpfs, argv, output):
     if output.endswith(".mcpl"):
         pytest.importorskip("_mcpl_core")
-    result = subprocess.run([sys.executable, "-c", "import sys; from raytrace.cli import main; sys.exit(main())",
-                             *argv], cwd=full_tmpfs, capture_output=True, text=True, timeout=300)
+    result = subprocess.run(
+        [sys.executable, "-c", "import sys; from raytrace.cli import main; sys.exit(main())", *argv],
+        cwd=full_tmpfs,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     assert result.returncode == 1, result.stderr
     assert result.stderr.strip().splitlines()[-1].startswith("raytrace: error: ") and output in result.stderr
     assert "Traceback" not in result.stderr and list(full_tmpfs.iterdir()) == []
@@ -174,13 +212,16 @@ def test_mcpls_errors_are_one_line_and_leave_no_file(tmp_path):
     removes the partial file and says what failed in one line on standard error (the library's own prints on
     standard output). On a full disk (seen on a 200 KiB tmpfs) MCPL calls it from mcpl_add_particle."""
     pytest.importorskip("_mcpl_core")
-    script = ("from pathlib import Path; from raytrace.output.photons import open_photon_list; "
-              "writer = open_photon_list(Path('ev.mcpl'), {}); print(sorted(p.name for p in Path('.').iterdir())); "
-              "writer.on_error(b'Errors encountered while attempting to write particle data.')")
+    script = (
+        "from pathlib import Path; from raytrace.output.photons import open_photon_list; "
+        "writer = open_photon_list(Path('ev.mcpl'), {}); print(sorted(p.name for p in Path('.').iterdir())); "
+        "writer.on_error(b'Errors encountered while attempting to write particle data.')"
+    )
     result = subprocess.run([sys.executable, "-c", script], cwd=tmp_path, capture_output=True, text=True, timeout=120)
     assert result.returncode == 1 and "partial" in result.stdout
     assert result.stderr.strip().splitlines() == [
-        "raytrace: error: Errors encountered while attempting to write particle data. writing ev.mcpl"]
+        "raytrace: error: Errors encountered while attempting to write particle data. writing ev.mcpl"
+    ]
     assert list(tmp_path.iterdir()) == []
 
 
@@ -224,9 +265,27 @@ def _wait_for(process, line: str, timeout_s: float = 300.0) -> None:
 @pytest.mark.parametrize("signum, status", [(signal.SIGINT, 130), (signal.SIGTERM, 143)])
 def test_signals_end_a_run_with_its_status_and_no_files(tmp_path, signum, status):
     command = DEFAULT_SIGINT + ANNOUNCE_CHUNKS + RUN_CLI
-    process = subprocess.Popen([sys.executable, "-c", command, "area", "xmm", "--energy", "1.5", "--rays", "3e8",
-                                "-o", str(tmp_path / "area.fits"), "--events", str(tmp_path / "events.fits")],
-                               cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    process = subprocess.Popen(
+        [
+            sys.executable,
+            "-c",
+            command,
+            "area",
+            "xmm",
+            "--energy",
+            "1.5",
+            "--rays",
+            "3e8",
+            "-o",
+            str(tmp_path / "area.fits"),
+            "--events",
+            str(tmp_path / "events.fits"),
+        ],
+        cwd=tmp_path,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
     _wait_for(process, "traced a chunk")  # tracing, with the photon list open
     process.send_signal(signum)
     _, err = process.communicate(timeout=120)
@@ -239,9 +298,24 @@ def test_a_first_run_on_an_empty_cache_compiles_in_every_thread_and_succeeds(tmp
     """Kernels compile in the main thread and in the pool threads of coatings.threads: the signal handling of the
     compilation must leave the latter alone (setting a signal there fails the compile)."""
     env = os.environ | {"NUMBA_CACHE_DIR": str(tmp_path / "empty_cache")}
-    result = subprocess.run([sys.executable, "-c", "import sys; from raytrace.cli import main; sys.exit(main())",
-                             "area", "xmm", "--energy", "1.5", "--rays", "20000"], cwd=tmp_path, capture_output=True,
-                            text=True, env=env, timeout=600)
+    result = subprocess.run(
+        [
+            sys.executable,
+            "-c",
+            "import sys; from raytrace.cli import main; sys.exit(main())",
+            "area",
+            "xmm",
+            "--energy",
+            "1.5",
+            "--rays",
+            "20000",
+        ],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=600,
+    )
     assert result.returncode == 0 and result.stderr == "", result.stderr
 
 
@@ -249,8 +323,14 @@ def test_a_first_run_on_an_empty_cache_compiles_in_every_thread_and_succeeds(tmp
 def test_a_signal_during_the_first_compilation_ends_the_run_at_once(tmp_path, signum):
     command = DEFAULT_SIGINT + ANNOUNCE_COMPILING + RUN_CLI
     env = os.environ | {"NUMBA_CACHE_DIR": str(tmp_path / "empty_cache")}  # compiling takes 15-25 s here
-    process = subprocess.Popen([sys.executable, "-c", command, "area", "xmm_design", "--energy", "2", "--rays", "1000"],
-                               cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
+    process = subprocess.Popen(
+        [sys.executable, "-c", command, "area", "xmm_design", "--energy", "2", "--rays", "1000"],
+        cwd=tmp_path,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=env,
+    )
     _wait_for(process, "compiling the trace kernel")  # about 12 s of it follow, where LLVM used to hold the signal
     sent = time.perf_counter()
     process.send_signal(signum)
@@ -258,7 +338,8 @@ def test_a_signal_during_the_first_compilation_ends_the_run_at_once(tmp_path, si
     assert time.perf_counter() - sent < 1.0
     # inside a compilation the signal's default action ends the run; between two, the run's own handler
     assert (process.returncode == -signum and err == "") or (
-        process.returncode == 128 + signum and err.strip() in ("raytrace: interrupted", "raytrace: terminated")), err
+        process.returncode == 128 + signum and err.strip() in ("raytrace: interrupted", "raytrace: terminated")
+    ), err
 
 
 def test_grids_are_written_without_float_noise():
@@ -291,8 +372,10 @@ def test_tables_carry_fates_and_long_provenance_whole(tmp_path, xmm):
 def test_too_few_focused_rays_warn_or_are_refused(capsys):
     code, _, err = run(capsys, "area", "xmm", "--energy", "1.5", "--rays", "1")
     assert code == 0 and "warning: only 1 focused ray" in err
-    for argv in (["psf", "xmm", "--energy", "1.5", "--rays", "30", "--focal-plane-z", "0"],
-                 ["spot", "xmm", "--rays", "50", "--focal-plane-z", "0"]):
+    for argv in (
+        ["psf", "xmm", "--energy", "1.5", "--rays", "30", "--focal-plane-z", "0"],
+        ["spot", "xmm", "--rays", "50", "--focal-plane-z", "0"],
+    ):
         code, _, err = run(capsys, *argv)
         assert code == 2 and "focused ray(s); at least 100 are needed" in err
 
@@ -300,8 +383,12 @@ def test_too_few_focused_rays_warn_or_are_refused(capsys):
 def test_a_later_run_removes_what_a_killed_run_was_writing(tmp_path, capsys):
     events = tmp_path / "events.fits"
     command = "import sys; from raytrace.cli import main; sys.exit(main())"
-    process = subprocess.Popen([sys.executable, "-c", command, "area", "xmm", "--energy", "1.5", "--rays", "3e8",
-                                "--events", str(events)], cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    process = subprocess.Popen(
+        [sys.executable, "-c", command, "area", "xmm", "--energy", "1.5", "--rays", "3e8", "--events", str(events)],
+        cwd=tmp_path,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+    )
     deadline = time.monotonic() + 120
     while not list(tmp_path.glob(".events.fits.partial-*")) and time.monotonic() < deadline:
         time.sleep(0.2)
@@ -317,9 +404,11 @@ def test_a_later_run_removes_what_a_killed_run_was_writing(tmp_path, capsys):
 
 
 def test_help_loads_no_engine():
-    command = ("import sys; from raytrace.cli import main\n"
-               "try:\n    main(['spot', '--help'])\nexcept SystemExit:\n    pass\n"
-               "print(sorted(m for m in ('numba', 'astropy', 'matplotlib', 'scipy') if m in sys.modules))")
+    command = (
+        "import sys; from raytrace.cli import main\n"
+        "try:\n    main(['spot', '--help'])\nexcept SystemExit:\n    pass\n"
+        "print(sorted(m for m in ('numba', 'astropy', 'matplotlib', 'scipy') if m in sys.modules))"
+    )
     result = subprocess.run([sys.executable, "-c", command], capture_output=True, text=True, check=True)
     assert "--solar-model" in result.stdout and result.stdout.strip().splitlines()[-1] == "[]"
 
@@ -328,10 +417,12 @@ def test_area_run_loads_neither_plots_nor_scipys_statistics_and_optimisers(tmp_p
     """An area table needs neither matplotlib (no --plot) nor the sensitivity's or calibration's scipy modules: they
     cost about 1 s of every run's start."""
     table = tmp_path / "area.ecsv"
-    command = ("import sys; from raytrace.cli import main\n"
-               f"main(['area', 'xmm', '--energy', '1.5', '--rays', '2000', '-o', {str(table)!r}])\n"
-               "print(sorted(m for m in ('matplotlib', 'scipy.stats', 'scipy.optimize', 'scipy.integrate') "
-               "if m in sys.modules))")
+    command = (
+        "import sys; from raytrace.cli import main\n"
+        f"main(['area', 'xmm', '--energy', '1.5', '--rays', '2000', '-o', {str(table)!r}])\n"
+        "print(sorted(m for m in ('matplotlib', 'scipy.stats', 'scipy.optimize', 'scipy.integrate') "
+        "if m in sys.modules))"
+    )
     result = subprocess.run([sys.executable, "-c", command], capture_output=True, text=True, check=True)
     assert table.exists() and result.stdout.strip().splitlines()[-1] == "[]"
 
@@ -374,9 +465,24 @@ def test_an_unwritable_numba_cache_falls_back_with_one_line_and_never_writes_int
     blocked.write_text("")
     env = dict(os.environ, NUMBA_CACHE_DIR=str(blocked / "numba"), TMPDIR=str(tmp_path / "tmp"))
     (tmp_path / "tmp").mkdir()
-    result = subprocess.run([sys.executable, "-c", "import sys; from raytrace.cli import main; sys.exit(main())",
-                             "reflectivity", "au250_ni", "--energy", "8", "--graze", "5"],
-                            capture_output=True, text=True, env=env, cwd=tmp_path, timeout=600)
+    result = subprocess.run(
+        [
+            sys.executable,
+            "-c",
+            "import sys; from raytrace.cli import main; sys.exit(main())",
+            "reflectivity",
+            "au250_ni",
+            "--energy",
+            "8",
+            "--graze",
+            "5",
+        ],
+        capture_output=True,
+        text=True,
+        env=env,
+        cwd=tmp_path,
+        timeout=600,
+    )
     assert result.returncode == 0, result.stderr
     notice = [line for line in result.stderr.splitlines() if "cannot be written" in line]
     assert len(notice) == 1 and str(blocked / "numba") in notice[0] and str(tmp_path / "tmp") in notice[0]
@@ -392,10 +498,25 @@ def _optimise_with_workers(tmp_path):
 
     import psutil
 
-    process = subprocess.Popen([sys.executable, "-c", "import sys; from raytrace.cli import main; sys.exit(main())",
-                                "optimise", "--focal-length", "3000:9000:250", "--workers", "2", "-o", "scan"],
-                               cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-                               start_new_session=True)
+    process = subprocess.Popen(
+        [
+            sys.executable,
+            "-c",
+            "import sys; from raytrace.cli import main; sys.exit(main())",
+            "optimise",
+            "--focal-length",
+            "3000:9000:250",
+            "--workers",
+            "2",
+            "-o",
+            "scan",
+        ],
+        cwd=tmp_path,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        start_new_session=True,
+    )
     deadline = time.monotonic() + 120
     while len(workers := psutil.Process(process.pid).children()) < 2 and time.monotonic() < deadline:
         time.sleep(0.2)

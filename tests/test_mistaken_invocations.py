@@ -132,8 +132,10 @@ def _user_files(folder: Path) -> None:
 
 
 def _snapshot(folder: Path) -> dict:
-    return {str(p.relative_to(folder)): hashlib.sha256(p.read_bytes()).hexdigest() if p.is_file() else "folder"
-            for p in sorted(folder.rglob("*"))}
+    return {
+        str(p.relative_to(folder)): hashlib.sha256(p.read_bytes()).hexdigest() if p.is_file() else "folder"
+        for p in sorted(folder.rglob("*"))
+    }
 
 
 @pytest.fixture(scope="module")
@@ -155,11 +157,14 @@ def test_a_mistake_is_one_line_and_touches_no_file(capsys, monkeypatch, user_fol
     assert _snapshot(user_folder) == before
 
 
-@pytest.mark.parametrize("argv", [
-    ["tilt", "xmm", "--tilt", "0", "--decentre", "-0.5,0"],
-    ["tilt", "xmm", "--tilt", "0", "--pivot-z", "-1e3"],
-    ["psf", "xmm", "--energy", "3", "--focal-plane-z", "-1e1", "--pixels", "16"],
-])
+@pytest.mark.parametrize(
+    "argv",
+    [
+        ["tilt", "xmm", "--tilt", "0", "--decentre", "-0.5,0"],
+        ["tilt", "xmm", "--tilt", "0", "--pivot-z", "-1e3"],
+        ["psf", "xmm", "--energy", "3", "--focal-plane-z", "-1e1", "--pixels", "16"],
+    ],
+)
 @pytest.mark.slow
 def test_negative_numbers_are_numbers(capsys, monkeypatch, tmp_path, argv):
     monkeypatch.chdir(tmp_path)
@@ -217,9 +222,12 @@ def test_the_old_masses_and_tilt_names_are_read_as_before(capsys, tmp_path, monk
     assert masses("--mass", "0.01:0.05:0.02") == pytest.approx([0.01, 0.03, 0.05])  # a step, as everywhere
     assert masses("--mass", "1,0.01,0.1,0.01") == [0.01, 0.1, 1.0]  # rising, each once
     monkeypatch.chdir(tmp_path)
-    runs = {"old": ["--tilts", "1", "--offset", "0.5", "--offset-azimuth", "30", "--azimuth", "90"],
-            "new": ["--tilt", "1", "--off-axis", "0.5", "--azimuth", "30", "--tilt-azimuth", "90"],
-            "alone": ["--tilt", "1", "--azimuth", "90"], "alone_new": ["--tilt", "1", "--tilt-azimuth", "90"]}
+    runs = {
+        "old": ["--tilts", "1", "--offset", "0.5", "--offset-azimuth", "30", "--azimuth", "90"],
+        "new": ["--tilt", "1", "--off-axis", "0.5", "--azimuth", "30", "--tilt-azimuth", "90"],
+        "alone": ["--tilt", "1", "--azimuth", "90"],
+        "alone_new": ["--tilt", "1", "--tilt-azimuth", "90"],
+    }
     for name, argv in runs.items():
         assert main(["tilt", "xmm", *argv, "--rays", "4000", "-o", f"{name}.ecsv"]) == 0
     err = capsys.readouterr().err

@@ -16,8 +16,7 @@ def test_response_is_the_effective_area_of_each_direction(xmm, tmp_path):
     assert len(table) == 2 * 3 * 2
     for azimuth in azimuths:
         for angle in angles:
-            direct = effective_area(xmm, energies, ParallelBeam(np.radians(angle / 60), np.radians(azimuth)),
-                                    30_000, 2)
+            direct = effective_area(xmm, energies, ParallelBeam(np.radians(angle / 60), np.radians(azimuth)), 30_000, 2)
             rows = table[(table["off_axis"].value == angle) & (table["azimuth"].value == azimuth)]
             np.testing.assert_array_equal(rows["effective_area"], direct["effective_area"])
     on_axis = table[table["off_axis"].value == 0]

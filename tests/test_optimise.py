@@ -112,8 +112,9 @@ def test_dask_workers_share_the_cores_and_the_verifying_trace_runs_on_the_cluste
     with distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None) as cluster:
         with distributed.Client(cluster) as client:
             threads = client.gather([client.submit(_task_threads, pure=False) for _ in range(4)])
-            parallel = raytrace.optimise([5000.0], groups=1, materials=["ir"], rays=5000, evaluations=4,
-                                         executor=client.get_executor())
+            parallel = raytrace.optimise(
+                [5000.0], groups=1, materials=["ir"], rays=5000, evaluations=4, executor=client.get_executor()
+            )
             prefixes = client.run_on_scheduler(lambda dask_scheduler: list(dask_scheduler.task_prefixes))
     assert threads == [max(1, (os.cpu_count() or 1) // 2)] * 4  # two workers of one thread on this host
     assert any(prefix.startswith("verified_trace") for prefix in prefixes)
@@ -132,10 +133,17 @@ def test_the_sensitivity_objective_of_reweighted_rays_matches_a_full_trace():
     weights = reflectivity_weights(kept, 0, stack) * kept.weight
     figures = score(kept, weights, detector.background_counts_kev_cm2_s)
     reweighted = sensitivity_objective(kept, weights, figures, source, detector, 1e-3)
-    full = solar_spot(design_with_recipes(design, bounds, [stack]).build(), source, detector, 60_000, 5,
-                      kept.focal_plane_z_mm)
-    traced = design_sensitivity(full.detectable_signal_cm2, full.detectable_area_cm2,
-                                detector.background_counts_kev_cm2_s, source, 1e-3, detector.resolution)
+    full = solar_spot(
+        design_with_recipes(design, bounds, [stack]).build(), source, detector, 60_000, 5, kept.focal_plane_z_mm
+    )
+    traced = design_sensitivity(
+        full.detectable_signal_cm2,
+        full.detectable_area_cm2,
+        detector.background_counts_kev_cm2_s,
+        source,
+        1e-3,
+        detector.resolution,
+    )
     assert reweighted == pytest.approx(traced, rel=0.01)
     assert 1.4e-11 < traced < 1.8e-11  # two bores of the custom optic: a little better than XMM + custom optic
 
@@ -166,10 +174,12 @@ def test_a_search_over_design_values_keeps_the_books_and_resumes(tmp_path):
 def test_the_command_takes_a_scan_or_a_search(capsys):
     from raytrace.cli import main
 
-    for argv, message in ((["optimise", "-o", "x"], "--focal-length: give them (a scan) or --vary (a search)"),
-                          (["optimise", "--focal-length", "5000", "--vary", "r_min_mm=40:80", "-o", "x"], "not both"),
-                          (["optimise", "--vary", "r_min_mm=80:40", "-o", "x"], "finite LOW < HIGH"),
-                          (["optimise", "--vary", "r_min=40:80", "-o", "x"], "r_min")):
+    for argv, message in (
+        (["optimise", "-o", "x"], "--focal-length: give them (a scan) or --vary (a search)"),
+        (["optimise", "--focal-length", "5000", "--vary", "r_min_mm=40:80", "-o", "x"], "not both"),
+        (["optimise", "--vary", "r_min_mm=80:40", "-o", "x"], "finite LOW < HIGH"),
+        (["optimise", "--vary", "r_min=40:80", "-o", "x"], "r_min"),
+    ):
         assert main(argv) == 2
         assert message in capsys.readouterr().err
 

@@ -38,14 +38,15 @@ def test_mcpl_photon_list_reads_back_to_the_same_rays(tmp_path, xmm, frame):
     pytest.importorskip("_mcpl_core")
     fits_path, mcpl_path = tmp_path / "a.fits", tmp_path / "a.mcpl"
     for path in (fits_path, mcpl_path):
-        raytrace.psf(xmm, 1.5, source="parallel@2", rays=20_000, seed=8, focal_plane_z_mm=-10.0, events=path,
-                     events_frame=frame)
+        raytrace.psf(
+            xmm, 1.5, source="parallel@2", rays=20_000, seed=8, focal_plane_z_mm=-10.0, events=path, events_frame=frame
+        )
     reference = Table.read(fits_path)
     with mcpl.MCPLFile(str(mcpl_path)) as f:
         assert any(comment.startswith(f"frame = {frame}") for comment in f.comments)
         block = next(iter(f.particle_blocks))
-        np.testing.assert_allclose(block.z * 10.0, reference["Z"][:len(block.z)], rtol=1e-6, atol=1e-5)
-        np.testing.assert_allclose(block.uz, reference["DZ"][:len(block.uz)], rtol=1e-6, atol=1e-6)
+        np.testing.assert_allclose(block.z * 10.0, reference["Z"][: len(block.z)], rtol=1e-6, atol=1e-5)
+        np.testing.assert_allclose(block.uz, reference["DZ"][: len(block.uz)], rtol=1e-6, atol=1e-6)
     columns = {name: [] for name in ("x", "ekin", "weight", "userflags", "pdgcode")}
     with mcpl.MCPLFile(str(mcpl_path)) as f:
         assert f.nparticles == len(reference)
@@ -64,8 +65,16 @@ def test_mcpl_photon_list_reads_back_to_the_same_rays(tmp_path, xmm, frame):
 def test_both_frames_state_themselves_and_hold_the_same_rays_turned_about_x(tmp_path, xmm):
     optic_path, beam_path = tmp_path / "optic.fits", tmp_path / "beam.fits"
     for path, frame in ((optic_path, "optic"), (beam_path, "beam")):
-        raytrace.psf(xmm, 3.0, source="parallel@3,60", rays=20_000, seed=3, focal_plane_z_mm=-5.0,
-                     events=path, events_frame=frame)
+        raytrace.psf(
+            xmm,
+            3.0,
+            source="parallel@3,60",
+            rays=20_000,
+            seed=3,
+            focal_plane_z_mm=-5.0,
+            events=path,
+            events_frame=frame,
+        )
     optic, beam = Table.read(optic_path), Table.read(beam_path)
     assert (optic.meta["FRAME"], beam.meta["FRAME"]) == ("optic", "beam")
     assert any("photons travel along +z" in line for line in beam.meta["comments"])
@@ -130,8 +139,7 @@ def test_the_entrance_list_retraced_gives_the_exit_list_ray_by_ray(tmp_path, xmm
     if kind == "parallel":
         raytrace.effective_area(optic, [3.0], source="parallel@4,30", rays=n, seed=seed, **lists)
     elif kind == "point":
-        raytrace.psf(optic, 3.0, source="disc:130:2", focal_plane_z_mm=0.0, rays=n, seed=seed,
-                     **lists)
+        raytrace.psf(optic, 3.0, source="disc:130:2", focal_plane_z_mm=0.0, rays=n, seed=seed, **lists)
     else:
         raytrace.solar_spot(optic, focal_plane_z_mm=0.0, rays=n, seed=seed, **lists)
     exit_, entrance = Table.read(lists["events"]), Table.read(lists["entrance"])
@@ -166,8 +174,17 @@ def test_mcpl_entrance_and_exit_lists_pair_by_order(tmp_path, xmm):
     mcpl = pytest.importorskip("mcpl")
     pytest.importorskip("_mcpl_core")
     exit_path, entrance_path = tmp_path / "exit.mcpl", tmp_path / "entrance.mcpl"
-    raytrace.psf(xmm, 3.0, source="parallel@2", rays=5000, seed=2, focal_plane_z_mm=0.0, events=exit_path,
-                 entrance=entrance_path, events_frame="beam")
+    raytrace.psf(
+        xmm,
+        3.0,
+        source="parallel@2",
+        rays=5000,
+        seed=2,
+        focal_plane_z_mm=0.0,
+        events=exit_path,
+        entrance=entrance_path,
+        events_frame="beam",
+    )
     flags, z = {}, {}
     for name, path in (("exit", exit_path), ("entrance", entrance_path)):
         with mcpl.MCPLFile(str(path)) as f:
@@ -183,12 +200,27 @@ def test_mcpl_entrance_and_exit_lists_pair_by_order(tmp_path, xmm):
 def test_photon_list_options_that_cannot_be_honoured_are_refused(tmp_path, capsys):
     cases = [
         (["area", "xmm", "--energy", "3", "--events-all"], "--events-all: it says which rays --events holds"),
-        (["area", "xmm", "--energy", "2,3", "--entrance", str(tmp_path / "i.fits")], "--entrance: a photon list is "
-                                                                                      "written for one energy"),
-        (["psf", "xmm", "--energy", "2,3", "--image", str(tmp_path / "l.fits"), "--entrance",
-          str(tmp_path / "i.fits")], "--entrance: a PSF library writes only --image"),
-        (["spot", "xmm", "--events", str(tmp_path / "e.fits"), "--entrance", str(tmp_path / "e.fits")],
-         "the same file as --events"),
+        (
+            ["area", "xmm", "--energy", "2,3", "--entrance", str(tmp_path / "i.fits")],
+            "--entrance: a photon list is written for one energy",
+        ),
+        (
+            [
+                "psf",
+                "xmm",
+                "--energy",
+                "2,3",
+                "--image",
+                str(tmp_path / "l.fits"),
+                "--entrance",
+                str(tmp_path / "i.fits"),
+            ],
+            "--entrance: a PSF library writes only --image",
+        ),
+        (
+            ["spot", "xmm", "--events", str(tmp_path / "e.fits"), "--entrance", str(tmp_path / "e.fits")],
+            "the same file as --events",
+        ),
         (["spot", "xmm", "--entrance", str(tmp_path / "e.txt")], "--entrance"),
     ]
     for argv, message in cases:

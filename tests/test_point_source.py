@@ -16,9 +16,10 @@ from raytrace.sources.point import image_distance_mm
 from .helpers import single_shell, traced_like_reference
 
 
-@pytest.mark.parametrize("f_mm, r0_mm, length_mm, distance_m", [(7500.0, 150.0, 300.0, 130.0),
-                                                               (7500.0, 150.0, 300.0, 1000.0),
-                                                               (1600.0, 60.0, 60.0, 14.0)])
+@pytest.mark.parametrize(
+    "f_mm, r0_mm, length_mm, distance_m",
+    [(7500.0, 150.0, 300.0, 130.0), (7500.0, 150.0, 300.0, 1000.0), (1600.0, 60.0, 60.0, 14.0)],
+)
 def test_wolter_shell_focuses_at_the_thin_lens_image(f_mm, r0_mm, length_mm, distance_m):
     """A true Wolter-I shell images a source at distance D at s' = f D / (D - f) behind its intersection plane.
     The CAST X-ray finger (14 m) needs a short focal length (CAST's XMM-type optic has f = 1.6 m): D must exceed

@@ -36,7 +36,11 @@ def test_the_babyiaxo_preset_is_the_default_helioscope():
     default = load_detector()
     assert preset.detector == default
     assert (preset.vacuum_years, preset.gas_years, preset.tracking, preset.max_gas_mass_ev) == (
-        defaults.VACUUM_YEARS, defaults.GAS_YEARS, defaults.TRACKING, defaults.MAX_GAS_MASS_EV)
+        defaults.VACUUM_YEARS,
+        defaults.GAS_YEARS,
+        defaults.TRACKING,
+        defaults.MAX_GAS_MASS_EV,
+    )
 
 
 def test_the_iaxo_optic_is_the_one_of_table_4():
@@ -75,8 +79,24 @@ def test_an_optic_wider_than_its_bore_is_reported(capsys, tmp_path):
     """The issue's case: BabyIAXO's custom optic (350 mm) in IAXO's 300 mm bores."""
     magnet = tmp_path / "iaxo_magnet.toml"
     magnet.write_text("field_tesla = 2.5\nlength_m = 20.0\nbores = 8\nbore_radius_mm = 300.0\n")
-    assert main(["sensitivity", "--optics", "babyiaxo", "--magnet", str(magnet), "--rays", "20000", "--mass", "1e-3",
-                 "--gas-years", "0"]) == 0
+    assert (
+        main(
+            [
+                "sensitivity",
+                "--optics",
+                "babyiaxo",
+                "--magnet",
+                str(magnet),
+                "--rays",
+                "20000",
+                "--mass",
+                "1e-3",
+                "--gas-years",
+                "0",
+            ]
+        )
+        == 0
+    )
     captured = capsys.readouterr()
     outside = float(captured.out.split("% of its rays start outside the bore")[0].rsplit(";", 1)[1])
     assert 20 < outside < 35

@@ -48,8 +48,9 @@ def test_the_api_draws_its_own_bar_unless_told_not_to(monkeypatch):
     monkeypatch.setattr(sys, "stderr", quiet)
     told = []
     raytrace.effective_area("xmm_design", [1.5, 8.0], rays=20_000, progress=False)
-    raytrace.offaxis_response("xmm_design", [1.5], [0.0, 5.0], azimuth_deg=[0.0, 90.0], rays=5_000,
-                              progress=told.append)
+    raytrace.offaxis_response(
+        "xmm_design", [1.5], [0.0, 5.0], azimuth_deg=[0.0, 90.0], rays=5_000, progress=told.append
+    )
     assert quiet.getvalue() == "" and sum(told) == 3  # on axis once, then two directions
 
 

@@ -69,12 +69,19 @@ def test_the_library_is_a_full_ogip_grid_starting_in_the_primary_hdu(library):
         write_psf(results[:-1], path.with_name("partial.fits"))
 
 
-@pytest.mark.parametrize("energy_kev, angle_arcmin, azimuth_deg", [(1.5, 0.0, 0.0), (4.5, 5.0, 0.0),
-                                                                    (7.5, 10.0, 120.0)])
+@pytest.mark.parametrize(
+    "energy_kev, angle_arcmin, azimuth_deg", [(1.5, 0.0, 0.0), (4.5, 5.0, 0.0), (7.5, 10.0, 120.0)]
+)
 def test_sixtes_reader_puts_the_psf_where_the_optic_does(library, energy_kev, angle_arcmin, azimuth_deg):
     results, path = library
-    result = next(r for r in results if np.allclose((r.meta["energy_kev"], r.meta["off_axis_arcmin"],
-                                                     r.meta["azimuth_deg"]), (energy_kev, angle_arcmin, azimuth_deg)))
+    result = next(
+        r
+        for r in results
+        if np.allclose(
+            (r.meta["energy_kev"], r.meta["off_axis_arcmin"], r.meta["azimuth_deg"]),
+            (energy_kev, angle_arcmin, azimuth_deg),
+        )
+    )
     f_m = result.meta["focal_length_mm"] / 1e3
     items = sixte_load(path, f_m)
     key = next(
@@ -91,12 +98,18 @@ def test_sixtes_reader_puts_the_psf_where_the_optic_does(library, energy_kev, an
     pixel_mm = result.pixel_arcsec * result.meta["focal_length_mm"] / 206264.80624709636
     offsets = (np.arange(n) - (n - 1) / 2) * pixel_mm
     total = result.image.sum()
-    centroid = (result.image_center_mm[0] + (result.image.sum(axis=0) * offsets).sum() / total,
-                result.image_center_mm[1] + (result.image.sum(axis=1) * offsets).sum() / total)
+    centroid = (
+        result.image_center_mm[0] + (result.image.sum(axis=0) * offsets).sum() / total,
+        result.image_center_mm[1] + (result.image.sum(axis=1) * offsets).sum() / total,
+    )
     assert abs(x_mm.mean() - centroid[0]) < 0.05 * pixel_mm and abs(y_mm.mean() - centroid[1]) < 0.05 * pixel_mm
     # the nominal image point is counted once: the spot lies at -f tan(theta) (cos phi, sin phi), as traced
-    nominal = -f_m * 1e3 * math.tan(math.radians(angle_arcmin / 60)) * np.array(
-        [math.cos(math.radians(azimuth_deg)), math.sin(math.radians(azimuth_deg))])
+    nominal = (
+        -f_m
+        * 1e3
+        * math.tan(math.radians(angle_arcmin / 60))
+        * np.array([math.cos(math.radians(azimuth_deg)), math.sin(math.radians(azimuth_deg))])
+    )
     assert np.hypot(*(np.array(centroid) - nominal)) < 5 * pixel_mm
     # the same image: the sampled photons binned on the image's own pixels
     edges = [result.image_center_mm[k] + np.append(offsets - pixel_mm / 2, offsets[-1] + pixel_mm / 2) for k in (0, 1)]

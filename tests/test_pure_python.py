@@ -32,16 +32,22 @@ print(json.dumps(traced(*json.loads(sys.argv[1]))))
 
 def traced(optic: str, source: str, energy_kev: float) -> dict:
     """The geometric trace (no reflectivity table) of the first RAYS rays of a seeded run, column by column."""
-    beam = (ParallelBeam(0.0005, 0.3, energy_kev=energy_kev) if source == "parallel"
-            else PointSource(130.297, 0.0, 0.0, 0.42, energy_kev=energy_kev))  # PANTER
+    beam = (
+        ParallelBeam(0.0005, 0.3, energy_kev=energy_kev)
+        if source == "parallel"
+        else PointSource(130.297, 0.0, 0.0, 0.42, energy_kev=energy_kev)
+    )  # PANTER
     rays = Trace(load_optic(optic), beam).trace_range(seed_key(7), 0, RAYS, RAYS)
     return {name: np.asarray(getattr(rays, name)).tolist() for name in COLUMNS}
 
 
 def _plain_python(*args, tests=None):
     env = os.environ | {"NUMBA_DISABLE_JIT": "1"}
-    command = [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "-W", "ignore::RuntimeWarning",
-               *tests] if tests else [sys.executable, "-c", SCRIPT, json.dumps(args)]
+    command = (
+        [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "-W", "ignore::RuntimeWarning", *tests]
+        if tests
+        else [sys.executable, "-c", SCRIPT, json.dumps(args)]
+    )
     return subprocess.run(command, capture_output=True, text=True, cwd=ROOT, env=env, timeout=900)
 
 
@@ -56,7 +62,13 @@ def test_plain_python_traces_the_same_rays_bit_for_bit(case):
 
 
 def test_the_intrinsics_and_the_kernel_against_the_reference_pass_in_plain_python():
-    result = _plain_python(tests=["tests/test_tracer.py", "-k", "kernel_matches_numpy_reference or vector_gather "
-                                  "or copy_is or select_is or vectorisable_log or fast_elementary"])
+    result = _plain_python(
+        tests=[
+            "tests/test_tracer.py",
+            "-k",
+            "kernel_matches_numpy_reference or vector_gather "
+            "or copy_is or select_is or vectorisable_log or fast_elementary",
+        ]
+    )
     assert result.returncode == 0, result.stdout[-3000:]
     assert " passed" in result.stdout

@@ -57,8 +57,16 @@ def first_order(stack, energy_kev, graze, n_f=20_001):
         f = np.geomspace(f_lo, top, n_f)
         graze_s = np.arccos(np.clip(math.cos(graze) + sign * wavelength * f, -1.0, 1.0))
         r_s = stack.smooth_reflectivity_grid([energy_kev], graze_s)[0]
-        density = (16 * math.pi**2 / wavelength**2 * math.sin(graze) * np.sin(graze_s) * np.sqrt(r_s / r0)
-                   * norm * f**-model.psd_index)
+        density = (
+            16
+            * math.pi**2
+            / wavelength**2
+            * math.sin(graze)
+            * np.sin(graze_s)
+            * np.sqrt(r_s / r0)
+            * norm
+            * f**-model.psd_index
+        )
         sides.append((graze_s, density, f))
     tis = (4 * math.pi * sigma * math.sin(graze) / wavelength) ** 2
     return sides, tis
@@ -73,16 +81,27 @@ def first_order_tau(stack, energy_kev, graze):
 def _draws(table, energy_kev, graze, n, out):
     """n rays reflected at graze angle `graze` by the plane z = 0 (normal +z), through `kernel._scatter`."""
     for i in range(n):
-        ux, uy, uz, factor = kernel._scatter(table, 0, energy_kev, graze, np.uint64(i), 0, math.cos(graze), 0.0,
-                                             math.sin(graze), 0.0, 0.0, 1.0)
+        ux, uy, uz, factor = kernel._scatter(
+            table, 0, energy_kev, graze, np.uint64(i), 0, math.cos(graze), 0.0, math.sin(graze), 0.0, 0.0, 1.0
+        )
         out[i, 0], out[i, 1], out[i, 2], out[i, 3] = ux, uy, uz, factor
 
 
 def scatter_draws(stack, energy_kev, graze, n=400_000):
     table = ReflectivityTable.build([stack], [energy_kev], 1.5 * graze)
-    kt = kernel.KernelReflectivity(True, table.values, table.energies_kev, table.angle_step_rad, np.zeros(1, np.int64),
-                                   True, table.scattering, table.scatter_values, table.scatter_step_rad,
-                                   table.scatter_fraction, np.uint64(99))
+    kt = kernel.KernelReflectivity(
+        True,
+        table.values,
+        table.energies_kev,
+        table.angle_step_rad,
+        np.zeros(1, np.int64),
+        True,
+        table.scattering,
+        table.scatter_values,
+        table.scatter_step_rad,
+        table.scatter_fraction,
+        np.uint64(99),
+    )
     out = np.empty((n, 4))
     _draws(kt, energy_kev, graze, n, out)
     return table, out
@@ -98,11 +117,20 @@ MULTILAYER = dataclasses.replace(load_recipe("cast_ptc_4"), scattering=PSD)  # 5
 
 # (coating, energy, graze in units of the critical angle of its top material): XMM's and the custom optic's
 # reflections lie below it; the multilayer's Bragg reflection beyond it
-@pytest.mark.parametrize("stack, energy_kev, below", [(GOLD, 1.5, 0.07), (GOLD, 1.5, 0.16), (GOLD, 3.0, 0.33),
-                                                      (GOLD, 8.0, 0.85), (GOLD, 8.0, 1.4), (GOLD, 10.0, 2.0),
-                                                      (MULTILAYER, 8.0, 2.0), (MULTILAYER, 4.0, 1.5)],
-                         ids=["Au-1.5-0.07", "Au-1.5-0.16", "Au-3-0.33", "Au-8-0.85", "Au-8-1.4", "Au-10-2",
-                              "PtC-8-2", "PtC-4-1.5"])
+@pytest.mark.parametrize(
+    "stack, energy_kev, below",
+    [
+        (GOLD, 1.5, 0.07),
+        (GOLD, 1.5, 0.16),
+        (GOLD, 3.0, 0.33),
+        (GOLD, 8.0, 0.85),
+        (GOLD, 8.0, 1.4),
+        (GOLD, 10.0, 2.0),
+        (MULTILAYER, 8.0, 2.0),
+        (MULTILAYER, 4.0, 1.5),
+    ],
+    ids=["Au-1.5-0.07", "Au-1.5-0.16", "Au-3-0.33", "Au-8-0.85", "Au-8-1.4", "Au-10-2", "PtC-8-2", "PtC-4-1.5"],
+)
 def test_specular_and_scattered_flux_follow_first_order_theory(stack, energy_kev, below):
     graze = below * critical_angle(stack, energy_kev)
     n = 400_000
@@ -156,14 +184,17 @@ def test_a_scattering_stacks_specular_reflectivity_leaves_the_first_order_share_
         sigma = stack.band_roughness_nm
         top = dataclasses.replace(stack.films[0], roughness_nm=math.sqrt(0.4**2 - sigma**2))
         smooth_top = dataclasses.replace(stack, films=(top,), scattering=None)  # the substrate's 0.4 nm stays
-        np.testing.assert_allclose(stack.smooth_reflectivity_grid(energies, angles),
-                                   smooth_top.reflectivity_grid(energies, angles), rtol=1e-12)
+        np.testing.assert_allclose(
+            stack.smooth_reflectivity_grid(energies, angles), smooth_top.reflectivity_grid(energies, angles), rtol=1e-12
+        )
         tis = (4 * np.pi * sigma * np.sin(angles) / (HC / energies[:, None])) ** 2
         tau = np.array([[first_order_tau(stack, e, a) for a in angles] for e in energies])
         assert np.any(tau > tis) and np.any(tau < tis)  # both cases occur
-        np.testing.assert_allclose(stack.reflectivity_grid(energies, angles),
-                                   smooth_top.reflectivity_grid(energies, angles) * np.exp(-np.maximum(tis, tau)),
-                                   rtol=1e-4)
+        np.testing.assert_allclose(
+            stack.reflectivity_grid(energies, angles),
+            smooth_top.reflectivity_grid(energies, angles) * np.exp(-np.maximum(tis, tau)),
+            rtol=1e-4,
+        )
     assert partial.with_roughness(0.2).scattering.roughness_nm == pytest.approx(0.15)
     shell = Optic("gold shell", 7500.0, (Shell(240.0, 0.5, 300.0, 300.0),), (partial,))
     assert with_parameters(shell, {"psd_index": 1.2}).coatings[0].scattering.roughness_nm == 0.3
@@ -222,8 +253,9 @@ def test_kernel_matches_the_numpy_reference_ray_by_ray(scattering_xmm):
     key = seed_key(4)
     start = Rays.empty(4000)
     trace.source.emit(key, 0, 4000, trace.aperture, start)
-    ref = reference_trace(trace.packed, start, int(key), 0, 0.0, table, trace.shell_coating,
-                          int(stream_key(key, SCATTER_STREAM)))
+    ref = reference_trace(
+        trace.packed, start, int(key), 0, 0.0, table, trace.shell_coating, int(stream_key(key, SCATTER_STREAM))
+    )
     np.testing.assert_array_equal(rays.fate, ref.fate)
     for name in ("x", "y"):
         np.testing.assert_allclose(getattr(rays, name), getattr(ref, name), rtol=0, atol=1e-7)
@@ -317,10 +349,22 @@ def test_a_fit_to_synthetic_encircled_energy_recovers_its_parameters(xmm_design)
     for energy in (1.5, 8.0):  # "measured" with other rays (seed 11) than the fit's (seed 3)
         result = psf(measured, energy, n_rays=100_000, seed=11, focal_plane_z_mm=0.0, image_pixels=1)
         r = np.asarray(result.encircled["radius"], float)
-        targets.append((energy, radii, np.interp(np.log(radii), np.log(r),
-                                                 np.asarray(result.encircled["encircled_fraction"], float))))
-    fit = fit_psf(xmm_design, targets, ee_error=0.005, focal_plane_z_mm=0.0, n_rays=50_000, seed=3,
-                  start={"core_scale": 10.0, "wing_fraction": 0.05, "wing_arcsec": 40.0, "psd_index": 1.2})
+        targets.append(
+            (
+                energy,
+                radii,
+                np.interp(np.log(radii), np.log(r), np.asarray(result.encircled["encircled_fraction"], float)),
+            )
+        )
+    fit = fit_psf(
+        xmm_design,
+        targets,
+        ee_error=0.005,
+        focal_plane_z_mm=0.0,
+        n_rays=50_000,
+        seed=3,
+        start={"core_scale": 10.0, "wing_fraction": 0.05, "wing_arcsec": 40.0, "psd_index": 1.2},
+    )
     for name, value in truth.items():
         fitted, error = fit.parameters[name]
         assert abs(fitted - value) < 3 * error, name
@@ -335,16 +379,35 @@ def test_calibrate_fits_king_profiles_from_the_command_line(tmp_path, capsys):
     king = tmp_path / "king.csv"
     king.write_text("energy_eV,core_radius_arcsec,king_index\n1500,4.72,1.457\n7500,3.304,1.397\n")
     out = tmp_path / "fitted.ecsv"
-    assert main(["calibrate", "xmm_design", "--king", str(king), "--king-energy", "1.5,7.5", "--radii", "5,15,30,60",
-                 "--rays", "20000", "-o", str(out)]) == 0
+    assert (
+        main(
+            [
+                "calibrate",
+                "xmm_design",
+                "--king",
+                str(king),
+                "--king-energy",
+                "1.5,7.5",
+                "--radii",
+                "5,15,30,60",
+                "--rays",
+                "20000",
+                "-o",
+                str(out),
+            ]
+        )
+        == 0
+    )
     text = capsys.readouterr().out
     assert "core_scale" in text and "psd_index" in text and "chi2" in text
     assert out.is_file() and (tmp_path / "fitted_au250_ni.toml").is_file()
-    for argv, message in ((["--king", str(king)], "give --king-energy"),
-                          (["--king", str(king), "--king-energy", "3"], "no row at 3 keV"),
-                          (["--encircled", str(king)], "missing column 'energy_kev'"),
-                          (["--king", str(king), "--king-energy", "1.5", "--energy", "1.5"], "belong to the HPD"),
-                          ([], "give --energy and --hpd")):
+    for argv, message in (
+        (["--king", str(king)], "give --king-energy"),
+        (["--king", str(king), "--king-energy", "3"], "no row at 3 keV"),
+        (["--encircled", str(king)], "missing column 'energy_kev'"),
+        (["--king", str(king), "--king-energy", "1.5", "--energy", "1.5"], "belong to the HPD"),
+        ([], "give --energy and --hpd"),
+    ):
         assert main(["calibrate", "xmm_design", *argv]) == 2
         assert message in capsys.readouterr().err
 

@@ -41,8 +41,9 @@ def test_in_the_background_dominated_regime_g_goes_as_f_do_to_the_minus_quarter(
     base = sensitivity([flat_response(background=1e-3)], magnet, [1e-3], EDGES, live, None).low_mass("g_agamma_vacuum")
     for rate, spot, f_do_ratio in ((4.0, 0.3, 4.0), (1.0, 1.2, 0.5), (2.0, 4.8, 0.5)):
         g = sensitivity([flat_response(rate, spot, 1e-3)], magnet, [1e-3], EDGES, live, None).low_mass(
-            "g_agamma_vacuum")
-        assert g / base == pytest.approx(f_do_ratio ** -0.25, rel=2e-3)
+            "g_agamma_vacuum"
+        )
+        assert g / base == pytest.approx(f_do_ratio**-0.25, rel=2e-3)
 
 
 def test_low_mass_limit_is_the_counting_closed_form():
@@ -68,13 +69,19 @@ def test_gas_steps_cover_the_masses_without_gaps_and_share_the_exposure():
     np.testing.assert_allclose(schedule.live_time_s[:5], schedule.live_time_s.sum() / 3 / 5, rtol=1e-12)
     # every mass up to the last step converts with at least half the peak probability of some step (or of vacuum)
     probe = np.linspace(0.0, masses[-1], 4000)
-    coverage = [float(conversion_probability(1.0, magnet.field_tesla, magnet.length_m, REFERENCE_ENERGY_KEV, probe,
-                                             0.0)[k] / conversion_probability(1.0, magnet.field_tesla, 10.0))
-                for k in range(probe.size)]
+    coverage = [
+        float(
+            conversion_probability(1.0, magnet.field_tesla, magnet.length_m, REFERENCE_ENERGY_KEV, probe, 0.0)[k]
+            / conversion_probability(1.0, magnet.field_tesla, 10.0)
+        )
+        for k in range(probe.size)
+    ]
     for m_gamma, density in zip(masses, densities):
         peak = conversion_probability(1.0, magnet.field_tesla, magnet.length_m, REFERENCE_ENERGY_KEV, m_gamma, density)
-        share = conversion_probability(1.0, magnet.field_tesla, magnet.length_m, REFERENCE_ENERGY_KEV, probe,
-                                       density) / peak
+        share = (
+            conversion_probability(1.0, magnet.field_tesla, magnet.length_m, REFERENCE_ENERGY_KEV, probe, density)
+            / peak
+        )
         coverage = np.maximum(coverage, share)
     assert coverage.min() >= 0.5 - 1e-9
     # at high mass the steps are one resonance width apart: more steps per eV as the resonance narrows
@@ -96,10 +103,12 @@ def test_the_traced_signal_adds_up_to_the_figures_of_merit():
     magnet = Magnet()
     source = raytrace.solar_source(magnet=magnet)
     spot = raytrace.solar_spot(optic, source=source, magnet=magnet, rays=100_000, focal_plane_z_mm=0.0)
-    assert spot.spot_signal_cm2.sum() == pytest.approx(spot.figures.mean_eps_do_in_spot * magnet.bore_area_cm2,
-                                                       rel=1e-12)
+    assert spot.spot_signal_cm2.sum() == pytest.approx(
+        spot.figures.mean_eps_do_in_spot * magnet.bore_area_cm2, rel=1e-12
+    )
     assert spot.spot_signal_cm2.size == spot.energy_edges_kev.size - 1 == source.energy_nodes().size
     from raytrace.helioscope.sensitivity import traced_response
+
     response = traced_response(spot, source, "xmm")
     assert response.resolution == spot.detector.resolution
     import dataclasses
@@ -107,10 +116,17 @@ def test_the_traced_signal_adds_up_to_the_figures_of_merit():
     result = sensitivity([dataclasses.replace(response, resolution=None)], magnet, [1e-4], EDGES, 1.0, None)
     # the vacuum counts at low mass are the spot's detectable counts (in the spot and on the detector's opening) at
     # g = 1e-10 for 1 s (two code paths; the detector's resolution would move a little of them out of the window)
-    at_reference = raytrace.solar_spot(optic, source=source, magnet=magnet, rays=100_000, focal_plane_z_mm=0.0,
-                                       exposure=raytrace.Exposure(G_REF_PER_GEV, 1.0, 1.0))
+    at_reference = raytrace.solar_spot(
+        optic,
+        source=source,
+        magnet=magnet,
+        rays=100_000,
+        focal_plane_z_mm=0.0,
+        exposure=raytrace.Exposure(G_REF_PER_GEV, 1.0, 1.0),
+    )
     assert result.meta["vacuum_signal_counts_at_reference"][0] == pytest.approx(
-        at_reference.detectable_signal_counts, rel=1e-9)
+        at_reference.detectable_signal_counts, rel=1e-9
+    )
     # XMM's spot is wider than the 8 mm opening: the strongback takes part of its signal and of its area
     assert 0.7 < at_reference.detectable_signal_counts / at_reference.signal_counts < 0.95
     overlap = math.pi * 0.4**2  # cm2: the spot's circle, about the axis, holds the opening's
@@ -133,6 +149,7 @@ def test_the_area_two_circles_share():
 def test_energy_nodes_histograms_add_up_to_the_whole():
     rng = np.random.default_rng(1)
     from raytrace.engine import Fate, Rays
+
     rays = Rays.empty(5000)
     rays.x[:], rays.y[:] = rng.normal(0, 1, (2, 5000))
     rays.weight[:] = rng.random(5000)
@@ -173,9 +190,12 @@ def test_magnet_files_are_checked(tmp_path):
     magnet = load_magnet(path)
     assert (magnet.field_tesla, magnet.length_m, magnet.bores, magnet.bore_radius_mm) == (2.5, 20.0, 8, 300.0)
     assert magnet.bore_gap_mm == Magnet().bore_gap_mm
-    for text, message in (("bores = 1.5\n", "bores = 1.5: must be a whole number"),
-                          ("field_tesla = -1\n", "field_tesla = -1.0: must be a number > 0"),
-                          ("length = 3\n", "unknown field 'length'"), ("field_tesla = 'x'\n", "must be a number")):
+    for text, message in (
+        ("bores = 1.5\n", "bores = 1.5: must be a whole number"),
+        ("field_tesla = -1\n", "field_tesla = -1.0: must be a number > 0"),
+        ("length = 3\n", "unknown field 'length'"),
+        ("field_tesla = 'x'\n", "must be a number"),
+    ):
         path.write_text(text)
         with pytest.raises(ValueError, match=message):
             load_magnet(path)
@@ -193,12 +213,24 @@ def test_sensitivity_refuses_mismatched_bores_and_bins():
 
 
 def test_cli_preset_writes_the_table_and_plot(tmp_path, capsys):
-    code = main(["sensitivity", "--preset", "rest2019", "--mass", "1e-3:0.3:40log", "-o", str(tmp_path / "s.ecsv"),
-                 "--plot", str(tmp_path / "s.png")])
+    code = main(
+        [
+            "sensitivity",
+            "--preset",
+            "rest2019",
+            "--mass",
+            "1e-3:0.3:40log",
+            "-o",
+            str(tmp_path / "s.ecsv"),
+            "--plot",
+            str(tmp_path / "s.png"),
+        ]
+    )
     out = capsys.readouterr().out
     assert code == 0
     assert "combined: 1.6" in out and "73 density steps" in out
     from astropy.table import Table
+
     table = Table.read(tmp_path / "s.ecsv")
     assert table.colnames == ["m_a", "g_agamma_vacuum", "g_agamma_gas", "g_agamma_combined"]
     assert str(table["m_a"].unit) == "eV" and str(table["g_agamma_combined"].unit) == "1 / GeV"
@@ -206,15 +238,18 @@ def test_cli_preset_writes_the_table_and_plot(tmp_path, capsys):
     assert (tmp_path / "s.png").stat().st_size > 10_000
 
 
-@pytest.mark.parametrize("args, message", [
-    (("--preset", "rest2019", "--optics", "xmm"), "drop --optics"),
-    (("--mass", "1:0.1:30log"), "a log grid needs 0 < START < STOP"),
-    (("--mass", "1e-3:1:2.5log"), "COUNT must be a whole number"),
-    (("--bins", "1:10"), "START:STOP:STEP"),
-    (("--preset", "rest2019", "--rays", "5000"), "drop --rays"),
-    (("--confidence", "1.5"), "--confidence 1.5: must lie between 0 and 1"),
-    (("--optics", "xmm,nosuch"), "unknown optic 'nosuch'"),
-])
+@pytest.mark.parametrize(
+    "args, message",
+    [
+        (("--preset", "rest2019", "--optics", "xmm"), "drop --optics"),
+        (("--mass", "1:0.1:30log"), "a log grid needs 0 < START < STOP"),
+        (("--mass", "1e-3:1:2.5log"), "COUNT must be a whole number"),
+        (("--bins", "1:10"), "START:STOP:STEP"),
+        (("--preset", "rest2019", "--rays", "5000"), "drop --rays"),
+        (("--confidence", "1.5"), "--confidence 1.5: must lie between 0 and 1"),
+        (("--optics", "xmm,nosuch"), "unknown optic 'nosuch'"),
+    ],
+)
 def test_cli_bad_input_is_named(args, message, capsys):
     assert main(["sensitivity", *args]) == 2
     assert message in capsys.readouterr().err
@@ -263,10 +298,15 @@ def test_the_detectors_resolution_spreads_the_signal_over_the_bins_and_barely_mo
     assert np.abs(counts_smeared - counts_sharp).max() > 1e-3 * counts_sharp.max()
     # a photopeak far narrower than a bin gives back the sharp counts
     narrow = dataclasses.replace(sharp, resolution=Resolution(1e-4, 5.9))
-    np.testing.assert_allclose(_bin_counts(narrow, magnet, np.array([1e-4]), 0.0, EDGES)[0], counts_sharp, rtol=1e-9,
-                               atol=1e-12 * counts_sharp.max())
-    g_sharp, g_smeared = (sensitivity([r], magnet, [1e-3], EDGES, live, None).low_mass("g_agamma_vacuum")
-                          for r in (sharp, smeared))
+    np.testing.assert_allclose(
+        _bin_counts(narrow, magnet, np.array([1e-4]), 0.0, EDGES)[0],
+        counts_sharp,
+        rtol=1e-9,
+        atol=1e-12 * counts_sharp.max(),
+    )
+    g_sharp, g_smeared = (
+        sensitivity([r], magnet, [1e-3], EDGES, live, None).low_mass("g_agamma_vacuum") for r in (sharp, smeared)
+    )
     assert 0 < g_smeared / g_sharp - 1 < 3e-3
 
 
@@ -285,9 +325,11 @@ def test_signal_from_beyond_the_window_that_resolution_would_bring_in_is_negligi
     assert wide.resolution is not None
     inside = (wide.energy_edges_kev[:-1] >= 1.0 - 1e-9) & (wide.energy_edges_kev[1:] <= 10.0 + 1e-9)
     first, last = np.flatnonzero(inside)[[0, -1]]
-    window = dataclasses.replace(wide, energy_edges_kev=wide.energy_edges_kev[first:last + 2],
-                                 axion_rate_s=wide.axion_rate_s[inside])
+    window = dataclasses.replace(
+        wide, energy_edges_kev=wide.energy_edges_kev[first : last + 2], axion_rate_s=wide.axion_rate_s[inside]
+    )
     live = 1.5 * YEAR_S * 0.5
-    g_wide, g_window = (sensitivity([r], magnet, [1e-3], EDGES, live, None).low_mass("g_agamma_vacuum")
-                        for r in (wide, window))
+    g_wide, g_window = (
+        sensitivity([r], magnet, [1e-3], EDGES, live, None).low_mass("g_agamma_vacuum") for r in (wide, window)
+    )
     assert abs(g_window / g_wide - 1) < 1e-3

@@ -25,7 +25,8 @@ def test_the_cube_adds_up_to_the_image_and_to_the_spots_expected_counts(spot):
     assert cube_counts / spot.signal_counts == pytest.approx(spot.image.sum() / spot.spot_signal_cm2.sum(), rel=1e-9)
     # the counts scale as g^4 and with live time (T x efficiency)
     assert spot.counts_per_cm2 == pytest.approx(
-        api.solar_spot("xmm", rays=20_000).counts_per_cm2 * 2**4 * 1.5 * 0.8, rel=1e-12)
+        api.solar_spot("xmm", rays=20_000).counts_per_cm2 * 2**4 * 1.5 * 0.8, rel=1e-12
+    )
 
 
 def test_inside_the_spot_the_cube_gives_the_spots_counts_per_energy(spot):

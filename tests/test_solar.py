@@ -86,8 +86,9 @@ def test_solar_rays_come_from_the_disc_plus_the_pointing_offset():
     direction = np.stack([rays.dx, rays.dy, rays.dz])
     np.testing.assert_allclose(np.linalg.norm(direction, axis=0), 1.0, atol=1e-15)
     tx, ty = -rays.dx, -rays.dy
-    np.testing.assert_allclose([tx.mean(), ty.mean()], [offset * math.cos(math.radians(30)),
-                                                       offset * math.sin(math.radians(30))], atol=2e-6)
+    np.testing.assert_allclose(
+        [tx.mean(), ty.mean()], [offset * math.cos(math.radians(30)), offset * math.sin(math.radians(30))], atol=2e-6
+    )
     from_centre = np.hypot(tx - tx.mean(), ty - ty.mean())
     assert from_centre.max() <= sun_radius_rad() * 1.0001
     assert np.isin(rays.energy_kev, source.energy_nodes()).all()
@@ -115,12 +116,15 @@ def test_gas_density_and_default_detector():
     assert above > 1.4 * below
 
 
-@pytest.mark.parametrize("change, message", [
-    ({"gas": {"material": "Ar", "pressure_bar": -1, "temperature_k": 293, "depth_cm": 3}}, "pressure_bar = -1"),
-    ({"window": [{"material": "Qq", "thickness_um": 1}]}, "not a chemical formula"),
-    ({"window": [{"material": "Al", "thickness_um": 1, "colour": "red"}]}, "unknown field 'colour'"),
-    ({"background_counts_kev_cm2_s": 0}, "background_counts_kev_cm2_s = 0"),
-])
+@pytest.mark.parametrize(
+    "change, message",
+    [
+        ({"gas": {"material": "Ar", "pressure_bar": -1, "temperature_k": 293, "depth_cm": 3}}, "pressure_bar = -1"),
+        ({"window": [{"material": "Qq", "thickness_um": 1}]}, "not a chemical formula"),
+        ({"window": [{"material": "Al", "thickness_um": 1, "colour": "red"}]}, "unknown field 'colour'"),
+        ({"background_counts_kev_cm2_s": 0}, "background_counts_kev_cm2_s = 0"),
+    ],
+)
 def test_bad_detector_descriptions_name_the_field(change, message):
     import tomllib
 
@@ -160,14 +164,22 @@ def _encircled(result):
 def test_figures_of_merit_follow_their_definitions(xmm):
     source, detector = SolarSource(), load_detector()
     one = solar_spot(xmm, source, detector, n_rays=100_000, seed=6)
-    two = solar_spot(xmm, source, detector, n_rays=100_000, seed=6, magnet=Magnet(4.0, 5.0),
-                     exposure=Exposure(g_agamma_per_gev=2e-11))
+    two = solar_spot(
+        xmm,
+        source,
+        detector,
+        n_rays=100_000,
+        seed=6,
+        magnet=Magnet(4.0, 5.0),
+        exposure=Exposure(g_agamma_per_gev=2e-11),
+    )
     fom, bore = one.figures, math.pi * 35.0**2
     assert fom.mean_eps_o == pytest.approx(fom.mean_effective_area_cm2 / bore, rel=1e-12)
     assert fom.mean_eps_do_in_spot == pytest.approx(fom.mean_eps_do * one.eta_d, rel=1e-12)
     assert fom.f_do == pytest.approx(fom.mean_eps_do_in_spot / math.sqrt(1e-7 * one.area_cm2), rel=1e-12)
-    assert fom.f_o == pytest.approx(fom.mean_eps_o * fom.optics_spot.fraction / math.sqrt(fom.optics_spot.area_cm2),
-                                    rel=1e-12)
+    assert fom.f_o == pytest.approx(
+        fom.mean_eps_o * fom.optics_spot.fraction / math.sqrt(fom.optics_spot.area_cm2), rel=1e-12
+    )
     assert fom.f_d == pytest.approx(fom.mean_eps_d / math.sqrt(1e-7), rel=1e-12)
     assert 0.7 < fom.mean_eps_do / fom.mean_eps_o < 0.85  # the detector's efficiency over the focused spectrum
     assert two.signal_counts / one.signal_counts == pytest.approx(16.0, rel=1e-9)  # g^4, same B L
@@ -181,8 +193,9 @@ def test_f_do_is_proportional_to_signal_over_sqrt_background():
     optic = load_optic("babyiaxo")
     source = SolarSource(e_min_kev=2.0, e_max_kev=7.0)
     magnet, exposure = Magnet(2.5, 10.0), Exposure(3e-11, 4.7e7, 0.5)
-    result = solar_spot(optic, source, load_detector(), n_rays=50_000, seed=2, focal_plane_z_mm=-28.0, magnet=magnet,
-                        exposure=exposure)
+    result = solar_spot(
+        optic, source, load_detector(), n_rays=50_000, seed=2, focal_plane_z_mm=-28.0, magnet=magnet, exposure=exposure
+    )
     g = 3e-11
     flux = source.model.flux(2.0, 7.0) * (g / 1e-10) ** 2
     # P = (g B L / 2)^2 with g in eV^-1, B in eV^2 (1 T = 195.35 eV^2), L in eV^-1 (hbar c = 1.97327e-7 eV m)

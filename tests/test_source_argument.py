@@ -51,16 +51,18 @@ def test_a_wrong_text_names_the_parameter_and_the_forms(text, reason):
 
 def test_text_and_object_trace_the_same_rays():
     by_text = raytrace.effective_area("xmm_design", [1.5, 6.4], source="disc:130:1.5@4,30", rays=20_000)
-    by_object = raytrace.effective_area("xmm_design", [1.5, 6.4], rays=20_000,
-                                        source=raytrace.make_source(4, 30, 130, 1.5))
+    by_object = raytrace.effective_area(
+        "xmm_design", [1.5, 6.4], rays=20_000, source=raytrace.make_source(4, 30, 130, 1.5)
+    )
     assert np.array_equal(by_text["effective_area"], by_object["effective_area"])
     assert by_text.meta["source"] == "1.5 mm radius disc at 130 m, off-axis 4 arcmin, azimuth 30 deg"
 
 
 def test_the_previous_keywords_work_for_one_release_with_a_warning():
     with pytest.warns(FutureWarning, match="psf: off_axis_arcmin, source_distance_m are now given as source="):
-        old = raytrace.psf("xmm_design", 1.5, off_axis_arcmin=3.0, source_distance_m=130, rays=20_000,
-                           focal_plane_z_mm=0.0)
+        old = raytrace.psf(
+            "xmm_design", 1.5, off_axis_arcmin=3.0, source_distance_m=130, rays=20_000, focal_plane_z_mm=0.0
+        )
     new = raytrace.psf("xmm_design", 1.5, source="point:130@3", rays=20_000, focal_plane_z_mm=0.0)
     assert (old.hpd_arcsec, old.centroid_x_mm) == (new.hpd_arcsec, new.centroid_x_mm)
     with pytest.raises(TypeError, match="give source= or off_axis_arcmin, not both"):
@@ -82,18 +84,59 @@ def test_vignetting_takes_the_energy_first_like_its_siblings():
     table = raytrace.vignetting("xmm_design", 1.5, [0, 5], rays=20_000)
     grid = raytrace.offaxis_response("xmm_design", [1.5], [0, 5], rays=20_000)
     assert np.array_equal(table["relative_area"], grid["vignet"])
-    with pytest.raises(InputError, match=r"off_axis_arcmin = 1.5: give the angles as a sequence; the arguments are "
-                                         r"vignetting\(optic, energy_kev, off_axis_arcmin\)"):
+    with pytest.raises(
+        InputError,
+        match=r"off_axis_arcmin = 1.5: give the angles as a sequence; the arguments are "
+        r"vignetting\(optic, energy_kev, off_axis_arcmin\)",
+    ):
         raytrace.vignetting("xmm_design", [0, 5], 1.5)  # the previous order
 
 
 def test_the_command_line_reads_the_same_text(capsys, tmp_path):
-    assert main(["psf", "xmm_design", "--energy", "1.5", "--source", "point:130", "--off-axis", "3", "--rays",
-                 "20000", "--focal-plane-z", "0", "-o", str(tmp_path / "new.ecsv")]) == 0
+    assert (
+        main(
+            [
+                "psf",
+                "xmm_design",
+                "--energy",
+                "1.5",
+                "--source",
+                "point:130",
+                "--off-axis",
+                "3",
+                "--rays",
+                "20000",
+                "--focal-plane-z",
+                "0",
+                "-o",
+                str(tmp_path / "new.ecsv"),
+            ]
+        )
+        == 0
+    )
     out = capsys.readouterr()
     assert "point source at 130 m, off-axis 3 arcmin" in out.out and out.err == ""
-    assert main(["psf", "xmm_design", "--energy", "1.5", "--source-distance", "130", "--off-axis", "3", "--rays",
-                 "20000", "--focal-plane-z", "0", "-o", str(tmp_path / "old.ecsv")]) == 0
+    assert (
+        main(
+            [
+                "psf",
+                "xmm_design",
+                "--energy",
+                "1.5",
+                "--source-distance",
+                "130",
+                "--off-axis",
+                "3",
+                "--rays",
+                "20000",
+                "--focal-plane-z",
+                "0",
+                "-o",
+                str(tmp_path / "old.ecsv"),
+            ]
+        )
+        == 0
+    )
     err = capsys.readouterr().err
     assert "--source-distance is now --source point:DISTANCE_M" in err
     new, old = (Table.read(tmp_path / f"{n}.ecsv") for n in ("new", "old"))

@@ -33,8 +33,10 @@ def files(spot, tmp_path_factory):
     folder = tmp_path_factory.mktemp("response")
     out = {}
     for place in ("arf", "rmf"):
-        out[place] = (write_arf(spot_arf(spot, place), folder / f"spot_{place}.arf"),
-                      write_rmf(spot_rmf(spot, place), folder / f"spot_{place}.rmf"))
+        out[place] = (
+            write_arf(spot_arf(spot, place), folder / f"spot_{place}.arf"),
+            write_rmf(spot_rmf(spot, place), folder / f"spot_{place}.rmf"),
+        )
     return out
 
 
@@ -59,13 +61,19 @@ def _read_ogip(arf_path, rmf_path):
             f_chan, n = np.atleast_1d(entry["F_CHAN"]), np.atleast_1d(entry["N_CHAN"])
             values, at = np.asarray(entry["MATRIX"], float), 0
             for start, count in zip(f_chan[: entry["N_GRP"]], n[: entry["N_GRP"]]):
-                dense[row, start - first_channel:start - first_channel + count] = values[at:at + count]
+                dense[row, start - first_channel : start - first_channel + count] = values[at : at + count]
                 at += count
         bounds = rmf["EBOUNDS"].data
         np.testing.assert_array_equal(matrix_hdu.data["ENERG_LO"], spec["ENERG_LO"])  # XSPEC requires one grid
-        return (np.asarray(spec["ENERG_LO"], float), np.asarray(spec["ENERG_HI"], float),
-                np.asarray(spec["SPECRESP"], float), dense, np.asarray(bounds["E_MIN"], float),
-                np.asarray(bounds["E_MAX"], float), matrix_hdu.header["HDUCLAS3"])
+        return (
+            np.asarray(spec["ENERG_LO"], float),
+            np.asarray(spec["ENERG_HI"], float),
+            np.asarray(spec["SPECRESP"], float),
+            dense,
+            np.asarray(bounds["E_MIN"], float),
+            np.asarray(bounds["E_MAX"], float),
+            matrix_hdu.header["HDUCLAS3"],
+        )
 
 
 def test_the_photopeak_is_a_gaussian_whose_fwhm_grows_as_the_root_of_the_energy():
@@ -138,8 +146,12 @@ def test_the_arf_is_the_optics_area_times_the_share_of_the_sun_inside_the_spot(s
     edges = spot.energy_edges_kev
     share = _flux_per_s(spot, edges[:-1], edges[1:]) / (spot.counts_per_cm2 / _live_time_s(spot))
     assert (share * arf["effective_area"].value).sum() == pytest.approx(
-        spot.figures.mean_eps_do_in_spot * spot.meta["bore_area_cm2"] * spot.detectable_signal_counts
-        / spot.signal_counts, rel=1e-9)
+        spot.figures.mean_eps_do_in_spot
+        * spot.meta["bore_area_cm2"]
+        * spot.detectable_signal_counts
+        / spot.signal_counts,
+        rel=1e-9,
+    )
     energies = np.array([1.5, 3.0, 5.0, 7.0, 8.5])
     on_axis = api.effective_area("xmm", energies, rays=200_000)["effective_area"].value
     optics_only = spot_arf(spot, "rmf")
@@ -148,7 +160,8 @@ def test_the_arf_is_the_optics_area_times_the_share_of_the_sun_inside_the_spot(s
     # the spot and the opening are circles about the axis (on axis): their overlap is the smaller one
     region_mm = min(spot.radius_mm, 0.5 * spot.detector.opening_diameter_mm)
     sun_in_spot = api.solar_source().model.radial_cdf(
-        region_mm / (spot.meta["focal_length_mm"] * math.tan(sun_radius_rad())), energies)
+        region_mm / (spot.meta["focal_length_mm"] * math.tan(sun_radius_rad())), energies
+    )
     assert sun_in_spot[[0, -1]] == pytest.approx([0.30, 0.81], abs=0.01)
     ratio = spot_area / (on_axis * sun_in_spot)
     assert np.all((ratio > 0.85) & (ratio < 1.05)) and ratio.max() / ratio.min() < 1.12, ratio  # 3 % noise

@@ -48,11 +48,14 @@ def test_an_observed_excess_raises_the_limit():
     assert upper_limit(s, b, counts=[40.0]) > upper_limit(s, b) > upper_limit(s, b, counts=[15.0])
 
 
-@pytest.mark.parametrize("signal, background, message", [
-    ([0.0, 0.0], [1.0, 1.0], "no bin expects any signal"),
-    ([1.0, -1.0], [1.0, 1.0], "signal: counts must be finite"),
-    ([1.0], [1.0, 2.0], "one value per bin"),
-])
+@pytest.mark.parametrize(
+    "signal, background, message",
+    [
+        ([0.0, 0.0], [1.0, 1.0], "no bin expects any signal"),
+        ([1.0, -1.0], [1.0, 1.0], "signal: counts must be finite"),
+        ([1.0], [1.0, 2.0], "one value per bin"),
+    ],
+)
 def test_bad_bins_are_named(signal, background, message):
     with pytest.raises(ValueError, match=message):
         upper_limit(signal, background)

@@ -20,8 +20,9 @@ def test_pointing_offset_moves_the_spot_by_f_tan_theta(xmm_ideal):
     theta = 3 * ARCMIN
     x, y = _shift(xmm_ideal, Misalignment(), ParallelBeam(theta, math.radians(60), 3.0))
     expected = -xmm_ideal.focal_length_mm * math.tan(theta)
-    assert (x, y) == pytest.approx((expected * math.cos(math.radians(60)), expected * math.sin(math.radians(60))),
-                                   rel=0.01)
+    assert (x, y) == pytest.approx(
+        (expected * math.cos(math.radians(60)), expected * math.sin(math.radians(60))), rel=0.01
+    )
 
 
 @pytest.mark.parametrize("s_mm", [-2000.0, 1000.0, 8000.0])

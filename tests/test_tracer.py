@@ -29,8 +29,14 @@ TURNED_SPIDER = Spider(11, spoke_width_deg=1.0, spoke_width_mm=15.0, rotation_de
 
 @pytest.mark.parametrize(
     "off_axis_arcmin, azimuth_deg, spider",
-    [(0.0, 0.0, None), (4.0, 30.0, None), (20.0, 200.0, None), (0.0, 0.0, BAR_AND_WEDGE_SPIDER),
-     (7.0, 100.0, BAR_AND_WEDGE_SPIDER), (3.0, 250.0, TURNED_SPIDER)],
+    [
+        (0.0, 0.0, None),
+        (4.0, 30.0, None),
+        (20.0, 200.0, None),
+        (0.0, 0.0, BAR_AND_WEDGE_SPIDER),
+        (7.0, 100.0, BAR_AND_WEDGE_SPIDER),
+        (3.0, 250.0, TURNED_SPIDER),
+    ],
 )
 def test_kernel_matches_numpy_reference_ray_by_ray(xmm, off_axis_arcmin, azimuth_deg, spider):
     optic = xmm if spider is None else xmm.with_spider(spider)
@@ -53,8 +59,15 @@ def test_fast_elementary_functions_match_numpy():
 def test_vectorisable_log_is_within_one_ulp_of_the_exact_value():
     rng = np.random.default_rng(5)
     special = [1.0, 2.0**-53, 1 - 2**-53, math.sqrt(2.0), 0.5 * math.sqrt(2.0)]
-    args = np.concatenate([10.0 ** rng.uniform(-307, 308, 3000), 1.0 + rng.uniform(-1e-3, 1e-3, 1000),
-                           1.0 - rng.random(1000), 2.0 ** np.arange(-1022, 1024, 37), special])
+    args = np.concatenate(
+        [
+            10.0 ** rng.uniform(-307, 308, 3000),
+            1.0 + rng.uniform(-1e-3, 1e-3, 1000),
+            1.0 - rng.random(1000),
+            2.0 ** np.arange(-1022, 1024, 37),
+            special,
+        ]
+    )
     logs = np.array([_vector_log(a) for a in args])
     exact = np.array([float(mpmath.log(mpmath.mpf(a))) for a in args])  # mpmath's default 53 bits, rounded
     ulp = np.spacing(np.abs(exact))
@@ -73,12 +86,12 @@ def test_vector_gather_is_indexing(dtype):
     """`vector_math.gather` (the trace's gathers of channel data and its compaction) gives what numpy's indexing
     gives, at any offset of the indices and of the output."""
     rng = np.random.default_rng(3)
-    values = rng.normal(size=137).astype(dtype) if dtype == np.float64 else rng.integers(-10**15, 10**15, 137)
+    values = rng.normal(size=137).astype(dtype) if dtype == np.float64 else rng.integers(-(10**15), 10**15, 137)
     indices = rng.integers(0, values.size, 300)
     out = np.zeros(300, dtype)
     _gathered_by_vectors(values, indices, 5, 8 * 20, out, 11)
-    np.testing.assert_array_equal(out[11:11 + 160], values[indices[5:5 + 160]])
-    assert not out[:11].any() and not out[11 + 160:].any()
+    np.testing.assert_array_equal(out[11 : 11 + 160], values[indices[5 : 5 + 160]])
+    assert not out[:11].any() and not out[11 + 160 :].any()
 
 
 @numba.njit
@@ -113,7 +126,7 @@ def test_select_is_the_conditional_expression():
     pair."""
     rng = np.random.default_rng(5)
     conditions = rng.random(200) < 0.5
-    floats, integers = rng.normal(size=200), rng.integers(-10**12, 10**12, 200)
+    floats, integers = rng.normal(size=200), rng.integers(-(10**12), 10**12, 200)
     small = rng.integers(-128, 128, 200).astype(np.int8)
     out_floats, out_integers, out_mixed = _selected(conditions, floats, integers, small)
     np.testing.assert_array_equal(out_floats, np.where(conditions, floats, -floats))
@@ -230,8 +243,10 @@ def test_same_rays_bit_for_bit_wherever_a_ray_falls_in_a_block(babyiaxo):
     names = ("x", "y", "z", "dx", "dy", "dz", "weight", "fate", "shell", "graze1", "graze2")
 
     def traced(chunk_size):
-        chunks = [{name: getattr(rays, name).copy() for name in names}
-                  for rays in trace.run(3000, seed=5, chunk_size=chunk_size, table=table)]
+        chunks = [
+            {name: getattr(rays, name).copy() for name in names}
+            for rays in trace.run(3000, seed=5, chunk_size=chunk_size, table=table)
+        ]
         return {name: np.concatenate([chunk[name] for chunk in chunks]) for name in names}
 
     whole, split = traced(1000), traced(257)
@@ -267,8 +282,11 @@ def test_kernel_started_beam_is_the_emitted_beam_bit_for_bit(babyiaxo):
         a = [rays.copy() for rays in started.run(3000, seed=8, chunk_size=chunk_size, table=table)]
         b = [rays.copy() for rays in emitted.run(3000, seed=8, chunk_size=chunk_size, table=table)]
         for name in names:
-            np.testing.assert_array_equal(np.concatenate([getattr(r, name) for r in a]),
-                                          np.concatenate([getattr(r, name) for r in b]), err_msg=name)
+            np.testing.assert_array_equal(
+                np.concatenate([getattr(r, name) for r in a]),
+                np.concatenate([getattr(r, name) for r in b]),
+                err_msg=name,
+            )
     fates = np.concatenate([r.fate for r in a])
     assert {Fate.BLOCKED_SPIDER, Fate.BLOCKED_FRONT, Fate.DOUBLE} <= set(fates.tolist())
 

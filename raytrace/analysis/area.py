@@ -33,8 +33,16 @@ SCATTER_SUBSAMPLE = 16  # where a coating scatters, each energy traces this shar
 MIN_SCATTER_RAYS = 65_536  # ... but at least this many
 
 
-def effective_area(optic: Optic, energies_kev, beam: Source = ParallelBeam(), n_rays: int = 1_000_000,
-                   seed: int = 0, chunk_size: int = DEFAULT_CHUNK_SIZE, progress=None, on_chunk=None) -> Table:
+def effective_area(
+    optic: Optic,
+    energies_kev,
+    beam: Source = ParallelBeam(),
+    n_rays: int = 1_000_000,
+    seed: int = 0,
+    chunk_size: int = DEFAULT_CHUNK_SIZE,
+    progress=None,
+    on_chunk=None,
+) -> Table:
     """Effective area (cm2) of the focused beam at each energy (keV) of a parallel beam or a point source at a finite
     distance: columns energy, effective_area, effective_area_err. `progress`, if given, is called with the
     share of the run's rays each finished chunk stands for (summing to n_rays); `on_chunk` (one energy only, e.g. a
@@ -55,27 +63,55 @@ def effective_area(optic: Optic, energies_kev, beam: Source = ParallelBeam(), n_
     sums_sq = np.zeros_like(sums)
     geometric = 0.0
     s, s2 = np.empty_like(sums), np.empty_like(sums)
-    run = trace.run(n_rays, seed, chunk_size, progress=None if progress is None else lambda n: progress(share * n),
-                    on_chunk=None if on_chunk is None or scatters else
-                    lambda rays: on_chunk(_weighted(rays, table, trace, float(energies[0]))))
+    run = trace.run(
+        n_rays,
+        seed,
+        chunk_size,
+        progress=None if progress is None else lambda n: progress(share * n),
+        on_chunk=None
+        if on_chunk is None or scatters
+        else lambda rays: on_chunk(_weighted(rays, table, trace, float(energies[0]))),
+    )
     for rays in run:
         split_over_threads(double_reflection_area_per_energy, sums.size, reflectivity, rays.columns(), s, s2)
         sums += s
         sums_sq += s2
         geometric += float(rays.weight[rays.fate == Fate.DOUBLE].sum())
     if scatters:
-        sums, variance = _scattering_corrected(table, trace, n_rays, traced, seed, chunk_size, sums, sums_sq,
-                                               None if progress is None else lambda n: progress(share * n), on_chunk)
+        sums, variance = _scattering_corrected(
+            table,
+            trace,
+            n_rays,
+            traced,
+            seed,
+            chunk_size,
+            sums,
+            sums_sq,
+            None if progress is None else lambda n: progress(share * n),
+            on_chunk,
+        )
     else:
         variance = _variance(sums, sums_sq, n_rays)
     index = np.searchsorted(table.energies_kev, energies)
-    meta = trace.metadata(n_rays, seed, run.fates, geometric_area_cm2=geometric,
-                          sampled_area_cm2=trace.aperture_area_cm2, coatings=", ".join(c.name for c in trace.coatings),
-                          definition="doubly reflected (primary then secondary) rays reaching the focal plane")
+    meta = trace.metadata(
+        n_rays,
+        seed,
+        run.fates,
+        geometric_area_cm2=geometric,
+        sampled_area_cm2=trace.aperture_area_cm2,
+        coatings=", ".join(c.name for c in trace.coatings),
+        definition="doubly reflected (primary then secondary) rays reaching the focal plane",
+    )
     if scatters:
         meta["scattering_rays_per_energy"] = traced
-    return Table({"energy": energies * u.keV, "effective_area": sums[index] * u.cm**2,
-                  "effective_area_err": np.sqrt(variance[index]) * u.cm**2}, meta=meta)
+    return Table(
+        {
+            "energy": energies * u.keV,
+            "effective_area": sums[index] * u.cm**2,
+            "effective_area_err": np.sqrt(variance[index]) * u.cm**2,
+        },
+        meta=meta,
+    )
 
 
 def _variance(sums, sums_sq, n: int):
@@ -98,8 +134,13 @@ def _scattering_corrected(table, trace, n_rays, traced, seed, chunk_size, sums, 
         focused = plain.fate == Fate.DOUBLE
         coating = trace.shell_coating[plain.shell]
         for k, energy in enumerate(table.energies_kev):
-            g = np.where(focused, plain.weight * table.lookup(coating, energy, plain.graze1)
-                         * table.lookup(coating, energy, plain.graze2), 0.0)
+            g = np.where(
+                focused,
+                plain.weight
+                * table.lookup(coating, energy, plain.graze1)
+                * table.lookup(coating, energy, plain.graze2),
+                0.0,
+            )
             rays = at_energy[k].trace_range(key, start, m, n_rays, out=buffer, table=table)
             w = np.where(rays.fate == Fate.DOUBLE, rays.weight, 0.0)
             x = c * w - (c - 1.0) * g

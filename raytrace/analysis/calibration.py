@@ -73,9 +73,15 @@ def calibrate(
     if largest == 0:
         base = [SlopeErrors(1.0, 1.0) for _ in base]
     else:
-        base = [dataclasses.replace(e, meridional_arcsec=e.meridional_arcsec / largest,
-                                    sagittal_arcsec=e.sagittal_arcsec / largest, wing_arcsec=e.wing_arcsec / largest)
-                for e in base]
+        base = [
+            dataclasses.replace(
+                e,
+                meridional_arcsec=e.meridional_arcsec / largest,
+                sagittal_arcsec=e.sagittal_arcsec / largest,
+                wing_arcsec=e.wing_arcsec / largest,
+            )
+            for e in base
+        ]
     if w90_arcsec is not None:
         fraction = wing_fraction or max((e.wing_fraction for e in base), default=0.0) or DEFAULT_WING_FRACTION
         base = [dataclasses.replace(e, wing_fraction=fraction) for e in base]
@@ -106,8 +112,9 @@ def calibrate(
             f"not below the target {hpd_arcsec:g} arcsec"
         )
     # the core scale at which the widest component (the wing too, when it scales with the core) reaches the limit
-    core_limit = MAX_SLOPE_ERROR_ARCSEC / max(max(e.meridional_arcsec, e.sagittal_arcsec,
-                                                  e.wing_arcsec if w90_arcsec is None else 0.0) for e in base)
+    core_limit = MAX_SLOPE_ERROR_ARCSEC / max(
+        max(e.meridional_arcsec, e.sagittal_arcsec, e.wing_arcsec if w90_arcsec is None else 0.0) for e in base
+    )
 
     def solve(function, target, limit, what):
         if function(0.0) >= target:
@@ -119,7 +126,8 @@ def calibrate(
             if upper >= limit:
                 raise CalibrationError(
                     f"target {what} = {target:g} arcsec: the widest slope errors allowed ({MAX_SLOPE_ERROR_ARCSEC:g} "
-                    f"arcsec rms) give only {function(limit):.4g} arcsec")
+                    f"arcsec rms) give only {function(limit):.4g} arcsec"
+                )
             upper = min(2 * upper, limit)
         return brentq(lambda v: function(v) - target, 0.0, upper, rtol=RELATIVE_TOLERANCE)
 
@@ -127,8 +135,10 @@ def calibrate(
     core = solve(lambda k: widths(k, wing)[1], hpd_arcsec, core_limit, "HPD")
     if w90_arcsec is not None:
         if widths(core, 0.0)[2] > w90_arcsec:
-            raise CalibrationError(f"target W90 = {w90_arcsec:g} arcsec: the core that gives the HPD already "
-                                   f"makes W90 wider ({widths(core, 0.0)[2]:.4g} arcsec)")
+            raise CalibrationError(
+                f"target W90 = {w90_arcsec:g} arcsec: the core that gives the HPD already "
+                f"makes W90 wider ({widths(core, 0.0)[2]:.4g} arcsec)"
+            )
         for _ in range(MAX_ROUNDS):
             wing = solve(lambda v: widths(core, v)[2], w90_arcsec, MAX_SLOPE_ERROR_ARCSEC, "W90 (wing rms)")
             core = solve(lambda k: widths(k, wing)[1], hpd_arcsec, core_limit, "HPD")
@@ -190,28 +200,54 @@ def with_parameters(optic: Optic, values: dict, psd_band_per_um: tuple[float, fl
         errors = []
         for e in base:
             m, s_ = (1.0, 1.0) if largest == 0 else (e.meridional_arcsec / largest, e.sagittal_arcsec / largest)
-            errors.append(SlopeErrors(scale * m, scale * s_, float(values.get("wing_fraction", e.wing_fraction)),
-                                      float(values.get("wing_arcsec", e.wing_arcsec))))
+            errors.append(
+                SlopeErrors(
+                    scale * m,
+                    scale * s_,
+                    float(values.get("wing_fraction", e.wing_fraction)),
+                    float(values.get("wing_arcsec", e.wing_arcsec)),
+                )
+            )
         optic = optic.with_slope_errors(errors)
     if "spider_width" in values:
         field = "spoke_width_deg" if optic.spider.spoke_width_deg > 0 else "spoke_width_mm"
         optic = optic.with_spider(dataclasses.replace(optic.spider, **{field: float(values["spider_width"])}))
     coatings = optic.coatings
     if "roughness_nm" in values:
-        coatings = tuple(c.with_roughness(float(values["roughness_nm"])) if isinstance(c, Stack) else c
-                         for c in coatings)
+        coatings = tuple(
+            c.with_roughness(float(values["roughness_nm"])) if isinstance(c, Stack) else c for c in coatings
+        )
     if "psd_index" in values:
-        coatings = tuple(dataclasses.replace(c, scattering=SurfaceScattering(
-            float(values["psd_index"]), *psd_band_per_um, c.scattering.roughness_nm if c.scattering else None))
-            if isinstance(c, Stack) else c for c in coatings)
+        coatings = tuple(
+            dataclasses.replace(
+                c,
+                scattering=SurfaceScattering(
+                    float(values["psd_index"]), *psd_band_per_um, c.scattering.roughness_nm if c.scattering else None
+                ),
+            )
+            if isinstance(c, Stack)
+            else c
+            for c in coatings
+        )
     return dataclasses.replace(optic, coatings=coatings)
 
 
-def fit_psf(optic: Optic, targets=(), areas=(), ee_error: float = 0.01, area_radius_arcsec: float = math.inf,
-            normalise_arcsec: float = math.inf, scattering: bool = True,
-            psd_band_per_um: tuple[float, float] = PSD_BAND_PER_UM,
-            focal_plane_z_mm: float | None = None, beam: Source = ParallelBeam(), n_rays: int = 200_000, seed: int = 0,
-            start: dict | None = None, fixed: dict | None = None) -> PsfFit:
+def fit_psf(
+    optic: Optic,
+    targets=(),
+    areas=(),
+    ee_error: float = 0.01,
+    area_radius_arcsec: float = math.inf,
+    normalise_arcsec: float = math.inf,
+    scattering: bool = True,
+    psd_band_per_um: tuple[float, float] = PSD_BAND_PER_UM,
+    focal_plane_z_mm: float | None = None,
+    beam: Source = ParallelBeam(),
+    n_rays: int = 200_000,
+    seed: int = 0,
+    start: dict | None = None,
+    fixed: dict | None = None,
+) -> PsfFit:
     """Fit an optic to measured encircled-energy curves and on-axis effective areas.
 
     targets = [(energy_kev, radii_arcsec, fractions), ...], each fraction known to +-ee_error and of the flux within
@@ -262,8 +298,9 @@ def fit_psf(optic: Optic, targets=(), areas=(), ee_error: float = 0.01, area_rad
         if name == "spider_width" and optic.spider is None:
             raise CalibrationError(f"fixed spider_width: {optic.name} has no spider")
         if not PARAMETER_BOUNDS[name][0] <= value <= _upper_bound(optic, name):
-            raise CalibrationError(f"fixed {name} = {value:g}: must lie within {PARAMETER_BOUNDS[name][0]:g}-"
-                                   f"{_upper_bound(optic, name):g}")
+            raise CalibrationError(
+                f"fixed {name} = {value:g}: must lie within {PARAMETER_BOUNDS[name][0]:g}-{_upper_bound(optic, name):g}"
+            )
     names = [n for n in names if n not in fixed]
     if not names:
         raise CalibrationError("every parameter is fixed: nothing left to fit")
@@ -272,8 +309,9 @@ def fit_psf(optic: Optic, targets=(), areas=(), ee_error: float = 0.01, area_rad
     x0 = np.array([(start or {}).get(n, _current(optic, n)) for n in names], float)
     x0 = np.clip(x0, low, high)
     if focal_plane_z_mm is None:
-        focal_plane_z_mm = best_focus_z_mm(optic, beam.at_energy((targets or areas)[0][0]), min(n_rays, FOCUS_RAYS),
-                                           seed)
+        focal_plane_z_mm = best_focus_z_mm(
+            optic, beam.at_energy((targets or areas)[0][0]), min(n_rays, FOCUS_RAYS), seed
+        )
     energies = sorted({e for e, *_ in targets} | {e for e, *_ in areas})
 
     def trial(x) -> Optic:
@@ -287,6 +325,7 @@ def fit_psf(optic: Optic, targets=(), areas=(), ee_error: float = 0.01, area_rad
             r = np.asarray(result.encircled["radius"], float)
             f = np.asarray(result.encircled["encircled_fraction"], float)
             traced[energy] = (r, f, result.effective_area_cm2)
+
         def within(energy, radii):
             r, f, _ = traced[energy]
             return np.where(np.isinf(radii), 1.0, np.interp(np.log(radii), np.log(r), f))
@@ -297,8 +336,10 @@ def fit_psf(optic: Optic, targets=(), areas=(), ee_error: float = 0.01, area_rad
 
     def residuals(x):
         curves, collected = models(x)
-        return np.concatenate([(m - f) / ee_error for m, (_, _, f) in zip(curves, targets)]
-                              + [np.array([(m - a) / s_ for m, (_, a, s_) in zip(collected, areas)])])
+        return np.concatenate(
+            [(m - f) / ee_error for m, (_, _, f) in zip(curves, targets)]
+            + [np.array([(m - a) / s_ for m, (_, a, s_) in zip(collected, areas)])]
+        )
 
     solution = least_squares(residuals, x0, bounds=(low, high), x_scale=high - low, diff_step=0.02)
     chi2 = float(np.sum(solution.fun**2))
@@ -306,20 +347,34 @@ def fit_psf(optic: Optic, targets=(), areas=(), ee_error: float = 0.01, area_rad
     covariance = np.linalg.pinv(solution.jac.T @ solution.jac) * max(chi2 / max(dof, 1), 1.0)
     errors = np.sqrt(np.clip(np.diag(covariance), 0.0, None))
     curves, collected = models(solution.x)
-    residual_table = Table(rows=[(e, r, f, m) for (e, radii, fractions), model in zip(targets, curves)
-                                 for r, f, m in zip(radii, fractions, model)] or None,
-                           names=("energy", "radius", "measured_fraction", "model_fraction"),
-                           dtype=(float, float, float, float))
+    residual_table = Table(
+        rows=[
+            (e, r, f, m)
+            for (e, radii, fractions), model in zip(targets, curves)
+            for r, f, m in zip(radii, fractions, model)
+        ]
+        or None,
+        names=("energy", "radius", "measured_fraction", "model_fraction"),
+        dtype=(float, float, float, float),
+    )
     residual_table["energy"].unit, residual_table["radius"].unit = "keV", "arcsec"
-    area_table = Table(rows=[(e, a, s_, m) for (e, a, s_), m in zip(areas, collected)] or None,
-                       names=("energy", "measured_area", "measured_error", "model_area"),
-                       dtype=(float, float, float, float))
+    area_table = Table(
+        rows=[(e, a, s_, m) for (e, a, s_), m in zip(areas, collected)] or None,
+        names=("energy", "measured_area", "measured_error", "model_area"),
+        dtype=(float, float, float, float),
+    )
     area_table["energy"].unit = "keV"
     for name in ("measured_area", "measured_error", "model_area"):
         area_table[name].unit = "cm2"
-    return PsfFit(trial(solution.x), focal_plane_z_mm,
-                  {name: (float(v), float(s_)) for name, v, s_ in zip(names, solution.x, errors)}, chi2, dof,
-                  residual_table, area_table)
+    return PsfFit(
+        trial(solution.x),
+        focal_plane_z_mm,
+        {name: (float(v), float(s_)) for name, v, s_ in zip(names, solution.x, errors)},
+        chi2,
+        dof,
+        residual_table,
+        area_table,
+    )
 
 
 def _current(optic: Optic, name: str) -> float:

@@ -26,8 +26,12 @@ MIN_FOCUSED_RAYS = 100  # fewer focused rays give no meaningful width, spot or f
 def check_focused(count: int, what: str) -> None:
     """Refuse a figure computed from fewer than MIN_FOCUSED_RAYS focused rays, saying how many there were."""
     if count < MIN_FOCUSED_RAYS:
-        raise ValueError(f"{what}: only {count} focused ray(s); at least {MIN_FOCUSED_RAYS} are needed for a "
-                         "meaningful result (trace more rays)")
+        raise ValueError(
+            f"{what}: only {count} focused ray(s); at least {MIN_FOCUSED_RAYS} are needed for a "
+            "meaningful result (trace more rays)"
+        )
+
+
 RADIAL_BINS_PER_DECADE = 1000
 RADIAL_MIN_MM = 1e-7
 RADIAL_MAX_MM = 1e4
@@ -70,8 +74,9 @@ def spread_indices(size: int, count: int) -> np.ndarray:
     return np.unique(np.linspace(0, size - 1, min(count, size)).round().astype(int))
 
 
-def encircled_table(fraction: np.ndarray, edges_mm: np.ndarray, mm_per_unit: float, unit: u.Unit,
-                    max_rows: int = 400) -> Table:
+def encircled_table(
+    fraction: np.ndarray, edges_mm: np.ndarray, mm_per_unit: float, unit: u.Unit, max_rows: int = 400
+) -> Table:
     """Encircled fraction versus radius from cumulative radial bins, radius in `unit` (mm_per_unit mm each)."""
     upper = edges_mm[1:]
     last_bin = fraction.size - 1  # the overflow bin has no finite upper edge
@@ -94,19 +99,21 @@ class FocusedImage:
     chunks of up to `max_chunk` rays.
     """
 
-    def __init__(self, centre_mm, pixel_mm: float, image_pixels: int, max_chunk: int, energy_nodes_kev=None,
-                 node_groups=None):
+    def __init__(
+        self, centre_mm, pixel_mm: float, image_pixels: int, max_chunk: int, energy_nodes_kev=None, node_groups=None
+    ):
         self.centre_mm = centre_mm
         self.pixel_mm = pixel_mm
         self.radial = np.zeros(N_RADIAL + 2)
         self._flat_image = np.zeros(image_pixels * image_pixels + _OUTSIDE_PIXELS)
-        self.image = self._flat_image[:image_pixels * image_pixels].reshape(image_pixels, image_pixels)
+        self.image = self._flat_image[: image_pixels * image_pixels].reshape(image_pixels, image_pixels)
         self.sums = np.zeros(3)  # sum w, sum w x, sum w y
         self.energy_nodes_kev = None if energy_nodes_kev is None else np.asarray(energy_nodes_kev, dtype=float)
         self.radial_by_node = None if energy_nodes_kev is None else np.zeros((self.energy_nodes_kev.size, N_RADIAL + 2))
         self.node_groups = None if node_groups is None else np.asarray(node_groups, dtype=np.int64)
-        self.cube = (None if node_groups is None else
-                     np.zeros((int(self.node_groups.max()) + 1, image_pixels, image_pixels)))
+        self.cube = (
+            None if node_groups is None else np.zeros((int(self.node_groups.max()) + 1, image_pixels, image_pixels))
+        )
         self._radial_bin = np.empty(max_chunk, np.int32)
         self._pixel = np.empty(max_chunk, np.int32)
         self._weight = np.empty(max_chunk)
@@ -115,25 +122,43 @@ class FocusedImage:
         """Add the focused rays of a chunk, with their own weights or the given ones."""
         n = len(rays)
         radial_bin, pixel, focused = self._radial_bin[:n], self._pixel[:n], self._weight[:n]
-        split_over_threads(_bins, n, rays.x, rays.y, rays.weight if weight is None else weight, rays.fate,
-                           self.centre_mm[0], self.centre_mm[1], math.log(RADIAL_MIN_MM),
-                           RADIAL_BINS_PER_DECADE / math.log(10.0), N_RADIAL, self.pixel_mm, self.image.shape[0],
-                           radial_bin, pixel, focused)
-        split_over_threads(_sums, 3, radial_bin, pixel, focused, rays.x, rays.y, self.radial, self._flat_image,
-                           self.sums)
+        split_over_threads(
+            _bins,
+            n,
+            rays.x,
+            rays.y,
+            rays.weight if weight is None else weight,
+            rays.fate,
+            self.centre_mm[0],
+            self.centre_mm[1],
+            math.log(RADIAL_MIN_MM),
+            RADIAL_BINS_PER_DECADE / math.log(10.0),
+            N_RADIAL,
+            self.pixel_mm,
+            self.image.shape[0],
+            radial_bin,
+            pixel,
+            focused,
+        )
+        split_over_threads(
+            _sums, 3, radial_bin, pixel, focused, rays.x, rays.y, self.radial, self._flat_image, self.sums
+        )
         if self.radial_by_node is not None:
             node = np.searchsorted(self.energy_nodes_kev, rays.energy_kev)
-            if np.any(node >= self.energy_nodes_kev.size) or not np.array_equal(self.energy_nodes_kev[node],
-                                                                                 rays.energy_kev):
+            if np.any(node >= self.energy_nodes_kev.size) or not np.array_equal(
+                self.energy_nodes_kev[node], rays.energy_kev
+            ):
                 raise ValueError("rays traced at energies other than the image's energy nodes")
             flat = node.astype(np.int64) * self.radial.size + radial_bin
             self.radial_by_node += np.bincount(flat, weights=focused, minlength=self.radial_by_node.size).reshape(
-                self.radial_by_node.shape)
+                self.radial_by_node.shape
+            )
             if self.cube is not None:
                 inside = pixel >= 0
                 voxel = self.node_groups[node[inside]] * self.image.size + pixel[inside]
                 self.cube += np.bincount(voxel, weights=focused[inside], minlength=self.cube.size).reshape(
-                    self.cube.shape)
+                    self.cube.shape
+                )
 
     @property
     def total(self) -> float:
@@ -154,16 +179,47 @@ def radial_histogram(x, y, weight, centre_mm) -> np.ndarray:
     n = x.size
     image = FocusedImage(centre_mm, 1.0, 1, n)
     radial_bin, pixel, focused = image._radial_bin, image._pixel, image._weight
-    split_over_threads(_bins, n, x, y, weight, np.full(n, _DOUBLE), centre_mm[0], centre_mm[1],
-                       math.log(RADIAL_MIN_MM), RADIAL_BINS_PER_DECADE / math.log(10.0), N_RADIAL, 1.0, 1, radial_bin,
-                       pixel, focused)
+    split_over_threads(
+        _bins,
+        n,
+        x,
+        y,
+        weight,
+        np.full(n, _DOUBLE),
+        centre_mm[0],
+        centre_mm[1],
+        math.log(RADIAL_MIN_MM),
+        RADIAL_BINS_PER_DECADE / math.log(10.0),
+        N_RADIAL,
+        1.0,
+        1,
+        radial_bin,
+        pixel,
+        focused,
+    )
     split_over_threads(_sums, 3, radial_bin, pixel, focused, x, y, image.radial, image._flat_image, image.sums)
     return image.radial
 
 
 @numba.njit(cache=True, no_cfunc_wrapper=True, nogil=True, error_model="numpy")
-def _bins(x, y, weight, fate, cx, cy, ln_r_min, bins_per_e_fold, n_radial, pixel_mm, n_pix, radial_bin, pixel, focused,
-          start, stop):
+def _bins(
+    x,
+    y,
+    weight,
+    fate,
+    cx,
+    cy,
+    ln_r_min,
+    bins_per_e_fold,
+    n_radial,
+    pixel_mm,
+    n_pix,
+    radial_bin,
+    pixel,
+    focused,
+    start,
+    stop,
+):
     """Per ray start .. stop - 1: radial bin (0 at r = 0, n_radial + 1 beyond the last edge), image pixel
     (row * n_pix + col, or -1 outside the image) and weight if doubly reflected (else 0).
 

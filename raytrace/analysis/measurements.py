@@ -117,8 +117,9 @@ def read_king(path, energies_kev, radii_arcsec, normalise_arcsec: float = math.i
     for energy in np.atleast_1d(np.asarray(energies_kev, float)):
         match = np.flatnonzero(np.isclose(energies, energy, rtol=0, atol=1e-6))
         if match.size == 0:
-            raise ValueError(f"{str(path)!r}: no row at {energy:g} keV (it has {', '.join(f'{e:g}' for e in energies)} "
-                             "keV)")
+            raise ValueError(
+                f"{str(path)!r}: no row at {energy:g} keV (it has {', '.join(f'{e:g}' for e in energies)} keV)"
+            )
         row = table[int(match[0])]
         profile = (float(row["core_radius_arcsec"]), float(row["king_index"]))
         normalisation = 1.0 if math.isinf(normalise_arcsec) else king_encircled(normalise_arcsec, *profile)
@@ -130,8 +131,11 @@ def _read_columns(path, columns) -> Table:
     if not Path(path).is_file():
         raise ValueError(f"{str(path)!r}: no such file")
     try:
-        table = (Table.read(path, format="ascii.ecsv") if str(path).endswith(".ecsv")
-                 else Table.read(path, format="ascii.csv", comment="#"))
+        table = (
+            Table.read(path, format="ascii.ecsv")
+            if str(path).endswith(".ecsv")
+            else Table.read(path, format="ascii.csv", comment="#")
+        )
     except Exception as exc:  # astropy's readers raise many kinds of errors for a malformed file
         raise ValueError(f"{str(path)!r}: cannot read it as a table ({exc})") from None
     missing = [c for c in columns if c not in table.colnames]

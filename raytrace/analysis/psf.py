@@ -39,7 +39,7 @@ MAX_IMAGE_PIXELS = 8192
 # the default image holds at least 99 % of the focused flux: it holds the circle that encloses this share of the
 # pilot rays' focused flux (the margin covers the pilot's statistics)
 PILOT_IMAGE_SHARE = 0.995
-PIXEL_STEPS_ARCSEC = tuple(m * 10.0 ** k for k in range(0, 5) for m in (0.5, 1.0, 2.0))  # 0.5, 1, 2, 5, ... 20000
+PIXEL_STEPS_ARCSEC = tuple(m * 10.0**k for k in range(0, 5) for m in (0.5, 1.0, 2.0))  # 0.5, 1, 2, 5, ... 20000
 
 
 @dataclass
@@ -62,14 +62,31 @@ class PsfResult:
     meta: dict = field(default_factory=dict)
 
     def summary(self) -> dict:
-        names = ("hpd_arcsec", "w80_arcsec", "w90_arcsec", "centroid_x_mm", "centroid_y_mm", "effective_area_cm2",
-                 "image_fraction")
+        names = (
+            "hpd_arcsec",
+            "w80_arcsec",
+            "w90_arcsec",
+            "centroid_x_mm",
+            "centroid_y_mm",
+            "effective_area_cm2",
+            "image_fraction",
+        )
         return {name: float(getattr(self, name)) for name in names}
 
 
-def psf(optic: Optic, energy_kev: float, beam: Source = ParallelBeam(), n_rays: int = 1_000_000, seed: int = 0,
-        chunk_size: int = DEFAULT_CHUNK_SIZE, focal_plane_z_mm: float | str = "best", pixel_arcsec: float | None = None,
-        image_pixels: int = 256, progress=None, on_chunk=None) -> PsfResult:
+def psf(
+    optic: Optic,
+    energy_kev: float,
+    beam: Source = ParallelBeam(),
+    n_rays: int = 1_000_000,
+    seed: int = 0,
+    chunk_size: int = DEFAULT_CHUNK_SIZE,
+    focal_plane_z_mm: float | str = "best",
+    pixel_arcsec: float | None = None,
+    image_pixels: int = 256,
+    progress=None,
+    on_chunk=None,
+) -> PsfResult:
     """Encircled energy, HPD, W80, W90, centroid and an image of the focused beam of a monochromatic source (a
     parallel beam or a point source at a finite distance; `beam.at_energy` gives it `energy_kev`).
 
@@ -142,12 +159,14 @@ def _holding_pixel_arcsec(pilot: Rays, centre, mm_per_arcsec: float, image_pixel
         return PIXEL_STEPS_ARCSEC[0]
     radial = radial_histogram(pilot.x[focused], pilot.y[focused], pilot.weight[focused], centre)
     radius_arcsec = radius_at(np.cumsum(radial) / radial.sum(), radial_edges_mm(), PILOT_IMAGE_SHARE) / mm_per_arcsec
-    return next((step for step in PIXEL_STEPS_ARCSEC if step * image_pixels / 2 >= radius_arcsec),
-                PIXEL_STEPS_ARCSEC[-1])
+    return next(
+        (step for step in PIXEL_STEPS_ARCSEC if step * image_pixels / 2 >= radius_arcsec), PIXEL_STEPS_ARCSEC[-1]
+    )
 
 
-def best_focus_z_mm(optic: Optic, source: Source, n_rays: int = FOCUS_RAYS, seed: int = 0,
-                    search_mm: float | None = None) -> float:
+def best_focus_z_mm(
+    optic: Optic, source: Source, n_rays: int = FOCUS_RAYS, seed: int = 0, search_mm: float | None = None
+) -> float:
     """The focal-plane position z (mm) where the HPD of the focused beam of the ideal optic is smallest.
 
     `source` must have energies (a beam with an energy, or a spectrum). Slope errors are left out: they
@@ -170,9 +189,11 @@ def best_focus_z_mm(optic: Optic, source: Source, n_rays: int = FOCUS_RAYS, seed
     else:
         hint = ""
         if math.isfinite(source.distance_m):
-            hint = (f" (a Wolter-I optic focuses a source only beyond about 4 f = "
-                    f"{4 * optic.focal_length_mm / 1000:g} m: nearer, the diverging rays leave the primary too steeply "
-                    "for the secondary)")
+            hint = (
+                f" (a Wolter-I optic focuses a source only beyond about 4 f = "
+                f"{4 * optic.focal_length_mm / 1000:g} m: nearer, the diverging rays leave the primary too steeply "
+                "for the secondary)"
+            )
         raise ValueError(f"{optic.name}: no focused rays from {source.describe()}, so there is no best focus{hint}")
     x, y, w = rays.x[focused], rays.y[focused], rays.weight[focused]
     slope_x, slope_y = rays.dx[focused] / rays.dz[focused], rays.dy[focused] / rays.dz[focused]

@@ -17,20 +17,43 @@ from ..sources import ParallelBeam
 from .area import effective_area
 
 
-def vignetting(optic: Optic, off_axis_arcmin, energy_kev: float, azimuth_deg: float = 0.0, n_rays: int = 200_000,
-               seed: int = 0, chunk_size: int = DEFAULT_CHUNK_SIZE, source: Source = ParallelBeam()) -> Table:
+def vignetting(
+    optic: Optic,
+    off_axis_arcmin,
+    energy_kev: float,
+    azimuth_deg: float = 0.0,
+    n_rays: int = 200_000,
+    seed: int = 0,
+    chunk_size: int = DEFAULT_CHUNK_SIZE,
+    source: Source = ParallelBeam(),
+) -> Table:
     """Effective area (cm2) at one energy versus off-axis angle (arcmin), and relative to on axis, of a parallel
     beam or of `source` (e.g. a point source at a finite distance) moved to each angle: `offaxis_response` at one
     energy and azimuth."""
     grid = offaxis_response(optic, [energy_kev], off_axis_arcmin, [azimuth_deg], n_rays, seed, chunk_size, source)
     meta = {**grid.meta, "energy_kev": float(energy_kev), "azimuth_deg": float(azimuth_deg)}
-    return Table({"off_axis": grid["off_axis"], "effective_area": grid["effective_area"],
-                  "effective_area_err": grid["effective_area_err"], "relative_area": grid["vignet"].data}, meta=meta)
+    return Table(
+        {
+            "off_axis": grid["off_axis"],
+            "effective_area": grid["effective_area"],
+            "effective_area_err": grid["effective_area_err"],
+            "relative_area": grid["vignet"].data,
+        },
+        meta=meta,
+    )
 
 
-def offaxis_response(optic: Optic, energies_kev, off_axis_arcmin, azimuths_deg=(0.0,), n_rays: int = 200_000,
-                     seed: int = 0, chunk_size: int = DEFAULT_CHUNK_SIZE, source: Source = ParallelBeam(),
-                     progress=None) -> Table:
+def offaxis_response(
+    optic: Optic,
+    energies_kev,
+    off_axis_arcmin,
+    azimuths_deg=(0.0,),
+    n_rays: int = 200_000,
+    seed: int = 0,
+    chunk_size: int = DEFAULT_CHUNK_SIZE,
+    source: Source = ParallelBeam(),
+    progress=None,
+) -> Table:
     """Effective area (cm2) over energy (keV) x off-axis angle (arcmin) x azimuth (deg): one geometric trace per
     direction, re-weighted at every energy (`effective_area`). Rows run over azimuth, then angle, then energy;
     `vignet` is the area relative to on axis at the same energy. `progress` is called once per direction."""
@@ -56,16 +79,40 @@ def offaxis_response(optic: Optic, energies_kev, off_axis_arcmin, azimuths_deg=(
     for azimuth in azimuths:
         for angle in angles:
             table = on_axis if angle == 0 else areas(angle, azimuth)
-            rows.append((np.full(energies.size, azimuth), np.full(energies.size, angle), energies,
-                         table["effective_area"].value, table["effective_area_err"].value))
+            rows.append(
+                (
+                    np.full(energies.size, azimuth),
+                    np.full(energies.size, angle),
+                    energies,
+                    table["effective_area"].value,
+                    table["effective_area_err"].value,
+                )
+            )
     azimuth, angle, energy, area, error = (np.concatenate(c) for c in zip(*rows))
     reference = np.tile(on_axis["effective_area"].value, azimuths.size * angles.size)
     vignet = np.divide(area, reference, out=np.zeros_like(area), where=reference > 0)
-    meta = {key: on_axis.meta[key] for key in ("optic", "focal_length_mm", "source", "rays", "seed", "raytrace_version",
-                                                "coatings")}
-    meta.update({"fates": fates, "fates_over": "every direction traced",
-                 "off_axis_arcmin": [float(a) for a in angles], "azimuth_deg": [float(a) for a in azimuths],
-                 "definition": "effective_area: doubly reflected rays reaching the focal plane; vignet: effective_area "
-                               "relative to on axis at the same energy"})
-    return Table({"azimuth": azimuth * u.deg, "off_axis": angle * u.arcmin, "energy": energy * u.keV,
-                  "effective_area": area * u.cm**2, "effective_area_err": error * u.cm**2, "vignet": vignet}, meta=meta)
+    meta = {
+        key: on_axis.meta[key]
+        for key in ("optic", "focal_length_mm", "source", "rays", "seed", "raytrace_version", "coatings")
+    }
+    meta.update(
+        {
+            "fates": fates,
+            "fates_over": "every direction traced",
+            "off_axis_arcmin": [float(a) for a in angles],
+            "azimuth_deg": [float(a) for a in azimuths],
+            "definition": "effective_area: doubly reflected rays reaching the focal plane; vignet: effective_area "
+            "relative to on axis at the same energy",
+        }
+    )
+    return Table(
+        {
+            "azimuth": azimuth * u.deg,
+            "off_axis": angle * u.arcmin,
+            "energy": energy * u.keV,
+            "effective_area": area * u.cm**2,
+            "effective_area_err": error * u.cm**2,
+            "vignet": vignet,
+        },
+        meta=meta,
+    )

@@ -21,21 +21,41 @@ MAX_GRAZE_MRAD = 1000.0
 
 
 def register(sub) -> None:
-    refl = command(sub, "reflectivity", "reflectivity of a coating recipe versus energy and graze angle", """\
+    refl = command(
+        sub,
+        "reflectivity",
+        "reflectivity of a coating recipe versus energy and graze angle",
+        """\
   raytrace reflectivity au250_ni --energy 0.5:12:0.05 --graze 2,5,8,11 --plot au.png
   raytrace reflectivity wb4c_graded --energy 1:10:0.1 --graze 1:20:0.5 -o wb4c.ecsv
-  raytrace reflectivity my_coating.toml --energy 8.05 --graze 0:30:0.05 --roughness 0.5""", run_reflectivity,
-                   renamed={"--energies": "--energy", "--angles": "--graze"})
-    refl.add_argument("recipe", help="a shipped recipe name (au250_ni, ir_thick, ptc_graded, wb4c_graded), a recipe "
-                                     ".toml path, or an optic (xmm, babyiaxo, .ecsv, design .toml): its coatings")
+  raytrace reflectivity my_coating.toml --energy 8.05 --graze 0:30:0.05 --roughness 0.5""",
+        run_reflectivity,
+        renamed={"--energies": "--energy", "--angles": "--graze"},
+    )
+    refl.add_argument(
+        "recipe",
+        help="a shipped recipe name (au250_ni, ir_thick, ptc_graded, wb4c_graded), a recipe "
+        ".toml path, or an optic (xmm, babyiaxo, .ecsv, design .toml): its coatings",
+    )
     refl.add_argument("--energy", required=True, metavar="SPEC", help=f"photon energies in keV: {RANGE_FORMS}")
-    refl.add_argument("--graze", metavar="SPEC",
-                      help=f"graze angles in mrad: {RANGE_FORMS} (required for a recipe; for an optic, default: its "
-                           "on-axis graze angles)")
-    refl.add_argument("--roughness", type=number("--roughness", minimum=0), metavar="NM",
-                      help="set every interface's rms roughness to NM (default: the recipe's)")
-    refl.add_argument("--polarisation", choices=("s", "p", "unpolarised"), default="unpolarised",
-                      help="default unpolarised (the mean of s and p)")
+    refl.add_argument(
+        "--graze",
+        metavar="SPEC",
+        help=f"graze angles in mrad: {RANGE_FORMS} (required for a recipe; for an optic, default: its "
+        "on-axis graze angles)",
+    )
+    refl.add_argument(
+        "--roughness",
+        type=number("--roughness", minimum=0),
+        metavar="NM",
+        help="set every interface's rms roughness to NM (default: the recipe's)",
+    )
+    refl.add_argument(
+        "--polarisation",
+        choices=("s", "p", "unpolarised"),
+        default="unpolarised",
+        help="default unpolarised (the mean of s and p)",
+    )
     add_table_and_plot(refl, plot_help="plot R versus energy and versus angle")
 
 
@@ -57,8 +77,13 @@ def run_reflectivity(args) -> int:
     if energies.size * n_angles > MAX_GRID_VALUES * 10:
         raise CliError(f"--energy x --graze: {energies.size * n_angles} points; at most {MAX_GRID_VALUES * 10}")
     check_outputs(args)
-    table = api.reflectivity(optic if optic is not None else args.recipe, energies, angles,
-                             roughness_nm=args.roughness, polarisation=args.polarisation)
+    table = api.reflectivity(
+        optic if optic is not None else args.recipe,
+        energies,
+        angles,
+        roughness_nm=args.roughness,
+        polarisation=args.polarisation,
+    )
     names = list(dict.fromkeys(table["coating"])) if "coating" in table.colnames else [table.meta["recipe"]]
     if optic is not None:
         shown = "" if args.graze else "; R over 0.5-1.5 x that range"

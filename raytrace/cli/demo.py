@@ -17,11 +17,21 @@ DEMO_ENERGIES = "0.5:12:0.1"
 
 
 def register(sub) -> None:
-    demo = command(sub, "demo", "trace the XMM module and the BabyIAXO custom optic; write tables and plots",
-                   "  raytrace demo --rays 2e6 -o demo-output", run_demo)
+    demo = command(
+        sub,
+        "demo",
+        "trace the XMM module and the BabyIAXO custom optic; write tables and plots",
+        "  raytrace demo --rays 2e6 -o demo-output",
+        run_demo,
+    )
     add_rays_and_seed(demo, defaults.RAYS, " per trace")
-    demo.add_argument("-o", "--output-dir", default="raytrace-output", metavar="DIR",
-                      help="where to write (default ./raytrace-output)")
+    demo.add_argument(
+        "-o",
+        "--output-dir",
+        default="raytrace-output",
+        metavar="DIR",
+        help="where to write (default ./raytrace-output)",
+    )
 
 
 def run_demo(args) -> int:
@@ -42,8 +52,10 @@ def run_demo(args) -> int:
     areas, psfs = [], []
     for name in ("xmm", "babyiaxo"):
         optic = load_optic(name)
-        print(f"{optic.name}: {optic.n_shells} shells, f = {optic.focal_length_mm:.0f} mm, open double-reflection area "
-              f"{optic.open_area_cm2():.1f} cm2 (before spider, segmentation and reflectivity)")
+        print(
+            f"{optic.name}: {optic.n_shells} shells, f = {optic.focal_length_mm:.0f} mm, open double-reflection area "
+            f"{optic.open_area_cm2():.1f} cm2 (before spider, segmentation and reflectivity)"
+        )
         start = time.perf_counter()
         area = api.effective_area(optic, parse_grid(DEMO_ENERGIES), rays=args.rays, seed=args.seed)
         print(f"effective area on axis ({args.rays:,} rays, {time.perf_counter() - start:.1f} s):")
@@ -58,8 +70,12 @@ def run_demo(args) -> int:
         outputs += [
             (f"{name}_effective_area.ecsv", lambda path, area=area: write_table(area, path)),
             (f"{name}_effective_area.arf", lambda path, area=area: write_arf(area, path)),
-            (f"{name}_effective_area.png",
-             lambda path, area=area, xmm=name == "xmm": save_figure(plot_effective_area(area, compare_cdr=xmm), path)),
+            (
+                f"{name}_effective_area.png",
+                lambda path, area=area, xmm=name == "xmm": save_figure(
+                    plot_effective_area(area, compare_cdr=xmm), path
+                ),
+            ),
             (f"{stem}_encircled.ecsv", lambda path, result=result: write_table(result.encircled, path)),
             (f"{stem}.fits", lambda path, result=result: write_psf(result, path)),
             (f"{stem}.png", lambda path, result=result: save_figure(plot_psf(result), path)),
@@ -68,10 +84,14 @@ def run_demo(args) -> int:
         psfs.append(result)
 
     vig = api.vignetting("xmm", 1.5, [0, 2, 5, 10], rays=max(args.rays // 4, 1), seed=args.seed)
-    print("XMM off-axis effective area at 1.5 keV, relative to on-axis: "
-          + ", ".join(f"{a:g}' {r:.3f}" for a, r in zip(vig["off_axis"].value, vig["relative_area"])))
-    outputs += [("xmm_vignetting_1.5keV.ecsv", lambda path: write_table(vig, path)),
-                ("xmm_vs_babyiaxo.png", lambda path: save_figure(plot_comparison(areas, psfs), path))]
+    print(
+        "XMM off-axis effective area at 1.5 keV, relative to on-axis: "
+        + ", ".join(f"{a:g}' {r:.3f}" for a, r in zip(vig["off_axis"].value, vig["relative_area"]))
+    )
+    outputs += [
+        ("xmm_vignetting_1.5keV.ecsv", lambda path: write_table(vig, path)),
+        ("xmm_vs_babyiaxo.png", lambda path: save_figure(plot_comparison(areas, psfs), path)),
+    ]
     _write_all(out, outputs)
     print(f"wrote tables, ARFs, PSF images and plots (comparison: xmm_vs_babyiaxo.png) to {out}/")
     return 0

@@ -21,8 +21,10 @@ from ..sources.spec import SOURCE_FORMS
 from ..text import mm
 
 MAX_GRID_VALUES = 100_000
-OPTIC_HELP = ("'xmm', 'xmm_design', 'babyiaxo', 'iaxo', 'iaxoplus', 'cast_pathfinder', or a prescription file: "
-              "shell table (.ecsv) or segmented design (.toml)")
+OPTIC_HELP = (
+    "'xmm', 'xmm_design', 'babyiaxo', 'iaxo', 'iaxoplus', 'cast_pathfinder', or a prescription file: "
+    "shell table (.ecsv) or segmented design (.toml)"
+)
 # The options that name files a command writes, and files it reads (the positional OPTIC and RECIPE included)
 OUTPUT_OPTIONS = {
     "output": "-o",
@@ -36,12 +38,25 @@ OUTPUT_OPTIONS = {
     "rmf": "--rmf",
     "checkpoint": "--checkpoint",
 }
-INPUT_OPTIONS = {"optic": "OPTIC", "recipe": "RECIPE", "detector": "--detector", "magnet": "--magnet", "base": "--from",
-                 "encircled": "--encircled", "king": "--king", "areas": "--areas"}
+INPUT_OPTIONS = {
+    "optic": "OPTIC",
+    "recipe": "RECIPE",
+    "detector": "--detector",
+    "magnet": "--magnet",
+    "base": "--from",
+    "encircled": "--encircled",
+    "king": "--king",
+    "areas": "--areas",
+}
 # The API parameters whose options are not named after them ("--" and the name, without its unit, dashed)
-OPTIONS_OF_PARAMETERS = {"focal_lengths_mm": "--focal-length", "azimuth_deg": "--azimuth", "tilts_arcmin": "--tilt",
-                         "masses_ev": "--mass", "energy_bins_kev": "--bins",
-                         "model": "--solar-model"}
+OPTIONS_OF_PARAMETERS = {
+    "focal_lengths_mm": "--focal-length",
+    "azimuth_deg": "--azimuth",
+    "tilts_arcmin": "--tilt",
+    "masses_ev": "--mass",
+    "energy_bins_kev": "--bins",
+    "model": "--solar-model",
+}
 UNIT_SUFFIXES = ("_kev", "_ev", "_mm", "_m", "_arcmin", "_arcsec", "_deg", "_nm", "_s")
 DETECTOR_HELP = "detector description (default: the BabyIAXO Micromegas)"
 
@@ -90,8 +105,9 @@ def renamed_options(argv: list[str], renamed: dict, command_name: str) -> list[s
 def command(sub, name: str, help_text: str, examples: str, run, renamed=None) -> argparse.ArgumentParser:
     """A sub-command whose --help ends with its examples; `run(args)` carries it out; `renamed` maps old option names
     to the new ones for one release."""
-    parser = sub.add_parser(name, help=help_text, epilog=f"examples:\n{examples}",
-                            formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = sub.add_parser(
+        name, help=help_text, epilog=f"examples:\n{examples}", formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.set_defaults(run=run)
     parser.renamed = dict(renamed or {})
     return parser
@@ -100,8 +116,9 @@ def command(sub, name: str, help_text: str, examples: str, run, renamed=None) ->
 RANGE_FORMS = "a value, a comma-separated list, START:STOP:STEP (STOP included) or START:STOP:COUNTlog"
 
 
-def parse_grid(spec: str, option: str = "--energy", unit: str = "keV", allow_zero: bool = False,
-               signed: bool = False) -> np.ndarray:
+def parse_grid(
+    spec: str, option: str = "--energy", unit: str = "keV", allow_zero: bool = False, signed: bool = False
+) -> np.ndarray:
     """The values of a grid option in `unit` (positive ones; with allow_zero also 0, with signed any). One syntax for
     every grid (RANGE_FORMS): START:STOP:STEP steps linearly, START:STOP:COUNTlog gives COUNT values evenly spaced in
     log from START to STOP."""
@@ -120,8 +137,9 @@ def parse_grid(spec: str, option: str = "--energy", unit: str = "keV", allow_zer
                 if not (step > 0 and stop >= start):
                     raise CliError(f"{option} {spec!r}: need START <= STOP and STEP > 0")
                 if (stop - start) / step >= MAX_GRID_VALUES:
-                    raise CliError(f"{option} {spec!r}: more than {MAX_GRID_VALUES} values; at most "
-                                   f"{MAX_GRID_VALUES} are allowed")
+                    raise CliError(
+                        f"{option} {spec!r}: more than {MAX_GRID_VALUES} values; at most {MAX_GRID_VALUES} are allowed"
+                    )
                 count = int(math.floor((stop - start) / step + 1e-9)) + 1
                 # rounded to the precision the grid was written with: 0.5 + 7 x 0.1 is 1.2, not 1.2000000000000002
                 decimals = max(_decimals(p) for p in parts)
@@ -203,12 +221,21 @@ def option_of(parameter: str) -> str:
 def add_rays_and_seed(p, rays_default, per="", minimum=1):
     """--rays (the policy: RAYS for a single trace, RAYS_PER_POINT for each point of a scan; `rays_default` None:
     the command resolves it, by whether it traces one direction or a grid) and --seed."""
-    default_text = (f"{RAYS:,} for one trace, {RAYS_PER_POINT:,} per point of a grid" if rays_default is None
-                    else f"{rays_default:,}")
-    p.add_argument("--rays", type=number("--rays", whole=True, minimum=minimum), default=rays_default,
-                   metavar="N", help=f"number of rays{per} (default {default_text}; 1e6 is accepted)")
-    p.add_argument("--seed", type=number("--seed", whole=True, minimum=0), default=0, metavar="S",
-                   help="random seed (default 0)")
+    default_text = (
+        f"{RAYS:,} for one trace, {RAYS_PER_POINT:,} per point of a grid"
+        if rays_default is None
+        else f"{rays_default:,}"
+    )
+    p.add_argument(
+        "--rays",
+        type=number("--rays", whole=True, minimum=minimum),
+        default=rays_default,
+        metavar="N",
+        help=f"number of rays{per} (default {default_text}; 1e6 is accepted)",
+    )
+    p.add_argument(
+        "--seed", type=number("--seed", whole=True, minimum=0), default=0, metavar="S", help="random seed (default 0)"
+    )
 
 
 def add_optic_and_beam(p, rays_default=RAYS, per="", grids=False):
@@ -216,15 +243,30 @@ def add_optic_and_beam(p, rays_default=RAYS, per="", grids=False):
     distance and size, --rays and --seed."""
     p.add_argument("optic", help=OPTIC_HELP)
     if grids:
-        p.add_argument("--off-axis", default="0", metavar="SPEC",
-                       help="source off-axis angle in arcmin, or a grid of them (default 0)")
-        p.add_argument("--azimuth", default="0", metavar="SPEC",
-                       help="source azimuth in degrees, or a grid of them (default 0)")
+        p.add_argument(
+            "--off-axis",
+            default="0",
+            metavar="SPEC",
+            help="source off-axis angle in arcmin, or a grid of them (default 0)",
+        )
+        p.add_argument(
+            "--azimuth", default="0", metavar="SPEC", help="source azimuth in degrees, or a grid of them (default 0)"
+        )
     else:
-        p.add_argument("--off-axis", type=number("--off-axis"), default=0.0, metavar="ARCMIN",
-                       help="source off-axis angle in arcmin (default 0)")
-        p.add_argument("--azimuth", type=number("--azimuth"), default=0.0, metavar="DEG",
-                       help="source azimuth in degrees (default 0)")
+        p.add_argument(
+            "--off-axis",
+            type=number("--off-axis"),
+            default=0.0,
+            metavar="ARCMIN",
+            help="source off-axis angle in arcmin (default 0)",
+        )
+        p.add_argument(
+            "--azimuth",
+            type=number("--azimuth"),
+            default=0.0,
+            metavar="DEG",
+            help="source azimuth in degrees (default 0)",
+        )
     add_source(p)
     add_aperture(p)
     add_rays_and_seed(p, None if grids else rays_default, per)
@@ -232,42 +274,74 @@ def add_optic_and_beam(p, rays_default=RAYS, per="", grids=False):
 
 def add_source(p):
     """--source: the X-ray source in the API's text form, whose direction --off-axis and --azimuth give."""
-    p.add_argument("--source", default=defaults.SOURCE, metavar="SPEC",
-                   help=f"the X-ray source: {SOURCE_FORMS}, at DISTANCE_M metres from the optic's intersection plane "
-                        f"(PANTER is about point:130, the CAST X-ray finger about point:14), a disc of RADIUS_MM "
-                        f"(default {defaults.SOURCE})")
+    p.add_argument(
+        "--source",
+        default=defaults.SOURCE,
+        metavar="SPEC",
+        help=f"the X-ray source: {SOURCE_FORMS}, at DISTANCE_M metres from the optic's intersection plane "
+        f"(PANTER is about point:130, the CAST X-ray finger about point:14), a disc of RADIUS_MM "
+        f"(default {defaults.SOURCE})",
+    )
     # the previous release's names, for one release (`source_options`)
-    p.add_argument("--source-distance", dest="old_source_distance", help=argparse.SUPPRESS,
-                   type=number("--source-distance", minimum=0, allow_inf=True))
-    p.add_argument("--source-size", dest="old_source_size", type=number("--source-size", minimum=0),
-                   help=argparse.SUPPRESS)
+    p.add_argument(
+        "--source-distance",
+        dest="old_source_distance",
+        help=argparse.SUPPRESS,
+        type=number("--source-distance", minimum=0, allow_inf=True),
+    )
+    p.add_argument(
+        "--source-size", dest="old_source_size", type=number("--source-size", minimum=0), help=argparse.SUPPRESS
+    )
 
 
 def add_aperture(p):
-    p.add_argument("--aperture", action="append", default=[], metavar="SPEC",
-                   help=f"an entrance aperture in the spider plane (repeatable; several intersect): {APERTURE_FORMS}")
+    p.add_argument(
+        "--aperture",
+        action="append",
+        default=[],
+        metavar="SPEC",
+        help=f"an entrance aperture in the spider plane (repeatable; several intersect): {APERTURE_FORMS}",
+    )
 
 
 def add_events(p, per="", every_ray=True):
-    p.add_argument("--events", metavar="FILE", help="write the photon list of every ray reaching the focal plane: "
-                                                    ".fits (binary table) or .mcpl (McStas/McXtrace; needs "
-                                                    f"the mcpl extra){per}")
-    p.add_argument("--events-frame", choices=("optic", "beam"), default="optic",
-                   help="frame of the photon lists: 'optic' (default; origin at the nominal focus, z along the axis "
-                        "towards the optic, photons along -z) or 'beam' (turned by 180 deg about x: photons along +z)")
+    p.add_argument(
+        "--events",
+        metavar="FILE",
+        help="write the photon list of every ray reaching the focal plane: "
+        ".fits (binary table) or .mcpl (McStas/McXtrace; needs "
+        f"the mcpl extra){per}",
+    )
+    p.add_argument(
+        "--events-frame",
+        choices=("optic", "beam"),
+        default="optic",
+        help="frame of the photon lists: 'optic' (default; origin at the nominal focus, z along the axis "
+        "towards the optic, photons along -z) or 'beam' (turned by 180 deg about x: photons along +z)",
+    )
     if every_ray:
-        p.add_argument("--events-all", action="store_true",
-                       help="--events holds every ray of the run in order (row k is ray k): where it reached the "
-                            "focal plane, or where it stopped (its fate says why)")
-        p.add_argument("--entrance", metavar="FILE",
-                       help="also write every ray as it enters the optic, with the fate the trace gave it, in order "
-                            "(.fits or .mcpl): row k pairs with row k of --events, which then holds every ray")
+        p.add_argument(
+            "--events-all",
+            action="store_true",
+            help="--events holds every ray of the run in order (row k is ray k): where it reached the "
+            "focal plane, or where it stopped (its fate says why)",
+        )
+        p.add_argument(
+            "--entrance",
+            metavar="FILE",
+            help="also write every ray as it enters the optic, with the fate the trace gave it, in order "
+            "(.fits or .mcpl): row k pairs with row k of --events, which then holds every ray",
+        )
 
 
 def events_options(args) -> dict:
     """The API keywords of the photon-list options."""
-    return {"events": args.events, "events_frame": args.events_frame, "events_all": args.events_all,
-            "entrance": args.entrance}
+    return {
+        "events": args.events,
+        "events_frame": args.events_frame,
+        "events_all": args.events_all,
+        "entrance": args.entrance,
+    }
 
 
 def photon_list_option(args) -> str | None:
@@ -317,23 +391,33 @@ def source_options(args, directed: bool = True) -> dict:
         if args.source != defaults.SOURCE:
             raise CliError(f"--source: give it or {' and '.join(old)}, not both")
         for name in old:
-            print(f"raytrace: warning: {args.command}: {name} is now --source point:DISTANCE_M or "
-                  "disc:DISTANCE_M:RADIUS_MM; the old name works until the next release", file=sys.stderr)
+            print(
+                f"raytrace: warning: {args.command}: {name} is now --source point:DISTANCE_M or "
+                "disc:DISTANCE_M:RADIUS_MM; the old name works until the next release",
+                file=sys.stderr,
+            )
         spec = SimpleNamespace(distance_m=args.old_source_distance or math.inf, size_mm=args.old_source_size or 0.0)
     else:
         spec = parse_source(args.source)
         if spec.kind == "sun" or spec.has_direction:
-            raise CliError(f"--source {args.source!r}: expected {SOURCE_FORMS}"
-                           + ("; its direction is --off-axis and --azimuth" if spec.has_direction else ""))
+            raise CliError(
+                f"--source {args.source!r}: expected {SOURCE_FORMS}"
+                + ("; its direction is --off-axis and --azimuth" if spec.has_direction else "")
+            )
     if not directed:
         return {"source": api.make_source(0.0, 0.0, spec.distance_m, spec.size_mm)}
     return {"source": api.make_source(args.off_axis, args.azimuth, spec.distance_m, spec.size_mm)}
 
 
 def add_focal_plane(p, best_help="where the HPD is smallest"):
-    p.add_argument("--focal-plane-z", type=_focal_plane, default="best", metavar="MM|best",
-                   help="focal plane position along the axis in mm (0 = nominal focus, negative = behind it), "
-                        f"or 'best' (default): {best_help}")
+    p.add_argument(
+        "--focal-plane-z",
+        type=_focal_plane,
+        default="best",
+        metavar="MM|best",
+        help="focal plane position along the axis in mm (0 = nominal focus, negative = behind it), "
+        f"or 'best' (default): {best_help}",
+    )
 
 
 def add_table_and_plot(p, table_help="write the table: .ecsv or .fits", plot_help="plot it"):
@@ -362,16 +446,24 @@ def check_files(args) -> None:
     for name, flag in OUTPUT_OPTIONS.items():
         if getattr(args, name, None) == "":
             raise CliError(f"{flag} '': an empty file name; give the path of the file (or folder) to write")
-    outputs = [(flag, Path(value)) for name, flag in OUTPUT_OPTIONS.items()
-               if isinstance(value := getattr(args, name, None), str) and value]
-    inputs = [(flag, Path(value)) for name, flag in INPUT_OPTIONS.items()
-              if isinstance(value := getattr(args, name, None), str) and Path(value).is_file()]
+    outputs = [
+        (flag, Path(value))
+        for name, flag in OUTPUT_OPTIONS.items()
+        if isinstance(value := getattr(args, name, None), str) and value
+    ]
+    inputs = [
+        (flag, Path(value))
+        for name, flag in INPUT_OPTIONS.items()
+        if isinstance(value := getattr(args, name, None), str) and Path(value).is_file()
+    ]
     for k, (flag, path) in enumerate(outputs):
         for other_flag, other in outputs[:k] + inputs:
             if _same_file(path, other):
                 role = "an input" if (other_flag, other) in inputs else "another output"
-                raise CliError(f"{flag} {str(path)!r}: the same file as {other_flag}, {role} of this run; give each "
-                               "output a name of its own")
+                raise CliError(
+                    f"{flag} {str(path)!r}: the same file as {other_flag}, {role} of this run; give each "
+                    "output a name of its own"
+                )
         if path.is_file() and not path.stat().st_mode & stat.S_IWUSR:
             raise CliError(f"{flag} {str(path)!r}: the file is read-only; remove it or give another name")
 
@@ -418,9 +510,9 @@ def slope_summary(optic) -> str:
         return "none (ideal mirror surfaces)"
     parts = []
     for e in kinds:
-        text = f"meridional {e.meridional_arcsec:.3g}\", sagittal {e.sagittal_arcsec:.3g}\" rms"
+        text = f'meridional {e.meridional_arcsec:.3g}", sagittal {e.sagittal_arcsec:.3g}" rms'
         if e.wing_fraction > 0 and e.wing_arcsec > 0:
-            text += f", wing {e.wing_fraction:.3g} x {e.wing_arcsec:.3g}\""
+            text += f', wing {e.wing_fraction:.3g} x {e.wing_arcsec:.3g}"'
         parts.append(text)
     return "; ".join(parts)
 
@@ -432,12 +524,18 @@ def graze_range(optic) -> str:
 
 def print_psf(optic, result):
     s = result.summary()
-    print(f"{optic.name}: {result.meta['source']}; {result.meta['rays']:,} rays, seed {result.meta['seed']}; "
-          f"focal plane z = {mm(result.meta['focal_plane_z_mm'])} mm")
+    print(
+        f"{optic.name}: {result.meta['source']}; {result.meta['rays']:,} rays, seed {result.meta['seed']}; "
+        f"focal plane z = {mm(result.meta['focal_plane_z_mm'])} mm"
+    )
     print(f"  HPD {s['hpd_arcsec']:.4g} arcsec   W80 {s['w80_arcsec']:.4g} arcsec   W90 {s['w90_arcsec']:.4g} arcsec")
-    print(f"  centroid ({s['centroid_x_mm']:.4f}, {s['centroid_y_mm']:.4f}) mm   focused area "
-          f"{s['effective_area_cm2']:.1f} cm2")
+    print(
+        f"  centroid ({s['centroid_x_mm']:.4f}, {s['centroid_y_mm']:.4f}) mm   focused area "
+        f"{s['effective_area_cm2']:.1f} cm2"
+    )
     n = result.image.shape[0]
-    print(f"  image {n} x {n} pixels of {result.pixel_arcsec:g} arcsec (+-{n * result.pixel_arcsec / 2:g} arcsec): "
-          f"{100 * s['image_fraction']:.2f} % of the focused flux, {100 * (1 - s['image_fraction']):.2f} % outside")
+    print(
+        f"  image {n} x {n} pixels of {result.pixel_arcsec:g} arcsec (+-{n * result.pixel_arcsec / 2:g} arcsec): "
+        f"{100 * s['image_fraction']:.2f} % of the focused flux, {100 * (1 - s['image_fraction']):.2f} % outside"
+    )
     print(f"  slope errors: {slope_summary(optic)}")

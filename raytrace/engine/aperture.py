@@ -122,15 +122,34 @@ class EntranceChannels:
             if width <= GUIDE_WIDTH:
                 break
         channel_after = np.searchsorted(cumulative, np.concatenate([[-np.inf], ends]), side="right").astype(np.int64)
-        return KernelChannels(self.r_in, np.concatenate([[0.0], cumulative[:-1]]), self.z_start,
-                              self.turn_start, self.turn_span, total,
-                              np.concatenate([ends, np.full(width, np.inf)]), guide, width, channel_after)
+        return KernelChannels(
+            self.r_in,
+            np.concatenate([[0.0], cumulative[:-1]]),
+            self.z_start,
+            self.turn_start,
+            self.turn_span,
+            total,
+            np.concatenate([ends, np.full(width, np.inf)]),
+            guide,
+            width,
+            channel_after,
+        )
 
     def sample(self, key, first_index: int, rays: Rays) -> None:
         """Start points (x, y, z) and channels of rays first_index .. (uniform over the channels' area); their fates
         are cleared (a source may then set one, which the trace keeps)."""
-        split_over_threads(sample_start_points, len(rays), key, np.uint64(first_index), self.kernel_channels, rays.x,
-                           rays.y, rays.z, rays.channel, rays.fate)
+        split_over_threads(
+            sample_start_points,
+            len(rays),
+            key,
+            np.uint64(first_index),
+            self.kernel_channels,
+            rays.x,
+            rays.y,
+            rays.z,
+            rays.channel,
+            rays.fate,
+        )
 
 
 # error_model="numpy": divisions follow IEEE (x/0 = inf) instead of raising, which removes a
@@ -146,10 +165,46 @@ def cos_sin_of_turn(u):
     q = int(quarter + 0.5)
     x = (quarter - q) * (0.5 * math.pi)
     s = x * x
-    sin_x = x * (1.0 + s * (-1.0 / 6.0 + s * (1.0 / 120.0 + s * (-1.0 / 5040.0 + s * (1.0 / 362880.0 + s * (
-        -1.0 / 39916800.0 + s * (1.0 / 6227020800.0 + s * (-1.0 / 1307674368000.0))))))))
-    cos_x = 1.0 + s * (-0.5 + s * (1.0 / 24.0 + s * (-1.0 / 720.0 + s * (1.0 / 40320.0 + s * (-1.0 / 3628800.0 + s * (
-        1.0 / 479001600.0 + s * (-1.0 / 87178291200.0 + s * (1.0 / 20922789888000.0))))))))
+    sin_x = x * (
+        1.0
+        + s
+        * (
+            -1.0 / 6.0
+            + s
+            * (
+                1.0 / 120.0
+                + s
+                * (
+                    -1.0 / 5040.0
+                    + s
+                    * (
+                        1.0 / 362880.0
+                        + s * (-1.0 / 39916800.0 + s * (1.0 / 6227020800.0 + s * (-1.0 / 1307674368000.0)))
+                    )
+                )
+            )
+        )
+    )
+    cos_x = 1.0 + s * (
+        -0.5
+        + s
+        * (
+            1.0 / 24.0
+            + s
+            * (
+                -1.0 / 720.0
+                + s
+                * (
+                    1.0 / 40320.0
+                    + s
+                    * (
+                        -1.0 / 3628800.0
+                        + s * (1.0 / 479001600.0 + s * (-1.0 / 87178291200.0 + s * (1.0 / 20922789888000.0)))
+                    )
+                )
+            )
+        )
+    )
     # quarter q = 0, 1, 2, 3 gives (c, s), (-s, c), (-c, -s), (s, -c): selects and signs, no branches
     swap = q & 1
     first = sin_x if swap else cos_x
@@ -166,8 +221,10 @@ BLOCK_STRIDE = BLOCK_RAYS + 8  # a cache line more than a row, so that a lane's 
 # ray of a short block: BLOCK_RAYS must be whole gathers, so that they stay inside a row, and a row's padding keeps a
 # gather's worth of margin besides.
 if BLOCK_RAYS % GATHER_LANES or BLOCK_STRIDE - BLOCK_RAYS < GATHER_LANES - 1:
-    raise RuntimeError(f"block layout: rows of {BLOCK_STRIDE} lanes cannot hold {BLOCK_RAYS} rays rounded up to whole "
-                       f"gathers of {GATHER_LANES}")
+    raise RuntimeError(
+        f"block layout: rows of {BLOCK_STRIDE} lanes cannot hold {BLOCK_RAYS} rays rounded up to whole "
+        f"gathers of {GATHER_LANES}"
+    )
 START_X, START_Y, START_Z = 0, 1, 2  # the float rows of the start point (`start_block`)
 START_CHANNEL = 0  # the integer row of the channel
 START_FLOAT_ROWS, START_INTEGER_ROWS = 8, 2  # the rows `start_block` writes (the others as its scratch)
@@ -211,8 +268,13 @@ def start_block(key, first_index, channels, n, floats, integers):
         gather(channels.channel_after, integers, _COUNT * s + lane, integers, START_CHANNEL * s + lane)
     for lane in range(lanes):
         integers[START_CHANNEL * s + lane] = min(integers[START_CHANNEL * s + lane], last)
-    for row, values in ((START_Z, channels.z_start), (_GATHERED, channels.r_in), (_GATHERED + 1, channels.below_mm2),
-                        (_GATHERED + 2, channels.turn_start), (_GATHERED + 3, channels.turn_span)):
+    for row, values in (
+        (START_Z, channels.z_start),
+        (_GATHERED, channels.r_in),
+        (_GATHERED + 1, channels.below_mm2),
+        (_GATHERED + 2, channels.turn_start),
+        (_GATHERED + 3, channels.turn_span),
+    ):
         for lane in range(0, lanes, GATHER_LANES):
             gather(values, integers, START_CHANNEL * s + lane, floats, row * s + lane)
     for lane in range(lanes):

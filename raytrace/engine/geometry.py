@@ -109,8 +109,12 @@ class PackedOptic:
         sp = optic.spider
         spider = NO_BARS
         if sp is not None:
-            spider = radial_bars(sp.n_spokes, math.radians(sp.rotation_deg), math.radians(sp.spoke_width_deg) / 2.0,
-                                 sp.spoke_width_mm / 2.0)
+            spider = radial_bars(
+                sp.n_spokes,
+                math.radians(sp.rotation_deg),
+                math.radians(sp.spoke_width_deg) / 2.0,
+                sp.spoke_width_mm / 2.0,
+            )
         segments = np.zeros((optic.n_shells, 2, BAR_COLUMNS))
         slope_errors = np.zeros((optic.n_shells, 4))
         for i, shell in enumerate(optic.shells):
@@ -121,8 +125,9 @@ class PackedOptic:
                     segments[i, JOINS] = radial_bars(seg.segments, rotation, 0.0, seg.gap_mm / 2.0)
                 n_spacers = seg.segments * seg.spacers_per_segment
                 if n_spacers and seg.spacer_width_mm > 0:
-                    segments[i, SPACERS] = radial_bars(n_spacers, rotation + math.pi / n_spacers, 0.0,
-                                                       seg.spacer_width_mm / 2.0)
+                    segments[i, SPACERS] = radial_bars(
+                        n_spacers, rotation + math.pi / n_spacers, 0.0, seg.spacer_width_mm / 2.0
+                    )
             e = shell.slope_errors
             slope_errors[i] = (
                 e.meridional_arcsec / ARCSEC_PER_RAD,
@@ -130,9 +135,12 @@ class PackedOptic:
                 e.wing_fraction,
                 e.wing_arcsec / ARCSEC_PER_RAD,
             )
-        shell_azimuth = np.array([[math.radians(s.azimuth_min_deg),
-                                   min(TWO_PI, math.radians(s.azimuth_max_deg - s.azimuth_min_deg))]
-                                  for s in optic.shells])
+        shell_azimuth = np.array(
+            [
+                [math.radians(s.azimuth_min_deg), min(TWO_PI, math.radians(s.azimuth_max_deg - s.azimuth_min_deg))]
+                for s in optic.shells
+            ]
+        )
         return cls(
             surfaces=surfaces,
             top_z=optic.top_z_mm(),
@@ -145,10 +153,15 @@ class PackedOptic:
             slope_errors=slope_errors,
             shell_azimuth=shell_azimuth,
             apertures=_aperture_rows(optic.apertures),
-            open_radial_mm=(max([a.radial_bounds_mm()[0] for a in optic.apertures], default=0.0),
-                            min([a.radial_bounds_mm()[1] for a in optic.apertures], default=math.inf)),
-            open_azimuth_rad=min((a.azimuth_range_rad() for a in optic.apertures if a.azimuth_range_rad()),
-                                 key=lambda r: r[1], default=None),
+            open_radial_mm=(
+                max([a.radial_bounds_mm()[0] for a in optic.apertures], default=0.0),
+                min([a.radial_bounds_mm()[1] for a in optic.apertures], default=math.inf),
+            ),
+            open_azimuth_rad=min(
+                (a.azimuth_range_rad() for a in optic.apertures if a.azimuth_range_rad()),
+                key=lambda r: r[1],
+                default=None,
+            ),
             focal_length_mm=optic.focal_length_mm,
         )
 
@@ -172,9 +185,18 @@ class PackedOptic:
         return float(self.surfaces[:, SECONDARY, Z_MIN].min())
 
     def for_kernel(self, focal_plane_z_mm: float) -> KernelGeometry:
-        return KernelGeometry(self.top_z, self.spider, float(self.top_z.max()), self.bar_directions, self.shell_azimuth,
-                              self.apertures, float(focal_plane_z_mm), self.channel_rows(),
-                              bool(self.slope_errors.max() > 0.0), bool(self.segments[:, :, BAR_COUNT].max() > 0.0))
+        return KernelGeometry(
+            self.top_z,
+            self.spider,
+            float(self.top_z.max()),
+            self.bar_directions,
+            self.shell_azimuth,
+            self.apertures,
+            float(focal_plane_z_mm),
+            self.channel_rows(),
+            bool(self.slope_errors.max() > 0.0),
+            bool(self.segments[:, :, BAR_COUNT].max() > 0.0),
+        )
 
     def channel_rows(self) -> np.ndarray:
         """`KernelGeometry.channels`: each value the kernel reads by a ray's channel in a row of its own over the
@@ -182,12 +204,21 @@ class PackedOptic:
         channel = np.arange(self.n_shells + 1)
         outer = np.minimum(channel, self.n_shells - 1)
         inner = np.maximum(channel - 1, 0)
-        walls = [column for wall in (inner, outer) for column in (self.top_z[wall], self.front_r[wall],
-                                                                   self.thickness[wall])]
-        rows = np.column_stack([self.slope_errors[outer], *walls, self.surfaces[outer, PRIMARY],
-                                self.surfaces[inner, PRIMARY_BACK], self.surfaces[outer, SECONDARY],
-                                self.surfaces[inner, SECONDARY_BACK], self.segments[outer, SPACERS],
-                                self.segments[outer, JOINS]])
+        walls = [
+            column for wall in (inner, outer) for column in (self.top_z[wall], self.front_r[wall], self.thickness[wall])
+        ]
+        rows = np.column_stack(
+            [
+                self.slope_errors[outer],
+                *walls,
+                self.surfaces[outer, PRIMARY],
+                self.surfaces[inner, PRIMARY_BACK],
+                self.surfaces[outer, SECONDARY],
+                self.surfaces[inner, SECONDARY_BACK],
+                self.segments[outer, SPACERS],
+                self.segments[outer, JOINS],
+            ]
+        )
         assert rows.shape[1] == CHANNEL_COLUMNS
         return np.ascontiguousarray(rows.T)
 

@@ -167,8 +167,13 @@ def _covered(shell_azimuth, shell, px, py, dx, dy, t):
     """t where the shell covers the azimuth of the point p + t d (inf stays inf), else inf."""
     if t == np.inf:
         return t
-    return t if within_azimuth(shell_azimuth[shell, AZIMUTH_START], shell_azimuth[shell, AZIMUTH_SPAN],
-                               px + t * dx, py + t * dy) else np.inf
+    return (
+        t
+        if within_azimuth(
+            shell_azimuth[shell, AZIMUTH_START], shell_azimuth[shell, AZIMUTH_SPAN], px + t * dx, py + t * dy
+        )
+        else np.inf
+    )
 
 
 @numba.njit(**_INTERNAL)
@@ -251,8 +256,10 @@ def _on_bars(count, tan_half_wedge, half_width, floats, lane):
     cos_k, sin_k = floats[_DIRECTIONS + BAR_COS * S + lane], floats[_DIRECTIONS + BAR_SIN * S + lane]
     cos_next = floats[_DIRECTIONS + BAR_NEXT_COS * S + lane]
     sin_next = floats[_DIRECTIONS + BAR_NEXT_SIN * S + lane]
-    return (count != 0.0) & (_on_bar(tan_half_wedge, half_width, cos_k, sin_k, qx, qy)
-                             | _on_bar(tan_half_wedge, half_width, cos_next, sin_next, qx, qy))
+    return (count != 0.0) & (
+        _on_bar(tan_half_wedge, half_width, cos_k, sin_k, qx, qy)
+        | _on_bar(tan_half_wedge, half_width, cos_next, sin_next, qx, qy)
+    )
 
 
 @numba.njit(**_INTERNAL)
@@ -395,8 +402,9 @@ _POSITION_ROWS = (_PX, _PY, _PZ, _UX, _UY, _UZ)
 # segmented optic, the outer primary's intersection plane and the outer shell's bars), each gathered for
 # `vector_math.gather`'s eight lanes at a time from one short row in cache; then those that the lanes in flight read
 # (`_compact`).
-_ENTRANCE_COLUMNS = np.array([*range(CHANNEL_WALLS, CHANNEL_SURFACES), CHANNEL_SURFACES + Z_REF,
-                              *range(CHANNEL_BARS, CHANNEL_COLUMNS)])
+_ENTRANCE_COLUMNS = np.array(
+    [*range(CHANNEL_WALLS, CHANNEL_SURFACES), CHANNEL_SURFACES + Z_REF, *range(CHANNEL_BARS, CHANNEL_COLUMNS)]
+)
 _UNSEGMENTED_ENTRANCE_COLUMNS = CHANNEL_SURFACES - CHANNEL_WALLS
 _FLIGHT_COLUMNS = np.array([*range(CHANNEL_SLOPES, CHANNEL_WALLS), *range(CHANNEL_SURFACES, CHANNEL_BARS)])
 # What a lane did in the last pass: nothing, reflected, or reflected at a graze angle beyond `_graze_series`.
@@ -415,9 +423,19 @@ def _scatter_lanes(reflectivity, block_rays, index, reflection, m, floats, integ
         if integers[_EVENT + lane] != _IDLE:
             place = integers[_ORDER + lane]
             floats[_UX + lane], floats[_UY + lane], floats[_UZ + lane], factor = _scatter(
-                reflectivity, reflectivity.shell_coating[integers[_SHELL + lane]], block_rays.energy_kev[place],
-                floats[_GRAZE + lane], index + np.uint64(place), np.int64(reflection), floats[_UX + lane],
-                floats[_UY + lane], floats[_UZ + lane], floats[_NX + lane], floats[_NY + lane], floats[_NZ + lane])
+                reflectivity,
+                reflectivity.shell_coating[integers[_SHELL + lane]],
+                block_rays.energy_kev[place],
+                floats[_GRAZE + lane],
+                index + np.uint64(place),
+                np.int64(reflection),
+                floats[_UX + lane],
+                floats[_UY + lane],
+                floats[_UZ + lane],
+                floats[_NX + lane],
+                floats[_NY + lane],
+                floats[_NZ + lane],
+            )
             block_rays.weight[place] *= factor
 
 
@@ -426,8 +444,14 @@ def _load(block_rays, floats, integers):
     """The block's rays, as their source started them, into the scratch: the floats by `vector_math.copy`, the
     integers (of other widths in the rays) in one loop."""
     n = block_rays.x.shape[0]
-    for row, column in ((_PX, block_rays.x), (_PY, block_rays.y), (_PZ, block_rays.z), (_UX, block_rays.dx),
-                        (_UY, block_rays.dy), (_UZ, block_rays.dz)):
+    for row, column in (
+        (_PX, block_rays.x),
+        (_PY, block_rays.y),
+        (_PZ, block_rays.z),
+        (_UX, block_rays.dx),
+        (_UY, block_rays.dy),
+        (_UZ, block_rays.dz),
+    ):
         copy(column, 0, floats, row, n)
     for lane in range(n):
         integers[_CHANNEL + lane] = block_rays.channel[lane]
@@ -469,8 +493,14 @@ def _compact(g, block_rays, started, floats, integers):
         block_rays.graze1[lane] = 0.0
         block_rays.graze2[lane] = 0.0
     if started:
-        for row, column in ((_PX, block_rays.x), (_PY, block_rays.y), (_PZ, block_rays.z), (_UX, block_rays.dx),
-                            (_UY, block_rays.dy), (_UZ, block_rays.dz)):
+        for row, column in (
+            (_PX, block_rays.x),
+            (_PY, block_rays.y),
+            (_PZ, block_rays.z),
+            (_UX, block_rays.dx),
+            (_UY, block_rays.dy),
+            (_UZ, block_rays.dz),
+        ):
             copy(floats, row, column, 0, n)
     m = 0
     for lane in range(n):  # a lane's place written whether or not it flies, so that the loop has no branch
@@ -509,16 +539,34 @@ def _block_rays(rays, start, n):
     """Rays start .. start + n - 1 as views, which the stages index from 0 by lane: an index LLVM cannot bound below
     costs a select per lane (numpy's negative indices) and makes a contiguous copy a gather."""
     end = start + n
-    return RayColumns(rays.x[start:end], rays.y[start:end], rays.z[start:end], rays.dx[start:end], rays.dy[start:end],
-                      rays.dz[start:end], rays.energy_kev[start:end], rays.weight[start:end], rays.channel[start:end],
-                      rays.shell[start:end], rays.fate[start:end], rays.graze1[start:end], rays.graze2[start:end])
+    return RayColumns(
+        rays.x[start:end],
+        rays.y[start:end],
+        rays.z[start:end],
+        rays.dx[start:end],
+        rays.dy[start:end],
+        rays.dz[start:end],
+        rays.energy_kev[start:end],
+        rays.weight[start:end],
+        rays.channel[start:end],
+        rays.shell[start:end],
+        rays.fate[start:end],
+        rays.graze1[start:end],
+        rays.graze2[start:end],
+    )
 
 
 @numba.njit(**_INTERNAL)
 def _ray(floats, lane):
     """The lane's position and direction."""
-    return (floats[_PX + lane], floats[_PY + lane], floats[_PZ + lane], floats[_UX + lane],
-            floats[_UY + lane], floats[_UZ + lane])
+    return (
+        floats[_PX + lane],
+        floats[_PY + lane],
+        floats[_PZ + lane],
+        floats[_UX + lane],
+        floats[_UY + lane],
+        floats[_UZ + lane],
+    )
 
 
 @numba.njit(**_STAGE)
@@ -535,7 +583,7 @@ def _entrance(g, partial_shells, apertures, n, floats, integers):
       a partial-azimuth wall blocks only where it is);
     - if g.segmented, a spacer, then a segment join, of the channel's outer shell, where the ray crosses its
       intersection plane (its primary's z_ref)."""
-    for k in _ENTRANCE_COLUMNS[:_ENTRANCE_COLUMNS.size if g.segmented else _UNSEGMENTED_ENTRANCE_COLUMNS]:
+    for k in _ENTRANCE_COLUMNS[: _ENTRANCE_COLUMNS.size if g.segmented else _UNSEGMENTED_ENTRANCE_COLUMNS]:
         values = g.channels[k]
         for lane in range(0, n, GATHER_LANES):
             gather(values, integers, _CHANNEL + lane, floats, _GATHERED + k * S + lane)
@@ -543,8 +591,7 @@ def _entrance(g, partial_shells, apertures, n, floats, integers):
     if apertures is not None:
         for lane in range(n):
             px, py, pz, ux, uy, uz = _ray(floats, lane)
-            if integers[_OUTCOME + lane] == 0 and _outside_apertures(g.apertures, g.spider_z, px, py, pz, ux, uy,
-                                                                           uz):
+            if integers[_OUTCOME + lane] == 0 and _outside_apertures(g.apertures, g.spider_z, px, py, pz, ux, uy, uz):
                 integers[_OUTCOME + lane] = _APERTURE
     last_entry = g.bar_directions.shape[1] - 1
     if g.spider[BAR_COUNT] > 0.0:
@@ -577,8 +624,9 @@ def _entrance(g, partial_shells, apertures, n, floats, integers):
             on_edge = (r_front * r_front <= r2) & (r2 < r_edge * r_edge)
             if partial_shells is not None:
                 wall = max(c - 1, 0) if k == 0 else min(c, n_shells - 1)
-                on_edge = on_edge & within_azimuth(g.shell_azimuth[wall, AZIMUTH_START],
-                                                   g.shell_azimuth[wall, AZIMUTH_SPAN], qx, qy)
+                on_edge = on_edge & within_azimuth(
+                    g.shell_azimuth[wall, AZIMUTH_START], g.shell_azimuth[wall, AZIMUTH_SPAN], qx, qy
+                )
             leaked = select(k == 0, r2 < r_front * r_front, r2 >= r_edge * r_edge)
             code = select(on_edge, _FRONT, select(leaked, _LEAKED, np.int8(0)))
             exists = select(k == 0, c >= 1, c < n_shells)
@@ -593,15 +641,25 @@ def _entrance(g, partial_shells, apertures, n, floats, integers):
             row = _BARS + BAR_COLUMNS * k * S  # the lane's bars (geometry.radial_bars), a row per column
             for lane in range(n):
                 integers[_ENTRY + lane] = _bar_entry(
-                    floats[row + BAR_COUNT * S + lane], floats[row + BAR_ROTATION_TURNS * S + lane],
-                    floats[row + BAR_FIRST * S + lane], last_entry, floats[_QX + lane], floats[_QY + lane])
+                    floats[row + BAR_COUNT * S + lane],
+                    floats[row + BAR_ROTATION_TURNS * S + lane],
+                    floats[row + BAR_FIRST * S + lane],
+                    last_entry,
+                    floats[_QX + lane],
+                    floats[_QY + lane],
+                )
             _gather_bar_directions(g.bar_directions, n, floats, integers)
             code = _SPACER if k == 0 else _GAP
             for lane in range(n):
                 c = integers[_CHANNEL + lane]
                 outcome = integers[_OUTCOME + lane]
-                blocked = _on_bars(floats[row + BAR_COUNT * S + lane], floats[row + BAR_TAN_HALF_WEDGE * S + lane],
-                                   floats[row + BAR_HALF_WIDTH_MM * S + lane], floats, lane)
+                blocked = _on_bars(
+                    floats[row + BAR_COUNT * S + lane],
+                    floats[row + BAR_TAN_HALF_WEDGE * S + lane],
+                    floats[row + BAR_HALF_WIDTH_MM * S + lane],
+                    floats,
+                    lane,
+                )
                 integers[_OUTCOME + lane] = select((outcome == 0) & (c < n_shells) & blocked, code, outcome)
 
 
@@ -645,9 +703,19 @@ def _search(shell_azimuth, partial_shells, n_shells, reflection, m, floats, inte
             allowed = select(outer, (c < n_shells) & (last != which), c > 0)
             flying = (integers[_OUTCOME + lane] == 0) & (integers[_REFLECTIONS + lane] == reflection)
             first, second = _quadric_roots(
-                floats[base + QUAD_A * S + lane], floats[base + QUAD_B * S + lane], floats[base + QUAD_C * S + lane],
-                floats[base + Z_REF * S + lane], floats[base + Z_MIN * S + lane], floats[base + Z_MAX * S + lane],
-                px, py, pz, ux, uy, uz)
+                floats[base + QUAD_A * S + lane],
+                floats[base + QUAD_B * S + lane],
+                floats[base + QUAD_C * S + lane],
+                floats[base + Z_REF * S + lane],
+                floats[base + Z_MIN * S + lane],
+                floats[base + Z_MAX * S + lane],
+                px,
+                py,
+                pz,
+                ux,
+                uy,
+                uz,
+            )
             if partial_shells is not None:
                 wall = min(c, n_shells - 1) if outer else max(c - 1, 0)
                 first = _covered(shell_azimuth, wall, px, py, ux, uy, first)
@@ -843,8 +911,11 @@ def _weights(table, block_rays, m, floats, integers):
                 gather(table.values, integers, _TABLE_ENTRY + j * S + lane, floats, _TABLE_VALUES + j * S + lane)
         for lane in range(m):
             outcome = integers[_OUTCOME + lane]
-            carried = select((outcome == _DOUBLE) | (outcome == _MULTIPLE), 2,
-                             select((outcome == _PRIMARY) | (outcome == _SECONDARY), 1, 0))
+            carried = select(
+                (outcome == _DOUBLE) | (outcome == _MULTIPLE),
+                2,
+                select((outcome == _PRIMARY) | (outcome == _SECONDARY), 1, 0),
+            )
             fa = floats[_ANGLE_FRACTION + lane]
             fe = floats[_ENERGY_FRACTION + lane]
             low0, high0 = floats[_TABLE_VALUES + lane], floats[_TABLE_VALUES + S + lane]
@@ -928,8 +999,13 @@ def double_reflection_area_per_energy(table, rays, sums, sums_sq, first_node, en
                 coating = table.shell_coating[rays.shell[i]]
                 v = rays.weight[i]
                 for reflection in range(2):  # one inlined call site, not two
-                    v *= reflectivity_at_node(table.values, table.angle_step, coating, k,
-                                              rays.graze1[i] if reflection == 0 else rays.graze2[i])
+                    v *= reflectivity_at_node(
+                        table.values,
+                        table.angle_step,
+                        coating,
+                        k,
+                        rays.graze1[i] if reflection == 0 else rays.graze2[i],
+                    )
                 acc += v
                 acc_sq += v * v
         sums[k] = acc

@@ -146,8 +146,11 @@ def _table_value(values, energies, angle_step, coating, energy, graze):
     """Bilinear interpolation of values[coating, energy node, angle node] (angles 0, angle_step, ...), clamped."""
     n_e, n_a = values.shape[1], values.shape[2]
     ie = np.clip(np.searchsorted(energies, energy, side="right") - 1, 0, max(n_e - 2, 0))
-    fe = np.zeros(len(energy)) if n_e == 1 else np.clip((energy - energies[ie]) / (energies[ie + 1] - energies[ie]),
-                                                        0.0, 1.0)
+    fe = (
+        np.zeros(len(energy))
+        if n_e == 1
+        else np.clip((energy - energies[ie]) / (energies[ie + 1] - energies[ie]), 0.0, 1.0)
+    )
     x = np.minimum(np.abs(graze) / angle_step, n_a - 1)
     ia = np.minimum(np.floor(x).astype(int), n_a - 2)
     fa = x - ia
@@ -171,8 +174,9 @@ def _power_law_share(psd_index, f_lo, f_hi, f):
     f = np.clip(f, f_lo, f_hi)
     with np.errstate(divide="ignore", invalid="ignore"):
         e = 1 - psd_index
-        return np.where(np.abs(psd_index - 1) < 1e-9, np.log(f / f_lo) / np.log(f_hi / f_lo),
-                        (f**e - f_lo**e) / (f_hi**e - f_lo**e))
+        return np.where(
+            np.abs(psd_index - 1) < 1e-9, np.log(f / f_lo) / np.log(f_hi / f_lo), (f**e - f_lo**e) / (f_hi**e - f_lo**e)
+        )
 
 
 def _scattered(d, normal, graze, energy, coating, table, scatter_key, index, slot, active):
@@ -198,8 +202,9 @@ def _scattered(d, normal, graze, energy, coating, table, scatter_key, index, slo
     r_s = _table_value(table.scatter_values, table.energies_kev, table.scatter_step_rad, coating, energy, graze_s)
     with np.errstate(divide="ignore", invalid="ignore"):
         gain = np.where((r0 > 0) & (tau > 0), np.sin(graze_s) / np.sin(graze) * np.sqrt(np.maximum(r_s, 0) / r0), 0.0)
-        factor = np.where(gain > 0, tis * 0.5 * (1 + towards_share) * gain * np.minimum(tau, leaves) / (leaves * tau),
-                          0.0)
+        factor = np.where(
+            gain > 0, tis * 0.5 * (1 + towards_share) * gain * np.minimum(tau, leaves) / (leaves * tau), 0.0
+        )
     side = np.sign(np.sum(d * normal, axis=1))[:, None] * normal
     along_surface = d - np.sum(d * side, axis=1)[:, None] * side
     along_surface /= np.linalg.norm(along_surface, axis=1)[:, None]
@@ -207,8 +212,16 @@ def _scattered(d, normal, graze, energy, coating, table, scatter_key, index, slo
     return np.where(scatter[:, None], new, d), np.where(scatter, factor, 1.0)
 
 
-def reference_trace(packed: PackedOptic, rays: Rays, key: int = 0, first_index: int = 0,
-                    focal_plane_z: float = 0.0, table=None, shell_coating=None, scatter_key: int = 0) -> Rays:
+def reference_trace(
+    packed: PackedOptic,
+    rays: Rays,
+    key: int = 0,
+    first_index: int = 0,
+    focal_plane_z: float = 0.0,
+    table=None,
+    shell_coating=None,
+    scatter_key: int = 0,
+) -> Rays:
     """Trace rays first_index .. of a run with this key, as a source emitted them (the key and indices drive
     the slope-error draws). With a reflectivity table whose coatings scatter (`coatings.table.ReflectivityTable`,
     each shell's coating in it and the key of the scattering draws), the first two reflections scatter as in the
@@ -254,8 +267,13 @@ def reference_trace(packed: PackedOptic, rays: Rays, key: int = 0, first_index: 
     for _ in range(4):
         if not active.any():
             break
-        ts = np.stack([_first_hit(coef, azimuth, p, d, allowed & active & (last != k))
-                       for coef, azimuth, allowed, k in candidates], axis=1)
+        ts = np.stack(
+            [
+                _first_hit(coef, azimuth, p, d, allowed & active & (last != k))
+                for coef, azimuth, allowed, k in candidates
+            ],
+            axis=1,
+        )
         hit = np.argmin(ts, axis=1)
         t = ts[np.arange(len(out)), hit]
         moving = active & np.isfinite(t)
@@ -274,8 +292,18 @@ def reference_trace(packed: PackedOptic, rays: Rays, key: int = 0, first_index: 
         angle = np.arcsin(np.minimum(1.0, np.abs(dot)))
         if table is not None and table.scattering is not None:
             for slot in (0, 1):
-                d, factor = _scattered(d, normal, angle, out.energy_kev, shell_coating[outer], table, scatter_key,
-                                       index, slot, refl & (n_refl == slot))
+                d, factor = _scattered(
+                    d,
+                    normal,
+                    angle,
+                    out.energy_kev,
+                    shell_coating[outer],
+                    table,
+                    scatter_key,
+                    index,
+                    slot,
+                    refl & (n_refl == slot),
+                )
                 out.weight *= factor
         for slot in (0, 1):
             put = refl & (n_refl == slot)

@@ -55,8 +55,15 @@ class Source(Protocol):
     def with_pointing(self, offset_rad: float, azimuth_rad: float) -> "Source":
         """The same source with its centre at this offset and azimuth from the axis."""
 
-    def seen_from_tilted_optic(self, tilt_x_rad: float, tilt_y_rad: float, pivot_z_mm: float, decentre_x_mm: float,
-                               decentre_y_mm: float, entrance_z_mm: float) -> "Source":
+    def seen_from_tilted_optic(
+        self,
+        tilt_x_rad: float,
+        tilt_y_rad: float,
+        pivot_z_mm: float,
+        decentre_x_mm: float,
+        decentre_y_mm: float,
+        entrance_z_mm: float,
+    ) -> "Source":
         """The source in the frame of an optic tilted by (tilt_x, tilt_y) about a pivot at height pivot_z_mm on
         its axis and decentred (mm); entrance_z_mm is the height of the optic's entrance."""
 

@@ -53,8 +53,10 @@ class Trace:
         self.max_angle_rad = source.max_angle_rad(self.packed.outer_radius_mm, self.packed.height_mm)
         self.aperture = EntranceChannels.for_angle(self.packed, self.max_angle_rad)
         if not self.aperture.total_area_mm2 > 0:
-            raise ValueError(f"{optic.name}: its entrance apertures ({', '.join(a.spec() for a in optic.apertures)}) "
-                             "leave nothing of the shells' entrance open")
+            raise ValueError(
+                f"{optic.name}: its entrance apertures ({', '.join(a.spec() for a in optic.apertures)}) "
+                "leave nothing of the shells' entrance open"
+            )
         self.coatings, self.shell_coating = _unique_coatings(optic)
 
     def with_energy(self, energy_kev: float) -> "Trace":
@@ -86,14 +88,31 @@ class Trace:
         if table is None:
             return _GEOMETRIC
         if table.scattering is None:
-            return kernel.KernelReflectivity(True, table.values, table.energies_kev, table.angle_step_rad,
-                                             self.shell_coating)
-        return kernel.KernelReflectivity(True, table.values, table.energies_kev, table.angle_step_rad,
-                                         self.shell_coating, True, table.scattering, table.scatter_values,
-                                         table.scatter_step_rad, table.scatter_fraction)
+            return kernel.KernelReflectivity(
+                True, table.values, table.energies_kev, table.angle_step_rad, self.shell_coating
+            )
+        return kernel.KernelReflectivity(
+            True,
+            table.values,
+            table.energies_kev,
+            table.angle_step_rad,
+            self.shell_coating,
+            True,
+            table.scattering,
+            table.scatter_values,
+            table.scatter_step_rad,
+            table.scatter_fraction,
+        )
 
-    def trace_range(self, key, first_index: int, n: int, n_total: int, out: Rays | None = None,
-                    table: ReflectivityTable | None = None) -> Rays:
+    def trace_range(
+        self,
+        key,
+        first_index: int,
+        n: int,
+        n_total: int,
+        out: Rays | None = None,
+        table: ReflectivityTable | None = None,
+    ) -> Rays:
         """Emit and trace rays first_index .. first_index + n - 1 of an n_total-ray run.
 
         Weights are geometric (entrance area per ray) unless a reflectivity table for this trace's coatings
@@ -107,14 +126,28 @@ class Trace:
             self.source.emit(key, first_index, n_total, self.aperture, rays)
             beam = kernel.KernelBeam(False, channels, np.zeros(3), 0.0, 0.0)
         else:  # a parallel beam: the kernel starts the rays itself
-            beam = kernel.KernelBeam(True, channels, np.ascontiguousarray(shared.direction, dtype=float),
-                                     float(shared.energy_kev), float(shared.weight))
+            beam = kernel.KernelBeam(
+                True,
+                channels,
+                np.ascontiguousarray(shared.direction, dtype=float),
+                float(shared.energy_kev),
+                float(shared.weight),
+            )
         kernel_table = self.kernel_table(table)
         if kernel_table.scatters:
             kernel_table = kernel_table._replace(scatter_key=stream_key(key, SCATTER_STREAM))
-        split_over_threads(kernel.trace, (n + kernel.BLOCK_RAYS - 1) // kernel.BLOCK_RAYS, self.geometry, kernel_table,
-                           rays.columns(), key, beam, np.uint64(first_index), self.partial_shells or None,
-                           self.has_apertures or None)
+        split_over_threads(
+            kernel.trace,
+            (n + kernel.BLOCK_RAYS - 1) // kernel.BLOCK_RAYS,
+            self.geometry,
+            kernel_table,
+            rays.columns(),
+            key,
+            beam,
+            np.uint64(first_index),
+            self.partial_shells or None,
+            self.has_apertures or None,
+        )
         return rays
 
     def entrance_range(self, key, first_index: int, n: int, n_total: int) -> Rays:
@@ -128,11 +161,25 @@ class Trace:
 
     def metadata(self, n_rays: int, seed: int, fates: np.ndarray, **extra) -> dict:
         """Provenance of a run of this trace for result tables (`raytrace.provenance`), with its focal plane."""
-        return provenance(optic=self.optic, source=self.source, rays=n_rays, seed=seed, fates=fates,
-                          focal_plane_z_mm=self.focal_plane_z_mm, **extra)
+        return provenance(
+            optic=self.optic,
+            source=self.source,
+            rays=n_rays,
+            seed=seed,
+            fates=fates,
+            focal_plane_z_mm=self.focal_plane_z_mm,
+            **extra,
+        )
 
-    def run(self, n_rays: int, seed: int, chunk_size: int = DEFAULT_CHUNK_SIZE, table: ReflectivityTable | None = None,
-            progress=None, on_chunk=None) -> TracedRun:
+    def run(
+        self,
+        n_rays: int,
+        seed: int,
+        chunk_size: int = DEFAULT_CHUNK_SIZE,
+        table: ReflectivityTable | None = None,
+        progress=None,
+        on_chunk=None,
+    ) -> TracedRun:
         """Rays 0 .. n_rays - 1, traced chunk by chunk (geometric weights unless a reflectivity table is given): a
         `TracedRun` to loop over."""
         check_ray_count(n_rays)

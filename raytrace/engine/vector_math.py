@@ -17,23 +17,31 @@ from numba.extending import intrinsic
 @intrinsic
 def _bits(typingctx, x):
     """The bits of a float64 as an int64 (a bitcast, no instruction)."""
+
     def codegen(context, builder, signature, args):
         return builder.bitcast(args[0], ir.IntType(64))
+
     return types.int64(types.float64), codegen
 
 
 @intrinsic
 def _from_bits(typingctx, bits):
     """The float64 whose bits these are."""
+
     def codegen(context, builder, signature, args):
         return builder.bitcast(args[0], ir.DoubleType())
+
     return types.float64(types.int64), codegen
 
 
 # The reduction and minimax coefficients of fdlibm's e_log.c (Sun Microsystems, 1993; also FreeBSD's msun):
 # log(1 + f) = f - f^2 / 2 + s (f^2 / 2 + R(s^2)) with s = f / (2 + f), R(z) = LG1 z + ... + LG7 z^7.
-_LG1, _LG2, _LG3, _LG4 = 6.666666666666735130e-01, 3.999999999940941908e-01, 2.857142874366239149e-01, \
-    2.222219843214978396e-01
+_LG1, _LG2, _LG3, _LG4 = (
+    6.666666666666735130e-01,
+    3.999999999940941908e-01,
+    2.857142874366239149e-01,
+    2.222219843214978396e-01,
+)
 _LG5, _LG6, _LG7 = 1.818357216161805012e-01, 1.531383769920937332e-01, 1.479819860511658591e-01
 _LN2_HI, _LN2_LO = 6.93147180369123816490e-01, 1.90821492927058770002e-10  # ln 2 = hi + lo, hi with 32 bits zero
 
@@ -93,25 +101,40 @@ def gather(typingctx, values, indices, first_index, out, first_out):
         index_vector, value_vector = ir.VectorType(i64, GATHER_LANES), ir.VectorType(element, GATHER_LANES)
         pointer_vector = ir.VectorType(element.as_pointer(), GATHER_LANES)
         mask_vector = ir.VectorType(ir.IntType(1), GATHER_LANES)
-        index = builder.load(builder.bitcast(builder.gep(index_array.data, [args[2]]), index_vector.as_pointer()),
-                             align=8)
-        base = builder.insert_element(ir.Constant(index_vector, ir.Undefined),
-                                      builder.ptrtoint(values_array.data, i64), ir.Constant(i32, 0))
-        base = builder.shuffle_vector(base, ir.Constant(index_vector, ir.Undefined),
-                                      ir.Constant(ir.VectorType(i32, GATHER_LANES), [0] * GATHER_LANES))
+        index = builder.load(
+            builder.bitcast(builder.gep(index_array.data, [args[2]]), index_vector.as_pointer()), align=8
+        )
+        base = builder.insert_element(
+            ir.Constant(index_vector, ir.Undefined), builder.ptrtoint(values_array.data, i64), ir.Constant(i32, 0)
+        )
+        base = builder.shuffle_vector(
+            base,
+            ir.Constant(index_vector, ir.Undefined),
+            ir.Constant(ir.VectorType(i32, GATHER_LANES), [0] * GATHER_LANES),
+        )
         size = context.get_abi_sizeof(element)
         offsets = builder.mul(index, ir.Constant(index_vector, [size] * GATHER_LANES))
         pointers = builder.inttoptr(builder.add(base, offsets), pointer_vector)
         name = str(element).replace("double", "f64")
         gather_function = cgutils.get_or_insert_function(
-            builder.module, ir.FunctionType(value_vector, [pointer_vector, i32, mask_vector, value_vector]),
-            f"llvm.masked.gather.v{GATHER_LANES}{name}.v{GATHER_LANES}p0{name}")
-        gathered = builder.call(gather_function, [pointers, ir.Constant(i32, size),
-                                                  ir.Constant(mask_vector, [1] * GATHER_LANES),
-                                                  ir.Constant(value_vector, ir.Undefined)])
-        builder.store(gathered, builder.bitcast(builder.gep(out_array.data, [args[4]]), value_vector.as_pointer()),
-                      align=size)
+            builder.module,
+            ir.FunctionType(value_vector, [pointer_vector, i32, mask_vector, value_vector]),
+            f"llvm.masked.gather.v{GATHER_LANES}{name}.v{GATHER_LANES}p0{name}",
+        )
+        gathered = builder.call(
+            gather_function,
+            [
+                pointers,
+                ir.Constant(i32, size),
+                ir.Constant(mask_vector, [1] * GATHER_LANES),
+                ir.Constant(value_vector, ir.Undefined),
+            ],
+        )
+        builder.store(
+            gathered, builder.bitcast(builder.gep(out_array.data, [args[4]]), value_vector.as_pointer()), align=size
+        )
         return context.get_dummy_value()
+
     return types.void(values, indices, first_index, out, first_out), codegen
 
 
@@ -127,9 +150,15 @@ def copy(typingctx, source, first_source, out, first_out, n):
     def codegen(context, builder, signature, args):
         source_array = context.make_array(signature.args[0])(context, builder, args[0])
         out_array = context.make_array(signature.args[2])(context, builder, args[2])
-        cgutils.raw_memcpy(builder, builder.gep(out_array.data, [args[3]]), builder.gep(source_array.data, [args[1]]),
-                           args[4], context.get_abi_sizeof(context.get_value_type(signature.args[0].dtype)))
+        cgutils.raw_memcpy(
+            builder,
+            builder.gep(out_array.data, [args[3]]),
+            builder.gep(source_array.data, [args[1]]),
+            args[4],
+            context.get_abi_sizeof(context.get_value_type(signature.args[0].dtype)),
+        )
         return context.get_dummy_value()
+
     return types.void(source, types.int64, out, types.int64, types.int64), codegen
 
 
@@ -144,8 +173,12 @@ def select(typingctx, condition, if_true, if_false):
     result = types.unliteral(result)
 
     def codegen(context, builder, signature, args):
-        return builder.select(args[0], context.cast(builder, args[1], signature.args[1], result),
-                              context.cast(builder, args[2], signature.args[2], result))
+        return builder.select(
+            args[0],
+            context.cast(builder, args[1], signature.args[1], result),
+            context.cast(builder, args[2], signature.args[2], result),
+        )
+
     return result(condition, if_true, if_false), codegen
 
 
@@ -153,9 +186,11 @@ def select(typingctx, condition, if_true, if_false):
 def floor(typingctx, x):
     """math.floor(x) as a float, by LLVM's floor intrinsic (one vector instruction): numba's math.floor gives an int,
     whose conversions back and forth cost more than the floor itself in a vectorised loop."""
+
     def codegen(context, builder, signature, args):
         function = builder.module.declare_intrinsic("llvm.floor", [ir.DoubleType()])
         return builder.call(function, [args[0]])
+
     return types.float64(types.float64), codegen
 
 
@@ -176,7 +211,7 @@ if numba.config.DISABLE_JIT:  # NUMBA_DISABLE_JIT=1, the debugging route: each i
             flat_out[first_out + j] = flat_values[flat_indices[first_index + j]]
 
     def copy(source, first_source, out, first_out, n):  # noqa: F811
-        out.reshape(-1)[first_out:first_out + n] = source.reshape(-1)[first_source:first_source + n]
+        out.reshape(-1)[first_out : first_out + n] = source.reshape(-1)[first_source : first_source + n]
 
     def select(condition, if_true, if_false):  # noqa: F811
         return if_true if condition else if_false

@@ -54,13 +54,15 @@ def absorption_ev(energy_kev, density_g_cm3) -> np.ndarray:
     density = _non_negative(density_g_cm3, "density_g_cm3")
     if not np.any(density > 0):  # vacuum: nothing absorbs, at any energy
         return np.zeros(np.broadcast_shapes(energy.shape, density.shape))
-    cross_section_cm2_g = np.array([xraylib.CS_Total(HELIUM_Z, float(e))
-                                    for e in check_energies(energy)]).reshape(energy.shape)
+    cross_section_cm2_g = np.array([xraylib.CS_Total(HELIUM_Z, float(e)) for e in check_energies(energy)]).reshape(
+        energy.shape
+    )
     return density * cross_section_cm2_g * 100.0 * HBAR_C_EV_M  # cm^-1 -> m^-1 -> eV
 
 
-def conversion_probability(g_agamma_per_gev, field_tesla, length_m, energy_kev=None, axion_mass_ev=0.0,
-                           gas_density_g_cm3=0.0) -> np.ndarray:
+def conversion_probability(
+    g_agamma_per_gev, field_tesla, length_m, energy_kev=None, axion_mass_ev=0.0, gas_density_g_cm3=0.0
+) -> np.ndarray:
     """Probability that an axion converts into a photon in the bore (module docstring), broadcast over its
     arguments: coupling (GeV^-1), field (T), length (m), axion energy (keV) and mass (eV), 4He density (g/cm3).
     Without an energy, the coherent vacuum limit (g B L / 2)^2."""

@@ -152,8 +152,9 @@ class Detector:
         consecutive edges, keV): the Gaussian photopeak integrated over the channel, shape (energies, channels).
         A row sums to less than 1 only by what falls outside the channels."""
         if self.resolution is None:
-            raise DetectorError(f"detector {self.name}: no energy resolution given (a [resolution] table with "
-                                "fwhm_kev and energy_kev)")
+            raise DetectorError(
+                f"detector {self.name}: no energy resolution given (a [resolution] table with fwhm_kev and energy_kev)"
+            )
         return self.resolution.redistribution(_checked(energy_kev), channel_edges_kev)
 
 
@@ -176,8 +177,20 @@ def load_detector(path: str | Path | None = None) -> Detector:
 
 
 def detector_from_dict(data: dict) -> Detector:
-    _check_keys(data, ("name", "description", "background_counts_kev_cm2_s", "opening_diameter_mm", "window", "gas",
-                       "resolution", "threshold_kev"), "detector")
+    _check_keys(
+        data,
+        (
+            "name",
+            "description",
+            "background_counts_kev_cm2_s",
+            "opening_diameter_mm",
+            "window",
+            "gas",
+            "resolution",
+            "threshold_kev",
+        ),
+        "detector",
+    )
     layers = data.get("window", [])
     if not isinstance(layers, list):
         raise DetectorError("'window' must be an array of tables: write [[window]]")
@@ -199,8 +212,12 @@ def detector_from_dict(data: dict) -> Detector:
         raise DetectorError("missing [gas] table (material, pressure_bar, temperature_k, depth_cm)")
     entry = data["gas"]
     _check_keys(entry, ("material", "pressure_bar", "temperature_k", "depth_cm"), "gas")
-    gas = Gas(_formula(entry, "gas"), _positive(entry, "pressure_bar", "gas"),
-              _positive(entry, "temperature_k", "gas"), _positive(entry, "depth_cm", "gas"))
+    gas = Gas(
+        _formula(entry, "gas"),
+        _positive(entry, "pressure_bar", "gas"),
+        _positive(entry, "temperature_k", "gas"),
+        _positive(entry, "depth_cm", "gas"),
+    )
     resolution = None
     if "resolution" in data:
         entry = data["resolution"]

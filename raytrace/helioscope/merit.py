@@ -167,17 +167,35 @@ class FiguresOfMerit:
     f_do: float
 
     def summary(self) -> dict:
-        out = {"radius_mm": self.spot.radius_mm, "area_cm2": self.spot.area_cm2, "eta_d": self.spot.fraction,
-               "optics_spot_area_cm2": self.optics_spot.area_cm2, "eta_o": self.optics_spot.fraction}
-        out.update({name: float(getattr(self, name)) for name in (
-            "mean_effective_area_cm2", "mean_eps_o", "mean_eps_d", "mean_eps_do", "mean_eps_do_in_spot", "f_o", "f_d",
-            "f_do")})
+        out = {
+            "radius_mm": self.spot.radius_mm,
+            "area_cm2": self.spot.area_cm2,
+            "eta_d": self.spot.fraction,
+            "optics_spot_area_cm2": self.optics_spot.area_cm2,
+            "eta_o": self.optics_spot.fraction,
+        }
+        out.update(
+            {
+                name: float(getattr(self, name))
+                for name in (
+                    "mean_effective_area_cm2",
+                    "mean_eps_o",
+                    "mean_eps_d",
+                    "mean_eps_do",
+                    "mean_eps_do_in_spot",
+                    "f_o",
+                    "f_d",
+                    "f_do",
+                )
+            }
+        )
         out.update({f"area_{int(q * 100)}_cm2": float(a) for q, a in self.areas_cm2.items()})
         return out
 
 
-def figures_of_merit(radial_optics: np.ndarray, radial_detected: np.ndarray, magnet: Magnet, background: float,
-                     mean_eps_d: float) -> FiguresOfMerit:
+def figures_of_merit(
+    radial_optics: np.ndarray, radial_detected: np.ndarray, magnet: Magnet, background: float, mean_eps_d: float
+) -> FiguresOfMerit:
     """The figures from radial histograms (cm2 of spectrum-averaged effective area per bin) of the focused
     signal before and after the detector, each about its own centroid."""
     if not (math.isfinite(background) and background > 0):
@@ -232,8 +250,9 @@ def signal_counts_per_cm2(source: SolarSource, magnet: Magnet, exposure: Exposur
     return exposure.live_time_s * flux * conversion_probability(g, magnet.field_tesla, magnet.length_m)
 
 
-def expected_counts(figures: FiguresOfMerit, source: SolarSource, magnet: Magnet, background: float,
-                    exposure: Exposure) -> tuple[float, float]:
+def expected_counts(
+    figures: FiguresOfMerit, source: SolarSource, magnet: Magnet, background: float, exposure: Exposure
+) -> tuple[float, float]:
     """Expected signal and background counts in the spot (module docstring)."""
     signal = signal_counts_per_cm2(source, magnet, exposure) * figures.mean_eps_do_in_spot * magnet.bore_area_cm2
     width_kev = source.e_max_kev - source.e_min_kev

@@ -76,8 +76,9 @@ def recipe(system: str, params: dict | None = None) -> Stack:
     absorber, spacer = MATERIAL_SYSTEMS[system]
     bilayers = int(round(p["bilayers"]))
     d_min, d_max = p["d_min_nm"], p["d_min_nm"] + p["d_span_nm"]
-    ml = Multilayer(material(absorber), material(spacer), bilayers, p["gamma"], d_min, d_max, p["c"],
-                    roughness_nm=ROUGHNESS_NM)
+    ml = Multilayer(
+        material(absorber), material(spacer), bilayers, p["gamma"], d_min, d_max, p["c"], roughness_nm=ROUGHNESS_NM
+    )
     name = f"{system}_N{bilayers}_d{d_min:.2f}-{d_max:.2f}_c{p['c']:.2f}_g{p['gamma']:.2f}"
     return Stack(name, glass, multilayer=ml, substrate_roughness_nm=ROUGHNESS_NM)
 
@@ -91,9 +92,13 @@ def maximise(objective, bounds, starts, max_evaluations: int):
     budget = max(1, max_evaluations // len(starts))
     for start in starts:
         u0 = (np.asarray(start, dtype=float) - low) / (high - low)
-        result = minimize(lambda u: -objective(low + np.clip(u, 0, 1) * (high - low)), u0, method="Nelder-Mead",
-                          bounds=[(0.0, 1.0)] * len(low),
-                          options={"maxfev": budget, "xatol": 1e-3, "fatol": 1e-9, "initial_simplex": _simplex(u0)})
+        result = minimize(
+            lambda u: -objective(low + np.clip(u, 0, 1) * (high - low)),
+            u0,
+            method="Nelder-Mead",
+            bounds=[(0.0, 1.0)] * len(low),
+            options={"maxfev": budget, "xatol": 1e-3, "fatol": 1e-9, "initial_simplex": _simplex(u0)},
+        )
         if -result.fun > best_value:
             best_x, best_value = low + np.clip(result.x, 0, 1) * (high - low), -result.fun
     return best_x, best_value
@@ -139,8 +144,9 @@ def design_with_recipes(design: SegmentedDesign, bounds: list[float], stacks: li
     return dataclasses.replace(design, coating_groups=groups)
 
 
-def trace_kept(design: SegmentedDesign, bounds: list[float], source: SolarSource, detector: Detector,
-               n_rays: int, seed: int) -> KeptRays:
+def trace_kept(
+    design: SegmentedDesign, bounds: list[float], source: SolarSource, detector: Detector, n_rays: int, seed: int
+) -> KeptRays:
     """Trace the geometry of the design (reflectivity 1) at its best focus and keep the focused rays."""
     optic = design.build().with_coating(ConstantReflectivity(1.0))
     focus = best_focus_z_mm(optic, ParallelBeam(energy_kev=FOCUS_KEV), min(n_rays, FOCUS_RAYS), seed)
@@ -151,8 +157,17 @@ def trace_kept(design: SegmentedDesign, bounds: list[float], source: SolarSource
     run = trace.run(n_rays, seed)
     for rays in run:
         keep = rays.fate == Fate.DOUBLE
-        parts.append((shell_group[rays.shell[keep]], rays.graze1[keep], rays.graze2[keep],
-                      np.searchsorted(energies, rays.energy_kev[keep]), rays.x[keep], rays.y[keep], rays.weight[keep]))
+        parts.append(
+            (
+                shell_group[rays.shell[keep]],
+                rays.graze1[keep],
+                rays.graze2[keep],
+                np.searchsorted(energies, rays.energy_kev[keep]),
+                rays.x[keep],
+                rays.y[keep],
+                rays.weight[keep],
+            )
+        )
     columns = [np.concatenate(c) for c in zip(*parts)]
     return KeptRays(
         *columns,
@@ -199,10 +214,18 @@ def score(kept: KeptRays, weights: np.ndarray, background: float, magnet: Magnet
     figures-of-merit module from radial histograms like those of a full trace."""
     detected = weights * kept.detector_efficiency[kept.energy_index]
     if detected.sum() <= 0:
-        return {"f_do": 0.0, "f_o": 0.0, "spot_area_cm2": math.nan, "eta_d": 0.0, "throughput": 0.0,
-                "throughput_detected": 0.0}
-    radial = [radial_histogram(kept.x, kept.y, w, (np.average(kept.x, weights=w), np.average(kept.y, weights=w)))
-              for w in (weights, detected)]
+        return {
+            "f_do": 0.0,
+            "f_o": 0.0,
+            "spot_area_cm2": math.nan,
+            "eta_d": 0.0,
+            "throughput": 0.0,
+            "throughput_detected": 0.0,
+        }
+    radial = [
+        radial_histogram(kept.x, kept.y, w, (np.average(kept.x, weights=w), np.average(kept.y, weights=w)))
+        for w in (weights, detected)
+    ]
     figures = figures_of_merit(*radial, magnet, background, kept.mean_eps_d)
     return {
         "f_do": figures.f_do,
@@ -214,32 +237,40 @@ def score(kept: KeptRays, weights: np.ndarray, background: float, magnet: Magnet
     }
 
 
-def detectable_signal_by_energy(kept: KeptRays, weights: np.ndarray, spot_radius_mm: float,
-                                opening_radius_mm: float) -> tuple[np.ndarray, float]:
+def detectable_signal_by_energy(
+    kept: KeptRays, weights: np.ndarray, spot_radius_mm: float, opening_radius_mm: float
+) -> tuple[np.ndarray, float]:
     """The detected signal (cm2) per energy node inside the spot of this radius about the detected centroid and on
     the detector's opening (a circle of opening_radius_mm about the axis; the strongback around it is opaque), and
     the area (cm2) the two circles share, whose background counts."""
     detected = weights * kept.detector_efficiency[kept.energy_index]
     cx, cy = np.average(kept.x, weights=detected), np.average(kept.y, weights=detected)
     inside = ((kept.x - cx) ** 2 + (kept.y - cy) ** 2 < spot_radius_mm**2) & (
-        kept.x**2 + kept.y**2 < opening_radius_mm**2)
+        kept.x**2 + kept.y**2 < opening_radius_mm**2
+    )
     signal = np.bincount(kept.energy_index[inside], weights=detected[inside], minlength=kept.energies.size)
     return signal, circle_overlap_cm2(spot_radius_mm, opening_radius_mm, math.hypot(cx, cy))
 
 
-def sensitivity_objective(kept: KeptRays, weights: np.ndarray, figures: dict, source: SolarSource,
-                          detector: Detector, mass_ev: float) -> float:
+def sensitivity_objective(
+    kept: KeptRays, weights: np.ndarray, figures: dict, source: SolarSource, detector: Detector, mass_ev: float
+) -> float:
     """`design_sensitivity` of the re-weighted kept rays, with this detector's background, opening and resolution."""
     if not figures["f_do"] > 0:
         return math.inf
     radius = math.sqrt(figures["spot_area_cm2"] / math.pi) * 10.0
     signal, area = detectable_signal_by_energy(kept, weights, radius, 0.5 * detector.opening_diameter_mm)
-    return design_sensitivity(signal, area, detector.background_counts_kev_cm2_s, source, mass_ev,
-                              detector.resolution)
+    return design_sensitivity(signal, area, detector.background_counts_kev_cm2_s, source, mass_ev, detector.resolution)
 
 
-def design_sensitivity(spot_signal_cm2: np.ndarray, spot_area_cm2: float, background: float, source: SolarSource,
-                       mass_ev: float, resolution=None) -> float:
+def design_sensitivity(
+    spot_signal_cm2: np.ndarray,
+    spot_area_cm2: float,
+    background: float,
+    source: SolarSource,
+    mass_ev: float,
+    resolution=None,
+) -> float:
     """The combined (vacuum and 4He phases, the API's defaults) g_agamma (GeV^-1) at mass_ev of a helioscope whose
     every bore holds an optic with this detected signal (cm2) per energy node of the source in an analysis region of
     spot_area_cm2, recorded with the detector's energy `resolution` (`raytrace.helioscope.detector.Resolution`; None:
@@ -248,8 +279,14 @@ def design_sensitivity(spot_signal_cm2: np.ndarray, spot_area_cm2: float, backgr
     from .sensitivity import YEAR_S, SignalResponse, energy_bin_edges, gas_schedule, sensitivity
 
     magnet = Magnet()
-    response = SignalResponse("optimised design", source.energy_edges(), source.band_flux() * spot_signal_cm2,
-                              spot_area_cm2, background, resolution=resolution)
+    response = SignalResponse(
+        "optimised design",
+        source.energy_edges(),
+        source.band_flux() * spot_signal_cm2,
+        spot_area_cm2,
+        background,
+        resolution=resolution,
+    )
     bores = [response] * magnet.bores
     edges = energy_bin_edges(SENSITIVITY_BINS_KEV)
     year = YEAR_S * TRACKING
@@ -273,8 +310,9 @@ def optimise_groups(kept: KeptRays, n_groups: int, systems: list[str], backgroun
                 names = list(MULTILAYER_BOUNDS)
 
                 def signal_of(x, system=system):
-                    return float(np.sum(reflectivity_weights(kept, group, recipe(system, dict(zip(names, x))))
-                                        * detected_weight))
+                    return float(
+                        np.sum(reflectivity_weights(kept, group, recipe(system, dict(zip(names, x)))) * detected_weight)
+                    )
 
                 bounds = [MULTILAYER_BOUNDS[n] for n in names]
                 starts = [[REFERENCE_MULTILAYER[n] for n in names], [0.5 * (a + b) for a, b in bounds]]
@@ -320,8 +358,14 @@ class ScanSettings:
         return row["g_agamma_per_gev"] * 1e11 if self.objective == "sensitivity" else -row["f_do"]
 
 
-def evaluate_point(design_toml: str, recipe_dir: str | None, values: dict, source: SolarSource, detector: Detector,
-                   settings: ScanSettings) -> dict:
+def evaluate_point(
+    design_toml: str,
+    recipe_dir: str | None,
+    values: dict,
+    source: SolarSource,
+    detector: Detector,
+    settings: ScanSettings,
+) -> dict:
     """One task of a scan (picklable arguments and result): the design with `values` set (KEY: number, the keys of
     `SegmentedDesign.with_overrides`), its best coatings and their score."""
     import tomllib
@@ -335,19 +379,26 @@ def evaluate_point(design_toml: str, recipe_dir: str | None, values: dict, sourc
         return {"values": dict(values), "error": str(exc)}
     kept = trace_kept(design, bounds, source, detector, settings.n_rays, settings.seed)
     background = detector.background_counts_kev_cm2_s
-    stacks, figures, weights = optimise_groups(kept, settings.groups, list(settings.systems), background,
-                                               settings.max_evaluations)
-    row = {"values": dict(values), "focal_length_mm": design.focal_length_mm, "group_bounds_mm": bounds,
-           "focal_plane_z_mm": kept.focal_plane_z_mm, "recipes": [recipe_to_toml(s) for s in stacks],
-           "fates": kept.fates, **figures}
+    stacks, figures, weights = optimise_groups(
+        kept, settings.groups, list(settings.systems), background, settings.max_evaluations
+    )
+    row = {
+        "values": dict(values),
+        "focal_length_mm": design.focal_length_mm,
+        "group_bounds_mm": bounds,
+        "focal_plane_z_mm": kept.focal_plane_z_mm,
+        "recipes": [recipe_to_toml(s) for s in stacks],
+        "fates": kept.fates,
+        **figures,
+    }
     if settings.objective == "sensitivity":
-        row["g_agamma_per_gev"] = sensitivity_objective(kept, weights, figures, source, detector,
-                                                        settings.objective_mass_ev)
+        row["g_agamma_per_gev"] = sensitivity_objective(
+            kept, weights, figures, source, detector, settings.objective_mass_ev
+        )
     return row
 
 
-def verified_trace(optic, source: SolarSource, detector: Detector, n_rays: int, seed: int,
-                   focal_plane_z_mm: float):
+def verified_trace(optic, source: SolarSource, detector: Detector, n_rays: int, seed: int, focal_plane_z_mm: float):
     """The full trace of the best design, as a task: with numba's threads set as for the scan's points."""
     _share_cores_with_other_tasks()
     return solar_spot(optic, source, detector, n_rays, seed, focal_plane_z_mm)
@@ -359,6 +410,7 @@ def _share_cores_with_other_tasks() -> None:
     (serial, or a `local_executor` process, which set them at start): nothing."""
     try:
         from distributed import get_client, get_worker
+
         worker = get_worker()
     except (ImportError, ValueError):  # not on a Dask worker
         return
@@ -407,12 +459,22 @@ def _start_worker(threads: int, parent_pid: int) -> None:
     threading.Thread(target=watch, daemon=True).start()
 
 
-def run_scan(design: SegmentedDesign, points, source: SolarSource, detector: Detector, settings: ScanSettings,
-             executor=None, checkpoint: Path | None = None, progress=None) -> list[dict]:
+def run_scan(
+    design: SegmentedDesign,
+    points,
+    source: SolarSource,
+    detector: Detector,
+    settings: ScanSettings,
+    executor=None,
+    checkpoint: Path | None = None,
+    progress=None,
+) -> list[dict]:
     """Evaluate every point (a focal length in mm, or a dict of design values; in parallel through `executor` if
     given); resume from `checkpoint`."""
-    points = [{"focal_length_mm": float(p)} if not isinstance(p, dict) else {k: float(v) for k, v in p.items()}
-              for p in points]
+    points = [
+        {"focal_length_mm": float(p)} if not isinstance(p, dict) else {k: float(v) for k, v in p.items()}
+        for p in points
+    ]
     design_toml = design_to_toml(dataclasses.replace(design, recipe_dir=None))
     recipe_dir = str(design.recipe_dir) if design.recipe_dir else None
     # a checkpoint row is reused only by a run of the same problem
@@ -436,9 +498,17 @@ def run_scan(design: SegmentedDesign, points, source: SolarSource, detector: Det
     return [done[_key(p)] for p in points]
 
 
-def vary_design(design: SegmentedDesign, variables: dict, source: SolarSource, detector: Detector,
-                settings: ScanSettings, generations: int, executor=None, checkpoint: Path | None = None,
-                progress=None) -> list[dict]:
+def vary_design(
+    design: SegmentedDesign,
+    variables: dict,
+    source: SolarSource,
+    detector: Detector,
+    settings: ScanSettings,
+    generations: int,
+    executor=None,
+    checkpoint: Path | None = None,
+    progress=None,
+) -> list[dict]:
     """Minimise the settings' loss over design values within bounds ({KEY: (low, high)}) by scipy's differential
     evolution: POPULATION_PER_VARIABLE points per variable and generation, each a full point of the scan (a trace
     and its coatings), a generation at a time through `executor`. Every point uses the same seed, so the loss is a
@@ -450,17 +520,34 @@ def vary_design(design: SegmentedDesign, variables: dict, source: SolarSource, d
     rows: list[dict] = []
 
     def evaluate_generation(_, population):
-        batch = run_scan(design, [dict(zip(keys, map(float, x))) for x in population], source, detector, settings,
-                         executor, checkpoint, progress)
+        batch = run_scan(
+            design,
+            [dict(zip(keys, map(float, x))) for x in population],
+            source,
+            detector,
+            settings,
+            executor,
+            checkpoint,
+            progress,
+        )
         rows.extend(batch)
         return [settings.loss(row) for row in batch]
 
     def unused(x):
         raise AssertionError("the generations are evaluated by evaluate_generation")
 
-    differential_evolution(unused, [variables[k] for k in keys], maxiter=generations, popsize=POPULATION_PER_VARIABLE,
-                           init="sobol", seed=settings.seed, polish=False, updating="deferred", tol=0.0,
-                           workers=evaluate_generation)
+    differential_evolution(
+        unused,
+        [variables[k] for k in keys],
+        maxiter=generations,
+        popsize=POPULATION_PER_VARIABLE,
+        init="sobol",
+        seed=settings.seed,
+        polish=False,
+        updating="deferred",
+        tol=0.0,
+        workers=evaluate_generation,
+    )
     return rows
 
 
@@ -489,8 +576,10 @@ def check_checkpoint(path: Path, label: str = "checkpoint") -> None:
         except json.JSONDecodeError:
             row = None
         if first.strip() and not (row == CHECKPOINT_HEADER or (isinstance(row, dict) and "signature" in row)):
-            raise ValueError(f"{label} {str(path)!r}: exists and is not a checkpoint of raytrace optimise (its "
-                             "first line is not one); name a new file, or one an optimise run wrote")
+            raise ValueError(
+                f"{label} {str(path)!r}: exists and is not a checkpoint of raytrace optimise (its "
+                "first line is not one); name a new file, or one an optimise run wrote"
+            )
         return
     folder = path.parent if str(path.parent) else Path(".")
     if not folder.is_dir():
@@ -514,8 +603,11 @@ def _read_checkpoint(path: Path, signature: str) -> dict:
             except json.JSONDecodeError:
                 continue  # a line cut by an interruption: that focal length is redone
             # rows of another problem, or of no problem of ours, are not reused
-            if isinstance(row, dict) and row.pop("signature", None) == signature and isinstance(row.get("values"),
-                                                                                                 dict):
+            if (
+                isinstance(row, dict)
+                and row.pop("signature", None) == signature
+                and isinstance(row.get("values"), dict)
+            ):
                 done[_key(row["values"])] = row
     return done
 
@@ -537,8 +629,14 @@ class ScanResult:
     verified: SpotResult
 
 
-def scan_result(rows: list[dict], design: SegmentedDesign, source: SolarSource, detector: Detector,
-                settings: ScanSettings, executor=None) -> ScanResult:
+def scan_result(
+    rows: list[dict],
+    design: SegmentedDesign,
+    source: SolarSource,
+    detector: Detector,
+    settings: ScanSettings,
+    executor=None,
+) -> ScanResult:
     """The table of a finished scan (one row per point, in order), its best design by the settings' objective, and
     that design verified by a full trace (on a cluster's workers, if the executor is a cluster's)."""
     from concurrent.futures import ProcessPoolExecutor
@@ -562,24 +660,44 @@ def scan_result(rows: list[dict], design: SegmentedDesign, source: SolarSource, 
     table["focal_plane_z"] = [row["focal_plane_z_mm"] for row in rows] * u.mm
     for g in range(settings.groups):
         table[f"recipe_group{g + 1}"] = [stacks_of(row)[g].name for row in rows]
-    table.meta.update(provenance(source=source, seed=settings.seed, **{
-        "design": design.name, "groups": settings.groups, "materials": ", ".join(settings.systems),
-        "rays_per_focal_length": settings.n_rays,
-        "detector": detector.name, "background_counts_kev_cm2_s": detector.background_counts_kev_cm2_s,
-        "objective": settings.objective, "varied": varied,
-        "definitions": "f_DO = <eps_D eps_O eta_D> / sqrt(b a), f_O = <eps_O eta_O> / sqrt(a_O), throughput = "
-                       "<eps_O> = <A_eff> / bore area (70 cm diameter); a, eta_D: the signal-to-noise optimal spot of "
-                       "the detected signal (raytrace.helioscope.merit)",
-    }))
+    table.meta.update(
+        provenance(
+            source=source,
+            seed=settings.seed,
+            **{
+                "design": design.name,
+                "groups": settings.groups,
+                "materials": ", ".join(settings.systems),
+                "rays_per_focal_length": settings.n_rays,
+                "detector": detector.name,
+                "background_counts_kev_cm2_s": detector.background_counts_kev_cm2_s,
+                "objective": settings.objective,
+                "varied": varied,
+                "definitions": "f_DO = <eps_D eps_O eta_D> / sqrt(b a), f_O = <eps_O eta_O> / sqrt(a_O), throughput = "
+                "<eps_O> = <A_eff> / bore area (70 cm diameter); a, eta_D: the signal-to-noise optimal spot of "
+                "the detected signal (raytrace.helioscope.merit)",
+            },
+        )
+    )
     if settings.objective == "sensitivity":
-        table.meta.update(objective_mass_ev=settings.objective_mass_ev, g_agamma_definition=(
-            "combined vacuum and 4He expected limit at objective_mass_ev with every bore holding the design "
-            "(raytrace.helioscope.optimise.design_sensitivity)"))
+        table.meta.update(
+            objective_mass_ev=settings.objective_mass_ev,
+            g_agamma_definition=(
+                "combined vacuum and 4He expected limit at objective_mass_ev with every bore holding the design "
+                "(raytrace.helioscope.optimise.design_sensitivity)"
+            ),
+        )
     best = min(rows, key=settings.loss)
-    best_design = design_with_recipes(design.with_overrides([f"{k}={v!r}" for k, v in best["values"].items()]),
-                                      best["group_bounds_mm"], stacks_of(best))
-    best_design = dataclasses.replace(best_design, name="best_design",
-                                      description=f"{settings.objective} optimum of {design.name} (raytrace optimise)")
+    best_design = design_with_recipes(
+        design.with_overrides([f"{k}={v!r}" for k, v in best["values"].items()]),
+        best["group_bounds_mm"],
+        stacks_of(best),
+    )
+    best_design = dataclasses.replace(
+        best_design,
+        name="best_design",
+        description=f"{settings.objective} optimum of {design.name} (raytrace optimise)",
+    )
     table.meta["invalid_points"] = [{"values": row["values"], "error": row["error"]} for row in invalid]
     table.meta["best_focal_length_mm"] = best["focal_length_mm"]
     table.meta["best_values"] = dict(best["values"])
@@ -594,6 +712,11 @@ def scan_result(rows: list[dict], design: SegmentedDesign, source: SolarSource, 
     verified = solar_spot(*verify) if local else executor.submit(verified_trace, *verify).result()
     if settings.objective == "sensitivity":
         table.meta["verified_g_agamma_per_gev"] = design_sensitivity(
-            verified.detectable_signal_cm2, verified.detectable_area_cm2, detector.background_counts_kev_cm2_s, source,
-            settings.objective_mass_ev, detector.resolution)
+            verified.detectable_signal_cm2,
+            verified.detectable_area_cm2,
+            detector.background_counts_kev_cm2_s,
+            source,
+            settings.objective_mass_ev,
+            detector.resolution,
+        )
     return ScanResult(table, best_design, verified)

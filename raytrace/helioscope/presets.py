@@ -18,8 +18,17 @@ from .detector import Detector, DetectorError, detector_from_dict
 from .merit import Magnet, magnet_from_dict
 
 PRESETS = ("babyiaxo", "iaxo", "iaxoplus")
-KEYS = ("name", "description", "optics", "vacuum_years", "gas_years", "tracking", "max_gas_mass_ev", "magnet",
-        "detector")
+KEYS = (
+    "name",
+    "description",
+    "optics",
+    "vacuum_years",
+    "gas_years",
+    "tracking",
+    "max_gas_mass_ev",
+    "magnet",
+    "detector",
+)
 
 
 @dataclass(frozen=True)
@@ -59,5 +68,11 @@ def load_preset(name: str) -> Preset:
         detector = detector_from_dict(data["detector"])
     except DetectorError as exc:
         raise ValueError(f"{where}: detector: {exc}") from None
-    return Preset(str(data["name"]), str(data["description"]), tuple(optics),
-                  magnet_from_dict(data["magnet"], f"{where}: magnet"), detector, **numbers)
+    return Preset(
+        str(data["name"]),
+        str(data["description"]),
+        tuple(optics),
+        magnet_from_dict(data["magnet"], f"{where}: magnet"),
+        detector,
+        **numbers,
+    )

@@ -52,8 +52,10 @@ class Rmf:
 
 def _check_place(efficiency_in: str) -> None:
     if efficiency_in not in DETECTOR_EFFICIENCY_IN:
-        raise ValueError(f"efficiency_in = {efficiency_in!r}: the detector efficiency goes in the "
-                         f"{' or the '.join(DETECTOR_EFFICIENCY_IN)}")
+        raise ValueError(
+            f"efficiency_in = {efficiency_in!r}: the detector efficiency goes in the "
+            f"{' or the '.join(DETECTOR_EFFICIENCY_IN)}"
+        )
 
 
 def check_efficiency_in(detector, energies_kev, efficiency_in: str) -> None:
@@ -80,28 +82,39 @@ def spot_arf(result: SpotResult, efficiency_in: str = DETECTOR_EFFICIENCY_IN[0])
     check_efficiency_in(result.detector, centres, efficiency_in)
     scale = 1.0 if efficiency_in == "arf" else 1.0 / result.detector.efficiency(centres)
     area, error = result.spot_area_cm2 * scale, result.spot_area_error_cm2 * scale
-    table = Table({"energy_lo": edges[:-1] * u.keV, "energy_hi": edges[1:] * u.keV, "energy": centres * u.keV,
-                   "effective_area": area * u.cm**2, "effective_area_err": error * u.cm**2})
+    table = Table(
+        {
+            "energy_lo": edges[:-1] * u.keV,
+            "energy_hi": edges[1:] * u.keV,
+            "energy": centres * u.keV,
+            "effective_area": area * u.cm**2,
+            "effective_area_err": error * u.cm**2,
+        }
+    )
     held = area > 0
     relative = error[held] / area[held]
     table.meta.update(result.meta)
     table.meta.update(
         response="the solar-axion signal inside the spot and on the detector's opening: A_eff(E) eta_D(E)"
-                 + (" eps_D(E)" if efficiency_in == "arf" else ""),
+        + (" eps_D(E)" if efficiency_in == "arf" else ""),
         detector_efficiency="in the ARF" if efficiency_in == "arf" else "not in the ARF (in the RMF)",
         live_time_s=result.meta["exposure_s"] * result.meta["efficiency"],
         fold="counts = live_time_s x sum over bins of ARF x RMF x the photon flux leaving the magnet (cm-2 s-1)",
-        spot_radius_mm=result.radius_mm, spot_circle_area_cm2=result.area_cm2,
-        spot_centre_x_mm=float(result.centroid_mm[0]), spot_centre_y_mm=float(result.centroid_mm[1]),
+        spot_radius_mm=result.radius_mm,
+        spot_circle_area_cm2=result.area_cm2,
+        spot_centre_x_mm=float(result.centroid_mm[0]),
+        spot_centre_y_mm=float(result.centroid_mm[1]),
         opening_diameter_mm=result.detector.opening_diameter_mm,
         largest_relative_error=float(relative.max(initial=0.0)),
         median_relative_error=float(np.median(relative)) if relative.size else 0.0,
-        bins_without_rays=int(np.sum(area <= 0)))
+        bins_without_rays=int(np.sum(area <= 0)),
+    )
     return table
 
 
-def spot_rmf(result: SpotResult, efficiency_in: str = DETECTOR_EFFICIENCY_IN[0],
-             channel_kev: float = RMF_CHANNEL_KEV) -> Rmf:
+def spot_rmf(
+    result: SpotResult, efficiency_in: str = DETECTOR_EFFICIENCY_IN[0], channel_kev: float = RMF_CHANNEL_KEV
+) -> Rmf:
     """The RMF matching `spot_arf(result, efficiency_in)`: the detector's Gaussian photopeak on the ARF's energy
     bins, channels of `channel_kev` (keV) from 0 to TAIL_SIGMAS sigma above the band, rows times eps_D(E) if
     efficiency_in is 'rmf'."""
@@ -110,8 +123,10 @@ def spot_rmf(result: SpotResult, efficiency_in: str = DETECTOR_EFFICIENCY_IN[0],
         raise ValueError(f"channel width = {channel_kev} keV: must be a number > 0")
     detector = result.detector
     if detector.resolution is None:
-        raise DetectorError(f"detector {detector.name}: an RMF needs its energy resolution (a [resolution] table with "
-                            "fwhm_kev and energy_kev)")
+        raise DetectorError(
+            f"detector {detector.name}: an RMF needs its energy resolution (a [resolution] table with "
+            "fwhm_kev and energy_kev)"
+        )
     edges = result.energy_edges_kev
     top = edges[-1] + TAIL_SIGMAS * float(detector.resolution.sigma_kev(edges[-1]))
     channels = channel_kev * np.arange(int(math.ceil(top / channel_kev)) + 1)
@@ -120,10 +135,13 @@ def spot_rmf(result: SpotResult, efficiency_in: str = DETECTOR_EFFICIENCY_IN[0],
     if efficiency_in == "rmf":
         matrix = matrix * detector.efficiency(centres)[:, None]
     resolution = detector.resolution
-    meta = {"detector": detector.name, "resolution_fwhm_kev": resolution.fwhm_kev,
-            "resolution_energy_kev": resolution.energy_kev,
-            "resolution": "Gaussian photopeak, FWHM(E) = resolution_fwhm_kev sqrt(E / resolution_energy_kev); no "
-                          "escape peak, no low-energy tail",
-            "detector_efficiency": "in the RMF" if efficiency_in == "rmf" else "not in the RMF (in the ARF)",
-            "raytrace_version": result.meta.get("raytrace_version", "")}
+    meta = {
+        "detector": detector.name,
+        "resolution_fwhm_kev": resolution.fwhm_kev,
+        "resolution_energy_kev": resolution.energy_kev,
+        "resolution": "Gaussian photopeak, FWHM(E) = resolution_fwhm_kev sqrt(E / resolution_energy_kev); no "
+        "escape peak, no low-energy tail",
+        "detector_efficiency": "in the RMF" if efficiency_in == "rmf" else "not in the RMF (in the ARF)",
+        "raytrace_version": result.meta.get("raytrace_version", ""),
+    }
     return Rmf(edges, channels, matrix, efficiency_in == "rmf", meta)

@@ -76,11 +76,28 @@ class Coupling:
 # go as (g_ae g_agamma)^2 = ((g_ae g_agamma)^1/2)^4, the responses' rates being at g_ae = 1e-13.
 # E_ref: REST's 4.2 keV for Primakoff; 2.0 keV for ABC, whose detected signal has its median near 2.1 keV (BabyIAXO's
 # optics and Micromegas), so that the steps leave no mass between them at half the peak probability there.
-PRIMAKOFF = Coupling("g_agamma", u.GeV**-1, "GeV^-1", "g_agamma", G_REF_PER_GEV, 0.66e-10, 0.02,
-                     "CAST 2017 (Anastassopoulos et al., Nature Physics 13 (2017) 584)", REFERENCE_ENERGY_KEV)
-ABC = Coupling("sqrt_gae_gagamma", u.GeV**-0.5, "GeV^-1/2", "(g_ae g_agamma)^1/2", math.sqrt(1e-13 * G_REF_PER_GEV),
-               math.sqrt(8.1e-23), 0.01, "CAST 2013: g_ae g_agamma < 8.1e-23 GeV^-1 (Barth et al., JCAP 05 (2013) "
-                                         "010, arXiv:1302.6283)", 2.0)
+PRIMAKOFF = Coupling(
+    "g_agamma",
+    u.GeV**-1,
+    "GeV^-1",
+    "g_agamma",
+    G_REF_PER_GEV,
+    0.66e-10,
+    0.02,
+    "CAST 2017 (Anastassopoulos et al., Nature Physics 13 (2017) 584)",
+    REFERENCE_ENERGY_KEV,
+)
+ABC = Coupling(
+    "sqrt_gae_gagamma",
+    u.GeV**-0.5,
+    "GeV^-1/2",
+    "(g_ae g_agamma)^1/2",
+    math.sqrt(1e-13 * G_REF_PER_GEV),
+    math.sqrt(8.1e-23),
+    0.01,
+    "CAST 2013: g_ae g_agamma < 8.1e-23 GeV^-1 (Barth et al., JCAP 05 (2013) 010, arXiv:1302.6283)",
+    2.0,
+)
 COUPLINGS = {"gagamma": PRIMAKOFF, "gae": ABC}
 YEAR_S = float((1 * u.yr).to_value(u.s))  # Julian year
 RAMP_MASS_EV = 0.05
@@ -124,9 +141,14 @@ class SignalResponse:
         x, w = np.polynomial.legendre.leggauss(self.probability_points)
         lo, hi = self.energy_edges_kev[:-1], self.energy_edges_kev[1:]
         energies = 0.5 * (lo + hi)[:, None] + 0.5 * (hi - lo)[:, None] * x  # node x point
-        probability = conversion_probability(G_REF_PER_GEV, magnet.field_tesla, magnet.length_m,
-                                             energies[None, :, :], np.asarray(masses_ev, float)[:, None, None],
-                                             density_g_cm3)
+        probability = conversion_probability(
+            G_REF_PER_GEV,
+            magnet.field_tesla,
+            magnet.length_m,
+            energies[None, :, :],
+            np.asarray(masses_ev, float)[:, None, None],
+            density_g_cm3,
+        )
         return probability @ (0.5 * w)
 
 
@@ -134,13 +156,19 @@ def traced_response(spot, source, name: str) -> SignalResponse:
     """The response of a traced solar spot (`raytrace.helioscope.spot.SpotResult`) of this solar source, with its
     detector's energy resolution: the signal and the background of the spot's circle where it lies on the detector's
     opening (the strongback around it is opaque)."""
-    return SignalResponse(name, spot.energy_edges_kev, source.band_flux() * spot.detectable_signal_cm2,
-                          spot.detectable_area_cm2, spot.meta["background_counts_kev_cm2_s"],
-                          resolution=spot.detector.resolution)
+    return SignalResponse(
+        name,
+        spot.energy_edges_kev,
+        source.band_flux() * spot.detectable_signal_cm2,
+        spot.detectable_area_cm2,
+        spot.meta["background_counts_kev_cm2_s"],
+        resolution=spot.detector.resolution,
+    )
 
 
-def constant_response(model, energy_edges_kev, area_cm2: float, efficiency: float, spot_area_cm2: float,
-                      background: float, name: str) -> SignalResponse:
+def constant_response(
+    model, energy_edges_kev, area_cm2: float, efficiency: float, spot_area_cm2: float, background: float, name: str
+) -> SignalResponse:
     """A response with one efficiency at all energies (optics x detector) over an area (cm2) and all the focused
     signal inside a spot of spot_area_cm2, with the conversion probability taken at the centre of each energy bin:
     the simplified response of published sensitivity projections (Armengaud et al., JCAP 06 (2019) 047)."""
@@ -182,12 +210,18 @@ def check_max_gas_mass(max_mass_ev: float, label: str = "max_gas_mass_ev") -> No
         raise ValueError(f"{label} = {max_mass_ev}: must be a number > 0")
     densest_ev = float(photon_mass_ev(LIQUID_HELIUM_G_CM3))
     if max_mass_ev > densest_ev:
-        raise ValueError(f"{label} = {max_mass_ev:g} eV: the 4He would be denser than liquid helium "
-                         f"({LIQUID_HELIUM_G_CM3} g/cm3, photon mass {densest_ev:.2f} eV)")
+        raise ValueError(
+            f"{label} = {max_mass_ev:g} eV: the 4He would be denser than liquid helium "
+            f"({LIQUID_HELIUM_G_CM3} g/cm3, photon mass {densest_ev:.2f} eV)"
+        )
 
 
-def density_steps(magnet: Magnet, max_mass_ev: float = MAX_GAS_MASS_EV, energy_kev: float = REFERENCE_ENERGY_KEV,
-                  ramp_mass_ev: float = RAMP_MASS_EV) -> np.ndarray:
+def density_steps(
+    magnet: Magnet,
+    max_mass_ev: float = MAX_GAS_MASS_EV,
+    energy_kev: float = REFERENCE_ENERGY_KEV,
+    ramp_mass_ev: float = RAMP_MASS_EV,
+) -> np.ndarray:
     """The photon masses (eV) of the gas steps (module docstring), from the first past the vacuum phase until one
     reaches max_mass_ev."""
     check_max_gas_mass(max_mass_ev)
@@ -200,9 +234,15 @@ def density_steps(magnet: Magnet, max_mass_ev: float = MAX_GAS_MASS_EV, energy_k
     return np.array(masses)
 
 
-def gas_schedule(responses, magnet: Magnet, live_time_s: float, max_mass_ev: float = MAX_GAS_MASS_EV,
-                 first_steps: int = FIRST_STEPS, first_share: float = FIRST_SHARE,
-                 energy_kev: float = REFERENCE_ENERGY_KEV) -> GasSchedule:
+def gas_schedule(
+    responses,
+    magnet: Magnet,
+    live_time_s: float,
+    max_mass_ev: float = MAX_GAS_MASS_EV,
+    first_steps: int = FIRST_STEPS,
+    first_share: float = FIRST_SHARE,
+    energy_kev: float = REFERENCE_ENERGY_KEV,
+) -> GasSchedule:
     """The gas steps up to max_mass_ev, spaced for photons of energy_kev (the module docstring's E_ref), and the live
     time (s) of each (module docstring); N_n is the signal rate of all bores (`responses`) at the step's own mass."""
     masses = density_steps(magnet, max_mass_ev, energy_kev)
@@ -210,15 +250,21 @@ def gas_schedule(responses, magnet: Magnet, live_time_s: float, max_mass_ev: flo
     if not (math.isfinite(live_time_s) and live_time_s > 0):
         raise ValueError(f"gas-phase live time = {live_time_s} s: must be a number > 0")
     if not 0 <= first_share < 1 or first_steps < 0:
-        raise ValueError(f"first_steps = {first_steps}, first_share = {first_share}: need first_steps >= 0 and "
-                         "0 <= first_share < 1")
+        raise ValueError(
+            f"first_steps = {first_steps}, first_share = {first_share}: need first_steps >= 0 and 0 <= first_share < 1"
+        )
     first = min(first_steps, masses.size - 1)
-    rate = np.array([sum(float(r.axion_rate_s @ r.mean_probability(magnet, [m], d)[0]) for r in responses)
-                     for m, d in zip(masses, densities)])
+    rate = np.array(
+        [
+            sum(float(r.axion_rate_s @ r.mean_probability(magnet, [m], d)[0]) for r in responses)
+            for m, d in zip(masses, densities)
+        ]
+    )
     later = 1.0 / (masses[first:] ** 4 * rate[first:])
     share = first_share if first else 0.0
-    time = np.concatenate([np.full(first, share * live_time_s / max(first, 1)),
-                           (1.0 - share) * live_time_s * later / later.sum()])
+    time = np.concatenate(
+        [np.full(first, share * live_time_s / max(first, 1)), (1.0 - share) * live_time_s * later / later.sum()]
+    )
     return GasSchedule(masses, densities, time)
 
 
@@ -254,9 +300,17 @@ class SensitivityResult:
         return float(m[above[0] - 1] if above.size else m[-1])
 
 
-def sensitivity(responses, magnet: Magnet, masses_ev, energy_edges_kev, vacuum_live_time_s: float,
-                schedule: GasSchedule | None, confidence: float = CONFIDENCE,
-                whole_counts: bool = False, coupling: Coupling = PRIMAKOFF) -> SensitivityResult:
+def sensitivity(
+    responses,
+    magnet: Magnet,
+    masses_ev,
+    energy_edges_kev,
+    vacuum_live_time_s: float,
+    schedule: GasSchedule | None,
+    confidence: float = CONFIDENCE,
+    whole_counts: bool = False,
+    coupling: Coupling = PRIMAKOFF,
+) -> SensitivityResult:
     """The expected limits on the coupling (g_agamma in GeV^-1; for the ABC flux (g_ae g_agamma)^1/2 in GeV^-1/2) at
     each mass (eV) for these bores' responses, analysed in bins of energy_edges_kev (module docstring); with no gas
     schedule the gas curve is NaN and the combined one the vacuum's.
@@ -275,8 +329,10 @@ def sensitivity(responses, magnet: Magnet, masses_ev, energy_edges_kev, vacuum_l
         raise ValueError(f"vacuum live time = {vacuum_live_time_s} s: must be a number > 0")
     for r in responses:
         if edges[0] < r.energy_edges_kev[0] - 1e-9 or edges[-1] > r.energy_edges_kev[-1] + 1e-9:
-            raise ValueError(f"energy window {edges[0]:g}-{edges[-1]:g} keV: response {r.name} covers only "
-                             f"{r.energy_edges_kev[0]:g}-{r.energy_edges_kev[-1]:g} keV")
+            raise ValueError(
+                f"energy window {edges[0]:g}-{edges[-1]:g} keV: response {r.name} covers only "
+                f"{r.energy_edges_kev[0]:g}-{r.energy_edges_kev[-1]:g} keV"
+            )
     steps = [(0.0, vacuum_live_time_s)]
     if schedule is not None:
         steps += list(zip(schedule.density_g_cm3, schedule.live_time_s))
@@ -290,73 +346,125 @@ def sensitivity(responses, magnet: Magnet, masses_ev, energy_edges_kev, vacuum_l
         counts *= np.repeat(np.floor(step_total) / step_total, per_step)[:, None]
 
     def limits(first: int, stop: int) -> np.ndarray:
-        s = signal[:, first * per_step:stop * per_step].reshape(masses.size, -1)
-        b = background[first * per_step:stop * per_step].reshape(-1)
-        n = counts[first * per_step:stop * per_step].reshape(-1)
+        s = signal[:, first * per_step : stop * per_step].reshape(masses.size, -1)
+        b = background[first * per_step : stop * per_step].reshape(-1)
+        n = counts[first * per_step : stop * per_step].reshape(-1)
         return np.array([coupling.reference * upper_limit(row, b, n, confidence) ** 0.25 for row in s])
 
     vacuum = limits(0, 1)
     gas = limits(1, len(steps)) if schedule is not None else np.full(masses.size, np.nan)
     combined = limits(0, len(steps)) if schedule is not None else vacuum
     name = coupling.column
-    table = Table({"m_a": masses * u.eV, f"{name}_vacuum": vacuum * coupling.unit, f"{name}_gas": gas * coupling.unit,
-                   f"{name}_combined": combined * coupling.unit})
+    table = Table(
+        {
+            "m_a": masses * u.eV,
+            f"{name}_vacuum": vacuum * coupling.unit,
+            f"{name}_gas": gas * coupling.unit,
+            f"{name}_combined": combined * coupling.unit,
+        }
+    )
     vacuum_counts = signal[0, :per_step].sum(axis=1)
-    data = ("data holding the whole part of each step's expected background count (REST's useAverage)"
-            if whole_counts else "background-only Asimov data (the median expected limits)")
-    table.meta.update({
-        "coupling": name, "coupling_label": coupling.label, "coupling_reference": coupling.reference,
-        "definition": f"expected upper limits on {coupling.label} from a binned Poisson likelihood in its fourth power "
-                      f"over (step, bore, energy bin), for {data}",
-        "confidence": confidence, "magnet_field_tesla": magnet.field_tesla, "magnet_length_m": magnet.length_m,
-        "bore_radius_mm": magnet.bore_radius_mm, "bores": len(responses),
-        "energy_edges_kev": [float(e) for e in edges], "vacuum_live_time_s": vacuum_live_time_s,
-        "gas_live_time_s": float(schedule.live_time_s.sum()) if schedule is not None else 0.0,
-        "gas_steps": 0 if schedule is None else int(schedule.photon_mass_ev.size),
-        "max_gas_mass_ev": float(schedule.photon_mass_ev[-1]) if schedule is not None else 0.0,
-        "gas_step_photon_mass_ev": [] if schedule is None else [float(m) for m in schedule.photon_mass_ev],
-        "gas_step_density_g_cm3": [] if schedule is None else [float(d) for d in schedule.density_g_cm3],
-        "gas_step_live_time_s": [] if schedule is None else [float(t) for t in schedule.live_time_s],
-        "responses": [r.name for r in responses],
-        "vacuum_signal_counts_at_reference": [float(c) for c in vacuum_counts],
-        "vacuum_background_counts": [float(b) for b in background[:per_step].sum(axis=1)],
-    })
+    data = (
+        "data holding the whole part of each step's expected background count (REST's useAverage)"
+        if whole_counts
+        else "background-only Asimov data (the median expected limits)"
+    )
+    table.meta.update(
+        {
+            "coupling": name,
+            "coupling_label": coupling.label,
+            "coupling_reference": coupling.reference,
+            "definition": f"expected upper limits on {coupling.label} from a binned Poisson likelihood in its fourth "
+            f"power over (step, bore, energy bin), for {data}",
+            "confidence": confidence,
+            "magnet_field_tesla": magnet.field_tesla,
+            "magnet_length_m": magnet.length_m,
+            "bore_radius_mm": magnet.bore_radius_mm,
+            "bores": len(responses),
+            "energy_edges_kev": [float(e) for e in edges],
+            "vacuum_live_time_s": vacuum_live_time_s,
+            "gas_live_time_s": float(schedule.live_time_s.sum()) if schedule is not None else 0.0,
+            "gas_steps": 0 if schedule is None else int(schedule.photon_mass_ev.size),
+            "max_gas_mass_ev": float(schedule.photon_mass_ev[-1]) if schedule is not None else 0.0,
+            "gas_step_photon_mass_ev": [] if schedule is None else [float(m) for m in schedule.photon_mass_ev],
+            "gas_step_density_g_cm3": [] if schedule is None else [float(d) for d in schedule.density_g_cm3],
+            "gas_step_live_time_s": [] if schedule is None else [float(t) for t in schedule.live_time_s],
+            "responses": [r.name for r in responses],
+            "vacuum_signal_counts_at_reference": [float(c) for c in vacuum_counts],
+            "vacuum_background_counts": [float(b) for b in background[:per_step].sum(axis=1)],
+        }
+    )
     return SensitivityResult(table, schedule)
 
 
-def vacuum_spread(responses, magnet: Magnet, mass_ev: float, energy_edges_kev, vacuum_live_time_s: float,
-                  experiments: int, seed: int = 0, confidence: float = CONFIDENCE,
-                  coupling: Coupling = PRIMAKOFF) -> dict:
+def vacuum_spread(
+    responses,
+    magnet: Magnet,
+    mass_ev: float,
+    energy_edges_kev,
+    vacuum_live_time_s: float,
+    experiments: int,
+    seed: int = 0,
+    confidence: float = CONFIDENCE,
+    coupling: Coupling = PRIMAKOFF,
+) -> dict:
     """The vacuum limit on the coupling at one mass over `experiments` background-only pseudo-experiments (Poisson
     counts in every bore and bin): their median and 16th and 84th percentiles, the spread a single data set has about
     the Asimov median."""
-    signal, background = _step_counts(responses, magnet, np.array([float(mass_ev)]), 0.0,
-                                      np.asarray(energy_edges_kev, dtype=float), vacuum_live_time_s)
-    limits = coupling.reference * pseudo_experiment_limits(signal[0].ravel(), background.ravel(), experiments, seed,
-                                                      confidence) ** 0.25
+    signal, background = _step_counts(
+        responses,
+        magnet,
+        np.array([float(mass_ev)]),
+        0.0,
+        np.asarray(energy_edges_kev, dtype=float),
+        vacuum_live_time_s,
+    )
+    limits = (
+        coupling.reference
+        * pseudo_experiment_limits(signal[0].ravel(), background.ravel(), experiments, seed, confidence) ** 0.25
+    )
     low, median, high = np.percentile(limits, [16, 50, 84])
-    return {"experiments": int(experiments), "mass_ev": float(mass_ev), "median": float(median),
-            "percentile_16": float(low), "percentile_84": float(high)}
+    return {
+        "experiments": int(experiments),
+        "mass_ev": float(mass_ev),
+        "median": float(median),
+        "percentile_16": float(low),
+        "percentile_84": float(high),
+    }
 
 
-def bore_limits(responses, magnet: Magnet, mass_ev: float, energy_edges_kev, vacuum_live_time_s: float,
-                confidence: float = CONFIDENCE, coupling: Coupling = PRIMAKOFF) -> list[float]:
+def bore_limits(
+    responses,
+    magnet: Magnet,
+    mass_ev: float,
+    energy_edges_kev,
+    vacuum_live_time_s: float,
+    confidence: float = CONFIDENCE,
+    coupling: Coupling = PRIMAKOFF,
+) -> list[float]:
     """Each bore's own vacuum-phase limit on the coupling at one mass: what each optic contributes."""
-    return [sensitivity([r], magnet, [mass_ev], energy_edges_kev, vacuum_live_time_s, None, confidence,
-                        coupling=coupling).low_mass(f"{coupling.column}_vacuum") for r in responses]
+    return [
+        sensitivity(
+            [r], magnet, [mass_ev], energy_edges_kev, vacuum_live_time_s, None, confidence, coupling=coupling
+        ).low_mass(f"{coupling.column}_vacuum")
+        for r in responses
+    ]
 
 
-def _step_counts(responses, magnet: Magnet, masses: np.ndarray, density: float, edges: np.ndarray,
-                 live_time_s: float) -> tuple[np.ndarray, np.ndarray]:
+def _step_counts(
+    responses, magnet: Magnet, masses: np.ndarray, density: float, edges: np.ndarray, live_time_s: float
+) -> tuple[np.ndarray, np.ndarray]:
     """One step's expected counts: signal at G_REF (mass x bore x bin) and background (bore x bin)."""
     signal = np.stack([_bin_counts(r, magnet, masses, density, edges) * live_time_s for r in responses], axis=1)
-    background = np.stack([r.background_counts_kev_cm2_s * r.spot_area_cm2 * np.diff(edges) * live_time_s
-                           for r in responses])
+    background = np.stack(
+        [r.background_counts_kev_cm2_s * r.spot_area_cm2 * np.diff(edges) * live_time_s for r in responses]
+    )
     return signal, background
 
 
-def _bin_counts(response: SignalResponse, magnet: Magnet, masses: np.ndarray, density: float,
-                edges: np.ndarray) -> np.ndarray:
+def _bin_counts(
+    response: SignalResponse, magnet: Magnet, masses: np.ndarray, density: float, edges: np.ndarray
+) -> np.ndarray:
     """Signal counts per second of live time, at G_REF, per mass (rows) and analysis bin (columns): each node's
     signal goes to the bin holding its centre, or, with the detector's resolution, is spread over the bins by its
     photopeak (what falls outside the analysis window is lost)."""
@@ -402,7 +510,6 @@ def ksvz_coupling_per_gev(mass_ev) -> np.ndarray:
     return alpha / (2.0 * math.pi * f_a_gev) * 1.92
 
 
-
 # The simplified BabyIAXO of Armengaud et al. (JCAP 06 (2019) 047, table 1) as REST's example sets it up
 # (rest-for-physics/axionlib, examples/03.IAXO/BabyIAXO.rml): two bores of 70 cm, B = 1.73 T, L = 10 m, optics
 # efficiency 0.35 and detector efficiency 0.7 at all energies, all the focused flux in a spot of radius 0.309 cm per
@@ -423,35 +530,75 @@ def rest2019(masses_ev, model, pseudo_experiments: int = 0) -> SensitivityResult
     theirs): the vacuum curve, and the gas and combined curves of their combined run; with pseudo_experiments,
     the spread of the vacuum limit at the lowest mass (`vacuum_spread`)."""
     magnet = REST2019_MAGNET
-    bore = constant_response(model, REST2019_EDGES_KEV, magnet.bore_area_cm2, REST2019_EFFICIENCY, REST2019_SPOT_CM2,
-                             REST2019_BACKGROUND, "rest2019 bore")
+    bore = constant_response(
+        model,
+        REST2019_EDGES_KEV,
+        magnet.bore_area_cm2,
+        REST2019_EFFICIENCY,
+        REST2019_SPOT_CM2,
+        REST2019_BACKGROUND,
+        "rest2019 bore",
+    )
     bores = [bore] * magnet.bores
-    vacuum = sensitivity(bores, magnet, masses_ev, REST2019_EDGES_KEV, 1.5 * 365 * REST2019_DAY_S, None,
-                         REST2019_CONFIDENCE, whole_counts=True)
+    vacuum = sensitivity(
+        bores,
+        magnet,
+        masses_ev,
+        REST2019_EDGES_KEV,
+        1.5 * 365 * REST2019_DAY_S,
+        None,
+        REST2019_CONFIDENCE,
+        whole_counts=True,
+    )
     schedule = gas_schedule(bores, magnet, 1.5 * 365 * REST2019_DAY_S, MAX_GAS_MASS_EV, FIRST_STEPS, FIRST_SHARE)
-    combined = sensitivity(bores, magnet, masses_ev, REST2019_EDGES_KEV, 1.5 * 300 * REST2019_DAY_S, schedule,
-                           REST2019_CONFIDENCE, whole_counts=True)
+    combined = sensitivity(
+        bores,
+        magnet,
+        masses_ev,
+        REST2019_EDGES_KEV,
+        1.5 * 300 * REST2019_DAY_S,
+        schedule,
+        REST2019_CONFIDENCE,
+        whole_counts=True,
+    )
     combined.table["g_agamma_vacuum"] = vacuum.table["g_agamma_vacuum"]
-    combined.meta.update({key: vacuum.meta[key] for key in (
-        "vacuum_live_time_s", "vacuum_signal_counts_at_reference", "vacuum_background_counts")})
+    combined.meta.update(
+        {
+            key: vacuum.meta[key]
+            for key in ("vacuum_live_time_s", "vacuum_signal_counts_at_reference", "vacuum_background_counts")
+        }
+    )
     combined.meta.update(preset="rest2019", combined_vacuum_live_time_s=1.5 * 300 * REST2019_DAY_S)
     if pseudo_experiments:
         combined.meta["vacuum_pseudo_experiments"] = vacuum_spread(
-            bores, magnet, float(np.min(masses_ev)), REST2019_EDGES_KEV, 1.5 * 365 * REST2019_DAY_S,
-            pseudo_experiments, 0, REST2019_CONFIDENCE)
+            bores,
+            magnet,
+            float(np.min(masses_ev)),
+            REST2019_EDGES_KEV,
+            1.5 * 365 * REST2019_DAY_S,
+            pseudo_experiments,
+            0,
+            REST2019_CONFIDENCE,
+        )
     return combined
 
 
 REFERENCE_FILES = {  # in ../shared/reference/axion/sensitivity (its PROVENANCE.md), per member of the IAXO family
-    "babyiaxo": {"REST_BabyIAXO_Vacuum.csv": "REST, BabyIAXO vacuum (2019 inputs)",
-                 "REST_BabyIAXO_Combined.csv": "REST, BabyIAXO vacuum + gas (2019 inputs)",
-                 "axionlimits_BabyIAXO_miniIAXO.dat": "BabyIAXO (iaxo/axion-limits)"},
-    "iaxo": {"REST_IAXO_Vacuum.csv": "REST, IAXO vacuum (2019 inputs)",
-             "REST_IAXO_Combined.csv": "REST, IAXO vacuum + gas (2019 inputs)",
-             "axionlimits_IAXO_nominal.txt": "IAXO (iaxo/axion-limits, LoI 'enhanced')"},
-    "iaxoplus": {"REST_IAXOPlus_Vacuum.csv": "REST, IAXO+ vacuum (2019 inputs)",
-                 "REST_IAXOPlus_Combined.csv": "REST, IAXO+ vacuum + gas (2019 inputs)",
-                 "axionlimits_IAXO_plus.txt": "IAXO+ (iaxo/axion-limits)"},
+    "babyiaxo": {
+        "REST_BabyIAXO_Vacuum.csv": "REST, BabyIAXO vacuum (2019 inputs)",
+        "REST_BabyIAXO_Combined.csv": "REST, BabyIAXO vacuum + gas (2019 inputs)",
+        "axionlimits_BabyIAXO_miniIAXO.dat": "BabyIAXO (iaxo/axion-limits)",
+    },
+    "iaxo": {
+        "REST_IAXO_Vacuum.csv": "REST, IAXO vacuum (2019 inputs)",
+        "REST_IAXO_Combined.csv": "REST, IAXO vacuum + gas (2019 inputs)",
+        "axionlimits_IAXO_nominal.txt": "IAXO (iaxo/axion-limits, LoI 'enhanced')",
+    },
+    "iaxoplus": {
+        "REST_IAXOPlus_Vacuum.csv": "REST, IAXO+ vacuum (2019 inputs)",
+        "REST_IAXOPlus_Combined.csv": "REST, IAXO+ vacuum + gas (2019 inputs)",
+        "axionlimits_IAXO_plus.txt": "IAXO+ (iaxo/axion-limits)",
+    },
 }
 
 

@@ -91,9 +91,14 @@ class SpotResult:
 
     def summary(self) -> dict:
         out = self.figures.summary()
-        out.update({"opening_fraction": self.opening_fraction, "signal_counts": self.signal_counts,
-                    "detectable_signal_counts": self.detectable_signal_counts,
-                    "background_counts": self.background_counts})
+        out.update(
+            {
+                "opening_fraction": self.opening_fraction,
+                "signal_counts": self.signal_counts,
+                "detectable_signal_counts": self.detectable_signal_counts,
+                "background_counts": self.background_counts,
+            }
+        )
         out["centroid_x_mm"], out["centroid_y_mm"] = (float(v) for v in self.centroid_mm)
         return out
 
@@ -113,10 +118,20 @@ def cube_energy_edges(source: SolarSource, bin_kev: float) -> np.ndarray:
     return np.append(nodes[:-1:per_bin], nodes[-1])
 
 
-def solar_spot(optic: Optic, source: SolarSource, detector: Detector, n_rays: int = 1_000_000, seed: int = 0,
-               focal_plane_z_mm: float = 0.0, magnet: Magnet = Magnet(), exposure: Exposure = Exposure(),
-               chunk_size: int = DEFAULT_CHUNK_SIZE, progress=None, on_chunk=None,
-               cube_bin_kev: float | None = None) -> SpotResult:
+def solar_spot(
+    optic: Optic,
+    source: SolarSource,
+    detector: Detector,
+    n_rays: int = 1_000_000,
+    seed: int = 0,
+    focal_plane_z_mm: float = 0.0,
+    magnet: Magnet = Magnet(),
+    exposure: Exposure = Exposure(),
+    chunk_size: int = DEFAULT_CHUNK_SIZE,
+    progress=None,
+    on_chunk=None,
+    cube_bin_kev: float | None = None,
+) -> SpotResult:
     """Trace the solar-axion source through the optic to the plane z = focal_plane_z_mm and score the image;
     `on_chunk` (e.g. a photon list) is called with each traced chunk (weights before the detector). With
     `cube_bin_kev`, the image is also kept per energy bin of that width (keV, from the band's lower edge; the
@@ -142,8 +157,9 @@ def solar_spot(optic: Optic, source: SolarSource, detector: Detector, n_rays: in
     opening_r2 = (0.5 * detector.opening_diameter_mm) ** 2
     # the detected signal on the detector's opening (the strongback around it is opaque), and its squared weights
     # for the statistical error of the spot's ARF in each energy bin (a compound-Poisson sum: variance sum w^2)
-    on_opening, on_opening_squared = (FocusedImage(centre_d, IMAGE_PIXEL_MM, 1, min(chunk_size, n_rays),
-                                                   source.energy_nodes()) for _ in range(2))
+    on_opening, on_opening_squared = (
+        FocusedImage(centre_d, IMAGE_PIXEL_MM, 1, min(chunk_size, n_rays), source.energy_nodes()) for _ in range(2)
+    )
     run = trace.run(n_rays, seed, chunk_size, table, progress, on_chunk)
     for rays in run:
         optics_only.add(rays)
@@ -157,8 +173,9 @@ def solar_spot(optic: Optic, source: SolarSource, detector: Detector, n_rays: in
     check_focused(int(run.fates[Fate.DOUBLE]), f"{optic.name}: solar spot and figures of merit")
 
     b = detector.background_counts_kev_cm2_s
-    figures = figures_of_merit(optics_only.radial, after_detector.radial, magnet, b,
-                               spectrum_mean(source, detector.efficiency))
+    figures = figures_of_merit(
+        optics_only.radial, after_detector.radial, magnet, b, spectrum_mean(source, detector.efficiency)
+    )
     signal, background = expected_counts(figures, source, magnet, b, exposure)
     spot_bins = int(np.searchsorted(radial_edges_mm()[1:], figures.spot.radius_mm)) + 1  # best_spot's bins
     spot_signal = after_detector.radial_by_node[:, :spot_bins].sum(axis=1)
@@ -200,8 +217,9 @@ def solar_spot(optic: Optic, source: SolarSource, detector: Detector, n_rays: in
         counts_per_cm2=counts_per_cm2,
         detectable_signal_counts=counts_per_cm2 * float(detectable.sum()),
         detectable_signal_cm2=detectable,
-        detectable_area_cm2=circle_overlap_cm2(figures.spot.radius_mm, 0.5 * detector.opening_diameter_mm,
-                                               math.hypot(*after_detector.centroid_mm())),
+        detectable_area_cm2=circle_overlap_cm2(
+            figures.spot.radius_mm, 0.5 * detector.opening_diameter_mm, math.hypot(*after_detector.centroid_mm())
+        ),
         spot_area_cm2=detectable / flux_share,
         spot_area_error_cm2=detectable_error / flux_share,
         detector=detector,

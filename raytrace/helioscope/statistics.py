@@ -22,8 +22,10 @@ from ..defaults import CONFIDENCE
 def _statistic(mu: float, mu_hat: float, signal, background, counts) -> float:
     if mu <= mu_hat:
         return 0.0
-    return 2.0 * (_negative_log_likelihood(mu, signal, background, counts)
-                  - _negative_log_likelihood(mu_hat, signal, background, counts))
+    return 2.0 * (
+        _negative_log_likelihood(mu, signal, background, counts)
+        - _negative_log_likelihood(mu_hat, signal, background, counts)
+    )
 
 
 def _best_fit(signal, background, counts) -> float:
@@ -33,8 +35,13 @@ def _best_fit(signal, background, counts) -> float:
     if slope_at_zero >= 0:
         return 0.0
     upper = _strength_scale(signal, background, counts)
-    result = minimize_scalar(_negative_log_likelihood, bounds=(0.0, upper), args=(signal, background, counts),
-                             method="bounded", options={"xatol": 1e-10 * upper})
+    result = minimize_scalar(
+        _negative_log_likelihood,
+        bounds=(0.0, upper),
+        args=(signal, background, counts),
+        method="bounded",
+        options={"xatol": 1e-10 * upper},
+    )
     at_zero = _negative_log_likelihood(0.0, signal, background, counts)
     return 0.0 if at_zero <= result.fun else float(result.x)
 
@@ -50,17 +57,26 @@ def upper_limit(signal, background, counts=None, confidence: float = CONFIDENCE)
     high = max(low, 1.0) * _strength_scale(signal, background, counts)
     while _statistic(high, low, signal, background, counts) < threshold:
         high *= 10.0
-    return float(brentq(lambda mu: _statistic(mu, low, signal, background, counts) - threshold, low, high,
-                        xtol=1e-12 * high, rtol=1e-12))
+    return float(
+        brentq(
+            lambda mu: _statistic(mu, low, signal, background, counts) - threshold,
+            low,
+            high,
+            xtol=1e-12 * high,
+            rtol=1e-12,
+        )
+    )
 
 
-def pseudo_experiment_limits(signal, background, n_experiments: int, seed: int = 0,
-                             confidence: float = CONFIDENCE) -> np.ndarray:
+def pseudo_experiment_limits(
+    signal, background, n_experiments: int, seed: int = 0, confidence: float = CONFIDENCE
+) -> np.ndarray:
     """Upper limits on mu from `n_experiments` background-only data sets drawn from Poisson(b_i)."""
     signal, background, _ = _bins(signal, background, background)
     rng = np.random.default_rng(seed)
-    return np.array([upper_limit(signal, background, rng.poisson(background), confidence)
-                     for _ in range(int(n_experiments))])
+    return np.array(
+        [upper_limit(signal, background, rng.poisson(background), confidence) for _ in range(int(n_experiments))]
+    )
 
 
 def _negative_log_likelihood(mu, signal, background, counts) -> float:
@@ -79,8 +95,10 @@ def _strength_scale(signal, background, counts) -> float:
 def _bins(signal, background, counts):
     signal, background, counts = (np.atleast_1d(np.asarray(v, dtype=float)) for v in (signal, background, counts))
     if not signal.shape == background.shape == counts.shape:
-        raise ValueError(f"signal, background and counts need one value per bin: shapes {signal.shape}, "
-                         f"{background.shape}, {counts.shape}")
+        raise ValueError(
+            f"signal, background and counts need one value per bin: shapes {signal.shape}, "
+            f"{background.shape}, {counts.shape}"
+        )
     for name, values in (("signal", signal), ("background", background), ("counts", counts)):
         if not np.all(np.isfinite(values)) or np.any(values < 0):
             raise ValueError(f"{name}: counts must be finite numbers >= 0")

@@ -45,15 +45,22 @@ class Misalignment:
     def detector_centre_mm(self, optic: Optic) -> tuple[float, float]:
         """Where the detector's centre lies in the optic's focal plane."""
         reach = self.pivot(optic) * math.sin(self.tilt_rad)
-        return (reach * math.cos(self.tilt_azimuth_rad) - self.decentre_x_mm,
-                reach * math.sin(self.tilt_azimuth_rad) - self.decentre_y_mm)
+        return (
+            reach * math.cos(self.tilt_azimuth_rad) - self.decentre_x_mm,
+            reach * math.sin(self.tilt_azimuth_rad) - self.decentre_y_mm,
+        )
 
     def apparent_source(self, source: Source, optic: Optic) -> Source:
         """The source as the tilted optic sees it: its offset vector minus theta (cos psi, sin psi), and a magnet
         bore moved with the magnet."""
-        return source.seen_from_tilted_optic(self.tilt_rad * math.cos(self.tilt_azimuth_rad),
-                                             self.tilt_rad * math.sin(self.tilt_azimuth_rad), self.pivot(optic),
-                                             self.decentre_x_mm, self.decentre_y_mm, float(optic.top_z_mm().max()))
+        return source.seen_from_tilted_optic(
+            self.tilt_rad * math.cos(self.tilt_azimuth_rad),
+            self.tilt_rad * math.sin(self.tilt_azimuth_rad),
+            self.pivot(optic),
+            self.decentre_x_mm,
+            self.decentre_y_mm,
+            float(optic.top_z_mm().max()),
+        )
 
 
 @dataclass
@@ -64,9 +71,18 @@ class FocalPlaneSignal:
     fates: np.ndarray  # rays per fate code
 
 
-def focal_plane_signal(optic: Optic, source: Source, detector: Detector, misalignment: Misalignment,
-                       focal_plane_z_mm: float, n_rays: int, seed: int, table: ReflectivityTable | None = None,
-                       chunk_size: int = DEFAULT_CHUNK_SIZE, on_chunk=None) -> FocalPlaneSignal:
+def focal_plane_signal(
+    optic: Optic,
+    source: Source,
+    detector: Detector,
+    misalignment: Misalignment,
+    focal_plane_z_mm: float,
+    n_rays: int,
+    seed: int,
+    table: ReflectivityTable | None = None,
+    chunk_size: int = DEFAULT_CHUNK_SIZE,
+    on_chunk=None,
+) -> FocalPlaneSignal:
     """The detected focused signal of the misaligned optic, in total and inside the detector's opening.
 
     `table` (reflectivities at the source's energies, reaching this trace's graze angles) is built if not given."""
@@ -91,10 +107,21 @@ def focal_plane_signal(optic: Optic, source: Source, detector: Detector, misalig
     return FocalPlaneSignal(float(total), float(sums[3]), centroid, run.fates)
 
 
-def tilt_scan(optic: Optic, source: Source, detector: Detector, tilts_rad, keep: float = 0.95,
-              tilt_azimuth_rad: float = 0.0, pivot_z_mm: float | None = None, focal_plane_z_mm: float = 0.0,
-              n_rays: int = 200_000, seed: int = 0, progress=None, decentre_mm: tuple[float, float] = (0.0, 0.0),
-              events_for=None) -> Table:
+def tilt_scan(
+    optic: Optic,
+    source: Source,
+    detector: Detector,
+    tilts_rad,
+    keep: float = 0.95,
+    tilt_azimuth_rad: float = 0.0,
+    pivot_z_mm: float | None = None,
+    focal_plane_z_mm: float = 0.0,
+    n_rays: int = 200_000,
+    seed: int = 0,
+    progress=None,
+    decentre_mm: tuple[float, float] = (0.0, 0.0),
+    events_for=None,
+) -> Table:
     """Per tilt: the spot's shift from the detector centre, the signal relative to the aligned optic, the share of the
     aligned signal inside the opening, and (in the metadata) the largest tilt that keeps `keep` of it. The decentre and
     the source's own offset apply at every tilt; the reference is the optic aligned on the magnet axis, neither tilted
@@ -103,12 +130,15 @@ def tilt_scan(optic: Optic, source: Source, detector: Detector, tilts_rad, keep:
     tilts = np.asarray(tilts_rad, dtype=float)
     if tilts.size == 0 or not np.all(np.isfinite(tilts) & (tilts >= 0) & (tilts <= MAX_TILT_RAD)):
         raise ValueError(f"tilts: must be from 0 to {math.degrees(MAX_TILT_RAD) * 60:g} arcmin")
-    seen = [Misalignment(float(t), tilt_azimuth_rad, pivot_z_mm, *decentre_mm).apparent_source(source, optic)
-            for t in (0.0, tilts.max())]
+    seen = [
+        Misalignment(float(t), tilt_azimuth_rad, pivot_z_mm, *decentre_mm).apparent_source(source, optic)
+        for t in (0.0, tilts.max())
+    ]
     widest = max(seen, key=lambda apparent: apparent.pointing_rad[0])  # the apparent offset is |offset - tilt|
     table = Trace(optic, widest, focal_plane_z_mm).reflectivity_table()
-    aligned = focal_plane_signal(optic, source, detector, Misalignment(pivot_z_mm=pivot_z_mm), focal_plane_z_mm,
-                                 n_rays, seed, table)
+    aligned = focal_plane_signal(
+        optic, source, detector, Misalignment(pivot_z_mm=pivot_z_mm), focal_plane_z_mm, n_rays, seed, table
+    )
     if aligned.in_opening <= 0:
         raise ValueError(f"{optic.name}: no focused signal inside the detector opening even when aligned")
     if progress is not None:
@@ -127,27 +157,57 @@ def tilt_scan(optic: Optic, source: Source, detector: Detector, tilts_rad, keep:
         if writer is not None:
             writer.close()
         fates += s.fates
-        rows.append((float(tilt), math.hypot(*s.centroid_mm), *s.centroid_mm, s.total / aligned.total,
-                     s.in_opening / aligned.total, s.in_opening / aligned.in_opening))
+        rows.append(
+            (
+                float(tilt),
+                math.hypot(*s.centroid_mm),
+                *s.centroid_mm,
+                s.total / aligned.total,
+                s.in_opening / aligned.total,
+                s.in_opening / aligned.in_opening,
+            )
+        )
         if progress is not None:
             progress(1)
     columns = np.array(rows).T
-    table = Table({"tilt": np.degrees(columns[0]) * 60.0, "shift_mm": columns[1], "shift_x_mm": columns[2],
-                   "shift_y_mm": columns[3], "relative_signal": columns[4], "in_opening_fraction": columns[5],
-                   "relative_in_opening": columns[6]})
+    table = Table(
+        {
+            "tilt": np.degrees(columns[0]) * 60.0,
+            "shift_mm": columns[1],
+            "shift_x_mm": columns[2],
+            "shift_y_mm": columns[3],
+            "relative_signal": columns[4],
+            "in_opening_fraction": columns[5],
+            "relative_in_opening": columns[6],
+        }
+    )
     table["tilt"].unit = "arcmin"
     pivot = Misalignment(pivot_z_mm=pivot_z_mm).pivot(optic)
-    table.meta.update(provenance(optic=optic, source=source, rays=n_rays, seed=seed, fates=fates, **{
-        "detector": detector.name, "opening_diameter_mm": detector.opening_diameter_mm, "pivot_z_mm": pivot,
-        "tilt_azimuth_deg": math.degrees(tilt_azimuth_rad), "decentre_x_mm": float(decentre_mm[0]),
-        "decentre_y_mm": float(decentre_mm[1]), "focal_plane_z_mm": focal_plane_z_mm, "keep": keep,
-        "aligned_in_opening_fraction": aligned.in_opening / aligned.total,
-        "tolerance_arcmin": largest_tilt(table["tilt"].value, columns[6], keep),
-        "fates_over": "the aligned optic and every tilt",
-        "definitions": "shift: spot centroid minus detector centre; relative_signal: focused detected signal / "
-                       "aligned; in_opening_fraction: signal inside the opening / aligned total; "
-                       "relative_in_opening: signal inside the opening / aligned signal inside it",
-    }))
+    table.meta.update(
+        provenance(
+            optic=optic,
+            source=source,
+            rays=n_rays,
+            seed=seed,
+            fates=fates,
+            **{
+                "detector": detector.name,
+                "opening_diameter_mm": detector.opening_diameter_mm,
+                "pivot_z_mm": pivot,
+                "tilt_azimuth_deg": math.degrees(tilt_azimuth_rad),
+                "decentre_x_mm": float(decentre_mm[0]),
+                "decentre_y_mm": float(decentre_mm[1]),
+                "focal_plane_z_mm": focal_plane_z_mm,
+                "keep": keep,
+                "aligned_in_opening_fraction": aligned.in_opening / aligned.total,
+                "tolerance_arcmin": largest_tilt(table["tilt"].value, columns[6], keep),
+                "fates_over": "the aligned optic and every tilt",
+                "definitions": "shift: spot centroid minus detector centre; relative_signal: focused detected signal / "
+                "aligned; in_opening_fraction: signal inside the opening / aligned total; "
+                "relative_in_opening: signal inside the opening / aligned signal inside it",
+            },
+        )
+    )
     return table
 
 

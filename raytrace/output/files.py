@@ -48,8 +48,10 @@ def check_writable(path: str | os.PathLike, allowed_suffixes, option: str = "out
             if option == "-o" and path.suffix.lower() == ".png"
             else ""
         )
-        raise OutputError(f"{option} {str(path)!r}: this output is written as {kinds}, not "
-                          f"{path.suffix or 'a file without a suffix'}{hint}")
+        raise OutputError(
+            f"{option} {str(path)!r}: this output is written as {kinds}, not "
+            f"{path.suffix or 'a file without a suffix'}{hint}"
+        )
     folder = path.parent if str(path.parent) else Path(".")
     if not folder.is_dir():
         raise OutputError(f"{option} {str(path)!r}: folder {str(folder)!r} does not exist")
@@ -182,26 +184,48 @@ def write_rmf(rmf, path: str | os.PathLike, telescope: str = "BabyIAXO", instrum
     path = check_writable(path, (".rmf",))
     lo, hi = rmf.energy_edges_kev[:-1], rmf.energy_edges_kev[1:]
     n_energy, n_channel = rmf.matrix.shape
-    common = {"TELESCOP": telescope, "INSTRUME": instrument, "FILTER": "NONE", "CHANTYPE": "PI",
-              "DETCHANS": n_channel, "HDUCLASS": "OGIP", "HDUCLAS1": "RESPONSE"}
-    matrix = fits.BinTableHDU.from_columns([
-        fits.Column(name="ENERG_LO", format="E", unit="keV", array=lo),
-        fits.Column(name="ENERG_HI", format="E", unit="keV", array=hi),
-        fits.Column(name="N_GRP", format="I", array=np.ones(n_energy, np.int16)),
-        fits.Column(name="F_CHAN", format="J", array=np.ones(n_energy, np.int32)),
-        fits.Column(name="N_CHAN", format="J", array=np.full(n_energy, n_channel, np.int32)),
-        fits.Column(name="MATRIX", format=f"{n_channel}E", array=rmf.matrix.astype(np.float32)),
-    ], name="MATRIX")
+    common = {
+        "TELESCOP": telescope,
+        "INSTRUME": instrument,
+        "FILTER": "NONE",
+        "CHANTYPE": "PI",
+        "DETCHANS": n_channel,
+        "HDUCLASS": "OGIP",
+        "HDUCLAS1": "RESPONSE",
+    }
+    matrix = fits.BinTableHDU.from_columns(
+        [
+            fits.Column(name="ENERG_LO", format="E", unit="keV", array=lo),
+            fits.Column(name="ENERG_HI", format="E", unit="keV", array=hi),
+            fits.Column(name="N_GRP", format="I", array=np.ones(n_energy, np.int16)),
+            fits.Column(name="F_CHAN", format="J", array=np.ones(n_energy, np.int32)),
+            fits.Column(name="N_CHAN", format="J", array=np.full(n_energy, n_channel, np.int32)),
+            fits.Column(name="MATRIX", format=f"{n_channel}E", array=rmf.matrix.astype(np.float32)),
+        ],
+        name="MATRIX",
+    )
     header = matrix.header
     header.update(common)
-    header.update({"HDUCLAS2": "RSP_MATRIX", "HDUCLAS3": "DETECTOR" if rmf.includes_efficiency else "REDIST",
-                   "HDUVERS": "1.3.0", "LO_THRES": 0.0, "TLMIN4": 1, "TLMAX4": n_channel})
+    header.update(
+        {
+            "HDUCLAS2": "RSP_MATRIX",
+            "HDUCLAS3": "DETECTOR" if rmf.includes_efficiency else "REDIST",
+            "HDUVERS": "1.3.0",
+            "LO_THRES": 0.0,
+            "TLMIN4": 1,
+            "TLMAX4": n_channel,
+        }
+    )
     _add_creator(header, rmf.meta)
     _add_cards(header, rmf.meta)
-    bounds = fits.BinTableHDU.from_columns([
-        fits.Column(name="CHANNEL", format="J", array=np.arange(1, n_channel + 1, dtype=np.int32)),
-        fits.Column(name="E_MIN", format="E", unit="keV", array=rmf.channel_edges_kev[:-1]),
-        fits.Column(name="E_MAX", format="E", unit="keV", array=rmf.channel_edges_kev[1:])], name="EBOUNDS")
+    bounds = fits.BinTableHDU.from_columns(
+        [
+            fits.Column(name="CHANNEL", format="J", array=np.arange(1, n_channel + 1, dtype=np.int32)),
+            fits.Column(name="E_MIN", format="E", unit="keV", array=rmf.channel_edges_kev[:-1]),
+            fits.Column(name="E_MAX", format="E", unit="keV", array=rmf.channel_edges_kev[1:]),
+        ],
+        name="EBOUNDS",
+    )
     bounds.header.update(common)
     bounds.header.update({"HDUCLAS2": "EBOUNDS", "HDUVERS": "1.2.0", "TLMIN1": 1, "TLMAX1": n_channel})
     with atomic_path(path) as tmp:
@@ -209,8 +233,9 @@ def write_rmf(rmf, path: str | os.PathLike, telescope: str = "BabyIAXO", instrum
     return path
 
 
-def write_vignetting(table: Table, path: str | os.PathLike, telescope: str = "BabyIAXO",
-                     instrument: str = "OPTIC") -> Path:
+def write_vignetting(
+    table: Table, path: str | os.PathLike, telescope: str = "BabyIAXO", instrument: str = "OPTIC"
+) -> Path:
     """An off-axis response table (`raytrace.analysis.offaxis_response`) in the OGIP/CALDB vignetting layout that
     simulators such as SIXTE read: one row of ENERG_LO, ENERG_HI (keV), THETA, PHI (deg) and VIGNET with
     TDIM = (energies, angles, azimuths), energy varying fastest."""
@@ -221,21 +246,31 @@ def write_vignetting(table: Table, path: str | os.PathLike, telescope: str = "Ba
     if energy.size * theta.size * phi.size != len(table):
         raise OutputError("a vignetting file needs the full grid of energy x off-axis angle x azimuth")
     lo, hi = _bin_edges(energy)
-    order = np.lexsort((u.Quantity(table["energy"]).value, u.Quantity(table["off_axis"]).value,
-                        u.Quantity(table["azimuth"]).value))
+    order = np.lexsort(
+        (u.Quantity(table["energy"]).value, u.Quantity(table["off_axis"]).value, u.Quantity(table["azimuth"]).value)
+    )
     vignet = np.asarray(table["vignet"])[order].reshape(1, phi.size, theta.size, energy.size)
     columns = [
         fits.Column(name="ENERG_LO", format=f"{energy.size}E", unit="keV", array=lo[None, :]),
         fits.Column(name="ENERG_HI", format=f"{energy.size}E", unit="keV", array=hi[None, :]),
         fits.Column(name="THETA", format=f"{theta.size}E", unit="deg", array=theta[None, :]),
         fits.Column(name="PHI", format=f"{phi.size}E", unit="deg", array=phi[None, :]),
-        fits.Column(name="VIGNET", format=f"{vignet[0].size}E", dim=f"({energy.size},{theta.size},{phi.size})",
-                    array=vignet),
+        fits.Column(
+            name="VIGNET", format=f"{vignet[0].size}E", dim=f"({energy.size},{theta.size},{phi.size})", array=vignet
+        ),
     ]
     hdu = fits.BinTableHDU.from_columns(columns, name="VIGNET")
     header = hdu.header
-    header.update({"TELESCOP": telescope, "INSTRUME": instrument, "HDUCLASS": "OGIP", "HDUCLAS1": "RESPONSE",
-                   "HDUCLAS2": "VIGNET", "HDUVERS": "1.0.0"})
+    header.update(
+        {
+            "TELESCOP": telescope,
+            "INSTRUME": instrument,
+            "HDUCLASS": "OGIP",
+            "HDUCLAS1": "RESPONSE",
+            "HDUCLAS2": "VIGNET",
+            "HDUVERS": "1.0.0",
+        }
+    )
     _add_cards(header, table.meta)
     with atomic_path(path) as tmp:
         fits.HDUList([fits.PrimaryHDU(), hdu]).writeto(tmp, overwrite=True)
@@ -280,8 +315,11 @@ def write_psf(results, path: str | os.PathLike, telescope: str = "BabyIAXO", ins
 
 def _psf_grid_point(result) -> tuple[float, float, float]:
     """(keV, arcmin, deg in [0, 360)) of a PSF, to 1e-9: the azimuth 120 deg is not 119.99999999999999."""
-    return (round(result.meta["energy_kev"], 9), round(result.meta["off_axis_arcmin"], 9),
-            round(result.meta["azimuth_deg"] % 360.0, 9) % 360.0)
+    return (
+        round(result.meta["energy_kev"], 9),
+        round(result.meta["off_axis_arcmin"], 9),
+        round(result.meta["azimuth_deg"] % 360.0, 9) % 360.0,
+    )
 
 
 def _psf_hdu(result, telescope: str, instrument: str, primary: bool):
@@ -303,22 +341,39 @@ def _psf_hdu(result, telescope: str, instrument: str, primary: bool):
         h[f"CDELT{axis}"] = pixel_arcsec
     energy_kev, theta_arcmin, phi_deg = _psf_grid_point(result)
     cards = {
-        "ENERGY": (1e3 * energy_kev, "[eV] photon energy"), "THETA": (theta_arcmin, "[arcmin] source off-axis angle"),
-        "PHI": (phi_deg, "[deg] source azimuth"), "BUNIT": ("cm2", "focused effective area per pixel"),
-        "TELESCOP": telescope, "INSTRUME": instrument, "HDUCLASS": "OGIP", "HDUDOC": "CAL/GEN/92-027",
-        "HDUVERS": "1.0.0", "HDUCLAS1": "IMAGE", "HDUCLAS2": "PSF", "HDUCLAS3": "PREDICTED", "HDUCLAS4": "NET",
-        "CCLS0001": "BCF", "CDTP0001": "DATA", "CCNM0001": "2D_PSF", "CBD10001": f"ENERG({energy_kev:g})keV",
-        "CBD20001": f"THETA({theta_arcmin:g})arcmin", "CBD30001": f"PHI({phi_deg:g})deg", "CVSD0001": "2000-01-01",
-        "CVST0001": "00:00:00", "CDES0001": f"{result.meta['optic']} PSF, ray traced",
+        "ENERGY": (1e3 * energy_kev, "[eV] photon energy"),
+        "THETA": (theta_arcmin, "[arcmin] source off-axis angle"),
+        "PHI": (phi_deg, "[deg] source azimuth"),
+        "BUNIT": ("cm2", "focused effective area per pixel"),
+        "TELESCOP": telescope,
+        "INSTRUME": instrument,
+        "HDUCLASS": "OGIP",
+        "HDUDOC": "CAL/GEN/92-027",
+        "HDUVERS": "1.0.0",
+        "HDUCLAS1": "IMAGE",
+        "HDUCLAS2": "PSF",
+        "HDUCLAS3": "PREDICTED",
+        "HDUCLAS4": "NET",
+        "CCLS0001": "BCF",
+        "CDTP0001": "DATA",
+        "CCNM0001": "2D_PSF",
+        "CBD10001": f"ENERG({energy_kev:g})keV",
+        "CBD20001": f"THETA({theta_arcmin:g})arcmin",
+        "CBD30001": f"PHI({phi_deg:g})deg",
+        "CVSD0001": "2000-01-01",
+        "CVST0001": "00:00:00",
+        "CDES0001": f"{result.meta['optic']} PSF, ray traced",
         "FOCALLEN": (f, "[mm] focal length the WCS and THETA refer to"),
         "FOCALZ": (result.meta["focal_plane_z_mm"], "[mm] focal plane on the axis (0: nominal focus)"),
     }
     for key, value in cards.items():
         h[key] = value
     _add_creator(h, result.meta)
-    h["COMMENT"] = ("Axes turned by 180 deg from the focal plane (as seen from the sky): SIXTE's frame, where the "
-                    "image of a source at (THETA, PHI) lies near f tan(THETA) (cos PHI, sin PHI); CRVAL is the "
-                    "image centre's offset from that point.")
+    h["COMMENT"] = (
+        "Axes turned by 180 deg from the focal plane (as seen from the sky): SIXTE's frame, where the "
+        "image of a source at (THETA, PHI) lies near f tan(THETA) (cos PHI, sin PHI); CRVAL is the "
+        "image centre's offset from that point."
+    )
     _add_cards(h, result.meta | result.summary())
     return hdu
 
@@ -348,13 +403,19 @@ def write_signal_cube(result, path: str | os.PathLike) -> Path:
     h["CRVAL3"], h["CDELT3"] = 0.5 * (edges[0] + edges[1]), edges[1] - edges[0]
     h["BUNIT"] = "count"
     _add_creator(h, result.meta)
-    h["COMMENT"] = ("Expected signal counts per pixel and energy bin: T x Phi_band(g) x P(g, B, L) x detected "
-                    "effective area; focal-plane axes x, y in mm (alternative WCS A: arcsec).")
+    h["COMMENT"] = (
+        "Expected signal counts per pixel and energy bin: T x Phi_band(g) x P(g, B, L) x detected "
+        "effective area; focal-plane axes x, y in mm (alternative WCS A: arcsec)."
+    )
     _add_cards(h, result.meta | result.summary())
-    bounds = fits.BinTableHDU.from_columns([
-        fits.Column(name="CHANNEL", format="J", array=np.arange(edges.size - 1)),
-        fits.Column(name="E_MIN", format="D", unit="keV", array=edges[:-1]),
-        fits.Column(name="E_MAX", format="D", unit="keV", array=edges[1:])], name="EBOUNDS")
+    bounds = fits.BinTableHDU.from_columns(
+        [
+            fits.Column(name="CHANNEL", format="J", array=np.arange(edges.size - 1)),
+            fits.Column(name="E_MIN", format="D", unit="keV", array=edges[:-1]),
+            fits.Column(name="E_MAX", format="D", unit="keV", array=edges[1:]),
+        ],
+        name="EBOUNDS",
+    )
     with atomic_path(path) as tmp:
         fits.HDUList([hdu, bounds]).writeto(tmp, overwrite=True)
     return path
@@ -364,8 +425,11 @@ def _add_creator(header: fits.Header, meta: dict) -> None:
     """CREATOR (this package and the version that made the result) and DATE (UTC, of writing; $SOURCE_DATE_EPOCH
     instead when set, so that a rerun can give the same bytes): the FITS standard's provenance cards."""
     epoch = os.environ.get("SOURCE_DATE_EPOCH", "")
-    when = (datetime.datetime.fromtimestamp(int(epoch), datetime.timezone.utc) if epoch.isdigit()
-            else datetime.datetime.now(datetime.timezone.utc))
+    when = (
+        datetime.datetime.fromtimestamp(int(epoch), datetime.timezone.utc)
+        if epoch.isdigit()
+        else datetime.datetime.now(datetime.timezone.utc)
+    )
     header["CREATOR"] = f"raytrace {meta.get('raytrace_version', '')}".strip()
     header["DATE"] = (when.strftime("%Y-%m-%dT%H:%M:%S"), "UTC, file written")
 
@@ -380,8 +444,9 @@ def _add_cards(header: fits.Header, meta: dict, prefix: str = "") -> None:
         elif isinstance(value, (str, bool, int, float, np.integer, np.floating)):
             header[f"HIERARCH {name}"] = value.item() if isinstance(value, np.generic) else value
         elif isinstance(value, (list, tuple)):
-            header[f"HIERARCH {name}"] = json.dumps(value, default=lambda v: v.item() if isinstance(v, np.generic)
-                                                    else str(v))
+            header[f"HIERARCH {name}"] = json.dumps(
+                value, default=lambda v: v.item() if isinstance(v, np.generic) else str(v)
+            )
 
 
 def write_prescription(optic: Optic, path: str | os.PathLike) -> list[Path]:
@@ -428,18 +493,21 @@ def write_prescription(optic: Optic, path: str | os.PathLike) -> list[Path]:
             SLOPE_COLUMNS, ("meridional_arcsec", "sagittal_arcsec", "wing_fraction", "wing_arcsec")
         ):
             table[column] = [getattr(s.slope_errors, field) for s in optic.shells]
-    table.meta.update({"name": optic.name, "focal_length_mm": optic.focal_length_mm, "source": optic.source,
-                       "shells": optic.n_shells})
+    table.meta.update(
+        {"name": optic.name, "focal_length_mm": optic.focal_length_mm, "source": optic.source, "shells": optic.n_shells}
+    )
     if optic.apertures:
         table.meta["aperture"] = [a.spec() for a in optic.apertures]
     if optic.spider is not None:
         sp = optic.spider
-        table.meta.update({
-            "spider_spokes": sp.n_spokes,
-            "spider_width_deg": sp.spoke_width_deg,
-            "spider_width_mm": sp.spoke_width_mm,
-            "spider_rotation_deg": sp.rotation_deg,
-        })
+        table.meta.update(
+            {
+                "spider_spokes": sp.n_spokes,
+                "spider_width_deg": sp.spoke_width_deg,
+                "spider_width_mm": sp.spoke_width_mm,
+                "spider_rotation_deg": sp.rotation_deg,
+            }
+        )
     with atomic_path(path) as tmp:
         table.write(tmp, format="ascii.ecsv", overwrite=True)
     return written + [path]

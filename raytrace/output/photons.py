@@ -39,23 +39,33 @@ from .files import FULL_DISK_BYTES, OutputError, check_writable, named_os_error,
 
 REACHES_FOCAL_PLANE = np.array([Fate.NO_REFLECTION, Fate.PRIMARY_ONLY, Fate.SECONDARY_ONLY, Fate.DOUBLE, Fate.MULTIPLE])
 PHOTON_PDG_CODE = 22
-FITS_COLUMNS = (("X", "mm", ">f8"), ("Y", "mm", ">f8"), ("Z", "mm", ">f8"), ("DX", "", ">f8"), ("DY", "", ">f8"),
-                ("DZ", "", ">f8"), ("ENERGY", "keV", ">f8"), ("WEIGHT", "cm2", ">f8"), ("FATE", "", ">i2"),
-                ("SHELL", "", ">i4"), ("RAY", "", ">i8"))
+FITS_COLUMNS = (
+    ("X", "mm", ">f8"),
+    ("Y", "mm", ">f8"),
+    ("Z", "mm", ">f8"),
+    ("DX", "", ">f8"),
+    ("DY", "", ">f8"),
+    ("DZ", "", ">f8"),
+    ("ENERGY", "keV", ">f8"),
+    ("WEIGHT", "cm2", ">f8"),
+    ("FATE", "", ">i2"),
+    ("SHELL", "", ">i4"),
+    ("RAY", "", ">i8"),
+)
 FRAMES = {
     "optic": "origin at the nominal focus, z along the optical axis towards the optic (photons travel along -z), x and "
-             "y as in the optic's prescription (azimuth 0 along +x)",
+    "y as in the optic's prescription (azimuth 0 along +x)",
     "beam": "the optic's frame turned by 180 deg about x (y and z change sign): origin at the nominal focus, photons "
-            "travel along +z",
+    "travel along +z",
 }
 FRAME_SIGNS = {"optic": np.array([1.0, 1.0, 1.0]), "beam": np.array([1.0, -1.0, -1.0])}
 FOCUSED_WEIGHT = "WEIGHT in cm2, summed over FATE 8 (double) the effective area"
 CONTENTS = {
     "focal_plane": f"Rays reaching the focal plane, where they cross it; {FOCUSED_WEIGHT}",
     "all": "Every ray of the run in order (row k is ray k): where it crosses the focal plane, or where it stopped "
-           f"(FATE says why); {FOCUSED_WEIGHT}",
+    f"(FATE says why); {FOCUSED_WEIGHT}",
     "entrance": "Every ray of the run in order (row k is ray k) as it enters the optic, before any obstruction; FATE "
-                "and SHELL are what the trace made of it; WEIGHT in cm2, the entrance area the ray stands for",
+    "and SHELL are what the trace made of it; WEIGHT in cm2, the entrance area the ray stands for",
 }
 FITS_BLOCK = 2880
 MCPL_BYTES_PER_PHOTON = 40  # at most, in single precision: position, packed direction and energy, time, weight, flags
@@ -63,8 +73,11 @@ MCPL_BYTES_PER_PHOTON = 40  # at most, in single precision: position, packed dir
 
 def estimated_bytes(path, n_rays: int) -> int:
     """An upper bound of the file size for n_rays rays (all of them reaching the focal plane)."""
-    per_row = MCPL_BYTES_PER_PHOTON if Path(path).suffix.lower() == ".mcpl" else \
-        sum(np.dtype(t).itemsize for _, _, t in FITS_COLUMNS)
+    per_row = (
+        MCPL_BYTES_PER_PHOTON
+        if Path(path).suffix.lower() == ".mcpl"
+        else sum(np.dtype(t).itemsize for _, _, t in FITS_COLUMNS)
+    )
     return n_rays * per_row
 
 
@@ -97,8 +110,14 @@ class _AtomicFile:
     def _columns(self, rays: Rays, keep: np.ndarray) -> tuple:
         """x, y, z (mm), dx, dy, dz of the kept rays in the list's frame."""
         sx, sy, sz = self.signs
-        return (rays.x[keep], sy * rays.y[keep], sz * rays.z[keep], rays.dx[keep], sy * rays.dy[keep],
-                sz * rays.dz[keep])
+        return (
+            rays.x[keep],
+            sy * rays.y[keep],
+            sz * rays.z[keep],
+            rays.dx[keep],
+            sy * rays.dy[keep],
+            sz * rays.dz[keep],
+        )
 
     def close(self) -> Path:
         """Complete the list and move it onto its path."""
@@ -166,9 +185,17 @@ class FitsPhotonList(_AtomicFile):
         keep = self._kept(rays)
         rows = np.empty(int(keep.sum()), self.dtype)
         number = self.seen + np.arange(len(rays))
-        for (name, _, _), values in zip(FITS_COLUMNS, (*self._columns(rays, keep), rays.energy_kev[keep],
-                                                       rays.weight[keep], rays.fate[keep], rays.shell[keep],
-                                                       number[keep])):
+        for (name, _, _), values in zip(
+            FITS_COLUMNS,
+            (
+                *self._columns(rays, keep),
+                rays.energy_kev[keep],
+                rays.weight[keep],
+                rays.fate[keep],
+                rays.shell[keep],
+                number[keep],
+            ),
+        ):
             rows[name] = values
         self.seen += len(rays)
         self._write(rows.tobytes())
@@ -193,9 +220,16 @@ class FitsPhotonList(_AtomicFile):
 
 
 class _McplParticle(ctypes.Structure):
-    _fields_ = [("ekin", ctypes.c_double), ("polarisation", ctypes.c_double * 3), ("position", ctypes.c_double * 3),
-                ("direction", ctypes.c_double * 3), ("time", ctypes.c_double), ("weight", ctypes.c_double),
-                ("pdgcode", ctypes.c_int32), ("userflags", ctypes.c_uint32)]
+    _fields_ = [
+        ("ekin", ctypes.c_double),
+        ("polarisation", ctypes.c_double * 3),
+        ("position", ctypes.c_double * 3),
+        ("direction", ctypes.c_double * 3),
+        ("time", ctypes.c_double),
+        ("weight", ctypes.c_double),
+        ("pdgcode", ctypes.c_int32),
+        ("userflags", ctypes.c_uint32),
+    ]
 
 
 class _McplOutfile(ctypes.Structure):
@@ -213,9 +247,14 @@ def _libmcpl():
     lib = ctypes.CDLL(str(libpath()))
     lib.mcpl_create_outfile.restype = _McplOutfile
     lib.mcpl_create_outfile.argtypes = [ctypes.c_char_p]
-    for name, args in (("mcpl_hdr_set_srcname", [ctypes.c_char_p]), ("mcpl_hdr_add_comment", [ctypes.c_char_p]),
-                       ("mcpl_enable_userflags", []), ("mcpl_enable_universal_pdgcode", [ctypes.c_int32]),
-                       ("mcpl_add_particle", [ctypes.POINTER(_McplParticle)]), ("mcpl_close_outfile", [])):
+    for name, args in (
+        ("mcpl_hdr_set_srcname", [ctypes.c_char_p]),
+        ("mcpl_hdr_add_comment", [ctypes.c_char_p]),
+        ("mcpl_enable_userflags", []),
+        ("mcpl_enable_universal_pdgcode", [ctypes.c_int32]),
+        ("mcpl_add_particle", [ctypes.POINTER(_McplParticle)]),
+        ("mcpl_close_outfile", []),
+    ):
         getattr(lib, name).argtypes = [_McplOutfile] + args
         getattr(lib, name).restype = None
     lib.mcpl_set_error_handler.argtypes = [_MCPL_ERROR_HANDLER]

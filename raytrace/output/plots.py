@@ -55,8 +55,9 @@ def plot_psf(result) -> Figure:
     half = n * result.pixel_arcsec / 2
     shown = np.log10(np.where(result.image > 0, result.image, np.nan))
     top = np.nanmax(shown)
-    im = ax_img.imshow(shown, origin="lower", extent=(-half, half, -half, half), cmap="magma",
-                       vmin=top - IMAGE_DECADES, vmax=top)
+    im = ax_img.imshow(
+        shown, origin="lower", extent=(-half, half, -half, half), cmap="magma", vmin=top - IMAGE_DECADES, vmax=top
+    )
     fig.colorbar(im, ax=ax_img, label="log10 area per pixel (cm$^2$)")
     ax_img.set_xlabel("x offset from centre (arcsec)")
     ax_img.set_ylabel("y offset from centre (arcsec)")
@@ -67,10 +68,23 @@ def plot_psf(result) -> Figure:
         ax_ee.axhline(q, color="grey", lw=0.6, ls=":")
         diameter = widths[f"{label.lower()}_arcsec"]
         ax_ee.plot(diameter / 2, q, "o", color="C3", ms=4)
-        ax_ee.annotate(f"{label} {diameter:.3g}\"", (diameter / 2, q), xytext=(6, -11), textcoords="offset points",
-                       fontsize=8, color="C3")
-    fig.suptitle(wrapped(f"{result.meta['optic']}: {result.meta['source']}; focal plane z = "
-                          f"{mm(result.meta['focal_plane_z_mm'], 2)} mm", 11, 10), fontsize=10)
+        ax_ee.annotate(
+            f'{label} {diameter:.3g}"',
+            (diameter / 2, q),
+            xytext=(6, -11),
+            textcoords="offset points",
+            fontsize=8,
+            color="C3",
+        )
+    fig.suptitle(
+        wrapped(
+            f"{result.meta['optic']}: {result.meta['source']}; focal plane z = "
+            f"{mm(result.meta['focal_plane_z_mm'], 2)} mm",
+            11,
+            10,
+        ),
+        fontsize=10,
+    )
     ax_ee.set_xlabel("Radius (arcsec); the widths are diameters")
     ax_ee.set_ylabel("Encircled fraction of the focused beam")
     ax_ee.set_ylim(0, 1.02)
@@ -91,9 +105,13 @@ def plot_comparison(areas, psfs) -> Figure:
         f = result.meta["focal_length_mm"]
         radius_mm = u.Quantity(result.encircled["radius"]).to_value(u.rad) * f
         hpd_mm = result.hpd_arcsec / ARCSEC_PER_RAD * f
-        ax_ee.semilogx(radius_mm, result.encircled["encircled_fraction"], color=colour,
-                       label=f"{result.meta['optic']}: HPD {result.hpd_arcsec:.3g}\" = {hpd_mm:.2f} mm "
-                             f"(f = {f / 1000:g} m, z = {mm(result.meta['focal_plane_z_mm'], 1)} mm)")
+        ax_ee.semilogx(
+            radius_mm,
+            result.encircled["encircled_fraction"],
+            color=colour,
+            label=f'{result.meta["optic"]}: HPD {result.hpd_arcsec:.3g}" = {hpd_mm:.2f} mm '
+            f"(f = {f / 1000:g} m, z = {mm(result.meta['focal_plane_z_mm'], 1)} mm)",
+        )
         smallest_hpd_mm = min(smallest_hpd_mm, hpd_mm)
     ax_a.set_xlabel("Energy (keV)")
     ax_a.set_ylabel("Effective area on axis (cm$^2$)")
@@ -122,20 +140,40 @@ def plot_spot(result) -> Figure:
     ix, iy = result.meta["image_centre_x_mm"], result.meta["image_centre_y_mm"]  # the pilot's centroid
     shown = np.log10(np.where(result.image > 0, result.image, np.nan))
     top = np.nanmax(shown)
-    image = ax_img.imshow(shown, origin="lower", cmap="magma", vmin=top - IMAGE_DECADES, vmax=top,
-                          extent=(ix - half, ix + half, iy - half, iy + half))
+    image = ax_img.imshow(
+        shown,
+        origin="lower",
+        cmap="magma",
+        vmin=top - IMAGE_DECADES,
+        vmax=top,
+        extent=(ix - half, ix + half, iy - half, iy + half),
+    )
     fig.colorbar(image, ax=ax_img, label="log10 effective area per pixel (cm$^2$)")
-    spot = Circle((cx, cy), result.radius_mm, fill=False, color="cyan", lw=1.2,
-                      label=f"spot: {result.area_cm2:.3g} cm$^2$, {100 * result.eta_d:.0f} % of the detected signal")
-    opening = Circle((0.0, 0.0), result.meta["opening_diameter_mm"] / 2, fill=False, color="limegreen", ls="--",
-                         lw=1.0, label=f"detector opening ({result.meta['opening_diameter_mm']:g} mm)")
+    spot = Circle(
+        (cx, cy),
+        result.radius_mm,
+        fill=False,
+        color="cyan",
+        lw=1.2,
+        label=f"spot: {result.area_cm2:.3g} cm$^2$, {100 * result.eta_d:.0f} % of the detected signal",
+    )
+    opening = Circle(
+        (0.0, 0.0),
+        result.meta["opening_diameter_mm"] / 2,
+        fill=False,
+        color="limegreen",
+        ls="--",
+        lw=1.0,
+        label=f"detector opening ({result.meta['opening_diameter_mm']:g} mm)",
+    )
     ax_img.add_patch(spot)
     ax_img.add_patch(opening)
     ax_img.set_xlabel("x (mm)")
     ax_img.set_ylabel("y (mm)")
     ax_img.legend(fontsize=7, loc="upper right")
-    ax_img.set_title(f"{result.meta['optic']}: solar axions, f$_{{DO}}$ = {result.f_do:.4g} (keV s)$^{{1/2}}$",
-                     fontsize=10)
+    ax_img.set_title(
+        f"{result.meta['optic']}: solar axions, f$_{{DO}}$ = {result.f_do:.4g} (keV s)$^{{1/2}}$", fontsize=10
+    )
     ee = result.encircled
     ax_ee.plot(u.Quantity(ee["radius"]).to_value(u.mm), ee["encircled_fraction"])
     ax_ee.axvline(result.radius_mm, color="C1", ls=":", label="signal-to-noise optimal radius")
@@ -157,8 +195,10 @@ def plot_scan(table) -> Figure:
     best = int(np.argmin(values) if sensitivity else np.argmax(values))
     focal = u.Quantity(table["focal_length"]).to_value(u.m)
     varied = list(table.meta.get("varied", []))
-    title = (f"{table.meta.get('design', '')}: {table.meta.get('groups', '')} coating groups from "
-             f"{table.meta.get('materials', '')}")
+    title = (
+        f"{table.meta.get('design', '')}: {table.meta.get('groups', '')} coating groups from "
+        f"{table.meta.get('materials', '')}"
+    )
     if not varied and np.unique(focal).size == len(table):
         fig = _figure(figsize=(7, 4.5))
         ax_f = fig.subplots()
@@ -168,8 +208,13 @@ def plot_scan(table) -> Figure:
         ax_f.set_xlabel("Focal length (m)")
         ax_f.set_ylabel(label, color="C0")
         ax_a = ax_f.twinx()
-        ax_a.plot(focal[order], u.Quantity(table["spot_area"]).to_value(u.cm**2)[order], "s--", color="C1",
-                  label="spot area a")
+        ax_a.plot(
+            focal[order],
+            u.Quantity(table["spot_area"]).to_value(u.cm**2)[order],
+            "s--",
+            color="C1",
+            label="spot area a",
+        )
         ax_a.set_ylabel("Spot area a (cm$^2$)", color="C1")
         ax_f.grid(alpha=0.3)
         ax_f.set_title(wrapped(f"{title}: best f = {focal[best]:g} m", 6.5, 9), fontsize=9)
@@ -242,17 +287,28 @@ def plot_family(tables: dict, references: dict | None = None) -> Figure:
         if _coupling_of(table) != coupling:
             raise ValueError(f"{label}: its limits are on {table.meta.get('coupling')}, not {coupling.column}")
         mass = u.Quantity(table["m_a"]).to_value(u.eV)
-        combined, vacuum = (np.asarray(u.Quantity(table[f"{coupling.column}_{phase}"]).to_value(coupling.unit))
-                            for phase in ("combined", "vacuum"))
+        combined, vacuum = (
+            np.asarray(u.Quantity(table[f"{coupling.column}_{phase}"]).to_value(coupling.unit))
+            for phase in ("combined", "vacuum")
+        )
         ax.plot(mass, combined, color=f"C{k}", lw=1.8, label=f"{label}, vacuum + 4He ({combined[0]:.3g} {unit})")
         ax.plot(mass, vacuum, color=f"C{k}", lw=1.0, ls="--", label=f"{label}, vacuum")
         for j, (name, (m_ref, g_ref)) in enumerate((references or {}).get(label, {}).items()):
-            ax.plot(m_ref, g_ref, color=f"C{k}", lw=0.8, alpha=0.7, ls=((0, (1, 1)), (0, (3, 1, 1, 1)), "-.")[j % 3],
-                    label=f"published: {name}")
+            ax.plot(
+                m_ref,
+                g_ref,
+                color=f"C{k}",
+                lw=0.8,
+                alpha=0.7,
+                ls=((0, (1, 1)), (0, (3, 1, 1, 1)), "-.")[j % 3],
+                label=f"published: {name}",
+            )
         lowest, low_mass, high_mass = min(lowest, np.nanmin(combined)), min(low_mass, mass[0]), max(high_mass, mass[-1])
     _coupling_axes(ax, coupling, low_mass, high_mass, lowest, legend_outside=True)
-    ax.set_title(f"{_symbol(coupling)} versus $m_a$ from traced optics, {100 * first.meta.get('confidence', 0.95):.3g} "
-                 "% CL", fontsize=9)
+    ax.set_title(
+        f"{_symbol(coupling)} versus $m_a$ from traced optics, {100 * first.meta.get('confidence', 0.95):.3g} % CL",
+        fontsize=9,
+    )
     return fig
 
 
@@ -276,8 +332,13 @@ def _coupling_axes(ax, coupling, low_mass: float, high_mass: float, lowest: floa
 
     unit = _unit_tex(coupling)
     cast_mass = [low_mass, coupling.cast_max_mass_ev]
-    ax.plot(cast_mass, [coupling.cast_limit] * 2, "k-", lw=1.5,
-            label=f"{coupling.cast_reference.split(' (')[0].split(':')[0]} ({coupling.cast_limit:.2g} {unit})")
+    ax.plot(
+        cast_mass,
+        [coupling.cast_limit] * 2,
+        "k-",
+        lw=1.5,
+        label=f"{coupling.cast_reference.split(' (')[0].split(':')[0]} ({coupling.cast_limit:.2g} {unit})",
+    )
     ax.fill_between(cast_mass, coupling.cast_limit, 100 * coupling.cast_limit, color="grey", alpha=0.2, lw=0)
     if coupling.column == "g_agamma":
         line = np.geomspace(low_mass, high_mass, 50)
@@ -314,8 +375,15 @@ def plot_tilt(table) -> Figure:
     for ax in (ax_s, ax_k):
         ax.grid(alpha=0.3)
     ax_k.legend(fontsize=8)
-    fig.suptitle(wrapped(f"{table.meta['optic']}: tilt towards azimuth {table.meta['tilt_azimuth_deg']:g} deg about "
-                          f"z = {table.meta['pivot_z_mm']:g} mm; {table.meta['source']}", 11, 9), fontsize=9)
+    fig.suptitle(
+        wrapped(
+            f"{table.meta['optic']}: tilt towards azimuth {table.meta['tilt_azimuth_deg']:g} deg about "
+            f"z = {table.meta['pivot_z_mm']:g} mm; {table.meta['source']}",
+            11,
+            9,
+        ),
+        fontsize=9,
+    )
     return fig
 
 
@@ -324,8 +392,12 @@ def plot_vignetting(tables) -> Figure:
     fig = _figure(figsize=(7, 4.5))
     ax = fig.subplots()
     for table in tables:
-        ax.plot(u.Quantity(table["off_axis"]).to_value(u.arcmin), table["relative_area"], "o-",
-                label=f"{table.meta['optic']}, {table.meta['energy_kev']:g} keV")
+        ax.plot(
+            u.Quantity(table["off_axis"]).to_value(u.arcmin),
+            table["relative_area"],
+            "o-",
+            label=f"{table.meta['optic']}, {table.meta['energy_kev']:g} keV",
+        )
     ax.set_xlabel("Off-axis angle (arcmin)")
     ax.set_ylabel("Effective area relative to on axis")
     ax.set_ylim(0, 1.05)
@@ -347,8 +419,9 @@ def plot_offaxis_response(table, curves: int = 5) -> Figure:
         for j, phi in enumerate(azimuths[spread_indices(azimuths.size, len(styles))]):
             rows = table[(energy == e) & (azimuth == phi)]
             label = f"{e:g} keV" + (f", azimuth {phi:g} deg" if azimuths.size > 1 else "")
-            ax.plot(u.Quantity(rows["off_axis"]).to_value(u.arcmin), rows["vignet"], styles[j], color=f"C{k}",
-                    label=label)
+            ax.plot(
+                u.Quantity(rows["off_axis"]).to_value(u.arcmin), rows["vignet"], styles[j], color=f"C{k}", label=label
+            )
     ax.set_xlabel("Off-axis angle (arcmin)")
     ax.set_ylabel("Effective area relative to on axis")
     ax.set_ylim(0, 1.05)
@@ -356,8 +429,10 @@ def plot_offaxis_response(table, curves: int = 5) -> Figure:
     ax.legend(fontsize=7, ncol=2 if azimuths.size > 1 else 1)
     kind = table.meta.get("source", "").split(",")[0]  # the beam, not the direction of its first row
     shown = ", ".join(f"{phi:g}" for phi in azimuths)
-    ax.set_title(wrapped(f"{table.meta.get('optic', '')}: {kind} at each off-axis angle, azimuth {shown} deg", 6.5, 9),
-                 fontsize=9)
+    ax.set_title(
+        wrapped(f"{table.meta.get('optic', '')}: {kind} at each off-axis angle, azimuth {shown} deg", 6.5, 9),
+        fontsize=9,
+    )
     return fig
 
 
@@ -390,8 +465,10 @@ def plot_reflectivity(table, curves: int = 4) -> Figure:
             ax.legend(fontsize=8)
             ax.set_title(name, fontsize=9)
     what = table.meta.get("optic") or f"{table.meta.get('recipe', '')}: {table.meta.get('stack', '')}"
-    fig.suptitle(wrapped(f"{what} ({table.meta.get('optical_constants', '')}, {table.meta.get('polarisation', '')})",
-                          11, 9), fontsize=9)
+    fig.suptitle(
+        wrapped(f"{what} ({table.meta.get('optical_constants', '')}, {table.meta.get('polarisation', '')})", 11, 9),
+        fontsize=9,
+    )
     return fig
 
 

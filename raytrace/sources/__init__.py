@@ -5,8 +5,11 @@ The names below load their modules on first use (lazy_loader): a parallel beam d
 
 import lazy_loader
 
-__getattr__, __dir__, __all__ = lazy_loader.attach(__name__, submod_attrs={
-    "parallel": ["ParallelBeam"],
-    "point": ["PointSource"],
-    "solar": ["MODELS", "SolarAxionModel", "SolarSource", "earth_sun_distance_au", "sun_radius_rad"],
-})
+__getattr__, __dir__, __all__ = lazy_loader.attach(
+    __name__,
+    submod_attrs={
+        "parallel": ["ParallelBeam"],
+        "point": ["PointSource"],
+        "solar": ["MODELS", "SolarAxionModel", "SolarSource", "earth_sun_distance_au", "sun_radius_rad"],
+    },
+)

@@ -61,9 +61,12 @@ class TabulatedSolarModel:
         width = self.edges_kev[1:] - self.edges_kev[:-1]
         keep = hi > lo
         lines = (self.line_kev >= e_min_kev) & (self.line_kev < e_max_kev)
-        return (np.concatenate([lo[keep], self.line_kev[lines]]), np.concatenate([hi[keep], self.line_kev[lines]]),
-                np.concatenate([self.bin_flux[keep] * (hi - lo)[keep] / width[keep], self.line_flux[lines]]),
-                np.concatenate([self.bin_weibull[keep], self.line_weibull[lines]]))
+        return (
+            np.concatenate([lo[keep], self.line_kev[lines]]),
+            np.concatenate([hi[keep], self.line_kev[lines]]),
+            np.concatenate([self.bin_flux[keep] * (hi - lo)[keep] / width[keep], self.line_flux[lines]]),
+            np.concatenate([self.bin_weibull[keep], self.line_weibull[lines]]),
+        )
 
     def flux(self, e_min_kev: float = 0.0, e_max_kev: float = np.inf) -> float:
         """Integrated flux (cm^-2 s^-1) in [e_min, e_max) keV at the reference coupling."""
@@ -138,15 +141,18 @@ def derive_table(dat_path, spt_path):
     table["energy_lo"].unit = table["energy_hi"].unit = "keV"
     table["flux"].unit = "cm-2 s-1"
     table.meta.update(
-        name="abc_hoof2022", coupling="g_ae", reference_coupling=G_AE_REF,
+        name="abc_hoof2022",
+        coupling="g_ae",
+        reference_coupling=G_AE_REF,
         reference="Derived (raytrace.sources.abc.derive_table) from the ABC tables ABC_LennertHoof_202203.dat/.spt "
-                  "of rest-for-physics/axionlib-data (CC BY 4.0), made with the SolarAxionFlux library (Hoof, "
-                  "Jaeckel, Thormaehlen, arXiv:2101.08789), for g_ae = 1e-13",
+        "of rest-for-physics/axionlib-data (CC BY 4.0), made with the SolarAxionFlux library (Hoof, "
+        "Jaeckel, Thormaehlen, arXiv:2101.08789), for g_ae = 1e-13",
         description="Solar ABC axion flux at Earth (1 AU) for g_ae = 1e-13: rows with energy_lo < energy_hi are "
-                    "continuum bins (flux integrated over the bin and the disc, flat within the bin), rows with "
-                    "energy_lo = energy_hi lines; weibull_lambda and weibull_k (solar radii) give each part's "
-                    "radial profile on the disc, F(rho) = 1 - exp(-(rho / lambda)^k), matched at its 50 and 90 % "
-                    "radii")
+        "continuum bins (flux integrated over the bin and the disc, flat within the bin), rows with "
+        "energy_lo = energy_hi lines; weibull_lambda and weibull_k (solar radii) give each part's "
+        "radial profile on the disc, F(rho) = 1 - exp(-(rho / lambda)^k), matched at its 50 and 90 % "
+        "radii",
+    )
     return table
 
 
@@ -162,10 +168,18 @@ def abc_model() -> TabulatedSolarModel:
     edges = np.append(np.asarray(bins["energy_lo"], float), float(bins["energy_hi"][-1]))
     if not np.allclose(edges[1:-1], np.asarray(bins["energy_hi"], float)[:-1]):
         raise ValueError(f"{DATA}: the continuum bins must follow each other")
-    return TabulatedSolarModel(table.meta["name"], table.meta["reference"], table.meta["coupling"],
-                               float(table.meta["reference_coupling"]), edges, np.asarray(bins["flux"], float),
-                               weibull[~line], np.asarray(table["energy_lo"][line], float),
-                               np.asarray(table["flux"][line], float), weibull[line])
+    return TabulatedSolarModel(
+        table.meta["name"],
+        table.meta["reference"],
+        table.meta["coupling"],
+        float(table.meta["reference_coupling"]),
+        edges,
+        np.asarray(bins["flux"], float),
+        weibull[~line],
+        np.asarray(table["energy_lo"][line], float),
+        np.asarray(table["flux"][line], float),
+        weibull[line],
+    )
 
 
 if __name__ == "__main__":

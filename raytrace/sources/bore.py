@@ -51,16 +51,26 @@ class Bore:
         if self.gap_mm < 0:
             raise ValueError(f"bore gap_mm = {self.gap_mm}: must be >= 0 (the bore ends above the optic)")
 
-    def seen_from_tilted_optic(self, tilt_x_rad: float, tilt_y_rad: float, pivot_z_mm: float, decentre_x_mm: float,
-                               decentre_y_mm: float, exit_z_mm: float) -> "Bore":
+    def seen_from_tilted_optic(
+        self,
+        tilt_x_rad: float,
+        tilt_y_rad: float,
+        pivot_z_mm: float,
+        decentre_x_mm: float,
+        decentre_y_mm: float,
+        exit_z_mm: float,
+    ) -> "Bore":
         """The bore in the frame of an optic tilted by (tilt_x, tilt_y) about a pivot at height pivot_z_mm on its
         axis and decentred: the magnet axis runs along (-tilt, 1) and, at height z, lies at (pivot_z - z) tilt -
         decentre (to first order in the tilt); exit_z_mm is the height of the bore's exit plane."""
         lever = pivot_z_mm - exit_z_mm
-        return dataclasses.replace(self, axis_tilt_x_rad=self.axis_tilt_x_rad - tilt_x_rad,
-                                   axis_tilt_y_rad=self.axis_tilt_y_rad - tilt_y_rad,
-                                   exit_x_mm=self.exit_x_mm + lever * tilt_x_rad - decentre_x_mm,
-                                   exit_y_mm=self.exit_y_mm + lever * tilt_y_rad - decentre_y_mm)
+        return dataclasses.replace(
+            self,
+            axis_tilt_x_rad=self.axis_tilt_x_rad - tilt_x_rad,
+            axis_tilt_y_rad=self.axis_tilt_y_rad - tilt_y_rad,
+            exit_x_mm=self.exit_x_mm + lever * tilt_x_rad - decentre_x_mm,
+            exit_y_mm=self.exit_y_mm + lever * tilt_y_rad - decentre_y_mm,
+        )
 
     def weigh(self, rays: Rays, entrance_z_mm: float) -> None:
         """Multiply each ray's weight by (l / L)^2 and give NOT_FROM_BORE (weight 0) to rays from outside."""
@@ -91,5 +101,7 @@ class Bore:
         return {"bore_radius_mm": self.radius_mm, "bore_length_mm": self.length_mm, "bore_gap_mm": self.gap_mm}
 
     def describe(self) -> str:
-        return (f"converted in a bore of {2 * self.radius_mm:g} mm diameter x {self.length_mm / 1000:g} m ending "
-                f"{self.gap_mm:g} mm above the optic")
+        return (
+            f"converted in a bore of {2 * self.radius_mm:g} mm diameter x {self.length_mm / 1000:g} m ending "
+            f"{self.gap_mm:g} mm above the optic"
+        )

@@ -34,16 +34,19 @@ class ParallelBeam:
 
     def __post_init__(self):
         if not (math.isfinite(self.off_axis_rad) and 0.0 <= self.off_axis_rad < MAX_OFF_AXIS_RAD):
-            raise ValueError(f"off-axis angle = {math.degrees(self.off_axis_rad) * 60:.4g} arcmin: must be within "
-                             f"[0, {math.degrees(MAX_OFF_AXIS_RAD) * 60:g}) arcmin")
+            raise ValueError(
+                f"off-axis angle = {math.degrees(self.off_axis_rad) * 60:.4g} arcmin: must be within "
+                f"[0, {math.degrees(MAX_OFF_AXIS_RAD) * 60:g}) arcmin"
+            )
         if not math.isfinite(self.azimuth_rad):
             raise ValueError(f"azimuth = {self.azimuth_rad}: must be a finite angle")
         if self.energy_kev is not None and not (math.isfinite(self.energy_kev) and self.energy_kev > 0):
             raise ValueError(f"beam energy = {self.energy_kev} keV: must be a number > 0")
 
     @classmethod
-    def from_angles(cls, off_axis: u.Quantity = 0 * u.arcmin, azimuth: u.Quantity = 0 * u.deg,
-                    energy: u.Quantity | None = None) -> "ParallelBeam":
+    def from_angles(
+        cls, off_axis: u.Quantity = 0 * u.arcmin, azimuth: u.Quantity = 0 * u.deg, energy: u.Quantity | None = None
+    ) -> "ParallelBeam":
         energy_kev = None if energy is None else float(u.Quantity(energy, u.keV).to_value(u.keV))
         return cls(float(u.Quantity(off_axis).to_value(u.rad)), float(u.Quantity(azimuth).to_value(u.rad)), energy_kev)
 
@@ -70,16 +73,18 @@ class ParallelBeam:
             [st * math.cos(self.azimuth_rad), st * math.sin(self.azimuth_rad), math.cos(self.off_axis_rad)]
         )
 
-    def seen_from_tilted_optic(self, tilt_x_rad, tilt_y_rad, pivot_z_mm, decentre_x_mm, decentre_y_mm,
-                               entrance_z_mm) -> "ParallelBeam":
+    def seen_from_tilted_optic(
+        self, tilt_x_rad, tilt_y_rad, pivot_z_mm, decentre_x_mm, decentre_y_mm, entrance_z_mm
+    ) -> "ParallelBeam":
         return self.with_pointing(*tilted_pointing(self.pointing_rad, tilt_x_rad, tilt_y_rad))
 
     def energy_nodes(self) -> np.ndarray:
         return np.empty(0) if self.energy_kev is None else np.array([self.energy_kev])
 
     def shared_ray(self, aperture: EntranceChannels, n_total: int) -> SharedRay:
-        return SharedRay(self.direction(), float(self.energy_kev or 0.0),
-                         aperture.area_cm2 * math.cos(self.off_axis_rad) / n_total)
+        return SharedRay(
+            self.direction(), float(self.energy_kev or 0.0), aperture.area_cm2 * math.cos(self.off_axis_rad) / n_total
+        )
 
     def emit(self, key, first_index: int, n_total: int, aperture: EntranceChannels, rays: Rays) -> None:
         aperture.sample(key, first_index, rays)
@@ -98,6 +103,8 @@ class ParallelBeam:
         return meta
 
     def describe(self) -> str:
-        text = (f"parallel beam, off-axis {math.degrees(self.off_axis_rad) * 60:.4g} arcmin, "
-                f"azimuth {math.degrees(self.azimuth_rad):.4g} deg")
+        text = (
+            f"parallel beam, off-axis {math.degrees(self.off_axis_rad) * 60:.4g} arcmin, "
+            f"azimuth {math.degrees(self.azimuth_rad):.4g} deg"
+        )
         return text if self.energy_kev is None else f"{text}, {self.energy_kev:g} keV"

@@ -50,11 +50,15 @@ class PointSource:
 
     def __post_init__(self):
         if not (math.isfinite(self.distance_m) and self.distance_m >= MIN_DISTANCE_M):
-            raise ValueError(f"source distance = {self.distance_m} m: must be a finite number >= {MIN_DISTANCE_M:g} m "
-                             "(a source at infinity is a parallel beam)")
+            raise ValueError(
+                f"source distance = {self.distance_m} m: must be a finite number >= {MIN_DISTANCE_M:g} m "
+                "(a source at infinity is a parallel beam)"
+            )
         if not (math.isfinite(self.off_axis_rad) and 0.0 <= self.off_axis_rad < MAX_OFF_AXIS_RAD):
-            raise ValueError(f"off-axis angle = {math.degrees(self.off_axis_rad) * 60:.4g} arcmin: must be within "
-                             f"[0, {math.degrees(MAX_OFF_AXIS_RAD) * 60:g}) arcmin")
+            raise ValueError(
+                f"off-axis angle = {math.degrees(self.off_axis_rad) * 60:.4g} arcmin: must be within "
+                f"[0, {math.degrees(MAX_OFF_AXIS_RAD) * 60:g}) arcmin"
+            )
         if not math.isfinite(self.azimuth_rad):
             raise ValueError(f"azimuth = {self.azimuth_rad}: must be a finite angle")
         if not (math.isfinite(self.size_mm) and 0.0 <= self.size_mm <= 0.01 * self.distance_m * 1000.0):
@@ -69,15 +73,22 @@ class PointSource:
         """The source's centre (x, y, z) in the optic's frame (mm)."""
         d = self.distance_m * 1000.0
         st = math.sin(self.off_axis_rad)
-        return np.array([d * st * math.cos(self.azimuth_rad), d * st * math.sin(self.azimuth_rad),
-                         intersection_z_mm + d * math.cos(self.off_axis_rad)])
+        return np.array(
+            [
+                d * st * math.cos(self.azimuth_rad),
+                d * st * math.sin(self.azimuth_rad),
+                intersection_z_mm + d * math.cos(self.off_axis_rad),
+            ]
+        )
 
     def max_angle_rad(self, radius_mm: float, height_mm: float) -> float:
         d = self.distance_m * 1000.0
         above = d * math.cos(self.off_axis_rad) - height_mm
         if above <= 0:
-            raise ValueError(f"source distance = {self.distance_m} m: the source must lie above the optic's entrance, "
-                             f"{height_mm / 1000.0:.3g} m above its intersection plane")
+            raise ValueError(
+                f"source distance = {self.distance_m} m: the source must lie above the optic's entrance, "
+                f"{height_mm / 1000.0:.3g} m above its intersection plane"
+            )
         return math.atan2(d * math.sin(self.off_axis_rad) + self.size_mm + radius_mm, above)
 
     @property
@@ -87,8 +98,9 @@ class PointSource:
     def with_pointing(self, offset_rad: float, azimuth_rad: float) -> "PointSource":
         return dataclasses.replace(self, off_axis_rad=offset_rad, azimuth_rad=azimuth_rad)
 
-    def seen_from_tilted_optic(self, tilt_x_rad, tilt_y_rad, pivot_z_mm, decentre_x_mm, decentre_y_mm,
-                               entrance_z_mm) -> "PointSource":
+    def seen_from_tilted_optic(
+        self, tilt_x_rad, tilt_y_rad, pivot_z_mm, decentre_x_mm, decentre_y_mm, entrance_z_mm
+    ) -> "PointSource":
         return self.with_pointing(*tilted_pointing(self.pointing_rad, tilt_x_rad, tilt_y_rad))
 
     def energy_nodes(self) -> np.ndarray:
@@ -132,8 +144,10 @@ class PointSource:
 
     def describe(self) -> str:
         size = f"{self.size_mm:g} mm radius disc" if self.size_mm > 0 else "point source"
-        text = (f"{size} at {self.distance_m:g} m, off-axis {math.degrees(self.off_axis_rad) * 60:.4g} arcmin, "
-                f"azimuth {math.degrees(self.azimuth_rad):.4g} deg")
+        text = (
+            f"{size} at {self.distance_m:g} m, off-axis {math.degrees(self.off_axis_rad) * 60:.4g} arcmin, "
+            f"azimuth {math.degrees(self.azimuth_rad):.4g} deg"
+        )
         return text if self.energy_kev is None else f"{text}, {self.energy_kev:g} keV"
 
 
@@ -143,6 +157,8 @@ def image_distance_mm(focal_length_mm: float, distance_m: float) -> float:
         return focal_length_mm
     d = distance_m * 1000.0
     if d <= focal_length_mm:
-        raise ValueError(f"source distance = {distance_m} m: within the focal length ({focal_length_mm / 1000:g} m), "
-                         "the optic forms no real image")
+        raise ValueError(
+            f"source distance = {distance_m} m: within the focal length ({focal_length_mm / 1000:g} m), "
+            "the optic forms no real image"
+        )
     return focal_length_mm * d / (d - focal_length_mm)

@@ -124,19 +124,27 @@ MODELS = {
         "cast2007",
         "CAST Collaboration, Andriamonje et al., JCAP 04 (2007) 010, hep-ex/0702006: dPhi/dE = 6.02e10 g10^2 "
         "E^2.481 exp(-E/1.205) cm^-2 s^-1 keV^-1; radial profile fitted to the Hoof et al. 2022 table",
-        (6.02e10, 2.481, 1.205), _HOOF_LOG_LAMBDA, _HOOF_K),
+        (6.02e10, 2.481, 1.205),
+        _HOOF_LOG_LAMBDA,
+        _HOOF_K,
+    ),
     "hoof2022": SolarAxionModel(
         "hoof2022",
         "Fit (raytrace.solar.fit_model) to the Primakoff table of the SolarAxionFlux library (Hoof, Jaeckel, "
         "Thormaehlen, arXiv:2101.08789; table Primakoff_LennertHoof_202203 of rest-for-physics/axionlib-data, "
         "CC BY 4.0, IAXO Collaboration, JHEP 02 (2025) 159)",
-        (5.83290340e10, 2.49321081, 1.18255484), _HOOF_LOG_LAMBDA, _HOOF_K),
+        (5.83290340e10, 2.49321081, 1.18255484),
+        _HOOF_LOG_LAMBDA,
+        _HOOF_K,
+    ),
     "giannotti2019": SolarAxionModel(
         "giannotti2019",
         "Fit (raytrace.solar.fit_model) to M. Giannotti's Primakoff table (Primakoff_Gianotti_201904 of "
         "rest-for-physics/axionlib-data, CC BY 4.0)",
         (6.26484244e10, 2.41942228, 1.20793911),
-        (0.01343883, -0.07429389, -0.3758771, -1.42697166), (-0.01481258, 0.05469526, 0.0299792, 1.71472373)),
+        (0.01343883, -0.07429389, -0.3758771, -1.42697166),
+        (-0.01481258, 0.05469526, 0.0299792, 1.71472373),
+    ),
 }
 
 
@@ -189,14 +197,16 @@ class SolarSource:
     def with_pointing(self, offset_rad: float, azimuth_rad: float) -> "SolarSource":
         return dataclasses.replace(self, offset_rad=offset_rad, offset_azimuth_rad=azimuth_rad)
 
-    def seen_from_tilted_optic(self, tilt_x_rad, tilt_y_rad, pivot_z_mm, decentre_x_mm, decentre_y_mm,
-                               entrance_z_mm) -> "SolarSource":
+    def seen_from_tilted_optic(
+        self, tilt_x_rad, tilt_y_rad, pivot_z_mm, decentre_x_mm, decentre_y_mm, entrance_z_mm
+    ) -> "SolarSource":
         """The Sun offset by minus the tilt; the bore, fixed to the magnet, moved into the optic's frame."""
         seen = self.with_pointing(*tilted_pointing(self.pointing_rad, tilt_x_rad, tilt_y_rad))
         if self.bore is None:
             return seen
-        bore = self.bore.seen_from_tilted_optic(tilt_x_rad, tilt_y_rad, pivot_z_mm, decentre_x_mm, decentre_y_mm,
-                                                entrance_z_mm + self.bore.gap_mm)
+        bore = self.bore.seen_from_tilted_optic(
+            tilt_x_rad, tilt_y_rad, pivot_z_mm, decentre_x_mm, decentre_y_mm, entrance_z_mm + self.bore.gap_mm
+        )
         return dataclasses.replace(seen, bore=bore)
 
     def energy_nodes(self) -> np.ndarray:
@@ -247,20 +257,29 @@ class SolarSource:
             self.bore.weigh(rays, float(aperture.z_start.max()))
 
     def metadata(self) -> dict:
-        return {"solar_model": self.model.name, "solar_model_reference": self.model.reference,
-                "e_min_kev": self.e_min_kev, "e_max_kev": self.e_max_kev, "earth_sun_distance_au": self.distance_au,
-                "pointing_offset_arcmin": math.degrees(self.offset_rad) * 60.0,
-                "pointing_azimuth_deg": math.degrees(self.offset_azimuth_rad),
-                **({} if self.bore is None else self.bore.metadata())}
+        return {
+            "solar_model": self.model.name,
+            "solar_model_reference": self.model.reference,
+            "e_min_kev": self.e_min_kev,
+            "e_max_kev": self.e_max_kev,
+            "earth_sun_distance_au": self.distance_au,
+            "pointing_offset_arcmin": math.degrees(self.offset_rad) * 60.0,
+            "pointing_azimuth_deg": math.degrees(self.offset_azimuth_rad),
+            **({} if self.bore is None else self.bore.metadata()),
+        }
 
     def describe(self) -> str:
-        text = (f"solar axions ({self.model.name}), {self.e_min_kev:g}-{self.e_max_kev:g} keV, Sun radius "
-                f"{math.degrees(sun_radius_rad(self.distance_au)) * 3600:.2f} arcsec at {self.distance_au:.5g} AU")
+        text = (
+            f"solar axions ({self.model.name}), {self.e_min_kev:g}-{self.e_max_kev:g} keV, Sun radius "
+            f"{math.degrees(sun_radius_rad(self.distance_au)) * 3600:.2f} arcsec at {self.distance_au:.5g} AU"
+        )
         if self.bore is not None:
             text += f", {self.bore.describe()}"
         if self.offset_rad:
-            text += (f", pointing offset {math.degrees(self.offset_rad) * 60:.4g} arcmin at azimuth "
-                     f"{math.degrees(self.offset_azimuth_rad):.4g} deg")
+            text += (
+                f", pointing offset {math.degrees(self.offset_rad) * 60:.4g} arcmin at azimuth "
+                f"{math.degrees(self.offset_azimuth_rad):.4g} deg"
+            )
         return text
 
 
@@ -288,8 +307,10 @@ def earth_sun_distance_au(date: str) -> float:
         except ValueError:
             raise ValueError(f"date {date!r}: expected an ISO date such as 2026-07-04") from None
         if not EPHEMERIS_YEARS[0] <= time.ymdhms.year <= EPHEMERIS_YEARS[1]:
-            raise ValueError(f"date {date!r}: astropy's built-in solar ephemeris (ERFA epv00) covers the years "
-                             f"{EPHEMERIS_YEARS[0]}-{EPHEMERIS_YEARS[1]}")
+            raise ValueError(
+                f"date {date!r}: astropy's built-in solar ephemeris (ERFA epv00) covers the years "
+                f"{EPHEMERIS_YEARS[0]}-{EPHEMERIS_YEARS[1]}"
+            )
         return float(get_sun(time).distance.to_value("AU"))
 
 
@@ -315,6 +336,10 @@ def fit_model(table: np.ndarray, name: str, reference: str) -> SolarAxionModel:
         k.append(shape)
         fitted_energy.append(energy[j])
     x = np.log(fitted_energy)
-    return SolarAxionModel(name, reference, tuple(float(v) for v in abc),
-                           tuple(float(v) for v in np.polyfit(x, np.log(lam), 3)),
-                           tuple(float(v) for v in np.polyfit(x, k, 3)))
+    return SolarAxionModel(
+        name,
+        reference,
+        tuple(float(v) for v in abc),
+        tuple(float(v) for v in np.polyfit(x, np.log(lam), 3)),
+        tuple(float(v) for v in np.polyfit(x, k, 3)),
+    )

@@ -60,5 +60,6 @@ def parse_source(text: str, parameter: str = "source", forms: str = SOURCE_FORMS
         raise InputError(parameter, text, f"the disc's radius ({size:g} mm) must be >= 0")
     if angles and angles[0] < 0:
         raise InputError(parameter, text, f"the off-axis angle ({angles[0]:g} arcmin) must be >= 0")
-    return SourceSpec(kind, distance, size, angles[0] if angles else None,
-                      (angles[1] if len(angles) > 1 else 0.0) if angles else None)
+    return SourceSpec(
+        kind, distance, size, angles[0] if angles else None, (angles[1] if len(angles) > 1 else 0.0) if angles else None
+    )
