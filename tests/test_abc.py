@@ -98,7 +98,7 @@ def test_the_spots_counts_go_as_gae_squared_times_gagamma_squared():
     base = counts(1e-11, 1e-13)
     assert counts(1e-11, 3e-13) / base == pytest.approx(9.0, rel=1e-12)
     assert counts(2e-11, 1e-13) / base == pytest.approx(4.0, rel=1e-12)
-    with pytest.raises(ValueError, match="the ABC flux has one model"):
+    with pytest.raises(ValueError, match="it chooses a Primakoff model; the ABC flux has one"):
         raytrace.solar_source("hoof2022", flux="abc")
 
 
