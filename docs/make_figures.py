@@ -40,7 +40,10 @@ def vignetting(path: Path) -> None:
     """Effective area relative to on axis at VIGNETTING_KEV for both optics, 2e5 rays per angle."""
     import raytrace
 
-    tables = [raytrace.vignetting(name, VIGNETTING_KEV, VIGNETTING_ANGLES_ARCMIN) for name in ("xmm", "babyiaxo")]
+    tables = [
+        raytrace.vignetting(name, energy_kev=VIGNETTING_KEV, off_axis_arcmin=VIGNETTING_ANGLES_ARCMIN)
+        for name in ("xmm", "babyiaxo")
+    ]
     for table in tables:
         shown = {a: r for a, r in zip(table["off_axis"].value, table["relative_area"]) if a in (2, 5, 10, 20)}
         print(

@@ -51,6 +51,7 @@ __getattr__, __dir__, __all__ = lazy_loader.attach(
             "vignetting",
         ],
         "analysis": ["read_areas", "read_encircled", "read_king"],
+        "errors": ["InputError"],
         "helioscope": ["Exposure", "Magnet", "load_detector", "load_magnet", "spot_arf", "spot_rmf"],
         "output": [
             "plot_comparison",

@@ -109,7 +109,7 @@ def _document(function):
 
 def _old_source_keywords(*names):
     """For one release, the keywords `names` that ``source=`` replaced still work (as in `make_source`), with a
-    FutureWarning: the previous release's calls run unchanged."""
+    FutureWarning: the previous release's calls that name them run unchanged."""
 
     def wrap(function):
         @functools.wraps(function)
@@ -382,9 +382,12 @@ def best_focus(optic, energy_kev, *, source=SOURCE, rays: int = RAYS_PER_POINT, 
 @_document
 @_old_source_keywords(*OLD_SOURCE_KEYWORDS[2:])
 def vignetting(
-    optic, energy_kev, off_axis_arcmin, *, azimuth_deg=0.0, source=SOURCE, rays: int = RAYS_PER_POINT, seed: int = 0
+    optic, *, energy_kev, off_axis_arcmin, azimuth_deg=0.0, source=SOURCE, rays: int = RAYS_PER_POINT, seed: int = 0
 ) -> Table:
     """Effective area at one energy versus off-axis angle, and relative to on axis.
+
+    The energy and the angles are given by name: until 0.3 they came in the other order than `offaxis_response`'s,
+    and a call of that release must fail, not be misread.
 
     Parameters
     ----------
@@ -406,16 +409,10 @@ def vignetting(
 
     Examples
     --------
-    >>> table = raytrace.vignetting("xmm", 1.5, [0, 2, 5])
+    >>> table = raytrace.vignetting("xmm", energy_kev=1.5, off_axis_arcmin=[0, 2, 5])
     >>> print([f"{v:.3f}" for v in table["relative_area"]])
     ['1.000', '0.972', '0.880']
     """
-    if np.ndim(off_axis_arcmin) == 0:  # the angles came first until 0.3: a scalar here is read as neither
-        raise InputError(
-            "off_axis_arcmin",
-            off_axis_arcmin,
-            "give the angles as a sequence; the arguments are vignetting(optic, energy_kev, off_axis_arcmin)",
-        )
     return analysis.vignetting(
         load(optic),
         _values(off_axis_arcmin, u.arcmin),
@@ -793,9 +790,14 @@ def sensitivity(
         raise InputError("tracking", tracking, "the share of time tracking the Sun must lie in (0, 1]")
     if not 0 < confidence < 1:
         raise InputError("confidence", confidence, "must lie between 0 and 1")
-    if gas_years > 0:
-        reach.check_max_gas_mass(max_gas_mass_ev)
+    reach.check_max_gas_mass(max_gas_mass_ev)
     detector = _detector(detector)
+    if abc and solar_model is not None:
+        raise InputError(
+            "solar_model", solar_model, "it chooses a Primakoff model; {coupling} 'gae' takes the ABC flux"
+        )
+    if not abc:
+        _solar_model(solar_model or SOLAR_MODEL)
     source = solar_source(solar_model, (edges[0], edges[-1]), magnet=magnet, flux="abc" if abc else "primakoff")
     limits_on = reach.COUPLINGS[coupling]
     responses, spots, traced = [], [], {}
@@ -1010,6 +1012,10 @@ def tilt_scan(
     decentre = tuple(_values(decentre_mm, u.mm))
     source = source or solar_source()
     tilts = _values(tilts_arcmin, u.arcmin, u.rad)
+    if tilts.size == 0 or not np.all(np.isfinite(tilts) & (tilts >= 0) & (tilts <= tolerance.MAX_TILT_RAD)):
+        raise InputError(
+            "tilts_arcmin", NO_VALUE, f"must be from 0 to {np.degrees(tolerance.MAX_TILT_RAD) * 60:g} arcmin"
+        )
 
     def events_for(k):
         return open_photon_list(
@@ -1258,12 +1264,7 @@ def optimise(
     """
     from .helioscope import optimise as scan
 
-    base = design if isinstance(design, SegmentedDesign) else load_design(design)
-    if (focal_lengths_mm is None) == (vary is None):
-        raise InputError("focal_lengths_mm", NO_VALUE, "give them (a scan) or {vary} (a search), not both or neither")
-    unknown = [m for m in materials if m not in scan.MATERIAL_SYSTEMS]
-    if unknown or not materials:
-        raise InputError("materials", list(materials), f"choose from {', '.join(scan.MATERIAL_SYSTEMS)}")
+    base, focal_lengths, variables = optimise_problem(focal_lengths_mm, vary, design, groups, materials, generations)
     settings = scan.ScanSettings(groups, tuple(materials), rays, seed, evaluations, objective, objective_mass_ev)
     detector = _detector(detector)
     source = source or solar_source()
@@ -1273,19 +1274,6 @@ def optimise(
             f"{source.model.name} flux is set by {source.model.coupling}: rank by f_do instead"
         )
     checkpoint = None if checkpoint is None else Path(checkpoint)
-    if vary is None:  # every input is checked before any work starts
-        focal_lengths = [float(f) for f in _values(focal_lengths_mm, u.mm)]
-        for f in focal_lengths:  # every focal length must give a valid optic and its groups
-            scan.group_bounds(base.with_focal_length(f), groups)
-    else:
-        variables = {str(key): (float(low), float(high)) for key, (low, high) in dict(vary).items()}
-        for key, (low, high) in variables.items():
-            if not (math.isfinite(low) and math.isfinite(high) and low < high):
-                raise ValueError(f"vary {key}={low:g}:{high:g}: need finite bounds with low < high")
-        middle = [f"{key}={0.5 * (low + high)!r}" for key, (low, high) in variables.items()]
-        scan.group_bounds(base.with_overrides(middle), groups)  # unknown keys and a box without optics fail here
-        if not (isinstance(generations, int) and generations >= 1):
-            raise ValueError(f"generations = {generations!r}: must be a whole number >= 1")
     if checkpoint is not None:
         scan.open_checkpoint(checkpoint)
     if vary is None:
@@ -1295,6 +1283,33 @@ def optimise(
             base, variables, source, detector, settings, generations, executor, checkpoint, progress
         )
     return scan.scan_result(rows, base, source, detector, settings, executor)
+
+
+def optimise_problem(focal_lengths_mm, vary, design, groups: int, materials, generations: int):
+    """`optimise`'s checks of the problem, before any work (the command line calls them before it starts its
+    workers): the design as a SegmentedDesign, the focal lengths (mm; None for a search) and the varied design values
+    ({key: (low, high)}; None for a scan). InputError names what is wrong."""
+    from .helioscope import optimise as scan
+
+    base = design if isinstance(design, SegmentedDesign) else load_design(design)
+    if (focal_lengths_mm is None) == (vary is None):
+        raise InputError("focal_lengths_mm", NO_VALUE, "give them (a scan) or {vary} (a search), not both or neither")
+    if not materials or any(m not in scan.MATERIAL_SYSTEMS for m in materials):
+        raise InputError("materials", list(materials), f"choose from {', '.join(scan.MATERIAL_SYSTEMS)}")
+    if vary is None:
+        focal_lengths = [float(f) for f in _values(focal_lengths_mm, u.mm)]
+        for f in focal_lengths:  # every focal length must give a valid optic and its groups
+            scan.group_bounds(base.with_focal_length(f), groups)
+        return base, focal_lengths, None
+    variables = {str(key): (float(low), float(high)) for key, (low, high) in dict(vary).items()}
+    for key, (low, high) in variables.items():
+        if not (math.isfinite(low) and math.isfinite(high) and low < high):
+            raise InputError("vary", f"{key}={low:g}:{high:g}", "need finite bounds with low < high")
+    middle = [f"{key}={0.5 * (low + high)!r}" for key, (low, high) in variables.items()]
+    scan.group_bounds(base.with_overrides(middle), groups)  # unknown keys and a box without optics fail here
+    if not (isinstance(generations, int) and generations >= 1):
+        raise InputError("generations", generations, "must be a whole number >= 1")
+    return base, None, variables
 
 
 @contextlib.contextmanager
@@ -1412,27 +1427,25 @@ def _source(source, directed: bool = True):
     Without `directed` (the functions whose grid gives the directions) it must be on axis."""
     if isinstance(source, str):
         spec = parse_source(source)
-        if spec.kind == "sun":
-            raise InputError(
-                "source",
-                source,
-                f"this traces X-rays of given energies; give {SOURCE_FORMS} (the "
-                "functions of the solar spot take solar axions)",
-            )
         if spec.has_direction and not directed:
             raise InputError(
-                "source", source, "off_axis_arcmin and azimuth_deg give the directions; give the source without one"
+                "source", source, "{off_axis_arcmin} and {azimuth_deg} give the directions; give the source without one"
             )
-        source = make_source(spec.off_axis_arcmin or 0.0, spec.azimuth_deg or 0.0, spec.distance_m, spec.size_mm)
-    elif not isinstance(source, (ParallelBeam, PointSource)):
+        try:
+            return make_source(spec.off_axis_arcmin or 0.0, spec.azimuth_deg or 0.0, spec.distance_m, spec.size_mm)
+        except ValueError as exc:  # a well-formed text whose values the source does not allow
+            raise InputError("source", source, str(exc)) from None
+    if not isinstance(source, (ParallelBeam, PointSource)):
         raise InputError(
             "source",
             type(source).__name__,
             f"expected a ParallelBeam or a PointSource (`make_source`), or a text: {SOURCE_FORMS}",
         )
-    if not directed and source.pointing_rad != (0.0, 0.0):
+    if not directed and source.pointing_rad[0] != 0.0:
         raise InputError(
-            "source", source.describe(), "off_axis_arcmin and azimuth_deg give the directions; give an on-axis source"
+            "source",
+            source.describe(),
+            "{off_axis_arcmin} and {azimuth_deg} give the directions; give an on-axis source",
         )
     return source
 

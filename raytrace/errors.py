@@ -22,6 +22,9 @@ class InputError(ValueError):
         self.parameter, self.value, self.reason = parameter, value, reason
         super().__init__(self.named())
 
+    def __reduce__(self):  # unpickled from a worker process with its three parts, not the message
+        return type(self), (self.parameter, self.value, self.reason)
+
     def named(self, option_of=None) -> str:
         """The message; with `option_of`, as the command line shows it: each parameter as its option
         `option_of(parameter)`, and the value as given there."""
@@ -35,6 +38,6 @@ class InputError(ValueError):
 def _shown(value, cli: bool) -> str:
     if isinstance(value, numbers.Real) and not isinstance(value, bool):
         return f"{value:g}" if cli else f"= {value:g}"
-    if cli and isinstance(value, (list, tuple)) and value:  # the command line's lists are comma-separated
-        return ",".join(str(v) for v in value)
+    if cli and isinstance(value, (list, tuple)):  # the command line's lists are comma-separated
+        return ",".join(str(v) for v in value) or "''"
     return repr(value)

@@ -99,7 +99,7 @@ API_CALLS = {
     "psf": "raytrace.psf('xmm', 1.5, rays=20000)",
     "psf_library": "raytrace.psf_library('xmm', [1.5, 3.0], [0, 5], rays=5000)",
     "best_focus": "raytrace.best_focus('cast_pathfinder', 1.49, source='point:130.297', rays=20000)",
-    "vignetting": "raytrace.vignetting('xmm', 1.5, [0, 5], rays=20000)",
+    "vignetting": "raytrace.vignetting('xmm', energy_kev=1.5, off_axis_arcmin=[0, 5], rays=20000)",
     "reflectivity": "raytrace.reflectivity('au250_ni', [1, 8], [5, 10])",
     "solar_source": "raytrace.solar_source()",
     "solar_spot": "raytrace.solar_spot('xmm', rays=20000)",

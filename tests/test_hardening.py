@@ -356,7 +356,7 @@ def test_tables_carry_fates_and_long_provenance_whole(tmp_path, xmm):
     from raytrace.api import tilt_scan, vignetting
     from raytrace.cli import main
 
-    assert sum(vignetting(xmm, 1.5, [0, 5], rays=2000).meta["fates"].values()) == 2 * 2000
+    assert sum(vignetting(xmm, energy_kev=1.5, off_axis_arcmin=[0, 5], rays=2000).meta["fates"].values()) == 2 * 2000
     assert sum(tilt_scan(xmm, [0.0, 1.0], rays=2000).meta["fates"].values()) == 3 * 2000
     from raytrace.api import optimise
 

@@ -177,7 +177,7 @@ def test_the_command_takes_a_scan_or_a_search(capsys):
     for argv, message in (
         (["optimise", "-o", "x"], "--focal-length: give them (a scan) or --vary (a search)"),
         (["optimise", "--focal-length", "5000", "--vary", "r_min_mm=40:80", "-o", "x"], "not both"),
-        (["optimise", "--vary", "r_min_mm=80:40", "-o", "x"], "finite LOW < HIGH"),
+        (["optimise", "--vary", "r_min_mm=80:40", "-o", "x"], "need finite bounds with low < high"),
         (["optimise", "--vary", "r_min=40:80", "-o", "x"], "r_min"),
     ):
         assert main(argv) == 2

@@ -14,7 +14,7 @@ def test_every_result_records_the_code_the_optic_the_source_and_the_run():
     results = {
         "effective_area": raytrace.effective_area("xmm_design", [1.5], source="point:130@2", rays=RAYS, seed=3).meta,
         "psf": raytrace.psf("xmm_design", 1.5, rays=RAYS, seed=3, focal_plane_z_mm=0.0).meta,
-        "vignetting": raytrace.vignetting("xmm_design", 1.5, [0, 5], rays=RAYS, seed=3).meta,
+        "vignetting": raytrace.vignetting("xmm_design", energy_kev=1.5, off_axis_arcmin=[0, 5], rays=RAYS, seed=3).meta,
         "offaxis_response": raytrace.offaxis_response("xmm_design", [1.5], [0, 5], rays=RAYS, seed=3).meta,
         "tilt_scan": raytrace.tilt_scan("xmm_design", [0, 1], rays=RAYS, seed=3).meta,
     }

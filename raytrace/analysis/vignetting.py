@@ -31,7 +31,13 @@ def vignetting(
     beam or of `source` (e.g. a point source at a finite distance) moved to each angle: `offaxis_response` at one
     energy and azimuth."""
     grid = offaxis_response(optic, [energy_kev], off_axis_arcmin, [azimuth_deg], n_rays, seed, chunk_size, source)
-    meta = {**grid.meta, "energy_kev": float(energy_kev), "azimuth_deg": float(azimuth_deg)}
+    meta = {
+        **grid.meta,
+        "energy_kev": float(energy_kev),
+        "azimuth_deg": float(azimuth_deg),
+        "definition": "effective_area: doubly reflected rays reaching the focal plane; relative_area: effective_area "
+        "relative to on axis",
+    }
     return Table(
         {
             "off_axis": grid["off_axis"],

@@ -83,7 +83,9 @@ def run_demo(args) -> int:
         areas.append(area)
         psfs.append(result)
 
-    vig = api.vignetting("xmm", 1.5, [0, 2, 5, 10], rays=max(args.rays // 4, 1), seed=args.seed)
+    vig = api.vignetting(
+        "xmm", energy_kev=1.5, off_axis_arcmin=[0, 2, 5, 10], rays=max(args.rays // 4, 1), seed=args.seed
+    )
     print(
         "XMM off-axis effective area at 1.5 keV, relative to on-axis: "
         + ", ".join(f"{a:g}' {r:.3f}" for a, r in zip(vig["off_axis"].value, vig["relative_area"]))

@@ -13,7 +13,7 @@ from pathlib import Path
 import numpy as np
 
 from .. import defaults
-from ..sources.spec import SOURCE_FORMS, parse_source
+from ..sources.spec import parse_source
 from ..text import mm, plural
 from .options import (
     DETECTOR_HELP,
@@ -39,7 +39,7 @@ from .options import (
 )
 
 TILT_UNITS = {"arcsec": 1 / 60, "arcmin": 1.0, "deg": 60.0, "mrad": 180 * 60 / (1000 * math.pi)}  # arcmin per unit
-TILT_BEAM_KEV = 3.0  # the energy of tilt's X-ray sources (--source parallel, ...)
+TILT_BEAM_KEV = 3.0  # the energy of tilt --source parallel
 MAX_SCAN_POINTS = 500  # focal lengths of one optimise scan
 
 
@@ -293,7 +293,7 @@ def register(sub) -> None:
         "--source",
         default="sun",
         metavar="SPEC",
-        help=f"sun (solar axions, the default) or an X-ray source at --energy: {SOURCE_FORMS}",
+        help="sun (solar axions, the default) or parallel (a parallel beam at --energy)",
     )
     _offset_options(tilt, "the source's own offset from the magnet axis")
     # the previous release's names, kept apart (not renamed): with them, --azimuth keeps its old meaning
@@ -639,6 +639,7 @@ def run_optimise(args) -> int:
         raise CliError(f"--vary {repeated[0]}: given more than once; give each design value one range")
     variables = dict(pairs)
     systems = [m.strip() for m in args.materials.split(",") if m.strip()]
+    api.optimise_problem(focal_lengths, variables or None, args.base, args.groups, systems, args.generations)
     out = Path(args.output_dir)
     parent = next((p for p in (out, *out.parents) if p.exists()), Path("."))
     if not parent.is_dir() or not os.access(parent, os.W_OK):
@@ -753,19 +754,17 @@ def run_tilt(args) -> int:
     check_outputs(args)
     optic = load_traced_optic(args)
     detector = load_detector(args.detector)
-    spec = parse_source(args.source, forms=f"sun, {SOURCE_FORMS}")
-    if spec.has_direction:
-        raise CliError(f"--source {args.source!r}: its direction is --off-axis and --azimuth")
+    spec = parse_source(args.source, kinds=("sun", "parallel"), directed=False)
     if spec.kind == "sun":
         if args.energy is not None:
-            raise CliError("--energy: solar axions bring their spectrum; --energy goes with an X-ray --source")
+            raise CliError("--energy: solar axions bring their spectrum; --energy goes with --source parallel")
         source = api.solar_source(offset_arcmin=off_axis, offset_azimuth_deg=source_azimuth, magnet=_magnet(args))
     else:
         from coatings import check_energies
 
         energy = TILT_BEAM_KEV if args.energy is None else args.energy
         check_energies([energy])
-        source = api.make_source(off_axis, source_azimuth, spec.distance_m, spec.size_mm).at_energy(energy)
+        source = api.make_source(off_axis, source_azimuth).at_energy(energy)
     check_output("--events", args.events, (".fits", ".mcpl"))
     if args.events:
         from ..output.photons import estimated_bytes
@@ -830,7 +829,7 @@ TRACED_ONLY = (
 
 def run_sensitivity(args) -> int:
     from .. import api
-    from ..helioscope.sensitivity import check_max_gas_mass, reference_curves
+    from ..helioscope.sensitivity import reference_curves
     from ..output import plot_sensitivity
 
     masses = _mass_spec(args)
@@ -879,7 +878,6 @@ def run_sensitivity(args) -> int:
             if getattr(args, name) is not None
         }
         if args.max_gas_mass is not None:
-            check_max_gas_mass(args.max_gas_mass, "--max-gas-mass")
             options["max_gas_mass_ev"] = args.max_gas_mass
         result = api.sensitivity(
             optics,
@@ -975,8 +973,8 @@ def _variable(text: str) -> tuple[str, tuple[float, float]]:
         pair = (float(low), float(high))
     except ValueError:
         pair = ()
-    if not (sep and colon and key.strip() and pair and all(math.isfinite(v) for v in pair) and pair[0] < pair[1]):
-        raise CliError(f"--vary {text!r}: expected KEY=LOW:HIGH with finite LOW < HIGH, e.g. r_min_mm=30:80")
+    if not (sep and colon and key.strip() and pair):
+        raise CliError(f"--vary {text!r}: expected KEY=LOW:HIGH, e.g. r_min_mm=30:80")
     return key.strip(), pair
 
 
@@ -1018,12 +1016,6 @@ def _bins_spec(text: str) -> tuple[float, float, float]:
         raise CliError(
             f"--bins {text!r}: expected START:STOP:STEP in keV, the edges of equal bins, e.g. 1:10:0.5"
         ) from None
-    parse_grid(text, "--bins", "keV")
-    if not (0.1 <= first and last <= 20.0):
-        raise CliError(f"--bins {text!r}: the bins must lie within 0.1-20 keV, where the solar models are traced")
-    bins = (last - first) / width
-    if abs(bins - round(bins)) > 1e-9 * bins:
-        raise CliError(f"--bins {text!r}: {last - first:g} keV is not a whole number of {width:g} keV bins")
     return first, last, width
 
 

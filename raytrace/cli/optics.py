@@ -409,8 +409,8 @@ def run_offaxis(args) -> int:
     optic = load_traced_optic(args)
     table = api.vignetting(
         optic,
-        args.energy,
-        angles,
+        energy_kev=args.energy,
+        off_axis_arcmin=angles,
         azimuth_deg=args.azimuth,
         **source_options(args, False),
         rays=args.rays,

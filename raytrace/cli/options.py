@@ -50,6 +50,11 @@ INPUT_OPTIONS = {
 }
 # The API parameters whose options are not named after them ("--" and the name, without its unit, dashed)
 OPTIONS_OF_PARAMETERS = {
+    "energies_kev": "--energy",
+    "normalise_arcsec": "--normalise-at",
+    "fixed": "--fix",
+    "design": "--from",
+    "offset_arcmin": "--off-axis",
     "focal_lengths_mm": "--focal-length",
     "azimuth_deg": "--azimuth",
     "tilts_arcmin": "--tilt",
@@ -240,7 +245,7 @@ def add_rays_and_seed(p, rays_default, per="", minimum=1):
 
 def add_optic_and_beam(p, rays_default=RAYS, per="", grids=False):
     """OPTIC, the source's direction (with `grids`, a grid of them, and the rays' default left to the command),
-    distance and size, --rays and --seed."""
+    --source, --aperture, --rays and --seed."""
     p.add_argument("optic", help=OPTIC_HELP)
     if grids:
         p.add_argument(
@@ -396,14 +401,10 @@ def source_options(args, directed: bool = True) -> dict:
                 "disc:DISTANCE_M:RADIUS_MM; the old name works until the next release",
                 file=sys.stderr,
             )
-        spec = SimpleNamespace(distance_m=args.old_source_distance or math.inf, size_mm=args.old_source_size or 0.0)
+        distance, size = args.old_source_distance, args.old_source_size
+        spec = SimpleNamespace(distance_m=math.inf if distance is None else distance, size_mm=size or 0.0)
     else:
-        spec = parse_source(args.source)
-        if spec.kind == "sun" or spec.has_direction:
-            raise CliError(
-                f"--source {args.source!r}: expected {SOURCE_FORMS}"
-                + ("; its direction is --off-axis and --azimuth" if spec.has_direction else "")
-            )
+        spec = parse_source(args.source, directed=False)
     if not directed:
         return {"source": api.make_source(0.0, 0.0, spec.distance_m, spec.size_mm)}
     return {"source": api.make_source(args.off_axis, args.azimuth, spec.distance_m, spec.size_mm)}

@@ -45,6 +45,7 @@ from scipy.optimize import brentq
 from scipy.stats import norm
 
 from ..defaults import MAX_GAS_MASS_EV
+from ..errors import InputError
 from .conversion import conversion_probability, density_for_photon_mass, photon_mass_ev
 from .detector import Resolution
 from .merit import Magnet
@@ -104,6 +105,7 @@ RAMP_MASS_EV = 0.05
 FIRST_STEPS = 5
 FIRST_SHARE = 1.0 / 3.0
 MAX_MASSES = 100_000
+MIN_BIN_KEV, MAX_BIN_KEV = 0.1, 20.0  # the analysis bins lie where the solar models are traced
 PROBABILITY_POINTS = 4  # Gauss-Legendre points per 50 eV node: P's coherence oscillations are resolved to ~0.3 eV
 
 
@@ -204,15 +206,17 @@ def resonance_width_ev(magnet: Magnet, photon_mass_ev: float, energy_kev: float 
 LIQUID_HELIUM_G_CM3 = 0.125  # liquid 4He at its normal boiling point, 4.2 K: a buffer gas cannot be denser
 
 
-def check_max_gas_mass(max_mass_ev: float, label: str = "max_gas_mass_ev") -> None:
-    """Refuse, naming it by `label`, a last gas step that is not a number > 0 or needs 4He denser than liquid."""
+def check_max_gas_mass(max_mass_ev: float) -> None:
+    """Refuse a last gas step (eV) that is not a number > 0 or needs 4He denser than liquid."""
     if not (math.isfinite(max_mass_ev) and max_mass_ev > 0):
-        raise ValueError(f"{label} = {max_mass_ev}: must be a number > 0")
+        raise InputError("max_gas_mass_ev", max_mass_ev, "must be a number > 0")
     densest_ev = float(photon_mass_ev(LIQUID_HELIUM_G_CM3))
     if max_mass_ev > densest_ev:
-        raise ValueError(
-            f"{label} = {max_mass_ev:g} eV: the 4He would be denser than liquid helium "
-            f"({LIQUID_HELIUM_G_CM3} g/cm3, photon mass {densest_ev:.2f} eV)"
+        raise InputError(
+            "max_gas_mass_ev",
+            max_mass_ev,
+            f"the 4He would be denser than liquid helium ({LIQUID_HELIUM_G_CM3} g/cm3, photon mass "
+            f"{densest_ev:.2f} eV)",
         )
 
 
@@ -483,11 +487,18 @@ def energy_bin_edges(bins_kev) -> np.ndarray:
     """Edges (keV) of analysis bins given as (first edge, last edge, width) in keV: the last bin ends at the last
     edge."""
     first, last, width = (float(v) for v in bins_kev)
+    shown = f"{first:g}:{last:g}:{width:g}"
     if not (math.isfinite(first) and math.isfinite(last) and math.isfinite(width) and 0 < width and first < last):
-        raise ValueError(f"energy bins {bins_kev}: need first < last edge and a width > 0 (keV)")
+        raise InputError("energy_bins_kev", shown, "need first < last edge and a width > 0 (keV)")
+    if not (MIN_BIN_KEV <= first and last <= MAX_BIN_KEV):
+        raise InputError(
+            "energy_bins_kev",
+            shown,
+            f"the bins must lie within {MIN_BIN_KEV:g}-{MAX_BIN_KEV:g} keV, where the solar models are traced",
+        )
     count = max(1, int(round((last - first) / width)))
     if not math.isclose(first + count * width, last, rel_tol=1e-9, abs_tol=1e-9):
-        raise ValueError(f"energy bins {bins_kev}: {last - first:g} keV is not a whole number of {width:g} keV bins")
+        raise InputError("energy_bins_kev", shown, f"{last - first:g} keV is not a whole number of {width:g} keV bins")
     return np.linspace(first, last, count + 1)
 
 

@@ -128,8 +128,6 @@ def tilt_scan(
     nor decentred. `progress`, if given, is called with 1 after the aligned optic and after each tilt; `events_for(k)`,
     if given, returns the photon-list writer for tilt number k (a callable with `close()`)."""
     tilts = np.asarray(tilts_rad, dtype=float)
-    if tilts.size == 0 or not np.all(np.isfinite(tilts) & (tilts >= 0) & (tilts <= MAX_TILT_RAD)):
-        raise ValueError(f"tilts: must be from 0 to {math.degrees(MAX_TILT_RAD) * 60:g} arcmin")
     seen = [
         Misalignment(float(t), tilt_azimuth_rad, pivot_z_mm, *decentre_mm).apparent_source(source, optic)
         for t in (0.0, tilts.max())

@@ -15,14 +15,16 @@ from dataclasses import dataclass
 
 from ..errors import InputError
 
+FORMS = {"sun": "sun", "parallel": "parallel", "point": "point:DISTANCE_M", "disc": "disc:DISTANCE_M:RADIUS_MM"}
+FIELDS = {"sun": 0, "parallel": 0, "point": 1, "disc": 2}
+X_RAY_KINDS = ("parallel", "point", "disc")  # what the functions that trace X-rays of given energies take
 SOURCE_FORMS = "parallel, point:DISTANCE_M or disc:DISTANCE_M:RADIUS_MM"
 DIRECTION_FORM = "@OFF_AXIS_ARCMIN[,AZIMUTH_DEG]"
-KINDS = ("parallel", "point", "disc", "sun")
 
 
 @dataclass(frozen=True)
 class SourceSpec:
-    """A parsed source text: its `kind` (one of KINDS), distance (m; infinity for a parallel beam or the Sun), disc
+    """A parsed source text: its `kind` (a key of FORMS), distance (m; infinity for a parallel beam or the Sun), disc
     radius (mm) and direction (arcmin, deg; None where the text gives none)."""
 
     kind: str
@@ -36,14 +38,16 @@ class SourceSpec:
         return self.off_axis_arcmin is not None
 
 
-def parse_source(text: str, parameter: str = "source", forms: str = SOURCE_FORMS) -> SourceSpec:
-    """The source `text` describes; InputError (naming `parameter` and the allowed `forms`) if it is not one."""
+def parse_source(text: str, parameter: str = "source", kinds=X_RAY_KINDS, directed: bool = True) -> SourceSpec:
+    """The source `text` describes, one of `kinds`; InputError (naming `parameter` and the allowed forms) if it is not
+    one. With `directed` the text may give the source's direction; without, a text that does is refused."""
     body, at, direction = str(text).strip().partition("@")
     kind, _, rest = body.partition(":")
     fields = rest.split(":") if rest else []
-    wanted = {"parallel": 0, "sun": 0, "point": 1, "disc": 2}
-    expected = f"expected {forms}, optionally followed by {DIRECTION_FORM}"
-    if kind not in wanted or len(fields) != wanted[kind]:
+    forms = [FORMS[k] for k in kinds]
+    expected = f"expected {', '.join(forms[:-1])} or {forms[-1]}" if len(forms) > 1 else f"expected {forms[0]}"
+    expected += f", optionally followed by {DIRECTION_FORM}" if directed else ""
+    if kind not in kinds or len(fields) != FIELDS[kind]:
         raise InputError(parameter, text, expected)
     try:
         numbers = [float(field) for field in fields]
@@ -52,6 +56,8 @@ def parse_source(text: str, parameter: str = "source", forms: str = SOURCE_FORMS
         raise InputError(parameter, text, expected) from None
     if at and len(angles) not in (1, 2):
         raise InputError(parameter, text, expected)
+    if at and not directed:
+        raise InputError(parameter, text, "its direction is --off-axis and --azimuth")  # the command line's form
     if not all(math.isfinite(v) for v in numbers + angles):
         raise InputError(parameter, text, "its numbers must be finite")
     distance = numbers[0] if numbers else math.inf
