@@ -13,6 +13,7 @@ from geometries import ARCSEC_PER_RAD, AnnulusAperture, CircleAperture, Optic
 # Columns of a surface row (`geometries.Quadric.as_row`): x^2 + y^2 = A w^2 + B w + C with w = z - z_ref,
 # valid for z_min <= z <= z_max.
 QUAD_A, QUAD_B, QUAD_C, Z_REF, Z_MIN, Z_MAX = range(6)
+SURFACE_COLUMNS = 6
 # The four surfaces of a shell, in `Optic.surfaces` order.
 PRIMARY, SECONDARY, PRIMARY_BACK, SECONDARY_BACK = range(4)
 # Columns of a set of equally spaced radial bars (see `radial_bars`).
@@ -24,6 +25,10 @@ BAR_COS, BAR_SIN, BAR_NEXT_COS, BAR_NEXT_SIN = range(4)
 JOINS, SPACERS = 0, 1
 # Columns of a shell's slope errors (radians).
 SLOPE_MERIDIONAL, SLOPE_SAGITTAL, WING_FRACTION, WING_RMS = range(4)
+SLOPE_COLUMNS = 4
+# Columns of a wall's front edge: the height of its top, its front radius and its thickness (mm).
+WALL_TOP_Z, WALL_FRONT_R, WALL_THICKNESS = range(3)
+WALL_COLUMNS = 3
 # Columns of a shell's azimuth range (radians): start and span (2 pi: a full turn).
 AZIMUTH_START, AZIMUTH_SPAN = range(2)
 # Columns of an aperture row: its kind, then its parameters.
@@ -33,11 +38,12 @@ TWO_PI = 2.0 * math.pi
 # Rows of `KernelGeometry.channels`: what the trace kernel reads of the shells by a ray's channel c,
 # between its inner wall (shell c - 1) and its outer wall (shell c; the last shell for the channel outside it).
 CHANNEL_SLOPES = 0  # the outer shell's slope errors, SLOPE_MERIDIONAL .. WING_RMS
-CHANNEL_WALLS = 4  # the front edge of the inner wall (top_z, front_r, thickness), then of the outer wall
-CHANNEL_SURFACES = 10  # the candidate surfaces, a surface row each: outer PRIMARY, inner PRIMARY_BACK, outer SECONDARY,
-# inner SECONDARY_BACK (the order the kernel tries them)
-CHANNEL_BARS = 34  # the outer shell's SPACERS, then its JOINS
-CHANNEL_COLUMNS = 44
+CHANNEL_WALLS = CHANNEL_SLOPES + SLOPE_COLUMNS  # the front edge of the inner wall, then of the outer wall
+# the candidate surfaces, a surface row each: outer PRIMARY, inner PRIMARY_BACK, outer SECONDARY, inner SECONDARY_BACK
+# (the order the kernel tries them)
+CHANNEL_SURFACES = CHANNEL_WALLS + 2 * WALL_COLUMNS
+CHANNEL_BARS = CHANNEL_SURFACES + 4 * SURFACE_COLUMNS  # the outer shell's SPACERS, then its JOINS
+CHANNEL_COLUMNS = CHANNEL_BARS + 2 * BAR_COLUMNS
 
 NO_BARS = np.zeros(BAR_COLUMNS)
 

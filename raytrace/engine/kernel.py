@@ -26,6 +26,8 @@ from .aperture import (
     BLOCK_RAYS,
     BLOCK_STRIDE,
     START_CHANNEL,
+    START_FLOAT_ROWS,
+    START_INTEGER_ROWS,
     START_X,
     START_Y,
     START_Z,
@@ -64,13 +66,23 @@ from .geometry import (
     QUAD_C,
     SECONDARY,
     SECONDARY_BACK,
+    SLOPE_MERIDIONAL,
+    SLOPE_SAGITTAL,
+    SURFACE_COLUMNS,
     TWO_PI,
+    WALL_COLUMNS,
+    WALL_FRONT_R,
+    WALL_THICKNESS,
+    WALL_TOP_Z,
+    WING_FRACTION,
+    WING_RMS,
     Z_MAX,
     Z_MIN,
     Z_REF,
 )
 from .rays import Fate, RayColumns
 from .rng import uniform
+from .scratch import ScratchLayout
 from .vector_math import GATHER_LANES, copy, floor, gather, gathered_lanes, log, select
 
 _SPIDER = np.int8(Fate.BLOCKED_SPIDER)
@@ -373,30 +385,79 @@ def trace(geometry, reflectivity, rays, key, beam, first_index, partial_shells, 
 # apart let LLVM prove that a loop's reads and writes never overlap, where separate arrays would need more run-time
 # checks than it makes (and it would not vectorise). The entrance stages run over the block's rays in their order
 # (lane l: ray start + l); `_compact` then moves the lanes still in flight to the front, in the same order, and the
-# stages after it run over those lanes only (row _ORDER: each one's lane in the block). Float rows: position,
-# direction, the normal and graze angle of the last reflection, the first two graze angles, the distance of the
-# nearest surface and of each candidate, the slope-error deviates of this reflection, the energy interpolation and
-# reflectivity factor of the weight, then the lane's values of KernelGeometry.channels, a row each (the outer
-# shell's slope errors, the front edges of the channel's walls, the four candidate surfaces of its channel c in the
-# order they are tried, (c, PRIMARY), (c - 1, PRIMARY_BACK), (c, SECONDARY), (c - 1, SECONDARY_BACK), each a surface
-# row QUAD_A .. Z_MAX, and the outer shell's bars: those the entrance tests read before `_compact`, the rest after).
+# stages after it run over those lanes only (row _ORDER: each one's lane in the block). Each row is declared with the
+# stages that use it (`raytrace.engine.scratch`): a row reuses another's storage only where the two are never live
+# together, which the layout checks as it is built, and tests/test_scratch_layout.py checks that each stage uses only
+# its declared rows.
+_LAYOUT = ScratchLayout(S)
+_row = _LAYOUT.add
+_EVERY_STAGE_FROM_START = ("start", "entrance", "compact", "search", "reflect", "finish")
+# Float rows. The lane's position and direction (the start point where `aperture.start_block` draws it, which uses
+# the rows up to START_FLOAT_ROWS as its own scratch before the start sets the direction: declared below).
+_PX, _PY, _PZ = (_row(name, "float", ("draw", *_EVERY_STAGE_FROM_START)) for name in ("_PX", "_PY", "_PZ"))
+_UX, _UY, _UZ = (_row(name, "float", (*_EVERY_STAGE_FROM_START, "scatter")) for name in ("_UX", "_UY", "_UZ"))
+# The normal and graze angle of the last reflection, the first two graze angles.
+_NX, _NY, _NZ = (_row(name, "float", ("reflect", "scatter")) for name in ("_NX", "_NY", "_NZ"))
+_GRAZE = _row("_GRAZE", "float", ("reflect", "scatter"))
+_G1, _G2 = (_row(name, "float", ("compact", "reflect", "finish", "weights")) for name in ("_G1", "_G2"))
+# The search: the distance of the nearest surface, and of each candidate.
+_T_BEST = _row("_T_BEST", "float", ("search", "reflect"))
+_T_CANDIDATE = _row("_T_CANDIDATE", "float", ("search",), count=4)
+# The slope-error deviates of this reflection.
+_DEVIATE_M, _DEVIATE_S = (_row(name, "float", ("deviates", "reflect")) for name in ("_DEVIATE_M", "_DEVIATE_S"))
+# The weights: the energy's interpolation between the table's nodes, the reflectivity factor.
+_ENERGY_FRACTION, _FACTOR = (_row(name, "float", ("weights",)) for name in ("_ENERGY_FRACTION", "_FACTOR"))
+# Then the lane's values of KernelGeometry.channels, a row each in the table's column order (_GATHERED + k * S: its
+# column k, at the lane's channel; `geometry.CHANNEL_COLUMNS`): the outer shell's slope errors, the front edges of
+# the channel's walls, the four candidate surfaces of its channel c in the order they are tried, (c, PRIMARY),
+# (c - 1, PRIMARY_BACK), (c, SECONDARY), (c - 1, SECONDARY_BACK), and the outer shell's bars. The entrance tests
+# read some before `_compact` (_ENTRANCE_COLUMNS), the lanes in flight the rest after (_FLIGHT_COLUMNS).
+_SLOPES = _row("_SLOPES", "float", ("compact", "deviates"), count=CHANNEL_WALLS - CHANNEL_SLOPES)
+_WALLS = _row("_WALLS", "float", ("entrance",), count=CHANNEL_SURFACES - CHANNEL_WALLS)
+_CANDIDATE = _row("_CANDIDATE", "float", ("entrance", "compact", "search", "reflect"), count=4 * SURFACE_COLUMNS)
+_BARS = _row("_BARS", "float", ("entrance",), count=CHANNEL_COLUMNS - CHANNEL_BARS)
+_GATHERED = _SLOPES - CHANNEL_SLOPES * S
+assert (_WALLS, _CANDIDATE, _BARS) == tuple(_GATHERED + k * S for k in (CHANNEL_WALLS, CHANNEL_SURFACES, CHANNEL_BARS))
+_SIGMA_CORE, _SIGMA_SAGITTAL, _WING_FRACTION, _SIGMA_WING = (
+    _LAYOUT.at("_SLOPES", k) for k in (SLOPE_MERIDIONAL, SLOPE_SAGITTAL, WING_FRACTION, WING_RMS)
+)
+_WALL_ROWS = tuple(_LAYOUT.at("_WALLS", k * WALL_COLUMNS) for k in range(2))  # the inner wall, then the outer one
+CANDIDATE_SURFACES = (PRIMARY, PRIMARY_BACK, SECONDARY, SECONDARY_BACK)
+_CANDIDATE_ROWS = tuple(_LAYOUT.at("_CANDIDATE", k * SURFACE_COLUMNS) for k in range(4))  # a surface row each
+_PRIMARY_ROW = _CANDIDATE_ROWS[CANDIDATE_SURFACES.index(PRIMARY)]
+_SECONDARY_ROW = _CANDIDATE_ROWS[CANDIDATE_SURFACES.index(SECONDARY)]
+_BAR_ROWS = tuple(_LAYOUT.at("_BARS", k * BAR_COLUMNS) for k in range(2))  # the spacers, then the joins
+_row("start_block's scratch", "float", ("draw",), count=START_FLOAT_ROWS - 3, at=3)  # placed by start_block
+# Rows the entrance tests use while the search's and the deviates' are free: where a ray crosses a plane of bars,
+# and the two bar directions at each lane's bar entry (BAR_COS .. BAR_NEXT_SIN, `_gather_bar_directions`).
+_QX = _row("_QX", "float", ("entrance",), at=_T_CANDIDATE // S)
+_QY = _row("_QY", "float", ("entrance",), at=_QX // S + 1)
+_DIRECTIONS = _row("_DIRECTIONS", "float", ("entrance",), count=4, at=_QY // S + 1)
+# Rows of the weights (the passes are over): the lane's energy, and, per reflection, the interpolation between the
+# graze angles and the four table values read.
+_ENERGY = _row("_ENERGY", "float", ("weights",), shares="_T_CANDIDATE")
+_ANGLE_FRACTION = _row("_ANGLE_FRACTION", "float", ("weights",), at=_ENERGY // S + 1)
+_TABLE_VALUES = _row("_TABLE_VALUES", "float", ("weights",), count=4, at=_ANGLE_FRACTION // S + 1)
 # Integer rows: channel, shell, outcome (0: in flight), last surface, reflection count, reflection sequence (base 3:
 # 1 = primary, 2 = secondary), the surface found by the last search (-1: none), rough, what the last pass did, and
 # the lane's place in the block.
-_PX, _PY, _PZ = (row * S for row in (START_X, START_Y, START_Z))  # where `aperture.start_block` writes them
-_UX, _UY, _UZ, _NX, _NY, _NZ, _GRAZE, _G1, _G2, _T_BEST = (row * S for row in range(3, 13))
-_T_CANDIDATE = 13 * S  # four rows, one per candidate
-_DEVIATE_M, _DEVIATE_S, _ENERGY_FRACTION, _FACTOR = (row * S for row in range(17, 21))
-_GATHERED = 21 * S  # then a row per value of KernelGeometry.channels (_GATHERED + k * S: its row k, at the channel)
-_SIGMA_CORE, _SIGMA_SAGITTAL, _WING_FRACTION, _SIGMA_WING = (_GATHERED + (CHANNEL_SLOPES + k) * S for k in range(4))
-_WALLS = _GATHERED + CHANNEL_WALLS * S
-_CANDIDATE = _GATHERED + CHANNEL_SURFACES * S
-_BARS = _GATHERED + CHANNEL_BARS * S
-CANDIDATE_SURFACES = (PRIMARY, PRIMARY_BACK, SECONDARY, SECONDARY_BACK)
-_FLOAT_ROWS = _GATHERED // S + CHANNEL_COLUMNS
-_CHANNEL = START_CHANNEL * S  # 0
-_SHELL, _OUTCOME, _LAST, _REFLECTIONS, _SEQUENCE, _HIT, _ROUGH, _EVENT, _ORDER = (row * S for row in range(1, 10))
-_INTEGER_ROWS = 10
+_CHANNEL = _row("_CHANNEL", "integer", ("draw", "start", "entrance", "compact", "search"))
+_SHELL = _row("_SHELL", "integer", ("compact", "scatter", "weights"))
+_row("start_block's integer scratch", "integer", ("draw",), count=START_INTEGER_ROWS - 1, at=1)
+_OUTCOME = _row("_OUTCOME", "integer", (*_EVERY_STAGE_FROM_START, "weights"))
+_LAST, _REFLECTIONS = (_row(name, "integer", ("compact", "search", "reflect")) for name in ("_LAST", "_REFLECTIONS"))
+_SEQUENCE = _row("_SEQUENCE", "integer", ("compact", "reflect", "finish"))
+_HIT = _row("_HIT", "integer", ("search", "reflect"))
+_ROUGH = _row("_ROUGH", "integer", ("compact", "reflect"))
+_EVENT = _row("_EVENT", "integer", ("reflect", "scatter"))
+_ORDER = _row("_ORDER", "integer", ("compact", "deviates", "scatter", "finish", "weights"))
+_ENTRY = _row("_ENTRY", "integer", ("entrance",), shares="_HIT")  # each lane's entry of bar_directions
+# the weights': four table entries, the energy node, the coating
+_TABLE_ENTRY = _row("_TABLE_ENTRY", "integer", ("weights",), count=4, shares="_LAST")
+_NODE = _row("_NODE", "integer", ("weights",), shares="_ROUGH")
+_COATING = _row("_COATING", "integer", ("weights",), shares="_EVENT")
+assert (_PX, _PY, _PZ, _CHANNEL) == (START_X * S, START_Y * S, START_Z * S, START_CHANNEL * S)  # as start_block has
+_FLOAT_ROWS, _INTEGER_ROWS = _LAYOUT.size["float"], _LAYOUT.size["integer"]
 _POSITION_ROWS = (_PX, _PY, _PZ, _UX, _UY, _UZ)
 # The columns of KernelGeometry.channels that the entrance tests read (the front edges of the walls, then, for a
 # segmented optic, the outer primary's intersection plane and the outer shell's bars), each gathered for
@@ -409,10 +470,6 @@ _UNSEGMENTED_ENTRANCE_COLUMNS = CHANNEL_SURFACES - CHANNEL_WALLS
 _FLIGHT_COLUMNS = np.array([*range(CHANNEL_SLOPES, CHANNEL_WALLS), *range(CHANNEL_SURFACES, CHANNEL_BARS)])
 # What a lane did in the last pass: nothing, reflected, or reflected at a graze angle beyond `_graze_series`.
 _IDLE, _REFLECTED, _REFLECTED_STEEP = 0, 1, 2
-# Rows the entrance tests use while the search's and the deviates' are free: where a ray crosses a plane of bars,
-# the bar entry of each lane (`_bar_entry`) and its two bar directions (BAR_COS .. BAR_NEXT_SIN).
-_QX, _QY, _DIRECTIONS = _T_CANDIDATE, _T_CANDIDATE + S, _T_CANDIDATE + 2 * S
-_ENTRY = _HIT
 
 
 @numba.njit(**_STAGE)
@@ -614,13 +671,13 @@ def _entrance(g, partial_shells, apertures, n, floats, integers):
         c = integers[_CHANNEL + lane]
         outcome = integers[_OUTCOME + lane]
         for k in range(2):  # the inner wall (shell c - 1), then the outer one (shell c); unrolled by LLVM
-            row = _WALLS + 3 * k * S
-            r_front = floats[row + S + lane]
-            s = (floats[row + lane] - pz) / uz
+            row = _WALL_ROWS[k]
+            r_front = floats[row + WALL_FRONT_R * S + lane]
+            s = (floats[row + WALL_TOP_Z * S + lane] - pz) / uz
             qx = px + s * ux
             qy = py + s * uy
             r2 = qx * qx + qy * qy
-            r_edge = r_front + floats[row + 2 * S + lane]
+            r_edge = r_front + floats[row + WALL_THICKNESS * S + lane]
             on_edge = (r_front * r_front <= r2) & (r2 < r_edge * r_edge)
             if partial_shells is not None:
                 wall = max(c - 1, 0) if k == 0 else min(c, n_shells - 1)
@@ -635,10 +692,10 @@ def _entrance(g, partial_shells, apertures, n, floats, integers):
     if g.segmented:
         for lane in range(n):
             px, py, pz, ux, uy, uz = _ray(floats, lane)
-            s = (floats[_CANDIDATE + Z_REF * S + lane] - pz) / uz
+            s = (floats[_PRIMARY_ROW + Z_REF * S + lane] - pz) / uz
             floats[_QX + lane], floats[_QY + lane] = px + s * ux, py + s * uy
         for k in range(2):  # the spacers, then the joins
-            row = _BARS + BAR_COLUMNS * k * S  # the lane's bars (geometry.radial_bars), a row per column
+            row = _BAR_ROWS[k]  # the lane's bars (geometry.radial_bars), a row per column
             for lane in range(n):
                 integers[_ENTRY + lane] = _bar_entry(
                     floats[row + BAR_COUNT * S + lane],
@@ -678,7 +735,7 @@ def _search(shell_azimuth, partial_shells, n_shells, reflection, m, floats, inte
     for k in range(4):
         which = CANDIDATE_SURFACES[k]
         outer = k % 2 == 0
-        base = _CANDIDATE + 6 * k * S
+        base = _CANDIDATE_ROWS[k]
         distance = _T_CANDIDATE + k * S
         possible = 0
         for lane in range(m):
@@ -780,8 +837,8 @@ def _reflect(reflection, m, floats, integers):
         z = select(moving, z + t_best * dz, z)
         reflects = (hit == PRIMARY) | (hit == SECONDARY)
         on_primary = hit == PRIMARY  # both mirrors' rows read, one chosen
-        primary = _CANDIDATE + lane
-        secondary = _CANDIDATE + 12 * S + lane
+        primary = _PRIMARY_ROW + lane
+        secondary = _SECONDARY_ROW + lane
         z_ref_p, z_ref_s = floats[primary + Z_REF * S], floats[secondary + Z_REF * S]
         a_p, a_s = floats[primary + QUAD_A * S], floats[secondary + QUAD_A * S]
         b_p, b_s = floats[primary + QUAD_B * S], floats[secondary + QUAD_B * S]
@@ -861,12 +918,6 @@ def _finish(focal_plane_z, block_rays, m, floats, integers):
         block_rays.graze1[place] = floats[_G1 + lane]
         block_rays.graze2[place] = floats[_G2 + lane]
         block_rays.fate[place] = integers[_OUTCOME + lane]
-
-
-# Rows of the weights (`_weights`; the passes are over): the lane's energy, its interpolation between the energy nodes,
-# and, per reflection, the interpolation between the graze angles and the four table values read.
-_ENERGY, _ANGLE_FRACTION, _TABLE_VALUES = _T_CANDIDATE, _T_CANDIDATE + S, _T_CANDIDATE + 2 * S
-_TABLE_ENTRY, _NODE, _COATING = _LAST, _ROUGH, _EVENT  # integer rows: four table entries, the energy node, the coating
 
 
 @numba.njit(**_STAGE)
