@@ -1,6 +1,6 @@
 """With NUMBA_DISABLE_JIT=1, numba's debugging route, the engine runs as plain Python: each intrinsic of
-`raytrace.engine.vector_math` has a plain Python meaning, and the trace kernel gives the rays the compiled kernel
-gives, bit for bit."""
+`raytrace.engine.vector_math` has a plain Python meaning, and the trace kernel and the per-ray specification give the
+rays the compiled kernel gives, bit for bit."""
 
 import json
 import os
@@ -14,6 +14,7 @@ import pytest
 from geometries import load_optic
 from raytrace.engine import Trace
 from raytrace.engine.rng import seed_key
+from raytrace.engine.specification import specified_range
 from raytrace.sources import ParallelBeam, PointSource
 
 pytestmark = pytest.mark.slow  # subprocesses that trace in plain Python
@@ -30,14 +31,19 @@ print(json.dumps(traced(*json.loads(sys.argv[1]))))
 """
 
 
-def traced(optic: str, source: str, energy_kev: float) -> dict:
-    """The geometric trace (no reflectivity table) of the first RAYS rays of a seeded run, column by column."""
+def traced(optic: str, source: str, energy_kev: float, per_ray: bool = False) -> dict:
+    """The geometric trace (no reflectivity table) of the first RAYS rays of a seeded run, column by column: by the
+    block kernel, or with `per_ray` by the specification (`raytrace.engine.specification`)."""
     beam = (
         ParallelBeam(0.0005, 0.3, energy_kev=energy_kev)
         if source == "parallel"
         else PointSource(130.297, 0.0, 0.0, 0.42, energy_kev=energy_kev)
     )  # PANTER
-    rays = Trace(load_optic(optic), beam).trace_range(seed_key(7), 0, RAYS, RAYS)
+    trace = Trace(load_optic(optic), beam)
+    if per_ray:
+        rays = specified_range(trace, seed_key(7), 0, RAYS, RAYS)
+    else:
+        rays = trace.trace_range(seed_key(7), 0, RAYS, RAYS)
     return {name: np.asarray(getattr(rays, name)).tolist() for name in COLUMNS}
 
 
@@ -51,9 +57,10 @@ def _plain_python(*args, tests=None):
     return subprocess.run(command, capture_output=True, text=True, cwd=ROOT, env=env, timeout=900)
 
 
+@pytest.mark.parametrize("per_ray", [False, True], ids=["kernel", "specification"])
 @pytest.mark.parametrize("case", CASES, ids=[c[0] for c in CASES])
-def test_plain_python_traces_the_same_rays_bit_for_bit(case):
-    result = _plain_python(*case)
+def test_plain_python_traces_the_same_rays_bit_for_bit(case, per_ray):
+    result = _plain_python(*case, per_ray)
     assert result.returncode == 0, result.stderr[-2000:]
     plain, compiled = json.loads(result.stdout), traced(*case)
     for name in COLUMNS:

@@ -15,7 +15,7 @@ from coatings import SurfaceScattering, load_recipe
 from coatings.table import ReflectivityTable
 from geometries import ARCSEC_PER_RAD, Optic, Shell
 from raytrace.analysis import effective_area, psf
-from raytrace.engine import Fate, Rays, Trace, kernel
+from raytrace.engine import Fate, Rays, Trace, kernel, physics
 from raytrace.engine.reference import reference_trace
 from raytrace.engine.rng import seed_key, stream_key
 from raytrace.engine.trace import SCATTER_STREAM
@@ -79,9 +79,9 @@ def first_order_tau(stack, energy_kev, graze):
 
 @numba.njit
 def _draws(table, energy_kev, graze, n, out):
-    """n rays reflected at graze angle `graze` by the plane z = 0 (normal +z), through `kernel._scatter`."""
+    """n rays reflected at graze angle `graze` by the plane z = 0 (normal +z), through `physics.scatter`."""
     for i in range(n):
-        ux, uy, uz, factor = kernel._scatter(
+        ux, uy, uz, factor = physics.scatter(
             table, 0, energy_kev, graze, np.uint64(i), 0, math.cos(graze), 0.0, math.sin(graze), 0.0, 0.0, 1.0
         )
         out[i, 0], out[i, 1], out[i, 2], out[i, 3] = ux, uy, uz, factor

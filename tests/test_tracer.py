@@ -11,7 +11,7 @@ from geometries import Spider, load_optic
 from raytrace.analysis import effective_area, psf
 from raytrace.engine import Trace
 from raytrace.engine.aperture import cos_sin_of_turn as _cos_sin_of_turn
-from raytrace.engine.kernel import _graze_angle, _quadric_roots
+from raytrace.engine.physics import graze_angle, quadric_roots
 from raytrace.engine.rays import Fate, Rays
 from raytrace.engine.rng import seed_key
 from raytrace.engine.vector_math import GATHER_LANES, copy, gather, select
@@ -53,7 +53,7 @@ def test_fast_elementary_functions_match_numpy():
     np.testing.assert_allclose(cos_sin[:, 0], np.cos(2 * np.pi * turns), rtol=0, atol=1e-15)
     np.testing.assert_allclose(cos_sin[:, 1], np.sin(2 * np.pi * turns), rtol=0, atol=1e-15)
     sines = np.concatenate([np.linspace(0, 0.07, 7001), [0.0625 - 1e-17, 0.5, 1.0]])
-    np.testing.assert_allclose([_graze_angle(s) for s in sines], np.arcsin(sines), rtol=0, atol=2e-15)
+    np.testing.assert_allclose([graze_angle(s) for s in sines], np.arcsin(sines), rtol=0, atol=2e-15)
 
 
 def test_vectorisable_log_is_within_one_ulp_of_the_exact_value():
@@ -347,7 +347,7 @@ def test_intersection_is_accurate_for_grazing_rays(xmm):
         angle = rng.uniform(0, 2 * np.pi)
         p = np.array([r * np.cos(angle), r * np.sin(angle), trace.packed.top_z[shell]])
         exact = _exact_first_root(surfaces[shell, which], p, d)
-        t = min(_quadric_roots(*surfaces[shell, which], *p, *d))
+        t = min(quadric_roots(*surfaces[shell, which], *p, *d))
         if exact is None:
             assert t == np.inf
         else:

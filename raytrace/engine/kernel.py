@@ -13,14 +13,12 @@ numpy; the tests compare the two ray by ray.
 
 from __future__ import annotations
 
-import math
 from typing import NamedTuple
 
 import numba
 import numpy as np
 
-from coatings.scattering import HC_KEV_NM, band_frequency, band_share, scattered_graze, towards_cutoff
-from coatings.table import energy_node, reflectivity_at, reflectivity_at_node
+from coatings.table import energy_node, reflectivity_at_node
 
 from .aperture import (
     BLOCK_RAYS,
@@ -32,15 +30,9 @@ from .aperture import (
     START_Y,
     START_Z,
     KernelChannels,
-    cos_sin_of_turn,
     start_block,
 )
 from .geometry import (
-    ANNULUS,
-    APERTURE_KIND,
-    APERTURE_P1,
-    APERTURE_P2,
-    APERTURE_P3,
     AZIMUTH_SPAN,
     AZIMUTH_START,
     BAR_COLUMNS,
@@ -58,7 +50,6 @@ from .geometry import (
     CHANNEL_SLOPES,
     CHANNEL_SURFACES,
     CHANNEL_WALLS,
-    CIRCLE,
     PRIMARY,
     PRIMARY_BACK,
     QUAD_A,
@@ -69,7 +60,6 @@ from .geometry import (
     SLOPE_MERIDIONAL,
     SLOPE_SAGITTAL,
     SURFACE_COLUMNS,
-    TWO_PI,
     WALL_COLUMNS,
     WALL_FRONT_R,
     WALL_THICKNESS,
@@ -80,10 +70,29 @@ from .geometry import (
     Z_MIN,
     Z_REF,
 )
+from .physics import (
+    GRAZE_SERIES_LIMIT,
+    bar_entry,
+    covered,
+    fate_of_sequence,
+    front_edge,
+    graze_angle,
+    graze_series,
+    on_bars,
+    outside_apertures,
+    plane_crossing,
+    quadric_roots,
+    scatter,
+    sequence_after,
+    slope_deviates,
+    specular,
+    surface_normal,
+    tilted_normal,
+    within_azimuth,
+)
 from .rays import Fate, RayColumns
-from .rng import uniform
 from .scratch import ScratchLayout
-from .vector_math import GATHER_LANES, copy, floor, gather, gathered_lanes, log, select
+from .vector_math import GATHER_LANES, copy, gather, gathered_lanes, select
 
 _SPIDER = np.int8(Fate.BLOCKED_SPIDER)
 _FRONT = np.int8(Fate.BLOCKED_FRONT)
@@ -99,7 +108,6 @@ _GAP = np.int8(Fate.SEGMENT_GAP)
 _SPACER = np.int8(Fate.BLOCKED_SPACER)
 _APERTURE = np.int8(Fate.BLOCKED_APERTURE)
 MAX_REFLECTIONS = 4
-FIRST_SLOPE_DRAW = 2  # draws 0 and 1 place the start point (raytrace.engine.aperture)
 B = BLOCK_RAYS
 S = BLOCK_STRIDE
 
@@ -110,7 +118,7 @@ class KernelReflectivity(NamedTuple):
     `values` holds R_0 for the coatings that scatter, `scattering` each coating's PSD
     (index, f_min, f_max in 1/nm, band rms in nm; f_max = 0: none), `scatter_values` R_0 at the scattered angles
     (step `scatter_step`), `scatter_fraction` the first-order scattered flux per unit R_0 and scatter_key the key of
-    the scattering draws (`_scatter`)."""
+    the scattering draws (`physics.scatter`)."""
 
     weigh: bool
     values: np.ndarray
@@ -148,129 +156,20 @@ _INTERNAL = dict(cache=True, error_model="numpy", no_cpython_wrapper=True, no_cf
 _STAGE = dict(_INTERNAL, nogil=True, _nrt=False)
 
 
-@numba.njit(cache=True, no_cfunc_wrapper=True, error_model="numpy")
-def _quadric_roots(big_a, big_b, big_c, z_ref, z_lo, z_hi, px, py, pz, dx, dy, dz):
-    """Both t > 0 where p + t d meets the quadric x^2 + y^2 = A w^2 + B w + C (w = z - z_ref) within z_lo <= z <= z_hi
-    (inf where there is none), without branches, so that a loop over a block's lanes vectorises.
-
-    With F(t) = a t^2 + 2 b t + c, the roots are taken as c / q and q / a with
-    q = -(b + sign(b) sqrt(b^2 - a c)), which stays accurate when a -> 0 (grazing rays,
-    and exactly 0 for an on-axis ray and a paraboloid).
-    """
-    w = pz - z_ref
-    a = dx * dx + dy * dy - big_a * dz * dz
-    b = px * dx + py * dy - (big_a * w + 0.5 * big_b) * dz
-    c = px * px + py * py - (big_a * w + big_b) * w - big_c
-    disc = b * b - a * c
-    # the surface is not wholly behind the ray, and the roots are real
-    ahead = ((dz > 0.0) | (pz >= z_lo)) & ((dz < 0.0) | (pz <= z_hi)) & (disc >= 0.0)
-    q = -(b + math.copysign(math.sqrt(max(disc, 0.0)), b))
-    t1 = c / q
-    t2 = q / a
-    z1 = pz + t1 * dz
-    z2 = pz + t2 * dz
-    first = select(ahead & (q != 0.0) & (t1 > 0.0) & (z_lo <= z1) & (z1 <= z_hi), t1, np.inf)
-    second = select(ahead & (a != 0.0) & (t2 > 0.0) & (z_lo <= z2) & (z2 <= z_hi), t2, np.inf)
-    return first, second
-
-
-@numba.njit(**_INTERNAL)
-def _covered(shell_azimuth, shell, px, py, dx, dy, t):
-    """t where the shell covers the azimuth of the point p + t d (inf stays inf), else inf."""
-    if t == np.inf:
-        return t
-    return (
-        t
-        if within_azimuth(
-            shell_azimuth[shell, AZIMUTH_START], shell_azimuth[shell, AZIMUTH_SPAN], px + t * dx, py + t * dy
-        )
-        else np.inf
-    )
-
-
-@numba.njit(**_INTERNAL)
-def within_azimuth(start, span, x, y):
-    """Whether the point's azimuth lies in start .. start + span (always, for a full turn)."""
-    if span >= TWO_PI:
-        return True
-    delta = math.atan2(y, x) - start
-    return delta - TWO_PI * math.floor(delta / TWO_PI) < span
-
-
-@numba.njit(**_INTERNAL)
-def _outside_apertures(apertures, plane_z, px, py, pz, dx, dy, dz):
-    """Whether the ray crosses the plane z = plane_z outside any of the apertures (they intersect)."""
-    s = (plane_z - pz) / dz
-    x = px + s * dx
-    y = py + s * dy
-    for k in range(apertures.shape[0]):
-        kind = apertures[k, APERTURE_KIND]
-        p1 = apertures[k, APERTURE_P1]
-        p2 = apertures[k, APERTURE_P2]
-        if kind == CIRCLE:
-            ox = x - p2
-            oy = y - apertures[k, APERTURE_P3]
-            if ox * ox + oy * oy >= p1:
-                return True
-        elif kind == ANNULUS:
-            r2 = x * x + y * y
-            if r2 < p1 or r2 >= p2:
-                return True
-        elif not within_azimuth(p1, p2, x, y):
-            return True
-    return False
-
-
-@numba.njit(**_INTERNAL)
-def _approximate_azimuth(x, y):
-    """atan2(y, x) within 2.1e-4 rad (octant reduction and a 7th-order polynomial for atan on [0, 1]); 0 at the
-    origin. Selects only, no branches."""
-    ax = abs(x)
-    ay = abs(y)
-    big = max(ax, ay)
-    a = min(ax, ay) / big
-    s = a * a
-    angle = ((-0.0464964749 * s + 0.15931422) * s - 0.327622764) * s * a + a
-    angle = select(ay > ax, 0.5 * math.pi - angle, angle)
-    angle = select(x < 0.0, math.pi - angle, angle)
-    angle = select(y < 0.0, -angle, angle)
-    return select(big != 0.0, angle, 0.0)
-
-
-@numba.njit(**_INTERNAL)
-def _on_bar(tan_half_wedge, half_width, cos_k, sin_k, qx, qy):
-    """Exact test against the bar along (cos_k, sin_k): within its wedge or its constant-width strip,
-    on its side of the axis."""
-    along = cos_k * qx + sin_k * qy
-    across = abs(cos_k * qy - sin_k * qx)
-    return (along > 0.0) & ((across < tan_half_wedge * along) | (across < half_width))
-
-
-@numba.njit(**_INTERNAL)
-def _bar_entry(count, rotation, first, last_entry, qx, qy):
-    """The entry of KernelGeometry.bar_directions (`geometry.bar_directions`) for the bar at or before the azimuth of
-    the point (qx, qy) in a set of `count` equally spaced radial bars turned by `rotation` (turns), whose bar 0 is at
-    entry `first`; entry 0 if the set is empty (and for a point that is not a number).
-
-    The nearest bar (the only one that can block, as wedges are narrower than the spacing and a strip's distance
-    grows with the angle) is this one or the next: an approximate azimuth finds them (its error, 2.1e-4 rad, is far
-    below half the spacing of the at most 360 bars allowed), and `_on_bars` tests both exactly."""
-    entry = first + floor((_approximate_azimuth(qx, qy) * (0.5 / math.pi) - rotation) * count)
-    entry = select((count != 0.0) & (entry >= 0.0), entry, 0.0)
-    return int(min(entry, last_entry))
-
-
 @numba.njit(**_INTERNAL)
 def _on_bars(count, tan_half_wedge, half_width, floats, lane):
-    """Whether the lane's point (rows _QX, _QY) lies on one of a set of `count` radial bars (none if 0), given the
-    directions of the two bars that bracket its azimuth (rows _DIRECTIONS .., `_gather_bar_directions`)."""
-    qx, qy = floats[_QX + lane], floats[_QY + lane]
-    cos_k, sin_k = floats[_DIRECTIONS + BAR_COS * S + lane], floats[_DIRECTIONS + BAR_SIN * S + lane]
-    cos_next = floats[_DIRECTIONS + BAR_NEXT_COS * S + lane]
-    sin_next = floats[_DIRECTIONS + BAR_NEXT_SIN * S + lane]
-    return (count != 0.0) & (
-        _on_bar(tan_half_wedge, half_width, cos_k, sin_k, qx, qy)
-        | _on_bar(tan_half_wedge, half_width, cos_next, sin_next, qx, qy)
+    """`physics.on_bars` of the lane's point (rows _QX, _QY) and the directions of the two bars that bracket its
+    azimuth (rows _DIRECTIONS .., `_gather_bar_directions`)."""
+    return on_bars(
+        count,
+        tan_half_wedge,
+        half_width,
+        floats[_DIRECTIONS + BAR_COS * S + lane],
+        floats[_DIRECTIONS + BAR_SIN * S + lane],
+        floats[_DIRECTIONS + BAR_NEXT_COS * S + lane],
+        floats[_DIRECTIONS + BAR_NEXT_SIN * S + lane],
+        floats[_QX + lane],
+        floats[_QY + lane],
     )
 
 
@@ -285,37 +184,6 @@ def _gather_bar_directions(bar_directions, n, floats, integers):
         values = bar_directions[row]
         for lane in range(0, lanes, GATHER_LANES):
             gather(values, integers, _ENTRY + lane, floats, _DIRECTIONS + row * S + lane)
-
-
-@numba.njit(**_INTERNAL)
-def _graze_series(sin_graze):
-    """asin(sin_graze) by its odd Taylor series through x^9: below GRAZE_SERIES_LIMIT (every Wolter-I reflection)
-    its truncation error is below 2e-15 rad, at a fraction of the cost of libm's asin."""
-    s = sin_graze * sin_graze
-    return sin_graze * (1.0 + s * (1.0 / 6.0 + s * (3.0 / 40.0 + s * (15.0 / 336.0 + s * (105.0 / 3456.0)))))
-
-
-GRAZE_SERIES_LIMIT = 0.0625
-
-
-@numba.njit(cache=True, no_cfunc_wrapper=True, error_model="numpy")
-def _graze_angle(sin_graze):
-    """asin(sin_graze): `_graze_series` below GRAZE_SERIES_LIMIT, libm's asin above."""
-    if sin_graze < GRAZE_SERIES_LIMIT:
-        return _graze_series(sin_graze)
-    return math.asin(min(1.0, sin_graze))
-
-
-@numba.njit(**_INTERNAL)
-def _tilted_normal(d_m, d_s, nx, ny, nz):
-    """The normal (nx, ny, nz) of a surface of revolution at (nx, ny), tilted by slope errors d_m, d_s:
-    N + |N| (d_m t_m + d_s t_s), with t_m = (x n_z / r, y n_z / r, -r) / |N| the unit tangent in the
-    meridional plane and t_s = (-y, x, 0) / r the azimuthal one."""
-    r = math.sqrt(nx * nx + ny * ny)
-    length = math.sqrt(nx * nx + ny * ny + nz * nz)
-    along = d_m * nz / r
-    around = d_s * length / r
-    return nx + along * nx - around * ny, ny + along * ny + around * nx, nz - d_m * r
 
 
 @numba.njit(cache=True, no_cfunc_wrapper=True, nogil=True, error_model="numpy")
@@ -335,10 +203,12 @@ def trace(geometry, reflectivity, rays, key, beam, first_index, partial_shells, 
     then the outer shell's spacers and segment joins, where the ray crosses the intersection plane); then, for the
     lanes still in flight (moved to the front of the scratch by `_compact`), up to MAX_REFLECTIONS passes of a search
     for the nearest surface and a reflection (slope errors use draws FIRST_SLOPE_DRAW + 3 k .. + 2 of the ray for
-    reflection k; with reflectivity.scatters the first two reflections scatter on coatings that do, `_scatter`); last
-    the fates and the focal plane
-    (`_finish`), then the reflectivity weights (`_weights`). Every lane computes exactly the operations of a ray traced
-    alone, in the same order, so a ray's result does not depend on its lane, its block or the chunk.
+    reflection k, `physics.slope_deviates`; with reflectivity.scatters the first two reflections scatter on coatings
+    that do, `physics.scatter`); last the fates and the focal plane (`_finish`), then the reflectivity weights
+    (`_weights`). Every lane computes exactly the operations of a ray traced alone (`raytrace.engine.specification`,
+    which the tests hold it to bit for bit), in the same order, so a ray's result does not depend on its lane, its
+    block or the chunk. The physics of one ray is in `raytrace.engine.physics`; the stages load, call it, select and
+    store.
 
     The trace calls each stage itself, none calls another: numba optimises and compiles a function's callees again
     with it, so each level of calls would compile the code below it once more on a first run.
@@ -474,12 +344,12 @@ _IDLE, _REFLECTED, _REFLECTED_STEEP = 0, 1, 2
 
 @numba.njit(**_STAGE)
 def _scatter_lanes(reflectivity, block_rays, index, reflection, m, floats, integers):
-    """`_scatter` of the lanes that reflected in this pass (of the m in flight; the block's first ray is ray `index` of
-    the run): their directions, and their weights times its factor."""
+    """`physics.scatter` of the lanes that reflected in this pass (of the m in flight; the block's first ray is ray
+    `index` of the run): their directions, and their weights times its factor."""
     for lane in range(m):
         if integers[_EVENT + lane] != _IDLE:
             place = integers[_ORDER + lane]
-            floats[_UX + lane], floats[_UY + lane], floats[_UZ + lane], factor = _scatter(
+            floats[_UX + lane], floats[_UY + lane], floats[_UZ + lane], factor = scatter(
                 reflectivity,
                 reflectivity.shell_coating[integers[_SHELL + lane]],
                 block_rays.energy_kev[place],
@@ -648,7 +518,7 @@ def _entrance(g, partial_shells, apertures, n, floats, integers):
     if apertures is not None:
         for lane in range(n):
             px, py, pz, ux, uy, uz = _ray(floats, lane)
-            if integers[_OUTCOME + lane] == 0 and _outside_apertures(g.apertures, g.spider_z, px, py, pz, ux, uy, uz):
+            if integers[_OUTCOME + lane] == 0 and outside_apertures(g.apertures, g.spider_z, px, py, pz, ux, uy, uz):
                 integers[_OUTCOME + lane] = _APERTURE
     last_entry = g.bar_directions.shape[1] - 1
     if g.spider[BAR_COUNT] > 0.0:
@@ -657,10 +527,9 @@ def _entrance(g, partial_shells, apertures, n, floats, integers):
         spider_z = g.spider_z
         for lane in range(n):
             px, py, pz, ux, uy, uz = _ray(floats, lane)
-            s = (spider_z - pz) / uz
-            qx, qy = px + s * ux, py + s * uy
+            qx, qy = plane_crossing(spider_z, px, py, pz, ux, uy, uz)
             floats[_QX + lane], floats[_QY + lane] = qx, qy
-            integers[_ENTRY + lane] = _bar_entry(count, rotation, first, last_entry, qx, qy)
+            integers[_ENTRY + lane] = bar_entry(count, rotation, first, last_entry, qx, qy)
         _gather_bar_directions(g.bar_directions, n, floats, integers)
         for lane in range(n):
             outcome = integers[_OUTCOME + lane]
@@ -672,32 +541,38 @@ def _entrance(g, partial_shells, apertures, n, floats, integers):
         outcome = integers[_OUTCOME + lane]
         for k in range(2):  # the inner wall (shell c - 1), then the outer one (shell c); unrolled by LLVM
             row = _WALL_ROWS[k]
-            r_front = floats[row + WALL_FRONT_R * S + lane]
-            s = (floats[row + WALL_TOP_Z * S + lane] - pz) / uz
-            qx = px + s * ux
-            qy = py + s * uy
-            r2 = qx * qx + qy * qy
-            r_edge = r_front + floats[row + WALL_THICKNESS * S + lane]
-            on_edge = (r_front * r_front <= r2) & (r2 < r_edge * r_edge)
+            qx, qy, on_edge, inside, outside = front_edge(
+                floats[row + WALL_TOP_Z * S + lane],
+                floats[row + WALL_FRONT_R * S + lane],
+                floats[row + WALL_THICKNESS * S + lane],
+                px,
+                py,
+                pz,
+                ux,
+                uy,
+                uz,
+            )
             if partial_shells is not None:
                 wall = max(c - 1, 0) if k == 0 else min(c, n_shells - 1)
                 on_edge = on_edge & within_azimuth(
                     g.shell_azimuth[wall, AZIMUTH_START], g.shell_azimuth[wall, AZIMUTH_SPAN], qx, qy
                 )
-            leaked = select(k == 0, r2 < r_front * r_front, r2 >= r_edge * r_edge)
+            leaked = select(k == 0, inside, outside)  # past the inner wall's edge inwards, the outer's outwards
             code = select(on_edge, _FRONT, select(leaked, _LEAKED, np.int8(0)))
             exists = select(k == 0, c >= 1, c < n_shells)
             outcome = select((outcome == 0) & exists, code, outcome)
         integers[_OUTCOME + lane] = outcome
     if g.segmented:
         for lane in range(n):
+            # where the ray crosses the outer primary's intersection plane
             px, py, pz, ux, uy, uz = _ray(floats, lane)
-            s = (floats[_PRIMARY_ROW + Z_REF * S + lane] - pz) / uz
-            floats[_QX + lane], floats[_QY + lane] = px + s * ux, py + s * uy
+            floats[_QX + lane], floats[_QY + lane] = plane_crossing(
+                floats[_PRIMARY_ROW + Z_REF * S + lane], px, py, pz, ux, uy, uz
+            )
         for k in range(2):  # the spacers, then the joins
             row = _BAR_ROWS[k]  # the lane's bars (geometry.radial_bars), a row per column
             for lane in range(n):
-                integers[_ENTRY + lane] = _bar_entry(
+                integers[_ENTRY + lane] = bar_entry(
                     floats[row + BAR_COUNT * S + lane],
                     floats[row + BAR_ROTATION_TURNS * S + lane],
                     floats[row + BAR_FIRST * S + lane],
@@ -759,7 +634,7 @@ def _search(shell_azimuth, partial_shells, n_shells, reflection, m, floats, inte
             last = integers[_LAST + lane]
             allowed = select(outer, (c < n_shells) & (last != which), c > 0)
             flying = (integers[_OUTCOME + lane] == 0) & (integers[_REFLECTIONS + lane] == reflection)
-            first, second = _quadric_roots(
+            first, second = quadric_roots(
                 floats[base + QUAD_A * S + lane],
                 floats[base + QUAD_B * S + lane],
                 floats[base + QUAD_C * S + lane],
@@ -775,8 +650,8 @@ def _search(shell_azimuth, partial_shells, n_shells, reflection, m, floats, inte
             )
             if partial_shells is not None:
                 wall = min(c, n_shells - 1) if outer else max(c - 1, 0)
-                first = _covered(shell_azimuth, wall, px, py, ux, uy, first)
-                second = _covered(shell_azimuth, wall, px, py, ux, uy, second)
+                first = covered(shell_azimuth, wall, px, py, ux, uy, first)
+                second = covered(shell_azimuth, wall, px, py, ux, uy, second)
             floats[distance + lane] = select(flying & allowed, min(first, second), np.inf)
     moving = 0
     reflecting = 0
@@ -802,28 +677,26 @@ def _search(shell_azimuth, partial_shells, n_shells, reflection, m, floats, inte
 
 @numba.njit(**_STAGE)
 def _deviates(key, index, reflection, m, floats, integers):
-    """Meridional and sagittal slope errors (rad) of reflection `reflection` of the m lanes in flight (the block's
-    first ray is ray `index` of the run): two Gaussian deviates (Box-Muller, with `vector_math.log`, so that the loop
-    vectorises) from draws d = FIRST_SLOPE_DRAW + 3 reflection and d + 1 of the ray; the meridional one has rms
-    sigma_wing with probability wing_fraction (draw d + 2), else sigma_core."""
-    draw = FIRST_SLOPE_DRAW + 3 * reflection
+    """The slope errors (`physics.slope_deviates`) of reflection `reflection` of the m lanes in flight (the block's
+    first ray is ray `index` of the run)."""
     for lane in range(m):
-        ray = index + np.uint64(integers[_ORDER + lane])
-        radius = math.sqrt(-2.0 * log(1.0 - uniform(key, ray, draw)))  # 1 - u >= 2^-53: log's argument is normal
-        cos_phi, sin_phi = cos_sin_of_turn(uniform(key, ray, draw + 1))
-        wing_rms, core_rms = floats[_SIGMA_WING + lane], floats[_SIGMA_CORE + lane]
-        sigma_m = select(uniform(key, ray, draw + 2) < floats[_WING_FRACTION + lane], wing_rms, core_rms)
-        floats[_DEVIATE_M + lane] = sigma_m * radius * cos_phi
-        floats[_DEVIATE_S + lane] = floats[_SIGMA_SAGITTAL + lane] * radius * sin_phi
+        floats[_DEVIATE_M + lane], floats[_DEVIATE_S + lane] = slope_deviates(
+            key,
+            index + np.uint64(integers[_ORDER + lane]),
+            reflection,
+            floats[_SIGMA_CORE + lane],
+            floats[_SIGMA_SAGITTAL + lane],
+            floats[_WING_FRACTION + lane],
+            floats[_SIGMA_WING + lane],
+        )
 
 
 @numba.njit(**_STAGE)
 def _reflect(reflection, m, floats, integers):
     """Move every lane (of the m in flight) that found a surface (`_search`) onto it: a back surface blocks it, a
-    mirror reflects it, about the outward normal of x^2 + y^2 - A w^2 - B w - C = 0, the gradient (2x, 2y,
-    -(2 A w + B)), unnormalised, d' = d - 2 (d.N / N.N) N (no square root on the ray's path), tilted by the lane's
-    slope deviates if it is rough.
-    The few lanes that reflect at a graze angle beyond `_graze_series` take libm's asin in a loop of their own.
+    mirror reflects it (`physics.specular`) about its normal (`physics.surface_normal`), tilted by the lane's slope
+    deviates if it is rough (`physics.tilted_normal`).
+    The few lanes that reflect at a graze angle beyond `physics.graze_series` take libm's asin in a loop of their own.
     Every value a select keeps is loaded beforehand: a load on one side of a condition is a branch, and LLVM does
     not vectorise a loop with one."""
     steep_count = 0
@@ -842,18 +715,15 @@ def _reflect(reflection, m, floats, integers):
         z_ref_p, z_ref_s = floats[primary + Z_REF * S], floats[secondary + Z_REF * S]
         a_p, a_s = floats[primary + QUAD_A * S], floats[secondary + QUAD_A * S]
         b_p, b_s = floats[primary + QUAD_B * S], floats[secondary + QUAD_B * S]
-        w = z - select(on_primary, z_ref_p, z_ref_s)
-        mx, my = x, y
-        mz = -(select(on_primary, a_p, a_s) * w + 0.5 * select(on_primary, b_p, b_s))
-        tx, ty, tz = _tilted_normal(floats[_DEVIATE_M + lane], floats[_DEVIATE_S + lane], mx, my, mz)
+        mx, my, mz = surface_normal(
+            select(on_primary, a_p, a_s), select(on_primary, b_p, b_s), select(on_primary, z_ref_p, z_ref_s), x, y, z
+        )
+        tx, ty, tz = tilted_normal(floats[_DEVIATE_M + lane], floats[_DEVIATE_S + lane], mx, my, mz)
         rough = integers[_ROUGH + lane] != 0
         mx, my, mz = select(rough, tx, mx), select(rough, ty, my), select(rough, tz, mz)
-        dot = dx * mx + dy * my + dz * mz
-        norm2 = mx * mx + my * my + mz * mz
-        factor = 2.0 * dot / norm2
-        sin_graze = abs(dot) / math.sqrt(norm2)
+        rx, ry, rz, sin_graze = specular(dx, dy, dz, mx, my, mz)
         steep = sin_graze >= GRAZE_SERIES_LIMIT
-        angle = select(steep, sin_graze, _graze_series(sin_graze))
+        angle = select(steep, sin_graze, graze_series(sin_graze))
         old_nx, old_ny, old_nz = floats[_NX + lane], floats[_NY + lane], floats[_NZ + lane]
         old_graze, old_g1, old_g2 = floats[_GRAZE + lane], floats[_G1 + lane], floats[_G2 + lane]
         sequence = integers[_SEQUENCE + lane]
@@ -861,16 +731,16 @@ def _reflect(reflection, m, floats, integers):
         outcome = integers[_OUTCOME + lane]
         last = integers[_LAST + lane]
         floats[_PX + lane], floats[_PY + lane], floats[_PZ + lane] = x, y, z
-        floats[_UX + lane] = select(reflects, dx - factor * mx, dx)
-        floats[_UY + lane] = select(reflects, dy - factor * my, dy)
-        floats[_UZ + lane] = select(reflects, dz - factor * mz, dz)
+        floats[_UX + lane] = select(reflects, rx, dx)
+        floats[_UY + lane] = select(reflects, ry, dy)
+        floats[_UZ + lane] = select(reflects, rz, dz)
         floats[_NX + lane] = select(reflects, mx, old_nx)
         floats[_NY + lane] = select(reflects, my, old_ny)
         floats[_NZ + lane] = select(reflects, mz, old_nz)
         floats[_GRAZE + lane] = select(reflects, angle, old_graze)
         floats[_G1 + lane] = select(reflects & (reflection == 0), angle, old_g1)
         floats[_G2 + lane] = select(reflects & (reflection == 1), angle, old_g2)
-        integers[_SEQUENCE + lane] = select(reflects, 3 * sequence + hit + 1, sequence)
+        integers[_SEQUENCE + lane] = select(reflects, sequence_after(sequence, hit), sequence)
         integers[_REFLECTIONS + lane] = select(reflects, reflection + 1, count)
         integers[_LAST + lane] = select(reflects, hit, last)
         integers[_OUTCOME + lane] = select(moving & (not reflects), _BACK, outcome)
@@ -879,7 +749,7 @@ def _reflect(reflection, m, floats, integers):
     if steep_count > 0:  # rare: none in a Wolter-I optic traced near its axis
         for lane in range(m):
             if integers[_EVENT + lane] == _REFLECTED_STEEP:
-                angle = _graze_angle(floats[_GRAZE + lane])
+                angle = graze_angle(floats[_GRAZE + lane])
                 floats[_GRAZE + lane] = angle
                 if reflection == 0:
                     floats[_G1 + lane] = angle
@@ -896,10 +766,7 @@ def _finish(focal_plane_z, block_rays, m, floats, integers):
         x, y, z, dx, dy, dz = _ray(floats, lane)
         outcome = integers[_OUTCOME + lane]
         sequence = integers[_SEQUENCE + lane]
-        code = select(sequence == 5, _DOUBLE, _MULTIPLE)  # by the sequence of reflections (base 3)
-        code = select(sequence == 2, _SECONDARY, code)
-        code = select(sequence == 1, _PRIMARY, code)
-        code = select(sequence == 0, _NONE, code)
+        code = fate_of_sequence(sequence)
         reaches = (dz < 0.0) & (z >= focal_plane_z)
         s = (focal_plane_z - z) / dz
         moves = (outcome == 0) & reaches
@@ -978,60 +845,6 @@ def _weights(table, block_rays, m, floats, integers):
             floats[_FACTOR + lane] = select(carried > reflection, factor * r, factor)
     for lane in range(m):
         block_rays.weight[integers[_ORDER + lane]] *= floats[_FACTOR + lane]
-
-
-# Compiled on its own, not inlined into the trace body: that keeps the body's registers as they are for the optics
-# without scattering.
-@numba.njit(cache=True, no_cfunc_wrapper=True, error_model="numpy", _nrt=False)
-def _scatter(table, coating, energy_kev, graze, index, reflection, ux, uy, uz, nx, ny, nz):
-    """The direction after a reflection on a surface whose roughness scatters (first-order theory,
-    `coatings.scattering`), and the factor the ray's weight takes: (ux, uy, uz) is the specular direction, N the
-    normal it was reflected about and graze the angle of incidence (R_0 itself enters the weight in `_weights`).
-
-    With probability 1 - exp(-L), L = max(TIS, tau) (TIS = (4 pi sigma sin a / lambda)^2, the band's Debye-Waller
-    share; tau the first-order scattered flux per unit R_0, `scatter_fraction`), the ray leaves the specular beam,
-    which keeps R_0 exp(-L). It then scatters by a frequency f of the PSD drawn over the frequencies that propagate
-    (towards the surface only below (1 - cos a) / lambda) into the graze angle a_s of cos a_s = cos a -+ lambda f,
-    in the plane of incidence (out of it the deviation is smaller by sin a), and its weight takes the factor that
-    makes the scattered flux first order's: TIS m g, m the share of the PSD's power that propagates and
-    g = sin a_s / sin a sqrt(R_0(a_s) / R_0(a)), whose mean over the draws is tau, times min(tau, 1 - exp(-L)) /
-    (tau (1 - exp(-L))). The scattered flux is then R_0 min(tau, 1 - exp(-L)), distributed as first order's dS / df.
-    Draws 2 k and 2 k + 1 of the scattering key for reflection k: one decides (and, rescaled, picks the side),
-    one gives f."""
-    f_hi, sigma = table.scattering[coating, 2], table.scattering[coating, 3]
-    if f_hi <= 0.0 or sigma <= 0.0:
-        return ux, uy, uz, 1.0
-    wavelength = HC_KEV_NM / energy_kev
-    sin_graze = math.sin(graze)
-    tis = (4.0 * math.pi * sigma * sin_graze / wavelength) ** 2
-    tau = reflectivity_at(table.scatter_fraction, table.energies, table.angle_step, coating, energy_kev, graze)
-    leaves = -math.expm1(-max(tis, tau))
-    u = uniform(table.scatter_key, index, 2 * reflection)
-    if not u < leaves:
-        return ux, uy, uz, 1.0
-    psd_index, f_lo = table.scattering[coating, 0], table.scattering[coating, 1]
-    towards_share = band_share(psd_index, f_lo, f_hi, towards_cutoff(graze, wavelength))
-    towards = u / leaves * (1.0 + towards_share) < towards_share
-    v = uniform(table.scatter_key, index, 2 * reflection + 1)
-    f = band_frequency(psd_index, f_lo, f_hi, v * towards_share if towards else v)
-    graze_s = scattered_graze(graze, wavelength, f, towards)
-    r0 = reflectivity_at(table.values, table.energies, table.angle_step, coating, energy_kev, graze)
-    r_s = reflectivity_at(table.scatter_values, table.energies, table.scatter_step, coating, energy_kev, graze_s)
-    gain = math.sin(graze_s) / sin_graze * math.sqrt(max(r_s, 0.0) / r0) if r0 > 0.0 and tau > 0.0 else 0.0
-    # the mean of tis m gain over the draws is tau: the factor's mean is min(tau, leaves) / leaves
-    factor = tis * 0.5 * (1.0 + towards_share) * gain * min(tau, leaves) / (leaves * tau) if gain > 0.0 else 0.0
-    # d_s = cos(a_s) e + sin(a_s) m: e the unit specular direction's part along the surface, m the unit normal
-    # on the side the ray leaves to
-    norm = math.sqrt(nx * nx + ny * ny + nz * nz)
-    mx, my, mz = nx / norm, ny / norm, nz / norm
-    along = ux * mx + uy * my + uz * mz
-    if along < 0.0:
-        mx, my, mz, along = -mx, -my, -mz, -along
-    ex, ey, ez = ux - along * mx, uy - along * my, uz - along * mz
-    e_norm = math.sqrt(ex * ex + ey * ey + ez * ez)
-    cos_s = math.cos(graze_s) / e_norm
-    sin_s = math.sin(graze_s)
-    return cos_s * ex + sin_s * mx, cos_s * ey + sin_s * my, cos_s * ez + sin_s * mz, factor
 
 
 @numba.njit(cache=True, no_cfunc_wrapper=True, nogil=True)

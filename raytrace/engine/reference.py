@@ -128,7 +128,7 @@ def _on_bars(bars, p, d, plane_z):
 
 
 def _tilt(normal, p, sigma, key, index, first_draw):
-    """Unit normals tilted by the slope-error model of `raytrace.kernel._tilted_normal` (draws per ray)."""
+    """Unit normals tilted by the slope-error model of `raytrace.engine.physics.tilted_normal` (draws per ray)."""
     u = [reference_uniform(key, index, first_draw + j) for j in range(3)]
     radius = np.sqrt(-2 * np.log(1 - u[0]))
     sigma_m = np.where(u[2] < sigma[:, WING_FRACTION], sigma[:, WING_RMS], sigma[:, SLOPE_MERIDIONAL])
@@ -180,7 +180,7 @@ def _power_law_share(psd_index, f_lo, f_hi, f):
 
 
 def _scattered(d, normal, graze, energy, coating, table, scatter_key, index, slot, active):
-    """Directions and weight factors after rough-surface scattering (`raytrace.engine.kernel._scatter`), for the rays
+    """Directions and weight factors after rough-surface scattering (`raytrace.engine.physics.scatter`), for the rays
     in `active` (the others keep their direction and factor 1)."""
     psd = table.scattering[coating]
     n_psd, sigma = psd[:, 0], psd[:, 3]
