@@ -10,7 +10,6 @@ from __future__ import annotations
 import numba
 from llvmlite import ir
 from numba import types
-from numba.core import cgutils
 from numba.extending import intrinsic
 
 
@@ -115,11 +114,11 @@ def gather(typingctx, values, indices, first_index, out, first_out):
         size = context.get_abi_sizeof(element)
         offsets = builder.mul(index, ir.Constant(index_vector, [size] * GATHER_LANES))
         pointers = builder.inttoptr(builder.add(base, offsets), pointer_vector)
-        name = str(element).replace("double", "f64")
-        gather_function = cgutils.get_or_insert_function(
-            builder.module,
-            ir.FunctionType(value_vector, [pointer_vector, i32, mask_vector, value_vector]),
-            f"llvm.masked.gather.v{GATHER_LANES}{name}.v{GATHER_LANES}p0{name}",
+        # the overloaded intrinsic's name, mangled from its types by llvmlite (typed or opaque pointers, as it emits)
+        values_name, pointers_name = (f"v{GATHER_LANES}{t.intrinsic_name}" for t in (element, element.as_pointer()))
+        gather_function = builder.module.declare_intrinsic(
+            f"llvm.masked.gather.{values_name}.{pointers_name}",
+            fnty=ir.FunctionType(value_vector, [pointer_vector, i32, mask_vector, value_vector]),
         )
         gathered = builder.call(
             gather_function,
@@ -150,12 +149,17 @@ def copy(typingctx, source, first_source, out, first_out, n):
     def codegen(context, builder, signature, args):
         source_array = context.make_array(signature.args[0])(context, builder, args[0])
         out_array = context.make_array(signature.args[2])(context, builder, args[2])
-        cgutils.raw_memcpy(
-            builder,
-            builder.gep(out_array.data, [args[3]]),
-            builder.gep(source_array.data, [args[1]]),
-            args[4],
-            context.get_abi_sizeof(context.get_value_type(signature.args[0].dtype)),
+        byte_pointer, i64 = ir.IntType(8).as_pointer(), ir.IntType(64)
+        memcpy = builder.module.declare_intrinsic("llvm.memcpy", [byte_pointer, byte_pointer, i64])
+        size = context.get_abi_sizeof(context.get_value_type(signature.args[0].dtype))
+        builder.call(
+            memcpy,
+            [
+                builder.bitcast(builder.gep(out_array.data, [args[3]]), byte_pointer),
+                builder.bitcast(builder.gep(source_array.data, [args[1]]), byte_pointer),
+                builder.mul(args[4], ir.Constant(i64, size)),
+                ir.Constant(ir.IntType(1), 0),
+            ],
         )
         return context.get_dummy_value()
 
