@@ -73,11 +73,13 @@ from .geometry import (
 from .physics import (
     GRAZE_SERIES_LIMIT,
     bar_entry,
+    candidate_allowed,
     covered,
     fate_of_sequence,
     front_edge,
     graze_angle,
     graze_series,
+    nearest_candidate,
     on_bars,
     outside_apertures,
     plane_crossing,
@@ -620,7 +622,7 @@ def _search(shell_azimuth, partial_shells, n_shells, reflection, m, floats, inte
             z_hi = floats[base + Z_MAX * S + lane]
             c = integers[_CHANNEL + lane]
             last = integers[_LAST + lane]
-            allowed = select(outer, (c < n_shells) & (last != which), c > 0)
+            allowed = candidate_allowed(outer, c, n_shells, last, which)
             flying = (integers[_OUTCOME + lane] == 0) & (integers[_REFLECTIONS + lane] == reflection)
             ahead = ((dz > 0.0) | (pz >= z_lo)) & ((dz < 0.0) | (pz <= z_hi))
             possible += flying & allowed & ahead
@@ -632,7 +634,7 @@ def _search(shell_azimuth, partial_shells, n_shells, reflection, m, floats, inte
             px, py, pz, ux, uy, uz = _ray(floats, lane)
             c = integers[_CHANNEL + lane]
             last = integers[_LAST + lane]
-            allowed = select(outer, (c < n_shells) & (last != which), c > 0)
+            allowed = candidate_allowed(outer, c, n_shells, last, which)
             flying = (integers[_OUTCOME + lane] == 0) & (integers[_REFLECTIONS + lane] == reflection)
             first, second = quadric_roots(
                 floats[base + QUAD_A * S + lane],
@@ -659,15 +661,8 @@ def _search(shell_azimuth, partial_shells, n_shells, reflection, m, floats, inte
         # the candidates in turn, written out (a loop over them vectorises badly with a variable lane count)
         t_primary, t_primary_back = floats[_T_CANDIDATE + lane], floats[_T_CANDIDATE + S + lane]
         t_secondary, t_secondary_back = floats[_T_CANDIDATE + 2 * S + lane], floats[_T_CANDIDATE + 3 * S + lane]
-        hit = select(t_primary < np.inf, PRIMARY, -1)
-        better = t_primary_back < t_primary
-        t_best, hit = select(better, t_primary_back, t_primary), select(better, PRIMARY_BACK, hit)
+        hit, t_best = nearest_candidate(t_primary, t_primary_back, t_secondary, t_secondary_back, floats[_UZ + lane])
         # the secondary zone only if nothing is ahead in the primary zone, or for an upward ray
-        lower_open = (hit < 0) | (floats[_UZ + lane] >= 0.0)
-        better = (t_secondary < t_best) & lower_open
-        t_best, hit = select(better, t_secondary, t_best), select(better, SECONDARY, hit)
-        better = (t_secondary_back < t_best) & lower_open
-        t_best, hit = select(better, t_secondary_back, t_best), select(better, SECONDARY_BACK, hit)
         floats[_T_BEST + lane] = t_best
         integers[_HIT + lane] = hit
         moving += hit >= 0
@@ -768,10 +763,10 @@ def _finish(focal_plane_z, block_rays, m, floats, integers):
         sequence = integers[_SEQUENCE + lane]
         code = fate_of_sequence(sequence)
         reaches = (dz < 0.0) & (z >= focal_plane_z)
-        s = (focal_plane_z - z) / dz
+        fx, fy = plane_crossing(focal_plane_z, x, y, z, dx, dy, dz)
         moves = (outcome == 0) & reaches
-        floats[_PX + lane] = select(moves, x + s * dx, x)
-        floats[_PY + lane] = select(moves, y + s * dy, y)
+        floats[_PX + lane] = select(moves, fx, x)
+        floats[_PY + lane] = select(moves, fy, y)
         floats[_PZ + lane] = select(moves, focal_plane_z, z)
         integers[_OUTCOME + lane] = select(outcome == 0, select(reaches, code, _MISSED), outcome)
     for lane in range(m):

@@ -28,7 +28,9 @@ from .geometry import (
     AZIMUTH_START,
     CIRCLE,
     PRIMARY,
+    PRIMARY_BACK,
     SECONDARY,
+    SECONDARY_BACK,
     TWO_PI,
 )
 from .rays import Fate
@@ -297,6 +299,30 @@ def front_edge(top_z, r_front, thickness, px, py, pz, ux, uy, uz):
     r2 = qx * qx + qy * qy
     r_edge = r_front + thickness
     return qx, qy, (r_front * r_front <= r2) & (r2 < r_edge * r_edge), r2 < r_front * r_front, r2 >= r_edge * r_edge
+
+
+@numba.njit(**_INTERNAL)
+def candidate_allowed(outer, channel, n_shells, last, surface):
+    """Whether a ray in `channel` may meet a candidate `surface`: the channel's outer mirror (`outer`) if there is an
+    outer shell and the mirror did not reflect the ray last, the inner shell's back surface if there is an inner
+    shell."""
+    return select(outer, (channel < n_shells) & (last != surface), channel > 0)
+
+
+@numba.njit(**_INTERNAL)
+def nearest_candidate(t_primary, t_primary_back, t_secondary, t_secondary_back, uz):
+    """The surface a ray meets first (-1 if none) and its distance, of the candidates' distances (inf: not met).
+    Primaries and their backs lie above the intersection plane, secondaries below it: a downward ray that meets the
+    upper zone meets it before anything in the lower one, which is tried only if nothing lies ahead above (or for an
+    upward ray)."""
+    hit = select(t_primary < np.inf, PRIMARY, -1)
+    better = t_primary_back < t_primary
+    t_best, hit = select(better, t_primary_back, t_primary), select(better, PRIMARY_BACK, hit)
+    lower_open = (hit < 0) | (uz >= 0.0)
+    better = (t_secondary < t_best) & lower_open
+    t_best, hit = select(better, t_secondary, t_best), select(better, SECONDARY, hit)
+    better = (t_secondary_back < t_best) & lower_open
+    return select(better, SECONDARY_BACK, hit), select(better, t_secondary_back, t_best)
 
 
 @numba.njit(**_INTERNAL)

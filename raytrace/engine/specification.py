@@ -56,10 +56,12 @@ from .geometry import (
 )
 from .physics import (
     bar_entry,
+    candidate_allowed,
     covered,
     fate_of_sequence,
     front_edge,
     graze_angle,
+    nearest_candidate,
     on_bars,
     outside_apertures,
     plane_crossing,
@@ -191,9 +193,9 @@ def trace_ray(g, table, rays, i, key, ray, partial_shells, apertures):
 
     # The end: the fate by the sequence of reflections, and the point on the focal plane.
     if fate == 0:
-        s = (g.focal_plane_z - pz) / uz
         if (uz < 0.0) & (pz >= g.focal_plane_z):
-            px, py, pz = px + s * ux, py + s * uy, g.focal_plane_z
+            px, py = plane_crossing(g.focal_plane_z, px, py, pz, ux, uy, uz)
+            pz = g.focal_plane_z
             fate = fate_of_sequence(sequence)
         else:
             fate = _MISSED
@@ -242,15 +244,12 @@ def _on_bar_set(bars, bar_directions, last_entry, qx, qy):
 
 @numba.njit(cache=True, no_cpython_wrapper=True, no_cfunc_wrapper=True, error_model="numpy")
 def _nearest_surface(g, channel, c, n_shells, last, partial_shells, px, py, pz, ux, uy, uz):
-    """The nearest of the channel's candidate surfaces ahead of the ray (-1 if none) and its distance. The channel's
-    outer mirror is a candidate unless it reflected the ray last, the inner shell's back surface if there is one.
-    Primaries and their backs lie above the intersection plane, secondaries below it: a downward ray that meets the
-    upper zone meets it before anything in the lower one, which it is tried for only if nothing lies ahead above."""
+    """The nearest of the channel's candidate surfaces ahead of the ray (-1 if none) and its distance
+    (`physics.candidate_allowed`, `physics.nearest_candidate`)."""
     distances = np.empty(4)
     for k in range(4):
         which = CANDIDATE_SURFACES[k]
         outer = k % 2 == 0
-        allowed = (c < n_shells) & (last != which) if outer else c > 0
         row = CHANNEL_SURFACES + k * SURFACE_COLUMNS
         first, second = quadric_roots(
             channel[row + QUAD_A, c],
@@ -270,16 +269,8 @@ def _nearest_surface(g, channel, c, n_shells, last, partial_shells, px, py, pz, 
             wall = min(c, n_shells - 1) if outer else max(c - 1, 0)
             first = covered(g.shell_azimuth, wall, px, py, ux, uy, first)
             second = covered(g.shell_azimuth, wall, px, py, ux, uy, second)
-        distances[k] = min(first, second) if allowed else np.inf
-    hit, t_best = (PRIMARY, distances[0]) if distances[0] < np.inf else (-1, distances[0])
-    if distances[1] < t_best:
-        hit, t_best = PRIMARY_BACK, distances[1]
-    if hit < 0 or uz >= 0.0:
-        if distances[2] < t_best:
-            hit, t_best = SECONDARY, distances[2]
-        if distances[3] < t_best:
-            hit, t_best = SECONDARY_BACK, distances[3]
-    return hit, t_best
+        distances[k] = min(first, second) if candidate_allowed(outer, c, n_shells, last, which) else np.inf
+    return nearest_candidate(distances[0], distances[1], distances[2], distances[3], uz)
 
 
 def specified_range(trace, key, first_index: int, n: int, n_total: int, table=None):
