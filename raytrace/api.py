@@ -34,7 +34,7 @@ from .errors import NO_VALUE, InputError
 from .helioscope import tolerance
 from .helioscope.detector import Detector, load_detector
 from .helioscope.merit import Exposure, Magnet, load_magnet
-from .output.photons import open_photon_list
+from .output.photons import check_photon_lists, open_photon_list
 from .progress import reporting
 from .provenance import provenance
 from .sources import ParallelBeam, PointSource
@@ -201,6 +201,7 @@ def effective_area(
     optic = load(optic)
     source = _source(source)
     energies = check_energies(_values(energies_kev, u.keV))
+    check_photon_lists(events, entrance, events_all, energies.size)
     with _photon_list(
         events, events_frame, optic, source.at_energy(float(energies[0])), rays, seed, events_all, entrance
     ) as on_chunk:
@@ -1320,6 +1321,7 @@ def _photon_list(
     (None: no list): `events` the exit list, of the rays reaching the focal plane or, with `events_all` or an
     `entrance` list, of every ray; `entrance` every ray as it enters the optic. Both in `frame` ('optic' or 'beam'),
     closed when the run ends and removed if it fails."""
+    check_photon_lists(events, entrance, events_all)
     if events is None and entrance is None:
         yield None
         return

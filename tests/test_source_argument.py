@@ -156,3 +156,34 @@ def _all_actions(parser):
         if isinstance(action.choices, dict):  # the sub-commands
             for sub in action.choices.values():
                 yield from _all_actions(sub)
+
+
+@pytest.mark.parametrize(
+    "argv, message",
+    [
+        (
+            ["calibrate", "xmm_design", "--areas", "AREAS", "--area-radius", "0"],
+            "--area-radius 0: must be a radius > 0",
+        ),
+        (["calibrate", "xmm_design", "--encircled", "EE", "--normalise-at", "0"], "--normalise-at 0: must be a radius"),
+        (
+            ["calibrate", "xmm_design", "--encircled", "EE", "--fix", "tilt=1"],
+            "--fix 'tilt': the fitted parameters are",
+        ),
+    ],
+)
+def test_the_calibrations_inputs_are_checked_by_the_api_and_named_by_option(capsys, tmp_path, argv, message):
+    areas, encircled = tmp_path / "areas.csv", tmp_path / "ee.csv"
+    areas.write_text("energy_kev,area_cm2\n1.5,1400\n")
+    encircled.write_text("energy_kev,radius_arcsec,fraction\n1.5,10,0.4\n1.5,30,0.8\n")
+    argv = [str(areas) if a == "AREAS" else str(encircled) if a == "EE" else a for a in argv]
+    assert main([*argv, "--rays", "2000"]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith(f"raytrace: error: {message}") and len(err.splitlines()) == 1, err
+
+
+def test_a_photon_list_request_is_checked_once_for_the_api_and_the_command_line():
+    with pytest.raises(InputError, match=r"^events_all: it says which rays events holds; give events$"):
+        raytrace.psf("xmm_design", 1.5, rays=2000, events_all=True)
+    with pytest.raises(InputError, match="^entrance: a photon list is written for one energy; energies_kev gives 2"):
+        raytrace.effective_area("xmm_design", [1.5, 3.0], rays=2000, entrance="in.fits")

@@ -49,8 +49,6 @@ def effective_area(
     photon list) with each traced chunk, its weights including the reflectivities."""
     energies = check_energies(energies_kev)
     check_ray_count(n_rays)
-    if on_chunk is not None and energies.size != 1:
-        raise ValueError(f"{energies.size} energies: a photon list is written for one energy")
     trace = Trace(optic, beam.at_energy(None))
     table = trace.reflectivity_table(energies)
     reflectivity = trace.kernel_table(table)

@@ -27,6 +27,7 @@ from geometries.optic import MAX_SLOPE_ERROR_ARCSEC, SlopeErrors
 from ..defaults import PSD_BAND_PER_UM
 from ..defaults import WING_FRACTION as DEFAULT_WING_FRACTION
 from ..engine import Source
+from ..errors import InputError
 from ..sources import ParallelBeam
 from .psf import FOCUS_RAYS, best_focus_z_mm, psf
 
@@ -278,10 +279,10 @@ def fit_psf(
         if not (area > 0 and error > 0):
             raise CalibrationError(f"area at {energy:g} keV: need an area and an error > 0 cm2")
     if not ee_error > 0:
-        raise CalibrationError(f"ee_error = {ee_error}: must be > 0")
-    for name, radius in (("area radius", area_radius_arcsec), ("normalisation radius", normalise_arcsec)):
+        raise InputError("ee_error", ee_error, "must be > 0")
+    for name, radius in (("area_radius_arcsec", area_radius_arcsec), ("normalise_arcsec", normalise_arcsec)):
         if not radius > 0:
-            raise CalibrationError(f"{name} = {radius} arcsec: must be > 0")
+            raise InputError(name, radius, "must be a radius > 0 arcsec")
     has_stacks = any(isinstance(c, Stack) for c in optic.coatings)
     names = []
     if targets:
@@ -293,7 +294,7 @@ def fit_psf(
     fixed = dict(fixed or {})
     unknown = [n for n in fixed if n not in PARAMETER_BOUNDS]
     if unknown:
-        raise CalibrationError(f"fixed parameter {unknown[0]!r}: choose from {', '.join(PARAMETER_BOUNDS)}")
+        raise InputError("fixed", unknown[0], f"the fitted parameters are {', '.join(PARAMETER_BOUNDS)}")
     for name, value in fixed.items():
         if name == "spider_width" and optic.spider is None:
             raise CalibrationError(f"fixed spider_width: {optic.name} has no spider")

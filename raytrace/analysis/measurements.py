@@ -17,6 +17,7 @@ from pathlib import Path
 import numpy as np
 from astropy.table import Table
 
+from ..errors import InputError
 from .calibration import king_encircled
 
 
@@ -111,7 +112,7 @@ def read_king(path, energies_kev, radii_arcsec, normalise_arcsec: float = math.i
     else:
         raise ValueError(f"{str(path)!r}: needs a column energy_kev or energy_eV")
     if not (normalise_arcsec > 0):
-        raise ValueError(f"normalise_arcsec = {normalise_arcsec:g}: must be a radius > 0 arcsec")
+        raise InputError("normalise_arcsec", normalise_arcsec, "must be a radius > 0 arcsec")
     radii = np.asarray(radii_arcsec, float)
     targets = []
     for energy in np.atleast_1d(np.asarray(energies_kev, float)):

@@ -351,8 +351,9 @@ def events_options(args) -> dict:
 
 def photon_list_option(args) -> str | None:
     """The first photon-list option given (--events, --entrance), None if none; --events-all needs --events."""
-    if getattr(args, "events_all", False) and not args.events:
-        raise CliError("--events-all: it says which rays --events holds; give --events FILE")
+    from ..output.photons import check_photon_lists
+
+    check_photon_lists(args.events, getattr(args, "entrance", None), getattr(args, "events_all", False))
     return "--events" if args.events else "--entrance" if getattr(args, "entrance", None) else None
 
 

@@ -35,6 +35,7 @@ import numpy as np
 from astropy.io import fits
 
 from ..engine import Fate, Rays
+from ..errors import NO_VALUE, InputError
 from .files import FULL_DISK_BYTES, OutputError, check_writable, named_os_error, publish, temporary_beside
 
 REACHES_FOCAL_PLANE = np.array([Fate.NO_REFLECTION, Fate.PRIMARY_ONLY, Fate.SECONDARY_ONLY, Fate.DOUBLE, Fate.MULTIPLE])
@@ -69,6 +70,18 @@ CONTENTS = {
 }
 FITS_BLOCK = 2880
 MCPL_BYTES_PER_PHOTON = 40  # at most, in single precision: position, packed direction and energy, time, weight, flags
+
+
+def check_photon_lists(events, entrance, events_all: bool, energies: int = 1) -> None:
+    """The photon lists a run is asked for: `events_all` says which rays the `events` list holds, and a list is
+    written for one energy (`energies` the run's count). InputError names what is wrong."""
+    if events_all and events is None:
+        raise InputError("events_all", NO_VALUE, "it says which rays {events} holds; give {events}")
+    given = [name for name, path in (("events", events), ("entrance", entrance)) if path is not None]
+    if given and energies != 1:
+        raise InputError(
+            given[0], NO_VALUE, f"a photon list is written for one energy; {{energies_kev}} gives {energies}"
+        )
 
 
 def estimated_bytes(path, n_rays: int) -> int:
