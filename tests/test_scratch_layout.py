@@ -62,16 +62,32 @@ def _used_rows_by_stage():
     for function, referenced in names.items():
         for name in referenced:
             rows = (name,) if name in kernel._LAYOUT.rows else DERIVED.get(name, gathered.get(name, ()))
+            if rows and not stages_of(function):  # a row used where no stage is (in `trace` itself, say)
+                used.setdefault(name, set()).add(f"{function}, outside the stages")
             for row in rows:
                 used.setdefault(row, set()).update(stages_of(function))
     return used
+
+
+def test_every_name_for_scratch_rows_is_known_to_the_check():
+    """A module-level name derived from the layout's rows (an alias, a row within a block) must be a row or listed in
+    DERIVED, so that a stage cannot reach a row through a name the check does not see."""
+    tree = ast.parse(inspect.getsource(kernel))
+    sizes = {"_FLOAT_ROWS", "_INTEGER_ROWS", "_GATHERED", "_LAYOUT", "_row"}  # sizes, the builder, the block start
+    for node in tree.body:
+        if isinstance(node, ast.Assign):
+            derived_from = {n.id for n in ast.walk(node.value) if isinstance(n, ast.Name)} & set(kernel._LAYOUT.rows)
+            for target in node.targets:
+                for name in (n.id for n in ast.walk(target) if isinstance(n, ast.Name)):
+                    if derived_from or "_LAYOUT" in ast.unparse(node.value):
+                        assert name in kernel._LAYOUT.rows or name in DERIVED or name in sizes, name
 
 
 def test_each_stage_uses_only_the_rows_declared_for_it():
     used = _used_rows_by_stage()
     assert "_TABLE_ENTRY" in used and "_CANDIDATE" in used and "_SLOPES" in used  # the source was read
     for name, stages in used.items():
-        assert stages <= set(kernel._LAYOUT.rows[name].uses), (name, sorted(stages))
+        assert name in kernel._LAYOUT.rows and stages <= set(kernel._LAYOUT.rows[name].uses), (name, sorted(stages))
 
 
 def test_the_layout_holds_the_channel_table_in_its_column_order():

@@ -51,12 +51,10 @@ from .geometry import (
     CHANNEL_SURFACES,
     CHANNEL_WALLS,
     PRIMARY,
-    PRIMARY_BACK,
     QUAD_A,
     QUAD_B,
     QUAD_C,
     SECONDARY,
-    SECONDARY_BACK,
     SLOPE_MERIDIONAL,
     SLOPE_SAGITTAL,
     SURFACE_COLUMNS,
@@ -71,7 +69,9 @@ from .geometry import (
     Z_REF,
 )
 from .physics import (
+    CANDIDATE_SURFACES,
     GRAZE_SERIES_LIMIT,
+    MAX_REFLECTIONS,
     bar_entry,
     candidate_allowed,
     covered,
@@ -109,7 +109,6 @@ _MISSED = np.int8(Fate.MISSED_FOCAL_PLANE)
 _GAP = np.int8(Fate.SEGMENT_GAP)
 _SPACER = np.int8(Fate.BLOCKED_SPACER)
 _APERTURE = np.int8(Fate.BLOCKED_APERTURE)
-MAX_REFLECTIONS = 4
 B = BLOCK_RAYS
 S = BLOCK_STRIDE
 
@@ -294,7 +293,6 @@ _SIGMA_CORE, _SIGMA_SAGITTAL, _WING_FRACTION, _SIGMA_WING = (
     _LAYOUT.at("_SLOPES", k) for k in (SLOPE_MERIDIONAL, SLOPE_SAGITTAL, WING_FRACTION, WING_RMS)
 )
 _WALL_ROWS = tuple(_LAYOUT.at("_WALLS", k * WALL_COLUMNS) for k in range(2))  # the inner wall, then the outer one
-CANDIDATE_SURFACES = (PRIMARY, PRIMARY_BACK, SECONDARY, SECONDARY_BACK)
 _CANDIDATE_ROWS = tuple(_LAYOUT.at("_CANDIDATE", k * SURFACE_COLUMNS) for k in range(4))  # a surface row each
 _PRIMARY_ROW = _CANDIDATE_ROWS[CANDIDATE_SURFACES.index(PRIMARY)]
 _SECONDARY_ROW = _CANDIDATE_ROWS[CANDIDATE_SURFACES.index(SECONDARY)]
@@ -412,8 +410,8 @@ def _compact(g, block_rays, started, floats, integers):
     channel selects (the outer shell's slope errors and the candidate surfaces). Returns m.
 
     The moves and the gathers take GATHER_LANES lanes at a time (`vector_math.gather`), up to m rounded up: the lanes
-    beyond m are given place 0 and its values (a valid place, channel and shell for later gathers), which no stage
-    reads as a ray's."""
+    beyond m are given place 0 and gather from the first lane's channel (valid indices for later gathers),
+    which no stage reads as a ray's."""
     n_shells = g.top_z.shape[0]
     n = block_rays.x.shape[0]
     for lane in range(n):
@@ -512,6 +510,8 @@ def _entrance(g, partial_shells, apertures, n, floats, integers):
       a partial-azimuth wall blocks only where it is);
     - if g.segmented, a spacer, then a segment join, of the channel's outer shell, where the ray crosses its
       intersection plane (its primary's z_ref)."""
+    for lane in range(n, gathered_lanes(n)):  # lanes past the block's rays gather at a valid channel, not a stale one
+        integers[_CHANNEL + lane] = 0
     for k in _ENTRANCE_COLUMNS[: _ENTRANCE_COLUMNS.size if g.segmented else _UNSEGMENTED_ENTRANCE_COLUMNS]:
         values = g.channels[k]
         for lane in range(0, n, GATHER_LANES):

@@ -40,6 +40,10 @@ from .vector_math import floor, log, select
 # Functions only kernels call are compiled without the Python and C wrappers (a first run would wait for them).
 # error_model="numpy": divisions follow IEEE (x/0 = inf) instead of raising, which removes a branch per division.
 _INTERNAL = dict(cache=True, error_model="numpy", no_cpython_wrapper=True, no_cfunc_wrapper=True)
+MAX_REFLECTIONS = 4  # a ray still in flight after these many reflections goes on to the focal plane
+# The candidate surfaces of a ray's channel c, in the order they are tried: (c, PRIMARY), (c - 1, PRIMARY_BACK),
+# (c, SECONDARY), (c - 1, SECONDARY_BACK) (`candidate_allowed`, `nearest_candidate`)
+CANDIDATE_SURFACES = (PRIMARY, PRIMARY_BACK, SECONDARY, SECONDARY_BACK)
 GRAZE_SERIES_LIMIT = 0.0625  # sin of the graze angle below which `graze_series` gives asin (every Wolter-I reflection)
 FIRST_SLOPE_DRAW = 2  # draws 0 and 1 place the start point (raytrace.engine.aperture)
 # A ray's sequence of reflections, base 3, most recent last: digit 1 a primary, 2 a secondary (`sequence_after`)
@@ -171,7 +175,7 @@ def bar_entry(count, rotation, first, last_entry, qx, qy):
 
     The nearest bar (the only one that can block, as wedges are narrower than the spacing and a strip's distance
     grows with the angle) is this one or the next: an approximate azimuth finds them (its error, 2.1e-4 rad, is far
-    below half the spacing of the at most 360 bars allowed), and `_on_bars` tests both exactly."""
+    below half the spacing of the at most 360 bars allowed), and `on_bars` tests both exactly."""
     entry = first + floor((approximate_azimuth(qx, qy) * (0.5 / math.pi) - rotation) * count)
     entry = select((count != 0.0) & (entry >= 0.0), entry, 0.0)
     return int(min(entry, last_entry))

@@ -35,12 +35,10 @@ from .geometry import (
     CHANNEL_SURFACES,
     CHANNEL_WALLS,
     PRIMARY,
-    PRIMARY_BACK,
     QUAD_A,
     QUAD_B,
     QUAD_C,
     SECONDARY,
-    SECONDARY_BACK,
     SLOPE_MERIDIONAL,
     SLOPE_SAGITTAL,
     SURFACE_COLUMNS,
@@ -55,6 +53,8 @@ from .geometry import (
     Z_REF,
 )
 from .physics import (
+    CANDIDATE_SURFACES,
+    MAX_REFLECTIONS,
     bar_entry,
     candidate_allowed,
     covered,
@@ -78,10 +78,6 @@ from .rays import Fate
 from .rng import stream_key
 from .trace import SCATTER_STREAM
 
-MAX_REFLECTIONS = 4
-# The candidate surfaces of a ray's channel c, in the order they are tried: (c, PRIMARY), (c - 1, PRIMARY_BACK),
-# (c, SECONDARY), (c - 1, SECONDARY_BACK); each a surface row of KernelGeometry.channels
-CANDIDATE_SURFACES = (PRIMARY, PRIMARY_BACK, SECONDARY, SECONDARY_BACK)
 _APERTURE, _SPIDER, _FRONT = np.int8(Fate.BLOCKED_APERTURE), np.int8(Fate.BLOCKED_SPIDER), np.int8(Fate.BLOCKED_FRONT)
 _LEAKED, _SPACER, _GAP = np.int8(Fate.LEAKED), np.int8(Fate.BLOCKED_SPACER), np.int8(Fate.SEGMENT_GAP)
 _BACK, _MISSED = np.int8(Fate.BLOCKED_BACK), np.int8(Fate.MISSED_FOCAL_PLANE)

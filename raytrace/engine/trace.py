@@ -87,21 +87,22 @@ class Trace:
         """The table as the kernels read it; None gives geometric weights."""
         if table is None:
             return _GEOMETRIC
+        # the kernel reads the tables as flat C arrays (`vector_math.gather`), whatever order they were built in
         if table.scattering is None:
             return kernel.KernelReflectivity(
-                True, table.values, table.energies_kev, table.angle_step_rad, self.shell_coating
+                True, np.ascontiguousarray(table.values), table.energies_kev, table.angle_step_rad, self.shell_coating
             )
         return kernel.KernelReflectivity(
             True,
-            table.values,
+            np.ascontiguousarray(table.values),
             table.energies_kev,
             table.angle_step_rad,
             self.shell_coating,
             True,
             table.scattering,
-            table.scatter_values,
+            np.ascontiguousarray(table.scatter_values),
             table.scatter_step_rad,
-            table.scatter_fraction,
+            np.ascontiguousarray(table.scatter_fraction),
         )
 
     def trace_range(

@@ -88,7 +88,11 @@ def gather(typingctx, values, indices, first_index, out, first_out):
     addresses from the stored ones; the caller vouches that they do not overlap. `values` and `out` hold the same
     type, `indices` int64, all three C-contiguous (`values` of any dimension, indexed as if flat); no bounds are
     checked."""
-    if values.dtype != out.dtype or indices.dtype != types.int64 or "A" in (values.layout, indices.layout, out.layout):
+    if (
+        values.dtype != out.dtype
+        or indices.dtype != types.int64
+        or {values.layout, indices.layout, out.layout} != {"C"}
+    ):
         return None
 
     def codegen(context, builder, signature, args):
@@ -143,7 +147,7 @@ def copy(typingctx, source, first_source, out, first_out, n):
     bring a vector body, a run-time overlap check and remainder loops for LLVM to optimise and compile. The caller
     vouches that the two ranges do not overlap and lie within the arrays (no bounds are checked); `source` and `out`
     hold the same type, both C-contiguous (of any dimension, indexed as if flat)."""
-    if source.dtype != out.dtype or "A" in (source.layout, out.layout):
+    if source.dtype != out.dtype or {source.layout, out.layout} != {"C"}:
         return None
 
     def codegen(context, builder, signature, args):
