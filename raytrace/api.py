@@ -1266,6 +1266,8 @@ def optimise(
     from .helioscope import optimise as scan
 
     base, focal_lengths, variables = optimise_problem(focal_lengths_mm, vary, design, groups, materials, generations)
+    for f in focal_lengths or ():  # every focal length must give a valid optic and its groups, before any trace
+        scan.group_bounds(base.with_focal_length(f), groups)
     settings = scan.ScanSettings(groups, tuple(materials), rays, seed, evaluations, objective, objective_mass_ev)
     detector = _detector(detector)
     source = source or solar_source()
@@ -1287,9 +1289,10 @@ def optimise(
 
 
 def optimise_problem(focal_lengths_mm, vary, design, groups: int, materials, generations: int):
-    """`optimise`'s checks of the problem, before any work (the command line calls them before it starts its
+    """`optimise`'s checks of the problem that cost no trace (the command line calls them before it starts its
     workers): the design as a SegmentedDesign, the focal lengths (mm; None for a search) and the varied design values
-    ({key: (low, high)}; None for a scan). InputError names what is wrong."""
+    ({key: (low, high)}; None for a scan). InputError names what is wrong. Whether every focal length makes an optic
+    `optimise` checks itself, once, before its scan starts."""
     from .helioscope import optimise as scan
 
     base = design if isinstance(design, SegmentedDesign) else load_design(design)
@@ -1298,10 +1301,7 @@ def optimise_problem(focal_lengths_mm, vary, design, groups: int, materials, gen
     if not materials or any(m not in scan.MATERIAL_SYSTEMS for m in materials):
         raise InputError("materials", list(materials), f"choose from {', '.join(scan.MATERIAL_SYSTEMS)}")
     if vary is None:
-        focal_lengths = [float(f) for f in _values(focal_lengths_mm, u.mm)]
-        for f in focal_lengths:  # every focal length must give a valid optic and its groups
-            scan.group_bounds(base.with_focal_length(f), groups)
-        return base, focal_lengths, None
+        return base, [float(f) for f in _values(focal_lengths_mm, u.mm)], None
     variables = {str(key): (float(low), float(high)) for key, (low, high) in dict(vary).items()}
     for key, (low, high) in variables.items():
         if not (math.isfinite(low) and math.isfinite(high) and low < high):
